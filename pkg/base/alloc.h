@@ -1,0 +1,44 @@
+/*
+ * alloc.h - allocation that never returns NULL, and invariant checks.
+ *
+ * A restartable daemon gains nothing from half-handled out-of-memory paths, so
+ * these wrappers abort on failure (git's xmalloc family) and every error path
+ * elsewhere stays short. BUG() marks a broken invariant; it stays on in
+ * release builds.
+ */
+#ifndef BASE_ALLOC_H
+#define BASE_ALLOC_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Report a broken invariant with its location and abort. */
+#define BUG(...) base_bug(__FILE__, __LINE__, __VA_ARGS__)
+#define BUG_ON(cond)                                   \
+	do {                                           \
+		if (cond)                              \
+			BUG("BUG_ON(%s)", #cond);      \
+	} while (0)
+
+_Noreturn void base_bug(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* malloc/calloc/realloc/strdup that abort on failure; free with free(). */
+void *xmalloc(size_t size);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *ptr, size_t size);
+char *xstrdup(const char *s);
+/* Copies at most n bytes of s and terminates the copy. */
+char *xstrndup(const char *s, size_t n);
+/* A newly allocated formatted string. The caller frees it. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap);
+
+/* Overwrite secret material before freeing it; the compiler may not elide it. */
+void base_memzero(void *p, size_t n);
+/* Zero the string's bytes and free it. NULL is fine. */
+void base_free_secret(char *s);
+
+#endif

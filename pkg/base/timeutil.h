@@ -1,0 +1,37 @@
+/*
+ * timeutil.h - clocks and the RFC 3339 timestamps Kubernetes and AWS use.
+ *
+ * Durations and deadlines use the monotonic clock (base_now_mono_ms), which
+ * never jumps; wall-clock time (base_now_real_ms) is only for timestamps that
+ * leave the process. Lease expiry, for one, is judged by local monotonic
+ * observation, never by comparing clocks across machines.
+ * All functions are thread-safe.
+ */
+#ifndef BASE_TIMEUTIL_H
+#define BASE_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Milliseconds (or nanoseconds) on the monotonic clock. */
+int64_t base_now_mono_ms(void);
+int64_t base_now_mono_ns(void);
+/* Milliseconds since the Unix epoch, wall clock. */
+int64_t base_now_real_ms(void);
+
+/* "2026-11-27T03:58:01Z" (seconds precision, as Kubernetes metav1.Time). */
+int base_time_format(int64_t unix_ms, char *out, size_t n);
+/* "2026-11-27T03:58:01.123Z" (milliseconds, for logs). */
+int base_time_format_ms(int64_t unix_ms, char *out, size_t n);
+/* "2026-11-27T03:58:01.123000Z" (microseconds, as metav1.MicroTime). */
+int base_time_format_us(int64_t unix_ms, char *out, size_t n);
+/*
+ * Parses an RFC 3339 timestamp with optional fraction and a Z or ±hh:mm
+ * offset into milliseconds since the epoch. 0 or BASE_EPARSE.
+ */
+int base_time_parse(const char *s, int64_t *unix_ms);
+
+/* Sleeps for ms milliseconds (restarting after signals). */
+void base_sleep_ms(int64_t ms);
+
+#endif

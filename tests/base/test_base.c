@@ -1,0 +1,207 @@
+/*
+ * Unit tests for pkg/base: the capped buffer, RFC 3339 time, backoff bounds,
+ * log redaction and format, and the Prometheus text rendering.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pkg/base/alloc.h"
+#include "pkg/base/backoff.h"
+#include "pkg/base/buf.h"
+#include "pkg/base/err.h"
+#include "pkg/base/log.h"
+#include "pkg/base/metrics.h"
+#include "pkg/base/timeutil.h"
+
+START_TEST(buf_refuses_growth_past_its_cap_and_keeps_content)
+{
+	struct base_buf b = BASE_BUF_INIT(8);
+
+	ck_assert_int_eq(base_buf_adds(&b, "abcd"), 0);
+	ck_assert_int_eq(base_buf_adds(&b, "efghi"), BASE_ETOOBIG);
+	ck_assert_str_eq(b.data, "abcd");
+	ck_assert_int_eq(base_buf_addf(&b, "%d", 1234), 0);
+	ck_assert_str_eq(b.data, "abcd1234");
+	ck_assert_int_eq(base_buf_addch(&b, 'x'), BASE_ETOOBIG);
+	base_buf_consume(&b, 4);
+	ck_assert_str_eq(b.data, "1234");
+	ck_assert_uint_eq(b.len, 4);
+	base_buf_release(&b);
+	ck_assert_str_eq(b.data, "");
+}
+END_TEST
+
+START_TEST(buf_detach_hands_over_ownership)
+{
+	struct base_buf b = BASE_BUF_INIT(0);
+	size_t len;
+	char *s;
+
+	s = base_buf_detach(&b, &len);
+	ck_assert_str_eq(s, "");
+	free(s);
+	base_buf_adds(&b, "hello");
+	s = base_buf_detach(&b, &len);
+	ck_assert_str_eq(s, "hello");
+	ck_assert_uint_eq(len, 5);
+	ck_assert_uint_eq(b.len, 0);
+	free(s);
+}
+END_TEST
+
+START_TEST(time_round_trips_kubernetes_and_aws_formats)
+{
+	int64_t ms;
+	char out[40];
+
+	ck_assert_int_eq(base_time_parse("2026-11-27T03:58:01Z", &ms), 0);
+	ck_assert_int_eq(ms, 1795751881000LL);
+	ck_assert_int_eq(base_time_format(ms, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "2026-11-27T03:58:01Z");
+	ck_assert_int_eq(base_time_parse("2026-11-27T03:58:01.123456Z", &ms), 0);
+	ck_assert_int_eq(ms, 1795751881123LL);
+	ck_assert_int_eq(base_time_format_us(ms, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "2026-11-27T03:58:01.123000Z");
+	ck_assert_int_eq(base_time_parse("2026-11-27T05:58:01+02:00", &ms), 0);
+	ck_assert_int_eq(ms, 1795751881000LL);
+	ck_assert_int_eq(base_time_format_ms(ms, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "2026-11-27T03:58:01.000Z");
+}
+END_TEST
+
+START_TEST(time_rejects_malformed_timestamps)
+{
+	static const char *bad[] = {"", "2026", "2026-11-27", "2026-11-27T03:58Z", "2026-13-01T00:00:00Z",
+				    "2026-11-27T03:58:01", "2026-11-27T03:58:01Zjunk", "2026-11-27T03:58:01.Z",
+				    "2026-11-27T03:58:01+0200", "x026-11-27T03:58:01Z"};
+	int64_t ms;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		ck_assert_msg(base_time_parse(bad[i], &ms) == BASE_EPARSE, "accepted %s", bad[i]);
+}
+END_TEST
+
+START_TEST(backoff_full_jitter_stays_within_the_capped_window)
+{
+	struct base_backoff b = {.base_ms = 100, .cap_ms = 1000, .jitter = 0};
+
+	for (int i = 0; i < 200; i++) {
+		unsigned attempt = b.attempt;
+		int64_t window = 100;
+		int64_t d = base_backoff_next(&b);
+
+		for (unsigned k = 0; k < attempt && window < 1000; k++)
+			window *= 2;
+		if (window > 1000)
+			window = 1000;
+		ck_assert_int_ge(d, 0);
+		ck_assert_int_le(d, window);
+	}
+	base_backoff_reset(&b);
+	ck_assert_int_le(base_backoff_next(&b), 100);
+}
+END_TEST
+
+START_TEST(backoff_jittered_growth_matches_reflector_shape)
+{
+	/* client-go's reflector: 800 ms doubling to 30 s, jitter factor 1.0. */
+	struct base_backoff b = {.base_ms = 800, .cap_ms = 30000, .jitter = 1.0};
+	int64_t d0 = base_backoff_next(&b), d1 = base_backoff_next(&b);
+
+	ck_assert(d0 >= 800 && d0 <= 1600);
+	ck_assert(d1 >= 1600 && d1 <= 3200);
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_le(base_backoff_next(&b), 60000);
+}
+END_TEST
+
+START_TEST(log_redacts_secret_keys_and_quotes_values)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	base_log_setup(BASE_LOG_INFO, 0, f);
+	base_log(BASE_LOG_INFO, "probe failed", "target", "orders east", "password", "hunter2",
+		 "aws_secret_access_key", "AKIA", NULL);
+	base_log(BASE_LOG_DEBUG, "not shown", NULL);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(text, " info probe failed target=\"orders east\" password=[redacted]"));
+	ck_assert_ptr_null(strstr(text, "hunter2"));
+	ck_assert_ptr_null(strstr(text, "AKIA"));
+	ck_assert_ptr_null(strstr(text, "not shown"));
+	free(text);
+
+	f = open_memstream(&text, &len);
+	base_log_setup(BASE_LOG_DEBUG, 1, f);
+	base_log(BASE_LOG_WARN, "quote \"here\"", "token", "abc", "n", "1", NULL);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(text, "\"level\":\"warn\",\"msg\":\"quote \\\"here\\\"\",\"token\":\"[redacted]\",\"n\":\"1\"}"));
+	free(text);
+	base_log_setup(BASE_LOG_INFO, 0, NULL);
+}
+END_TEST
+
+START_TEST(metrics_render_in_prometheus_text_format)
+{
+	static const double buckets[] = {0.1, 1};
+	struct base_metric *c = base_metric_counter("test_reconcile_total", "Reconciles.", "controller,result");
+	struct base_metric *g = base_metric_gauge("test_depth", "Depth.", NULL);
+	struct base_metric *h = base_metric_histogram("test_seconds", "Time.", "op", buckets, 2);
+	struct base_buf out = BASE_BUF_INIT(0);
+
+	ck_assert_ptr_eq(base_metric_counter("test_reconcile_total", "x", "controller,result"), c);
+	base_metric_add(c, 1, "gdb", "success");
+	base_metric_add(c, 2, "gdb", "success");
+	base_metric_add(c, 1, "gdb", "a\"b");
+	base_metric_set(g, 7);
+	base_metric_observe(h, 0.05, "switchover");
+	base_metric_observe(h, 0.5, "switchover");
+	ck_assert(base_metric_value(c, "gdb", "success") == 3);
+	base_metrics_render(&out);
+	ck_assert_ptr_nonnull(strstr(out.data, "# TYPE test_reconcile_total counter\n"));
+	ck_assert_ptr_nonnull(strstr(out.data, "test_reconcile_total{controller=\"gdb\",result=\"success\"} 3\n"));
+	ck_assert_ptr_nonnull(strstr(out.data, "result=\"a\\\"b\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(out.data, "test_depth 7\n"));
+	ck_assert_ptr_nonnull(strstr(out.data, "test_seconds_bucket{op=\"switchover\",le=\"0.10000000000000001\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(out.data, "test_seconds_bucket{op=\"switchover\",le=\"+Inf\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(out.data, "test_seconds_count{op=\"switchover\"} 2\n"));
+	base_metric_remove(c, "gdb", "success");
+	ck_assert(base_metric_value(c, "gdb", "success") == 0);
+	base_buf_release(&out);
+}
+END_TEST
+
+START_TEST(error_codes_have_names_and_retry_classes)
+{
+	ck_assert_str_eq(base_errname(BASE_ECONFLICT), "conflict");
+	ck_assert_str_eq(base_errname(-999), "internal");
+	ck_assert(base_err_retryable(BASE_ETHROTTLED));
+	ck_assert(!base_err_retryable(BASE_EINVAL));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("base");
+	TCase *tc = tcase_create("base");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, buf_refuses_growth_past_its_cap_and_keeps_content);
+	tcase_add_test(tc, buf_detach_hands_over_ownership);
+	tcase_add_test(tc, time_round_trips_kubernetes_and_aws_formats);
+	tcase_add_test(tc, time_rejects_malformed_timestamps);
+	tcase_add_test(tc, backoff_full_jitter_stays_within_the_capped_window);
+	tcase_add_test(tc, backoff_jittered_growth_matches_reflector_shape);
+	tcase_add_test(tc, log_redacts_secret_keys_and_quotes_values);
+	tcase_add_test(tc, metrics_render_in_prometheus_text_format);
+	tcase_add_test(tc, error_codes_have_names_and_retry_classes);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
