@@ -1,0 +1,57 @@
+# The targets Kubernetes users reach for. Everything real happens in CMake,
+# ctest and the scripts under hack/; this file only names the entry points.
+#
+#   make          build (installs missing build dependencies first)
+#   make test     install everything, then run every test tier
+#   make unit     unit tests only
+#   make asan     unit tests under ASan+UBSan
+#   make tsan     unit tests under TSan
+#   make testenv  start the shared test environment in this shell's session
+
+BUILD ?= build
+CTEST_ARGS ?=
+# Tiers that `make test` leaves out: the container image build (slow; `make image-test`).
+TEST_EXCLUDE ?= image
+
+.PHONY: all build deps deps-build test unit asan tsan testenv clean format
+
+all: build
+
+deps:
+	hack/install-deps
+
+deps-build:
+	hack/install-deps --no-k8s
+
+build: deps-build
+	cmake -S . -B $(BUILD) -G Ninja
+	cmake --build $(BUILD)
+
+# The sanitizer pass runs first so that the full suite's summary closes the output.
+test: deps
+	$(MAKE) --no-print-directory asan
+	cmake -S . -B $(BUILD) -G Ninja
+	cmake --build $(BUILD)
+	ctest --test-dir $(BUILD) --output-on-failure -LE '$(TEST_EXCLUDE)' $(CTEST_ARGS)
+
+unit: build
+	ctest --test-dir $(BUILD) --output-on-failure -L unit $(CTEST_ARGS)
+
+asan: deps-build
+	cmake -S . -B $(BUILD)-asan -G Ninja -DGDB_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(BUILD)-asan
+	ctest --test-dir $(BUILD)-asan --output-on-failure -L unit $(CTEST_ARGS)
+
+tsan: deps-build
+	cmake -S . -B $(BUILD)-tsan -G Ninja -DGDB_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(BUILD)-tsan
+	ctest --test-dir $(BUILD)-tsan --output-on-failure -L unit $(CTEST_ARGS)
+
+testenv: deps
+	hack/testenv up
+
+format:
+	git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

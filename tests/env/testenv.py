@@ -1,0 +1,486 @@
+#!/usr/bin/env python3
+"""The shared test environment: real Kubernetes and real PostgreSQL on loopback.
+
+    testenv.py up    [--state FILE] [--owner-pid PID]   start everything, write FILE
+    testenv.py down  [--state FILE]                      stop everything, remove it
+    testenv.py env   [--state FILE]                      print shell exports
+    testenv.py restart-apiserver [--state FILE]          stop and start kube-apiserver
+    testenv.py compact [--state FILE]                    compact etcd at its head
+
+`up` starts etcd and kube-apiserver the way controller-runtime's envtest does
+(certificates from the openssl CLI, RBAC on, an admin client certificate, a
+kubeconfig), installs the CRDs in crds/ and waits until they are Established,
+creates the controller's ServiceAccount with the RBAC in manifests/rbac/ and a
+kubeconfig holding a TokenRequest token for it, and starts a PostgreSQL
+primary with a streaming standby for each simulated region.
+
+Nothing outlives its owner: `up` leaves a watchdog that tears everything down
+when the owner process (by default the one that ran `up`: a shell, ctest, the
+demo) exits, so a failed run or Ctrl-C leaves nothing listening. `down` does
+the same at once.
+"""
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("GDB_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import pgenv  # noqa: E402  (tests/env is on the path above)
+
+REGIONS = ("us-east-1", "us-west-2")
+CONTROLLER_NAMESPACE = "globaldb-system"
+CONTROLLER_SA = "globaldb-controller"
+START_TIMEOUT = 90  # seconds; a cold kube-apiserver on 2 busy cores needs more than envtest's 20
+
+
+class TestEnvError(RuntimeError):
+    pass
+
+
+def log(msg):
+    print(f"testenv: {msg}", file=sys.stderr, flush=True)
+
+
+def default_state():
+    build = os.environ.get("GDB_BINARY_DIR") or os.path.join(SOURCE_DIR, "build")
+    return os.path.join(build, "testenv", "state.json")
+
+
+def k8s_bin_dir():
+    """The cached binaries from hack/build-k8s-bins (built there if missing)."""
+    out = subprocess.run([os.path.join(SOURCE_DIR, "hack", "build-k8s-bins")],
+                         check=True, stdout=subprocess.PIPE, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def run(argv, **kw):
+    kw.setdefault("check", True)
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    kw.setdefault("text", True)
+    try:
+        return subprocess.run(argv, **kw)
+    except subprocess.CalledProcessError as e:
+        raise TestEnvError(f"{' '.join(argv[:3])}... failed: {e.stderr.strip()[-2000:]}") from e
+
+
+def wait_until(what, predicate, timeout=START_TIMEOUT, interval=0.1):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception as e:  # the service is still starting
+            last = e
+        time.sleep(interval)
+    raise TestEnvError(f"timed out after {timeout}s waiting for {what}: {last}")
+
+
+# --- certificates, as envtest's tinyca does, with the openssl CLI ---
+
+def make_certs(d):
+    def ossl(*args):
+        run(["openssl", *args], cwd=d)
+
+    def ca(name, cn):
+        ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{name}.key")
+        ossl("req", "-x509", "-new", "-key", f"{name}.key", "-days", "7", "-subj",
+             f"/O=envtest/CN={cn}", "-out", f"{name}.crt",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,digitalSignature")
+
+    def leaf(name, ca_name, subj, ext):
+        with open(os.path.join(d, f"{name}.ext"), "w") as f:
+            f.write(ext)
+        ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{name}.key")
+        ossl("req", "-new", "-key", f"{name}.key", "-subj", subj, "-out", f"{name}.csr")
+        ossl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca_name}.crt", "-CAkey",
+             f"{ca_name}.key", "-CAcreateserial", "-days", "7", "-extfile", f"{name}.ext",
+             "-out", f"{name}.crt")
+
+    ca("ca", "envtest-environment")
+    leaf("apiserver", "ca", "/CN=kube-apiserver",
+         "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+         "keyUsage=critical,digitalSignature,keyEncipherment\n")
+    ca("client-ca", "envtest-client-ca")
+    leaf("admin", "client-ca", "/O=system:masters/CN=admin",
+         "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n")
+    ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa-signer.key")
+    ossl("ec", "-in", "sa-signer.key", "-pubout", "-out", "sa-signer.pub")
+
+
+def write_kubeconfig(path, server, ca_file, user):
+    """A kubeconfig with absolute file references; user is a dict of auth fields."""
+    cfg = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "testenv",
+        "clusters": [{"name": "testenv", "cluster": {"server": server,
+                                                     "certificate-authority": ca_file}}],
+        "users": [{"name": "testenv", "user": user}],
+        "contexts": [{"name": "testenv", "context": {"cluster": "testenv", "user": "testenv"}}],
+    }
+    # JSON is YAML; kubectl and our libyaml-based loader both read it.
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=1)
+    os.chmod(path, 0o600)
+
+
+# --- processes ---
+
+def start_process(name, argv, d):
+    logf = open(os.path.join(d, f"{name}.log"), "ab")
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                         start_new_session=True, cwd=d)
+    logf.close()
+    return p.pid
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_process(pid, timeout=20):
+    if not pid or not alive(pid):
+        return
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive(pid):
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    if alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def tail(path, n=20):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+def https_get(url, ca_file, cert=None, timeout=2):
+    ctx = ssl.create_default_context(cafile=ca_file)
+    if cert:
+        ctx.load_cert_chain(*cert)
+    with urllib.request.urlopen(url, context=ctx, timeout=timeout) as r:
+        return r.status, r.read()
+
+
+def apiserver_argv(st):
+    d = st["dir"]
+    return [os.path.join(st["bin_dir"], "kube-apiserver"),
+            f"--etcd-servers={st['etcd_url']}",
+            f"--cert-dir={d}",
+            f"--tls-cert-file={d}/apiserver.crt", f"--tls-private-key-file={d}/apiserver.key",
+            f"--secure-port={st['apiserver_port']}", "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
+            "--disable-admission-plugins=ServiceAccount",
+            "--authorization-mode=RBAC",
+            f"--client-ca-file={d}/client-ca.crt",
+            f"--service-account-issuer=https://127.0.0.1:{st['apiserver_port']}/",
+            f"--service-account-key-file={d}/sa-signer.pub",
+            f"--service-account-signing-key-file={d}/sa-signer.key",
+            "--api-audiences=https://kubernetes.default.svc",
+            "--enable-priority-and-fairness=false",
+            "--profiling=false", "--v=1"]
+
+
+def start_apiserver(st):
+    st["apiserver_pid"] = start_process("kube-apiserver", apiserver_argv(st), st["dir"])
+    d = st["dir"]
+    cert = (f"{d}/admin.crt", f"{d}/admin.key")
+
+    def ready():
+        if not alive(st["apiserver_pid"]):
+            raise TestEnvError("kube-apiserver exited:\n" + tail(f"{d}/kube-apiserver.log"))
+        return https_get(st["apiserver_url"] + "/readyz", st["ca_file"], cert)[0] == 200
+
+    wait_until("kube-apiserver /readyz", ready)
+
+
+def etcd_post(st, path, body):
+    req = urllib.request.Request(st["etcd_url"] + path, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def kubectl(st, *args, kubeconfig=None, input=None):
+    return run([st["kubectl"], f"--kubeconfig={kubeconfig or st['kubeconfig']}", *args],
+               input=input).stdout
+
+
+# --- up / down ---
+
+def up(state_path, owner_pid):
+    if os.path.exists(state_path):
+        try:
+            down(state_path)
+        except Exception as e:  # a stale file from a killed run
+            log(f"cleaning a previous environment: {e}")
+    os.makedirs(os.path.dirname(state_path), exist_ok=True)
+    d = tempfile.mkdtemp(prefix="gdb-testenv-")
+    os.chmod(d, 0o755)
+    st = {"dir": d, "state": state_path, "pids": {}}
+
+    def save():
+        tmp = state_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(st, f, indent=1)
+        os.replace(tmp, state_path)
+
+    interrupted = []
+
+    def on_signal(signum, _frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    t0 = time.monotonic()
+    try:
+        st["bin_dir"] = k8s_bin_dir()
+        st["kubectl"] = os.path.join(st["bin_dir"], "kubectl")
+        save()
+        make_certs(d)
+        st["ca_file"] = f"{d}/ca.crt"
+
+        etcd_port, peer_port = pgenv.free_port(), pgenv.free_port()
+        st["etcd_url"] = f"http://127.0.0.1:{etcd_port}"
+        st["etcd_pid"] = start_process("etcd", [
+            os.path.join(st["bin_dir"], "etcd"), f"--data-dir={d}/etcd",
+            f"--listen-client-urls={st['etcd_url']}", f"--advertise-client-urls={st['etcd_url']}",
+            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-cluster=default=http://127.0.0.1:{peer_port}",
+            "--unsafe-no-fsync=true", "--log-level=warn"], d)
+        save()
+        wait_until("etcd /health", lambda: json.loads(urllib.request.urlopen(
+            st["etcd_url"] + "/health", timeout=2).read()).get("health") == "true")
+
+        st["apiserver_port"] = pgenv.free_port()
+        st["apiserver_url"] = f"https://127.0.0.1:{st['apiserver_port']}"
+        start_apiserver(st)
+        save()
+        st["kubeconfig"] = f"{d}/admin.kubeconfig"
+        write_kubeconfig(st["kubeconfig"], st["apiserver_url"], st["ca_file"],
+                         {"client-certificate": f"{d}/admin.crt", "client-key": f"{d}/admin.key"})
+        log(f"kube-apiserver ready at {st['apiserver_url']} "
+            f"({time.monotonic() - t0:.1f}s)")
+
+        install_crds(st)
+        make_controller_identity(st)
+        save()
+
+        st["postgres"] = {}
+        for region in REGIONS:
+            primary = pgenv.init_primary(os.path.join(d, "pg"), f"{region}-primary")
+            standby = pgenv.make_standby(primary, os.path.join(d, "pg"), f"{region}-standby")
+            st["postgres"][region] = {"primary": describe_pg(primary),
+                                      "standby": describe_pg(standby)}
+            save()
+        log(f"postgresql ready: {', '.join(REGIONS)} ({time.monotonic() - t0:.1f}s)")
+
+        st["owner_pid"] = owner_pid
+        if owner_pid > 0:
+            st["watchdog_pid"] = start_process("watchdog", [
+                sys.executable, os.path.abspath(__file__), "watch", "--state", state_path,
+                "--owner-pid", str(owner_pid)], d)
+        save()
+        log(f"environment up in {time.monotonic() - t0:.1f}s; state in {state_path}")
+    except BaseException:
+        log("start-up failed or was interrupted; tearing down")
+        try:
+            save()
+            down(state_path)
+        finally:
+            if interrupted:
+                sys.exit(128 + interrupted[0])
+        raise
+
+
+def describe_pg(server):
+    return {"name": server.name, "host": server.host, "port": server.port,
+            "datadir": server.datadir, "user": server.superuser, "password": server.password,
+            "logfile": server.logfile}
+
+
+def install_crds(st):
+    crd_dir = os.path.join(SOURCE_DIR, "crds")
+    files = sorted(f for f in os.listdir(crd_dir) if f.endswith((".yaml", ".yml"))) \
+        if os.path.isdir(crd_dir) else []
+    for f in files:
+        kubectl(st, "apply", "--server-side", "-f", os.path.join(crd_dir, f))
+    if files:
+        kubectl(st, "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    st["crds"] = files
+
+
+def make_controller_identity(st):
+    """The controller's ServiceAccount, its RBAC and a kubeconfig with a bound token."""
+    kubectl(st, "create", "namespace", CONTROLLER_NAMESPACE)
+    kubectl(st, "-n", CONTROLLER_NAMESPACE, "create", "serviceaccount", CONTROLLER_SA)
+    rbac = os.path.join(SOURCE_DIR, "manifests", "rbac")
+    if os.path.isdir(rbac):
+        for f in sorted(os.listdir(rbac)):
+            if f.endswith((".yaml", ".yml")) and f != "kustomization.yaml":
+                kubectl(st, "apply", "-f", os.path.join(rbac, f))
+    token = kubectl(st, "-n", CONTROLLER_NAMESPACE, "create", "token", CONTROLLER_SA,
+                    "--duration=24h").strip()
+    st["controller_kubeconfig"] = f"{st['dir']}/controller.kubeconfig"
+    st["controller_serviceaccount"] = {"namespace": CONTROLLER_NAMESPACE, "name": CONTROLLER_SA}
+    write_kubeconfig(st["controller_kubeconfig"], st["apiserver_url"], st["ca_file"],
+                     {"token": token})
+
+
+def load(state_path):
+    with open(state_path) as f:
+        return json.load(f)
+
+
+def down(state_path):
+    if not os.path.exists(state_path):
+        return
+    st = load(state_path)
+    me = os.getpid()
+    if st.get("watchdog_pid") and st["watchdog_pid"] != me:
+        stop_process(st["watchdog_pid"], timeout=5)
+    for region in st.get("postgres", {}).values():
+        for role in ("standby", "primary"):
+            if role in region:
+                stop_pg(region[role])
+    # pgenv servers that were created but not yet recorded in the state
+    pgdir = os.path.join(st["dir"], "pg")
+    if os.path.isdir(pgdir):
+        for name in os.listdir(pgdir):
+            stop_pg({"datadir": os.path.join(pgdir, name, "data")})
+    stop_process(st.get("apiserver_pid"))
+    stop_process(st.get("etcd_pid"))
+    shutil.rmtree(st["dir"], ignore_errors=True)
+    try:
+        os.unlink(state_path)
+    except FileNotFoundError:
+        pass
+    log("environment down")
+
+
+def stop_pg(desc):
+    pidfile = os.path.join(desc["datadir"], "postmaster.pid")
+    try:
+        with open(pidfile) as f:
+            pid = int(f.readline())
+    except (OSError, ValueError):
+        return
+    for sig in (signal.SIGCONT, signal.SIGQUIT):  # SIGQUIT = immediate shutdown
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.05)
+    if alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def watch(state_path, owner_pid):
+    """The watchdog: tear everything down once the owner is gone."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while alive(owner_pid) and os.path.exists(state_path):
+        time.sleep(0.5)
+    if os.path.exists(state_path):
+        log(f"owner {owner_pid} exited; tearing down")
+        down(state_path)
+
+
+def restart_apiserver(state_path):
+    st = load(state_path)
+    stop_process(st["apiserver_pid"])
+    start_apiserver(st)
+    with open(state_path + ".tmp", "w") as f:
+        json.dump(st, f, indent=1)
+    os.replace(state_path + ".tmp", state_path)
+    log("kube-apiserver restarted")
+
+
+def compact(state_path):
+    st = load(state_path)
+    head = etcd_post(st, "/v3/kv/range", {"key": base64.b64encode(b"/").decode()})
+    rev = int(head["header"]["revision"])
+    etcd_post(st, "/v3/kv/compaction", {"revision": rev, "physical": True})
+    print(rev)
+
+
+def print_env(state_path):
+    st = load(state_path)
+    print(f"export KUBECONFIG={st['kubeconfig']}")
+    print(f"export GDB_TESTENV_STATE={state_path}")
+    print(f"export PATH={st['bin_dir']}:$PATH")
+    for region, pg in st.get("postgres", {}).items():
+        key = region.upper().replace("-", "_")
+        print(f"export GDB_PG_{key}_PRIMARY_PORT={pg['primary']['port']}")
+        print(f"export GDB_PG_{key}_STANDBY_PORT={pg['standby']['port']}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("command", choices=["up", "down", "env", "watch", "restart-apiserver", "compact"])
+    ap.add_argument("--state", default=default_state())
+    ap.add_argument("--owner-pid", type=int, default=0,
+                    help="tear down when this process exits (0: the parent; -1: never)")
+    a = ap.parse_args()
+    state = os.path.abspath(a.state)
+    try:
+        if a.command == "up":
+            up(state, os.getppid() if a.owner_pid == 0 else a.owner_pid)
+        elif a.command == "down":
+            down(state)
+        elif a.command == "env":
+            print_env(state)
+        elif a.command == "watch":
+            watch(state, a.owner_pid)
+        elif a.command == "restart-apiserver":
+            restart_apiserver(state)
+        elif a.command == "compact":
+            compact(state)
+    except (TestEnvError, pgenv.PgEnvError, subprocess.CalledProcessError) as e:
+        log(f"error: {e}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
