@@ -58,7 +58,8 @@ def wait_for(predicate, timeout=30, what="condition"):
 def test_server_reports_the_pinned_kubernetes_version():
     v = json.loads(kubectl("version", "-o", "json").stdout)
     assert v["serverVersion"]["gitVersion"] == "v1.34.4"
-    assert v["clientVersion"]["minor"] == "34"
+    # kubectl is the pinned build, or one on the PATH within kubectl's one-minor skew.
+    assert abs(int(v["clientVersion"]["minor"].rstrip("+")) - 34) <= 1
 
 
 def test_custom_resource_applied_watched_and_read_back():
