@@ -1,0 +1,270 @@
+/*
+ * globaldb-controller: flags, start-up, signals and shutdown.
+ *
+ * The process is a struct controller brought up by a table of phases, each a
+ * start and a stop function, in controller-runtime's order: the HTTP
+ * endpoints first, so that the kubelet's probes and Prometheus are answered
+ * while everything after them starts; each later phase (caches, leader
+ * election, workers) is one more row in the table. Phases start in order and
+ * stop in reverse, also when a start fails half-way.
+ *
+ * Signals: SIGTERM and SIGINT are blocked in every thread and taken by one
+ * signal thread. The first asks the main thread to stop, which withdraws
+ * readiness and stops the phases; a second signal, or a shutdown still running
+ * after SHUTDOWN_TIMEOUT_S, exits at once with status 1.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/globaldb-controller/options.h"
+#include "pkg/base/alloc.h"
+#include "pkg/base/err.h"
+#include "pkg/base/log.h"
+#include "pkg/base/metrics.h"
+#include "pkg/server/health.h"
+#include "pkg/server/server.h"
+
+/* Below Kubernetes' default terminationGracePeriodSeconds (30), so we, not SIGKILL, end it. */
+#define SHUTDOWN_TIMEOUT_S 25
+
+struct controller {
+	const struct options *opt;
+	struct server_health *health;
+	struct server *metrics; /* NULL when disabled or shared with probes */
+	struct server *probes;  /* NULL when disabled */
+	atomic_int started;     /* readyz "controller-started": every phase is up */
+};
+
+struct phase {
+	const char *name;
+	int (*start)(struct controller *c);
+	void (*stop)(struct controller *c);
+};
+
+static int always_ok(void *arg, struct base_buf *reason)
+{
+	(void)arg;
+	(void)reason;
+	return 0;
+}
+
+static int serve(const char *addr, unsigned endpoints, struct server_health *h, struct server **out)
+{
+	char port[8];
+	int ret;
+
+	ret = server_start(addr, endpoints, h, out);
+	if (ret < 0) {
+		base_log(BASE_LOG_ERROR, "cannot serve http", "address", addr, "error",
+			 ret == BASE_EEXIST ? "address already in use" : base_strerror(ret), NULL);
+		return ret;
+	}
+	base_log(BASE_LOG_INFO, "serving http", "address", addr,
+		 "port", base_fmt(port, sizeof(port), "%u", server_port(*out)),
+		 "endpoints", endpoints == SERVER_ENDPOINT_METRICS ? "/metrics"
+			      : endpoints == SERVER_ENDPOINT_HEALTH ? "/healthz,/readyz"
+								    : "/metrics,/healthz,/readyz",
+		 NULL);
+	return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static int http_start(struct controller *c)
+{
+	const char *maddr = c->opt->metrics_bind_address, *haddr = c->opt->health_probe_bind_address;
+	int metrics_on = strcmp(maddr, "0") != 0, health_on = strcmp(haddr, "0") != 0;
+
+	c->health = server_health_new();
+	if (server_health_add(c->health, SERVER_HEALTHZ, "ping", always_ok, NULL) < 0 ||
+	    server_health_add(c->health, SERVER_READYZ, "ping", always_ok, NULL) < 0 ||
+	    server_health_add(c->health, SERVER_READYZ, "controller-started", server_check_flag,
+			      &c->started) < 0)
+		BUG("registering the built-in health checks failed");
+
+	/* One address for both is one server; port 0 means two different free ports. */
+	if (metrics_on && health_on && !strcmp(maddr, haddr) && !ends_with(maddr, ":0"))
+		return serve(maddr, SERVER_ENDPOINT_METRICS | SERVER_ENDPOINT_HEALTH, c->health, &c->probes);
+	if (health_on && serve(haddr, SERVER_ENDPOINT_HEALTH, c->health, &c->probes) < 0)
+		return BASE_EIO;
+	if (metrics_on && serve(maddr, SERVER_ENDPOINT_METRICS, NULL, &c->metrics) < 0)
+		return BASE_EIO;
+	return 0;
+}
+
+static void http_stop(struct controller *c)
+{
+	server_stop(c->metrics);
+	server_stop(c->probes);
+	c->metrics = c->probes = NULL;
+	server_health_free(c->health);
+	c->health = NULL;
+}
+
+static const struct phase phases[] = {
+	{"http", http_start, http_stop},
+};
+
+/* Starts the phases in order; on failure stops those already started. */
+static int controller_start(struct controller *c)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(phases); i++) {
+		ret = phases[i].start(c);
+		if (ret < 0) {
+			base_log(BASE_LOG_ERROR, "start-up failed", "phase", phases[i].name,
+				 "error", base_strerror(ret), NULL);
+			phases[i].stop(c);
+			while (i-- > 0)
+				phases[i].stop(c);
+			return ret;
+		}
+		base_log(BASE_LOG_DEBUG, "phase started", "phase", phases[i].name, NULL);
+	}
+	atomic_store(&c->started, 1);
+	return 0;
+}
+
+static void controller_stop(struct controller *c)
+{
+	atomic_store(&c->started, 0);
+	for (size_t i = ARRAY_SIZE(phases); i-- > 0;) {
+		phases[i].stop(c);
+		base_log(BASE_LOG_DEBUG, "phase stopped", "phase", phases[i].name, NULL);
+	}
+}
+
+static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
+static int stop_requested;
+
+static const char *signame(int sig)
+{
+	return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal";
+}
+
+static void *signal_thread(void *arg)
+{
+	const sigset_t *set = arg;
+	struct timespec timeout = {SHUTDOWN_TIMEOUT_S, 0};
+	int sig;
+
+	while (sigwait(set, &sig) != 0)
+		;
+	base_log(BASE_LOG_INFO, "shutting down", "signal", signame(sig), NULL);
+	pthread_mutex_lock(&stop_lock);
+	stop_requested = 1;
+	pthread_cond_signal(&stop_cond);
+	pthread_mutex_unlock(&stop_lock);
+
+	/* The main thread exits the process when done; we only cut it short. */
+	for (;;) {
+		sig = sigtimedwait(set, NULL, &timeout);
+		if (sig > 0) {
+			base_log(BASE_LOG_WARN, "second signal, exiting now", "signal", signame(sig), NULL);
+			_exit(1);
+		}
+		if (errno == EAGAIN) {
+			base_log(BASE_LOG_ERROR, "shutdown timed out, exiting now", NULL);
+			_exit(1);
+		}
+		/* EINTR: a signal outside the set; the timeout restarts, erring on the long side. */
+	}
+	return NULL;
+}
+
+static void wait_for_stop(void)
+{
+	pthread_mutex_lock(&stop_lock);
+	while (!stop_requested)
+		pthread_cond_wait(&stop_cond, &stop_lock);
+	pthread_mutex_unlock(&stop_lock);
+}
+
+static void log_configuration(const struct options *o)
+{
+	char conc[16];
+
+	base_log(BASE_LOG_INFO, "starting globaldb-controller", "version", GDB_VERSION,
+		 "namespace", *o->namespace ? o->namespace : "(all)",
+		 "kubeconfig", *o->kubeconfig ? o->kubeconfig : "(in-cluster or default)",
+		 "leader_elect", o->leader_elect ? "true" : "false",
+		 "leader_election_lease",
+		 o->leader_elect ? o->leader_election_id : "(disabled)",
+		 "leader_election_namespace",
+		 o->leader_elect ? o->leader_election_namespace : "(disabled)",
+		 "metrics_bind_address", o->metrics_bind_address,
+		 "health_probe_bind_address", o->health_probe_bind_address,
+		 "concurrency", base_fmt(conc, sizeof(conc), "%d", o->concurrency), NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static sigset_t set;
+	struct controller c;
+	struct options opt;
+	pthread_t sigthr;
+	int ret;
+
+	if (options_parse(&opt, argc, argv, stderr) < 0) {
+		options_release(&opt);
+		return 2;
+	}
+	if (opt.help || opt.version) {
+		if (opt.help)
+			options_usage(stdout);
+		else
+			printf("globaldb-controller %s\n", GDB_VERSION);
+		options_release(&opt);
+		return 0;
+	}
+	base_log_setup(opt.log_level, opt.log_json, stderr);
+
+	/* Before any thread exists, so that every thread inherits the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (pthread_create(&sigthr, NULL, signal_thread, &set) != 0) {
+		base_log(BASE_LOG_ERROR, "cannot start the signal thread", NULL);
+		options_release(&opt);
+		return 1;
+	}
+	pthread_detach(sigthr);
+
+	log_configuration(&opt);
+	base_metric_set(base_metric_gauge("globaldb_build_info",
+					  "A constant 1, labelled with the controller's version",
+					  "version"),
+			1, GDB_VERSION);
+
+	memset(&c, 0, sizeof(c));
+	c.opt = &opt;
+	ret = controller_start(&c);
+	if (ret < 0) {
+		options_release(&opt);
+		return 1;
+	}
+	base_log(BASE_LOG_INFO, "started", NULL);
+
+	wait_for_stop();
+	controller_stop(&c);
+	base_log(BASE_LOG_INFO, "stopped", NULL);
+	options_release(&opt);
+	return 0;
+}

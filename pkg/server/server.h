@@ -1,0 +1,65 @@
+/*
+ * server.h - the process's HTTP endpoints: Prometheus metrics and the
+ * liveness/readiness probes, served as controller-runtime serves them.
+ *
+ * A server is one listening socket with a set of endpoints:
+ *
+ *   SERVER_ENDPOINT_METRICS  /metrics: base_metrics_render() in the text
+ *                            exposition format 0.0.4
+ *   SERVER_ENDPOINT_HEALTH   /healthz, /readyz, /healthz/<check>,
+ *                            /readyz/<check> (see health.h)
+ *
+ * A controller runs two (metrics on :8080, probes on :8081) or, when both
+ * addresses are equal, one with both sets. Only GET and HEAD are served
+ * (405 otherwise, with Allow); unknown paths get 404. Requests are handled on
+ * libmicrohttpd's internal thread; the server never prints or logs.
+ *
+ * Addresses are "host:port" as Go's net.Listen takes them: ":8080" (every
+ * interface), "127.0.0.1:8080", "[::1]:8080", "localhost:8080"; port 0 picks a
+ * free port (server_port() tells which).
+ *
+ * Thread-safety: server_start and server_stop are called by one owner; the
+ * health registry and the metrics registry may be updated from any thread
+ * while the server runs.
+ */
+#ifndef SERVER_SERVER_H
+#define SERVER_SERVER_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "pkg/server/health.h"
+
+enum server_endpoints {
+	SERVER_ENDPOINT_METRICS = 1 << 0,
+	SERVER_ENDPOINT_HEALTH = 1 << 1,
+};
+
+struct server;
+
+/*
+ * Splits "host:port" into a numeric socket address (see above). Returns 0 or
+ * BASE_EINVAL; used to validate flags before anything starts.
+ */
+int server_parse_address(const char *addr, struct sockaddr_storage *sa, unsigned *salen);
+
+/*
+ * Binds addr and starts serving the endpoints (a mask of enum
+ * server_endpoints). health is borrowed and must outlive the server; it may be
+ * NULL only without SERVER_ENDPOINT_HEALTH. On success *out is the running
+ * server. Returns 0, BASE_EINVAL (bad address or arguments), BASE_EEXIST (the
+ * address is in use) or BASE_EIO (any other socket or start-up failure).
+ */
+int server_start(const char *addr, unsigned endpoints, struct server_health *health,
+		 struct server **out);
+
+/* The bound port (useful after binding port 0). */
+uint16_t server_port(const struct server *s);
+
+/*
+ * Stops accepting, waits for in-flight requests to finish, closes the socket
+ * and frees the server. NULL is fine.
+ */
+void server_stop(struct server *s);
+
+#endif
