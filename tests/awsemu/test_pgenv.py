@@ -1,0 +1,92 @@
+"""pgenv: primary + streaming standby on loopback, promotion, rejoin."""
+import time
+
+import pytest
+
+import pgenv
+
+
+def wait_for(cond, timeout=20, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def pair(tmp_path):
+    primary = pgenv.init_primary(str(tmp_path), "p")
+    standby = pgenv.make_standby(primary, str(tmp_path), "s")
+    yield primary, standby
+    for s in (standby, primary):
+        s.destroy()
+
+
+def count(srv):
+    return srv.sql("SELECT count(*) FROM t")[0][0]
+
+
+def test_write_on_primary_is_read_on_standby(pair):
+    primary, standby = pair
+    assert not primary.in_recovery()
+    assert standby.in_recovery()
+    primary.sql("CREATE TABLE t (id int primary key)")
+    primary.sql("INSERT INTO t SELECT generate_series(1, 100)")
+    lsn = primary.current_lsn()
+    standby.wait_replayed(lsn)
+    assert count(standby) == 100
+    with pytest.raises(Exception, match="read-only"):
+        standby.sql("INSERT INTO t VALUES (1000)")
+
+
+def test_listens_on_loopback_with_password_auth(pair):
+    import psycopg
+    primary, _ = pair
+    assert primary.sql("SHOW listen_addresses") == [("127.0.0.1",)]
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(primary.dsn(password="wrong")).close()
+
+
+def test_promote_then_old_primary_rejoins_as_standby(pair):
+    primary, standby = pair
+    primary.sql("CREATE TABLE t (id int primary key)")
+    primary.sql("INSERT INTO t SELECT generate_series(1, 10)")
+    standby.wait_replayed(primary.current_lsn())
+    primary.kill()                      # an unclean end, as an outage
+    standby.promote()
+    assert not standby.in_recovery()
+    standby.sql("INSERT INTO t VALUES (11)")
+    pgenv.rejoin_as_standby(primary, standby)
+    assert primary.in_recovery()
+    primary.wait_replayed(standby.current_lsn())
+    assert count(primary) == 11
+
+
+def test_diverged_primary_is_rewound(pair):
+    primary, standby = pair
+    primary.sql("CREATE TABLE t (id int primary key)")
+    standby.wait_replayed(primary.current_lsn())
+    primary.freeze()
+    standby.promote()
+    primary.thaw()
+    primary.sql("INSERT INTO t VALUES (999)")   # a write the new primary never sees
+    standby.sql("INSERT INTO t VALUES (1)")
+    pgenv.rejoin_as_standby(primary, standby)
+    primary.wait_replayed(standby.current_lsn())
+    assert primary.sql("SELECT id FROM t ORDER BY id") == [(1,)]
+
+
+def test_freeze_holds_connections_and_thaw_releases(pair):
+    import psycopg
+    primary, _ = pair
+    primary.freeze()
+    t0 = time.monotonic()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(primary.dsn() + " connect_timeout=2").close()
+    assert time.monotonic() - t0 >= 1.5
+    primary.thaw()
+    assert primary.sql("SELECT 1") == [(1,)]

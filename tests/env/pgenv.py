@@ -1,0 +1,551 @@
+"""PostgreSQL 15 servers on loopback for tests.
+
+A PgServer is one postmaster with its own data directory, listening on
+127.0.0.1 only, with password (scram-sha-256) authentication over TCP and its
+Unix socket inside the data directory.  init_primary() creates a writable
+server; make_standby() takes a fresh base backup of a primary and starts it as
+a streaming hot standby; promote() and rejoin_as_standby() move the writer
+role around the way a failover does (pg_promote on one side, pg_rewind or a
+fresh base backup on the other).
+
+Layout: <root_dir>/<name>/data (PGDATA) and <root_dir>/<name>/server.log.
+
+Root: initdb and the postmaster refuse to run as root, so when this module
+runs as root every server-side binary (initdb, pg_ctl, pg_basebackup,
+pg_rewind) runs as the `postgres` OS user through setpriv, and the server
+directories are owned by it.  The directories above root_dir must let that
+user through, so the module adds the search (x) bit for others on the
+ancestors of root_dir that lack it (nothing else: no read, no write).  As an
+ordinary user everything runs as that user.
+
+Secrets: passwords travel to the tools through PGPASSWORD or files inside the
+0700 data directory; nothing here logs them.  The exception text of a failed
+command carries the tool's stderr, which never contains the password.
+
+Thread-safety: a PgServer is not safe to drive from several threads at once;
+distinct servers are independent.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+PG_BIN = os.environ.get("GDB_PG_BIN", "/usr/lib/postgresql/15/bin")
+HOST = "127.0.0.1"
+DEFAULT_SUPERUSER = "postgres"
+DEFAULT_PASSWORD = "gdb-test-superuser"
+SERVICE_USER = "postgres"  # the OS user servers run as when we are root
+
+# Unix socket paths are limited to 107 bytes (sun_path); PostgreSQL appends
+# "/.s.PGSQL.<port>" to the directory.
+_SOCKET_DIR_MAX = 80
+
+
+class PgEnvError(RuntimeError):
+    """A PostgreSQL tool or server did not do what was asked."""
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _service_ids():
+    pw = pwd.getpwnam(SERVICE_USER)
+    return pw.pw_uid, pw.pw_gid
+
+
+def _wrap(argv):
+    """Prefix argv so that it runs as the service user when we are root."""
+    if not _is_root():
+        return list(argv)
+    return ["setpriv", f"--reuid={SERVICE_USER}", f"--regid={SERVICE_USER}",
+            "--init-groups", "--"] + list(argv)
+
+
+def _own(path):
+    """Give path to the service user when we are root."""
+    if _is_root():
+        uid, gid = _service_ids()
+        os.chown(path, uid, gid)
+
+
+def _open_ancestors(path):
+    """Let the service user traverse every ancestor of path (root only)."""
+    if not _is_root():
+        return
+    path = os.path.abspath(path)
+    while True:
+        st = os.stat(path)
+        if not st.st_mode & 0o001:
+            os.chmod(path, (st.st_mode & 0o7777) | 0o001)
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+
+
+def _run(argv, cwd, env_extra=None, timeout=120, check=True):
+    env = dict(os.environ)
+    env.pop("PGPASSWORD", None)
+    env.update({"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", "PGCONNECT_TIMEOUT": "5"})
+    if _is_root():
+        env["HOME"] = cwd
+        env["USER"] = env["LOGNAME"] = SERVICE_USER
+    if env_extra:
+        env.update(env_extra)
+    p = subprocess.run(_wrap(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise PgEnvError(f"{os.path.basename(argv[0])} exited {p.returncode}: "
+                         f"{p.stderr.strip()[-2000:]}")
+    return p
+
+
+def _pg(tool):
+    return os.path.join(PG_BIN, tool)
+
+
+def _children(pid):
+    """Direct children of pid, read from /proc."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        # Field 4 (ppid) follows the parenthesised command name.
+        rest = stat[stat.rfind(")") + 2:].split()
+        if len(rest) >= 2 and int(rest[1]) == pid:
+            kids.append(int(entry))
+    return kids
+
+
+def _signal_quietly(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+class PgServer:
+    """One PostgreSQL server on 127.0.0.1.
+
+    Attributes: name, host, port, datadir, logfile, superuser, password,
+    basedir (the directory holding datadir and logfile).
+    """
+
+    def __init__(self, name, basedir, port, superuser=DEFAULT_SUPERUSER,
+                 password=DEFAULT_PASSWORD):
+        self.name = name
+        self.host = HOST
+        self.port = port
+        self.basedir = basedir
+        self.datadir = os.path.join(basedir, "data")
+        self.logfile = os.path.join(basedir, "server.log")
+        self.superuser = superuser
+        self.password = password
+        self.frozen = False
+
+    def __repr__(self):
+        return f"PgServer({self.name!r}, port={self.port})"
+
+    # -- process control ---------------------------------------------------
+
+    def pid(self):
+        """The postmaster's pid when it runs, else None."""
+        try:
+            with open(os.path.join(self.datadir, "postmaster.pid")) as f:
+                pid = int(f.readline().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        # A zombie or a recycled pid is not our postmaster.
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                state = f.read().decode("ascii", "replace")
+        except OSError:
+            return None
+        state = state[state.rfind(")") + 2:].split()[0]
+        if state == "Z" or b"postgres" not in cmd:
+            return None
+        return pid
+
+    def _clear_stale_locks(self):
+        """Remove lock files whose owner is dead or a zombie.
+
+        A killed postmaster is reparented to pid 1; where pid 1 does not
+        reap promptly (containers) the zombie keeps its pid alive, and
+        PostgreSQL, seeing that pid in postmaster.pid or the socket lock
+        file, refuses to start.  A zombie holds no port, socket or shared
+        memory, so its lock files are stale.
+        """
+        if self.pid() is not None:
+            return
+        names = ["postmaster.pid"] + [n for n in os.listdir(self.datadir)
+                                      if n.startswith(".s.PGSQL.") and n.endswith(".lock")]
+        for n in names:
+            path = os.path.join(self.datadir, n)
+            try:
+                with open(path) as f:
+                    owner = int(f.readline().strip())
+            except (OSError, ValueError):
+                continue
+            if _state(owner) in (None, "Z"):
+                os.unlink(path)
+
+    def start(self, timeout=30):
+        """Start the server and wait until it accepts connections."""
+        if self.pid() is not None:
+            return
+        self._clear_stale_locks()
+        try:
+            _run([_pg("pg_ctl"), "start", "-D", self.datadir, "-l", self.logfile,
+                  "-w", "-t", str(int(timeout))], cwd=self.basedir, timeout=timeout + 30)
+        except PgEnvError as e:
+            raise PgEnvError(f"{self.name}: {e}; log tail:\n{self.log_tail()}") from e
+        self.frozen = False
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sql("SELECT 1")
+                return
+            except Exception as e:  # psycopg errors while the server warms up
+                if time.monotonic() > deadline:
+                    raise PgEnvError(f"{self.name}: not accepting connections: {e}") from e
+                time.sleep(0.1)
+
+    def log_tail(self, lines=15):
+        """The last lines of the server log (for error messages)."""
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, mode="fast", timeout=60):
+        """Stop the server (smart, fast or immediate); thaws it first."""
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"bad stop mode {mode!r}")
+        if self.frozen:
+            self.thaw()
+        if self.pid() is None:
+            return
+        _run([_pg("pg_ctl"), "stop", "-D", self.datadir, "-m", mode, "-w",
+              "-t", str(int(timeout))], cwd=self.basedir, timeout=timeout + 30)
+
+    def _tree(self):
+        pid = self.pid()
+        if pid is None:
+            return None, []
+        return pid, _children(pid)
+
+    def kill(self):
+        """SIGKILL the postmaster and its children (a crash; no shutdown)."""
+        pid, kids = self._tree()
+        if pid is None:
+            return
+        for p in [pid] + kids:
+            _signal_quietly(p, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while self.pid() is not None or any(os.path.exists(f"/proc/{k}") and
+                                            _state(k) not in ("Z", None) for k in kids):
+            if time.monotonic() > deadline:
+                raise PgEnvError(f"{self.name}: processes survived SIGKILL")
+            time.sleep(0.05)
+        self.frozen = False
+
+    def freeze(self):
+        """SIGSTOP the postmaster and every child: the server hangs, sockets stay open."""
+        pid, kids = self._tree()
+        if pid is None:
+            raise PgEnvError(f"{self.name}: not running")
+        _signal_quietly(pid, signal.SIGSTOP)
+        # Children read again after the postmaster stopped: it cannot fork more.
+        for k in _children(pid):
+            _signal_quietly(k, signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self):
+        """SIGCONT what freeze() stopped."""
+        pid, kids = self._tree()
+        if pid is not None:
+            for k in kids:
+                _signal_quietly(k, signal.SIGCONT)
+            _signal_quietly(pid, signal.SIGCONT)
+        self.frozen = False
+
+    # -- SQL ---------------------------------------------------------------
+
+    def dsn(self, user=None, password=None, db="postgres"):
+        """A libpq keyword/value connection string (contains the password)."""
+        user = user or self.superuser
+        if password is None and user == self.superuser:
+            password = self.password
+        parts = [f"host={self.host}", f"port={self.port}", f"dbname={db}", f"user={user}"]
+        if password is not None:
+            parts.append("password=" + _quote(password))
+        parts.append("connect_timeout=5")
+        return " ".join(parts)
+
+    def connect(self, db="postgres", autocommit=True):
+        """A psycopg connection as the superuser (caller closes it)."""
+        import psycopg
+        return psycopg.connect(self.dsn(db=db), autocommit=autocommit)
+
+    def sql(self, query, db="postgres", params=None):
+        """Run one statement as the superuser; rows as a list of tuples."""
+        with self.connect(db=db) as conn:
+            cur = conn.execute(query, params)
+            if cur.description is None:
+                return []
+            return cur.fetchall()
+
+    def in_recovery(self) -> bool:
+        return bool(self.sql("SELECT pg_is_in_recovery()")[0][0])
+
+    def promote(self, timeout=30):
+        """pg_promote() and wait until the server leaves recovery."""
+        if not self.in_recovery():
+            return
+        self.sql("SELECT pg_promote(true, %s)", params=(int(timeout),))
+        deadline = time.monotonic() + timeout
+        while self.in_recovery():
+            if time.monotonic() > deadline:
+                raise PgEnvError(f"{self.name}: still in recovery after promote")
+            time.sleep(0.05)
+
+    def current_lsn(self):
+        """A WAL position covering every write so far, as text.
+
+        On a primary this writes a small marker record and returns its start:
+        a standby has replayed every earlier write once its replay position
+        passes it (the insert position alone can sit on a page header, which
+        a replaying standby never reports).  On a standby: the replay position.
+        """
+        if self.in_recovery():
+            return self.sql("SELECT pg_last_wal_replay_lsn()::text")[0][0]
+        # A transactional message commits with an xid, and a synchronous
+        # commit flushes it: the walsender only sends flushed WAL.
+        with self.connect(autocommit=False) as conn:
+            conn.execute("SET LOCAL synchronous_commit = on")
+            lsn = conn.execute("SELECT pg_logical_emit_message(true, 'pgenv', '')::text,"
+                               " txid_current()").fetchone()[0]
+            conn.commit()
+        return lsn
+
+    def wait_replayed(self, lsn, timeout=30):
+        """Wait until this standby has replayed past lsn (from current_lsn())."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.sql("SELECT pg_last_wal_replay_lsn() > %s::pg_lsn", params=(lsn,))[0][0]
+            if got:
+                return
+            if time.monotonic() > deadline:
+                raise PgEnvError(f"{self.name}: replay did not reach {lsn}")
+            time.sleep(0.05)
+
+    def destroy(self):
+        """Kill the server and delete its directory."""
+        if self.frozen:
+            self.thaw()
+        try:
+            self.stop("immediate", timeout=20)
+        except PgEnvError:
+            self.kill()
+        shutil.rmtree(self.basedir, ignore_errors=True)
+
+    # -- configuration -----------------------------------------------------
+
+    def _write_server_conf(self, primary=None):
+        """Per-server settings (port, socket, upstream) in server.conf.
+
+        postgresql.conf includes server.conf last, so a base backup copies
+        the shared settings and this file is rewritten for each server.
+        """
+        sockdir = self.datadir if len(self.datadir) <= _SOCKET_DIR_MAX else ""
+        lines = [f"port = {self.port}", f"unix_socket_directories = '{sockdir}'",
+                 f"cluster_name = '{self.name}'"]
+        if primary is not None:
+            conninfo = (f"host={primary.host} port={primary.port} user={primary.superuser} "
+                        f"password={_quote(primary.password)} application_name={self.name}")
+            lines.append("primary_conninfo = '" + conninfo.replace("'", "''") + "'")
+        path = os.path.join(self.datadir, "server.conf")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(path, 0o600)
+        _own(path)
+        signal_file = os.path.join(self.datadir, "standby.signal")
+        if primary is not None:
+            with open(signal_file, "w"):
+                pass
+            _own(signal_file)
+        elif os.path.exists(signal_file):
+            os.unlink(signal_file)
+
+
+def _quote(value):
+    """Quote a libpq keyword value."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            s = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    return s[s.rfind(")") + 2:].split()[0]
+
+
+_SHARED_CONF = """
+# written by tests/env/pgenv.py
+listen_addresses = '127.0.0.1'
+password_encryption = 'scram-sha-256'
+max_connections = 60
+shared_buffers = 16MB
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+wal_keep_size = 256MB
+hot_standby = on
+hot_standby_feedback = on
+wal_log_hints = on
+full_page_writes = on
+fsync = off
+synchronous_commit = off
+wal_receiver_status_interval = 1s
+wal_receiver_timeout = 15s
+wal_sender_timeout = 15s
+wal_retrieve_retry_interval = 500ms
+checkpoint_timeout = 5min
+logging_collector = off
+log_line_prefix = '%m [%p] '
+log_min_messages = warning
+dynamic_shared_memory_type = posix
+include_if_exists = 'server.conf'
+"""
+
+_HBA = """# written by tests/env/pgenv.py
+local all all trust
+local replication all trust
+host all all 127.0.0.1/32 scram-sha-256
+host replication all 127.0.0.1/32 scram-sha-256
+"""
+
+
+def _prepare_basedir(root_dir, name):
+    os.makedirs(root_dir, exist_ok=True)
+    _open_ancestors(root_dir)
+    basedir = os.path.join(os.path.abspath(root_dir), name)
+    if os.path.exists(basedir):
+        raise PgEnvError(f"{basedir} already exists")
+    os.mkdir(basedir, 0o700)
+    _own(basedir)
+    return basedir
+
+
+def init_primary(root_dir, name, port=None, superuser=DEFAULT_SUPERUSER,
+                 password=DEFAULT_PASSWORD, start=True) -> PgServer:
+    """initdb a new writable server under root_dir/name and start it."""
+    basedir = _prepare_basedir(root_dir, name)
+    srv = PgServer(name, basedir, port or free_port(), superuser, password)
+    pwfile = os.path.join(basedir, "pwfile")
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    _own(pwfile)
+    try:
+        _run([_pg("initdb"), "-D", srv.datadir, "-U", superuser, "--pwfile", pwfile,
+              "--auth-local=trust", "--auth-host=scram-sha-256", "--data-checksums",
+              "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions", "--no-sync"], cwd=basedir)
+    finally:
+        os.unlink(pwfile)
+    with open(os.path.join(srv.datadir, "postgresql.conf"), "a") as f:
+        f.write(_SHARED_CONF)
+    with open(os.path.join(srv.datadir, "pg_hba.conf"), "w") as f:
+        f.write(_HBA)
+    srv._write_server_conf()
+    if start:
+        srv.start()
+    return srv
+
+
+def _base_backup(primary, target):
+    """Fill target.datadir (absent) with a fresh base backup of primary."""
+    _run([_pg("pg_basebackup"), "-D", target.datadir, "-h", primary.host,
+          "-p", str(primary.port), "-U", primary.superuser, "-X", "stream",
+          "-c", "fast", "--no-password", "--no-sync"], cwd=target.basedir,
+         env_extra={"PGPASSWORD": primary.password}, timeout=300)
+    os.chmod(target.datadir, 0o700)
+
+
+def make_standby(primary, root_dir, name, port=None, start=True) -> PgServer:
+    """A streaming hot standby of primary from a fresh base backup, started."""
+    basedir = _prepare_basedir(root_dir, name)
+    srv = PgServer(name, basedir, port or free_port(), primary.superuser, primary.password)
+    _base_backup(primary, srv)
+    srv._write_server_conf(primary=primary)
+    if start:
+        srv.start()
+    return srv
+
+
+def set_upstream(server, new_primary):
+    """Point a running standby at new_primary (reload, no restart)."""
+    server._write_server_conf(primary=new_primary)
+    server.sql("SELECT pg_reload_conf()")
+
+
+def rejoin_as_standby(server, new_primary, timeout=60) -> None:
+    """Make server (a former primary, maybe crashed) a standby of new_primary.
+
+    Stops server, rewinds it with pg_rewind (crash recovery is run first if
+    it did not shut down cleanly); when rewinding is impossible, replaces its
+    data directory with a fresh base backup.  Starts it streaming.
+    """
+    if server.frozen:
+        server.thaw()
+    if server.pid() is not None:
+        server.stop("fast")
+    server._clear_stale_locks()
+    # pg_rewind reads the source's timeline from its control file, which a
+    # fresh promotion updates only at its next checkpoint.
+    new_primary.sql("CHECKPOINT")
+    try:
+        _run([_pg("pg_rewind"), "--target-pgdata", server.datadir,
+              "--source-server", _rewind_conninfo(new_primary), "--no-sync"],
+             cwd=server.basedir, env_extra={"PGPASSWORD": new_primary.password}, timeout=300)
+    except PgEnvError:
+        shutil.rmtree(server.datadir)
+        _base_backup(new_primary, server)
+    server._write_server_conf(primary=new_primary)
+    server.start(timeout=timeout)
+
+
+def _rewind_conninfo(primary):
+    return (f"host={primary.host} port={primary.port} user={primary.superuser} "
+            f"dbname=postgres connect_timeout=5")
