@@ -1,0 +1,92 @@
+/*
+ * creds.h - AWS credentials: the SDKs' default provider chain, cached and
+ * refreshed before expiry.
+ *
+ * The chain (PROTOCOLS.md §6.1, botocore's order), first match wins:
+ *   1. environment: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY
+ *      [+ AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION]; a key id without a
+ *      secret is an error, not a fall-through;
+ *   2. an assume-role profile: role_arn + source_profile (static keys, or
+ *      another profile, up to 4 deep) or credential_source=Environment ->
+ *      STS AssumeRole, signed with the source credentials;
+ *   3. web identity: AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE (or the
+ *      profile's role_arn + web_identity_token_file) -> unsigned STS
+ *      AssumeRoleWithWebIdentity at the regional endpoint; the token file is
+ *      re-read at every refresh;
+ *   4. the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, default
+ *      ~/.aws/credentials, section [NAME]), then the config file
+ *      (AWS_CONFIG_FILE, default ~/.aws/config, section [profile NAME] or
+ *      [default]); the profile is AWS_PROFILE, else AWS_DEFAULT_PROFILE,
+ *      else "default";
+ *   5. container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+ *      (http://169.254.170.2 + value) or AWS_CONTAINER_CREDENTIALS_FULL_URI
+ *      (https, or a loopback / 169.254.170.2 / 169.254.170.23 / fd00:ec2::23
+ *      host), with Authorization from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+ *      (re-read at every fetch) or AWS_CONTAINER_AUTHORIZATION_TOKEN;
+ *   6. IMDSv2 (unless AWS_EC2_METADATA_DISABLED=true): PUT a session token,
+ *      GET the role name, GET the role's credentials, at
+ *      AWS_EC2_METADATA_SERVICE_ENDPOINT or http://169.254.169.254
+ *      (http://[fd00:ec2::254] with ..._ENDPOINT_MODE=IPv6). IMDSv1 is not
+ *      used.
+ * The chain picks its source on first use and keeps it; later refreshes go
+ * to the same source. Credentials with an expiry are refreshed in the
+ * advisory window (15 min before expiry; on failure the old ones stay in
+ * use) and must be refreshed in the mandatory window (10 min).
+ *
+ * Secrets: no function here logs, and error messages never include key
+ * material or tokens. Secret strings are wiped when released.
+ *
+ * Thread-safe: one mutex per provider serialises resolution and refresh;
+ * aws_creds_provider_get hands out a private copy.
+ */
+#ifndef AWS_CREDS_H
+#define AWS_CREDS_H
+
+#include <stdint.h>
+
+#include "pkg/aws/error.h"
+
+struct aws_creds {
+	char *access_key_id;
+	char *secret_access_key;
+	char *session_token; /* NULL for long-term keys */
+	int64_t expiration_ms; /* Unix ms; 0 = does not expire */
+};
+
+/* Wipes and frees the strings; c is left zeroed. NULL is fine. */
+void aws_creds_release(struct aws_creds *c);
+/* Deep copy of src into *dst. */
+void aws_creds_copy(struct aws_creds *dst, const struct aws_creds *src);
+
+struct aws_creds_options {
+	const char *region;  /* region for STS calls; NULL -> AWS_REGION, AWS_DEFAULT_REGION, profile */
+	const char *profile; /* NULL -> AWS_PROFILE / AWS_DEFAULT_PROFILE / "default" */
+	int64_t http_timeout_ms; /* container / IMDS attempt timeout; 0 -> 1000 (IMDS), 2000 */
+};
+
+struct aws_creds_provider;
+
+/* The default chain. opts may be NULL. Strings are copied. */
+struct aws_creds_provider *aws_creds_provider_new_chain(const struct aws_creds_options *opts);
+/* Fixed credentials (copied; token may be NULL). */
+struct aws_creds_provider *aws_creds_provider_new_static(const char *access_key_id,
+							  const char *secret_access_key,
+							  const char *session_token);
+void aws_creds_provider_free(struct aws_creds_provider *p);
+
+/*
+ * Current credentials into *out (caller releases with aws_creds_release),
+ * resolving or refreshing as needed. 0, or a base code with err filled:
+ * BASE_ENOTFOUND when no source in the chain has credentials,
+ * BASE_EINVAL for a broken configuration (partial environment keys, a
+ * missing profile, a refused container URI), or the STS/HTTP failure.
+ */
+int aws_creds_provider_get(struct aws_creds_provider *p, struct aws_creds *out,
+			   struct aws_error *err);
+/* Forgets the cached credentials (after an ExpiredToken reply). */
+void aws_creds_provider_expire(struct aws_creds_provider *p);
+/* The chosen source ("environment", "assume-role", "web-identity", "profile",
+ * "container", "imds", "static"), or "none" before the first success. */
+const char *aws_creds_provider_source(struct aws_creds_provider *p);
+
+#endif
