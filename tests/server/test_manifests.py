@@ -1,0 +1,139 @@
+"""manifests/ read as files: the security settings, the least-privilege RBAC
+and the IAM policy a reviewer would check, without a cluster."""
+import json
+import os
+
+import yaml
+
+SRC = os.environ.get("GDB_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+MANIFESTS = os.path.join(SRC, "manifests")
+
+
+def objects():
+    with open(os.path.join(MANIFESTS, "kustomization.yaml")) as f:
+        kust = yaml.safe_load(f)
+    out = []
+    for res in kust["resources"]:
+        with open(os.path.join(MANIFESTS, res)) as f:
+            out += [d for d in yaml.safe_load_all(f) if d]
+    return out
+
+
+def one(kind, name=None):
+    found = [o for o in objects() if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert len(found) == 1, (kind, name, found)
+    return found[0]
+
+
+def rules(kind, name):
+    return one(kind, name)["rules"]
+
+
+def test_every_rbac_file_is_in_the_kustomization():
+    with open(os.path.join(MANIFESTS, "kustomization.yaml")) as f:
+        listed = yaml.safe_load(f)["resources"]
+    for f in os.listdir(os.path.join(MANIFESTS, "rbac")):
+        assert f"rbac/{f}" in listed
+
+
+def test_crd_copy_matches_crds():
+    with open(os.path.join(SRC, "crds", "globaldb.io_globaldatabases.yaml"), "rb") as a, \
+         open(os.path.join(MANIFESTS, "crd", "globaldb.io_globaldatabases.yaml"), "rb") as b:
+        assert a.read() == b.read(), \
+            "manifests/crd is stale: cp crds/globaldb.io_globaldatabases.yaml manifests/crd/"
+
+
+def test_deployment_is_locked_down_and_highly_available():
+    d = one("Deployment", "globaldb-controller")
+    spec = d["spec"]["template"]["spec"]
+    assert d["spec"]["replicas"] == 2
+    assert spec["serviceAccountName"] == "globaldb-controller"
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] == 65532
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    [c] = spec["containers"]
+    sc = c["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert "--leader-elect" in c["args"]
+    assert "--health-probe-bind-address=:8081" in c["args"]
+    assert "--metrics-bind-address=:8080" in c["args"]
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert ports == {"metrics": 8080, "health": 8081}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    for kind in ("requests", "limits"):
+        assert set(c["resources"][kind]) == {"cpu", "memory"}
+    assert {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}} in c["env"]
+    # The controller's shutdown deadline (25 s) fits in the grace period.
+    assert spec["terminationGracePeriodSeconds"] >= 30
+
+
+def test_metrics_service_targets_the_metrics_port():
+    s = one("Service", "globaldb-controller-metrics")
+    assert s["spec"]["ports"] == [{"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}]
+    assert s["spec"]["selector"] == one("Deployment")["spec"]["selector"]["matchLabels"]
+
+
+def test_rbac_has_no_wildcards_and_only_the_needed_verbs():
+    granted = {}
+    for kind, name in (("ClusterRole", "globaldb-controller"), ("Role", "globaldb-controller-leader-election"),
+                       ("ClusterRole", "globaldb-controller-secret-reader")):
+        for r in rules(kind, name):
+            for field in ("apiGroups", "resources", "verbs"):
+                assert "*" not in r[field], (name, r)
+            for g in r["apiGroups"]:
+                for res in r["resources"]:
+                    granted.setdefault((name, g, res), set()).update(r["verbs"])
+    assert granted == {
+        ("globaldb-controller", "globaldb.io", "globaldatabases"): {"get", "list", "watch", "update", "patch"},
+        ("globaldb-controller", "globaldb.io", "globaldatabases/status"): {"get", "update", "patch"},
+        ("globaldb-controller", "globaldb.io", "globaldatabases/finalizers"): {"update"},
+        ("globaldb-controller", "events.k8s.io", "events"): {"create", "patch"},
+        ("globaldb-controller", "apps", "deployments"): {"get", "patch"},
+        ("globaldb-controller", "apps", "statefulsets"): {"get", "patch"},
+        ("globaldb-controller-leader-election", "coordination.k8s.io", "leases"): {"get", "create", "update"},
+        ("globaldb-controller-secret-reader", "", "secrets"): {"get"},
+    }
+
+
+def test_secret_reader_is_not_bound_cluster_wide():
+    for o in objects():
+        if o["kind"] in ("ClusterRoleBinding", "RoleBinding"):
+            assert o["roleRef"]["name"] != "globaldb-controller-secret-reader"
+
+
+def test_bindings_name_the_controller_service_account():
+    sa = one("ServiceAccount")
+    subject = {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": sa["metadata"]["namespace"]}
+    for kind in ("ClusterRoleBinding", "RoleBinding"):
+        assert one(kind)["subjects"] == [subject]
+    assert one("RoleBinding")["metadata"]["namespace"] == "globaldb-system"
+
+
+def test_iam_policy_grants_exactly_the_calls_the_controller_makes():
+    with open(os.path.join(MANIFESTS, "iam-policy.json")) as f:
+        policy = json.load(f)
+    actions = set()
+    for st in policy["Statement"]:
+        assert st["Effect"] == "Allow"
+        acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        for a in acts:
+            assert "*" not in a, a
+        actions.update(acts)
+    assert actions == {
+        "rds:DescribeGlobalClusters", "rds:DescribeDBClusters", "rds:DescribeDBInstances",
+        "rds:DescribeDBClusterSnapshots", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster",
+        "rds:RemoveFromGlobalCluster", "rds:CreateGlobalCluster", "rds:DeleteGlobalCluster",
+        "rds:CreateDBCluster", "rds:ModifyDBCluster", "rds:DeleteDBCluster", "rds:CreateDBInstance",
+        "rds:DeleteDBInstance", "rds:CopyDBClusterSnapshot", "rds:AddTagsToResource",
+        "route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetChange",
+        "ecs:UpdateService", "ecs:DescribeServices", "ssm:GetParameter", "ssm:PutParameter",
+        "secretsmanager:GetSecretValue", "kms:DescribeKey", "kms:CreateGrant", "kms:Decrypt",
+    }
+    # KMS only through the services that need it.
+    for st in policy["Statement"]:
+        acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        if any(a.startswith("kms:") for a in acts):
+            assert "kms:ViaService" in st["Condition"]["StringLike"]
