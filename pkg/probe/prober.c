@@ -1,0 +1,995 @@
+/*
+ * The prober thread: one loop over every target.
+ *
+ * Each target is a small state machine: IDLE until its next probe is due;
+ * RESOLVING while the resolver pool looks up its host; CONNECTING through
+ * PQconnectPoll; SETUP while the writer's CREATE TABLE IF NOT EXISTS runs on a
+ * fresh connection; QUERY while the probe statement runs. Each loop pass,
+ * under the prober lock, starts due probes, fails the ones past their
+ * deadline, advances the ones whose socket is ready, and computes the poll
+ * timeout from the earliest due time or deadline. The lock is dropped around
+ * poll() and while notifications are delivered, so readers of the verdict
+ * table and callers of set/remove wait at most one pass.
+ *
+ * Only probes in flight put their socket in the poll set: idle connections
+ * are checked (PQconsumeInput) when the next probe starts, so an idle
+ * target costs nothing between probes.
+ *
+ * Targets live in an array of pointers; only this thread frees a target
+ * (after probe_prober_remove marks it), so pointers held across the unlocked
+ * poll() stay valid, and a socket's readiness is only acted on if the
+ * target still has that socket in flight.
+ */
+#include "pkg/probe/prober.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "pkg/base/alloc.h"
+#include "pkg/base/err.h"
+#include "pkg/base/log.h"
+#include "pkg/base/metrics.h"
+#include "pkg/base/timeutil.h"
+#include "pkg/probe/heartbeat.h"
+#include "pkg/probe/resolve.h"
+
+#define DEFAULT_TABLE "globaldb_heartbeat"
+#define DEFAULT_HEARTBEAT_ID "globaldb-controller"
+#define DEFAULT_APPLICATION "globaldb-controller"
+#define MAX_STRING 4096        /* any configured string: host, user, statement... */
+#define MAX_FIRST_SPREAD_MS 1000
+
+enum phase {
+	PH_IDLE = 0,
+	PH_RESOLVING,
+	PH_CONNECTING,
+	PH_SETUP,
+	PH_QUERY,
+};
+
+struct target {
+	/* Configuration: owned copies. */
+	char *name, *host, *dbname, *user, *password, *sslmode, *sslrootcert;
+	char *table, *heartbeat_id, *statement, *lag_source;
+	char *sql_setup, *sql_probe;
+	int port;
+	enum probe_kind kind;
+	struct probe_policy policy;
+	int removed;
+
+	/* The probe in flight. */
+	enum phase phase;
+	int64_t next_due_ms;     /* monotonic */
+	int64_t started_ms;      /* monotonic */
+	int64_t deadline_ms;     /* monotonic */
+	int64_t sent_ms;         /* monotonic: probe statement sent */
+	int64_t sent_real_ms;    /* wall clock: the heartbeat's written_at */
+	struct probe_resolve_req *rq;
+	PGconn *conn;
+	int conn_ready;          /* connected: reusable for the next probe */
+	int table_ready;         /* writer: the heartbeat table exists on this connection */
+	short events;            /* what the socket waits for */
+	int failed;              /* a result of the statement was an error */
+	enum probe_error err;
+	char sqlstate[6];
+	int got_row;
+	int64_t row_seq, row_written_ms;
+
+	/* Results. */
+	struct probe_heartbeat hb; /* writer: acknowledged heartbeats */
+	struct probe_state st;
+	struct probe_verdict v;
+	int64_t lag_notified_ms;   /* lag at the last lag notification, -1 unknown */
+};
+
+struct note {
+	struct probe_verdict v;
+	unsigned changes;
+};
+
+struct probe_prober {
+	pthread_mutex_t lock;
+	pthread_t thread;
+	int wake_fd;
+	int stopping;
+	struct probe_options opt;
+	char *application_name;
+	struct probe_resolver *resolver;
+
+	struct target **targets;
+	size_t ntargets, alloc;
+
+	struct probe_stats stats;
+
+	/* Prober thread only. */
+	struct pollfd *pfds;
+	struct target **pfd_targets;
+	size_t pfd_alloc;
+	struct note *notes;
+	size_t nnotes, notes_alloc;
+};
+
+static struct base_metric *m_failures, *m_duration, *m_lag, *m_healthy;
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+
+static void metrics_init(void)
+{
+	static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+					   0.25, 0.5, 1, 2.5, 5, 10 };
+
+	m_failures = base_metric_counter("globaldb_probe_failures_total",
+					 "Failed database probes by target and reason",
+					 "target,reason");
+	m_duration = base_metric_histogram("globaldb_probe_duration_seconds",
+					   "Duration of database probes (connect included)",
+					   "role", buckets, ARRAY_SIZE(buckets));
+	m_lag = base_metric_gauge("globaldb_replication_lag_seconds",
+				  "Replication lag measured by heartbeat, per reader target",
+				  "target");
+	m_healthy = base_metric_gauge("globaldb_probe_healthy",
+				      "1 when the target's probe verdict is healthy", "target");
+}
+
+const char *probe_error_name(enum probe_error e)
+{
+	switch (e) {
+	case PROBE_ERR_NONE:
+		return "none";
+	case PROBE_ERR_RESOLVE:
+		return "resolve";
+	case PROBE_ERR_CONNECT:
+		return "connect";
+	case PROBE_ERR_TLS:
+		return "tls";
+	case PROBE_ERR_AUTH:
+		return "auth";
+	case PROBE_ERR_TIMEOUT:
+		return "timeout";
+	case PROBE_ERR_UNAVAILABLE:
+		return "unavailable";
+	case PROBE_ERR_READ_ONLY:
+		return "read_only";
+	case PROBE_ERR_QUERY:
+		return "query";
+	}
+	return "unknown";
+}
+
+static const char *role_name(enum probe_kind k)
+{
+	return k == PROBE_WRITER ? "writer" : "reader";
+}
+
+static void wake(struct probe_prober *p)
+{
+	uint64_t one = 1;
+
+	/* An eventfd only refuses to count when saturated: a wake-up is pending anyway. */
+	if (write(p->wake_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+/* ---- configuration ----------------------------------------------------- */
+
+static int valid_string(const char *s, int required)
+{
+	if (!s)
+		return !required;
+	return s[0] != '\0' && strnlen(s, MAX_STRING + 1) <= MAX_STRING;
+}
+
+static int valid_identifier(const char *s)
+{
+	size_t i;
+
+	if (!s[0] || strlen(s) > 63 || (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static int valid_sslmode(const char *s)
+{
+	static const char *const modes[] = { "disable", "allow", "prefer", "require",
+					     "verify-ca", "verify-full" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(modes); i++)
+		if (!strcmp(s, modes[i]))
+			return 1;
+	return 0;
+}
+
+static int validate(const struct probe_target *t)
+{
+	if (!t || !t->name || !t->name[0] || strnlen(t->name, PROBE_NAME_MAX) >= PROBE_NAME_MAX)
+		return BASE_EINVAL;
+	if (t->kind != PROBE_WRITER && t->kind != PROBE_READER)
+		return BASE_EINVAL;
+	if (!valid_string(t->host, 1) || t->port < 1 || t->port > 65535)
+		return BASE_EINVAL;
+	if (!valid_string(t->user, 1) || !valid_string(t->dbname, 0) ||
+	    (t->password && strnlen(t->password, MAX_STRING + 1) > MAX_STRING) ||
+	    !valid_string(t->sslrootcert, 0) || !valid_string(t->heartbeat_id, 0) ||
+	    !valid_string(t->writer_statement, 0) || !valid_string(t->lag_source, 0))
+		return BASE_EINVAL;
+	if (t->sslmode && !valid_sslmode(t->sslmode))
+		return BASE_EINVAL;
+	if (t->heartbeat_table && !valid_identifier(t->heartbeat_table))
+		return BASE_EINVAL;
+	if (t->kind == PROBE_READER && t->writer_statement)
+		return BASE_EINVAL;
+	return probe_policy_validate(&t->policy);
+}
+
+static char *dup_or(const char *s, const char *fallback)
+{
+	if (s)
+		return xstrdup(s);
+	return fallback ? xstrdup(fallback) : NULL;
+}
+
+static void free_config(struct target *t)
+{
+	free(t->host);
+	free(t->dbname);
+	free(t->user);
+	base_free_secret(t->password);
+	free(t->sslmode);
+	free(t->sslrootcert);
+	free(t->table);
+	free(t->heartbeat_id);
+	free(t->statement);
+	free(t->lag_source);
+	free(t->sql_setup);
+	free(t->sql_probe);
+}
+
+static void load_config(struct target *t, const struct probe_target *c)
+{
+	t->kind = c->kind;
+	t->port = c->port;
+	t->policy = c->policy;
+	t->host = xstrdup(c->host);
+	t->dbname = dup_or(c->dbname, "postgres");
+	t->user = xstrdup(c->user);
+	t->password = dup_or(c->password, NULL);
+	t->sslmode = dup_or(c->sslmode, "require");
+	t->sslrootcert = dup_or(c->sslrootcert, NULL);
+	t->table = dup_or(c->heartbeat_table, DEFAULT_TABLE);
+	t->heartbeat_id = dup_or(c->heartbeat_id, DEFAULT_HEARTBEAT_ID);
+	t->statement = dup_or(c->writer_statement, NULL);
+	t->lag_source = dup_or(c->lag_source, NULL);
+	/* The table name is a validated identifier, so it can be spliced in. */
+	t->sql_setup = xasprintf("CREATE TABLE IF NOT EXISTS %s (id text PRIMARY KEY, "
+				 "written_at timestamptz NOT NULL, seq bigint NOT NULL)",
+				 t->table);
+	if (t->kind == PROBE_READER)
+		t->sql_probe = xasprintf("SELECT seq, (extract(epoch FROM written_at) * 1000)::int8 "
+					 "FROM %s WHERE id = $1",
+					 t->table);
+	else
+		t->sql_probe = xasprintf("INSERT INTO %s AS h (id, written_at, seq) "
+					 "VALUES ($1, to_timestamp($2::float8 / 1000), 1) "
+					 "ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, "
+					 "seq = h.seq + 1 RETURNING seq",
+					 t->table);
+}
+
+static int str_differs(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/* True when the new configuration needs a new connection. */
+static int connection_differs(const struct target *t, const struct probe_target *c)
+{
+	return str_differs(t->host, c->host) || t->port != c->port || str_differs(t->user, c->user) ||
+	       str_differs(t->password, c->password) ||
+	       str_differs(t->dbname, c->dbname ? c->dbname : "postgres") ||
+	       str_differs(t->sslmode, c->sslmode ? c->sslmode : "require") ||
+	       str_differs(t->sslrootcert, c->sslrootcert) ||
+	       str_differs(t->table, c->heartbeat_table ? c->heartbeat_table : DEFAULT_TABLE) ||
+	       t->kind != c->kind;
+}
+
+/* ---- probe lifecycle (prober lock held) -------------------------------- */
+
+static void close_conn(struct target *t)
+{
+	if (t->conn) {
+		PQfinish(t->conn);
+		t->conn = NULL;
+	}
+	t->conn_ready = 0;
+	t->table_ready = 0;
+}
+
+static void abort_probe(struct probe_prober *p, struct target *t)
+{
+	probe_resolve_release(p->resolver, t->rq);
+	t->rq = NULL;
+	if (t->phase != PH_IDLE && !t->conn_ready)
+		close_conn(t);
+	t->phase = PH_IDLE;
+}
+
+static struct target *find(struct probe_prober *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->ntargets; i++)
+		if (!p->targets[i]->removed && !strcmp(p->targets[i]->name, name))
+			return p->targets[i];
+	return NULL;
+}
+
+static void push_note(struct probe_prober *p, const struct target *t, unsigned changes)
+{
+	if (p->nnotes == p->notes_alloc) {
+		p->notes_alloc = p->notes_alloc ? 2 * p->notes_alloc : 16;
+		p->notes = xrealloc(p->notes, p->notes_alloc * sizeof(*p->notes));
+	}
+	p->notes[p->nnotes].v = t->v;
+	p->notes[p->nnotes].changes = changes;
+	p->nnotes++;
+}
+
+static int lag_moved(const struct probe_prober *p, const struct target *t)
+{
+	int64_t step = p->opt.lag_notify_step_ms, d;
+
+	if (step <= 0)
+		return 0;
+	if ((t->v.lag_ms < 0) != (t->lag_notified_ms < 0))
+		return 1;
+	d = t->v.lag_ms - t->lag_notified_ms;
+	return d >= step || -d >= step;
+}
+
+static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_error err,
+		   const char *sqlstate)
+{
+	int64_t now = base_now_mono_ms(), now_real = base_now_real_ms();
+	unsigned changes = 0;
+	char lagbuf[32];
+
+	t->phase = PH_IDLE;
+	probe_resolve_release(p->resolver, t->rq);
+	t->rq = NULL;
+	/* A transport failure or timeout leaves the connection unusable or suspect. */
+	if (!ok && err != PROBE_ERR_READ_ONLY && err != PROBE_ERR_QUERY)
+		close_conn(t);
+	if (t->conn && PQstatus(t->conn) != CONNECTION_OK)
+		close_conn(t);
+
+	p->stats.probes++;
+	t->v.probes++;
+	t->v.last_ok = ok;
+	t->v.last_probe_unix_ms = now_real;
+	t->v.last_duration_ms = now - t->started_ms;
+	base_metric_observe(m_duration, (double)(now - t->started_ms) / 1000.0,
+			    role_name(t->kind));
+	if (ok) {
+		t->v.last_success_unix_ms = now_real;
+	} else {
+		t->v.last_error = err;
+		snprintf(t->v.last_sqlstate, sizeof(t->v.last_sqlstate), "%s",
+			 sqlstate ? sqlstate : "");
+		base_metric_add(m_failures, 1, t->name, probe_error_name(err));
+	}
+	if (probe_policy_record(&t->policy, &t->st, ok))
+		changes |= PROBE_CHANGED_HEALTH;
+	t->v.health = t->st.health;
+	t->v.consecutive_failures = t->st.consecutive_failures;
+	t->v.consecutive_successes = t->st.consecutive_successes;
+
+	if (ok && t->kind == PROBE_WRITER && t->got_row && !t->statement) {
+		probe_heartbeat_record(&t->hb, t->row_seq, t->sent_ms);
+		t->v.last_seq = t->row_seq;
+	}
+	if (ok && t->kind == PROBE_READER && t->lag_source) {
+		struct target *w = find(p, t->lag_source);
+
+		t->v.lag_ms = -1;
+		if (t->got_row) {
+			t->v.last_seq = t->row_seq;
+			if (w && w->kind == PROBE_WRITER)
+				t->v.lag_ms = probe_heartbeat_lag_ms(&w->hb, t->row_seq,
+								     t->row_written_ms, now, now_real);
+		}
+		t->v.lag_unix_ms = now_real;
+		if (t->v.lag_ms >= 0)
+			base_metric_set(m_lag, (double)t->v.lag_ms / 1000.0, t->name);
+		else
+			base_metric_remove(m_lag, t->name);
+		if (lag_moved(p, t)) {
+			changes |= PROBE_CHANGED_LAG;
+			t->lag_notified_ms = t->v.lag_ms;
+		}
+	}
+
+	if (changes & PROBE_CHANGED_HEALTH) {
+		base_metric_set(m_healthy, t->v.health == PROBE_HEALTHY ? 1 : 0, t->name);
+		base_log(t->v.health == PROBE_HEALTHY ? BASE_LOG_INFO : BASE_LOG_WARN,
+			 "probe verdict changed", "target", t->name, "role", role_name(t->kind),
+			 "verdict", probe_health_name(t->v.health), "reason",
+			 ok ? "ok" : probe_error_name(err), "sqlstate", t->v.last_sqlstate,
+			 "lag_ms", base_fmt(lagbuf, sizeof(lagbuf), "%" PRId64, t->v.lag_ms),
+			 NULL);
+	}
+	if (changes)
+		push_note(p, t, changes);
+
+	/* Keep the cadence of starts; skip the slots a slow probe overran. */
+	t->next_due_ms = t->started_ms + t->policy.period_ms;
+	if (t->next_due_ms <= now)
+		t->next_due_ms = now + t->policy.period_ms -
+				 (now - t->started_ms) % t->policy.period_ms;
+}
+
+/* Classifies a failed connection attempt from libpq's message (kept private). */
+static enum probe_error classify_connect(PGconn *conn)
+{
+	const char *m = conn ? PQerrorMessage(conn) : "";
+
+	if (strstr(m, "SSL") || strstr(m, "certificate") || strstr(m, "TLS"))
+		return PROBE_ERR_TLS;
+	if (strstr(m, "authentication") || strstr(m, "password") ||
+	    strstr(m, "pg_hba.conf") || strstr(m, "does not exist") ||
+	    strstr(m, "permission denied"))
+		return PROBE_ERR_AUTH;
+	if (strstr(m, "starting up") || strstr(m, "shutting down") ||
+	    strstr(m, "too many") || strstr(m, "recovery mode") ||
+	    strstr(m, "not yet accepting") || strstr(m, "reserved for"))
+		return PROBE_ERR_UNAVAILABLE;
+	return PROBE_ERR_CONNECT;
+}
+
+static enum probe_error classify_sqlstate(const char *s)
+{
+	if (!s)
+		return PROBE_ERR_QUERY;
+	if (!strcmp(s, "25006"))
+		return PROBE_ERR_READ_ONLY;
+	if (!strncmp(s, "57P", 3) || !strcmp(s, "53300") || !strncmp(s, "08", 2))
+		return PROBE_ERR_UNAVAILABLE;
+	if (!strncmp(s, "28", 2) || !strcmp(s, "42501"))
+		return PROBE_ERR_AUTH;
+	return PROBE_ERR_QUERY;
+}
+
+static void quiet_notices(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static void send_statement(struct probe_prober *p, struct target *t, enum phase ph)
+{
+	const char *params[2];
+	char ms[32];
+	int rc;
+
+	t->phase = ph;
+	if (ph == PH_SETUP) {
+		rc = PQsendQuery(t->conn, t->sql_setup);
+	} else if (t->statement) {
+		rc = PQsendQuery(t->conn, t->statement);
+	} else if (t->kind == PROBE_READER) {
+		params[0] = t->heartbeat_id;
+		rc = PQsendQueryParams(t->conn, t->sql_probe, 1, NULL, params, NULL, NULL, 0);
+	} else {
+		t->sent_ms = base_now_mono_ms();
+		t->sent_real_ms = base_now_real_ms();
+		snprintf(ms, sizeof(ms), "%" PRId64, t->sent_real_ms);
+		params[0] = t->heartbeat_id;
+		params[1] = ms;
+		rc = PQsendQueryParams(t->conn, t->sql_probe, 2, NULL, params, NULL, NULL, 0);
+	}
+	if (ph == PH_QUERY && (t->statement || t->kind == PROBE_READER))
+		t->sent_ms = base_now_mono_ms();
+	if (!rc) {
+		finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
+		return;
+	}
+	rc = PQflush(t->conn);
+	if (rc < 0)
+		finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
+	else
+		t->events = rc ? (POLLIN | POLLOUT) : POLLIN;
+}
+
+/* Sends the next statement on an established connection. */
+static void send_next(struct probe_prober *p, struct target *t)
+{
+	if (t->kind == PROBE_WRITER && !t->statement && !t->table_ready)
+		send_statement(p, t, PH_SETUP);
+	else
+		send_statement(p, t, PH_QUERY);
+}
+
+static void begin_connect(struct probe_prober *p, struct target *t, const char *addr)
+{
+	const char *keys[16], *vals[16];
+	char port[8];
+	int n = 0;
+
+	close_conn(t);
+	snprintf(port, sizeof(port), "%d", t->port);
+	keys[n] = "host", vals[n++] = t->host;
+	keys[n] = "hostaddr", vals[n++] = addr;
+	keys[n] = "port", vals[n++] = port;
+	keys[n] = "dbname", vals[n++] = t->dbname;
+	keys[n] = "user", vals[n++] = t->user;
+	if (t->password)
+		keys[n] = "password", vals[n++] = t->password;
+	keys[n] = "sslmode", vals[n++] = t->sslmode;
+	if (t->sslrootcert)
+		keys[n] = "sslrootcert", vals[n++] = t->sslrootcert;
+	keys[n] = "application_name", vals[n++] = p->application_name;
+	/* GSSAPI negotiation would read Kerberos state on this thread; probes never use it. */
+	keys[n] = "gssencmode", vals[n++] = "disable";
+	keys[n] = NULL, vals[n] = NULL;
+
+	p->stats.connects++;
+	/* expand_dbname = 0: a dbname is a name, never a connection string. */
+	t->conn = PQconnectStartParams(keys, vals, 0);
+	if (!t->conn || PQstatus(t->conn) == CONNECTION_BAD) {
+		finish(p, t, 0, classify_connect(t->conn), NULL);
+		return;
+	}
+	PQsetNoticeProcessor(t->conn, quiet_notices, NULL);
+	t->phase = PH_CONNECTING;
+	t->events = POLLOUT;
+}
+
+static void start_probe(struct probe_prober *p, struct target *t, int64_t now)
+{
+	t->started_ms = now;
+	t->deadline_ms = now + t->policy.timeout_ms;
+	t->failed = 0;
+	t->err = PROBE_ERR_NONE;
+	t->sqlstate[0] = '\0';
+	t->got_row = 0;
+
+	/* An idle connection the server closed is replaced, not blamed. */
+	if (t->conn_ready && (!PQconsumeInput(t->conn) || PQstatus(t->conn) != CONNECTION_OK ||
+			      PQtransactionStatus(t->conn) != PQTRANS_IDLE))
+		close_conn(t);
+	if (t->conn_ready) {
+		send_next(p, t);
+		return;
+	}
+	if (probe_host_is_numeric(t->host)) {
+		begin_connect(p, t, t->host);
+		return;
+	}
+	t->rq = probe_resolve_submit(p->resolver, t->host);
+	t->phase = PH_RESOLVING;
+}
+
+static void handle_result(struct target *t, PGresult *r)
+{
+	ExecStatusType st = PQresultStatus(r);
+	const char *state;
+	char *end;
+
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_EMPTY_QUERY) {
+		if (t->phase != PH_QUERY || t->statement || PQntuples(r) < 1 || PQnfields(r) < 1 ||
+		    PQgetisnull(r, 0, 0))
+			return;
+		errno = 0;
+		t->row_seq = strtoll(PQgetvalue(r, 0, 0), &end, 10);
+		if (errno || *end)
+			return;
+		t->row_written_ms = 0;
+		if (PQnfields(r) >= 2 && !PQgetisnull(r, 0, 1)) {
+			t->row_written_ms = strtoll(PQgetvalue(r, 0, 1), &end, 10);
+			if (*end)
+				t->row_written_ms = 0;
+		}
+		t->got_row = 1;
+		return;
+	}
+	if (t->failed)
+		return; /* the first error explains the failure */
+	t->failed = 1;
+	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (st == PGRES_FATAL_ERROR && state && strlen(state) == 5)
+		snprintf(t->sqlstate, sizeof(t->sqlstate), "%s", state);
+	t->err = st == PGRES_FATAL_ERROR ? classify_sqlstate(t->sqlstate[0] ? t->sqlstate : NULL)
+					 : PROBE_ERR_QUERY;
+	if (st == PGRES_BAD_RESPONSE)
+		t->err = PROBE_ERR_CONNECT;
+}
+
+/* The statement's results are all in. */
+static void complete(struct probe_prober *p, struct target *t)
+{
+	if (t->failed) {
+		if (PQstatus(t->conn) != CONNECTION_OK && t->err == PROBE_ERR_QUERY)
+			t->err = PROBE_ERR_CONNECT;
+		if (!strcmp(t->sqlstate, "42P01")) {
+			/* No heartbeat table: a reader is up but has nothing to measure (yet). */
+			if (t->kind == PROBE_READER) {
+				finish(p, t, 1, PROBE_ERR_NONE, NULL);
+				return;
+			}
+			t->table_ready = 0;
+		}
+		finish(p, t, 0, t->err, t->sqlstate);
+		return;
+	}
+	if (t->phase == PH_SETUP) {
+		t->table_ready = 1;
+		send_statement(p, t, PH_QUERY);
+		return;
+	}
+	finish(p, t, 1, PROBE_ERR_NONE, NULL);
+}
+
+static void advance(struct probe_prober *p, struct target *t, short revents)
+{
+	PostgresPollingStatusType ps;
+	PGresult *r;
+	int rc;
+
+	if (t->phase == PH_CONNECTING) {
+		ps = PQconnectPoll(t->conn);
+		if (ps == PGRES_POLLING_READING) {
+			t->events = POLLIN;
+		} else if (ps == PGRES_POLLING_WRITING) {
+			t->events = POLLOUT;
+		} else if (ps == PGRES_POLLING_OK) {
+			if (PQsetnonblocking(t->conn, 1) != 0) {
+				finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
+				return;
+			}
+			t->conn_ready = 1;
+			send_next(p, t);
+		} else {
+			finish(p, t, 0, classify_connect(t->conn), NULL);
+		}
+		return;
+	}
+	if (revents & POLLOUT) {
+		rc = PQflush(t->conn);
+		if (rc < 0) {
+			finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
+			return;
+		}
+		t->events = rc ? (POLLIN | POLLOUT) : POLLIN;
+	}
+	if ((revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(t->conn)) {
+		finish(p, t, 0, t->failed ? t->err : PROBE_ERR_CONNECT,
+		       t->failed ? t->sqlstate : NULL);
+		return;
+	}
+	while (!PQisBusy(t->conn)) {
+		r = PQgetResult(t->conn);
+		if (!r) {
+			complete(p, t);
+			return;
+		}
+		handle_result(t, r);
+		PQclear(r);
+	}
+}
+
+static void expire(struct probe_prober *p, struct target *t)
+{
+	enum probe_error e = t->phase == PH_RESOLVING ? PROBE_ERR_RESOLVE : PROBE_ERR_TIMEOUT;
+
+	/* Mid-statement or mid-handshake, the connection's state is unknown: drop it. */
+	close_conn(t);
+	finish(p, t, 0, e, NULL);
+}
+
+static void check_resolution(struct probe_prober *p, struct target *t)
+{
+	char addr[INET6_ADDRSTRLEN];
+	int rc = probe_resolve_result(p->resolver, t->rq, addr, sizeof(addr));
+
+	if (rc == 0)
+		return;
+	probe_resolve_release(p->resolver, t->rq);
+	t->rq = NULL;
+	if (rc < 0)
+		finish(p, t, 0, PROBE_ERR_RESOLVE, NULL);
+	else
+		begin_connect(p, t, addr);
+}
+
+static void free_target(struct probe_prober *p, struct target *t)
+{
+	int e;
+
+	abort_probe(p, t);
+	close_conn(t);
+	base_metric_remove(m_lag, t->name);
+	base_metric_remove(m_healthy, t->name);
+	for (e = PROBE_ERR_NONE; e <= PROBE_ERR_QUERY; e++)
+		base_metric_remove(m_failures, t->name, probe_error_name(e));
+	free_config(t);
+	free(t->name);
+	free(t);
+}
+
+static void reap(struct probe_prober *p)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < p->ntargets; i++) {
+		if (p->targets[i]->removed)
+			free_target(p, p->targets[i]);
+		else
+			p->targets[j++] = p->targets[i];
+	}
+	p->ntargets = j;
+}
+
+static void add_pollfd(struct probe_prober *p, size_t *n, int fd, short events, struct target *t)
+{
+	if (*n == p->pfd_alloc) {
+		p->pfd_alloc = p->pfd_alloc ? 2 * p->pfd_alloc : 64;
+		p->pfds = xrealloc(p->pfds, p->pfd_alloc * sizeof(*p->pfds));
+		p->pfd_targets = xrealloc(p->pfd_targets, p->pfd_alloc * sizeof(*p->pfd_targets));
+	}
+	p->pfds[*n].fd = fd;
+	p->pfds[*n].events = events;
+	p->pfds[*n].revents = 0;
+	p->pfd_targets[*n] = t;
+	(*n)++;
+}
+
+static void deliver_notes(struct probe_prober *p)
+{
+	size_t i;
+
+	if (p->opt.notify)
+		for (i = 0; i < p->nnotes; i++)
+			p->opt.notify(p->opt.notify_arg, &p->notes[i].v, p->notes[i].changes);
+	p->nnotes = 0;
+}
+
+static void *run(void *arg)
+{
+	struct probe_prober *p = arg;
+	int64_t now, next;
+	uint64_t count;
+	size_t i, n;
+	int fd;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stopping) {
+		now = base_now_mono_ms();
+		reap(p);
+		n = 0;
+		add_pollfd(p, &n, p->wake_fd, POLLIN, NULL);
+		next = now + 60000;
+		for (i = 0; i < p->ntargets; i++) {
+			struct target *t = p->targets[i];
+
+			if (t->phase == PH_IDLE && now >= t->next_due_ms)
+				start_probe(p, t, now);
+			if (t->phase == PH_RESOLVING)
+				check_resolution(p, t);
+			if (t->phase != PH_IDLE && now >= t->deadline_ms)
+				expire(p, t);
+			if (t->phase == PH_IDLE) {
+				if (t->next_due_ms < next)
+					next = t->next_due_ms;
+				continue;
+			}
+			if (t->deadline_ms < next)
+				next = t->deadline_ms;
+			fd = t->phase == PH_RESOLVING ? -1 : PQsocket(t->conn);
+			if (fd >= 0)
+				add_pollfd(p, &n, fd, t->events, t);
+		}
+		pthread_mutex_unlock(&p->lock);
+		deliver_notes(p);
+		if (poll(p->pfds, n, next > now ? (int)(next - now) : 0) < 0 && errno != EINTR)
+			base_sleep_ms(1); /* EINVAL/ENOMEM: do not spin */
+		pthread_mutex_lock(&p->lock);
+		p->stats.wakeups++;
+		if (p->pfds[0].revents & POLLIN) {
+			if (read(p->wake_fd, &count, sizeof(count)) < 0)
+				count = 0; /* EAGAIN: another reader drained it; nothing lost */
+		}
+		for (i = 1; i < n; i++) {
+			struct target *t = p->pfd_targets[i];
+
+			if (!p->pfds[i].revents || t->removed || !t->conn ||
+			    PQsocket(t->conn) != p->pfds[i].fd ||
+			    (t->phase != PH_CONNECTING && t->phase != PH_SETUP && t->phase != PH_QUERY))
+				continue;
+			advance(p, t, p->pfds[i].revents);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	deliver_notes(p);
+	return NULL;
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+int probe_prober_new(const struct probe_options *opt, struct probe_prober **out)
+{
+	struct probe_prober *p;
+	int nres, ret;
+
+	if (!out || (opt && opt->resolver_threads < 0) ||
+	    (opt && opt->application_name && !valid_string(opt->application_name, 1)))
+		return BASE_EINVAL;
+	pthread_once(&metrics_once, metrics_init);
+	p = xcalloc(1, sizeof(*p));
+	if (opt)
+		p->opt = *opt;
+	p->application_name = xstrdup(p->opt.application_name ? p->opt.application_name
+							      : DEFAULT_APPLICATION);
+	p->opt.application_name = NULL;
+	pthread_mutex_init(&p->lock, NULL);
+	p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (p->wake_fd < 0) {
+		ret = BASE_EIO;
+		goto fail;
+	}
+	nres = p->opt.resolver_threads ? p->opt.resolver_threads : 2;
+	ret = probe_resolver_new(nres, p->wake_fd, &p->resolver);
+	if (ret < 0)
+		goto fail;
+	if (pthread_create(&p->thread, NULL, run, p) != 0) {
+		ret = BASE_EIO;
+		goto fail;
+	}
+	*out = p;
+	return 0;
+fail:
+	probe_resolver_free(p->resolver);
+	if (p->wake_fd >= 0)
+		close(p->wake_fd);
+	pthread_mutex_destroy(&p->lock);
+	free(p->application_name);
+	free(p);
+	return ret;
+}
+
+void probe_prober_free(struct probe_prober *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = 1;
+	pthread_mutex_unlock(&p->lock);
+	wake(p);
+	pthread_join(p->thread, NULL);
+	for (i = 0; i < p->ntargets; i++)
+		free_target(p, p->targets[i]);
+	free(p->targets);
+	probe_resolver_free(p->resolver);
+	close(p->wake_fd);
+	pthread_mutex_destroy(&p->lock);
+	free(p->pfds);
+	free(p->pfd_targets);
+	free(p->notes);
+	free(p->application_name);
+	free(p);
+}
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
+{
+	struct target *t;
+	int64_t spread;
+	int reset_history;
+
+	if (!p || validate(c) < 0)
+		return BASE_EINVAL;
+	pthread_mutex_lock(&p->lock);
+	t = find(p, c->name);
+	if (!t) {
+		t = xcalloc(1, sizeof(*t));
+		t->name = xstrdup(c->name);
+		load_config(t, c);
+		probe_heartbeat_init(&t->hb);
+		t->st = (struct probe_state)PROBE_STATE_INIT;
+		snprintf(t->v.name, sizeof(t->v.name), "%s", c->name);
+		t->v.kind = c->kind;
+		t->v.lag_ms = -1;
+		t->lag_notified_ms = -1;
+		spread = c->policy.period_ms < MAX_FIRST_SPREAD_MS ? c->policy.period_ms
+								   : MAX_FIRST_SPREAD_MS;
+		t->next_due_ms = base_now_mono_ms() + (int64_t)(name_hash(c->name) % (uint64_t)spread);
+		if (p->ntargets == p->alloc) {
+			p->alloc = p->alloc ? 2 * p->alloc : 16;
+			p->targets = xrealloc(p->targets, p->alloc * sizeof(*p->targets));
+		}
+		p->targets[p->ntargets++] = t;
+	} else {
+		reset_history = t->kind != c->kind ||
+				str_differs(t->table, c->heartbeat_table ? c->heartbeat_table
+									 : DEFAULT_TABLE) ||
+				str_differs(t->heartbeat_id, c->heartbeat_id ? c->heartbeat_id
+									     : DEFAULT_HEARTBEAT_ID);
+		if (connection_differs(t, c) || reset_history ||
+		    str_differs(t->statement, c->writer_statement)) {
+			abort_probe(p, t);
+			close_conn(t);
+		}
+		if (reset_history) {
+			probe_heartbeat_init(&t->hb);
+			t->v.lag_ms = -1;
+		}
+		free_config(t);
+		load_config(t, c);
+		t->v.kind = c->kind;
+		if (t->phase == PH_IDLE && t->next_due_ms > base_now_mono_ms() + c->policy.period_ms)
+			t->next_due_ms = base_now_mono_ms() + c->policy.period_ms;
+	}
+	pthread_mutex_unlock(&p->lock);
+	wake(p);
+	return 0;
+}
+
+int probe_prober_remove(struct probe_prober *p, const char *name)
+{
+	struct target *t;
+
+	if (!p || !name)
+		return BASE_EINVAL;
+	pthread_mutex_lock(&p->lock);
+	t = find(p, name);
+	if (t)
+		t->removed = 1;
+	pthread_mutex_unlock(&p->lock);
+	if (!t)
+		return BASE_ENOTFOUND;
+	wake(p);
+	return 0;
+}
+
+int probe_prober_get(struct probe_prober *p, const char *name, struct probe_verdict *out)
+{
+	struct target *t;
+
+	if (!p || !name || !out)
+		return BASE_EINVAL;
+	pthread_mutex_lock(&p->lock);
+	t = find(p, name);
+	if (t)
+		*out = t->v;
+	pthread_mutex_unlock(&p->lock);
+	return t ? 0 : BASE_ENOTFOUND;
+}
+
+void probe_prober_stats(struct probe_prober *p, struct probe_stats *out)
+{
+	pthread_mutex_lock(&p->lock);
+	*out = p->stats;
+	out->targets = (int)p->ntargets;
+	pthread_mutex_unlock(&p->lock);
+}
