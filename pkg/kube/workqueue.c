@@ -1,0 +1,380 @@
+/*
+ * One mutex and one condition variable (on the monotonic clock) protect all
+ * state. The ready queue is a FIFO of owned strings; the sets are jansson
+ * objects used as hash maps: dirty (key -> time added, ns), processing (key
+ * -> time handed out, ns), waiting (key -> ready time, ms), failures (key ->
+ * count). There is no timer thread: get waits until the earliest waiting
+ * key is due and promotes due keys itself, and add_after wakes the waiters.
+ */
+#include "pkg/kube/workqueue.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "pkg/base/alloc.h"
+#include "pkg/base/err.h"
+#include "pkg/base/metrics.h"
+#include "pkg/base/timeutil.h"
+
+struct kube_workqueue {
+	char *name;
+	int64_t base_delay_ms, max_delay_ms;
+	double qps;
+	int burst;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	char **queue;
+	size_t head, len, cap; /* queue[head .. head+len) */
+	json_t *dirty, *processing, *waiting, *failures;
+	double tokens;
+	int64_t tokens_ms;
+	int shutting_down;
+};
+
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+static struct base_metric *m_depth, *m_adds, *m_queue_dur, *m_work_dur, *m_retries;
+
+static void metrics_init(void)
+{
+	/* controller-runtime: prometheus.ExponentialBuckets(10e-9, 10, 12). */
+	static const double b[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3,
+				   1e-2, 1e-1, 1,    10,   100,  1000};
+
+	m_depth = base_metric_gauge("workqueue_depth", "Current depth of workqueue", "name");
+	m_adds = base_metric_counter("workqueue_adds_total",
+				     "Total number of adds handled by workqueue", "name");
+	m_queue_dur = base_metric_histogram("workqueue_queue_duration_seconds",
+					    "How long in seconds an item stays in workqueue "
+					    "before being requested",
+					    "name", b, ARRAY_SIZE(b));
+	m_work_dur = base_metric_histogram("workqueue_work_duration_seconds",
+					   "How long in seconds processing an item from "
+					   "workqueue takes",
+					   "name", b, ARRAY_SIZE(b));
+	m_retries = base_metric_counter("workqueue_retries_total",
+					"Total number of retries handled by workqueue", "name");
+}
+
+struct kube_workqueue *kube_workqueue_new(const struct kube_workqueue_opts *opts)
+{
+	struct kube_workqueue *q = xcalloc(1, sizeof(*q));
+	pthread_condattr_t ca;
+
+	pthread_once(&metrics_once, metrics_init);
+	q->name = xstrdup(opts->name);
+	q->base_delay_ms = opts->base_delay_ms > 0 ? opts->base_delay_ms : KUBE_WQ_BASE_DELAY_MS;
+	q->max_delay_ms = opts->max_delay_ms > 0 ? opts->max_delay_ms : KUBE_WQ_MAX_DELAY_MS;
+	q->qps = opts->qps > 0 ? opts->qps : KUBE_WQ_QPS;
+	q->burst = opts->burst > 0 ? opts->burst : KUBE_WQ_BURST;
+	q->tokens = q->burst;
+	q->tokens_ms = base_now_mono_ms();
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	q->dirty = json_object();
+	q->processing = json_object();
+	q->waiting = json_object();
+	q->failures = json_object();
+	base_metric_set(m_depth, 0, q->name);
+	return q;
+}
+
+void kube_workqueue_free(struct kube_workqueue *q)
+{
+	if (!q)
+		return;
+	for (size_t i = 0; i < q->len; i++)
+		free(q->queue[q->head + i]);
+	free(q->queue);
+	json_decref(q->dirty);
+	json_decref(q->processing);
+	json_decref(q->waiting);
+	json_decref(q->failures);
+	pthread_cond_destroy(&q->cond);
+	pthread_mutex_destroy(&q->mu);
+	free(q->name);
+	free(q);
+}
+
+static void push(struct kube_workqueue *q, const char *key)
+{
+	if (q->head + q->len == q->cap) {
+		if (q->head > 0) {
+			memmove(q->queue, q->queue + q->head, q->len * sizeof(char *));
+			q->head = 0;
+		}
+		if (q->len == q->cap) {
+			q->cap = q->cap ? 2 * q->cap : 16;
+			q->queue = xrealloc(q->queue, q->cap * sizeof(char *));
+		}
+	}
+	q->queue[q->head + q->len++] = xstrdup(key);
+	base_metric_set(m_depth, (double)q->len, q->name);
+}
+
+/* The add itself; caller holds mu. */
+static void add_locked(struct kube_workqueue *q, const char *key)
+{
+	if (q->shutting_down || json_object_get(q->dirty, key))
+		return;
+	base_metric_add(m_adds, 1, q->name);
+	json_object_set_new(q->dirty, key, json_integer(base_now_mono_ns()));
+	if (json_object_get(q->processing, key))
+		return;
+	push(q, key);
+	pthread_cond_signal(&q->cond);
+}
+
+void kube_workqueue_add(struct kube_workqueue *q, const char *key)
+{
+	pthread_mutex_lock(&q->mu);
+	add_locked(q, key);
+	pthread_mutex_unlock(&q->mu);
+}
+
+void kube_workqueue_add_after(struct kube_workqueue *q, const char *key, int64_t delay_ms)
+{
+	int64_t when;
+	json_t *cur;
+
+	pthread_mutex_lock(&q->mu);
+	if (q->shutting_down)
+		goto out;
+	if (delay_ms <= 0) {
+		add_locked(q, key);
+		goto out;
+	}
+	when = base_now_mono_ms() + delay_ms;
+	cur = json_object_get(q->waiting, key);
+	if (!cur || json_integer_value(cur) > when)
+		json_object_set_new(q->waiting, key, json_integer(when));
+	/* Waiters recompute their deadline. */
+	pthread_cond_broadcast(&q->cond);
+out:
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* Caller holds mu. */
+static int64_t when_locked(struct kube_workqueue *q, const char *key)
+{
+	json_t *f = json_object_get(q->failures, key);
+	json_int_t n = f ? json_integer_value(f) : 0;
+	int64_t item = q->base_delay_ms, now = base_now_mono_ms(), bucket = 0;
+
+	json_object_set_new(q->failures, key, json_integer(n + 1));
+	for (json_int_t i = 0; i < n && item < q->max_delay_ms; i++)
+		item *= 2;
+	if (item > q->max_delay_ms)
+		item = q->max_delay_ms;
+	/* Token bucket: refill, then reserve one token even if that means waiting. */
+	q->tokens += (double)(now - q->tokens_ms) * q->qps / 1000.0;
+	if (q->tokens > q->burst)
+		q->tokens = q->burst;
+	q->tokens_ms = now;
+	q->tokens -= 1;
+	if (q->tokens < 0)
+		bucket = (int64_t)(-q->tokens * 1000.0 / q->qps + 0.5);
+	return item > bucket ? item : bucket;
+}
+
+int64_t kube_workqueue_when(struct kube_workqueue *q, const char *key)
+{
+	int64_t d;
+
+	pthread_mutex_lock(&q->mu);
+	d = when_locked(q, key);
+	pthread_mutex_unlock(&q->mu);
+	return d;
+}
+
+void kube_workqueue_add_rate_limited(struct kube_workqueue *q, const char *key)
+{
+	int64_t d;
+
+	pthread_mutex_lock(&q->mu);
+	if (q->shutting_down) {
+		pthread_mutex_unlock(&q->mu);
+		return;
+	}
+	d = when_locked(q, key);
+	base_metric_add(m_retries, 1, q->name);
+	pthread_mutex_unlock(&q->mu);
+	kube_workqueue_add_after(q, key, d);
+}
+
+void kube_workqueue_forget(struct kube_workqueue *q, const char *key)
+{
+	pthread_mutex_lock(&q->mu);
+	json_object_del(q->failures, key);
+	pthread_mutex_unlock(&q->mu);
+}
+
+int kube_workqueue_num_requeues(struct kube_workqueue *q, const char *key)
+{
+	int n;
+
+	pthread_mutex_lock(&q->mu);
+	n = (int)json_integer_value(json_object_get(q->failures, key));
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}
+
+/* Moves due waiting keys to the queue; returns the earliest remaining due time or -1. */
+static int64_t promote_locked(struct kube_workqueue *q)
+{
+	int64_t now = base_now_mono_ms(), next = -1;
+	const char *k;
+	json_t *v, *due = json_array();
+	void *tmp;
+	size_t i;
+
+	json_object_foreach_safe(q->waiting, tmp, k, v) {
+		int64_t when = json_integer_value(v);
+
+		if (when <= now) {
+			json_array_append_new(due, json_string(k));
+			json_object_del(q->waiting, k);
+		} else if (next < 0 || when < next) {
+			next = when;
+		}
+	}
+	json_array_foreach(due, i, v)
+		add_locked(q, json_string_value(v));
+	json_decref(due);
+	return next;
+}
+
+static void timed_wait(struct kube_workqueue *q, int64_t until_ms)
+{
+	struct timespec ts;
+	int64_t left = until_ms - base_now_mono_ms();
+
+	if (left <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += left / 1000;
+	ts.tv_nsec += (left % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&q->cond, &q->mu, &ts);
+}
+
+int kube_workqueue_get(struct kube_workqueue *q, int64_t timeout_ms, char **key)
+{
+	int64_t deadline = timeout_ms >= 0 ? base_now_mono_ms() + timeout_ms : -1;
+	int rc = 0;
+	json_t *added;
+
+	*key = NULL;
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		int64_t next = q->shutting_down ? -1 : promote_locked(q), until;
+
+		if (q->len > 0)
+			break;
+		if (q->shutting_down) {
+			rc = BASE_ECANCELED;
+			goto out;
+		}
+		if (deadline >= 0 && base_now_mono_ms() >= deadline) {
+			rc = BASE_ETIMEDOUT;
+			goto out;
+		}
+		until = deadline;
+		if (next >= 0 && (until < 0 || next < until))
+			until = next;
+		if (until < 0)
+			pthread_cond_wait(&q->cond, &q->mu);
+		else
+			timed_wait(q, until);
+	}
+	*key = q->queue[q->head++];
+	q->len--;
+	if (q->len == 0)
+		q->head = 0;
+	base_metric_set(m_depth, (double)q->len, q->name);
+	added = json_object_get(q->dirty, *key);
+	if (added)
+		base_metric_observe(m_queue_dur,
+				    (double)(base_now_mono_ns() - json_integer_value(added)) / 1e9,
+				    q->name);
+	json_object_set_new(q->processing, *key, json_integer(base_now_mono_ns()));
+	json_object_del(q->dirty, *key);
+out:
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+void kube_workqueue_done(struct kube_workqueue *q, const char *key)
+{
+	json_t *started;
+
+	pthread_mutex_lock(&q->mu);
+	started = json_object_get(q->processing, key);
+	if (started) {
+		base_metric_observe(m_work_dur,
+				    (double)(base_now_mono_ns() - json_integer_value(started)) / 1e9,
+				    q->name);
+		json_object_del(q->processing, key);
+		if (json_object_get(q->dirty, key)) {
+			push(q, key);
+			pthread_cond_signal(&q->cond);
+		}
+		if (json_object_size(q->processing) == 0)
+			pthread_cond_broadcast(&q->cond);
+	}
+	pthread_mutex_unlock(&q->mu);
+}
+
+void kube_workqueue_shutdown(struct kube_workqueue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->shutting_down = 1;
+	json_object_clear(q->waiting);
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->mu);
+}
+
+int kube_workqueue_shutdown_drain(struct kube_workqueue *q, int64_t timeout_ms)
+{
+	int64_t deadline = base_now_mono_ms() + timeout_ms;
+	int rc = 0;
+
+	kube_workqueue_shutdown(q);
+	pthread_mutex_lock(&q->mu);
+	while (json_object_size(q->processing) > 0 || q->len > 0) {
+		if (base_now_mono_ms() >= deadline) {
+			rc = BASE_ETIMEDOUT;
+			break;
+		}
+		timed_wait(q, deadline);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+int kube_workqueue_shutting_down(struct kube_workqueue *q)
+{
+	int s;
+
+	pthread_mutex_lock(&q->mu);
+	s = q->shutting_down;
+	pthread_mutex_unlock(&q->mu);
+	return s;
+}
+
+size_t kube_workqueue_len(struct kube_workqueue *q)
+{
+	size_t n;
+
+	pthread_mutex_lock(&q->mu);
+	n = q->len;
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}
