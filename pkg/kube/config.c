@@ -95,12 +95,19 @@ static int read_file(const char *path, size_t cap, char **data, size_t *len, cha
 {
 	struct base_buf b = BASE_BUF_INIT(cap);
 	char chunk[8192];
+	struct stat sb;
 	int fd, rc = 0;
 
 	*data = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		*errmsg = errf("cannot read %s: %s", path, strerror(errno));
+		return BASE_EIO;
+	}
+	/* Only regular files (symlinks to them are fine): never block on a FIFO or device. */
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		*errmsg = errf("cannot read %s: not a regular file", path);
+		close(fd);
 		return BASE_EIO;
 	}
 	for (;;) {
