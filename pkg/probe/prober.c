@@ -433,11 +433,15 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 	if (changes)
 		push_note(p, t, changes);
 
-	/* Keep the cadence of starts; skip the slots a slow probe overran. */
+	/*
+	 * Keep the cadence of starts. timeout <= period, so only a probe that
+	 * ran into its deadline reaches the next start, and then the next
+	 * probe starts at once: a silent server costs one timeout per probe,
+	 * and failure_threshold probes fail within threshold * period + timeout.
+	 */
 	t->next_due_ms = t->started_ms + t->policy.period_ms;
-	if (t->next_due_ms <= now)
-		t->next_due_ms = now + t->policy.period_ms -
-				 (now - t->started_ms) % t->policy.period_ms;
+	if (t->next_due_ms < now)
+		t->next_due_ms = now;
 }
 
 /* Classifies a failed connection attempt from libpq's message (kept private). */

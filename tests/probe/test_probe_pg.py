@@ -1,0 +1,211 @@
+"""The prober against real PostgreSQL 15: a stopped server, a frozen one
+(SIGSTOP: it accepts and never answers), replication lag on a standby whose
+replay is paused, read-only and authentication failures, TLS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+import pgenv
+from conftest import now_ms, target_words
+
+PERIOD, TIMEOUT, FAIL, SUCC = 1000, 1000, 3, 2
+DETECT_MS = FAIL * PERIOD + TIMEOUT + 1000
+RECOVER_MS = SUCC * PERIOD + TIMEOUT + 1000
+
+
+@pytest.fixture(scope="module")
+def primary(pgroot):
+    srv = pgenv.init_primary(pgroot, "primary")
+    yield srv
+    srv.destroy()
+
+
+@pytest.fixture(scope="module")
+def standby(pgroot, primary):
+    srv = pgenv.make_standby(primary, pgroot, "standby")
+    yield srv
+    srv.destroy()
+
+
+def test_a_stopped_server_is_detected_and_so_is_its_return(primary, driver):
+    d = driver()
+    d.set(**target_words(primary, "w"))
+    d.set(**target_words(primary, "r", kind="reader"))
+    d.wait_event("w", "healthy")
+    d.wait_event("r", "healthy")
+
+    primary.stop("fast")
+    t0 = now_ms()
+    try:
+        for name in ("w", "r"):
+            ev = d.wait_event(name, "unhealthy", after_ms=t0, timeout=DETECT_MS / 1000 + 5)
+            assert ev["mono_ms"] - t0 <= DETECT_MS, (name, ev["mono_ms"] - t0)
+            assert ev["reason"] == "connect", ev
+    finally:
+        primary.start()
+    t1 = now_ms()
+    for name in ("w", "r"):
+        ev = d.wait_event(name, "healthy", after_ms=t1, timeout=RECOVER_MS / 1000 + 5)
+        assert ev["mono_ms"] - t1 <= RECOVER_MS, (name, ev["mono_ms"] - t1)
+    v = d.get("w")
+    assert v["fails"] == 0 and v["succs"] >= SUCC
+    assert v["reason"] == "connect"  # the last failure's class is kept after recovery
+
+
+def test_a_frozen_server_times_out_within_the_deadline(primary, driver):
+    d = driver()
+    d.set(**target_words(primary, "w"))
+    d.set(**target_words(primary, "r", kind="reader"))
+    d.wait_event("w", "healthy")
+    d.wait_event("r", "healthy")
+
+    primary.freeze()
+    t0 = now_ms()
+    try:
+        for name in ("w", "r"):
+            ev = d.wait_event(name, "unhealthy", after_ms=t0, timeout=DETECT_MS / 1000 + 5)
+            assert ev["mono_ms"] - t0 <= DETECT_MS, (name, ev["mono_ms"] - t0)
+            assert ev["reason"] == "timeout", ev
+        # No probe outlived its deadline while the server hung.
+        for name in ("w", "r"):
+            v = d.get(name)
+            assert v["duration_ms"] <= TIMEOUT + 100, v
+    finally:
+        primary.thaw()
+    t1 = now_ms()
+    for name in ("w", "r"):
+        ev = d.wait_event(name, "healthy", after_ms=t1, timeout=RECOVER_MS / 1000 + 5)
+        assert ev["mono_ms"] - t1 <= RECOVER_MS, (name, ev["mono_ms"] - t1)
+
+
+def test_lag_grows_while_replay_is_paused_and_returns_to_zero(primary, standby, driver):
+    d = driver()
+    d.set(**target_words(primary, "lag-w", period=500, timeout=500, hbid="lagtest"))
+    d.set(**target_words(standby, "lag-r", kind="reader", period=500, timeout=500,
+                         hbid="lagtest", lag_source="lag-w"))
+    d.wait_verdict("lag-r", lambda v: 0 <= v["lag_ms"] < 1000, timeout=20)
+
+    standby.sql("SELECT pg_wal_replay_pause()")
+    t0 = now_ms()
+    try:
+        # Sample the lag for 4 s: it follows the time since the pause, give or
+        # take the two probe periods and the write that was in flight.
+        samples = []
+        while now_ms() - t0 < 4000:
+            v = d.get("lag-r")
+            samples.append((now_ms() - t0, v["lag_ms"]))
+            time.sleep(0.25)
+        for since, lag in samples:
+            if since >= 1500:
+                assert since - 1500 <= lag <= since + 600, samples
+        assert samples[-1][1] >= 2500, samples
+        # The writer keeps writing: its seq is ahead of what the standby shows.
+        assert d.get("lag-w")["seq"] > d.get("lag-r")["seq"]
+        # Lag notifications were pushed as the lag grew.
+        d.wait_event("lag-r", after_ms=t0, pred=lambda e: e["lag_ms"] >= 1000, timeout=1)
+    finally:
+        standby.sql("SELECT pg_wal_replay_resume()")
+    t1 = now_ms()
+    v = d.wait_verdict("lag-r", lambda v: 0 <= v["lag_ms"] < 600, timeout=5)
+    assert now_ms() - t1 < 3000
+    assert v["health"] == "healthy"
+    assert 'globaldb_replication_lag_seconds{target="lag-r"}' in d.metrics()
+
+
+def test_a_writer_probe_on_a_standby_fails_as_read_only(standby, driver):
+    d = driver()
+    d.set(**target_words(standby, "wrong-writer", fail=1))
+    ev = d.wait_event("wrong-writer", "unhealthy")
+    assert ev["reason"] == "read_only"
+    assert d.get("wrong-writer")["sqlstate"] == "25006"
+
+
+def test_a_users_own_writer_statement_is_run(primary, driver):
+    primary.sql("CREATE TABLE IF NOT EXISTS probe_custom (n int)")
+    d = driver()
+    d.set(**target_words(primary, "custom", statement="INSERT%20INTO%20probe_custom%20VALUES%20(1)"))
+    d.wait_event("custom", "healthy")
+    assert primary.sql("SELECT count(*) FROM probe_custom")[0][0] >= 2
+
+
+def test_a_wrong_password_is_an_auth_failure_and_is_never_printed(primary, driver):
+    wrong = "Wr0ng-secret-value-7"
+    d = driver(password=wrong)
+    d.set(**target_words(primary, "auth", fail=1))
+    ev = d.wait_event("auth", "unhealthy")
+    assert ev["reason"] == "auth"
+    v = d.get("auth")
+    assert v["sqlstate"] == "-"  # libpq's message (user and host names) is not passed on
+    out = "\n".join(d.stdout_text) + d.metrics() + d.logs()
+    assert wrong not in out
+    assert pgenv.DEFAULT_PASSWORD not in out
+    assert "password=" not in out
+
+
+def test_tls_is_required_by_default(primary, driver):
+    # The test servers run without TLS: the default sslmode must refuse them.
+    d = driver()
+    d.set(**target_words(primary, "default-tls", sslmode=None, fail=1))
+    ev = d.wait_event("default-tls", "unhealthy")
+    assert ev["reason"] == "tls"
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _make_ca(dirname, name):
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.crt", cwd=dirname)
+
+
+def test_verify_full_accepts_the_right_ca_and_refuses_another(pgroot, driver):
+    srv = pgenv.init_primary(pgroot, "tls")
+    try:
+        certs = os.path.join(pgroot, "certs")
+        os.makedirs(certs, exist_ok=True)
+        _make_ca(certs, "ca")
+        _make_ca(certs, "other-ca")
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                 "-keyout", "server.key", "-out", "server.csr", cwd=certs)
+        with open(os.path.join(certs, "san.ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt",
+                 cwd=certs)
+        for name in ("server.crt", "server.key"):
+            dst = os.path.join(srv.datadir, name)
+            with open(os.path.join(certs, name)) as src, open(dst, "w") as out:
+                out.write(src.read())
+            os.chmod(dst, 0o600)
+            if os.geteuid() == 0:
+                import pwd
+                pw = pwd.getpwnam(pgenv.SERVICE_USER)
+                os.chown(dst, pw.pw_uid, pw.pw_gid)
+        srv.sql("ALTER SYSTEM SET ssl = on")
+        srv.sql("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 10
+        while srv.sql("SHOW ssl")[0][0] != "on":
+            assert time.monotonic() < deadline, srv.log_tail()
+            time.sleep(0.1)
+
+        d = driver()
+        d.set(**target_words(srv, "tls-ok", sslmode="verify-full",
+                             sslrootcert=os.path.join(certs, "ca.crt")))
+        d.set(**target_words(srv, "tls-bad", sslmode="verify-full", fail=1,
+                             sslrootcert=os.path.join(certs, "other-ca.crt")))
+        d.set(**target_words(srv, "tls-default", sslmode=None))
+        d.wait_event("tls-ok", "healthy")
+        d.wait_event("tls-default", "healthy")
+        ev = d.wait_event("tls-bad", "unhealthy")
+        assert ev["reason"] == "tls"
+        ssl_in_use = srv.sql("SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity "
+                             "USING (pid) WHERE application_name = 'globaldb-controller'")
+        assert ssl_in_use[0][0] is True
+    finally:
+        srv.destroy()
