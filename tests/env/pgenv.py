@@ -161,10 +161,24 @@ class PgServer:
         self.logfile = os.path.join(basedir, "server.log")
         self.superuser = superuser
         self.password = password
-        self.frozen = False
 
     def __repr__(self):
         return f"PgServer({self.name!r}, port={self.port})"
+
+    @property
+    def frozen(self):
+        """True while the postmaster is stopped by SIGSTOP (freeze())."""
+        pid = self.pid()
+        return pid is not None and _state(pid) == "T"
+
+    def to_dict(self, secrets=True):
+        """A JSON-able description; server_from_dict() reverses it."""
+        d = {"name": self.name, "host": self.host, "port": self.port,
+             "basedir": self.basedir, "datadir": self.datadir, "logfile": self.logfile,
+             "superuser": self.superuser}
+        if secrets:
+            d["password"] = self.password
+        return d
 
     # -- process control ---------------------------------------------------
 
@@ -227,7 +241,6 @@ class PgServer:
                   "-w", "-t", str(int(timeout))], cwd=self.basedir, timeout=timeout + 30)
         except PgEnvError as e:
             raise PgEnvError(f"{self.name}: {e}; log tail:\n{self.log_tail()}") from e
-        self.frozen = False
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -276,7 +289,6 @@ class PgServer:
             if time.monotonic() > deadline:
                 raise PgEnvError(f"{self.name}: processes survived SIGKILL")
             time.sleep(0.05)
-        self.frozen = False
 
     def freeze(self):
         """SIGSTOP the postmaster and every child: the server hangs, sockets stay open."""
@@ -287,7 +299,6 @@ class PgServer:
         # Children read again after the postmaster stopped: it cannot fork more.
         for k in _children(pid):
             _signal_quietly(k, signal.SIGSTOP)
-        self.frozen = True
 
     def thaw(self):
         """SIGCONT what freeze() stopped."""
@@ -296,7 +307,6 @@ class PgServer:
             for k in kids:
                 _signal_quietly(k, signal.SIGCONT)
             _signal_quietly(pid, signal.SIGCONT)
-        self.frozen = False
 
     # -- SQL ---------------------------------------------------------------
 
@@ -520,30 +530,53 @@ def set_upstream(server, new_primary):
     server.sql("SELECT pg_reload_conf()")
 
 
-def rejoin_as_standby(server, new_primary, timeout=60) -> None:
+def rejoin_as_standby(server, new_primary, timeout=60, fresh=False) -> None:
     """Make server (a former primary, maybe crashed) a standby of new_primary.
 
     Stops server, rewinds it with pg_rewind (crash recovery is run first if
-    it did not shut down cleanly); when rewinding is impossible, replaces its
-    data directory with a fresh base backup.  Starts it streaming.
+    it did not shut down cleanly); when rewinding is impossible, or fresh is
+    true, replaces its data directory with a fresh base backup.  Starts it
+    streaming.  new_primary may itself be a standby (cascading replication).
     """
     if server.frozen:
-        server.thaw()
+        server.kill()
     if server.pid() is not None:
         server.stop("fast")
     server._clear_stale_locks()
-    # pg_rewind reads the source's timeline from its control file, which a
-    # fresh promotion updates only at its next checkpoint.
-    new_primary.sql("CHECKPOINT")
-    try:
-        _run([_pg("pg_rewind"), "--target-pgdata", server.datadir,
-              "--source-server", _rewind_conninfo(new_primary), "--no-sync"],
-             cwd=server.basedir, env_extra={"PGPASSWORD": new_primary.password}, timeout=300)
-    except PgEnvError:
-        shutil.rmtree(server.datadir)
+    rewound = False
+    if not fresh and not new_primary.in_recovery():
+        # pg_rewind reads the source's timeline from its control file, which
+        # a fresh promotion updates only at its next checkpoint.
+        new_primary.sql("CHECKPOINT")
+        try:
+            _run([_pg("pg_rewind"), "--target-pgdata", server.datadir,
+                  "--source-server", _rewind_conninfo(new_primary), "--no-sync"],
+                 cwd=server.basedir, env_extra={"PGPASSWORD": new_primary.password},
+                 timeout=300)
+            rewound = True
+        except PgEnvError:
+            pass
+    if not rewound:
+        shutil.rmtree(server.datadir, ignore_errors=True)
         _base_backup(new_primary, server)
     server._write_server_conf(primary=new_primary)
     server.start(timeout=timeout)
+
+
+def checkpoint_lsn(server):
+    """The latest checkpoint location from pg_control (server may be down)."""
+    out = _run([_pg("pg_controldata"), "-D", server.datadir], cwd=server.basedir).stdout
+    for line in out.splitlines():
+        if line.startswith("Latest checkpoint location:"):
+            return line.split(":", 1)[1].strip()
+    raise PgEnvError(f"{server.name}: no checkpoint location in pg_controldata output")
+
+
+def server_from_dict(d):
+    """A PgServer handle for an existing server described by to_dict()."""
+    basedir = d.get("basedir") or os.path.dirname(d["datadir"].rstrip("/"))
+    return PgServer(d["name"], basedir, int(d["port"]), d.get("superuser", DEFAULT_SUPERUSER),
+                    d.get("password", DEFAULT_PASSWORD))
 
 
 def _rewind_conninfo(primary):
