@@ -48,6 +48,7 @@ class Driver:
         self.replies = []
         self.cond = threading.Condition()
         self.stdout_text = []
+        self.closed = False
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -141,7 +142,10 @@ class Driver:
             return f.read()
 
     def close(self, timeout=10.0) -> float:
-        """Quits the driver; returns how long quitting took (seconds)."""
+        """Quits the driver; returns how long quitting took (seconds). Idempotent."""
+        if self.closed:
+            return 0.0
+        self.closed = True
         t0 = time.monotonic()
         if self.proc.poll() is None:
             try:
