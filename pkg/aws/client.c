@@ -523,6 +523,8 @@ void aws_response_release(struct aws_response *resp)
 {
 	if (!resp)
 		return;
+	/* Answers may carry secrets (GetSecretValue, credentials): wipe them. */
+	base_memzero(resp->body.data, resp->body.len);
 	base_buf_release(&resp->body);
 	resp->status = 0;
 	resp->request_id[0] = '\0';
