@@ -165,8 +165,10 @@ START_TEST(test_route53_errors_carry_their_codes)
 		      "%s: %s", err.code, err.message);
 	ck_assert_int_eq(err.attempts, 1);
 
-	/* A path-injecting id never reaches the wire. */
-	rc = aws_route53_get_change(client, "C1/../../hostedzone", &ci, &err);
+	/* Ids that would change the path or query never reach the wire. */
+	rc = aws_route53_get_change(client, "C1?maxitems=1", &ci, &err);
+	ck_assert_int_eq(rc, BASE_EINVAL);
+	rc = aws_route53_get_change(client, "/change/", &ci, &err);
 	ck_assert_int_eq(rc, BASE_EINVAL);
 	free(zone);
 }
