@@ -3,7 +3,8 @@
  * NOENT/DTDLOAD, and silences libxml2's own error printing (NOERROR,
  * NOWARNING): a library never prints, and parse errors surface as BASE_EPARSE.
  * Without XML_PARSE_HUGE libxml2 also keeps its default depth and text-node
- * limits. The helpers walk element children by local name only.
+ * limits. A document with a DOCTYPE is refused after parsing, so no entity
+ * declared there can ever be expanded by a later content read. The helpers walk element children by local name only.
  */
 #include "pkg/aws/xml.h"
 
@@ -43,7 +44,8 @@ int aws_xml_parse(const char *body, size_t len, xmlDocPtr *doc)
 	*doc = xmlReadMemory(body, (int)len, "aws.xml", NULL, opts);
 	if (!*doc)
 		return BASE_EPARSE;
-	if (!xmlDocGetRootElement(*doc)) {
+	/* AWS never sends a DTD; refusing one rules out entity tricks entirely. */
+	if (!xmlDocGetRootElement(*doc) || (*doc)->intSubset || (*doc)->extSubset) {
 		xmlFreeDoc(*doc);
 		*doc = NULL;
 		return BASE_EPARSE;

@@ -4,8 +4,9 @@
  *
  * Documents are parsed from memory with XML_PARSE_NONET (no network) and
  * without XML_PARSE_NOENT / XML_PARSE_DTDLOAD (no entity substitution, no
- * external DTDs), with a depth and size limit, so a hostile body cannot fetch
- * anything or expand entities. Element names are matched on their local name;
+ * external DTDs), with a depth and size limit, and any document carrying a
+ * DOCTYPE is refused, so a hostile body cannot fetch anything or expand
+ * entities. Element names are matched on their local name;
  * namespaces are ignored (AWS puts everything in one default namespace).
  *
  * Returned strings are newly allocated (caller frees); nodes are borrowed from

@@ -1,0 +1,868 @@
+/*
+ * The call engine against a scripted loopback HTTP server: request encoding
+ * for the three protocols, decoding of answers and errors in the real wire
+ * format, retries (throttling at 30 % and 100 %, the retry budget, 5xx,
+ * timeouts, transport errors), the response cap, and secrets kept out of
+ * errors.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pkg/aws/client.h"
+#include "pkg/aws/creds.h"
+#include "pkg/aws/ecs.h"
+#include "pkg/aws/proto.h"
+#include "pkg/aws/rds.h"
+#include "pkg/aws/route53.h"
+#include "pkg/aws/secretsmanager.h"
+#include "pkg/aws/sigv4.h"
+#include "pkg/aws/ssm.h"
+#include "pkg/aws/xml.h"
+#include "pkg/aws/sts.h"
+#include "pkg/base/alloc.h"
+#include "pkg/base/err.h"
+#include "pkg/base/metrics.h"
+#include "pkg/base/timeutil.h"
+#include "tests/aws/harness.h"
+
+#define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+#define TOKEN "FQoGZXIvYXdzEXAMPLETOKEN"
+
+/* ---- scripted answers ---- */
+
+struct script {
+	const char *status_pattern; /* per request index, cycling: 'T' throttle, '5' 500, 'S' slow, 'B' big, else ok */
+	int ok_status;
+	const char *ok_type;
+	const char *ok_body;
+	int err_status;
+	const char *err_body;
+	const char *err_type;
+	struct stub_request last; /* copy of the last request (body truncated) */
+	char last_body[8192];
+};
+
+static void scripted(const struct stub_request *req, struct stub_response *resp, void *ud)
+{
+	struct script *s = ud;
+	size_t plen = s->status_pattern ? strlen(s->status_pattern) : 0;
+	char c = plen ? s->status_pattern[req->index % plen] : '.';
+
+	s->last = *req;
+	snprintf(s->last_body, sizeof(s->last_body), "%.*s", (int)req->body_len, req->body);
+	switch (c) {
+	case 'T':
+		resp->status = 400;
+		resp->content_type = "text/xml";
+		resp->body = xstrdup("<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">"
+				     "<Error><Type>Sender</Type><Code>Throttling</Code>"
+				     "<Message>Rate exceeded</Message></Error>"
+				     "<RequestId>req-throttled</RequestId></ErrorResponse>");
+		return;
+	case '5':
+		resp->status = 500;
+		resp->content_type = "text/xml";
+		resp->body = xstrdup("<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure"
+				     "</Code><Message>oops</Message></Error></ErrorResponse>");
+		return;
+	case 'S':
+		resp->delay_ms = 1500;
+		break;
+	case 'B': {
+		size_t n = 3 << 20;
+		char *b = xmalloc(n + 1);
+
+		memset(b, 'x', n);
+		b[n] = '\0';
+		resp->body = b;
+		resp->status = 200;
+		return;
+	}
+	case 'E':
+		resp->status = s->err_status;
+		resp->content_type = s->err_type;
+		resp->body = xstrdup(s->err_body);
+		return;
+	default:
+		break;
+	}
+	resp->status = s->ok_status ? s->ok_status : 200;
+	resp->content_type = s->ok_type ? s->ok_type : "text/xml";
+	resp->body = xstrdup(s->ok_body ? s->ok_body : "");
+}
+
+static const char *describe_clusters_ok =
+	"<DescribeDBClustersResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">"
+	"<DescribeDBClustersResult><DBClusters/></DescribeDBClustersResult>"
+	"<ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata>"
+	"</DescribeDBClustersResponse>";
+
+static struct stub *stub;
+static struct script script;
+static struct aws_creds_provider *creds;
+static char url[64];
+
+static void setup(void)
+{
+	memset(&script, 0, sizeof(script));
+	script.ok_body = describe_clusters_ok;
+	stub = stub_start(scripted, &script);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", stub_port(stub));
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	creds = aws_creds_provider_new_static("AKIDEXAMPLE", SECRET, TOKEN);
+}
+
+static void teardown(void)
+{
+	stub_stop(stub);
+	aws_creds_provider_free(creds);
+}
+
+static struct aws_client *new_client(int max_attempts, int quota)
+{
+	struct aws_client_config cfg = {
+		.creds = creds,
+		.endpoint_url = url,
+		.max_attempts = max_attempts,
+		.retry_base_ms = 5,
+		.retry_cap_ms = 50,
+		.retry_quota = quota,
+		.attempt_timeout_ms = 1000,
+	};
+
+	return aws_client_new(&cfg);
+}
+
+static const char *hdr(const char *name)
+{
+	static char v[4096];
+
+	return stub_header(&script.last, name, v, sizeof(v));
+}
+
+/* ---- encoding ---- */
+
+START_TEST(test_query_request_is_encoded_and_signed)
+{
+	struct aws_client *c = new_client(1, 0);
+	struct aws_rds_global_cluster_list l;
+	char authz[4096], host[128], date[32], tok[256], ctype[128];
+	struct aws_sigv4_header h[4];
+	struct aws_sigv4_request req;
+	struct aws_sigv4_result res;
+	const struct aws_sigv4_key key = {"AKIDEXAMPLE", SECRET, "eu-west-1", "rds"};
+
+	script.ok_body = "<DescribeGlobalClustersResponse><DescribeGlobalClustersResult>"
+			 "<GlobalClusters/></DescribeGlobalClustersResult></DescribeGlobalClustersResponse>";
+	ck_assert_int_eq(aws_rds_describe_global_clusters(c, "eu-west-1", "orders-gdb", "eu-west-1",
+							  &l, NULL),
+			 0);
+	ck_assert_str_eq(script.last.method, "POST");
+	ck_assert_str_eq(script.last.target, "/");
+	ck_assert_str_eq(script.last_body,
+			 "Action=DescribeGlobalClusters&Version=2014-10-31&GlobalClusterIdentifier="
+			 "orders-gdb&Filters.Filter.1.Name=region&Filters.Filter.1.Values.Value.1="
+			 "eu-west-1");
+	snprintf(ctype, sizeof(ctype), "%s", hdr("Content-Type"));
+	ck_assert_str_eq(ctype, "application/x-www-form-urlencoded; charset=utf-8");
+	snprintf(tok, sizeof(tok), "%s", hdr("X-Amz-Security-Token"));
+	ck_assert_str_eq(tok, TOKEN);
+	snprintf(authz, sizeof(authz), "%s", hdr("Authorization"));
+	snprintf(host, sizeof(host), "%s", hdr("Host"));
+	snprintf(date, sizeof(date), "%s", hdr("X-Amz-Date"));
+	ck_assert_ptr_nonnull(strstr(authz, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
+	ck_assert_ptr_nonnull(strstr(authz, "/eu-west-1/rds/aws4_request, SignedHeaders="
+					    "content-type;host;x-amz-date;x-amz-security-token, "));
+	ck_assert_ptr_null(strstr(authz, SECRET));
+	/* What arrived is what was signed: recompute from the received request. */
+	h[0] = (struct aws_sigv4_header){"content-type", ctype};
+	h[1] = (struct aws_sigv4_header){"host", host};
+	h[2] = (struct aws_sigv4_header){"x-amz-date", date};
+	h[3] = (struct aws_sigv4_header){"x-amz-security-token", tok};
+	req = (struct aws_sigv4_request){"POST", "/", NULL, h, 4, script.last_body,
+					 strlen(script.last_body)};
+	ck_assert_int_eq(aws_sigv4_sign(&req, &key, date, &res), 0);
+	ck_assert_str_eq(res.authorization, authz);
+	aws_sigv4_result_release(&res);
+	aws_rds_global_cluster_list_release(&l);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_values_are_percent_encoded_strictly)
+{
+	struct aws_params p = AWS_PARAMS_INIT;
+	char *q;
+
+	aws_params_add(&p, "TargetDbClusterIdentifier", "arn:aws:rds:eu-west-1:1:cluster:a b/c+*~");
+	q = aws_query_encode("FailoverGlobalCluster", "2014-10-31", &p);
+	ck_assert_str_eq(q, "Action=FailoverGlobalCluster&Version=2014-10-31&"
+			    "TargetDbClusterIdentifier=arn%3Aaws%3Ards%3Aeu-west-1%3A1%3Acluster%3A"
+			    "a%20b%2Fc%2B%2A~");
+	free(q);
+	aws_params_release(&p);
+}
+END_TEST
+
+START_TEST(test_failover_and_switchover_bodies)
+{
+	struct aws_client *c = new_client(1, 0);
+	struct aws_rds_global_cluster g;
+	const char *arn = "arn:aws:rds:eu-west-1:111122223333:cluster:b";
+
+	script.ok_body = "<FailoverGlobalClusterResponse><FailoverGlobalClusterResult><GlobalCluster>"
+			 "<GlobalClusterIdentifier>gdb</GlobalClusterIdentifier></GlobalCluster>"
+			 "</FailoverGlobalClusterResult></FailoverGlobalClusterResponse>";
+	ck_assert_int_eq(aws_rds_failover_global_cluster(c, "eu-west-1", "gdb", arn, 1, &g, NULL), 0);
+	ck_assert_str_eq(script.last_body,
+			 "Action=FailoverGlobalCluster&Version=2014-10-31&GlobalClusterIdentifier=gdb"
+			 "&TargetDbClusterIdentifier=arn%3Aaws%3Ards%3Aeu-west-1%3A111122223333%3A"
+			 "cluster%3Ab&AllowDataLoss=true");
+	ck_assert_str_eq(g.identifier, "gdb");
+	aws_rds_global_cluster_release(&g);
+	ck_assert_int_eq(aws_rds_failover_global_cluster(c, "eu-west-1", "gdb", arn, 0, &g, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(script.last_body, "&Switchover=true"));
+	ck_assert_ptr_null(strstr(script.last_body, "AllowDataLoss"));
+	aws_rds_global_cluster_release(&g);
+
+	script.ok_body = "<SwitchoverGlobalClusterResponse><SwitchoverGlobalClusterResult>"
+			 "<GlobalCluster><GlobalClusterIdentifier>gdb</GlobalClusterIdentifier>"
+			 "</GlobalCluster></SwitchoverGlobalClusterResult>"
+			 "</SwitchoverGlobalClusterResponse>";
+	ck_assert_int_eq(aws_rds_switchover_global_cluster(c, "us-east-1", "gdb", arn, &g, NULL), 0);
+	ck_assert_str_eq(script.last_body,
+			 "Action=SwitchoverGlobalCluster&Version=2014-10-31&GlobalClusterIdentifier=gdb"
+			 "&TargetDbClusterIdentifier=arn%3Aaws%3Ards%3Aeu-west-1%3A111122223333%3A"
+			 "cluster%3Ab");
+	aws_rds_global_cluster_release(&g);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_create_cluster_secondary_and_delete_with_snapshot)
+{
+	struct aws_client *c = new_client(1, 0);
+	struct aws_rds_db_cluster cl;
+	const char *sgs[] = {"sg-1", "sg-2"};
+	struct aws_tag tags[] = {{"team", "db"}};
+	struct aws_rds_create_db_cluster_input in = {
+		.db_cluster_identifier = "orders-euw1",
+		.engine = "aurora-postgresql",
+		.engine_version = "15.4",
+		.global_cluster_identifier = "gdb",
+		.vpc_security_group_ids = sgs,
+		.nvpc_security_group_ids = 2,
+		.kms_key_id = "arn:aws:kms:eu-west-1:1:key/k",
+		.tags = tags,
+		.ntags = 1,
+	};
+
+	script.ok_body = "<CreateDBClusterResponse><CreateDBClusterResult><DBCluster>"
+			 "<DBClusterIdentifier>orders-euw1</DBClusterIdentifier><Status>creating</Status>"
+			 "</DBCluster></CreateDBClusterResult></CreateDBClusterResponse>";
+	ck_assert_int_eq(aws_rds_create_db_cluster(c, "eu-west-1", &in, &cl, NULL), 0);
+	ck_assert_str_eq(script.last_body,
+			 "Action=CreateDBCluster&Version=2014-10-31&DBClusterIdentifier=orders-euw1"
+			 "&Engine=aurora-postgresql&EngineVersion=15.4&GlobalClusterIdentifier=gdb"
+			 "&VpcSecurityGroupIds.VpcSecurityGroupId.1=sg-1"
+			 "&VpcSecurityGroupIds.VpcSecurityGroupId.2=sg-2"
+			 "&KmsKeyId=arn%3Aaws%3Akms%3Aeu-west-1%3A1%3Akey%2Fk"
+			 "&Tags.Tag.1.Key=team&Tags.Tag.1.Value=db");
+	ck_assert_str_eq(cl.status, "creating");
+	aws_rds_db_cluster_release(&cl);
+
+	script.ok_body = "<DeleteDBClusterResponse><DeleteDBClusterResult><DBCluster>"
+			 "<DBClusterIdentifier>old</DBClusterIdentifier><Status>deleting</Status>"
+			 "</DBCluster></DeleteDBClusterResult></DeleteDBClusterResponse>";
+	ck_assert_int_eq(aws_rds_delete_db_cluster(c, "us-east-1", "old", 0, "old-fenced-final", &cl,
+						   NULL),
+			 0);
+	ck_assert_str_eq(script.last_body, "Action=DeleteDBCluster&Version=2014-10-31"
+					   "&DBClusterIdentifier=old"
+					   "&FinalDBSnapshotIdentifier=old-fenced-final");
+	aws_rds_db_cluster_release(&cl);
+	/* Neither or both snapshot choices are refused before anything is sent. */
+	ck_assert_int_eq(aws_rds_delete_db_cluster(c, "us-east-1", "old", 0, NULL, &cl, NULL),
+			 BASE_EINVAL);
+	ck_assert_int_eq(aws_rds_delete_db_cluster(c, "us-east-1", "old", 1, "x", &cl, NULL),
+			 BASE_EINVAL);
+	ck_assert_int_eq(stub_count(stub), 2);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_json_request_has_target_and_type)
+{
+	struct aws_client *c = new_client(1, 0);
+	struct aws_ecs_service s;
+	char target[256], authz[1024];
+
+	script.ok_type = "application/x-amz-json-1.1";
+	script.ok_body = "{\"service\":{\"serviceName\":\"api\",\"status\":\"ACTIVE\","
+			 "\"desiredCount\":2,\"runningCount\":1,\"deployments\":[{\"id\":\"ecs-svc/1\","
+			 "\"status\":\"PRIMARY\",\"rolloutState\":\"IN_PROGRESS\",\"runningCount\":0,"
+			 "\"desiredCount\":2,\"createdAt\":1767322000.123}]}}";
+	ck_assert_int_eq(aws_ecs_update_service(c, "eu-west-1", "apps", "api", 1, &s, NULL), 0);
+	snprintf(target, sizeof(target), "%s", hdr("X-Amz-Target"));
+	ck_assert_str_eq(target, "AmazonEC2ContainerServiceV20141113.UpdateService");
+	ck_assert_str_eq(hdr("Content-Type"), "application/x-amz-json-1.1");
+	ck_assert_str_eq(script.last_body,
+			 "{\"cluster\":\"apps\",\"service\":\"api\",\"forceNewDeployment\":true}");
+	snprintf(authz, sizeof(authz), "%s", hdr("Authorization"));
+	ck_assert_ptr_nonnull(strstr(authz, "/eu-west-1/ecs/aws4_request, SignedHeaders=content-type;"
+					    "host;x-amz-date;x-amz-security-token;x-amz-target, "));
+	ck_assert_str_eq(s.deployments[0].rollout_state, "IN_PROGRESS");
+	ck_assert(s.deployments[0].created_at_ms == 1767322000123LL);
+	ck_assert_int_eq((int)s.running_count, 1);
+	aws_ecs_service_release(&s);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_route53_requests_use_global_signing)
+{
+	struct aws_client *c = new_client(1, 0);
+	struct aws_r53_record_list l;
+	char authz[1024];
+
+	script.ok_body = "<?xml version=\"1.0\"?><ListResourceRecordSetsResponse xmlns=\"https://"
+			 "route53.amazonaws.com/doc/2013-04-01/\"><ResourceRecordSets><ResourceRecordSet>"
+			 "<Name>\\052.example.com.</Name><Type>CNAME</Type><TTL>60</TTL>"
+			 "<ResourceRecords><ResourceRecord><Value>a.example.com</Value></ResourceRecord>"
+			 "</ResourceRecords></ResourceRecordSet><ResourceRecordSet><Name>alias.example."
+			 "com.</Name><Type>A</Type><AliasTarget><HostedZoneId>Z2</HostedZoneId><DNSName>"
+			 "lb.example.</DNSName><EvaluateTargetHealth>true</EvaluateTargetHealth>"
+			 "</AliasTarget></ResourceRecordSet></ResourceRecordSets><IsTruncated>true"
+			 "</IsTruncated><NextRecordName>b.example.com.</NextRecordName><NextRecordType>A"
+			 "</NextRecordType><MaxItems>2</MaxItems></ListResourceRecordSetsResponse>";
+	ck_assert_int_eq(aws_route53_list_resource_record_sets(c, "/hostedzone/Z123", "*.example.com.",
+							       "CNAME", NULL, 2, &l, NULL),
+			 0);
+	ck_assert_str_eq(script.last.method, "GET");
+	ck_assert_str_eq(script.last.target,
+			 "/2013-04-01/hostedzone/Z123/rrset?maxitems=2&name=%2A.example.com.&type=CNAME");
+	snprintf(authz, sizeof(authz), "%s", hdr("Authorization"));
+	/* Route 53 is global: signed for us-east-1 whatever region the caller is in. */
+	ck_assert_ptr_nonnull(strstr(authz, "/us-east-1/route53/aws4_request"));
+	ck_assert_int_eq((int)l.n, 2);
+	ck_assert_str_eq(l.items[0].name, "\\052.example.com.");
+	ck_assert_str_eq(l.items[0].values[0], "a.example.com");
+	ck_assert_str_eq(l.items[1].alias_dns_name, "lb.example.");
+	ck_assert_int_eq(l.items[1].alias_evaluate_target_health, 1);
+	ck_assert_int_eq(l.is_truncated, 1);
+	ck_assert_str_eq(l.next_name, "b.example.com.");
+	aws_r53_record_list_release(&l);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_web_identity_call_is_unsigned)
+{
+	struct aws_client *c = aws_client_new(&(struct aws_client_config){.endpoint_url = url});
+	struct aws_sts_assumed a;
+	struct aws_error err;
+
+	script.ok_body =
+		"<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+		"<AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIAEXAMPLE</AccessKeyId>"
+		"<SecretAccessKey>sk</SecretAccessKey><SessionToken>st</SessionToken>"
+		"<Expiration>2026-11-27T05:00:00Z</Expiration></Credentials><AssumedRoleUser><Arn>"
+		"arn:aws:sts::1:assumed-role/r/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId>"
+		"</AssumedRoleUser></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>";
+	ck_assert_int_eq(aws_sts_assume_role_with_web_identity(c, "eu-west-1", "arn:aws:iam::1:role/r",
+							       "s", "jwt.token.here", 0, &a, &err),
+			 0);
+	ck_assert_str_eq(hdr("Authorization"), "");
+	ck_assert_str_eq(hdr("X-Amz-Date"), "");
+	ck_assert_str_eq(script.last_body,
+			 "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam"
+			 "%3A%3A1%3Arole%2Fr&RoleSessionName=s&WebIdentityToken=jwt.token.here");
+	ck_assert_str_eq(a.creds.access_key_id, "ASIAEXAMPLE");
+	ck_assert_str_eq(a.creds.session_token, "st");
+	ck_assert(a.creds.expiration_ms == 1795755600000LL);
+	ck_assert_str_eq(a.assumed_role_arn, "arn:aws:sts::1:assumed-role/r/s");
+	aws_sts_assumed_release(&a);
+	aws_client_free(c);
+}
+END_TEST
+
+/* ---- decoding ---- */
+
+START_TEST(test_global_cluster_with_failover_state_decodes)
+{
+	struct aws_client *c = new_client(1, 0);
+	struct aws_rds_global_cluster_list l;
+	const struct aws_rds_global_cluster *g;
+
+	/* The element layout of PROTOCOLS.md §2.2, during a switchover. */
+	script.ok_body =
+		"<DescribeGlobalClustersResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">"
+		"<DescribeGlobalClustersResult><GlobalClusters><GlobalClusterMember>"
+		"<GlobalClusterIdentifier>gdb</GlobalClusterIdentifier>"
+		"<GlobalClusterArn>arn:aws:rds::111122223333:global-cluster:gdb</GlobalClusterArn>"
+		"<Status>switching-over</Status><Engine>aurora-postgresql</Engine>"
+		"<Endpoint>gdb.global-abc123.global.rds.amazonaws.com</Endpoint>"
+		"<GlobalClusterMembers><GlobalClusterMember>"
+		"<DBClusterArn>arn:aws:rds:us-east-1:111122223333:cluster:a</DBClusterArn>"
+		"<Readers><member>arn:aws:rds:eu-west-1:111122223333:cluster:b</member></Readers>"
+		"<IsWriter>true</IsWriter><SynchronizationStatus>connected</SynchronizationStatus>"
+		"</GlobalClusterMember><GlobalClusterMember>"
+		"<DBClusterArn>arn:aws:rds:eu-west-1:111122223333:cluster:b</DBClusterArn>"
+		"<Readers/><IsWriter>false</IsWriter>"
+		"<GlobalWriteForwardingStatus>disabled</GlobalWriteForwardingStatus>"
+		"<SynchronizationStatus>pending-resync</SynchronizationStatus>"
+		"</GlobalClusterMember></GlobalClusterMembers>"
+		"<FailoverState><Status>switching-over</Status>"
+		"<FromDbClusterArn>arn:aws:rds:us-east-1:111122223333:cluster:a</FromDbClusterArn>"
+		"<ToDbClusterArn>arn:aws:rds:eu-west-1:111122223333:cluster:b</ToDbClusterArn>"
+		"<IsDataLossAllowed>false</IsDataLossAllowed></FailoverState>"
+		"</GlobalClusterMember></GlobalClusters></DescribeGlobalClustersResult>"
+		"<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+		"</DescribeGlobalClustersResponse>";
+	ck_assert_int_eq(aws_rds_describe_global_clusters(c, "us-east-1", NULL, NULL, &l, NULL), 0);
+	ck_assert_int_eq((int)l.n, 1);
+	g = &l.items[0];
+	ck_assert_str_eq(g->endpoint, "gdb.global-abc123.global.rds.amazonaws.com");
+	ck_assert_int_eq((int)g->nmembers, 2);
+	ck_assert_int_eq(g->members[0].is_writer, 1);
+	ck_assert_int_eq((int)g->members[0].nreaders, 1);
+	ck_assert_str_eq(g->members[0].readers[0], "arn:aws:rds:eu-west-1:111122223333:cluster:b");
+	ck_assert_str_eq(g->members[0].synchronization_status, "connected");
+	ck_assert_int_eq(g->members[1].is_writer, 0);
+	ck_assert_int_eq((int)g->members[1].nreaders, 0);
+	ck_assert_str_eq(g->members[1].global_write_forwarding_status, "disabled");
+	ck_assert_str_eq(g->members[1].synchronization_status, "pending-resync");
+	ck_assert_int_eq(g->failover_state.present, 1);
+	ck_assert_str_eq(g->failover_state.status, "switching-over");
+	ck_assert_str_eq(g->failover_state.from_db_cluster_arn,
+			 "arn:aws:rds:us-east-1:111122223333:cluster:a");
+	ck_assert_str_eq(g->failover_state.to_db_cluster_arn,
+			 "arn:aws:rds:eu-west-1:111122223333:cluster:b");
+	ck_assert_int_eq(g->failover_state.is_data_loss_allowed, 0);
+	aws_rds_global_cluster_list_release(&l);
+	aws_client_free(c);
+}
+END_TEST
+
+static int paged_handler_calls;
+
+static void paged(const struct stub_request *req, struct stub_response *resp, void *ud)
+{
+	(void)ud;
+	paged_handler_calls++;
+	resp->status = 200;
+	resp->content_type = "text/xml";
+	if (!memmem(req->body, req->body_len, "Marker=", 7))
+		resp->body = xstrdup("<DescribeDBClustersResponse><DescribeDBClustersResult>"
+				     "<DBClusters><DBCluster><DBClusterIdentifier>a</DBClusterIdentifier>"
+				     "<Status>available</Status><Port>5432</Port><DBClusterMembers>"
+				     "<DBClusterMember><DBInstanceIdentifier>a-1</DBInstanceIdentifier>"
+				     "<IsClusterWriter>true</IsClusterWriter><PromotionTier>1</PromotionTier>"
+				     "</DBClusterMember></DBClusterMembers></DBCluster></DBClusters>"
+				     "<Marker>page%2B2</Marker></DescribeDBClustersResult>"
+				     "</DescribeDBClustersResponse>");
+	else if (memmem(req->body, req->body_len, "Marker=page%252B2", 17))
+		resp->body = xstrdup("<DescribeDBClustersResponse><DescribeDBClustersResult>"
+				     "<DBClusters><DBCluster><DBClusterIdentifier>b</DBClusterIdentifier>"
+				     "<Status>backing-up</Status></DBCluster></DBClusters>"
+				     "</DescribeDBClustersResult></DescribeDBClustersResponse>");
+	else
+		resp->status = 500;
+}
+
+START_TEST(test_describe_follows_marker)
+{
+	struct stub *s = stub_start(paged, NULL);
+	char u[64];
+	struct aws_client *c;
+	struct aws_rds_db_cluster_list l;
+
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d", stub_port(s));
+	c = aws_client_new(&(struct aws_client_config){.creds = creds, .endpoint_url = u});
+	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, NULL), 0);
+	ck_assert_int_eq(paged_handler_calls, 2);
+	ck_assert_int_eq((int)l.n, 2);
+	ck_assert_str_eq(l.items[0].identifier, "a");
+	ck_assert_int_eq(l.items[0].port, 5432);
+	ck_assert_int_eq((int)l.items[0].nmembers, 1);
+	ck_assert_int_eq(l.items[0].members[0].is_cluster_writer, 1);
+	ck_assert_int_eq(l.items[0].members[0].promotion_tier, 1);
+	ck_assert_str_eq(l.items[1].status, "backing-up");
+	aws_rds_db_cluster_list_release(&l);
+	aws_client_free(c);
+	stub_stop(s);
+}
+END_TEST
+
+START_TEST(test_query_error_wire_code)
+{
+	struct aws_client *c = new_client(3, 0);
+	struct aws_rds_db_instance_list l;
+	struct aws_error err;
+
+	script.status_pattern = "E";
+	script.err_status = 404;
+	script.err_type = "text/xml";
+	script.err_body = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error>"
+			  "<Type>Sender</Type><Code>DBInstanceNotFound</Code><Message>DBInstance x "
+			  "not found.</Message></Error><RequestId>abc-123</RequestId></ErrorResponse>";
+	ck_assert_int_eq(aws_rds_describe_db_instances(c, "us-east-1", "x", NULL, &l, &err),
+			 BASE_ENOTFOUND);
+	ck_assert_str_eq(err.code, "DBInstanceNotFound");
+	ck_assert_str_eq(err.message, "DBInstance x not found.");
+	ck_assert_str_eq(err.request_id, "abc-123");
+	ck_assert_int_eq(err.http_status, 404);
+	ck_assert_int_eq(err.attempts, 1);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_json_error_type_is_normalised)
+{
+	struct aws_client *c = new_client(3, 0);
+	struct aws_ssm_parameter p;
+	struct aws_secret_value v;
+	struct aws_error err;
+
+	script.status_pattern = "E";
+	script.err_status = 400;
+	script.err_type = "application/x-amz-json-1.1";
+	script.err_body = "{\"__type\":\"com.amazonaws.ssm#ParameterNotFound:http://internal/\","
+			  "\"message\":\"Parameter /x not found\"}";
+	ck_assert_int_eq(aws_ssm_get_parameter(c, "eu-west-1", "/x", 0, &p, &err), BASE_ENOTFOUND);
+	ck_assert_str_eq(err.code, "ParameterNotFound");
+	ck_assert_str_eq(err.message, "Parameter /x not found");
+
+	script.err_body = "{\"__type\":\"AccessDeniedException\",\"Message\":\"no\"}";
+	ck_assert_int_eq(aws_secretsmanager_get_secret_value(c, "eu-west-1", "s", NULL, NULL, &v,
+							     &err),
+			 BASE_EFORBIDDEN);
+	ck_assert_str_eq(err.code, "AccessDeniedException");
+	ck_assert_str_eq(err.message, "no");
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_error_decoders_handle_variants)
+{
+	struct aws_error e;
+	const char *old_r53 = "<?xml version=\"1.0\"?><InvalidChangeBatch xmlns=\"https://route53.amazonaws"
+			      ".com/doc/2013-04-01/\"><Messages><Message>Tried to create resource record "
+			      "set but it already exists</Message></Messages><RequestId>r9</RequestId>"
+			      "</InvalidChangeBatch>";
+	const char *r53 = "<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Error>"
+			  "<Type>Sender</Type><Code>PriorRequestNotComplete</Code><Message>busy"
+			  "</Message></Error><RequestId>r1</RequestId></ErrorResponse>";
+
+	aws_error_clear(&e);
+	ck_assert_int_eq(aws_error_decode_xml(old_r53, strlen(old_r53), &e), 0);
+	ck_assert_str_eq(e.code, "InvalidChangeBatch");
+	ck_assert_str_eq(e.message, "Tried to create resource record set but it already exists");
+	ck_assert_str_eq(e.request_id, "r9");
+	ck_assert_int_eq(aws_error_decode_xml(r53, strlen(r53), &e), 0);
+	ck_assert_str_eq(e.code, "PriorRequestNotComplete");
+	ck_assert(aws_error_is_throttling(e.code));
+	ck_assert_int_eq(aws_error_decode_xml("not xml", 7, &e), BASE_EPARSE);
+	ck_assert_int_eq(aws_error_decode_json("{}", 2, "ThrottlingException:extra", &e), 0);
+	ck_assert_str_eq(e.code, "ThrottlingException");
+	ck_assert_int_eq(aws_error_decode_json("[1]", 3, NULL, &e), BASE_EPARSE);
+
+	ck_assert_int_eq(aws_error_to_base(400, "InvalidGlobalClusterStateFault"), BASE_ECONFLICT);
+	ck_assert_int_eq(aws_error_to_base(404, "GlobalClusterNotFoundFault"), BASE_ENOTFOUND);
+	ck_assert_int_eq(aws_error_to_base(400, "DBClusterAlreadyExistsFault"), BASE_EEXIST);
+	ck_assert_int_eq(aws_error_to_base(403, "SignatureDoesNotMatch"), BASE_EUNAUTHORIZED);
+	ck_assert_int_eq(aws_error_to_base(503, "ServiceUnavailable"), BASE_ESERVER);
+	ck_assert_int_eq(aws_error_to_base(400, "ThrottlingException"), BASE_ETHROTTLED);
+}
+END_TEST
+
+START_TEST(test_xml_entities_are_not_expanded)
+{
+	struct aws_error e;
+	const char *xxe = "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">"
+			  "<!ENTITY y \"expanded\">]><ErrorResponse><Error><Code>C&y;</Code><Message>&x;"
+			  "</Message></Error></ErrorResponse>";
+
+	xmlDocPtr doc;
+
+	/* AWS never sends a DTD: a document with one is refused, entities and all. */
+	aws_error_clear(&e);
+	ck_assert_int_eq(aws_error_decode_xml(xxe, strlen(xxe), &e), BASE_EPARSE);
+	ck_assert_str_eq(e.code, "");
+	ck_assert_int_eq(aws_xml_parse(xxe, strlen(xxe), &doc), BASE_EPARSE);
+	ck_assert_ptr_null(doc);
+}
+END_TEST
+
+START_TEST(test_secret_binary_is_base64_decoded)
+{
+	json_t *a = json_loads("{\"ARN\":\"arn:s\",\"Name\":\"n\",\"SecretBinary\":\"AAECAw==\","
+			       "\"VersionStages\":[\"AWSCURRENT\"],\"CreatedDate\":1.5}",
+			       0, NULL);
+	struct aws_secret_value v;
+
+	ck_assert_int_eq(aws_secretsmanager_decode(a, &v), 0);
+	ck_assert_int_eq((int)v.secret_binary_len, 4);
+	ck_assert_int_eq(v.secret_binary[3], 3);
+	ck_assert(v.created_ms == 1500);
+	aws_secret_value_release(&v);
+	json_decref(a);
+	a = json_loads("{\"SecretBinary\":\"not base64!\"}", 0, NULL);
+	ck_assert_int_eq(aws_secretsmanager_decode(a, &v), BASE_EPARSE);
+	json_decref(a);
+}
+END_TEST
+
+/* ---- retries ---- */
+
+START_TEST(test_throttling_at_30_percent_succeeds_after_retries)
+{
+	/* 3 throttles in every 10 requests, never 3 in a row. */
+	struct aws_client *c = new_client(3, 0);
+	struct base_metric *m = base_metric_counter("globaldb_aws_requests_total",
+						    "AWS API HTTP requests by service, operation and outcome",
+						    "service,operation,code");
+	int calls = 50;
+
+	script.status_pattern = "T..T..T...";
+	for (int i = 0; i < calls; i++) {
+		struct aws_rds_db_cluster_list l;
+		struct aws_error err;
+		int rc = aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err);
+
+		ck_assert_msg(rc == 0, "call %d: %s", i, err.message);
+		aws_rds_db_cluster_list_release(&l);
+	}
+	/* Every throttled request was retried; the answers were 30 % throttles. */
+	ck_assert_int_gt(stub_count(stub), calls);
+	ck_assert(base_metric_value(m, "rds", "DescribeDBClusters", "ok") == calls);
+	ck_assert(base_metric_value(m, "rds", "DescribeDBClusters", "Throttling") ==
+		  stub_count(stub) - calls);
+	ck_assert_int_ge((stub_count(stub) - calls) * 10, stub_count(stub) * 3 - 10);
+	/* Successful retries refund their cost: the budget is whole again. */
+	ck_assert_int_eq(aws_client_retry_tokens(c), 500);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_throttling_at_100_percent_fails_bounded_when_budget_spent)
+{
+	/* A budget of 20 tokens pays for 4 retries (5 each). */
+	struct aws_client *c = new_client(3, 20);
+	struct aws_rds_db_cluster_list l;
+	struct aws_error err;
+	int64_t start = base_now_mono_ms();
+	int rc;
+
+	script.status_pattern = "T";
+	rc = aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err);
+	ck_assert_int_eq(rc, BASE_ETHROTTLED);
+	ck_assert_int_eq(err.attempts, 3);
+	ck_assert_str_eq(err.code, "Throttling");
+	ck_assert_msg(strstr(err.message, "gave up after 3 attempts") != NULL, "%s", err.message);
+	ck_assert_int_eq(aws_client_retry_tokens(c), 10);
+
+	rc = aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err);
+	ck_assert_int_eq(rc, BASE_ETHROTTLED);
+	ck_assert_int_eq(err.attempts, 3);
+	ck_assert_int_eq(aws_client_retry_tokens(c), 0);
+
+	/* Budget spent: one attempt, and the error says why. */
+	for (int i = 0; i < 5; i++) {
+		rc = aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err);
+		ck_assert_int_eq(rc, BASE_ETHROTTLED);
+		ck_assert_int_eq(err.attempts, 1);
+		ck_assert_msg(strstr(err.message, "retry budget spent") != NULL, "%s", err.message);
+	}
+	ck_assert_int_eq(stub_count(stub), 3 + 3 + 5);
+	ck_assert_int_lt((int)(base_now_mono_ms() - start), 5000);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_server_errors_are_retried)
+{
+	struct aws_client *c = new_client(3, 0);
+	struct aws_rds_db_cluster_list l;
+	struct aws_error err;
+
+	script.status_pattern = "55.";
+	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err), 0);
+	ck_assert_int_eq(err.attempts, 3);
+	aws_rds_db_cluster_list_release(&l);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_timeouts_are_bounded)
+{
+	struct aws_client *c = new_client(2, 0);
+	struct aws_rds_db_cluster_list l;
+	struct aws_error err;
+	int64_t start = base_now_mono_ms();
+
+	script.status_pattern = "S";
+	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err),
+			 BASE_ETIMEDOUT);
+	ck_assert_int_eq(err.attempts, 2);
+	ck_assert_int_lt((int)(base_now_mono_ms() - start), 4000);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_call_deadline_caps_retries)
+{
+	struct aws_client_config cfg = {.creds = creds, .endpoint_url = url, .max_attempts = 10,
+					.retry_base_ms = 400, .retry_cap_ms = 400,
+					.call_timeout_ms = 1000};
+	struct aws_client *c = aws_client_new(&cfg);
+	struct aws_rds_db_cluster_list l;
+	struct aws_error err;
+	int64_t start = base_now_mono_ms();
+
+	script.status_pattern = "T";
+	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err),
+			 BASE_ETHROTTLED);
+	ck_assert_int_lt(err.attempts, 10);
+	ck_assert_int_lt((int)(base_now_mono_ms() - start), 1500);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_unreachable_endpoint_is_a_transport_error)
+{
+	struct aws_client_config cfg = {.creds = creds, .endpoint_url = "http://127.0.0.1:1",
+					.max_attempts = 2, .retry_base_ms = 5};
+	struct aws_client *c = aws_client_new(&cfg);
+	struct aws_rds_db_cluster_list l;
+	struct aws_error err;
+
+	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err),
+			 BASE_ETRANSPORT);
+	ck_assert_int_eq(err.attempts, 2);
+	ck_assert_int_eq(err.http_status, 0);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_response_body_is_capped)
+{
+	struct aws_client_config cfg = {.creds = creds, .endpoint_url = url,
+					.max_response_bytes = 1 << 20};
+	struct aws_client *c = aws_client_new(&cfg);
+	struct aws_rds_db_cluster_list l;
+	struct aws_error err;
+
+	script.status_pattern = "B";
+	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err),
+			 BASE_ETOOBIG);
+	ck_assert_int_eq(err.attempts, 1);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_secrets_stay_out_of_errors)
+{
+	struct aws_client *c = new_client(1, 0);
+	struct aws_rds_db_cluster cl;
+	struct aws_error err;
+	struct aws_rds_create_db_cluster_input in = {
+		.db_cluster_identifier = "x", .engine = "aurora-postgresql",
+		.master_username = "postgres", .master_user_password = "hunter2-very-secret",
+	};
+
+	script.status_pattern = "E";
+	script.err_status = 403;
+	script.err_type = "text/xml";
+	script.err_body = "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>The "
+			  "request signature we calculated does not match</Message></Error>"
+			  "</ErrorResponse>";
+	ck_assert_int_eq(aws_rds_create_db_cluster(c, "us-east-1", &in, &cl, &err),
+			 BASE_EUNAUTHORIZED);
+	ck_assert_ptr_null(strstr(err.message, SECRET));
+	ck_assert_ptr_null(strstr(err.message, TOKEN));
+	ck_assert_ptr_null(strstr(err.message, "hunter2"));
+	ck_assert_int_eq(err.attempts, 1);
+	aws_client_free(c);
+}
+END_TEST
+
+START_TEST(test_bad_region_and_override_are_refused)
+{
+	struct aws_client *c = new_client(1, 0);
+	struct aws_rds_db_cluster_list l;
+	char *u = NULL;
+	const char *sr;
+
+	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1/../x", NULL, NULL, &l, NULL),
+			 BASE_EINVAL);
+	ck_assert_int_eq(aws_rds_describe_db_clusters(c, NULL, NULL, NULL, &l, NULL), BASE_EINVAL);
+	ck_assert_int_eq(stub_count(stub), 0);
+	aws_client_free(c);
+
+	/* Without an override: https on the real host; with a bad override: refused. */
+	unsetenv("AWS_ENDPOINT_URL");
+	unsetenv("AWS_ENDPOINT_URL_RDS");
+	c = aws_client_new(&(struct aws_client_config){.creds = creds});
+	ck_assert_int_eq(aws_client_endpoint(c, &aws_svc_rds, "eu-west-1", &u, &sr), 0);
+	ck_assert_str_eq(u, "https://rds.eu-west-1.amazonaws.com");
+	free(u);
+	ck_assert_int_eq(aws_client_endpoint(c, &aws_svc_route53, "eu-west-1", &u, &sr), 0);
+	ck_assert_str_eq(u, "https://route53.amazonaws.com");
+	ck_assert_str_eq(sr, "us-east-1");
+	free(u);
+	setenv("AWS_ENDPOINT_URL_RDS", "ftp://127.0.0.1:5000", 1);
+	ck_assert_int_eq(aws_client_endpoint(c, &aws_svc_rds, "eu-west-1", &u, &sr), BASE_EINVAL);
+	setenv("AWS_ENDPOINT_URL_RDS", "http://user:pw@127.0.0.1:5000", 1);
+	ck_assert_int_eq(aws_client_endpoint(c, &aws_svc_rds, "eu-west-1", &u, &sr), BASE_EINVAL);
+	unsetenv("AWS_ENDPOINT_URL_RDS");
+	aws_client_free(c);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("aws_client");
+	TCase *enc = tcase_create("encoding");
+	TCase *dec = tcase_create("decoding");
+	TCase *ret = tcase_create("retries");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(enc, setup, teardown);
+	tcase_add_checked_fixture(dec, setup, teardown);
+	tcase_add_checked_fixture(ret, setup, teardown);
+	tcase_set_timeout(ret, 30);
+	tcase_add_test(enc, test_query_request_is_encoded_and_signed);
+	tcase_add_test(enc, test_values_are_percent_encoded_strictly);
+	tcase_add_test(enc, test_failover_and_switchover_bodies);
+	tcase_add_test(enc, test_create_cluster_secondary_and_delete_with_snapshot);
+	tcase_add_test(enc, test_json_request_has_target_and_type);
+	tcase_add_test(enc, test_route53_requests_use_global_signing);
+	tcase_add_test(enc, test_web_identity_call_is_unsigned);
+	tcase_add_test(enc, test_bad_region_and_override_are_refused);
+	tcase_add_test(dec, test_global_cluster_with_failover_state_decodes);
+	tcase_add_test(dec, test_describe_follows_marker);
+	tcase_add_test(dec, test_query_error_wire_code);
+	tcase_add_test(dec, test_json_error_type_is_normalised);
+	tcase_add_test(dec, test_error_decoders_handle_variants);
+	tcase_add_test(dec, test_xml_entities_are_not_expanded);
+	tcase_add_test(dec, test_secret_binary_is_base64_decoded);
+	tcase_add_test(ret, test_throttling_at_30_percent_succeeds_after_retries);
+	tcase_add_test(ret, test_throttling_at_100_percent_fails_bounded_when_budget_spent);
+	tcase_add_test(ret, test_server_errors_are_retried);
+	tcase_add_test(ret, test_timeouts_are_bounded);
+	tcase_add_test(ret, test_call_deadline_caps_retries);
+	tcase_add_test(ret, test_unreachable_endpoint_is_a_transport_error);
+	tcase_add_test(ret, test_response_body_is_capped);
+	tcase_add_test(ret, test_secrets_stay_out_of_errors);
+	suite_add_tcase(s, enc);
+	suite_add_tcase(s, dec);
+	suite_add_tcase(s, ret);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
