@@ -1,0 +1,1243 @@
+/*
+ * The planner's table: each row is a named situation (a few modifiers applied
+ * to a healthy two-region world) and what the planner must decide in it: the
+ * action and the region to call it in, the operation step it records first,
+ * the refusal or Degraded reason, the Ready reason, and an Event it must emit.
+ * Every row also checks the invariants of a pure planner: the same inputs give
+ * the same plan, the new status survives encode/decode, and a non-idempotent
+ * AWS call is only planned while the status records it (the write-ahead rule).
+ * A few sequence tests then walk whole operations step by step.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pkg/base/alloc.h"
+#include "pkg/base/timeutil.h"
+#include "pkg/globaldb/planner.h"
+#include "pkg/globaldb/types.h"
+
+#define T0 1795752000000LL /* 2026-11-27T04:00:00Z */
+#define SEC 1000LL
+
+#define EAST "us-east-1"
+#define WEST "us-west-2"
+#define EU "eu-west-1"
+#define EAST_ARN "arn:aws:rds:us-east-1:123456789012:cluster:orders-east"
+#define WEST_ARN "arn:aws:rds:us-west-2:123456789012:cluster:orders-west"
+#define EU_ARN "arn:aws:rds:eu-west-1:123456789012:cluster:orders-eu"
+
+static const char *base_spec =
+	"{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
+	"\"regions\":["
+	"{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"orders-east\","
+	"\"template\":{\"instanceClass\":\"db.r6g.large\",\"instances\":2}},"
+	"{\"name\":\"us-west-2\",\"dbClusterIdentifier\":\"orders-west\","
+	"\"template\":{\"instanceClass\":\"db.r6g.large\",\"instances\":2}}],"
+	"\"healthCheck\":{\"credentialsSecretRef\":{\"name\":\"probe\"}},"
+	"\"dns\":{\"hostedZoneId\":\"Z0123456789ABC\",\"writerRecordName\":\"writer.orders.example.com\","
+	"\"readerRecordName\":\"reader.orders.example.com\"},"
+	"\"ssm\":{\"parameterPrefix\":\"/orders/db\"},"
+	"\"workloads\":{\"deployments\":[{\"namespace\":\"shop\",\"name\":\"api\"}]}}";
+
+static struct {
+	struct gdb_spec spec;
+	struct gdb_status st;
+	struct gdb_observed obs;
+	struct gdb_health h;
+	int64_t now;
+} W;
+
+static struct gdb_obs_region *R(const char *name)
+{
+	for (size_t i = 0; i < W.obs.n_regions; i++)
+		if (strcmp(W.obs.regions[i].name, name) == 0)
+			return &W.obs.regions[i];
+	ck_abort_msg("no region %s", name);
+	return NULL;
+}
+
+static struct gdb_health_region *H(const char *name)
+{
+	for (size_t i = 0; i < W.h.n_regions; i++)
+		if (strcmp(W.h.regions[i].name, name) == 0)
+			return &W.h.regions[i];
+	ck_abort_msg("no health %s", name);
+	return NULL;
+}
+
+static struct gdb_obs_global *G(void)
+{
+	return &W.obs.globals[0];
+}
+
+static void set_members(struct gdb_obs_global *g, const char *writer_arn, const char *sec_arn,
+			const char *sync)
+{
+	memset(g->members, 0, sizeof(g->members));
+	g->n_members = 0;
+	if (writer_arn) {
+		g->members[g->n_members].db_cluster_arn = writer_arn;
+		g->members[g->n_members++].is_writer = 1;
+	}
+	if (sec_arn) {
+		g->members[g->n_members].db_cluster_arn = sec_arn;
+		g->members[g->n_members++].synchronization_status = sync;
+	}
+}
+
+static void region_obs(struct gdb_obs_region *o, const char *name, const char *arn,
+		       const char *ep, const char *rep, const char *i1, const char *i2)
+{
+	memset(o, 0, sizeof(*o));
+	o->name = name;
+	o->api = GDB_CALL_OK;
+	o->cluster_exists = 1;
+	o->cluster_arn = arn;
+	o->cluster_status = "available";
+	o->endpoint = ep;
+	o->reader_endpoint = rep;
+	o->global_cluster_identifier = "orders-global";
+	o->instance_ids[0] = i1;
+	o->instance_ids[1] = i2;
+	o->n_instances = 2;
+}
+
+static void world_init(void)
+{
+	json_error_t jerr;
+	json_t *j = json_loads(base_spec, 0, &jerr);
+	char err[GDB_ERRLEN];
+
+	ck_assert_msg(j, "spec json: %s", jerr.text);
+	memset(&W, 0, sizeof(W));
+	ck_assert_msg(gdb_spec_decode(j, &W.spec, err, sizeof(err)) == 0, "%s", err);
+	json_decref(j);
+	W.now = T0;
+	gdb_status_decode(NULL, &W.st, NULL, 0);
+	gdb_set_str(&W.st.global_cluster_identifier, "orders-global");
+	W.st.generation = 1;
+	gdb_set_str(&W.st.current_primary_region, EAST);
+
+	W.obs.generation = 1;
+	W.obs.n_regions = 2;
+	region_obs(&W.obs.regions[0], EAST, EAST_ARN, "orders-east.cluster-x.us-east-1.rds.amazonaws.com",
+		   "orders-east.cluster-ro-x.us-east-1.rds.amazonaws.com", "orders-east-1",
+		   "orders-east-2");
+	region_obs(&W.obs.regions[1], WEST, WEST_ARN, "orders-west.cluster-y.us-west-2.rds.amazonaws.com",
+		   "orders-west.cluster-ro-y.us-west-2.rds.amazonaws.com", "orders-west-1",
+		   "orders-west-2");
+	W.obs.n_globals = 1;
+	G()->identifier = "orders-global";
+	G()->status = "available";
+	G()->endpoint = "orders-global.global-abc.global.rds.amazonaws.com";
+	set_members(G(), EAST_ARN, WEST_ARN, "connected");
+
+	W.h.n_regions = 2;
+	W.h.regions[0] = (struct gdb_health_region){.name = EAST, .writer_healthy = 1,
+						    .reader_healthy = 1, .lag_ms = -1,
+						    .last_probe_ms = T0 - 1000,
+						    .last_write_ok_ms = T0 - 1000};
+	W.h.regions[1] = (struct gdb_health_region){.name = WEST, .writer_healthy = -1,
+						    .reader_healthy = 1, .lag_ms = 500,
+						    .last_probe_ms = T0 - 1000,
+						    .heartbeat_seen_ms = T0 - 1500};
+}
+
+static void world_release(void)
+{
+	gdb_spec_release(&W.spec);
+	gdb_status_release(&W.st);
+}
+
+/* ---- modifiers ---- */
+
+typedef void (*mod_fn)(void);
+
+static void op(enum gdb_op_type type, enum gdb_op_method method, enum gdb_step step,
+	       const char *source, const char *target, int attempts, int64_t age_ms)
+{
+	struct gdb_operation *o = &W.st.operation;
+
+	gdb_operation_release(o);
+	o->type = type;
+	o->method = method;
+	o->step = step;
+	gdb_set_str(&o->source_region, source);
+	gdb_set_str(&o->target_region, target);
+	o->attempts = attempts;
+	o->started_ms = W.now - age_ms - 60 * SEC;
+	o->step_started_ms = W.now - age_ms;
+}
+
+static void last_op(enum gdb_op_type type, enum gdb_op_method method, enum gdb_op_result res,
+		    const char *source, const char *target, int64_t age_ms)
+{
+	struct gdb_operation *o = &W.st.last_operation;
+
+	gdb_operation_release(o);
+	o->type = type;
+	o->method = method;
+	o->result = res;
+	gdb_set_str(&o->source_region, source);
+	gdb_set_str(&o->target_region, target);
+	o->started_ms = W.now - age_ms - 120 * SEC;
+	o->finished_ms = W.now - age_ms;
+}
+
+static void last_call(enum gdb_action_kind kind, const char *region, enum gdb_call call,
+		      const char *code)
+{
+	W.obs.last.action = kind;
+	W.obs.last.region = region;
+	W.obs.last.call = call;
+	W.obs.last.aws_code = code;
+}
+
+static void m_none(void) {}
+static void m_status_empty(void)
+{
+	gdb_status_release(&W.st);
+	gdb_status_decode(NULL, &W.st, NULL, 0);
+}
+static void m_spec_west(void) { gdb_set_str(&W.spec.primary_region, WEST); }
+static void m_no_tail(void)
+{
+	W.spec.has_dns = 0;
+	free(W.spec.ssm_parameter_prefix);
+	W.spec.ssm_parameter_prefix = NULL;
+	W.spec.n_deployments = 0; /* the decoded strings stay owned by the spec arrays */
+}
+static void m_no_globals(void)
+{
+	W.obs.n_globals = 0;
+	R(EAST)->global_cluster_identifier = NULL;
+	R(WEST)->global_cluster_identifier = NULL;
+}
+static void m_global_3(void)
+{
+	G()->identifier = "orders-global-3";
+	R(EAST)->global_cluster_identifier = "orders-global-3";
+	R(WEST)->global_cluster_identifier = "orders-global-3";
+}
+static void m_east_creating(void) { R(EAST)->cluster_status = "creating"; }
+static void m_east_missing(void) { R(EAST)->cluster_exists = 0; }
+static void m_east_api_down(void) { R(EAST)->api = GDB_CALL_UNREACHABLE; }
+static void m_east_api_timeout(void) { R(EAST)->api = GDB_CALL_TIMEOUT; }
+static void m_east_api_throttled(void) { R(EAST)->api = GDB_CALL_THROTTLED; }
+static void m_east_api_unknown(void) { R(EAST)->api = GDB_CALL_UNKNOWN; }
+static void m_east_foreign(void) { R(EAST)->global_cluster_identifier = "someone-else"; }
+static void m_east_one_instance(void) { R(EAST)->n_instances = 1; }
+static void m_east_unavailable(void) { R(EAST)->cluster_status = "inaccessible-encryption-credentials"; }
+static void m_east_not_found(void) { R(EAST)->cluster_exists = 0; }
+static void m_east_failing_over_since(int64_t age)
+{
+	struct gdb_region_status *r;
+
+	R(EAST)->cluster_status = "failing-over";
+	W.st.n_regions = 1;
+	r = &W.st.regions[0];
+	memset(r, 0, sizeof(*r));
+	r->name = xstrdup(EAST);
+	r->cluster_status = xstrdup("failing-over");
+	r->cluster_status_since_ms = W.now - age;
+	r->replication_lag_seconds = -1;
+	r->writer_healthy = 0;
+}
+static void m_east_failing_over_30s(void) { m_east_failing_over_since(30 * SEC); }
+static void m_east_failing_over_200s(void) { m_east_failing_over_since(200 * SEC); }
+static void m_west_missing(void) { R(WEST)->cluster_exists = 0; set_members(G(), EAST_ARN, NULL, NULL); }
+static void m_west_no_template(void) { W.spec.regions[1].has_template = 0; }
+static void m_east_no_template(void) { W.spec.regions[0].has_template = 0; }
+static void m_west_one_instance(void) { R(WEST)->n_instances = 1; R(WEST)->instance_ids[1] = NULL; }
+static void m_west_headless(void) { R(WEST)->n_instances = 0; }
+static void m_west_standalone(void)
+{
+	R(WEST)->global_cluster_identifier = NULL;
+	set_members(G(), EAST_ARN, NULL, NULL);
+}
+static void m_west_creating_joining(void)
+{
+	R(WEST)->cluster_status = "creating";
+	R(WEST)->n_instances = 0;
+	set_members(G(), EAST_ARN, NULL, NULL);
+}
+static void m_west_api_down(void) { R(WEST)->api = GDB_CALL_UNREACHABLE; }
+static void m_west_pending_resync(void) { G()->members[1].synchronization_status = "pending-resync"; }
+static void m_west_modifying(void) { R(WEST)->cluster_status = "modifying"; }
+static void m_west_reader_unhealthy(void) { H(WEST)->reader_healthy = 0; }
+static void m_west_lag_unknown(void) { H(WEST)->lag_ms = -1; }
+static void m_west_lag_40s(void) { H(WEST)->lag_ms = 40 * SEC; }
+static void m_west_lag_30s(void) { H(WEST)->lag_ms = 30 * SEC; }
+static void m_west_lag_0_budget_0(void) { H(WEST)->lag_ms = 0; W.spec.failover.max_data_loss_seconds = 0; }
+static void m_global_modifying(void) { G()->status = "modifying"; }
+static void m_global_pending(void)
+{
+	G()->failover_status = "pending";
+	G()->failover_from_arn = EAST_ARN;
+	G()->failover_to_arn = WEST_ARN;
+}
+static void m_global_switching(void) { G()->failover_status = "switching-over"; }
+static void m_global_cancelling(void) { G()->failover_status = "cancelling"; }
+static void m_global_failing_over(void) { G()->failover_status = "failing-over"; G()->failover_data_loss_allowed = 1; }
+static void m_global_status_switching(void) { G()->status = "switching-over"; }
+static void m_writer_west(void)
+{
+	set_members(G(), WEST_ARN, EAST_ARN, "connected");
+	H(WEST)->writer_healthy = 1;
+	H(WEST)->lag_ms = -1;
+	H(EAST)->writer_healthy = -1;
+	H(EAST)->lag_ms = 400;
+}
+static void m_cur_west(void) { gdb_set_str(&W.st.current_primary_region, WEST); }
+static void m_east_slow_probe(void)
+{
+	H(EAST)->writer_healthy = 0;
+	H(EAST)->consecutive_failures = 1;
+}
+static void m_east_failing(void)
+{
+	H(EAST)->writer_healthy = 0;
+	H(EAST)->consecutive_failures = 3;
+	H(EAST)->last_write_ok_ms = W.now - 10 * SEC;
+	H(WEST)->heartbeat_seen_ms = W.now - 10 * SEC - 400;
+}
+static void m_west_failing(void)
+{
+	H(WEST)->writer_healthy = 0;
+	H(WEST)->consecutive_failures = 5;
+}
+static void m_east_failing_2(void)
+{
+	H(EAST)->writer_healthy = 0;
+	H(EAST)->consecutive_failures = 2;
+}
+static void m_confirm_none(void) { W.spec.failover.confirmation = GDB_CONFIRM_NONE; }
+static void m_cooldown_recent(void) { W.st.last_failover_ms = W.now - 100 * SEC; }
+static void m_cooldown_passed(void) { W.st.last_failover_ms = W.now - 1000 * SEC; }
+static void m_paused(void) { W.obs.paused = "true"; }
+static void m_paused_false(void) { W.obs.paused = "false"; }
+static void m_manual(void) { W.spec.failover.mode = GDB_MODE_MANUAL; }
+static void m_fallback_manual(void) { W.spec.fallback_mode = GDB_MODE_MANUAL; }
+static void m_method_detach(void) { W.spec.failover.method = GDB_METHOD_DETACH; }
+static void m_method_managed(void) { W.spec.failover.method = GDB_METHOD_MANAGED; }
+static void m_deleting(void) { W.obs.deleting = 1; }
+static void m_delete_policy(void) { W.spec.deletion_policy = GDB_DELETION_DELETE; }
+
+static char approve_now[40], approve_old[40];
+static void m_approve_failover_now(void)
+{
+	base_time_format(W.now, approve_now, sizeof(approve_now));
+	W.obs.approve_failover = approve_now;
+}
+static void m_approve_failover_stale(void)
+{
+	base_time_format(W.now - 86400 * SEC, approve_old, sizeof(approve_old));
+	W.obs.approve_failover = approve_old;
+}
+static void m_approve_failover_garbage(void) { W.obs.approve_failover = "yes please"; }
+static void m_approve_fallback_now(void)
+{
+	base_time_format(W.now, approve_now, sizeof(approve_now));
+	W.obs.approve_fallback = approve_now;
+}
+
+/* A third region, eu-west-1, after the other two. */
+static void m_three_regions(void)
+{
+	struct gdb_region_spec *r = &W.spec.regions[2];
+	struct gdb_obs_global *g = G();
+
+	memset(r, 0, sizeof(*r));
+	r->name = xstrdup(EU);
+	r->db_cluster_identifier = xstrdup("orders-eu");
+	r->probe_port = 5432;
+	W.spec.n_regions = 3;
+	region_obs(&W.obs.regions[2], EU, EU_ARN, "orders-eu.cluster-z.eu-west-1.rds.amazonaws.com",
+		   "orders-eu.cluster-ro-z.eu-west-1.rds.amazonaws.com", "orders-eu-1", "orders-eu-2");
+	W.obs.n_regions = 3;
+	g->members[g->n_members].db_cluster_arn = EU_ARN;
+	g->members[g->n_members++].synchronization_status = "connected";
+	W.h.regions[2] = (struct gdb_health_region){.name = EU, .writer_healthy = -1,
+						    .reader_healthy = 1, .lag_ms = 500};
+	W.h.n_regions = 3;
+}
+static void m_eu_lag_100(void) { H(EU)->lag_ms = 100; }
+static void m_eu_lag_800(void) { H(EU)->lag_ms = 800; }
+static void m_eu_reader_unhealthy(void) { H(EU)->reader_healthy = 0; }
+
+/* Operations in flight. */
+static void m_op_switchover(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 1, 5 * SEC); }
+static void m_op_switchover_40s(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 1, 40 * SEC); }
+static void m_op_switchover_fresh(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 0, 0); }
+static void m_op_switchover_1s(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 1, 1 * SEC); }
+static void m_op_switchover_5_attempts(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 5, 100 * SEC); }
+static void m_op_wait_switchover(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_WAIT_SWITCHOVER, EAST, WEST, 0, 10 * SEC); }
+static void m_op_wait_switchover_60s(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_WAIT_SWITCHOVER, EAST, WEST, 0, 60 * SEC); }
+static void m_op_update_dns(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_UPDATE_DNS, EAST, WEST, 0, 0); }
+static void m_op_update_dns_sent(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_UPDATE_DNS, EAST, WEST, 1, 1 * SEC); }
+static void m_op_wait_dns(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_WAIT_DNS_INSYNC, EAST, WEST, 0, 2 * SEC);
+	gdb_set_str(&W.st.operation.dns_change_id, "/change/C123");
+}
+static void m_op_wait_dns_no_id(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_WAIT_DNS_INSYNC, EAST, WEST, 0, 2 * SEC); }
+static void m_op_publish(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_PUBLISH_SSM, EAST, WEST, 0, 0); }
+static void m_op_publish_sent(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_PUBLISH_SSM, EAST, WEST, 1, 1 * SEC); }
+static void m_op_restart_sent(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_RESTART_WORKLOADS, EAST, WEST, 1, 1 * SEC); }
+static void m_op_failover_restart_sent(void) { op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_RESTART_WORKLOADS, EAST, WEST, 1, 1 * SEC); }
+static void m_dns_pending(void) { W.obs.dns_change_status = "PENDING"; }
+static void m_dns_insync(void) { W.obs.dns_change_status = "INSYNC"; }
+
+static void m_op_failover(void) { op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 1, 5 * SEC); }
+static void m_op_failover_40s(void) { op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 1, 40 * SEC); }
+static void m_op_failover_1s(void) { op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 1, 1 * SEC); }
+static void m_op_wait_failover(void) { op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_WAIT_FAILOVER, EAST, WEST, 0, 10 * SEC); }
+static void m_op_wait_failover_60s(void) { op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_WAIT_FAILOVER, EAST, WEST, 0, 60 * SEC); }
+static void m_op_detach(void) { op(GDB_OP_FAILOVER, GDB_OPM_DETACH, GDB_STEP_DETACH, EAST, WEST, 1, 5 * SEC); }
+static void m_op_detach_fresh(void) { op(GDB_OP_FAILOVER, GDB_OPM_DETACH, GDB_STEP_DETACH, EAST, WEST, 0, 0); }
+static void m_op_awaiting_failover(void) { op(GDB_OP_FAILOVER, GDB_OPM_NONE, GDB_STEP_AWAITING_APPROVAL, EAST, WEST, 0, 30 * SEC); }
+
+static void m_last_switchover_refused(void) { last_call(GDB_ACT_SWITCHOVER, EAST, GDB_CALL_INVALID_STATE, "InvalidGlobalClusterStateFault"); }
+static void m_last_switchover_throttled(void) { last_call(GDB_ACT_SWITCHOVER, EAST, GDB_CALL_THROTTLED, "Throttling"); }
+static void m_last_failover_refused(void) { last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_INVALID_STATE, "InvalidGlobalClusterStateFault"); }
+static void m_last_failover_throttled(void) { last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_THROTTLED, "Throttling"); }
+static void m_last_failover_unreachable(void) { last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_UNREACHABLE, NULL); }
+static void m_last_failover_forbidden(void) { last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_FORBIDDEN, "AccessDenied"); }
+static void m_last_detach_not_found(void) { last_call(GDB_ACT_DETACH_AND_PROMOTE, WEST, GDB_CALL_NOT_FOUND, "GlobalClusterNotFoundFault"); }
+static void m_last_dns_ok(void) { last_call(GDB_ACT_UPSERT_DNS, WEST, GDB_CALL_OK, NULL); W.obs.last.change_id = "/change/C123"; }
+static void m_last_dns_throttled(void) { last_call(GDB_ACT_UPSERT_DNS, WEST, GDB_CALL_THROTTLED, "Throttling"); }
+static void m_last_ssm_ok(void) { last_call(GDB_ACT_PUBLISH_SSM, WEST, GDB_CALL_OK, NULL); }
+static void m_last_ssm_forbidden(void) { last_call(GDB_ACT_PUBLISH_SSM, WEST, GDB_CALL_FORBIDDEN, "AccessDeniedException"); }
+static void m_last_restart_ok(void) { last_call(GDB_ACT_RESTART_WORKLOADS, WEST, GDB_CALL_OK, NULL); }
+
+static void m_last_switchover_failed_10s(void) { last_op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_RESULT_FAILED, EAST, WEST, 10 * SEC); }
+static void m_last_switchover_failed_2m(void) { last_op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_RESULT_FAILED, EAST, WEST, 120 * SEC); }
+
+/* After a managed failover east -> west: west writes, east is being re-added. */
+static void m_after_managed(void)
+{
+	m_writer_west();
+	m_cur_west();
+	last_op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_RESULT_SUCCEEDED, EAST, WEST, 300 * SEC);
+	W.st.last_failover_ms = W.now - 300 * SEC;
+	G()->members[1].synchronization_status = "pending-resync";
+}
+static void m_east_readded(void) { G()->members[1].synchronization_status = "connected"; }
+static void m_east_aurora_snapshot(void)
+{
+	R(EAST)->snapshot_ids[0] = "rds:unplanned-global-failover-orders-east-2026-11-27-03-50";
+	R(EAST)->n_snapshots = 1;
+}
+static void m_op_wait_readded(void) { op(GDB_OP_FALLBACK, GDB_OPM_MANAGED, GDB_STEP_WAIT_READDED, WEST, EAST, 0, 10 * SEC); }
+static void m_op_copy_snapshot(void) { op(GDB_OP_FALLBACK, GDB_OPM_MANAGED, GDB_STEP_COPY_SNAPSHOT, WEST, EAST, 0, 60 * SEC); }
+static void m_op_copy_snapshot_11m(void) { op(GDB_OP_FALLBACK, GDB_OPM_MANAGED, GDB_STEP_COPY_SNAPSHOT, WEST, EAST, 0, 660 * SEC); }
+static char copy_name[80];
+static void m_east_copy_exists(void)
+{
+	char ts[20] = "";
+	char iso[40];
+	size_t j = 0;
+
+	base_time_format(W.st.operation.started_ms, iso, sizeof(iso));
+	for (size_t i = 0; iso[i]; i++)
+		if (iso[i] >= '0' && iso[i] <= '9')
+			ts[j++] = iso[i];
+	ts[j] = '\0';
+	snprintf(copy_name, sizeof(copy_name), "orders-east-lost-writes-%s", ts);
+	R(EAST)->snapshot_ids[1] = copy_name;
+	R(EAST)->n_snapshots = 2;
+}
+
+/* After a detach east -> west: west is standalone and writes; east is stale in orders-global. */
+static void m_after_detach(void)
+{
+	m_cur_west();
+	last_op(GDB_OP_FAILOVER, GDB_OPM_DETACH, GDB_RESULT_SUCCEEDED, EAST, WEST, 300 * SEC);
+	W.st.last_failover_ms = W.now - 300 * SEC;
+	R(WEST)->global_cluster_identifier = NULL;
+	set_members(G(), EAST_ARN, NULL, NULL);
+	H(WEST)->writer_healthy = 1;
+	H(WEST)->lag_ms = -1;
+	H(EAST)->writer_healthy = -1;
+}
+static void m_east_stale_standalone(void) { R(EAST)->global_cluster_identifier = NULL; set_members(G(), NULL, NULL, NULL); }
+static void m_east_no_instances(void) { R(EAST)->n_instances = 0; }
+static void m_east_deleting(void) { R(EAST)->cluster_status = "deleting"; }
+static void m_old_global_gone(void) { W.obs.n_globals = 0; }
+static void m_fallback_op(enum gdb_step step, int attempts, int64_t age)
+{
+	op(GDB_OP_FALLBACK, GDB_OPM_DETACH, step, WEST, EAST, attempts, age);
+	gdb_set_str(&W.st.operation.global_cluster_identifier, "orders-global-2");
+}
+static void m_op_fence(void) { m_fallback_op(GDB_STEP_FENCE_OLD_WRITER, 0, 0); }
+static void m_op_delete_old_global(void) { m_fallback_op(GDB_STEP_DELETE_OLD_GLOBAL_CLUSTER, 0, 0); }
+static void m_op_create_global(void) { m_fallback_op(GDB_STEP_CREATE_GLOBAL_CLUSTER, 0, 0); }
+static void m_op_create_global_sent(void) { m_fallback_op(GDB_STEP_CREATE_GLOBAL_CLUSTER, 1, 5 * SEC); }
+static void m_op_create_secondary(void) { m_fallback_op(GDB_STEP_CREATE_SECONDARY, 0, 0); }
+static void m_op_create_instances(void) { m_fallback_op(GDB_STEP_CREATE_INSTANCES, 0, 0); }
+static void m_op_wait_connected(void) { m_fallback_op(GDB_STEP_WAIT_CONNECTED, 0, 10 * SEC); }
+static void m_op_fallback_publish_sent(void) { m_fallback_op(GDB_STEP_PUBLISH_SSM, 1, 1 * SEC); }
+/* The second generation exists and holds the standalone writer. */
+static void m_gen2_global(void)
+{
+	W.obs.n_globals = 1;
+	G()->identifier = "orders-global-2";
+	G()->status = "available";
+	set_members(G(), WEST_ARN, NULL, NULL);
+	R(WEST)->global_cluster_identifier = "orders-global-2";
+}
+static void m_gen2_in_status(void)
+{
+	gdb_set_str(&W.st.global_cluster_identifier, "orders-global-2");
+	W.st.generation = 2;
+}
+static void m_east_rebuilt_creating(void)
+{
+	R(EAST)->cluster_exists = 1;
+	R(EAST)->cluster_status = "creating";
+	R(EAST)->global_cluster_identifier = "orders-global-2";
+	R(EAST)->n_instances = 0;
+	R(EAST)->n_snapshots = 0;
+}
+static void m_east_rebuilt_two(void)
+{
+	m_east_rebuilt_creating();
+	R(EAST)->cluster_status = "available";
+	R(EAST)->n_instances = 2;
+	set_members(G(), WEST_ARN, EAST_ARN, "pending-resync");
+}
+static void m_east_rebuilt_connected(void)
+{
+	m_east_rebuilt_two();
+	G()->members[1].synchronization_status = "connected";
+}
+static void m_name_taken(void)
+{
+	/* Someone else's orders-global-2 exists, without our writer. */
+	W.obs.n_globals = 1;
+	G()->identifier = "orders-global-2";
+	set_members(G(), NULL, NULL, NULL);
+}
+static void m_old_global_member_unreachable(void)
+{
+	/* The old global still lists the stale east cluster, and east does not answer. */
+	set_members(G(), EAST_ARN, NULL, NULL);
+	R(EAST)->api = GDB_CALL_UNREACHABLE;
+}
+
+/* Bad specs that only the controller's own validation can catch (no CEL). */
+static void m_bad_primary(void) { gdb_set_str(&W.spec.primary_region, "eu-central-1"); }
+static void m_bad_dup_region(void) { gdb_set_str(&W.spec.regions[1].name, EAST); }
+static void m_bad_timeout(void) { W.spec.health_check.timeout_seconds = 5; }
+static void m_bad_both_creds(void) { gdb_set_str(&W.spec.health_check.secrets_manager_secret_id, "orders/probe"); }
+static void m_bad_cluster_id(void) { gdb_set_str(&W.spec.regions[0].db_cluster_identifier, "orders--east"); }
+static void m_bad_one_region(void) { W.spec.n_regions = 1; free(W.spec.regions[1].name); free(W.spec.regions[1].db_cluster_identifier); W.spec.regions[1].name = W.spec.regions[1].db_cluster_identifier = NULL; }
+
+/* ---- the table ---- */
+
+#define ANY (-1)
+#define NOOP 0 /* expect no operation in flight */
+
+struct row {
+	const char *name;
+	mod_fn mods[8];
+	int action;           /* enum gdb_action_kind */
+	const char *region;   /* where to call; NULL = don't check */
+	int step;             /* operation step after planning; ANY; NOOP = none */
+	const char *degraded; /* Degraded reason when True, NULL = don't check, "" = False */
+	const char *ready;    /* Ready reason, NULL = don't check */
+	const char *event;    /* an Event reason the plan must emit, NULL = don't check */
+	const char *refusal;  /* plan->refusal, NULL = don't check */
+};
+
+#define A(k) GDB_ACT_##k
+#define S(k) GDB_STEP_##k
+
+static const struct row rows[] = {
+	/* -- steady state, adoption, provisioning -- */
+	{"steady state does nothing", {m_none}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", NULL, NULL},
+	{"paused=false is not paused", {m_paused_false}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", NULL, NULL},
+	{"adopts an existing global cluster", {m_status_empty}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", "Adopted", NULL},
+	{"adopts a later generation", {m_status_empty, m_global_3}, A(NONE), NULL, NOOP, "", NULL, "Adopted", NULL},
+	{"creates the missing global cluster from the primary", {m_status_empty, m_no_globals}, A(CREATE_GLOBAL_CLUSTER), EAST, NOOP, "", NULL, "CreatingGlobalCluster", NULL},
+	{"waits for a creating primary before creating the global cluster", {m_status_empty, m_no_globals, m_east_creating}, A(NONE), NULL, NOOP, "", NULL, NULL, NULL},
+	{"reports a missing primary cluster without AWS writes", {m_status_empty, m_no_globals, m_east_missing}, A(NONE), NULL, NOOP, "PrimaryClusterNotFound", NULL, NULL, NULL},
+	{"reports an unreachable primary region before creating", {m_status_empty, m_no_globals, m_east_api_down}, A(NONE), NULL, NOOP, "AwsUnreachable", NULL, NULL, NULL},
+	{"never takes a cluster from a foreign global cluster", {m_status_empty, m_no_globals, m_east_foreign}, A(NONE), NULL, NOOP, "ClusterInForeignGlobalCluster", NULL, NULL, NULL},
+	{"creates a missing secondary in its own region", {m_west_missing}, A(CREATE_SECONDARY_CLUSTER), WEST, NOOP, NULL, NULL, "CreatingSecondary", NULL},
+	{"a missing secondary without template is reported", {m_west_missing, m_west_no_template}, A(NONE), NULL, NOOP, "TemplateMissing", "TemplateMissing", NULL, NULL},
+	{"creates a missing secondary instance", {m_west_one_instance}, A(CREATE_INSTANCE), WEST, NOOP, NULL, NULL, "CreatingInstance", NULL},
+	{"creates a missing writer instance", {m_east_one_instance}, A(CREATE_INSTANCE), EAST, NOOP, NULL, NULL, "CreatingInstance", NULL},
+	{"a headless secondary without template is reported", {m_west_headless, m_west_no_template}, A(NONE), NULL, NOOP, "SecondaryHeadless", NULL, NULL, NULL},
+	{"a writer without template keeps its instances", {m_east_one_instance, m_east_no_template}, A(NONE), NULL, NOOP, "", NULL, NULL, NULL},
+	{"a standalone cluster is not adopted into the global cluster", {m_west_standalone}, A(NONE), NULL, NOOP, "ClusterNotInGlobalCluster", NULL, NULL, NULL},
+	{"a creating secondary that joins is awaited", {m_west_creating_joining}, A(NONE), NULL, NOOP, "", NULL, NULL, NULL},
+	{"an unreachable secondary region is reported", {m_west_api_down}, A(NONE), NULL, NOOP, "RegionUnreachable", "RegionUnreachable", NULL, NULL},
+	{"a slow writer probe alone changes nothing", {m_east_slow_probe}, A(NONE), NULL, NOOP, "", "PrimaryUnhealthy", NULL, NULL},
+
+	/* -- planned switchover -- */
+	{"switchover starts in the current primary's region", {m_spec_west}, A(SWITCHOVER), EAST, S(SWITCHOVER), "", "OperationInProgress", "SwitchoverStarted", NULL},
+	{"switchover waits for a modifying global cluster", {m_spec_west, m_global_modifying}, A(NONE), NULL, NOOP, "SwitchoverBlocked", "WriterNotInDesiredRegion", NULL, NULL},
+	{"switchover waits for pending-resync", {m_spec_west, m_west_pending_resync}, A(NONE), NULL, NOOP, "SwitchoverBlocked", NULL, NULL, NULL},
+	{"switchover waits while the target gets instances", {m_spec_west, m_west_one_instance}, A(CREATE_INSTANCE), WEST, NOOP, NULL, NULL, NULL, NULL},
+	{"switchover waits for an unreachable primary region", {m_spec_west, m_east_api_down}, A(NONE), NULL, NOOP, "RegionUnreachable", NULL, NULL, NULL},
+	{"switchover waits while the writer misses probes", {m_spec_west, m_east_slow_probe}, A(NONE), NULL, NOOP, "SwitchoverBlocked", NULL, NULL, NULL},
+	{"switchover waits for someone else's failover state", {m_spec_west, m_global_pending}, A(NONE), NULL, NOOP, "SwitchoverBlocked", NULL, NULL, NULL},
+	{"switchover to a modifying target waits", {m_spec_west, m_west_modifying}, A(NONE), NULL, NOOP, "SwitchoverBlocked", NULL, NULL, NULL},
+	{"crash after switchover persisted: no second call within settle", {m_spec_west, m_op_switchover}, A(WAIT), NULL, S(SWITCHOVER), "", NULL, NULL, NULL},
+	{"switchover re-issued when nothing happened after settle", {m_spec_west, m_op_switchover_40s}, A(SWITCHOVER), EAST, S(SWITCHOVER), "", NULL, "Retrying", NULL},
+	{"switchover persisted, not yet called: call it", {m_spec_west, m_op_switchover_fresh}, A(SWITCHOVER), EAST, S(SWITCHOVER), "", NULL, "SwitchoverStarted", NULL},
+	{"crash after switchover call: failover state seen", {m_spec_west, m_op_switchover, m_global_pending}, A(WAIT), NULL, S(WAIT_SWITCHOVER), "", NULL, NULL, NULL},
+	{"crash after a switchover that already finished", {m_spec_west, m_op_switchover, m_writer_west}, A(UPSERT_DNS), WEST, S(UPDATE_DNS), NULL, NULL, "WriterMoved", NULL},
+	{"switchover throttled: back off", {m_spec_west, m_op_switchover_1s, m_last_switchover_throttled}, A(WAIT), NULL, S(SWITCHOVER), "AwsThrottled", NULL, NULL, NULL},
+	{"switchover throttled: retried after the backoff", {m_spec_west, m_op_switchover, m_last_switchover_throttled}, A(SWITCHOVER), EAST, S(SWITCHOVER), "AwsThrottled", NULL, NULL, NULL},
+	{"switchover invalid state: retried after the backoff", {m_spec_west, m_op_switchover, m_last_switchover_refused}, A(SWITCHOVER), EAST, S(SWITCHOVER), "AwsInvalidState", NULL, NULL, NULL},
+	{"switchover gives up after 5 attempts", {m_spec_west, m_op_switchover_5_attempts, m_last_switchover_refused}, A(NONE), NULL, NOOP, "AwsInvalidState", NULL, "SwitchoverFailed", NULL},
+	{"a failed switchover is retried only after a pause", {m_spec_west, m_last_switchover_failed_10s}, A(NONE), NULL, NOOP, "SwitchoverFailed", NULL, NULL, NULL},
+	{"a failed switchover is retried after the pause", {m_spec_west, m_last_switchover_failed_2m}, A(SWITCHOVER), EAST, S(SWITCHOVER), "", NULL, "SwitchoverStarted", NULL},
+	{"switchover cancelled when the spec flips back before the call", {m_op_switchover_fresh}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", "SwitchoverCancelled", NULL},
+	{"wait through FailoverState switching-over", {m_spec_west, m_op_wait_switchover, m_global_switching}, A(WAIT), NULL, S(WAIT_SWITCHOVER), "", NULL, NULL, NULL},
+	{"wait through FailoverState cancelling", {m_spec_west, m_op_wait_switchover, m_global_cancelling}, A(WAIT), NULL, S(WAIT_SWITCHOVER), "", NULL, NULL, NULL},
+	{"new writer seen: DNS first", {m_spec_west, m_op_wait_switchover, m_writer_west}, A(UPSERT_DNS), WEST, S(UPDATE_DNS), "", NULL, "WriterMoved", NULL},
+	{"new writer but global still switching: wait", {m_spec_west, m_op_wait_switchover, m_writer_west, m_global_status_switching}, A(WAIT), NULL, S(WAIT_SWITCHOVER), NULL, NULL, NULL, NULL},
+	{"writer never moved: switchover failed", {m_spec_west, m_op_wait_switchover_60s}, A(NONE), NULL, NOOP, "SwitchoverCancelled", NULL, "SwitchoverCancelled", NULL},
+	{"writer not moved yet within settle: wait", {m_spec_west, m_op_wait_switchover}, A(WAIT), NULL, S(WAIT_SWITCHOVER), NULL, NULL, NULL, NULL},
+	{"DNS upsert points at the new writer", {m_spec_west, m_writer_west, m_op_update_dns}, A(UPSERT_DNS), WEST, S(UPDATE_DNS), "", NULL, "UpdatingDns", NULL},
+	{"DNS change accepted: wait for INSYNC", {m_spec_west, m_writer_west, m_op_update_dns_sent, m_last_dns_ok}, A(WAIT_DNS_INSYNC), WEST, S(WAIT_DNS_INSYNC), "", NULL, NULL, NULL},
+	{"crash after DNS upsert: upsert again (idempotent)", {m_spec_west, m_writer_west, m_op_update_dns_sent}, A(UPSERT_DNS), WEST, S(UPDATE_DNS), "", NULL, NULL, NULL},
+	{"DNS upsert throttled: back off", {m_spec_west, m_writer_west, m_op_update_dns_sent, m_last_dns_throttled}, A(WAIT), NULL, S(UPDATE_DNS), "AwsThrottled", NULL, NULL, NULL},
+	{"DNS pending: keep polling", {m_spec_west, m_writer_west, m_op_wait_dns, m_dns_pending}, A(WAIT_DNS_INSYNC), WEST, S(WAIT_DNS_INSYNC), "", NULL, NULL, NULL},
+	{"DNS change id lost: upsert again", {m_spec_west, m_writer_west, m_op_wait_dns_no_id}, A(UPSERT_DNS), WEST, S(UPDATE_DNS), "", NULL, NULL, NULL},
+	{"DNS INSYNC: publish to SSM", {m_spec_west, m_writer_west, m_op_wait_dns, m_dns_insync}, A(PUBLISH_SSM), WEST, S(PUBLISH_SSM), "", NULL, "DnsInSync", NULL},
+	{"SSM publish runs", {m_spec_west, m_writer_west, m_op_publish}, A(PUBLISH_SSM), WEST, S(PUBLISH_SSM), "", NULL, NULL, NULL},
+	{"SSM published: restart workloads", {m_spec_west, m_writer_west, m_op_publish_sent, m_last_ssm_ok}, A(RESTART_WORKLOADS), WEST, S(RESTART_WORKLOADS), "", NULL, "RestartingWorkloads", NULL},
+	{"SSM access denied: degraded, back off", {m_spec_west, m_writer_west, m_op_publish_sent, m_last_ssm_forbidden}, A(WAIT), NULL, S(PUBLISH_SSM), "AwsAccessDenied", NULL, NULL, NULL},
+	{"crash during restarts: restart again (same stamp)", {m_spec_west, m_writer_west, m_op_restart_sent}, A(RESTART_WORKLOADS), WEST, S(RESTART_WORKLOADS), "", NULL, NULL, NULL},
+	{"restarts done: switchover completed, Ready", {m_spec_west, m_writer_west, m_op_restart_sent, m_last_restart_ok}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", "SwitchoverCompleted", NULL},
+	{"without DNS, SSM, workloads the switchover ends at the new writer", {m_spec_west, m_no_tail, m_op_wait_switchover, m_writer_west}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", "SwitchoverCompleted", NULL},
+	{"paused holds an operation in flight", {m_spec_west, m_op_switchover_40s, m_paused}, A(NONE), NULL, S(SWITCHOVER), NULL, NULL, "Paused", NULL},
+	{"paused does not start a switchover", {m_spec_west, m_paused}, A(NONE), NULL, NOOP, NULL, "WriterNotInDesiredRegion", "Paused", NULL},
+
+	/* -- unplanned failover: when it fires -- */
+	{"failover: region down, probes failed, lag in budget", {m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, "PrimaryUnhealthy", "FailoverStarted", NULL},
+	{"failover: primary API times out", {m_east_failing, m_east_api_timeout}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "FailoverStarted", NULL},
+	{"failover: cluster not available in RDS", {m_east_failing, m_east_unavailable}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: cluster gone from RDS", {m_east_failing, m_east_not_found}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: in-region failover past its grace", {m_east_failing, m_east_failing_over_200s}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: confirmation None trusts the probes", {m_east_failing, m_confirm_none}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: lag exactly at the budget", {m_east_failing, m_east_api_down, m_west_lag_30s}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: zero budget, zero lag", {m_east_failing, m_east_api_down, m_west_lag_0_budget_0}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: cooldown passed", {m_east_failing, m_east_api_down, m_cooldown_passed}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: method DetachAndPromote detaches in the target region", {m_east_failing, m_east_api_down, m_method_detach}, A(DETACH_AND_PROMOTE), WEST, S(DETACH), NULL, NULL, "FailoverStarted", NULL},
+	{"failover: method Managed calls FailoverGlobalCluster", {m_east_failing, m_east_api_down, m_method_managed}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: lowest lag wins", {m_three_regions, m_eu_lag_100, m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), EU, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: equal lag goes to list order", {m_three_regions, m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: unknown lag candidate skipped for a measured one", {m_three_regions, m_west_lag_unknown, m_eu_lag_800, m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), EU, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: unhealthy readers are no target", {m_three_regions, m_eu_reader_unhealthy, m_eu_lag_100, m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+
+	/* -- unplanned failover: refusals -- */
+	{"refuse: fewer failures than the threshold", {m_east_failing_2, m_east_api_down}, A(NONE), NULL, NOOP, "RegionUnreachable", "PrimaryUnhealthy", NULL, NULL},
+	{"refuse: RDS says the primary is available", {m_east_failing}, A(NONE), NULL, NOOP, "PrimaryAvailableInControlPlane", "PrimaryUnhealthy", "PrimaryAvailableInControlPlane", "PrimaryAvailableInControlPlane"},
+	{"refuse: primary API throttled is no confirmation", {m_east_failing, m_east_api_throttled}, A(NONE), NULL, NOOP, "AwaitingConfirmation", NULL, NULL, "AwaitingConfirmation"},
+	{"refuse: primary API not observed", {m_east_failing, m_east_api_unknown}, A(NONE), NULL, NOOP, "AwaitingConfirmation", NULL, NULL, "AwaitingConfirmation"},
+	{"refuse: in-region failover within its grace", {m_east_failing, m_east_failing_over_30s}, A(NONE), NULL, NOOP, "InRegionFailoverInProgress", NULL, NULL, "InRegionFailoverInProgress"},
+	{"refuse: unknown lag", {m_east_failing, m_east_api_down, m_west_lag_unknown}, A(NONE), NULL, NOOP, "ReplicationLagUnknown", NULL, "ReplicationLagUnknown", "ReplicationLagUnknown"},
+	{"refuse: lag over the budget", {m_east_failing, m_east_api_down, m_west_lag_40s}, A(NONE), NULL, NOOP, "ReplicationLagOverBudget", NULL, "ReplicationLagOverBudget", "ReplicationLagOverBudget"},
+	{"refuse: best of three over the budget", {m_three_regions, m_eu_reader_unhealthy, m_west_lag_40s, m_east_failing, m_east_api_down}, A(NONE), NULL, NOOP, "ReplicationLagOverBudget", NULL, NULL, "ReplicationLagOverBudget"},
+	{"refuse: target readers unhealthy", {m_east_failing, m_east_api_down, m_west_reader_unhealthy}, A(NONE), NULL, NOOP, "NoFailoverTarget", NULL, NULL, "NoFailoverTarget"},
+	{"refuse: target not available", {m_east_failing, m_east_api_down, m_west_modifying}, A(NONE), NULL, NOOP, "NoFailoverTarget", NULL, NULL, "NoFailoverTarget"},
+	{"refuse: headless target", {m_east_failing, m_east_api_down, m_west_headless}, A(NONE), NULL, NOOP, "NoFailoverTarget", NULL, NULL, "NoFailoverTarget"},
+	{"refuse: target region unreachable too", {m_east_failing, m_east_api_down, m_west_api_down}, A(NONE), NULL, NOOP, "NoFailoverTarget", NULL, NULL, "NoFailoverTarget"},
+	{"refuse: cooldown", {m_east_failing, m_east_api_down, m_cooldown_recent}, A(NONE), NULL, NOOP, "CooldownActive", NULL, "CooldownActive", "CooldownActive"},
+	{"refuse: paused", {m_east_failing, m_east_api_down, m_paused}, A(NONE), NULL, NOOP, NULL, NULL, "Paused", NULL},
+	{"refuse: a standalone writer has no failover target", {m_after_detach, m_east_api_down, m_west_failing}, A(NONE), NULL, NOOP, "NoFailoverTarget", "PrimaryUnhealthy", NULL, "NoFailoverTarget"},
+
+	/* -- manual mode -- */
+	{"manual: recommend and wait", {m_manual, m_east_failing, m_east_api_down}, A(RECOMMEND_FAILOVER), WEST, S(AWAITING_APPROVAL), "AwaitingFailoverApproval", NULL, "FailoverRecommended", NULL},
+	{"manual: approved now fails over", {m_manual, m_east_failing, m_east_api_down, m_op_awaiting_failover, m_approve_failover_now}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "FailoverApproved", NULL},
+	{"manual: a stale approval approves nothing", {m_manual, m_east_failing, m_east_api_down, m_op_awaiting_failover, m_approve_failover_stale}, A(RECOMMEND_FAILOVER), WEST, S(AWAITING_APPROVAL), "AwaitingFailoverApproval", NULL, NULL, NULL},
+	{"manual: a malformed approval is reported", {m_manual, m_east_failing, m_east_api_down, m_op_awaiting_failover, m_approve_failover_garbage}, A(RECOMMEND_FAILOVER), WEST, S(AWAITING_APPROVAL), "InvalidApproval", NULL, "InvalidApproval", NULL},
+	{"manual: recommendation withdrawn when the writer recovers", {m_manual, m_op_awaiting_failover}, A(NONE), NULL, NOOP, "", NULL, "FailoverRecommendationWithdrawn", NULL},
+	{"manual: approval overrides the cooldown", {m_manual, m_east_failing, m_east_api_down, m_cooldown_recent, m_op_awaiting_failover, m_approve_failover_now}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"manual: approval does not override the lag budget", {m_manual, m_east_failing, m_east_api_down, m_west_lag_40s, m_op_awaiting_failover, m_approve_failover_now}, A(WAIT), NULL, S(AWAITING_APPROVAL), "ReplicationLagOverBudget", NULL, NULL, "ReplicationLagOverBudget"},
+
+	/* -- failover in flight -- */
+	{"crash after failover persisted: no second call within settle", {m_east_failing, m_east_api_down, m_op_failover}, A(WAIT), NULL, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover re-issued when nothing happened after settle", {m_east_failing, m_east_api_down, m_op_failover_40s}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "Retrying", NULL},
+	{"managed failover refused, Auto detaches instead", {m_east_failing, m_east_api_down, m_op_failover_1s, m_last_failover_refused}, A(DETACH_AND_PROMOTE), WEST, S(DETACH), NULL, NULL, "ManagedFailoverRefused", NULL},
+	{"managed failover refused, Managed retries with backoff", {m_method_managed, m_east_failing, m_east_api_down, m_op_failover_1s, m_last_failover_refused}, A(WAIT), NULL, S(FAILOVER_MANAGED), "AwsInvalidState", NULL, NULL, NULL},
+	{"failover throttled: back off", {m_east_failing, m_east_api_down, m_op_failover_1s, m_last_failover_throttled}, A(WAIT), NULL, S(FAILOVER_MANAGED), "AwsThrottled", NULL, NULL, NULL},
+	{"failover target region unreachable: retried after backoff", {m_east_failing, m_east_api_down, m_op_failover, m_last_failover_unreachable}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), "AwsUnreachable", NULL, NULL, NULL},
+	{"failover access denied: back off", {m_east_failing, m_east_api_down, m_op_failover_1s, m_last_failover_forbidden}, A(WAIT), NULL, S(FAILOVER_MANAGED), "AwsAccessDenied", NULL, NULL, NULL},
+	{"crash after failover call: failing-over seen", {m_east_failing, m_east_api_down, m_op_failover, m_global_failing_over}, A(WAIT), NULL, S(WAIT_FAILOVER), NULL, NULL, NULL, NULL},
+	{"managed failover done: DNS next, data loss recorded", {m_east_failing, m_east_api_down, m_op_wait_failover, m_writer_west}, A(UPSERT_DNS), WEST, S(UPDATE_DNS), NULL, NULL, "DataLossWindow", NULL},
+	{"managed failover stalled: issued again", {m_east_failing, m_east_api_down, m_op_wait_failover_60s}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"crash after detach persisted: no second call", {m_east_failing, m_east_api_down, m_op_detach}, A(WAIT), NULL, S(DETACH), NULL, NULL, NULL, NULL},
+	{"crash after detach call: target standalone, promoting", {m_east_failing, m_east_api_down, m_op_detach, m_west_standalone, m_west_modifying}, A(WAIT), NULL, S(WAIT_PROMOTED), NULL, NULL, NULL, NULL},
+	{"detach done: DNS next", {m_east_failing, m_east_api_down, m_op_detach, m_west_standalone}, A(UPSERT_DNS), WEST, S(UPDATE_DNS), NULL, NULL, "WriterMoved", NULL},
+	{"detach not found: retried after backoff", {m_east_failing, m_east_api_down, m_op_detach, m_last_detach_not_found}, A(DETACH_AND_PROMOTE), WEST, S(DETACH), "AwsNotFound", NULL, NULL, NULL},
+	{"detach target invisible: wait", {m_east_failing, m_east_api_down, m_op_detach_fresh, m_west_api_down}, A(WAIT), NULL, S(DETACH), "FailoverTargetUnavailable", NULL, NULL, NULL},
+	{"failover tail done: fallback waits for the lost region", {m_east_failing, m_east_api_down, m_writer_west, m_op_failover_restart_sent, m_last_restart_ok}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FailoverCompleted", NULL},
+
+	/* -- fallback after a managed failover -- */
+	{"managed fallback waits for Aurora's re-add", {m_after_managed}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FallbackStarted", NULL},
+	{"managed fallback in Manual mode waits for approval", {m_after_managed, m_fallback_manual}, A(WAIT), NULL, S(AWAITING_APPROVAL), "AwaitingFallbackApproval", NULL, NULL, NULL},
+	{"managed fallback approved", {m_after_managed, m_fallback_manual, m_approve_fallback_now}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FallbackApproved", NULL},
+	{"re-added and connected: copy Aurora's failover snapshot", {m_after_managed, m_east_readded, m_east_aurora_snapshot, m_op_wait_readded}, A(COPY_FAILOVER_SNAPSHOT), EAST, S(COPY_SNAPSHOT), NULL, NULL, "CopyingFailoverSnapshot", NULL},
+	{"snapshot copy exists: fallback done, switch back", {m_after_managed, m_east_readded, m_east_aurora_snapshot, m_op_copy_snapshot, m_east_copy_exists}, A(SWITCHOVER), WEST, S(SWITCHOVER), NULL, NULL, "LostWritesSnapshotKept", NULL},
+	{"no failover snapshot yet: wait", {m_after_managed, m_east_readded, m_op_copy_snapshot}, A(WAIT), NULL, S(COPY_SNAPSHOT), NULL, NULL, NULL, NULL},
+	{"no failover snapshot after 10 minutes: go on and switch back", {m_after_managed, m_east_readded, m_op_copy_snapshot_11m}, A(SWITCHOVER), WEST, S(SWITCHOVER), NULL, NULL, "NoFailoverSnapshot", NULL},
+	{"managed fallback does not switch back when the spec wants west", {m_after_managed, m_east_readded, m_spec_west, m_op_copy_snapshot_11m}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", "FallbackCompleted", NULL},
+
+	/* -- fallback after a detach -- */
+	{"detached: lost region still down, wait", {m_after_detach, m_east_api_down}, A(NONE), NULL, NOOP, "RegionUnreachable", "WriterNotInDesiredRegion", NULL, NULL},
+	{"detached: region back, stale member removed first", {m_after_detach}, A(REMOVE_FROM_GLOBAL_CLUSTER), EAST, S(FENCE_OLD_WRITER), NULL, NULL, "FallbackStarted", NULL},
+	{"detached in Manual fallback mode: wait for approval", {m_after_detach, m_fallback_manual}, A(WAIT), NULL, S(AWAITING_APPROVAL), "AwaitingFallbackApproval", NULL, NULL, NULL},
+	{"fence: delete the stale writer's instances", {m_after_detach, m_east_stale_standalone, m_op_fence}, A(DELETE_INSTANCES), EAST, S(FENCE_OLD_WRITER), NULL, NULL, "FencingOldWriter", NULL},
+	{"fence: delete the stale writer with a final snapshot", {m_after_detach, m_east_stale_standalone, m_east_no_instances, m_op_fence}, A(FENCE_OLD_WRITER), EAST, S(FENCE_OLD_WRITER), NULL, NULL, "FencingOldWriter", NULL},
+	{"fence: wait while it is deleting", {m_after_detach, m_east_stale_standalone, m_east_no_instances, m_east_deleting, m_op_fence}, A(WAIT), NULL, S(FENCE_OLD_WRITER), NULL, NULL, NULL, NULL},
+	{"fence: region down again, wait", {m_after_detach, m_op_fence, m_east_api_down}, A(WAIT), NULL, S(FENCE_OLD_WRITER), NULL, NULL, NULL, NULL},
+	{"fenced: delete the old global cluster", {m_after_detach, m_east_stale_standalone, m_east_missing, m_op_fence}, A(DELETE_OLD_GLOBAL_CLUSTER), WEST, S(DELETE_OLD_GLOBAL_CLUSTER), NULL, NULL, "DeletingOldGlobalCluster", NULL},
+	{"old global still lists an unreachable member: wait", {m_after_detach, m_op_delete_old_global, m_old_global_member_unreachable}, A(WAIT), NULL, S(DELETE_OLD_GLOBAL_CLUSTER), NULL, NULL, NULL, NULL},
+	{"old global gone: create the next generation from the writer", {m_after_detach, m_east_missing, m_old_global_gone, m_op_delete_old_global}, A(CREATE_GLOBAL_CLUSTER), WEST, S(CREATE_GLOBAL_CLUSTER), NULL, NULL, "CreatingGlobalCluster", NULL},
+	{"crash after create global: no second call", {m_after_detach, m_east_missing, m_old_global_gone, m_op_create_global_sent}, A(WAIT), NULL, S(CREATE_GLOBAL_CLUSTER), NULL, NULL, NULL, NULL},
+	{"generation name taken: use the next one", {m_after_detach, m_east_missing, m_name_taken, m_op_create_global}, A(CREATE_GLOBAL_CLUSTER), WEST, S(CREATE_GLOBAL_CLUSTER), NULL, NULL, "GlobalClusterNameTaken", NULL},
+	{"next generation holds the writer: rebuild the lost region", {m_after_detach, m_east_missing, m_gen2_global, m_op_create_global}, A(CREATE_SECONDARY_CLUSTER), EAST, S(CREATE_SECONDARY), NULL, NULL, "GlobalClusterCreated", NULL},
+	{"rebuild without template: reported", {m_after_detach, m_east_missing, m_gen2_global, m_gen2_in_status, m_east_no_template, m_op_create_secondary}, A(WAIT), NULL, S(CREATE_SECONDARY), "TemplateMissing", NULL, NULL, NULL},
+	{"rebuilt cluster creating: add instances", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_rebuilt_creating, m_op_create_secondary}, A(CREATE_INSTANCE), EAST, S(CREATE_INSTANCES), NULL, NULL, "CreatingInstance", NULL},
+	{"instances complete: wait for connected", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_rebuilt_two, m_op_create_instances}, A(WAIT), NULL, S(WAIT_CONNECTED), NULL, NULL, NULL, NULL},
+	{"connected: publish the new global cluster name", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_rebuilt_connected, m_op_wait_connected}, A(PUBLISH_SSM), WEST, S(PUBLISH_SSM), NULL, NULL, "FallbackReady", NULL},
+	{"fallback done: switch back to the desired region", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_rebuilt_connected, m_op_fallback_publish_sent, m_last_ssm_ok}, A(SWITCHOVER), WEST, S(SWITCHOVER), NULL, NULL, "FallbackCompleted", NULL},
+
+	/* -- deletion -- */
+	{"delete with Retain touches no AWS", {m_deleting}, A(REMOVE_FINALIZER), NULL, NOOP, NULL, NULL, "Retained", NULL},
+	{"delete with Retain during an operation", {m_deleting, m_spec_west, m_op_switchover}, A(REMOVE_FINALIZER), NULL, ANY, NULL, NULL, "Retained", NULL},
+	{"delete: secondaries leave the global cluster first", {m_deleting, m_delete_policy}, A(REMOVE_FROM_GLOBAL_CLUSTER), WEST, NOOP, NULL, NULL, NULL, NULL},
+	{"delete: then their instances", {m_deleting, m_delete_policy, m_west_standalone}, A(DELETE_INSTANCES), WEST, NOOP, NULL, NULL, NULL, NULL},
+	{"delete: then the writer leaves the global cluster", {m_deleting, m_delete_policy, m_west_missing}, A(REMOVE_FROM_GLOBAL_CLUSTER), EAST, NOOP, NULL, NULL, NULL, NULL},
+	{"delete: everything gone, remove the finalizer", {m_deleting, m_delete_policy, m_west_missing, m_east_missing, m_old_global_gone}, A(REMOVE_FINALIZER), NULL, NOOP, NULL, NULL, NULL, NULL},
+	{"delete with Delete waits while paused", {m_deleting, m_delete_policy, m_paused}, A(NONE), NULL, NOOP, NULL, NULL, NULL, NULL},
+
+	/* -- invalid specs the API server did not stop -- */
+	{"invalid: primaryRegion not among regions", {m_bad_primary}, A(NONE), NULL, NOOP, "InvalidSpec", "InvalidSpec", "InvalidSpec", NULL},
+	{"invalid: duplicate regions", {m_bad_dup_region}, A(NONE), NULL, NOOP, "InvalidSpec", "InvalidSpec", NULL, NULL},
+	{"invalid: timeout not below period", {m_bad_timeout}, A(NONE), NULL, NOOP, "InvalidSpec", NULL, NULL, NULL},
+	{"invalid: two credential sources", {m_bad_both_creds}, A(NONE), NULL, NOOP, "InvalidSpec", NULL, NULL, NULL},
+	{"invalid: RDS identifier with two hyphens", {m_bad_cluster_id}, A(NONE), NULL, NOOP, "InvalidSpec", NULL, NULL, NULL},
+	{"invalid: a single region", {m_bad_one_region}, A(NONE), NULL, NOOP, "InvalidSpec", NULL, NULL, NULL},
+	{"invalid spec holds an operation in flight", {m_bad_primary, m_op_switchover_40s}, A(NONE), NULL, S(SWITCHOVER), "InvalidSpec", NULL, NULL, NULL},
+	{"invalid spec on delete removes the finalizer", {m_bad_primary, m_deleting}, A(REMOVE_FINALIZER), NULL, ANY, NULL, NULL, NULL, NULL},
+};
+
+static int is_paused_world(void)
+{
+	return W.obs.paused && strcmp(W.obs.paused, "true") == 0;
+}
+
+static const char *cond_reason(const struct gdb_status *st, const char *type, int *status)
+{
+	const struct gdb_condition *c = gdb_status_condition(st, type);
+
+	*status = c ? (int)c->status : -1;
+	return c ? c->reason : NULL;
+}
+
+static int non_idempotent(enum gdb_action_kind k)
+{
+	return k == GDB_ACT_SWITCHOVER || k == GDB_ACT_FAILOVER_MANAGED ||
+	       k == GDB_ACT_DETACH_AND_PROMOTE || k == GDB_ACT_FENCE_OLD_WRITER ||
+	       k == GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER || k == GDB_ACT_COPY_FAILOVER_SNAPSHOT;
+}
+
+static void same_plan(const struct gdb_plan *a, const struct gdb_plan *b)
+{
+	json_t *ja = gdb_status_encode(&a->status), *jb = gdb_status_encode(&b->status);
+
+	ck_assert_int_eq(a->action.kind, b->action.kind);
+	ck_assert_int_eq(a->requeue_after_ms, b->requeue_after_ms);
+	ck_assert_int_eq(a->n_events, b->n_events);
+	ck_assert_msg(json_equal(ja, jb), "planning twice gave different statuses");
+	json_decref(ja);
+	json_decref(jb);
+}
+
+static void roundtrip(const struct gdb_status *st)
+{
+	json_t *j = gdb_status_encode(st), *j2;
+	struct gdb_status back;
+	char err[GDB_ERRLEN];
+
+	ck_assert_msg(gdb_status_decode(j, &back, err, sizeof(err)) == 0, "decode: %s", err);
+	j2 = gdb_status_encode(&back);
+	ck_assert_msg(json_equal(j, j2), "status does not round-trip");
+	json_decref(j);
+	json_decref(j2);
+	gdb_status_release(&back);
+}
+
+START_TEST(test_table)
+{
+	const struct row *r = &rows[_i];
+	struct gdb_plan p, p2;
+	int cs;
+	const char *reason;
+
+	world_init();
+	for (size_t m = 0; m < ARRAY_SIZE(r->mods) && r->mods[m]; m++)
+		r->mods[m]();
+	gdb_plan(&W.spec, &W.st, &W.obs, &W.h, W.now, &p);
+
+	ck_assert_msg(p.action.kind == (enum gdb_action_kind)r->action,
+		      "[%s] action %s, want %s (op step %s, message %s)", r->name,
+		      gdb_action_name(p.action.kind), gdb_action_name(r->action),
+		      gdb_step_name(p.status.operation.step),
+		      p.status.operation.message ? p.status.operation.message : "-");
+	if (r->region)
+		ck_assert_msg(p.action.region && strcmp(p.action.region, r->region) == 0,
+			      "[%s] region %s, want %s", r->name,
+			      p.action.region ? p.action.region : "(none)", r->region);
+	if (r->step == NOOP)
+		ck_assert_msg(p.status.operation.type == GDB_OP_NONE, "[%s] unexpected operation in %s",
+			      r->name, gdb_step_name(p.status.operation.step));
+	else if (r->step != ANY)
+		ck_assert_msg(p.status.operation.step == (enum gdb_step)r->step,
+			      "[%s] step %s, want %s", r->name,
+			      gdb_step_name(p.status.operation.step), gdb_step_name(r->step));
+	reason = cond_reason(&p.status, "Degraded", &cs);
+	if (r->degraded && !*r->degraded && !W.obs.deleting)
+		ck_assert_msg(cs == GDB_COND_FALSE, "[%s] Degraded is %s (%s)", r->name,
+			      reason ? reason : "-",
+			      gdb_status_condition(&p.status, "Degraded")->message);
+	else if (r->degraded && *r->degraded)
+		ck_assert_msg(cs == GDB_COND_TRUE && reason && strcmp(reason, r->degraded) == 0,
+			      "[%s] Degraded reason %s, want %s", r->name, reason ? reason : "-",
+			      r->degraded);
+	if (r->ready) {
+		reason = cond_reason(&p.status, "Ready", &cs);
+		ck_assert_msg(reason && strcmp(reason, r->ready) == 0, "[%s] Ready reason %s, want %s",
+			      r->name, reason ? reason : "-", r->ready);
+		ck_assert_int_eq(cs, strcmp(r->ready, "WriterInDesiredRegion") == 0 ? GDB_COND_TRUE
+										 : GDB_COND_FALSE);
+	}
+	if (r->event) {
+		int found = 0;
+
+		for (size_t i = 0; i < p.n_events; i++)
+			found |= strcmp(p.events[i].reason, r->event) == 0;
+		ck_assert_msg(found, "[%s] no %s event (%zu events, first %s)", r->name, r->event,
+			      p.n_events, p.n_events ? p.events[0].reason : "-");
+	}
+	if (r->refusal)
+		ck_assert_msg(p.refusal && strcmp(p.refusal, r->refusal) == 0,
+			      "[%s] refusal %s, want %s", r->name, p.refusal ? p.refusal : "-",
+			      r->refusal);
+
+	/* Invariants of every plan. */
+	ck_assert_int_ge(p.requeue_after_ms, 0);
+	ck_assert_int_le(p.requeue_after_ms, GDB_REQUEUE_MAX_MS);
+	if (non_idempotent(p.action.kind))
+		ck_assert_msg(p.status.operation.type != GDB_OP_NONE &&
+			      p.status.operation.attempts > 0 &&
+			      p.status.operation.step_started_ms == W.now,
+			      "[%s] a non-idempotent call must be recorded before it is made",
+			      r->name);
+	if (p.action.kind > GDB_ACT_WAIT && p.action.kind != GDB_ACT_RECOMMEND_FAILOVER &&
+	    p.action.kind != GDB_ACT_REMOVE_FINALIZER)
+		ck_assert_msg(p.action.region != NULL, "[%s] an AWS call needs a region", r->name);
+	if (W.obs.deleting && W.spec.deletion_policy == GDB_DELETION_RETAIN)
+		ck_assert_msg(p.action.kind == GDB_ACT_REMOVE_FINALIZER || p.action.kind == GDB_ACT_NONE,
+			      "[%s] Retain must never call AWS", r->name);
+	if (is_paused_world())
+		ck_assert_msg(p.action.kind == GDB_ACT_NONE || p.action.kind == GDB_ACT_REMOVE_FINALIZER,
+			      "[%s] paused must not call AWS", r->name);
+	gdb_plan(&W.spec, &W.st, &W.obs, &W.h, W.now, &p2);
+	same_plan(&p, &p2);
+	roundtrip(&p.status);
+	gdb_plan_release(&p2);
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+/* ---- details the table does not show ---- */
+
+static void plan_once(struct gdb_plan *p)
+{
+	gdb_plan(&W.spec, &W.st, &W.obs, &W.h, W.now, p);
+}
+
+/* The executor's side of the loop: persist the new status, report the call's result. */
+static void persist(struct gdb_plan *p, enum gdb_call call)
+{
+	gdb_status_release(&W.st);
+	gdb_status_copy(&W.st, &p->status);
+	memset(&W.obs.last, 0, sizeof(W.obs.last));
+	if (p->action.kind > GDB_ACT_WAIT) {
+		W.obs.last.action = p->action.kind;
+		W.obs.last.region = WEST;
+		W.obs.last.call = call;
+		if (p->action.kind == GDB_ACT_UPSERT_DNS)
+			W.obs.last.change_id = "/change/C42";
+	}
+	gdb_plan_release(p);
+}
+
+START_TEST(test_data_loss_window_recorded)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_east_failing();
+	m_east_api_down();
+	m_op_wait_failover();
+	m_writer_west();
+	plan_once(&p);
+	/* last write 10.0 s ago, last replicated heartbeat 10.4 s ago: 0.4 s, rounded up */
+	ck_assert_int_eq(p.status.operation.data_loss_window_seconds, 1);
+	ck_assert_str_eq(p.status.current_primary_region, WEST);
+	ck_assert_str_eq(p.status.writer_endpoint, "orders-west.cluster-y.us-west-2.rds.amazonaws.com");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+START_TEST(test_restart_stamp_is_stable)
+{
+	struct gdb_plan p1, p2;
+
+	world_init();
+	m_spec_west();
+	m_writer_west();
+	m_op_restart_sent();
+	plan_once(&p1);
+	W.now += 45 * SEC;
+	plan_once(&p2);
+	ck_assert_int_eq(p1.action.kind, GDB_ACT_RESTART_WORKLOADS);
+	ck_assert_int_eq(p2.action.kind, GDB_ACT_RESTART_WORKLOADS);
+	/* the same restartedAt value: re-applying it does not roll the pods again */
+	ck_assert_str_eq(p1.action.restart_stamp, p2.action.restart_stamp);
+	gdb_plan_release(&p1);
+	gdb_plan_release(&p2);
+	world_release();
+}
+END_TEST
+
+START_TEST(test_fence_keeps_lost_writes_snapshot)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_after_detach();
+	m_east_stale_standalone();
+	m_east_no_instances();
+	m_op_fence();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_FENCE_OLD_WRITER);
+	ck_assert_str_eq(p.action.db_cluster_identifier, "orders-east");
+	ck_assert_ptr_nonnull(strstr(p.action.snapshot_id, "orders-east-lost-writes-"));
+	ck_assert_str_eq(p.status.operation.lost_writes_snapshot, p.action.snapshot_id);
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+START_TEST(test_generation_names_come_from_status)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_after_detach();
+	m_east_missing();
+	m_name_taken();
+	m_op_create_global();
+	plan_once(&p);
+	ck_assert_str_eq(p.action.global_cluster_identifier, "orders-global-3");
+	ck_assert_str_eq(p.action.target_arn, WEST_ARN);
+	gdb_plan_release(&p);
+
+	/* A fallback after generation 3 creates generation 4, whatever the spec says. */
+	world_release();
+	world_init();
+	m_after_detach();
+	gdb_set_str(&W.st.global_cluster_identifier, "orders-global-3");
+	W.st.generation = 3;
+	G()->identifier = "orders-global-3";
+	R(EAST)->global_cluster_identifier = "orders-global-3";
+	plan_once(&p);
+	ck_assert_str_eq(p.status.operation.global_cluster_identifier, "orders-global-4");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+START_TEST(test_instance_names_fill_gaps)
+{
+	struct gdb_plan p;
+
+	world_init();
+	R(WEST)->instance_ids[0] = "orders-west-2";
+	R(WEST)->instance_ids[1] = NULL;
+	R(WEST)->n_instances = 1;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_INSTANCE);
+	ck_assert_str_eq(p.action.instance_id, "orders-west-1");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+START_TEST(test_refusal_event_only_on_change)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_east_failing();
+	m_east_api_down();
+	m_west_lag_40s();
+	plan_once(&p);
+	ck_assert_uint_eq(p.n_events, 1);
+	ck_assert_str_eq(p.events[0].reason, "ReplicationLagOverBudget");
+	persist(&p, GDB_CALL_OK);
+	W.now += 5 * SEC;
+	plan_once(&p);
+	ck_assert_uint_eq(p.n_events, 0); /* the same refusal again: no new Event */
+	ck_assert_str_eq(gdb_status_condition(&p.status, "Degraded")->reason,
+			 "ReplicationLagOverBudget");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+START_TEST(test_condition_transition_time_kept)
+{
+	struct gdb_plan p;
+	int64_t t;
+
+	world_init();
+	plan_once(&p);
+	t = gdb_status_condition(&p.status, "Ready")->last_transition_ms;
+	ck_assert_int_eq(t, W.now);
+	persist(&p, GDB_CALL_OK);
+	W.now += 60 * SEC;
+	plan_once(&p);
+	ck_assert_int_eq(gdb_status_condition(&p.status, "Ready")->last_transition_ms, t);
+	ck_assert_int_eq(p.status.observed_generation, 1);
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+/* The whole planned switchover, observation by observation. */
+START_TEST(test_sequence_switchover)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_spec_west();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_SWITCHOVER);
+	ck_assert_str_eq(p.action.region, EAST);
+	ck_assert_str_eq(p.action.target_arn, WEST_ARN);
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 3 * SEC;
+	m_global_pending();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_WAIT);
+	ck_assert_int_eq(p.status.operation.step, GDB_STEP_WAIT_SWITCHOVER);
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 20 * SEC;
+	G()->failover_status = NULL;
+	m_writer_west();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_UPSERT_DNS);
+	ck_assert_str_eq(p.action.writer_endpoint,
+			 "orders-west.cluster-y.us-west-2.rds.amazonaws.com");
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 1 * SEC;
+	W.obs.dns_change_status = "PENDING";
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_WAIT_DNS_INSYNC);
+	ck_assert_str_eq(p.action.change_id, "/change/C42");
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 30 * SEC;
+	W.obs.dns_change_status = "INSYNC";
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_PUBLISH_SSM);
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 1 * SEC;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_RESTART_WORKLOADS);
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 1 * SEC;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_NONE);
+	ck_assert_int_eq(p.status.operation.type, GDB_OP_NONE);
+	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_SWITCHOVER);
+	ck_assert_int_eq(p.status.last_operation.result, GDB_RESULT_SUCCEEDED);
+	ck_assert_uint_eq(p.status.last_operation.n_steps, 6);
+	ck_assert_str_eq(p.status.last_operation.steps[1].name, "WaitSwitchover");
+	ck_assert_int_eq(p.status.last_operation.steps[1].duration_seconds, 20);
+	ck_assert_str_eq(p.status.last_operation.steps[3].name, "WaitDnsInsync");
+	ck_assert_int_eq(p.status.last_operation.steps[3].duration_seconds, 30);
+	ck_assert_int_eq(gdb_status_condition(&p.status, "Ready")->status, GDB_COND_TRUE);
+	ck_assert_str_eq(p.status.current_primary_region, WEST);
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+/* Outage -> managed failover refused -> detach -> DNS -> restarts, then the region returns. */
+START_TEST(test_sequence_detach_and_fallback)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_east_failing();
+	m_east_api_down();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_FAILOVER_MANAGED);
+	ck_assert_str_eq(p.action.region, WEST);
+	persist(&p, GDB_CALL_INVALID_STATE);
+
+	W.now += 1 * SEC;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_DETACH_AND_PROMOTE);
+	ck_assert_str_eq(p.action.region, WEST);
+	ck_assert_int_eq(p.status.operation.method, GDB_OPM_DETACH);
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 10 * SEC;
+	R(WEST)->global_cluster_identifier = NULL;
+	set_members(G(), EAST_ARN, NULL, NULL);
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_UPSERT_DNS);
+	persist(&p, GDB_CALL_OK);
+	W.obs.dns_change_status = "INSYNC";
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_PUBLISH_SSM);
+	persist(&p, GDB_CALL_OK);
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_RESTART_WORKLOADS);
+	persist(&p, GDB_CALL_OK);
+	H(WEST)->writer_healthy = 1;
+	H(EAST)->writer_healthy = -1;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_NONE);
+	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_FAILOVER);
+	ck_assert_int_eq(p.status.last_operation.method, GDB_OPM_DETACH);
+	ck_assert_int_ge(p.status.last_operation.data_loss_window_seconds, 0);
+	ck_assert_str_eq(p.status.current_primary_region, WEST);
+	ck_assert_int_eq(p.status.last_failover_ms, W.now);
+	persist(&p, GDB_CALL_OK);
+
+	/* East answers again, its stale writer still in the old global cluster. */
+	W.now += 600 * SEC;
+	R(EAST)->api = GDB_CALL_OK;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER);
+	ck_assert_str_eq(p.action.region, EAST);
+	ck_assert_str_eq(p.status.operation.global_cluster_identifier, "orders-global-2");
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	m_east_stale_standalone();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_DELETE_INSTANCES);
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	m_east_no_instances();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_FENCE_OLD_WRITER);
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	m_east_missing();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER);
+	ck_assert_str_eq(p.action.global_cluster_identifier, "orders-global");
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	m_old_global_gone();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_GLOBAL_CLUSTER);
+	ck_assert_str_eq(p.action.global_cluster_identifier, "orders-global-2");
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	m_gen2_global();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_SECONDARY_CLUSTER);
+	ck_assert_str_eq(p.action.region, EAST);
+	ck_assert_str_eq(p.action.source_region, WEST);
+	ck_assert_str_eq(p.status.global_cluster_identifier, "orders-global-2");
+	ck_assert_int_eq(p.status.generation, 2);
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	m_east_rebuilt_creating();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_INSTANCE);
+	persist(&p, GDB_CALL_OK);
+	m_east_rebuilt_connected();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_PUBLISH_SSM);
+	ck_assert_str_eq(p.action.global_cluster_identifier, "orders-global-2");
+	persist(&p, GDB_CALL_OK);
+	plan_once(&p);
+	/* Fallback done; the spec still wants us-east-1: switch back, called in us-west-2. */
+	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_FALLBACK);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_SWITCHOVER);
+	ck_assert_str_eq(p.action.region, WEST);
+	ck_assert_str_eq(p.action.global_cluster_identifier, "orders-global-2");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+START_TEST(test_arn_parsing)
+{
+	char r[32], id[80];
+
+	ck_assert_int_eq(gdb_parse_cluster_arn(EAST_ARN, r, sizeof(r), id, sizeof(id)), 0);
+	ck_assert_str_eq(r, EAST);
+	ck_assert_str_eq(id, "orders-east");
+	ck_assert_int_eq(gdb_parse_cluster_arn("arn:aws-cn:rds:cn-north-1:1:cluster:x", r, sizeof(r), id, sizeof(id)), 0);
+	ck_assert_int_lt(gdb_parse_cluster_arn("arn:aws:rds:us-east-1:1:db:x", r, sizeof(r), id, sizeof(id)), 0);
+	ck_assert_int_lt(gdb_parse_cluster_arn("orders-east", r, sizeof(r), id, sizeof(id)), 0);
+	ck_assert_int_lt(gdb_parse_cluster_arn(NULL, r, sizeof(r), id, sizeof(id)), 0);
+	ck_assert_int_lt(gdb_parse_cluster_arn("arn:aws:rds::1:cluster:x", r, sizeof(r), id, sizeof(id)), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("planner");
+	TCase *tc = tcase_create("table");
+	TCase *seq = tcase_create("details");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, test_table, 0, (int)ARRAY_SIZE(rows));
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(seq, test_data_loss_window_recorded);
+	tcase_add_test(seq, test_restart_stamp_is_stable);
+	tcase_add_test(seq, test_fence_keeps_lost_writes_snapshot);
+	tcase_add_test(seq, test_generation_names_come_from_status);
+	tcase_add_test(seq, test_instance_names_fill_gaps);
+	tcase_add_test(seq, test_refusal_event_only_on_change);
+	tcase_add_test(seq, test_condition_transition_time_kept);
+	tcase_add_test(seq, test_sequence_switchover);
+	tcase_add_test(seq, test_sequence_detach_and_fallback);
+	tcase_add_test(seq, test_arn_parsing);
+	suite_add_tcase(s, tc);
+	suite_add_tcase(s, seq);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
