@@ -1,0 +1,131 @@
+"""The container image, built by hack/docker-build and inspected without a
+container runtime (crun cannot run containers on these machines): the image
+is mounted with `podman image mount` and its binary run with chroot as the
+image's own non-root user."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+SRC = os.environ.get("GDB_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+with open(os.path.join(SRC, "CMakeLists.txt")) as _f:
+    VERSION = re.search(r"project\(globaldb-controller VERSION ([0-9.]+)", _f.read()).group(1)
+IMAGE = f"globaldb-controller:{VERSION}"
+BIN = "/usr/local/bin/globaldb-controller"
+UID = 65532
+LIB_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib/x86_64-linux-gnu", "/lib64")
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, check=True, **kw).stdout
+
+
+@pytest.fixture(scope="module")
+def image():
+    assert os.geteuid() == 0, "the image test needs root: podman build with chroot isolation, chroot"
+    start = time.monotonic()
+    r = subprocess.run([os.path.join(SRC, "hack", "docker-build")], env=dict(os.environ, IMAGE=IMAGE),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    print(f"\nhack/docker-build took {time.monotonic() - start:.0f} s")
+    [info] = json.loads(sh("podman", "image", "inspect", IMAGE))
+    print(f"image {IMAGE}: {info['Size'] / 1e6:.1f} MB ({info['Size']} bytes)")
+    return info
+
+
+@pytest.fixture(scope="module")
+def root(image):
+    mnt = sh("podman", "image", "mount", IMAGE).strip()
+    yield mnt
+    subprocess.run(["podman", "image", "unmount", IMAGE], capture_output=True)
+
+
+def chroot(root, *args, **kw):
+    return subprocess.run(["chroot", f"--userspec={UID}:{UID}", root, *args],
+                          capture_output=True, text=True, timeout=30, **kw)
+
+
+def test_image_config_runs_as_fixed_non_root_user_with_oci_labels(image):
+    cfg = image["Config"]
+    assert cfg["User"] == f"{UID}:{UID}"
+    assert cfg["Entrypoint"] == [BIN]
+    assert set(cfg["ExposedPorts"]) == {"8080/tcp", "8081/tcp"}
+    labels = image["Labels"]
+    assert labels["org.opencontainers.image.title"] == "globaldb-controller"
+    assert labels["org.opencontainers.image.version"] == VERSION
+    assert re.fullmatch(r"[0-9a-f]{12}|unknown", labels["org.opencontainers.image.revision"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", labels["org.opencontainers.image.created"])
+
+
+def test_version_runs_as_the_image_user(root):
+    r = chroot(root, BIN, "--version")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"globaldb-controller {VERSION}\n"
+    with open(os.path.join(root, "etc", "passwd")) as f:
+        assert f"nonroot:x:{UID}:{UID}:" in f.read()
+
+
+def test_every_shared_library_resolves_inside_the_image(root):
+    # The image's own loader, asked to list what it would map.
+    r = chroot(root, "/lib64/ld-linux-x86-64.so.2", "--list", BIN)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "not found" not in r.stdout, r.stdout
+    assert "libcurl" in r.stdout and "libmicrohttpd" in r.stdout
+
+    # And by hand: every NEEDED entry of every ELF file in the image exists in it.
+    elves = [BIN] + [os.path.join(d, f) for d in LIB_DIRS if os.path.isdir(root + d)
+                     for f in os.listdir(root + d) if ".so" in f]
+    for elf in elves:
+        dyn = sh("readelf", "-d", root + elf)
+        for needed in re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dyn):
+            assert any(os.path.exists(root + d + "/" + needed) for d in LIB_DIRS), (elf, needed)
+
+
+def test_image_holds_the_binary_and_its_runtime_files_only(root):
+    allowed = re.compile(r"^(usr/local/bin/globaldb-controller|usr/lib(64)?/.*\.so[.0-9]*|"
+                         r"usr/lib/x86_64-linux-gnu/.*\.so[.0-9]*|usr/share/doc/.*copyright|"
+                         r"etc/(passwd|group|nsswitch\.conf|ld\.so\.conf|ld\.so\.cache|ssl/certs/ca-certificates\.crt))$")
+    files = []
+    for d, _, names in os.walk(root):
+        for n in names:
+            files.append(os.path.relpath(os.path.join(d, n), root))
+    assert files
+    extra = [f for f in files if not allowed.match(f)]
+    assert not extra, extra
+    for tool in ("bin/sh", "usr/bin/bash", "usr/bin/apt", "usr/bin/dpkg"):
+        assert not os.path.lexists(os.path.join(root, tool)), tool
+
+
+def test_controller_serves_from_the_read_only_image(root):
+    # The mounted image is read-only: serving from it proves no root-fs writes are needed.
+    with pytest.raises(OSError):
+        open(os.path.join(root, "probe-write"), "w").close()
+    p = subprocess.Popen(["chroot", f"--userspec={UID}:{UID}", root, BIN, "--log-format=json",
+                          "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0"],
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        ports = {}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = p.stderr.readline()
+            assert line, "controller exited early"
+            rec = json.loads(line)
+            if rec["msg"] == "serving http":
+                ports[rec["endpoints"]] = int(rec["port"])
+            if rec["msg"] == "started":
+                break
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports['/healthz,/readyz']}/readyz", timeout=5) as r:
+            assert r.status == 200 and r.read() == b"ok"
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports['/metrics']}/metrics", timeout=5) as r:
+            assert b"globaldb_build_info" in r.read()
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
