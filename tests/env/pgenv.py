@@ -390,7 +390,7 @@ class PgServer:
 
     # -- configuration -----------------------------------------------------
 
-    def _write_server_conf(self, primary=None):
+    def _write_server_conf(self, primary=None, standby=None):
         """Per-server settings (port, socket, upstream) in server.conf.
 
         postgresql.conf includes server.conf last, so a base backup copies
@@ -409,7 +409,9 @@ class PgServer:
         os.chmod(path, 0o600)
         _own(path)
         signal_file = os.path.join(self.datadir, "standby.signal")
-        if primary is not None:
+        if standby is None:
+            standby = primary is not None
+        if standby:
             with open(signal_file, "w"):
                 pass
             _own(signal_file)
@@ -525,8 +527,12 @@ def make_standby(primary, root_dir, name, port=None, start=True) -> PgServer:
 
 
 def set_upstream(server, new_primary):
-    """Point a running standby at new_primary (reload, no restart)."""
-    server._write_server_conf(primary=new_primary)
+    """Point a running standby at new_primary (reload, no restart).
+
+    new_primary None cuts replication: the standby stays in recovery, keeps
+    what it has replayed and receives nothing more until pointed again.
+    """
+    server._write_server_conf(primary=new_primary, standby=True)
     server.sql("SELECT pg_reload_conf()")
 
 

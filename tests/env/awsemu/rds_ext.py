@@ -178,16 +178,40 @@ class Extension:
                     s.stop("immediate")
 
 
+    def set_replication(self, region, paused):
+        """Cut (paused) or restore the replication into region's bound secondaries."""
+        with self.lock:
+            work = []
+            for b in self.bindings.values():
+                if b.region != region:
+                    continue
+                cluster = _cluster_of(b)
+                gc = _global_of(cluster) if cluster is not None else None
+                if gc is None or cluster.is_writer:
+                    continue
+                upstream = self.binding_of(_writer_of(gc))
+                if upstream is None:
+                    continue
+                work.append((b.writer, None if paused else upstream.writer))
+        for server, upstream in work:
+            pgenv.set_upstream(server, upstream)
+        return len(work)
+
+
 EXT = Extension()
 
 
-def _needs_readd(binding):
+def _cluster_of(binding):
     for cluster in _all_clusters():
         if (cluster.region == binding.region
-                and cluster.db_cluster_identifier.lower() == binding.cluster_id
-                and getattr(cluster, "_emu_readd", None) is not None):
-            return True
-    return False
+                and cluster.db_cluster_identifier.lower() == binding.cluster_id):
+            return cluster
+    return None
+
+
+def _needs_readd(binding):
+    cluster = _cluster_of(binding)
+    return cluster is not None and getattr(cluster, "_emu_readd", None) is not None
 
 
 # -- moto lookups ------------------------------------------------------------
@@ -378,6 +402,11 @@ def _ensure_writable(cluster):
             b.writer.start()
         if b.writer.in_recovery():
             b.writer.promote()
+        if b.reader is not None:
+            if b.reader.pid() is not None and b.reader.in_recovery():
+                pgenv.set_upstream(b.reader, b.writer)
+            else:
+                pgenv.rejoin_as_standby(b.reader, b.writer, fresh=True)
 
     return work
 
@@ -691,7 +720,18 @@ def delete_db_cluster(self):
             raise Fault("InvalidDBClusterStateFault",
                         f"DB cluster {cluster.db_cluster_identifier} is a member of global cluster "
                         f"{gc.global_cluster_identifier}; remove it from the global cluster first.")
-    return _moto_delete_db_cluster(self)
+    result = _moto_delete_db_cluster(self)
+    if cluster is not None:
+        # Automated backups go with the cluster (DeleteAutomatedBackups
+        # defaults to true); moto keeps them, and a cluster re-created under
+        # the same name within the minute then collides with its own backup.
+        snaps = cluster.backend.cluster_snapshots
+        for sid, snap in list(snaps.items()):
+            if (snap.snapshot_type == "automated" and snap.cluster.db_cluster_identifier
+                    == cluster.db_cluster_identifier and not sid.startswith(
+                        "rds:unplanned-global-failover-")):
+                del snaps[sid]
+    return result
 
 
 def modify_db_cluster(self):

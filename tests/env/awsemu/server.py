@@ -361,6 +361,10 @@ class Middleware:
                                  "regions": body.get("regions"), "actions": body.get("actions"),
                                  "remaining": body.get("count")}
             return 200, {"throttle": self.throttle}
+        if path == "/replication" and method == "POST":
+            n = EXT.set_replication(body["region"], bool(body.get("paused")))
+            return 200, {"region": body["region"], "paused": bool(body.get("paused")),
+                         "servers": n}
         if path == "/bind" and method == "POST":
             writer = pgenv.server_from_dict(body["writer"])
             reader = pgenv.server_from_dict(body["reader"]) if body.get("reader") else None

@@ -1,0 +1,228 @@
+"""The whole story with boto3 only, on real PostgreSQL servers bound to the
+emulated clusters: a two-region global database; switchover (no row lost);
+primary-region outage; managed failover (the data-loss window measured from
+the rows); recovery and Aurora's re-add; switch back.  Then the same with
+detach-and-promote and a new global database instead of managed failover."""
+
+import psycopg
+import pytest
+
+import pgenv
+from conftest import wait_for
+
+EAST, WEST = "us-east-1", "us-west-2"
+
+
+class Region:
+    """A region's PostgreSQL: a writer and a reader server."""
+
+    def __init__(self, root, region):
+        self.region = region
+        self.writer = pgenv.init_primary(root, f"{region}-w")
+        self.reader = pgenv.init_primary(root, f"{region}-r")
+
+    def destroy(self):
+        for s in (self.reader, self.writer):
+            s.destroy()
+
+
+@pytest.fixture
+def regions(tmp_path):
+    rs = {r: Region(str(tmp_path), r) for r in (EAST, WEST)}
+    yield rs
+    for r in rs.values():
+        r.destroy()
+
+
+def cluster(aws, region, cid):
+    return aws("rds", region).describe_db_clusters(DBClusterIdentifier=cid)["DBClusters"][0]
+
+
+def create_cluster(aws, region, cid, global_id=None):
+    rds = aws("rds", region)
+    kw = {"DBClusterIdentifier": cid, "Engine": "aurora-postgresql", "EngineVersion": "15.4"}
+    if global_id:
+        kw["GlobalClusterIdentifier"] = global_id
+    else:
+        kw.update(MasterUsername="postgres", MasterUserPassword=pgenv.DEFAULT_PASSWORD)
+    arn = rds.create_db_cluster(**kw)["DBCluster"]["DBClusterArn"]
+    for i in range(2):
+        rds.create_db_instance(DBInstanceIdentifier=f"{cid}-{i}", DBClusterIdentifier=cid,
+                               Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    return arn
+
+
+def global_cluster(aws, gid, region):
+    return aws("rds", region).describe_global_clusters(
+        GlobalClusterIdentifier=gid)["GlobalClusters"][0]
+
+
+def wait_settled(aws, gid, region, writer_arn, timeout=90):
+    """Until no operation runs, writer_arn writes and every member is connected."""
+    def ok():
+        gc = global_cluster(aws, gid, region)
+        if "FailoverState" in gc or gc["Status"] != "available":
+            return None
+        ms = gc["GlobalClusterMembers"]
+        if not all(m["SynchronizationStatus"] == "connected" for m in ms):
+            return None
+        if not any(m["IsWriter"] and m["DBClusterArn"] == writer_arn for m in ms):
+            return None
+        return gc
+    return wait_for(ok, timeout=timeout, interval=0.1, what=f"{gid} settled on {writer_arn}")
+
+
+def connect(aws, region, cid, reader=False):
+    """A connection through the endpoint DescribeDBClusters/Instances give."""
+    if reader:
+        inst = aws("rds", region).describe_db_instances(
+            DBInstanceIdentifier=f"{cid}-1")["DBInstances"][0]["Endpoint"]
+        host, port = inst["Address"], inst["Port"]
+    else:
+        c = cluster(aws, region, cid)
+        host, port = c["Endpoint"], c["Port"]
+    return psycopg.connect(host=host, port=port, user="postgres",
+                           password=pgenv.DEFAULT_PASSWORD, dbname="postgres",
+                           autocommit=True, connect_timeout=5)
+
+
+def write(aws, region, cid, ids):
+    """Insert ids one commit each; the ids whose commit was acknowledged."""
+    acked = []
+    with connect(aws, region, cid) as conn:
+        for i in ids:
+            conn.execute("INSERT INTO t (id) VALUES (%s)", (i,))
+            acked.append(i)
+    return acked
+
+
+def rows(aws, region, cid, reader=False):
+    with connect(aws, region, cid, reader) as conn:
+        return {r[0] for r in conn.execute("SELECT id FROM t").fetchall()}
+
+
+def wait_rows(aws, region, cid, expected, reader=True):
+    def caught_up():
+        try:
+            return rows(aws, region, cid, reader) >= set(expected)
+        except psycopg.errors.UndefinedTable:
+            return False      # the CREATE TABLE has not been replayed yet
+    wait_for(caught_up, timeout=30, what=f"rows on {region}/{cid}")
+
+
+def in_recovery(aws, region, cid):
+    with connect(aws, region, cid) as conn:
+        return conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+
+
+def build(aws, admin, regions, gid="gdb"):
+    """east primary (writer + reader), west secondary, bound to the servers."""
+    for r, cid in ((EAST, "east"), (WEST, "west")):
+        admin.bind(r, cid, regions[r].writer, regions[r].reader)
+    east = create_cluster(aws, EAST, "east")
+    wait_for(lambda: cluster(aws, EAST, "east")["Status"] == "available", what="east available")
+    aws("rds", EAST).create_global_cluster(GlobalClusterIdentifier=gid,
+                                           SourceDBClusterIdentifier=east)
+    west = create_cluster(aws, WEST, "west", global_id=gid)
+    wait_settled(aws, gid, EAST, east)
+    return east, west
+
+
+def test_switchover_outage_managed_failover_readd_and_switch_back(aws, admin, regions):
+    east, west = build(aws, admin, regions)
+    c = cluster(aws, EAST, "east")
+    assert (c["Endpoint"], c["Port"]) == ("localhost", regions[EAST].writer.port)
+    with connect(aws, EAST, "east") as conn:
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    acked = write(aws, EAST, "east", range(1, 101))
+    wait_rows(aws, WEST, "west", acked)            # the secondary's reader instance
+    wait_rows(aws, EAST, "east", acked)            # the primary's own reader
+    assert in_recovery(aws, WEST, "west")
+
+    # Planned switchover, called in the primary's region: no row lost.
+    aws("rds", EAST).switchover_global_cluster(GlobalClusterIdentifier="gdb",
+                                               TargetDbClusterIdentifier=west)
+    wait_settled(aws, "gdb", WEST, west)
+    assert not in_recovery(aws, WEST, "west") and in_recovery(aws, EAST, "east")
+    assert rows(aws, WEST, "west", reader=False) == set(acked)
+    acked += write(aws, WEST, "west", range(101, 151))
+    wait_rows(aws, EAST, "east", acked)
+
+    # Replication into east stops, writes go on, then west's region goes down.
+    admin.post("/replication", {"region": EAST, "paused": True})
+    unreplicated = write(aws, WEST, "west", range(151, 201))
+    acked += unreplicated
+    admin.outage(WEST, "hang")
+    aws("rds", EAST).failover_global_cluster(GlobalClusterIdentifier="gdb",
+                                             TargetDbClusterIdentifier=east, AllowDataLoss=True)
+    gc = wait_for(lambda: (g := global_cluster(aws, "gdb", EAST)) and "FailoverState" not in g
+                  and g, timeout=60, what="failover done")
+    ms = {m["DBClusterArn"]: m for m in gc["GlobalClusterMembers"]}
+    assert ms[east]["IsWriter"] and ms[west]["SynchronizationStatus"] == "pending-resync"
+    survived = rows(aws, EAST, "east", reader=False)
+    lost = set(acked) - survived
+    assert lost == set(unreplicated)               # the data-loss window, measured
+    after = write(aws, EAST, "east", range(201, 221))
+
+    # The region comes back: Aurora fences and re-adds the old primary.
+    admin.outage(WEST, "off")
+    wait_settled(aws, "gdb", EAST, east)
+    snaps = aws("rds", WEST).describe_db_cluster_snapshots(
+        DBClusterIdentifier="west")["DBClusterSnapshots"]
+    assert [s for s in snaps
+            if s["DBClusterSnapshotIdentifier"].startswith("rds:unplanned-global-failover-west-")]
+    assert in_recovery(aws, WEST, "west")
+    wait_rows(aws, WEST, "west", survived | set(after))
+    assert rows(aws, WEST, "west") == survived | set(after)   # lost writes were rewound away
+
+    # Switch back to west.
+    aws("rds", EAST).switchover_global_cluster(GlobalClusterIdentifier="gdb",
+                                               TargetDbClusterIdentifier=west)
+    wait_settled(aws, "gdb", WEST, west)
+    assert rows(aws, WEST, "west", reader=False) == survived | set(after)
+    final = write(aws, WEST, "west", range(221, 231))
+    wait_rows(aws, EAST, "east", survived | set(after) | set(final))
+
+
+def test_detach_and_promote_then_fallback_with_a_new_global_database(aws, admin, regions):
+    east, west = build(aws, admin, regions)
+    with connect(aws, EAST, "east") as conn:
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    acked = write(aws, EAST, "east", range(1, 101))
+    wait_rows(aws, WEST, "west", acked)
+    admin.post("/replication", {"region": WEST, "paused": True})
+    unreplicated = write(aws, EAST, "east", range(101, 131))
+    acked += unreplicated
+    admin.outage(EAST, "5xx")
+
+    # Detach-and-promote, called in the target's region.
+    aws("rds", WEST).remove_from_global_cluster(GlobalClusterIdentifier="gdb",
+                                                DbClusterIdentifier=west)
+    wait_for(lambda: cluster(aws, WEST, "west")["Status"] == "available", what="west promoted")
+    assert not in_recovery(aws, WEST, "west")
+    survived = rows(aws, WEST, "west", reader=False)
+    assert set(acked) - survived == set(unreplicated)
+    after = write(aws, WEST, "west", range(131, 151))
+
+    # Fallback: a new global database on west; east rebuilt as its secondary.
+    aws("rds", WEST).create_global_cluster(GlobalClusterIdentifier="gdb2",
+                                           SourceDBClusterIdentifier=west)
+    admin.outage(EAST, "off")
+    rds_east = aws("rds", EAST)
+    rds_east.remove_from_global_cluster(GlobalClusterIdentifier="gdb", DbClusterIdentifier=east)
+    for i in range(2):
+        rds_east.delete_db_instance(DBInstanceIdentifier=f"east-{i}", SkipFinalSnapshot=True)
+    rds_east.delete_db_cluster(DBClusterIdentifier="east", SkipFinalSnapshot=True)
+    rds_east.delete_global_cluster(GlobalClusterIdentifier="gdb")
+    east = create_cluster(aws, EAST, "east", global_id="gdb2")
+    wait_settled(aws, "gdb2", WEST, west)
+    assert in_recovery(aws, EAST, "east")
+    wait_rows(aws, EAST, "east", survived | set(after))
+
+    # Switch back to east, called in the primary's (west's) region.
+    aws("rds", WEST).switchover_global_cluster(GlobalClusterIdentifier="gdb2",
+                                               TargetDbClusterIdentifier=east)
+    wait_settled(aws, "gdb2", EAST, east)
+    assert rows(aws, EAST, "east", reader=False) == survived | set(after)
+    final = write(aws, EAST, "east", range(151, 161))
+    wait_rows(aws, WEST, "west", survived | set(after) | set(final))
