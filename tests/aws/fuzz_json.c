@@ -1,0 +1,39 @@
+/*
+ * Fuzz target for the JSON side: the awsJson1_1 error decoder and the ECS,
+ * SSM and Secrets Manager decoders, on untrusted bodies.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "pkg/aws/ecs.h"
+#include "pkg/aws/error.h"
+#include "pkg/aws/secretsmanager.h"
+#include "pkg/aws/ssm.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct aws_error err;
+	struct aws_ecs_services svcs;
+	struct aws_ecs_service svc;
+	struct aws_ssm_parameter par;
+	struct aws_secret_value sec;
+	json_t *j;
+
+	aws_error_clear(&err);
+	aws_error_decode_json((const char *)data, size, "Fallback#Type:x", &err);
+	j = json_loadb((const char *)data, size, 0, NULL);
+	if (!j)
+		return 0;
+	aws_ecs_decode_services(j, &svcs);
+	aws_ecs_services_release(&svcs);
+	aws_ecs_decode_service(json_object_get(j, "service"), &svc);
+	aws_ecs_service_release(&svc);
+	aws_ssm_decode_parameter(json_object_get(j, "Parameter"), &par);
+	aws_ssm_parameter_release(&par);
+	if (aws_secretsmanager_decode(j, &sec) == 0)
+		aws_secret_value_release(&sec);
+	json_decref(j);
+	return 0;
+}

@@ -1,0 +1,56 @@
+/*
+ * Fuzz target for the XML side: the error decoder, and every typed decoder
+ * (global cluster, DB cluster, instance, snapshot, Route 53 record list and
+ * change info) applied to every element of an untrusted document.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pkg/aws/error.h"
+#include "pkg/aws/rds.h"
+#include "pkg/aws/route53.h"
+#include "pkg/aws/xml.h"
+
+static void decode_all(xmlNodePtr n, int *budget)
+{
+	for (; n && *budget > 0; n = n->next) {
+		struct aws_rds_global_cluster g;
+		struct aws_rds_db_cluster c;
+		struct aws_rds_db_instance i;
+		struct aws_rds_cluster_snapshot s;
+		struct aws_r53_record_list l;
+		struct aws_r53_change_info ci;
+
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		(*budget)--;
+		aws_rds_decode_global_cluster(n, &g);
+		aws_rds_global_cluster_release(&g);
+		aws_rds_decode_db_cluster(n, &c);
+		aws_rds_db_cluster_release(&c);
+		aws_rds_decode_db_instance(n, &i);
+		aws_rds_db_instance_release(&i);
+		aws_rds_decode_cluster_snapshot(n, &s);
+		aws_rds_cluster_snapshot_release(&s);
+		aws_r53_decode_record_list(n, &l);
+		aws_r53_record_list_release(&l);
+		aws_r53_decode_change_info(n, &ci);
+		aws_r53_change_info_release(&ci);
+		decode_all(n->children, budget);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct aws_error err;
+	xmlDocPtr doc = NULL;
+	int budget = 2000;
+
+	aws_error_clear(&err);
+	aws_error_decode_xml((const char *)data, size, &err);
+	if (aws_xml_parse((const char *)data, size, &doc) == 0) {
+		decode_all(xmlDocGetRootElement(doc), &budget);
+		xmlFreeDoc(doc);
+	}
+	return 0;
+}
