@@ -39,7 +39,7 @@ static size_t push(struct dctx *c, const char *field, long index)
 	size_t old = strlen(c->path);
 
 	if (index >= 0)
-		snprintf(c->path + old, sizeof(c->path) - old, "%s[%ld]", field ? field : "", index);
+		snprintf(c->path + old, sizeof(c->path) - old, ".%s[%ld]", field, index);
 	else
 		snprintf(c->path + old, sizeof(c->path) - old, ".%s", field);
 	return old;

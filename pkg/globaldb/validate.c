@@ -169,7 +169,11 @@ static int validate_region(const struct gdb_region_spec *r, size_t i, char *err,
 		return bad(err, errlen, "spec.regions[%zu].template.instanceClass: must look like db.r6g.large", i);
 	if (t->instances < 1 || t->instances > 16)
 		return bad(err, errlen, "spec.regions[%zu].template.instances: must be 1 to 16", i);
-	if (t->engine_version && !valid_charset(t->engine_version, ".", 32))
+	if (t->engine_version &&
+	    (!isdigit((unsigned char)t->engine_version[0]) ||
+	     strspn(t->engine_version, "0123456789.") != strlen(t->engine_version) ||
+	     strlen(t->engine_version) > 32 || strstr(t->engine_version, "..") ||
+	     t->engine_version[strlen(t->engine_version) - 1] == '.'))
 		return bad(err, errlen, "spec.regions[%zu].template.engineVersion: not a version", i);
 	if (t->db_subnet_group_name && !valid_charset(t->db_subnet_group_name, " ._-", 255))
 		return bad(err, errlen, "spec.regions[%zu].template.dbSubnetGroupName: invalid", i);

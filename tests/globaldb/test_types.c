@@ -1,0 +1,284 @@
+/*
+ * JSON <-> structs: defaults, error messages that name the field, hostile
+ * input, and a status that survives encode/decode unchanged.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "pkg/base/alloc.h"
+#include "pkg/globaldb/types.h"
+#include "pkg/globaldb/validate.h"
+
+static const char *minimal =
+	"{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
+	"\"regions\":[{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"orders-east\"},"
+	"{\"name\":\"us-west-2\",\"dbClusterIdentifier\":\"orders-west\"}],"
+	"\"healthCheck\":{\"credentialsSecretRef\":{\"name\":\"probe\"}}}";
+
+/* Decodes minimal with one member replaced (path is a top-level key, value JSON). */
+static int decode_with(const char *key, const char *value, struct gdb_spec *spec, char *err)
+{
+	json_t *j = json_loads(minimal, 0, NULL);
+	int rc;
+
+	if (key) {
+		json_t *v = json_loads(value, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+
+		ck_assert_ptr_nonnull(v);
+		json_object_set_new(j, key, v);
+	}
+	rc = gdb_spec_decode(j, spec, err, GDB_ERRLEN);
+	json_decref(j);
+	return rc;
+}
+
+START_TEST(test_minimal_spec_gets_defaults)
+{
+	struct gdb_spec s;
+	char err[GDB_ERRLEN];
+
+	ck_assert_int_eq(decode_with(NULL, NULL, &s, err), 0);
+	ck_assert_int_eq(gdb_spec_validate(&s, err, sizeof(err)), 0);
+	ck_assert_int_eq(s.health_check.period_seconds, 5);
+	ck_assert_int_eq(s.health_check.timeout_seconds, 3);
+	ck_assert_int_eq(s.health_check.failure_threshold, 3);
+	ck_assert_int_eq(s.health_check.success_threshold, 1);
+	ck_assert_str_eq(s.health_check.database, "postgres");
+	ck_assert_str_eq(s.health_check.ssl_mode, "require");
+	ck_assert_str_eq(s.health_check.username_key, "username");
+	ck_assert_str_eq(s.health_check.password_key, "password");
+	ck_assert_int_eq(s.failover.mode, GDB_MODE_AUTOMATIC);
+	ck_assert_int_eq(s.failover.method, GDB_METHOD_AUTO);
+	ck_assert_int_eq(s.failover.max_data_loss_seconds, 30);
+	ck_assert_int_eq(s.failover.confirmation, GDB_CONFIRM_CONTROL_PLANE);
+	ck_assert_int_eq(s.failover.in_region_grace_seconds, 120);
+	ck_assert_int_eq(s.failover.cooldown_seconds, 900);
+	ck_assert_int_eq(s.fallback_mode, GDB_MODE_AUTOMATIC);
+	ck_assert_int_eq(s.deletion_policy, GDB_DELETION_RETAIN);
+	ck_assert_int_eq(s.has_dns, 0);
+	ck_assert_ptr_null(s.ssm_parameter_prefix);
+	ck_assert_int_eq(s.regions[0].probe_port, 5432);
+	gdb_spec_release(&s);
+}
+END_TEST
+
+static const struct {
+	const char *key, *value, *error;
+} bad_specs[] = {
+	{"regions", "[{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"a\"},{\"name\":7}]",
+	 "spec.regions[1].name: must be a string"},
+	{"regions", "[1,2]", "spec.regions[0]: must be an object"},
+	{"regions", "{}", "spec.regions: must be an array"},
+	{"regions", "[{},{},{},{},{},{},{}]", "spec.regions: must have at most 6 items"},
+	{"healthCheck", "null", "spec.healthCheck: required"},
+	{"healthCheck", "[]", "spec.healthCheck: must be an object"},
+	{"healthCheck", "{\"periodSeconds\":1.5}", "spec.healthCheck.periodSeconds: must be an integer"},
+	{"healthCheck", "{\"periodSeconds\":99999999999999}",
+	 "spec.healthCheck.periodSeconds: must be between 1 and 300"},
+	{"healthCheck", "{\"credentialsSecretRef\":{}}",
+	 "spec.healthCheck.credentialsSecretRef.name: required"},
+	{"failover", "{\"mode\":\"Sometimes\"}", "spec.failover.mode: must be one of Automatic Manual"},
+	{"failover", "{\"method\":3}", "spec.failover.method: must be a string"},
+	{"fallback", "\"Manual\"", "spec.fallback: must be an object"},
+	{"dns", "{\"hostedZoneId\":\"Z1\"}", "spec.dns.writerRecordName: required"},
+	{"workloads", "{\"deployments\":[{\"namespace\":\"a\"}]}",
+	 "spec.workloads.deployments[0].name: required"},
+	{"workloads", "{\"ecsServices\":[\"x\"]}", "spec.workloads.ecsServices[0]: must be an object"},
+	{"ssm", "{\"parameterPrefix\":\"\"}", "spec.ssm.parameterPrefix: must not be empty"},
+	{"deletionPolicy", "\"Orphan\"", "spec.deletionPolicy: must be one of Retain Delete"},
+	{"globalClusterIdentifier", "\"a\\u0000b\"", "spec.globalClusterIdentifier: must not contain NUL bytes"},
+	{"primaryRegion", "null", "spec.primaryRegion: required"},
+};
+
+START_TEST(test_decode_errors_name_the_field)
+{
+	struct gdb_spec s;
+	char err[GDB_ERRLEN];
+
+	ck_assert_int_lt(decode_with(bad_specs[_i].key, bad_specs[_i].value, &s, err), 0);
+	ck_assert_str_eq(err, bad_specs[_i].error);
+	gdb_spec_release(&s);
+}
+END_TEST
+
+START_TEST(test_hostile_sizes_are_refused)
+{
+	struct gdb_spec s;
+	char err[GDB_ERRLEN];
+	char *big = xmalloc(GDB_MAX_STRING + 16);
+	char *json;
+
+	memset(big, 'a', GDB_MAX_STRING + 8);
+	big[GDB_MAX_STRING + 8] = '\0';
+	json = xasprintf("\"%s\"", big);
+	ck_assert_int_lt(decode_with("globalClusterIdentifier", json, &s, err), 0);
+	ck_assert_str_eq(err, "spec.globalClusterIdentifier: too long");
+	gdb_spec_release(&s);
+	free(json);
+	free(big);
+
+	/* A spec that is not an object, and the empty object. */
+	ck_assert_int_lt(gdb_spec_decode(json_null(), &s, err, sizeof(err)), 0);
+	ck_assert_str_eq(err, "spec: must be an object");
+	gdb_spec_release(&s);
+	{
+		json_t *o = json_object();
+
+		ck_assert_int_lt(gdb_spec_decode(o, &s, err, sizeof(err)), 0);
+		ck_assert_str_eq(err, "spec.globalClusterIdentifier: required");
+		gdb_spec_release(&s);
+		json_decref(o);
+	}
+	/* A zero-length error buffer is fine. */
+	ck_assert_int_lt(gdb_spec_decode(NULL, &s, NULL, 0), 0);
+	gdb_spec_release(&s);
+}
+END_TEST
+
+static const char *rich_status =
+	"{\"observedGeneration\":7,\"globalClusterIdentifier\":\"orders-global-2\",\"generation\":2,"
+	"\"currentPrimaryRegion\":\"us-west-2\","
+	"\"writerEndpoint\":\"orders-west.cluster-y.us-west-2.rds.amazonaws.com\","
+	"\"globalWriterEndpoint\":\"orders-global-2.global-abc.global.rds.amazonaws.com\","
+	"\"readerEndpoints\":[{\"region\":\"us-west-2\",\"endpoint\":\"ro-west\"},"
+	"{\"region\":\"us-east-1\",\"endpoint\":\"ro-east\"}],"
+	"\"maxReplicationLagSeconds\":2,\"lastFailoverTime\":\"2026-11-27T03:00:00Z\","
+	"\"regions\":[{\"name\":\"us-east-1\",\"role\":\"Rebuilding\",\"dbClusterIdentifier\":\"orders-east\","
+	"\"clusterStatus\":\"creating\",\"clusterStatusSince\":\"2026-11-27T03:40:00Z\","
+	"\"consecutiveFailures\":0,\"replicationLagSeconds\":2},"
+	"{\"name\":\"us-west-2\",\"role\":\"Primary\",\"dbClusterIdentifier\":\"orders-west\","
+	"\"clusterStatus\":\"available\",\"synchronizationStatus\":\"connected\",\"writerHealthy\":true,"
+	"\"consecutiveFailures\":0,\"lastProbeTime\":\"2026-11-27T03:59:59Z\"}],"
+	"\"operation\":{\"type\":\"Fallback\",\"method\":\"DetachAndPromote\",\"targetRegion\":\"us-east-1\","
+	"\"sourceRegion\":\"us-west-2\",\"step\":\"CreateInstances\",\"startedTime\":\"2026-11-27T03:30:00Z\","
+	"\"stepStartedTime\":\"2026-11-27T03:45:00Z\",\"attempts\":1,\"message\":\"creating\","
+	"\"globalClusterIdentifier\":\"orders-global-2\",\"lostWritesSnapshot\":\"orders-east-lost-writes-1\","
+	"\"steps\":[{\"name\":\"FenceOldWriter\",\"durationSeconds\":300}]},"
+	"\"lastOperation\":{\"type\":\"Failover\",\"method\":\"DetachAndPromote\",\"targetRegion\":\"us-west-2\","
+	"\"sourceRegion\":\"us-east-1\",\"startedTime\":\"2026-11-27T02:58:00Z\",\"message\":\"completed\","
+	"\"dataLossWindowSeconds\":3,\"steps\":[{\"name\":\"Detach\",\"durationSeconds\":12},"
+	"{\"name\":\"WaitPromoted\",\"durationSeconds\":40}],\"result\":\"Succeeded\","
+	"\"finishedTime\":\"2026-11-27T03:00:00Z\"},"
+	"\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\",\"observedGeneration\":7,"
+	"\"lastTransitionTime\":\"2026-11-27T02:58:10Z\",\"reason\":\"OperationInProgress\",\"message\":\"m\"}]}";
+
+START_TEST(test_status_round_trips)
+{
+	json_t *in = json_loads(rich_status, 0, NULL), *out;
+	struct gdb_status st, copy;
+	char err[GDB_ERRLEN];
+
+	ck_assert_ptr_nonnull(in);
+	ck_assert_msg(gdb_status_decode(in, &st, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(st.operation.step, GDB_STEP_CREATE_INSTANCES);
+	ck_assert_int_eq(st.last_operation.result, GDB_RESULT_SUCCEEDED);
+	ck_assert_int_eq(st.regions[1].writer_healthy, 1);
+	ck_assert_int_eq(st.regions[0].writer_healthy, -1);
+	out = gdb_status_encode(&st);
+	ck_assert_msg(json_equal(in, out), "encode(decode(x)) != x:\n%s",
+		      json_dumps(out, JSON_SORT_KEYS));
+	gdb_status_copy(&copy, &st);
+	gdb_status_release(&st);
+	json_decref(out);
+	out = gdb_status_encode(&copy);
+	ck_assert(json_equal(in, out));
+	gdb_status_release(&copy);
+	gdb_status_release(&copy); /* release leaves it reusable */
+	json_decref(out);
+	json_decref(in);
+}
+END_TEST
+
+static const struct {
+	const char *json, *error;
+} bad_status[] = {
+	{"{\"operation\":{\"type\":\"Switchover\",\"step\":\"Teleport\"}}",
+	 "status.operation.step: unknown step"},
+	{"{\"operation\":{\"type\":\"Switchover\"}}", "status.operation.step: required when type is set"},
+	{"{\"regions\":[{\"name\":\"x\",\"lastProbeTime\":\"yesterday\"}]}",
+	 "status.regions[0].lastProbeTime: must be an RFC 3339 time"},
+	{"{\"regions\":[{\"role\":\"Primary\"}]}", "status.regions[0].name: required"},
+	{"{\"conditions\":[{\"type\":\"Ready\",\"status\":\"Maybe\"}]}",
+	 "status.conditions[0].status: must be one of Unknown True False"},
+	{"{\"lastOperation\":{\"steps\":[{\"name\":\"x\",\"durationSeconds\":-1}]}}",
+	 "status.lastOperation.steps[0].durationSeconds: must be between 0 and 4611686018427387903"},
+	{"{\"generation\":\"2\"}", "status.generation: must be an integer"},
+	{"[]", "status: must be an object"},
+};
+
+START_TEST(test_status_errors_name_the_field)
+{
+	json_t *in = json_loads(bad_status[_i].json, JSON_DECODE_ANY, NULL);
+	struct gdb_status st;
+	char err[GDB_ERRLEN];
+
+	ck_assert_ptr_nonnull(in);
+	ck_assert_int_lt(gdb_status_decode(in, &st, err, sizeof(err)), 0);
+	ck_assert_str_eq(err, bad_status[_i].error);
+	gdb_status_release(&st);
+	json_decref(in);
+}
+END_TEST
+
+START_TEST(test_steps_parse_back)
+{
+	for (int s = 1; s < GDB_STEP__COUNT; s++)
+		ck_assert_int_eq(gdb_step_parse(gdb_step_name(s)), s);
+	ck_assert_int_eq(gdb_step_parse("Nope"), -1);
+	ck_assert_int_eq(gdb_step_parse(NULL), -1);
+}
+END_TEST
+
+static const struct {
+	const char *id;
+	int ok;
+} identifiers[] = {
+	{"orders", 1}, {"a", 1}, {"orders-east-1", 1}, {"A1-b2", 1},
+	{"", 0}, {"1orders", 0}, {"orders-", 0}, {"orders--east", 0}, {"orders_east", 0},
+	{"-orders", 0}, {"orders.east", 0},
+};
+
+START_TEST(test_rds_identifiers)
+{
+	ck_assert_int_eq(gdb_valid_rds_identifier(identifiers[_i].id, 63), identifiers[_i].ok);
+}
+END_TEST
+
+static const struct {
+	const char *name;
+	int ok;
+} region_names[] = {
+	{"us-east-1", 1}, {"us-gov-west-1", 1}, {"ap-southeast-2", 1}, {"eu-central-12", 1},
+	{"us-east", 0}, {"US-EAST-1", 0}, {"useast1", 0}, {"us-east-123", 0}, {"us--east-1", 0},
+	{"u-east-1", 0}, {"us-east-1-", 0}, {NULL, 0},
+};
+
+START_TEST(test_region_names)
+{
+	ck_assert_int_eq(gdb_valid_region_name(region_names[_i].name), region_names[_i].ok);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("types");
+	TCase *tc = tcase_create("types");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_minimal_spec_gets_defaults);
+	tcase_add_loop_test(tc, test_decode_errors_name_the_field, 0, (int)ARRAY_SIZE(bad_specs));
+	tcase_add_test(tc, test_hostile_sizes_are_refused);
+	tcase_add_test(tc, test_status_round_trips);
+	tcase_add_loop_test(tc, test_status_errors_name_the_field, 0, (int)ARRAY_SIZE(bad_status));
+	tcase_add_test(tc, test_steps_parse_back);
+	tcase_add_loop_test(tc, test_rds_identifiers, 0, (int)ARRAY_SIZE(identifiers));
+	tcase_add_loop_test(tc, test_region_names, 0, (int)ARRAY_SIZE(region_names));
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
