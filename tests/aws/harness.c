@@ -121,6 +121,88 @@ int moto_start(struct moto *m)
 	return -1;
 }
 
+int awsemu_admin(const struct moto *m, const char *path, const char *json)
+{
+	const char *hdrs[] = {"Content-Type: application/json", NULL};
+	struct base_buf b;
+	long status = 0;
+	char *url = xasprintf("%s%s", m->url, path);
+	int rc = aws_http_simple("POST", url, hdrs, json, 5000, 1 << 20, &status, &b);
+
+	free(url);
+	base_buf_release(&b);
+	return rc < 0 ? -1 : (int)status;
+}
+
+int awsemu_start(struct moto *m)
+{
+	const char *py = getenv("GDB_PYTHON"), *src = getenv("GDB_SOURCE_DIR");
+	char dir[] = "/tmp/gdb-awsemu-XXXXXX";
+	char *urlfile, *pypath;
+	char *argv[8];
+	posix_spawn_file_actions_t fa;
+	int64_t deadline;
+	int rc = -1;
+
+	memset(m, 0, sizeof(*m));
+	if (!py || !src || !mkdtemp(dir))
+		return -1;
+	urlfile = xasprintf("%s/url", dir);
+	pypath = xasprintf("%s/tests/env", src);
+	setenv("PYTHONPATH", pypath, 1);
+	argv[0] = (char *)py;
+	argv[1] = "-m";
+	argv[2] = "awsemu";
+	argv[3] = "--fast";
+	argv[4] = "--url-file";
+	argv[5] = urlfile;
+	argv[6] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 01, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 01, 0);
+	if (posix_spawn(&m->pid, py, &fa, NULL, argv, environ) != 0)
+		goto out;
+	deadline = base_now_mono_ms() + 60000;
+	while (base_now_mono_ms() < deadline) {
+		FILE *f = fopen(urlfile, "r");
+		int st;
+
+		if (f) {
+			if (fgets(m->url, sizeof(m->url), f))
+				m->url[strcspn(m->url, "\r\n")] = '\0';
+			fclose(f);
+			if (m->url[0]) {
+				char *health = xasprintf("%s/_awsemu/health", m->url);
+				struct base_buf b;
+				long status = 0;
+				int hrc = aws_http_simple("GET", health, NULL, NULL, 1000, 4096, &status,
+							  &b);
+
+				free(health);
+				base_buf_release(&b);
+				if (hrc == 0 && status == 200) {
+					rc = 0;
+					break;
+				}
+			}
+		}
+		if (waitpid(m->pid, &st, WNOHANG) == m->pid) {
+			m->pid = 0;
+			break;
+		}
+		base_sleep_ms(100);
+	}
+out:
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc < 0)
+		moto_stop(m);
+	unlink(urlfile);
+	rmdir(dir);
+	free(urlfile);
+	free(pypath);
+	return rc;
+}
+
 void moto_stop(struct moto *m)
 {
 	int st;

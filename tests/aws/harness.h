@@ -20,6 +20,14 @@ struct moto {
 /* Starts moto_server (next to $GDB_PYTHON) on a free port and waits until it answers. 0 or -1. */
 int moto_start(struct moto *m);
 void moto_stop(struct moto *m);
+/*
+ * Starts our moto extension (python -m awsemu from tests/env, --fast delays)
+ * on a free port and waits for /_awsemu/health. Stop it with moto_stop.
+ */
+int awsemu_start(struct moto *m);
+/* POSTs a JSON body to an admin path ("/_awsemu/throttle"); the HTTP status or -1. */
+int awsemu_admin(const struct moto *m, const char *path, const char *json);
+
 /* POSTs to a moto admin path (e.g. "/moto-api/reset"); returns the HTTP status or -1. */
 int moto_admin(const struct moto *m, const char *path);
 
