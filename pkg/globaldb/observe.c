@@ -1,0 +1,497 @@
+/*
+ * The observation: a per-region cache of Describe answers, and the view of it
+ * one reconcile hands the planner.
+ *
+ * Each region has an entry with a fetch mutex (single flight) and a pointer to
+ * its newest immutable snapshot. gdb_observe() starts one thread per spec
+ * region whose snapshot is stale; each thread takes the entry's fetch mutex,
+ * re-checks freshness (another reconcile may have refreshed it meanwhile),
+ * makes the three Describe calls and publishes the new snapshot under the
+ * cache mutex. The observation then takes a reference to each region's
+ * snapshot and points the planner's struct into it.
+ */
+#include "pkg/globaldb/observe.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pkg/aws/rds.h"
+#include "pkg/aws/route53.h"
+#include "pkg/base/alloc.h"
+#include "pkg/base/err.h"
+#include "pkg/base/log.h"
+#include "pkg/base/timeutil.h"
+
+struct gdb_region_snap {
+	atomic_int refs;
+	int64_t fetched_mono;
+	enum gdb_call call; /* DescribeDBClusters */
+	struct aws_rds_db_cluster_list clusters;
+	struct aws_rds_db_instance_list instances;
+	enum gdb_call globals_call;
+	struct aws_rds_global_cluster_list globals;
+};
+
+struct cache_entry {
+	char *region;
+	pthread_mutex_t fetch_lock;
+	struct gdb_region_snap *snap; /* under the cache lock */
+	int stale;                    /* under the cache lock */
+	struct cache_entry *next;
+};
+
+struct gdb_obs_cache {
+	struct aws_client *aws;
+	int64_t ttl_ms;
+	pthread_mutex_t lock;
+	struct cache_entry *entries;
+	atomic_ulong rounds;
+};
+
+static void snap_unref(struct gdb_region_snap *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	aws_rds_db_cluster_list_release(&s->clusters);
+	aws_rds_db_instance_list_release(&s->instances);
+	aws_rds_global_cluster_list_release(&s->globals);
+	free(s);
+}
+
+struct gdb_obs_cache *gdb_obs_cache_new(struct aws_client *aws, int64_t ttl_ms)
+{
+	struct gdb_obs_cache *c = xcalloc(1, sizeof(*c));
+
+	c->aws = aws;
+	c->ttl_ms = ttl_ms > 0 ? ttl_ms : GDB_OBS_TTL_MS;
+	pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+
+void gdb_obs_cache_free(struct gdb_obs_cache *c)
+{
+	struct cache_entry *e, *next;
+
+	if (!c)
+		return;
+	for (e = c->entries; e; e = next) {
+		next = e->next;
+		snap_unref(e->snap);
+		pthread_mutex_destroy(&e->fetch_lock);
+		free(e->region);
+		free(e);
+	}
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+unsigned long gdb_obs_cache_rounds(struct gdb_obs_cache *c)
+{
+	return atomic_load(&c->rounds);
+}
+
+static struct cache_entry *entry_get(struct gdb_obs_cache *c, const char *region)
+{
+	struct cache_entry *e;
+
+	pthread_mutex_lock(&c->lock);
+	for (e = c->entries; e; e = e->next)
+		if (!strcmp(e->region, region))
+			break;
+	if (!e) {
+		e = xcalloc(1, sizeof(*e));
+		e->region = xstrdup(region);
+		pthread_mutex_init(&e->fetch_lock, NULL);
+		e->next = c->entries;
+		c->entries = e;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return e;
+}
+
+void gdb_obs_cache_invalidate(struct gdb_obs_cache *c, const char *region)
+{
+	struct cache_entry *e;
+
+	if (!c || !region)
+		return;
+	e = entry_get(c, region);
+	pthread_mutex_lock(&c->lock);
+	e->stale = 1;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* A new reference to the entry's snapshot when it is fresh, else NULL. */
+static struct gdb_region_snap *fresh_snap(struct gdb_obs_cache *c, struct cache_entry *e)
+{
+	struct gdb_region_snap *s = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (e->snap && !e->stale && base_now_mono_ms() - e->snap->fetched_mono < c->ttl_ms) {
+		s = e->snap;
+		atomic_fetch_add(&s->refs, 1);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return s;
+}
+
+enum gdb_call gdb_call_from_error(int rc, const char *code)
+{
+	if (rc == 0)
+		return GDB_CALL_OK;
+	if (code && (!strcmp(code, "InvalidParameterCombination") ||
+		     !strcmp(code, "InvalidParameterValue") || strstr(code, "InvalidGlobalCluster") ||
+		     strstr(code, "InvalidDBCluster")))
+		return GDB_CALL_INVALID_STATE;
+	switch (rc) {
+	case BASE_ETHROTTLED: return GDB_CALL_THROTTLED;
+	case BASE_ETRANSPORT:
+	case BASE_ESERVER: return GDB_CALL_UNREACHABLE;
+	case BASE_ETIMEDOUT: return GDB_CALL_TIMEOUT;
+	case BASE_ECONFLICT: return GDB_CALL_INVALID_STATE;
+	case BASE_ENOTFOUND: return GDB_CALL_NOT_FOUND;
+	case BASE_EEXIST: return GDB_CALL_ALREADY_EXISTS;
+	case BASE_EFORBIDDEN:
+	case BASE_EUNAUTHORIZED: return GDB_CALL_FORBIDDEN;
+	default: return GDB_CALL_OTHER;
+	}
+}
+
+static struct gdb_region_snap *fetch(struct gdb_obs_cache *c, const char *region)
+{
+	struct gdb_region_snap *s = xcalloc(1, sizeof(*s));
+	struct aws_error err;
+	int rc;
+
+	atomic_init(&s->refs, 1);
+	aws_error_clear(&err);
+	rc = aws_rds_describe_db_clusters(c->aws, region, NULL, NULL, &s->clusters, &err);
+	s->call = gdb_call_from_error(rc, err.code);
+	if (rc < 0) {
+		base_log(BASE_LOG_WARN, "describe db clusters failed", "region", region, "error",
+			 base_strerror(rc), "aws_code", err.code, NULL);
+		s->globals_call = GDB_CALL_UNKNOWN;
+		goto out;
+	}
+	aws_error_clear(&err);
+	rc = aws_rds_describe_db_instances(c->aws, region, NULL, NULL, &s->instances, &err);
+	if (rc < 0) {
+		/* Without the instances a cluster would look headless: count the region as failed. */
+		s->call = gdb_call_from_error(rc, err.code);
+		base_log(BASE_LOG_WARN, "describe db instances failed", "region", region, "error",
+			 base_strerror(rc), "aws_code", err.code, NULL);
+		s->globals_call = GDB_CALL_UNKNOWN;
+		goto out;
+	}
+	aws_error_clear(&err);
+	rc = aws_rds_describe_global_clusters(c->aws, region, NULL, NULL, &s->globals, &err);
+	s->globals_call = gdb_call_from_error(rc, err.code);
+	if (rc < 0)
+		base_log(BASE_LOG_WARN, "describe global clusters failed", "region", region,
+			 "error", base_strerror(rc), "aws_code", err.code, NULL);
+out:
+	atomic_fetch_add(&c->rounds, 1);
+	s->fetched_mono = base_now_mono_ms();
+	return s;
+}
+
+/* The region's snapshot, refreshed if stale (single flight). A new reference. */
+static struct gdb_region_snap *region_snap(struct gdb_obs_cache *c, const char *region)
+{
+	struct cache_entry *e = entry_get(c, region);
+	struct gdb_region_snap *s = fresh_snap(c, e), *old;
+
+	if (s)
+		return s;
+	pthread_mutex_lock(&e->fetch_lock);
+	s = fresh_snap(c, e);
+	if (!s) {
+		s = fetch(c, region);
+		atomic_fetch_add(&s->refs, 1);
+		pthread_mutex_lock(&c->lock);
+		old = e->snap;
+		e->snap = s;
+		e->stale = 0;
+		pthread_mutex_unlock(&c->lock);
+		snap_unref(old);
+	}
+	pthread_mutex_unlock(&e->fetch_lock);
+	return s;
+}
+
+struct fetch_job {
+	struct gdb_obs_cache *c;
+	const char *region;
+	struct gdb_region_snap *out;
+	pthread_t thr;
+	int started;
+};
+
+static void *fetch_thread(void *arg)
+{
+	struct fetch_job *j = arg;
+
+	j->out = region_snap(j->c, j->region);
+	return NULL;
+}
+
+/* ---- building the planner's view ---- */
+
+static const struct aws_rds_db_cluster *find_cluster(const struct gdb_region_snap *s,
+						     const char *id)
+{
+	for (size_t i = 0; id && i < s->clusters.n; i++)
+		if (s->clusters.items[i].identifier && !strcasecmp(s->clusters.items[i].identifier, id))
+			return &s->clusters.items[i];
+	return NULL;
+}
+
+/* The identifier of the global cluster holding arn, from the chosen global list. */
+static const char *membership(const struct aws_rds_global_cluster_list *gl, const char *arn)
+{
+	for (size_t i = 0; gl && arn && i < gl->n; i++)
+		for (size_t m = 0; m < gl->items[i].nmembers; m++)
+			if (gl->items[i].members[m].db_cluster_arn &&
+			    !strcmp(gl->items[i].members[m].db_cluster_arn, arn))
+				return gl->items[i].identifier;
+	return NULL;
+}
+
+/* "arn:aws:rds::123:global-cluster:id" -> "id"; a plain identifier is returned as is. */
+static const char *strip_global_arn(const char *v)
+{
+	const char *p;
+
+	if (!v || strncmp(v, "arn:", 4) != 0)
+		return v;
+	p = strrchr(v, ':');
+	return p ? p + 1 : v;
+}
+
+static int is_ours(const struct gdb_spec *spec, const struct gdb_status *st,
+		   const struct aws_rds_global_cluster *g)
+{
+	const char *base = spec->global_cluster_identifier;
+	size_t n = base ? strlen(base) : 0;
+
+	if (!g->identifier)
+		return 0;
+	if (st->global_cluster_identifier && !strcasecmp(g->identifier, st->global_cluster_identifier))
+		return 1;
+	if (base && !strcasecmp(g->identifier, base))
+		return 1;
+	if (base && !strncasecmp(g->identifier, base, n) && g->identifier[n] == '-' &&
+	    g->identifier[n + 1] >= '1' && g->identifier[n + 1] <= '9' &&
+	    strspn(g->identifier + n + 1, "0123456789") == strlen(g->identifier + n + 1))
+		return 1;
+	for (size_t m = 0; m < g->nmembers; m++) {
+		char region[64], id[128];
+
+		if (gdb_parse_cluster_arn(g->members[m].db_cluster_arn, region, sizeof(region), id,
+					  sizeof(id)) < 0)
+			continue;
+		for (size_t r = 0; r < spec->n_regions; r++)
+			if (!strcmp(spec->regions[r].name, region) &&
+			    !strcasecmp(spec->regions[r].db_cluster_identifier, id))
+				return 1;
+	}
+	return 0;
+}
+
+static const char *keep(struct gdb_observation *o, const char *s)
+{
+	char *copy;
+
+	if (!s || o->n_strings == ARRAY_SIZE(o->strings))
+		return NULL;
+	copy = xstrdup(s);
+	o->strings[o->n_strings++] = copy;
+	return copy;
+}
+
+static const char *annotation(struct gdb_observation *o, json_t *obj, const char *name)
+{
+	json_t *v = json_object_get(json_object_get(json_object_get(obj, "metadata"),
+						    "annotations"),
+				    name);
+
+	return json_is_string(v) ? keep(o, json_string_value(v)) : NULL;
+}
+
+static void observe_snapshots(struct gdb_obs_cache *c, const struct gdb_spec *spec,
+			      const struct gdb_status *st, struct gdb_observation *o)
+{
+	const struct gdb_operation *op = &st->operation;
+
+	/* Only a fallback after a managed failover reads snapshots (to copy Aurora's). */
+	if (op->type != GDB_OP_FALLBACK ||
+	    (op->step != GDB_STEP_COPY_SNAPSHOT && op->step != GDB_STEP_WAIT_READDED))
+		return;
+	for (size_t i = 0; i < o->obs.n_regions; i++) {
+		struct gdb_obs_region *r = &o->obs.regions[i];
+		const struct gdb_region_spec *rs = gdb_spec_region(spec, r->name, NULL);
+		struct aws_rds_cluster_snapshot_list *l;
+		struct aws_error err;
+
+		if (!op->target_region || strcmp(r->name, op->target_region) != 0 ||
+		    r->api != GDB_CALL_OK || !rs)
+			continue;
+		l = xcalloc(1, sizeof(*l));
+		aws_error_clear(&err);
+		if (aws_rds_describe_db_cluster_snapshots(c->aws, r->name,
+							  rs->db_cluster_identifier, NULL, NULL, l,
+							  &err) < 0) {
+			free(l);
+			continue;
+		}
+		o->snapshots[i] = l;
+		for (size_t k = 0; k < l->n && r->n_snapshots < GDB_MAX_SNAPSHOTS; k++)
+			r->snapshot_ids[r->n_snapshots++] = l->items[k].identifier;
+	}
+}
+
+static void observe_dns(struct gdb_obs_cache *c, const struct gdb_status *st,
+			struct gdb_observation *o)
+{
+	struct aws_r53_change_info ci;
+	struct aws_error err;
+
+	if (!st->operation.dns_change_id || st->operation.step != GDB_STEP_WAIT_DNS_INSYNC)
+		return;
+	memset(&ci, 0, sizeof(ci));
+	aws_error_clear(&err);
+	if (aws_route53_get_change(c->aws, st->operation.dns_change_id, &ci, &err) == 0 &&
+	    ci.status) {
+		o->dns_status = xstrdup(ci.status);
+		o->obs.dns_change_status = o->dns_status;
+	} else {
+		base_log(BASE_LOG_WARN, "route53 get change failed", "change",
+			 st->operation.dns_change_id, "aws_code", err.code, NULL);
+	}
+	aws_r53_change_info_release(&ci);
+}
+
+void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec,
+		 const struct gdb_status *st, json_t *obj, const struct gdb_obs_last_result *last,
+		 struct gdb_observation *o)
+{
+	struct fetch_job jobs[GDB_MAX_REGIONS];
+	json_t *meta = json_object_get(obj, "metadata");
+	const struct aws_rds_global_cluster_list *globals = NULL;
+	size_t n = spec->n_regions < GDB_MAX_REGIONS ? spec->n_regions : GDB_MAX_REGIONS;
+
+	memset(o, 0, sizeof(*o));
+	memset(jobs, 0, sizeof(jobs));
+	o->obs.generation = json_integer_value(json_object_get(meta, "generation"));
+	o->obs.deleting = json_object_get(meta, "deletionTimestamp") != NULL &&
+			  !json_is_null(json_object_get(meta, "deletionTimestamp"));
+	o->obs.paused = annotation(o, obj, GDB_ANNOTATION_PAUSED);
+	o->obs.approve_failover = annotation(o, obj, GDB_ANNOTATION_APPROVE_FAILOVER);
+	o->obs.approve_fallback = annotation(o, obj, GDB_ANNOTATION_APPROVE_FALLBACK);
+	if (last && last->action) {
+		o->obs.last = *last;
+		o->obs.last.region = keep(o, last->region);
+		o->obs.last.aws_code = keep(o, last->aws_code);
+		o->obs.last.message = keep(o, last->message);
+		o->obs.last.change_id = keep(o, last->change_id);
+	}
+
+	/* Fresh answers are taken at once; stale regions are refreshed in parallel. */
+	for (size_t i = 0; i < n; i++) {
+		jobs[i].c = c;
+		jobs[i].region = spec->regions[i].name;
+		jobs[i].out = fresh_snap(c, entry_get(c, jobs[i].region));
+		if (!jobs[i].out &&
+		    pthread_create(&jobs[i].thr, NULL, fetch_thread, &jobs[i]) == 0)
+			jobs[i].started = 1;
+		else if (!jobs[i].out)
+			jobs[i].out = region_snap(c, jobs[i].region);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i].started)
+			pthread_join(jobs[i].thr, NULL);
+
+	for (size_t i = 0; i < n; i++) {
+		o->snaps[i] = jobs[i].out;
+		if (!globals && jobs[i].out->globals_call == GDB_CALL_OK)
+			globals = &jobs[i].out->globals;
+	}
+	o->n_snaps = n;
+
+	for (size_t i = 0; globals && i < globals->n && o->obs.n_globals < GDB_MAX_GLOBALS; i++) {
+		const struct aws_rds_global_cluster *g = &globals->items[i];
+		struct gdb_obs_global *og;
+
+		if (!is_ours(spec, st, g))
+			continue;
+		og = &o->obs.globals[o->obs.n_globals++];
+		og->identifier = g->identifier;
+		og->status = g->status;
+		og->endpoint = g->endpoint;
+		if (g->failover_state.present && g->failover_state.status) {
+			og->failover_status = g->failover_state.status;
+			og->failover_from_arn = g->failover_state.from_db_cluster_arn;
+			og->failover_to_arn = g->failover_state.to_db_cluster_arn;
+			og->failover_data_loss_allowed = g->failover_state.is_data_loss_allowed;
+		}
+		for (size_t m = 0; m < g->nmembers && og->n_members < GDB_MAX_MEMBERS; m++) {
+			struct gdb_obs_member *om = &og->members[og->n_members++];
+
+			om->db_cluster_arn = g->members[m].db_cluster_arn;
+			om->is_writer = g->members[m].is_writer;
+			om->synchronization_status = g->members[m].synchronization_status;
+		}
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		const struct gdb_region_snap *s = o->snaps[i];
+		struct gdb_obs_region *r = &o->obs.regions[o->obs.n_regions++];
+		const struct aws_rds_db_cluster *cl;
+
+		r->name = spec->regions[i].name;
+		r->api = s->call;
+		if (s->call != GDB_CALL_OK)
+			continue;
+		cl = find_cluster(s, spec->regions[i].db_cluster_identifier);
+		r->cluster_exists = cl != NULL;
+		if (!cl)
+			continue;
+		r->cluster_arn = cl->arn;
+		r->cluster_status = cl->status;
+		r->endpoint = cl->endpoint;
+		r->reader_endpoint = cl->reader_endpoint;
+		o->port[i] = cl->port;
+		r->global_cluster_identifier =
+			globals ? membership(globals, cl->arn)
+				: strip_global_arn(cl->global_cluster_identifier);
+		if (r->global_cluster_identifier && !*r->global_cluster_identifier)
+			r->global_cluster_identifier = NULL;
+		for (size_t k = 0; k < s->instances.n && r->n_instances < GDB_MAX_INSTANCES; k++) {
+			const struct aws_rds_db_instance *in = &s->instances.items[k];
+
+			if (in->db_cluster_identifier &&
+			    !strcasecmp(in->db_cluster_identifier, cl->identifier))
+				r->instance_ids[r->n_instances++] = in->identifier;
+		}
+	}
+	observe_snapshots(c, spec, st, o);
+	observe_dns(c, st, o);
+}
+
+void gdb_observation_release(struct gdb_observation *o)
+{
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->n_snaps; i++)
+		snap_unref(o->snaps[i]);
+	for (size_t i = 0; i < GDB_MAX_REGIONS; i++) {
+		aws_rds_cluster_snapshot_list_release(o->snapshots[i]);
+		free(o->snapshots[i]);
+	}
+	for (size_t i = 0; i < o->n_strings; i++)
+		free(o->strings[i]);
+	free(o->dns_status);
+	memset(o, 0, sizeof(*o));
+}

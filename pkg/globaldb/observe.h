@@ -1,0 +1,86 @@
+/*
+ * observe.h - what one reconcile sees of AWS: the planner's struct
+ * gdb_observed, filled from a shared per-region cache of Describe calls.
+ *
+ * The cache is what keeps the AWS bill independent of the number of
+ * GlobalDatabases: per region it holds the answer of one round of
+ * DescribeDBClusters, DescribeDBInstances and DescribeGlobalClusters (all
+ * items of the region, Marker-paginated), younger than ttl_ms. Every
+ * reconcile that needs the region inside that window reads the same answer;
+ * a reconcile that finds it stale refreshes it while the others needing the
+ * same region wait for that one refresh (single flight). A region whose API
+ * failed is cached as failed for the same window, so an outage costs one
+ * timed-out call per window, not one per resource. Regions are refreshed in
+ * parallel, one short-lived thread each, so a hanging region never delays
+ * the answer of another beyond the client's own call timeout.
+ *
+ * Global clusters are global: the reconcile takes them from the first region
+ * (spec order) whose DescribeGlobalClusters answered, so a primary region
+ * that is down never hides them. Snapshots (only needed while a fallback
+ * copies Aurora's failover snapshot) and Route 53 GetChange (only while a
+ * DNS change is awaited) are read per reconcile, uncached.
+ *
+ * Ownership: a struct gdb_observation owns everything the pointers in its
+ * `obs` member point to; release it with gdb_observation_release. The
+ * cache's snapshots are immutable and reference counted, so observations
+ * stay valid while other threads refresh the cache.
+ *
+ * Thread-safety: the cache may be used from any number of threads; an
+ * observation belongs to one thread.
+ */
+#ifndef GDB_OBSERVE_H
+#define GDB_OBSERVE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "pkg/aws/client.h"
+#include "pkg/globaldb/planner.h"
+#include "pkg/globaldb/types.h"
+
+/* Default freshness of a region's answer. */
+#define GDB_OBS_TTL_MS 1500
+
+struct gdb_obs_cache;
+struct gdb_region_snap;
+
+/* A new cache that calls AWS through aws (borrowed; must outlive the cache). ttl_ms 0 = default. */
+struct gdb_obs_cache *gdb_obs_cache_new(struct aws_client *aws, int64_t ttl_ms);
+/* Frees the cache. No observe may be running. NULL is fine. */
+void gdb_obs_cache_free(struct gdb_obs_cache *c);
+/* Marks region's answer stale (after an action there), so the next observe asks again. */
+void gdb_obs_cache_invalidate(struct gdb_obs_cache *c, const char *region);
+
+/* How many Describe rounds the cache made (for tests and the demo). */
+unsigned long gdb_obs_cache_rounds(struct gdb_obs_cache *c);
+
+struct gdb_observation {
+	struct gdb_observed obs; /* the planner's input; pointers into the fields below */
+	/* Cluster ports per obs.regions[i] (0 when unknown); the probes need them. */
+	int port[GDB_MAX_REGIONS];
+	/* private */
+	struct gdb_region_snap *snaps[GDB_MAX_REGIONS];
+	size_t n_snaps;
+	void *snapshots[GDB_MAX_REGIONS]; /* struct aws_rds_cluster_snapshot_list * */
+	char *dns_status;
+	char *strings[8]; /* copies owned here (annotations, last result) */
+	size_t n_strings;
+};
+
+/*
+ * Fills *out (zeroed first; release it even on failure) for one reconcile:
+ * spec and status (borrowed) of the object obj (borrowed; its metadata gives
+ * generation, deletionTimestamp and the annotations), last the result of the
+ * action this controller ran last for the object (borrowed, copied; NULL =
+ * none known). Never fails: a region that did not answer is reported in
+ * obs.regions[i].api.
+ */
+void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec,
+		 const struct gdb_status *status, json_t *obj,
+		 const struct gdb_obs_last_result *last, struct gdb_observation *out);
+void gdb_observation_release(struct gdb_observation *o);
+
+/* How a failed AWS call ends for the planner: rc is a base code, code the AWS error code. */
+enum gdb_call gdb_call_from_error(int rc, const char *code);
+
+#endif

@@ -1,0 +1,987 @@
+/*
+ * The reconciler: the glue between the informer's cache, the prober, the
+ * observation, the pure planner and the executor.
+ *
+ * Per key it keeps a little in-memory state (struct key_state): the outcome
+ * of the action it ran last (the planner's obs.last; lost on restart, which
+ * the planner tolerates), the probe credentials with their fetch time, the
+ * names and configuration signatures of the key's probe targets, and the
+ * labels of its current-primary metric. The workqueue hands a key to one
+ * worker at a time, so a state is only changed by that worker; the lock
+ * guards the list and the target names the prober's notify callback reads.
+ *
+ * Probe targets: "<base>/writer" is the heartbeat write on the writer's
+ * endpoint; it keeps its name when the writer moves (only its address
+ * changes), so its heartbeat history survives a switchover and the lag of
+ * the secondaries stays known. "<base>/reader/<region>" reads the heartbeat
+ * on a secondary's reader endpoint with the writer target as lag source.
+ * <base> is the key, or a hash of it when the key is too long for a target
+ * name. While a region's API does not answer, its targets keep their last
+ * address: a writer that vanished must keep failing its probes.
+ */
+#include "pkg/globaldb/reconciler.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pkg/aws/secretsmanager.h"
+#include "pkg/base/alloc.h"
+#include "pkg/base/err.h"
+#include "pkg/base/log.h"
+#include "pkg/base/metrics.h"
+#include "pkg/base/timeutil.h"
+#include "pkg/globaldb/executor.h"
+#include "pkg/globaldb/planner.h"
+#include "pkg/probe/prober.h"
+
+const struct kube_resource gdb_res_globaldatabases = {"globaldb.io", "v1alpha1",
+						      "globaldatabases", 1};
+static const struct kube_resource res_secrets = {"", "v1", "secrets", 1};
+
+#define TARGET_BASE_MAX 80
+
+struct key_state {
+	char *key;
+	/* the last action's outcome */
+	struct gdb_obs_last_result last;
+	char *last_region, *last_code, *last_message, *last_change_id;
+	/* probe credentials (secret) */
+	char *user, *password;
+	int64_t creds_mono; /* 0 = never fetched */
+	unsigned creds_gen;
+	char creds_error[1024];
+	/* probe targets */
+	char base[TARGET_BASE_MAX + 1];
+	char *writer_region;
+	char *writer_sig;
+	char *reader_region[GDB_MAX_REGIONS];
+	char *reader_sig[GDB_MAX_REGIONS];
+	/* globaldb_current_primary_info labels */
+	char *info_region, *info_global;
+	struct key_state *next;
+};
+
+struct gdb_reconciler {
+	struct gdb_reconciler_opts o;
+	struct probe_prober *prober;
+	struct gdb_obs_cache *cache;
+	pthread_mutex_t lock;
+	struct key_state *states;
+};
+
+static struct base_metric *m_total, *m_errors, *m_time, *m_failovers, *m_steps, *m_primary;
+
+static void metrics_init(void)
+{
+	static const double step_buckets[] = {0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800};
+
+	m_total = base_metric_counter("controller_runtime_reconcile_total",
+				      "Total number of reconciliations per controller",
+				      "controller,result");
+	m_errors = base_metric_counter("controller_runtime_reconcile_errors_total",
+				       "Total number of reconciliation errors per controller",
+				       "controller");
+	m_time = base_metric_histogram("controller_runtime_reconcile_time_seconds",
+				       "Length of time per reconciliation per controller",
+				       "controller", base_metric_default_buckets,
+				       base_metric_default_nbuckets);
+	m_failovers = base_metric_counter("globaldb_failovers_total",
+					  "Unplanned failovers by method and result", "method,result");
+	m_steps = base_metric_histogram("globaldb_operation_step_duration_seconds",
+					"Duration of each finished operation step",
+					"operation,step", step_buckets, ARRAY_SIZE(step_buckets));
+	m_primary = base_metric_gauge("globaldb_current_primary_info",
+				      "1 for the region that holds the writer of each GlobalDatabase",
+				      "namespace,name,region,global_cluster");
+}
+
+/* ---- key state ---- */
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static struct key_state *state_get(struct gdb_reconciler *r, const char *key)
+{
+	struct key_state *s;
+
+	pthread_mutex_lock(&r->lock);
+	for (s = r->states; s; s = s->next)
+		if (!strcmp(s->key, key))
+			break;
+	if (!s) {
+		s = xcalloc(1, sizeof(*s));
+		s->key = xstrdup(key);
+		if (strlen(key) <= TARGET_BASE_MAX)
+			snprintf(s->base, sizeof(s->base), "%s", key);
+		else
+			snprintf(s->base, sizeof(s->base), "gdb-%016" PRIx64, fnv1a(key));
+		s->next = r->states;
+		r->states = s;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return s;
+}
+
+static void set_last(struct key_state *s, enum gdb_action_kind kind, const char *region,
+		     const struct gdb_exec_result *res)
+{
+	gdb_set_str(&s->last_region, region);
+	gdb_set_str(&s->last_code, res && *res->aws_code ? res->aws_code : NULL);
+	gdb_set_str(&s->last_message, res && *res->message ? res->message : NULL);
+	gdb_set_str(&s->last_change_id, res ? res->change_id : NULL);
+	s->last.action = (int)kind;
+	s->last.call = res ? res->call : GDB_CALL_OK;
+	s->last.region = s->last_region;
+	s->last.aws_code = s->last_code;
+	s->last.message = s->last_message;
+	s->last.change_id = s->last_change_id;
+}
+
+static void forget_creds(struct key_state *s)
+{
+	base_free_secret(s->password);
+	free(s->user);
+	s->user = s->password = NULL;
+	s->creds_mono = 0;
+}
+
+static void remove_targets(struct gdb_reconciler *r, struct key_state *s)
+{
+	char name[PROBE_NAME_MAX];
+
+	if (s->writer_sig) {
+		snprintf(name, sizeof(name), "%s/writer", s->base);
+		probe_prober_remove(r->prober, name);
+	}
+	for (size_t i = 0; i < GDB_MAX_REGIONS; i++) {
+		if (!s->reader_region[i])
+			continue;
+		snprintf(name, sizeof(name), "%s/reader/%s", s->base, s->reader_region[i]);
+		probe_prober_remove(r->prober, name);
+	}
+	pthread_mutex_lock(&r->lock);
+	free(s->writer_sig);
+	free(s->writer_region);
+	s->writer_sig = s->writer_region = NULL;
+	for (size_t i = 0; i < GDB_MAX_REGIONS; i++) {
+		free(s->reader_region[i]);
+		free(s->reader_sig[i]);
+		s->reader_region[i] = s->reader_sig[i] = NULL;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void set_primary_info(struct key_state *s, const char *ns, const char *name,
+			     const char *region, const char *global)
+{
+	if (s->info_region && (!region || strcmp(region, s->info_region) ||
+			       strcmp(global ? global : "", s->info_global))) {
+		base_metric_remove(m_primary, ns, name, s->info_region, s->info_global);
+		free(s->info_region);
+		free(s->info_global);
+		s->info_region = s->info_global = NULL;
+	}
+	if (region && !s->info_region) {
+		s->info_region = xstrdup(region);
+		s->info_global = xstrdup(global ? global : "");
+		base_metric_set(m_primary, 1, ns, name, s->info_region, s->info_global);
+	}
+}
+
+static void state_free(struct key_state *s)
+{
+	free(s->key);
+	free(s->last_region);
+	free(s->last_code);
+	free(s->last_message);
+	free(s->last_change_id);
+	forget_creds(s);
+	free(s->writer_region);
+	free(s->writer_sig);
+	for (size_t i = 0; i < GDB_MAX_REGIONS; i++) {
+		free(s->reader_region[i]);
+		free(s->reader_sig[i]);
+	}
+	free(s->info_region);
+	free(s->info_global);
+	free(s);
+}
+
+/* The object is gone: its probes, metrics and state go too. */
+static void forget_key(struct gdb_reconciler *r, const char *key)
+{
+	struct key_state **pp, *s = NULL;
+	char ns[256], name[256];
+	const char *slash = strchr(key, '/');
+
+	pthread_mutex_lock(&r->lock);
+	for (pp = &r->states; *pp; pp = &(*pp)->next) {
+		if (!strcmp((*pp)->key, key)) {
+			s = *pp;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (!s)
+		return;
+	remove_targets(r, s);
+	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - key) : 0, key);
+	snprintf(name, sizeof(name), "%s", slash ? slash + 1 : key);
+	set_primary_info(s, ns, name, NULL, NULL);
+	pthread_mutex_lock(&r->lock);
+	for (pp = &r->states; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	state_free(s);
+}
+
+/* The prober's callback: enqueue the key that owns the target. */
+static void on_verdict(void *arg, const struct probe_verdict *v, unsigned changes)
+{
+	struct gdb_reconciler *r = arg;
+	char key[512] = "";
+	size_t n;
+
+	(void)changes;
+	pthread_mutex_lock(&r->lock);
+	for (struct key_state *s = r->states; s; s = s->next) {
+		n = strlen(s->base);
+		if (!strncmp(v->name, s->base, n) && v->name[n] == '/') {
+			snprintf(key, sizeof(key), "%s", s->key);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (*key)
+		kube_workqueue_add(r->o.queue, key);
+}
+
+/* ---- probe credentials ---- */
+
+static int b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Decodes standard base64 (Secret data); NULL when malformed. Caller frees (a secret). */
+static char *b64decode(const char *in)
+{
+	size_t n = strlen(in), o = 0;
+	char *out = xmalloc(n / 4 * 3 + 4);
+	unsigned acc = 0;
+	int bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int v;
+
+		if (in[i] == '=')
+			break;
+		v = b64val((unsigned char)in[i]);
+		if (v < 0) {
+			base_free_secret(out);
+			return NULL;
+		}
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	out[o] = '\0';
+	if (strlen(out) != o) { /* an embedded NUL is no password */
+		base_free_secret(out);
+		return NULL;
+	}
+	return out;
+}
+
+static int creds_from_secret(struct gdb_reconciler *r, struct key_state *s, const char *ns,
+			     const struct gdb_health_check_spec *hc)
+{
+	struct kube_status st;
+	json_t *secret = NULL, *data;
+	const char *u, *p;
+	int rc;
+
+	kube_status_clear(&st);
+	rc = kube_get(r->o.kube, &res_secrets, ns, hc->secret_name, &secret, &st);
+	if (rc == BASE_ENOTFOUND) {
+		snprintf(s->creds_error, sizeof(s->creds_error), "Secret %.63s/%.253s does not exist", ns,
+			 hc->secret_name);
+		return rc;
+	}
+	if (rc < 0) {
+		snprintf(s->creds_error, sizeof(s->creds_error), "cannot read Secret %.63s/%.253s: %s", ns,
+			 hc->secret_name, base_strerror(rc));
+		return rc;
+	}
+	data = json_object_get(secret, "data");
+	u = json_string_value(json_object_get(data, hc->username_key));
+	p = json_string_value(json_object_get(data, hc->password_key));
+	if (!u || !p) {
+		snprintf(s->creds_error, sizeof(s->creds_error), "Secret %.63s/%.253s has no key %.100s", ns,
+			 hc->secret_name, !u ? hc->username_key : hc->password_key);
+		json_decref(secret);
+		return BASE_EINVAL;
+	}
+	forget_creds(s);
+	s->user = b64decode(u);
+	s->password = b64decode(p);
+	json_decref(secret);
+	if (!s->user || !s->password || !*s->user) {
+		forget_creds(s);
+		snprintf(s->creds_error, sizeof(s->creds_error),
+			 "Secret %.63s/%.253s: %s or %s is not valid base64 text", ns, hc->secret_name,
+			 hc->username_key, hc->password_key);
+		return BASE_EINVAL;
+	}
+	return 0;
+}
+
+static int creds_from_secrets_manager(struct gdb_reconciler *r, struct key_state *s,
+				      const struct gdb_spec *spec)
+{
+	const char *id = spec->health_check.secrets_manager_secret_id;
+	int rc = BASE_EINVAL;
+
+	for (size_t i = 0; i < spec->n_regions; i++) {
+		struct aws_secret_value v;
+		struct aws_error err;
+		json_t *j;
+
+		memset(&v, 0, sizeof(v));
+		aws_error_clear(&err);
+		rc = aws_secretsmanager_get_secret_value(r->o.aws, spec->regions[i].name, id, NULL,
+							 NULL, &v, &err);
+		if (rc < 0) {
+			snprintf(s->creds_error, sizeof(s->creds_error),
+				 "Secrets Manager secret %s in %s: %s", id, spec->regions[i].name,
+				 *err.code ? err.code : base_strerror(rc));
+			aws_secret_value_release(&v);
+			if (rc == BASE_ETRANSPORT || rc == BASE_ETIMEDOUT || rc == BASE_ESERVER ||
+			    rc == BASE_ETHROTTLED)
+				continue;
+			return rc;
+		}
+		j = v.secret_string ? json_loads(v.secret_string, 0, NULL) : NULL;
+		aws_secret_value_release(&v);
+		if (!json_is_string(json_object_get(j, "username")) ||
+		    !json_is_string(json_object_get(j, "password"))) {
+			snprintf(s->creds_error, sizeof(s->creds_error),
+				 "Secrets Manager secret %s is not a JSON object with username and "
+				 "password",
+				 id);
+			if (j) {
+				json_t *pw = json_object_get(j, "password");
+
+				if (json_is_string(pw))
+					base_memzero((void *)json_string_value(pw),
+						     json_string_length(pw));
+			}
+			json_decref(j);
+			return BASE_EINVAL;
+		}
+		forget_creds(s);
+		s->user = xstrdup(json_string_value(json_object_get(j, "username")));
+		s->password = xstrdup(json_string_value(json_object_get(j, "password")));
+		base_memzero((void *)json_string_value(json_object_get(j, "password")),
+			     json_string_length(json_object_get(j, "password")));
+		json_decref(j);
+		return 0;
+	}
+	return rc;
+}
+
+/* 0 when s->user/password hold current credentials; else s->creds_error says why. */
+static int resolve_creds(struct gdb_reconciler *r, struct key_state *s, const char *ns,
+			 const struct gdb_spec *spec)
+{
+	char *old_user = s->user ? xstrdup(s->user) : NULL;
+	char *old_pw = s->password ? xstrdup(s->password) : NULL;
+	int rc;
+
+	if (s->creds_mono && base_now_mono_ms() - s->creds_mono < GDB_CREDS_TTL_MS) {
+		free(old_user);
+		base_free_secret(old_pw);
+		return 0;
+	}
+	s->creds_error[0] = '\0';
+	if (spec->health_check.secret_name)
+		rc = creds_from_secret(r, s, ns, &spec->health_check);
+	else if (spec->health_check.secrets_manager_secret_id)
+		rc = creds_from_secrets_manager(r, s, spec);
+	else {
+		snprintf(s->creds_error, sizeof(s->creds_error),
+			 "spec.healthCheck names no credentials");
+		rc = BASE_EINVAL;
+	}
+	if (rc == 0) {
+		s->creds_mono = base_now_mono_ms();
+		if (!old_user || !old_pw || strcmp(old_user, s->user) || strcmp(old_pw, s->password))
+			s->creds_gen++;
+	} else {
+		forget_creds(s);
+	}
+	free(old_user);
+	base_free_secret(old_pw);
+	return rc;
+}
+
+/* ---- probes ---- */
+
+static void probe_address(const struct gdb_spec *spec, const struct gdb_observation *ob,
+			  size_t i, int reader, const char **host, int *port)
+{
+	const struct gdb_region_spec *rs = &spec->regions[i];
+	const struct gdb_obs_region *o = &ob->obs.regions[i];
+
+	*host = NULL;
+	*port = 0;
+	if (rs->probe_host) {
+		*host = rs->probe_host;
+		*port = rs->probe_port > 0 ? rs->probe_port : 5432;
+		return;
+	}
+	if (o->api != GDB_CALL_OK || !o->cluster_exists)
+		return;
+	*host = reader && o->reader_endpoint ? o->reader_endpoint : o->endpoint;
+	*port = ob->port[i] > 0 ? ob->port[i] : 5432;
+}
+
+static void fill_target(struct probe_target *t, const struct gdb_spec *spec,
+			const struct key_state *s, const char *name, enum probe_kind kind,
+			const char *host, int port, const char *lag_source)
+{
+	const struct gdb_health_check_spec *hc = &spec->health_check;
+
+	memset(t, 0, sizeof(*t));
+	t->name = name;
+	t->kind = kind;
+	t->host = host;
+	t->port = port;
+	t->dbname = hc->database;
+	t->user = s->user;
+	t->password = s->password;
+	t->sslmode = hc->ssl_mode;
+	t->lag_source = lag_source;
+	t->policy.period_ms = (int64_t)hc->period_seconds * 1000;
+	t->policy.timeout_ms = (int64_t)hc->timeout_seconds * 1000;
+	t->policy.failure_threshold = hc->failure_threshold;
+	t->policy.success_threshold = hc->success_threshold > 0 ? hc->success_threshold : 1;
+}
+
+static char *signature(const struct probe_target *t, unsigned gen)
+{
+	return xasprintf("%s|%d|%s|%s|%s|%" PRId64 "|%" PRId64 "|%d|%d|%u", t->host, t->port,
+			 t->dbname ? t->dbname : "", t->sslmode ? t->sslmode : "",
+			 t->lag_source ? t->lag_source : "", t->policy.period_ms,
+			 t->policy.timeout_ms, t->policy.failure_threshold,
+			 t->policy.success_threshold, gen);
+}
+
+/* Sets target t unless its signature *sig is unchanged. */
+static void apply_target(struct gdb_reconciler *r, const struct probe_target *t,
+			 unsigned gen, char **sig, const char *key)
+{
+	char *want = signature(t, gen);
+	int rc;
+
+	if (*sig && !strcmp(*sig, want)) {
+		free(want);
+		return;
+	}
+	rc = probe_prober_set(r->prober, t);
+	if (rc < 0) {
+		base_log(BASE_LOG_WARN, "cannot set probe target", "gdb", key, "target", t->name,
+			 "error", base_strerror(rc), NULL);
+		free(want);
+		return;
+	}
+	pthread_mutex_lock(&r->lock);
+	free(*sig);
+	*sig = want;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void sync_probes(struct gdb_reconciler *r, struct key_state *s, const struct gdb_spec *spec,
+			const char *writer, const struct gdb_observation *ob)
+{
+	char wname[PROBE_NAME_MAX], name[PROBE_NAME_MAX];
+	struct probe_target t;
+	const char *host;
+	int port;
+
+	snprintf(wname, sizeof(wname), "%s/writer", s->base);
+	for (size_t i = 0; i < spec->n_regions && i < ob->obs.n_regions; i++) {
+		const char *region = spec->regions[i].name;
+
+		if (writer && !strcmp(region, writer)) {
+			probe_address(spec, ob, i, 0, &host, &port);
+			if (host) {
+				fill_target(&t, spec, s, wname, PROBE_WRITER, host, port, NULL);
+				apply_target(r, &t, s->creds_gen, &s->writer_sig, s->key);
+				if (!s->writer_region || strcmp(s->writer_region, region)) {
+					pthread_mutex_lock(&r->lock);
+					gdb_set_str(&s->writer_region, region);
+					pthread_mutex_unlock(&r->lock);
+				}
+			}
+		}
+	}
+	for (size_t i = 0; i < spec->n_regions && i < ob->obs.n_regions; i++) {
+		const char *region = spec->regions[i].name;
+		size_t slot = GDB_MAX_REGIONS, free_slot = GDB_MAX_REGIONS;
+
+		for (size_t k = 0; k < GDB_MAX_REGIONS; k++) {
+			if (s->reader_region[k] && !strcmp(s->reader_region[k], region))
+				slot = k;
+			else if (!s->reader_region[k] && free_slot == GDB_MAX_REGIONS)
+				free_slot = k;
+		}
+		snprintf(name, sizeof(name), "%s/reader/%s", s->base, region);
+		if (writer && !strcmp(region, writer)) {
+			if (slot < GDB_MAX_REGIONS) {
+				probe_prober_remove(r->prober, name);
+				pthread_mutex_lock(&r->lock);
+				free(s->reader_region[slot]);
+				free(s->reader_sig[slot]);
+				s->reader_region[slot] = s->reader_sig[slot] = NULL;
+				pthread_mutex_unlock(&r->lock);
+			}
+			continue;
+		}
+		probe_address(spec, ob, i, 1, &host, &port);
+		if (!host)
+			continue; /* keep the last address while the region does not answer */
+		if (slot == GDB_MAX_REGIONS) {
+			slot = free_slot;
+			pthread_mutex_lock(&r->lock);
+			s->reader_region[slot] = xstrdup(region);
+			pthread_mutex_unlock(&r->lock);
+		}
+		fill_target(&t, spec, s, name, PROBE_READER, host, port,
+			    s->writer_sig ? wname : NULL);
+		apply_target(r, &t, s->creds_gen, &s->reader_sig[slot], s->key);
+	}
+}
+
+static int health_of(enum probe_health h)
+{
+	return h == PROBE_HEALTHY ? 1 : h == PROBE_UNHEALTHY ? 0 : -1;
+}
+
+static void build_health(struct gdb_reconciler *r, const struct key_state *s,
+			 const struct gdb_spec *spec, struct gdb_health *h)
+{
+	char name[PROBE_NAME_MAX];
+	struct probe_verdict w, v;
+	int have_w;
+
+	memset(h, 0, sizeof(*h));
+	snprintf(name, sizeof(name), "%s/writer", s->base);
+	have_w = s->writer_sig && probe_prober_get(r->prober, name, &w) == 0;
+	for (size_t i = 0; i < spec->n_regions; i++) {
+		struct gdb_health_region *hr = &h->regions[h->n_regions++];
+		const char *region = spec->regions[i].name;
+
+		hr->name = region;
+		hr->writer_healthy = -1;
+		hr->reader_healthy = -1;
+		hr->lag_ms = -1;
+		if (have_w && s->writer_region && !strcmp(s->writer_region, region)) {
+			hr->writer_healthy = health_of(w.health);
+			hr->consecutive_failures = w.consecutive_failures;
+			hr->last_probe_ms = w.last_probe_unix_ms;
+			hr->last_write_ok_ms = w.last_success_unix_ms;
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s/reader/%s", s->base, region);
+		if (probe_prober_get(r->prober, name, &v) < 0)
+			continue;
+		hr->reader_healthy = health_of(v.health);
+		hr->consecutive_failures = v.consecutive_failures;
+		hr->last_probe_ms = v.last_probe_unix_ms;
+		hr->lag_ms = v.lag_ms;
+		if (v.lag_ms >= 0 && v.lag_unix_ms > 0)
+			hr->heartbeat_seen_ms = v.lag_unix_ms - v.lag_ms;
+	}
+}
+
+/* ---- status helpers ---- */
+
+static void cond_set(struct gdb_status *st, const char *type, enum gdb_cond_status status,
+		     const char *reason, const char *message, int64_t gen, int64_t now)
+{
+	struct gdb_condition *cd = NULL;
+
+	for (size_t i = 0; i < st->n_conditions; i++)
+		if (!strcmp(st->conditions[i].type, type))
+			cd = &st->conditions[i];
+	if (!cd) {
+		if (st->n_conditions == GDB_MAX_CONDITIONS)
+			return;
+		cd = &st->conditions[st->n_conditions++];
+		memset(cd, 0, sizeof(*cd));
+		cd->type = xstrdup(type);
+	}
+	if (cd->status != status || cd->last_transition_ms == 0)
+		cd->last_transition_ms = now;
+	cd->status = status;
+	cd->observed_generation = gen;
+	gdb_set_str(&cd->reason, reason);
+	gdb_set_str(&cd->message, message);
+}
+
+/*
+ * Writes status to the status subresource of obj unless it already says so.
+ * On success *obj is replaced by the server's answer (new resourceVersion).
+ */
+static int persist_status(struct gdb_reconciler *r, json_t **obj, const struct gdb_status *status,
+			  const char *ns, const char *name)
+{
+	json_t *enc = gdb_status_encode(status), *body, *updated = NULL;
+	struct kube_status st;
+	int rc;
+
+	if (json_equal(enc, json_object_get(*obj, "status"))) {
+		json_decref(enc);
+		return 0;
+	}
+	body = json_deep_copy(*obj);
+	json_object_set_new(body, "status", enc);
+	kube_status_clear(&st);
+	rc = kube_update(r->o.kube, &gdb_res_globaldatabases, ns, name, "status", body, &updated,
+			 &st);
+	json_decref(body);
+	if (rc < 0) {
+		if (rc != BASE_ECONFLICT)
+			base_log(BASE_LOG_WARN, "status update failed", "gdb", name, "namespace", ns,
+				 "error", base_strerror(rc), "message", st.message, NULL);
+		return rc;
+	}
+	json_decref(*obj);
+	*obj = updated;
+	return 0;
+}
+
+static int has_finalizer(json_t *obj)
+{
+	json_t *f = json_object_get(json_object_get(obj, "metadata"), "finalizers");
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(f, i, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), GDB_FINALIZER))
+			return 1;
+	return 0;
+}
+
+/* Adds (add != 0) or removes our finalizer; *obj is replaced by the answer. */
+static int patch_finalizer(struct gdb_reconciler *r, json_t **obj, int add, const char *ns,
+			   const char *name)
+{
+	json_t *meta = json_object_get(*obj, "metadata");
+	json_t *old = json_object_get(meta, "finalizers"), *list = json_array(), *patch, *v;
+	struct kube_patch_opts po = {.type = KUBE_PATCH_MERGE};
+	struct kube_status st;
+	json_t *updated = NULL;
+	size_t i;
+	int rc;
+
+	json_array_foreach(old, i, v)
+		if (!json_is_string(v) || strcmp(json_string_value(v), GDB_FINALIZER) != 0)
+			json_array_append(list, v);
+	if (add)
+		json_array_append_new(list, json_string(GDB_FINALIZER));
+	/* The resourceVersion makes the merge patch conditional: no finalizer of another is lost. */
+	patch = json_pack("{s:{s:o,s:O}}", "metadata", "finalizers", list, "resourceVersion",
+			  json_object_get(meta, "resourceVersion"));
+	kube_status_clear(&st);
+	rc = kube_patch(r->o.kube, &gdb_res_globaldatabases, ns, name, &po, patch, &updated, &st);
+	json_decref(patch);
+	if (rc < 0) {
+		if (rc != BASE_ECONFLICT && rc != BASE_ENOTFOUND)
+			base_log(BASE_LOG_WARN, "finalizer update failed", "gdb", name, "namespace",
+				 ns, "error", base_strerror(rc), "message", st.message, NULL);
+		return rc;
+	}
+	json_decref(*obj);
+	*obj = updated;
+	return 0;
+}
+
+static void record_events(struct gdb_reconciler *r, json_t *obj, const struct gdb_plan *plan)
+{
+	for (size_t i = 0; r->o.recorder && i < plan->n_events; i++)
+		kube_recorder_event(r->o.recorder, obj,
+				    plan->events[i].type == GDB_EVENT_WARNING ? "Warning" : "Normal",
+				    plan->events[i].reason, gdb_action_name(plan->action.kind), "%s",
+				    plan->events[i].message ? plan->events[i].message : "");
+}
+
+static void record_operation_metrics(const struct gdb_status *old, const struct gdb_status *cur)
+{
+	const struct gdb_operation *l = &cur->last_operation;
+
+	if (l->finished_ms == 0 || l->finished_ms == old->last_operation.finished_ms)
+		return;
+	if (l->type == GDB_OP_FAILOVER)
+		base_metric_add(m_failovers, 1, gdb_op_method_name(l->method),
+				gdb_op_result_name(l->result));
+	for (size_t i = 0; i < l->n_steps; i++)
+		base_metric_observe(m_steps, (double)l->steps[i].duration_seconds,
+				    gdb_op_type_name(l->type), l->steps[i].name);
+}
+
+/* ---- the reconcile ---- */
+
+/* The spec does not decode: say so in the conditions; no AWS call. */
+static int report_bad_spec(struct gdb_reconciler *r, json_t **obj, const char *ns,
+			   const char *name, const char *err, int64_t gen)
+{
+	struct gdb_status st;
+	int64_t now = base_now_real_ms();
+	int rc;
+
+	gdb_status_decode(json_object_get(*obj, "status"), &st, NULL, 0);
+	st.observed_generation = gen;
+	cond_set(&st, "Ready", GDB_COND_FALSE, "InvalidSpec", err, gen, now);
+	cond_set(&st, "Degraded", GDB_COND_TRUE, "InvalidSpec", err, gen, now);
+	rc = persist_status(r, obj, &st, ns, name);
+	gdb_status_release(&st);
+	if (r->o.recorder)
+		kube_recorder_event(r->o.recorder, *obj, "Warning", "InvalidSpec", "Reconcile",
+				    "%s", err);
+	return rc;
+}
+
+/* No probe credentials: the status says why; nothing is planned or done. */
+static int report_no_creds(struct gdb_reconciler *r, json_t **obj, const char *ns,
+			   const char *name, const struct key_state *s, int64_t gen)
+{
+	struct gdb_status st;
+	int64_t now = base_now_real_ms();
+	int rc;
+
+	gdb_status_decode(json_object_get(*obj, "status"), &st, NULL, 0);
+	st.observed_generation = gen;
+	cond_set(&st, "Ready", GDB_COND_FALSE, "ProbeCredentialsUnavailable", s->creds_error, gen,
+		 now);
+	cond_set(&st, "Degraded", GDB_COND_TRUE, "ProbeCredentialsUnavailable", s->creds_error,
+		 gen, now);
+	cond_set(&st, "PrimaryHealthy", GDB_COND_UNKNOWN, "NotProbedYet",
+		 "no probe credentials, so no probes", gen, now);
+	rc = persist_status(r, obj, &st, ns, name);
+	gdb_status_release(&st);
+	if (r->o.recorder)
+		kube_recorder_event(r->o.recorder, *obj, "Warning", "ProbeCredentialsUnavailable",
+				    "Reconcile", "%s", s->creds_error);
+	return rc;
+}
+
+static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue)
+{
+	char ns[256], name[256], err[GDB_ERRLEN];
+	const char *slash = strchr(key, '/');
+	struct gdb_spec spec;
+	struct gdb_status status;
+	struct gdb_observation ob;
+	struct gdb_health health;
+	struct gdb_plan plan;
+	struct key_state *s;
+	json_t *obj, *meta;
+	int64_t gen;
+	int deleting, rc = 0;
+
+	memset(&spec, 0, sizeof(spec));
+	memset(&status, 0, sizeof(status));
+	memset(&ob, 0, sizeof(ob));
+	memset(&plan, 0, sizeof(plan));
+	*requeue = 0;
+	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - key) : 0, key);
+	snprintf(name, sizeof(name), "%s", slash ? slash + 1 : key);
+
+	obj = kube_store_get(r->o.store, key);
+	if (!obj) {
+		forget_key(r, key);
+		return 0;
+	}
+	meta = json_object_get(obj, "metadata");
+	gen = json_integer_value(json_object_get(meta, "generation"));
+	deleting = json_object_get(meta, "deletionTimestamp") &&
+		   !json_is_null(json_object_get(meta, "deletionTimestamp"));
+	if (deleting && !has_finalizer(obj)) {
+		forget_key(r, key);
+		goto out;
+	}
+	s = state_get(r, key);
+
+	if (gdb_spec_decode(json_object_get(obj, "spec"), &spec, err, sizeof(err)) < 0) {
+		rc = report_bad_spec(r, &obj, ns, name, err, gen);
+		*requeue = GDB_REQUEUE_MAX_MS;
+		goto out;
+	}
+	if (!deleting && !has_finalizer(obj)) {
+		rc = patch_finalizer(r, &obj, 1, ns, name);
+		if (rc < 0)
+			goto out;
+	}
+	if (gdb_status_decode(json_object_get(obj, "status"), &status, err, sizeof(err)) < 0) {
+		base_log(BASE_LOG_WARN, "status does not decode, starting from an empty one", "gdb",
+			 key, "error", err, NULL);
+		gdb_status_release(&status);
+		gdb_status_decode(NULL, &status, NULL, 0);
+	}
+	if (!deleting && resolve_creds(r, s, ns, &spec) < 0) {
+		remove_targets(r, s);
+		rc = report_no_creds(r, &obj, ns, name, s, gen);
+		*requeue = GDB_REQUEUE_STEADY_MS;
+		goto out;
+	}
+
+	gdb_observe(r->cache, &spec, &status, obj, s->last.action ? &s->last : NULL, &ob);
+	if (!deleting)
+		sync_probes(r, s, &spec,
+			    status.current_primary_region ? status.current_primary_region
+							  : spec.primary_region,
+			    &ob);
+	build_health(r, s, &spec, &health);
+
+	gdb_plan(&spec, &status, &ob.obs, &health, base_now_real_ms(), &plan);
+	if (plan.action.kind != GDB_ACT_NONE && plan.action.kind != GDB_ACT_WAIT)
+		base_log(BASE_LOG_INFO, "planned", "gdb", key, "action",
+			 gdb_action_name(plan.action.kind), "region",
+			 plan.action.region ? plan.action.region : "-", "step",
+			 gdb_step_name(plan.status.operation.step), "reason",
+			 plan.action.reason ? plan.action.reason : "", NULL);
+
+	/* The write-ahead record: the status names the step before the call is made. */
+	rc = persist_status(r, &obj, &plan.status, ns, name);
+	if (rc == BASE_ENOTFOUND) {
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	record_events(r, obj, &plan);
+	record_operation_metrics(&status, &plan.status);
+
+	if (plan.action.kind == GDB_ACT_REMOVE_FINALIZER) {
+		rc = patch_finalizer(r, &obj, 0, ns, name);
+		if (rc == 0 || rc == BASE_ENOTFOUND) {
+			forget_key(r, key);
+			rc = 0;
+		}
+		goto out;
+	}
+	if (gdb_action_calls_aws(plan.action.kind)) {
+		struct gdb_exec_ctx x = {r->o.aws, r->o.kube, r->o.recorder, obj, &spec};
+		struct gdb_exec_result res;
+
+		gdb_execute(&x, &plan.action, &res);
+		set_last(s, plan.action.kind, plan.action.region, &res);
+		gdb_exec_result_release(&res);
+		gdb_obs_cache_invalidate(r->cache, plan.action.region);
+		if (plan.action.kind == GDB_ACT_RESTART_WORKLOADS ||
+		    plan.action.kind == GDB_ACT_PUBLISH_SSM)
+			for (size_t i = 0; i < spec.n_ecs_services; i++)
+				gdb_obs_cache_invalidate(r->cache, spec.ecs_services[i].region);
+	}
+
+	/* The probes follow the writer the plan just recorded. */
+	if (!deleting && plan.status.current_primary_region &&
+	    (!status.current_primary_region ||
+	     strcmp(plan.status.current_primary_region, status.current_primary_region)))
+		sync_probes(r, s, &spec, plan.status.current_primary_region, &ob);
+	set_primary_info(s, ns, name, plan.status.current_primary_region,
+			 plan.status.global_cluster_identifier);
+	*requeue = plan.requeue_after_ms > 0 ? plan.requeue_after_ms : GDB_REQUEUE_STEADY_MS;
+out:
+	gdb_plan_release(&plan);
+	gdb_observation_release(&ob);
+	gdb_status_release(&status);
+	gdb_spec_release(&spec);
+	json_decref(obj);
+	return rc;
+}
+
+int gdb_reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue_after_ms)
+{
+	int64_t t0 = base_now_mono_ms();
+	int rc = reconcile(r, key, requeue_after_ms);
+
+	base_metric_observe(m_time, (double)(base_now_mono_ms() - t0) / 1000.0,
+			    GDB_CONTROLLER_NAME);
+	if (rc == 0) {
+		base_metric_add(m_total, 1, GDB_CONTROLLER_NAME,
+				*requeue_after_ms > 0 ? "requeue_after" : "success");
+	} else if (rc == BASE_ECONFLICT) {
+		base_metric_add(m_total, 1, GDB_CONTROLLER_NAME, "requeue");
+	} else {
+		base_metric_add(m_total, 1, GDB_CONTROLLER_NAME, "error");
+		base_metric_add(m_errors, 1, GDB_CONTROLLER_NAME);
+	}
+	return rc;
+}
+
+int gdb_reconciler_new(const struct gdb_reconciler_opts *opts, struct gdb_reconciler **out)
+{
+	struct gdb_reconciler *r = xcalloc(1, sizeof(*r));
+	struct probe_options po = {0};
+	int rc;
+
+	metrics_init();
+	r->o = *opts;
+	pthread_mutex_init(&r->lock, NULL);
+	po.notify = on_verdict;
+	po.notify_arg = r;
+	po.lag_notify_step_ms = 1000;
+	rc = probe_prober_new(&po, &r->prober);
+	if (rc < 0) {
+		pthread_mutex_destroy(&r->lock);
+		free(r);
+		return rc;
+	}
+	r->cache = gdb_obs_cache_new(opts->aws, opts->obs_ttl_ms);
+	*out = r;
+	return 0;
+}
+
+void gdb_reconciler_free(struct gdb_reconciler *r)
+{
+	struct key_state *s, *next;
+
+	if (!r)
+		return;
+	probe_prober_free(r->prober);
+	for (s = r->states; s; s = next) {
+		next = s->next;
+		state_free(s);
+	}
+	gdb_obs_cache_free(r->cache);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}

@@ -1,0 +1,532 @@
+"""End-to-end fixtures: the whole product against real parts.
+
+- the shared test environment (kube-apiserver + etcd with the CRD and the
+  controller's ServiceAccount and RBAC), read from $GDB_TESTENV_STATE;
+- the AWS emulator (moto + our global-database extension) as its own process;
+- four PostgreSQL servers of this test's own (pgenv): a writer and a reader per
+  region, bound to the two Aurora clusters in the emulator, so switchover,
+  failover and fallback move a real writer and replicate real rows;
+- the "existing infrastructure" created with boto3, as a platform team's
+  CloudFormation would: orders-east (writer) + orders-west (secondary) in the
+  global cluster orders-global, a Route 53 zone, an application Deployment;
+- the controller binary as its own process, with the controller's
+  ServiceAccount kubeconfig and AWS_ENDPOINT_URL pointing at the emulator.
+
+Everything is driven with kubectl, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("GDB_SOURCE_DIR", os.path.normpath(os.path.join(HERE, "..", "..")))
+ENV_DIR = os.path.join(SOURCE_DIR, "tests", "env")
+if ENV_DIR not in sys.path:
+    sys.path.insert(0, ENV_DIR)
+
+import pgenv  # noqa: E402
+
+EAST, WEST = "us-east-1", "us-west-2"
+DELAY_KEYS = ("cluster_create", "cluster_modify", "cluster_promote", "failover_pending",
+              "failover_run", "failover_finish", "resync")
+
+
+def wait_for(cond, timeout=60, interval=0.2, what="condition"):
+    """Poll cond() until it returns a truthy value; return that value."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            v = cond()
+            if v:
+                return v
+        except AssertionError as e:  # cond may assert to explain itself
+            last_exc = e
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}"
+                                 + (f": {last_exc}" if last_exc else ""))
+        time.sleep(interval)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Admin:
+    """The emulator's /_awsemu admin API."""
+
+    def __init__(self, url):
+        self.url = url
+
+    def _req(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + "/_awsemu" + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return json.loads(r.read())
+
+    def post(self, path, body=None):
+        return self._req("POST", path, body or {})
+
+    def get(self, path):
+        return self._req("GET", path)
+
+    def delays(self, **d):
+        return self.post("/config", {"delays": d})
+
+    def outage(self, region, mode, pg="freeze", services=None):
+        body = {"region": region, "mode": mode, "pg": pg}
+        if services is not None:
+            body["services"] = services
+        return self.post("/outage", body)
+
+    def calls(self, **filters):
+        q = "&".join(f"{k}={v}" for k, v in filters.items())
+        return self.get("/calls" + (f"?{q}" if q else ""))["calls"]
+
+    def bind(self, region, cluster_id, writer, reader=None):
+        return self.post("/bind", {"region": region, "dbClusterIdentifier": cluster_id,
+                                   "writer": writer.to_dict(),
+                                   "reader": reader.to_dict() if reader else None})
+
+    def errors(self):
+        return self.get("/errors")["errors"]
+
+
+@pytest.fixture(scope="session")
+def testenv():
+    path = os.environ.get("GDB_TESTENV_STATE")
+    if not path or not os.path.exists(path):
+        pytest.fail("GDB_TESTENV_STATE does not name a running test environment "
+                    "(run through ctest, or hack/testenv up)")
+    with open(path) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="session")
+def controller_bin():
+    b = os.environ.get("GDB_CONTROLLER_BIN") or os.path.join(
+        os.environ.get("GDB_BINARY_DIR", os.path.join(SOURCE_DIR, "build")),
+        "cmd", "globaldb-controller", "globaldb-controller")
+    if not os.access(b, os.X_OK):
+        pytest.fail(f"controller binary {b} is not built")
+    return b
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """One emulator process for the session (python -m awsemu)."""
+    d = tmp_path_factory.mktemp("awsemu")
+    url_file = d / "url"
+    log = open(d / "awsemu.log", "w")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ENV_DIR + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.Popen([sys.executable, "-m", "awsemu", "--fast", "--url-file", str(url_file)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_for(lambda: url_file.exists() or proc.poll() is not None, timeout=60,
+                 what="the emulator to listen")
+        assert proc.poll() is None, (d / "awsemu.log").read_text()
+        yield Admin(url_file.read_text().strip())
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+class Kubectl:
+    def __init__(self, testenv):
+        self.bin = testenv["kubectl"]
+        self.kubeconfig = testenv["kubeconfig"]
+
+    def __call__(self, *args, input=None, check=True):
+        r = subprocess.run([self.bin, "--kubeconfig", self.kubeconfig, *args], input=input,
+                           capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {r.stderr.strip()}")
+        return r.stdout
+
+    def json(self, *args):
+        return json.loads(self(*args, "-o", "json"))
+
+    def apply(self, obj):
+        return self("apply", "-f", "-", input=json.dumps(obj))
+
+
+@pytest.fixture(scope="session")
+def kubectl(testenv):
+    return Kubectl(testenv)
+
+
+def aws_client(admin, service, region):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, region_name=region, endpoint_url=admin.url,
+                        aws_access_key_id="AKIDE2ESETUP", aws_secret_access_key="setup-not-secret",
+                        config=Config(retries={"max_attempts": 2, "mode": "standard"},
+                                      read_timeout=60, connect_timeout=5))
+
+
+class World:
+    """The infrastructure of one test: servers, clusters, zone, namespace."""
+
+    def __init__(self, admin, kubectl, root):
+        self.admin = admin
+        self.kubectl = kubectl
+        self.root = root
+        self.password = "pw-" + secrets.token_hex(12)
+        self.servers = {}
+        self.ns = "e2e-" + secrets.token_hex(4)
+        self.rds = {r: aws_client(admin, "rds", r) for r in (EAST, WEST)}
+        self.r53 = aws_client(admin, "route53", EAST)
+        self.zone_id = None
+
+    # -- PostgreSQL ------------------------------------------------------------
+
+    def make_servers(self):
+        ew = pgenv.init_primary(self.root, "east-w", password=self.password)
+        self.servers["east-w"] = ew
+        self.servers["east-r"] = pgenv.make_standby(ew, self.root, "east-r")
+        # The west servers become standbys of the east writer when the secondary is created.
+        ww = pgenv.init_primary(self.root, "west-w", password=self.password)
+        self.servers["west-w"] = ww
+        self.servers["west-r"] = pgenv.make_standby(ww, self.root, "west-r")
+
+    def destroy_servers(self):
+        for s in self.servers.values():
+            try:
+                if s.frozen:
+                    s.thaw()
+            except Exception:
+                pass
+            try:
+                s.destroy()
+            except Exception:
+                pass
+
+    # -- AWS -------------------------------------------------------------------
+
+    def create_infrastructure(self):
+        """orders-east + orders-west in orders-global, as existing infrastructure."""
+        self.admin.bind(EAST, "orders-east", self.servers["east-w"], self.servers["east-r"])
+        self.admin.bind(WEST, "orders-west", self.servers["west-w"], self.servers["west-r"])
+        east = self.rds[EAST].create_db_cluster(
+            DBClusterIdentifier="orders-east", Engine="aurora-postgresql",
+            EngineVersion="15.4", MasterUsername="postgres",
+            MasterUserPassword=self.password)["DBCluster"]
+        self.rds[EAST].create_db_instance(DBInstanceIdentifier="orders-east-1",
+                                          DBInstanceClass="db.r6g.large",
+                                          Engine="aurora-postgresql",
+                                          DBClusterIdentifier="orders-east")
+        self.wait_cluster(EAST, "orders-east", "available")
+        self.rds[EAST].create_global_cluster(GlobalClusterIdentifier="orders-global",
+                                             SourceDBClusterIdentifier=east["DBClusterArn"])
+        self.rds[WEST].create_db_cluster(
+            DBClusterIdentifier="orders-west", Engine="aurora-postgresql",
+            EngineVersion="15.4", GlobalClusterIdentifier="orders-global")
+        self.rds[WEST].create_db_instance(DBInstanceIdentifier="orders-west-1",
+                                          DBInstanceClass="db.r6g.large",
+                                          Engine="aurora-postgresql",
+                                          DBClusterIdentifier="orders-west")
+        self.wait_cluster(WEST, "orders-west", "available", timeout=120)
+        wait_for(lambda: self.sync_status("orders-global", WEST, "orders-west") == "connected",
+                 timeout=120, what="orders-west to be connected")
+
+    def create_zone(self):
+        # The CRD wants a zone id that looks like Route 53's (Z...); moto's are random.
+        for i in range(400):
+            z = self.r53.create_hosted_zone(Name=f"orders{i}.example.com.",
+                                            CallerReference=secrets.token_hex(8))
+            zid = z["HostedZone"]["Id"].split("/")[-1]
+            if zid.startswith("Z"):
+                self.zone_id = zid
+                self.zone_name = f"orders{i}.example.com"
+                return zid
+            self.r53.delete_hosted_zone(Id=zid)
+        raise AssertionError("no Z... hosted zone id from the emulator")
+
+    def record(self, name):
+        out = self.r53.list_resource_record_sets(HostedZoneId=self.zone_id)
+        for rr in out["ResourceRecordSets"]:
+            if rr["Name"].rstrip(".") == name.rstrip(".") and rr["Type"] == "CNAME":
+                return rr["ResourceRecords"][0]["Value"]
+        return None
+
+    def cluster(self, region, cid):
+        try:
+            return self.rds[region].describe_db_clusters(DBClusterIdentifier=cid)["DBClusters"][0]
+        except self.rds[region].exceptions.DBClusterNotFoundFault:
+            return None
+
+    def wait_cluster(self, region, cid, status, timeout=60):
+        wait_for(lambda: (self.cluster(region, cid) or {}).get("Status") == status,
+                 timeout=timeout, what=f"{cid} to be {status}")
+
+    def global_cluster(self, gid):
+        gcs = self.rds[WEST].describe_global_clusters()["GlobalClusters"]
+        return next((g for g in gcs if g["GlobalClusterIdentifier"] == gid), None)
+
+    def sync_status(self, gid, region, cid):
+        g = self.global_cluster(gid)
+        for m in (g or {}).get("GlobalClusterMembers", []):
+            if m["DBClusterArn"].endswith(f":{region}:123456789012:cluster:{cid}") or (
+                    f":{region}:" in m["DBClusterArn"] and m["DBClusterArn"].endswith(":" + cid)):
+                return m.get("SynchronizationStatus", "connected")
+        return None
+
+    def writer_region(self, gid):
+        g = self.global_cluster(gid) or {}
+        for m in g.get("GlobalClusterMembers", []):
+            if m["IsWriter"]:
+                return m["DBClusterArn"].split(":")[3]
+        return None
+
+    # -- SQL through the cluster endpoints ------------------------------------
+
+    def connect(self, region, cid):
+        import psycopg
+
+        c = self.cluster(region, cid)
+        return psycopg.connect(host="127.0.0.1", port=c["Port"], user="postgres",
+                               password=self.password, dbname="postgres", autocommit=True,
+                               connect_timeout=5)
+
+    def write_rows(self, region, cid, tag, n):
+        with self.connect(region, cid) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, "
+                         "tag text NOT NULL, created timestamptz NOT NULL DEFAULT now())")
+            for i in range(n):
+                conn.execute("INSERT INTO orders (tag) VALUES (%s)", (f"{tag}-{i}",))
+
+    def count_rows(self, region, cid, tag=None):
+        with self.connect(region, cid) as conn:
+            if tag:
+                return conn.execute("SELECT count(*) FROM orders WHERE tag LIKE %s",
+                                    (tag + "-%",)).fetchone()[0]
+            return conn.execute("SELECT count(*) FROM orders").fetchone()[0]
+
+    # -- Kubernetes ------------------------------------------------------------
+
+    def create_namespace(self):
+        k = self.kubectl
+        k("create", "namespace", self.ns)
+        k("-n", self.ns, "create", "secret", "generic", "pg-probe",
+          "--from-literal=username=postgres", f"--from-literal=password={self.password}")
+        k("-n", self.ns, "create", "rolebinding", "globaldb-controller-secrets",
+          "--clusterrole=globaldb-controller-secret-reader",
+          "--serviceaccount=globaldb-system:globaldb-controller")
+        k.apply({"apiVersion": "apps/v1", "kind": "Deployment",
+                 "metadata": {"name": "orders-api", "namespace": self.ns},
+                 "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "orders-api"}},
+                          "template": {"metadata": {"labels": {"app": "orders-api"}},
+                                       "spec": {"containers": [{"name": "api",
+                                                                "image": "example/orders:1"}]}}}})
+
+    def gdb_manifest(self, **over):
+        spec = {
+            "globalClusterIdentifier": "orders-global",
+            "primaryRegion": EAST,
+            "regions": [
+                {"name": EAST, "dbClusterIdentifier": "orders-east",
+                 "template": {"engineVersion": "15.4", "instanceClass": "db.r6g.large",
+                              "instances": 1}},
+                {"name": WEST, "dbClusterIdentifier": "orders-west",
+                 "template": {"engineVersion": "15.4", "instanceClass": "db.r6g.large",
+                              "instances": 1}},
+            ],
+            "healthCheck": {"periodSeconds": 2, "timeoutSeconds": 1, "failureThreshold": 3,
+                            "credentialsSecretRef": {"name": "pg-probe"}, "sslMode": "disable"},
+            "failover": {"mode": "Automatic", "method": "DetachAndPromote",
+                         "maxDataLossSeconds": 30, "cooldownSeconds": 60},
+            "dns": {"hostedZoneId": self.zone_id,
+                    "writerRecordName": f"writer.{self.zone_name}",
+                    "readerRecordName": f"reader.{self.zone_name}", "ttlSeconds": 5},
+            "workloads": {"deployments": [{"namespace": self.ns, "name": "orders-api"}]},
+        }
+        for k, v in over.items():
+            if isinstance(v, dict) and isinstance(spec.get(k), dict):
+                spec[k] = {**spec[k], **v}
+            else:
+                spec[k] = v
+        return {"apiVersion": "globaldb.io/v1alpha1", "kind": "GlobalDatabase",
+                "metadata": {"name": "orders", "namespace": self.ns}, "spec": spec}
+
+    def gdb(self):
+        return self.kubectl.json("-n", self.ns, "get", "globaldatabase", "orders")
+
+    def status(self):
+        return self.gdb().get("status", {})
+
+    def condition(self, ctype):
+        for c in self.status().get("conditions", []):
+            if c["type"] == ctype:
+                return c
+        return None
+
+    def wait_condition(self, ctype, status, reason=None, timeout=90):
+        def ok():
+            c = self.condition(ctype)
+            assert c, f"no {ctype} condition yet"
+            assert c["status"] == status and (reason is None or c["reason"] == reason), \
+                f"{ctype} is {c['status']}/{c['reason']}: {c.get('message')}"
+            return c
+        return wait_for(ok, timeout=timeout, interval=0.5,
+                        what=f"{ctype}={status}" + (f" ({reason})" if reason else ""))
+
+    def events(self):
+        out = self.kubectl.json("-n", self.ns, "get", "events.events.k8s.io")
+        evs = [e for e in out["items"] if e.get("regarding", {}).get("name") == "orders"]
+        evs.sort(key=lambda e: e.get("eventTime") or e["metadata"]["creationTimestamp"])
+        return evs
+
+    def event_reasons(self):
+        return [e["reason"] for e in self.events()]
+
+    def wait_event(self, reason, timeout=60):
+        return wait_for(lambda: reason in self.event_reasons(), timeout=timeout,
+                        what=f"event {reason}")
+
+    def restarted_at(self):
+        d = self.kubectl.json("-n", self.ns, "get", "deployment", "orders-api")
+        return (d["spec"]["template"]["metadata"].get("annotations") or {}).get(
+            "kubectl.kubernetes.io/restartedAt")
+
+
+class Controller:
+    """The controller binary as its own process."""
+
+    def __init__(self, binary, testenv, admin, ns, logdir):
+        self.metrics_port = free_port()
+        self.health_port = free_port()
+        self.aws_secret = "e2e-aws-secret-" + secrets.token_hex(10)
+        self.log_path = os.path.join(logdir, "controller.log")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update({
+            "AWS_ENDPOINT_URL": admin.url,
+            "AWS_ACCESS_KEY_ID": "AKIDE2ECONTROLLER",
+            "AWS_SECRET_ACCESS_KEY": self.aws_secret,
+            "AWS_REGION": EAST,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "POD_NAME": "e2e-controller",
+        })
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [binary, "--kubeconfig", testenv["controller_kubeconfig"], "--namespace", ns,
+             "--leader-elect", "--leader-election-namespace", "globaldb-system",
+             "--leader-election-id", "globaldb-e2e-" + ns,
+             "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
+             "--health-probe-bind-address", f"127.0.0.1:{self.health_port}",
+             "--concurrency", "2", "--log-level", "debug"],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+    def get(self, port, path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def wait_ready(self, timeout=60):
+        def ready():
+            assert self.proc.poll() is None, "controller exited:\n" + self.log_text()[-3000:]
+            try:
+                return self.get(self.health_port, "/readyz")[0] == 200
+            except OSError:
+                return False
+        wait_for(ready, timeout=timeout, what="controller /readyz")
+
+    def metrics(self):
+        return self.get(self.metrics_port, "/metrics")[1]
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def world(emulator, kubectl, tmp_path):
+    emulator.post("/reset")
+    emulator.delays(**{k: 0.3 for k in DELAY_KEYS})
+    root = tempfile.mkdtemp(prefix="gdb-e2e-pg-")
+    os.chmod(root, 0o755)
+    w = World(emulator, kubectl, root)
+    try:
+        w.make_servers()
+        w.create_infrastructure()
+        w.create_zone()
+        w.create_namespace()
+        yield w
+    finally:
+        for region in (EAST, WEST):
+            try:
+                emulator.outage(region, "off")
+            except Exception:
+                pass
+        errors = emulator.errors()
+        emulator.post("/reset")
+        w.destroy_servers()
+        shutil.rmtree(root, ignore_errors=True)
+        assert errors == [], f"emulator background errors: {errors}"
+
+
+@pytest.fixture
+def controller(world, controller_bin, testenv, emulator, tmp_path):
+    c = Controller(controller_bin, testenv, emulator, world.ns, str(tmp_path))
+    try:
+        c.wait_ready()
+        yield c
+    finally:
+        rc = c.stop()
+        text = c.log_text() if not c.log.closed else open(c.log_path).read()
+        # Keep the log next to ctest's output for whoever reads a failure.
+        print("\n---- controller log (tail) ----\n" + text[-6000:])
+        leaks = [s for s in (world.password, c.aws_secret) if s in text]
+        assert not leaks, "the controller log contains a secret"
+        assert rc == 0, f"controller exited with {rc} after SIGTERM"
+
+
+def metric_value(text, metric, **labels):
+    """The value of one sample in Prometheus text, or None."""
+    for line in text.splitlines():
+        if not line.startswith(metric):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
+        if not m or m.group(1) != metric:
+            continue
+        got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        if all(got.get(k) == v for k, v in labels.items()):
+            return float(m.group(3))
+    return None

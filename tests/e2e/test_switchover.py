@@ -1,0 +1,94 @@
+"""Adopt an existing global database, then move the writer by editing the spec.
+
+The seed runbook's steps 1-6: the infrastructure exists (created with boto3
+as CloudFormation would), the controller adopts it without creating
+anything, and a `kubectl patch` of spec.primaryRegion does the planned
+failover the runbook's Lambda did, followed by DNS and restarts, with not a
+single row lost.
+"""
+
+from conftest import EAST, WEST, metric_value, wait_for
+
+MUTATING = {"CreateGlobalCluster", "CreateDBCluster", "CreateDBInstance", "DeleteDBCluster",
+            "DeleteDBInstance", "DeleteGlobalCluster", "RemoveFromGlobalCluster",
+            "FailoverGlobalCluster", "SwitchoverGlobalCluster"}
+
+
+def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulator, kubectl):
+    setup_calls = emulator.calls()
+    since = max(c["seq"] for c in setup_calls)
+
+    world.kubectl.apply(world.gdb_manifest())
+    ready = world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
+    st = world.status()
+    assert st["globalClusterIdentifier"] == "orders-global"
+    assert st["currentPrimaryRegion"] == EAST
+    roles = {r["name"]: r["role"] for r in st["regions"]}
+    assert roles == {EAST: "Primary", WEST: "Secondary"}
+    assert "Adopted" in world.event_reasons()
+    # Adoption creates nothing: no mutating RDS call at all.
+    adopted_calls = [c for c in emulator.calls() if c["seq"] > since]
+    assert not [c for c in adopted_calls if c["action"] in MUTATING]
+    assert world.condition("PrimaryHealthy")["status"] == "True"
+    assert ready["observedGeneration"] == world.gdb()["metadata"]["generation"]
+    # The finalizer protects the AWS resources' bookkeeping.
+    assert "globaldb.io/finalizer" in world.gdb()["metadata"]["finalizers"]
+
+    # Replication lag is measured on the secondary (heartbeat), not assumed.
+    wait_for(lambda: next(r for r in world.status()["regions"] if r["name"] == WEST)
+             .get("replicationLagSeconds") is not None, timeout=30,
+             what="a measured replication lag for us-west-2")
+
+    world.write_rows(EAST, "orders-east", "before", 50)
+    before_restart = world.restarted_at()
+    assert before_restart is None
+
+    kubectl("-n", world.ns, "patch", "globaldatabase", "orders", "--type", "merge",
+            "-p", '{"spec":{"primaryRegion":"us-west-2"}}')
+
+    def switched():
+        s = world.status()
+        last = s.get("lastOperation") or {}
+        assert last.get("type") == "Switchover", f"lastOperation {last}"
+        assert last.get("result") == "Succeeded", f"lastOperation {last}"
+        return s
+    st = wait_for(switched, timeout=120, interval=0.5, what="the switchover to finish")
+    assert st["currentPrimaryRegion"] == WEST
+    assert world.writer_region("orders-global") == WEST
+    world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
+
+    # The runbook's order: writer moved, then DNS (in sync), then the restarts.
+    reasons = world.event_reasons()
+    for r in ("SwitchoverStarted", "WriterMoved", "UpdatingDns", "DnsInSync",
+              "RestartingWorkloads", "SwitchoverCompleted"):
+        assert r in reasons, f"missing event {r}: {reasons}"
+    order = [reasons.index(r) for r in ("SwitchoverStarted", "WriterMoved", "DnsInSync",
+                                        "RestartingWorkloads", "SwitchoverCompleted")]
+    assert order == sorted(order), reasons
+
+    calls = [c for c in emulator.calls() if c["seq"] > since]
+    sw = [c for c in calls if c["action"] in ("SwitchoverGlobalCluster", "FailoverGlobalCluster")]
+    assert len(sw) == 1, sw
+    assert sw[0]["region"] == EAST, "a switchover is called in the current primary's region"
+    dns = [c for c in calls if c["action"] == "ChangeResourceRecordSets"]
+    assert dns and dns[0]["seq"] > sw[0]["seq"]
+    assert any(c["action"] == "GetChange" and c["seq"] > dns[0]["seq"] for c in calls)
+    west = world.cluster(WEST, "orders-west")
+    assert world.record(f"writer.{world.zone_name}") == west["Endpoint"]
+    assert world.record(f"reader.{world.zone_name}") == west["ReaderEndpoint"]
+    assert world.restarted_at() is not None
+
+    # Not one row lost; the new writer takes writes.
+    world.write_rows(WEST, "orders-west", "after", 50)
+    assert world.count_rows(WEST, "orders-west", "before") == 50
+    assert world.count_rows(WEST, "orders-west", "after") == 50
+
+    last = st["lastOperation"]
+    steps = {s["name"] for s in last.get("steps", [])}
+    assert {"Switchover", "WaitSwitchover", "UpdateDns", "WaitDnsInsync",
+            "RestartWorkloads"} <= steps, last
+    m = controller.metrics()
+    assert metric_value(m, "globaldb_current_primary_info", namespace=world.ns, name="orders",
+                        region=WEST) == 1
+    assert metric_value(m, "controller_runtime_reconcile_total", controller="globaldatabase",
+                        result="requeue_after") > 0
