@@ -28,6 +28,7 @@
 #include "pkg/base/err.h"
 #include "pkg/base/log.h"
 #include "pkg/base/metrics.h"
+#include "pkg/globaldb/controller.h"
 #include "pkg/server/health.h"
 #include "pkg/server/server.h"
 
@@ -40,7 +41,10 @@ struct controller {
 	struct server *metrics; /* NULL when disabled or shared with probes */
 	struct server *probes;  /* NULL when disabled */
 	atomic_int started;     /* readyz "controller-started": every phase is up */
+	struct gdb_controller *gdb;
 };
+
+static void request_stop(int exit_code);
 
 struct phase {
 	const char *name;
@@ -113,8 +117,39 @@ static void http_stop(struct controller *c)
 	c->health = NULL;
 }
 
+/* Lost leadership: stop as for a signal, but exit 1 (controller-runtime exits too). */
+static void on_fatal(void *ud, const char *why)
+{
+	(void)ud;
+	base_log(BASE_LOG_ERROR, "stopping", "reason", why, NULL);
+	request_stop(1);
+}
+
+static int reconciler_start(struct controller *c)
+{
+	struct gdb_controller_opts o = {
+		.kubeconfig = c->opt->kubeconfig,
+		.namespace_ = c->opt->namespace,
+		.concurrency = c->opt->concurrency,
+		.leader_elect = c->opt->leader_elect,
+		.leader_election_namespace = c->opt->leader_election_namespace,
+		.leader_election_id = c->opt->leader_election_id,
+		.health = c->health,
+		.on_fatal = on_fatal,
+	};
+
+	return gdb_controller_start(&o, &c->gdb);
+}
+
+static void reconciler_stop(struct controller *c)
+{
+	gdb_controller_stop(c->gdb);
+	c->gdb = NULL;
+}
+
 static const struct phase phases[] = {
 	{"http", http_start, http_stop},
+	{"controller", reconciler_start, reconciler_stop},
 };
 
 /* Starts the phases in order; on failure stops those already started. */
@@ -151,6 +186,17 @@ static void controller_stop(struct controller *c)
 static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
 static int stop_requested;
+static int exit_status;
+
+static void request_stop(int code)
+{
+	pthread_mutex_lock(&stop_lock);
+	stop_requested = 1;
+	if (code > exit_status)
+		exit_status = code;
+	pthread_cond_signal(&stop_cond);
+	pthread_mutex_unlock(&stop_lock);
+}
 
 static const char *signame(int sig)
 {
@@ -166,10 +212,7 @@ static void *signal_thread(void *arg)
 	while (sigwait(set, &sig) != 0)
 		;
 	base_log(BASE_LOG_INFO, "shutting down", "signal", signame(sig), NULL);
-	pthread_mutex_lock(&stop_lock);
-	stop_requested = 1;
-	pthread_cond_signal(&stop_cond);
-	pthread_mutex_unlock(&stop_lock);
+	request_stop(0);
 
 	/* The main thread exits the process when done; we only cut it short. */
 	for (;;) {
@@ -266,5 +309,5 @@ int main(int argc, char **argv)
 	controller_stop(&c);
 	base_log(BASE_LOG_INFO, "stopped", NULL);
 	options_release(&opt);
-	return 0;
+	return exit_status;
 }
