@@ -194,6 +194,29 @@ static const char *region_of_arn(const struct ctx *c, const char *arn)
 	return rs && streq(rs->db_cluster_identifier, id) ? rs->name : NULL;
 }
 
+/*
+ * The global cluster the region's cluster belongs to: its own
+ * GlobalClusterIdentifier when DescribeDBClusters said so, else the observed
+ * global cluster that lists it as a member, else NULL (standalone or unknown).
+ */
+static const char *global_of(const struct ctx *c, const struct gdb_obs_region *o)
+{
+	if (o->global_cluster_identifier)
+		return o->global_cluster_identifier;
+	for (size_t i = 0; i < c->obs->n_globals; i++)
+		if (member_in(c, &c->obs->globals[i], o->name))
+			return c->obs->globals[i].identifier;
+	return NULL;
+}
+
+/* The region's cluster is part of the global cluster in status. */
+static int in_current_global(const struct ctx *c, const struct gdb_obs_region *o)
+{
+	return member_in(c, c->global, o->name) ||
+	       (o->global_cluster_identifier &&
+		streq(o->global_cluster_identifier, c->st->global_cluster_identifier));
+}
+
 static int is_connected(const struct ctx *c, const char *region)
 {
 	const struct gdb_obs_member *m = member_in(c, c->global, region);
@@ -628,13 +651,13 @@ static void update_regions(struct ctx *c)
 		else if (op->type == GDB_OP_FALLBACK && streq(op->target_region, name) &&
 			 !is_connected(c, name))
 			r->role = GDB_ROLE_REBUILDING;
-		else if (m)
-			r->role = GDB_ROLE_SECONDARY;
 		else if (!o || o->api != GDB_CALL_OK)
 			r->role = o && o->api == GDB_CALL_UNKNOWN ? r->role : GDB_ROLE_LOST;
 		else if (!o->cluster_exists)
 			r->role = GDB_ROLE_UNKNOWN;
-		else if (!o->global_cluster_identifier)
+		else if (!c->writer_standalone && in_current_global(c, o))
+			r->role = GDB_ROLE_SECONDARY;
+		else if (!global_of(c, o))
 			r->role = GDB_ROLE_DETACHED;
 		else
 			r->role = GDB_ROLE_LOST; /* a member of a stale global cluster */
@@ -1315,8 +1338,7 @@ static const char *stale_region(struct ctx *c)
 				return name;
 			continue;
 		}
-		if (c->writer_standalone || !streq(o->global_cluster_identifier,
-						   c->st->global_cluster_identifier))
+		if (c->writer_standalone || !in_current_global(c, o))
 			return name;
 	}
 	return NULL;
@@ -1354,17 +1376,18 @@ static int step_fence(struct ctx *c)
 		wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for %s to be deleted", cluster_id(c, r));
 		return DONE;
 	}
-	if (o->global_cluster_identifier) {
+	if (global_of(c, o)) {
+		const char *g = global_of(c, o);
+
 		if (hold_call(c, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER) == DONE)
 			return DONE;
 		a = issue(c, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER, r);
-		a->global_cluster_identifier = xstrdup(o->global_cluster_identifier);
+		a->global_cluster_identifier = xstrdup(g);
 		a->db_cluster_identifier = xstrdup(cluster_id(c, r));
 		a->target_arn = xstrdup(o->cluster_arn ? o->cluster_arn : "");
-		reason_of(a, "detach the stale cluster in %s from %s before deleting it", r,
-			  o->global_cluster_identifier);
+		reason_of(a, "detach the stale cluster in %s from %s before deleting it", r, g);
 		event(c, GDB_EVENT_NORMAL, "RemovingStaleMember", "RemoveFromGlobalCluster %s %s",
-		      o->global_cluster_identifier, cluster_id(c, r));
+		      g, cluster_id(c, r));
 		return DONE;
 	}
 	if (o->n_instances > 0) {
@@ -1548,8 +1571,7 @@ static int step_create_secondary(struct ctx *c)
 		return DONE;
 	}
 	if (o->cluster_exists) {
-		if (streq(o->global_cluster_identifier, c->st->global_cluster_identifier) ||
-		    member_in(c, c->global, r)) {
+		if (in_current_global(c, o)) {
 			set_step(c, GDB_STEP_CREATE_INSTANCES);
 			return CONTINUE;
 		}
@@ -1882,8 +1904,7 @@ static int consider_provisioning(struct ctx *c)
 				(free(c->out->action.source_region), xstrdup(c->writer));
 			return DONE;
 		}
-		if (!member_in(c, c->global, rs->name) &&
-		    !streq(o->global_cluster_identifier, c->global->identifier)) {
+		if (!in_current_global(c, o)) {
 			degraded(c, "ClusterNotInGlobalCluster",
 				 "the DB cluster %s in %s is not a member of %s; not touching it",
 				 rs->db_cluster_identifier, rs->name, c->global->identifier);
@@ -1911,7 +1932,7 @@ static int consider_switchover(struct ctx *c)
 	char buf[256];
 	const char *why;
 
-	if (!c->writer || streq(c->writer, p) || !c->global)
+	if (!c->writer || streq(c->writer, p) || !c->global || c->writer_standalone)
 		return CONTINUE;
 	if (last->type == GDB_OP_SWITCHOVER && last->result == GDB_RESULT_FAILED &&
 	    c->now - last->finished_ms < GDB_REQUEUE_MAX_MS) {
@@ -1968,11 +1989,10 @@ static int plan_delete(struct ctx *c)
 				act(c, GDB_ACT_NONE, NULL, GDB_REQUEUE_WAIT_MS);
 				return DONE;
 			}
-			if (o->global_cluster_identifier) {
+			if (global_of(c, o)) {
 				a = act(c, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER, r,
 					GDB_REQUEUE_WAIT_MS);
-				a->global_cluster_identifier =
-					xstrdup(o->global_cluster_identifier);
+				a->global_cluster_identifier = xstrdup(global_of(c, o));
 				a->db_cluster_identifier = xstrdup(cluster_id(c, r));
 				a->target_arn = xstrdup(o->cluster_arn ? o->cluster_arn : "");
 				reason_of(a, "deletionPolicy Delete");
@@ -2195,6 +2215,8 @@ void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
 		act(&c, GDB_ACT_NONE, NULL, GDB_REQUEUE_STEADY_MS);
 		rc = DONE;
 	}
+	/* The rows again, so roles reflect this call's decision (a rebuild, a new writer). */
+	update_regions(&c);
 	finalize_conditions(&c);
 }
 

@@ -102,7 +102,9 @@ struct gdb_obs_region {
 	const char *cluster_status; /* available, creating, failing-over, deleting, … */
 	const char *endpoint;
 	const char *reader_endpoint;
-	const char *global_cluster_identifier; /* the cluster's own GlobalClusterIdentifier, NULL */
+	/* DBCluster.GlobalClusterIdentifier when RDS reports it; NULL otherwise (membership in
+	 * an observed global cluster then decides). */
+	const char *global_cluster_identifier;
 	const char *instance_ids[GDB_MAX_INSTANCES];
 	size_t n_instances;
 	/* DB cluster snapshots of this cluster: Aurora's rds:unplanned-global-failover-… and ours. */

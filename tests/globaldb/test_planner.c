@@ -263,6 +263,7 @@ static void m_west_creating_joining(void)
 	R(WEST)->n_instances = 0;
 	set_members(G(), EAST_ARN, NULL, NULL);
 }
+static void m_west_no_global_id(void) { R(WEST)->global_cluster_identifier = NULL; R(EAST)->global_cluster_identifier = NULL; }
 static void m_west_api_down(void) { R(WEST)->api = GDB_CALL_UNREACHABLE; }
 static void m_west_pending_resync(void) { G()->members[1].synchronization_status = "pending-resync"; }
 static void m_west_modifying(void) { R(WEST)->cluster_status = "modifying"; }
@@ -573,6 +574,7 @@ static const struct row rows[] = {
 	{"a headless secondary without template is reported", {m_west_headless, m_west_no_template}, A(NONE), NULL, NOOP, "SecondaryHeadless", NULL, NULL, NULL},
 	{"a writer without template keeps its instances", {m_east_one_instance, m_east_no_template}, A(NONE), NULL, NOOP, "", NULL, NULL, NULL},
 	{"a standalone cluster is not adopted into the global cluster", {m_west_standalone}, A(NONE), NULL, NOOP, "ClusterNotInGlobalCluster", NULL, NULL, NULL},
+	{"membership alone makes a secondary (no GlobalClusterIdentifier on the cluster)", {m_west_no_global_id}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", NULL, NULL},
 	{"a creating secondary that joins is awaited", {m_west_creating_joining}, A(NONE), NULL, NOOP, "", NULL, NULL, NULL},
 	{"an unreachable secondary region is reported", {m_west_api_down}, A(NONE), NULL, NOOP, "RegionUnreachable", "RegionUnreachable", NULL, NULL},
 	{"a slow writer probe alone changes nothing", {m_east_slow_probe}, A(NONE), NULL, NOOP, "", "PrimaryUnhealthy", NULL, NULL},
@@ -1198,6 +1200,54 @@ START_TEST(test_sequence_detach_and_fallback)
 }
 END_TEST
 
+static enum gdb_role role_of(struct gdb_plan *p, const char *region)
+{
+	struct gdb_region_status *r = gdb_status_region(&p->status, region);
+
+	ck_assert_ptr_nonnull(r);
+	return r->role;
+}
+
+START_TEST(test_region_roles)
+{
+	struct gdb_plan p;
+
+	world_init();
+	plan_once(&p);
+	ck_assert_int_eq(role_of(&p, EAST), GDB_ROLE_PRIMARY);
+	ck_assert_int_eq(role_of(&p, WEST), GDB_ROLE_SECONDARY);
+	ck_assert_str_eq(gdb_status_region(&p.status, WEST)->synchronization_status, "connected");
+	ck_assert_int_eq(gdb_status_region(&p.status, WEST)->replication_lag_seconds, 1);
+	ck_assert_int_eq(gdb_status_region(&p.status, EAST)->writer_healthy, 1);
+	ck_assert_int_eq(p.status.max_replication_lag_seconds, 1);
+	ck_assert_uint_eq(p.status.n_reader_endpoints, 2);
+	ck_assert_str_eq(p.status.global_writer_endpoint,
+			 "orders-global.global-abc.global.rds.amazonaws.com");
+	gdb_plan_release(&p);
+	world_release();
+
+	world_init();
+	m_after_detach();
+	m_east_api_down();
+	plan_once(&p);
+	ck_assert_int_eq(role_of(&p, WEST), GDB_ROLE_PRIMARY);
+	ck_assert_int_eq(role_of(&p, EAST), GDB_ROLE_LOST);
+	gdb_plan_release(&p);
+	R(EAST)->api = GDB_CALL_OK;
+	plan_once(&p); /* east is back, still in the old global cluster: stale */
+	ck_assert_int_eq(role_of(&p, EAST), GDB_ROLE_REBUILDING);
+	gdb_plan_release(&p);
+	world_release();
+
+	world_init();
+	m_west_standalone();
+	plan_once(&p);
+	ck_assert_int_eq(role_of(&p, WEST), GDB_ROLE_DETACHED);
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
 START_TEST(test_arn_parsing)
 {
 	char r[32], id[80];
@@ -1233,6 +1283,7 @@ int main(void)
 	tcase_add_test(seq, test_sequence_switchover);
 	tcase_add_test(seq, test_sequence_detach_and_fallback);
 	tcase_add_test(seq, test_arn_parsing);
+	tcase_add_test(seq, test_region_roles);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, seq);
 	sr = srunner_create(s);
