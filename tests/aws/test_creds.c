@@ -73,6 +73,14 @@ static char *home_path(const char *rel)
 	return xasprintf("%s/%s", home, rel);
 }
 
+static void write_home(const char *rel, const char *text)
+{
+	char *path = home_path(rel);
+
+	write_file(path, text);
+	free(path);
+}
+
 START_TEST(test_environment_credentials)
 {
 	struct aws_creds_provider *p;
@@ -104,7 +112,7 @@ START_TEST(test_partial_environment_is_an_error)
 
 	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
 	/* Valid keys in the shared file must not be picked silently instead. */
-	write_file(home_path(".aws/credentials"), "[default]\naws_access_key_id = AKIDFILE\n"
+	write_home(".aws/credentials", "[default]\naws_access_key_id = AKIDFILE\n"
 						  "aws_secret_access_key = filesecret\n");
 	p = aws_creds_provider_new_chain(NULL);
 	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), BASE_EINVAL);
@@ -124,7 +132,7 @@ START_TEST(test_profiles_from_shared_files)
 			 "aws_secret_access_key = defsecret\n\n[ops]\n"
 			 "aws_access_key_id=AKIDOPS\r\naws_secret_access_key=opssecret\r\n"
 			 "aws_session_token = opstoken\n");
-	write_file(home_path(".aws/config"), "[profile cfgonly]\naws_access_key_id = AKIDCFG\n"
+	write_home(".aws/config", "[profile cfgonly]\naws_access_key_id = AKIDCFG\n"
 					     "aws_secret_access_key = cfgsecret\nregion = eu-west-1\n");
 	free(cred);
 
@@ -195,9 +203,9 @@ START_TEST(test_assume_role_profile_via_sts)
 	char *arn;
 
 	setenv("AWS_ENDPOINT_URL_STS", moto.url, 1);
-	write_file(home_path(".aws/credentials"), "[base]\naws_access_key_id = AKIDBASE\n"
+	write_home(".aws/credentials", "[base]\naws_access_key_id = AKIDBASE\n"
 						  "aws_secret_access_key = basesecret\n");
-	write_file(home_path(".aws/config"),
+	write_home(".aws/config",
 		   "[profile deployer]\nrole_arn = arn:aws:iam::123456789012:role/deployer\n"
 		   "source_profile = base\nrole_session_name = gdb-test\nregion = eu-west-1\n");
 	setenv("AWS_PROFILE", "deployer", 1);
