@@ -156,7 +156,8 @@ static int try_acquire_or_renew(struct kube_leader *le)
 		return BASE_ECONFLICT; /* held by someone else and not expired */
 	}
 	upd = json_deep_copy(lease);
-	json_object_set_new(upd, "spec", make_spec(le, spec, ours && atomic_load(&le->leader)));
+	/* Renewing our own record keeps acquireTime and the transition count. */
+	json_object_set_new(upd, "spec", make_spec(le, spec, ours));
 	rc = kube_update(le->client, &kube_res_leases, le->ns, le->name, NULL, upd, &out, &st);
 	if (rc == 0)
 		observe(le, out);

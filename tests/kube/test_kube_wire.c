@@ -22,6 +22,7 @@
 
 #include "pkg/base/alloc.h"
 #include "pkg/base/err.h"
+#include "pkg/base/metrics.h"
 #include "pkg/base/timeutil.h"
 #include "pkg/kube/kube.h"
 
@@ -399,6 +400,16 @@ START_TEST(server_error_storm_is_met_with_backoff_not_a_hot_loop)
 	ck_assert_int_eq(kube_get(c, &kube_res_configmaps, "ns", "x", NULL, &st), BASE_ESERVER);
 	ck_assert_str_eq(st.message, "etcd is sad");
 	ck_assert_int_eq(atomic_load(&s.requests), 1); /* no hidden retries */
+	{
+		struct base_metric *m = base_metric_counter(
+			"rest_client_requests_total",
+			"Number of HTTP requests, partitioned by status code, method, and host.",
+			"code,method,host");
+		char host[32];
+
+		snprintf(host, sizeof(host), "127.0.0.1:%d", s.port);
+		ck_assert_double_eq(base_metric_value(m, "500", "GET", host), 1);
+	}
 	atomic_store(&s.requests, 0);
 
 	ck_assert_int_eq(kube_reflector_start(c, store, &ro, &r), 0);
