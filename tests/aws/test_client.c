@@ -762,6 +762,43 @@ START_TEST(test_response_body_is_capped)
 }
 END_TEST
 
+START_TEST(test_expired_token_refreshes_credentials_once)
+{
+	struct aws_creds_provider *env;
+	struct aws_client *c;
+	struct aws_rds_db_cluster_list l;
+	struct aws_error err;
+
+	setenv("AWS_ACCESS_KEY_ID", "ASIAOLD", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "old", 1);
+	setenv("AWS_SESSION_TOKEN", "old-token", 1);
+	env = aws_creds_provider_new_chain(NULL);
+	c = aws_client_new(&(struct aws_client_config){.creds = env, .endpoint_url = url,
+						      .max_attempts = 1});
+	script.status_pattern = "E.";
+	script.err_status = 400;
+	script.err_type = "text/xml";
+	script.err_body = "<ErrorResponse><Error><Code>ExpiredToken</Code><Message>The security "
+			  "token included in the request is expired</Message></Error></ErrorResponse>";
+	/* Meanwhile the environment was updated with fresh credentials. */
+	setenv("AWS_ACCESS_KEY_ID", "ASIANEW", 1);
+	setenv("AWS_SESSION_TOKEN", "new-token", 1);
+	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err), 0);
+	ck_assert_int_eq(err.attempts, 2);
+	ck_assert_str_eq(hdr("X-Amz-Security-Token"), "new-token");
+	aws_rds_db_cluster_list_release(&l);
+
+	/* Expired again right after a refresh: reported, not looped on. */
+	script.status_pattern = "E";
+	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err),
+			 BASE_EUNAUTHORIZED);
+	ck_assert_str_eq(err.code, "ExpiredToken");
+	ck_assert_int_eq(err.attempts, 2);
+	aws_client_free(c);
+	aws_creds_provider_free(env);
+}
+END_TEST
+
 START_TEST(test_secrets_stay_out_of_errors)
 {
 	struct aws_client *c = new_client(1, 0);
@@ -856,6 +893,7 @@ int main(void)
 	tcase_add_test(ret, test_call_deadline_caps_retries);
 	tcase_add_test(ret, test_unreachable_endpoint_is_a_transport_error);
 	tcase_add_test(ret, test_response_body_is_capped);
+	tcase_add_test(ret, test_expired_token_refreshes_credentials_once);
 	tcase_add_test(ret, test_secrets_stay_out_of_errors);
 	suite_add_tcase(s, enc);
 	suite_add_tcase(s, dec);

@@ -6,6 +6,7 @@
  * generates from the same botocore models AWS uses).
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -427,6 +428,35 @@ START_TEST(test_requests_are_counted_per_operation)
 }
 END_TEST
 
+static void *describe_loop(void *arg)
+{
+	int *ok = arg;
+
+	for (int i = 0; i < 10; i++) {
+		struct aws_rds_db_cluster_list l;
+
+		if (aws_rds_describe_db_clusters(client, i % 2 ? PRIMARY : SECONDARY, NULL, NULL, &l,
+						 NULL) == 0)
+			(*ok)++;
+		aws_rds_db_cluster_list_release(&l);
+	}
+	return NULL;
+}
+
+START_TEST(test_one_client_serves_many_threads)
+{
+	pthread_t t[6];
+	int ok[6] = {0};
+
+	for (int i = 0; i < 6; i++)
+		pthread_create(&t[i], NULL, describe_loop, &ok[i]);
+	for (int i = 0; i < 6; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(ok[i], 10);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("aws_rds_moto");
@@ -448,6 +478,7 @@ int main(void)
 	tcase_add_test(tc, test_failover_is_not_retried_when_the_server_fails);
 	tcase_add_test(tc, test_service_endpoint_variable_wins);
 	tcase_add_test(tc, test_requests_are_counted_per_operation);
+	tcase_add_test(tc, test_one_client_serves_many_threads);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
