@@ -124,3 +124,19 @@ def aws(admin):
                             config=cfg)
 
     return make
+
+
+@pytest.fixture
+def pg_root():
+    """A directory for PostgreSQL servers, outside pytest's basetemp.
+
+    As root, the servers' files belong to the postgres user, who must be able
+    to traverse every parent directory; pytest takes group/other permissions
+    off /tmp/pytest-of-<user> whenever any pytest session starts, which would
+    lock that user out of servers still running.
+    """
+    import shutil
+    import tempfile
+    root = tempfile.mkdtemp(prefix="awsemu-pg-")
+    yield root
+    shutil.rmtree(root, ignore_errors=True)

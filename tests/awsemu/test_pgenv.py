@@ -18,9 +18,9 @@ def wait_for(cond, timeout=20, what="condition"):
 
 
 @pytest.fixture
-def pair(tmp_path):
-    primary = pgenv.init_primary(str(tmp_path), "p")
-    standby = pgenv.make_standby(primary, str(tmp_path), "s")
+def pair(pg_root):
+    primary = pgenv.init_primary(pg_root, "p")
+    standby = pgenv.make_standby(primary, pg_root, "s")
     yield primary, standby
     for s in (standby, primary):
         s.destroy()

@@ -16,10 +16,12 @@ EAST, WEST = "us-east-1", "us-west-2"
 class Region:
     """A region's PostgreSQL: a writer and a reader server."""
 
-    def __init__(self, root, region):
+    def __init__(self, root, region, start):
+        # Only the first primary's writer needs to run: the emulator re-seeds
+        # the others from base backups when their clusters are created.
         self.region = region
-        self.writer = pgenv.init_primary(root, f"{region}-w")
-        self.reader = pgenv.init_primary(root, f"{region}-r")
+        self.writer = pgenv.init_primary(root, f"{region}-w", start=start)
+        self.reader = pgenv.init_primary(root, f"{region}-r", start=False)
 
     def destroy(self):
         for s in (self.reader, self.writer):
@@ -27,8 +29,8 @@ class Region:
 
 
 @pytest.fixture
-def regions(tmp_path):
-    rs = {r: Region(str(tmp_path), r) for r in (EAST, WEST)}
+def regions(pg_root):
+    rs = {r: Region(pg_root, r, start=(r == EAST)) for r in (EAST, WEST)}
     yield rs
     for r in rs.values():
         r.destroy()

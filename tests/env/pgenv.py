@@ -16,7 +16,10 @@ pg_rewind) runs as the `postgres` OS user through setpriv, and the server
 directories are owned by it.  The directories above root_dir must let that
 user through, so the module adds the search (x) bit for others on the
 ancestors of root_dir that lack it (nothing else: no read, no write).  As an
-ordinary user everything runs as that user.
+ordinary user everything runs as that user.  Keep root_dir out of pytest's
+basetemp when root: pytest takes group/other permissions off
+/tmp/pytest-of-<user> whenever a pytest session starts, which locks the
+postgres user out of servers that are still running.
 
 Secrets: passwords travel to the tools through PGPASSWORD or files inside the
 0700 data directory; nothing here logs them.  The exception text of a failed
@@ -28,12 +31,15 @@ distinct servers are independent.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
+import threading
 import time
 
 PG_BIN = os.environ.get("GDB_PG_BIN", "/usr/lib/postgresql/15/bin")
@@ -480,26 +486,56 @@ def _prepare_basedir(root_dir, name):
     return basedir
 
 
-def init_primary(root_dir, name, port=None, superuser=DEFAULT_SUPERUSER,
-                 password=DEFAULT_PASSWORD, start=True) -> PgServer:
-    """initdb a new writable server under root_dir/name and start it."""
-    basedir = _prepare_basedir(root_dir, name)
-    srv = PgServer(name, basedir, port or free_port(), superuser, password)
+def _initdb(basedir, datadir, superuser, password):
     pwfile = os.path.join(basedir, "pwfile")
     fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(password + "\n")
     _own(pwfile)
     try:
-        _run([_pg("initdb"), "-D", srv.datadir, "-U", superuser, "--pwfile", pwfile,
+        _run([_pg("initdb"), "-D", datadir, "-U", superuser, "--pwfile", pwfile,
               "--auth-local=trust", "--auth-host=scram-sha-256", "--data-checksums",
               "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions", "--no-sync"], cwd=basedir)
     finally:
         os.unlink(pwfile)
-    with open(os.path.join(srv.datadir, "postgresql.conf"), "a") as f:
+    with open(os.path.join(datadir, "postgresql.conf"), "a") as f:
         f.write(_SHARED_CONF)
-    with open(os.path.join(srv.datadir, "pg_hba.conf"), "w") as f:
+    with open(os.path.join(datadir, "pg_hba.conf"), "w") as f:
         f.write(_HBA)
+
+
+def _template(superuser, password):
+    """A freshly initdb'ed data directory to copy, made once per process.
+
+    initdb costs seconds on a loaded machine; copying its result costs
+    milliseconds.  Servers copied from one template share a system
+    identifier, as a primary and its base-backup standbys do.
+    """
+    key = (superuser, password)
+    with _TEMPLATE_LOCK:
+        path = _TEMPLATES.get(key)
+        if path is None:
+            root = tempfile.mkdtemp(prefix="pgenv-template-")
+            os.chmod(root, 0o711)
+            _own(root)
+            path = os.path.join(root, "data")
+            _initdb(root, path, superuser, password)
+            atexit.register(shutil.rmtree, root, True)
+            _TEMPLATES[key] = path
+        return path
+
+
+_TEMPLATES = {}
+_TEMPLATE_LOCK = threading.Lock()
+
+
+def init_primary(root_dir, name, port=None, superuser=DEFAULT_SUPERUSER,
+                 password=DEFAULT_PASSWORD, start=True) -> PgServer:
+    """A new writable server under root_dir/name (from an initdb template), started."""
+    basedir = _prepare_basedir(root_dir, name)
+    srv = PgServer(name, basedir, port or free_port(), superuser, password)
+    # cp -a keeps the owner (postgres when we are root) and the modes.
+    subprocess.run(["cp", "-a", _template(superuser, password), srv.datadir], check=True)
     srv._write_server_conf()
     if start:
         srv.start()
