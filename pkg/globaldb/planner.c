@@ -1900,8 +1900,7 @@ static int consider_provisioning(struct ctx *c)
 			if (!c->writer)
 				continue;
 			progressing(c, "Provisioning", "creating the secondary in %s", rs->name);
-			create_secondary(c, rs->name)->source_region =
-				(free(c->out->action.source_region), xstrdup(c->writer));
+			create_secondary(c, rs->name);
 			return DONE;
 		}
 		if (!in_current_global(c, o)) {

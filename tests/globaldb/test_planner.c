@@ -207,7 +207,11 @@ static void m_no_tail(void)
 	W.spec.has_dns = 0;
 	free(W.spec.ssm_parameter_prefix);
 	W.spec.ssm_parameter_prefix = NULL;
-	W.spec.n_deployments = 0; /* the decoded strings stay owned by the spec arrays */
+	for (size_t i = 0; i < W.spec.n_deployments; i++) {
+		free(W.spec.deployments[i].namespace_);
+		free(W.spec.deployments[i].name);
+	}
+	W.spec.n_deployments = 0;
 }
 static void m_no_globals(void)
 {
@@ -534,7 +538,18 @@ static void m_bad_dup_region(void) { gdb_set_str(&W.spec.regions[1].name, EAST);
 static void m_bad_timeout(void) { W.spec.health_check.timeout_seconds = 5; }
 static void m_bad_both_creds(void) { gdb_set_str(&W.spec.health_check.secrets_manager_secret_id, "orders/probe"); }
 static void m_bad_cluster_id(void) { gdb_set_str(&W.spec.regions[0].db_cluster_identifier, "orders--east"); }
-static void m_bad_one_region(void) { W.spec.n_regions = 1; free(W.spec.regions[1].name); free(W.spec.regions[1].db_cluster_identifier); W.spec.regions[1].name = W.spec.regions[1].db_cluster_identifier = NULL; }
+static void m_bad_one_region(void)
+{
+	struct gdb_spec one = W.spec;
+
+	/* Release the second region by releasing a spec that holds only it. */
+	memset(&one, 0, sizeof(one));
+	one.regions[0] = W.spec.regions[1];
+	one.n_regions = 1;
+	gdb_spec_release(&one);
+	memset(&W.spec.regions[1], 0, sizeof(W.spec.regions[1]));
+	W.spec.n_regions = 1;
+}
 
 /* ---- the table ---- */
 
