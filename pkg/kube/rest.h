@@ -161,7 +161,8 @@ struct kube_watch_opts {
 /*
  * Runs one watch and blocks until it ends, calling fn for each event from
  * this thread. Returns 0 when the server ended the stream cleanly (timeout),
- * BASE_ECANCELED once *stop becomes non-zero (checked at least every 200 ms),
+ * BASE_ECANCELED once *stop becomes non-zero (checked on every chunk and
+ * about once a second while the stream is idle),
  * the ERROR event's code (BASE_EGONE for 410 Expired), BASE_ETRANSPORT when
  * the stream is cut mid-event or the connection fails, BASE_ETOOBIG for an
  * event over the cap, or what fn returned. stop may be NULL.

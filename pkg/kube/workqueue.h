@@ -15,7 +15,8 @@
  *    burst); forget resets a key's failures;
  *  - shutdown: adds are ignored, delayed keys dropped, get hands out what is
  *    still queued and then returns BASE_ECANCELED; shutdown_drain also waits
- *    until every key handed out is done.
+ *    until every queued key has been handed out and every key handed out is
+ *    done (so workers must keep running while it waits).
  *
  * Defaults are controller-runtime's: 5 ms .. 1000 s per key, 10 qps burst 100.
  * Metrics (label name): workqueue_depth, workqueue_adds_total,
@@ -69,7 +70,7 @@ int kube_workqueue_get(struct kube_workqueue *q, int64_t timeout_ms, char **key)
 void kube_workqueue_done(struct kube_workqueue *q, const char *key);
 
 void kube_workqueue_shutdown(struct kube_workqueue *q);
-/* Shuts down and waits up to timeout_ms for keys in processing to be done. 0 or BASE_ETIMEDOUT. */
+/* Shuts down and waits up to timeout_ms until nothing is queued or processing. 0 or BASE_ETIMEDOUT. */
 int kube_workqueue_shutdown_drain(struct kube_workqueue *q, int64_t timeout_ms);
 int kube_workqueue_shutting_down(struct kube_workqueue *q);
 

@@ -916,6 +916,45 @@ START_TEST(lease_has_one_leader_and_fails_over_after_sigkill)
 }
 END_TEST
 
+START_TEST(lease_contended_from_the_start_has_exactly_one_leader)
+{
+	struct kube_client *c = admin();
+	char *ns = fresh_namespace(c, "kube-lease3");
+	static const char *const ids[] = {"one", "two", "three"};
+	struct contender p[3];
+	int64_t deadline = base_now_mono_ms() + 20000;
+	int leaders = 0;
+
+	/* All three race to create the Lease. */
+	for (int i = 0; i < 3; i++)
+		contender_start(&p[i], ns, ids[i]);
+	while (leaders == 0) {
+		for (int i = 0; i < 3; i++)
+			leaders += contender_when(&p[i], "started") >= 0;
+		ck_assert_msg(base_now_mono_ms() < deadline, "nobody became leader");
+		base_sleep_ms(20);
+	}
+	/* Longer than a lease duration: the others must stay candidates. */
+	base_sleep_ms(8000);
+	leaders = 0;
+	for (int i = 0; i < 3; i++) {
+		leaders += contender_when(&p[i], "started") >= 0;
+		ck_assert_int_eq(contender_when(&p[i], "lost"), -1);
+	}
+	ck_assert_int_eq(leaders, 1);
+	for (int i = 0; i < 3; i++) {
+		int status;
+
+		kill(p[i].pid, SIGTERM);
+		status = contender_wait(&p[i]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		json_decref(p[i].lines);
+	}
+	free(ns);
+	kube_client_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kube_integration");
@@ -930,6 +969,7 @@ int main(void)
 	tcase_add_test(tc, service_account_is_forbidden_what_it_was_not_granted);
 	tcase_add_test(tc, events_are_created_aggregated_and_spam_limited);
 	tcase_add_test(tc, lease_has_one_leader_and_fails_over_after_sigkill);
+	tcase_add_test(tc, lease_contended_from_the_start_has_exactly_one_leader);
 	tcase_add_test(tc, watch_survives_an_apiserver_restart);
 	tcase_add_test(tc, gone_after_compaction_relists_without_loss_or_duplicates);
 	suite_add_tcase(s, tc);
