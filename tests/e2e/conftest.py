@@ -54,7 +54,7 @@ def wait_for(cond, timeout=60, interval=0.2, what="condition"):
             v = cond()
             if v:
                 return v
-        except AssertionError as e:  # cond may assert to explain itself
+        except Exception as e:  # cond may assert to explain itself, or not be able to yet
             last_exc = e
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}"

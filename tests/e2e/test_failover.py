@@ -1,0 +1,152 @@
+"""The primary region fails, the controller fails over; it comes back, the
+controller falls back.
+
+The seed runbook's steps 7 and 8, without Lambdas or a person: three failed
+write probes plus the primary region's RDS API confirming the failure make
+the controller detach and promote the secondary (or, in the second test, run
+Aurora's managed FailoverGlobalCluster with AllowDataLoss), move DNS, restart
+the workloads and record the data-loss window. When the region answers again
+it fences the stale writer (a final snapshot keeps its writes), builds the
+next generation of the global cluster (orders-global-2) with the lost region
+as a secondary, waits until it is connected and switches back, because the
+spec still names that region.
+"""
+
+import time
+
+from conftest import EAST, WEST, metric_value, wait_for
+
+
+def wait_last_operation(world, op_type, timeout=120, seen=None):
+    """Wait until status.lastOperation is a finished op_type; return it."""
+    def done():
+        last = world.status().get("lastOperation") or {}
+        if seen is not None and last.get("type"):
+            seen.setdefault(last["type"], last)
+        assert last.get("type") == op_type and last.get("result"), f"lastOperation {last}"
+        return last
+    return wait_for(done, timeout=timeout, interval=0.5, what=f"a finished {op_type}")
+
+
+def event_time(world, reason):
+    for e in world.events():
+        if e["reason"] == reason:
+            return e.get("eventTime") or e["metadata"]["creationTimestamp"]
+    return None
+
+
+def outage_and_failover(world, controller, emulator, method):
+    world.kubectl.apply(world.gdb_manifest(failover={"method": method}))
+    world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
+    wait_for(lambda: next(r for r in world.status()["regions"] if r["name"] == WEST)
+             .get("replicationLagSeconds") is not None, timeout=30,
+             what="a measured replication lag for us-west-2")
+    world.write_rows(EAST, "orders-east", "before", 50)
+    wait_for(lambda: world.count_rows(WEST, "orders-west", "before") == 50, timeout=30,
+             what="the rows to replicate to us-west-2")
+    since = max(c["seq"] for c in emulator.calls())
+
+    t0 = time.monotonic()
+    # RDS in us-east-1 answers 503 and its PostgreSQL servers freeze. Route 53's
+    # API (signed as us-east-1) stays up here; see docs/demo.md on that risk.
+    emulator.outage(EAST, "5xx", pg="freeze", services=["rds"])
+    world.wait_condition("PrimaryHealthy", "False", timeout=60)
+    t_detected = time.monotonic() - t0
+    last = wait_last_operation(world, "Failover", timeout=120)
+    t_done = time.monotonic() - t0
+    assert last["result"] == "Succeeded", last
+    st = world.status()
+    assert st["currentPrimaryRegion"] == WEST
+    assert last["sourceRegion"] == EAST and last["targetRegion"] == WEST
+    assert last.get("dataLossWindowSeconds") is not None, last
+    assert 0 <= last["dataLossWindowSeconds"] <= 30
+    print(f"\nfailover ({method}): detected after {t_detected:.1f}s, "
+          f"writer, DNS and restarts done after {t_done:.1f}s, "
+          f"data-loss window {last['dataLossWindowSeconds']}s")
+
+    reasons = world.event_reasons()
+    for r in ("FailoverStarted", "WriterMoved", "DataLossWindow", "DnsInSync",
+              "RestartingWorkloads", "FailoverCompleted"):
+        assert r in reasons, f"missing event {r}: {reasons}"
+    order = [reasons.index(r) for r in ("FailoverStarted", "WriterMoved", "DnsInSync",
+                                        "RestartingWorkloads", "FailoverCompleted")]
+    assert order == sorted(order), reasons
+    assert world.restarted_at() is not None
+    west = world.cluster(WEST, "orders-west")
+    assert world.record(f"writer.{world.zone_name}") == west["Endpoint"]
+
+    calls = [c for c in emulator.calls() if c["seq"] > since]
+    return calls, last
+
+
+def check_fallback(world, emulator, expect_generation):
+    seen = {}
+    # Back in the desired region: the fallback, then the switchover back.
+    def home():
+        s = world.status()
+        last = s.get("lastOperation") or {}
+        seen.setdefault(last.get("type"), last)
+        assert s.get("currentPrimaryRegion") == EAST, f"writer in {s.get('currentPrimaryRegion')}"
+        assert last.get("type") == "Switchover" and last.get("result") == "Succeeded", last
+        return s
+    st = wait_for(home, timeout=300, interval=0.5, what="the writer back in us-east-1")
+    assert st["globalClusterIdentifier"] == expect_generation
+    assert world.writer_region(expect_generation) == EAST
+    world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
+    roles = {r["name"]: r["role"] for r in world.status()["regions"]}
+    assert roles == {EAST: "Primary", WEST: "Secondary"}
+    reasons = world.event_reasons()
+    assert "FallbackStarted" in reasons and "FallbackCompleted" in reasons, reasons
+    return st, seen
+
+
+def test_detach_and_promote_then_fallback(world, controller, emulator):
+    calls, last = outage_and_failover(world, controller, emulator, "DetachAndPromote")
+    detach = [c for c in calls if c["action"] == "RemoveFromGlobalCluster"]
+    assert len(detach) == 1 and detach[0]["region"] == WEST, \
+        "detach-and-promote is called in the target's region, once"
+    assert not [c for c in calls if c["action"] == "FailoverGlobalCluster"]
+    m = controller.metrics()
+    assert metric_value(m, "globaldb_failovers_total", method=last["method"],
+                        result="Succeeded") == 1
+
+    # The promoted writer takes writes while the old region is down.
+    world.write_rows(WEST, "orders-west", "during", 50)
+    assert world.condition("Degraded")["status"] == "True"
+
+    # Recovery: the region answers again; its old writer is stale.
+    emulator.outage(EAST, "off")
+    st, seen = check_fallback(world, emulator, "orders-global-2")
+    fb = seen.get("Fallback")
+    assert fb and fb["result"] == "Succeeded", seen
+    snap = fb.get("lostWritesSnapshot")
+    assert snap and snap.startswith("orders-east-lost-writes-"), fb
+    snaps = world.rds[EAST].describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snap)
+    assert snaps["DBClusterSnapshots"], "the stale writer's final snapshot exists"
+    assert world.global_cluster("orders-global") is None, "the old global cluster is deleted"
+
+    # Every row written before the outage and during it is on the writer.
+    assert world.count_rows(EAST, "orders-east", "before") == 50
+    assert world.count_rows(EAST, "orders-east", "during") == 50
+    world.write_rows(EAST, "orders-east", "after", 10)
+    assert world.count_rows(EAST, "orders-east", "after") == 10
+
+
+def test_managed_failover_then_fallback(world, controller, emulator):
+    calls, last = outage_and_failover(world, controller, emulator, "Managed")
+    fo = [c for c in calls if c["action"] == "FailoverGlobalCluster"]
+    assert len(fo) == 1 and fo[0]["region"] == WEST, "managed failover is called in the target's region"
+    assert fo[0]["params"].get("AllowDataLoss") == "true"
+    assert not [c for c in calls if c["action"] == "RemoveFromGlobalCluster"]
+    world.write_rows(WEST, "orders-west", "during", 50)
+
+    emulator.outage(EAST, "off")
+    st, seen = check_fallback(world, emulator, "orders-global")
+    fb = seen.get("Fallback")
+    assert fb and fb["result"] == "Succeeded", seen
+    snap = fb.get("lostWritesSnapshot")
+    assert snap and snap.startswith("orders-east-lost-writes-"), fb
+    snaps = world.rds[EAST].describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snap)
+    assert snaps["DBClusterSnapshots"], "Aurora's failover snapshot was copied to a manual one"
+    assert world.count_rows(EAST, "orders-east", "before") == 50
+    assert world.count_rows(EAST, "orders-east", "during") == 50
