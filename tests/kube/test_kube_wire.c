@@ -34,6 +34,8 @@ struct server {
 	pthread_t thread;
 	atomic_int stop;
 	atomic_int requests;
+	atomic_int accepts;
+	int keepalive; /* serve further requests on a connection */
 	handler_fn handler;
 	void *ud;
 	pthread_mutex_t mu;
@@ -71,11 +73,14 @@ static void send_chunk(int fd, const char *data, size_t n)
 	send_str(fd, "\r\n");
 }
 
+static int keepalive_responses;
+
 static void send_response(int fd, int code, const char *extra_headers, const char *body)
 {
-	char *r = xasprintf("HTTP/1.1 %d X\r\nContent-Type: application/json\r\nConnection: close\r\n"
+	char *r = xasprintf("HTTP/1.1 %d X\r\nContent-Type: application/json\r\n%s"
 			    "%sContent-Length: %zu\r\n\r\n%s",
-			    code, extra_headers ? extra_headers : "", strlen(body), body);
+			    code, keepalive_responses ? "" : "Connection: close\r\n",
+			    extra_headers ? extra_headers : "", strlen(body), body);
 
 	send_str(fd, r);
 	free(r);
@@ -117,27 +122,37 @@ static void *serve(void *arg)
 		fd = accept(s->lfd, NULL, NULL);
 		if (fd < 0)
 			continue;
-		/* Read the request head (bodies are small and ignored). */
-		while (len < sizeof(req) - 1) {
-			ssize_t r = recv(fd, req + len, sizeof(req) - 1 - len, 0);
+		atomic_fetch_add(&s->accepts, 1);
+		do {
+			len = 0;
+			req[0] = '\0';
+			/* Read one request head (bodies are small and ignored). */
+			while (len < sizeof(req) - 1 && !atomic_load(&s->stop)) {
+				struct pollfd cp = {fd, POLLIN, 0};
+				ssize_t r;
 
-			if (r <= 0)
+				if (poll(&cp, 1, 100) <= 0)
+					continue;
+				r = recv(fd, req + len, sizeof(req) - 1 - len, 0);
+				if (r <= 0)
+					break;
+				len += (size_t)r;
+				req[len] = '\0';
+				if (strstr(req, "\r\n\r\n"))
+					break;
+			}
+			if (sscanf(req, "%15s %4095s", method, target) != 2)
 				break;
-			len += (size_t)r;
-			req[len] = '\0';
-			if (strstr(req, "\r\n\r\n"))
-				break;
-		}
-		req[len] = '\0';
-		if (sscanf(req, "%15s %4095s", method, target) == 2) {
-			int n = atomic_fetch_add(&s->requests, 1);
+			{
+				int n = atomic_fetch_add(&s->requests, 1);
 
-			pthread_mutex_lock(&s->mu);
-			if (n < 64)
-				s->times[n] = base_now_mono_ms();
-			pthread_mutex_unlock(&s->mu);
+				pthread_mutex_lock(&s->mu);
+				if (n < 64)
+					s->times[n] = base_now_mono_ms();
+				pthread_mutex_unlock(&s->mu);
+			}
 			s->handler(s, fd, method, target);
-		}
+		} while (s->keepalive && !atomic_load(&s->stop));
 		close(fd);
 	}
 	return NULL;
@@ -605,6 +620,35 @@ START_TEST(response_over_the_cap_is_refused)
 }
 END_TEST
 
+static void h_ok(struct server *s, int fd, const char *method, const char *target)
+{
+	(void)s, (void)method, (void)target;
+	send_response(fd, 200, NULL, "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"}}");
+}
+
+START_TEST(sequential_requests_reuse_one_keepalive_connection)
+{
+	struct server s;
+	struct kube_client *c;
+	struct kube_status st;
+
+	keepalive_responses = 1;
+	server_start(&s, h_ok, NULL);
+	s.keepalive = 1;
+	c = client_for(&s);
+	for (int i = 0; i < 5; i++) {
+		json_t *out = NULL;
+
+		ck_assert_int_eq(kube_get(c, &kube_res_configmaps, "ns", "x", &out, &st), 0);
+		json_decref(out);
+	}
+	ck_assert_int_eq(atomic_load(&s.requests), 5);
+	ck_assert_int_eq(atomic_load(&s.accepts), 1);
+	kube_client_free(c);
+	server_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kube_wire");
@@ -621,6 +665,7 @@ int main(void)
 	tcase_add_test(tc, watch_gone_leads_to_relist_with_exact_handler_events);
 	tcase_add_test(tc, unauthorized_is_retried_once_with_refreshed_credentials);
 	tcase_add_test(tc, response_over_the_cap_is_refused);
+	tcase_add_test(tc, sequential_requests_reuse_one_keepalive_connection);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
