@@ -228,3 +228,35 @@ def test_detach_and_promote_then_fallback_with_a_new_global_database(aws, admin,
     assert rows(aws, EAST, "east", reader=False) == survived | set(after)
     final = write(aws, EAST, "east", range(151, 161))
     wait_rows(aws, WEST, "west", survived | set(after) | set(final))
+
+
+def test_switchover_that_cannot_synchronise_is_cancelled(aws, admin, regions):
+    east, west = build(aws, admin, regions)
+    with connect(aws, EAST, "east") as conn:
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    acked = write(aws, EAST, "east", range(1, 51))
+    wait_rows(aws, WEST, "west", acked)
+    admin.post("/replication", {"region": WEST, "paused": True})
+    acked += write(aws, EAST, "east", range(51, 61))
+    admin.post("/config", {"switchoverSyncTimeout": 1,
+                           "delays": {"failover_finish": 0.5}})
+    aws("rds", EAST).switchover_global_cluster(GlobalClusterIdentifier="gdb",
+                                               TargetDbClusterIdentifier=west)
+    seen = []
+
+    def done():
+        gc = global_cluster(aws, "gdb", EAST)
+        state = gc.get("FailoverState", {}).get("Status")
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        return state is None and gc["Status"] == "available" and gc
+
+    gc = wait_for(done, timeout=60, interval=0.05, what="switchover cancelled")
+    assert "cancelling" in seen
+    assert {m["DBClusterArn"]: m["IsWriter"] for m in gc["GlobalClusterMembers"]} == {
+        east: True, west: False}
+    assert not in_recovery(aws, EAST, "east") and in_recovery(aws, WEST, "west")
+    assert rows(aws, EAST, "east", reader=False) == set(acked)
+    acked += write(aws, EAST, "east", range(61, 71))
+    admin.post("/replication", {"region": WEST, "paused": False})
+    wait_rows(aws, WEST, "west", acked)

@@ -54,7 +54,10 @@ DEFAULT_DELAYS = {
 }
 FAST_DELAYS = {k: 0.0 for k in DEFAULT_DELAYS}
 
-SWITCHOVER_REPLAY_TIMEOUT = 60.0
+
+
+class Cancelled(Exception):
+    """An operation Aurora would cancel (not a failure of the emulator)."""
 
 
 class Fault(RDSClientError):
@@ -92,6 +95,9 @@ class Extension:
         self.outages = {}         # region -> {"mode", "pg", "services"}
         self.errors = []          # background failures, newest last
         self.generation = 0       # bumped by reset(); stale workers stop
+        # How long a switchover waits for the target to catch up before it
+        # is cancelled (Aurora waits for full synchronisation).
+        self.switchover_sync_timeout = 60.0
 
     # -- background work -----------------------------------------------------
 
@@ -101,6 +107,8 @@ class Extension:
         def body():
             try:
                 fn(gen)
+            except Cancelled:
+                pass
             except Exception as e:  # recorded for /_awsemu/errors; never silent
                 msg = f"{name}: {type(e).__name__}: {e}"
                 with self.lock:
@@ -420,7 +428,12 @@ def _pg_switchover(src, dst):
     # A fast shutdown sends every WAL record, the shutdown checkpoint
     # included, to the connected standbys before the primary exits.
     old.stop("fast")
-    new.wait_replayed(pgenv.checkpoint_lsn(old), timeout=SWITCHOVER_REPLAY_TIMEOUT)
+    try:
+        new.wait_replayed(pgenv.checkpoint_lsn(old), timeout=EXT.switchover_sync_timeout)
+    except pgenv.PgEnvError:
+        old.start()   # the cancel path: the old primary takes writes again
+        raise Cancelled(f"{dst.db_cluster_identifier} did not catch up with "
+                        f"{src.db_cluster_identifier}") from None
     new.promote()
     pgenv.rejoin_as_standby(old, new)
 

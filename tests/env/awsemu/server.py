@@ -284,6 +284,7 @@ class Middleware:
         with EXT.lock:
             EXT.outages.clear()
             EXT.bindings.clear()
+            EXT.switchover_sync_timeout = 60.0
         self.throttle = None
         with self.log_lock:
             self.calls.clear()
@@ -323,9 +324,15 @@ class Middleware:
                         raise KeyError(f"unknown delay {k}")
                     if float(v) < 0:
                         raise ValueError(f"negative delay {k}")
+                timeout = body.get("switchoverSyncTimeout")
+                if timeout is not None and float(timeout) <= 0:
+                    raise ValueError("switchoverSyncTimeout must be positive")
                 with EXT.lock:
                     EXT.delays.update({k: float(v) for k, v in delays.items()})
-            return 200, {"delays": EXT.delays}
+                    if timeout is not None:
+                        EXT.switchover_sync_timeout = float(timeout)
+            return 200, {"delays": EXT.delays,
+                         "switchoverSyncTimeout": EXT.switchover_sync_timeout}
         if path == "/calls":
             if method == "DELETE":
                 with self.log_lock:
