@@ -544,11 +544,10 @@ static int fetch_profile(struct aws_creds_provider *p, const struct profiles *pf
 	return rc;
 }
 
-/* Decodes the container / IMDS JSON answer. */
-static int decode_http_creds(const struct base_buf *b, const char *what, struct aws_creds *out,
-			     struct aws_error *err)
+int aws_creds_decode_json(const char *body, size_t len, const char *what, struct aws_creds *out,
+			  struct aws_error *err)
 {
-	json_t *j = json_loadb(b->data, b->len, 0, NULL);
+	json_t *j = json_loadb(body, len, 0, NULL);
 	json_t *akid, *secret, *token, *exp;
 	int rc = BASE_EPARSE;
 
@@ -572,6 +571,11 @@ static int decode_http_creds(const struct base_buf *b, const char *what, struct 
 		out->session_token = xstrdup(json_string_value(token));
 	rc = 0;
 out:
+	/* The document held the secret: wipe jansson's copies before freeing. */
+	if (json_is_string(secret))
+		base_memzero((void *)json_string_value(secret), json_string_length(secret));
+	if (json_is_string(token))
+		base_memzero((void *)json_string_value(token), json_string_length(token));
 	json_decref(j);
 	return rc;
 }
@@ -675,7 +679,7 @@ static int fetch_container(struct aws_creds_provider *p, struct aws_creds *out,
 		rc = status == 401 || status == 403 ? BASE_EUNAUTHORIZED : BASE_ESERVER;
 		goto out;
 	}
-	rc = decode_http_creds(&b, "container credentials endpoint", out, err);
+	rc = aws_creds_decode_json(b.data, b.len, "container credentials endpoint", out, err);
 out:
 	base_memzero(b.data, b.len);
 	base_buf_release(&b);
@@ -749,7 +753,7 @@ static int fetch_imds(struct aws_creds_provider *p, struct aws_creds *out, struc
 		rc = rc < 0 ? rc : BASE_ESERVER;
 		goto out;
 	}
-	rc = decode_http_creds(&b, "instance metadata", out, err);
+	rc = aws_creds_decode_json(b.data, b.len, "instance metadata", out, err);
 out:
 	base_memzero(b.data, b.len);
 	base_buf_release(&b);

@@ -42,6 +42,7 @@
 #ifndef AWS_CREDS_H
 #define AWS_CREDS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pkg/aws/error.h"
@@ -88,5 +89,13 @@ void aws_creds_provider_expire(struct aws_creds_provider *p);
 /* The chosen source ("environment", "assume-role", "web-identity", "profile",
  * "container", "imds", "static"), or "none" before the first success. */
 const char *aws_creds_provider_source(struct aws_creds_provider *p);
+
+/*
+ * Decodes a container-credentials or IMDS answer ({"AccessKeyId",
+ * "SecretAccessKey", "Token", "Expiration"}) from len untrusted bytes into
+ * *out (caller releases). what names the source in err. 0 or BASE_EPARSE.
+ */
+int aws_creds_decode_json(const char *body, size_t len, const char *what, struct aws_creds *out,
+			  struct aws_error *err);
 
 #endif

@@ -1,12 +1,14 @@
 /*
- * Fuzz target for the JSON side: the awsJson1_1 error decoder and the ECS,
- * SSM and Secrets Manager decoders, on untrusted bodies.
+ * Fuzz target for the JSON side: the awsJson1_1 error decoder, the ECS, SSM
+ * and Secrets Manager decoders, and the container / IMDS credentials decoder,
+ * on untrusted bodies.
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
+#include "pkg/aws/creds.h"
 #include "pkg/aws/ecs.h"
 #include "pkg/aws/error.h"
 #include "pkg/aws/secretsmanager.h"
@@ -21,8 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct aws_secret_value sec;
 	json_t *j;
 
+	struct aws_creds creds;
+
 	aws_error_clear(&err);
 	aws_error_decode_json((const char *)data, size, "Fallback#Type:x", &err);
+	if (aws_creds_decode_json((const char *)data, size, "fuzz", &creds, &err) == 0)
+		aws_creds_release(&creds);
 	j = json_loadb((const char *)data, size, 0, NULL);
 	if (!j)
 		return 0;

@@ -248,6 +248,28 @@ START_TEST(test_web_identity_via_sts)
 	free(arn);
 	aws_creds_provider_free(p);
 
+	/* The same from a profile: role_arn + web_identity_token_file. */
+	unsetenv("AWS_ROLE_ARN");
+	unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+	unsetenv("AWS_ROLE_SESSION_NAME");
+	{
+		char *cfg = xasprintf("[profile irsa]\nrole_arn = arn:aws:iam::123456789012:role/"
+				      "from-profile\nweb_identity_token_file = %s\n"
+				      "role_session_name = prof-sess\n", tok);
+
+		write_home(".aws/config", cfg);
+		free(cfg);
+	}
+	p = aws_creds_provider_new_chain(&(struct aws_creds_options){.profile = "irsa"});
+	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), 0);
+	ck_assert_str_eq(aws_creds_provider_source(p), "web-identity");
+	aws_creds_release(&c);
+	arn = whoami(p);
+	ck_assert_str_eq(arn, "arn:aws:sts::123456789012:assumed-role/from-profile/prof-sess");
+	free(arn);
+	aws_creds_provider_free(p);
+	setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/globaldb-controller", 1);
+
 	/* A missing token file is a configuration error, not a fall-through. */
 	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token", 1);
 	p = aws_creds_provider_new_chain(NULL);
