@@ -357,3 +357,15 @@ def test_call_log_records_action_region_params_without_secrets(aws, admin):
     assert [c["action"] for c in admin.get(f"/calls?since={seqs[-2]}")["calls"]] == ["CreateSecret"]
     admin.post("/calls/reset")
     assert admin.calls() == []
+
+
+def test_config_sets_delays_and_rejects_unknown_ones(admin):
+    import urllib.error
+    assert admin.post("/config", {"delays": "default"})["delays"]["cluster_create"] == 3.0
+    assert admin.post("/config", {"delays": "fast"})["delays"]["cluster_create"] == 0.0
+    with pytest.raises(urllib.error.HTTPError) as e:
+        admin.post("/config", {"delays": {"no_such_delay": 1}})
+    assert e.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as e:
+        admin.post("/outage", {"region": EAST, "mode": "meltdown"})
+    assert e.value.code == 400

@@ -260,3 +260,25 @@ def test_switchover_that_cannot_synchronise_is_cancelled(aws, admin, regions):
     acked += write(aws, EAST, "east", range(61, 71))
     admin.post("/replication", {"region": WEST, "paused": False})
     wait_rows(aws, WEST, "west", acked)
+
+
+def test_outage_freezes_or_stops_the_regions_servers(aws, admin, pg_root):
+    srv = pgenv.init_primary(pg_root, "solo")
+    try:
+        admin.bind(EAST, "solo", srv)
+        create_cluster(aws, EAST, "solo")
+        c = cluster(aws, EAST, "solo")
+        dsn = dict(host=c["Endpoint"], port=c["Port"], user="postgres",
+                   password=pgenv.DEFAULT_PASSWORD, dbname="postgres", connect_timeout=2)
+        admin.outage(EAST, "5xx", pg="freeze")
+        with pytest.raises(psycopg.OperationalError, match="timeout"):
+            psycopg.connect(**dsn)
+        admin.outage(EAST, "off")
+        psycopg.connect(**dsn).close()
+        admin.outage(EAST, "5xx", pg="stop")
+        with pytest.raises(psycopg.OperationalError, match="refused"):
+            psycopg.connect(**dsn)
+        admin.outage(EAST, "off")
+        psycopg.connect(**dsn).close()
+    finally:
+        srv.destroy()
