@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -53,6 +54,7 @@ struct aws_client {
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t quota_lock;
 	int quota;
+	int64_t skew_ms; /* server clock minus ours, learnt from a clock-skew error */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -257,6 +259,7 @@ struct xfer {
 	int too_big;
 	char request_id[96];
 	char error_type[128];
+	char date[64]; /* the Date header, for clock-skew correction */
 };
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userp)
@@ -297,6 +300,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userp)
 	header_value(ptr, n, "x-amzn-RequestId", x->request_id, sizeof(x->request_id));
 	header_value(ptr, n, "x-amz-request-id", x->request_id, sizeof(x->request_id));
 	header_value(ptr, n, "x-amzn-ErrorType", x->error_type, sizeof(x->error_type));
+	header_value(ptr, n, "Date", x->date, sizeof(x->date));
 	return n;
 }
 
@@ -315,7 +319,36 @@ struct attempt {
 	long status;
 	int rc;
 	char metric_code[128];
+	int64_t server_date_ms; /* from the Date header, 0 if absent */
 };
+
+/* An RFC 7231 IMF-fixdate ("Fri, 27 Nov 2026 04:27:20 GMT") in Unix ms; 0 if malformed. */
+static int64_t http_date_ms(const char *d)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!d || !*d)
+		return 0;
+	end = strptime(d, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!end || *end)
+		return 0;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+/*
+ * True for the answers a skewed local clock causes: RequestExpired,
+ * RequestTimeTooSkewed, or a signature error saying "Signature expired".
+ */
+static int clock_skew_error(const struct aws_error *err)
+{
+	return strcmp(err->code, "RequestExpired") == 0 ||
+	       strcmp(err->code, "RequestTimeTooSkewed") == 0 ||
+	       ((strcmp(err->code, "SignatureDoesNotMatch") == 0 ||
+		 strcmp(err->code, "InvalidSignatureException") == 0) &&
+		strstr(err->message, "Signature expired") != NULL);
+}
 
 static const char *host_of(const char *url, char *out, size_t n)
 {
@@ -345,13 +378,17 @@ static int perform(struct aws_client *c, const struct aws_request *req, const ch
 	const char *path = req->path ? req->path : "/";
 	CURL *h = NULL;
 	CURLcode cc;
+	int64_t skew;
 	int rc = 0;
 
 	memset(att, 0, sizeof(*att));
 	host_of(base_url, host, sizeof(host));
 	url = xasprintf("%s%s%s%s", base_url, path, req->query && *req->query ? "?" : "",
 			req->query ? req->query : "");
-	aws_sigv4_amz_date(base_now_real_ms() / 1000, amz_date);
+	pthread_mutex_lock(&c->quota_lock);
+	skew = c->skew_ms;
+	pthread_mutex_unlock(&c->quota_lock);
+	aws_sigv4_amz_date((base_now_real_ms() + skew) / 1000, amz_date);
 	target[0] = '\0';
 	if (req->svc->protocol == AWS_PROTO_JSON)
 		snprintf(target, sizeof(target), "%s.%s", req->svc->target_prefix, req->operation);
@@ -449,6 +486,7 @@ static int perform(struct aws_client *c, const struct aws_request *req, const ch
 	}
 	cc = curl_easy_perform(h);
 	snprintf(resp->request_id, sizeof(resp->request_id), "%s", x.request_id);
+	att->server_date_ms = http_date_ms(x.date);
 	if (cc != CURLE_OK) {
 		if (x.too_big) {
 			aws_error_set(err, 0, "", "response body larger than %zu bytes",
@@ -561,7 +599,7 @@ int aws_client_do(struct aws_client *c, const struct aws_request *req, struct aw
 	const char *signing_region = NULL;
 	struct base_backoff bo = {c->cfg.retry_base_ms, c->cfg.retry_cap_ms, 0, 0};
 	int64_t deadline = base_now_mono_ms() + c->cfg.call_timeout_ms;
-	int attempts = 0, last_cost = 0, refreshed = 0, rc;
+	int attempts = 0, last_cost = 0, refreshed = 0, reskewed = 0, rc;
 
 	memset(resp, 0, sizeof(*resp));
 	base_buf_init(&resp->body, c->cfg.max_response_bytes);
@@ -594,6 +632,15 @@ int aws_client_do(struct aws_client *c, const struct aws_request *req, struct aw
 			err->attempts = attempts;
 			rc = 0;
 			break;
+		}
+		if (att.kind == ATT_HTTP_ERROR && clock_skew_error(err) && att.server_date_ms &&
+		    !reskewed) {
+			/* Our clock is off: sign with the server's notion of now, once. */
+			pthread_mutex_lock(&c->quota_lock);
+			c->skew_ms = att.server_date_ms - base_now_real_ms();
+			pthread_mutex_unlock(&c->quota_lock);
+			reskewed = 1;
+			continue;
 		}
 		if (att.kind == ATT_HTTP_ERROR && aws_error_is_expired_token(err->code) &&
 		    c->cfg.creds && !refreshed) {

@@ -23,7 +23,9 @@
  * Operations marked not-idempotent (failover, switchover) are not retried
  * after a timeout or a transport error once the request may have been sent.
  * An ExpiredToken answer makes the client drop its cached credentials and try
- * once more.
+ * once more. A clock-skew answer (RequestExpired, RequestTimeTooSkewed,
+ * "Signature expired") makes the client learn the offset from the answer's
+ * Date header, sign with it from then on, and try once more.
  *
  * Every HTTP attempt is counted in
  * globaldb_aws_requests_total{service,operation,code}, where code is "ok", the

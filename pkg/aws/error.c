@@ -83,8 +83,7 @@ int aws_error_is_transient(int http_status, const char *code)
 int aws_error_is_expired_token(const char *code)
 {
 	return code && (strcmp(code, "ExpiredToken") == 0 ||
-			strcmp(code, "ExpiredTokenException") == 0 ||
-			strcmp(code, "RequestExpired") == 0);
+			strcmp(code, "ExpiredTokenException") == 0);
 }
 
 int aws_error_to_base(int http_status, const char *code)

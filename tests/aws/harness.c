@@ -320,6 +320,7 @@ static void serve(struct stub *s, int cfd)
 	pthread_mutex_unlock(&s->lock);
 out:
 	free(resp.body);
+	free(resp.headers);
 	base_buf_release(&in);
 	base_buf_release(&out);
 	shutdown(cfd, SHUT_WR);

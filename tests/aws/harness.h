@@ -46,7 +46,7 @@ struct stub_response {
 	int status;
 	const char *content_type;
 	char *body;          /* owned by the stub after the handler returns (freed) */
-	const char *headers; /* extra raw header lines, each ending in \r\n, or NULL */
+	char *headers;       /* extra raw header lines, each ending in \r\n, or NULL (freed) */
 	int delay_ms;        /* sleep before answering */
 };
 

@@ -8,6 +8,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pkg/aws/client.h"
 #include "pkg/aws/creds.h"
@@ -799,6 +800,55 @@ START_TEST(test_expired_token_refreshes_credentials_once)
 }
 END_TEST
 
+static void skewed(const struct stub_request *req, struct stub_response *resp, void *ud)
+{
+	char date[64], *seen = ud;
+	time_t ahead = time(NULL) + 3600;
+	struct tm tm;
+
+	gmtime_r(&ahead, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	stub_header(req, "X-Amz-Date", seen + req->index * 32, 32);
+	resp->headers = req->index == 0 ? xasprintf("Date: %s\r\n", date) : NULL;
+	resp->content_type = "text/xml";
+	if (req->index == 0) {
+		resp->status = 400;
+		resp->body = xstrdup("<ErrorResponse><Error><Code>RequestExpired</Code><Message>Request "
+				     "has expired.</Message></Error></ErrorResponse>");
+	} else {
+		resp->body = xstrdup(describe_clusters_ok);
+	}
+}
+
+START_TEST(test_clock_skew_is_corrected_from_the_date_header)
+{
+	char seen[4 * 32] = {0};
+	struct stub *s = stub_start(skewed, seen);
+	char u[64];
+	struct aws_client *c;
+	struct aws_rds_db_cluster_list l;
+	struct aws_error err;
+	struct tm tm = {0};
+	int64_t first, second;
+
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d", stub_port(s));
+	c = aws_client_new(&(struct aws_client_config){.creds = creds, .endpoint_url = u,
+						      .max_attempts = 1});
+	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err), 0);
+	ck_assert_int_eq(err.attempts, 2);
+	aws_rds_db_cluster_list_release(&l);
+	ck_assert_ptr_nonnull(strptime(seen, "%Y%m%dT%H%M%SZ", &tm));
+	first = (int64_t)timegm(&tm);
+	ck_assert_ptr_nonnull(strptime(seen + 32, "%Y%m%dT%H%M%SZ", &tm));
+	second = (int64_t)timegm(&tm);
+	/* The retry was signed an hour ahead, as the server's clock is. */
+	ck_assert_int_ge((int)(second - first), 3590);
+	ck_assert_int_le((int)(second - first), 3610);
+	aws_client_free(c);
+	stub_stop(s);
+}
+END_TEST
+
 START_TEST(test_secrets_stay_out_of_errors)
 {
 	struct aws_client *c = new_client(1, 0);
@@ -894,6 +944,7 @@ int main(void)
 	tcase_add_test(ret, test_unreachable_endpoint_is_a_transport_error);
 	tcase_add_test(ret, test_response_body_is_capped);
 	tcase_add_test(ret, test_expired_token_refreshes_credentials_once);
+	tcase_add_test(ret, test_clock_skew_is_corrected_from_the_date_header);
 	tcase_add_test(ret, test_secrets_stay_out_of_errors);
 	suite_add_tcase(s, enc);
 	suite_add_tcase(s, dec);
