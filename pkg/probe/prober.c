@@ -4,21 +4,24 @@
  * Each target is a small state machine: IDLE until its next probe is due;
  * RESOLVING while the resolver pool looks up its host; CONNECTING through
  * PQconnectPoll; SETUP while the writer's CREATE TABLE IF NOT EXISTS runs on a
- * fresh connection; QUERY while the probe statement runs. Each loop pass,
- * under the prober lock, starts due probes, fails the ones past their
- * deadline, advances the ones whose socket is ready, and computes the poll
- * timeout from the earliest due time or deadline. The lock is dropped around
- * poll() and while notifications are delivered, so readers of the verdict
- * table and callers of set/remove wait at most one pass.
+ * fresh connection; QUERY while the probe statement runs. Each pass starts
+ * due probes, fails the ones past their deadline, computes the poll timeout
+ * from the earliest due time or deadline, polls, and advances the sockets
+ * that are ready, for at most PASS_BUDGET_MS before checking deadlines again.
  *
  * Only probes in flight put their socket in the poll set: idle connections
- * are checked (PQconsumeInput) when the next probe starts, so an idle
- * target costs nothing between probes.
+ * are checked (PQconsumeInput) when the next probe starts, so an idle target
+ * costs nothing between probes.
  *
- * Targets live in an array of pointers; only this thread frees a target
- * (after probe_prober_remove marks it), so pointers held across the unlocked
- * poll() stay valid, and a socket's readiness is only acted on if the
- * target still has that socket in flight.
+ * Locking: libpq calls never run under the prober lock (a SCRAM exchange
+ * spends milliseconds deriving keys), so readers of the verdict table wait
+ * only for a copy. Other threads never touch a target's connection or
+ * configuration: probe_prober_set queues new targets in `incoming` and new
+ * configurations in `pending`, probe_prober_remove sets `removed`, and the
+ * prober thread takes these over at the start of each pass. Each finished
+ * probe publishes the thread's private verdict copy (pv) into the shared
+ * one (v) under the lock. Only the prober thread frees targets, so the
+ * pointers it holds across poll() stay valid.
  */
 #include "pkg/probe/prober.h"
 
@@ -45,25 +48,40 @@
 #define DEFAULT_HEARTBEAT_ID "globaldb-controller"
 #define DEFAULT_APPLICATION "globaldb-controller"
 #define MAX_STRING 4096        /* any configured string: host, user, statement... */
-#define MAX_FIRST_SPREAD_MS 1000
+#define PASS_BUDGET_MS 20      /* socket work per pass before deadlines are checked again */
 
 enum phase {
 	PH_IDLE = 0,
+	PH_QUEUED,               /* waiting for a connection slot for its host */
 	PH_RESOLVING,
 	PH_CONNECTING,
 	PH_SETUP,
 	PH_QUERY,
 };
 
-struct target {
-	/* Configuration: owned copies. */
-	char *name, *host, *dbname, *user, *password, *sslmode, *sslrootcert;
+/* A target's configuration: owned copies, plus the statements built from it. */
+struct config {
+	char *host, *dbname, *user, *password, *sslmode, *sslrootcert;
 	char *table, *heartbeat_id, *statement, *lag_source;
 	char *sql_setup, *sql_probe;
 	int port;
 	enum probe_kind kind;
 	struct probe_policy policy;
-	int removed;
+};
+
+/*
+ * Ownership: name is immutable. removed, pending and v are shared, under the
+ * prober lock. Everything else belongs to the prober thread, which alone
+ * touches it, without the lock (libpq calls included: SCRAM's key
+ * derivation alone takes milliseconds, so they must not run under the lock).
+ */
+struct target {
+	char *name;
+	int removed;             /* shared: probe_prober_remove was called */
+	struct config *pending;  /* shared: a new configuration from probe_prober_set */
+	struct probe_verdict v;  /* shared: the published verdict */
+
+	struct config c;
 
 	/* The probe in flight. */
 	enum phase phase;
@@ -73,6 +91,8 @@ struct target {
 	int64_t sent_ms;         /* monotonic: probe statement sent */
 	int64_t sent_real_ms;    /* wall clock: the heartbeat's written_at */
 	struct probe_resolve_req *rq;
+	char *slot_key;          /* "host:port" while holding a connection slot */
+	int in_fifo;             /* listed in the prober's slot queue */
 	PGconn *conn;
 	int conn_ready;          /* connected: reusable for the next probe */
 	int table_ready;         /* writer: the heartbeat table exists on this connection */
@@ -86,7 +106,7 @@ struct target {
 	/* Results. */
 	struct probe_heartbeat hb; /* writer: acknowledged heartbeats */
 	struct probe_state st;
-	struct probe_verdict v;
+	struct probe_verdict pv;   /* the prober thread's copy, published into v */
 	int64_t lag_notified_ms;   /* lag at the last lag notification, -1 unknown */
 };
 
@@ -102,14 +122,33 @@ struct probe_prober {
 	int stopping;
 	struct probe_options opt;
 	char *application_name;
+	int max_per_host;
 	struct probe_resolver *resolver;
 
+	/*
+	 * targets: written by the prober thread only, under the lock, so it
+	 * reads them without. New targets wait in incoming (under the lock)
+	 * until the prober thread's next pass takes them over.
+	 */
 	struct target **targets;
 	size_t ntargets, alloc;
-
-	struct probe_stats stats;
+	struct target **incoming;
+	size_t nincoming, incoming_alloc;
+	struct probe_stats stats; /* under the lock, published once per pass */
 
 	/* Prober thread only. */
+	struct probe_stats pstats;
+	unsigned rotor;
+	struct target **dead;
+	size_t dead_alloc;
+	/* Connection attempts in flight per "host:port", and the targets waiting for one. */
+	struct slot {
+		char *key;
+		int inflight;
+	} *slots;
+	size_t nslots, slots_alloc;
+	struct target **fifo;
+	size_t nfifo, fifo_alloc;
 	struct pollfd *pfds;
 	struct target **pfd_targets;
 	size_t pfd_alloc;
@@ -239,51 +278,52 @@ static char *dup_or(const char *s, const char *fallback)
 	return fallback ? xstrdup(fallback) : NULL;
 }
 
-static void free_config(struct target *t)
+static void config_release(struct config *c)
 {
-	free(t->host);
-	free(t->dbname);
-	free(t->user);
-	base_free_secret(t->password);
-	free(t->sslmode);
-	free(t->sslrootcert);
-	free(t->table);
-	free(t->heartbeat_id);
-	free(t->statement);
-	free(t->lag_source);
-	free(t->sql_setup);
-	free(t->sql_probe);
+	free(c->host);
+	free(c->dbname);
+	free(c->user);
+	base_free_secret(c->password);
+	free(c->sslmode);
+	free(c->sslrootcert);
+	free(c->table);
+	free(c->heartbeat_id);
+	free(c->statement);
+	free(c->lag_source);
+	free(c->sql_setup);
+	free(c->sql_probe);
+	memset(c, 0, sizeof(*c));
 }
 
-static void load_config(struct target *t, const struct probe_target *c)
+static void config_init(struct config *c, const struct probe_target *t)
 {
-	t->kind = c->kind;
-	t->port = c->port;
-	t->policy = c->policy;
-	t->host = xstrdup(c->host);
-	t->dbname = dup_or(c->dbname, "postgres");
-	t->user = xstrdup(c->user);
-	t->password = dup_or(c->password, NULL);
-	t->sslmode = dup_or(c->sslmode, "require");
-	t->sslrootcert = dup_or(c->sslrootcert, NULL);
-	t->table = dup_or(c->heartbeat_table, DEFAULT_TABLE);
-	t->heartbeat_id = dup_or(c->heartbeat_id, DEFAULT_HEARTBEAT_ID);
-	t->statement = dup_or(c->writer_statement, NULL);
-	t->lag_source = dup_or(c->lag_source, NULL);
+	c->kind = t->kind;
+	c->port = t->port;
+	c->policy = t->policy;
+	c->host = xstrdup(t->host);
+	c->dbname = dup_or(t->dbname, "postgres");
+	c->user = xstrdup(t->user);
+	c->password = dup_or(t->password, NULL);
+	c->sslmode = dup_or(t->sslmode, "require");
+	c->sslrootcert = dup_or(t->sslrootcert, NULL);
+	c->table = dup_or(t->heartbeat_table, DEFAULT_TABLE);
+	c->heartbeat_id = dup_or(t->heartbeat_id, DEFAULT_HEARTBEAT_ID);
+	c->statement = dup_or(t->writer_statement, NULL);
+	c->lag_source = dup_or(t->lag_source, NULL);
 	/* The table name is a validated identifier, so it can be spliced in. */
-	t->sql_setup = xasprintf("CREATE TABLE IF NOT EXISTS %s (id text PRIMARY KEY, "
+	c->sql_setup = xasprintf("CREATE TABLE IF NOT EXISTS %s (id text PRIMARY KEY, "
 				 "written_at timestamptz NOT NULL, seq bigint NOT NULL)",
-				 t->table);
-	if (t->kind == PROBE_READER)
-		t->sql_probe = xasprintf("SELECT seq, (extract(epoch FROM written_at) * 1000)::int8 "
+				 c->table);
+	if (c->kind == PROBE_READER)
+		c->sql_probe = xasprintf("SELECT seq, (extract(epoch FROM written_at) * 1000)::int8 "
 					 "FROM %s WHERE id = $1",
-					 t->table);
+					 c->table);
 	else
-		t->sql_probe = xasprintf("INSERT INTO %s AS h (id, written_at, seq) "
+		c->sql_probe = xasprintf("INSERT INTO %s AS h (id, written_at, seq) "
 					 "VALUES ($1, to_timestamp($2::float8 / 1000), 1) "
 					 "ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, "
 					 "seq = h.seq + 1 RETURNING seq",
-					 t->table);
+					 c->table);
 }
 
 static int str_differs(const char *a, const char *b)
@@ -293,19 +333,108 @@ static int str_differs(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
-/* True when the new configuration needs a new connection. */
-static int connection_differs(const struct target *t, const struct probe_target *c)
+/* True when going from a to b needs a new connection. */
+static int connection_differs(const struct config *a, const struct config *b)
 {
-	return str_differs(t->host, c->host) || t->port != c->port || str_differs(t->user, c->user) ||
-	       str_differs(t->password, c->password) ||
-	       str_differs(t->dbname, c->dbname ? c->dbname : "postgres") ||
-	       str_differs(t->sslmode, c->sslmode ? c->sslmode : "require") ||
-	       str_differs(t->sslrootcert, c->sslrootcert) ||
-	       str_differs(t->table, c->heartbeat_table ? c->heartbeat_table : DEFAULT_TABLE) ||
-	       t->kind != c->kind;
+	return str_differs(a->host, b->host) || a->port != b->port ||
+	       str_differs(a->user, b->user) || str_differs(a->password, b->password) ||
+	       str_differs(a->dbname, b->dbname) || str_differs(a->sslmode, b->sslmode) ||
+	       str_differs(a->sslrootcert, b->sslrootcert) || str_differs(a->table, b->table) ||
+	       str_differs(a->statement, b->statement) || a->kind != b->kind;
 }
 
-/* ---- probe lifecycle (prober lock held) -------------------------------- */
+/* True when going from a to b makes the heartbeat history meaningless. */
+static int heartbeat_differs(const struct config *a, const struct config *b)
+{
+	return a->kind != b->kind || str_differs(a->table, b->table) ||
+	       str_differs(a->heartbeat_id, b->heartbeat_id);
+}
+
+/* ---- probe lifecycle (prober thread) ---------------------------------- */
+
+/*
+ * Connection slots. New connections to one host:port are limited to
+ * max_connects_per_host at a time, granted in the order probes asked for
+ * them. Without the limit, a thousand targets on a few servers connect all
+ * at once, the servers fork and authenticate more sessions than they can
+ * finish before the deadlines, every attempt times out, is retried the
+ * next period, and none ever completes. Waiting for a slot counts against
+ * the probe's deadline, so a host that hangs its slots still has each of
+ * its probes fail on time.
+ */
+static struct slot *slot_find(struct probe_prober *p, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < p->nslots; i++)
+		if (!strcmp(p->slots[i].key, key))
+			return &p->slots[i];
+	return NULL;
+}
+
+static int slot_acquire(struct probe_prober *p, struct target *t)
+{
+	char *key = xasprintf("%s:%d", t->c.host, t->c.port);
+	struct slot *s = slot_find(p, key);
+
+	if (s && s->inflight >= p->max_per_host) {
+		free(key);
+		return 0;
+	}
+	if (!s) {
+		if (p->nslots == p->slots_alloc) {
+			p->slots_alloc = p->slots_alloc ? 2 * p->slots_alloc : 16;
+			p->slots = xrealloc(p->slots, p->slots_alloc * sizeof(*p->slots));
+		}
+		s = &p->slots[p->nslots++];
+		s->key = xstrdup(key);
+		s->inflight = 0;
+	}
+	s->inflight++;
+	t->slot_key = key;
+	return 1;
+}
+
+static void slot_release(struct probe_prober *p, struct target *t)
+{
+	struct slot *s;
+
+	if (!t->slot_key)
+		return;
+	s = slot_find(p, t->slot_key);
+	BUG_ON(!s || s->inflight <= 0);
+	if (--s->inflight == 0) {
+		free(s->key);
+		*s = p->slots[--p->nslots];
+	}
+	free(t->slot_key);
+	t->slot_key = NULL;
+}
+
+static void fifo_push(struct probe_prober *p, struct target *t)
+{
+	if (t->in_fifo)
+		return;
+	if (p->nfifo == p->fifo_alloc) {
+		p->fifo_alloc = p->fifo_alloc ? 2 * p->fifo_alloc : 64;
+		p->fifo = xrealloc(p->fifo, p->fifo_alloc * sizeof(*p->fifo));
+	}
+	p->fifo[p->nfifo++] = t;
+	t->in_fifo = 1;
+}
+
+static void fifo_forget(struct probe_prober *p, struct target *t)
+{
+	size_t i, j = 0;
+
+	if (!t->in_fifo)
+		return;
+	for (i = 0; i < p->nfifo; i++)
+		if (p->fifo[i] != t)
+			p->fifo[j++] = p->fifo[i];
+	p->nfifo = j;
+	t->in_fifo = 0;
+}
 
 static void close_conn(struct target *t)
 {
@@ -321,17 +450,33 @@ static void abort_probe(struct probe_prober *p, struct target *t)
 {
 	probe_resolve_release(p->resolver, t->rq);
 	t->rq = NULL;
+	slot_release(p, t);
 	if (t->phase != PH_IDLE && !t->conn_ready)
 		close_conn(t);
 	t->phase = PH_IDLE;
 }
 
-static struct target *find(struct probe_prober *p, const char *name)
+/* The live target called name, in targets or incoming. Prober lock held. */
+static struct target *find_locked(struct probe_prober *p, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < p->ntargets; i++)
 		if (!p->targets[i]->removed && !strcmp(p->targets[i]->name, name))
+			return p->targets[i];
+	for (i = 0; i < p->nincoming; i++)
+		if (!p->incoming[i]->removed && !strcmp(p->incoming[i]->name, name))
+			return p->incoming[i];
+	return NULL;
+}
+
+/* The writer target called name (prober thread: targets is its own to read). */
+static struct target *find_writer(struct probe_prober *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->ntargets; i++)
+		if (p->targets[i]->c.kind == PROBE_WRITER && !strcmp(p->targets[i]->name, name))
 			return p->targets[i];
 	return NULL;
 }
@@ -342,7 +487,7 @@ static void push_note(struct probe_prober *p, const struct target *t, unsigned c
 		p->notes_alloc = p->notes_alloc ? 2 * p->notes_alloc : 16;
 		p->notes = xrealloc(p->notes, p->notes_alloc * sizeof(*p->notes));
 	}
-	p->notes[p->nnotes].v = t->v;
+	p->notes[p->nnotes].v = t->pv;
 	p->notes[p->nnotes].changes = changes;
 	p->nnotes++;
 }
@@ -353,9 +498,9 @@ static int lag_moved(const struct probe_prober *p, const struct target *t)
 
 	if (step <= 0)
 		return 0;
-	if ((t->v.lag_ms < 0) != (t->lag_notified_ms < 0))
+	if ((t->pv.lag_ms < 0) != (t->lag_notified_ms < 0))
 		return 1;
-	d = t->v.lag_ms - t->lag_notified_ms;
+	d = t->pv.lag_ms - t->lag_notified_ms;
 	return d >= step || -d >= step;
 }
 
@@ -369,69 +514,73 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 	t->phase = PH_IDLE;
 	probe_resolve_release(p->resolver, t->rq);
 	t->rq = NULL;
+	slot_release(p, t);
 	/* A transport failure or timeout leaves the connection unusable or suspect. */
 	if (!ok && err != PROBE_ERR_READ_ONLY && err != PROBE_ERR_QUERY)
 		close_conn(t);
 	if (t->conn && PQstatus(t->conn) != CONNECTION_OK)
 		close_conn(t);
 
-	p->stats.probes++;
-	t->v.probes++;
-	t->v.last_ok = ok;
-	t->v.last_probe_unix_ms = now_real;
-	t->v.last_duration_ms = now - t->started_ms;
+	p->pstats.probes++;
+	t->pv.probes++;
+	t->pv.last_ok = ok;
+	t->pv.last_probe_unix_ms = now_real;
+	t->pv.last_duration_ms = now - t->started_ms;
 	base_metric_observe(m_duration, (double)(now - t->started_ms) / 1000.0,
-			    role_name(t->kind));
+			    role_name(t->c.kind));
 	if (ok) {
-		t->v.last_success_unix_ms = now_real;
+		t->pv.last_success_unix_ms = now_real;
 	} else {
-		t->v.last_error = err;
-		snprintf(t->v.last_sqlstate, sizeof(t->v.last_sqlstate), "%s",
+		t->pv.last_error = err;
+		snprintf(t->pv.last_sqlstate, sizeof(t->pv.last_sqlstate), "%s",
 			 sqlstate ? sqlstate : "");
 		base_metric_add(m_failures, 1, t->name, probe_error_name(err));
 	}
-	if (probe_policy_record(&t->policy, &t->st, ok))
+	if (probe_policy_record(&t->c.policy, &t->st, ok))
 		changes |= PROBE_CHANGED_HEALTH;
-	t->v.health = t->st.health;
-	t->v.consecutive_failures = t->st.consecutive_failures;
-	t->v.consecutive_successes = t->st.consecutive_successes;
+	t->pv.health = t->st.health;
+	t->pv.consecutive_failures = t->st.consecutive_failures;
+	t->pv.consecutive_successes = t->st.consecutive_successes;
 
-	if (ok && t->kind == PROBE_WRITER && t->got_row && !t->statement) {
+	if (ok && t->c.kind == PROBE_WRITER && t->got_row && !t->c.statement) {
 		probe_heartbeat_record(&t->hb, t->row_seq, t->sent_ms);
-		t->v.last_seq = t->row_seq;
+		t->pv.last_seq = t->row_seq;
 	}
-	if (ok && t->kind == PROBE_READER && t->lag_source) {
-		struct target *w = find(p, t->lag_source);
+	if (ok && t->c.kind == PROBE_READER && t->c.lag_source) {
+		struct target *w = find_writer(p, t->c.lag_source);
 
-		t->v.lag_ms = -1;
+		t->pv.lag_ms = -1;
 		if (t->got_row) {
-			t->v.last_seq = t->row_seq;
-			if (w && w->kind == PROBE_WRITER)
-				t->v.lag_ms = probe_heartbeat_lag_ms(&w->hb, t->row_seq,
+			t->pv.last_seq = t->row_seq;
+			if (w)
+				t->pv.lag_ms = probe_heartbeat_lag_ms(&w->hb, t->row_seq,
 								     t->row_written_ms, now, now_real);
 		}
-		t->v.lag_unix_ms = now_real;
-		if (t->v.lag_ms >= 0)
-			base_metric_set(m_lag, (double)t->v.lag_ms / 1000.0, t->name);
+		t->pv.lag_unix_ms = now_real;
+		if (t->pv.lag_ms >= 0)
+			base_metric_set(m_lag, (double)t->pv.lag_ms / 1000.0, t->name);
 		else
 			base_metric_remove(m_lag, t->name);
 		if (lag_moved(p, t)) {
 			changes |= PROBE_CHANGED_LAG;
-			t->lag_notified_ms = t->v.lag_ms;
+			t->lag_notified_ms = t->pv.lag_ms;
 		}
 	}
 
 	if (changes & PROBE_CHANGED_HEALTH) {
-		base_metric_set(m_healthy, t->v.health == PROBE_HEALTHY ? 1 : 0, t->name);
-		base_log(t->v.health == PROBE_HEALTHY ? BASE_LOG_INFO : BASE_LOG_WARN,
-			 "probe verdict changed", "target", t->name, "role", role_name(t->kind),
-			 "verdict", probe_health_name(t->v.health), "reason",
-			 ok ? "ok" : probe_error_name(err), "sqlstate", t->v.last_sqlstate,
-			 "lag_ms", base_fmt(lagbuf, sizeof(lagbuf), "%" PRId64, t->v.lag_ms),
+		base_metric_set(m_healthy, t->pv.health == PROBE_HEALTHY ? 1 : 0, t->name);
+		base_log(t->pv.health == PROBE_HEALTHY ? BASE_LOG_INFO : BASE_LOG_WARN,
+			 "probe verdict changed", "target", t->name, "role", role_name(t->c.kind),
+			 "verdict", probe_health_name(t->pv.health), "reason",
+			 ok ? "ok" : probe_error_name(err), "sqlstate", t->pv.last_sqlstate,
+			 "lag_ms", base_fmt(lagbuf, sizeof(lagbuf), "%" PRId64, t->pv.lag_ms),
 			 NULL);
 	}
 	if (changes)
 		push_note(p, t, changes);
+	pthread_mutex_lock(&p->lock);
+	t->v = t->pv;
+	pthread_mutex_unlock(&p->lock);
 
 	/*
 	 * Keep the cadence of starts. timeout <= period, so only a probe that
@@ -439,7 +588,7 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 	 * probe starts at once: a silent server costs one timeout per probe,
 	 * and failure_threshold probes fail within threshold * period + timeout.
 	 */
-	t->next_due_ms = t->started_ms + t->policy.period_ms;
+	t->next_due_ms = t->started_ms + t->c.policy.period_ms;
 	if (t->next_due_ms < now)
 		t->next_due_ms = now;
 }
@@ -489,21 +638,21 @@ static void send_statement(struct probe_prober *p, struct target *t, enum phase 
 
 	t->phase = ph;
 	if (ph == PH_SETUP) {
-		rc = PQsendQuery(t->conn, t->sql_setup);
-	} else if (t->statement) {
-		rc = PQsendQuery(t->conn, t->statement);
-	} else if (t->kind == PROBE_READER) {
-		params[0] = t->heartbeat_id;
-		rc = PQsendQueryParams(t->conn, t->sql_probe, 1, NULL, params, NULL, NULL, 0);
+		rc = PQsendQuery(t->conn, t->c.sql_setup);
+	} else if (t->c.statement) {
+		rc = PQsendQuery(t->conn, t->c.statement);
+	} else if (t->c.kind == PROBE_READER) {
+		params[0] = t->c.heartbeat_id;
+		rc = PQsendQueryParams(t->conn, t->c.sql_probe, 1, NULL, params, NULL, NULL, 0);
 	} else {
 		t->sent_ms = base_now_mono_ms();
 		t->sent_real_ms = base_now_real_ms();
 		snprintf(ms, sizeof(ms), "%" PRId64, t->sent_real_ms);
-		params[0] = t->heartbeat_id;
+		params[0] = t->c.heartbeat_id;
 		params[1] = ms;
-		rc = PQsendQueryParams(t->conn, t->sql_probe, 2, NULL, params, NULL, NULL, 0);
+		rc = PQsendQueryParams(t->conn, t->c.sql_probe, 2, NULL, params, NULL, NULL, 0);
 	}
-	if (ph == PH_QUERY && (t->statement || t->kind == PROBE_READER))
+	if (ph == PH_QUERY && (t->c.statement || t->c.kind == PROBE_READER))
 		t->sent_ms = base_now_mono_ms();
 	if (!rc) {
 		finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
@@ -519,7 +668,7 @@ static void send_statement(struct probe_prober *p, struct target *t, enum phase 
 /* Sends the next statement on an established connection. */
 static void send_next(struct probe_prober *p, struct target *t)
 {
-	if (t->kind == PROBE_WRITER && !t->statement && !t->table_ready)
+	if (t->c.kind == PROBE_WRITER && !t->c.statement && !t->table_ready)
 		send_statement(p, t, PH_SETUP);
 	else
 		send_statement(p, t, PH_QUERY);
@@ -532,23 +681,23 @@ static void begin_connect(struct probe_prober *p, struct target *t, const char *
 	int n = 0;
 
 	close_conn(t);
-	snprintf(port, sizeof(port), "%d", t->port);
-	keys[n] = "host", vals[n++] = t->host;
+	snprintf(port, sizeof(port), "%d", t->c.port);
+	keys[n] = "host", vals[n++] = t->c.host;
 	keys[n] = "hostaddr", vals[n++] = addr;
 	keys[n] = "port", vals[n++] = port;
-	keys[n] = "dbname", vals[n++] = t->dbname;
-	keys[n] = "user", vals[n++] = t->user;
-	if (t->password)
-		keys[n] = "password", vals[n++] = t->password;
-	keys[n] = "sslmode", vals[n++] = t->sslmode;
-	if (t->sslrootcert)
-		keys[n] = "sslrootcert", vals[n++] = t->sslrootcert;
+	keys[n] = "dbname", vals[n++] = t->c.dbname;
+	keys[n] = "user", vals[n++] = t->c.user;
+	if (t->c.password)
+		keys[n] = "password", vals[n++] = t->c.password;
+	keys[n] = "sslmode", vals[n++] = t->c.sslmode;
+	if (t->c.sslrootcert)
+		keys[n] = "sslrootcert", vals[n++] = t->c.sslrootcert;
 	keys[n] = "application_name", vals[n++] = p->application_name;
 	/* GSSAPI negotiation would read Kerberos state on this thread; probes never use it. */
 	keys[n] = "gssencmode", vals[n++] = "disable";
 	keys[n] = NULL, vals[n] = NULL;
 
-	p->stats.connects++;
+	p->pstats.connects++;
 	/* expand_dbname = 0: a dbname is a name, never a connection string. */
 	t->conn = PQconnectStartParams(keys, vals, 0);
 	if (!t->conn || PQstatus(t->conn) == CONNECTION_BAD) {
@@ -560,10 +709,40 @@ static void begin_connect(struct probe_prober *p, struct target *t, const char *
 	t->events = POLLOUT;
 }
 
+/* Resolves (off this thread) or connects; t holds a connection slot. */
+static void connect_with_slot(struct probe_prober *p, struct target *t)
+{
+	if (probe_host_is_numeric(t->c.host)) {
+		begin_connect(p, t, t->c.host);
+		return;
+	}
+	t->rq = probe_resolve_submit(p->resolver, t->c.host);
+	t->phase = PH_RESOLVING;
+}
+
+/* Hands free slots to waiting probes, oldest first. */
+static void grant_slots(struct probe_prober *p)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < p->nfifo; i++) {
+		struct target *t = p->fifo[i];
+
+		if (t->phase == PH_QUEUED && !slot_acquire(p, t)) {
+			p->fifo[j++] = t;
+			continue;
+		}
+		t->in_fifo = 0;
+		if (t->phase == PH_QUEUED)
+			connect_with_slot(p, t);
+	}
+	p->nfifo = j;
+}
+
 static void start_probe(struct probe_prober *p, struct target *t, int64_t now)
 {
 	t->started_ms = now;
-	t->deadline_ms = now + t->policy.timeout_ms;
+	t->deadline_ms = now + t->c.policy.timeout_ms;
 	t->failed = 0;
 	t->err = PROBE_ERR_NONE;
 	t->sqlstate[0] = '\0';
@@ -577,12 +756,12 @@ static void start_probe(struct probe_prober *p, struct target *t, int64_t now)
 		send_next(p, t);
 		return;
 	}
-	if (probe_host_is_numeric(t->host)) {
-		begin_connect(p, t, t->host);
+	t->phase = PH_QUEUED;
+	if (!slot_acquire(p, t)) {
+		fifo_push(p, t);
 		return;
 	}
-	t->rq = probe_resolve_submit(p->resolver, t->host);
-	t->phase = PH_RESOLVING;
+	connect_with_slot(p, t);
 }
 
 static void handle_result(struct target *t, PGresult *r)
@@ -592,7 +771,7 @@ static void handle_result(struct target *t, PGresult *r)
 	char *end;
 
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_EMPTY_QUERY) {
-		if (t->phase != PH_QUERY || t->statement || PQntuples(r) < 1 || PQnfields(r) < 1 ||
+		if (t->phase != PH_QUERY || t->c.statement || PQntuples(r) < 1 || PQnfields(r) < 1 ||
 		    PQgetisnull(r, 0, 0))
 			return;
 		errno = 0;
@@ -623,12 +802,20 @@ static void handle_result(struct target *t, PGresult *r)
 /* The statement's results are all in. */
 static void complete(struct probe_prober *p, struct target *t)
 {
+	/*
+	 * Two sessions running CREATE TABLE IF NOT EXISTS at once can both miss
+	 * the table and one then fails on the catalog's unique index: the table
+	 * exists either way.
+	 */
+	if (t->failed && t->phase == PH_SETUP &&
+	    (!strcmp(t->sqlstate, "23505") || !strcmp(t->sqlstate, "42P07")))
+		t->failed = 0;
 	if (t->failed) {
 		if (PQstatus(t->conn) != CONNECTION_OK && t->err == PROBE_ERR_QUERY)
 			t->err = PROBE_ERR_CONNECT;
 		if (!strcmp(t->sqlstate, "42P01")) {
 			/* No heartbeat table: a reader is up but has nothing to measure (yet). */
-			if (t->kind == PROBE_READER) {
+			if (t->c.kind == PROBE_READER) {
 				finish(p, t, 1, PROBE_ERR_NONE, NULL);
 				return;
 			}
@@ -663,6 +850,7 @@ static void advance(struct probe_prober *p, struct target *t, short revents)
 				return;
 			}
 			t->conn_ready = 1;
+			slot_release(p, t);
 			send_next(p, t);
 		} else {
 			finish(p, t, 0, classify_connect(t->conn), NULL);
@@ -723,26 +911,82 @@ static void free_target(struct probe_prober *p, struct target *t)
 
 	abort_probe(p, t);
 	close_conn(t);
+	fifo_forget(p, t);
 	base_metric_remove(m_lag, t->name);
 	base_metric_remove(m_healthy, t->name);
 	for (e = PROBE_ERR_NONE; e <= PROBE_ERR_QUERY; e++)
 		base_metric_remove(m_failures, t->name, probe_error_name(e));
-	free_config(t);
+	config_release(&t->c);
+	if (t->pending) {
+		config_release(t->pending);
+		free(t->pending);
+	}
 	free(t->name);
 	free(t);
 }
 
-static void reap(struct probe_prober *p)
+/* Takes over a configuration from probe_prober_set. Prober thread, lock held. */
+static void apply_pending(struct probe_prober *p, struct target *t, int64_t now)
 {
-	size_t i, j = 0;
+	struct config *nc = t->pending;
 
+	t->pending = NULL;
+	if (connection_differs(&t->c, nc)) {
+		abort_probe(p, t);
+		close_conn(t);
+	}
+	if (heartbeat_differs(&t->c, nc)) {
+		probe_heartbeat_init(&t->hb);
+		t->pv.lag_ms = t->v.lag_ms = -1;
+	}
+	config_release(&t->c);
+	t->c = *nc;
+	free(nc);
+	t->pv.kind = t->v.kind = t->c.kind;
+	if (t->phase == PH_IDLE && t->next_due_ms > now + t->c.policy.period_ms)
+		t->next_due_ms = now + t->c.policy.period_ms;
+}
+
+/*
+ * The start of a pass: takes over new targets and new configurations,
+ * unlinks removed targets (freed after the lock is dropped), publishes the
+ * counters. Returns 1 when the prober is stopping.
+ */
+static int sync_targets(struct probe_prober *p, int64_t now)
+{
+	size_t i, j = 0, ndead = 0;
+	int stopping;
+
+	pthread_mutex_lock(&p->lock);
+	stopping = p->stopping;
+	if (p->ntargets + p->nincoming > p->alloc) {
+		p->alloc = 2 * (p->ntargets + p->nincoming);
+		p->targets = xrealloc(p->targets, p->alloc * sizeof(*p->targets));
+	}
+	for (i = 0; i < p->nincoming; i++)
+		p->targets[p->ntargets++] = p->incoming[i];
+	p->nincoming = 0;
 	for (i = 0; i < p->ntargets; i++) {
-		if (p->targets[i]->removed)
-			free_target(p, p->targets[i]);
-		else
-			p->targets[j++] = p->targets[i];
+		struct target *t = p->targets[i];
+
+		if (t->removed) {
+			if (ndead == p->dead_alloc) {
+				p->dead_alloc = p->dead_alloc ? 2 * p->dead_alloc : 16;
+				p->dead = xrealloc(p->dead, p->dead_alloc * sizeof(*p->dead));
+			}
+			p->dead[ndead++] = t;
+			continue;
+		}
+		if (t->pending)
+			apply_pending(p, t, now);
+		p->targets[j++] = t;
 	}
 	p->ntargets = j;
+	p->stats = p->pstats;
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < ndead; i++)
+		free_target(p, p->dead[i]);
+	return stopping;
 }
 
 static void add_pollfd(struct probe_prober *p, size_t *n, int fd, short events, struct target *t)
@@ -772,18 +1016,19 @@ static void deliver_notes(struct probe_prober *p)
 static void *run(void *arg)
 {
 	struct probe_prober *p = arg;
-	int64_t now, next;
+	int64_t now, next, pass_start;
 	uint64_t count;
-	size_t i, n;
+	size_t i, j, n, k;
 	int fd;
 
-	pthread_mutex_lock(&p->lock);
-	while (!p->stopping) {
+	for (;;) {
 		now = base_now_mono_ms();
-		reap(p);
+		if (sync_targets(p, now))
+			break;
 		n = 0;
 		add_pollfd(p, &n, p->wake_fd, POLLIN, NULL);
 		next = now + 60000;
+		grant_slots(p);
 		for (i = 0; i < p->ntargets; i++) {
 			struct target *t = p->targets[i];
 
@@ -800,31 +1045,41 @@ static void *run(void *arg)
 			}
 			if (t->deadline_ms < next)
 				next = t->deadline_ms;
-			fd = t->phase == PH_RESOLVING ? -1 : PQsocket(t->conn);
+			fd = t->phase == PH_RESOLVING || t->phase == PH_QUEUED ? -1 : PQsocket(t->conn);
 			if (fd >= 0)
 				add_pollfd(p, &n, fd, t->events, t);
 		}
-		pthread_mutex_unlock(&p->lock);
 		deliver_notes(p);
+		now = base_now_mono_ms();
 		if (poll(p->pfds, n, next > now ? (int)(next - now) : 0) < 0 && errno != EINTR)
 			base_sleep_ms(1); /* EINVAL/ENOMEM: do not spin */
-		pthread_mutex_lock(&p->lock);
-		p->stats.wakeups++;
+		p->pstats.wakeups++;
 		if (p->pfds[0].revents & POLLIN) {
 			if (read(p->wake_fd, &count, sizeof(count)) < 0)
-				count = 0; /* EAGAIN: another reader drained it; nothing lost */
+				count = 0; /* EAGAIN: nothing was pending after all */
 		}
-		for (i = 1; i < n; i++) {
-			struct target *t = p->pfd_targets[i];
+		/*
+		 * Advance the ready sockets, starting at a rotating position, for
+		 * at most PASS_BUDGET_MS: a connection storm (SCRAM's key
+		 * derivation costs milliseconds per connect) must not delay the
+		 * deadline checks at the top of the loop. Sockets left over are
+		 * still ready at the next poll.
+		 */
+		pass_start = base_now_mono_ms();
+		k = n > 1 ? p->rotor++ % (n - 1) : 0;
+		for (j = 0; j + 1 < n; j++) {
+			struct target *t;
 
-			if (!p->pfds[i].revents || t->removed || !t->conn ||
-			    PQsocket(t->conn) != p->pfds[i].fd ||
+			i = 1 + (k + j) % (n - 1);
+			t = p->pfd_targets[i];
+			if (!p->pfds[i].revents || !t->conn || PQsocket(t->conn) != p->pfds[i].fd ||
 			    (t->phase != PH_CONNECTING && t->phase != PH_SETUP && t->phase != PH_QUERY))
 				continue;
 			advance(p, t, p->pfds[i].revents);
+			if (base_now_mono_ms() - pass_start >= PASS_BUDGET_MS)
+				break;
 		}
 	}
-	pthread_mutex_unlock(&p->lock);
 	deliver_notes(p);
 	return NULL;
 }
@@ -836,7 +1091,7 @@ int probe_prober_new(const struct probe_options *opt, struct probe_prober **out)
 	struct probe_prober *p;
 	int nres, ret;
 
-	if (!out || (opt && opt->resolver_threads < 0) ||
+	if (!out || (opt && (opt->resolver_threads < 0 || opt->max_connects_per_host < 0)) ||
 	    (opt && opt->application_name && !valid_string(opt->application_name, 1)))
 		return BASE_EINVAL;
 	pthread_once(&metrics_once, metrics_init);
@@ -852,6 +1107,7 @@ int probe_prober_new(const struct probe_options *opt, struct probe_prober **out)
 		ret = BASE_EIO;
 		goto fail;
 	}
+	p->max_per_host = p->opt.max_connects_per_host ? p->opt.max_connects_per_host : 8;
 	nres = p->opt.resolver_threads ? p->opt.resolver_threads : 2;
 	ret = probe_resolver_new(nres, p->wake_fd, &p->resolver);
 	if (ret < 0)
@@ -885,7 +1141,14 @@ void probe_prober_free(struct probe_prober *p)
 	pthread_join(p->thread, NULL);
 	for (i = 0; i < p->ntargets; i++)
 		free_target(p, p->targets[i]);
+	for (i = 0; i < p->nincoming; i++)
+		free_target(p, p->incoming[i]);
 	free(p->targets);
+	free(p->incoming);
+	free(p->dead);
+	BUG_ON(p->nslots != 0);
+	free(p->slots);
+	free(p->fifo);
 	probe_resolver_free(p->resolver);
 	close(p->wake_fd);
 	pthread_mutex_destroy(&p->lock);
@@ -907,54 +1170,50 @@ static uint64_t name_hash(const char *s)
 
 int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 {
-	struct target *t;
-	int64_t spread;
-	int reset_history;
+	struct target *t, *fresh;
+	struct config *nc;
 
 	if (!p || validate(c) < 0)
 		return BASE_EINVAL;
+	/* Build everything before taking the lock. */
+	nc = xcalloc(1, sizeof(*nc));
+	config_init(nc, c);
+	fresh = xcalloc(1, sizeof(*fresh));
+	fresh->name = xstrdup(c->name);
+	fresh->c = *nc;
+	probe_heartbeat_init(&fresh->hb);
+	fresh->st = (struct probe_state)PROBE_STATE_INIT;
+	snprintf(fresh->pv.name, sizeof(fresh->pv.name), "%s", c->name);
+	fresh->pv.kind = c->kind;
+	fresh->pv.lag_ms = -1;
+	fresh->v = fresh->pv;
+	fresh->lag_notified_ms = -1;
+	/* Spread first probes over a period, so that many new targets do not connect at once. */
+	fresh->next_due_ms = base_now_mono_ms() +
+			     (int64_t)(name_hash(c->name) % (uint64_t)c->policy.period_ms);
+
 	pthread_mutex_lock(&p->lock);
-	t = find(p, c->name);
+	t = find_locked(p, c->name);
 	if (!t) {
-		t = xcalloc(1, sizeof(*t));
-		t->name = xstrdup(c->name);
-		load_config(t, c);
-		probe_heartbeat_init(&t->hb);
-		t->st = (struct probe_state)PROBE_STATE_INIT;
-		snprintf(t->v.name, sizeof(t->v.name), "%s", c->name);
-		t->v.kind = c->kind;
-		t->v.lag_ms = -1;
-		t->lag_notified_ms = -1;
-		spread = c->policy.period_ms < MAX_FIRST_SPREAD_MS ? c->policy.period_ms
-								   : MAX_FIRST_SPREAD_MS;
-		t->next_due_ms = base_now_mono_ms() + (int64_t)(name_hash(c->name) % (uint64_t)spread);
-		if (p->ntargets == p->alloc) {
-			p->alloc = p->alloc ? 2 * p->alloc : 16;
-			p->targets = xrealloc(p->targets, p->alloc * sizeof(*p->targets));
+		if (p->nincoming == p->incoming_alloc) {
+			p->incoming_alloc = p->incoming_alloc ? 2 * p->incoming_alloc : 16;
+			p->incoming = xrealloc(p->incoming, p->incoming_alloc * sizeof(*p->incoming));
 		}
-		p->targets[p->ntargets++] = t;
+		p->incoming[p->nincoming++] = fresh;
+		fresh = NULL;
+		free(nc);
 	} else {
-		reset_history = t->kind != c->kind ||
-				str_differs(t->table, c->heartbeat_table ? c->heartbeat_table
-									 : DEFAULT_TABLE) ||
-				str_differs(t->heartbeat_id, c->heartbeat_id ? c->heartbeat_id
-									     : DEFAULT_HEARTBEAT_ID);
-		if (connection_differs(t, c) || reset_history ||
-		    str_differs(t->statement, c->writer_statement)) {
-			abort_probe(p, t);
-			close_conn(t);
+		if (t->pending) {
+			config_release(t->pending);
+			free(t->pending);
 		}
-		if (reset_history) {
-			probe_heartbeat_init(&t->hb);
-			t->v.lag_ms = -1;
-		}
-		free_config(t);
-		load_config(t, c);
-		t->v.kind = c->kind;
-		if (t->phase == PH_IDLE && t->next_due_ms > base_now_mono_ms() + c->policy.period_ms)
-			t->next_due_ms = base_now_mono_ms() + c->policy.period_ms;
+		t->pending = nc;
 	}
 	pthread_mutex_unlock(&p->lock);
+	if (fresh) { /* an update: only its configuration was needed */
+		free(fresh->name);
+		free(fresh);
+	}
 	wake(p);
 	return 0;
 }
@@ -966,7 +1225,7 @@ int probe_prober_remove(struct probe_prober *p, const char *name)
 	if (!p || !name)
 		return BASE_EINVAL;
 	pthread_mutex_lock(&p->lock);
-	t = find(p, name);
+	t = find_locked(p, name);
 	if (t)
 		t->removed = 1;
 	pthread_mutex_unlock(&p->lock);
@@ -983,7 +1242,7 @@ int probe_prober_get(struct probe_prober *p, const char *name, struct probe_verd
 	if (!p || !name || !out)
 		return BASE_EINVAL;
 	pthread_mutex_lock(&p->lock);
-	t = find(p, name);
+	t = find_locked(p, name);
 	if (t)
 		*out = t->v;
 	pthread_mutex_unlock(&p->lock);
@@ -994,6 +1253,6 @@ void probe_prober_stats(struct probe_prober *p, struct probe_stats *out)
 {
 	pthread_mutex_lock(&p->lock);
 	*out = p->stats;
-	out->targets = (int)p->ntargets;
+	out->targets = (int)(p->ntargets + p->nincoming);
 	pthread_mutex_unlock(&p->lock);
 }

@@ -30,7 +30,11 @@
  * a new, blocking connection to the very server that is not answering.
  *
  * Connections are kept between probes and re-established after any transport
- * error or timeout. An idle connection the server closed (restart, failover)
+ * error or timeout. At most max_connects_per_host new connections to one
+ * host:port are in flight at once; further probes wait for a slot, oldest
+ * first, and the wait counts against their deadline. (Without the limit a
+ * thousand targets on a few servers connect at once, the servers cannot
+ * finish the sessions before the deadlines, and every retry repeats it.) An idle connection the server closed (restart, failover)
  * is noticed when the next probe starts and replaced within that probe.
  *
  * TLS: sslmode defaults to "require"; "verify-full" with sslrootcert (a CA
@@ -59,8 +63,14 @@
  *
  * Logging: one info line per health change (target, verdict, reason).
  *
+ * Cost: one thread for any number of targets, plus the resolver pool; an idle
+ * target costs no wake-ups. A new connection costs the prober thread a SCRAM
+ * key derivation (milliseconds of CPU), so a thousand targets warm up over a
+ * few periods; established connections are reused.
+ *
  * Thread-safety: every function may be called from any thread except the
- * notify callback's restriction above.
+ * notify callback's restriction above. No libpq call runs under the lock
+ * that probe_prober_get takes.
  */
 #ifndef PROBE_PROBER_H
 #define PROBE_PROBER_H
@@ -140,6 +150,7 @@ struct probe_options {
 	void *notify_arg;
 	int64_t lag_notify_step_ms;   /* > 0: also notify lag moves of this much; 0: never */
 	int resolver_threads;         /* 0 = 2 */
+	int max_connects_per_host;    /* new connections in flight per host:port; 0 = 8 */
 	const char *application_name; /* NULL = "globaldb-controller" */
 };
 
@@ -155,8 +166,8 @@ void probe_prober_free(struct probe_prober *p);
  * Adds a target, or replaces the configuration of the target with the same
  * name (its verdict and history stay; a changed address or credential closes
  * its connection so that the next probe uses the new one). The first probe of
- * a new target starts within min(period, 1 s), spread by name so that many
- * targets added at once do not connect at once. 0 or BASE_EINVAL.
+ * a new target starts within one period, spread by name so that many targets
+ * added at once do not all connect at once. 0 or BASE_EINVAL.
  */
 int probe_prober_set(struct probe_prober *p, const struct probe_target *t);
 
