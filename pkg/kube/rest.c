@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "pkg/base/alloc.h"
+#include "pkg/base/backoff.h"
 #include "pkg/base/buf.h"
 #include "pkg/base/err.h"
 #include "pkg/base/metrics.h"
@@ -526,6 +527,40 @@ int kube_update(struct kube_client *c, const struct kube_resource *res, const ch
 	path = kube_path(res, ns, name, sub);
 	rc = kube_request(c, "PUT", path, NULL, obj, out, st);
 	free(path);
+	return rc;
+}
+
+int kube_update_retry(struct kube_client *c, const struct kube_resource *res, const char *ns,
+		      const char *name, const char *sub, kube_mutate_fn fn, void *ud, json_t **out,
+		      struct kube_status *st)
+{
+	int rc = BASE_ECONFLICT;
+
+	if (out)
+		*out = NULL;
+	for (int attempt = 0; attempt < KUBE_CONFLICT_TRIES; attempt++) {
+		json_t *cur = NULL, *obj;
+
+		if (attempt > 0)
+			base_sleep_ms(base_rand_range(10, 11));
+		rc = kube_get(c, res, ns, name, &cur, st);
+		if (rc < 0)
+			return rc;
+		obj = json_deep_copy(cur);
+		rc = fn(ud, obj);
+		if (rc != 0) {
+			json_decref(obj);
+			if (rc > 0 && out)
+				*out = json_incref(cur);
+			json_decref(cur);
+			return rc > 0 ? 0 : rc;
+		}
+		json_decref(cur);
+		rc = kube_update(c, res, ns, name, sub, obj, out, st);
+		json_decref(obj);
+		if (rc != BASE_ECONFLICT)
+			return rc;
+	}
 	return rc;
 }
 

@@ -126,6 +126,21 @@ int kube_update(struct kube_client *c, const struct kube_resource *res, const ch
 		const char *name, const char *sub, json_t *obj, json_t **out,
 		struct kube_status *st);
 
+/*
+ * Read-modify-write with optimistic concurrency (client-go's
+ * RetryOnConflict with DefaultRetry: 5 tries, ~10 ms apart, jittered):
+ * GET the object, call fn on a private copy, PUT it (to sub, e.g. "status",
+ * or the object when sub is NULL). A 409 starts over with a fresh GET.
+ * fn returns 0 to write, 1 when nothing needs writing (no PUT; the call
+ * returns 0 with *out the current object), or a negative code to abort with
+ * it. out may be NULL. Returns BASE_ECONFLICT if every try conflicted.
+ */
+#define KUBE_CONFLICT_TRIES 5
+typedef int (*kube_mutate_fn)(void *ud, json_t *obj);
+int kube_update_retry(struct kube_client *c, const struct kube_resource *res, const char *ns,
+		      const char *name, const char *sub, kube_mutate_fn fn, void *ud, json_t **out,
+		      struct kube_status *st);
+
 enum kube_patch_type {
 	KUBE_PATCH_MERGE,     /* application/merge-patch+json (RFC 7386) */
 	KUBE_PATCH_JSON,      /* application/json-patch+json (RFC 6902), patch is an array */
