@@ -11,6 +11,13 @@
  * the attempt and wiped right after signing; the Authorization header and the
  * security token live only in the curl header list, which is wiped before it
  * is freed.
+ *
+ * Connections: libcurl does not support sharing a connection cache between
+ * concurrent threads, so the share handle holds only DNS and TLS sessions, and
+ * each call borrows an easy handle from a small per-client pool (reset before
+ * use, returned after). An easy handle keeps its own idle connections, so
+ * consecutive calls reuse them, and no handle is ever used by two threads at
+ * once.
  */
 #include "pkg/aws/client.h"
 
@@ -35,6 +42,7 @@
 #define RETRY_COST 5
 #define TIMEOUT_RETRY_COST 10
 #define NO_RETRY_INCREMENT 1
+#define MAX_IDLE_HANDLES 16
 
 const struct aws_service aws_svc_rds = {"rds", "RDS", "rds", 0, AWS_PROTO_QUERY, "2014-10-31", NULL};
 const struct aws_service aws_svc_sts = {"sts", "STS", "sts", 0, AWS_PROTO_QUERY, "2011-06-15", NULL};
@@ -55,6 +63,9 @@ struct aws_client {
 	pthread_mutex_t quota_lock;
 	int quota;
 	int64_t skew_ms; /* server clock minus ours, learnt from a clock-skew error */
+	pthread_mutex_t pool_lock;
+	CURL *idle[MAX_IDLE_HANDLES]; /* easy handles not in use, with their connections */
+	size_t nidle;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -125,7 +136,7 @@ struct aws_client *aws_client_new(const struct aws_client_config *config)
 	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	pthread_mutex_init(&c->pool_lock, NULL);
 	return c;
 }
 
@@ -133,6 +144,9 @@ void aws_client_free(struct aws_client *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < c->nidle; i++)
+		curl_easy_cleanup(c->idle[i]);
+	pthread_mutex_destroy(&c->pool_lock);
 	curl_share_cleanup(c->share);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&c->share_locks[i]);
@@ -253,6 +267,37 @@ int aws_client_endpoint(struct aws_client *c, const struct aws_service *svc, con
 }
 
 /* ---- one HTTP exchange ---- */
+
+/* An easy handle for one call: an idle one (reset, connections kept) or a new one. */
+static CURL *take_handle(struct aws_client *c)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&c->pool_lock);
+	if (c->nidle)
+		h = c->idle[--c->nidle];
+	pthread_mutex_unlock(&c->pool_lock);
+	if (h) {
+		curl_easy_reset(h);
+		return h;
+	}
+	h = curl_easy_init();
+	if (!h)
+		BUG("curl_easy_init failed");
+	return h;
+}
+
+static void return_handle(struct aws_client *c, CURL *h)
+{
+	pthread_mutex_lock(&c->pool_lock);
+	if (c->nidle < MAX_IDLE_HANDLES) {
+		c->idle[c->nidle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&c->pool_lock);
+	if (h)
+		curl_easy_cleanup(h);
+}
 
 struct xfer {
 	struct base_buf *body;
@@ -451,9 +496,7 @@ static int perform(struct aws_client *c, const struct aws_request *req, const ch
 		aws_sigv4_result_release(&sig);
 	}
 
-	h = curl_easy_init();
-	if (!h)
-		BUG("curl_easy_init failed");
+	h = take_handle(c);
 	base_buf_init(&resp->body, c->cfg.max_response_bytes);
 	x.body = &resp->body;
 	errbuf[0] = '\0';
@@ -549,8 +592,12 @@ static int perform(struct aws_client *c, const struct aws_request *req, const ch
 	}
 out:
 	att->rc = rc;
-	if (h)
-		curl_easy_cleanup(h);
+	if (h) {
+		/* Nothing of this call may stay on the handle: the header list dies below. */
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+		return_handle(c, h);
+	}
 	free_headers(hdrs);
 	aws_creds_release(&creds);
 	free(url);

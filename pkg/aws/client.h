@@ -32,9 +32,11 @@
  * AWS error code, "http_<status>" when none was decoded, or "transport" /
  * "timeout".
  *
- * Thread-safe: calls may run concurrently from many threads. Each call uses
- * its own libcurl easy handle, and connections, DNS and TLS sessions are
- * shared through one lock-protected share handle, so keep-alive still works.
+ * Thread-safe: calls may run concurrently from many threads. Each call
+ * borrows a libcurl easy handle from the client's pool (so consecutive calls
+ * reuse its kept-alive connections, and no handle is shared by two threads at
+ * once); DNS and TLS sessions are shared through a lock-protected share
+ * handle. aws_client_free must not run while calls are in flight.
  */
 #ifndef AWS_CLIENT_H
 #define AWS_CLIENT_H
