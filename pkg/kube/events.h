@@ -56,7 +56,8 @@ struct kube_recorder;
 /* Starts the background thread. client is borrowed and must outlive the recorder. */
 int kube_recorder_new(struct kube_client *client, const struct kube_recorder_opts *opts,
 		      struct kube_recorder **out);
-/* Stops the thread (pending events are dropped) and frees. NULL is fine. */
+/* Stops the thread (pending events are dropped; an in-flight write is waited for, at most the
+ * client timeout) and frees. NULL is fine. */
 void kube_recorder_free(struct kube_recorder *r);
 
 /*

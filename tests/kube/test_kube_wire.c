@@ -620,6 +620,45 @@ START_TEST(response_over_the_cap_is_refused)
 }
 END_TEST
 
+START_TEST(event_recording_never_blocks_and_counts_drops_when_full)
+{
+	struct server s;
+	struct kube_client *c;
+	struct kube_recorder *rec;
+	struct kube_recorder_opts ro = {.reporting_controller = "test/wire",
+					.reporting_instance = "wire-0",
+					.queue_size = 2,
+					.spam_burst = 100};
+	struct kube_recorder_stats rs;
+	json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "apiVersion", "v1", "kind",
+				"ConfigMap", "metadata", "name", "subject", "namespace", "ns", "uid",
+				"u-1");
+	int64_t start, elapsed;
+	int queued = 0;
+
+	/* The apiserver fails every write: the sender retries, the queue fills. */
+	server_start(&s, h_500, NULL);
+	c = client_for(&s);
+	ck_assert_int_eq(kube_recorder_new(c, &ro, &rec), 0);
+	start = base_now_mono_ms();
+	for (int i = 0; i < 10; i++)
+		queued += kube_recorder_event(rec, obj, "Warning", "Failing", "Test", "event %d", i) == 0;
+	elapsed = base_now_mono_ms() - start;
+	ck_assert_int_lt(elapsed, 100); /* never waits for the network */
+	kube_recorder_stats(rec, &rs);
+	ck_assert_int_le(queued, 3); /* one in flight, two queued */
+	ck_assert_uint_eq(rs.dropped_full, (unsigned long)(10 - queued));
+	ck_assert_int_eq(kube_recorder_event(rec, obj, "Warning", "", "Test", "no reason"),
+			 BASE_EINVAL);
+	start = base_now_mono_ms();
+	kube_recorder_free(rec); /* stops mid-retry */
+	ck_assert_int_lt(base_now_mono_ms() - start, 5000);
+	json_decref(obj);
+	kube_client_free(c);
+	server_stop(&s);
+}
+END_TEST
+
 static void h_ok(struct server *s, int fd, const char *method, const char *target)
 {
 	(void)s, (void)method, (void)target;
@@ -666,6 +705,7 @@ int main(void)
 	tcase_add_test(tc, unauthorized_is_retried_once_with_refreshed_credentials);
 	tcase_add_test(tc, response_over_the_cap_is_refused);
 	tcase_add_test(tc, sequential_requests_reuse_one_keepalive_connection);
+	tcase_add_test(tc, event_recording_never_blocks_and_counts_drops_when_full);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
