@@ -21,6 +21,8 @@ SOURCE = os.environ.get("GDB_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.
     os.path.abspath(__file__))))
 CRD_FILE = os.path.join(SOURCE, "crds", "globaldb.io_globaldatabases.yaml")
 EXAMPLE = os.path.join(SOURCE, "crds", "examples", "globaldatabase.yaml")
+TOOL = os.path.join(os.environ.get("GDB_BINARY_DIR", ""), "tests", "globaldb", "gdb-validate")
+RICH = os.path.join(SOURCE, "tests", "globaldb", "corpus", "example-with-status.json")
 INVALID = sorted(glob.glob(os.path.join(SOURCE, "tests", "globaldb", "invalid", "*.yaml")))
 
 MINIMAL = """
@@ -162,6 +164,21 @@ def test_status_is_a_subresource(ns):
             "-p", json.dumps({"spec": {"primaryRegion": "us-west-2"}}))
     obj = json.loads(kubectl("-n", ns, "get", "gdb", "subresource", "-o", "json").stdout)
     assert obj["spec"]["primaryRegion"] == "us-east-1"
+
+
+def test_schema_keeps_every_status_field_the_controller_writes(ns):
+    """The C encoder's output survives the API server's schema (nothing pruned, nothing rejected)."""
+    with open(RICH) as f:
+        obj = json.load(f)
+    enc = subprocess.run([TOOL, "--status"], input=json.dumps(obj), text=True,
+                         capture_output=True, check=True, timeout=10).stdout
+    status = json.loads(enc)
+    assert status["operation"]["step"] and status["lastOperation"]["steps"]
+    kubectl("-n", ns, "apply", "-f", "-", input=MINIMAL % "rich")
+    kubectl("-n", ns, "patch", "gdb", "rich", "--subresource=status", "--type=merge",
+            "-p", json.dumps({"status": status}))
+    stored = json.loads(kubectl("-n", ns, "get", "gdb", "rich", "-o", "json").stdout)["status"]
+    assert stored == status
 
 
 def test_status_rejects_unknown_roles(ns):
