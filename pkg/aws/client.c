@@ -629,7 +629,7 @@ static int retryable(const struct aws_request *req, const struct attempt *att,
 	case ATT_TRANSPORT:
 		return !req->not_idempotent;
 	case ATT_HTTP_ERROR:
-		if (err && aws_error_is_throttling(err->code))
+		if (att->status == 429 || (err && aws_error_is_throttling(err->code)))
 			return 1;
 		return aws_error_is_transient((int)att->status, err ? err->code : NULL) &&
 		       !req->not_idempotent;

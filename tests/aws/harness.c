@@ -309,15 +309,16 @@ static void serve(struct stub *s, int cfd)
 	if (resp.headers)
 		base_buf_adds(&out, resp.headers);
 	base_buf_addf(&out, "\r\n%s", resp.body ? resp.body : "");
+	/* Counted before the answer leaves, so a client that has it sees the count. */
+	pthread_mutex_lock(&s->lock);
+	s->count++;
+	pthread_mutex_unlock(&s->lock);
 	for (size_t off = 0; off < out.len;) {
 		n = send(cfd, out.data + off, out.len - off, MSG_NOSIGNAL);
 		if (n <= 0)
 			break;
 		off += (size_t)n;
 	}
-	pthread_mutex_lock(&s->lock);
-	s->count++;
-	pthread_mutex_unlock(&s->lock);
 out:
 	free(resp.body);
 	free(resp.headers);

@@ -33,7 +33,9 @@
 /* ---- scripted answers ---- */
 
 struct script {
-	const char *status_pattern; /* per request index, cycling: 'T' throttle, '5' 500, 'S' slow, 'B' big, else ok */
+	/* per request index, cycling: 'T' throttle, '5' 500, 'Q' bare 429, 'S' slow, 'B' big,
+	 * 'E' the scripted error, else ok */
+	const char *status_pattern;
 	int ok_status;
 	const char *ok_type;
 	const char *ok_body;
@@ -70,6 +72,9 @@ static void scripted(const struct stub_request *req, struct stub_response *resp,
 	case 'S':
 		resp->delay_ms = 1500;
 		break;
+	case 'Q':
+		resp->status = 429;
+		return;
 	case 'B': {
 		size_t n = 3 << 20;
 		char *b = xmalloc(n + 1);
@@ -682,13 +687,13 @@ START_TEST(test_throttling_at_100_percent_fails_bounded_when_budget_spent)
 }
 END_TEST
 
-START_TEST(test_server_errors_are_retried)
+START_TEST(test_server_errors_and_bare_429_are_retried)
 {
 	struct aws_client *c = new_client(3, 0);
 	struct aws_rds_db_cluster_list l;
 	struct aws_error err;
 
-	script.status_pattern = "55.";
+	script.status_pattern = "5Q.";
 	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err), 0);
 	ck_assert_int_eq(err.attempts, 3);
 	aws_rds_db_cluster_list_release(&l);
@@ -938,7 +943,7 @@ int main(void)
 	tcase_add_test(dec, test_secret_binary_is_base64_decoded);
 	tcase_add_test(ret, test_throttling_at_30_percent_succeeds_after_retries);
 	tcase_add_test(ret, test_throttling_at_100_percent_fails_bounded_when_budget_spent);
-	tcase_add_test(ret, test_server_errors_are_retried);
+	tcase_add_test(ret, test_server_errors_and_bare_429_are_retried);
 	tcase_add_test(ret, test_timeouts_are_bounded);
 	tcase_add_test(ret, test_call_deadline_caps_retries);
 	tcase_add_test(ret, test_unreachable_endpoint_is_a_transport_error);
