@@ -101,26 +101,62 @@ def test_image_holds_the_binary_and_its_runtime_files_only(root):
         assert not os.path.lexists(os.path.join(root, tool)), tool
 
 
-def test_controller_serves_from_the_read_only_image(root):
+def kubeconfig_volume(tmp_path):
+    """A directory like a mounted Secret: the controller ServiceAccount's
+    kubeconfig with its CA beside it, readable by the image's user only."""
+    with open(os.environ["GDB_TESTENV_STATE"]) as f:
+        env = json.load(f)
+    with open(env["controller_kubeconfig"]) as f:
+        cfg = json.load(f)
+    d = tmp_path / "volume"
+    d.mkdir()
+    for c in cfg["clusters"]:
+        c["cluster"]["certificate-authority"] = "/tmp/ca.crt"
+    (d / "ca.crt").write_bytes(open(env["ca_file"], "rb").read())
+    (d / "kubeconfig").write_text(json.dumps(cfg))
+    for p in (d, d / "ca.crt", d / "kubeconfig"):
+        os.chown(p, UID, UID)
+        os.chmod(p, 0o700 if p == d else 0o600)
+    ns = f"image-{os.getpid()}-{int(time.time())}"
+    subprocess.run([env["kubectl"], "--kubeconfig", env["kubeconfig"], "create", "namespace", ns],
+                   check=True, capture_output=True)
+    return d, ns
+
+
+def test_controller_serves_from_the_read_only_image(root, tmp_path):
     # The mounted image is read-only: serving from it proves no root-fs writes are needed.
     with pytest.raises(OSError):
         open(os.path.join(root, "probe-write"), "w").close()
-    p = subprocess.Popen(["chroot", f"--userspec={UID}:{UID}", root, BIN, "--log-format=json",
-                          "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0"],
-                         stderr=subprocess.PIPE, text=True)
+    volume, ns = kubeconfig_volume(tmp_path)
+    # As a pod gets its Secret volume: bind-mounted over the image's /tmp in a
+    # private mount namespace, then the binary runs chrooted as UID 65532. It
+    # watches an empty namespace and every AWS endpoint points at a closed
+    # loopback port, so it acts on nothing.
+    env = {"PATH": "/usr/bin:/bin", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+           "AWS_ACCESS_KEY_ID": "AKIDTESTONLY", "AWS_SECRET_ACCESS_KEY": "test-only",
+           "AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": "us-east-1"}
+    p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                          'v=$1 r=$2 b=$3; shift 3; mount --bind "$v" "$r/tmp" && '
+                          f'exec chroot --userspec={UID}:{UID} "$r" "$b" "$@"',
+                          "sh", str(volume), root, BIN, "--log-format=json", "--kubeconfig=/tmp/kubeconfig",
+                          f"--namespace={ns}", "--metrics-bind-address=127.0.0.1:0",
+                          "--health-probe-bind-address=127.0.0.1:0"],
+                         stderr=subprocess.PIPE, text=True, env=env)
     try:
-        ports = {}
-        deadline = time.monotonic() + 20
+        ports, log = {}, []
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             line = p.stderr.readline()
-            assert line, "controller exited early"
+            assert line, f"controller exited early: {log}"
             rec = json.loads(line)
+            log.append(rec)
             if rec["msg"] == "serving http":
                 ports[rec["endpoints"]] = int(rec["port"])
             if rec["msg"] == "started":
                 break
-        with urllib.request.urlopen(f"http://127.0.0.1:{ports['/healthz,/readyz']}/readyz", timeout=5) as r:
-            assert r.status == 200 and r.read() == b"ok"
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports['/healthz,/readyz']}/readyz?verbose", timeout=5) as r:
+            body = r.read().decode()
+            assert r.status == 200 and "[+]informer-sync ok" in body, body
         with urllib.request.urlopen(f"http://127.0.0.1:{ports['/metrics']}/metrics", timeout=5) as r:
             assert b"globaldb_build_info" in r.read()
         p.send_signal(signal.SIGTERM)
