@@ -17,35 +17,54 @@ def wait_for(cond, timeout=20, what="condition"):
         time.sleep(0.05)
 
 
+def make_pair(root):
+    primary = pgenv.init_primary(root, "p")
+    standby = pgenv.make_standby(primary, root, "s")
+    return primary, standby
+
+
 @pytest.fixture
 def pair(pg_root):
-    primary = pgenv.init_primary(pg_root, "p")
-    standby = pgenv.make_standby(primary, pg_root, "s")
-    yield primary, standby
-    for s in (standby, primary):
-        s.destroy()
+    """A primary and its standby that the test may promote, kill or rewind."""
+    p, s = make_pair(pg_root)
+    yield p, s
+    for srv in (s, p):
+        srv.destroy()
+
+
+@pytest.fixture(scope="module")
+def shared_pair():
+    """A primary and its standby for tests that leave them as they found them."""
+    import shutil
+    import tempfile
+    root = tempfile.mkdtemp(prefix="awsemu-pg-")
+    p, s = make_pair(root)
+    yield p, s
+    for srv in (s, p):
+        srv.destroy()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def count(srv):
     return srv.sql("SELECT count(*) FROM t")[0][0]
 
 
-def test_write_on_primary_is_read_on_standby(pair):
-    primary, standby = pair
+def test_write_on_primary_is_read_on_standby(shared_pair):
+    primary, standby = shared_pair
     assert not primary.in_recovery()
     assert standby.in_recovery()
-    primary.sql("CREATE TABLE t (id int primary key)")
-    primary.sql("INSERT INTO t SELECT generate_series(1, 100)")
+    primary.sql("CREATE TABLE w (id int primary key)")
+    primary.sql("INSERT INTO w SELECT generate_series(1, 100)")
     lsn = primary.current_lsn()
     standby.wait_replayed(lsn)
-    assert count(standby) == 100
+    assert standby.sql("SELECT count(*) FROM w")[0][0] == 100
     with pytest.raises(Exception, match="read-only"):
-        standby.sql("INSERT INTO t VALUES (1000)")
+        standby.sql("INSERT INTO w VALUES (1000)")
 
 
-def test_listens_on_loopback_with_password_auth(pair):
+def test_listens_on_loopback_with_password_auth(shared_pair):
     import psycopg
-    primary, _ = pair
+    primary, _ = shared_pair
     assert primary.sql("SHOW listen_addresses") == [("127.0.0.1",)]
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(primary.dsn(password="wrong")).close()
@@ -80,9 +99,9 @@ def test_diverged_primary_is_rewound(pair):
     assert primary.sql("SELECT id FROM t ORDER BY id") == [(1,)]
 
 
-def test_freeze_holds_connections_and_thaw_releases(pair):
+def test_freeze_holds_connections_and_thaw_releases(shared_pair):
     import psycopg
-    primary, _ = pair
+    primary, _ = shared_pair
     primary.freeze()
     t0 = time.monotonic()
     with pytest.raises(psycopg.OperationalError):

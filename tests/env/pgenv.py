@@ -298,7 +298,7 @@ class PgServer:
 
     def freeze(self):
         """SIGSTOP the postmaster and every child: the server hangs, sockets stay open."""
-        pid, kids = self._tree()
+        pid = self.pid()
         if pid is None:
             raise PgEnvError(f"{self.name}: not running")
         _signal_quietly(pid, signal.SIGSTOP)
