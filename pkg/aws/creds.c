@@ -13,6 +13,7 @@
  */
 #include "pkg/aws/creds.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -607,10 +608,21 @@ static int allowed_full_uri(const char *uri)
 		return 1;
 	if (strncmp(uri, "http://", 7) != 0)
 		return 0;
+	struct in_addr a4;
+	struct in6_addr a6;
+
 	url_host(uri, host, sizeof(host));
-	return strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 ||
-	       strcmp(host, "::1") == 0 || strcmp(host, "169.254.170.2") == 0 ||
-	       strcmp(host, "169.254.170.23") == 0 || strcmp(host, "fd00:ec2::23") == 0;
+	/* Literal addresses only: "127.0.0.1.example.com" is a name, not loopback. */
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127 || strcmp(host, "169.254.170.2") == 0 ||
+		       strcmp(host, "169.254.170.23") == 0;
+	if (inet_pton(AF_INET6, host, &a6) == 1) {
+		struct in6_addr ecs;
+
+		inet_pton(AF_INET6, "fd00:ec2::23", &ecs);
+		return IN6_IS_ADDR_LOOPBACK(&a6) || memcmp(&a6, &ecs, sizeof(ecs)) == 0;
+	}
+	return strcmp(host, "localhost") == 0;
 }
 
 static int fetch_container(struct aws_creds_provider *p, struct aws_creds *out,

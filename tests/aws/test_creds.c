@@ -357,10 +357,18 @@ START_TEST(test_container_credentials_with_token_file)
 	aws_creds_provider_free(p);
 
 	/* Plain http to a non-loopback host is refused before any traffic. */
-	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://192.0.2.10/creds", 1);
-	p = aws_creds_provider_new_chain(NULL);
-	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), BASE_EINVAL);
-	aws_creds_provider_free(p);
+	{
+		const char *refused[] = {"http://192.0.2.10/creds", "http://127.0.0.1.example.com/c",
+					 "http://localhost.example.com/c", "ftp://127.0.0.1/c"};
+
+		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+			setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", refused[i], 1);
+			p = aws_creds_provider_new_chain(NULL);
+			ck_assert_msg(aws_creds_provider_get(p, &c, &err) == BASE_EINVAL, "%s",
+				      refused[i]);
+			aws_creds_provider_free(p);
+		}
+	}
 	stub_stop(s);
 	free(uri);
 	free(tok);
