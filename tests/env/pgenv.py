@@ -615,10 +615,14 @@ def checkpoint_lsn(server):
 
 
 def server_from_dict(d):
-    """A PgServer handle for an existing server described by to_dict()."""
+    """A PgServer handle for an existing server described by to_dict().
+
+    Also accepts testenv's state entries ({name, port, datadir, user, password}).
+    """
     basedir = d.get("basedir") or os.path.dirname(d["datadir"].rstrip("/"))
-    return PgServer(d["name"], basedir, int(d["port"]), d.get("superuser", DEFAULT_SUPERUSER),
-                    d.get("password", DEFAULT_PASSWORD))
+    superuser = d.get("superuser") or d.get("user") or DEFAULT_SUPERUSER
+    return PgServer(d.get("name") or os.path.basename(basedir), basedir, int(d["port"]),
+                    superuser, d.get("password", DEFAULT_PASSWORD))
 
 
 def _rewind_conninfo(primary):
