@@ -1232,9 +1232,13 @@ static const char *failover_target(struct ctx *c, int *failing, int approved_man
 		const struct gdb_obs_region *o = cluster_seen(c, name);
 		const struct gdb_health_region *h = health_region(c, name);
 
+		const struct gdb_obs_member *m = member_in(c, c->global, name);
+
 		if (streq(name, c->writer) || !o || !streq(o->cluster_status, "available") ||
-		    o->n_instances == 0 || !member_in(c, c->global, name) || !h ||
-		    h->reader_healthy != 1)
+		    o->n_instances == 0 || !m || !h || h->reader_healthy != 1)
+			continue;
+		/* A member being re-synchronized holds no consistent copy to promote. */
+		if (m->synchronization_status && !streq(m->synchronization_status, "connected"))
 			continue;
 		any_candidate = 1;
 		if (h->lag_ms < 0)
@@ -1855,6 +1859,14 @@ static int consider_provisioning(struct ctx *c)
 			act(c, GDB_ACT_NONE, NULL, GDB_REQUEUE_STEADY_MS);
 			return DONE;
 		}
+		if (op->global_cluster_identifier && streq(op->global_cluster_identifier, id)) {
+			degraded(c, "GlobalClusterNotObserved",
+				 "the DB cluster %s is in %s, but DescribeGlobalClusters did not "
+				 "show it; not creating anything",
+				 cluster_id(c, p), id);
+			act(c, GDB_ACT_NONE, NULL, GDB_REQUEUE_WAIT_MS);
+			return DONE;
+		}
 		if (op->global_cluster_identifier) {
 			degraded(c, "ClusterInForeignGlobalCluster",
 				 "the DB cluster %s belongs to global cluster %s, not %s",
@@ -1948,6 +1960,52 @@ static int consider_switchover(struct ctx *c)
 	}
 	start_op(c, GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, c->writer, p, GDB_STEP_SWITCHOVER);
 	return CONTINUE;
+}
+
+/*
+ * A failing writer outranks an operation that is only waiting: a fallback
+ * waiting for approval, for Aurora's re-add, for a snapshot or for a rebuilt
+ * region, or a switchover whose call has not taken effect. Those are cancelled
+ * when a failover target qualifies, and the failover rules run as usual.
+ */
+static void preempt_for_failover(struct ctx *c)
+{
+	struct gdb_operation *op = &c->st->operation;
+	enum gdb_step s = op->step;
+	int failing;
+	char *saved_reason, *saved_refusal;
+	size_t saved_events = c->out->n_events;
+	const char *target;
+
+	if (!((op->type == GDB_OP_FALLBACK &&
+	       (s == GDB_STEP_AWAITING_APPROVAL || s == GDB_STEP_WAIT_READDED ||
+		s == GDB_STEP_COPY_SNAPSHOT || s == GDB_STEP_WAIT_CONNECTED)) ||
+	      (op->type == GDB_OP_SWITCHOVER && s == GDB_STEP_SWITCHOVER &&
+	       !(c->global && c->global->failover_status))))
+		return;
+	/* Ask quietly: refusals here are reported by the operation's own step. */
+	saved_reason = xstrdup(c->degraded_reason);
+	saved_refusal = c->out->refusal;
+	c->out->refusal = NULL;
+	target = failover_target(c, &failing, 0);
+	while (c->out->n_events > saved_events) {
+		struct gdb_event *e = &c->out->events[--c->out->n_events];
+
+		free(e->reason);
+		free(e->message);
+	}
+	free(c->out->refusal);
+	c->out->refusal = saved_refusal;
+	snprintf(c->degraded_reason, sizeof(c->degraded_reason), "%s", saved_reason);
+	if (!saved_reason[0])
+		c->degraded_msg[0] = '\0';
+	free(saved_reason);
+	if (!target)
+		return;
+	event(c, GDB_EVENT_WARNING, "OperationPreempted",
+	      "%s to %s cancelled: the writer in %s failed", gdb_op_type_name(op->type),
+	      op->target_region ? op->target_region : "-", c->writer);
+	finish_op(c, GDB_RESULT_CANCELLED, "preempted by a failover");
 }
 
 /* ---- deletion ---- */
@@ -2188,6 +2246,7 @@ void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
 		return;
 	}
 
+	preempt_for_failover(&c);
 	/* Each pass either decides (DONE) or changed the step and runs again. */
 	for (int pass = 0; pass < 16 && rc == CONTINUE; pass++) {
 		if (out->status.operation.type != GDB_OP_NONE) {

@@ -232,6 +232,7 @@ static void m_east_api_timeout(void) { R(EAST)->api = GDB_CALL_TIMEOUT; }
 static void m_east_api_throttled(void) { R(EAST)->api = GDB_CALL_THROTTLED; }
 static void m_east_api_unknown(void) { R(EAST)->api = GDB_CALL_UNKNOWN; }
 static void m_east_foreign(void) { R(EAST)->global_cluster_identifier = "someone-else"; }
+static void m_east_in_our_global(void) { R(EAST)->global_cluster_identifier = "orders-global"; }
 static void m_east_one_instance(void) { R(EAST)->n_instances = 1; }
 static void m_east_unavailable(void) { R(EAST)->cluster_status = "inaccessible-encryption-credentials"; }
 static void m_east_not_found(void) { R(EAST)->cluster_exists = 0; }
@@ -665,6 +666,7 @@ static const struct row rows[] = {
 	{"refuse: best of three over the budget", {m_three_regions, m_eu_reader_unhealthy, m_west_lag_40s, m_east_failing, m_east_api_down}, A(NONE), NULL, NOOP, "ReplicationLagOverBudget", NULL, NULL, "ReplicationLagOverBudget"},
 	{"refuse: target readers unhealthy", {m_east_failing, m_east_api_down, m_west_reader_unhealthy}, A(NONE), NULL, NOOP, "NoFailoverTarget", NULL, NULL, "NoFailoverTarget"},
 	{"refuse: target not available", {m_east_failing, m_east_api_down, m_west_modifying}, A(NONE), NULL, NOOP, "NoFailoverTarget", NULL, NULL, "NoFailoverTarget"},
+	{"refuse: target is pending-resync", {m_east_failing, m_east_api_down, m_west_pending_resync}, A(NONE), NULL, NOOP, "NoFailoverTarget", NULL, NULL, "NoFailoverTarget"},
 	{"refuse: headless target", {m_east_failing, m_east_api_down, m_west_headless}, A(NONE), NULL, NOOP, "NoFailoverTarget", NULL, NULL, "NoFailoverTarget"},
 	{"refuse: target region unreachable too", {m_east_failing, m_east_api_down, m_west_api_down}, A(NONE), NULL, NOOP, "NoFailoverTarget", NULL, NULL, "NoFailoverTarget"},
 	{"refuse: cooldown", {m_east_failing, m_east_api_down, m_cooldown_recent}, A(NONE), NULL, NOOP, "CooldownActive", NULL, "CooldownActive", "CooldownActive"},
@@ -697,6 +699,12 @@ static const struct row rows[] = {
 	{"detach not found: retried after backoff", {m_east_failing, m_east_api_down, m_op_detach, m_last_detach_not_found}, A(DETACH_AND_PROMOTE), WEST, S(DETACH), "AwsNotFound", NULL, NULL, NULL},
 	{"detach target invisible: wait", {m_east_failing, m_east_api_down, m_op_detach_fresh, m_west_api_down}, A(WAIT), NULL, S(DETACH), "FailoverTargetUnavailable", NULL, NULL, NULL},
 	{"failover tail done: fallback waits for the lost region", {m_east_failing, m_east_api_down, m_writer_west, m_op_failover_restart_sent, m_last_restart_ok}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FailoverCompleted", NULL},
+
+	{"failover preempts a switchover that has not taken effect", {m_spec_west, m_op_switchover_fresh, m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "OperationPreempted", NULL},
+	{"a switchover in Aurora's hands is not preempted", {m_spec_west, m_op_switchover, m_global_pending, m_east_failing, m_east_api_down}, A(WAIT), NULL, S(WAIT_SWITCHOVER), NULL, NULL, NULL, NULL},
+	{"failover preempts a fallback waiting for Aurora's re-add", {m_after_managed, m_cooldown_passed, m_three_regions, m_op_wait_readded, m_west_failing, m_west_api_down}, A(FAILOVER_MANAGED), EU, S(FAILOVER_MANAGED), NULL, NULL, "OperationPreempted", NULL},
+	{"no target: the fallback keeps waiting", {m_after_managed, m_op_wait_readded, m_west_failing, m_west_api_down}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, NULL, NULL},
+	{"our global cluster not observed: create nothing", {m_no_globals, m_east_in_our_global}, A(NONE), NULL, NOOP, "GlobalClusterNotObserved", NULL, NULL, NULL},
 
 	/* -- fallback after a managed failover -- */
 	{"managed fallback waits for Aurora's re-add", {m_after_managed}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FallbackStarted", NULL},
