@@ -893,9 +893,38 @@ static void plan_once(struct gdb_plan *p)
 	gdb_plan(&W.spec, &W.st, &W.obs, &W.h, W.now, p);
 }
 
+static int must_not_repeat(enum gdb_action_kind k)
+{
+	return non_idempotent(k) || k == GDB_ACT_CREATE_GLOBAL_CLUSTER ||
+	       k == GDB_ACT_CREATE_SECONDARY_CLUSTER || k == GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER ||
+	       k == GDB_ACT_DELETE_INSTANCES;
+}
+
+/*
+ * The crash point after every step: the status was persisted, the executor
+ * died (before or after calling AWS) and a new leader plans a second later
+ * from the same observation, knowing nothing of the call. It must not issue
+ * the same non-idempotent call again.
+ */
+static void crash_and_resume(const struct gdb_plan *p)
+{
+	struct gdb_obs_last_result saved = W.obs.last;
+	struct gdb_plan again;
+
+	memset(&W.obs.last, 0, sizeof(W.obs.last));
+	gdb_plan(&W.spec, &p->status, &W.obs, &W.h, W.now + 1000, &again);
+	if (must_not_repeat(p->action.kind))
+		ck_assert_msg(again.action.kind != p->action.kind,
+			      "after a crash in step %s, %s was planned again",
+			      gdb_step_name(p->status.operation.step), gdb_action_name(p->action.kind));
+	gdb_plan_release(&again);
+	W.obs.last = saved;
+}
+
 /* The executor's side of the loop: persist the new status, report the call's result. */
 static void persist(struct gdb_plan *p, enum gdb_call call)
 {
+	crash_and_resume(p);
 	gdb_status_release(&W.st);
 	gdb_status_copy(&W.st, &p->status);
 	memset(&W.obs.last, 0, sizeof(W.obs.last));
@@ -1271,6 +1300,84 @@ START_TEST(test_region_roles)
 }
 END_TEST
 
+/* Outage -> managed failover -> DNS -> restarts; Aurora re-adds the region; snapshot kept; back. */
+START_TEST(test_sequence_managed_failover_and_fallback)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_east_failing();
+	m_east_api_down();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_FAILOVER_MANAGED);
+	ck_assert_str_eq(p.action.target_arn, WEST_ARN);
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 5 * SEC;
+	m_global_failing_over();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_WAIT);
+	ck_assert_int_eq(p.status.operation.step, GDB_STEP_WAIT_FAILOVER);
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 60 * SEC;
+	G()->failover_status = NULL;
+	m_writer_west();
+	H(EAST)->writer_healthy = 0; /* the prober still cannot reach the old writer */
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_UPSERT_DNS);
+	ck_assert_int_eq(role_of(&p, EAST), GDB_ROLE_LOST);
+	persist(&p, GDB_CALL_OK);
+	W.obs.dns_change_status = "INSYNC";
+	W.now += 20 * SEC;
+	plan_once(&p);
+	persist(&p, GDB_CALL_OK); /* PublishSsm */
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_RESTART_WORKLOADS);
+	persist(&p, GDB_CALL_OK);
+	plan_once(&p);
+	/* The failover is done; the fallback starts and waits for the region. */
+	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_FAILOVER);
+	ck_assert_int_eq(p.status.last_operation.method, GDB_OPM_MANAGED);
+	ck_assert_int_eq(p.status.operation.type, GDB_OP_FALLBACK);
+	ck_assert_int_eq(p.status.operation.step, GDB_STEP_WAIT_READDED);
+	ck_assert_int_eq(gdb_status_condition(&p.status, "Ready")->status, GDB_COND_FALSE);
+	persist(&p, GDB_CALL_OK);
+
+	/* An hour later us-east-1 is back and Aurora re-adds it. */
+	W.now += 3600 * SEC;
+	R(EAST)->api = GDB_CALL_OK;
+	H(EAST)->writer_healthy = -1;
+	H(EAST)->consecutive_failures = 0;
+	G()->members[1].synchronization_status = "pending-resync";
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_WAIT);
+	persist(&p, GDB_CALL_OK);
+	W.now += 600 * SEC;
+	m_east_readded();
+	m_east_aurora_snapshot();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_COPY_FAILOVER_SNAPSHOT);
+	ck_assert_str_eq(p.action.source_snapshot_id,
+			 "rds:unplanned-global-failover-orders-east-2026-11-27-03-50");
+	ck_assert_str_eq(p.action.region, EAST);
+	persist(&p, GDB_CALL_OK);
+	W.now += 40 * SEC;
+	R(EAST)->snapshot_ids[1] = W.st.operation.lost_writes_snapshot;
+	R(EAST)->n_snapshots = 2;
+	plan_once(&p);
+	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_FALLBACK);
+	ck_assert_ptr_nonnull(p.status.last_operation.lost_writes_snapshot);
+	/* The spec still wants us-east-1: switch back, called in the writer's region. */
+	ck_assert_int_eq(p.action.kind, GDB_ACT_SWITCHOVER);
+	ck_assert_str_eq(p.action.region, WEST);
+	ck_assert_str_eq(p.action.target_arn, EAST_ARN);
+	persist(&p, GDB_CALL_OK);
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
 START_TEST(test_arn_parsing)
 {
 	char r[32], id[80];
@@ -1307,6 +1414,7 @@ int main(void)
 	tcase_add_test(seq, test_sequence_detach_and_fallback);
 	tcase_add_test(seq, test_arn_parsing);
 	tcase_add_test(seq, test_region_roles);
+	tcase_add_test(seq, test_sequence_managed_failover_and_fallback);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, seq);
 	sr = srunner_create(s);
