@@ -419,7 +419,7 @@ static int perform(struct aws_client *c, const struct aws_request *req, const ch
 	size_t nsh = 0;
 	struct xfer x = {0};
 	char host[256], amz_date[17], target[192], errbuf[CURL_ERROR_SIZE];
-	char *url = NULL, *line;
+	char *url = NULL, *sign_path = NULL, *line;
 	const char *path = req->path ? req->path : "/";
 	CURL *h = NULL;
 	CURLcode cc;
@@ -430,6 +430,12 @@ static int perform(struct aws_client *c, const struct aws_request *req, const ch
 	host_of(base_url, host, sizeof(host));
 	url = xasprintf("%s%s%s%s", base_url, path, req->query && *req->query ? "?" : "",
 			req->query ? req->query : "");
+	/* An override may carry a base path ("http://host/prefix"): it is signed too. */
+	{
+		const char *bp = strchr(strstr(base_url, "://") + 3, '/');
+
+		sign_path = bp ? xasprintf("%s%s", bp, path) : xstrdup(path);
+	}
 	pthread_mutex_lock(&c->quota_lock);
 	skew = c->skew_ms;
 	pthread_mutex_unlock(&c->quota_lock);
@@ -444,6 +450,10 @@ static int perform(struct aws_client *c, const struct aws_request *req, const ch
 	if (target[0])
 		sh[nsh++] = (struct aws_sigv4_header){"x-amz-target", target};
 
+	/* The Host line as signed, rather than whatever libcurl would derive. */
+	line = xasprintf("Host: %s", host);
+	hdrs = curl_slist_append(hdrs, line);
+	free(line);
 	if (req->content_type) {
 		line = xasprintf("Content-Type: %s", req->content_type);
 		hdrs = curl_slist_append(hdrs, line);
@@ -471,7 +481,7 @@ static int perform(struct aws_client *c, const struct aws_request *req, const ch
 		if (creds.session_token && *creds.session_token)
 			sh[nsh++] = (struct aws_sigv4_header){"x-amz-security-token",
 							      creds.session_token};
-		sreq = (struct aws_sigv4_request){req->method, path, req->query, sh, nsh,
+		sreq = (struct aws_sigv4_request){req->method, sign_path, req->query, sh, nsh,
 						  req->body, req->body_len};
 		key = (struct aws_sigv4_key){creds.access_key_id, creds.secret_access_key,
 					     signing_region, req->svc->signing_name};
@@ -601,6 +611,7 @@ out:
 	free_headers(hdrs);
 	aws_creds_release(&creds);
 	free(url);
+	free(sign_path);
 	return rc;
 }
 

@@ -196,6 +196,39 @@ START_TEST(test_query_request_is_encoded_and_signed)
 }
 END_TEST
 
+START_TEST(test_override_base_path_is_sent_and_signed)
+{
+	char u[96], authz[4096], host[128], date[32], tok[256], ctype[128];
+	struct aws_client *c;
+	struct aws_rds_db_cluster_list l;
+	struct aws_sigv4_header h[4];
+	struct aws_sigv4_request req;
+	struct aws_sigv4_result res;
+	const struct aws_sigv4_key key = {"AKIDEXAMPLE", SECRET, "us-east-1", "rds"};
+
+	snprintf(u, sizeof(u), "%s/prefix/", url);
+	c = aws_client_new(&(struct aws_client_config){.creds = creds, .endpoint_url = u});
+	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, NULL), 0);
+	ck_assert_str_eq(script.last.target, "/prefix/");
+	snprintf(ctype, sizeof(ctype), "%s", hdr("Content-Type"));
+	snprintf(tok, sizeof(tok), "%s", hdr("X-Amz-Security-Token"));
+	snprintf(authz, sizeof(authz), "%s", hdr("Authorization"));
+	snprintf(host, sizeof(host), "%s", hdr("Host"));
+	snprintf(date, sizeof(date), "%s", hdr("X-Amz-Date"));
+	h[0] = (struct aws_sigv4_header){"content-type", ctype};
+	h[1] = (struct aws_sigv4_header){"host", host};
+	h[2] = (struct aws_sigv4_header){"x-amz-date", date};
+	h[3] = (struct aws_sigv4_header){"x-amz-security-token", tok};
+	req = (struct aws_sigv4_request){"POST", "/prefix/", NULL, h, 4, script.last_body,
+					 strlen(script.last_body)};
+	ck_assert_int_eq(aws_sigv4_sign(&req, &key, date, &res), 0);
+	ck_assert_str_eq(res.authorization, authz);
+	aws_sigv4_result_release(&res);
+	aws_rds_db_cluster_list_release(&l);
+	aws_client_free(c);
+}
+END_TEST
+
 START_TEST(test_values_are_percent_encoded_strictly)
 {
 	struct aws_params p = AWS_PARAMS_INIT;
@@ -927,6 +960,7 @@ int main(void)
 	tcase_add_checked_fixture(ret, setup, teardown);
 	tcase_set_timeout(ret, 30);
 	tcase_add_test(enc, test_query_request_is_encoded_and_signed);
+	tcase_add_test(enc, test_override_base_path_is_sent_and_signed);
 	tcase_add_test(enc, test_values_are_percent_encoded_strictly);
 	tcase_add_test(enc, test_failover_and_switchover_bodies);
 	tcase_add_test(enc, test_create_cluster_secondary_and_delete_with_snapshot);
