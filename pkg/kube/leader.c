@@ -35,6 +35,7 @@ struct kube_leader {
 	char *observed_spec;   /* serialized spec last seen */
 	int64_t observed_ms;   /* monotonic time it was first seen */
 	char *observed_holder;
+	int64_t expires_ms;    /* monotonic time another holder's lease lapses, 0 = n/a */
 	json_t *lease;         /* the last Lease read or written */
 };
 
@@ -151,7 +152,9 @@ static int try_acquire_or_renew(struct kube_leader *le)
 	holder = json_string_value(json_object_get(spec, "holderIdentity"));
 	dur = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
 	ours = holder && !strcmp(holder, le->identity);
+	le->expires_ms = 0;
 	if (holder && *holder && !ours && le->observed_ms + dur * 1000 > base_now_mono_ms()) {
+		le->expires_ms = le->observed_ms + dur * 1000;
 		json_decref(lease);
 		return BASE_ECONFLICT; /* held by someone else and not expired */
 	}
@@ -224,11 +227,17 @@ static void *run(void *arg)
 		int64_t start = base_now_mono_ms();
 
 		kube_set_thread_timeout(le->retry_ms);
+		int64_t delay = jittered(le->retry_ms), until_expiry;
+
 		if (try_acquire_or_renew(le) == 0) {
 			last_ok = start;
 			break;
 		}
-		if (wait_or_stop(le, jittered(le->retry_ms)))
+		/* Try again right when the holder's lease lapses, if that comes first. */
+		until_expiry = le->expires_ms - base_now_mono_ms() + 10;
+		if (le->expires_ms && until_expiry < delay)
+			delay = until_expiry > 0 ? until_expiry : 0;
+		if (wait_or_stop(le, delay))
 			return NULL;
 	}
 	set_leader(le, 1);

@@ -3,8 +3,9 @@
  *
  * client-go's LeaderElector with controller-runtime's defaults (lease 15 s,
  * renew deadline 10 s, retry period 2 s):
- *  - candidates poll the Lease every retry period (jittered up to +20 %);
- *    a missing Lease is created; an empty holder is taken at once;
+ *  - candidates poll the Lease every retry period (jittered up to +20 %),
+ *    and also right when the current holder's lease would lapse; a missing
+ *    Lease is created; an empty holder is taken at once;
  *  - expiry is judged only by local monotonic time: a candidate remembers
  *    when it last saw the lease record *change*, and takes the lease when
  *    that is longer ago than the record's leaseDurationSeconds. Remote
