@@ -27,17 +27,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GDB_MAX_REGIONS 6
-#define GDB_MAX_WORKLOADS 50
+#define GDB_MAX_REGIONS         6
+#define GDB_MAX_WORKLOADS       50
 #define GDB_MAX_SECURITY_GROUPS 5
-#define GDB_MAX_STEPS 32
-#define GDB_MAX_CONDITIONS 8
+#define GDB_MAX_STEPS           32
+#define GDB_MAX_CONDITIONS      8
 /* The longest string the decoder accepts anywhere (a KMS ARN, a message). */
 #define GDB_MAX_STRING 4096
-#define GDB_ERRLEN 512
+#define GDB_ERRLEN     512
 
 /* The annotations through which people decide what GitOps cannot. */
-#define GDB_ANNOTATION_PAUSED "globaldb.io/paused"
+#define GDB_ANNOTATION_PAUSED           "globaldb.io/paused"
 #define GDB_ANNOTATION_APPROVE_FAILOVER "globaldb.io/approve-failover"
 #define GDB_ANNOTATION_APPROVE_FALLBACK "globaldb.io/approve-fallback"
 
@@ -82,7 +82,7 @@ struct gdb_health_check_spec {
 struct gdb_failover_spec {
 	enum gdb_failover_mode mode;
 	enum gdb_failover_method method;
-	int max_data_loss_seconds;   /* default 30 */
+	int max_data_loss_seconds; /* default 30 */
 	enum gdb_confirmation confirmation;
 	int in_region_grace_seconds; /* default 120 */
 	int cooldown_seconds;        /* default 900 */
@@ -139,17 +139,22 @@ enum gdb_role {
 
 enum gdb_op_type { GDB_OP_NONE = 0, GDB_OP_SWITCHOVER, GDB_OP_FAILOVER, GDB_OP_FALLBACK };
 enum gdb_op_method { GDB_OPM_NONE = 0, GDB_OPM_SWITCHOVER, GDB_OPM_MANAGED, GDB_OPM_DETACH };
-enum gdb_op_result { GDB_RESULT_NONE = 0, GDB_RESULT_SUCCEEDED, GDB_RESULT_FAILED, GDB_RESULT_CANCELLED };
+enum gdb_op_result {
+	GDB_RESULT_NONE = 0,
+	GDB_RESULT_SUCCEEDED,
+	GDB_RESULT_FAILED,
+	GDB_RESULT_CANCELLED
+};
 
 /*
  * The steps of status.operation.step. docs/api.md draws the state machine:
- *   Switchover: Switchover -> WaitSwitchover -> UpdateDns -> WaitDnsInsync -> PublishSsm -> RestartWorkloads
- *   Failover:   [AwaitingApproval ->] FailoverManaged -> WaitFailover  -> UpdateDns -> ... (as above)
- *                                     Detach          -> WaitPromoted  -> UpdateDns -> ...
- *   Fallback after a detach:  [AwaitingApproval ->] FenceOldWriter -> DeleteOldGlobalCluster ->
- *                             CreateGlobalCluster -> CreateSecondary -> CreateInstances -> WaitConnected
- *   Fallback after a managed failover: [AwaitingApproval ->] WaitReAdded -> CopySnapshot
- * Steps UpdateDns, PublishSsm and RestartWorkloads are skipped when not configured.
+ *   Switchover: Switchover -> WaitSwitchover -> UpdateDns -> WaitDnsInsync -> PublishSsm ->
+ * RestartWorkloads Failover:   [AwaitingApproval ->] FailoverManaged -> WaitFailover  -> UpdateDns
+ * -> ... (as above) Detach          -> WaitPromoted  -> UpdateDns -> ... Fallback after a detach:
+ * [AwaitingApproval ->] FenceOldWriter -> DeleteOldGlobalCluster -> CreateGlobalCluster ->
+ * CreateSecondary -> CreateInstances -> WaitConnected [-> FenceOldWriter for the next stale region]
+ * -> PublishSsm Fallback after a managed failover: [AwaitingApproval ->] WaitReAdded ->
+ * CopySnapshot Steps UpdateDns, PublishSsm and RestartWorkloads are skipped when not configured.
  */
 enum gdb_step {
 	GDB_STEP_NONE = 0,
@@ -269,7 +274,7 @@ void gdb_operation_copy(struct gdb_operation *dst, const struct gdb_operation *s
 
 /* The spec's region called name, or NULL. Index into regions via *index (may be NULL). */
 const struct gdb_region_spec *gdb_spec_region(const struct gdb_spec *spec, const char *name,
-					      size_t *index);
+                                              size_t *index);
 /* The status' region called name, or NULL. */
 struct gdb_region_status *gdb_status_region(struct gdb_status *st, const char *name);
 /* The condition of this type, or NULL. */

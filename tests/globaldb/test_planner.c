@@ -18,28 +18,29 @@
 #include "pkg/globaldb/planner.h"
 #include "pkg/globaldb/types.h"
 
-#define T0 1795752000000LL /* 2026-11-27T04:00:00Z */
+#define T0  1795752000000LL /* 2026-11-27T04:00:00Z */
 #define SEC 1000LL
 
-#define EAST "us-east-1"
-#define WEST "us-west-2"
-#define EU "eu-west-1"
+#define EAST     "us-east-1"
+#define WEST     "us-west-2"
+#define EU       "eu-west-1"
 #define EAST_ARN "arn:aws:rds:us-east-1:123456789012:cluster:orders-east"
 #define WEST_ARN "arn:aws:rds:us-west-2:123456789012:cluster:orders-west"
-#define EU_ARN "arn:aws:rds:eu-west-1:123456789012:cluster:orders-eu"
+#define EU_ARN   "arn:aws:rds:eu-west-1:123456789012:cluster:orders-eu"
 
 static const char *base_spec =
-	"{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
-	"\"regions\":["
-	"{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"orders-east\","
-	"\"template\":{\"instanceClass\":\"db.r6g.large\",\"instances\":2}},"
-	"{\"name\":\"us-west-2\",\"dbClusterIdentifier\":\"orders-west\","
-	"\"template\":{\"instanceClass\":\"db.r6g.large\",\"instances\":2}}],"
-	"\"healthCheck\":{\"credentialsSecretRef\":{\"name\":\"probe\"}},"
-	"\"dns\":{\"hostedZoneId\":\"Z0123456789ABC\",\"writerRecordName\":\"writer.orders.example.com\","
-	"\"readerRecordName\":\"reader.orders.example.com\"},"
-	"\"ssm\":{\"parameterPrefix\":\"/orders/db\"},"
-	"\"workloads\":{\"deployments\":[{\"namespace\":\"shop\",\"name\":\"api\"}]}}";
+    "{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
+    "\"regions\":["
+    "{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"orders-east\","
+    "\"template\":{\"instanceClass\":\"db.r6g.large\",\"instances\":2}},"
+    "{\"name\":\"us-west-2\",\"dbClusterIdentifier\":\"orders-west\","
+    "\"template\":{\"instanceClass\":\"db.r6g.large\",\"instances\":2}}],"
+    "\"healthCheck\":{\"credentialsSecretRef\":{\"name\":\"probe\"}},"
+    "\"dns\":{\"hostedZoneId\":\"Z0123456789ABC\",\"writerRecordName\":\"writer.orders.example."
+    "com\","
+    "\"readerRecordName\":\"reader.orders.example.com\"},"
+    "\"ssm\":{\"parameterPrefix\":\"/orders/db\"},"
+    "\"workloads\":{\"deployments\":[{\"namespace\":\"shop\",\"name\":\"api\"}]}}";
 
 static struct {
 	struct gdb_spec spec;
@@ -73,7 +74,7 @@ static struct gdb_obs_global *G(void)
 }
 
 static void set_members(struct gdb_obs_global *g, const char *writer_arn, const char *sec_arn,
-			const char *sync)
+                        const char *sync)
 {
 	memset(g->members, 0, sizeof(g->members));
 	g->n_members = 0;
@@ -87,8 +88,8 @@ static void set_members(struct gdb_obs_global *g, const char *writer_arn, const 
 	}
 }
 
-static void region_obs(struct gdb_obs_region *o, const char *name, const char *arn,
-		       const char *ep, const char *rep, const char *i1, const char *i2)
+static void region_obs(struct gdb_obs_region *o, const char *name, const char *arn, const char *ep,
+                       const char *rep, const char *i1, const char *i2)
 {
 	memset(o, 0, sizeof(*o));
 	o->name = name;
@@ -122,12 +123,14 @@ static void world_init(void)
 
 	W.obs.generation = 1;
 	W.obs.n_regions = 2;
-	region_obs(&W.obs.regions[0], EAST, EAST_ARN, "orders-east.cluster-x.us-east-1.rds.amazonaws.com",
-		   "orders-east.cluster-ro-x.us-east-1.rds.amazonaws.com", "orders-east-1",
-		   "orders-east-2");
-	region_obs(&W.obs.regions[1], WEST, WEST_ARN, "orders-west.cluster-y.us-west-2.rds.amazonaws.com",
-		   "orders-west.cluster-ro-y.us-west-2.rds.amazonaws.com", "orders-west-1",
-		   "orders-west-2");
+	region_obs(&W.obs.regions[0], EAST, EAST_ARN,
+	           "orders-east.cluster-x.us-east-1.rds.amazonaws.com",
+	           "orders-east.cluster-ro-x.us-east-1.rds.amazonaws.com", "orders-east-1",
+	           "orders-east-2");
+	region_obs(&W.obs.regions[1], WEST, WEST_ARN,
+	           "orders-west.cluster-y.us-west-2.rds.amazonaws.com",
+	           "orders-west.cluster-ro-y.us-west-2.rds.amazonaws.com", "orders-west-1",
+	           "orders-west-2");
 	W.obs.n_globals = 1;
 	G()->identifier = "orders-global";
 	G()->status = "available";
@@ -135,14 +138,18 @@ static void world_init(void)
 	set_members(G(), EAST_ARN, WEST_ARN, "connected");
 
 	W.h.n_regions = 2;
-	W.h.regions[0] = (struct gdb_health_region){.name = EAST, .writer_healthy = 1,
-						    .reader_healthy = 1, .lag_ms = -1,
-						    .last_probe_ms = T0 - 1000,
-						    .last_write_ok_ms = T0 - 1000};
-	W.h.regions[1] = (struct gdb_health_region){.name = WEST, .writer_healthy = -1,
-						    .reader_healthy = 1, .lag_ms = 500,
-						    .last_probe_ms = T0 - 1000,
-						    .heartbeat_seen_ms = T0 - 1500};
+	W.h.regions[0] = (struct gdb_health_region){.name = EAST,
+	                                            .writer_healthy = 1,
+	                                            .reader_healthy = 1,
+	                                            .lag_ms = -1,
+	                                            .last_probe_ms = T0 - 1000,
+	                                            .last_write_ok_ms = T0 - 1000};
+	W.h.regions[1] = (struct gdb_health_region){.name = WEST,
+	                                            .writer_healthy = -1,
+	                                            .reader_healthy = 1,
+	                                            .lag_ms = 500,
+	                                            .last_probe_ms = T0 - 1000,
+	                                            .heartbeat_seen_ms = T0 - 1500};
 }
 
 static void world_release(void)
@@ -156,7 +163,7 @@ static void world_release(void)
 typedef void (*mod_fn)(void);
 
 static void op(enum gdb_op_type type, enum gdb_op_method method, enum gdb_step step,
-	       const char *source, const char *target, int attempts, int64_t age_ms)
+               const char *source, const char *target, int attempts, int64_t age_ms)
 {
 	struct gdb_operation *o = &W.st.operation;
 
@@ -172,7 +179,7 @@ static void op(enum gdb_op_type type, enum gdb_op_method method, enum gdb_step s
 }
 
 static void last_op(enum gdb_op_type type, enum gdb_op_method method, enum gdb_op_result res,
-		    const char *source, const char *target, int64_t age_ms)
+                    const char *source, const char *target, int64_t age_ms)
 {
 	struct gdb_operation *o = &W.st.last_operation;
 
@@ -187,7 +194,7 @@ static void last_op(enum gdb_op_type type, enum gdb_op_method method, enum gdb_o
 }
 
 static void last_call(enum gdb_action_kind kind, const char *region, enum gdb_call call,
-		      const char *code)
+                      const char *code)
 {
 	W.obs.last.action = kind;
 	W.obs.last.region = region;
@@ -195,13 +202,18 @@ static void last_call(enum gdb_action_kind kind, const char *region, enum gdb_ca
 	W.obs.last.aws_code = code;
 }
 
-static void m_none(void) {}
+static void m_none(void)
+{
+}
 static void m_status_empty(void)
 {
 	gdb_status_release(&W.st);
 	gdb_status_decode(NULL, &W.st, NULL, 0);
 }
-static void m_spec_west(void) { gdb_set_str(&W.spec.primary_region, WEST); }
+static void m_spec_west(void)
+{
+	gdb_set_str(&W.spec.primary_region, WEST);
+}
 static void m_no_tail(void)
 {
 	W.spec.has_dns = 0;
@@ -225,17 +237,50 @@ static void m_global_3(void)
 	R(EAST)->global_cluster_identifier = "orders-global-3";
 	R(WEST)->global_cluster_identifier = "orders-global-3";
 }
-static void m_east_creating(void) { R(EAST)->cluster_status = "creating"; }
-static void m_east_missing(void) { R(EAST)->cluster_exists = 0; }
-static void m_east_api_down(void) { R(EAST)->api = GDB_CALL_UNREACHABLE; }
-static void m_east_api_timeout(void) { R(EAST)->api = GDB_CALL_TIMEOUT; }
-static void m_east_api_throttled(void) { R(EAST)->api = GDB_CALL_THROTTLED; }
-static void m_east_api_unknown(void) { R(EAST)->api = GDB_CALL_UNKNOWN; }
-static void m_east_foreign(void) { R(EAST)->global_cluster_identifier = "someone-else"; }
-static void m_east_in_our_global(void) { R(EAST)->global_cluster_identifier = "orders-global"; }
-static void m_east_one_instance(void) { R(EAST)->n_instances = 1; }
-static void m_east_unavailable(void) { R(EAST)->cluster_status = "inaccessible-encryption-credentials"; }
-static void m_east_not_found(void) { R(EAST)->cluster_exists = 0; }
+static void m_east_creating(void)
+{
+	R(EAST)->cluster_status = "creating";
+}
+static void m_east_missing(void)
+{
+	R(EAST)->cluster_exists = 0;
+}
+static void m_east_api_down(void)
+{
+	R(EAST)->api = GDB_CALL_UNREACHABLE;
+}
+static void m_east_api_timeout(void)
+{
+	R(EAST)->api = GDB_CALL_TIMEOUT;
+}
+static void m_east_api_throttled(void)
+{
+	R(EAST)->api = GDB_CALL_THROTTLED;
+}
+static void m_east_api_unknown(void)
+{
+	R(EAST)->api = GDB_CALL_UNKNOWN;
+}
+static void m_east_foreign(void)
+{
+	R(EAST)->global_cluster_identifier = "someone-else";
+}
+static void m_east_in_our_global(void)
+{
+	R(EAST)->global_cluster_identifier = "orders-global";
+}
+static void m_east_one_instance(void)
+{
+	R(EAST)->n_instances = 1;
+}
+static void m_east_unavailable(void)
+{
+	R(EAST)->cluster_status = "inaccessible-encryption-credentials";
+}
+static void m_east_not_found(void)
+{
+	R(EAST)->cluster_exists = 0;
+}
 static void m_east_failing_over_since(int64_t age)
 {
 	struct gdb_region_status *r;
@@ -250,13 +295,36 @@ static void m_east_failing_over_since(int64_t age)
 	r->replication_lag_seconds = -1;
 	r->writer_healthy = 0;
 }
-static void m_east_failing_over_30s(void) { m_east_failing_over_since(30 * SEC); }
-static void m_east_failing_over_200s(void) { m_east_failing_over_since(200 * SEC); }
-static void m_west_missing(void) { R(WEST)->cluster_exists = 0; set_members(G(), EAST_ARN, NULL, NULL); }
-static void m_west_no_template(void) { W.spec.regions[1].has_template = 0; }
-static void m_east_no_template(void) { W.spec.regions[0].has_template = 0; }
-static void m_west_one_instance(void) { R(WEST)->n_instances = 1; R(WEST)->instance_ids[1] = NULL; }
-static void m_west_headless(void) { R(WEST)->n_instances = 0; }
+static void m_east_failing_over_30s(void)
+{
+	m_east_failing_over_since(30 * SEC);
+}
+static void m_east_failing_over_200s(void)
+{
+	m_east_failing_over_since(200 * SEC);
+}
+static void m_west_missing(void)
+{
+	R(WEST)->cluster_exists = 0;
+	set_members(G(), EAST_ARN, NULL, NULL);
+}
+static void m_west_no_template(void)
+{
+	W.spec.regions[1].has_template = 0;
+}
+static void m_east_no_template(void)
+{
+	W.spec.regions[0].has_template = 0;
+}
+static void m_west_one_instance(void)
+{
+	R(WEST)->n_instances = 1;
+	R(WEST)->instance_ids[1] = NULL;
+}
+static void m_west_headless(void)
+{
+	R(WEST)->n_instances = 0;
+}
 static void m_west_standalone(void)
 {
 	R(WEST)->global_cluster_identifier = NULL;
@@ -268,26 +336,71 @@ static void m_west_creating_joining(void)
 	R(WEST)->n_instances = 0;
 	set_members(G(), EAST_ARN, NULL, NULL);
 }
-static void m_west_no_global_id(void) { R(WEST)->global_cluster_identifier = NULL; R(EAST)->global_cluster_identifier = NULL; }
-static void m_west_api_down(void) { R(WEST)->api = GDB_CALL_UNREACHABLE; }
-static void m_west_pending_resync(void) { G()->members[1].synchronization_status = "pending-resync"; }
-static void m_west_modifying(void) { R(WEST)->cluster_status = "modifying"; }
-static void m_west_reader_unhealthy(void) { H(WEST)->reader_healthy = 0; }
-static void m_west_lag_unknown(void) { H(WEST)->lag_ms = -1; }
-static void m_west_lag_40s(void) { H(WEST)->lag_ms = 40 * SEC; }
-static void m_west_lag_30s(void) { H(WEST)->lag_ms = 30 * SEC; }
-static void m_west_lag_0_budget_0(void) { H(WEST)->lag_ms = 0; W.spec.failover.max_data_loss_seconds = 0; }
-static void m_global_modifying(void) { G()->status = "modifying"; }
+static void m_west_no_global_id(void)
+{
+	R(WEST)->global_cluster_identifier = NULL;
+	R(EAST)->global_cluster_identifier = NULL;
+}
+static void m_west_api_down(void)
+{
+	R(WEST)->api = GDB_CALL_UNREACHABLE;
+}
+static void m_west_pending_resync(void)
+{
+	G()->members[1].synchronization_status = "pending-resync";
+}
+static void m_west_modifying(void)
+{
+	R(WEST)->cluster_status = "modifying";
+}
+static void m_west_reader_unhealthy(void)
+{
+	H(WEST)->reader_healthy = 0;
+}
+static void m_west_lag_unknown(void)
+{
+	H(WEST)->lag_ms = -1;
+}
+static void m_west_lag_40s(void)
+{
+	H(WEST)->lag_ms = 40 * SEC;
+}
+static void m_west_lag_30s(void)
+{
+	H(WEST)->lag_ms = 30 * SEC;
+}
+static void m_west_lag_0_budget_0(void)
+{
+	H(WEST)->lag_ms = 0;
+	W.spec.failover.max_data_loss_seconds = 0;
+}
+static void m_global_modifying(void)
+{
+	G()->status = "modifying";
+}
 static void m_global_pending(void)
 {
 	G()->failover_status = "pending";
 	G()->failover_from_arn = EAST_ARN;
 	G()->failover_to_arn = WEST_ARN;
 }
-static void m_global_switching(void) { G()->failover_status = "switching-over"; }
-static void m_global_cancelling(void) { G()->failover_status = "cancelling"; }
-static void m_global_failing_over(void) { G()->failover_status = "failing-over"; G()->failover_data_loss_allowed = 1; }
-static void m_global_status_switching(void) { G()->status = "switching-over"; }
+static void m_global_switching(void)
+{
+	G()->failover_status = "switching-over";
+}
+static void m_global_cancelling(void)
+{
+	G()->failover_status = "cancelling";
+}
+static void m_global_failing_over(void)
+{
+	G()->failover_status = "failing-over";
+	G()->failover_data_loss_allowed = 1;
+}
+static void m_global_status_switching(void)
+{
+	G()->status = "switching-over";
+}
 static void m_writer_west(void)
 {
 	set_members(G(), WEST_ARN, EAST_ARN, "connected");
@@ -296,7 +409,10 @@ static void m_writer_west(void)
 	H(EAST)->writer_healthy = -1;
 	H(EAST)->lag_ms = 400;
 }
-static void m_cur_west(void) { gdb_set_str(&W.st.current_primary_region, WEST); }
+static void m_cur_west(void)
+{
+	gdb_set_str(&W.st.current_primary_region, WEST);
+}
 static void m_east_slow_probe(void)
 {
 	H(EAST)->writer_healthy = 0;
@@ -319,17 +435,50 @@ static void m_east_failing_2(void)
 	H(EAST)->writer_healthy = 0;
 	H(EAST)->consecutive_failures = 2;
 }
-static void m_confirm_none(void) { W.spec.failover.confirmation = GDB_CONFIRM_NONE; }
-static void m_cooldown_recent(void) { W.st.last_failover_ms = W.now - 100 * SEC; }
-static void m_cooldown_passed(void) { W.st.last_failover_ms = W.now - 1000 * SEC; }
-static void m_paused(void) { W.obs.paused = "true"; }
-static void m_paused_false(void) { W.obs.paused = "false"; }
-static void m_manual(void) { W.spec.failover.mode = GDB_MODE_MANUAL; }
-static void m_fallback_manual(void) { W.spec.fallback_mode = GDB_MODE_MANUAL; }
-static void m_method_detach(void) { W.spec.failover.method = GDB_METHOD_DETACH; }
-static void m_method_managed(void) { W.spec.failover.method = GDB_METHOD_MANAGED; }
-static void m_deleting(void) { W.obs.deleting = 1; }
-static void m_delete_policy(void) { W.spec.deletion_policy = GDB_DELETION_DELETE; }
+static void m_confirm_none(void)
+{
+	W.spec.failover.confirmation = GDB_CONFIRM_NONE;
+}
+static void m_cooldown_recent(void)
+{
+	W.st.last_failover_ms = W.now - 100 * SEC;
+}
+static void m_cooldown_passed(void)
+{
+	W.st.last_failover_ms = W.now - 1000 * SEC;
+}
+static void m_paused(void)
+{
+	W.obs.paused = "true";
+}
+static void m_paused_false(void)
+{
+	W.obs.paused = "false";
+}
+static void m_manual(void)
+{
+	W.spec.failover.mode = GDB_MODE_MANUAL;
+}
+static void m_fallback_manual(void)
+{
+	W.spec.fallback_mode = GDB_MODE_MANUAL;
+}
+static void m_method_detach(void)
+{
+	W.spec.failover.method = GDB_METHOD_DETACH;
+}
+static void m_method_managed(void)
+{
+	W.spec.failover.method = GDB_METHOD_MANAGED;
+}
+static void m_deleting(void)
+{
+	W.obs.deleting = 1;
+}
+static void m_delete_policy(void)
+{
+	W.spec.deletion_policy = GDB_DELETION_DELETE;
+}
 
 static char approve_now[40], approve_old[40];
 static void m_approve_failover_now(void)
@@ -342,7 +491,10 @@ static void m_approve_failover_stale(void)
 	base_time_format(W.now - 86400 * SEC, approve_old, sizeof(approve_old));
 	W.obs.approve_failover = approve_old;
 }
-static void m_approve_failover_garbage(void) { W.obs.approve_failover = "yes please"; }
+static void m_approve_failover_garbage(void)
+{
+	W.obs.approve_failover = "yes please";
+}
 static void m_approve_fallback_now(void)
 {
 	base_time_format(W.now, approve_now, sizeof(approve_now));
@@ -361,65 +513,196 @@ static void m_three_regions(void)
 	r->probe_port = 5432;
 	W.spec.n_regions = 3;
 	region_obs(&W.obs.regions[2], EU, EU_ARN, "orders-eu.cluster-z.eu-west-1.rds.amazonaws.com",
-		   "orders-eu.cluster-ro-z.eu-west-1.rds.amazonaws.com", "orders-eu-1", "orders-eu-2");
+	           "orders-eu.cluster-ro-z.eu-west-1.rds.amazonaws.com", "orders-eu-1",
+	           "orders-eu-2");
 	W.obs.n_regions = 3;
 	g->members[g->n_members].db_cluster_arn = EU_ARN;
 	g->members[g->n_members++].synchronization_status = "connected";
-	W.h.regions[2] = (struct gdb_health_region){.name = EU, .writer_healthy = -1,
-						    .reader_healthy = 1, .lag_ms = 500};
+	W.h.regions[2] = (struct gdb_health_region){
+	    .name = EU, .writer_healthy = -1, .reader_healthy = 1, .lag_ms = 500};
 	W.h.n_regions = 3;
 }
-static void m_eu_lag_100(void) { H(EU)->lag_ms = 100; }
-static void m_eu_lag_800(void) { H(EU)->lag_ms = 800; }
-static void m_eu_reader_unhealthy(void) { H(EU)->reader_healthy = 0; }
+static void m_eu_lag_100(void)
+{
+	H(EU)->lag_ms = 100;
+}
+static void m_eu_lag_800(void)
+{
+	H(EU)->lag_ms = 800;
+}
+static void m_eu_reader_unhealthy(void)
+{
+	H(EU)->reader_healthy = 0;
+}
 
 /* Operations in flight. */
-static void m_op_switchover(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 1, 5 * SEC); }
-static void m_op_switchover_40s(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 1, 40 * SEC); }
-static void m_op_switchover_fresh(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 0, 0); }
-static void m_op_switchover_1s(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 1, 1 * SEC); }
-static void m_op_switchover_5_attempts(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 5, 100 * SEC); }
-static void m_op_wait_switchover(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_WAIT_SWITCHOVER, EAST, WEST, 0, 10 * SEC); }
-static void m_op_wait_switchover_60s(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_WAIT_SWITCHOVER, EAST, WEST, 0, 60 * SEC); }
-static void m_op_update_dns(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_UPDATE_DNS, EAST, WEST, 0, 0); }
-static void m_op_update_dns_sent(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_UPDATE_DNS, EAST, WEST, 1, 1 * SEC); }
+static void m_op_switchover(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 1, 5 * SEC);
+}
+static void m_op_switchover_40s(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 1, 40 * SEC);
+}
+static void m_op_switchover_fresh(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 0, 0);
+}
+static void m_op_switchover_1s(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 1, 1 * SEC);
+}
+static void m_op_switchover_5_attempts(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_SWITCHOVER, EAST, WEST, 5, 100 * SEC);
+}
+static void m_op_wait_switchover(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_WAIT_SWITCHOVER, EAST, WEST, 0,
+	   10 * SEC);
+}
+static void m_op_wait_switchover_60s(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_WAIT_SWITCHOVER, EAST, WEST, 0,
+	   60 * SEC);
+}
+static void m_op_update_dns(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_UPDATE_DNS, EAST, WEST, 0, 0);
+}
+static void m_op_update_dns_sent(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_UPDATE_DNS, EAST, WEST, 1, 1 * SEC);
+}
 static void m_op_wait_dns(void)
 {
 	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_WAIT_DNS_INSYNC, EAST, WEST, 0, 2 * SEC);
 	gdb_set_str(&W.st.operation.dns_change_id, "/change/C123");
 }
-static void m_op_wait_dns_no_id(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_WAIT_DNS_INSYNC, EAST, WEST, 0, 2 * SEC); }
-static void m_op_publish(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_PUBLISH_SSM, EAST, WEST, 0, 0); }
-static void m_op_publish_sent(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_PUBLISH_SSM, EAST, WEST, 1, 1 * SEC); }
-static void m_op_restart_sent(void) { op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_RESTART_WORKLOADS, EAST, WEST, 1, 1 * SEC); }
-static void m_op_failover_restart_sent(void) { op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_RESTART_WORKLOADS, EAST, WEST, 1, 1 * SEC); }
-static void m_dns_pending(void) { W.obs.dns_change_status = "PENDING"; }
-static void m_dns_insync(void) { W.obs.dns_change_status = "INSYNC"; }
+static void m_op_wait_dns_no_id(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_WAIT_DNS_INSYNC, EAST, WEST, 0, 2 * SEC);
+}
+static void m_op_publish(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_PUBLISH_SSM, EAST, WEST, 0, 0);
+}
+static void m_op_publish_sent(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_PUBLISH_SSM, EAST, WEST, 1, 1 * SEC);
+}
+static void m_op_restart_sent(void)
+{
+	op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_STEP_RESTART_WORKLOADS, EAST, WEST, 1,
+	   1 * SEC);
+}
+static void m_op_failover_restart_sent(void)
+{
+	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_RESTART_WORKLOADS, EAST, WEST, 1, 1 * SEC);
+}
+static void m_dns_pending(void)
+{
+	W.obs.dns_change_status = "PENDING";
+}
+static void m_dns_insync(void)
+{
+	W.obs.dns_change_status = "INSYNC";
+}
 
-static void m_op_failover(void) { op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 1, 5 * SEC); }
-static void m_op_failover_40s(void) { op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 1, 40 * SEC); }
-static void m_op_failover_1s(void) { op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 1, 1 * SEC); }
-static void m_op_wait_failover(void) { op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_WAIT_FAILOVER, EAST, WEST, 0, 10 * SEC); }
-static void m_op_wait_failover_60s(void) { op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_WAIT_FAILOVER, EAST, WEST, 0, 60 * SEC); }
-static void m_op_detach(void) { op(GDB_OP_FAILOVER, GDB_OPM_DETACH, GDB_STEP_DETACH, EAST, WEST, 1, 5 * SEC); }
-static void m_op_detach_fresh(void) { op(GDB_OP_FAILOVER, GDB_OPM_DETACH, GDB_STEP_DETACH, EAST, WEST, 0, 0); }
-static void m_op_awaiting_failover(void) { op(GDB_OP_FAILOVER, GDB_OPM_NONE, GDB_STEP_AWAITING_APPROVAL, EAST, WEST, 0, 30 * SEC); }
+static void m_op_failover(void)
+{
+	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 1, 5 * SEC);
+}
+static void m_op_failover_40s(void)
+{
+	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 1, 40 * SEC);
+}
+static void m_op_failover_1s(void)
+{
+	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 1, 1 * SEC);
+}
+static void m_op_wait_failover(void)
+{
+	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_WAIT_FAILOVER, EAST, WEST, 0, 10 * SEC);
+}
+static void m_op_wait_failover_60s(void)
+{
+	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_WAIT_FAILOVER, EAST, WEST, 0, 60 * SEC);
+}
+static void m_op_detach(void)
+{
+	op(GDB_OP_FAILOVER, GDB_OPM_DETACH, GDB_STEP_DETACH, EAST, WEST, 1, 5 * SEC);
+}
+static void m_op_detach_fresh(void)
+{
+	op(GDB_OP_FAILOVER, GDB_OPM_DETACH, GDB_STEP_DETACH, EAST, WEST, 0, 0);
+}
+static void m_op_awaiting_failover(void)
+{
+	op(GDB_OP_FAILOVER, GDB_OPM_NONE, GDB_STEP_AWAITING_APPROVAL, EAST, WEST, 0, 30 * SEC);
+}
 
-static void m_last_switchover_refused(void) { last_call(GDB_ACT_SWITCHOVER, EAST, GDB_CALL_INVALID_STATE, "InvalidGlobalClusterStateFault"); }
-static void m_last_switchover_throttled(void) { last_call(GDB_ACT_SWITCHOVER, EAST, GDB_CALL_THROTTLED, "Throttling"); }
-static void m_last_failover_refused(void) { last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_INVALID_STATE, "InvalidGlobalClusterStateFault"); }
-static void m_last_failover_throttled(void) { last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_THROTTLED, "Throttling"); }
-static void m_last_failover_unreachable(void) { last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_UNREACHABLE, NULL); }
-static void m_last_failover_forbidden(void) { last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_FORBIDDEN, "AccessDenied"); }
-static void m_last_detach_not_found(void) { last_call(GDB_ACT_DETACH_AND_PROMOTE, WEST, GDB_CALL_NOT_FOUND, "GlobalClusterNotFoundFault"); }
-static void m_last_dns_ok(void) { last_call(GDB_ACT_UPSERT_DNS, WEST, GDB_CALL_OK, NULL); W.obs.last.change_id = "/change/C123"; }
-static void m_last_dns_throttled(void) { last_call(GDB_ACT_UPSERT_DNS, WEST, GDB_CALL_THROTTLED, "Throttling"); }
-static void m_last_ssm_ok(void) { last_call(GDB_ACT_PUBLISH_SSM, WEST, GDB_CALL_OK, NULL); }
-static void m_last_ssm_forbidden(void) { last_call(GDB_ACT_PUBLISH_SSM, WEST, GDB_CALL_FORBIDDEN, "AccessDeniedException"); }
-static void m_last_restart_ok(void) { last_call(GDB_ACT_RESTART_WORKLOADS, WEST, GDB_CALL_OK, NULL); }
+static void m_last_switchover_refused(void)
+{
+	last_call(GDB_ACT_SWITCHOVER, EAST, GDB_CALL_INVALID_STATE,
+	          "InvalidGlobalClusterStateFault");
+}
+static void m_last_switchover_throttled(void)
+{
+	last_call(GDB_ACT_SWITCHOVER, EAST, GDB_CALL_THROTTLED, "Throttling");
+}
+static void m_last_failover_refused(void)
+{
+	last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_INVALID_STATE,
+	          "InvalidGlobalClusterStateFault");
+}
+static void m_last_failover_throttled(void)
+{
+	last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_THROTTLED, "Throttling");
+}
+static void m_last_failover_unreachable(void)
+{
+	last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_UNREACHABLE, NULL);
+}
+static void m_last_failover_forbidden(void)
+{
+	last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_FORBIDDEN, "AccessDenied");
+}
+static void m_last_detach_not_found(void)
+{
+	last_call(GDB_ACT_DETACH_AND_PROMOTE, WEST, GDB_CALL_NOT_FOUND,
+	          "GlobalClusterNotFoundFault");
+}
+static void m_last_dns_ok(void)
+{
+	last_call(GDB_ACT_UPSERT_DNS, WEST, GDB_CALL_OK, NULL);
+	W.obs.last.change_id = "/change/C123";
+}
+static void m_last_dns_throttled(void)
+{
+	last_call(GDB_ACT_UPSERT_DNS, WEST, GDB_CALL_THROTTLED, "Throttling");
+}
+static void m_last_ssm_ok(void)
+{
+	last_call(GDB_ACT_PUBLISH_SSM, WEST, GDB_CALL_OK, NULL);
+}
+static void m_last_ssm_forbidden(void)
+{
+	last_call(GDB_ACT_PUBLISH_SSM, WEST, GDB_CALL_FORBIDDEN, "AccessDeniedException");
+}
+static void m_last_restart_ok(void)
+{
+	last_call(GDB_ACT_RESTART_WORKLOADS, WEST, GDB_CALL_OK, NULL);
+}
 
-static void m_last_switchover_failed_10s(void) { last_op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_RESULT_FAILED, EAST, WEST, 10 * SEC); }
-static void m_last_switchover_failed_2m(void) { last_op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_RESULT_FAILED, EAST, WEST, 120 * SEC); }
+static void m_last_switchover_failed_10s(void)
+{
+	last_op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_RESULT_FAILED, EAST, WEST, 10 * SEC);
+}
+static void m_last_switchover_failed_2m(void)
+{
+	last_op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_RESULT_FAILED, EAST, WEST, 120 * SEC);
+}
 
 /* After a managed failover east -> west: west writes, east is being re-added. */
 static void m_after_managed(void)
@@ -430,15 +713,27 @@ static void m_after_managed(void)
 	W.st.last_failover_ms = W.now - 300 * SEC;
 	G()->members[1].synchronization_status = "pending-resync";
 }
-static void m_east_readded(void) { G()->members[1].synchronization_status = "connected"; }
+static void m_east_readded(void)
+{
+	G()->members[1].synchronization_status = "connected";
+}
 static void m_east_aurora_snapshot(void)
 {
 	R(EAST)->snapshot_ids[0] = "rds:unplanned-global-failover-orders-east-2026-11-27-03-50";
 	R(EAST)->n_snapshots = 1;
 }
-static void m_op_wait_readded(void) { op(GDB_OP_FALLBACK, GDB_OPM_MANAGED, GDB_STEP_WAIT_READDED, WEST, EAST, 0, 10 * SEC); }
-static void m_op_copy_snapshot(void) { op(GDB_OP_FALLBACK, GDB_OPM_MANAGED, GDB_STEP_COPY_SNAPSHOT, WEST, EAST, 0, 60 * SEC); }
-static void m_op_copy_snapshot_11m(void) { op(GDB_OP_FALLBACK, GDB_OPM_MANAGED, GDB_STEP_COPY_SNAPSHOT, WEST, EAST, 0, 660 * SEC); }
+static void m_op_wait_readded(void)
+{
+	op(GDB_OP_FALLBACK, GDB_OPM_MANAGED, GDB_STEP_WAIT_READDED, WEST, EAST, 0, 10 * SEC);
+}
+static void m_op_copy_snapshot(void)
+{
+	op(GDB_OP_FALLBACK, GDB_OPM_MANAGED, GDB_STEP_COPY_SNAPSHOT, WEST, EAST, 0, 60 * SEC);
+}
+static void m_op_copy_snapshot_11m(void)
+{
+	op(GDB_OP_FALLBACK, GDB_OPM_MANAGED, GDB_STEP_COPY_SNAPSHOT, WEST, EAST, 0, 660 * SEC);
+}
 static char copy_name[80];
 static void m_east_copy_exists(void)
 {
@@ -468,23 +763,60 @@ static void m_after_detach(void)
 	H(WEST)->lag_ms = -1;
 	H(EAST)->writer_healthy = -1;
 }
-static void m_east_stale_standalone(void) { R(EAST)->global_cluster_identifier = NULL; set_members(G(), NULL, NULL, NULL); }
-static void m_east_no_instances(void) { R(EAST)->n_instances = 0; }
-static void m_east_deleting(void) { R(EAST)->cluster_status = "deleting"; }
-static void m_old_global_gone(void) { W.obs.n_globals = 0; }
+static void m_east_stale_standalone(void)
+{
+	R(EAST)->global_cluster_identifier = NULL;
+	set_members(G(), NULL, NULL, NULL);
+}
+static void m_east_no_instances(void)
+{
+	R(EAST)->n_instances = 0;
+}
+static void m_east_deleting(void)
+{
+	R(EAST)->cluster_status = "deleting";
+}
+static void m_old_global_gone(void)
+{
+	W.obs.n_globals = 0;
+}
 static void m_fallback_op(enum gdb_step step, int attempts, int64_t age)
 {
 	op(GDB_OP_FALLBACK, GDB_OPM_DETACH, step, WEST, EAST, attempts, age);
 	gdb_set_str(&W.st.operation.global_cluster_identifier, "orders-global-2");
 }
-static void m_op_fence(void) { m_fallback_op(GDB_STEP_FENCE_OLD_WRITER, 0, 0); }
-static void m_op_delete_old_global(void) { m_fallback_op(GDB_STEP_DELETE_OLD_GLOBAL_CLUSTER, 0, 0); }
-static void m_op_create_global(void) { m_fallback_op(GDB_STEP_CREATE_GLOBAL_CLUSTER, 0, 0); }
-static void m_op_create_global_sent(void) { m_fallback_op(GDB_STEP_CREATE_GLOBAL_CLUSTER, 1, 5 * SEC); }
-static void m_op_create_secondary(void) { m_fallback_op(GDB_STEP_CREATE_SECONDARY, 0, 0); }
-static void m_op_create_instances(void) { m_fallback_op(GDB_STEP_CREATE_INSTANCES, 0, 0); }
-static void m_op_wait_connected(void) { m_fallback_op(GDB_STEP_WAIT_CONNECTED, 0, 10 * SEC); }
-static void m_op_fallback_publish_sent(void) { m_fallback_op(GDB_STEP_PUBLISH_SSM, 1, 1 * SEC); }
+static void m_op_fence(void)
+{
+	m_fallback_op(GDB_STEP_FENCE_OLD_WRITER, 0, 0);
+}
+static void m_op_delete_old_global(void)
+{
+	m_fallback_op(GDB_STEP_DELETE_OLD_GLOBAL_CLUSTER, 0, 0);
+}
+static void m_op_create_global(void)
+{
+	m_fallback_op(GDB_STEP_CREATE_GLOBAL_CLUSTER, 0, 0);
+}
+static void m_op_create_global_sent(void)
+{
+	m_fallback_op(GDB_STEP_CREATE_GLOBAL_CLUSTER, 1, 5 * SEC);
+}
+static void m_op_create_secondary(void)
+{
+	m_fallback_op(GDB_STEP_CREATE_SECONDARY, 0, 0);
+}
+static void m_op_create_instances(void)
+{
+	m_fallback_op(GDB_STEP_CREATE_INSTANCES, 0, 0);
+}
+static void m_op_wait_connected(void)
+{
+	m_fallback_op(GDB_STEP_WAIT_CONNECTED, 0, 10 * SEC);
+}
+static void m_op_fallback_publish_sent(void)
+{
+	m_fallback_op(GDB_STEP_PUBLISH_SSM, 1, 1 * SEC);
+}
 /* The second generation exists and holds the standalone writer. */
 static void m_gen2_global(void)
 {
@@ -534,11 +866,26 @@ static void m_old_global_member_unreachable(void)
 }
 
 /* Bad specs that only the controller's own validation can catch (no CEL). */
-static void m_bad_primary(void) { gdb_set_str(&W.spec.primary_region, "eu-central-1"); }
-static void m_bad_dup_region(void) { gdb_set_str(&W.spec.regions[1].name, EAST); }
-static void m_bad_timeout(void) { W.spec.health_check.timeout_seconds = 5; }
-static void m_bad_both_creds(void) { gdb_set_str(&W.spec.health_check.secrets_manager_secret_id, "orders/probe"); }
-static void m_bad_cluster_id(void) { gdb_set_str(&W.spec.regions[0].db_cluster_identifier, "orders--east"); }
+static void m_bad_primary(void)
+{
+	gdb_set_str(&W.spec.primary_region, "eu-central-1");
+}
+static void m_bad_dup_region(void)
+{
+	gdb_set_str(&W.spec.regions[1].name, EAST);
+}
+static void m_bad_timeout(void)
+{
+	W.spec.health_check.timeout_seconds = 5;
+}
+static void m_bad_both_creds(void)
+{
+	gdb_set_str(&W.spec.health_check.secrets_manager_secret_id, "orders/probe");
+}
+static void m_bad_cluster_id(void)
+{
+	gdb_set_str(&W.spec.regions[0].db_cluster_identifier, "orders--east");
+}
 static void m_bad_one_region(void)
 {
 	struct gdb_spec one = W.spec;
@@ -554,7 +901,7 @@ static void m_bad_one_region(void)
 
 /* ---- the table ---- */
 
-#define ANY (-1)
+#define ANY  (-1)
 #define NOOP 0 /* expect no operation in flight */
 
 struct row {
@@ -572,6 +919,8 @@ struct row {
 #define A(k) GDB_ACT_##k
 #define S(k) GDB_STEP_##k
 
+/* One row per line reads as a table; the formatter would scatter it. */
+/* clang-format off */
 static const struct row rows[] = {
 	/* -- steady state, adoption, provisioning -- */
 	{"steady state does nothing", {m_none}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", NULL, NULL},
@@ -755,6 +1104,7 @@ static const struct row rows[] = {
 	{"invalid spec holds an operation in flight", {m_bad_primary, m_op_switchover_40s}, A(NONE), NULL, S(SWITCHOVER), "InvalidSpec", NULL, NULL, NULL},
 	{"invalid spec on delete removes the finalizer", {m_bad_primary, m_deleting}, A(REMOVE_FINALIZER), NULL, ANY, NULL, NULL, NULL, NULL},
 };
+/* clang-format on */
 
 static int is_paused_world(void)
 {
@@ -815,36 +1165,39 @@ START_TEST(test_table)
 	gdb_plan(&W.spec, &W.st, &W.obs, &W.h, W.now, &p);
 
 	ck_assert_msg(p.action.kind == (enum gdb_action_kind)r->action,
-		      "[%s] action %s, want %s (op step %s, message %s)", r->name,
-		      gdb_action_name(p.action.kind), gdb_action_name(r->action),
-		      gdb_step_name(p.status.operation.step),
-		      p.status.operation.message ? p.status.operation.message : "-");
+	              "[%s] action %s, want %s (op step %s, message %s)", r->name,
+	              gdb_action_name(p.action.kind), gdb_action_name(r->action),
+	              gdb_step_name(p.status.operation.step),
+	              p.status.operation.message ? p.status.operation.message : "-");
 	if (r->region)
 		ck_assert_msg(p.action.region && strcmp(p.action.region, r->region) == 0,
-			      "[%s] region %s, want %s", r->name,
-			      p.action.region ? p.action.region : "(none)", r->region);
+		              "[%s] region %s, want %s", r->name,
+		              p.action.region ? p.action.region : "(none)", r->region);
 	if (r->step == NOOP)
-		ck_assert_msg(p.status.operation.type == GDB_OP_NONE, "[%s] unexpected operation in %s",
-			      r->name, gdb_step_name(p.status.operation.step));
+		ck_assert_msg(p.status.operation.type == GDB_OP_NONE,
+		              "[%s] unexpected operation in %s", r->name,
+		              gdb_step_name(p.status.operation.step));
 	else if (r->step != ANY)
 		ck_assert_msg(p.status.operation.step == (enum gdb_step)r->step,
-			      "[%s] step %s, want %s", r->name,
-			      gdb_step_name(p.status.operation.step), gdb_step_name(r->step));
+		              "[%s] step %s, want %s", r->name,
+		              gdb_step_name(p.status.operation.step), gdb_step_name(r->step));
 	reason = cond_reason(&p.status, "Degraded", &cs);
 	if (r->degraded && !*r->degraded && !W.obs.deleting)
 		ck_assert_msg(cs == GDB_COND_FALSE, "[%s] Degraded is %s (%s)", r->name,
-			      reason ? reason : "-",
-			      gdb_status_condition(&p.status, "Degraded")->message);
+		              reason ? reason : "-",
+		              gdb_status_condition(&p.status, "Degraded")->message);
 	else if (r->degraded && *r->degraded)
 		ck_assert_msg(cs == GDB_COND_TRUE && reason && strcmp(reason, r->degraded) == 0,
-			      "[%s] Degraded reason %s, want %s", r->name, reason ? reason : "-",
-			      r->degraded);
+		              "[%s] Degraded reason %s, want %s", r->name, reason ? reason : "-",
+		              r->degraded);
 	if (r->ready) {
 		reason = cond_reason(&p.status, "Ready", &cs);
-		ck_assert_msg(reason && strcmp(reason, r->ready) == 0, "[%s] Ready reason %s, want %s",
-			      r->name, reason ? reason : "-", r->ready);
-		ck_assert_int_eq(cs, strcmp(r->ready, "WriterInDesiredRegion") == 0 ? GDB_COND_TRUE
-										 : GDB_COND_FALSE);
+		ck_assert_msg(reason && strcmp(reason, r->ready) == 0,
+		              "[%s] Ready reason %s, want %s", r->name, reason ? reason : "-",
+		              r->ready);
+		ck_assert_int_eq(cs, strcmp(r->ready, "WriterInDesiredRegion") == 0
+		                         ? GDB_COND_TRUE
+		                         : GDB_COND_FALSE);
 	}
 	if (r->event) {
 		int found = 0;
@@ -852,31 +1205,32 @@ START_TEST(test_table)
 		for (size_t i = 0; i < p.n_events; i++)
 			found |= strcmp(p.events[i].reason, r->event) == 0;
 		ck_assert_msg(found, "[%s] no %s event (%zu events, first %s)", r->name, r->event,
-			      p.n_events, p.n_events ? p.events[0].reason : "-");
+		              p.n_events, p.n_events ? p.events[0].reason : "-");
 	}
 	if (r->refusal)
 		ck_assert_msg(p.refusal && strcmp(p.refusal, r->refusal) == 0,
-			      "[%s] refusal %s, want %s", r->name, p.refusal ? p.refusal : "-",
-			      r->refusal);
+		              "[%s] refusal %s, want %s", r->name, p.refusal ? p.refusal : "-",
+		              r->refusal);
 
 	/* Invariants of every plan. */
 	ck_assert_int_ge(p.requeue_after_ms, 0);
 	ck_assert_int_le(p.requeue_after_ms, GDB_REQUEUE_MAX_MS);
 	if (non_idempotent(p.action.kind))
-		ck_assert_msg(p.status.operation.type != GDB_OP_NONE &&
-			      p.status.operation.attempts > 0 &&
-			      p.status.operation.step_started_ms == W.now,
-			      "[%s] a non-idempotent call must be recorded before it is made",
-			      r->name);
+		ck_assert_msg(
+		    p.status.operation.type != GDB_OP_NONE && p.status.operation.attempts > 0 &&
+		        p.status.operation.step_started_ms == W.now,
+		    "[%s] a non-idempotent call must be recorded before it is made", r->name);
 	if (p.action.kind > GDB_ACT_WAIT && p.action.kind != GDB_ACT_RECOMMEND_FAILOVER &&
 	    p.action.kind != GDB_ACT_REMOVE_FINALIZER)
 		ck_assert_msg(p.action.region != NULL, "[%s] an AWS call needs a region", r->name);
 	if (W.obs.deleting && W.spec.deletion_policy == GDB_DELETION_RETAIN)
-		ck_assert_msg(p.action.kind == GDB_ACT_REMOVE_FINALIZER || p.action.kind == GDB_ACT_NONE,
-			      "[%s] Retain must never call AWS", r->name);
+		ck_assert_msg(p.action.kind == GDB_ACT_REMOVE_FINALIZER ||
+		                  p.action.kind == GDB_ACT_NONE,
+		              "[%s] Retain must never call AWS", r->name);
 	if (is_paused_world())
-		ck_assert_msg(p.action.kind == GDB_ACT_NONE || p.action.kind == GDB_ACT_REMOVE_FINALIZER,
-			      "[%s] paused must not call AWS", r->name);
+		ck_assert_msg(p.action.kind == GDB_ACT_NONE ||
+		                  p.action.kind == GDB_ACT_REMOVE_FINALIZER,
+		              "[%s] paused must not call AWS", r->name);
 	gdb_plan(&W.spec, &W.st, &W.obs, &W.h, W.now, &p2);
 	same_plan(&p, &p2);
 	roundtrip(&p.status);
@@ -915,8 +1269,9 @@ static void crash_and_resume(const struct gdb_plan *p)
 	gdb_plan(&W.spec, &p->status, &W.obs, &W.h, W.now + 1000, &again);
 	if (must_not_repeat(p->action.kind))
 		ck_assert_msg(again.action.kind != p->action.kind,
-			      "after a crash in step %s, %s was planned again",
-			      gdb_step_name(p->status.operation.step), gdb_action_name(p->action.kind));
+		              "after a crash in step %s, %s was planned again",
+		              gdb_step_name(p->status.operation.step),
+		              gdb_action_name(p->action.kind));
 	gdb_plan_release(&again);
 	W.obs.last = saved;
 }
@@ -951,7 +1306,8 @@ START_TEST(test_data_loss_window_recorded)
 	/* last write 10.0 s ago, last replicated heartbeat 10.4 s ago: 0.4 s, rounded up */
 	ck_assert_int_eq(p.status.operation.data_loss_window_seconds, 1);
 	ck_assert_str_eq(p.status.current_primary_region, WEST);
-	ck_assert_str_eq(p.status.writer_endpoint, "orders-west.cluster-y.us-west-2.rds.amazonaws.com");
+	ck_assert_str_eq(p.status.writer_endpoint,
+	                 "orders-west.cluster-y.us-west-2.rds.amazonaws.com");
 	gdb_plan_release(&p);
 	world_release();
 }
@@ -1058,7 +1414,7 @@ START_TEST(test_refusal_event_only_on_change)
 	plan_once(&p);
 	ck_assert_uint_eq(p.n_events, 0); /* the same refusal again: no new Event */
 	ck_assert_str_eq(gdb_status_condition(&p.status, "Degraded")->reason,
-			 "ReplicationLagOverBudget");
+	                 "ReplicationLagOverBudget");
 	gdb_plan_release(&p);
 	world_release();
 }
@@ -1109,7 +1465,7 @@ START_TEST(test_sequence_switchover)
 	plan_once(&p);
 	ck_assert_int_eq(p.action.kind, GDB_ACT_UPSERT_DNS);
 	ck_assert_str_eq(p.action.writer_endpoint,
-			 "orders-west.cluster-y.us-west-2.rds.amazonaws.com");
+	                 "orders-west.cluster-y.us-west-2.rds.amazonaws.com");
 	persist(&p, GDB_CALL_OK);
 
 	W.now += 1 * SEC;
@@ -1274,7 +1630,7 @@ START_TEST(test_region_roles)
 	ck_assert_int_eq(p.status.max_replication_lag_seconds, 1);
 	ck_assert_uint_eq(p.status.n_reader_endpoints, 2);
 	ck_assert_str_eq(p.status.global_writer_endpoint,
-			 "orders-global.global-abc.global.rds.amazonaws.com");
+	                 "orders-global.global-abc.global.rds.amazonaws.com");
 	gdb_plan_release(&p);
 	world_release();
 
@@ -1359,7 +1715,7 @@ START_TEST(test_sequence_managed_failover_and_fallback)
 	plan_once(&p);
 	ck_assert_int_eq(p.action.kind, GDB_ACT_COPY_FAILOVER_SNAPSHOT);
 	ck_assert_str_eq(p.action.source_snapshot_id,
-			 "rds:unplanned-global-failover-orders-east-2026-11-27-03-50");
+	                 "rds:unplanned-global-failover-orders-east-2026-11-27-03-50");
 	ck_assert_str_eq(p.action.region, EAST);
 	persist(&p, GDB_CALL_OK);
 	W.now += 40 * SEC;
@@ -1385,11 +1741,15 @@ START_TEST(test_arn_parsing)
 	ck_assert_int_eq(gdb_parse_cluster_arn(EAST_ARN, r, sizeof(r), id, sizeof(id)), 0);
 	ck_assert_str_eq(r, EAST);
 	ck_assert_str_eq(id, "orders-east");
-	ck_assert_int_eq(gdb_parse_cluster_arn("arn:aws-cn:rds:cn-north-1:1:cluster:x", r, sizeof(r), id, sizeof(id)), 0);
-	ck_assert_int_lt(gdb_parse_cluster_arn("arn:aws:rds:us-east-1:1:db:x", r, sizeof(r), id, sizeof(id)), 0);
+	ck_assert_int_eq(gdb_parse_cluster_arn("arn:aws-cn:rds:cn-north-1:1:cluster:x", r,
+	                                       sizeof(r), id, sizeof(id)),
+	                 0);
+	ck_assert_int_lt(
+	    gdb_parse_cluster_arn("arn:aws:rds:us-east-1:1:db:x", r, sizeof(r), id, sizeof(id)), 0);
 	ck_assert_int_lt(gdb_parse_cluster_arn("orders-east", r, sizeof(r), id, sizeof(id)), 0);
 	ck_assert_int_lt(gdb_parse_cluster_arn(NULL, r, sizeof(r), id, sizeof(id)), 0);
-	ck_assert_int_lt(gdb_parse_cluster_arn("arn:aws:rds::1:cluster:x", r, sizeof(r), id, sizeof(id)), 0);
+	ck_assert_int_lt(
+	    gdb_parse_cluster_arn("arn:aws:rds::1:cluster:x", r, sizeof(r), id, sizeof(id)), 0);
 }
 END_TEST
 
