@@ -402,9 +402,26 @@ int kube_request(struct kube_client *c, const char *method, const char *path_que
 	return rc;
 }
 
-static int check_name(const char *name, struct kube_status *st)
+/* A path segment must not be able to change the URL's shape. */
+static int bad_segment(const char *s)
 {
-	if (!name || !*name || strchr(name, '/') || strchr(name, '?') || strchr(name, '%')) {
+	return strpbrk(s, "/?%#&") != NULL || !strcmp(s, ".") || !strcmp(s, "..");
+}
+
+static int check_ns(const char *ns, struct kube_status *st)
+{
+	if (ns && bad_segment(ns)) {
+		local_error(st, "invalid namespace");
+		return BASE_EINVAL;
+	}
+	return 0;
+}
+
+static int check_name(const char *ns, const char *name, struct kube_status *st)
+{
+	if (check_ns(ns, st) < 0)
+		return BASE_EINVAL;
+	if (!name || !*name || bad_segment(name)) {
 		local_error(st, "invalid object name");
 		return BASE_EINVAL;
 	}
@@ -415,7 +432,7 @@ int kube_get(struct kube_client *c, const struct kube_resource *res, const char 
 	     const char *name, json_t **out, struct kube_status *st)
 {
 	char *path;
-	int rc = check_name(name, st);
+	int rc = check_name(ns, name, st);
 
 	if (rc < 0)
 		return rc;
@@ -429,10 +446,12 @@ int kube_list(struct kube_client *c, const struct kube_resource *res, const char
 	      const struct kube_list_opts *opts, json_t **out, struct kube_status *st)
 {
 	struct base_buf b = BASE_BUF_INIT(0);
-	char *path = kube_path(res, ns, NULL, NULL);
-	char limit[32];
+	char *path, limit[32];
 	int rc;
 
+	if (check_ns(ns, st) < 0)
+		return BASE_EINVAL;
+	path = kube_path(res, ns, NULL, NULL);
 	base_buf_adds(&b, path);
 	free(path);
 	if (opts) {
@@ -508,9 +527,13 @@ out:
 int kube_create(struct kube_client *c, const struct kube_resource *res, const char *ns,
 		json_t *obj, json_t **out, struct kube_status *st)
 {
-	char *path = kube_path(res, ns, NULL, NULL);
-	int rc = kube_request(c, "POST", path, NULL, obj, out, st);
+	char *path;
+	int rc;
 
+	if (check_ns(ns, st) < 0)
+		return BASE_EINVAL;
+	path = kube_path(res, ns, NULL, NULL);
+	rc = kube_request(c, "POST", path, NULL, obj, out, st);
 	free(path);
 	return rc;
 }
@@ -520,7 +543,7 @@ int kube_update(struct kube_client *c, const struct kube_resource *res, const ch
 		struct kube_status *st)
 {
 	char *path;
-	int rc = check_name(name, st);
+	int rc = check_name(ns, name, st);
 
 	if (rc < 0)
 		return rc;
@@ -570,7 +593,7 @@ int kube_patch(struct kube_client *c, const struct kube_resource *res, const cha
 {
 	struct base_buf b = BASE_BUF_INIT(0);
 	char *path;
-	int rc = check_name(name, st);
+	int rc = check_name(ns, name, st);
 
 	if (rc < 0)
 		return rc;
@@ -599,7 +622,7 @@ int kube_delete(struct kube_client *c, const struct kube_resource *res, const ch
 {
 	json_t *opts = NULL;
 	char *path;
-	int rc = check_name(name, st);
+	int rc = check_name(ns, name, st);
 
 	if (rc < 0)
 		return rc;
@@ -653,13 +676,16 @@ int kube_watch(struct kube_client *c, const struct kube_resource *res, const cha
 	struct base_buf q = BASE_BUF_INIT(0);
 	struct xfer x;
 	char num[32];
-	char *path = kube_path(res, ns, NULL, NULL);
+	char *path;
 	int64_t start = base_now_mono_ns();
 	CURL *h;
 	CURLcode cc;
 	int rc;
 
 	kube_status_clear(st);
+	if (check_ns(ns, st) < 0)
+		return BASE_EINVAL;
+	path = kube_path(res, ns, NULL, NULL);
 	base_buf_adds(&q, path);
 	free(path);
 	add_query(&q, "watch", "1");

@@ -888,6 +888,31 @@ START_TEST(rest_paths_for_core_group_and_subresources)
 }
 END_TEST
 
+START_TEST(rest_refuses_names_that_would_change_the_url)
+{
+	struct kube_config *cfg;
+	struct kube_client *c;
+	struct kube_status st;
+	char *msg = NULL;
+	const char *kc = "current-context: t\n"
+			 "contexts: [{name: t, context: {cluster: t}}]\n"
+			 "clusters: [{name: t, cluster: {server: 'http://127.0.0.1:9'}}]\n";
+	json_t *out = NULL;
+
+	ck_assert_int_eq(kube_config_load_kubeconfig_data(kc, strlen(kc), "t", NULL, NULL, &cfg, &msg),
+			 0);
+	ck_assert_int_eq(kube_client_new(cfg, NULL, &c), 0);
+	ck_assert_int_eq(kube_get(c, &kube_res_configmaps, "ns", "../secrets/x", &out, &st),
+			 BASE_EINVAL);
+	ck_assert_int_eq(kube_get(c, &kube_res_configmaps, "ns", "a?watch=1", &out, &st), BASE_EINVAL);
+	ck_assert_int_eq(kube_get(c, &kube_res_configmaps, "..", "a", &out, &st), BASE_EINVAL);
+	ck_assert_int_eq(kube_list(c, &kube_res_configmaps, "a/b", NULL, &out, &st), BASE_EINVAL);
+	ck_assert_int_eq(kube_delete(c, &kube_res_configmaps, "ns", "", NULL, &st), BASE_EINVAL);
+	ck_assert_ptr_null(out);
+	kube_client_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kube_unit");
@@ -917,6 +942,7 @@ int main(void)
 	tcase_add_test(tc, workqueue_concurrent_workers_never_share_a_key);
 	tcase_add_test(tc, conditions_transition_time_moves_only_when_status_changes);
 	tcase_add_test(tc, rest_paths_for_core_group_and_subresources);
+	tcase_add_test(tc, rest_refuses_names_that_would_change_the_url);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
