@@ -817,6 +817,44 @@ static void m_op_fallback_publish_sent(void)
 {
 	m_fallback_op(GDB_STEP_PUBLISH_SSM, 1, 1 * SEC);
 }
+static void m_op_fence_sent(void)
+{
+	m_fallback_op(GDB_STEP_FENCE_OLD_WRITER, 1, 1 * SEC);
+}
+static void m_op_fence_sent_5s(void)
+{
+	m_fallback_op(GDB_STEP_FENCE_OLD_WRITER, 1, 5 * SEC);
+}
+static void m_op_create_global_1s(void)
+{
+	m_fallback_op(GDB_STEP_CREATE_GLOBAL_CLUSTER, 1, 1 * SEC);
+}
+static void m_op_create_secondary_1s(void)
+{
+	m_fallback_op(GDB_STEP_CREATE_SECONDARY, 1, 1 * SEC);
+}
+static void m_op_copy_snapshot_sent(void)
+{
+	op(GDB_OP_FALLBACK, GDB_OPM_MANAGED, GDB_STEP_COPY_SNAPSHOT, WEST, EAST, 1, 1 * SEC);
+}
+static void m_last_fence_invalid(void)
+{
+	last_call(GDB_ACT_FENCE_OLD_WRITER, EAST, GDB_CALL_INVALID_STATE,
+	          "InvalidDBClusterStateFault");
+}
+static void m_last_create_global_throttled(void)
+{
+	last_call(GDB_ACT_CREATE_GLOBAL_CLUSTER, WEST, GDB_CALL_THROTTLED, "Throttling");
+}
+static void m_last_create_secondary_denied(void)
+{
+	last_call(GDB_ACT_CREATE_SECONDARY_CLUSTER, EAST, GDB_CALL_FORBIDDEN, "AccessDenied");
+}
+static void m_last_copy_not_found(void)
+{
+	last_call(GDB_ACT_COPY_FAILOVER_SNAPSHOT, EAST, GDB_CALL_NOT_FOUND,
+	          "DBClusterSnapshotNotFoundFault");
+}
 /* The second generation exists and holds the standalone writer. */
 static void m_gen2_global(void)
 {
@@ -1084,6 +1122,13 @@ static const struct row rows[] = {
 	{"instances complete: wait for connected", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_rebuilt_two, m_op_create_instances}, A(WAIT), NULL, S(WAIT_CONNECTED), NULL, NULL, NULL, NULL},
 	{"connected: publish the new global cluster name", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_rebuilt_connected, m_op_wait_connected}, A(PUBLISH_SSM), WEST, S(PUBLISH_SSM), NULL, NULL, "FallbackReady", NULL},
 	{"fallback done: switch back to the desired region", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_rebuilt_connected, m_op_fallback_publish_sent, m_last_ssm_ok}, A(SWITCHOVER), WEST, S(SWITCHOVER), NULL, NULL, "FallbackCompleted", NULL},
+
+	{"fence call refused (invalid state): back off", {m_after_detach, m_east_stale_standalone, m_east_no_instances, m_op_fence_sent, m_last_fence_invalid}, A(WAIT), NULL, S(FENCE_OLD_WRITER), "AwsInvalidState", NULL, NULL, NULL},
+	{"fence call refused: retried after the backoff", {m_after_detach, m_east_stale_standalone, m_east_no_instances, m_op_fence_sent_5s, m_last_fence_invalid}, A(FENCE_OLD_WRITER), EAST, S(FENCE_OLD_WRITER), "AwsInvalidState", NULL, "Retrying", NULL},
+	{"create global throttled: back off", {m_after_detach, m_east_missing, m_old_global_gone, m_op_create_global_1s, m_last_create_global_throttled}, A(WAIT), NULL, S(CREATE_GLOBAL_CLUSTER), "AwsThrottled", NULL, NULL, NULL},
+	{"create secondary in an unreachable region: wait", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_missing, m_op_create_secondary, m_east_api_down}, A(WAIT), NULL, S(CREATE_SECONDARY), NULL, NULL, NULL, NULL},
+	{"create secondary access denied: back off", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_missing, m_op_create_secondary_1s, m_last_create_secondary_denied}, A(WAIT), NULL, S(CREATE_SECONDARY), "AwsAccessDenied", NULL, NULL, NULL},
+	{"snapshot copy not found: back off", {m_after_managed, m_east_readded, m_east_aurora_snapshot, m_op_copy_snapshot_sent, m_last_copy_not_found}, A(WAIT), NULL, S(COPY_SNAPSHOT), "AwsNotFound", NULL, NULL, NULL},
 
 	/* -- deletion -- */
 	{"delete with Retain touches no AWS", {m_deleting}, A(REMOVE_FINALIZER), NULL, NOOP, NULL, NULL, "Retained", NULL},
