@@ -56,12 +56,19 @@ def proc_threads(pid):
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
-def histogram_mean(metrics, name, role):
+def histogram_sum_count(metrics, name, role):
     s = re.search(rf'{name}_sum\{{role="{role}"\}} ([0-9.e+-]+)', metrics)
     c = re.search(rf'{name}_count\{{role="{role}"\}} ([0-9]+)', metrics)
-    if not s or not c or int(c.group(1)) == 0:
-        return 0.0
-    return float(s.group(1)) / int(c.group(1))
+    if not s or not c:
+        return 0.0, 0
+    return float(s.group(1)), int(c.group(1))
+
+
+def window_mean_ms(before, after, role):
+    """Mean probe duration within the window, from two renderings of the histogram."""
+    s0, c0 = histogram_sum_count(before, "globaldb_probe_duration_seconds", role)
+    s1, c1 = histogram_sum_count(after, "globaldb_probe_duration_seconds", role)
+    return 1000 * (s1 - s0) / (c1 - c0) if c1 > c0 else 0.0
 
 
 def main():
@@ -83,7 +90,6 @@ def main():
     root = tempfile.mkdtemp(prefix="gdb-probe-bench-")
     servers = []
     driver = None
-    ok = False
     try:
         pairs = []
         for i in range(args.pairs):
@@ -118,12 +124,15 @@ def main():
         if pending:
             print(f"not healthy after warm-up: {len(pending)}, e.g. "
                   f"{[driver.get(n) for n in sorted(pending)[:3]]}", file=sys.stderr)
+            for srv in servers:
+                print(f"{srv.name} log tail:\n{srv.log_tail(5)}", file=sys.stderr)
             return 1
         warm = time.monotonic() - t_add
         time.sleep(args.period / 1000)  # let the connect burst settle
 
         pid = driver.proc.pid
         st0 = driver.cmd("stats")
+        m0 = driver.metrics()
         cpu0, t0 = proc_cpu_seconds(pid), time.monotonic()
         time.sleep(args.window)
         cpu1, t1 = proc_cpu_seconds(pid), time.monotonic()
@@ -140,15 +149,15 @@ def main():
         expected = args.targets * (t1 - t0) / (args.period / 1000)
         unhealthy = [n for n in names if driver.get(n)["health"] != "healthy"]
         lags = [driver.get(f"r{i}")["lag_ms"] for i in range(0, writers, max(1, writers // 50))]
-        metrics = driver.metrics()
+        m1 = driver.metrics()
         cpu_pct = 100.0 * (cpu1 - cpu0) / (t1 - t0)
         print(f"targets={args.targets} servers={2 * args.pairs} period_ms={args.period} "
               f"window_s={t1 - t0:.1f} warmup_s={warm:.1f} cpu_percent={cpu_pct:.2f} "
               f"rss_kb={rss} peak_rss_kb={hwm} threads={threads} probes={probes} "
               f"expected_probes={expected:.0f} connects={connects} "
               f"wakeups_per_s={wakeups / (t1 - t0):.1f} "
-              f"writer_mean_ms={1000 * histogram_mean(metrics, 'globaldb_probe_duration_seconds', 'writer'):.2f} "
-              f"reader_mean_ms={1000 * histogram_mean(metrics, 'globaldb_probe_duration_seconds', 'reader'):.2f} "
+              f"writer_mean_ms={window_mean_ms(m0, m1, 'writer'):.2f} "
+              f"reader_mean_ms={window_mean_ms(m0, m1, 'reader'):.2f} "
               f"max_sampled_lag_ms={max(lags)} unhealthy={len(unhealthy)}")
         if unhealthy:
             print(f"unhealthy during the window: {unhealthy[:10]}", file=sys.stderr)
@@ -159,17 +168,13 @@ def main():
         if min(lags) < 0:
             print("a reader has no lag measurement", file=sys.stderr)
             return 1
-        ok = True
         return 0
     finally:
         if driver:
             driver.close(timeout=60)
         for srv in reversed(servers):
             srv.destroy()
-        if ok:
-            shutil.rmtree(root, ignore_errors=True)
-        else:
-            print(f"kept {root} for inspection", file=sys.stderr)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
