@@ -236,8 +236,12 @@ def test_switchover_that_cannot_synchronise_is_cancelled(aws, admin, regions):
         conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
     acked = write(aws, EAST, "east", range(1, 51))
     wait_rows(aws, WEST, "west", acked)
+    lag = admin.get("/lag")["lag"]
+    assert [(x["dbClusterArn"], x["streaming"]) for x in lag] == [(west, True)]
     admin.post("/replication", {"region": WEST, "paused": True})
     acked += write(aws, EAST, "east", range(51, 61))
+    wait_for(lambda: admin.get("/lag")["lag"][0]["streaming"] is False,
+             what="the lag endpoint to see replication cut")
     admin.post("/config", {"switchoverSyncTimeout": 1,
                            "delays": {"failover_finish": 0.5}})
     aws("rds", EAST).switchover_global_cluster(GlobalClusterIdentifier="gdb",

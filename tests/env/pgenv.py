@@ -327,14 +327,15 @@ class PgServer:
         parts.append("connect_timeout=5")
         return " ".join(parts)
 
-    def connect(self, db="postgres", autocommit=True):
+    def connect(self, db="postgres", autocommit=True, timeout=5):
         """A psycopg connection as the superuser (caller closes it)."""
         import psycopg
-        return psycopg.connect(self.dsn(db=db), autocommit=autocommit)
+        return psycopg.connect(self.dsn(db=db), autocommit=autocommit,
+                               connect_timeout=timeout)
 
-    def sql(self, query, db="postgres", params=None):
+    def sql(self, query, db="postgres", params=None, timeout=5):
         """Run one statement as the superuser; rows as a list of tuples."""
-        with self.connect(db=db) as conn:
+        with self.connect(db=db, timeout=timeout) as conn:
             cur = conn.execute(query, params)
             if cur.description is None:
                 return []

@@ -206,7 +206,46 @@ class Extension:
         return len(work)
 
 
+    def lag(self):
+        """Replication of every bound secondary, measured on its primary's writer."""
+        with self.lock:
+            todo = []
+            for gc in _all_globals():
+                w = self.binding_of(_writer_of(gc))
+                if w is None:
+                    continue
+                for m in gc.members:
+                    b = self.binding_of(m)
+                    if b is not None and not m.is_writer:
+                        todo.append((gc.global_cluster_identifier, m.db_cluster_arn, m.region,
+                                     w.writer, b.writer))
+        out = []
+        for gid, arn, region, primary, standby in todo:
+            entry = {"globalClusterIdentifier": gid, "dbClusterArn": arn, "region": region,
+                     "streaming": False, "lagBytes": None, "replayLagSeconds": None,
+                     "error": None}
+            try:
+                rows = primary.sql(
+                    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,"
+                    " extract(epoch FROM replay_lag)::float8, state"
+                    " FROM pg_stat_replication WHERE application_name = %s",
+                    params=(standby.name,), timeout=2)
+                if rows:
+                    entry["lagBytes"], entry["replayLagSeconds"] = rows[0][0], rows[0][1]
+                    entry["streaming"] = rows[0][2] == "streaming"
+            except Exception as e:  # an unreachable primary is an answer, not a failure
+                entry["error"] = f"{type(e).__name__}: {e}"
+            out.append(entry)
+        return out
+
+
 EXT = Extension()
+
+
+def _all_globals():
+    for account in list(rds_models.rds_backends.keys()):
+        if "us-east-1" in rds_models.rds_backends[account]:
+            yield from list(_global_backend(account).global_clusters.values())
 
 
 def _cluster_of(binding):

@@ -382,6 +382,8 @@ class Middleware:
         if path == "/bindings":
             with EXT.lock:
                 return 200, {"bindings": [b.to_dict() for b in EXT.bindings.values()]}
+        if path == "/lag":
+            return 200, {"lag": EXT.lag()}
         if path == "/errors":
             with EXT.lock:
                 return 200, {"errors": list(EXT.errors)}
