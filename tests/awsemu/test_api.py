@@ -103,7 +103,7 @@ def test_describe_global_clusters_honours_identifier_filter_and_pages(aws):
 
 
 def test_secondary_create_shows_creating_then_available(aws, admin):
-    admin.delays(cluster_create=0.6)
+    admin.delays(cluster_create=3)
     west = make_cluster(aws, WEST, "west")
     rds = aws("rds", WEST)
     assert rds.describe_db_clusters(DBClusterIdentifier="west")["DBClusters"][0]["Status"] == "creating"
@@ -135,7 +135,7 @@ def observe(aws, region, until, gid="gdb", timeout=20):
 
 def test_switchover_plays_the_documented_sequence(aws, admin):
     west, east = two_region(aws)
-    admin.delays(failover_pending=0.4, failover_run=0.4, failover_finish=0.4)
+    admin.delays(failover_pending=1, failover_run=1, failover_finish=1)
     gc = aws("rds", WEST).switchover_global_cluster(
         GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=east)["GlobalCluster"]
     assert gc["Status"] == "switching-over"
@@ -162,7 +162,7 @@ def test_failover_global_cluster_without_flags_is_a_switchover(aws):
 
 def test_managed_failover_then_re_add_of_the_old_primary(aws, admin):
     west, east = two_region(aws)
-    admin.delays(failover_pending=0.3, failover_run=0.3, failover_finish=0.3, resync=0.6)
+    admin.delays(failover_pending=1, failover_run=1, failover_finish=1, resync=0.6)
     admin.outage(WEST, "5xx")
     gc = aws("rds", EAST).failover_global_cluster(
         GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=east,
@@ -237,7 +237,7 @@ def test_switchover_of_an_unhealthy_global_cluster_fails(aws, admin):
 
 def test_remove_from_global_cluster_in_any_region(aws, admin):
     west, east = two_region(aws)
-    admin.delays(cluster_promote=0.5)
+    admin.delays(cluster_promote=2)
     rds = aws("rds", EAST)
     with pytest.raises(botocore.exceptions.ClientError) as e:
         rds.remove_from_global_cluster(GlobalClusterIdentifier="gdb", DbClusterIdentifier=west)
@@ -270,7 +270,7 @@ def test_delete_db_cluster_refuses_global_members(aws):
 
 def test_modify_db_cluster_shows_modifying(aws, admin):
     make_cluster(aws, WEST, "west")
-    admin.delays(cluster_modify=0.5)
+    admin.delays(cluster_modify=2)
     rds = aws("rds", WEST)
     rds.modify_db_cluster(DBClusterIdentifier="west", DeletionProtection=False,
                           ApplyImmediately=True)

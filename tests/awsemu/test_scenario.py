@@ -243,7 +243,7 @@ def test_switchover_that_cannot_synchronise_is_cancelled(aws, admin, regions):
     wait_for(lambda: admin.get("/lag")["lag"][0]["streaming"] is False,
              what="the lag endpoint to see replication cut")
     admin.post("/config", {"switchoverSyncTimeout": 1,
-                           "delays": {"failover_finish": 0.5}})
+                           "delays": {"failover_finish": 1.5}})
     aws("rds", EAST).switchover_global_cluster(GlobalClusterIdentifier="gdb",
                                                TargetDbClusterIdentifier=west)
     seen = []
