@@ -55,7 +55,6 @@ DEFAULT_DELAYS = {
 FAST_DELAYS = {k: 0.0 for k in DEFAULT_DELAYS}
 
 
-
 class Cancelled(Exception):
     """An operation Aurora would cancel (not a failure of the emulator)."""
 
@@ -184,7 +183,6 @@ class Extension:
                     s.freeze()
                 elif pg == "stop":
                     s.stop("immediate")
-
 
     def set_replication(self, region, paused):
         """Cut (paused) or restore the replication into region's bound secondaries."""
