@@ -1022,6 +1022,26 @@ static int step_wait_switchover(struct ctx *c)
 
 /* ---- failover ---- */
 
+static const char *quiet_failover_target(struct ctx *c);
+
+/*
+ * The chosen target vanished before any call reached it (its region stopped
+ * answering): choose again by the same rules. 1 when another target was taken.
+ */
+static int retarget(struct ctx *c)
+{
+	struct gdb_operation *op = &c->st->operation;
+	const char *target = quiet_failover_target(c);
+
+	if (!target || streq(target, op->target_region))
+		return 0;
+	event(c, GDB_EVENT_WARNING, "FailoverRetargeted", "target %s is gone; failing over to %s",
+	      op->target_region, target);
+	gdb_set_str(&op->target_region, target);
+	set_step(c, op->step);
+	return 1;
+}
+
 static int step_failover_managed(struct ctx *c)
 {
 	struct gdb_operation *op = &c->st->operation;
@@ -1047,6 +1067,8 @@ static int step_failover_managed(struct ctx *c)
 	if (hold_call(c, GDB_ACT_FAILOVER_MANAGED) == DONE)
 		return DONE;
 	if (!t || !c->global) {
+		if (retarget(c))
+			return CONTINUE;
 		degraded(c, "FailoverTargetUnavailable", "the target %s is not visible",
 		         op->target_region);
 		wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for the target %s", op->target_region);
@@ -1140,6 +1162,8 @@ static int step_detach(struct ctx *c)
 	if (hold_call(c, GDB_ACT_DETACH_AND_PROMOTE) == DONE)
 		return DONE;
 	if (!t || !c->global) {
+		if (retarget(c))
+			return CONTINUE;
 		degraded(c, "FailoverTargetUnavailable", "the target %s is not visible",
 		         op->target_region);
 		wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for the target %s", op->target_region);
@@ -1990,29 +2014,18 @@ static int consider_switchover(struct ctx *c)
 }
 
 /*
- * A failing writer outranks an operation that is only waiting: a fallback
- * waiting for approval, for Aurora's re-add, for a snapshot or for a rebuilt
- * region, or a switchover whose call has not taken effect. Those are cancelled
- * when a failover target qualifies, and the failover rules run as usual.
+ * The failover rules' answer without their side effects (refusal Events and
+ * conditions), for callers that only ask whether a target qualifies.
  */
-static void preempt_for_failover(struct ctx *c)
+static const char *quiet_failover_target(struct ctx *c)
 {
-	struct gdb_operation *op = &c->st->operation;
-	enum gdb_step s = op->step;
-	int failing;
-	char *saved_reason, *saved_refusal;
+	char *saved_reason = xstrdup(c->degraded_reason);
+	char *saved_msg = xstrdup(c->degraded_msg);
+	char *saved_refusal = c->out->refusal;
 	size_t saved_events = c->out->n_events;
 	const char *target;
+	int failing;
 
-	if (!((op->type == GDB_OP_FALLBACK &&
-	       (s == GDB_STEP_AWAITING_APPROVAL || s == GDB_STEP_WAIT_READDED ||
-	        s == GDB_STEP_COPY_SNAPSHOT || s == GDB_STEP_WAIT_CONNECTED)) ||
-	      (op->type == GDB_OP_SWITCHOVER && s == GDB_STEP_SWITCHOVER &&
-	       !(c->global && c->global->failover_status))))
-		return;
-	/* Ask quietly: refusals here are reported by the operation's own step. */
-	saved_reason = xstrdup(c->degraded_reason);
-	saved_refusal = c->out->refusal;
 	c->out->refusal = NULL;
 	target = failover_target(c, &failing, 0);
 	while (c->out->n_events > saved_events) {
@@ -2024,10 +2037,30 @@ static void preempt_for_failover(struct ctx *c)
 	free(c->out->refusal);
 	c->out->refusal = saved_refusal;
 	snprintf(c->degraded_reason, sizeof(c->degraded_reason), "%s", saved_reason);
-	if (!saved_reason[0])
-		c->degraded_msg[0] = '\0';
+	snprintf(c->degraded_msg, sizeof(c->degraded_msg), "%s", saved_msg);
 	free(saved_reason);
-	if (!target)
+	free(saved_msg);
+	return target;
+}
+
+/*
+ * A failing writer outranks an operation that is only waiting: a fallback
+ * waiting for approval, for Aurora's re-add, for a snapshot or for a rebuilt
+ * region, or a switchover whose call has not taken effect. Those are cancelled
+ * when a failover target qualifies, and the failover rules run as usual.
+ */
+static void preempt_for_failover(struct ctx *c)
+{
+	struct gdb_operation *op = &c->st->operation;
+	enum gdb_step s = op->step;
+
+	if (!((op->type == GDB_OP_FALLBACK &&
+	       (s == GDB_STEP_AWAITING_APPROVAL || s == GDB_STEP_WAIT_READDED ||
+	        s == GDB_STEP_COPY_SNAPSHOT || s == GDB_STEP_WAIT_CONNECTED)) ||
+	      (op->type == GDB_OP_SWITCHOVER && s == GDB_STEP_SWITCHOVER &&
+	       !(c->global && c->global->failover_status))))
+		return;
+	if (!quiet_failover_target(c))
 		return;
 	event(c, GDB_EVENT_WARNING, "OperationPreempted",
 	      "%s to %s cancelled: the writer in %s failed", gdb_op_type_name(op->type),

@@ -621,6 +621,10 @@ static void m_op_failover_1s(void)
 {
 	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 1, 1 * SEC);
 }
+static void m_op_failover_fresh(void)
+{
+	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 0, 0);
+}
 static void m_op_wait_failover(void)
 {
 	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_WAIT_FAILOVER, EAST, WEST, 0, 10 * SEC);
@@ -1084,6 +1088,7 @@ static const struct row rows[] = {
 	{"crash after detach call: target standalone, promoting", {m_east_failing, m_east_api_down, m_op_detach, m_west_standalone, m_west_modifying}, A(WAIT), NULL, S(WAIT_PROMOTED), NULL, NULL, NULL, NULL},
 	{"detach done: DNS next", {m_east_failing, m_east_api_down, m_op_detach, m_west_standalone}, A(UPSERT_DNS), WEST, S(UPDATE_DNS), NULL, NULL, "WriterMoved", NULL},
 	{"detach not found: retried after backoff", {m_east_failing, m_east_api_down, m_op_detach, m_last_detach_not_found}, A(DETACH_AND_PROMOTE), WEST, S(DETACH), "AwsNotFound", NULL, NULL, NULL},
+	{"failover target gone before the call: the next best is taken", {m_three_regions, m_east_failing, m_east_api_down, m_op_failover_fresh, m_west_api_down}, A(FAILOVER_MANAGED), EU, S(FAILOVER_MANAGED), NULL, NULL, "FailoverRetargeted", NULL},
 	{"detach target invisible: wait", {m_east_failing, m_east_api_down, m_op_detach_fresh, m_west_api_down}, A(WAIT), NULL, S(DETACH), "FailoverTargetUnavailable", NULL, NULL, NULL},
 	{"failover tail done: fallback waits for the lost region", {m_east_failing, m_east_api_down, m_writer_west, m_op_failover_restart_sent, m_last_restart_ok}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FailoverCompleted", NULL},
 
