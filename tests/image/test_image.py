@@ -132,7 +132,7 @@ def test_controller_serves_from_the_read_only_image(root, tmp_path):
     # private mount namespace, then the binary runs chrooted as UID 65532. It
     # watches an empty namespace and every AWS endpoint points at a closed
     # loopback port, so it acts on nothing.
-    env = {"PATH": "/usr/bin:/bin", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
            "AWS_ACCESS_KEY_ID": "AKIDTESTONLY", "AWS_SECRET_ACCESS_KEY": "test-only",
            "AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": "us-east-1"}
     p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
@@ -148,6 +148,7 @@ def test_controller_serves_from_the_read_only_image(root, tmp_path):
         while time.monotonic() < deadline:
             line = p.stderr.readline()
             assert line, f"controller exited early: {log}"
+            assert line.startswith("{"), line
             rec = json.loads(line)
             log.append(rec)
             if rec["msg"] == "serving http":
