@@ -24,7 +24,9 @@
  * packets (no RST), not when the server accepts and never answers (SIGSTOP),
  * not when name resolution hangs. Names are resolved off the prober thread
  * (resolve.h) and libpq gets the numeric address as hostaddr, with host kept
- * for TLS verification. On the deadline the probe's connection is closed
+ * for TLS verification. A name is resolved again for every new connection,
+ * so a DNS change (a failover's CNAME flip) is followed; of several
+ * addresses the first IPv4 one is used. On the deadline the probe's connection is closed
  * (PQfinish: a Terminate message into the socket buffer and close(2), neither
  * of which waits for the peer); no CancelRequest is sent, because that needs
  * a new, blocking connection to the very server that is not answering.
@@ -61,7 +63,8 @@
  *   globaldb_probe_healthy{target}                gauge, 1 healthy, 0 unhealthy or unknown
  * A removed target's series are removed.
  *
- * Logging: one info line per health change (target, verdict, reason).
+ * Logging: one line per health change (info when healthy, warn otherwise:
+ * target, role, verdict, reason, sqlstate, lag).
  *
  * Cost: one thread for any number of targets, plus the resolver pool; an idle
  * target costs no wake-ups. A new connection costs the prober thread a SCRAM

@@ -52,6 +52,9 @@ def test_a_stopped_server_is_detected_and_so_is_its_return(primary, driver):
     for name in ("w", "r"):
         ev = d.wait_event(name, "healthy", after_ms=t1, timeout=RECOVER_MS / 1000 + 5)
         assert ev["mono_ms"] - t1 <= RECOVER_MS, (name, ev["mono_ms"] - t1)
+    # One notification per change, no more: healthy, unhealthy, healthy.
+    health = [e["health"] for e in d.events if e["name"] == "w" and int(e["changes"]) & 1]
+    assert health == ["healthy", "unhealthy", "healthy"], health
     v = d.get("w")
     assert v["fails"] == 0 and v["succs"] >= SUCC
     assert v["reason"] == "connect"  # the last failure's class is kept after recovery

@@ -440,6 +440,71 @@ START_TEST(passwords_reach_neither_logs_nor_metrics)
 }
 END_TEST
 
+START_TEST(a_new_configuration_takes_effect_on_the_next_probe)
+{
+	struct probe_prober *p;
+	struct probe_target t;
+	struct probe_verdict v;
+	int refused, silent, fd;
+
+	loopback_listener(&refused, 0);
+	fd = loopback_listener(&silent, 1);
+	t = target("moving", refused, "pw");
+	ck_assert_int_eq(probe_prober_new(NULL, &p), 0);
+	ck_assert_int_eq(probe_prober_set(p, &t), 0);
+	do {
+		base_sleep_ms(20);
+		ck_assert_int_eq(probe_prober_get(p, "moving", &v), 0);
+	} while (v.probes < 1);
+	ck_assert_int_eq(v.last_error, PROBE_ERR_CONNECT);
+	t.port = silent;
+	ck_assert_int_eq(probe_prober_set(p, &t), 0);
+	do {
+		base_sleep_ms(20);
+		ck_assert_int_eq(probe_prober_get(p, "moving", &v), 0);
+	} while (v.last_error != PROBE_ERR_TIMEOUT);
+	/* Same target, same counters: the history carried over. */
+	ck_assert_int_ge(v.consecutive_failures, 2);
+	probe_prober_free(p);
+	close(fd);
+}
+END_TEST
+
+START_TEST(probes_waiting_for_a_connection_slot_still_end_on_their_deadline)
+{
+	struct probe_options opt = { .max_connects_per_host = 2 };
+	struct probe_prober *p;
+	struct probe_target t;
+	struct probe_verdict v;
+	char name[16];
+	int port, fd, i, done;
+
+	fd = loopback_listener(&port, 1);
+	ck_assert_int_eq(probe_prober_new(&opt, &p), 0);
+	for (i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "slot%d", i);
+		t = target(name, port, NULL);
+		ck_assert_int_eq(probe_prober_set(p, &t), 0);
+	}
+	do {
+		base_sleep_ms(20);
+		for (i = 0, done = 0; i < 6; i++) {
+			snprintf(name, sizeof(name), "slot%d", i);
+			ck_assert_int_eq(probe_prober_get(p, name, &v), 0);
+			done += v.probes >= 2;
+		}
+	} while (done < 6);
+	for (i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "slot%d", i);
+		ck_assert_int_eq(probe_prober_get(p, name, &v), 0);
+		ck_assert_int_eq(v.last_error, PROBE_ERR_TIMEOUT);
+		ck_assert_int_le(v.last_duration_ms, 300);
+	}
+	probe_prober_free(p);
+	close(fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("probe");
@@ -468,6 +533,8 @@ int main(void)
 	tcase_add_test(pr, targets_are_validated_and_tls_is_required_by_default);
 	tcase_add_test(pr, a_removed_target_is_gone_from_the_table_and_the_metrics);
 	tcase_add_test(pr, passwords_reach_neither_logs_nor_metrics);
+	tcase_add_test(pr, a_new_configuration_takes_effect_on_the_next_probe);
+	tcase_add_test(pr, probes_waiting_for_a_connection_slot_still_end_on_their_deadline);
 	suite_add_tcase(s, pr);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
