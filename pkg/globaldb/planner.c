@@ -1775,6 +1775,16 @@ static int run_step(struct ctx *c)
 {
 	struct gdb_operation *op = &c->st->operation;
 
+	/* The spec lost a region the operation is about (or the record is corrupt). */
+	if (!gdb_spec_region(c->spec, op->target_region, NULL) ||
+	    (op->source_region && !gdb_spec_region(c->spec, op->source_region, NULL))) {
+		event(c, GDB_EVENT_WARNING, "OperationAbandoned",
+		      "%s in step %s names a region that is not in spec.regions",
+		      gdb_op_type_name(op->type), gdb_step_name(op->step));
+		finish_op(c, GDB_RESULT_FAILED, "a region of the operation left spec.regions");
+		return CONTINUE;
+	}
+
 	switch (op->step) {
 	case GDB_STEP_AWAITING_APPROVAL:
 		return op->type == GDB_OP_FAILOVER ? step_awaiting_failover_approval(c)

@@ -621,6 +621,10 @@ static void m_op_failover_1s(void)
 {
 	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 1, 1 * SEC);
 }
+static void m_op_target_eu(void)
+{
+	gdb_set_str(&W.st.operation.target_region, EU);
+}
 static void m_op_failover_fresh(void)
 {
 	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 0, 0);
@@ -1134,6 +1138,8 @@ static const struct row rows[] = {
 	{"create secondary in an unreachable region: wait", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_missing, m_op_create_secondary, m_east_api_down}, A(WAIT), NULL, S(CREATE_SECONDARY), NULL, NULL, NULL, NULL},
 	{"create secondary access denied: back off", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_missing, m_op_create_secondary_1s, m_last_create_secondary_denied}, A(WAIT), NULL, S(CREATE_SECONDARY), "AwsAccessDenied", NULL, NULL, NULL},
 	{"snapshot copy not found: back off", {m_after_managed, m_east_readded, m_east_aurora_snapshot, m_op_copy_snapshot_sent, m_last_copy_not_found}, A(WAIT), NULL, S(COPY_SNAPSHOT), "AwsNotFound", NULL, NULL, NULL},
+
+	{"an operation for a region no longer in the spec is abandoned", {m_spec_west, m_op_switchover, m_op_target_eu}, A(NONE), NULL, NOOP, NULL, NULL, "OperationAbandoned", NULL},
 
 	/* -- deletion -- */
 	{"delete with Retain touches no AWS", {m_deleting}, A(REMOVE_FINALIZER), NULL, NOOP, NULL, NULL, "Retained", NULL},
