@@ -203,6 +203,72 @@ out:
 	return rc;
 }
 
+static const char tls_server_py[] =
+	"import http.server, ssl, sys\n"
+	"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+	"ctx.load_cert_chain(sys.argv[1], sys.argv[2])\n"
+	"srv = http.server.HTTPServer(('127.0.0.1', 0), http.server.BaseHTTPRequestHandler)\n"
+	"srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n"
+	"open(sys.argv[3] + '.tmp', 'w').write(str(srv.server_address[1]))\n"
+	"import os; os.replace(sys.argv[3] + '.tmp', sys.argv[3])\n"
+	"srv.serve_forever()\n";
+
+int tls_server_start(struct moto *m)
+{
+	const char *py = getenv("GDB_PYTHON");
+	char dir[] = "/tmp/gdb-aws-tls-XXXXXX";
+	char *cert, *key, *portfile, *cmd;
+	posix_spawn_file_actions_t fa;
+	int64_t deadline;
+	int rc = -1;
+
+	memset(m, 0, sizeof(*m));
+	if (!py || !mkdtemp(dir))
+		return -1;
+	cert = xasprintf("%s/cert.pem", dir);
+	key = xasprintf("%s/key.pem", dir);
+	portfile = xasprintf("%s/port", dir);
+	cmd = xasprintf("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+			"-keyout %s -out %s >/dev/null 2>&1", key, cert);
+	if (system(cmd) == 0) {
+		char *argv[] = {(char *)py, "-c", (char *)tls_server_py, cert, key, portfile, NULL};
+
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 01, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 01, 0);
+		if (posix_spawn(&m->pid, py, &fa, NULL, argv, environ) == 0) {
+			deadline = base_now_mono_ms() + 20000;
+			while (rc < 0 && base_now_mono_ms() < deadline) {
+				FILE *f = fopen(portfile, "r");
+
+				if (f) {
+					if (fscanf(f, "%d", &m->port) == 1) {
+						snprintf(m->url, sizeof(m->url), "https://127.0.0.1:%d",
+							 m->port);
+						rc = 0;
+					}
+					fclose(f);
+				}
+				if (rc < 0)
+					base_sleep_ms(50);
+			}
+		}
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	if (rc < 0)
+		moto_stop(m);
+	free(cmd);
+	/* The server has loaded its certificate; the files can go. */
+	unlink(cert);
+	unlink(key);
+	unlink(portfile);
+	rmdir(dir);
+	free(cert);
+	free(key);
+	free(portfile);
+	return rc;
+}
+
 void moto_stop(struct moto *m)
 {
 	int st;

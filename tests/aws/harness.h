@@ -25,6 +25,13 @@ void moto_stop(struct moto *m);
  * on a free port and waits for /_awsemu/health. Stop it with moto_stop.
  */
 int awsemu_start(struct moto *m);
+/*
+ * Starts an HTTPS server on a free loopback port with a fresh self-signed
+ * certificate (openssl CLI, Python's ssl module). m->url is https://127.0.0.1:<port>.
+ * Stop it with moto_stop.
+ */
+int tls_server_start(struct moto *m);
+
 /* POSTs a JSON body to an admin path ("/_awsemu/throttle"); the HTTP status or -1. */
 int awsemu_admin(const struct moto *m, const char *path, const char *json);
 

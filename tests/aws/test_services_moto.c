@@ -13,6 +13,7 @@
 #include "pkg/aws/creds.h"
 #include "pkg/aws/ecs.h"
 #include "pkg/aws/proto.h"
+#include "pkg/aws/rds.h"
 #include "pkg/aws/route53.h"
 #include "pkg/aws/secretsmanager.h"
 #include "pkg/aws/ssm.h"
@@ -313,6 +314,26 @@ START_TEST(test_caller_identity)
 }
 END_TEST
 
+START_TEST(test_tls_is_verified)
+{
+	struct moto tls;
+	struct aws_client *c;
+	struct aws_rds_db_cluster_list l;
+	struct aws_error err;
+	int rc;
+
+	/* An https override to a server with a self-signed certificate must fail. */
+	ck_assert_int_eq(tls_server_start(&tls), 0);
+	c = aws_client_new(&(struct aws_client_config){.creds = creds, .endpoint_url = tls.url,
+						      .max_attempts = 1});
+	rc = aws_rds_describe_db_clusters(c, REGION, NULL, NULL, &l, &err);
+	ck_assert_int_eq(rc, BASE_ETRANSPORT);
+	ck_assert_msg(strstr(err.message, "certificate") != NULL, "%s", err.message);
+	aws_client_free(c);
+	moto_stop(&tls);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("aws_services_moto");
@@ -332,6 +353,7 @@ int main(void)
 	tcase_add_test(tc, test_ssm_parameter_round_trip);
 	tcase_add_test(tc, test_secret_value_is_read);
 	tcase_add_test(tc, test_caller_identity);
+	tcase_add_test(tc, test_tls_is_verified);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
