@@ -30,7 +30,10 @@ struct probe_policy {
 };
 
 /* The defaults of the GlobalDatabase healthCheck: 5 s, 3 s, 3 failures, 1 success. */
-#define PROBE_POLICY_DEFAULT { 5000, 3000, 3, 1 }
+#define PROBE_POLICY_DEFAULT                                                                       \
+	{                                                                                          \
+		5000, 3000, 3, 1                                                                   \
+	}
 
 struct probe_state {
 	enum probe_health health;
@@ -38,7 +41,10 @@ struct probe_state {
 	int consecutive_successes;
 };
 
-#define PROBE_STATE_INIT { PROBE_UNKNOWN, 0, 0 }
+#define PROBE_STATE_INIT                                                                           \
+	{                                                                                          \
+		PROBE_UNKNOWN, 0, 0                                                                \
+	}
 
 /* 0 when every field is in range, else BASE_EINVAL. */
 int probe_policy_validate(const struct probe_policy *p);

@@ -44,15 +44,15 @@
 #include "pkg/probe/heartbeat.h"
 #include "pkg/probe/resolve.h"
 
-#define DEFAULT_TABLE "globaldb_heartbeat"
+#define DEFAULT_TABLE        "globaldb_heartbeat"
 #define DEFAULT_HEARTBEAT_ID "globaldb-controller"
-#define DEFAULT_APPLICATION "globaldb-controller"
-#define MAX_STRING 4096        /* any configured string: host, user, statement... */
-#define PASS_BUDGET_MS 20      /* socket work per pass before deadlines are checked again */
+#define DEFAULT_APPLICATION  "globaldb-controller"
+#define MAX_STRING           4096 /* any configured string: host, user, statement... */
+#define PASS_BUDGET_MS       20   /* socket work per pass before deadlines are checked again */
 
 enum phase {
 	PH_IDLE = 0,
-	PH_QUEUED,               /* waiting for a connection slot for its host */
+	PH_QUEUED, /* waiting for a connection slot for its host */
 	PH_RESOLVING,
 	PH_CONNECTING,
 	PH_SETUP,
@@ -77,27 +77,27 @@ struct config {
  */
 struct target {
 	char *name;
-	int removed;             /* shared: probe_prober_remove was called */
-	struct config *pending;  /* shared: a new configuration from probe_prober_set */
-	struct probe_verdict v;  /* shared: the published verdict */
+	int removed;            /* shared: probe_prober_remove was called */
+	struct config *pending; /* shared: a new configuration from probe_prober_set */
+	struct probe_verdict v; /* shared: the published verdict */
 
 	struct config c;
 
 	/* The probe in flight. */
 	enum phase phase;
-	int64_t next_due_ms;     /* monotonic */
-	int64_t started_ms;      /* monotonic */
-	int64_t deadline_ms;     /* monotonic */
-	int64_t sent_ms;         /* monotonic: probe statement sent */
-	int64_t sent_real_ms;    /* wall clock: the heartbeat's written_at */
+	int64_t next_due_ms;  /* monotonic */
+	int64_t started_ms;   /* monotonic */
+	int64_t deadline_ms;  /* monotonic */
+	int64_t sent_ms;      /* monotonic: probe statement sent */
+	int64_t sent_real_ms; /* wall clock: the heartbeat's written_at */
 	struct probe_resolve_req *rq;
-	char *slot_key;          /* "host:port" while holding a connection slot */
-	int in_fifo;             /* listed in the prober's slot queue */
+	char *slot_key; /* "host:port" while holding a connection slot */
+	int in_fifo;    /* listed in the prober's slot queue */
 	PGconn *conn;
-	int conn_ready;          /* connected: reusable for the next probe */
-	int table_ready;         /* writer: the heartbeat table exists on this connection */
-	short events;            /* what the socket waits for */
-	int failed;              /* a result of the statement was an error */
+	int conn_ready;  /* connected: reusable for the next probe */
+	int table_ready; /* writer: the heartbeat table exists on this connection */
+	short events;    /* what the socket waits for */
+	int failed;      /* a result of the statement was an error */
 	enum probe_error err;
 	char sqlstate[6];
 	int got_row;
@@ -106,8 +106,8 @@ struct target {
 	/* Results. */
 	struct probe_heartbeat hb; /* writer: acknowledged heartbeats */
 	struct probe_state st;
-	struct probe_verdict pv;   /* the prober thread's copy, published into v */
-	int64_t lag_notified_ms;   /* lag at the last lag notification, -1 unknown */
+	struct probe_verdict pv; /* the prober thread's copy, published into v */
+	int64_t lag_notified_ms; /* lag at the last lag notification, -1 unknown */
 };
 
 struct note {
@@ -145,7 +145,7 @@ struct probe_prober {
 	struct slot {
 		char *key;
 		int inflight;
-	} *slots;
+	} * slots;
 	size_t nslots, slots_alloc;
 	struct target **fifo;
 	size_t nfifo, fifo_alloc;
@@ -161,20 +161,20 @@ static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 
 static void metrics_init(void)
 {
-	static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-					   0.25, 0.5, 1, 2.5, 5, 10 };
+	static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+	                                 0.25,  0.5,    1,     2.5,  5,     10};
 
-	m_failures = base_metric_counter("globaldb_probe_failures_total",
-					 "Failed database probes by target and reason",
-					 "target,reason");
+	m_failures =
+	    base_metric_counter("globaldb_probe_failures_total",
+	                        "Failed database probes by target and reason", "target,reason");
 	m_duration = base_metric_histogram("globaldb_probe_duration_seconds",
-					   "Duration of database probes (connect included)",
-					   "role", buckets, ARRAY_SIZE(buckets));
-	m_lag = base_metric_gauge("globaldb_replication_lag_seconds",
-				  "Replication lag measured by heartbeat, per reader target",
-				  "target");
+	                                   "Duration of database probes (connect included)", "role",
+	                                   buckets, ARRAY_SIZE(buckets));
+	m_lag =
+	    base_metric_gauge("globaldb_replication_lag_seconds",
+	                      "Replication lag measured by heartbeat, per reader target", "target");
 	m_healthy = base_metric_gauge("globaldb_probe_healthy",
-				      "1 when the target's probe verdict is healthy", "target");
+	                              "1 when the target's probe verdict is healthy", "target");
 }
 
 const char *probe_error_name(enum probe_error e)
@@ -239,8 +239,8 @@ static int valid_identifier(const char *s)
 
 static int valid_sslmode(const char *s)
 {
-	static const char *const modes[] = { "disable", "allow", "prefer", "require",
-					     "verify-ca", "verify-full" };
+	static const char *const modes[] = {"disable", "allow",     "prefer",
+	                                    "require", "verify-ca", "verify-full"};
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(modes); i++)
@@ -312,18 +312,20 @@ static void config_init(struct config *c, const struct probe_target *t)
 	c->lag_source = dup_or(t->lag_source, NULL);
 	/* The table name is a validated identifier, so it can be spliced in. */
 	c->sql_setup = xasprintf("CREATE TABLE IF NOT EXISTS %s (id text PRIMARY KEY, "
-				 "written_at timestamptz NOT NULL, seq bigint NOT NULL)",
-				 c->table);
+	                         "written_at timestamptz NOT NULL, seq bigint NOT NULL)",
+	                         c->table);
 	if (c->kind == PROBE_READER)
-		c->sql_probe = xasprintf("SELECT seq, (extract(epoch FROM written_at) * 1000)::int8 "
-					 "FROM %s WHERE id = $1",
-					 c->table);
+		c->sql_probe =
+		    xasprintf("SELECT seq, (extract(epoch FROM written_at) * 1000)::int8 "
+		              "FROM %s WHERE id = $1",
+		              c->table);
 	else
-		c->sql_probe = xasprintf("INSERT INTO %s AS h (id, written_at, seq) "
-					 "VALUES ($1, to_timestamp($2::float8 / 1000), 1) "
-					 "ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, "
-					 "seq = h.seq + 1 RETURNING seq",
-					 c->table);
+		c->sql_probe =
+		    xasprintf("INSERT INTO %s AS h (id, written_at, seq) "
+		              "VALUES ($1, to_timestamp($2::float8 / 1000), 1) "
+		              "ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, "
+		              "seq = h.seq + 1 RETURNING seq",
+		              c->table);
 }
 
 static int str_differs(const char *a, const char *b)
@@ -505,7 +507,7 @@ static int lag_moved(const struct probe_prober *p, const struct target *t)
 }
 
 static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_error err,
-		   const char *sqlstate)
+                   const char *sqlstate)
 {
 	int64_t now = base_now_mono_ms(), now_real = base_now_real_ms();
 	unsigned changes = 0;
@@ -527,13 +529,13 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 	t->pv.last_probe_unix_ms = now_real;
 	t->pv.last_duration_ms = now - t->started_ms;
 	base_metric_observe(m_duration, (double)(now - t->started_ms) / 1000.0,
-			    role_name(t->c.kind));
+	                    role_name(t->c.kind));
 	if (ok) {
 		t->pv.last_success_unix_ms = now_real;
 	} else {
 		t->pv.last_error = err;
 		snprintf(t->pv.last_sqlstate, sizeof(t->pv.last_sqlstate), "%s",
-			 sqlstate ? sqlstate : "");
+		         sqlstate ? sqlstate : "");
 		base_metric_add(m_failures, 1, t->name, probe_error_name(err));
 	}
 	if (probe_policy_record(&t->c.policy, &t->st, ok))
@@ -553,8 +555,8 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 		if (t->got_row) {
 			t->pv.last_seq = t->row_seq;
 			if (w)
-				t->pv.lag_ms = probe_heartbeat_lag_ms(&w->hb, t->row_seq,
-								     t->row_written_ms, now, now_real);
+				t->pv.lag_ms = probe_heartbeat_lag_ms(
+				    &w->hb, t->row_seq, t->row_written_ms, now, now_real);
 		}
 		t->pv.lag_unix_ms = now_real;
 		if (t->pv.lag_ms >= 0)
@@ -570,11 +572,11 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 	if (changes & PROBE_CHANGED_HEALTH) {
 		base_metric_set(m_healthy, t->pv.health == PROBE_HEALTHY ? 1 : 0, t->name);
 		base_log(t->pv.health == PROBE_HEALTHY ? BASE_LOG_INFO : BASE_LOG_WARN,
-			 "probe verdict changed", "target", t->name, "role", role_name(t->c.kind),
-			 "verdict", probe_health_name(t->pv.health), "reason",
-			 ok ? "ok" : probe_error_name(err), "sqlstate", t->pv.last_sqlstate,
-			 "lag_ms", base_fmt(lagbuf, sizeof(lagbuf), "%" PRId64, t->pv.lag_ms),
-			 NULL);
+		         "probe verdict changed", "target", t->name, "role", role_name(t->c.kind),
+		         "verdict", probe_health_name(t->pv.health), "reason",
+		         ok ? "ok" : probe_error_name(err), "sqlstate", t->pv.last_sqlstate,
+		         "lag_ms", base_fmt(lagbuf, sizeof(lagbuf), "%" PRId64, t->pv.lag_ms),
+		         NULL);
 	}
 	if (changes)
 		push_note(p, t, changes);
@@ -600,13 +602,12 @@ static enum probe_error classify_connect(PGconn *conn)
 
 	if (strstr(m, "SSL") || strstr(m, "certificate") || strstr(m, "TLS"))
 		return PROBE_ERR_TLS;
-	if (strstr(m, "authentication") || strstr(m, "password") ||
-	    strstr(m, "pg_hba.conf") || strstr(m, "does not exist") ||
-	    strstr(m, "permission denied"))
+	if (strstr(m, "authentication") || strstr(m, "password") || strstr(m, "pg_hba.conf") ||
+	    strstr(m, "does not exist") || strstr(m, "permission denied"))
 		return PROBE_ERR_AUTH;
-	if (strstr(m, "starting up") || strstr(m, "shutting down") ||
-	    strstr(m, "too many") || strstr(m, "recovery mode") ||
-	    strstr(m, "not yet accepting") || strstr(m, "reserved for"))
+	if (strstr(m, "starting up") || strstr(m, "shutting down") || strstr(m, "too many") ||
+	    strstr(m, "recovery mode") || strstr(m, "not yet accepting") ||
+	    strstr(m, "reserved for"))
 		return PROBE_ERR_UNAVAILABLE;
 	return PROBE_ERR_CONNECT;
 }
@@ -750,7 +751,7 @@ static void start_probe(struct probe_prober *p, struct target *t, int64_t now)
 
 	/* An idle connection the server closed is replaced, not blamed. */
 	if (t->conn_ready && (!PQconsumeInput(t->conn) || PQstatus(t->conn) != CONNECTION_OK ||
-			      PQtransactionStatus(t->conn) != PQTRANS_IDLE))
+	                      PQtransactionStatus(t->conn) != PQTRANS_IDLE))
 		close_conn(t);
 	if (t->conn_ready) {
 		send_next(p, t);
@@ -771,8 +772,8 @@ static void handle_result(struct target *t, PGresult *r)
 	char *end;
 
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_EMPTY_QUERY) {
-		if (t->phase != PH_QUERY || t->c.statement || PQntuples(r) < 1 || PQnfields(r) < 1 ||
-		    PQgetisnull(r, 0, 0))
+		if (t->phase != PH_QUERY || t->c.statement || PQntuples(r) < 1 ||
+		    PQnfields(r) < 1 || PQgetisnull(r, 0, 0))
 			return;
 		errno = 0;
 		t->row_seq = strtoll(PQgetvalue(r, 0, 0), &end, 10);
@@ -794,7 +795,7 @@ static void handle_result(struct target *t, PGresult *r)
 	if (st == PGRES_FATAL_ERROR && state && strlen(state) == 5)
 		snprintf(t->sqlstate, sizeof(t->sqlstate), "%s", state);
 	t->err = st == PGRES_FATAL_ERROR ? classify_sqlstate(t->sqlstate[0] ? t->sqlstate : NULL)
-					 : PROBE_ERR_QUERY;
+	                                 : PROBE_ERR_QUERY;
 	if (st == PGRES_BAD_RESPONSE)
 		t->err = PROBE_ERR_CONNECT;
 }
@@ -1045,7 +1046,8 @@ static void *run(void *arg)
 			}
 			if (t->deadline_ms < next)
 				next = t->deadline_ms;
-			fd = t->phase == PH_RESOLVING || t->phase == PH_QUEUED ? -1 : PQsocket(t->conn);
+			fd = t->phase == PH_RESOLVING || t->phase == PH_QUEUED ? -1
+			                                                       : PQsocket(t->conn);
 			if (fd >= 0)
 				add_pollfd(p, &n, fd, t->events, t);
 		}
@@ -1073,7 +1075,8 @@ static void *run(void *arg)
 			i = 1 + (k + j) % (n - 1);
 			t = p->pfd_targets[i];
 			if (!p->pfds[i].revents || !t->conn || PQsocket(t->conn) != p->pfds[i].fd ||
-			    (t->phase != PH_CONNECTING && t->phase != PH_SETUP && t->phase != PH_QUERY))
+			    (t->phase != PH_CONNECTING && t->phase != PH_SETUP &&
+			     t->phase != PH_QUERY))
 				continue;
 			advance(p, t, p->pfds[i].revents);
 			if (base_now_mono_ms() - pass_start >= PASS_BUDGET_MS)
@@ -1098,8 +1101,8 @@ int probe_prober_new(const struct probe_options *opt, struct probe_prober **out)
 	p = xcalloc(1, sizeof(*p));
 	if (opt)
 		p->opt = *opt;
-	p->application_name = xstrdup(p->opt.application_name ? p->opt.application_name
-							      : DEFAULT_APPLICATION);
+	p->application_name =
+	    xstrdup(p->opt.application_name ? p->opt.application_name : DEFAULT_APPLICATION);
 	p->opt.application_name = NULL;
 	pthread_mutex_init(&p->lock, NULL);
 	p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1189,15 +1192,16 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 	fresh->v = fresh->pv;
 	fresh->lag_notified_ms = -1;
 	/* Spread first probes over a period, so that many new targets do not connect at once. */
-	fresh->next_due_ms = base_now_mono_ms() +
-			     (int64_t)(name_hash(c->name) % (uint64_t)c->policy.period_ms);
+	fresh->next_due_ms =
+	    base_now_mono_ms() + (int64_t)(name_hash(c->name) % (uint64_t)c->policy.period_ms);
 
 	pthread_mutex_lock(&p->lock);
 	t = find_locked(p, c->name);
 	if (!t) {
 		if (p->nincoming == p->incoming_alloc) {
 			p->incoming_alloc = p->incoming_alloc ? 2 * p->incoming_alloc : 16;
-			p->incoming = xrealloc(p->incoming, p->incoming_alloc * sizeof(*p->incoming));
+			p->incoming =
+			    xrealloc(p->incoming, p->incoming_alloc * sizeof(*p->incoming));
 		}
 		p->incoming[p->nincoming++] = fresh;
 		fresh = NULL;

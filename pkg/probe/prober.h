@@ -36,8 +36,9 @@
  * host:port are in flight at once; further probes wait for a slot, oldest
  * first, and the wait counts against their deadline. (Without the limit a
  * thousand targets on a few servers connect at once, the servers cannot
- * finish the sessions before the deadlines, and every retry repeats it.) An idle connection the server closed (restart, failover)
- * is noticed when the next probe starts and replaced within that probe.
+ * finish the sessions before the deadlines, and every retry repeats it.) An idle connection the
+ * server closed (restart, failover) is noticed when the next probe starts and replaced within that
+ * probe.
  *
  * TLS: sslmode defaults to "require"; "verify-full" with sslrootcert (a CA
  * bundle path) checks the server's certificate and name. Anything weaker than
@@ -107,19 +108,19 @@ const char *probe_error_name(enum probe_error e);
 
 /* A target's configuration. Every string is copied by probe_prober_set. */
 struct probe_target {
-	const char *name;        /* unique key, 1..127 bytes; also the metrics label */
+	const char *name; /* unique key, 1..127 bytes; also the metrics label */
 	enum probe_kind kind;
-	const char *host;        /* IP literal or DNS name */
-	int port;                /* 1..65535 */
-	const char *dbname;      /* NULL = "postgres" */
-	const char *user;        /* required */
-	const char *password;    /* NULL = none */
-	const char *sslmode;     /* NULL = "require" */
-	const char *sslrootcert; /* CA bundle for verify-ca/verify-full, or NULL */
-	const char *heartbeat_table; /* NULL = "globaldb_heartbeat"; [a-z_][a-z0-9_]{0,62} */
-	const char *heartbeat_id;    /* row key, NULL = "globaldb-controller" */
+	const char *host;             /* IP literal or DNS name */
+	int port;                     /* 1..65535 */
+	const char *dbname;           /* NULL = "postgres" */
+	const char *user;             /* required */
+	const char *password;         /* NULL = none */
+	const char *sslmode;          /* NULL = "require" */
+	const char *sslrootcert;      /* CA bundle for verify-ca/verify-full, or NULL */
+	const char *heartbeat_table;  /* NULL = "globaldb_heartbeat"; [a-z_][a-z0-9_]{0,62} */
+	const char *heartbeat_id;     /* row key, NULL = "globaldb-controller" */
 	const char *writer_statement; /* writer: run this instead of the heartbeat, or NULL */
-	const char *lag_source;  /* reader: name of the writer target to measure lag against */
+	const char *lag_source;       /* reader: name of the writer target to measure lag against */
 	struct probe_policy policy;
 };
 
@@ -130,26 +131,26 @@ struct probe_verdict {
 	enum probe_health health;
 	int consecutive_failures;
 	int consecutive_successes;
-	uint64_t probes;               /* finished probes */
-	int last_ok;                   /* the last finished probe succeeded */
-	int64_t last_probe_unix_ms;    /* when the last probe finished, 0 = none yet */
-	int64_t last_success_unix_ms;  /* 0 = never */
-	enum probe_error last_error;   /* class of the most recent failure (kept after recovery) */
-	char last_sqlstate[6];         /* the server's SQLSTATE for it, "" if none */
-	int64_t last_duration_ms;      /* of the last finished probe */
-	int64_t lag_ms;                /* reader with lag_source: replication lag, -1 = unknown */
-	int64_t lag_unix_ms;           /* when lag_ms was measured, 0 = never */
-	int64_t last_seq;              /* writer: seq of the last heartbeat; reader: seq it saw */
+	uint64_t probes;              /* finished probes */
+	int last_ok;                  /* the last finished probe succeeded */
+	int64_t last_probe_unix_ms;   /* when the last probe finished, 0 = none yet */
+	int64_t last_success_unix_ms; /* 0 = never */
+	enum probe_error last_error;  /* class of the most recent failure (kept after recovery) */
+	char last_sqlstate[6];        /* the server's SQLSTATE for it, "" if none */
+	int64_t last_duration_ms;     /* of the last finished probe */
+	int64_t lag_ms;               /* reader with lag_source: replication lag, -1 = unknown */
+	int64_t lag_unix_ms;          /* when lag_ms was measured, 0 = never */
+	int64_t last_seq;             /* writer: seq of the last heartbeat; reader: seq it saw */
 };
 
 /* Bits of the notify callback's changes argument. */
 #define PROBE_CHANGED_HEALTH 1u
-#define PROBE_CHANGED_LAG 2u
+#define PROBE_CHANGED_LAG    2u
 
 typedef void (*probe_notify_fn)(void *arg, const struct probe_verdict *v, unsigned changes);
 
 struct probe_options {
-	probe_notify_fn notify;       /* may be NULL */
+	probe_notify_fn notify; /* may be NULL */
 	void *notify_arg;
 	int64_t lag_notify_step_ms;   /* > 0: also notify lag moves of this much; 0: never */
 	int resolver_threads;         /* 0 = 2 */
@@ -182,9 +183,9 @@ int probe_prober_get(struct probe_prober *p, const char *name, struct probe_verd
 
 /* Counters for benchmarks and tests. */
 struct probe_stats {
-	uint64_t probes;      /* finished probes, all targets */
-	uint64_t connects;    /* connections started */
-	uint64_t wakeups;     /* poll(2) returns of the prober thread */
+	uint64_t probes;   /* finished probes, all targets */
+	uint64_t connects; /* connections started */
+	uint64_t wakeups;  /* poll(2) returns of the prober thread */
 	int targets;
 };
 void probe_prober_stats(struct probe_prober *p, struct probe_stats *out);

@@ -52,8 +52,7 @@ static void emit(const char *fmt, ...)
 static void on_change(void *arg, const struct probe_verdict *v, unsigned changes)
 {
 	(void)arg;
-	emit("event mono_ms=%" PRId64 " name=%s health=%s reason=%s lag_ms=%" PRId64
-	     " changes=%u",
+	emit("event mono_ms=%" PRId64 " name=%s health=%s reason=%s lag_ms=%" PRId64 " changes=%u",
 	     base_now_mono_ms(), v->name, probe_health_name(v->health),
 	     v->last_ok ? "ok" : probe_error_name(v->last_error), v->lag_ms, changes);
 }
@@ -84,7 +83,7 @@ static void unescape(char *s)
 
 static int cmd_set(struct probe_prober *p, char *args)
 {
-	struct probe_target t = { 0 };
+	struct probe_target t = {0};
 	struct probe_policy pol = PROBE_POLICY_DEFAULT;
 	char *save = NULL, *w, *eq;
 
@@ -145,7 +144,7 @@ static void print_verdict(const struct probe_verdict *v)
 
 int main(void)
 {
-	struct probe_options opt = { .notify = on_change, .lag_notify_step_ms = 1000 };
+	struct probe_options opt = {.notify = on_change, .lag_notify_step_ms = 1000};
 	struct probe_prober *p = NULL;
 	struct probe_verdict v;
 	struct probe_stats st;

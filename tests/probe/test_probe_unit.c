@@ -27,7 +27,7 @@
 
 START_TEST(policy_turns_unhealthy_after_exactly_failure_threshold_failures)
 {
-	struct probe_policy p = { 1000, 500, 3, 1 };
+	struct probe_policy p = {1000, 500, 3, 1};
 	struct probe_state st = PROBE_STATE_INIT;
 
 	ck_assert_int_eq(probe_policy_record(&p, &st, 1), 1);
@@ -47,7 +47,7 @@ END_TEST
 
 START_TEST(policy_a_success_breaks_the_failure_run)
 {
-	struct probe_policy p = { 1000, 500, 3, 1 };
+	struct probe_policy p = {1000, 500, 3, 1};
 	struct probe_state st = PROBE_STATE_INIT;
 	int i, changes = 0;
 
@@ -65,7 +65,7 @@ END_TEST
 
 START_TEST(policy_recovers_after_success_threshold_successes_in_a_row)
 {
-	struct probe_policy p = { 1000, 500, 2, 3 };
+	struct probe_policy p = {1000, 500, 2, 3};
 	struct probe_state st = PROBE_STATE_INIT;
 
 	ck_assert_int_eq(probe_policy_record(&p, &st, 0), 0);
@@ -88,7 +88,7 @@ END_TEST
 
 START_TEST(policy_unknown_target_needs_a_full_run_either_way)
 {
-	struct probe_policy p = { 1000, 500, 3, 2 };
+	struct probe_policy p = {1000, 500, 3, 2};
 	struct probe_state st = PROBE_STATE_INIT;
 
 	ck_assert_int_eq(probe_policy_record(&p, &st, 1), 0);
@@ -166,7 +166,7 @@ START_TEST(lag_beyond_the_history_is_bounded_from_above_by_our_own_timestamp)
 	s = 100 + PROBE_HEARTBEAT_HISTORY;
 	/* Replica at seq 50, written (our wall clock) at 1,000,000; now (wall) 2,000,000. */
 	ck_assert_int_eq(probe_heartbeat_lag_ms(&hb, 50, 1000000, (s + 10) * 1000, 2000000),
-			 1000000);
+	                 1000000);
 	/* Without a timestamp: at least as old as the oldest write we know it lacks. */
 	ck_assert_int_eq(probe_heartbeat_lag_ms(&hb, 50, 0, (s + 10) * 1000, 2000000), 10000);
 }
@@ -253,8 +253,8 @@ static int loopback_listener(int *port, int keep_listening)
 
 static struct probe_target target(const char *name, int port, const char *password)
 {
-	struct probe_target t = { 0 };
-	struct probe_policy pol = { 300, 200, 3, 1 };
+	struct probe_target t = {0};
+	struct probe_policy pol = {300, 200, 3, 1};
 
 	t.name = name;
 	t.kind = PROBE_WRITER;
@@ -270,7 +270,7 @@ static struct probe_target target(const char *name, int port, const char *passwo
 START_TEST(refused_connections_turn_a_target_unhealthy_once)
 {
 	struct recorder rec;
-	struct probe_options opt = { 0 };
+	struct probe_options opt = {0};
 	struct probe_prober *p;
 	struct probe_target t;
 	struct probe_verdict v;
@@ -296,9 +296,9 @@ START_TEST(refused_connections_turn_a_target_unhealthy_once)
 	ck_assert_int_eq(v.health, PROBE_UNHEALTHY);
 	ck_assert(v.last_probe_unix_ms > 0);
 	ck_assert_int_eq(v.last_success_unix_ms, 0);
-	ck_assert(base_metric_value(base_metric_counter("globaldb_probe_failures_total", "",
-							"target,reason"),
-				    "refused", "connect") >= 6);
+	ck_assert(base_metric_value(
+	              base_metric_counter("globaldb_probe_failures_total", "", "target,reason"),
+	              "refused", "connect") >= 6);
 	probe_prober_free(p);
 }
 END_TEST
@@ -472,7 +472,7 @@ END_TEST
 
 START_TEST(probes_waiting_for_a_connection_slot_still_end_on_their_deadline)
 {
-	struct probe_options opt = { .max_connects_per_host = 2 };
+	struct probe_options opt = {.max_connects_per_host = 2};
 	struct probe_prober *p;
 	struct probe_target t;
 	struct probe_verdict v;
