@@ -2284,6 +2284,7 @@ void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
 	gdb_status_copy(&out->status, status);
 	out->requeue_after_ms = GDB_REQUEUE_STEADY_MS;
 
+	out->status.observed_generation = observed->generation;
 	if (gdb_spec_validate(spec, err, sizeof(err)) < 0) {
 		if (observed->deleting) {
 			struct gdb_action *a = act(&c, GDB_ACT_REMOVE_FINALIZER, NULL, 0);
@@ -2298,13 +2299,13 @@ void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
 		finalize_conditions(&c);
 		return;
 	}
-	out->status.observed_generation = observed->generation;
 	derive_global(&c);
 	derive_writer(&c);
 	update_regions(&c);
 
 	if (observed->deleting) {
 		plan_delete(&c);
+		finalize_conditions(&c);
 		return;
 	}
 	if (is_paused(&c)) {
@@ -2344,6 +2345,8 @@ void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
 		act(&c, GDB_ACT_NONE, NULL, GDB_REQUEUE_STEADY_MS);
 		rc = DONE;
 	}
+	if (rc == CONTINUE)
+		act(&c, GDB_ACT_NONE, NULL, GDB_REQUEUE_FAST_MS); /* more steps next round */
 	/* The rows again, so roles reflect this call's decision (a rebuild, a new writer). */
 	update_regions(&c);
 	finalize_conditions(&c);
