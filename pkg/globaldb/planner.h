@@ -25,7 +25,11 @@
  * non-idempotent call (switchover, failover, detach, create, delete) when the
  * observation shows it has not happened yet, and waits GDB_SETTLE_MS after the
  * step started before asking again, so a controller that crashed between 3 and
- * 4 — or after 4 — resumes without issuing the call twice.
+ * 4 — or after 4 — resumes without issuing the call twice. Provisioning
+ * (creating a missing global cluster, secondary or instance outside an
+ * operation) keeps no record: it asks only for what the observation lacks,
+ * instance names are deterministic, and a create repeated before RDS shows the
+ * first one fails with an AlreadyExists fault and changes nothing.
  *
  * Ownership: inputs are borrowed and never modified. gdb_plan() fills *out
  * (which the caller zero-initializes or reuses after gdb_plan_release()); all
@@ -221,7 +225,8 @@ struct gdb_plan {
 
 /*
  * Plans one step. All inputs are borrowed; status may be an empty (decoded from
- * NULL) status. now_ms is the wall clock in unix ms, supplied by the caller.
+ * NULL) status; health may be NULL (no verdicts yet: nothing fails over).
+ * now_ms is the wall clock in unix ms, supplied by the caller.
  * Always succeeds; the result is in *out (released with gdb_plan_release).
  */
 void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
