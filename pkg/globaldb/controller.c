@@ -242,6 +242,13 @@ int gdb_controller_start(const struct gdb_controller_opts *opts, struct gdb_cont
 	}
 	ro.reporting_controller = "globaldb.io/controller";
 	ro.reporting_instance = c->identity;
+	/*
+	 * Every decision and every AWS action is an Event, so one fallback alone
+	 * is a few dozen: client-go's default budget (25, then one per 5 min)
+	 * would drop the end of the story.
+	 */
+	ro.spam_burst = 200;
+	ro.spam_refill_ms = 2000;
 	if ((rc = kube_recorder_new(c->kube, &ro, &c->recorder)) < 0)
 		goto fail;
 
