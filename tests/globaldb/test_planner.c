@@ -501,6 +501,12 @@ static void m_approve_fallback_now(void)
 	W.obs.approve_fallback = approve_now;
 }
 
+static void m_approve_fallback_stale(void)
+{
+	base_time_format(W.now - 7 * 86400 * SEC, approve_old, sizeof(approve_old));
+	W.obs.approve_fallback = approve_old;
+}
+
 /* A third region, eu-west-1, after the other two. */
 static void m_three_regions(void)
 {
@@ -1106,6 +1112,7 @@ static const struct row rows[] = {
 	{"managed fallback waits for Aurora's re-add", {m_after_managed}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FallbackStarted", NULL},
 	{"managed fallback in Manual mode waits for approval", {m_after_managed, m_fallback_manual}, A(WAIT), NULL, S(AWAITING_APPROVAL), "AwaitingFallbackApproval", NULL, NULL, NULL},
 	{"managed fallback approved", {m_after_managed, m_fallback_manual, m_approve_fallback_now}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FallbackApproved", NULL},
+	{"managed fallback: a stale approval approves nothing", {m_after_managed, m_fallback_manual, m_approve_fallback_stale}, A(WAIT), NULL, S(AWAITING_APPROVAL), "AwaitingFallbackApproval", NULL, NULL, NULL},
 	{"re-added and connected: copy Aurora's failover snapshot", {m_after_managed, m_east_readded, m_east_aurora_snapshot, m_op_wait_readded}, A(COPY_FAILOVER_SNAPSHOT), EAST, S(COPY_SNAPSHOT), NULL, NULL, "CopyingFailoverSnapshot", NULL},
 	{"snapshot copy exists: fallback done, switch back", {m_after_managed, m_east_readded, m_east_aurora_snapshot, m_op_copy_snapshot, m_east_copy_exists}, A(SWITCHOVER), WEST, S(SWITCHOVER), NULL, NULL, "LostWritesSnapshotKept", NULL},
 	{"no failover snapshot yet: wait", {m_after_managed, m_east_readded, m_op_copy_snapshot}, A(WAIT), NULL, S(COPY_SNAPSHOT), NULL, NULL, NULL, NULL},
@@ -1148,6 +1155,7 @@ static const struct row rows[] = {
 	{"delete: then their instances", {m_deleting, m_delete_policy, m_west_standalone}, A(DELETE_INSTANCES), WEST, NOOP, NULL, NULL, NULL, NULL},
 	{"delete: then the writer leaves the global cluster", {m_deleting, m_delete_policy, m_west_missing}, A(REMOVE_FROM_GLOBAL_CLUSTER), EAST, NOOP, NULL, NULL, NULL, NULL},
 	{"delete: everything gone, remove the finalizer", {m_deleting, m_delete_policy, m_west_missing, m_east_missing, m_old_global_gone}, A(REMOVE_FINALIZER), NULL, NOOP, NULL, NULL, NULL, NULL},
+	{"delete with Retain while paused still releases the object", {m_deleting, m_paused}, A(REMOVE_FINALIZER), NULL, NOOP, NULL, NULL, "Retained", NULL},
 	{"delete with Delete waits while paused", {m_deleting, m_delete_policy, m_paused}, A(NONE), NULL, NOOP, NULL, NULL, NULL, NULL},
 
 	/* -- invalid specs the API server did not stop -- */
