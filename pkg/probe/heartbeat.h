@@ -23,6 +23,12 @@
  *   - nothing acknowledged since the prober started: lag unknown (-1). A
  *     controller gating a failover on lag must treat unknown as too much.
  *
+ * When the writer stops acknowledging, a secondary that lacks some of its
+ * writes shows a lag that keeps growing: the prober cannot tell a dead
+ * writer from one cut off from the prober but still taking writes from its
+ * clients, so the estimate stays on the safe side. A secondary that has
+ * every acknowledged write stays at 0.
+ *
  * Plain data, no locking: the owner (the prober, under its lock) serialises
  * access.
  */
