@@ -44,6 +44,7 @@ def test_a_stopped_server_is_detected_and_so_is_its_return(primary, driver):
     try:
         for name in ("w", "r"):
             ev = d.wait_event(name, "unhealthy", after_ms=t0, timeout=DETECT_MS / 1000 + 5)
+            print(f"{name}: unhealthy after {ev['mono_ms'] - t0} ms (bound {DETECT_MS})")
             assert ev["mono_ms"] - t0 <= DETECT_MS, (name, ev["mono_ms"] - t0)
             assert ev["reason"] == "connect", ev
     finally:
@@ -51,6 +52,7 @@ def test_a_stopped_server_is_detected_and_so_is_its_return(primary, driver):
     t1 = now_ms()
     for name in ("w", "r"):
         ev = d.wait_event(name, "healthy", after_ms=t1, timeout=RECOVER_MS / 1000 + 5)
+        print(f"{name}: healthy again after {ev['mono_ms'] - t1} ms (bound {RECOVER_MS})")
         assert ev["mono_ms"] - t1 <= RECOVER_MS, (name, ev["mono_ms"] - t1)
     # One notification per change, no more: healthy, unhealthy, healthy.
     health = [e["health"] for e in d.events if e["name"] == "w" and int(e["changes"]) & 1]
@@ -72,6 +74,7 @@ def test_a_frozen_server_times_out_within_the_deadline(primary, driver):
     try:
         for name in ("w", "r"):
             ev = d.wait_event(name, "unhealthy", after_ms=t0, timeout=DETECT_MS / 1000 + 5)
+            print(f"{name}: unhealthy after {ev['mono_ms'] - t0} ms (bound {DETECT_MS})")
             assert ev["mono_ms"] - t0 <= DETECT_MS, (name, ev["mono_ms"] - t0)
             assert ev["reason"] == "timeout", ev
         # No probe outlived its deadline while the server hung.
@@ -83,6 +86,7 @@ def test_a_frozen_server_times_out_within_the_deadline(primary, driver):
     t1 = now_ms()
     for name in ("w", "r"):
         ev = d.wait_event(name, "healthy", after_ms=t1, timeout=RECOVER_MS / 1000 + 5)
+        print(f"{name}: healthy again after {ev['mono_ms'] - t1} ms (bound {RECOVER_MS})")
         assert ev["mono_ms"] - t1 <= RECOVER_MS, (name, ev["mono_ms"] - t1)
 
 
@@ -106,6 +110,7 @@ def test_lag_grows_while_replay_is_paused_and_returns_to_zero(primary, standby, 
         for since, lag in samples:
             if since >= 1500:
                 assert since - 1500 <= lag <= since + 600, samples
+        print(f"lag samples (ms since pause, lag ms): {samples}")
         assert samples[-1][1] >= 2500, samples
         # The writer keeps writing: its seq is ahead of what the standby shows.
         assert d.get("lag-w")["seq"] > d.get("lag-r")["seq"]
@@ -115,6 +120,7 @@ def test_lag_grows_while_replay_is_paused_and_returns_to_zero(primary, standby, 
         standby.sql("SELECT pg_wal_replay_resume()")
     t1 = now_ms()
     v = d.wait_verdict("lag-r", lambda v: 0 <= v["lag_ms"] < 600, timeout=5)
+    print(f"lag {v['lag_ms']} ms, {now_ms() - t1} ms after resume")
     assert now_ms() - t1 < 3000
     assert v["health"] == "healthy"
     assert 'globaldb_replication_lag_seconds{target="lag-r"}' in d.metrics()
