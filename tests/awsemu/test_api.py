@@ -341,7 +341,16 @@ def test_throttling_fraction_is_honoured(aws, admin):
 def test_call_log_records_action_region_params_without_secrets(aws, admin):
     west, east = two_region(aws)
     aws("secretsmanager", WEST).create_secret(Name="db", SecretString='{"password":"hunter2"}')
+    r53 = aws("route53")
+    zone = r53.create_hosted_zone(Name="example.com", CallerReference="r1")["HostedZone"]["Id"]
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{
+        "Action": "UPSERT", "ResourceRecordSet": {
+            "Name": "db.example.com.", "Type": "CNAME", "TTL": 5,
+            "ResourceRecords": [{"Value": "localhost"}]}}]})
     calls = admin.calls()
+    change = next(c for c in calls if c["action"] == "ChangeResourceRecordSets")
+    assert change["service"] == "route53" and change["region"] == EAST
+    assert "db.example.com." in change["params"]["body"]
     create = next(c for c in calls if c["action"] == "CreateDBCluster" and c["region"] == WEST)
     assert create["service"] == "rds"
     assert create["params"]["DBClusterIdentifier"] == "west"
@@ -354,7 +363,8 @@ def test_call_log_records_action_region_params_without_secrets(aws, admin):
     assert "hunter2" not in str(calls) and "very-secret-pw" not in str(calls)
     seqs = [c["seq"] for c in calls]
     assert seqs == sorted(seqs)
-    assert [c["action"] for c in admin.get(f"/calls?since={seqs[-2]}")["calls"]] == ["CreateSecret"]
+    assert [c["action"] for c in admin.get(f"/calls?since={seqs[-2]}")["calls"]] == [
+        "ChangeResourceRecordSets"]
     admin.post("/calls/reset")
     assert admin.calls() == []
 
