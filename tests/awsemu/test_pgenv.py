@@ -109,3 +109,21 @@ def test_freeze_holds_connections_and_thaw_releases(shared_pair):
     assert time.monotonic() - t0 >= 1.5
     primary.thaw()
     assert primary.sql("SELECT 1") == [(1,)]
+
+
+def test_a_port_taken_after_it_was_chosen_is_chosen_again(pg_root, monkeypatch):
+    import socket
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    choices = [taken]
+    real = pgenv.free_port
+    monkeypatch.setattr(pgenv, "free_port", lambda: choices.pop() if choices else real())
+    srv = pgenv.init_primary(pg_root, "p")
+    try:
+        assert srv.port != taken
+        assert srv.sql("SHOW port") == [(str(srv.port),)]
+    finally:
+        srv.destroy()
+        squatter.close()

@@ -539,8 +539,23 @@ def init_primary(root_dir, name, port=None, superuser=DEFAULT_SUPERUSER,
     subprocess.run(["cp", "-a", _template(superuser, password), srv.datadir], check=True)
     srv._write_server_conf()
     if start:
-        srv.start()
+        _start_new(srv, port is None)
     return srv
+
+
+def _start_new(srv, port_was_chosen, primary=None, attempts=5):
+    """Start a new server; when another process took its port since
+    free_port() chose it, choose again (only if the caller gave no port)."""
+    for attempt in range(attempts):
+        try:
+            srv.start()
+            return
+        except PgEnvError as e:
+            if not port_was_chosen or "Address already in use" not in str(e) \
+                    or attempt == attempts - 1:
+                raise
+        srv.port = free_port()
+        srv._write_server_conf(primary=primary)
 
 
 def _base_backup(primary, target):
@@ -559,7 +574,7 @@ def make_standby(primary, root_dir, name, port=None, start=True) -> PgServer:
     _base_backup(primary, srv)
     srv._write_server_conf(primary=primary)
     if start:
-        srv.start()
+        _start_new(srv, port is None, primary=primary)
     return srv
 
 
