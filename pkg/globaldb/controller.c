@@ -159,6 +159,8 @@ static void on_stopped_leading(void *ud)
 	if (atomic_load(&c->stopping))
 		return;
 	base_log(BASE_LOG_ERROR, "leader election lost", "identity", c->identity, NULL);
+	/* No reconcile may start without the Lease; those running finish. */
+	kube_workqueue_shutdown(c->queue);
 	if (c->o.on_fatal)
 		c->o.on_fatal(c->o.ud, "leader election lost");
 }

@@ -318,11 +318,6 @@ def main():
         summary["failover_steps"] = {s["name"]: s["durationSeconds"] for s in last.get("steps", [])}
         wait_for(lambda: app.first_ack_after(t_out), timeout=60, what="a write on the new writer")
         summary["writable"] = app.first_ack_after(t_out) - t_out
-        moved = tail.first("WriterMoved", t_out)
-        insync = tail.first("DnsInSync", t_out)
-        restarted = tail.first("FailoverCompleted", t_out)
-        summary["dns"] = insync - moved if moved and insync else None
-        summary["restart"] = restarted - insync if insync and restarted else None
         say(f"failover {last['result']}: writes accepted again {summary['writable']:.1f}s after the "
             f"outage; data-loss window {summary['data_loss']}s", GREEN)
         kubectl_show(kubectl, "-n", world.ns, "get", "globaldatabase")
@@ -349,6 +344,13 @@ def main():
         summary["acked"] = len(app.acked)
         summary["lost_before_outage"] = sum(1 for t in acked_before if t not in present)
         summary["lost_total"] = sum(1 for t, _ in app.acked if t not in present)
+
+        # From the Events of the failover (the tail has seen them all by now).
+        moved = tail.first("WriterMoved", t_out)
+        insync = tail.first("DnsInSync", t_out)
+        restarted = tail.first("FailoverCompleted", t_out)
+        summary["dns"] = insync - moved if moved and insync else None
+        summary["restart"] = restarted - insync if insync and restarted else None
 
         chapter("Summary")
         rows = [
