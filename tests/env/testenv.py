@@ -346,7 +346,12 @@ def install_crds(st):
     for f in files:
         kubectl(st, "apply", "--server-side", "-f", os.path.join(crd_dir, f))
     if files:
-        kubectl(st, "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+        # `kubectl wait` fails outright on a CRD whose status the server has not
+        # written yet, so ask again until the deadline.
+        def established():
+            kubectl(st, "wait", "--for=condition=Established", "--timeout=10s", "crd", "--all")
+            return True
+        wait_until("CRDs Established", established, timeout=60, interval=0.2)
     st["crds"] = files
 
 
