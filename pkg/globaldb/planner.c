@@ -1221,6 +1221,17 @@ static const char *failover_target(struct ctx *c, int *failing, int approved_man
 	    hw->consecutive_failures < c->spec->health_check.failure_threshold)
 		return NULL;
 	*failing = 1;
+	/* A verdict the prober has not refreshed lately says nothing about now. */
+	if (hw->last_probe_ms <= 0 ||
+	    c->now - hw->last_probe_ms > (int64_t)(3 * c->spec->health_check.period_seconds +
+	                                           c->spec->health_check.timeout_seconds) *
+	                                     1000) {
+		refuse(c, "ProbeVerdictStale",
+		       "the writer in %s was last probed %" PRId64 "s ago; not failing over on "
+		       "a stale verdict",
+		       c->writer, hw->last_probe_ms > 0 ? (c->now - hw->last_probe_ms) / 1000 : -1);
+		return NULL;
+	}
 	if (c->writer_standalone || !c->global) {
 		refuse(c, "NoFailoverTarget",
 		       "the writer in %s fails its probes and has no secondary to fail over to",

@@ -430,6 +430,10 @@ static void m_west_failing(void)
 	H(WEST)->writer_healthy = 0;
 	H(WEST)->consecutive_failures = 5;
 }
+static void m_east_probe_stale(void)
+{
+	H(EAST)->last_probe_ms = W.now - 60 * SEC;
+}
 static void m_east_failing_2(void)
 {
 	H(EAST)->writer_healthy = 0;
@@ -1058,6 +1062,7 @@ static const struct row rows[] = {
 
 	/* -- unplanned failover: refusals -- */
 	{"refuse: fewer failures than the threshold", {m_east_failing_2, m_east_api_down}, A(NONE), NULL, NOOP, "RegionUnreachable", "PrimaryUnhealthy", NULL, NULL},
+	{"refuse: a stale writer verdict", {m_east_failing, m_east_api_down, m_east_probe_stale}, A(NONE), NULL, NOOP, "ProbeVerdictStale", NULL, "ProbeVerdictStale", "ProbeVerdictStale"},
 	{"refuse: RDS says the primary is available", {m_east_failing}, A(NONE), NULL, NOOP, "PrimaryAvailableInControlPlane", "PrimaryUnhealthy", "PrimaryAvailableInControlPlane", "PrimaryAvailableInControlPlane"},
 	{"refuse: primary API throttled is no confirmation", {m_east_failing, m_east_api_throttled}, A(NONE), NULL, NOOP, "AwaitingConfirmation", NULL, NULL, "AwaitingConfirmation"},
 	{"refuse: primary API not observed", {m_east_failing, m_east_api_unknown}, A(NONE), NULL, NOOP, "AwaitingConfirmation", NULL, NULL, "AwaitingConfirmation"},
