@@ -403,6 +403,19 @@ class World:
     def event_reasons(self):
         return [e["reason"] for e in self.events()]
 
+    def assert_event_order(self, reasons):
+        """The first Event of each reason is no later than the next one's.
+
+        eventTime has millisecond resolution and Events emitted by one plan
+        share it, so equal times count as in order.
+        """
+        first = {}
+        for e in self.events():
+            first.setdefault(e["reason"], e.get("eventTime") or e["metadata"]["creationTimestamp"])
+        times = [first.get(r) for r in reasons]
+        assert None not in times, f"missing events among {reasons}: {sorted(first)}"
+        assert times == sorted(times), list(zip(reasons, times))
+
     def wait_event(self, reason, timeout=60):
         return wait_for(lambda: reason in self.event_reasons(), timeout=timeout,
                         what=f"event {reason}")

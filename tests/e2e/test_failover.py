@@ -68,9 +68,8 @@ def outage_and_failover(world, controller, emulator, method):
     for r in ("FailoverStarted", "WriterMoved", "DataLossWindow", "DnsInSync",
               "RestartingWorkloads", "FailoverCompleted"):
         assert r in reasons, f"missing event {r}: {reasons}"
-    order = [reasons.index(r) for r in ("FailoverStarted", "WriterMoved", "DnsInSync",
-                                        "RestartingWorkloads", "FailoverCompleted")]
-    assert order == sorted(order), reasons
+    world.assert_event_order(["FailoverStarted", "WriterMoved", "DnsInSync",
+                              "RestartingWorkloads", "FailoverCompleted"])
     assert world.restarted_at() is not None
     west = world.cluster(WEST, "orders-west")
     assert world.record(f"writer.{world.zone_name}") == west["Endpoint"]

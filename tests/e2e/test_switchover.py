@@ -29,7 +29,7 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
     # Adoption creates nothing: no mutating RDS call at all.
     adopted_calls = [c for c in emulator.calls() if c["seq"] > since]
     assert not [c for c in adopted_calls if c["action"] in MUTATING]
-    assert world.condition("PrimaryHealthy")["status"] == "True"
+    world.wait_condition("PrimaryHealthy", "True", "WriterProbesSucceeding", timeout=30)
     assert ready["observedGeneration"] == world.gdb()["metadata"]["generation"]
     # The finalizer protects the AWS resources' bookkeeping.
     assert "globaldb.io/finalizer" in world.gdb()["metadata"]["finalizers"]
@@ -62,9 +62,8 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
     for r in ("SwitchoverStarted", "WriterMoved", "UpdatingDns", "DnsInSync",
               "RestartingWorkloads", "SwitchoverCompleted"):
         assert r in reasons, f"missing event {r}: {reasons}"
-    order = [reasons.index(r) for r in ("SwitchoverStarted", "WriterMoved", "DnsInSync",
-                                        "RestartingWorkloads", "SwitchoverCompleted")]
-    assert order == sorted(order), reasons
+    world.assert_event_order(["SwitchoverStarted", "WriterMoved", "DnsInSync",
+                              "RestartingWorkloads", "SwitchoverCompleted"])
 
     calls = [c for c in emulator.calls() if c["seq"] > since]
     sw = [c for c in calls if c["action"] in ("SwitchoverGlobalCluster", "FailoverGlobalCluster")]
