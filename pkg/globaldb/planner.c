@@ -2266,6 +2266,9 @@ static void finalize_conditions(struct ctx *c)
 		set_condition(c, "Ready", GDB_COND_FALSE, "WriterNotInDesiredRegion", msg);
 	} else if (c->degraded_reason[0]) {
 		set_condition(c, "Ready", GDB_COND_FALSE, c->degraded_reason, c->degraded_msg);
+	} else if (ph == GDB_COND_UNKNOWN) {
+		set_condition(c, "Ready", GDB_COND_FALSE, "PrimaryHealthUnknown",
+		              "no write probe verdict for the writer yet");
 	} else {
 		snprintf(msg, sizeof(msg), "the writer is in %s as desired", c->writer);
 		set_condition(c, "Ready", GDB_COND_TRUE, "WriterInDesiredRegion", msg);

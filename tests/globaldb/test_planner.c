@@ -434,6 +434,10 @@ static void m_east_probe_stale(void)
 {
 	H(EAST)->last_probe_ms = W.now - 60 * SEC;
 }
+static void m_east_not_probed(void)
+{
+	H(EAST)->writer_healthy = -1;
+}
 static void m_east_failing_2(void)
 {
 	H(EAST)->writer_healthy = 0;
@@ -998,6 +1002,7 @@ static const struct row rows[] = {
 	{"membership alone makes a secondary (no GlobalClusterIdentifier on the cluster)", {m_west_no_global_id}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", NULL, NULL},
 	{"a creating secondary that joins is awaited", {m_west_creating_joining}, A(NONE), NULL, NOOP, "", NULL, NULL, NULL},
 	{"an unreachable secondary region is reported", {m_west_api_down}, A(NONE), NULL, NOOP, "RegionUnreachable", "RegionUnreachable", NULL, NULL},
+	{"not Ready before the first writer verdict", {m_east_not_probed}, A(NONE), NULL, NOOP, "", "PrimaryHealthUnknown", NULL, NULL},
 	{"a slow writer probe alone changes nothing", {m_east_slow_probe}, A(NONE), NULL, NOOP, "", "PrimaryUnhealthy", NULL, NULL},
 
 	/* -- planned switchover -- */
