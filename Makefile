@@ -7,13 +7,16 @@
 #   make asan     unit tests under ASan+UBSan
 #   make tsan     unit tests under TSan
 #   make testenv  start the shared test environment in this shell's session
+#   make demo     the runbook story on the local environment (hack/demo)
+#   make docker-build   the container image (docker, else podman)
+#   make deploy   apply manifests/ to the cluster of the current kubeconfig
 
 BUILD ?= build
 CTEST_ARGS ?=
 # Tiers that `make test` leaves out: the container image build (slow; `make image-test`).
 TEST_EXCLUDE ?= image
 
-.PHONY: all build deps deps-build test unit asan tsan testenv clean format
+.PHONY: all build deps deps-build test unit asan tsan testenv demo docker-build image-test deploy clean format
 
 all: build
 
@@ -49,6 +52,18 @@ tsan: deps-build
 
 testenv: deps
 	hack/testenv up
+
+demo:
+	hack/demo
+
+docker-build: deps-build
+	hack/docker-build
+
+image-test: build
+	ctest --test-dir $(BUILD) --output-on-failure -L image $(CTEST_ARGS)
+
+deploy:
+	kubectl apply -k manifests/
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
