@@ -1232,6 +1232,19 @@ static const char *failover_target(struct ctx *c, int *failing, int approved_man
 		       c->writer, hw->last_probe_ms > 0 ? (c->now - hw->last_probe_ms) / 1000 : -1);
 		return NULL;
 	}
+	{
+		int64_t window = (int64_t)c->spec->health_check.failure_threshold *
+		                 c->spec->health_check.period_seconds * 1000;
+
+		if (c->st->last_paused_ms > 0 && c->now - c->st->last_paused_ms < window) {
+			refuse(
+			    c, "ResumingFromPause",
+			    "the writer in %s fails its probes, but the object was paused %" PRId64
+			    "s ago; waiting a detection window of %" PRId64 "s for fresh evidence",
+			    c->writer, (c->now - c->st->last_paused_ms) / 1000, window / 1000);
+			return NULL;
+		}
+	}
 	if (c->writer_standalone || !c->global) {
 		refuse(c, "NoFailoverTarget",
 		       "the writer in %s fails its probes and has no secondary to fail over to",
@@ -2322,6 +2335,9 @@ void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
 		finalize_conditions(&c);
 		return;
 	}
+	if (is_paused(&c) || (gdb_status_condition(status, "Progressing") &&
+	                      streq(gdb_status_condition(status, "Progressing")->reason, "Paused")))
+		out->status.last_paused_ms = now_ms; /* paused now, or resumed just now */
 	if (is_paused(&c)) {
 		act(&c, GDB_ACT_NONE, NULL, GDB_REQUEUE_STEADY_MS);
 		if (!gdb_status_condition(status, "Progressing") ||

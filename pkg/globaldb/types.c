@@ -737,7 +737,8 @@ int gdb_status_decode(const json_t *status, struct gdb_status *out, char *err, s
 	        0 ||
 	    (rc = get_int(&c, status, "maxReplicationLagSeconds", -1, 0, INT64_MAX / 2,
 	                  &out->max_replication_lag_seconds)) < 0 ||
-	    (rc = get_time(&c, status, "lastFailoverTime", &out->last_failover_ms)) < 0)
+	    (rc = get_time(&c, status, "lastFailoverTime", &out->last_failover_ms)) < 0 ||
+	    (rc = get_time(&c, status, "lastPausedTime", &out->last_paused_ms)) < 0)
 		return rc;
 
 	if ((rc = get_arr(&c, status, "readerEndpoints", GDB_MAX_REGIONS, &arr)) < 0)
@@ -883,6 +884,7 @@ json_t *gdb_status_encode(const struct gdb_status *st)
 		json_object_set_new(o, "maxReplicationLagSeconds",
 		                    json_integer(st->max_replication_lag_seconds));
 	put_time(o, "lastFailoverTime", st->last_failover_ms);
+	put_time(o, "lastPausedTime", st->last_paused_ms);
 	if (st->n_regions) {
 		arr = json_array();
 		for (size_t i = 0; i < st->n_regions; i++) {

@@ -246,6 +246,7 @@ struct gdb_status {
 	size_t n_reader_endpoints;
 	int64_t max_replication_lag_seconds; /* -1 unknown */
 	int64_t last_failover_ms;            /* 0 = never */
+	int64_t last_paused_ms;              /* 0 = never */
 	struct gdb_region_status regions[GDB_MAX_REGIONS];
 	size_t n_regions;
 	struct gdb_operation operation;

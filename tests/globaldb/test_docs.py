@@ -22,14 +22,14 @@ DOC_NAMES = set(re.findall(r"`([A-Z][A-Za-z]+)`", DOC))
 def code_reasons():
     reasons = set()
     for fn in ("degraded", "refuse", "progressing"):
-        reasons |= set(re.findall(fn + r'\(c,\s*"([A-Za-z]+)"', PLANNER))
+        reasons |= set(re.findall(fn + r'\(\s*c,\s*"([A-Za-z]+)"', PLANNER))
     reasons |= set(re.findall(r'return "(Aws[A-Za-z]+)";', PLANNER))
     reasons |= set(re.findall(r'set_condition\(c, "[A-Za-z]+", GDB_COND_[A-Z]+, "([A-Za-z]+)"', PLANNER))
     return reasons
 
 
 def event_reasons():
-    reasons = set(re.findall(r'event\(&?c, GDB_EVENT_[A-Z]+,\s*"([A-Za-z]+)"', PLANNER))
+    reasons = set(re.findall(r'event\(\s*&?c,\s*GDB_EVENT_[A-Z]+,\s*"([A-Za-z]+)"', PLANNER))
     # reasons chosen by a conditional expression
     reasons |= set(re.findall(r'\? "([A-Za-z]+Completed)"', PLANNER))
     reasons |= set(re.findall(r': "([A-Za-z]+Completed)"', PLANNER))

@@ -438,6 +438,23 @@ static void m_east_not_probed(void)
 {
 	H(EAST)->writer_healthy = -1;
 }
+/* The last plan saw the paused annotation; it is gone now. */
+static void m_was_paused(void)
+{
+	struct gdb_condition *cd = &W.st.conditions[W.st.n_conditions++];
+
+	memset(cd, 0, sizeof(*cd));
+	cd->type = xstrdup("Progressing");
+	cd->status = GDB_COND_FALSE;
+	cd->reason = xstrdup("Paused");
+	cd->message = xstrdup("paused");
+	cd->last_transition_ms = W.now - 60 * SEC;
+	W.st.last_paused_ms = W.now - 1 * SEC;
+}
+static void m_paused_20s_ago(void)
+{
+	W.st.last_paused_ms = W.now - 20 * SEC;
+}
 static void m_east_failing_2(void)
 {
 	H(EAST)->writer_healthy = 0;
@@ -1082,6 +1099,8 @@ static const struct row rows[] = {
 	{"refuse: target region unreachable too", {m_east_failing, m_east_api_down, m_west_api_down}, A(NONE), NULL, NOOP, "NoFailoverTarget", NULL, NULL, "NoFailoverTarget"},
 	{"refuse: cooldown", {m_east_failing, m_east_api_down, m_cooldown_recent}, A(NONE), NULL, NOOP, "CooldownActive", NULL, "CooldownActive", "CooldownActive"},
 	{"refuse: paused", {m_east_failing, m_east_api_down, m_paused}, A(NONE), NULL, NOOP, NULL, NULL, "Paused", NULL},
+	{"refuse: just resumed from a pause, failures seen while paused", {m_east_failing, m_east_api_down, m_was_paused}, A(NONE), NULL, NOOP, "ResumingFromPause", NULL, "ResumingFromPause", "ResumingFromPause"},
+	{"failover once a detection window passed after the pause", {m_east_failing, m_east_api_down, m_paused_20s_ago}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"refuse: a standalone writer has no failover target", {m_after_detach, m_east_api_down, m_west_failing}, A(NONE), NULL, NOOP, "NoFailoverTarget", "PrimaryUnhealthy", NULL, "NoFailoverTarget"},
 
 	/* -- manual mode -- */
