@@ -65,6 +65,8 @@ def test_refusals_then_manual_approval(world, controller, emulator, kubectl):
     assert not [x for x in emulator.calls() if x["seq"] > since and x["action"] in FAILOVER_CALLS]
     assert "Paused" in world.event_reasons()
     emulator.outage(EAST, "off")
+    # Unpausing while the writer still looks failed would rightly fail over.
+    world.wait_condition("PrimaryHealthy", "True", timeout=60)
     kubectl("-n", ns, "annotate", "globaldatabase", "orders", "globaldb.io/paused-")
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
 
@@ -81,6 +83,7 @@ def test_refusals_then_manual_approval(world, controller, emulator, kubectl):
         hold_refusal(world, controller, emulator, since, "ReplicationLagOverBudget")
         assert "budget" in world.condition("Degraded")["message"]
         emulator.outage(EAST, "off")
+        world.wait_condition("PrimaryHealthy", "True", timeout=60)
     finally:
         world.servers["west-w"].sql("SELECT pg_wal_replay_resume()")
     kubectl("-n", ns, "patch", "globaldatabase", "orders", "--type", "merge",
