@@ -10,6 +10,7 @@
 #ifndef BASE_TIMEUTIL_H
 #define BASE_TIMEUTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,15 @@ int base_time_format_us(int64_t unix_ms, char *out, size_t n);
  * offset into milliseconds since the epoch. 0 or BASE_EPARSE.
  */
 int base_time_parse(const char *s, int64_t *unix_ms);
+
+/* Initializes cond so that base_cond_wait_ms() times it on the monotonic clock. */
+void base_cond_init_monotonic(pthread_cond_t *cond);
+/*
+ * Waits on cond (made by base_cond_init_monotonic) with mu held for at most
+ * ms milliseconds; returns when signalled, at the deadline, or spuriously, so
+ * callers re-check their predicate in a loop as with pthread_cond_wait.
+ */
+void base_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms);
 
 /* Sleeps for ms milliseconds (restarting after signals). */
 void base_sleep_ms(int64_t ms);

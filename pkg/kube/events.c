@@ -52,18 +52,10 @@ static int wait_or_stop(struct kube_recorder *r, int64_t ms)
 	pthread_mutex_lock(&r->mu);
 	while (!(stopped = atomic_load(&r->stop))) {
 		int64_t left = deadline - base_now_mono_ms();
-		struct timespec ts;
 
 		if (left <= 0)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&r->cond, &r->mu, &ts);
+		base_cond_wait_ms(&r->cond, &r->mu, left);
 	}
 	pthread_mutex_unlock(&r->mu);
 	return stopped;
@@ -239,7 +231,6 @@ int kube_recorder_new(struct kube_client *client, const struct kube_recorder_opt
 		      struct kube_recorder **out)
 {
 	struct kube_recorder *r;
-	pthread_condattr_t ca;
 
 	*out = NULL;
 	if (!opts->reporting_controller || !*opts->reporting_controller ||
@@ -259,10 +250,7 @@ int kube_recorder_new(struct kube_client *client, const struct kube_recorder_opt
 	r->buckets = json_object();
 	r->series = json_object();
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	base_cond_init_monotonic(&r->cond);
 	if (pthread_create(&r->thread, NULL, run, r) != 0)
 		BUG("pthread_create failed");
 	*out = r;
@@ -394,20 +382,12 @@ int kube_recorder_flush(struct kube_recorder *r, int64_t timeout_ms)
 	pthread_mutex_lock(&r->mu);
 	while (r->len > 0 || r->busy) {
 		int64_t left = deadline - base_now_mono_ms();
-		struct timespec ts;
 
 		if (left <= 0) {
 			rc = BASE_ETIMEDOUT;
 			break;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&r->cond, &r->mu, &ts);
+		base_cond_wait_ms(&r->cond, &r->mu, left);
 	}
 	pthread_mutex_unlock(&r->mu);
 	return rc;

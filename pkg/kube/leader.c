@@ -58,18 +58,10 @@ static int wait_or_stop(struct kube_leader *le, int64_t ms)
 	pthread_mutex_lock(&le->mu);
 	while (!(stopped = atomic_load(&le->stop))) {
 		int64_t left = deadline - base_now_mono_ms();
-		struct timespec ts;
 
 		if (left <= 0)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&le->cond, &le->mu, &ts);
+		base_cond_wait_ms(&le->cond, &le->mu, left);
 	}
 	pthread_mutex_unlock(&le->mu);
 	return stopped;
@@ -277,7 +269,6 @@ int kube_leader_start(struct kube_client *client, const struct kube_leader_opts 
 		      struct kube_leader **out)
 {
 	struct kube_leader *le;
-	pthread_condattr_t ca;
 	int64_t lease = opts->lease_duration_ms ? opts->lease_duration_ms : KUBE_LEASE_DURATION_MS;
 	int64_t renew = opts->renew_deadline_ms ? opts->renew_deadline_ms : KUBE_RENEW_DEADLINE_MS;
 	int64_t retry = opts->retry_period_ms ? opts->retry_period_ms : KUBE_RETRY_PERIOD_MS;
@@ -301,10 +292,7 @@ int kube_leader_start(struct kube_client *client, const struct kube_leader_opts 
 	le->on_new_leader = opts->on_new_leader;
 	le->ud = opts->ud;
 	pthread_mutex_init(&le->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&le->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	base_cond_init_monotonic(&le->cond);
 	base_metric_set(m_master, 0, le->name);
 	if (pthread_create(&le->thread, NULL, run, le) != 0)
 		BUG("pthread_create failed");

@@ -51,18 +51,10 @@ static int wait_or_stop(struct kube_reflector *r, int64_t ms)
 	pthread_mutex_lock(&r->mu);
 	while (!(stopped = atomic_load(&r->stop))) {
 		int64_t left = deadline - base_now_mono_ms();
-		struct timespec ts;
 
 		if (left <= 0)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&r->cond, &r->mu, &ts);
+		base_cond_wait_ms(&r->cond, &r->mu, left);
 	}
 	pthread_mutex_unlock(&r->mu);
 	return stopped;
@@ -206,7 +198,6 @@ int kube_reflector_start(struct kube_client *client, struct kube_store *store,
 			 const struct kube_reflector_opts *opts, struct kube_reflector **out)
 {
 	struct kube_reflector *r = xcalloc(1, sizeof(*r));
-	pthread_condattr_t ca;
 
 	r->client = client;
 	r->store = store;
@@ -219,10 +210,7 @@ int kube_reflector_start(struct kube_client *client, struct kube_store *store,
 	r->min_timeout_s = opts->min_watch_timeout_s > 0 ? opts->min_watch_timeout_s
 							  : KUBE_WATCH_MIN_TIMEOUT_S;
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	base_cond_init_monotonic(&r->cond);
 	if (pthread_create(&r->thread, NULL, run, r) != 0)
 		BUG("pthread_create failed");
 	*out = r;
@@ -266,20 +254,12 @@ int kube_reflector_wait_synced(struct kube_reflector *r, int64_t timeout_ms)
 	pthread_mutex_lock(&r->mu);
 	while (!r->synced) {
 		int64_t left = deadline - base_now_mono_ms();
-		struct timespec ts;
 
 		if (left <= 0) {
 			rc = BASE_ETIMEDOUT;
 			break;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&r->cond, &r->mu, &ts);
+		base_cond_wait_ms(&r->cond, &r->mu, left);
 	}
 	pthread_mutex_unlock(&r->mu);
 	return rc;

@@ -60,7 +60,6 @@ static void metrics_init(void)
 struct kube_workqueue *kube_workqueue_new(const struct kube_workqueue_opts *opts)
 {
 	struct kube_workqueue *q = xcalloc(1, sizeof(*q));
-	pthread_condattr_t ca;
 
 	pthread_once(&metrics_once, metrics_init);
 	q->name = xstrdup(opts->name);
@@ -71,10 +70,7 @@ struct kube_workqueue *kube_workqueue_new(const struct kube_workqueue_opts *opts
 	q->tokens = q->burst;
 	q->tokens_ms = base_now_mono_ms();
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	base_cond_init_monotonic(&q->cond);
 	q->dirty = json_object();
 	q->processing = json_object();
 	q->waiting = json_object();
@@ -250,19 +246,7 @@ static int64_t promote_locked(struct kube_workqueue *q)
 
 static void timed_wait(struct kube_workqueue *q, int64_t until_ms)
 {
-	struct timespec ts;
-	int64_t left = until_ms - base_now_mono_ms();
-
-	if (left <= 0)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += left / 1000;
-	ts.tv_nsec += (left % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_cond_timedwait(&q->cond, &q->mu, &ts);
+	base_cond_wait_ms(&q->cond, &q->mu, until_ms - base_now_mono_ms());
 }
 
 int kube_workqueue_get(struct kube_workqueue *q, int64_t timeout_ms, char **key)
