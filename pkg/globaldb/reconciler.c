@@ -526,6 +526,20 @@ static void apply_target(struct gdb_reconciler *r, const struct probe_target *t,
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Removes the reader target in slot k. */
+static void drop_reader(struct gdb_reconciler *r, struct key_state *s, size_t k)
+{
+	char name[PROBE_NAME_MAX];
+
+	snprintf(name, sizeof(name), "%s/reader/%s", s->base, s->reader_region[k]);
+	probe_prober_remove(r->prober, name);
+	pthread_mutex_lock(&r->lock);
+	free(s->reader_region[k]);
+	free(s->reader_sig[k]);
+	s->reader_region[k] = s->reader_sig[k] = NULL;
+	pthread_mutex_unlock(&r->lock);
+}
+
 static void sync_probes(struct gdb_reconciler *r, struct key_state *s, const struct gdb_spec *spec,
 			const char *writer, const struct gdb_observation *ob)
 {
@@ -535,6 +549,10 @@ static void sync_probes(struct gdb_reconciler *r, struct key_state *s, const str
 	int port;
 
 	snprintf(wname, sizeof(wname), "%s/writer", s->base);
+	/* A region removed from the spec loses its reader target. */
+	for (size_t k = 0; k < GDB_MAX_REGIONS; k++)
+		if (s->reader_region[k] && !gdb_spec_region(spec, s->reader_region[k], NULL))
+			drop_reader(r, s, k);
 	for (size_t i = 0; i < spec->n_regions && i < ob->obs.n_regions; i++) {
 		const char *region = spec->regions[i].name;
 
@@ -563,14 +581,8 @@ static void sync_probes(struct gdb_reconciler *r, struct key_state *s, const str
 		}
 		snprintf(name, sizeof(name), "%s/reader/%s", s->base, region);
 		if (writer && !strcmp(region, writer)) {
-			if (slot < GDB_MAX_REGIONS) {
-				probe_prober_remove(r->prober, name);
-				pthread_mutex_lock(&r->lock);
-				free(s->reader_region[slot]);
-				free(s->reader_sig[slot]);
-				s->reader_region[slot] = s->reader_sig[slot] = NULL;
-				pthread_mutex_unlock(&r->lock);
-			}
+			if (slot < GDB_MAX_REGIONS)
+				drop_reader(r, s, slot);
 			continue;
 		}
 		probe_address(spec, ob, i, 1, &host, &port);
