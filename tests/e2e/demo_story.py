@@ -221,7 +221,9 @@ def main():
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_term)
+    # Explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_term)
 
     try:
         chapter("Setting up a local world (all on 127.0.0.1)")
