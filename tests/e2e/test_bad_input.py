@@ -10,7 +10,7 @@ observation is cached per region, not per object.
 
 import json
 
-from conftest import EAST, WEST, metric_value, wait_for
+from conftest import EAST, WEST, aws_client, metric_value, wait_for
 
 WRITES = {"CreateGlobalCluster", "CreateDBCluster", "CreateDBInstance", "DeleteDBCluster",
           "DeleteDBInstance", "DeleteGlobalCluster", "RemoveFromGlobalCluster",
@@ -98,3 +98,23 @@ def test_controller_side_mistakes_and_shared_observation(world, controller, emul
     wait_for(gone, timeout=60, what="the deleted objects to go")
     assert not writes_since(emulator, since)
     assert world.cluster(EAST, "orders-east") and world.global_cluster("orders-global")
+
+    # The same clusters adopted again by a resource whose probe credentials live in
+    # AWS Secrets Manager (the RDS-managed master user secret's JSON shape).
+    sm = aws_client(emulator, "secretsmanager", EAST)
+    sm.create_secret(Name="orders/probe", SecretString=json.dumps(
+        {"username": "postgres", "password": world.password, "engine": "postgres"}))
+    m = world.gdb_manifest(healthCheck={"awsSecretsManagerSecretId": "orders/probe"})
+    del m["spec"]["healthCheck"]["credentialsSecretRef"]
+    m["metadata"]["name"] = "orders-sm"
+    world.kubectl.apply(m)
+
+    def sm_ready():
+        st = kubectl.json("-n", ns, "get", "globaldatabase", "orders-sm").get("status", {})
+        conds = {c["type"]: (c["status"], c["reason"]) for c in st.get("conditions", [])}
+        assert conds.get("PrimaryHealthy") == ("True", "WriterProbesSucceeding"), conds
+        assert conds.get("Ready") == ("True", "WriterInDesiredRegion"), conds
+        return st
+    wait_for(sm_ready, timeout=90, what="orders-sm to probe with the Secrets Manager credentials")
+    assert [c for c in emulator.calls() if c["action"] == "GetSecretValue"]
+    assert not writes_since(emulator, since)
