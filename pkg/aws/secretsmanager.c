@@ -1,15 +1,14 @@
 /*
- * Secrets Manager over awsJson1_1. SecretBinary arrives base64-encoded and is
- * decoded with OpenSSL's EVP_DecodeBlock, adjusting for '=' padding.
+ * Secrets Manager over awsJson1_1. SecretBinary arrives base64-encoded, at
+ * most SECRET_MAX_BINARY bytes once decoded.
  */
 #include "pkg/aws/secretsmanager.h"
 
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "pkg/aws/proto.h"
 #include "pkg/base/alloc.h"
+#include "pkg/base/base64.h"
 #include "pkg/base/err.h"
 
 #define SECRET_MAX_BINARY (64u << 10)
@@ -30,30 +29,6 @@ void aws_secret_value_release(struct aws_secret_value *v)
 		free(v->version_stages[i]);
 	free(v->version_stages);
 	memset(v, 0, sizeof(*v));
-}
-
-static int b64_decode(const char *in, unsigned char **out, size_t *outlen)
-{
-	size_t n = strlen(in);
-	int len;
-
-	*out = NULL;
-	*outlen = 0;
-	if (n % 4 != 0 || n / 4 * 3 > SECRET_MAX_BINARY)
-		return BASE_EPARSE;
-	*out = xmalloc(n / 4 * 3 + 1);
-	len = n ? EVP_DecodeBlock(*out, (const unsigned char *)in, (int)n) : 0;
-	if (len < 0) {
-		free(*out);
-		*out = NULL;
-		return BASE_EPARSE;
-	}
-	if (n && in[n - 1] == '=')
-		len--;
-	if (n > 1 && in[n - 2] == '=')
-		len--;
-	*outlen = (size_t)len;
-	return 0;
 }
 
 int aws_secretsmanager_decode(json_t *a, struct aws_secret_value *v)
@@ -77,10 +52,15 @@ int aws_secretsmanager_decode(json_t *a, struct aws_secret_value *v)
 			if (json_is_string(s))
 				v->version_stages[v->nversion_stages++] = xstrdup(json_string_value(s));
 	}
-	if (json_is_string(bin) &&
-	    b64_decode(json_string_value(bin), &v->secret_binary, &v->secret_binary_len) < 0) {
-		aws_secret_value_release(v);
-		return BASE_EPARSE;
+	if (json_is_string(bin)) {
+		char *raw;
+
+		if (json_string_length(bin) / 4 * 3 > SECRET_MAX_BINARY ||
+		    base_base64_decode(json_string_value(bin), &raw, &v->secret_binary_len) < 0) {
+			aws_secret_value_release(v);
+			return BASE_EPARSE;
+		}
+		v->secret_binary = (unsigned char *)raw;
 	}
 	return 0;
 }

@@ -28,6 +28,7 @@
 
 #include "pkg/aws/secretsmanager.h"
 #include "pkg/base/alloc.h"
+#include "pkg/base/base64.h"
 #include "pkg/base/err.h"
 #include "pkg/base/log.h"
 #include "pkg/base/metrics.h"
@@ -270,48 +271,15 @@ static void on_verdict(void *arg, const struct probe_verdict *v, unsigned change
 
 /* ---- probe credentials ---- */
 
-static int b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes standard base64 (Secret data); NULL when malformed. Caller frees (a secret). */
+/* Decodes Secret data into a C string; NULL when malformed. Caller frees (a secret). */
 static char *b64decode(const char *in)
 {
-	size_t n = strlen(in), o = 0;
-	char *out = xmalloc(n / 4 * 3 + 4);
-	unsigned acc = 0;
-	int bits = 0;
+	char *out;
+	size_t len;
 
-	for (size_t i = 0; i < n; i++) {
-		int v;
-
-		if (in[i] == '=')
-			break;
-		v = b64val((unsigned char)in[i]);
-		if (v < 0) {
-			base_free_secret(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	if (strlen(out) != o) { /* an embedded NUL is no password */
+	if (base_base64_decode(in, &out, &len) < 0)
+		return NULL;
+	if (strlen(out) != len) { /* an embedded NUL is no password */
 		base_free_secret(out);
 		return NULL;
 	}

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "pkg/base/alloc.h"
+#include "pkg/base/base64.h"
 #include "pkg/base/buf.h"
 #include "pkg/base/err.h"
 #include "pkg/base/timeutil.h"
@@ -136,61 +137,6 @@ static int read_file(const char *path, size_t cap, char **data, size_t *len, cha
 	}
 	*data = base_buf_detach(&b, len);
 	return 0;
-}
-
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Standard base64 with optional padding; whitespace ignored. 0 or BASE_EPARSE. */
-static int b64_decode(const char *in, char **out, size_t *outlen)
-{
-	size_t n = strlen(in), o = 0;
-	unsigned acc = 0;
-	int bits = 0, pad = 0;
-	char *buf = xmalloc(n / 4 * 3 + 4);
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)in[i];
-		int v;
-
-		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-			continue;
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		v = b64val(c);
-		if (v < 0 || pad)
-			goto bad;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	if (pad > 2 || bits >= 6)
-		goto bad;
-	buf[o] = '\0';
-	*out = buf;
-	*outlen = o;
-	return 0;
-bad:
-	base_memzero(buf, n / 4 * 3 + 4);
-	free(buf);
-	return BASE_EPARSE;
 }
 
 static void pem_release(struct pem *p)
@@ -320,7 +266,7 @@ static int load_pem(struct kube_config *cfg, json_t *obj, const char *where, con
 		return BASE_EINVAL;
 	}
 	if (data && *data) {
-		rc = b64_decode(data, &out->data, &out->len);
+		rc = base_base64_decode(data, &out->data, &out->len);
 		if (rc < 0 || out->len == 0) {
 			if (rc == 0)
 				pem_release(out);

@@ -8,6 +8,7 @@
 
 #include "pkg/base/alloc.h"
 #include "pkg/base/backoff.h"
+#include "pkg/base/base64.h"
 #include "pkg/base/buf.h"
 #include "pkg/base/err.h"
 #include "pkg/base/log.h"
@@ -173,6 +174,31 @@ START_TEST(metrics_render_in_prometheus_text_format)
 }
 END_TEST
 
+START_TEST(base64_decodes_padded_unpadded_and_wrapped_input)
+{
+	static const struct {
+		const char *in, *out;
+	} ok[] = {{"", ""}, {"Zg==", "f"}, {"Zg", "f"}, {"Zm9v", "foo"}, {"Zm9vYg", "foob"},
+		  {"aHVu\ndGVy\r\nMg==", "hunter2"}, {" Zm9vYmFy ", "foobar"}};
+	static const char *bad[] = {"Z", "Zg=a", "Zg===", "Zm9v!", "Zm9vY", "Zg==Zg==", "\x80"};
+	char *out;
+	size_t len;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		ck_assert_msg(base_base64_decode(ok[i].in, &out, &len) == 0, "refused %s", ok[i].in);
+		ck_assert_str_eq(out, ok[i].out);
+		ck_assert_uint_eq(len, strlen(ok[i].out));
+		free(out);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		ck_assert_msg(base_base64_decode(bad[i], &out, &len) == BASE_EPARSE, "accepted %s", bad[i]);
+	ck_assert_int_eq(base_base64_decode("AAE=", &out, &len), 0);
+	ck_assert_uint_eq(len, 2);
+	ck_assert(out[0] == 0 && out[1] == 1);
+	free(out);
+}
+END_TEST
+
 START_TEST(error_codes_have_names_and_retry_classes)
 {
 	ck_assert_str_eq(base_errname(BASE_ECONFLICT), "conflict");
@@ -197,6 +223,7 @@ int main(void)
 	tcase_add_test(tc, backoff_jittered_growth_matches_reflector_shape);
 	tcase_add_test(tc, log_redacts_secret_keys_and_quotes_values);
 	tcase_add_test(tc, metrics_render_in_prometheus_text_format);
+	tcase_add_test(tc, base64_decodes_padded_unpadded_and_wrapped_input);
 	tcase_add_test(tc, error_codes_have_names_and_retry_classes);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
