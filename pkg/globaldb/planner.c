@@ -18,7 +18,12 @@
  * pass several steps that need no AWS call. Handlers decide from observation,
  * never from "I asked for it": a step that issued a call (attempts > 0) only
  * re-issues it when the effect is still not visible GDB_SETTLE_MS later, or
- * after the executor reported an error with a backoff.
+ * after the executor reported an error with a backoff. A step that issues
+ * several different calls in turn (the fence: RemoveFromGlobalCluster, then
+ * DeleteDBInstances, then DeleteDBCluster) counts attempts and the settle
+ * window per call: operation.lastAction (persisted before the call, like
+ * attempts) names the call issued last, and a different call, whose
+ * precondition shows the previous one took effect, starts afresh.
  *
  * Conditions are computed last from what the handlers noted (degraded and
  * progressing reasons), keeping lastTransitionTime when a status is unchanged.
@@ -395,6 +400,7 @@ static void set_step(struct ctx *c, enum gdb_step step)
 	op->step = step;
 	op->step_started_ms = c->now;
 	op->attempts = 0;
+	gdb_set_str(&op->last_action, NULL);
 	gdb_set_str(&op->message, NULL);
 }
 
@@ -424,6 +430,8 @@ static void finish_op(struct ctx *c, enum gdb_op_result result, const char *mess
 	last->step = GDB_STEP_NONE;
 	last->attempts = 0;
 	last->step_started_ms = 0;
+	free(last->last_action);
+	last->last_action = NULL;
 	free(last->dns_change_id);
 	last->dns_change_id = NULL;
 	gdb_set_str(&last->message, message);
@@ -435,12 +443,23 @@ static void finish_op(struct ctx *c, enum gdb_op_result result, const char *mess
 	op->data_loss_window_seconds = -1;
 }
 
+/*
+ * Whether kind is the call this step issued last (attempts counts it). A step
+ * without lastAction (written by an older controller) counts as having issued
+ * kind: holding once too often is safe, calling twice is not.
+ */
+static int same_call(const struct gdb_operation *op, enum gdb_action_kind kind)
+{
+	return op->attempts > 0 &&
+	       (!op->last_action || streq(op->last_action, gdb_action_name(kind)));
+}
+
 /* The executor's report on the call this step issued last, or NULL. */
 static const struct gdb_obs_last_result *last_result(const struct ctx *c, enum gdb_action_kind kind)
 {
 	const struct gdb_obs_last_result *l = &c->obs->last;
 
-	return l->action == (int)kind && c->st->operation.attempts > 0 ? l : NULL;
+	return l->action == (int)kind && same_call(&c->st->operation, kind) ? l : NULL;
 }
 
 static const char *call_name(enum gdb_call call)
@@ -499,7 +518,8 @@ static int hold_call(struct ctx *c, enum gdb_action_kind kind)
 	const struct gdb_obs_last_result *l = last_result(c, kind);
 	int64_t since = c->now - op->step_started_ms;
 
-	if (op->attempts == 0)
+	/* Not issued yet, or the step moved on from another call: nothing in flight. */
+	if (!same_call(op, kind))
 		return CONTINUE;
 	if (l && l->call != GDB_CALL_OK) {
 		int64_t wait = backoff_ms(op->attempts);
@@ -529,12 +549,18 @@ static struct gdb_action *issue(struct ctx *c, enum gdb_action_kind kind, const 
 	struct gdb_operation *op = &c->st->operation;
 
 	if (op->type != GDB_OP_NONE) {
+		if (op->attempts > 0 && !same_call(op, kind)) {
+			/* The previous call of this step took effect: this one starts afresh. */
+			op->attempts = 0;
+			op->step_started_ms = c->now;
+		}
 		if (op->attempts > 0)
 			event(c, GDB_EVENT_WARNING, "Retrying", "%s in %s: attempt %d",
 			      gdb_action_name(kind), region ? region : "-", op->attempts + 1);
 		op->attempts++;
 		if (op->step_started_ms == 0 || op->attempts > 1)
 			op->step_started_ms = c->now;
+		gdb_set_str(&op->last_action, gdb_action_name(kind));
 	}
 	return act(c, kind, region, GDB_REQUEUE_FAST_MS);
 }

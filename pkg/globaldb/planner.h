@@ -16,16 +16,17 @@
  *      fill struct gdb_health from the prober;
  *   2. plan: gdb_plan();
  *   3. persist plan->status (the write-ahead record: status.operation already
- *      names the step being executed, and attempts counts this call) with the
- *      status subresource, BEFORE acting; on a conflict, start over at 1;
+ *      names the step being executed, lastAction this call, and attempts counts
+ *      it) with the status subresource, BEFORE acting; on a conflict, start
+ *      over at 1;
  *   4. act: run plan->action in plan->action.region, emit plan->events;
  *   5. requeue after plan->requeue_after_ms (or sooner on a watch event).
  *
  * Every action is guarded by observed state: the planner only asks for a
  * non-idempotent call (switchover, failover, detach, create, delete) when the
- * observation shows it has not happened yet, and waits GDB_SETTLE_MS after the
- * step started before asking again, so a controller that crashed between 3 and
- * 4 — or after 4 — resumes without issuing the call twice. Provisioning
+ * observation shows it has not happened yet, and waits GDB_SETTLE_MS after it
+ * asked before asking for the same call again, so a controller that crashed
+ * between 3 and 4 — or after 4 — resumes without issuing the call twice. Provisioning
  * (creating a missing global cluster, secondary or instance outside an
  * operation) keeps no record: it asks only for what the observation lacks,
  * instance names are deterministic, and a create repeated before RDS shows the

@@ -637,6 +637,7 @@ static int decode_operation(struct dctx *c, const json_t *o, struct gdb_operatio
 	    (rc = get_time(c, o, "stepStartedTime", &op->step_started_ms)) < 0 ||
 	    (rc = get_int32(c, o, "attempts", 0, 0, 1000000, &op->attempts)) < 0 ||
 	    (rc = get_str(c, o, "message", 0, &op->message)) < 0 ||
+	    (!last && (rc = get_str(c, o, "lastAction", 0, &op->last_action)) < 0) ||
 	    (rc = get_str(c, o, "globalClusterIdentifier", 0, &op->global_cluster_identifier)) <
 	        0 ||
 	    (rc = get_str(c, o, "dnsChangeId", 0, &op->dns_change_id)) < 0 ||
@@ -830,6 +831,8 @@ static json_t *encode_operation(const struct gdb_operation *op, int last)
 	put_time(o, "stepStartedTime", op->step_started_ms);
 	if (op->attempts > 0)
 		json_object_set_new(o, "attempts", json_integer(op->attempts));
+	if (!last)
+		put_str(o, "lastAction", op->last_action);
 	put_str(o, "message", op->message);
 	put_str(o, "globalClusterIdentifier", op->global_cluster_identifier);
 	put_str(o, "dnsChangeId", op->dns_change_id);
@@ -941,6 +944,7 @@ void gdb_operation_release(struct gdb_operation *op)
 		return;
 	free(op->target_region);
 	free(op->source_region);
+	free(op->last_action);
 	free(op->message);
 	free(op->global_cluster_identifier);
 	free(op->dns_change_id);
@@ -961,6 +965,7 @@ void gdb_operation_copy(struct gdb_operation *dst, const struct gdb_operation *s
 	*dst = *src;
 	dst->target_region = dup_or_null(src->target_region);
 	dst->source_region = dup_or_null(src->source_region);
+	dst->last_action = dup_or_null(src->last_action);
 	dst->message = dup_or_null(src->message);
 	dst->global_cluster_identifier = dup_or_null(src->global_cluster_identifier);
 	dst->dns_change_id = dup_or_null(src->dns_change_id);

@@ -218,6 +218,14 @@ struct gdb_operation {
 	int64_t started_ms;
 	int64_t step_started_ms;
 	int attempts;
+	/*
+	 * The name of the AWS call (gdb_action_name) this step issued last; NULL
+	 * when none (or written by an older controller). A step that issues several
+	 * different calls in turn counts attempts and times the settle window per
+	 * call: persisted so a restarted controller still knows which call may be
+	 * in flight.
+	 */
+	char *last_action;
 	char *message;
 	char *global_cluster_identifier;
 	char *dns_change_id;

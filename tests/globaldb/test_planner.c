@@ -864,6 +864,24 @@ static void m_op_fence_sent_5s(void)
 {
 	m_fallback_op(GDB_STEP_FENCE_OLD_WRITER, 1, 5 * SEC);
 }
+/* The fence issued RemoveFromGlobalCluster a second ago. */
+static void m_op_fence_removed_1s(void)
+{
+	m_fallback_op(GDB_STEP_FENCE_OLD_WRITER, 1, 1 * SEC);
+	gdb_set_str(&W.st.operation.last_action, "RemoveFromGlobalCluster");
+}
+/* The fence issued DeleteDBInstances a second ago. */
+static void m_op_fence_instances_1s(void)
+{
+	m_fallback_op(GDB_STEP_FENCE_OLD_WRITER, 1, 1 * SEC);
+	gdb_set_str(&W.st.operation.last_action, "DeleteInstances");
+}
+/* The fence issued DeleteDBCluster (with the final snapshot) a second ago. */
+static void m_op_fence_cluster_1s(void)
+{
+	m_fallback_op(GDB_STEP_FENCE_OLD_WRITER, 1, 1 * SEC);
+	gdb_set_str(&W.st.operation.last_action, "FenceOldWriter");
+}
 static void m_op_create_global_1s(void)
 {
 	m_fallback_op(GDB_STEP_CREATE_GLOBAL_CLUSTER, 1, 1 * SEC);
@@ -1168,6 +1186,12 @@ static const struct row rows[] = {
 	{"connected: publish the new global cluster name", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_rebuilt_connected, m_op_wait_connected}, A(PUBLISH_SSM), WEST, S(PUBLISH_SSM), NULL, NULL, "FallbackReady", NULL},
 	{"fallback done: switch back to the desired region", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_rebuilt_connected, m_op_fallback_publish_sent, m_last_ssm_ok}, A(SWITCHOVER), WEST, S(SWITCHOVER), NULL, NULL, "FallbackCompleted", NULL},
 
+	{"fence: removal issued, not yet seen: hold", {m_after_detach, m_op_fence_removed_1s}, A(WAIT), NULL, S(FENCE_OLD_WRITER), NULL, NULL, NULL, NULL},
+	{"fence: removal seen: delete the instances at once", {m_after_detach, m_east_stale_standalone, m_op_fence_removed_1s}, A(DELETE_INSTANCES), EAST, S(FENCE_OLD_WRITER), NULL, NULL, "FencingOldWriter", NULL},
+	{"fence: instance deletion issued, not yet seen: hold", {m_after_detach, m_east_stale_standalone, m_op_fence_instances_1s}, A(WAIT), NULL, S(FENCE_OLD_WRITER), NULL, NULL, NULL, NULL},
+	{"fence: instances gone: delete the cluster at once", {m_after_detach, m_east_stale_standalone, m_east_no_instances, m_op_fence_instances_1s}, A(FENCE_OLD_WRITER), EAST, S(FENCE_OLD_WRITER), NULL, NULL, "FencingOldWriter", NULL},
+	{"fence: cluster deletion issued, not yet seen: hold", {m_after_detach, m_east_stale_standalone, m_east_no_instances, m_op_fence_cluster_1s}, A(WAIT), NULL, S(FENCE_OLD_WRITER), NULL, NULL, NULL, NULL},
+	{"fence: status without lastAction (older controller): hold", {m_after_detach, m_east_stale_standalone, m_op_fence_sent}, A(WAIT), NULL, S(FENCE_OLD_WRITER), NULL, NULL, NULL, NULL},
 	{"fence call refused (invalid state): back off", {m_after_detach, m_east_stale_standalone, m_east_no_instances, m_op_fence_sent, m_last_fence_invalid}, A(WAIT), NULL, S(FENCE_OLD_WRITER), "AwsInvalidState", NULL, NULL, NULL},
 	{"fence call refused: retried after the backoff", {m_after_detach, m_east_stale_standalone, m_east_no_instances, m_op_fence_sent_5s, m_last_fence_invalid}, A(FENCE_OLD_WRITER), EAST, S(FENCE_OLD_WRITER), "AwsInvalidState", NULL, "Retrying", NULL},
 	{"create global throttled: back off", {m_after_detach, m_east_missing, m_old_global_gone, m_op_create_global_1s, m_last_create_global_throttled}, A(WAIT), NULL, S(CREATE_GLOBAL_CLUSTER), "AwsThrottled", NULL, NULL, NULL},
@@ -1441,6 +1465,105 @@ START_TEST(test_fence_keeps_lost_writes_snapshot)
 	ck_assert_str_eq(p.action.db_cluster_identifier, "orders-east");
 	ck_assert_ptr_nonnull(strstr(p.action.snapshot_id, "orders-east-lost-writes-"));
 	ck_assert_str_eq(p.status.operation.lost_writes_snapshot, p.action.snapshot_id);
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+/*
+ * A controller restart: only the persisted status survives (through its JSON
+ * encoding); the executor's report on the last call is gone.
+ */
+static void restart_plan(const struct gdb_status *st, int64_t now, struct gdb_plan *p)
+{
+	json_t *j = gdb_status_encode(st);
+	struct gdb_status back;
+	struct gdb_obs_last_result saved = W.obs.last;
+	char err[GDB_ERRLEN];
+
+	ck_assert_msg(gdb_status_decode(j, &back, err, sizeof(err)) == 0, "decode: %s", err);
+	memset(&W.obs.last, 0, sizeof(W.obs.last));
+	gdb_plan(&W.spec, &back, &W.obs, &W.h, now, p);
+	W.obs.last = saved;
+	gdb_status_release(&back);
+	json_decref(j);
+}
+
+static int has_event(const struct gdb_plan *p, const char *reason)
+{
+	for (size_t i = 0; i < p->n_events; i++)
+		if (strcmp(p->events[i].reason, reason) == 0)
+			return 1;
+	return 0;
+}
+
+/* One fence call was issued: it is held, also after a restart, until settled. */
+static void check_fence_call_held(const struct gdb_plan *issued, enum gdb_action_kind kind)
+{
+	struct gdb_plan p;
+
+	ck_assert_int_eq(issued->action.kind, kind);
+	ck_assert_int_eq(issued->status.operation.attempts, 1);
+	ck_assert_int_eq(issued->status.operation.step_started_ms, W.now);
+	ck_assert_str_eq(issued->status.operation.last_action, gdb_action_name(kind));
+	ck_assert(!has_event(issued, "Retrying"));
+	/* a restart anywhere inside the settle window does not call again */
+	for (int64_t t = 1 * SEC; t < 30 * SEC; t += 7 * SEC) {
+		restart_plan(&issued->status, W.now + t, &p);
+		ck_assert_msg(p.action.kind == GDB_ACT_WAIT, "%s re-planned %lld ms after a restart",
+		              gdb_action_name(kind), (long long)t);
+		gdb_plan_release(&p);
+	}
+	/* past the settle window with the effect still unseen: the same call, retried */
+	restart_plan(&issued->status, W.now + 31 * SEC, &p);
+	ck_assert_int_eq(p.action.kind, kind);
+	ck_assert_int_eq(p.status.operation.attempts, 2);
+	ck_assert(has_event(&p, "Retrying"));
+	gdb_plan_release(&p);
+}
+
+/*
+ * The fence issues three different calls in one step. Each follows the previous
+ * one as soon as RDS shows it took effect, with its own attempt count and timer
+ * (no settle wait, no "Retrying"), also when a restart came in between; a call
+ * whose effect is not yet seen is never issued twice inside the settle window.
+ */
+START_TEST(test_fence_calls_follow_without_settle_wait)
+{
+	struct gdb_plan p, r;
+
+	world_init();
+	m_after_detach();
+	m_op_fence();
+	plan_once(&p);
+	check_fence_call_held(&p, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER);
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 2 * SEC;
+	m_east_stale_standalone();
+	restart_plan(&W.st, W.now, &r);
+	ck_assert_int_eq(r.action.kind, GDB_ACT_DELETE_INSTANCES);
+	gdb_plan_release(&r);
+	plan_once(&p);
+	check_fence_call_held(&p, GDB_ACT_DELETE_INSTANCES);
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 2 * SEC;
+	m_east_no_instances();
+	restart_plan(&W.st, W.now, &r);
+	ck_assert_int_eq(r.action.kind, GDB_ACT_FENCE_OLD_WRITER);
+	gdb_plan_release(&r);
+	plan_once(&p);
+	check_fence_call_held(&p, GDB_ACT_FENCE_OLD_WRITER);
+	ck_assert_int_eq(p.status.operation.step, GDB_STEP_FENCE_OLD_WRITER);
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 2 * SEC;
+	m_east_missing();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER);
+	ck_assert_int_eq(p.status.operation.attempts, 1);
+	ck_assert_str_eq(p.status.operation.last_action, "DeleteOldGlobalCluster");
 	gdb_plan_release(&p);
 	world_release();
 }
@@ -1861,6 +1984,7 @@ int main(void)
 	tcase_add_test(seq, test_fence_keeps_lost_writes_snapshot);
 	tcase_add_test(seq, test_generation_names_come_from_status);
 	tcase_add_test(seq, test_instance_names_fill_gaps);
+	tcase_add_test(seq, test_fence_calls_follow_without_settle_wait);
 	tcase_add_test(seq, test_refusal_event_only_on_change);
 	tcase_add_test(seq, test_condition_transition_time_kept);
 	tcase_add_test(seq, test_sequence_switchover);
