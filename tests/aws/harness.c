@@ -4,6 +4,9 @@
  */
 #include "tests/aws/harness.h"
 
+#include "pkg/aws/client.h"
+#include "pkg/aws/creds.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -465,4 +468,20 @@ void stub_stop(struct stub *s)
 	close(s->fd);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+struct aws_client *test_client_open(const struct moto *m, struct aws_creds_provider **creds)
+{
+	setenv("AWS_ACCESS_KEY_ID", "AKIDMOTOTEST", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "motosecret", 1);
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	setenv("AWS_ENDPOINT_URL", m->url, 1);
+	*creds = aws_creds_provider_new_chain(NULL);
+	return aws_client_new(&(struct aws_client_config){.creds = *creds, .retry_base_ms = 20});
+}
+
+void test_client_close(struct aws_client *client, struct aws_creds_provider *creds)
+{
+	aws_client_free(client);
+	aws_creds_provider_free(creds);
 }

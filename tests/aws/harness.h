@@ -38,6 +38,17 @@ int awsemu_admin(const struct moto *m, const char *path, const char *json);
 /* POSTs to a moto admin path (e.g. "/moto-api/reset"); returns the HTTP status or -1. */
 int moto_admin(const struct moto *m, const char *path);
 
+struct aws_client;
+struct aws_creds_provider;
+
+/*
+ * A client of the server m with static test keys from the environment (the
+ * provider chain's first link), fast retries, and no instance-metadata look-up.
+ * *creds receives the provider; free both with test_client_close.
+ */
+struct aws_client *test_client_open(const struct moto *m, struct aws_creds_provider **creds);
+void test_client_close(struct aws_client *client, struct aws_creds_provider *creds);
+
 /* ---- scripted HTTP server ---- */
 
 struct stub_request {

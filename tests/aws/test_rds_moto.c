@@ -26,18 +26,12 @@ static struct aws_client *client;
 
 static void setup(void)
 {
-	setenv("AWS_ACCESS_KEY_ID", "AKIDMOTOTEST", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "motosecret", 1);
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-	setenv("AWS_ENDPOINT_URL", moto.url, 1);
-	creds = aws_creds_provider_new_chain(NULL);
-	client = aws_client_new(&(struct aws_client_config){.creds = creds, .retry_base_ms = 20});
+	client = test_client_open(&moto, &creds);
 }
 
 static void teardown(void)
 {
-	aws_client_free(client);
-	aws_creds_provider_free(creds);
+	test_client_close(client, creds);
 }
 
 static void create_cluster(const char *region, const char *id, const char *gc,
