@@ -1068,6 +1068,18 @@ static int retarget(struct ctx *c)
 	return 1;
 }
 
+/* The failover target vanished before the call: choose again, or wait for it. */
+static int target_unavailable(struct ctx *c)
+{
+	const char *target = c->st->operation.target_region;
+
+	if (retarget(c))
+		return CONTINUE;
+	degraded(c, "FailoverTargetUnavailable", "the target %s is not visible", target);
+	wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for the target %s", target);
+	return DONE;
+}
+
 static int step_failover_managed(struct ctx *c)
 {
 	struct gdb_operation *op = &c->st->operation;
@@ -1092,14 +1104,8 @@ static int step_failover_managed(struct ctx *c)
 	}
 	if (hold_call(c, GDB_ACT_FAILOVER_MANAGED) == DONE)
 		return DONE;
-	if (!t || !c->global) {
-		if (retarget(c))
-			return CONTINUE;
-		degraded(c, "FailoverTargetUnavailable", "the target %s is not visible",
-		         op->target_region);
-		wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for the target %s", op->target_region);
-		return DONE;
-	}
+	if (!t || !c->global)
+		return target_unavailable(c);
 	a = issue(c, GDB_ACT_FAILOVER_MANAGED, op->target_region);
 	a->global_cluster_identifier = xstrdup(c->global->identifier);
 	a->db_cluster_identifier = xstrdup(cluster_id(c, op->target_region));
@@ -1187,14 +1193,8 @@ static int step_detach(struct ctx *c)
 	}
 	if (hold_call(c, GDB_ACT_DETACH_AND_PROMOTE) == DONE)
 		return DONE;
-	if (!t || !c->global) {
-		if (retarget(c))
-			return CONTINUE;
-		degraded(c, "FailoverTargetUnavailable", "the target %s is not visible",
-		         op->target_region);
-		wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for the target %s", op->target_region);
-		return DONE;
-	}
+	if (!t || !c->global)
+		return target_unavailable(c);
 	a = issue(c, GDB_ACT_DETACH_AND_PROMOTE, op->target_region);
 	a->global_cluster_identifier = xstrdup(c->global->identifier);
 	a->db_cluster_identifier = xstrdup(cluster_id(c, op->target_region));
