@@ -134,6 +134,9 @@ static int reconciler_start(struct controller *c)
 		.leader_elect = c->opt->leader_elect,
 		.leader_election_namespace = c->opt->leader_election_namespace,
 		.leader_election_id = c->opt->leader_election_id,
+		.lease_duration_ms = c->opt->lease_duration_ms,
+		.renew_deadline_ms = c->opt->renew_deadline_ms,
+		.retry_period_ms = c->opt->retry_period_ms,
 		.health = c->health,
 		.on_fatal = on_fatal,
 	};

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -123,6 +124,62 @@ static int set_le_id(struct options *o, const char *v, char *why, size_t n)
 	return set_string(&o->leader_election_id, v);
 }
 
+/*
+ * A duration as Go's flag package spells the common ones: a whole number and
+ * a unit, "500ms", "15s" or "1m". Stored in milliseconds.
+ */
+static int parse_duration(const char *v, int64_t *ms)
+{
+	char *end;
+	long long x;
+
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if (end == v || errno || x < 0 || x > 86400000LL)
+		return -1;
+	if (!strcmp(end, "ms"))
+		*ms = x;
+	else if (!strcmp(end, "s"))
+		*ms = x * 1000;
+	else if (!strcmp(end, "m"))
+		*ms = x * 60000;
+	else
+		return -1;
+	return 0;
+}
+
+static int set_duration(int64_t *dst, const char *v, int64_t min_ms, char *why, size_t n)
+{
+	if (parse_duration(v, dst) < 0 || *dst < min_ms) {
+		snprintf(why, n, "%s is not a duration of at least %lldms (e.g. 15s, 500ms)", v,
+			 (long long)min_ms);
+		return -1;
+	}
+	return 0;
+}
+
+/* The Lease's duration goes on the wire in whole seconds. */
+static int set_le_lease(struct options *o, const char *v, char *why, size_t n)
+{
+	if (set_duration(&o->lease_duration_ms, v, 1000, why, n) < 0)
+		return -1;
+	if (o->lease_duration_ms % 1000) {
+		snprintf(why, n, "%s is not a whole number of seconds", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_le_renew(struct options *o, const char *v, char *why, size_t n)
+{
+	return set_duration(&o->renew_deadline_ms, v, 100, why, n);
+}
+
+static int set_le_retry(struct options *o, const char *v, char *why, size_t n)
+{
+	return set_duration(&o->retry_period_ms, v, 50, why, n);
+}
+
 static int check_address(const char *v, char *why, size_t n)
 {
 	struct sockaddr_storage sa;
@@ -217,6 +274,14 @@ static const struct flag flags[] = {
 	 set_le_namespace},
 	{"leader-election-id", STR, "globaldb-controller.globaldb.io", "name", "name of the Lease",
 	 set_le_id},
+	{"leader-election-lease-duration", STR, "15s", "duration",
+	 "how long a Lease holds after its last renewal: a standby waits this long after a leader dies",
+	 set_le_lease},
+	{"leader-election-renew-deadline", STR, "10s", "duration",
+	 "the leader stops acting if it could not renew for this long (less than the lease duration)",
+	 set_le_renew},
+	{"leader-election-retry-period", STR, "2s", "duration",
+	 "how often candidates try to acquire or renew the Lease", set_le_retry},
 	{"metrics-bind-address", STR, ":8080", "host:port", "serve /metrics here; 0 disables",
 	 set_metrics_addr},
 	{"health-probe-bind-address", STR, ":8081", "host:port", "serve /healthz and /readyz here; 0 disables",
@@ -369,6 +434,15 @@ int options_parse(struct options *o, int argc, char **argv, FILE *err)
 		}
 	}
 
+	/* client-go's rule: lease > renew deadline > 1.2 x retry period. */
+	if (o->lease_duration_ms <= o->renew_deadline_ms ||
+	    o->renew_deadline_ms * 10 <= o->retry_period_ms * 12) {
+		fprintf(err, "globaldb-controller: leader election needs lease duration > renew deadline "
+			     "> 1.2 x retry period (got %lldms, %lldms, %lldms)\n",
+			(long long)o->lease_duration_ms, (long long)o->renew_deadline_ms,
+			(long long)o->retry_period_ms);
+		goto usage;
+	}
 	if (o->leader_elect && !*o->leader_election_namespace) {
 		char *ns = pod_namespace();
 

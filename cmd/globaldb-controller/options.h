@@ -11,6 +11,7 @@
 #ifndef GDB_CMD_OPTIONS_H
 #define GDB_CMD_OPTIONS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "pkg/base/log.h"
@@ -21,6 +22,9 @@ struct options {
 	int leader_elect;
 	char *leader_election_namespace; /* resolved: never "" when leader_elect */
 	char *leader_election_id;
+	int64_t lease_duration_ms;       /* the Lease's timing (client-go's names) */
+	int64_t renew_deadline_ms;
+	int64_t retry_period_ms;
 	char *metrics_bind_address;      /* "0" = no metrics server */
 	char *health_probe_bind_address; /* "0" = no probe server */
 	int concurrency;

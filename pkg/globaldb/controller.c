@@ -304,6 +304,9 @@ int gdb_controller_start(const struct gdb_controller_opts *opts, struct gdb_cont
 		lo.ns = opts->leader_election_namespace;
 		lo.name = opts->leader_election_id;
 		lo.identity = c->identity;
+		lo.lease_duration_ms = opts->lease_duration_ms;
+		lo.renew_deadline_ms = opts->renew_deadline_ms;
+		lo.retry_period_ms = opts->retry_period_ms;
 		lo.on_started_leading = on_started_leading;
 		lo.on_stopped_leading = on_stopped_leading;
 		lo.on_new_leader = on_new_leader;

@@ -49,6 +49,9 @@ struct gdb_controller_opts {
 	int leader_elect;
 	const char *leader_election_namespace;
 	const char *leader_election_id;
+	int64_t lease_duration_ms;   /* 0 = client-go's defaults (15 s, 10 s, 2 s) */
+	int64_t renew_deadline_ms;
+	int64_t retry_period_ms;
 	struct server_health *health; /* borrowed; readyz "informer-sync" is added; may be NULL */
 	int64_t aws_call_timeout_ms; /* 0 = 15000 per call, retries included */
 	void (*on_fatal)(void *ud, const char *why); /* leadership lost; required with leader_elect */

@@ -8,7 +8,8 @@ import pytest
 from cmdutil import Controller, clean_env, run
 
 FLAGS = ["kubeconfig", "namespace", "leader-elect", "leader-election-namespace",
-         "leader-election-id", "metrics-bind-address", "health-probe-bind-address",
+         "leader-election-id", "leader-election-lease-duration", "leader-election-renew-deadline",
+         "leader-election-retry-period", "metrics-bind-address", "health-probe-bind-address",
          "concurrency", "log-level", "log-format"]
 
 
@@ -40,6 +41,11 @@ def test_version_prints_the_version():
     (["--metrics-bind-address=8080"], "invalid value for --metrics-bind-address"),
     (["--namespace=Not_A_Namespace"], "invalid value for --namespace"),
     (["--leader-election-id=bad..id"], "invalid value for --leader-election-id"),
+    (["--leader-election-lease-duration=15"], "invalid value for --leader-election-lease-duration"),
+    (["--leader-election-lease-duration=1500ms"], "not a whole number of seconds"),
+    (["--leader-election-retry-period=-2s"], "invalid value for --leader-election-retry-period"),
+    (["--leader-election-lease-duration=10s"], "lease duration > renew deadline"),
+    (["--leader-election-renew-deadline=2s"], "renew deadline > 1.2 x retry period"),
     (["--kubeconfig=/nonexistent/kubeconfig"], "invalid value for --kubeconfig"),
     (["extra"], "unexpected argument: extra"),
     (["--leader-elect"], "--leader-elect needs --leader-election-namespace"),
