@@ -6,6 +6,7 @@
 #   make unit     unit tests only
 #   make asan     unit tests under ASan+UBSan
 #   make tsan     unit tests under TSan
+#   make chaos    the chaos tier's full sweep (ctest runs a subset in `make test`)
 #   make testenv  start the shared test environment in this shell's session
 #   make demo     the runbook story on the local environment (hack/demo)
 #   make docker-build   the container image (docker, else podman)
@@ -17,7 +18,7 @@ CTEST_ARGS ?=
 # machine where podman cannot build (the image test needs root).
 TEST_EXCLUDE ?=
 
-.PHONY: all build deps deps-build test unit asan tsan testenv demo docker-build image-test deploy clean format
+.PHONY: all build deps deps-build test unit asan tsan chaos testenv demo docker-build image-test deploy clean format
 
 all: build
 
@@ -50,6 +51,11 @@ tsan: deps-build
 	cmake -S . -B $(BUILD)-tsan -G Ninja -DGDB_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(BUILD)-tsan
 	ctest --test-dir $(BUILD)-tsan --output-on-failure -L unit $(CTEST_ARGS)
+
+chaos: deps
+	cmake -S . -B $(BUILD) -G Ninja
+	cmake --build $(BUILD)
+	GDB_CHAOS_FULL=1 ctest --test-dir $(BUILD) --output-on-failure -L chaos $(CTEST_ARGS)
 
 testenv: deps
 	hack/testenv up

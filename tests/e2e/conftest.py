@@ -429,7 +429,7 @@ class World:
 class Controller:
     """The controller binary as its own process."""
 
-    def __init__(self, binary, testenv, admin, ns, logdir):
+    def __init__(self, binary, testenv, admin, ns, logdir, extra_args=(), pod_name="e2e-controller"):
         self.metrics_port = free_port()
         self.health_port = free_port()
         self.aws_secret = "e2e-aws-secret-" + secrets.token_hex(10)
@@ -441,16 +441,16 @@ class Controller:
             "AWS_SECRET_ACCESS_KEY": self.aws_secret,
             "AWS_REGION": EAST,
             "AWS_EC2_METADATA_DISABLED": "true",
-            "POD_NAME": "e2e-controller",
+            "POD_NAME": pod_name,
         })
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [binary, "--kubeconfig", testenv["controller_kubeconfig"], "--namespace", ns,
              "--leader-elect", "--leader-election-namespace", "globaldb-system",
              "--leader-election-id", "globaldb-e2e-" + ns,
              "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
              "--health-probe-bind-address", f"127.0.0.1:{self.health_port}",
-             "--concurrency", "2", "--log-level", "debug"],
+             "--concurrency", "2", "--log-level", "debug", *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
     def get(self, port, path):
