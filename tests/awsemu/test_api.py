@@ -379,3 +379,41 @@ def test_config_sets_delays_and_rejects_unknown_ones(admin):
     with pytest.raises(urllib.error.HTTPError) as e:
         admin.post("/outage", {"region": EAST, "mode": "meltdown"})
     assert e.value.code == 400
+
+
+def test_describe_db_clusters_pages_as_aws_does(aws):
+    rds = aws("rds", EAST)
+    for i in range(23):
+        rds.create_db_cluster(DBClusterIdentifier=f"page-{i:02d}", Engine="aurora-postgresql",
+                              EngineVersion="15.4", MasterUsername="admin",
+                              MasterUserPassword="very-secret-pw")
+    first = rds.describe_db_clusters(MaxRecords=20)
+    assert [c["DBClusterIdentifier"] for c in first["DBClusters"]] == \
+        [f"page-{i:02d}" for i in range(20)]
+    rest = rds.describe_db_clusters(MaxRecords=20, Marker=first["Marker"])
+    assert [c["DBClusterIdentifier"] for c in rest["DBClusters"]] == ["page-20", "page-21", "page-22"]
+    assert "Marker" not in rest
+    assert len(rds.describe_db_clusters()["DBClusters"]) == 23  # default page: 100
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        rds.describe_db_clusters(MaxRecords=5)
+    assert err(e) == ("InvalidParameterValue", 400)
+
+
+def test_describe_cache_is_opt_in_and_cleared_by_any_change(aws, admin):
+    rds = aws("rds", EAST)
+    make_cluster(aws, EAST, "cached", instances=0)
+    admin.post("/config", {"describeCacheSeconds": 60})
+    try:
+        admin.post("/calls/reset")
+        before = rds.describe_db_clusters(DBClusterIdentifier="cached")["DBClusters"][0]
+        again = rds.describe_db_clusters(DBClusterIdentifier="cached")["DBClusters"][0]
+        assert again == before
+        log = admin.get("/calls")["calls"]
+        assert [c.get("cached") for c in log] == [None, True]
+        # A change answers the next Describe fresh: a cache never hides a write.
+        rds.modify_db_cluster(DBClusterIdentifier="cached", DeletionProtection=True,
+                              ApplyImmediately=True)
+        after = rds.describe_db_clusters(DBClusterIdentifier="cached")["DBClusters"][0]
+        assert after["DeletionProtection"] is True
+    finally:
+        admin.post("/config", {"describeCacheSeconds": 0})

@@ -797,6 +797,28 @@ def modify_db_cluster(self):
 _installed = False
 
 
+def describe_db_clusters(self):
+    """moto's answer, paginated as AWS does: MaxRecords (20-100, default 100)
+    and an opaque Marker; moto returns every cluster in one page."""
+    try:
+        max_records = int(self.params.get("MaxRecords") or 100)
+    except ValueError:
+        raise Fault("InvalidParameterValue", "MaxRecords must be a number.")
+    if not 20 <= max_records <= 100:
+        raise Fault("InvalidParameterValue", "MaxRecords must be between 20 and 100.")
+    filters = {f["Name"]: f["Values"] for f in self.params.get("Filters", [])}
+    clusters = self.backend.describe_db_clusters(
+        db_cluster_identifier=self.params.get("DBClusterIdentifier"), filters=filters)
+    clusters.sort(key=lambda c: c.db_cluster_identifier)
+    marker = self.params.get("Marker")
+    if marker:
+        clusters = [c for c in clusters if c.db_cluster_identifier > marker]
+    result = {"DBClusters": clusters[:max_records]}
+    if len(clusters) > max_records:
+        result["Marker"] = clusters[max_records - 1].db_cluster_identifier
+    return ActionResult(result)
+
+
 def install():
     """Patch moto (idempotent)."""
     global _installed
@@ -805,6 +827,7 @@ def install():
     _install_model_patches()
     RDSResponse.create_global_cluster = create_global_cluster
     RDSResponse.describe_global_clusters = describe_global_clusters
+    RDSResponse.describe_db_clusters = describe_db_clusters
     RDSResponse.remove_from_global_cluster = remove_from_global_cluster
     RDSResponse.failover_global_cluster = failover_global_cluster
     RDSResponse.switchover_global_cluster = switchover_global_cluster

@@ -185,6 +185,11 @@ class Middleware:
         self.log_lock = threading.Lock()
         self.throttle = None
         self.rng = random.Random()
+        # Opt-in cache of Describe answers (seconds; 0 = off): moto spends
+        # about 10 ms of one core per cluster serializing, which makes a
+        # thousand-resource benchmark measure moto. Any other call clears it.
+        self.describe_ttl = 0.0
+        self.describe_cache = {}
 
     # -- WSGI ----------------------------------------------------------------
 
@@ -212,15 +217,30 @@ class Middleware:
             entry["status"], entry["error"] = 400, code
             start_response(status, headers)
             return [out]
+        cacheable = (self.describe_ttl > 0 and call.action is not None
+                     and call.action.startswith(("Describe", "List", "Get")))
+        key = (call.service, call.region, call.action, call.query, body)
+        if not cacheable:
+            self.describe_cache.clear()
+        else:
+            hit = self.describe_cache.get(key)
+            if hit is not None and time.monotonic() - hit[0] < self.describe_ttl:
+                entry["status"], entry["error"], entry["cached"] = hit[1], None, True
+                start_response(hit[2], hit[3])
+                return [hit[4]]
         captured = {}
 
         def capture(status, headers, exc_info=None):
             captured["status"] = int(status.split()[0])
+            captured["line"], captured["headers"] = status, headers
             return start_response(status, headers, exc_info)
 
         with EXT.lock:
             chunks = list(self.moto_app(environ, capture))
         out = b"".join(chunks)
+        if cacheable and captured.get("status") == 200:
+            self.describe_cache[key] = (time.monotonic(), 200, captured["line"],
+                                        captured["headers"], out)
         entry["status"] = captured.get("status")
         if entry["status"] and entry["status"] >= 400:
             m = re.search(rb"<Code>([^<]+)</Code>", out) or re.search(rb'"__type":\s*"([^"]+)"', out)
@@ -286,6 +306,8 @@ class Middleware:
             EXT.bindings.clear()
             EXT.switchover_sync_timeout = 60.0
         self.throttle = None
+        self.describe_ttl = 0.0
+        self.describe_cache.clear()
         with self.log_lock:
             self.calls.clear()
 
@@ -324,6 +346,12 @@ class Middleware:
                         raise KeyError(f"unknown delay {k}")
                     if float(v) < 0:
                         raise ValueError(f"negative delay {k}")
+                cache = body.get("describeCacheSeconds")
+                if cache is not None:
+                    if float(cache) < 0:
+                        raise ValueError("describeCacheSeconds must not be negative")
+                    self.describe_ttl = float(cache)
+                    self.describe_cache.clear()
                 timeout = body.get("switchoverSyncTimeout")
                 if timeout is not None and float(timeout) <= 0:
                     raise ValueError("switchoverSyncTimeout must be positive")
@@ -332,7 +360,8 @@ class Middleware:
                     if timeout is not None:
                         EXT.switchover_sync_timeout = float(timeout)
             return 200, {"delays": EXT.delays,
-                         "switchoverSyncTimeout": EXT.switchover_sync_timeout}
+                         "switchoverSyncTimeout": EXT.switchover_sync_timeout,
+                         "describeCacheSeconds": self.describe_ttl}
         if path == "/calls":
             if method == "DELETE":
                 with self.log_lock:
@@ -376,8 +405,10 @@ class Middleware:
             writer = pgenv.server_from_dict(body["writer"])
             reader = pgenv.server_from_dict(body["reader"]) if body.get("reader") else None
             b = EXT.bind(body["region"], body["dbClusterIdentifier"], writer, reader)
+            self.describe_cache.clear()  # endpoints and ports changed
             return 200, b.to_dict()
         if path == "/unbind" and method == "POST":
+            self.describe_cache.clear()
             return 200, {"removed": EXT.unbind(body["region"], body["dbClusterIdentifier"])}
         if path == "/bindings":
             with EXT.lock:
