@@ -335,9 +335,12 @@ class TaggingProxy:
                                        name=f"proxy-{tag}")
         self.thread.start()
 
-    def mutating(self):
+    def mutating(self, extra=()):
+        """The forwarded calls that change something in AWS (MUTATING, plus
+        the actions in extra)."""
         with self.lock:
-            return [dict(c) for c in self.calls if c["action"] in MUTATING]
+            return [dict(c) for c in self.calls
+                    if c["action"] in MUTATING or c["action"] in extra]
 
     def close(self):
         self.server.shutdown()
