@@ -23,7 +23,6 @@ import time
 from contextlib import contextmanager
 
 import pgenv
-import pytest
 from conftest import EAST, WEST, Controller, full_sweep, metric_value, wait_for
 from e2e_conftest import aws_client
 
@@ -280,7 +279,8 @@ def test_throttling_converges_without_a_call_storm(world, emulator, controller_b
                 assert duplicated_calls(op_calls) == []
                 ops.append((target, took, len(sw)))
                 print(f"throttled switchover to {target}: {took:.1f}s, "
-                      f"{len(sw)} SwitchoverGlobalCluster call(s) ({len(sw) - 1} after a throttle)")
+                      f"{len(sw)} SwitchoverGlobalCluster call(s) "
+                      f"({sum(1 for c in sw if c['injected'] == 'throttle')} throttled)")
                 target = cur
             # The periodic observation alone for the rest of the window.
             rest = duration - (time.time() - t0)
@@ -397,9 +397,37 @@ def test_a_hanging_region_does_not_hold_up_other_work(world, emulator, controlle
             assert world.writer_region("orders-global") == EAST
             assert orders.condition("PrimaryHealthy")["status"] == "True"
             assert orders.status()["currentPrimaryRegion"] == EAST
+
+            # orders' own intent meanwhile: a switchover needs its primary's
+            # region (the call is made there), so it waits, says so, and calls
+            # nothing into the hang ...
+            seq_o = last_seq(emulator)
+            begin_o = rfc3339_now()
+            orders.patch_spec(primaryRegion=WEST)
+            gen = orders.get()["metadata"]["generation"]
+
+            def waiting():
+                st = orders.status()
+                ready = next(c for c in st["conditions"] if c["type"] == "Ready")
+                assert st.get("observedGeneration") == gen and ready["status"] == "False", ready
+                return ready
+            ready = wait_for(waiting, timeout=90, interval=0.5,
+                             what="orders to take in the new primaryRegion")
+            print(f"orders during the hang: Ready=False/{ready['reason']}: {ready['message']}")
+            accepted = [c for c in emulator.calls(since=seq_o)
+                        if c["action"] == "SwitchoverGlobalCluster" and c["status"] < 400]
+            assert accepted == [], accepted
             assert ctl.proc.poll() is None
         finally:
             emulator.outage(EAST, "off")
+        # ... and runs once the region answers again, exactly once.
+        last = orders.wait_operation("Switchover", begin_o, timeout=180)
+        assert last["result"] == "Succeeded", last
+        sw = [c for c in emulator.calls(since=seq_o) if c["action"] == "SwitchoverGlobalCluster"]
+        assert len([c for c in sw if c["status"] < 400]) == 1, sw
+        assert world.writer_region("orders-global") == WEST
+        print(f"orders' switchover after the hang: {len(sw)} SwitchoverGlobalCluster call(s): "
+              f"{[(c['status'], c['injected']) for c in sw]}")
         orders.wait_condition("Degraded", "False", "AsExpected", timeout=120)
         orders.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
         bill.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)

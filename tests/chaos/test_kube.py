@@ -138,7 +138,11 @@ def assert_one_switchover(world, emulator, seq0, source, target, gdb):
     assert sw[0]["status"] < 400 and sw[0]["region"] == source, sw
     assert duplicated_calls(calls) == []
     evs = gdb.events()
-    for reason in ("SwitchoverStarted", "SwitchoverCompleted"):
+    print("Events:", [(e["reason"], (e.get("series") or {}).get("count", 1)) for e in evs])
+    # Each step of the story told once: no Event lost to the restart, none
+    # repeated by a resumed (or replacement) controller.
+    for reason in ("SwitchoverStarted", "WriterMoved", "UpdatingDns", "DnsInSync",
+                   "RestartingWorkloads", "SwitchoverCompleted"):
         assert event_count(evs, reason) == 1, \
             f"{reason} Events: {[e for e in evs if e['reason'] == reason]}"
     assert event_count(evs, "SwitchoverFailed") == 0
