@@ -28,8 +28,10 @@ must fail over, which shows the refusals above were the discrimination, not
 inaction.
 
 CI (ctest -R chaos_partition): 2 partitions (blackhole, reset) + the control,
-about 2 minutes. Full sweep (GDB_CHAOS_FULL=1, `make chaos`): 10 partitions
-alternating blackhole and reset + the control.
+about 1.5 minutes. Full sweep (GDB_CHAOS_FULL=1, `make chaos`): 10 partitions
+alternating blackhole and reset + the control, and a second control in a fresh
+world where the API hangs (the controller's 15 s call timeout confirms),
+about 6 minutes.
 """
 
 import time
@@ -146,7 +148,7 @@ def partition_once(world, emulator, proxy, mode, run):
           f"{refused:.1f}s, held {held:.1f}s, healed in {healed:.1f}s; 0 failover calls")
 
 
-def test_partition_from_writer_is_not_a_failover(world, emulator, kubectl, proxy, controller):
+def adopt(world, kubectl, proxy):
     kubectl.apply(world.gdb_manifest(
         healthCheck={"periodSeconds": PERIOD, "timeoutSeconds": 1,
                      "failureThreshold": THRESHOLD},
@@ -155,6 +157,34 @@ def test_partition_from_writer_is_not_a_failover(world, emulator, kubectl, proxy
     wait_for(lambda: next(r for r in world.status()["regions"] if r["name"] == WEST)
              .get("replicationLagSeconds") is not None, timeout=60, what="a measured lag")
     assert proxy.accepted > 0, "the controller's probes do not go through the proxy"
+
+
+def confirmed_outage_fails_over(world, emulator, proxy, api_mode):
+    """The control: the same probe failures, now confirmed by the primary region's API."""
+    since = last_seq(emulator)
+    t0 = time.monotonic()
+    proxy.set_mode("blackhole")
+    # Route 53 is signed for us-east-1: keep it out of the outage so DNS can move.
+    emulator.outage(EAST, api_mode, pg="none", services=["rds"])
+
+    def failed_over():
+        last = world.status().get("lastOperation") or {}
+        assert last.get("type") == "Failover" and last.get("result") == "Succeeded", last
+        return last
+    last = wait_for(failed_over, timeout=240, interval=0.5, what="the confirmed failover")
+    took = time.monotonic() - t0
+    assert world.status()["currentPrimaryRegion"] == WEST
+    calls = failover_calls(emulator, since)
+    ok = [c for c in calls if c["status"] == 200]
+    assert [(c["action"], c["region"]) for c in ok] == [("RemoveFromGlobalCluster", WEST)], calls
+    assert last["sourceRegion"] == EAST and last["targetRegion"] == WEST, last
+    steps = ", ".join(f"{x['name']} {x['durationSeconds']}s" for x in last.get("steps", []))
+    print(f"control (probes cut + us-east-1 RDS API {api_mode}): failed over to {WEST} in "
+          f"{took:.1f}s with one RemoveFromGlobalCluster; steps: {steps}")
+
+
+def test_partition_from_writer_is_not_a_failover(world, emulator, kubectl, proxy, controller):
+    adopt(world, kubectl, proxy)
     start = last_seq(emulator)
 
     runs = 10 if full_sweep() else 2
@@ -168,23 +198,12 @@ def test_partition_from_writer_is_not_a_failover(world, emulator, kubectl, proxy
     print(f"{runs} partitions, 0 failover calls, "
           f"{refusal_events(world)} PrimaryAvailableInControlPlane Events")
 
-    # Control: the same probe failures, now confirmed by the primary region's API.
-    since = last_seq(emulator)
-    t0 = time.monotonic()
-    proxy.set_mode("blackhole")
-    # Route 53 is signed for us-east-1: keep it out of the outage so DNS can move.
-    emulator.outage(EAST, "5xx", pg="none", services=["rds"])
+    confirmed_outage_fails_over(world, emulator, proxy, "5xx")
 
-    def failed_over():
-        last = world.status().get("lastOperation") or {}
-        assert last.get("type") == "Failover" and last.get("result") == "Succeeded", last
-        return last
-    last = wait_for(failed_over, timeout=180, interval=0.5, what="the confirmed failover")
-    took = time.monotonic() - t0
-    assert world.status()["currentPrimaryRegion"] == WEST
-    calls = failover_calls(emulator, since)
-    ok = [c for c in calls if c["status"] == 200]
-    assert [(c["action"], c["region"]) for c in ok] == [("RemoveFromGlobalCluster", WEST)], calls
-    assert last["sourceRegion"] == EAST and last["targetRegion"] == WEST, last
-    print(f"control (probes cut + us-east-1 RDS 503): failed over to {WEST} in {took:.1f}s "
-          f"with one RemoveFromGlobalCluster")
+
+if full_sweep():
+    def test_partition_with_a_hanging_primary_api_fails_over(world, emulator, kubectl, proxy,
+                                                              controller):
+        """The control again, with the API timing out instead of answering 503."""
+        adopt(world, kubectl, proxy)
+        confirmed_outage_fails_over(world, emulator, proxy, "hang")
