@@ -197,7 +197,30 @@ out:
 	return s;
 }
 
-/* The region's snapshot, refreshed if stale (single flight). A new reference. */
+/*
+ * A new reference to the entry's snapshot while another reconcile refreshes
+ * it, if that snapshot is usable meanwhile: not invalidated by an action and
+ * younger than GDB_OBS_MAX_STALE_MS. Else NULL.
+ */
+static struct gdb_region_snap *usable_snap(struct gdb_obs_cache *c, struct cache_entry *e)
+{
+	struct gdb_region_snap *s = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (e->snap && !e->stale && base_now_mono_ms() - e->snap->fetched_mono < GDB_OBS_MAX_STALE_MS) {
+		s = e->snap;
+		atomic_fetch_add(&s->refs, 1);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return s;
+}
+
+/*
+ * The region's snapshot, refreshed if stale (single flight). A new reference.
+ * Only one reconcile waits for a refresh: the others take the previous
+ * snapshot while it is usable, so that with many resources the reconcile
+ * rate is not bounded by how long a round of Describe calls takes.
+ */
 static struct gdb_region_snap *region_snap(struct gdb_obs_cache *c, const char *region)
 {
 	struct cache_entry *e = entry_get(c, region);
@@ -205,7 +228,11 @@ static struct gdb_region_snap *region_snap(struct gdb_obs_cache *c, const char *
 
 	if (s)
 		return s;
-	pthread_mutex_lock(&e->fetch_lock);
+	if (pthread_mutex_trylock(&e->fetch_lock) != 0) {
+		if ((s = usable_snap(c, e)))
+			return s;
+		pthread_mutex_lock(&e->fetch_lock);
+	}
 	s = fresh_snap(c, e);
 	if (!s) {
 		s = fetch(c, region);

@@ -7,8 +7,10 @@
  * DescribeDBClusters, DescribeDBInstances and DescribeGlobalClusters (all
  * items of the region, Marker-paginated), younger than ttl_ms. Every
  * reconcile that needs the region inside that window reads the same answer;
- * a reconcile that finds it stale refreshes it while the others needing the
- * same region wait for that one refresh (single flight). A region whose API
+ * a reconcile that finds it stale refreshes it (single flight) while the
+ * others needing the same region take the previous answer if it is younger
+ * than GDB_OBS_MAX_STALE_MS and no action in the region invalidated it, and
+ * wait for the refresh otherwise. A region whose API
  * failed is cached as failed for the same window, so an outage costs one
  * timed-out call per window, not one per resource. Regions are refreshed in
  * parallel, one short-lived thread each, so a hanging region never delays
@@ -40,6 +42,8 @@
 
 /* Default freshness of a region's answer. */
 #define GDB_OBS_TTL_MS 1500
+/* How old an answer may be served while another reconcile refreshes it. */
+#define GDB_OBS_MAX_STALE_MS 15000
 
 struct gdb_obs_cache;
 struct gdb_region_snap;

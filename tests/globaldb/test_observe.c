@@ -1,0 +1,198 @@
+/*
+ * The observation cache against a scripted loopback RDS: one round of
+ * Describe calls per region serves every reconcile; while one reconcile
+ * refreshes a region, the others take the previous answer, unless an action
+ * invalidated it.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pkg/aws/client.h"
+#include "pkg/aws/creds.h"
+#include "pkg/base/timeutil.h"
+#include "pkg/globaldb/observe.h"
+#include "tests/aws/harness.h"
+
+#define SLOW_MS 1500
+
+static atomic_int slow;       /* answer after SLOW_MS */
+static atomic_int arrived;    /* requests seen */
+
+static const char *answer(const char *body)
+{
+	if (strstr(body, "Action=DescribeDBClusters"))
+		return "<DescribeDBClustersResponse><DescribeDBClustersResult><DBClusters>"
+		       "<DBCluster><DBClusterIdentifier>orders-east</DBClusterIdentifier>"
+		       "<DBClusterArn>arn:aws:rds:us-east-1:123456789012:cluster:orders-east</DBClusterArn>"
+		       "<Status>available</Status><Endpoint>e.example</Endpoint><Port>5432</Port>"
+		       "</DBCluster></DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>";
+	if (strstr(body, "Action=DescribeDBInstances"))
+		return "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances/>"
+		       "</DescribeDBInstancesResult></DescribeDBInstancesResponse>";
+	return "<DescribeGlobalClustersResponse><DescribeGlobalClustersResult><GlobalClusters/>"
+	       "</DescribeGlobalClustersResult></DescribeGlobalClustersResponse>";
+}
+
+static void rds(const struct stub_request *req, struct stub_response *resp, void *ud)
+{
+	(void)ud;
+	atomic_fetch_add(&arrived, 1);
+	resp->status = 200;
+	resp->content_type = "text/xml";
+	resp->body = strdup(answer(req->body ? req->body : ""));
+	resp->delay_ms = atomic_load(&slow) ? SLOW_MS : 0;
+}
+
+static struct stub *stub;
+static struct aws_creds_provider *creds;
+static struct aws_client *aws;
+static struct gdb_obs_cache *cache;
+static struct gdb_spec spec;
+static struct gdb_status status;
+static json_t *obj;
+
+static const char *spec_json =
+	"{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
+	"\"regions\":[{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"orders-east\"}],"
+	"\"healthCheck\":{\"credentialsSecretRef\":{\"name\":\"pg\"}}}";
+
+static void setup(void)
+{
+	char url[64], err[256];
+	json_error_t jerr;
+	json_t *js;
+
+	atomic_store(&slow, 0);
+	atomic_store(&arrived, 0);
+	stub = stub_start(rds, NULL);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", stub_port(stub));
+	creds = aws_creds_provider_new_static("AKIDEXAMPLE", "secret-not-logged", NULL);
+	aws = aws_client_new(&(struct aws_client_config){.creds = creds, .endpoint_url = url,
+							  .max_attempts = 1,
+							  .attempt_timeout_ms = 10000});
+	ck_assert_ptr_nonnull(aws);
+	cache = gdb_obs_cache_new(aws, 50);
+	js = json_loads(spec_json, 0, &jerr);
+	ck_assert_ptr_nonnull(js);
+	ck_assert_int_eq(gdb_spec_decode(js, &spec, err, sizeof(err)), 0);
+	json_decref(js);
+	memset(&status, 0, sizeof(status));
+	obj = json_pack("{s:{s:s,s:s,s:i}}", "metadata", "name", "orders", "namespace", "db",
+			"generation", 1);
+}
+
+static void teardown(void)
+{
+	json_decref(obj);
+	gdb_spec_release(&spec);
+	gdb_obs_cache_free(cache);
+	aws_client_free(aws);
+	aws_creds_provider_free(creds);
+	stub_stop(stub);
+}
+
+/* One observation; returns how long it took (ms) and whether the region answered. */
+static int64_t observe_once(int *api_ok)
+{
+	struct gdb_observation o;
+	int64_t t0 = base_now_mono_ms();
+
+	gdb_observe(cache, &spec, &status, obj, NULL, &o);
+	*api_ok = o.obs.n_regions == 1 && o.obs.regions[0].api == GDB_CALL_OK &&
+		  o.obs.regions[0].cluster_exists;
+	gdb_observation_release(&o);
+	return base_now_mono_ms() - t0;
+}
+
+static void *observe_thread(void *arg)
+{
+	int ok;
+
+	*(int64_t *)arg = observe_once(&ok);
+	return NULL;
+}
+
+/* Waits (bounded) until n requests reached the stub. */
+static void await_arrivals(int n)
+{
+	for (int i = 0; i < 1000 && atomic_load(&arrived) < n; i++)
+		base_sleep_ms(5);
+	ck_assert_int_ge(atomic_load(&arrived), n);
+}
+
+START_TEST(test_one_round_serves_every_reconcile_within_the_ttl)
+{
+	int ok;
+
+	observe_once(&ok);
+	ck_assert(ok);
+	ck_assert_int_eq(atomic_load(&arrived), 3); /* clusters, instances, global clusters */
+	observe_once(&ok);
+	ck_assert(ok);
+	ck_assert_int_eq(atomic_load(&arrived), 3);
+	ck_assert_uint_eq(gdb_obs_cache_rounds(cache), 1);
+}
+END_TEST
+
+START_TEST(test_others_take_the_previous_answer_while_one_refreshes)
+{
+	pthread_t t;
+	int64_t refresher_ms = 0, mine_ms;
+	int ok;
+
+	observe_once(&ok);
+	base_sleep_ms(60); /* past the 50 ms TTL */
+	atomic_store(&slow, 1);
+	ck_assert_int_eq(pthread_create(&t, NULL, observe_thread, &refresher_ms), 0);
+	await_arrivals(4); /* the refresh is in flight */
+	mine_ms = observe_once(&ok);
+	ck_assert(ok);
+	ck_assert_int_lt(mine_ms, SLOW_MS / 2);
+	pthread_join(t, NULL);
+	ck_assert_int_ge(refresher_ms, SLOW_MS);
+	ck_assert_uint_eq(gdb_obs_cache_rounds(cache), 2);
+}
+END_TEST
+
+START_TEST(test_after_an_action_everyone_waits_for_fresh_answers)
+{
+	pthread_t t;
+	int64_t refresher_ms = 0, mine_ms;
+	int ok;
+
+	observe_once(&ok);
+	gdb_obs_cache_invalidate(cache, "us-east-1");
+	atomic_store(&slow, 1);
+	ck_assert_int_eq(pthread_create(&t, NULL, observe_thread, &refresher_ms), 0);
+	await_arrivals(4);
+	mine_ms = observe_once(&ok);
+	ck_assert(ok);
+	ck_assert_int_ge(mine_ms, SLOW_MS / 2);
+	pthread_join(t, NULL);
+	ck_assert_uint_eq(gdb_obs_cache_rounds(cache), 2); /* it waited for that one round */
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("observe");
+	TCase *tc = tcase_create("cache");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_one_round_serves_every_reconcile_within_the_ttl);
+	tcase_add_test(tc, test_others_take_the_previous_answer_while_one_refreshes);
+	tcase_add_test(tc, test_after_an_action_everyone_waits_for_fresh_answers);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
