@@ -24,6 +24,10 @@ write-unavailability window (the longest gap between two acknowledged commits
 that overlaps the switchover), with p50 and max.
 
 CI and the full sweep both run all 20 switchovers (about 3 minutes here).
+The full sweep (GDB_CHAOS_FULL=1) adds a second test: the owner changes their
+mind, flipping spec.primaryRegion to us-west-2 and back after 0 to 4 s, eight
+times under the same writer; the writer must end in us-east-1 with every
+acknowledged row, and no operation may have issued its switchover twice.
 """
 
 import json
@@ -35,7 +39,7 @@ import time
 
 import psycopg
 
-from conftest import EAST, WEST, wait_for
+from conftest import EAST, WEST, full_sweep, wait_for
 from e2e_conftest import aws_client
 
 SWITCHOVERS = 20
@@ -137,12 +141,24 @@ def pct(values, q):
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
-def test_no_acked_row_lost_over_switchovers(world, emulator, kubectl, controller):
+def adopt_and_create_table(world, kubectl):
     kubectl.apply(world.gdb_manifest())
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
     with world.connect(EAST, CLUSTER[EAST]) as conn:
         conn.execute("CREATE TABLE chaos_writes (seq bigint PRIMARY KEY, region text NOT NULL, "
                      "committed timestamptz NOT NULL DEFAULT clock_timestamp())")
+
+
+def patch_primary(world, kubectl, region):
+    kubectl("-n", world.ns, "patch", "globaldatabase", "orders", "--type", "merge",
+            "-p", json.dumps({"spec": {"primaryRegion": region}}))
+
+
+MOVES = ("SwitchoverGlobalCluster", "FailoverGlobalCluster", "RemoveFromGlobalCluster")
+
+
+def test_no_acked_row_lost_over_switchovers(world, emulator, kubectl, controller):
+    adopt_and_create_table(world, kubectl)
     seq0 = max(c["seq"] for c in emulator.calls())
 
     app = AppWriter(emulator, world.password)
@@ -154,8 +170,7 @@ def test_no_acked_row_lost_over_switchovers(world, emulator, kubectl, controller
         for i in range(SWITCHOVERS):
             target = WEST if i % 2 == 0 else EAST
             t0 = time.monotonic()
-            kubectl("-n", world.ns, "patch", "globaldatabase", "orders", "--type", "merge",
-                    "-p", json.dumps({"spec": {"primaryRegion": target}}))
+            patch_primary(world, kubectl, target)
 
             def switched():
                 st = world.status()
@@ -172,8 +187,7 @@ def test_no_acked_row_lost_over_switchovers(world, emulator, kubectl, controller
             t_writing = time.monotonic()
             calls = emulator.calls(since=seq0)
             seq0 = max([seq0] + [c["seq"] for c in calls])
-            moves = [c for c in calls if c["action"] in (
-                "SwitchoverGlobalCluster", "FailoverGlobalCluster", "RemoveFromGlobalCluster")]
+            moves = [c for c in calls if c["action"] in MOVES]
             accepted = [c for c in moves if c["status"] == 200]
             assert [(c["action"], c["region"]) for c in accepted] == [
                 ("SwitchoverGlobalCluster", WEST if target == EAST else EAST)], moves
@@ -228,3 +242,50 @@ def test_no_acked_row_lost_over_switchovers(world, emulator, kubectl, controller
         srv = world.servers[name]
         wait_for(lambda: acked_seqs <= present(srv), timeout=60, interval=0.5,
                  what=f"every acknowledged row on {name}")
+
+
+if full_sweep():
+    def test_no_acked_row_lost_when_the_intent_flips(world, emulator, kubectl, controller):
+        adopt_and_create_table(world, kubectl)
+        seq0 = max(c["seq"] for c in emulator.calls())
+        app = AppWriter(emulator, world.password)
+        app.start()
+        try:
+            wait_for(lambda: len(app.snapshot()[0]) >= 50, timeout=30, what="the writer to write")
+            for i, delay in enumerate((0, 0.2, 0.5, 1, 1.5, 2, 3, 4)):
+                patch_primary(world, kubectl, WEST)
+                time.sleep(delay)  # how long the owner took to change their mind
+                patch_primary(world, kubectl, EAST)
+
+                def settled():
+                    st = world.status()
+                    assert not st.get("operation"), st.get("operation")
+                    assert st.get("currentPrimaryRegion") == EAST, st
+                    ready = next(c for c in st["conditions"] if c["type"] == "Ready")
+                    assert ready["status"] == "True", ready
+                    return st
+                st = wait_for(settled, timeout=180, interval=0.5,
+                              what=f"flip {i + 1} to settle in {EAST}")
+                calls = emulator.calls(since=seq0)
+                seq0 = max([seq0] + [c["seq"] for c in calls])
+                moves = [c for c in calls if c["action"] in MOVES and c["status"] == 200]
+                # Either nothing moved (cancelled before the call) or there and back:
+                # one accepted call per operation, never two to the same target.
+                regions = [(c["action"], c["region"]) for c in moves]
+                assert regions in ([], [("SwitchoverGlobalCluster", EAST),
+                                        ("SwitchoverGlobalCluster", WEST)]), moves
+                last = st.get("lastOperation") or {}
+                print(f"flip {i + 1} after {delay}s: {len(moves)} switchover call(s), "
+                      f"last operation {last.get('type')} to {last.get('targetRegion')} "
+                      f"{last.get('result')}")
+        finally:
+            app.stop.set()
+            app.join(timeout=30)
+        acked, failed = app.snapshot()
+        assert world.writer_region("orders-global") == EAST
+        with world.connect(EAST, CLUSTER[EAST]) as conn:
+            on_writer = {r[0] for r in conn.execute("SELECT seq FROM chaos_writes")}
+        lost = sorted({s for s, _, _ in acked} - on_writer)
+        print(f"intent flips: rows acknowledged {len(acked)}, failed attempts {failed}, "
+              f"lost {len(lost)}")
+        assert not lost, f"{len(lost)} acknowledged rows are missing: {lost[:20]}"
