@@ -305,6 +305,22 @@ def test_throttling_converges_without_a_call_storm(world, emulator, controller_b
         assert worst <= HARD_BOUND_PER_MIN, f"AWS call storm: {windows}"
         assert worst <= EXPECTED_BOUND_PER_MIN, \
             f"more calls a minute than the cache and backoff allow: {windows}"
+        # The cache itself: a round has exactly one answered DescribeDBClusters,
+        # so those count the rounds. At most one per TTL per region, plus one
+        # early refresh after each action the controller took there (the
+        # reconciler invalidates the region it acted in; a switchover has at
+        # most 6 steps).
+        for region in (EAST, WEST):
+            rounds = [c for c in calls if c["action"] == "DescribeDBClusters"
+                      and c["region"] == region and c["status"] < 400]
+            accepted = [c for c in calls if c["action"] == "SwitchoverGlobalCluster"
+                        and c["status"] < 400]
+            for start, n in per_minute_windows(rounds, t0, t1):
+                ops_in = sum(1 for c in accepted if t0 + start - 30 <= c["time"] < t0 + start + 60)
+                assert n <= ROUNDS_PER_MIN + 6 * (ops_in + 1), \
+                    f"{region}: {n} Describe rounds in the minute from +{start:.0f}s"
+            print(f"{region}: at most {max(n for _, n in per_minute_windows(rounds, t0, t1)):.0f} "
+                  f"Describe rounds a minute (TTL allows {ROUNDS_PER_MIN:.0f} + actions)")
         # (duplicates are checked per switchover above: the same call for the
         # same target rightly recurs in the next switchover there.)
 

@@ -146,6 +146,14 @@ def assert_one_switchover(world, emulator, seq0, source, target, gdb):
         assert event_count(evs, reason) == 1, \
             f"{reason} Events: {[e for e in evs if e['reason'] == reason]}"
     assert event_count(evs, "SwitchoverFailed") == 0
+    # ... and in the runbook's order. eventTime has millisecond resolution and
+    # the Events of one plan share it, so equal times count as in order.
+    first = {}
+    for e in evs:
+        first.setdefault(e["reason"], e.get("eventTime") or e["metadata"]["creationTimestamp"])
+    chain = [first[r] for r in ("SwitchoverStarted", "WriterMoved", "DnsInSync",
+                                "RestartingWorkloads", "SwitchoverCompleted")]
+    assert chain == sorted(chain), chain
     return last
 
 
