@@ -101,6 +101,22 @@ def watch_answers_gone(ns, rv):
     return wait_for(gone, timeout=30, interval=0.5, what="a watch answer")
 
 
+def globaldatabase_lists():
+    """LISTs of GlobalDatabases the apiserver answered since it started, from
+    its own /metrics. After a restart nothing but the controller's reflector
+    lists them (the test only GETs single objects), so a count > 0 is the
+    controller's relist - the reflector lists only at start-up and after a
+    410 or a failed list."""
+    code, body = admin_get("/metrics", timeout=30)
+    assert code == 200, body[:300]
+    n = 0
+    for line in body.splitlines():
+        if line.startswith("apiserver_request_total{") and 'resource="globaldatabases"' in line \
+                and 'verb="LIST"' in line:
+            n += float(line.rsplit(" ", 1)[1])
+    return n
+
+
 def list_rv(world):
     """The resourceVersion of a (consistent) list of the namespace's GlobalDatabases."""
     code, body = admin_get(f"/apis/globaldb.io/v1alpha1/namespaces/{world.ns}/globaldatabases")
@@ -287,6 +303,9 @@ def test_compaction_forces_a_relist_and_the_intent_is_kept(
 
         wait_switched(gdb, begin)
         assert_one_switchover(world, emulator, seq0, EAST, WEST, gdb)
+        relists = globaldatabase_lists()
+        print(f"GlobalDatabase LISTs since the restart: {relists:.0f}")
+        assert relists >= 1, "the controller never relisted after its watch was compacted away"
         obj = gdb.get()
         assert obj["metadata"]["generation"] == gen0 + 2
         gdb.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
@@ -383,6 +402,9 @@ def test_everything_changed_during_a_dropped_watch_is_acted_on(
 
         # The intent: orders switches over, at its latest generation.
         wait_switched(orders, begin)
+        relists = globaldatabase_lists()
+        print(f"GlobalDatabase LISTs since the restart: {relists:.0f}")
+        assert relists >= 1, "the controller never relisted after its watch was compacted away"
         assert_one_switchover(world, emulator, seq0, EAST, WEST, orders)
         orders.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
         wait_for(lambda: orders.status().get("observedGeneration") == gen0 + 2, timeout=30,
