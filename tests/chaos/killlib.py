@@ -115,9 +115,19 @@ class StatusWatch(threading.Thread):
         self.conn = None
 
     def arm(self, op_type, step, fn):
+        """fn() runs at the next status at (op_type, step), or at once if the
+        operation is there already (a fallback after a managed failover starts
+        waiting for the re-add while the region is still down)."""
         with self.lock:
-            self.armed = (op_type, step, fn)
-            self.fired = None
+            now = self.steps[-1][1:] if self.steps else (None, None)
+            if now == (op_type, step):
+                self.armed = None
+                self.fired = (time.monotonic(), op_type, step)
+            else:
+                self.armed = (op_type, step, fn)
+                self.fired = None
+                return
+        fn()
 
     def current_step(self):
         with self.lock:
