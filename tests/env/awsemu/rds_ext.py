@@ -384,8 +384,30 @@ def _global_members(self):
     return out
 
 
+_MEMBER_INDEX = {}  # id(backend) -> (stamp, {cluster identifier: [instances]})
+
+
+def _cluster_members(self):
+    """moto's DBCluster._members, indexed: moto scans every instance of the
+    region for each cluster it renders, which is quadratic in a thousand-cluster
+    answer. The index is rebuilt whenever the region's instances change."""
+    dbs = self.backend.databases
+    last = next(reversed(dbs._store.values()), None) if len(dbs) else None
+    stamp = (len(dbs), id(last[1]) if last else None)
+    cached = _MEMBER_INDEX.get(id(self.backend))
+    if cached is None or cached[0] != stamp:
+        index = {}
+        for db in list(dbs.values()):
+            if isinstance(db, rds_models.DBInstanceClustered):
+                index.setdefault(db.db_cluster_identifier, []).append(db)
+        cached = (stamp, index)
+        _MEMBER_INDEX[id(self.backend)] = cached
+    return list(cached[1].get(self.resource_id, ()))
+
+
 def _install_model_patches():
     DBCluster = rds_models.DBCluster
+    DBCluster._members = property(_cluster_members)
     DBCluster.status = property(_cluster_status, _cluster_status_set)
     DBCluster.endpoint = property(_cluster_endpoint)
     DBCluster.reader_endpoint = property(_cluster_reader_endpoint)
