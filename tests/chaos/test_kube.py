@@ -272,6 +272,39 @@ def test_restart_longer_than_renew_deadline_the_standby_finishes(
                   f"{[(s['name'], s.get('durationSeconds')) for s in last.get('steps', [])]}")
 
 
+@full_only
+@pytest.mark.parametrize("repeat", range(3))
+def test_restart_the_moment_the_spec_changes(world, emulator, controller_bin, testenv, tmp_path,
+                                              repeat):
+    """The apiserver goes down milliseconds after primaryRegion changed: the
+    controller is somewhere between the watch event, the write-ahead status
+    write and SwitchoverGlobalCluster (where exactly varies run to run). In
+    every case the switchover happens once: a step whose record could not be
+    written must not call AWS, and one that called must not call again."""
+    gdb = Gdb(world, "orders")
+    with running_controller(controller_bin, testenv, emulator, world, str(tmp_path / "c"),
+                            extra_args=STEADY_LEASE) as ctl:
+        world.kubectl.apply(world.gdb_manifest())
+        gdb.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
+        world.write_rows(EAST, "orders-east", "before", 30)
+        seq0 = last_seq(emulator)
+        begin = rfc3339_now()
+        gdb.patch_spec(primaryRegion=WEST)
+        # In-process (the same code as `testenv.py restart-apiserver`), so the
+        # SIGTERM follows the patch by milliseconds, not a Python start-up.
+        t0 = time.monotonic()
+        testenv_mod.restart_apiserver(state_path())
+        down = time.monotonic() - t0
+        before = [c for c in switchover_calls(emulator.calls(since=seq0))]
+        print(f"restart {repeat}: down {down:.1f}s; switchover calls made by then: "
+              f"{[(c['status'], c['error']) for c in before]}")
+        wait_switched(gdb, begin)
+        assert ctl.proc.poll() is None
+        assert_one_switchover(world, emulator, seq0, EAST, WEST, gdb)
+        gdb.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
+        check_rows(world)
+
+
 # -- (b) compaction: the watch resumes from a compacted revision ----------------
 
 @full_only
