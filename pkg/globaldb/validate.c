@@ -283,9 +283,9 @@ int gdb_spec_validate(const struct gdb_spec *s, char *err, size_t errlen)
 
 	if (h->period_seconds < 1 || h->period_seconds > 300)
 		return bad(err, errlen, "spec.healthCheck.periodSeconds: must be 1 to 300");
-	if (h->timeout_seconds < 1 || h->timeout_seconds >= h->period_seconds)
+	if (h->timeout_seconds < 1 || h->timeout_seconds > h->period_seconds)
 		return bad(err, errlen,
-		           "spec.healthCheck.timeoutSeconds: must be at least 1 and less than "
+		           "spec.healthCheck.timeoutSeconds: must be at least 1 and at most "
 		           "periodSeconds");
 	if (h->failure_threshold < 1 || h->failure_threshold > 20)
 		return bad(err, errlen, "spec.healthCheck.failureThreshold: must be 1 to 20");

@@ -971,7 +971,7 @@ static void m_bad_dup_region(void)
 }
 static void m_bad_timeout(void)
 {
-	W.spec.health_check.timeout_seconds = 5;
+	W.spec.health_check.timeout_seconds = W.spec.health_check.period_seconds + 1;
 }
 static void m_bad_both_creds(void)
 {
@@ -1214,7 +1214,7 @@ static const struct row rows[] = {
 	/* -- invalid specs the API server did not stop -- */
 	{"invalid: primaryRegion not among regions", {m_bad_primary}, A(NONE), NULL, NOOP, "InvalidSpec", "InvalidSpec", "InvalidSpec", NULL},
 	{"invalid: duplicate regions", {m_bad_dup_region}, A(NONE), NULL, NOOP, "InvalidSpec", "InvalidSpec", NULL, NULL},
-	{"invalid: timeout not below period", {m_bad_timeout}, A(NONE), NULL, NOOP, "InvalidSpec", NULL, NULL, NULL},
+	{"invalid: timeout over period", {m_bad_timeout}, A(NONE), NULL, NOOP, "InvalidSpec", NULL, NULL, NULL},
 	{"invalid: two credential sources", {m_bad_both_creds}, A(NONE), NULL, NOOP, "InvalidSpec", NULL, NULL, NULL},
 	{"invalid: RDS identifier with two hyphens", {m_bad_cluster_id}, A(NONE), NULL, NOOP, "InvalidSpec", NULL, NULL, NULL},
 	{"invalid: a single region", {m_bad_one_region}, A(NONE), NULL, NOOP, "InvalidSpec", NULL, NULL, NULL},
