@@ -115,11 +115,11 @@ class Bench:
         w.create_namespace()
         return w
 
-    def start_controller(self):
+    def start_controller(self, extra_args=()):
         """Start the controller; return the epoch time just before exec."""
         t = time.time()
         self.controller = Controller(controller_bin(), self.testenv, self.admin, self.world.ns,
-                                     self.tmp)
+                                     self.tmp, extra_args=extra_args)
         return t
 
     def last_seq(self):
