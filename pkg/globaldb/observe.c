@@ -39,6 +39,7 @@ struct cache_entry {
 	pthread_mutex_t fetch_lock;
 	struct gdb_region_snap *snap; /* under the cache lock */
 	int stale;                    /* under the cache lock */
+	int refreshing;               /* a background refresh runs; under the cache lock */
 	struct cache_entry *next;
 };
 
@@ -46,6 +47,8 @@ struct gdb_obs_cache {
 	struct aws_client *aws;
 	int64_t ttl_ms;
 	pthread_mutex_t lock;
+	pthread_cond_t idle;          /* signalled when a background refresh ends */
+	int background;               /* background refreshes running; under lock */
 	struct cache_entry *entries;
 	atomic_ulong rounds;
 };
@@ -67,6 +70,7 @@ struct gdb_obs_cache *gdb_obs_cache_new(struct aws_client *aws, int64_t ttl_ms)
 	c->aws = aws;
 	c->ttl_ms = ttl_ms > 0 ? ttl_ms : GDB_OBS_TTL_MS;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->idle, NULL);
 	return c;
 }
 
@@ -76,6 +80,10 @@ void gdb_obs_cache_free(struct gdb_obs_cache *c)
 
 	if (!c)
 		return;
+	pthread_mutex_lock(&c->lock);
+	while (c->background > 0)
+		pthread_cond_wait(&c->idle, &c->lock);
+	pthread_mutex_unlock(&c->lock);
 	for (e = c->entries; e; e = next) {
 		next = e->next;
 		snap_unref(e->snap);
@@ -83,6 +91,7 @@ void gdb_obs_cache_free(struct gdb_obs_cache *c)
 		free(e->region);
 		free(e);
 	}
+	pthread_cond_destroy(&c->idle);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -215,27 +224,15 @@ static struct gdb_region_snap *usable_snap(struct gdb_obs_cache *c, struct cache
 	return s;
 }
 
-/*
- * The region's snapshot, refreshed if stale (single flight). A new reference.
- * Only one reconcile waits for a refresh: the others take the previous
- * snapshot while it is usable, so that with many resources the reconcile
- * rate is not bounded by how long a round of Describe calls takes.
- */
-static struct gdb_region_snap *region_snap(struct gdb_obs_cache *c, const char *region)
+/* Fetches the region and publishes the answer, unless another did meanwhile. Takes fetch_lock. */
+static struct gdb_region_snap *refresh(struct gdb_obs_cache *c, struct cache_entry *e)
 {
-	struct cache_entry *e = entry_get(c, region);
-	struct gdb_region_snap *s = fresh_snap(c, e), *old;
+	struct gdb_region_snap *s, *old;
 
-	if (s)
-		return s;
-	if (pthread_mutex_trylock(&e->fetch_lock) != 0) {
-		if ((s = usable_snap(c, e)))
-			return s;
-		pthread_mutex_lock(&e->fetch_lock);
-	}
+	pthread_mutex_lock(&e->fetch_lock);
 	s = fresh_snap(c, e);
 	if (!s) {
-		s = fetch(c, region);
+		s = fetch(c, e->region);
 		atomic_fetch_add(&s->refs, 1);
 		pthread_mutex_lock(&c->lock);
 		old = e->snap;
@@ -246,6 +243,94 @@ static struct gdb_region_snap *region_snap(struct gdb_obs_cache *c, const char *
 	}
 	pthread_mutex_unlock(&e->fetch_lock);
 	return s;
+}
+
+struct background {
+	struct gdb_obs_cache *c;
+	struct cache_entry *e;
+};
+
+static void *background_refresh(void *arg)
+{
+	struct background *b = arg;
+	struct gdb_obs_cache *c = b->c;
+
+	snap_unref(refresh(c, b->e));
+	pthread_mutex_lock(&c->lock);
+	b->e->refreshing = 0;
+	c->background--;
+	pthread_cond_broadcast(&c->idle);
+	pthread_mutex_unlock(&c->lock);
+	free(b);
+	return NULL;
+}
+
+/*
+ * When the region's last answer was a failure (an error, a timeout), usable
+ * as in usable_snap: a new reference to it, with a refresh started in the
+ * background, so that a region that hangs costs no reconcile its call
+ * timeout again and again. The region counts as failing until it answers.
+ * Else NULL.
+ */
+static struct gdb_region_snap *failed_snap(struct gdb_obs_cache *c, struct cache_entry *e)
+{
+	struct gdb_region_snap *s = usable_snap(c, e);
+	struct background *b;
+	pthread_attr_t attr;
+	pthread_t thr;
+	int start = 0, rc;
+
+	if (!s || s->call == GDB_CALL_OK) {
+		snap_unref(s);
+		return NULL;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (!e->refreshing) {
+		e->refreshing = 1;
+		c->background++;
+		start = 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!start)
+		return s;
+	b = xcalloc(1, sizeof(*b));
+	b->c = c;
+	b->e = e;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&thr, &attr, background_refresh, b);
+	pthread_attr_destroy(&attr);
+	if (rc == 0)
+		return s;
+	free(b);
+	pthread_mutex_lock(&c->lock);
+	e->refreshing = 0;
+	c->background--;
+	pthread_cond_broadcast(&c->idle);
+	pthread_mutex_unlock(&c->lock);
+	snap_unref(s);
+	return NULL; /* refresh in the caller's thread instead */
+}
+
+/*
+ * The region's snapshot, refreshed if stale (single flight). A new reference.
+ * Only one reconcile waits for a refresh: the others take the previous
+ * snapshot while it is usable, so that with many resources the reconcile
+ * rate is not bounded by how long a round of Describe calls takes. A region
+ * whose last answer failed is refreshed in the background (failed_snap).
+ */
+static struct gdb_region_snap *region_snap(struct gdb_obs_cache *c, const char *region)
+{
+	struct cache_entry *e = entry_get(c, region);
+	struct gdb_region_snap *s = fresh_snap(c, e);
+
+	if (s || (s = failed_snap(c, e)))
+		return s;
+	if (pthread_mutex_trylock(&e->fetch_lock) == 0)
+		pthread_mutex_unlock(&e->fetch_lock); /* nobody refreshing: do it */
+	else if ((s = usable_snap(c, e)))
+		return s;
+	return refresh(c, e);
 }
 
 struct fetch_job {

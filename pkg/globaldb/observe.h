@@ -10,11 +10,15 @@
  * a reconcile that finds it stale refreshes it (single flight) while the
  * others needing the same region take the previous answer if it is younger
  * than GDB_OBS_MAX_STALE_MS and no action in the region invalidated it, and
- * wait for the refresh otherwise. A region whose API
- * failed is cached as failed for the same window, so an outage costs one
- * timed-out call per window, not one per resource. Regions are refreshed in
- * parallel, one short-lived thread each, so a hanging region never delays
- * the answer of another beyond the client's own call timeout.
+ * wait for the refresh otherwise. A region whose API failed is cached as
+ * failed: once stale, that failure is still reported (under the same two
+ * conditions) while the region is asked again in the background, so a region
+ * that hangs costs one timed-out round at a time, not a call timeout per
+ * reconcile; the region counts as failing until it answers. Regions are
+ * refreshed in parallel, one short-lived thread each, so a hanging region
+ * never delays the answer of another beyond the client's own call timeout.
+ * gdb_obs_cache_free waits for background refreshes (at most one call
+ * timeout).
  *
  * Global clusters are global: the reconcile takes them from the first region
  * (spec order) whose DescribeGlobalClusters answered, so a primary region

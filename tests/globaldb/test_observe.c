@@ -17,9 +17,10 @@
 #include "pkg/globaldb/observe.h"
 #include "tests/aws/harness.h"
 
-#define SLOW_MS 1500
+#define SLOW_MS 800  /* a slow answer, within the client's 1 s attempt timeout */
+#define HANG_MS 1500 /* beyond it */
 
-static atomic_int slow;       /* answer after SLOW_MS */
+static atomic_int slow;       /* answer after this many ms */
 static atomic_int arrived;    /* requests seen */
 
 static const char *answer(const char *body)
@@ -44,7 +45,7 @@ static void rds(const struct stub_request *req, struct stub_response *resp, void
 	resp->status = 200;
 	resp->content_type = "text/xml";
 	resp->body = strdup(answer(req->body ? req->body : ""));
-	resp->delay_ms = atomic_load(&slow) ? SLOW_MS : 0;
+	resp->delay_ms = atomic_load(&slow);
 }
 
 static struct stub *stub;
@@ -73,7 +74,7 @@ static void setup(void)
 	creds = aws_creds_provider_new_static("AKIDEXAMPLE", "secret-not-logged", NULL);
 	aws = aws_client_new(&(struct aws_client_config){.creds = creds, .endpoint_url = url,
 							  .max_attempts = 1,
-							  .attempt_timeout_ms = 10000});
+							  .attempt_timeout_ms = 1000});
 	ck_assert_ptr_nonnull(aws);
 	cache = gdb_obs_cache_new(aws, 50);
 	js = json_loads(spec_json, 0, &jerr);
@@ -146,7 +147,7 @@ START_TEST(test_others_take_the_previous_answer_while_one_refreshes)
 
 	observe_once(&ok);
 	base_sleep_ms(60); /* past the 50 ms TTL */
-	atomic_store(&slow, 1);
+	atomic_store(&slow, SLOW_MS);
 	ck_assert_int_eq(pthread_create(&t, NULL, observe_thread, &refresher_ms), 0);
 	await_arrivals(4); /* the refresh is in flight */
 	mine_ms = observe_once(&ok);
@@ -166,7 +167,7 @@ START_TEST(test_after_an_action_everyone_waits_for_fresh_answers)
 
 	observe_once(&ok);
 	gdb_obs_cache_invalidate(cache, "us-east-1");
-	atomic_store(&slow, 1);
+	atomic_store(&slow, SLOW_MS);
 	ck_assert_int_eq(pthread_create(&t, NULL, observe_thread, &refresher_ms), 0);
 	await_arrivals(4);
 	mine_ms = observe_once(&ok);
@@ -174,6 +175,27 @@ START_TEST(test_after_an_action_everyone_waits_for_fresh_answers)
 	ck_assert_int_ge(mine_ms, SLOW_MS / 2);
 	pthread_join(t, NULL);
 	ck_assert_uint_eq(gdb_obs_cache_rounds(cache), 2); /* it waited for that one round */
+}
+END_TEST
+
+START_TEST(test_a_hanging_region_is_reported_at_once_and_asked_again_in_the_background)
+{
+	int64_t deadline, took;
+	int ok = 0;
+
+	atomic_store(&slow, HANG_MS); /* the client gives up after 1 s */
+	took = observe_once(&ok);
+	ck_assert(!ok);
+	ck_assert_int_ge(took, 900); /* the first round had to wait for its timeout */
+	atomic_store(&slow, 0);
+	deadline = base_now_mono_ms() + 20000;
+	do {
+		base_sleep_ms(60); /* past the 50 ms TTL each time */
+		took = observe_once(&ok);
+		ck_assert_int_lt(took, 500); /* never the call timeout again */
+	} while (!ok && base_now_mono_ms() < deadline);
+	ck_assert_msg(ok, "the region's recovery was never seen");
+	ck_assert_uint_ge(gdb_obs_cache_rounds(cache), 2);
 }
 END_TEST
 
@@ -189,6 +211,7 @@ int main(void)
 	tcase_add_test(tc, test_one_round_serves_every_reconcile_within_the_ttl);
 	tcase_add_test(tc, test_others_take_the_previous_answer_while_one_refreshes);
 	tcase_add_test(tc, test_after_an_action_everyone_waits_for_fresh_answers);
+	tcase_add_test(tc, test_a_hanging_region_is_reported_at_once_and_asked_again_in_the_background);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
