@@ -168,39 +168,68 @@ enum gdb_call gdb_call_from_error(int rc, const char *code)
 	}
 }
 
+/* One of the three Describe calls of a round, run on its own thread. */
+struct describe {
+	struct gdb_obs_cache *c;
+	const char *region;
+	struct gdb_region_snap *s;
+	int which; /* 0 clusters, 1 instances, 2 global clusters */
+	int rc;
+	struct aws_error err;
+};
+
+static void *describe_thread(void *arg)
+{
+	struct describe *d = arg;
+
+	aws_error_clear(&d->err);
+	if (d->which == 0)
+		d->rc = aws_rds_describe_db_clusters(d->c->aws, d->region, NULL, NULL,
+						     &d->s->clusters, &d->err);
+	else if (d->which == 1)
+		d->rc = aws_rds_describe_db_instances(d->c->aws, d->region, NULL, NULL,
+						      &d->s->instances, &d->err);
+	else
+		d->rc = aws_rds_describe_global_clusters(d->c->aws, d->region, NULL, NULL,
+							 &d->s->globals, &d->err);
+	return NULL;
+}
+
+/*
+ * One round: the three Describe calls of the region at once (a round takes
+ * as long as its slowest call, not their sum: this is on the path from a
+ * spec change to the action).
+ */
 static struct gdb_region_snap *fetch(struct gdb_obs_cache *c, const char *region)
 {
+	static const char *const what[] = {"describe db clusters failed",
+					   "describe db instances failed",
+					   "describe global clusters failed"};
 	struct gdb_region_snap *s = xcalloc(1, sizeof(*s));
-	struct aws_error err;
-	int rc;
+	struct describe d[3];
+	pthread_t thr[3];
+	int started[3] = {0};
 
 	atomic_init(&s->refs, 1);
-	aws_error_clear(&err);
-	rc = aws_rds_describe_db_clusters(c->aws, region, NULL, NULL, &s->clusters, &err);
-	s->call = gdb_call_from_error(rc, err.code);
-	if (rc < 0) {
-		base_log(BASE_LOG_WARN, "describe db clusters failed", "region", region, "error",
-			 base_strerror(rc), "aws_code", err.code, NULL);
-		s->globals_call = GDB_CALL_UNKNOWN;
-		goto out;
+	for (int i = 0; i < 3; i++) {
+		d[i] = (struct describe){.c = c, .region = region, .s = s, .which = i};
+		started[i] = i > 0 && pthread_create(&thr[i], NULL, describe_thread, &d[i]) == 0;
+		if (i > 0 && !started[i])
+			describe_thread(&d[i]);
 	}
-	aws_error_clear(&err);
-	rc = aws_rds_describe_db_instances(c->aws, region, NULL, NULL, &s->instances, &err);
-	if (rc < 0) {
-		/* Without the instances a cluster would look headless: count the region as failed. */
-		s->call = gdb_call_from_error(rc, err.code);
-		base_log(BASE_LOG_WARN, "describe db instances failed", "region", region, "error",
-			 base_strerror(rc), "aws_code", err.code, NULL);
-		s->globals_call = GDB_CALL_UNKNOWN;
-		goto out;
-	}
-	aws_error_clear(&err);
-	rc = aws_rds_describe_global_clusters(c->aws, region, NULL, NULL, &s->globals, &err);
-	s->globals_call = gdb_call_from_error(rc, err.code);
-	if (rc < 0)
-		base_log(BASE_LOG_WARN, "describe global clusters failed", "region", region,
-			 "error", base_strerror(rc), "aws_code", err.code, NULL);
-out:
+	describe_thread(&d[0]);
+	for (int i = 1; i < 3; i++)
+		if (started[i])
+			pthread_join(thr[i], NULL);
+	for (int i = 0; i < 3; i++)
+		if (d[i].rc < 0)
+			base_log(BASE_LOG_WARN, what[i], "region", region, "error",
+				 base_strerror(d[i].rc), "aws_code", d[i].err.code, NULL);
+	/* Without the instances a cluster would look headless: count the region as failed. */
+	s->call = gdb_call_from_error(d[0].rc < 0 ? d[0].rc : d[1].rc,
+				      d[0].rc < 0 ? d[0].err.code : d[1].err.code);
+	s->globals_call = s->call == GDB_CALL_OK ? gdb_call_from_error(d[2].rc, d[2].err.code)
+						 : GDB_CALL_UNKNOWN;
 	atomic_fetch_add(&c->rounds, 1);
 	s->fetched_mono = base_now_mono_ms();
 	return s;

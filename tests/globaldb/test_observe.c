@@ -17,8 +17,10 @@
 #include "pkg/globaldb/observe.h"
 #include "tests/aws/harness.h"
 
-#define SLOW_MS 800  /* a slow answer, within the client's 1 s attempt timeout */
-#define HANG_MS 1500 /* beyond it */
+/* The scripted server answers one request at a time: a round of three slow answers takes 1.2 s,
+ * within the client's 2 s attempt timeout; a hanging answer is beyond it. */
+#define SLOW_MS 400
+#define HANG_MS 3000
 
 static atomic_int slow;       /* answer after this many ms */
 static atomic_int arrived;    /* requests seen */
@@ -74,7 +76,7 @@ static void setup(void)
 	creds = aws_creds_provider_new_static("AKIDEXAMPLE", "secret-not-logged", NULL);
 	aws = aws_client_new(&(struct aws_client_config){.creds = creds, .endpoint_url = url,
 							  .max_attempts = 1,
-							  .attempt_timeout_ms = 1000});
+							  .attempt_timeout_ms = 2000});
 	ck_assert_ptr_nonnull(aws);
 	cache = gdb_obs_cache_new(aws, 50);
 	js = json_loads(spec_json, 0, &jerr);
@@ -183,10 +185,10 @@ START_TEST(test_a_hanging_region_is_reported_at_once_and_asked_again_in_the_back
 	int64_t deadline, took;
 	int ok = 0;
 
-	atomic_store(&slow, HANG_MS); /* the client gives up after 1 s */
+	atomic_store(&slow, HANG_MS); /* the client gives up after 2 s */
 	took = observe_once(&ok);
 	ck_assert(!ok);
-	ck_assert_int_ge(took, 900); /* the first round had to wait for its timeout */
+	ck_assert_int_ge(took, 1900); /* the first round had to wait for its timeout */
 	atomic_store(&slow, 0);
 	deadline = base_now_mono_ms() + 20000;
 	do {
