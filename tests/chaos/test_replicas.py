@@ -61,7 +61,8 @@ def leadership_starts(log_text):
 def reconciles(c):
     m = c.metrics()
     return sum(metric_value(m, "controller_runtime_reconcile_total", controller="globaldatabase",
-                            result=r) or 0 for r in ("success", "requeue_after", "requeue", "error"))
+                            result=r) or 0
+               for r in ("success", "requeue_after", "requeue", "error"))
 
 
 def switch_to(world, kubectl, watch, region, timeout=120):
@@ -99,8 +100,8 @@ def test_one_leader_acts_and_the_survivor_finishes(step, world, emulator, kubect
     passed = False
     try:
         reps = {n: fleet.start(n, endpoint=Endpoint(p.url)) for n, p in proxies.items()}
-        first = wait_for(lambda: holder(kubectl, lease).split("_")[0] in reps, timeout=30,
-                         what="a replica to take the Lease")
+        wait_for(lambda: holder(kubectl, lease).split("_")[0] in reps, timeout=30,
+                 what="a replica to take the Lease")
         first = holder(kubectl, lease).split("_")[0]
         other = next(n for n in reps if n != first)
 
@@ -137,7 +138,8 @@ def test_one_leader_acts_and_the_survivor_finishes(step, world, emulator, kubect
         t_lease = time.monotonic() - t_kill
         last = wait_switched(world, watch, WEST, before)
         t_done = time.monotonic() - t_kill
-        assert world.record(f"writer.{world.zone_name}") == world.cluster(WEST, "orders-west")["Endpoint"]
+        west = world.cluster(WEST, "orders-west")
+        assert world.record(f"writer.{world.zone_name}") == west["Endpoint"]
         world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
         assert world.count_rows(WEST, "orders-west", "before") == 20
         assert reconciles(reps[other]) > 0
@@ -175,7 +177,8 @@ def test_one_leader_acts_and_the_survivor_finishes(step, world, emulator, kubect
         assert len(sw) == 1, sw
         print(f"\nreplicas: {first} killed at {step}; {other} held the Lease after {t_lease:.1f}s "
               f"and finished the switchover {t_done:.1f}s after the kill; mutating calls "
-              f"{ {n: len(c) for n, c in mut.items()} }; test took {time.monotonic() - t_start:.1f}s")
+              f"{ {n: len(c) for n, c in mut.items()} }; "
+              f"test took {time.monotonic() - t_start:.1f}s")
         passed = True
     finally:
         watch.close()
