@@ -53,7 +53,7 @@ tsan: deps-build
 	ctest --test-dir $(BUILD)-tsan --output-on-failure -L unit $(CTEST_ARGS)
 
 chaos: deps
-	cmake -S . -B $(BUILD) -G Ninja
+	GDB_CHAOS_FULL=1 cmake -S . -B $(BUILD) -G Ninja
 	cmake --build $(BUILD)
 	GDB_CHAOS_FULL=1 ctest --test-dir $(BUILD) --output-on-failure -L chaos $(CTEST_ARGS)
 
