@@ -1731,7 +1731,8 @@ static int step_wait_readded(struct ctx *c)
 	const struct gdb_obs_region *o = cluster_seen(c, op->target_region);
 
 	if (!o || !streq(o->cluster_status, "available") || !is_connected(c, op->target_region)) {
-		wait_for(c, GDB_REQUEUE_STEADY_MS,
+		/* Every 10 s, not the steady 30 s: the region's return starts the way home. */
+		wait_for(c, GDB_REQUEUE_WAIT_MS,
 		         "waiting for Aurora to re-add %s as a connected secondary",
 		         op->target_region);
 		return DONE;

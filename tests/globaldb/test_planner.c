@@ -1914,6 +1914,8 @@ START_TEST(test_sequence_managed_failover_and_fallback)
 	ck_assert_int_eq(p.status.operation.type, GDB_OP_FALLBACK);
 	ck_assert_int_eq(p.status.operation.step, GDB_STEP_WAIT_READDED);
 	ck_assert_int_eq(gdb_status_condition(&p.status, "Ready")->status, GDB_COND_FALSE);
+	/* The region's return is looked for every 10 s, not at the steady 30 s. */
+	ck_assert_int_le(p.requeue_after_ms, GDB_REQUEUE_WAIT_MS);
 	persist(&p, GDB_CALL_OK);
 
 	/* An hour later us-east-1 is back and Aurora re-adds it. */
