@@ -31,15 +31,13 @@ acknowledged row, and no operation may have issued its switchover twice.
 """
 
 import json
-import os
 import statistics
-import socket
 import threading
 import time
 
 import psycopg
 
-from conftest import EAST, WEST, full_sweep, wait_for
+from conftest import EAST, WEST, cut_connection, full_sweep, wait_for
 from e2e_conftest import aws_client
 
 SWITCHOVERS = 20
@@ -84,7 +82,7 @@ class AppWriter(threading.Thread):
                 self.next_seq += 1
                 # A server that stops answering leaves the socket open: cut it
                 # after 4 s, as a client-side timeout would.
-                cut = threading.Timer(4, self.cut, (conn,))
+                cut = threading.Timer(4, cut_connection, (conn,))
                 cut.start()
                 try:
                     conn.execute("INSERT INTO chaos_writes (seq, region) VALUES (%s, %s)",
@@ -107,15 +105,6 @@ class AppWriter(threading.Thread):
             self.stop.wait(0.02)
         if conn is not None:
             conn.close()
-
-    @staticmethod
-    def cut(conn):
-        try:
-            s = socket.socket(fileno=os.dup(conn.fileno()))
-            s.shutdown(socket.SHUT_RDWR)
-            s.close()
-        except OSError:
-            pass
 
     def snapshot(self):
         with self.lock:

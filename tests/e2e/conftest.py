@@ -62,6 +62,17 @@ def wait_for(cond, timeout=60, interval=0.2, what="condition"):
         time.sleep(interval)
 
 
+def cut_connection(conn):
+    """Shut a psycopg connection's socket down (a watchdog for a statement
+    that would otherwise wait on a frozen server)."""
+    try:
+        s = socket.socket(fileno=os.dup(conn.fileno()))
+        s.shutdown(socket.SHUT_RDWR)
+        s.close()
+    except OSError:
+        pass
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -39,7 +39,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import conftest  # noqa: E402
-from conftest import EAST, WEST, Admin, Controller, Kubectl, World, wait_for  # noqa: E402
+from conftest import (EAST, WEST, Admin, Controller, Kubectl, World, cut_connection,  # noqa: E402
+                      wait_for)
 
 SOURCE_DIR = conftest.SOURCE_DIR
 T0 = time.monotonic()
@@ -137,7 +138,7 @@ class AppWriter(threading.Thread):
                 tag = f"app-{self.n}"
                 # A frozen server never answers and its kernel keeps the socket
                 # open: cut the socket after 1.5 s, as a client-side timeout.
-                cut = threading.Timer(1.5, self.cut, (conn,))
+                cut = threading.Timer(1.5, cut_connection, (conn,))
                 cut.start()
                 try:
                     conn.execute("INSERT INTO orders (tag) VALUES (%s)", (tag,))
@@ -158,17 +159,6 @@ class AppWriter(threading.Thread):
             self.stop.wait(0.1)
         if conn is not None:
             conn.close()
-
-    @staticmethod
-    def cut(conn):
-        import socket
-
-        try:
-            s = socket.socket(fileno=os.dup(conn.fileno()))
-            s.shutdown(socket.SHUT_RDWR)
-            s.close()
-        except OSError:
-            pass
 
     def first_ack_after(self, t):
         with self.lock:
