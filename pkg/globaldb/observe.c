@@ -202,9 +202,8 @@ static void *describe_thread(void *arg)
  */
 static struct gdb_region_snap *fetch(struct gdb_obs_cache *c, const char *region)
 {
-	static const char *const what[] = {"describe db clusters failed",
-					   "describe db instances failed",
-					   "describe global clusters failed"};
+	static const char *const what[] = {"DescribeDBClusters", "DescribeDBInstances",
+					   "DescribeGlobalClusters"};
 	struct gdb_region_snap *s = xcalloc(1, sizeof(*s));
 	struct describe d[3];
 	pthread_t thr[3];
@@ -221,10 +220,19 @@ static struct gdb_region_snap *fetch(struct gdb_obs_cache *c, const char *region
 	for (int i = 1; i < 3; i++)
 		if (started[i])
 			pthread_join(thr[i], NULL);
+	/* One line per failed round, naming its first failure (a region that is down fails all three). */
 	for (int i = 0; i < 3; i++)
-		if (d[i].rc < 0)
-			base_log(BASE_LOG_WARN, what[i], "region", region, "error",
-				 base_strerror(d[i].rc), "aws_code", d[i].err.code, NULL);
+		if (d[i].rc < 0) {
+			char n[4];
+
+			base_log(BASE_LOG_WARN, "describe round failed", "region", region, "call",
+				 what[i], "error", base_strerror(d[i].rc), "aws_code", d[i].err.code,
+				 "failed_calls",
+				 base_fmt(n, sizeof(n), "%d",
+					  (d[0].rc < 0) + (d[1].rc < 0) + (d[2].rc < 0)),
+				 NULL);
+			break;
+		}
 	/* Without the instances a cluster would look headless: count the region as failed. */
 	s->call = gdb_call_from_error(d[0].rc < 0 ? d[0].rc : d[1].rc,
 				      d[0].rc < 0 ? d[0].err.code : d[1].err.code);
