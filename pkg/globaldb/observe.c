@@ -13,6 +13,7 @@
 #include "pkg/globaldb/observe.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
@@ -469,6 +470,16 @@ static const char *annotation(struct gdb_observation *o, json_t *obj, const char
 	return json_is_string(v) ? keep(o, json_string_value(v)) : NULL;
 }
 
+/* qsort order of snapshots: the newest first, then by identifier (descending). */
+static int newest_first(const void *a, const void *b)
+{
+	const struct aws_rds_cluster_snapshot *x = a, *y = b;
+
+	if (x->create_time_ms != y->create_time_ms)
+		return x->create_time_ms > y->create_time_ms ? -1 : 1;
+	return -strcmp(x->identifier ? x->identifier : "", y->identifier ? y->identifier : "");
+}
+
 static void observe_snapshots(struct gdb_obs_cache *c, const struct gdb_spec *spec,
 			      const struct gdb_status *st, struct gdb_observation *o)
 {
@@ -495,9 +506,13 @@ static void observe_snapshots(struct gdb_obs_cache *c, const struct gdb_spec *sp
 			free(l);
 			continue;
 		}
+		/* The newest GDB_MAX_SNAPSHOTS: this failover's snapshot and its copy are among them. */
+		qsort(l->items, l->n, sizeof(l->items[0]), newest_first);
 		o->snapshots[i] = l;
-		for (size_t k = 0; k < l->n && r->n_snapshots < GDB_MAX_SNAPSHOTS; k++)
+		for (size_t k = 0; k < l->n && r->n_snapshots < GDB_MAX_SNAPSHOTS; k++) {
+			r->snapshot_created_ms[r->n_snapshots] = l->items[k].create_time_ms;
 			r->snapshot_ids[r->n_snapshots++] = l->items[k].identifier;
+		}
 	}
 }
 

@@ -1747,6 +1747,7 @@ static int step_copy_snapshot(struct ctx *c)
 	const char *r = op->target_region;
 	const struct gdb_obs_region *o = cluster_seen(c, r);
 	const char *source = NULL;
+	int64_t source_ms = 0;
 	struct gdb_action *a;
 	char ts[20], target[200];
 
@@ -1760,9 +1761,14 @@ static int step_copy_snapshot(struct ctx *c)
 			next_tail(c, GDB_STEP_PUBLISH_SSM);
 			return CONTINUE;
 		}
+		/* The newest of Aurora's failover snapshots: this failover's, not an earlier one's. */
 		if (o->snapshot_ids[i] &&
-		    strncmp(o->snapshot_ids[i], "rds:unplanned-global-failover-", 30) == 0)
+		    strncmp(o->snapshot_ids[i], "rds:unplanned-global-failover-", 30) == 0 &&
+		    (!source || o->snapshot_created_ms[i] > source_ms ||
+		     (o->snapshot_created_ms[i] == source_ms && strcmp(o->snapshot_ids[i], source) > 0))) {
 			source = o->snapshot_ids[i];
+			source_ms = o->snapshot_created_ms[i];
+		}
 	}
 	if (!source) {
 		if (c->now - op->step_started_ms < GDB_SNAPSHOT_WAIT_MS) {

@@ -114,7 +114,8 @@ struct gdb_obs_region {
 	size_t n_instances;
 	/* DB cluster snapshots of this cluster: Aurora's rds:unplanned-global-failover-… and ours.
 	 */
-	const char *snapshot_ids[GDB_MAX_SNAPSHOTS];
+	const char *snapshot_ids[GDB_MAX_SNAPSHOTS]; /* the newest first */
+	int64_t snapshot_created_ms[GDB_MAX_SNAPSHOTS]; /* 0 = unknown */
 	size_t n_snapshots;
 };
 

@@ -1430,6 +1430,29 @@ START_TEST(test_data_loss_window_recorded)
 }
 END_TEST
 
+/* After several failovers the cluster has several of Aurora's snapshots: copy this failover's. */
+START_TEST(test_copy_takes_the_newest_failover_snapshot)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_after_managed();
+	m_east_readded();
+	m_op_copy_snapshot();
+	R(EAST)->snapshot_ids[0] = "rds:unplanned-global-failover-orders-east-2026-11-27-09-10";
+	R(EAST)->snapshot_created_ms[0] = W.now - 120 * SEC;
+	R(EAST)->snapshot_ids[1] = "rds:unplanned-global-failover-orders-east-2026-11-27-08-05";
+	R(EAST)->snapshot_created_ms[1] = W.now - 3600 * SEC; /* an earlier failover's, listed last */
+	R(EAST)->n_snapshots = 2;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_COPY_FAILOVER_SNAPSHOT);
+	ck_assert_str_eq(p.action.source_snapshot_id,
+	                 "rds:unplanned-global-failover-orders-east-2026-11-27-09-10");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
 START_TEST(test_restart_stamp_is_stable)
 {
 	struct gdb_plan p1, p2;
@@ -1982,6 +2005,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_table, 0, (int)ARRAY_SIZE(rows));
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(seq, test_data_loss_window_recorded);
+	tcase_add_test(seq, test_copy_takes_the_newest_failover_snapshot);
 	tcase_add_test(seq, test_restart_stamp_is_stable);
 	tcase_add_test(seq, test_fence_keeps_lost_writes_snapshot);
 	tcase_add_test(seq, test_generation_names_come_from_status);

@@ -45,6 +45,7 @@ def main():
 
     b = harness.Bench()
     samples = []
+    stuck = None
     try:
         b.start_emulator()
         w = b.make_world()
@@ -94,7 +95,20 @@ def main():
                 assert s.get("currentPrimaryRegion") == EAST, s.get("currentPrimaryRegion")
                 assert last.get("type") == "Switchover" and last.get("result") == "Succeeded", last
                 return s
-            wait_for(home, timeout=300, interval=0.5, what="the writer back in us-east-1")
+            try:
+                wait_for(home, timeout=300, interval=0.5, what="the writer back in us-east-1")
+            except AssertionError as e:
+                # Keep the runs measured so far, and the evidence of what held the fallback.
+                stuck = f"run {i + 1}: the recovery did not finish: {e}"
+                st = w.status()
+                print(f"\n{stuck}\nstatus.operation: {json.dumps(st.get('operation'))}\n"
+                      f"conditions: {json.dumps(st.get('conditions'))}\n"
+                      "global clusters: " + json.dumps(
+                          w.rds[WEST].describe_global_clusters()["GlobalClusters"], default=str) +
+                      "\n"
+                      f"emulator errors: {b.admin.errors()}\n"
+                      "controller log (tail):\n" + b.controller.log_text()[-8000:], flush=True)
+                break
 
         n = len(samples)
         assert n > 0, "no run finished"
@@ -111,6 +125,7 @@ def main():
                 json.dump(samples, f, indent=1)
         errors = b.admin.errors()
         assert errors == [], f"emulator background errors: {errors}"
+        assert stuck is None, stuck
     finally:
         b.close()
 
