@@ -48,8 +48,8 @@ struct gdb_obs_cache {
 	struct aws_client *aws;
 	int64_t ttl_ms;
 	pthread_mutex_t lock;
-	pthread_cond_t idle;          /* signalled when a background refresh ends */
-	int background;               /* background refreshes running; under lock */
+	pthread_cond_t idle; /* signalled when a background refresh ends */
+	int background;      /* background refreshes running; under lock */
 	struct cache_entry *entries;
 	atomic_ulong rounds;
 };
@@ -152,20 +152,28 @@ enum gdb_call gdb_call_from_error(int rc, const char *code)
 	if (rc == 0)
 		return GDB_CALL_OK;
 	if (code && (!strcmp(code, "InvalidParameterCombination") ||
-		     !strcmp(code, "InvalidParameterValue") || strstr(code, "InvalidGlobalCluster") ||
-		     strstr(code, "InvalidDBCluster")))
+	             !strcmp(code, "InvalidParameterValue") ||
+	             strstr(code, "InvalidGlobalCluster") || strstr(code, "InvalidDBCluster")))
 		return GDB_CALL_INVALID_STATE;
 	switch (rc) {
-	case BASE_ETHROTTLED: return GDB_CALL_THROTTLED;
+	case BASE_ETHROTTLED:
+		return GDB_CALL_THROTTLED;
 	case BASE_ETRANSPORT:
-	case BASE_ESERVER: return GDB_CALL_UNREACHABLE;
-	case BASE_ETIMEDOUT: return GDB_CALL_TIMEOUT;
-	case BASE_ECONFLICT: return GDB_CALL_INVALID_STATE;
-	case BASE_ENOTFOUND: return GDB_CALL_NOT_FOUND;
-	case BASE_EEXIST: return GDB_CALL_ALREADY_EXISTS;
+	case BASE_ESERVER:
+		return GDB_CALL_UNREACHABLE;
+	case BASE_ETIMEDOUT:
+		return GDB_CALL_TIMEOUT;
+	case BASE_ECONFLICT:
+		return GDB_CALL_INVALID_STATE;
+	case BASE_ENOTFOUND:
+		return GDB_CALL_NOT_FOUND;
+	case BASE_EEXIST:
+		return GDB_CALL_ALREADY_EXISTS;
 	case BASE_EFORBIDDEN:
-	case BASE_EUNAUTHORIZED: return GDB_CALL_FORBIDDEN;
-	default: return GDB_CALL_OTHER;
+	case BASE_EUNAUTHORIZED:
+		return GDB_CALL_FORBIDDEN;
+	default:
+		return GDB_CALL_OTHER;
 	}
 }
 
@@ -186,13 +194,13 @@ static void *describe_thread(void *arg)
 	aws_error_clear(&d->err);
 	if (d->which == 0)
 		d->rc = aws_rds_describe_db_clusters(d->c->aws, d->region, NULL, NULL,
-						     &d->s->clusters, &d->err);
+		                                     &d->s->clusters, &d->err);
 	else if (d->which == 1)
 		d->rc = aws_rds_describe_db_instances(d->c->aws, d->region, NULL, NULL,
-						      &d->s->instances, &d->err);
+		                                      &d->s->instances, &d->err);
 	else
 		d->rc = aws_rds_describe_global_clusters(d->c->aws, d->region, NULL, NULL,
-							 &d->s->globals, &d->err);
+		                                         &d->s->globals, &d->err);
 	return NULL;
 }
 
@@ -204,7 +212,7 @@ static void *describe_thread(void *arg)
 static struct gdb_region_snap *fetch(struct gdb_obs_cache *c, const char *region)
 {
 	static const char *const what[] = {"DescribeDBClusters", "DescribeDBInstances",
-					   "DescribeGlobalClusters"};
+	                                   "DescribeGlobalClusters"};
 	struct gdb_region_snap *s = xcalloc(1, sizeof(*s));
 	struct describe d[3];
 	pthread_t thr[3];
@@ -221,24 +229,25 @@ static struct gdb_region_snap *fetch(struct gdb_obs_cache *c, const char *region
 	for (int i = 1; i < 3; i++)
 		if (started[i])
 			pthread_join(thr[i], NULL);
-	/* One line per failed round, naming its first failure (a region that is down fails all three). */
+	/* One line per failed round, naming its first failure (a region that is down fails all
+	 * three). */
 	for (int i = 0; i < 3; i++)
 		if (d[i].rc < 0) {
 			char n[4];
 
 			base_log(BASE_LOG_WARN, "describe round failed", "region", region, "call",
-				 what[i], "error", base_strerror(d[i].rc), "aws_code", d[i].err.code,
-				 "failed_calls",
-				 base_fmt(n, sizeof(n), "%d",
-					  (d[0].rc < 0) + (d[1].rc < 0) + (d[2].rc < 0)),
-				 NULL);
+			         what[i], "error", base_strerror(d[i].rc), "aws_code",
+			         d[i].err.code, "failed_calls",
+			         base_fmt(n, sizeof(n), "%d",
+			                  (d[0].rc < 0) + (d[1].rc < 0) + (d[2].rc < 0)),
+			         NULL);
 			break;
 		}
 	/* Without the instances a cluster would look headless: count the region as failed. */
 	s->call = gdb_call_from_error(d[0].rc < 0 ? d[0].rc : d[1].rc,
-				      d[0].rc < 0 ? d[0].err.code : d[1].err.code);
-	s->globals_call = s->call == GDB_CALL_OK ? gdb_call_from_error(d[2].rc, d[2].err.code)
-						 : GDB_CALL_UNKNOWN;
+	                              d[0].rc < 0 ? d[0].err.code : d[1].err.code);
+	s->globals_call =
+	    s->call == GDB_CALL_OK ? gdb_call_from_error(d[2].rc, d[2].err.code) : GDB_CALL_UNKNOWN;
 	atomic_fetch_add(&c->rounds, 1);
 	s->fetched_mono = base_now_mono_ms();
 	return s;
@@ -254,7 +263,8 @@ static struct gdb_region_snap *usable_snap(struct gdb_obs_cache *c, struct cache
 	struct gdb_region_snap *s = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	if (e->snap && !e->stale && base_now_mono_ms() - e->snap->fetched_mono < GDB_OBS_MAX_STALE_MS) {
+	if (e->snap && !e->stale &&
+	    base_now_mono_ms() - e->snap->fetched_mono < GDB_OBS_MAX_STALE_MS) {
 		s = e->snap;
 		atomic_fetch_add(&s->refs, 1);
 	}
@@ -390,10 +400,11 @@ static void *fetch_thread(void *arg)
 /* ---- building the planner's view ---- */
 
 static const struct aws_rds_db_cluster *find_cluster(const struct gdb_region_snap *s,
-						     const char *id)
+                                                     const char *id)
 {
 	for (size_t i = 0; id && i < s->clusters.n; i++)
-		if (s->clusters.items[i].identifier && !strcasecmp(s->clusters.items[i].identifier, id))
+		if (s->clusters.items[i].identifier &&
+		    !strcasecmp(s->clusters.items[i].identifier, id))
 			return &s->clusters.items[i];
 	return NULL;
 }
@@ -421,14 +432,15 @@ static const char *strip_global_arn(const char *v)
 }
 
 static int is_ours(const struct gdb_spec *spec, const struct gdb_status *st,
-		   const struct aws_rds_global_cluster *g)
+                   const struct aws_rds_global_cluster *g)
 {
 	const char *base = spec->global_cluster_identifier;
 	size_t n = base ? strlen(base) : 0;
 
 	if (!g->identifier)
 		return 0;
-	if (st->global_cluster_identifier && !strcasecmp(g->identifier, st->global_cluster_identifier))
+	if (st->global_cluster_identifier &&
+	    !strcasecmp(g->identifier, st->global_cluster_identifier))
 		return 1;
 	if (base && !strcasecmp(g->identifier, base))
 		return 1;
@@ -440,7 +452,7 @@ static int is_ours(const struct gdb_spec *spec, const struct gdb_status *st,
 		char region[64], id[128];
 
 		if (gdb_parse_cluster_arn(g->members[m].db_cluster_arn, region, sizeof(region), id,
-					  sizeof(id)) < 0)
+		                          sizeof(id)) < 0)
 			continue;
 		for (size_t r = 0; r < spec->n_regions; r++)
 			if (!strcmp(spec->regions[r].name, region) &&
@@ -463,9 +475,8 @@ static const char *keep(struct gdb_observation *o, const char *s)
 
 static const char *annotation(struct gdb_observation *o, json_t *obj, const char *name)
 {
-	json_t *v = json_object_get(json_object_get(json_object_get(obj, "metadata"),
-						    "annotations"),
-				    name);
+	json_t *v =
+	    json_object_get(json_object_get(json_object_get(obj, "metadata"), "annotations"), name);
 
 	return json_is_string(v) ? keep(o, json_string_value(v)) : NULL;
 }
@@ -481,7 +492,7 @@ static int newest_first(const void *a, const void *b)
 }
 
 static void observe_snapshots(struct gdb_obs_cache *c, const struct gdb_spec *spec,
-			      const struct gdb_status *st, struct gdb_observation *o)
+                              const struct gdb_status *st, struct gdb_observation *o)
 {
 	const struct gdb_operation *op = &st->operation;
 
@@ -500,13 +511,13 @@ static void observe_snapshots(struct gdb_obs_cache *c, const struct gdb_spec *sp
 			continue;
 		l = xcalloc(1, sizeof(*l));
 		aws_error_clear(&err);
-		if (aws_rds_describe_db_cluster_snapshots(c->aws, r->name,
-							  rs->db_cluster_identifier, NULL, NULL, l,
-							  &err) < 0) {
+		if (aws_rds_describe_db_cluster_snapshots(
+		        c->aws, r->name, rs->db_cluster_identifier, NULL, NULL, l, &err) < 0) {
 			free(l);
 			continue;
 		}
-		/* The newest GDB_MAX_SNAPSHOTS: this failover's snapshot and its copy are among them. */
+		/* The newest GDB_MAX_SNAPSHOTS: this failover's snapshot and its copy are among
+		 * them. */
 		qsort(l->items, l->n, sizeof(l->items[0]), newest_first);
 		o->snapshots[i] = l;
 		for (size_t k = 0; k < l->n && r->n_snapshots < GDB_MAX_SNAPSHOTS; k++) {
@@ -517,7 +528,7 @@ static void observe_snapshots(struct gdb_obs_cache *c, const struct gdb_spec *sp
 }
 
 static void observe_dns(struct gdb_obs_cache *c, const struct gdb_status *st,
-			struct gdb_observation *o)
+                        struct gdb_observation *o)
 {
 	struct aws_r53_change_info ci;
 	struct aws_error err;
@@ -532,14 +543,13 @@ static void observe_dns(struct gdb_obs_cache *c, const struct gdb_status *st,
 		o->obs.dns_change_status = o->dns_status;
 	} else {
 		base_log(BASE_LOG_WARN, "route53 get change failed", "change",
-			 st->operation.dns_change_id, "aws_code", err.code, NULL);
+		         st->operation.dns_change_id, "aws_code", err.code, NULL);
 	}
 	aws_r53_change_info_release(&ci);
 }
 
-void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec,
-		 const struct gdb_status *st, json_t *obj, const struct gdb_obs_last_result *last,
-		 struct gdb_observation *o)
+void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const struct gdb_status *st,
+                 json_t *obj, const struct gdb_obs_last_result *last, struct gdb_observation *o)
 {
 	struct fetch_job jobs[GDB_MAX_REGIONS];
 	json_t *meta = json_object_get(obj, "metadata");
@@ -550,7 +560,7 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec,
 	memset(jobs, 0, sizeof(jobs));
 	o->obs.generation = json_integer_value(json_object_get(meta, "generation"));
 	o->obs.deleting = json_object_get(meta, "deletionTimestamp") != NULL &&
-			  !json_is_null(json_object_get(meta, "deletionTimestamp"));
+	                  !json_is_null(json_object_get(meta, "deletionTimestamp"));
 	o->obs.paused = annotation(o, obj, GDB_ANNOTATION_PAUSED);
 	o->obs.approve_failover = annotation(o, obj, GDB_ANNOTATION_APPROVE_FAILOVER);
 	o->obs.approve_fallback = annotation(o, obj, GDB_ANNOTATION_APPROVE_FALLBACK);
@@ -567,8 +577,7 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec,
 		jobs[i].c = c;
 		jobs[i].region = spec->regions[i].name;
 		jobs[i].out = fresh_snap(c, entry_get(c, jobs[i].region));
-		if (!jobs[i].out &&
-		    pthread_create(&jobs[i].thr, NULL, fetch_thread, &jobs[i]) == 0)
+		if (!jobs[i].out && pthread_create(&jobs[i].thr, NULL, fetch_thread, &jobs[i]) == 0)
 			jobs[i].started = 1;
 		else if (!jobs[i].out)
 			jobs[i].out = region_snap(c, jobs[i].region);
@@ -628,8 +637,8 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec,
 		r->reader_endpoint = cl->reader_endpoint;
 		o->port[i] = cl->port;
 		r->global_cluster_identifier =
-			globals ? membership(globals, cl->arn)
-				: strip_global_arn(cl->global_cluster_identifier);
+		    globals ? membership(globals, cl->arn)
+		            : strip_global_arn(cl->global_cluster_identifier);
 		if (r->global_cluster_identifier && !*r->global_cluster_identifier)
 			r->global_cluster_identifier = NULL;
 		for (size_t k = 0; k < s->instances.n && r->n_instances < GDB_MAX_INSTANCES; k++) {

@@ -22,17 +22,19 @@
 #define SLOW_MS 400
 #define HANG_MS 3000
 
-static atomic_int slow;       /* answer after this many ms */
-static atomic_int arrived;    /* requests seen */
+static atomic_int slow;    /* answer after this many ms */
+static atomic_int arrived; /* requests seen */
 
 static const char *answer(const char *body)
 {
 	if (strstr(body, "Action=DescribeDBClusters"))
 		return "<DescribeDBClustersResponse><DescribeDBClustersResult><DBClusters>"
 		       "<DBCluster><DBClusterIdentifier>orders-east</DBClusterIdentifier>"
-		       "<DBClusterArn>arn:aws:rds:us-east-1:123456789012:cluster:orders-east</DBClusterArn>"
+		       "<DBClusterArn>arn:aws:rds:us-east-1:123456789012:cluster:orders-east</"
+		       "DBClusterArn>"
 		       "<Status>available</Status><Endpoint>e.example</Endpoint><Port>5432</Port>"
-		       "</DBCluster></DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>";
+		       "</DBCluster></DBClusters></DescribeDBClustersResult></"
+		       "DescribeDBClustersResponse>";
 	if (strstr(body, "Action=DescribeDBInstances"))
 		return "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances/>"
 		       "</DescribeDBInstancesResult></DescribeDBInstancesResponse>";
@@ -59,9 +61,9 @@ static struct gdb_status status;
 static json_t *obj;
 
 static const char *spec_json =
-	"{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
-	"\"regions\":[{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"orders-east\"}],"
-	"\"healthCheck\":{\"credentialsSecretRef\":{\"name\":\"pg\"}}}";
+    "{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
+    "\"regions\":[{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"orders-east\"}],"
+    "\"healthCheck\":{\"credentialsSecretRef\":{\"name\":\"pg\"}}}";
 
 static void setup(void)
 {
@@ -74,9 +76,8 @@ static void setup(void)
 	stub = stub_start(rds, NULL);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", stub_port(stub));
 	creds = aws_creds_provider_new_static("AKIDEXAMPLE", "secret-not-logged", NULL);
-	aws = aws_client_new(&(struct aws_client_config){.creds = creds, .endpoint_url = url,
-							  .max_attempts = 1,
-							  .attempt_timeout_ms = 2000});
+	aws = aws_client_new(&(struct aws_client_config){
+	    .creds = creds, .endpoint_url = url, .max_attempts = 1, .attempt_timeout_ms = 2000});
 	ck_assert_ptr_nonnull(aws);
 	cache = gdb_obs_cache_new(aws, 50);
 	js = json_loads(spec_json, 0, &jerr);
@@ -85,7 +86,7 @@ static void setup(void)
 	json_decref(js);
 	memset(&status, 0, sizeof(status));
 	obj = json_pack("{s:{s:s,s:s,s:i}}", "metadata", "name", "orders", "namespace", "db",
-			"generation", 1);
+	                "generation", 1);
 }
 
 static void teardown(void)
@@ -106,7 +107,7 @@ static int64_t observe_once(int *api_ok)
 
 	gdb_observe(cache, &spec, &status, obj, NULL, &o);
 	*api_ok = o.obs.n_regions == 1 && o.obs.regions[0].api == GDB_CALL_OK &&
-		  o.obs.regions[0].cluster_exists;
+	          o.obs.regions[0].cluster_exists;
 	gdb_observation_release(&o);
 	return base_now_mono_ms() - t0;
 }
@@ -213,7 +214,8 @@ int main(void)
 	tcase_add_test(tc, test_one_round_serves_every_reconcile_within_the_ttl);
 	tcase_add_test(tc, test_others_take_the_previous_answer_while_one_refreshes);
 	tcase_add_test(tc, test_after_an_action_everyone_waits_for_fresh_answers);
-	tcase_add_test(tc, test_a_hanging_region_is_reported_at_once_and_asked_again_in_the_background);
+	tcase_add_test(tc,
+	               test_a_hanging_region_is_reported_at_once_and_asked_again_in_the_background);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
