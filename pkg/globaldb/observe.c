@@ -13,8 +13,8 @@
 #include "pkg/globaldb/observe.h"
 
 #include <pthread.h>
-#include <stdlib.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
