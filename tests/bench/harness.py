@@ -54,9 +54,7 @@ def parse_time(s):
 
 
 def controller_bin():
-    b = os.environ.get("GDB_CONTROLLER_BIN") or os.path.join(
-        os.environ.get("GDB_BINARY_DIR", os.path.join(SOURCE_DIR, "build")),
-        "cmd", "globaldb-controller", "globaldb-controller")
+    b = conftest.controller_bin_path()
     if not os.access(b, os.X_OK):
         sys.exit(f"controller binary {b} is not built (set GDB_CONTROLLER_BIN)")
     return b

@@ -130,11 +130,16 @@ def testenv():
         return json.load(f)
 
 
-@pytest.fixture(scope="session")
-def controller_bin():
-    b = os.environ.get("GDB_CONTROLLER_BIN") or os.path.join(
+def controller_bin_path():
+    """The controller binary: $GDB_CONTROLLER_BIN, else the one in the build tree."""
+    return os.environ.get("GDB_CONTROLLER_BIN") or os.path.join(
         os.environ.get("GDB_BINARY_DIR", os.path.join(SOURCE_DIR, "build")),
         "cmd", "globaldb-controller", "globaldb-controller")
+
+
+@pytest.fixture(scope="session")
+def controller_bin():
+    b = controller_bin_path()
     if not os.access(b, os.X_OK):
         pytest.fail(f"controller binary {b} is not built")
     return b
