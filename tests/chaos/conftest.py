@@ -21,7 +21,7 @@ _spec.loader.exec_module(e2e)
 
 # pytest finds fixtures among this module's names.
 from e2e_conftest import (  # noqa: E402,F401
-    DELAY_KEYS, EAST, WEST, Admin, Controller, Kubectl, World, controller, controller_bin,
+    DELAY_KEYS, EAST, WEST, Admin, Controller, Gdb, Kubectl, World, controller, controller_bin,
     cut_connection,
     emulator, kubectl, metric_value, testenv, wait_for, world)
 

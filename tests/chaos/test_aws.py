@@ -23,7 +23,7 @@ import time
 from contextlib import contextmanager
 
 import pgenv
-from conftest import EAST, WEST, Controller, full_sweep, metric_value, wait_for
+from conftest import EAST, WEST, Controller, Gdb, full_sweep, metric_value, wait_for
 from e2e_conftest import aws_client
 
 THIRD = "eu-west-1"
@@ -107,53 +107,6 @@ class SecondSet:
         return m
 
 
-class Gdb:
-    """One GlobalDatabase of the world's namespace, by name."""
-
-    def __init__(self, world, name):
-        self.world = world
-        self.name = name
-
-    def get(self, check=True):
-        out = self.world.kubectl("-n", self.world.ns, "get", "globaldatabase", self.name,
-                                 "-o", "json", "--ignore-not-found", check=check)
-        return json.loads(out) if out.strip() else None
-
-    def status(self):
-        return (self.get() or {}).get("status", {})
-
-    def condition(self, ctype):
-        return next((c for c in self.status().get("conditions", []) if c["type"] == ctype), None)
-
-    def wait_condition(self, ctype, status, reason=None, timeout=90):
-        def ok():
-            c = self.condition(ctype)
-            assert c, f"{self.name}: no {ctype} condition yet"
-            assert c["status"] == status and (reason is None or c["reason"] == reason), \
-                f"{self.name}: {ctype} is {c['status']}/{c['reason']}: {c.get('message')}"
-            return c
-        return wait_for(ok, timeout=timeout, interval=0.5,
-                        what=f"{self.name} {ctype}={status}" + (f" ({reason})" if reason else ""))
-
-    def patch_spec(self, **spec):
-        self.world.kubectl("-n", self.world.ns, "patch", "globaldatabase", self.name,
-                           "--type", "merge", "-p", json.dumps({"spec": spec}))
-
-    def events(self):
-        out = self.world.kubectl.json("-n", self.world.ns, "get", "events.events.k8s.io")
-        evs = [e for e in out["items"] if e.get("regarding", {}).get("name") == self.name]
-        evs.sort(key=lambda e: e.get("eventTime") or e["metadata"]["creationTimestamp"])
-        return evs
-
-    def wait_operation(self, otype, started_after, timeout=180):
-        """The lastOperation of type otype that started at or after started_after (RFC 3339)."""
-        def done():
-            last = self.status().get("lastOperation") or {}
-            assert last.get("type") == otype and last.get("startedTime", "") >= started_after, \
-                f"{self.name}: lastOperation {last}"
-            return last
-        return wait_for(done, timeout=timeout, interval=0.5,
-                        what=f"{self.name}: the {otype} to finish")
 
 
 def rfc3339_now():

@@ -36,8 +36,8 @@ import urllib.request
 
 import pytest
 import testenv as testenv_mod
-from conftest import EAST, FAST_LEASE, WEST, full_sweep, metric_value, wait_for
-from test_aws import (NON_IDEMPOTENT, Gdb, SecondSet, duplicated_calls, last_seq, rfc3339_now,
+from conftest import EAST, FAST_LEASE, WEST, Gdb, full_sweep, metric_value, wait_for
+from test_aws import (NON_IDEMPOTENT, SecondSet, duplicated_calls, last_seq, rfc3339_now,
                       running_controller)
 
 ENV_DIR = os.path.dirname(os.path.abspath(testenv_mod.__file__))

@@ -395,26 +395,17 @@ class World:
         return self.gdb().get("status", {})
 
     def condition(self, ctype):
-        for c in self.status().get("conditions", []):
-            if c["type"] == ctype:
-                return c
-        return None
+        return self.named("orders").condition(ctype)
 
     def wait_condition(self, ctype, status, reason=None, timeout=90):
-        def ok():
-            c = self.condition(ctype)
-            assert c, f"no {ctype} condition yet"
-            assert c["status"] == status and (reason is None or c["reason"] == reason), \
-                f"{ctype} is {c['status']}/{c['reason']}: {c.get('message')}"
-            return c
-        return wait_for(ok, timeout=timeout, interval=0.5,
-                        what=f"{ctype}={status}" + (f" ({reason})" if reason else ""))
+        return self.named("orders").wait_condition(ctype, status, reason, timeout)
 
     def events(self):
-        out = self.kubectl.json("-n", self.ns, "get", "events.events.k8s.io")
-        evs = [e for e in out["items"] if e.get("regarding", {}).get("name") == "orders"]
-        evs.sort(key=lambda e: e.get("eventTime") or e["metadata"]["creationTimestamp"])
-        return evs
+        return self.named("orders").events()
+
+    def named(self, name):
+        """A handle on one GlobalDatabase of this namespace."""
+        return Gdb(self, name)
 
     def event_reasons(self):
         return [e["reason"] for e in self.events()]
@@ -440,6 +431,55 @@ class World:
         d = self.kubectl.json("-n", self.ns, "get", "deployment", "orders-api")
         return (d["spec"]["template"]["metadata"].get("annotations") or {}).get(
             "kubectl.kubernetes.io/restartedAt")
+
+
+class Gdb:
+    """One GlobalDatabase of the world's namespace, by name."""
+
+    def __init__(self, world, name):
+        self.world = world
+        self.name = name
+
+    def get(self, check=True):
+        out = self.world.kubectl("-n", self.world.ns, "get", "globaldatabase", self.name,
+                                 "-o", "json", "--ignore-not-found", check=check)
+        return json.loads(out) if out.strip() else None
+
+    def status(self):
+        return (self.get() or {}).get("status", {})
+
+    def condition(self, ctype):
+        return next((c for c in self.status().get("conditions", []) if c["type"] == ctype), None)
+
+    def wait_condition(self, ctype, status, reason=None, timeout=90):
+        def ok():
+            c = self.condition(ctype)
+            assert c, f"{self.name}: no {ctype} condition yet"
+            assert c["status"] == status and (reason is None or c["reason"] == reason), \
+                f"{self.name}: {ctype} is {c['status']}/{c['reason']}: {c.get('message')}"
+            return c
+        return wait_for(ok, timeout=timeout, interval=0.5,
+                        what=f"{self.name} {ctype}={status}" + (f" ({reason})" if reason else ""))
+
+    def patch_spec(self, **spec):
+        self.world.kubectl("-n", self.world.ns, "patch", "globaldatabase", self.name,
+                           "--type", "merge", "-p", json.dumps({"spec": spec}))
+
+    def events(self):
+        out = self.world.kubectl.json("-n", self.world.ns, "get", "events.events.k8s.io")
+        evs = [e for e in out["items"] if e.get("regarding", {}).get("name") == self.name]
+        evs.sort(key=lambda e: e.get("eventTime") or e["metadata"]["creationTimestamp"])
+        return evs
+
+    def wait_operation(self, otype, started_after, timeout=180):
+        """The lastOperation of type otype that started at or after started_after (RFC 3339)."""
+        def done():
+            last = self.status().get("lastOperation") or {}
+            assert last.get("type") == otype and last.get("startedTime", "") >= started_after, \
+                f"{self.name}: lastOperation {last}"
+            return last
+        return wait_for(done, timeout=timeout, interval=0.5,
+                        what=f"{self.name}: the {otype} to finish")
 
 
 class Controller:
