@@ -111,9 +111,13 @@ class Extension:
             except Exception as e:  # recorded for /_awsemu/errors; never silent
                 msg = f"{name}: {type(e).__name__}: {e}"
                 with self.lock:
-                    self.errors.append({"time": time.time(), "what": msg})
-                print(f"awsemu: background {msg}\n{traceback.format_exc()}",
-                      file=sys.stderr, flush=True)
+                    # A worker of a world that a reset abandoned (its servers may
+                    # be gone already) fails the log, not the next test.
+                    stale = gen != self.generation
+                    if not stale:
+                        self.errors.append({"time": time.time(), "what": msg})
+                print(f"awsemu: background {msg}{' (after a reset)' if stale else ''}\n"
+                      f"{traceback.format_exc()}", file=sys.stderr, flush=True)
 
         t = threading.Thread(target=body, name=f"awsemu-{name}", daemon=True)
         t.start()
