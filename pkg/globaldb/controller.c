@@ -283,6 +283,7 @@ int gdb_controller_start(const struct gdb_controller_opts *opts, struct gdb_cont
 	fo.res = &gdb_res_globaldatabases;
 	fo.ns = opts->namespace_;
 	fo.name = "globaldatabases";
+	fo.strip_managed_fields = 1; /* ~3 KB of an object nobody here reads */
 	if ((rc = kube_reflector_start(c->kube, c->store, &fo, &c->reflector)) < 0)
 		goto fail;
 	atomic_store(&informer_synced, 0);

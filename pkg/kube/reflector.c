@@ -22,6 +22,7 @@ struct kube_reflector {
 	char *ns, *label_selector, *field_selector, *name;
 	long page_size;
 	int min_timeout_s;
+	int strip_managed_fields;
 
 	pthread_t thread;
 	atomic_int stop;
@@ -31,6 +32,16 @@ struct kube_reflector {
 	char *rv;
 	struct kube_reflector_stats stats;
 };
+
+/*
+ * Drops metadata.managedFields (client-go's TransformStripManagedFields): a
+ * controller never reads them, they are often the largest part of an object,
+ * and an update without them keeps the server's.
+ */
+static void strip_managed_fields(json_t *obj)
+{
+	json_object_del(json_object_get(obj, "metadata"), "managedFields");
+}
 
 static void set_rv(struct kube_reflector *r, const char *rv)
 {
@@ -90,6 +101,13 @@ static int do_list(struct kube_reflector *r, struct kube_status *st)
 		rc = BASE_EPARSE;
 		goto out;
 	}
+	if (r->strip_managed_fields) {
+		size_t i;
+		json_t *item;
+
+		json_array_foreach(json_object_get(list, "items"), i, item)
+			strip_managed_fields(item);
+	}
 	rc = kube_store_replace(r->store, json_object_get(list, "items"));
 	if (rc < 0)
 		goto out;
@@ -111,6 +129,8 @@ static int on_event(void *ud, enum kube_event_type type, json_t *obj)
 							   "resourceVersion"));
 	int rc;
 
+	if (r->strip_managed_fields)
+		strip_managed_fields(obj);
 	rc = kube_store_apply(r->store, type, obj);
 	if (rc < 0)
 		return BASE_EPARSE;
@@ -207,6 +227,7 @@ int kube_reflector_start(struct kube_client *client, struct kube_store *store,
 	r->field_selector = opts->field_selector ? xstrdup(opts->field_selector) : NULL;
 	r->name = xstrdup(opts->name ? opts->name : opts->res->resource);
 	r->page_size = opts->page_size > 0 ? opts->page_size : KUBE_DEFAULT_PAGE_SIZE;
+	r->strip_managed_fields = opts->strip_managed_fields;
 	r->min_timeout_s = opts->min_watch_timeout_s > 0 ? opts->min_watch_timeout_s
 							  : KUBE_WATCH_MIN_TIMEOUT_S;
 	pthread_mutex_init(&r->mu, NULL);

@@ -39,6 +39,7 @@ struct kube_reflector_opts {
 	long page_size;                  /* 0 = KUBE_DEFAULT_PAGE_SIZE */
 	int min_watch_timeout_s;         /* 0 = KUBE_WATCH_MIN_TIMEOUT_S (tests shorten it) */
 	const char *name;                /* for logs; copied; may be NULL */
+	int strip_managed_fields;        /* store objects without metadata.managedFields */
 };
 
 struct kube_reflector_stats {

@@ -671,6 +671,58 @@ START_TEST(gone_after_compaction_relists_without_loss_or_duplicates)
 }
 END_TEST
 
+/*
+ * A store that strips managedFields (what the controller runs with) holds
+ * objects without them, from the list and from the watch, and an update
+ * made from such a copy keeps the server's managed fields.
+ */
+START_TEST(stripped_store_drops_managed_fields_and_updates_keep_the_servers)
+{
+	struct kube_client *c = admin();
+	char *ns = fresh_namespace(c, "kube-strip"), *k;
+	struct kube_store *s = kube_store_new();
+	struct kube_reflector_opts ro = {.res = &kube_res_configmaps, .ns = ns,
+					 .strip_managed_fields = 1};
+	struct kube_reflector *r;
+	struct kube_status st;
+	json_t *o, *server = NULL;
+
+	create_cm_retry(c, ns, "listed");
+	ck_assert_int_eq(kube_reflector_start(c, s, &ro, &r), 0);
+	ck_assert_int_eq(kube_reflector_wait_synced(r, 30000), 0);
+	create_cm_retry(c, ns, "watched");
+	k = xasprintf("%s/watched", ns);
+	await_key(s, k, 1, 30000);
+	free(k);
+	for (int i = 0; i < 2; i++) {
+		k = xasprintf("%s/%s", ns, i ? "watched" : "listed");
+		o = kube_store_get(s, k);
+		ck_assert_ptr_nonnull(o);
+		ck_assert_ptr_null(json_object_get(json_object_get(o, "metadata"), "managedFields"));
+		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(o, "data"), "k")),
+				 "v");
+		free(k);
+		if (i == 0) {
+			json_object_set_new(json_object_get(o, "data"), "k", json_string("updated"));
+			ck_assert_int_eq(kube_update(c, &kube_res_configmaps, ns, "listed", NULL, o,
+						     &server, &st),
+					 0);
+		}
+		json_decref(o);
+	}
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(json_object_get(server, "data"), "k")), "updated");
+	ck_assert_int_gt(json_array_size(json_object_get(json_object_get(server, "metadata"),
+							 "managedFields")),
+			 0);
+	json_decref(server);
+	kube_reflector_free(r);
+	kube_store_free(s);
+	free(ns);
+	kube_client_free(c);
+}
+END_TEST
+
 START_TEST(service_account_is_forbidden_what_it_was_not_granted)
 {
 	struct kube_client *c = client_from(state_str("controller_kubeconfig"));
@@ -997,6 +1049,7 @@ int main(void)
 	tcase_add_test(tc, lease_contended_from_the_start_has_exactly_one_leader);
 	tcase_add_test(tc, watch_survives_an_apiserver_restart);
 	tcase_add_test(tc, gone_after_compaction_relists_without_loss_or_duplicates);
+	tcase_add_test(tc, stripped_store_drops_managed_fields_and_updates_keep_the_servers);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
