@@ -133,13 +133,14 @@ void gdb_obs_cache_invalidate(struct gdb_obs_cache *c, const char *region)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* A new reference to the entry's snapshot when it is fresh, else NULL. */
-static struct gdb_region_snap *fresh_snap(struct gdb_obs_cache *c, struct cache_entry *e)
+/* A new reference to the entry's snapshot when it is younger than max_age_ms, else NULL. */
+static struct gdb_region_snap *fresh_snap(struct gdb_obs_cache *c, struct cache_entry *e,
+                                          int64_t max_age_ms)
 {
 	struct gdb_region_snap *s = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	if (e->snap && !e->stale && base_now_mono_ms() - e->snap->fetched_mono < c->ttl_ms) {
+	if (e->snap && !e->stale && base_now_mono_ms() - e->snap->fetched_mono < max_age_ms) {
 		s = e->snap;
 		atomic_fetch_add(&s->refs, 1);
 	}
@@ -256,15 +257,16 @@ static struct gdb_region_snap *fetch(struct gdb_obs_cache *c, const char *region
 /*
  * A new reference to the entry's snapshot while another reconcile refreshes
  * it, if that snapshot is usable meanwhile: not invalidated by an action and
- * younger than GDB_OBS_MAX_STALE_MS. Else NULL.
+ * at most GDB_OBS_MAX_STALE_MS older than the caller asked for. Else NULL.
  */
-static struct gdb_region_snap *usable_snap(struct gdb_obs_cache *c, struct cache_entry *e)
+static struct gdb_region_snap *usable_snap(struct gdb_obs_cache *c, struct cache_entry *e,
+                                           int64_t max_age_ms)
 {
 	struct gdb_region_snap *s = NULL;
 
 	pthread_mutex_lock(&c->lock);
 	if (e->snap && !e->stale &&
-	    base_now_mono_ms() - e->snap->fetched_mono < GDB_OBS_MAX_STALE_MS) {
+	    base_now_mono_ms() - e->snap->fetched_mono < max_age_ms + GDB_OBS_MAX_STALE_MS) {
 		s = e->snap;
 		atomic_fetch_add(&s->refs, 1);
 	}
@@ -272,13 +274,17 @@ static struct gdb_region_snap *usable_snap(struct gdb_obs_cache *c, struct cache
 	return s;
 }
 
-/* Fetches the region and publishes the answer, unless another did meanwhile. Takes fetch_lock. */
-static struct gdb_region_snap *refresh(struct gdb_obs_cache *c, struct cache_entry *e)
+/*
+ * Fetches the region and publishes the answer, unless another did so within
+ * max_age_ms meanwhile. Takes fetch_lock.
+ */
+static struct gdb_region_snap *refresh(struct gdb_obs_cache *c, struct cache_entry *e,
+                                       int64_t max_age_ms)
 {
 	struct gdb_region_snap *s, *old;
 
 	pthread_mutex_lock(&e->fetch_lock);
-	s = fresh_snap(c, e);
+	s = fresh_snap(c, e, max_age_ms);
 	if (!s) {
 		s = fetch(c, e->region);
 		atomic_fetch_add(&s->refs, 1);
@@ -303,7 +309,7 @@ static void *background_refresh(void *arg)
 	struct background *b = arg;
 	struct gdb_obs_cache *c = b->c;
 
-	snap_unref(refresh(c, b->e));
+	snap_unref(refresh(c, b->e, c->ttl_ms));
 	pthread_mutex_lock(&c->lock);
 	b->e->refreshing = 0;
 	c->background--;
@@ -320,9 +326,10 @@ static void *background_refresh(void *arg)
  * timeout again and again. The region counts as failing until it answers.
  * Else NULL.
  */
-static struct gdb_region_snap *failed_snap(struct gdb_obs_cache *c, struct cache_entry *e)
+static struct gdb_region_snap *failed_snap(struct gdb_obs_cache *c, struct cache_entry *e,
+                                           int64_t max_age_ms)
 {
-	struct gdb_region_snap *s = usable_snap(c, e);
+	struct gdb_region_snap *s = usable_snap(c, e, max_age_ms);
 	struct background *b;
 	pthread_attr_t attr;
 	pthread_t thr;
@@ -367,23 +374,25 @@ static struct gdb_region_snap *failed_snap(struct gdb_obs_cache *c, struct cache
  * rate is not bounded by how long a round of Describe calls takes. A region
  * whose last answer failed is refreshed in the background (failed_snap).
  */
-static struct gdb_region_snap *region_snap(struct gdb_obs_cache *c, const char *region)
+static struct gdb_region_snap *region_snap(struct gdb_obs_cache *c, const char *region,
+                                           int64_t max_age_ms)
 {
 	struct cache_entry *e = entry_get(c, region);
-	struct gdb_region_snap *s = fresh_snap(c, e);
+	struct gdb_region_snap *s = fresh_snap(c, e, max_age_ms);
 
-	if (s || (s = failed_snap(c, e)))
+	if (s || (s = failed_snap(c, e, max_age_ms)))
 		return s;
 	if (pthread_mutex_trylock(&e->fetch_lock) == 0)
 		pthread_mutex_unlock(&e->fetch_lock); /* nobody refreshing: do it */
-	else if ((s = usable_snap(c, e)))
+	else if ((s = usable_snap(c, e, max_age_ms)))
 		return s;
-	return refresh(c, e);
+	return refresh(c, e, max_age_ms);
 }
 
 struct fetch_job {
 	struct gdb_obs_cache *c;
 	const char *region;
+	int64_t max_age_ms;
 	struct gdb_region_snap *out;
 	pthread_t thr;
 	int started;
@@ -393,7 +402,7 @@ static void *fetch_thread(void *arg)
 {
 	struct fetch_job *j = arg;
 
-	j->out = region_snap(j->c, j->region);
+	j->out = region_snap(j->c, j->region, j->max_age_ms);
 	return NULL;
 }
 
@@ -549,7 +558,8 @@ static void observe_dns(struct gdb_obs_cache *c, const struct gdb_status *st,
 }
 
 void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const struct gdb_status *st,
-                 json_t *obj, const struct gdb_obs_last_result *last, struct gdb_observation *o)
+                 json_t *obj, const struct gdb_obs_last_result *last, int64_t max_age_ms,
+                 struct gdb_observation *o)
 {
 	struct fetch_job jobs[GDB_MAX_REGIONS];
 	json_t *meta = json_object_get(obj, "metadata");
@@ -573,15 +583,20 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 	}
 
 	/* Fresh answers are taken at once; stale regions are refreshed in parallel. */
+	if (max_age_ms <= 0)
+		max_age_ms = c->ttl_ms;
 	for (size_t i = 0; i < n; i++) {
 		jobs[i].c = c;
 		jobs[i].region = spec->regions[i].name;
-		jobs[i].out = fresh_snap(c, entry_get(c, jobs[i].region));
+		jobs[i].max_age_ms = max_age_ms;
+		jobs[i].out = fresh_snap(c, entry_get(c, jobs[i].region), max_age_ms);
 		if (!jobs[i].out && pthread_create(&jobs[i].thr, NULL, fetch_thread, &jobs[i]) == 0)
 			jobs[i].started = 1;
 		else if (!jobs[i].out)
-			jobs[i].out = region_snap(c, jobs[i].region);
+			jobs[i].out = region_snap(c, jobs[i].region, max_age_ms);
 	}
+	/* While the regions answer: Route 53's change status needs none of them. */
+	observe_dns(c, st, o);
 	for (size_t i = 0; i < n; i++)
 		if (jobs[i].started)
 			pthread_join(jobs[i].thr, NULL);
@@ -650,7 +665,6 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 		}
 	}
 	observe_snapshots(c, spec, st, o);
-	observe_dns(c, st, o);
 }
 
 void gdb_observation_release(struct gdb_observation *o)

@@ -5,12 +5,17 @@
  * The cache is what keeps the AWS bill independent of the number of
  * GlobalDatabases: per region it holds the answer of one round of
  * DescribeDBClusters, DescribeDBInstances and DescribeGlobalClusters (all
- * items of the region, Marker-paginated), younger than ttl_ms. Every
- * reconcile that needs the region inside that window reads the same answer;
- * a reconcile that finds it stale refreshes it (single flight) while the
- * others needing the same region take the previous answer if it is younger
- * than GDB_OBS_MAX_STALE_MS and no action in the region invalidated it, and
- * wait for the refresh otherwise. A region whose API failed is cached as
+ * items of the region, Marker-paginated). Each reconcile says how old an
+ * answer it can plan on: ttl_ms (1.5 s) while something may change — a spec
+ * edit, an operation in flight, a failing probe — and GDB_OBS_SETTLED_MS
+ * (30 s) for a settled object, which only checks for drift. So a region is
+ * asked about once per 30 s however many settled objects it holds, and at
+ * most once per ttl_ms while some are busy. Every reconcile that needs the
+ * region inside its window reads the same answer; a reconcile that finds it
+ * stale refreshes it (single flight) while the others needing the same
+ * region take the previous answer if it is at most GDB_OBS_MAX_STALE_MS older
+ * than they asked for and no action in the region invalidated it, and wait
+ * for the refresh otherwise. A region whose API failed is cached as
  * failed: once stale, that failure is still reported (under the same two
  * conditions) while the region is asked again in the background, so a region
  * that hangs costs one timed-out round at a time, not a call timeout per
@@ -46,7 +51,9 @@
 
 /* Default freshness of a region's answer. */
 #define GDB_OBS_TTL_MS 1500
-/* How old an answer may be served while another reconcile refreshes it. */
+/* How old an answer a settled object's reconcile may plan on. */
+#define GDB_OBS_SETTLED_MS 30000
+/* How much older than asked an answer may be served while another reconcile refreshes it. */
 #define GDB_OBS_MAX_STALE_MS 15000
 
 struct gdb_obs_cache;
@@ -80,12 +87,14 @@ struct gdb_observation {
  * spec and status (borrowed) of the object obj (borrowed; its metadata gives
  * generation, deletionTimestamp and the annotations), last the result of the
  * action this controller ran last for the object (borrowed, copied; NULL =
- * none known). Never fails: a region that did not answer is reported in
+ * none known), max_age_ms how old a region's answer may be (0 = the cache's
+ * ttl_ms). Never fails: a region that did not answer is reported in
  * obs.regions[i].api.
  */
 void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec,
 		 const struct gdb_status *status, json_t *obj,
-		 const struct gdb_obs_last_result *last, struct gdb_observation *out);
+		 const struct gdb_obs_last_result *last, int64_t max_age_ms,
+		 struct gdb_observation *out);
 void gdb_observation_release(struct gdb_observation *o);
 
 /* How a failed AWS call ends for the planner: rc is a base code, code the AWS error code. */

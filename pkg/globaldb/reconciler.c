@@ -61,6 +61,7 @@ struct key_state {
 	char *reader_sig[GDB_MAX_REGIONS];
 	/* globaldb_current_primary_info labels */
 	char *info_region, *info_global;
+	int64_t status_mono; /* when this replica last wrote the status; 0 = never */
 	struct key_state *next;
 };
 
@@ -635,18 +636,45 @@ static void cond_set(struct gdb_status *st, const char *type, enum gdb_cond_stat
 	gdb_set_str(&cd->message, message);
 }
 
+enum status_diff { STATUS_SAME, STATUS_PROBE_TIMES, STATUS_CHANGED };
+
+/* How two encoded statuses differ: not at all, only in regions[].lastProbeTime, or more. */
+static enum status_diff status_diff(json_t *a, json_t *b)
+{
+	json_t *x, *y, *v;
+	size_t i;
+	int same;
+
+	if (json_equal(a, b))
+		return STATUS_SAME;
+	x = json_deep_copy(a);
+	y = json_deep_copy(b);
+	json_array_foreach(json_object_get(x, "regions"), i, v)
+		json_object_del(v, "lastProbeTime");
+	json_array_foreach(json_object_get(y, "regions"), i, v)
+		json_object_del(v, "lastProbeTime");
+	same = json_equal(x, y);
+	json_decref(x);
+	json_decref(y);
+	return same ? STATUS_PROBE_TIMES : STATUS_CHANGED;
+}
+
 /*
- * Writes status to the status subresource of obj unless it already says so.
- * On success *obj is replaced by the server's answer (new resourceVersion).
+ * Writes status to the status subresource of obj unless it already says so,
+ * or differs only in probe times that s wrote less than GDB_STATUS_REPORT_MS
+ * ago. On success *obj is replaced by the server's answer (new
+ * resourceVersion).
  */
-static int persist_status(struct gdb_reconciler *r, json_t **obj, const struct gdb_status *status,
-			  const char *ns, const char *name)
+static int persist_status(struct gdb_reconciler *r, struct key_state *s, json_t **obj,
+			  const struct gdb_status *status, const char *ns, const char *name)
 {
 	json_t *enc = gdb_status_encode(status), *body, *updated = NULL;
+	enum status_diff d = status_diff(enc, json_object_get(*obj, "status"));
 	struct kube_status st;
 	int rc;
 
-	if (json_equal(enc, json_object_get(*obj, "status"))) {
+	if (d == STATUS_SAME || (d == STATUS_PROBE_TIMES && s->status_mono &&
+				 base_now_mono_ms() - s->status_mono < GDB_STATUS_REPORT_MS)) {
 		json_decref(enc);
 		return 0;
 	}
@@ -662,6 +690,7 @@ static int persist_status(struct gdb_reconciler *r, json_t **obj, const struct g
 				 "error", base_strerror(rc), "message", st.message, NULL);
 		return rc;
 	}
+	s->status_mono = base_now_mono_ms();
 	json_decref(*obj);
 	*obj = updated;
 	return 0;
@@ -739,8 +768,8 @@ static void record_operation_metrics(const struct gdb_status *old, const struct 
 /* ---- the reconcile ---- */
 
 /* The spec does not decode: say so in the conditions; no AWS call. */
-static int report_bad_spec(struct gdb_reconciler *r, json_t **obj, const char *ns,
-			   const char *name, const char *err, int64_t gen)
+static int report_bad_spec(struct gdb_reconciler *r, struct key_state *s, json_t **obj,
+			   const char *ns, const char *name, const char *err, int64_t gen)
 {
 	struct gdb_status st;
 	int64_t now = base_now_real_ms();
@@ -750,7 +779,7 @@ static int report_bad_spec(struct gdb_reconciler *r, json_t **obj, const char *n
 	st.observed_generation = gen;
 	cond_set(&st, "Ready", GDB_COND_FALSE, "InvalidSpec", err, gen, now);
 	cond_set(&st, "Degraded", GDB_COND_TRUE, "InvalidSpec", err, gen, now);
-	rc = persist_status(r, obj, &st, ns, name);
+	rc = persist_status(r, s, obj, &st, ns, name);
 	gdb_status_release(&st);
 	if (r->o.recorder)
 		kube_recorder_event(r->o.recorder, *obj, "Warning", "InvalidSpec", "Reconcile",
@@ -759,8 +788,8 @@ static int report_bad_spec(struct gdb_reconciler *r, json_t **obj, const char *n
 }
 
 /* No probe credentials: the status says why; nothing is planned or done. */
-static int report_no_creds(struct gdb_reconciler *r, json_t **obj, const char *ns,
-			   const char *name, const struct key_state *s, int64_t gen)
+static int report_no_creds(struct gdb_reconciler *r, struct key_state *s, json_t **obj,
+			   const char *ns, const char *name, int64_t gen)
 {
 	struct gdb_status st;
 	int64_t now = base_now_real_ms();
@@ -774,12 +803,89 @@ static int report_no_creds(struct gdb_reconciler *r, json_t **obj, const char *n
 		 gen, now);
 	cond_set(&st, "PrimaryHealthy", GDB_COND_UNKNOWN, "NotProbedYet",
 		 "no probe credentials, so no probes", gen, now);
-	rc = persist_status(r, obj, &st, ns, name);
+	rc = persist_status(r, s, obj, &st, ns, name);
 	gdb_status_release(&st);
 	if (r->o.recorder)
 		kube_recorder_event(r->o.recorder, *obj, "Warning", "ProbeCredentialsUnavailable",
 				    "Reconcile", "%s", s->creds_error);
 	return rc;
+}
+
+/* What a reconcile may plan on: see observe_max_age. */
+enum freshness { FRESH, SETTLED, TAIL };
+
+/*
+ * How old an answer of the regions this reconcile may plan on (observe.h).
+ * FRESH (the cache's 1.5 s) unless the spec is observed and no probe fails;
+ * then SETTLED when no operation is in flight and the object is Ready — its
+ * reconcile only looks for drift — and TAIL in the steps after the writer
+ * moved (DNS, SSM, workloads), which wait on Route 53 and the workloads, not
+ * on RDS: the answer that showed the move is the newest there is, and no RDS
+ * call was made since. Both may use answers up to GDB_OBS_SETTLED_MS old.
+ */
+static enum freshness observe_freshness(const struct gdb_status *st, const struct gdb_health *h,
+					int64_t gen, int deleting)
+{
+	enum gdb_step step = st->operation.step;
+	int ready = 0;
+
+	if (deleting || st->observed_generation != gen)
+		return FRESH;
+	for (size_t i = 0; i < h->n_regions; i++)
+		if (h->regions[i].writer_healthy == 0 || h->regions[i].reader_healthy == 0 ||
+		    h->regions[i].consecutive_failures > 0)
+			return FRESH;
+	if (st->operation.type != GDB_OP_NONE)
+		return step == GDB_STEP_UPDATE_DNS || step == GDB_STEP_WAIT_DNS_INSYNC ||
+				       step == GDB_STEP_PUBLISH_SSM ||
+				       step == GDB_STEP_RESTART_WORKLOADS
+			   ? TAIL
+			   : FRESH;
+	for (size_t i = 0; i < st->n_conditions; i++)
+		if (!strcmp(st->conditions[i].type, "Ready"))
+			ready = st->conditions[i].status == GDB_COND_TRUE;
+	return ready ? SETTLED : FRESH;
+}
+
+/* Whether the action changes what RDS answers (so the region's cached answer is stale). */
+static int changes_rds(enum gdb_action_kind k)
+{
+	return k != GDB_ACT_UPSERT_DNS && k != GDB_ACT_PUBLISH_SSM &&
+	       k != GDB_ACT_RESTART_WORKLOADS;
+}
+
+/* Whether the plan changes anything: an action, an Event, or the status beyond probe times. */
+static int plan_changes(const struct gdb_status *status, const struct gdb_plan *plan)
+{
+	json_t *a, *b;
+	int changed;
+
+	if (plan->action.kind != GDB_ACT_NONE || plan->n_events > 0)
+		return 1;
+	a = gdb_status_encode(status);
+	b = gdb_status_encode(&plan->status);
+	changed = status_diff(a, b) == STATUS_CHANGED;
+	json_decref(a);
+	json_decref(b);
+	return changed;
+}
+
+/* Observes AWS (answers up to max_age_ms old; 0 = fresh), points the probes, and plans. */
+static void observe_and_plan(struct gdb_reconciler *r, struct key_state *s,
+			     const struct gdb_spec *spec, const struct gdb_status *status,
+			     json_t *obj, int deleting, int64_t max_age_ms,
+			     struct gdb_observation *ob, struct gdb_health *health,
+			     struct gdb_plan *plan)
+{
+	gdb_observe(r->cache, spec, status, obj, s->last.action ? &s->last : NULL, max_age_ms,
+		    ob);
+	if (!deleting)
+		sync_probes(r, s, spec,
+			    status->current_primary_region ? status->current_primary_region
+							   : spec->primary_region,
+			    ob);
+	build_health(r, s, spec, health);
+	gdb_plan(spec, status, &ob->obs, health, base_now_real_ms(), plan);
 }
 
 static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue)
@@ -792,6 +898,7 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	struct gdb_health health;
 	struct gdb_plan plan;
 	struct key_state *s;
+	enum freshness fresh;
 	json_t *obj, *meta;
 	int64_t gen;
 	int deleting, rc = 0;
@@ -820,7 +927,7 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	s = state_get(r, key);
 
 	if (gdb_spec_decode(json_object_get(obj, "spec"), &spec, err, sizeof(err)) < 0) {
-		rc = report_bad_spec(r, &obj, ns, name, err, gen);
+		rc = report_bad_spec(r, s, &obj, ns, name, err, gen);
 		*requeue = GDB_REQUEUE_MAX_MS;
 		goto out;
 	}
@@ -837,20 +944,27 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	}
 	if (!deleting && resolve_creds(r, s, ns, &spec) < 0) {
 		remove_targets(r, s);
-		rc = report_no_creds(r, &obj, ns, name, s, gen);
+		rc = report_no_creds(r, s, &obj, ns, name, gen);
 		*requeue = GDB_REQUEUE_STEADY_MS;
 		goto out;
 	}
 
-	gdb_observe(r->cache, &spec, &status, obj, s->last.action ? &s->last : NULL, &ob);
-	if (!deleting)
-		sync_probes(r, s, &spec,
-			    status.current_primary_region ? status.current_primary_region
-							  : spec.primary_region,
-			    &ob);
+	/*
+	 * A settled object plans on the regions' answer of the last 30 s; a plan
+	 * that would change anything is made again on a fresh answer, so nothing
+	 * is done or recorded on an old one.
+	 */
 	build_health(r, s, &spec, &health);
-
-	gdb_plan(&spec, &status, &ob.obs, &health, base_now_real_ms(), &plan);
+	fresh = observe_freshness(&status, &health, gen, deleting);
+	for (;;) {
+		observe_and_plan(r, s, &spec, &status, obj, deleting,
+				 fresh == FRESH ? 0 : GDB_OBS_SETTLED_MS, &ob, &health, &plan);
+		if (fresh != SETTLED || !plan_changes(&status, &plan))
+			break;
+		gdb_plan_release(&plan);
+		gdb_observation_release(&ob);
+		fresh = FRESH;
+	}
 	if (plan.action.kind != GDB_ACT_NONE && plan.action.kind != GDB_ACT_WAIT)
 		base_log(BASE_LOG_INFO, "planned", "gdb", key, "action",
 			 gdb_action_name(plan.action.kind), "region",
@@ -859,7 +973,7 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 			 plan.action.reason ? plan.action.reason : "", NULL);
 
 	/* The write-ahead record: the status names the step before the call is made. */
-	rc = persist_status(r, &obj, &plan.status, ns, name);
+	rc = persist_status(r, s, &obj, &plan.status, ns, name);
 	if (rc == BASE_ENOTFOUND) {
 		rc = 0;
 		goto out;
@@ -884,11 +998,8 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 		gdb_execute(&x, &plan.action, &res);
 		set_last(s, plan.action.kind, plan.action.region, &res);
 		gdb_exec_result_release(&res);
-		gdb_obs_cache_invalidate(r->cache, plan.action.region);
-		if (plan.action.kind == GDB_ACT_RESTART_WORKLOADS ||
-		    plan.action.kind == GDB_ACT_PUBLISH_SSM)
-			for (size_t i = 0; i < spec.n_ecs_services; i++)
-				gdb_obs_cache_invalidate(r->cache, spec.ecs_services[i].region);
+		if (changes_rds(plan.action.kind))
+			gdb_obs_cache_invalidate(r->cache, plan.action.region);
 	}
 
 	/* The probes follow the writer the plan just recorded. */

@@ -16,12 +16,20 @@
  *  4. observe (observe.h), and read the prober's verdicts into struct
  *     gdb_health: the writer target (a heartbeat write on the writer's
  *     endpoint) and one reader target per secondary (the heartbeat read on
- *     its reader endpoint, which measures the lag);
+ *     its reader endpoint, which measures the lag). With the spec observed
+ *     and no probe failing, a settled object (no operation, Ready) and an
+ *     operation past the writer's move (DNS, SSM, workloads) are observed
+ *     with answers up to GDB_OBS_SETTLED_MS old; if a settled object's plan
+ *     would change anything, it is observed again fresh and planned again;
  *  5. gdb_plan(); persist the new status with the status subresource,
  *     guarded by resourceVersion (a 409 returns BASE_ECONFLICT: requeue at
- *     once), BEFORE acting; record the plan's Events;
+ *     once), BEFORE acting — skipped when nothing but
+ *     regions[].lastProbeTime changed and this replica wrote the status less
+ *     than GDB_STATUS_REPORT_MS ago (probe times alone would mean a write per
+ *     object per reconcile; the metrics carry the live values); record the
+ *     plan's Events;
  *  6. act (executor.h), remember the outcome for the next round, invalidate
- *     the observation cache of the region acted in;
+ *     the observation cache of the region an RDS action was made in;
  *  7. point the probe targets at the (new) writer and secondaries.
  *
  * The prober's verdict changes enqueue the key (the notify callback set up by
@@ -52,6 +60,8 @@
 
 #define GDB_FINALIZER "globaldb.io/finalizer"
 #define GDB_CREDS_TTL_MS 60000
+/* How often probe times alone justify a status write (cf. the kubelet's nodeStatusReportFrequency). */
+#define GDB_STATUS_REPORT_MS 300000
 #define GDB_CONTROLLER_NAME "globaldatabase"
 
 extern const struct kube_resource gdb_res_globaldatabases;

@@ -99,17 +99,25 @@ static void teardown(void)
 	stub_stop(stub);
 }
 
-/* One observation; returns how long it took (ms) and whether the region answered. */
-static int64_t observe_once(int *api_ok)
+/*
+ * One observation that accepts answers up to max_age_ms old (0: the cache's
+ * TTL); returns how long it took (ms) and whether the region answered.
+ */
+static int64_t observe_aged(int64_t max_age_ms, int *api_ok)
 {
 	struct gdb_observation o;
 	int64_t t0 = base_now_mono_ms();
 
-	gdb_observe(cache, &spec, &status, obj, NULL, &o);
+	gdb_observe(cache, &spec, &status, obj, NULL, max_age_ms, &o);
 	*api_ok = o.obs.n_regions == 1 && o.obs.regions[0].api == GDB_CALL_OK &&
 	          o.obs.regions[0].cluster_exists;
 	gdb_observation_release(&o);
 	return base_now_mono_ms() - t0;
+}
+
+static int64_t observe_once(int *api_ok)
+{
+	return observe_aged(0, api_ok);
 }
 
 static void *observe_thread(void *arg)
@@ -139,6 +147,22 @@ START_TEST(test_one_round_serves_every_reconcile_within_the_ttl)
 	ck_assert(ok);
 	ck_assert_int_eq(atomic_load(&arrived), 3);
 	ck_assert_uint_eq(gdb_obs_cache_rounds(cache), 1);
+}
+END_TEST
+
+START_TEST(test_a_settled_object_plans_on_an_older_answer)
+{
+	int ok;
+
+	observe_once(&ok);
+	base_sleep_ms(60); /* past the 50 ms TTL, well inside the settled window */
+	observe_aged(GDB_OBS_SETTLED_MS, &ok);
+	ck_assert(ok);
+	ck_assert_int_eq(atomic_load(&arrived), 3); /* no new round */
+	observe_once(&ok); /* a busy object asks again */
+	ck_assert(ok);
+	ck_assert_int_eq(atomic_load(&arrived), 6);
+	ck_assert_uint_eq(gdb_obs_cache_rounds(cache), 2);
 }
 END_TEST
 
@@ -212,6 +236,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_one_round_serves_every_reconcile_within_the_ttl);
+	tcase_add_test(tc, test_a_settled_object_plans_on_an_older_answer);
 	tcase_add_test(tc, test_others_take_the_previous_answer_while_one_refreshes);
 	tcase_add_test(tc, test_after_an_action_everyone_waits_for_fresh_answers);
 	tcase_add_test(tc,
