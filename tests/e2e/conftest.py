@@ -528,6 +528,13 @@ class Controller:
     def metrics(self):
         return self.get(self.metrics_port, "/metrics")[1]
 
+    def reconciles(self):
+        """How many reconciles this controller has finished, whatever their result."""
+        m = self.metrics()
+        return sum(metric_value(m, "controller_runtime_reconcile_total",
+                                controller="globaldatabase", result=r) or 0
+                   for r in ("success", "requeue_after", "requeue", "error"))
+
     def log_text(self):
         self.log.flush()
         with open(self.log_path) as f:

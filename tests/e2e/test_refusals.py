@@ -11,22 +11,16 @@ refusal was that rule and nothing else.
 import json
 import time
 
-from conftest import EAST, WEST, metric_value, wait_for
+from conftest import EAST, WEST, wait_for
 
 FAILOVER_CALLS = {"FailoverGlobalCluster", "RemoveFromGlobalCluster", "SwitchoverGlobalCluster"}
-
-
-def reconciles(controller):
-    m = controller.metrics()
-    return sum(metric_value(m, "controller_runtime_reconcile_total", controller="globaldatabase",
-                            result=r) or 0 for r in ("success", "requeue_after", "requeue", "error"))
 
 
 def hold_refusal(world, controller, emulator, since, reason):
     """The refusal is stated and holds over further reconciles: no failover call."""
     world.wait_condition("Degraded", "True", reason, timeout=90)
-    n = reconciles(controller)
-    wait_for(lambda: reconciles(controller) >= n + 3, timeout=90,
+    n = controller.reconciles()
+    wait_for(lambda: controller.reconciles() >= n + 3, timeout=90,
              what="three more reconciles while refusing")
     c = world.condition("Degraded")
     assert c["status"] == "True" and c["reason"] == reason, c
@@ -59,8 +53,8 @@ def test_refusals_then_manual_approval(world, controller, emulator, kubectl):
     world.wait_condition("Progressing", "False", "Paused", timeout=60)
     since = last_seq(emulator)
     emulator.outage(EAST, "5xx", pg="freeze", services=["rds"])
-    n = reconciles(controller)
-    wait_for(lambda: reconciles(controller) >= n + 3, timeout=90, what="reconciles while paused")
+    n = controller.reconciles()
+    wait_for(lambda: controller.reconciles() >= n + 3, timeout=90, what="reconciles while paused")
     assert world.condition("Progressing")["reason"] == "Paused"
     assert not [x for x in emulator.calls() if x["seq"] > since and x["action"] in FAILOVER_CALLS]
     assert "Paused" in world.event_reasons()
