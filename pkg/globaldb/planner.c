@@ -646,6 +646,24 @@ static void derive_writer(struct ctx *c)
 		c->writer = gdb_spec_region(c->spec, cur, NULL)->name;
 }
 
+/*
+ * The lag a region's status row reports, given what it said (old, -1 unknown)
+ * and the new measurement (now, seconds rounded up, -1 unknown): the
+ * measurement when it is news — known or unknown for the first time, caught
+ * up (0), across the data-loss budget, or at least GDB_LAG_REPORT_STEP_S and
+ * a quarter away from what the row says — else the row's value. A lag that jitters by a
+ * second would otherwise rewrite the status of every object at every
+ * reconcile; decisions use the measurement itself, and so does the metric.
+ */
+static int64_t reported_lag(int64_t old, int64_t now, int64_t budget)
+{
+	int64_t step = old / 4 > GDB_LAG_REPORT_STEP_S ? old / 4 : GDB_LAG_REPORT_STEP_S;
+
+	if (old < 0 || now <= 0 || (old > budget) != (now > budget))
+		return now;
+	return now - old >= step || old - now >= step ? now : old;
+}
+
 static void update_regions(struct ctx *c)
 {
 	struct gdb_status *st = c->st;
@@ -706,7 +724,10 @@ static void update_regions(struct ctx *c)
 			if (h->last_probe_ms > 0)
 				r->last_probe_ms = h->last_probe_ms;
 			r->replication_lag_seconds =
-			    streq(name, c->writer) ? -1 : ceil_seconds(h->lag_ms);
+			    streq(name, c->writer)
+			        ? -1
+			        : reported_lag(r->replication_lag_seconds, ceil_seconds(h->lag_ms),
+			                       c->spec->failover.max_data_loss_seconds);
 			if (r->replication_lag_seconds > max_lag)
 				max_lag = r->replication_lag_seconds;
 		}

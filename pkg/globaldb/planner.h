@@ -56,6 +56,8 @@
 #define GDB_REQUEUE_WAIT_MS   10000
 #define GDB_REQUEUE_STEADY_MS 30000
 #define GDB_REQUEUE_MAX_MS    60000
+/* The smallest change of a region's lag its status row reports (see docs/api.md). */
+#define GDB_LAG_REPORT_STEP_S 2
 #define GDB_MAX_SNAPSHOTS     16
 #define GDB_MAX_INSTANCES     16
 #define GDB_MAX_MEMBERS       6

@@ -1659,6 +1659,41 @@ START_TEST(test_refusal_event_only_on_change)
 }
 END_TEST
 
+/* The status row reports news of the lag, not its jitter (the metric has every value). */
+START_TEST(test_reported_lag_ignores_jitter)
+{
+	static const struct {
+		int64_t lag_ms, want;
+	} seq[] = {
+	    {500, 1},     /* the first measurement */
+	    {1500, 1},    /* a second more: jitter */
+	    {0, 0},       /* caught up */
+	    {900, 0},     /* jitter again */
+	    {2500, 3},    /* two seconds more: news */
+	    {29000, 29},  /* news */
+	    {31000, 31},  /* two seconds, under a quarter, but across the 30 s budget */
+	    {33000, 31},  /* two seconds, under a quarter */
+	    {-1, -1},     /* unknown */
+	};
+	struct gdb_plan p;
+
+	world_init();
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		H(WEST)->lag_ms = seq[i].lag_ms;
+		plan_once(&p);
+		ck_assert_msg(gdb_status_region(&p.status, WEST)->replication_lag_seconds ==
+		                  seq[i].want,
+		              "step %zu: lag %lld ms reported as %lld s, want %lld s", i,
+		              (long long)seq[i].lag_ms,
+		              (long long)gdb_status_region(&p.status, WEST)->replication_lag_seconds,
+		              (long long)seq[i].want);
+		persist(&p, GDB_CALL_OK);
+		W.now += 5 * SEC;
+	}
+	world_release();
+}
+END_TEST
+
 START_TEST(test_condition_transition_time_kept)
 {
 	struct gdb_plan p;
@@ -2013,6 +2048,7 @@ int main(void)
 	tcase_add_test(seq, test_fence_calls_follow_without_settle_wait);
 	tcase_add_test(seq, test_refusal_event_only_on_change);
 	tcase_add_test(seq, test_condition_transition_time_kept);
+	tcase_add_test(seq, test_reported_lag_ignores_jitter);
 	tcase_add_test(seq, test_sequence_switchover);
 	tcase_add_test(seq, test_sequence_detach_and_fallback);
 	tcase_add_test(seq, test_arn_parsing);
