@@ -636,27 +636,43 @@ static void cond_set(struct gdb_status *st, const char *type, enum gdb_cond_stat
 	gdb_set_str(&cd->message, message);
 }
 
-enum status_diff { STATUS_SAME, STATUS_PROBE_TIMES, STATUS_CHANGED };
+enum status_diff { STATUS_SAME, STATUS_PROBE_TIMES, STATUS_PROBES, STATUS_CHANGED };
 
-/* How two encoded statuses differ: not at all, only in regions[].lastProbeTime, or more. */
+/* A copy of the encoded status without the fields the probes fill: times, and lags if lag. */
+static json_t *without_probe_fields(json_t *status, int lag)
+{
+	json_t *c = json_deep_copy(status), *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(c, "regions"), i, v) {
+		json_object_del(v, "lastProbeTime");
+		if (lag)
+			json_object_del(v, "replicationLagSeconds");
+	}
+	if (lag)
+		json_object_del(c, "maxReplicationLagSeconds");
+	return c;
+}
+
+/*
+ * How two encoded statuses differ: not at all, only in the probe times, only
+ * in what the probes measure (times and lags), or in more.
+ */
 static enum status_diff status_diff(json_t *a, json_t *b)
 {
-	json_t *x, *y, *v;
-	size_t i;
-	int same;
+	enum status_diff d = STATUS_CHANGED;
 
 	if (json_equal(a, b))
 		return STATUS_SAME;
-	x = json_deep_copy(a);
-	y = json_deep_copy(b);
-	json_array_foreach(json_object_get(x, "regions"), i, v)
-		json_object_del(v, "lastProbeTime");
-	json_array_foreach(json_object_get(y, "regions"), i, v)
-		json_object_del(v, "lastProbeTime");
-	same = json_equal(x, y);
-	json_decref(x);
-	json_decref(y);
-	return same ? STATUS_PROBE_TIMES : STATUS_CHANGED;
+	for (int lag = 0; lag < 2 && d == STATUS_CHANGED; lag++) {
+		json_t *x = without_probe_fields(a, lag), *y = without_probe_fields(b, lag);
+
+		if (json_equal(x, y))
+			d = lag ? STATUS_PROBES : STATUS_PROBE_TIMES;
+		json_decref(x);
+		json_decref(y);
+	}
+	return d;
 }
 
 /*
@@ -854,7 +870,10 @@ static int changes_rds(enum gdb_action_kind k)
 	       k != GDB_ACT_RESTART_WORKLOADS;
 }
 
-/* Whether the plan changes anything: an action, an Event, or the status beyond probe times. */
+/*
+ * Whether the plan changes anything an RDS answer could have decided: an
+ * action, an Event, or the status beyond what the probes measure.
+ */
 static int plan_changes(const struct gdb_status *status, const struct gdb_plan *plan)
 {
 	json_t *a, *b;
