@@ -3,8 +3,13 @@
  * state. The ready queue is a FIFO of owned strings; the sets are jansson
  * objects used as hash maps: dirty (key -> time added, ns), processing (key
  * -> time handed out, ns), waiting (key -> ready time, ms), failures (key ->
- * count). There is no timer thread: get waits until the earliest waiting
- * key is due and promotes due keys itself, and add_after wakes the waiters.
+ * count). The waiting keys are also in a min-heap by ready time (client-go's
+ * delaying queue keeps one too), so that finding the due ones costs
+ * O(log n), not a scan of every key a steady requeue left waiting; an entry
+ * whose time no longer matches `waiting` (an earlier add_after replaced it)
+ * is dropped when it surfaces. There is no timer thread: get waits until the
+ * earliest waiting key is due and promotes due keys itself, and add_after
+ * wakes the waiters when it brings that time forward.
  */
 #include "pkg/kube/workqueue.h"
 
@@ -28,6 +33,11 @@ struct kube_workqueue {
 	char **queue;
 	size_t head, len, cap; /* queue[head .. head+len) */
 	json_t *dirty, *processing, *waiting, *failures;
+	struct delayed {
+		int64_t when;
+		char *key;
+	} *heap; /* min-heap on when; may hold stale entries (see above) */
+	size_t heap_len, heap_cap;
 	double tokens;
 	int64_t tokens_ms;
 	int shutting_down;
@@ -90,6 +100,9 @@ void kube_workqueue_free(struct kube_workqueue *q)
 	json_decref(q->processing);
 	json_decref(q->waiting);
 	json_decref(q->failures);
+	for (size_t i = 0; i < q->heap_len; i++)
+		free(q->heap[i].key);
+	free(q->heap);
 	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->mu);
 	free(q->name);
@@ -132,6 +145,61 @@ void kube_workqueue_add(struct kube_workqueue *q, const char *key)
 	pthread_mutex_unlock(&q->mu);
 }
 
+static void heap_swap(struct kube_workqueue *q, size_t a, size_t b)
+{
+	struct delayed t = q->heap[a];
+
+	q->heap[a] = q->heap[b];
+	q->heap[b] = t;
+}
+
+static void heap_push(struct kube_workqueue *q, int64_t when, const char *key)
+{
+	size_t i;
+
+	if (q->heap_len == q->heap_cap) {
+		q->heap_cap = q->heap_cap ? 2 * q->heap_cap : 16;
+		q->heap = xrealloc(q->heap, q->heap_cap * sizeof(*q->heap));
+	}
+	i = q->heap_len++;
+	q->heap[i].when = when;
+	q->heap[i].key = xstrdup(key);
+	while (i > 0 && q->heap[(i - 1) / 2].when > q->heap[i].when) {
+		heap_swap(q, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+/* Removes the earliest entry; the caller owns its key. */
+static struct delayed heap_pop(struct kube_workqueue *q)
+{
+	struct delayed top = q->heap[0];
+	size_t i = 0;
+
+	q->heap[0] = q->heap[--q->heap_len];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < q->heap_len && q->heap[l].when < q->heap[m].when)
+			m = l;
+		if (r < q->heap_len && q->heap[r].when < q->heap[m].when)
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(q, i, m);
+		i = m;
+	}
+	return top;
+}
+
+/* Whether the heap entry is the key's current ready time (not replaced by an earlier one). */
+static int heap_entry_live(struct kube_workqueue *q, const struct delayed *d)
+{
+	json_t *cur = json_object_get(q->waiting, d->key);
+
+	return cur && json_integer_value(cur) == d->when;
+}
+
 void kube_workqueue_add_after(struct kube_workqueue *q, const char *key, int64_t delay_ms)
 {
 	int64_t when;
@@ -146,10 +214,13 @@ void kube_workqueue_add_after(struct kube_workqueue *q, const char *key, int64_t
 	}
 	when = base_now_mono_ms() + delay_ms;
 	cur = json_object_get(q->waiting, key);
-	if (!cur || json_integer_value(cur) > when)
-		json_object_set_new(q->waiting, key, json_integer(when));
-	/* Waiters recompute their deadline. */
-	pthread_cond_broadcast(&q->cond);
+	if (cur && json_integer_value(cur) <= when)
+		goto out;
+	json_object_set_new(q->waiting, key, json_integer(when));
+	heap_push(q, when, key);
+	/* Waiters recompute their deadline when this key is the earliest now. */
+	if (q->heap[0].when == when)
+		pthread_cond_broadcast(&q->cond);
 out:
 	pthread_mutex_unlock(&q->mu);
 }
@@ -222,26 +293,21 @@ int kube_workqueue_num_requeues(struct kube_workqueue *q, const char *key)
 /* Moves due waiting keys to the queue; returns the earliest remaining due time or -1. */
 static int64_t promote_locked(struct kube_workqueue *q)
 {
-	int64_t now = base_now_mono_ms(), next = -1;
-	const char *k;
-	json_t *v, *due = json_array();
-	void *tmp;
-	size_t i;
+	int64_t now = base_now_mono_ms();
 
-	json_object_foreach_safe(q->waiting, tmp, k, v) {
-		int64_t when = json_integer_value(v);
+	while (q->heap_len > 0) {
+		struct delayed d;
 
-		if (when <= now) {
-			json_array_append_new(due, json_string(k));
-			json_object_del(q->waiting, k);
-		} else if (next < 0 || when < next) {
-			next = when;
+		if (heap_entry_live(q, &q->heap[0]) && q->heap[0].when > now)
+			return q->heap[0].when;
+		d = heap_pop(q);
+		if (heap_entry_live(q, &d)) {
+			json_object_del(q->waiting, d.key);
+			add_locked(q, d.key);
 		}
+		free(d.key);
 	}
-	json_array_foreach(due, i, v)
-		add_locked(q, json_string_value(v));
-	json_decref(due);
-	return next;
+	return -1;
 }
 
 static void timed_wait(struct kube_workqueue *q, int64_t until_ms)
@@ -321,6 +387,9 @@ void kube_workqueue_shutdown(struct kube_workqueue *q)
 	pthread_mutex_lock(&q->mu);
 	q->shutting_down = 1;
 	json_object_clear(q->waiting);
+	for (size_t i = 0; i < q->heap_len; i++)
+		free(q->heap[i].key);
+	q->heap_len = 0;
 	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->mu);
 }

@@ -694,6 +694,43 @@ START_TEST(workqueue_add_after_waits_and_keeps_the_earliest)
 }
 END_TEST
 
+/* Many waiting keys come out in the order they fall due, each once, earlier times winning. */
+START_TEST(workqueue_waiting_keys_come_out_in_due_order)
+{
+	struct kube_workqueue *q = wq("unit-order");
+	char name[16], *k;
+	int seen[64] = {0};
+	int last = -1;
+
+	/* Keys 0..63 due at 300 + 5 * (63 - i) ms; key 10 brought forward to be first. */
+	for (int i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "k%d", i);
+		kube_workqueue_add_after(q, name, 300 + 5 * (63 - i));
+	}
+	kube_workqueue_add_after(q, "k10", 100);
+	kube_workqueue_add_after(q, "k20", 60000); /* later than its time: ignored */
+	for (int n = 0; n < 64; n++) {
+		int i;
+
+		ck_assert_int_eq(kube_workqueue_get(q, 5000, &k), 0);
+		i = (int)strtol(k + 1, NULL, 10);
+		ck_assert_msg(!seen[i], "%s came out twice", k);
+		seen[i] = 1;
+		if (n == 0)
+			ck_assert_str_eq(k, "k10");
+		else
+			ck_assert_msg(last < 0 || i < last, "%s after k%d", k, last);
+		if (n > 0)
+			last = i;
+		kube_workqueue_done(q, k);
+		free(k);
+	}
+	ck_assert_int_eq(kube_workqueue_get(q, 50, &k), BASE_ETIMEDOUT);
+	kube_workqueue_shutdown(q);
+	kube_workqueue_free(q);
+}
+END_TEST
+
 START_TEST(workqueue_rate_limit_is_max_of_per_item_and_bucket)
 {
 	struct kube_workqueue *q = wq("unit-rate");
@@ -937,6 +974,7 @@ int main(void)
 	tcase_add_test(tc, store_relist_reports_exactly_the_differences);
 	tcase_add_test(tc, workqueue_collapses_bursts_and_never_hands_a_key_to_two_workers);
 	tcase_add_test(tc, workqueue_add_after_waits_and_keeps_the_earliest);
+	tcase_add_test(tc, workqueue_waiting_keys_come_out_in_due_order);
 	tcase_add_test(tc, workqueue_rate_limit_is_max_of_per_item_and_bucket);
 	tcase_add_test(tc, workqueue_shutdown_with_drain_waits_for_work_in_flight);
 	tcase_add_test(tc, workqueue_concurrent_workers_never_share_a_key);
