@@ -23,6 +23,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,6 +52,7 @@ struct key_state {
 	/* probe credentials (secret) */
 	char *user, *password;
 	int64_t creds_mono; /* 0 = never fetched */
+	atomic_int creds_refused; /* a probe was refused for authentication: re-read them */
 	unsigned creds_gen;
 	char creds_error[1024];
 	/* probe targets */
@@ -262,6 +264,8 @@ static void on_verdict(void *arg, const struct probe_verdict *v, unsigned change
 		n = strlen(s->base);
 		if (!strncmp(v->name, s->base, n) && v->name[n] == '/') {
 			snprintf(key, sizeof(key), "%s", s->key);
+			if (v->health == PROBE_UNHEALTHY && v->last_error == PROBE_ERR_AUTH)
+				atomic_store(&s->creds_refused, 1);
 			break;
 		}
 	}
@@ -390,9 +394,9 @@ static int resolve_creds(struct gdb_reconciler *r, struct key_state *s, const ch
 {
 	char *old_user = s->user ? xstrdup(s->user) : NULL;
 	char *old_pw = s->password ? xstrdup(s->password) : NULL;
-	int rc;
+	int refused = atomic_exchange(&s->creds_refused, 0), rc;
 
-	if (s->creds_mono && base_now_mono_ms() - s->creds_mono < GDB_CREDS_TTL_MS) {
+	if (s->creds_mono && base_now_mono_ms() - s->creds_mono < GDB_CREDS_TTL_MS && !refused) {
 		free(old_user);
 		base_free_secret(old_pw);
 		return 0;

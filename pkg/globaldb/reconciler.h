@@ -11,7 +11,8 @@
  *     globaldb.io/finalizer when missing (not while deleting);
  *  3. resolve the probe credentials (a Kubernetes Secret in the object's
  *     namespace via GET, or Secrets Manager in the first region that
- *     answers; cached for GDB_CREDS_TTL_MS, never logged) — without them the
+ *     answers; cached for GDB_CREDS_TTL_MS, re-read at once after a probe
+ *     is refused for authentication (a rotated password), never logged) — without them the
  *     status says so (ProbeCredentialsUnavailable) and no AWS write is made;
  *  4. observe (observe.h), and read the prober's verdicts into struct
  *     gdb_health: the writer target (a heartbeat write on the writer's
@@ -59,7 +60,7 @@
 #include "pkg/kube/workqueue.h"
 
 #define GDB_FINALIZER "globaldb.io/finalizer"
-#define GDB_CREDS_TTL_MS 60000
+#define GDB_CREDS_TTL_MS 300000
 /* How often probe times alone justify a status write (cf. the kubelet's nodeStatusReportFrequency). */
 #define GDB_STATUS_REPORT_MS 300000
 #define GDB_CONTROLLER_NAME "globaldatabase"
