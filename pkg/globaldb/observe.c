@@ -458,10 +458,17 @@ static int is_ours(const struct gdb_spec *spec, const struct gdb_status *st,
 	    strspn(g->identifier + n + 1, "0123456789") == strlen(g->identifier + n + 1))
 		return 1;
 	for (size_t m = 0; m < g->nmembers; m++) {
+		const char *arn = g->members[m].db_cluster_arn, *tail = arn ? strrchr(arn, ':') : NULL;
 		char region[64], id[128];
+		size_t k;
 
-		if (gdb_parse_cluster_arn(g->members[m].db_cluster_arn, region, sizeof(region), id,
-		                          sizeof(id)) < 0)
+		/* Every reconcile looks at every global cluster of the region: parse only a
+		 * member whose ARN ends in one of our cluster names. */
+		for (k = 0; tail && k < spec->n_regions; k++)
+			if (!strcasecmp(tail + 1, spec->regions[k].db_cluster_identifier))
+				break;
+		if (!tail || k == spec->n_regions ||
+		    gdb_parse_cluster_arn(arn, region, sizeof(region), id, sizeof(id)) < 0)
 			continue;
 		for (size_t r = 0; r < spec->n_regions; r++)
 			if (!strcmp(spec->regions[r].name, region) &&
