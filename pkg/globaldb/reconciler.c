@@ -836,12 +836,14 @@ enum freshness { FRESH, SETTLED, TAIL };
 
 /*
  * How old an answer of the regions this reconcile may plan on (observe.h).
- * FRESH (the cache's 1.5 s) unless the spec is observed and no probe fails;
- * then SETTLED when no operation is in flight and the object is Ready — its
- * reconcile only looks for drift — and TAIL in the steps after the writer
- * moved (DNS, SSM, workloads), which wait on Route 53 and the workloads, not
- * on RDS: the answer that showed the move is the newest there is, and no RDS
- * call was made since. Both may use answers up to GDB_OBS_SETTLED_MS old.
+ * FRESH (the cache's 1.5 s) while deleting or a probe fails. Else SETTLED
+ * when no operation is in flight and the object is Ready: its reconcile
+ * looks for drift, or starts what an edit of the spec asks for (see
+ * reconcile); and TAIL in the steps after the writer moved (DNS, SSM,
+ * workloads) with the spec observed: they wait on Route 53 and the
+ * workloads, not on RDS, the answer that showed the move is the newest there
+ * is, and no RDS call was made since. Both may use answers up to
+ * GDB_OBS_SETTLED_MS old that no action of ours made stale.
  */
 static enum freshness observe_freshness(const struct gdb_status *st, const struct gdb_health *h,
 					int64_t gen, int deleting)
@@ -849,16 +851,18 @@ static enum freshness observe_freshness(const struct gdb_status *st, const struc
 	enum gdb_step step = st->operation.step;
 	int ready = 0;
 
-	if (deleting || st->observed_generation != gen)
+	if (deleting)
 		return FRESH;
 	for (size_t i = 0; i < h->n_regions; i++)
 		if (h->regions[i].writer_healthy == 0 || h->regions[i].reader_healthy == 0 ||
 		    h->regions[i].consecutive_failures > 0)
 			return FRESH;
 	if (st->operation.type != GDB_OP_NONE)
-		return step == GDB_STEP_UPDATE_DNS || step == GDB_STEP_WAIT_DNS_INSYNC ||
-				       step == GDB_STEP_PUBLISH_SSM ||
-				       step == GDB_STEP_RESTART_WORKLOADS
+		return st->observed_generation == gen &&
+				       (step == GDB_STEP_UPDATE_DNS ||
+					step == GDB_STEP_WAIT_DNS_INSYNC ||
+					step == GDB_STEP_PUBLISH_SSM ||
+					step == GDB_STEP_RESTART_WORKLOADS)
 			   ? TAIL
 			   : FRESH;
 	for (size_t i = 0; i < st->n_conditions; i++)
@@ -975,14 +979,20 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	/*
 	 * A settled object plans on the regions' answer of the last 30 s; a plan
 	 * that would change anything is made again on a fresh answer, so nothing
-	 * is done or recorded on an old one.
+	 * is done or recorded on an old one — except the switchover an edit of
+	 * spec.primaryRegion asks for: it starts at once (a Describe round would
+	 * cost more than the rest of the path), SwitchoverGlobalCluster itself
+	 * refuses a target that is not a healthy secondary, and its wait step
+	 * observes fresh.
 	 */
 	build_health(r, s, &spec, &health);
 	fresh = observe_freshness(&status, &health, gen, deleting);
 	for (;;) {
 		observe_and_plan(r, s, &spec, &status, obj, deleting,
 				 fresh == FRESH ? 0 : GDB_OBS_SETTLED_MS, &ob, &health, &plan);
-		if (fresh != SETTLED || !plan_changes(&status, &plan))
+		if (fresh != SETTLED || !plan_changes(&status, &plan) ||
+		    (status.observed_generation != gen &&
+		     plan.action.kind == GDB_ACT_SWITCHOVER))
 			break;
 		gdb_plan_release(&plan);
 		gdb_observation_release(&ob);

@@ -17,11 +17,12 @@
  *  4. observe (observe.h), and read the prober's verdicts into struct
  *     gdb_health: the writer target (a heartbeat write on the writer's
  *     endpoint) and one reader target per secondary (the heartbeat read on
- *     its reader endpoint, which measures the lag). With the spec observed
- *     and no probe failing, a settled object (no operation, Ready) and an
- *     operation past the writer's move (DNS, SSM, workloads) are observed
- *     with answers up to GDB_OBS_SETTLED_MS old; if a settled object's plan
- *     would change anything, it is observed again fresh and planned again;
+ *     its reader endpoint, which measures the lag). With no probe failing,
+ *     a settled object (no operation, Ready) and an operation past the
+ *     writer's move (DNS, SSM, workloads) are observed with answers up to
+ *     GDB_OBS_SETTLED_MS old; if a settled object's plan would change
+ *     anything, it is observed again fresh and planned again, except for the
+ *     switchover an edit of spec.primaryRegion starts;
  *  5. gdb_plan(); persist the new status with the status subresource,
  *     guarded by resourceVersion (a 409 returns BASE_ECONFLICT: requeue at
  *     once), BEFORE acting — skipped when nothing but
