@@ -524,6 +524,29 @@ static void create_cm_retry(struct kube_client *c, const char *ns, const char *n
 	json_decref(o);
 }
 
+/*
+ * Creates ConfigMap `listed`, starts a reflector into s, and once it has
+ * synced creates `watched` and waits for the watch to bring it.
+ */
+static struct kube_reflector *start_listed_then_watched(struct kube_client *c,
+							struct kube_store *s,
+							const struct kube_reflector_opts *ro,
+							const char *ns, const char *listed,
+							const char *watched)
+{
+	struct kube_reflector *r;
+	char *k;
+
+	create_cm_retry(c, ns, listed);
+	ck_assert_int_eq(kube_reflector_start(c, s, ro, &r), 0);
+	ck_assert_int_eq(kube_reflector_wait_synced(r, 30000), 0);
+	create_cm_retry(c, ns, watched);
+	k = xasprintf("%s/%s", ns, watched);
+	await_key(s, k, 1, 30000);
+	free(k);
+	return r;
+}
+
 /* The store must equal a fresh list of the namespace. */
 static void assert_store_matches_server(struct kube_client *c, struct kube_store *s,
 					const char *ns)
@@ -559,13 +582,7 @@ START_TEST(watch_survives_an_apiserver_restart)
 
 	tally_init(&t);
 	kube_store_add_handlers(s, &h);
-	create_cm_retry(c, ns, "before");
-	ck_assert_int_eq(kube_reflector_start(c, s, &ro, &r), 0);
-	ck_assert_int_eq(kube_reflector_wait_synced(r, 30000), 0);
-	create_cm_retry(c, ns, "during");
-	k = xasprintf("%s/during", ns);
-	await_key(s, k, 1, 30000);
-	free(k);
+	r = start_listed_then_watched(c, s, &ro, ns, "before", "during");
 
 	testenv("restart-apiserver");
 	create_cm_retry(c, ns, "after");
@@ -687,13 +704,7 @@ START_TEST(stripped_store_drops_managed_fields_and_updates_keep_the_servers)
 	struct kube_status st;
 	json_t *o, *server = NULL;
 
-	create_cm_retry(c, ns, "listed");
-	ck_assert_int_eq(kube_reflector_start(c, s, &ro, &r), 0);
-	ck_assert_int_eq(kube_reflector_wait_synced(r, 30000), 0);
-	create_cm_retry(c, ns, "watched");
-	k = xasprintf("%s/watched", ns);
-	await_key(s, k, 1, 30000);
-	free(k);
+	r = start_listed_then_watched(c, s, &ro, ns, "listed", "watched");
 	for (int i = 0; i < 2; i++) {
 		k = xasprintf("%s/%s", ns, i ? "watched" : "listed");
 		o = kube_store_get(s, k);
