@@ -849,7 +849,7 @@ static enum freshness observe_freshness(const struct gdb_status *st, const struc
 					int64_t gen, int deleting)
 {
 	enum gdb_step step = st->operation.step;
-	int ready = 0;
+	const struct gdb_condition *ready = gdb_status_condition(st, "Ready");
 
 	if (deleting)
 		return FRESH;
@@ -865,10 +865,7 @@ static enum freshness observe_freshness(const struct gdb_status *st, const struc
 					step == GDB_STEP_RESTART_WORKLOADS)
 			   ? TAIL
 			   : FRESH;
-	for (size_t i = 0; i < st->n_conditions; i++)
-		if (!strcmp(st->conditions[i].type, "Ready"))
-			ready = st->conditions[i].status == GDB_COND_TRUE;
-	return ready ? SETTLED : FRESH;
+	return ready && ready->status == GDB_COND_TRUE ? SETTLED : FRESH;
 }
 
 /* Whether the action changes what RDS answers (so the region's cached answer is stale). */
