@@ -174,6 +174,35 @@ START_TEST(metrics_render_in_prometheus_text_format)
 }
 END_TEST
 
+/* A probe target's series, thousands per family: found, removed and re-added by its labels. */
+START_TEST(metrics_keep_thousands_of_series_apart)
+{
+	struct base_metric *g = base_metric_gauge("test_lag_seconds", "Lag.", "target");
+	struct base_buf out = BASE_BUF_INIT(0);
+	char name[32];
+	size_t lines = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "ns/gdb%04d/reader", i);
+		base_metric_set(g, i, name);
+	}
+	for (int i = 0; i < 3000; i += 2) {
+		snprintf(name, sizeof(name), "ns/gdb%04d/reader", i);
+		base_metric_remove(g, name);
+	}
+	base_metric_set(g, -1, "ns/gdb0000/reader");
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "ns/gdb%04d/reader", i);
+		ck_assert_msg(base_metric_value(g, name) == (i == 0 ? -1 : i % 2 ? i : 0), "%s", name);
+	}
+	base_metrics_render(&out);
+	for (const char *p = out.data; (p = strstr(p, "\ntest_lag_seconds{")); p++)
+		lines++;
+	ck_assert_uint_eq(lines, 1501);
+	base_buf_release(&out);
+}
+END_TEST
+
 START_TEST(base64_decodes_padded_unpadded_and_wrapped_input)
 {
 	static const struct {
@@ -223,6 +252,7 @@ int main(void)
 	tcase_add_test(tc, backoff_jittered_growth_matches_reflector_shape);
 	tcase_add_test(tc, log_redacts_secret_keys_and_quotes_values);
 	tcase_add_test(tc, metrics_render_in_prometheus_text_format);
+	tcase_add_test(tc, metrics_keep_thousands_of_series_apart);
 	tcase_add_test(tc, base64_decodes_padded_unpadded_and_wrapped_input);
 	tcase_add_test(tc, error_codes_have_names_and_retry_classes);
 	suite_add_tcase(s, tc);
