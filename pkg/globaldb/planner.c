@@ -562,7 +562,11 @@ static struct gdb_action *issue(struct ctx *c, enum gdb_action_kind kind, const 
 			op->step_started_ms = c->now;
 		gdb_set_str(&op->last_action, gdb_action_name(kind));
 	}
-	return act(c, kind, region, GDB_REQUEUE_FAST_MS);
+	return act(c, kind, region,
+	           kind == GDB_ACT_UPSERT_DNS || kind == GDB_ACT_PUBLISH_SSM ||
+	                   kind == GDB_ACT_RESTART_WORKLOADS
+	               ? GDB_REQUEUE_NOW_MS
+	               : GDB_REQUEUE_FAST_MS);
 }
 
 /* ---- deriving the current picture ---- */

@@ -51,7 +51,12 @@
 #define GDB_MAX_SWITCHOVER_ATTEMPTS 5
 /* After a fallback's region came back, wait this long for Aurora's failover snapshot. */
 #define GDB_SNAPSHOT_WAIT_MS (10 * 60 * 1000)
-/* Requeue intervals. */
+/*
+ * Requeue intervals. NOW follows a call whose answer is its whole result (a
+ * Route 53 change id, an SSM put, a restart): the next step needs no waiting
+ * for AWS, only the record of this one. FAST polls a state AWS is changing.
+ */
+#define GDB_REQUEUE_NOW_MS    1
 #define GDB_REQUEUE_FAST_MS   2000
 #define GDB_REQUEUE_WAIT_MS   10000
 #define GDB_REQUEUE_STEADY_MS 30000
