@@ -77,6 +77,8 @@ struct config {
  */
 struct target {
 	char *name;
+	uint64_t hash;          /* of name */
+	struct target *hnext;   /* shared: the name index's chain */
 	int removed;            /* shared: probe_prober_remove was called */
 	struct config *pending; /* shared: a new configuration from probe_prober_set */
 	struct probe_verdict v; /* shared: the published verdict */
@@ -135,6 +137,9 @@ struct probe_prober {
 	struct target **incoming;
 	size_t nincoming, incoming_alloc;
 	struct probe_stats stats; /* under the lock, published once per pass */
+	/* The live (not removed) targets by name, under the lock; size nindex, a power of two. */
+	struct target **index;
+	size_t nindex, nindexed;
 
 	/* Prober thread only. */
 	struct probe_stats pstats;
@@ -458,29 +463,78 @@ static void abort_probe(struct probe_prober *p, struct target *t)
 	t->phase = PH_IDLE;
 }
 
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * The name index: every lookup (a reconcile reading a verdict, a reader's
+ * probe finding its writer) would otherwise compare the name with every
+ * target's, and there are thousands. Prober lock held for all three.
+ */
+static void index_add(struct probe_prober *p, struct target *t)
+{
+	if (p->nindexed + 1 > p->nindex) {
+		size_t n = p->nindex ? 2 * p->nindex : 64;
+		struct target **tab = xcalloc(n, sizeof(*tab));
+
+		for (size_t i = 0; i < p->nindex; i++) {
+			struct target *e, *next;
+
+			for (e = p->index[i]; e; e = next) {
+				next = e->hnext;
+				e->hnext = tab[e->hash & (n - 1)];
+				tab[e->hash & (n - 1)] = e;
+			}
+		}
+		free(p->index);
+		p->index = tab;
+		p->nindex = n;
+	}
+	t->hnext = p->index[t->hash & (p->nindex - 1)];
+	p->index[t->hash & (p->nindex - 1)] = t;
+	p->nindexed++;
+}
+
+static void index_remove(struct probe_prober *p, struct target *t)
+{
+	struct target **pp = &p->index[t->hash & (p->nindex - 1)];
+
+	while (*pp != t)
+		pp = &(*pp)->hnext;
+	*pp = t->hnext;
+	p->nindexed--;
+}
+
 /* The live target called name, in targets or incoming. Prober lock held. */
 static struct target *find_locked(struct probe_prober *p, const char *name)
 {
-	size_t i;
+	uint64_t h = name_hash(name);
+	struct target *t;
 
-	for (i = 0; i < p->ntargets; i++)
-		if (!p->targets[i]->removed && !strcmp(p->targets[i]->name, name))
-			return p->targets[i];
-	for (i = 0; i < p->nincoming; i++)
-		if (!p->incoming[i]->removed && !strcmp(p->incoming[i]->name, name))
-			return p->incoming[i];
+	for (t = p->nindex ? p->index[h & (p->nindex - 1)] : NULL; t; t = t->hnext)
+		if (t->hash == h && !strcmp(t->name, name))
+			return t;
 	return NULL;
 }
 
-/* The writer target called name (prober thread: targets is its own to read). */
+/*
+ * The writer target called name. Prober thread: only this thread frees
+ * targets, so the pointer stays good for the rest of the pass.
+ */
 static struct target *find_writer(struct probe_prober *p, const char *name)
 {
-	size_t i;
+	struct target *t;
 
-	for (i = 0; i < p->ntargets; i++)
-		if (p->targets[i]->c.kind == PROBE_WRITER && !strcmp(p->targets[i]->name, name))
-			return p->targets[i];
-	return NULL;
+	pthread_mutex_lock(&p->lock);
+	t = find_locked(p, name);
+	pthread_mutex_unlock(&p->lock);
+	return t && t->c.kind == PROBE_WRITER ? t : NULL;
 }
 
 static void push_note(struct probe_prober *p, const struct target *t, unsigned changes)
@@ -1148,6 +1202,7 @@ void probe_prober_free(struct probe_prober *p)
 		free_target(p, p->incoming[i]);
 	free(p->targets);
 	free(p->incoming);
+	free(p->index);
 	free(p->dead);
 	BUG_ON(p->nslots != 0);
 	free(p->slots);
@@ -1162,15 +1217,6 @@ void probe_prober_free(struct probe_prober *p)
 	free(p);
 }
 
-static uint64_t name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
 int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 {
 	struct target *t, *fresh;
@@ -1183,6 +1229,7 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 	config_init(nc, c);
 	fresh = xcalloc(1, sizeof(*fresh));
 	fresh->name = xstrdup(c->name);
+	fresh->hash = name_hash(c->name);
 	fresh->c = *nc;
 	probe_heartbeat_init(&fresh->hb);
 	fresh->st = (struct probe_state)PROBE_STATE_INIT;
@@ -1204,6 +1251,7 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 			    xrealloc(p->incoming, p->incoming_alloc * sizeof(*p->incoming));
 		}
 		p->incoming[p->nincoming++] = fresh;
+		index_add(p, fresh);
 		fresh = NULL;
 		free(nc);
 	} else {
@@ -1230,8 +1278,10 @@ int probe_prober_remove(struct probe_prober *p, const char *name)
 		return BASE_EINVAL;
 	pthread_mutex_lock(&p->lock);
 	t = find_locked(p, name);
-	if (t)
+	if (t) {
 		t->removed = 1;
+		index_remove(p, t);
+	}
 	pthread_mutex_unlock(&p->lock);
 	if (!t)
 		return BASE_ENOTFOUND;
