@@ -12,8 +12,10 @@
  */
 #include "pkg/globaldb/observe.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +27,21 @@
 #include "pkg/base/log.h"
 #include "pkg/base/timeutil.h"
 
+/*
+ * A case-insensitive multimap from strings to item numbers, built once per
+ * round: AWS identifiers compare case-insensitively, and without it every
+ * reconcile compared its few names with every item of the region (thousands
+ * of clusters, a reconcile every few milliseconds at scale). Lookups yield
+ * candidates; the caller still checks them exactly.
+ */
+struct ci_index {
+	uint32_t *head;    /* per bucket: 1 + its first entry, 0 = none */
+	uint32_t *next;    /* per entry: 1 + the next entry of its chain */
+	uint32_t *item;    /* per entry: the item number */
+	uint64_t *hash;    /* per entry */
+	size_t mask, n, cap;
+};
+
 struct gdb_region_snap {
 	atomic_int refs;
 	int64_t fetched_mono;
@@ -33,7 +50,134 @@ struct gdb_region_snap {
 	struct aws_rds_db_instance_list instances;
 	enum gdb_call globals_call;
 	struct aws_rds_global_cluster_list globals;
+	struct ci_index cluster_by_id;      /* cluster identifier -> cluster */
+	struct ci_index instance_by_cluster; /* instance's cluster identifier -> instance */
+	struct ci_index global_by_name;     /* identifier, and without a "-N" suffix -> global */
+	struct ci_index global_by_member;   /* member ARN, and its last field -> global */
 };
+
+static uint64_t ci_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a of the lower-cased bytes */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)tolower((unsigned char)s[i])) * 1099511628211ULL;
+	return h;
+}
+
+/* An index for about n entries (more are fine: the chains grow). */
+static void ci_init(struct ci_index *x, size_t n)
+{
+	size_t buckets = 16;
+
+	while (buckets < 2 * n)
+		buckets *= 2;
+	x->head = xcalloc(buckets, sizeof(*x->head));
+	x->mask = buckets - 1;
+	x->n = 0;
+	x->cap = 0;
+	x->next = NULL;
+	x->item = NULL;
+	x->hash = NULL;
+}
+
+/* Adds the key s[0..len) for item. */
+static void ci_add(struct ci_index *x, const char *s, size_t len, size_t item)
+{
+	uint64_t h = ci_hash(s, len);
+
+	if (x->n == x->cap) {
+		x->cap = x->cap ? 2 * x->cap : 64;
+		x->next = xrealloc(x->next, x->cap * sizeof(*x->next));
+		x->item = xrealloc(x->item, x->cap * sizeof(*x->item));
+		x->hash = xrealloc(x->hash, x->cap * sizeof(*x->hash));
+	}
+	x->item[x->n] = (uint32_t)item;
+	x->hash[x->n] = h;
+	x->next[x->n] = x->head[h & x->mask];
+	x->head[h & x->mask] = (uint32_t)++x->n;
+}
+
+/*
+ * Iteration over the candidates for key: e = ci_first(x, key, &h); while (e)
+ * { use x->item[e - 1]; e = ci_next(x, e, h); }. Candidates share the key's
+ * hash; the caller compares.
+ */
+static uint32_t ci_next(const struct ci_index *x, uint32_t e, uint64_t h)
+{
+	for (e = x->next[e - 1]; e && x->hash[e - 1] != h; e = x->next[e - 1])
+		;
+	return e;
+}
+
+static uint32_t ci_first(const struct ci_index *x, const char *key, uint64_t *h)
+{
+	uint32_t e;
+
+	if (!x->head || !key)
+		return 0;
+	*h = ci_hash(key, strlen(key));
+	e = x->head[*h & x->mask];
+	return e && x->hash[e - 1] != *h ? ci_next(x, e, *h) : e;
+}
+
+static void ci_release(struct ci_index *x)
+{
+	free(x->head);
+	free(x->next);
+	free(x->item);
+	free(x->hash);
+	memset(x, 0, sizeof(*x));
+}
+
+/* The length of id without a "-N" suffix (N a number without leading zero): a fallback's name. */
+static size_t strip_generation(const char *id)
+{
+	size_t n = strlen(id), k = n;
+
+	while (k > 0 && isdigit((unsigned char)id[k - 1]))
+		k--;
+	if (k < n && k >= 2 && id[k - 1] == '-' && id[k] != '0')
+		return k - 1;
+	return n;
+}
+
+static void build_indexes(struct gdb_region_snap *s)
+{
+	ci_init(&s->cluster_by_id, s->clusters.n);
+	for (size_t i = 0; i < s->clusters.n; i++)
+		if (s->clusters.items[i].identifier)
+			ci_add(&s->cluster_by_id, s->clusters.items[i].identifier,
+			       strlen(s->clusters.items[i].identifier), i);
+	ci_init(&s->instance_by_cluster, s->instances.n);
+	for (size_t i = 0; i < s->instances.n; i++)
+		if (s->instances.items[i].db_cluster_identifier)
+			ci_add(&s->instance_by_cluster, s->instances.items[i].db_cluster_identifier,
+			       strlen(s->instances.items[i].db_cluster_identifier), i);
+	ci_init(&s->global_by_name, 2 * s->globals.n);
+	ci_init(&s->global_by_member, 4 * s->globals.n);
+	for (size_t i = 0; i < s->globals.n; i++) {
+		const struct aws_rds_global_cluster *g = &s->globals.items[i];
+
+		if (g->identifier) {
+			size_t n = strlen(g->identifier), k = strip_generation(g->identifier);
+
+			ci_add(&s->global_by_name, g->identifier, n, i);
+			if (k < n)
+				ci_add(&s->global_by_name, g->identifier, k, i);
+		}
+		for (size_t m = 0; m < g->nmembers; m++) {
+			const char *arn = g->members[m].db_cluster_arn, *tail;
+
+			if (!arn)
+				continue;
+			ci_add(&s->global_by_member, arn, strlen(arn), i);
+			tail = strrchr(arn, ':');
+			if (tail)
+				ci_add(&s->global_by_member, tail + 1, strlen(tail + 1), i);
+		}
+	}
+}
 
 struct cache_entry {
 	char *region;
@@ -61,6 +205,10 @@ static void snap_unref(struct gdb_region_snap *s)
 	aws_rds_db_cluster_list_release(&s->clusters);
 	aws_rds_db_instance_list_release(&s->instances);
 	aws_rds_global_cluster_list_release(&s->globals);
+	ci_release(&s->cluster_by_id);
+	ci_release(&s->instance_by_cluster);
+	ci_release(&s->global_by_name);
+	ci_release(&s->global_by_member);
 	free(s);
 }
 
@@ -249,6 +397,7 @@ static struct gdb_region_snap *fetch(struct gdb_obs_cache *c, const char *region
 	                              d[0].rc < 0 ? d[0].err.code : d[1].err.code);
 	s->globals_call =
 	    s->call == GDB_CALL_OK ? gdb_call_from_error(d[2].rc, d[2].err.code) : GDB_CALL_UNKNOWN;
+	build_indexes(s);
 	atomic_fetch_add(&c->rounds, 1);
 	s->fetched_mono = base_now_mono_ms();
 	return s;
@@ -411,22 +560,36 @@ static void *fetch_thread(void *arg)
 static const struct aws_rds_db_cluster *find_cluster(const struct gdb_region_snap *s,
                                                      const char *id)
 {
-	for (size_t i = 0; id && i < s->clusters.n; i++)
-		if (s->clusters.items[i].identifier &&
-		    !strcasecmp(s->clusters.items[i].identifier, id))
-			return &s->clusters.items[i];
+	uint64_t h;
+
+	for (uint32_t e = ci_first(&s->cluster_by_id, id, &h); e;
+	     e = ci_next(&s->cluster_by_id, e, h)) {
+		const struct aws_rds_db_cluster *cl = &s->clusters.items[s->cluster_by_id.item[e - 1]];
+
+		if (!strcasecmp(cl->identifier, id))
+			return cl;
+	}
 	return NULL;
 }
 
-/* The identifier of the global cluster holding arn, from the chosen global list. */
-static const char *membership(const struct aws_rds_global_cluster_list *gl, const char *arn)
+/* The identifier of the global cluster holding arn, from the chosen region's global list. */
+static const char *membership(const struct gdb_region_snap *gs, const char *arn)
 {
-	for (size_t i = 0; gl && arn && i < gl->n; i++)
-		for (size_t m = 0; m < gl->items[i].nmembers; m++)
-			if (gl->items[i].members[m].db_cluster_arn &&
-			    !strcmp(gl->items[i].members[m].db_cluster_arn, arn))
-				return gl->items[i].identifier;
-	return NULL;
+	const struct aws_rds_global_cluster *found = NULL;
+	uint64_t h;
+
+	/* The first in list order, as a scan of the list would find. */
+	for (uint32_t e = ci_first(&gs->global_by_member, arn, &h); e;
+	     e = ci_next(&gs->global_by_member, e, h)) {
+		const struct aws_rds_global_cluster *g = &gs->globals.items[gs->global_by_member.item[e - 1]];
+
+		if (found && g >= found)
+			continue;
+		for (size_t m = 0; m < g->nmembers; m++)
+			if (g->members[m].db_cluster_arn && !strcmp(g->members[m].db_cluster_arn, arn))
+				found = g;
+	}
+	return found ? found->identifier : NULL;
 }
 
 /* "arn:aws:rds::123:global-cluster:id" -> "id"; a plain identifier is returned as is. */
@@ -564,14 +727,56 @@ static void observe_dns(struct gdb_obs_cache *c, const struct gdb_status *st,
 	aws_r53_change_info_release(&ci);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static size_t add_candidates(const struct ci_index *x, const char *key, uint32_t *out,
+                             size_t n, size_t max)
+{
+	uint64_t h;
+
+	for (uint32_t e = ci_first(x, key, &h); e && n < max; e = ci_next(x, e, h))
+		out[n++] = x->item[e - 1];
+	return n;
+}
+
+/*
+ * The global clusters of gs that is_ours may accept, in list order, without
+ * duplicates: those named as the status or the spec names the global cluster
+ * (with or without a fallback's "-N"), and those with a member named as one of
+ * the spec's clusters.
+ */
+static size_t global_candidates(const struct gdb_region_snap *gs, const struct gdb_spec *spec,
+                                const struct gdb_status *st, uint32_t *out, size_t max)
+{
+	size_t n = 0, k = 0;
+
+	n = add_candidates(&gs->global_by_name, st->global_cluster_identifier, out, n, max);
+	n = add_candidates(&gs->global_by_name, spec->global_cluster_identifier, out, n, max);
+	for (size_t r = 0; r < spec->n_regions; r++)
+		n = add_candidates(&gs->global_by_member, spec->regions[r].db_cluster_identifier, out,
+		                   n, max);
+	qsort(out, n, sizeof(*out), cmp_u32);
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || out[k - 1] != out[i])
+			out[k++] = out[i];
+	return k;
+}
+
 void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const struct gdb_status *st,
                  json_t *obj, const struct gdb_obs_last_result *last, int64_t max_age_ms,
                  struct gdb_observation *o)
 {
 	struct fetch_job jobs[GDB_MAX_REGIONS];
 	json_t *meta = json_object_get(obj, "metadata");
-	const struct aws_rds_global_cluster_list *globals = NULL;
+	const struct gdb_region_snap *gs = NULL; /* the region whose global clusters count */
 	size_t n = spec->n_regions < GDB_MAX_REGIONS ? spec->n_regions : GDB_MAX_REGIONS;
+	uint32_t cand[64];
+	size_t ncand;
 
 	memset(o, 0, sizeof(*o));
 	memset(jobs, 0, sizeof(jobs));
@@ -610,13 +815,14 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 
 	for (size_t i = 0; i < n; i++) {
 		o->snaps[i] = jobs[i].out;
-		if (!globals && jobs[i].out->globals_call == GDB_CALL_OK)
-			globals = &jobs[i].out->globals;
+		if (!gs && jobs[i].out->globals_call == GDB_CALL_OK)
+			gs = jobs[i].out;
 	}
 	o->n_snaps = n;
 
-	for (size_t i = 0; globals && i < globals->n && o->obs.n_globals < GDB_MAX_GLOBALS; i++) {
-		const struct aws_rds_global_cluster *g = &globals->items[i];
+	ncand = gs ? global_candidates(gs, spec, st, cand, ARRAY_SIZE(cand)) : 0;
+	for (size_t i = 0; i < ncand && o->obs.n_globals < GDB_MAX_GLOBALS; i++) {
+		const struct aws_rds_global_cluster *g = &gs->globals.items[cand[i]];
 		struct gdb_obs_global *og;
 
 		if (!is_ours(spec, st, g))
@@ -659,15 +865,17 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 		r->reader_endpoint = cl->reader_endpoint;
 		o->port[i] = cl->port;
 		r->global_cluster_identifier =
-		    globals ? membership(globals, cl->arn)
+		    gs ? membership(gs, cl->arn)
 		            : strip_global_arn(cl->global_cluster_identifier);
 		if (r->global_cluster_identifier && !*r->global_cluster_identifier)
 			r->global_cluster_identifier = NULL;
-		for (size_t k = 0; k < s->instances.n && r->n_instances < GDB_MAX_INSTANCES; k++) {
-			const struct aws_rds_db_instance *in = &s->instances.items[k];
+		ncand = add_candidates(&s->instance_by_cluster, cl->identifier, cand, 0,
+		                       ARRAY_SIZE(cand));
+		qsort(cand, ncand, sizeof(*cand), cmp_u32); /* list order */
+		for (size_t k = 0; k < ncand && r->n_instances < GDB_MAX_INSTANCES; k++) {
+			const struct aws_rds_db_instance *in = &s->instances.items[cand[k]];
 
-			if (in->db_cluster_identifier &&
-			    !strcasecmp(in->db_cluster_identifier, cl->identifier))
+			if (!strcasecmp(in->db_cluster_identifier, cl->identifier))
 				r->instance_ids[r->n_instances++] = in->identifier;
 		}
 	}

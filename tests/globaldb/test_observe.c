@@ -13,6 +13,7 @@
 
 #include "pkg/aws/client.h"
 #include "pkg/aws/creds.h"
+#include "pkg/base/buf.h"
 #include "pkg/base/timeutil.h"
 #include "pkg/globaldb/observe.h"
 #include "tests/aws/harness.h"
@@ -25,8 +26,15 @@
 static atomic_int slow;    /* answer after this many ms */
 static atomic_int arrived; /* requests seen */
 
+/* A region of many clusters (test_a_busy_region...): its answers, when set. */
+static char *big[3]; /* clusters, instances, global clusters */
+
 static const char *answer(const char *body)
 {
+	if (big[0])
+		return strstr(body, "Action=DescribeDBClusters")    ? big[0]
+		       : strstr(body, "Action=DescribeDBInstances") ? big[1]
+		                                                    : big[2];
 	if (strstr(body, "Action=DescribeDBClusters"))
 		return "<DescribeDBClustersResponse><DescribeDBClustersResult><DBClusters>"
 		       "<DBCluster><DBClusterIdentifier>orders-east</DBClusterIdentifier>"
@@ -91,6 +99,10 @@ static void setup(void)
 
 static void teardown(void)
 {
+	for (int i = 0; i < 3; i++) {
+		free(big[i]);
+		big[i] = NULL;
+	}
 	json_decref(obj);
 	gdb_spec_release(&spec);
 	gdb_obs_cache_free(cache);
@@ -135,6 +147,79 @@ static void await_arrivals(int n)
 		base_sleep_ms(5);
 	ck_assert_int_ge(atomic_load(&arrived), n);
 }
+
+#define ARN "arn:aws:rds:us-east-1:123456789012:cluster:"
+
+/*
+ * 300 other clusters, instances and global clusters around ours: the
+ * observation finds ours whatever the case AWS spells them in, its instances
+ * in list order, the fallback's renamed global cluster, and nothing of a
+ * cluster that only shares our name in another region or a look-alike name.
+ */
+START_TEST(test_a_busy_region_yields_exactly_our_items)
+{
+	struct base_buf b[3] = {BASE_BUF_INIT(0), BASE_BUF_INIT(0), BASE_BUF_INIT(0)};
+	struct gdb_observation o;
+	const struct gdb_obs_region *r;
+
+	base_buf_addf(&b[0], "<DescribeDBClustersResponse><DescribeDBClustersResult><DBClusters>");
+	base_buf_addf(&b[1], "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances>");
+	base_buf_addf(&b[2], "<DescribeGlobalClustersResponse><DescribeGlobalClustersResult><GlobalClusters>");
+	for (int i = 0; i < 300; i++) {
+		base_buf_addf(&b[0], "<DBCluster><DBClusterIdentifier>c%03d-east</DBClusterIdentifier>"
+		    "<DBClusterArn>" ARN "c%03d-east</DBClusterArn><Status>available</Status>"
+		    "</DBCluster>", i, i);
+		base_buf_addf(&b[1], "<DBInstance><DBInstanceIdentifier>c%03d-east-1</DBInstanceIdentifier>"
+		    "<DBClusterIdentifier>c%03d-east</DBClusterIdentifier></DBInstance>", i, i);
+		base_buf_addf(&b[2], "<GlobalClusterMember><GlobalClusterIdentifier>g%03d</GlobalClusterIdentifier>"
+		    "<GlobalClusterMembers><GlobalClusterMember><DBClusterArn>" ARN "c%03d-east"
+		    "</DBClusterArn></GlobalClusterMember></GlobalClusterMembers></GlobalClusterMember>",
+		    i, i);
+		if (i == 150)
+			base_buf_addf(&b[0], "<DBCluster><DBClusterIdentifier>Orders-East</DBClusterIdentifier>"
+			    "<DBClusterArn>" ARN "Orders-East</DBClusterArn><Status>available</Status>"
+			    "<Endpoint>orders.example</Endpoint></DBCluster>");
+		if (i == 100 || i == 200)
+			base_buf_addf(&b[1], "<DBInstance><DBInstanceIdentifier>orders-east-%d"
+			    "</DBInstanceIdentifier><DBClusterIdentifier>ORDERS-east"
+			    "</DBClusterIdentifier></DBInstance>", i == 100 ? 2 : 1);
+		if (i == 50)
+			base_buf_addf(&b[2], "<GlobalClusterMember><GlobalClusterIdentifier>orders-global"
+			    "</GlobalClusterIdentifier><GlobalClusterMembers><GlobalClusterMember>"
+			    "<DBClusterArn>" ARN "Orders-East</DBClusterArn></GlobalClusterMember>"
+			    "</GlobalClusterMembers></GlobalClusterMember>");
+		if (i == 250)
+			base_buf_addf(&b[2], "<GlobalClusterMember><GlobalClusterIdentifier>ORDERS-GLOBAL-2"
+			    "</GlobalClusterIdentifier></GlobalClusterMember>"
+			    "<GlobalClusterMember><GlobalClusterIdentifier>orders-global-02"
+			    "</GlobalClusterIdentifier></GlobalClusterMember>"
+			    "<GlobalClusterMember><GlobalClusterIdentifier>elsewhere</GlobalClusterIdentifier>"
+			    "<GlobalClusterMembers><GlobalClusterMember><DBClusterArn>"
+			    "arn:aws:rds:eu-west-1:123456789012:cluster:orders-east</DBClusterArn>"
+			    "</GlobalClusterMember></GlobalClusterMembers></GlobalClusterMember>");
+	}
+	base_buf_addf(&b[0], "</DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>");
+	base_buf_addf(&b[1], "</DBInstances></DescribeDBInstancesResult></DescribeDBInstancesResponse>");
+	base_buf_addf(&b[2], "</GlobalClusters></DescribeGlobalClustersResult></DescribeGlobalClustersResponse>");
+	for (int i = 0; i < 3; i++)
+		big[i] = base_buf_detach(&b[i], NULL);
+
+	gdb_observe(cache, &spec, &status, obj, NULL, 0, &o);
+	ck_assert_uint_eq(o.obs.n_regions, 1);
+	r = &o.obs.regions[0];
+	ck_assert_int_eq(r->api, GDB_CALL_OK);
+	ck_assert(r->cluster_exists);
+	ck_assert_str_eq(r->endpoint, "orders.example");
+	ck_assert_str_eq(r->global_cluster_identifier, "orders-global");
+	ck_assert_uint_eq(r->n_instances, 2);
+	ck_assert_str_eq(r->instance_ids[0], "orders-east-2");
+	ck_assert_str_eq(r->instance_ids[1], "orders-east-1");
+	ck_assert_uint_eq(o.obs.n_globals, 2);
+	ck_assert_str_eq(o.obs.globals[0].identifier, "orders-global");
+	ck_assert_str_eq(o.obs.globals[1].identifier, "ORDERS-GLOBAL-2");
+	gdb_observation_release(&o);
+}
+END_TEST
 
 START_TEST(test_one_round_serves_every_reconcile_within_the_ttl)
 {
@@ -236,6 +321,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_one_round_serves_every_reconcile_within_the_ttl);
+	tcase_add_test(tc, test_a_busy_region_yields_exactly_our_items);
 	tcase_add_test(tc, test_a_settled_object_plans_on_an_older_answer);
 	tcase_add_test(tc, test_others_take_the_previous_answer_while_one_refreshes);
 	tcase_add_test(tc, test_after_an_action_everyone_waits_for_fresh_answers);
