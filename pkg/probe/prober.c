@@ -85,6 +85,10 @@ struct target {
 
 	struct config c;
 
+	/* Where the prober thread keeps it: idle in the due heap, else in the active list. */
+	size_t heap_pos;   /* 1 + its index in the due heap, 0 = not there */
+	size_t active_pos; /* 1 + its index in the active list, 0 = not there */
+
 	/* The probe in flight. */
 	enum phase phase;
 	int64_t next_due_ms;  /* monotonic */
@@ -154,6 +158,15 @@ struct probe_prober {
 	size_t nslots, slots_alloc;
 	struct target **fifo;
 	size_t nfifo, fifo_alloc;
+	/*
+	 * Idle targets wait in a min-heap on next_due_ms, the others in the
+	 * active list: a pass visits the probes in flight (a handful) and the
+	 * due ones, not every target, though thousands are idle.
+	 */
+	struct target **heap;
+	size_t nheap, heap_alloc;
+	struct target **active;
+	size_t nactive, active_alloc;
 	struct pollfd *pfds;
 	struct target **pfd_targets;
 	size_t pfd_alloc;
@@ -960,6 +973,110 @@ static void check_resolution(struct probe_prober *p, struct target *t)
 		begin_connect(p, t, addr);
 }
 
+/* ---- the due heap and the active list (prober thread only) ---------- */
+
+static void heap_set(struct probe_prober *p, size_t i, struct target *t)
+{
+	p->heap[i] = t;
+	t->heap_pos = i + 1;
+}
+
+static void heap_up(struct probe_prober *p, size_t i)
+{
+	struct target *t = p->heap[i];
+
+	while (i > 0 && p->heap[(i - 1) / 2]->next_due_ms > t->next_due_ms) {
+		heap_set(p, i, p->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(p, i, t);
+}
+
+static void heap_down(struct probe_prober *p, size_t i)
+{
+	struct target *t = p->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= p->nheap)
+			break;
+		if (c + 1 < p->nheap && p->heap[c + 1]->next_due_ms < p->heap[c]->next_due_ms)
+			c++;
+		if (p->heap[c]->next_due_ms >= t->next_due_ms)
+			break;
+		heap_set(p, i, p->heap[c]);
+		i = c;
+	}
+	heap_set(p, i, t);
+}
+
+static void heap_push(struct probe_prober *p, struct target *t)
+{
+	if (p->nheap == p->heap_alloc) {
+		p->heap_alloc = p->heap_alloc ? 2 * p->heap_alloc : 64;
+		p->heap = xrealloc(p->heap, p->heap_alloc * sizeof(*p->heap));
+	}
+	p->heap[p->nheap++] = t;
+	heap_up(p, p->nheap - 1);
+}
+
+static void heap_remove(struct probe_prober *p, struct target *t)
+{
+	size_t i = t->heap_pos - 1;
+	struct target *last = p->heap[--p->nheap];
+
+	t->heap_pos = 0;
+	if (last == t)
+		return;
+	heap_set(p, i, last);
+	heap_up(p, i);
+	heap_down(p, last->heap_pos - 1);
+}
+
+static void active_add(struct probe_prober *p, struct target *t)
+{
+	if (p->nactive == p->active_alloc) {
+		p->active_alloc = p->active_alloc ? 2 * p->active_alloc : 64;
+		p->active = xrealloc(p->active, p->active_alloc * sizeof(*p->active));
+	}
+	p->active[p->nactive++] = t;
+	t->active_pos = p->nactive;
+}
+
+static void active_remove(struct probe_prober *p, struct target *t)
+{
+	size_t i = t->active_pos - 1;
+
+	p->active[i] = p->active[--p->nactive];
+	p->active[i]->active_pos = i + 1;
+	t->active_pos = 0;
+}
+
+/* Files t where its phase says: idle in the heap, else in the active list. */
+static void file_target(struct probe_prober *p, struct target *t)
+{
+	if (t->phase == PH_IDLE) {
+		if (t->active_pos)
+			active_remove(p, t);
+		if (!t->heap_pos)
+			heap_push(p, t);
+	} else {
+		if (t->heap_pos)
+			heap_remove(p, t);
+		if (!t->active_pos)
+			active_add(p, t);
+	}
+}
+
+static void unfile_target(struct probe_prober *p, struct target *t)
+{
+	if (t->heap_pos)
+		heap_remove(p, t);
+	if (t->active_pos)
+		active_remove(p, t);
+}
+
 static void free_target(struct probe_prober *p, struct target *t)
 {
 	int e;
@@ -998,8 +1115,12 @@ static void apply_pending(struct probe_prober *p, struct target *t, int64_t now)
 	t->c = *nc;
 	free(nc);
 	t->pv.kind = t->v.kind = t->c.kind;
-	if (t->phase == PH_IDLE && t->next_due_ms > now + t->c.policy.period_ms)
+	if (t->phase == PH_IDLE && t->next_due_ms > now + t->c.policy.period_ms) {
 		t->next_due_ms = now + t->c.policy.period_ms;
+		if (t->heap_pos)
+			heap_up(p, t->heap_pos - 1);
+	}
+	file_target(p, t);
 }
 
 /*
@@ -1018,8 +1139,10 @@ static int sync_targets(struct probe_prober *p, int64_t now)
 		p->alloc = 2 * (p->ntargets + p->nincoming);
 		p->targets = xrealloc(p->targets, p->alloc * sizeof(*p->targets));
 	}
-	for (i = 0; i < p->nincoming; i++)
+	for (i = 0; i < p->nincoming; i++) {
 		p->targets[p->ntargets++] = p->incoming[i];
+		file_target(p, p->incoming[i]);
+	}
 	p->nincoming = 0;
 	for (i = 0; i < p->ntargets; i++) {
 		struct target *t = p->targets[i];
@@ -1030,6 +1153,7 @@ static int sync_targets(struct probe_prober *p, int64_t now)
 				p->dead = xrealloc(p->dead, p->dead_alloc * sizeof(*p->dead));
 			}
 			p->dead[ndead++] = t;
+			unfile_target(p, t);
 			continue;
 		}
 		if (t->pending)
@@ -1084,20 +1208,25 @@ static void *run(void *arg)
 		add_pollfd(p, &n, p->wake_fd, POLLIN, NULL);
 		next = now + 60000;
 		grant_slots(p);
-		for (i = 0; i < p->ntargets; i++) {
-			struct target *t = p->targets[i];
+		while (p->nheap && p->heap[0]->next_due_ms <= now) {
+			struct target *t = p->heap[0];
 
-			if (t->phase == PH_IDLE && now >= t->next_due_ms)
-				start_probe(p, t, now);
+			heap_remove(p, t);
+			start_probe(p, t, now);
+			file_target(p, t);
+		}
+		for (i = 0; i < p->nactive;) {
+			struct target *t = p->active[i];
+
 			if (t->phase == PH_RESOLVING)
 				check_resolution(p, t);
 			if (t->phase != PH_IDLE && now >= t->deadline_ms)
 				expire(p, t);
 			if (t->phase == PH_IDLE) {
-				if (t->next_due_ms < next)
-					next = t->next_due_ms;
+				file_target(p, t); /* out of the list: i now holds another */
 				continue;
 			}
+			i++;
 			if (t->deadline_ms < next)
 				next = t->deadline_ms;
 			fd = t->phase == PH_RESOLVING || t->phase == PH_QUEUED ? -1
@@ -1105,6 +1234,8 @@ static void *run(void *arg)
 			if (fd >= 0)
 				add_pollfd(p, &n, fd, t->events, t);
 		}
+		if (p->nheap && p->heap[0]->next_due_ms < next)
+			next = p->heap[0]->next_due_ms;
 		deliver_notes(p);
 		now = base_now_mono_ms();
 		if (poll(p->pfds, n, next > now ? (int)(next - now) : 0) < 0 && errno != EINTR)
@@ -1203,6 +1334,8 @@ void probe_prober_free(struct probe_prober *p)
 	free(p->targets);
 	free(p->incoming);
 	free(p->index);
+	free(p->heap);
+	free(p->active);
 	free(p->dead);
 	BUG_ON(p->nslots != 0);
 	free(p->slots);
