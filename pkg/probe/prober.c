@@ -80,11 +80,13 @@ struct target {
 	uint64_t hash;          /* of name */
 	struct target *hnext;   /* shared: the name index's chain */
 	int removed;            /* shared: probe_prober_remove was called */
+	int changed;            /* shared: listed in the prober's changed list */
 	struct config *pending; /* shared: a new configuration from probe_prober_set */
 	struct probe_verdict v; /* shared: the published verdict */
 
 	struct config c;
 
+	size_t pos; /* its index in targets */
 	/* Where the prober thread keeps it: idle in the due heap, else in the active list. */
 	size_t heap_pos;   /* 1 + its index in the due heap, 0 = not there */
 	size_t active_pos; /* 1 + its index in the active list, 0 = not there */
@@ -140,6 +142,9 @@ struct probe_prober {
 	size_t ntargets, alloc;
 	struct target **incoming;
 	size_t nincoming, incoming_alloc;
+	/* Targets removed or given a new configuration since the last pass (under the lock). */
+	struct target **changed;
+	size_t nchanged, changed_alloc;
 	struct probe_stats stats; /* under the lock, published once per pass */
 	/* The live (not removed) targets by name, under the lock; size nindex, a power of two. */
 	struct target **index;
@@ -1126,11 +1131,12 @@ static void apply_pending(struct probe_prober *p, struct target *t, int64_t now)
 /*
  * The start of a pass: takes over new targets and new configurations,
  * unlinks removed targets (freed after the lock is dropped), publishes the
- * counters. Returns 1 when the prober is stopping.
+ * counters. Only what changed is visited. Returns 1 when the prober is
+ * stopping.
  */
 static int sync_targets(struct probe_prober *p, int64_t now)
 {
-	size_t i, j = 0, ndead = 0;
+	size_t i, ndead = 0;
 	int stopping;
 
 	pthread_mutex_lock(&p->lock);
@@ -1140,13 +1146,17 @@ static int sync_targets(struct probe_prober *p, int64_t now)
 		p->targets = xrealloc(p->targets, p->alloc * sizeof(*p->targets));
 	}
 	for (i = 0; i < p->nincoming; i++) {
-		p->targets[p->ntargets++] = p->incoming[i];
-		file_target(p, p->incoming[i]);
+		struct target *t = p->incoming[i];
+
+		t->pos = p->ntargets;
+		p->targets[p->ntargets++] = t;
+		file_target(p, t);
 	}
 	p->nincoming = 0;
-	for (i = 0; i < p->ntargets; i++) {
-		struct target *t = p->targets[i];
+	for (i = 0; i < p->nchanged; i++) {
+		struct target *t = p->changed[i];
 
+		t->changed = 0;
 		if (t->removed) {
 			if (ndead == p->dead_alloc) {
 				p->dead_alloc = p->dead_alloc ? 2 * p->dead_alloc : 16;
@@ -1154,13 +1164,14 @@ static int sync_targets(struct probe_prober *p, int64_t now)
 			}
 			p->dead[ndead++] = t;
 			unfile_target(p, t);
+			p->targets[t->pos] = p->targets[--p->ntargets];
+			p->targets[t->pos]->pos = t->pos;
 			continue;
 		}
 		if (t->pending)
 			apply_pending(p, t, now);
-		p->targets[j++] = t;
 	}
-	p->ntargets = j;
+	p->nchanged = 0;
 	p->stats = p->pstats;
 	pthread_mutex_unlock(&p->lock);
 	for (i = 0; i < ndead; i++)
@@ -1334,6 +1345,7 @@ void probe_prober_free(struct probe_prober *p)
 	free(p->targets);
 	free(p->incoming);
 	free(p->index);
+	free(p->changed);
 	free(p->heap);
 	free(p->active);
 	free(p->dead);
@@ -1348,6 +1360,19 @@ void probe_prober_free(struct probe_prober *p)
 	free(p->notes);
 	free(p->application_name);
 	free(p);
+}
+
+/* Lists t for the prober thread's next pass. Prober lock held. */
+static void mark_changed(struct probe_prober *p, struct target *t)
+{
+	if (t->changed)
+		return;
+	if (p->nchanged == p->changed_alloc) {
+		p->changed_alloc = p->changed_alloc ? 2 * p->changed_alloc : 16;
+		p->changed = xrealloc(p->changed, p->changed_alloc * sizeof(*p->changed));
+	}
+	p->changed[p->nchanged++] = t;
+	t->changed = 1;
 }
 
 int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
@@ -1393,6 +1418,7 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 			free(t->pending);
 		}
 		t->pending = nc;
+		mark_changed(p, t);
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (fresh) { /* an update: only its configuration was needed */
@@ -1414,6 +1440,7 @@ int probe_prober_remove(struct probe_prober *p, const char *name)
 	if (t) {
 		t->removed = 1;
 		index_remove(p, t);
+		mark_changed(p, t);
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (!t)

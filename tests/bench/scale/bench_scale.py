@@ -48,6 +48,54 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def postgres_ticks():
+    """CPU of every postgres process (server, backends, walsenders) now alive."""
+    total = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+            total += cpu_ticks(int(d))
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+class StartupCpu:
+    """CPU seconds each part of the test bed spent from exec to all Ready.
+
+    The start-up is bound by these 2 cores; this says whose work it was."""
+
+    def __init__(self, b, controller_pid, readiness):
+        self.procs = {"controller": controller_pid,
+                      "kube-apiserver": b.testenv["apiserver_pid"],
+                      "etcd": b.testenv["etcd_pid"],
+                      "AWS emulator (Python)": b.emu_proc.pid,
+                      "kubectl get -w": readiness.watch.proc.pid}
+        self.t0, self.c0 = time.time(), self.sample()
+
+    def sample(self):
+        out = {}
+        for name, pid in self.procs.items():
+            try:
+                out[name] = cpu_ticks(pid)
+            except OSError:
+                out[name] = 0
+        out["PostgreSQL (4 servers, all backends)"] = postgres_ticks()
+        return out
+
+    def report(self):
+        c1, wall = self.sample(), time.time() - self.t0
+        hz = os.sysconf("SC_CLK_TCK")
+        print(f"\n| start-up CPU, exec -> all Ready ({wall:.0f} s wall, "
+              f"{2 * wall:.0f} CPU-s on 2 cores) | CPU-s |\n| --- | --- |")
+        for name in c1:
+            print(f"| {name} | {(c1[name] - self.c0.get(name, 0)) / hz:.1f} |")
+
+
 def threads(pid):
     return len(os.listdir(f"/proc/{pid}/task"))
 
@@ -167,6 +215,7 @@ def main():
         t_exec = b.start_controller(extra_args=("--log-level", "info",
                                                 "--concurrency", str(a.concurrency)))
         c = b.controller
+        startup = StartupCpu(b, c.proc.pid, readiness)
         last = [0, 0]
 
         def all_ready():
@@ -177,6 +226,7 @@ def main():
                  what=f"all {a.count} Ready (last: {last})")
         t_ready = time.time() - t_exec
         print(f"all {a.count} Ready {t_ready:.1f} s after exec", flush=True)
+        startup.report()
 
         pid = c.proc.pid
         since = b.last_seq()
