@@ -14,13 +14,12 @@
 #include <string.h>
 
 #include "pkg/base/alloc.h"
+#include "pkg/base/map.h"
 
 enum kind { COUNTER, GAUGE, HISTOGRAM };
 
 struct series {
-	struct series *next;  /* the family's list */
-	struct series *hnext; /* the hash chain */
-	uint64_t hash;
+	struct series *next; /* the family's list */
 	char *key;      /* label values joined with '\x1f' */
 	char **values;  /* label values */
 	double value;   /* counter or gauge; histogram sum */
@@ -39,8 +38,7 @@ struct base_metric {
 	size_t nbounds;
 	pthread_mutex_t lock;
 	struct series *series;
-	struct series **table; /* hash chains; size ntable, a power of two */
-	size_t ntable, nseries;
+	struct base_map by_key; /* the same series by key */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -149,54 +147,22 @@ static char *make_key(struct base_metric *m, va_list ap, const char **vals)
 	return base_buf_detach(&key, NULL);
 }
 
-static uint64_t key_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
-/* Doubles the hash table once the series outnumber its chains. */
-static void grow_table(struct base_metric *m)
-{
-	size_t n = m->ntable ? 2 * m->ntable : 16;
-	struct series **t = xcalloc(n, sizeof(*t));
-
-	for (struct series *s = m->series; s; s = s->next) {
-		s->hnext = t[s->hash & (n - 1)];
-		t[s->hash & (n - 1)] = s;
-	}
-	free(m->table);
-	m->table = t;
-	m->ntable = n;
-}
-
 /* Finds or creates the series; called with m->lock held. */
 static struct series *lookup(struct base_metric *m, va_list ap, int create)
 {
 	const char *vals[16];
 	struct series *s;
-	uint64_t h;
 	char *key;
 
 	BUG_ON(m->nlabels > ARRAY_SIZE(vals));
 	key = make_key(m, ap, vals);
-	h = key_hash(key);
-	for (s = m->ntable ? m->table[h & (m->ntable - 1)] : NULL; s; s = s->hnext) {
-		if (s->hash == h && strcmp(s->key, key) == 0) {
-			free(key);
-			return s;
-		}
-	}
-	if (!create) {
+	s = base_map_get(&m->by_key, key);
+	if (s || !create) {
 		free(key);
-		return NULL;
+		return s;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->key = key;
-	s->hash = h;
 	s->values = xcalloc(m->nlabels ? m->nlabels : 1, sizeof(char *));
 	for (size_t i = 0; i < m->nlabels; i++)
 		s->values[i] = xstrdup(vals[i]);
@@ -204,12 +170,7 @@ static struct series *lookup(struct base_metric *m, va_list ap, int create)
 		s->buckets = xcalloc(m->nbounds ? m->nbounds : 1, sizeof(uint64_t));
 	s->next = m->series;
 	m->series = s;
-	if (++m->nseries > m->ntable) {
-		grow_table(m);
-	} else {
-		s->hnext = m->table[h & (m->ntable - 1)];
-		m->table[h & (m->ntable - 1)] = s;
-	}
+	base_map_put(&m->by_key, s->key, s);
 	return s;
 }
 
@@ -275,13 +236,10 @@ void base_metric_remove(struct base_metric *m, ...)
 	s = lookup(m, ap, 0);
 	va_end(ap);
 	if (s) {
-		for (pp = &m->table[s->hash & (m->ntable - 1)]; *pp != s; pp = &(*pp)->hnext)
-			;
-		*pp = s->hnext;
+		base_map_remove(&m->by_key, s->key);
 		for (pp = &m->series; *pp != s; pp = &(*pp)->next)
 			;
 		*pp = s->next;
-		m->nseries--;
 		free_series(m, s);
 	}
 	pthread_mutex_unlock(&m->lock);

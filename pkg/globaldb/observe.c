@@ -25,6 +25,7 @@
 #include "pkg/base/alloc.h"
 #include "pkg/base/err.h"
 #include "pkg/base/log.h"
+#include "pkg/base/map.h"
 #include "pkg/base/timeutil.h"
 
 /*
@@ -56,15 +57,6 @@ struct gdb_region_snap {
 	struct ci_index global_by_member;   /* member ARN, and its last field -> global */
 };
 
-static uint64_t ci_hash(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a of the lower-cased bytes */
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)tolower((unsigned char)s[i])) * 1099511628211ULL;
-	return h;
-}
-
 /* An index for about n entries (more are fine: the chains grow). */
 static void ci_init(struct ci_index *x, size_t n)
 {
@@ -84,7 +76,7 @@ static void ci_init(struct ci_index *x, size_t n)
 /* Adds the key s[0..len) for item. */
 static void ci_add(struct ci_index *x, const char *s, size_t len, size_t item)
 {
-	uint64_t h = ci_hash(s, len);
+	uint64_t h = base_hash(s, len, 1);
 
 	if (x->n == x->cap) {
 		x->cap = x->cap ? 2 * x->cap : 64;
@@ -116,7 +108,7 @@ static uint32_t ci_first(const struct ci_index *x, const char *key, uint64_t *h)
 
 	if (!x->head || !key)
 		return 0;
-	*h = ci_hash(key, strlen(key));
+	*h = base_hash(key, strlen(key), 1);
 	e = x->head[*h & x->mask];
 	return e && x->hash[e - 1] != *h ? ci_next(x, e, *h) : e;
 }

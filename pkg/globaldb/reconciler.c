@@ -32,6 +32,7 @@
 #include "pkg/base/base64.h"
 #include "pkg/base/err.h"
 #include "pkg/base/log.h"
+#include "pkg/base/map.h"
 #include "pkg/base/metrics.h"
 #include "pkg/base/timeutil.h"
 #include "pkg/globaldb/executor.h"
@@ -72,7 +73,8 @@ struct gdb_reconciler {
 	struct probe_prober *prober;
 	struct gdb_obs_cache *cache;
 	pthread_mutex_t lock;
-	struct key_state *states;
+	struct key_state *states; /* a list, and a map by key */
+	struct base_map state_by_key;
 };
 
 static struct base_metric *m_total, *m_errors, *m_time, *m_failovers, *m_steps, *m_primary;
@@ -103,32 +105,23 @@ static void metrics_init(void)
 
 /* ---- key state ---- */
 
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 static struct key_state *state_get(struct gdb_reconciler *r, const char *key)
 {
 	struct key_state *s;
 
 	pthread_mutex_lock(&r->lock);
-	for (s = r->states; s; s = s->next)
-		if (!strcmp(s->key, key))
-			break;
+	s = base_map_get(&r->state_by_key, key);
 	if (!s) {
 		s = xcalloc(1, sizeof(*s));
 		s->key = xstrdup(key);
 		if (strlen(key) <= TARGET_BASE_MAX)
 			snprintf(s->base, sizeof(s->base), "%s", key);
 		else
-			snprintf(s->base, sizeof(s->base), "gdb-%016" PRIx64, fnv1a(key));
+			snprintf(s->base, sizeof(s->base), "gdb-%016" PRIx64,
+				 base_hash(key, strlen(key), 0));
 		s->next = r->states;
 		r->states = s;
+		base_map_put(&r->state_by_key, s->key, s);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return s;
@@ -227,12 +220,7 @@ static void forget_key(struct gdb_reconciler *r, const char *key)
 	const char *slash = strchr(key, '/');
 
 	pthread_mutex_lock(&r->lock);
-	for (pp = &r->states; *pp; pp = &(*pp)->next) {
-		if (!strcmp((*pp)->key, key)) {
-			s = *pp;
-			break;
-		}
-	}
+	s = base_map_get(&r->state_by_key, key);
 	pthread_mutex_unlock(&r->lock);
 	if (!s)
 		return;
@@ -241,6 +229,7 @@ static void forget_key(struct gdb_reconciler *r, const char *key)
 	snprintf(name, sizeof(name), "%s", slash ? slash + 1 : key);
 	set_primary_info(s, ns, name, NULL, NULL);
 	pthread_mutex_lock(&r->lock);
+	base_map_remove(&r->state_by_key, s->key);
 	for (pp = &r->states; *pp; pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;
@@ -1102,6 +1091,7 @@ void gdb_reconciler_free(struct gdb_reconciler *r)
 		next = s->next;
 		state_free(s);
 	}
+	base_map_release(&r->state_by_key);
 	gdb_obs_cache_free(r->cache);
 	pthread_mutex_destroy(&r->lock);
 	free(r);

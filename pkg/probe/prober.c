@@ -39,6 +39,7 @@
 #include "pkg/base/alloc.h"
 #include "pkg/base/err.h"
 #include "pkg/base/log.h"
+#include "pkg/base/map.h"
 #include "pkg/base/metrics.h"
 #include "pkg/base/timeutil.h"
 #include "pkg/probe/heartbeat.h"
@@ -77,8 +78,6 @@ struct config {
  */
 struct target {
 	char *name;
-	uint64_t hash;          /* of name */
-	struct target *hnext;   /* shared: the name index's chain */
 	int removed;            /* shared: probe_prober_remove was called */
 	int changed;            /* shared: listed in the prober's changed list */
 	struct config *pending; /* shared: a new configuration from probe_prober_set */
@@ -146,9 +145,12 @@ struct probe_prober {
 	struct target **changed;
 	size_t nchanged, changed_alloc;
 	struct probe_stats stats; /* under the lock, published once per pass */
-	/* The live (not removed) targets by name, under the lock; size nindex, a power of two. */
-	struct target **index;
-	size_t nindex, nindexed;
+	/*
+	 * The live (not removed) targets by name, under the lock: a reconcile
+	 * reading a verdict and a reader's probe finding its writer look up
+	 * one of thousands.
+	 */
+	struct base_map index;
 
 	/* Prober thread only. */
 	struct probe_stats pstats;
@@ -481,64 +483,10 @@ static void abort_probe(struct probe_prober *p, struct target *t)
 	t->phase = PH_IDLE;
 }
 
-static uint64_t name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
-/*
- * The name index: every lookup (a reconcile reading a verdict, a reader's
- * probe finding its writer) would otherwise compare the name with every
- * target's, and there are thousands. Prober lock held for all three.
- */
-static void index_add(struct probe_prober *p, struct target *t)
-{
-	if (p->nindexed + 1 > p->nindex) {
-		size_t n = p->nindex ? 2 * p->nindex : 64;
-		struct target **tab = xcalloc(n, sizeof(*tab));
-
-		for (size_t i = 0; i < p->nindex; i++) {
-			struct target *e, *next;
-
-			for (e = p->index[i]; e; e = next) {
-				next = e->hnext;
-				e->hnext = tab[e->hash & (n - 1)];
-				tab[e->hash & (n - 1)] = e;
-			}
-		}
-		free(p->index);
-		p->index = tab;
-		p->nindex = n;
-	}
-	t->hnext = p->index[t->hash & (p->nindex - 1)];
-	p->index[t->hash & (p->nindex - 1)] = t;
-	p->nindexed++;
-}
-
-static void index_remove(struct probe_prober *p, struct target *t)
-{
-	struct target **pp = &p->index[t->hash & (p->nindex - 1)];
-
-	while (*pp != t)
-		pp = &(*pp)->hnext;
-	*pp = t->hnext;
-	p->nindexed--;
-}
-
 /* The live target called name, in targets or incoming. Prober lock held. */
 static struct target *find_locked(struct probe_prober *p, const char *name)
 {
-	uint64_t h = name_hash(name);
-	struct target *t;
-
-	for (t = p->nindex ? p->index[h & (p->nindex - 1)] : NULL; t; t = t->hnext)
-		if (t->hash == h && !strcmp(t->name, name))
-			return t;
-	return NULL;
+	return base_map_get(&p->index, name);
 }
 
 /*
@@ -1344,7 +1292,7 @@ void probe_prober_free(struct probe_prober *p)
 		free_target(p, p->incoming[i]);
 	free(p->targets);
 	free(p->incoming);
-	free(p->index);
+	base_map_release(&p->index);
 	free(p->changed);
 	free(p->heap);
 	free(p->active);
@@ -1387,7 +1335,6 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 	config_init(nc, c);
 	fresh = xcalloc(1, sizeof(*fresh));
 	fresh->name = xstrdup(c->name);
-	fresh->hash = name_hash(c->name);
 	fresh->c = *nc;
 	probe_heartbeat_init(&fresh->hb);
 	fresh->st = (struct probe_state)PROBE_STATE_INIT;
@@ -1398,7 +1345,8 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 	fresh->lag_notified_ms = -1;
 	/* Spread first probes over a period, so that many new targets do not connect at once. */
 	fresh->next_due_ms =
-	    base_now_mono_ms() + (int64_t)(name_hash(c->name) % (uint64_t)c->policy.period_ms);
+	    base_now_mono_ms() +
+	    (int64_t)(base_hash(c->name, strlen(c->name), 0) % (uint64_t)c->policy.period_ms);
 
 	pthread_mutex_lock(&p->lock);
 	t = find_locked(p, c->name);
@@ -1409,7 +1357,7 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 			    xrealloc(p->incoming, p->incoming_alloc * sizeof(*p->incoming));
 		}
 		p->incoming[p->nincoming++] = fresh;
-		index_add(p, fresh);
+		base_map_put(&p->index, fresh->name, fresh);
 		fresh = NULL;
 		free(nc);
 	} else {
@@ -1439,7 +1387,7 @@ int probe_prober_remove(struct probe_prober *p, const char *name)
 	t = find_locked(p, name);
 	if (t) {
 		t->removed = 1;
-		index_remove(p, t);
+		base_map_remove(&p->index, t->name);
 		mark_changed(p, t);
 	}
 	pthread_mutex_unlock(&p->lock);

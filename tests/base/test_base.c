@@ -12,6 +12,7 @@
 #include "pkg/base/buf.h"
 #include "pkg/base/err.h"
 #include "pkg/base/log.h"
+#include "pkg/base/map.h"
 #include "pkg/base/metrics.h"
 #include "pkg/base/timeutil.h"
 
@@ -203,6 +204,35 @@ START_TEST(metrics_keep_thousands_of_series_apart)
 }
 END_TEST
 
+START_TEST(map_finds_replaces_and_removes_among_thousands)
+{
+	static char keys[5000][16];
+	struct base_map m = BASE_MAP_INIT;
+
+	ck_assert_ptr_null(base_map_get(&m, "absent"));
+	ck_assert_ptr_null(base_map_remove(&m, "absent"));
+	for (int i = 0; i < 5000; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "ns/obj%d", i);
+		base_map_put(&m, keys[i], keys[i]);
+	}
+	ck_assert_uint_eq(m.n, 5000);
+	for (int i = 0; i < 5000; i += 3)
+		ck_assert_ptr_eq(base_map_remove(&m, keys[i]), keys[i]);
+	base_map_put(&m, keys[1], keys[2]); /* replaces */
+	ck_assert_uint_eq(m.n, 5000 - 1667);
+	for (int i = 0; i < 5000; i++) {
+		const char *want = i % 3 == 0 ? NULL : i == 1 ? keys[2] : keys[i];
+
+		ck_assert_ptr_eq(base_map_get(&m, keys[i]), want);
+	}
+	ck_assert_ptr_null(base_map_get(&m, "ns/obj"));
+	base_map_release(&m);
+	ck_assert_ptr_null(base_map_get(&m, keys[1]));
+	ck_assert(base_hash("Orders-East", 11, 1) == base_hash("orders-east", 11, 0));
+	ck_assert(base_hash("Orders-East", 11, 0) != base_hash("orders-east", 11, 0));
+}
+END_TEST
+
 START_TEST(base64_decodes_padded_unpadded_and_wrapped_input)
 {
 	static const struct {
@@ -253,6 +283,7 @@ int main(void)
 	tcase_add_test(tc, log_redacts_secret_keys_and_quotes_values);
 	tcase_add_test(tc, metrics_render_in_prometheus_text_format);
 	tcase_add_test(tc, metrics_keep_thousands_of_series_apart);
+	tcase_add_test(tc, map_finds_replaces_and_removes_among_thousands);
 	tcase_add_test(tc, base64_decodes_padded_unpadded_and_wrapped_input);
 	tcase_add_test(tc, error_codes_have_names_and_retry_classes);
 	suite_add_tcase(s, tc);
