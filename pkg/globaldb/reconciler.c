@@ -75,6 +75,21 @@ struct gdb_reconciler {
 	pthread_mutex_t lock;
 	struct key_state *states; /* a list, and a map by key */
 	struct base_map state_by_key;
+	struct secret_entry *secrets; /* a list, and a map by "namespace/name" */
+	struct base_map secret_by_key;
+};
+
+/*
+ * The data of a probe credentials' Secret, shared by every object naming it:
+ * a thousand objects naming one Secret read it once per GDB_CREDS_TTL_MS,
+ * not a thousand times (at start-up those reads were a large part of the
+ * apiserver's work). Only answers that carried data are kept.
+ */
+struct secret_entry {
+	struct secret_entry *next;
+	char *key;
+	json_t *data;
+	int64_t fetched_mono;
 };
 
 static struct base_metric *m_total, *m_errors, *m_time, *m_failovers, *m_steps, *m_primary;
@@ -280,16 +295,68 @@ static char *b64decode(const char *in)
 	return out;
 }
 
-static int creds_from_secret(struct gdb_reconciler *r, struct key_state *s, const char *ns,
-			     const struct gdb_health_check_spec *hc)
+/*
+ * The Secret's data: the shared copy while it is fresh and reread is 0, else
+ * read now. *fetched_mono is when it was read (0 if not kept).
+ */
+static int read_secret_data(struct gdb_reconciler *r, const char *ns, const char *name,
+			    int reread, json_t **data, int64_t *fetched_mono)
 {
 	struct kube_status st;
-	json_t *secret = NULL, *data;
+	struct secret_entry *e;
+	json_t *secret = NULL;
+	char *key = xasprintf("%s/%s", ns, name);
+	int rc;
+
+	*data = NULL;
+	pthread_mutex_lock(&r->lock);
+	e = base_map_get(&r->secret_by_key, key);
+	*fetched_mono = 0;
+	if (e && !reread && base_now_mono_ms() - e->fetched_mono < GDB_CREDS_TTL_MS) {
+		*data = json_incref(e->data);
+		*fetched_mono = e->fetched_mono;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (*data) {
+		free(key);
+		return 0;
+	}
+	kube_status_clear(&st);
+	rc = kube_get(r->o.kube, &res_secrets, ns, name, &secret, &st);
+	if (rc == 0 && json_is_object(json_object_get(secret, "data"))) {
+		*data = json_incref(json_object_get(secret, "data"));
+		pthread_mutex_lock(&r->lock);
+		e = base_map_get(&r->secret_by_key, key);
+		if (!e) {
+			e = xcalloc(1, sizeof(*e));
+			e->key = key;
+			key = NULL;
+			e->next = r->secrets;
+			r->secrets = e;
+			base_map_put(&r->secret_by_key, e->key, e);
+		}
+		json_decref(e->data);
+		e->data = json_incref(*data);
+		e->fetched_mono = *fetched_mono = base_now_mono_ms();
+		pthread_mutex_unlock(&r->lock);
+	} else if (rc == 0) {
+		*data = json_object(); /* no data: the caller names the missing key */
+	}
+	json_decref(secret);
+	free(key);
+	return rc;
+}
+
+/* The probe credentials from the spec's Secret; *fetched_mono as read_secret_data's. */
+static int creds_from_secret(struct gdb_reconciler *r, struct key_state *s, const char *ns,
+			     const struct gdb_health_check_spec *hc, int reread,
+			     int64_t *fetched_mono)
+{
+	json_t *data;
 	const char *u, *p;
 	int rc;
 
-	kube_status_clear(&st);
-	rc = kube_get(r->o.kube, &res_secrets, ns, hc->secret_name, &secret, &st);
+	rc = read_secret_data(r, ns, hc->secret_name, reread, &data, fetched_mono);
 	if (rc == BASE_ENOTFOUND) {
 		snprintf(s->creds_error, sizeof(s->creds_error), "Secret %.63s/%.253s does not exist", ns,
 			 hc->secret_name);
@@ -300,19 +367,18 @@ static int creds_from_secret(struct gdb_reconciler *r, struct key_state *s, cons
 			 hc->secret_name, base_strerror(rc));
 		return rc;
 	}
-	data = json_object_get(secret, "data");
 	u = json_string_value(json_object_get(data, hc->username_key));
 	p = json_string_value(json_object_get(data, hc->password_key));
 	if (!u || !p) {
 		snprintf(s->creds_error, sizeof(s->creds_error), "Secret %.63s/%.253s has no key %.100s", ns,
 			 hc->secret_name, !u ? hc->username_key : hc->password_key);
-		json_decref(secret);
+		json_decref(data);
 		return BASE_EINVAL;
 	}
 	forget_creds(s);
 	s->user = b64decode(u);
 	s->password = b64decode(p);
-	json_decref(secret);
+	json_decref(data);
 	if (!s->user || !s->password || !*s->user) {
 		forget_creds(s);
 		snprintf(s->creds_error, sizeof(s->creds_error),
@@ -384,6 +450,7 @@ static int resolve_creds(struct gdb_reconciler *r, struct key_state *s, const ch
 	char *old_user = s->user ? xstrdup(s->user) : NULL;
 	char *old_pw = s->password ? xstrdup(s->password) : NULL;
 	int refused = atomic_exchange(&s->creds_refused, 0), rc;
+	int64_t fetched = 0;
 
 	if (s->creds_mono && base_now_mono_ms() - s->creds_mono < GDB_CREDS_TTL_MS && !refused) {
 		free(old_user);
@@ -392,7 +459,7 @@ static int resolve_creds(struct gdb_reconciler *r, struct key_state *s, const ch
 	}
 	s->creds_error[0] = '\0';
 	if (spec->health_check.secret_name)
-		rc = creds_from_secret(r, s, ns, &spec->health_check);
+		rc = creds_from_secret(r, s, ns, &spec->health_check, refused, &fetched);
 	else if (spec->health_check.secrets_manager_secret_id)
 		rc = creds_from_secrets_manager(r, s, spec);
 	else {
@@ -401,7 +468,8 @@ static int resolve_creds(struct gdb_reconciler *r, struct key_state *s, const ch
 		rc = BASE_EINVAL;
 	}
 	if (rc == 0) {
-		s->creds_mono = base_now_mono_ms();
+		/* As old as the shared Secret read: no copy is older than the TTL. */
+		s->creds_mono = fetched ? fetched : base_now_mono_ms();
 		if (!old_user || !old_pw || strcmp(old_user, s->user) || strcmp(old_pw, s->password))
 			s->creds_gen++;
 	} else {
@@ -1092,6 +1160,15 @@ void gdb_reconciler_free(struct gdb_reconciler *r)
 		state_free(s);
 	}
 	base_map_release(&r->state_by_key);
+	while (r->secrets) {
+		struct secret_entry *e = r->secrets;
+
+		r->secrets = e->next;
+		json_decref(e->data);
+		free(e->key);
+		free(e);
+	}
+	base_map_release(&r->secret_by_key);
 	gdb_obs_cache_free(r->cache);
 	pthread_mutex_destroy(&r->lock);
 	free(r);

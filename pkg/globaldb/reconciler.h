@@ -10,8 +10,9 @@
  *     and Degraded conditions, no AWS call); add the finalizer
  *     globaldb.io/finalizer when missing (not while deleting);
  *  3. resolve the probe credentials (a Kubernetes Secret in the object's
- *     namespace via GET, or Secrets Manager in the first region that
- *     answers; cached for GDB_CREDS_TTL_MS, re-read at once after a probe
+ *     namespace via GET, one read shared by every object naming it, or
+ *     Secrets Manager in the first region that answers; cached for
+ *     GDB_CREDS_TTL_MS, re-read at once after a probe
  *     is refused for authentication (a rotated password), never logged) — without them the
  *     status says so (ProbeCredentialsUnavailable) and no AWS write is made;
  *  4. observe (observe.h), and read the prober's verdicts into struct
