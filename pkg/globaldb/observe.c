@@ -698,23 +698,34 @@ static void observe_snapshots(struct gdb_obs_cache *c, const struct gdb_spec *sp
 	}
 }
 
+/*
+ * Route 53's status of the change the operation waits for: the one its status
+ * records, or the one the UPSERT just made (the status records it in this
+ * very reconcile, and a change that is already INSYNC needs no 2 s poll).
+ */
 static void observe_dns(struct gdb_obs_cache *c, const struct gdb_status *st,
                         struct gdb_observation *o)
 {
+	const struct gdb_obs_last_result *l = &o->obs.last;
+	const char *id = NULL;
 	struct aws_r53_change_info ci;
 	struct aws_error err;
 
-	if (!st->operation.dns_change_id || st->operation.step != GDB_STEP_WAIT_DNS_INSYNC)
+	if (st->operation.step == GDB_STEP_WAIT_DNS_INSYNC)
+		id = st->operation.dns_change_id;
+	else if (st->operation.step == GDB_STEP_UPDATE_DNS && l->action == GDB_ACT_UPSERT_DNS &&
+	         l->call == GDB_CALL_OK)
+		id = l->change_id;
+	if (!id)
 		return;
 	memset(&ci, 0, sizeof(ci));
 	aws_error_clear(&err);
-	if (aws_route53_get_change(c->aws, st->operation.dns_change_id, &ci, &err) == 0 &&
-	    ci.status) {
+	if (aws_route53_get_change(c->aws, id, &ci, &err) == 0 && ci.status) {
 		o->dns_status = xstrdup(ci.status);
 		o->obs.dns_change_status = o->dns_status;
 	} else {
-		base_log(BASE_LOG_WARN, "route53 get change failed", "change",
-		         st->operation.dns_change_id, "aws_code", err.code, NULL);
+		base_log(BASE_LOG_WARN, "route53 get change failed", "change", id, "aws_code",
+		         err.code, NULL);
 	}
 	aws_r53_change_info_release(&ci);
 }

@@ -148,7 +148,11 @@ struct gdb_observed {
 	 * holds one of our clusters. */
 	struct gdb_obs_global globals[GDB_MAX_GLOBALS];
 	size_t n_globals;
-	/* GetChange of status.operation.dnsChangeId: "PENDING", "INSYNC", NULL = not asked. */
+	/*
+	 * GetChange of status.operation.dnsChangeId, or, at UpdateDns, of the
+	 * change last.change_id the upsert just made: "PENDING", "INSYNC", NULL =
+	 * not asked.
+	 */
 	const char *dns_change_status;
 	struct gdb_obs_last_result last;
 };

@@ -50,12 +50,20 @@ static const char *answer(const char *body)
 	       "</DescribeGlobalClustersResult></DescribeGlobalClustersResponse>";
 }
 
+static atomic_int get_changes; /* Route 53 GetChange requests seen */
+
 static void rds(const struct stub_request *req, struct stub_response *resp, void *ud)
 {
 	(void)ud;
-	atomic_fetch_add(&arrived, 1);
 	resp->status = 200;
 	resp->content_type = "text/xml";
+	if (strstr(req->target, "/change/")) {
+		atomic_fetch_add(&get_changes, 1);
+		resp->body = strdup("<GetChangeResponse><ChangeInfo><Id>/change/C1</Id>"
+		                    "<Status>INSYNC</Status></ChangeInfo></GetChangeResponse>");
+		return;
+	}
+	atomic_fetch_add(&arrived, 1);
 	resp->body = strdup(answer(req->body ? req->body : ""));
 	resp->delay_ms = atomic_load(&slow);
 }
@@ -81,6 +89,7 @@ static void setup(void)
 
 	atomic_store(&slow, 0);
 	atomic_store(&arrived, 0);
+	atomic_store(&get_changes, 0);
 	stub = stub_start(rds, NULL);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", stub_port(stub));
 	creds = aws_creds_provider_new_static("AKIDEXAMPLE", "secret-not-logged", NULL);
@@ -221,6 +230,32 @@ START_TEST(test_a_busy_region_yields_exactly_our_items)
 }
 END_TEST
 
+/*
+ * Route 53 is asked about the change the operation waits for, and, at
+ * UpdateDns, about the change the upsert just made (an INSYNC change then
+ * needs no poll); at no other step.
+ */
+START_TEST(test_route53_is_asked_about_the_change_just_made)
+{
+	struct gdb_obs_last_result last = {.action = GDB_ACT_UPSERT_DNS, .region = "us-east-1",
+	                                   .call = GDB_CALL_OK, .change_id = "/change/C1"};
+	struct gdb_observation o;
+
+	status.operation.step = GDB_STEP_UPDATE_DNS;
+	gdb_observe(cache, &spec, &status, obj, &last, 0, &o);
+	ck_assert_str_eq(o.obs.dns_change_status, "INSYNC");
+	gdb_observation_release(&o);
+	ck_assert_int_eq(atomic_load(&get_changes), 1);
+
+	status.operation.step = GDB_STEP_PUBLISH_SSM;
+	gdb_observe(cache, &spec, &status, obj, &last, 0, &o);
+	ck_assert_ptr_null(o.obs.dns_change_status);
+	gdb_observation_release(&o);
+	ck_assert_int_eq(atomic_load(&get_changes), 1);
+	memset(&status, 0, sizeof(status));
+}
+END_TEST
+
 START_TEST(test_one_round_serves_every_reconcile_within_the_ttl)
 {
 	int ok;
@@ -322,6 +357,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_one_round_serves_every_reconcile_within_the_ttl);
 	tcase_add_test(tc, test_a_busy_region_yields_exactly_our_items);
+	tcase_add_test(tc, test_route53_is_asked_about_the_change_just_made);
 	tcase_add_test(tc, test_a_settled_object_plans_on_an_older_answer);
 	tcase_add_test(tc, test_others_take_the_previous_answer_while_one_refreshes);
 	tcase_add_test(tc, test_after_an_action_everyone_waits_for_fresh_answers);

@@ -1069,6 +1069,7 @@ static const struct row rows[] = {
 	{"writer not moved yet within settle: wait", {m_spec_west, m_op_wait_switchover}, A(WAIT), NULL, S(WAIT_SWITCHOVER), NULL, NULL, NULL, NULL},
 	{"DNS upsert points at the new writer", {m_spec_west, m_writer_west, m_op_update_dns}, A(UPSERT_DNS), WEST, S(UPDATE_DNS), "", NULL, "UpdatingDns", NULL},
 	{"DNS change accepted: wait for INSYNC", {m_spec_west, m_writer_west, m_op_update_dns_sent, m_last_dns_ok}, A(WAIT_DNS_INSYNC), WEST, S(WAIT_DNS_INSYNC), "", NULL, NULL, NULL},
+	{"DNS change accepted and already INSYNC: on at once", {m_spec_west, m_writer_west, m_op_update_dns_sent, m_last_dns_ok, m_dns_insync}, A(PUBLISH_SSM), WEST, S(PUBLISH_SSM), "", NULL, "DnsInSync", NULL},
 	{"crash after DNS upsert: upsert again (idempotent)", {m_spec_west, m_writer_west, m_op_update_dns_sent}, A(UPSERT_DNS), WEST, S(UPDATE_DNS), "", NULL, NULL, NULL},
 	{"DNS upsert throttled: back off", {m_spec_west, m_writer_west, m_op_update_dns_sent, m_last_dns_throttled}, A(WAIT), NULL, S(UPDATE_DNS), "AwsThrottled", NULL, NULL, NULL},
 	{"DNS pending: keep polling", {m_spec_west, m_writer_west, m_op_wait_dns, m_dns_pending}, A(WAIT_DNS_INSYNC), WEST, S(WAIT_DNS_INSYNC), "", NULL, NULL, NULL},
