@@ -11,7 +11,7 @@
 #include "pkg/aws/route53.h"
 #include "pkg/aws/xml.h"
 
-static void decode_all(xmlNodePtr n, int *budget)
+static void decode_all(const struct aws_xml_node *n, int *budget)
 {
 	for (; n && *budget > 0; n = n->next) {
 		struct aws_rds_global_cluster g;
@@ -21,8 +21,6 @@ static void decode_all(xmlNodePtr n, int *budget)
 		struct aws_r53_record_list l;
 		struct aws_r53_change_info ci;
 
-		if (n->type != XML_ELEMENT_NODE)
-			continue;
 		(*budget)--;
 		aws_rds_decode_global_cluster(n, &g);
 		aws_rds_global_cluster_release(&g);
@@ -36,21 +34,21 @@ static void decode_all(xmlNodePtr n, int *budget)
 		aws_r53_record_list_release(&l);
 		aws_r53_decode_change_info(n, &ci);
 		aws_r53_change_info_release(&ci);
-		decode_all(n->children, budget);
+		decode_all(n->child, budget);
 	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct aws_error err;
-	xmlDocPtr doc = NULL;
+	struct aws_xml_doc *doc = NULL;
 	int budget = 2000;
 
 	aws_error_clear(&err);
 	aws_error_decode_xml((const char *)data, size, &err);
 	if (aws_xml_parse((const char *)data, size, &doc) == 0) {
-		decode_all(xmlDocGetRootElement(doc), &budget);
-		xmlFreeDoc(doc);
+		decode_all(aws_xml_root(doc), &budget);
+		aws_xml_free(doc);
 	}
 	return 0;
 }
