@@ -1,15 +1,47 @@
 /*
- * Fuzz target for the XML side: the error decoder, and every typed decoder
- * (global cluster, DB cluster, instance, snapshot, Route 53 record list and
- * change info) applied to every element of an untrusted document.
+ * Fuzz target for the XML side: the parser, its walking helpers, the error
+ * decoder, and every typed decoder (global cluster, DB cluster, instance,
+ * snapshot, Route 53 record list and change info) applied to every element of
+ * an untrusted document. For every element it also checks what xml.h
+ * promises of any parsed document, and aborts when that fails: the text holds
+ * no NUL, children sit in order within their parent's text, and the full text
+ * of an element is its own text and its children's full texts together.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "pkg/aws/error.h"
 #include "pkg/aws/rds.h"
 #include "pkg/aws/route53.h"
 #include "pkg/aws/xml.h"
+
+static void check_node(const struct aws_xml_node *n)
+{
+	char *all = aws_xml_text(n);
+	size_t want = n->text_len;
+	uint32_t pos = 0;
+
+	if (strlen(n->text) != n->text_len || !*n->name)
+		abort();
+	for (const struct aws_xml_node *c = n->child; c; c = c->next) {
+		char *t = aws_xml_text(c);
+
+		if (c->text_pos < pos || c->text_pos > n->text_len ||
+		    aws_xml_count(n, c->name) == 0 || !aws_xml_path(n, c->name))
+			abort();
+		pos = c->text_pos;
+		want += strlen(t);
+		free(t);
+	}
+	if (strlen(all) != want)
+		abort();
+	free(all);
+	(void)aws_xml_get_int(n, n->child ? n->child->name : "x");
+	(void)aws_xml_get_time(n, n->child ? n->child->name : "x");
+	(void)aws_xml_get_bool(n, n->child ? n->child->name : "x", NULL);
+}
 
 static void decode_all(const struct aws_xml_node *n, int *budget)
 {
@@ -22,6 +54,7 @@ static void decode_all(const struct aws_xml_node *n, int *budget)
 		struct aws_r53_change_info ci;
 
 		(*budget)--;
+		check_node(n);
 		aws_rds_decode_global_cluster(n, &g);
 		aws_rds_global_cluster_release(&g);
 		aws_rds_decode_db_cluster(n, &c);
