@@ -31,7 +31,6 @@
 
 #include "pkg/aws/creds.h"
 #include "pkg/aws/sigv4.h"
-#include "pkg/aws/xml.h"
 #include "pkg/base/alloc.h"
 #include "pkg/base/backoff.h"
 #include "pkg/base/err.h"
@@ -75,7 +74,6 @@ static void global_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		BUG("curl_global_init failed");
-	aws_xml_init();
 	requests_total = base_metric_counter("globaldb_aws_requests_total",
 					     "AWS API HTTP requests by service, operation and outcome",
 					     "service,operation,code");

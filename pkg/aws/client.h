@@ -64,7 +64,7 @@ struct aws_client_config {
 
 struct aws_client;
 
-/* A new client (caller frees with aws_client_free). Initialises libcurl and libxml2 once. */
+/* A new client (caller frees with aws_client_free). Initialises libcurl once. */
 struct aws_client *aws_client_new(const struct aws_client_config *config);
 void aws_client_free(struct aws_client *c);
 

@@ -137,8 +137,8 @@ int aws_error_to_base(int http_status, const char *code)
 
 int aws_error_decode_xml(const char *body, size_t len, struct aws_error *err)
 {
-	xmlDocPtr doc = NULL;
-	xmlNodePtr root, e;
+	struct aws_xml_doc *doc = NULL;
+	const struct aws_xml_node *root, *e;
 	char *code = NULL, *msg = NULL, *rid = NULL;
 	int rc;
 
@@ -147,17 +147,16 @@ int aws_error_decode_xml(const char *body, size_t len, struct aws_error *err)
 	rc = aws_xml_parse(body, len, &doc);
 	if (rc < 0)
 		return BASE_EPARSE;
-	root = xmlDocGetRootElement(doc);
+	root = aws_xml_root(doc);
 	e = aws_xml_child(root, "Error");
 	if (!e)
 		e = aws_xml_path(root, "Errors/Error");
 	if (e) {
 		code = aws_xml_get(e, "Code");
 		msg = aws_xml_get(e, "Message");
-	} else if (strcmp((const char *)root->name, "ErrorResponse") != 0 &&
-		   !strstr((const char *)root->name, "Response")) {
+	} else if (strcmp(root->name, "ErrorResponse") != 0 && !strstr(root->name, "Response")) {
 		/* An old-style Route 53 answer: the root element names the error. */
-		code = xstrdup((const char *)root->name);
+		code = xstrdup(root->name);
 		msg = aws_xml_get(root, "Messages/Message");
 		if (!msg)
 			msg = aws_xml_get(root, "Message");
@@ -180,7 +179,7 @@ out:
 	free(code);
 	free(msg);
 	free(rid);
-	xmlFreeDoc(doc);
+	aws_xml_free(doc);
 	return rc;
 }
 

@@ -86,8 +86,9 @@ char *aws_query_encode(const char *action, const char *version, const struct aws
 }
 
 int aws_query_call(struct aws_client *c, const struct aws_service *svc, const char *region,
-		   const char *operation, const struct aws_params *p, int flags, xmlDocPtr *doc,
-		   xmlNodePtr *result, struct aws_error *err)
+		   const char *operation, const struct aws_params *p, int flags,
+		   struct aws_xml_doc **doc, const struct aws_xml_node **result,
+		   struct aws_error *err)
 {
 	struct aws_response resp;
 	struct aws_request req = {0};
@@ -117,9 +118,9 @@ int aws_query_call(struct aws_client *c, const struct aws_service *svc, const ch
 		goto out;
 	}
 	snprintf(wrapper, sizeof(wrapper), "%sResult", operation);
-	*result = aws_xml_child(xmlDocGetRootElement(*doc), wrapper);
+	*result = aws_xml_child(aws_xml_root(*doc), wrapper);
 	if (!*result)
-		*result = xmlDocGetRootElement(*doc);
+		*result = aws_xml_root(*doc);
 out:
 	aws_response_release(&resp);
 	return rc;
@@ -127,7 +128,8 @@ out:
 
 int aws_rest_xml_call(struct aws_client *c, const struct aws_service *svc, const char *operation,
 		      const char *method, const char *path, const char *query, const char *body,
-		      xmlDocPtr *doc, xmlNodePtr *root, struct aws_error *err)
+		      struct aws_xml_doc **doc, const struct aws_xml_node **root,
+		      struct aws_error *err)
 {
 	struct aws_response resp;
 	struct aws_request req = {0};
@@ -153,7 +155,7 @@ int aws_rest_xml_call(struct aws_client *c, const struct aws_service *svc, const
 			aws_error_set(err, (int)resp.status, "", "%s: undecodable XML answer",
 				      operation);
 		else
-			*root = xmlDocGetRootElement(*doc);
+			*root = aws_xml_root(*doc);
 	}
 	aws_response_release(&resp);
 	return rc;

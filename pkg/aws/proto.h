@@ -11,7 +11,7 @@
  *
  * Ownership: aws_params owns copies of its names and values (values are
  * wiped on release, since a request may carry a password). Result documents
- * belong to the caller (xmlFreeDoc / json_decref). Not thread-safe per
+ * belong to the caller (aws_xml_free / json_decref). Not thread-safe per
  * object; the client underneath is.
  */
 #ifndef AWS_PROTO_H
@@ -21,9 +21,9 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <libxml/tree.h>
 
 #include "pkg/aws/client.h"
+#include "pkg/aws/xml.h"
 
 struct aws_param {
 	char *name;
@@ -55,15 +55,17 @@ char *aws_query_encode(const char *action, const char *version, const struct aws
  * as for an empty result). 0 or a base code with err filled.
  */
 int aws_query_call(struct aws_client *c, const struct aws_service *svc, const char *region,
-		   const char *operation, const struct aws_params *p, int flags, xmlDocPtr *doc,
-		   xmlNodePtr *result, struct aws_error *err);
+		   const char *operation, const struct aws_params *p, int flags,
+		   struct aws_xml_doc **doc, const struct aws_xml_node **result,
+		   struct aws_error *err);
 #define AWS_CALL_UNSIGNED 1
 #define AWS_CALL_NOT_IDEMPOTENT 2
 
 /* A restXml call: *doc / *root are the parsed answer (doc NULL when the body is empty). */
 int aws_rest_xml_call(struct aws_client *c, const struct aws_service *svc, const char *operation,
 		      const char *method, const char *path, const char *query, const char *body,
-		      xmlDocPtr *doc, xmlNodePtr *root, struct aws_error *err);
+		      struct aws_xml_doc **doc, const struct aws_xml_node **root,
+		      struct aws_error *err);
 
 /* An awsJson1_1 call: posts in (borrowed; NULL means {}), *out is the answer object. */
 int aws_json_call(struct aws_client *c, const struct aws_service *svc, const char *region,

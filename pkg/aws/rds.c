@@ -146,10 +146,10 @@ void aws_rds_cluster_snapshot_list_release(struct aws_rds_cluster_snapshot_list 
 
 /* ---- decoding ---- */
 
-void aws_rds_decode_global_cluster(xmlNodePtr n, struct aws_rds_global_cluster *g)
+void aws_rds_decode_global_cluster(const struct aws_xml_node *n, struct aws_rds_global_cluster *g)
 {
-	xmlNodePtr members = aws_xml_child(n, "GlobalClusterMembers");
-	xmlNodePtr fs = aws_xml_child(n, "FailoverState");
+	const struct aws_xml_node *members = aws_xml_child(n, "GlobalClusterMembers");
+	const struct aws_xml_node *fs = aws_xml_child(n, "FailoverState");
 	size_t k = 0;
 
 	memset(g, 0, sizeof(*g));
@@ -165,10 +165,10 @@ void aws_rds_decode_global_cluster(xmlNodePtr n, struct aws_rds_global_cluster *
 	g->deletion_protection = aws_xml_get_bool(n, "DeletionProtection", NULL);
 	g->nmembers = aws_xml_count(members, "GlobalClusterMember");
 	g->members = xcalloc(g->nmembers + 1, sizeof(*g->members));
-	for (xmlNodePtr m = aws_xml_child(members, "GlobalClusterMember"); m && k < g->nmembers;
-	     m = aws_xml_next(m), k++) {
+	for (const struct aws_xml_node *m = aws_xml_child(members, "GlobalClusterMember");
+	     m && k < g->nmembers; m = aws_xml_next(m), k++) {
 		struct aws_rds_global_cluster_member *gm = &g->members[k];
-		xmlNodePtr readers = aws_xml_child(m, "Readers");
+		const struct aws_xml_node *readers = aws_xml_child(m, "Readers");
 		size_t r = 0;
 
 		gm->db_cluster_arn = aws_xml_get(m, "DBClusterArn");
@@ -177,8 +177,8 @@ void aws_rds_decode_global_cluster(xmlNodePtr n, struct aws_rds_global_cluster *
 		gm->synchronization_status = aws_xml_get(m, "SynchronizationStatus");
 		gm->nreaders = aws_xml_count(readers, "member");
 		gm->readers = xcalloc(gm->nreaders + 1, sizeof(char *));
-		for (xmlNodePtr rd = aws_xml_child(readers, "member"); rd && r < gm->nreaders;
-		     rd = aws_xml_next(rd))
+		for (const struct aws_xml_node *rd = aws_xml_child(readers, "member");
+		     rd && r < gm->nreaders; rd = aws_xml_next(rd))
 			gm->readers[r++] = aws_xml_text(rd);
 	}
 	if (fs) {
@@ -192,9 +192,9 @@ void aws_rds_decode_global_cluster(xmlNodePtr n, struct aws_rds_global_cluster *
 	}
 }
 
-void aws_rds_decode_db_cluster(xmlNodePtr n, struct aws_rds_db_cluster *c)
+void aws_rds_decode_db_cluster(const struct aws_xml_node *n, struct aws_rds_db_cluster *c)
 {
-	xmlNodePtr members = aws_xml_child(n, "DBClusterMembers");
+	const struct aws_xml_node *members = aws_xml_child(n, "DBClusterMembers");
 	size_t k = 0;
 
 	memset(c, 0, sizeof(*c));
@@ -218,15 +218,15 @@ void aws_rds_decode_db_cluster(xmlNodePtr n, struct aws_rds_db_cluster *c)
 	c->deletion_protection = aws_xml_get_bool(n, "DeletionProtection", NULL);
 	c->nmembers = aws_xml_count(members, "DBClusterMember");
 	c->members = xcalloc(c->nmembers + 1, sizeof(*c->members));
-	for (xmlNodePtr m = aws_xml_child(members, "DBClusterMember"); m && k < c->nmembers;
-	     m = aws_xml_next(m), k++) {
+	for (const struct aws_xml_node *m = aws_xml_child(members, "DBClusterMember");
+	     m && k < c->nmembers; m = aws_xml_next(m), k++) {
 		c->members[k].db_instance_identifier = aws_xml_get(m, "DBInstanceIdentifier");
 		c->members[k].is_cluster_writer = aws_xml_get_bool(m, "IsClusterWriter", NULL);
 		c->members[k].promotion_tier = (int)aws_xml_get_int(m, "PromotionTier");
 	}
 }
 
-void aws_rds_decode_db_instance(xmlNodePtr n, struct aws_rds_db_instance *i)
+void aws_rds_decode_db_instance(const struct aws_xml_node *n, struct aws_rds_db_instance *i)
 {
 	memset(i, 0, sizeof(*i));
 	i->identifier = aws_xml_get(n, "DBInstanceIdentifier");
@@ -241,7 +241,8 @@ void aws_rds_decode_db_instance(xmlNodePtr n, struct aws_rds_db_instance *i)
 	i->promotion_tier = (int)aws_xml_get_int(n, "PromotionTier");
 }
 
-void aws_rds_decode_cluster_snapshot(xmlNodePtr n, struct aws_rds_cluster_snapshot *s)
+void aws_rds_decode_cluster_snapshot(const struct aws_xml_node *n,
+				     struct aws_rds_cluster_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->identifier = aws_xml_get(n, "DBClusterSnapshotIdentifier");
@@ -281,19 +282,19 @@ static int required(const char *v, const char *name, const char *op, struct aws_
 }
 
 /* Calls op and decodes <Result>/<elem> (a single item) with dec into out. */
-typedef void (*decode_fn)(xmlNodePtr, void *);
+typedef void (*decode_fn)(const struct aws_xml_node *, void *);
 
-static void dec_gc(xmlNodePtr n, void *o) { aws_rds_decode_global_cluster(n, o); }
-static void dec_cl(xmlNodePtr n, void *o) { aws_rds_decode_db_cluster(n, o); }
-static void dec_in(xmlNodePtr n, void *o) { aws_rds_decode_db_instance(n, o); }
-static void dec_sn(xmlNodePtr n, void *o) { aws_rds_decode_cluster_snapshot(n, o); }
+static void dec_gc(const struct aws_xml_node *n, void *o) { aws_rds_decode_global_cluster(n, o); }
+static void dec_cl(const struct aws_xml_node *n, void *o) { aws_rds_decode_db_cluster(n, o); }
+static void dec_in(const struct aws_xml_node *n, void *o) { aws_rds_decode_db_instance(n, o); }
+static void dec_sn(const struct aws_xml_node *n, void *o) { aws_rds_decode_cluster_snapshot(n, o); }
 
 static int call_single(struct aws_client *c, const char *region, const char *op,
 		       struct aws_params *p, int flags, const char *elem, decode_fn dec, void *out,
 		       struct aws_error *err)
 {
-	xmlDocPtr doc = NULL;
-	xmlNodePtr res, node;
+	struct aws_xml_doc *doc = NULL;
+	const struct aws_xml_node *res, *node;
 	int rc = aws_query_call(c, &aws_svc_rds, region, op, p, flags, &doc, &res, err);
 
 	aws_params_release(p);
@@ -306,7 +307,7 @@ static int call_single(struct aws_client *c, const char *region, const char *op,
 	} else if (out) {
 		dec(node, out);
 	}
-	xmlFreeDoc(doc);
+	aws_xml_free(doc);
 	return rc;
 }
 
@@ -325,8 +326,8 @@ static int call_paged(struct aws_client *c, const char *region, const char *op,
 	*n = 0;
 	for (int page = 0; page < AWS_RDS_MAX_PAGES; page++) {
 		struct aws_params p = AWS_PARAMS_INIT;
-		xmlDocPtr doc = NULL;
-		xmlNodePtr res;
+		struct aws_xml_doc *doc = NULL;
+		const struct aws_xml_node *res;
 		char *next;
 
 		for (size_t i = 0; i < base->n; i++)
@@ -336,14 +337,14 @@ static int call_paged(struct aws_client *c, const char *region, const char *op,
 		aws_params_release(&p);
 		if (rc < 0)
 			break;
-		for (xmlNodePtr it = aws_xml_child(aws_xml_child(res, list), item); it;
-		     it = aws_xml_next(it)) {
+		for (const struct aws_xml_node *it = aws_xml_child(aws_xml_child(res, list), item);
+		     it; it = aws_xml_next(it)) {
 			*items = xrealloc(*items, (*n + 1) * sz);
 			dec(it, (char *)*items + *n * sz);
 			(*n)++;
 		}
 		next = aws_xml_get(res, "Marker");
-		xmlFreeDoc(doc);
+		aws_xml_free(doc);
 		if (!next || !*next) {
 			free(next);
 			break;
@@ -433,8 +434,8 @@ int aws_rds_remove_from_global_cluster(struct aws_client *c, const char *region,
 				       struct aws_rds_global_cluster *out, struct aws_error *err)
 {
 	struct aws_params p = AWS_PARAMS_INIT;
-	xmlDocPtr doc = NULL;
-	xmlNodePtr res, node;
+	struct aws_xml_doc *doc = NULL;
+	const struct aws_xml_node *res, *node;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -452,7 +453,7 @@ int aws_rds_remove_from_global_cluster(struct aws_client *c, const char *region,
 	node = aws_xml_child(res, "GlobalCluster");
 	if (node)
 		aws_rds_decode_global_cluster(node, out);
-	xmlFreeDoc(doc);
+	aws_xml_free(doc);
 	return 0;
 }
 

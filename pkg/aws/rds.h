@@ -291,9 +291,11 @@ int aws_rds_copy_db_cluster_snapshot(struct aws_client *c, const char *region,
 /* ---- decoders (exposed for the unit tests and the fuzz target) ---- */
 
 /* Decodes a GlobalCluster element into *out. */
-void aws_rds_decode_global_cluster(xmlNodePtr node, struct aws_rds_global_cluster *out);
-void aws_rds_decode_db_cluster(xmlNodePtr node, struct aws_rds_db_cluster *out);
-void aws_rds_decode_db_instance(xmlNodePtr node, struct aws_rds_db_instance *out);
-void aws_rds_decode_cluster_snapshot(xmlNodePtr node, struct aws_rds_cluster_snapshot *out);
+void aws_rds_decode_global_cluster(const struct aws_xml_node *node,
+				   struct aws_rds_global_cluster *out);
+void aws_rds_decode_db_cluster(const struct aws_xml_node *node, struct aws_rds_db_cluster *out);
+void aws_rds_decode_db_instance(const struct aws_xml_node *node, struct aws_rds_db_instance *out);
+void aws_rds_decode_cluster_snapshot(const struct aws_xml_node *node,
+				     struct aws_rds_cluster_snapshot *out);
 
 #endif

@@ -86,7 +86,7 @@ static char *strip_id(char *id)
 	return id;
 }
 
-void aws_r53_decode_change_info(xmlNodePtr n, struct aws_r53_change_info *ci)
+void aws_r53_decode_change_info(const struct aws_xml_node *n, struct aws_r53_change_info *ci)
 {
 	memset(ci, 0, sizeof(*ci));
 	ci->id = strip_id(aws_xml_get(n, "Id"));
@@ -95,19 +95,19 @@ void aws_r53_decode_change_info(xmlNodePtr n, struct aws_r53_change_info *ci)
 	ci->comment = aws_xml_get(n, "Comment");
 }
 
-void aws_r53_decode_record_list(xmlNodePtr root, struct aws_r53_record_list *l)
+void aws_r53_decode_record_list(const struct aws_xml_node *root, struct aws_r53_record_list *l)
 {
-	xmlNodePtr sets = aws_xml_child(root, "ResourceRecordSets");
+	const struct aws_xml_node *sets = aws_xml_child(root, "ResourceRecordSets");
 	size_t k = 0;
 
 	memset(l, 0, sizeof(*l));
 	l->n = aws_xml_count(sets, "ResourceRecordSet");
 	l->items = xcalloc(l->n + 1, sizeof(*l->items));
-	for (xmlNodePtr s = aws_xml_child(sets, "ResourceRecordSet"); s && k < l->n;
+	for (const struct aws_xml_node *s = aws_xml_child(sets, "ResourceRecordSet"); s && k < l->n;
 	     s = aws_xml_next(s), k++) {
 		struct aws_r53_record *r = &l->items[k];
-		xmlNodePtr rrs = aws_xml_child(s, "ResourceRecords");
-		xmlNodePtr alias = aws_xml_child(s, "AliasTarget");
+		const struct aws_xml_node *rrs = aws_xml_child(s, "ResourceRecords");
+		const struct aws_xml_node *alias = aws_xml_child(s, "AliasTarget");
 		size_t v = 0;
 
 		r->name = aws_xml_get(s, "Name");
@@ -117,8 +117,8 @@ void aws_r53_decode_record_list(xmlNodePtr root, struct aws_r53_record_list *l)
 		r->weight = aws_xml_child(s, "Weight") ? aws_xml_get_int(s, "Weight") : -1;
 		r->nvalues = aws_xml_count(rrs, "ResourceRecord");
 		r->values = xcalloc(r->nvalues + 1, sizeof(char *));
-		for (xmlNodePtr rr = aws_xml_child(rrs, "ResourceRecord"); rr && v < r->nvalues;
-		     rr = aws_xml_next(rr))
+		for (const struct aws_xml_node *rr = aws_xml_child(rrs, "ResourceRecord");
+		     rr && v < r->nvalues; rr = aws_xml_next(rr))
 			r->values[v++] = aws_xml_get(rr, "Value");
 		r->nvalues = v;
 		if (alias) {
@@ -149,8 +149,8 @@ int aws_route53_change_resource_record_sets(struct aws_client *c, const char *ho
 {
 	struct base_buf b = BASE_BUF_INIT(0);
 	char zone[64], path[128];
-	xmlDocPtr doc = NULL;
-	xmlNodePtr root;
+	struct aws_xml_doc *doc = NULL;
+	const struct aws_xml_node *root;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -209,7 +209,7 @@ int aws_route53_change_resource_record_sets(struct aws_client *c, const char *ho
 	} else {
 		aws_r53_decode_change_info(aws_xml_child(root, "ChangeInfo"), out);
 	}
-	xmlFreeDoc(doc);
+	aws_xml_free(doc);
 	return rc;
 }
 
@@ -217,8 +217,8 @@ int aws_route53_get_change(struct aws_client *c, const char *change_id,
 			   struct aws_r53_change_info *out, struct aws_error *err)
 {
 	char id[64], path[128];
-	xmlDocPtr doc = NULL;
-	xmlNodePtr root;
+	struct aws_xml_doc *doc = NULL;
+	const struct aws_xml_node *root;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -237,7 +237,7 @@ int aws_route53_get_change(struct aws_client *c, const char *change_id,
 	} else {
 		aws_r53_decode_change_info(aws_xml_child(root, "ChangeInfo"), out);
 	}
-	xmlFreeDoc(doc);
+	aws_xml_free(doc);
 	return rc;
 }
 
@@ -256,8 +256,8 @@ int aws_route53_list_resource_record_sets(struct aws_client *c, const char *host
 {
 	struct base_buf q = BASE_BUF_INIT(0);
 	char zone[64], path[128], maxs[16];
-	xmlDocPtr doc = NULL;
-	xmlNodePtr root;
+	struct aws_xml_doc *doc = NULL;
+	const struct aws_xml_node *root;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -283,6 +283,6 @@ int aws_route53_list_resource_record_sets(struct aws_client *c, const char *host
 		return BASE_EPARSE;
 	}
 	aws_r53_decode_record_list(root, out);
-	xmlFreeDoc(doc);
+	aws_xml_free(doc);
 	return 0;
 }

@@ -83,7 +83,7 @@ int aws_route53_list_resource_record_sets(struct aws_client *c, const char *host
 					  struct aws_r53_record_list *out, struct aws_error *err);
 
 /* Decoders (for tests and the fuzz target). */
-void aws_r53_decode_change_info(xmlNodePtr node, struct aws_r53_change_info *out);
-void aws_r53_decode_record_list(xmlNodePtr root, struct aws_r53_record_list *out);
+void aws_r53_decode_change_info(const struct aws_xml_node *node, struct aws_r53_change_info *out);
+void aws_r53_decode_record_list(const struct aws_xml_node *root, struct aws_r53_record_list *out);
 
 #endif

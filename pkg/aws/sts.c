@@ -32,10 +32,10 @@ void aws_sts_identity_release(struct aws_sts_identity *id)
 	memset(id, 0, sizeof(*id));
 }
 
-static int decode_assumed(xmlNodePtr result, struct aws_sts_assumed *out, struct aws_error *err,
-			  const char *op)
+static int decode_assumed(const struct aws_xml_node *result, struct aws_sts_assumed *out,
+			  struct aws_error *err, const char *op)
 {
-	xmlNodePtr cr = aws_xml_child(result, "Credentials");
+	const struct aws_xml_node *cr = aws_xml_child(result, "Credentials");
 
 	out->creds.access_key_id = aws_xml_get(cr, "AccessKeyId");
 	out->creds.secret_access_key = aws_xml_get(cr, "SecretAccessKey");
@@ -58,8 +58,8 @@ int aws_sts_assume_role_with_web_identity(struct aws_client *c, const char *regi
 					  struct aws_sts_assumed *out, struct aws_error *err)
 {
 	struct aws_params p = AWS_PARAMS_INIT;
-	xmlDocPtr doc = NULL;
-	xmlNodePtr res;
+	struct aws_xml_doc *doc = NULL;
+	const struct aws_xml_node *res;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -73,7 +73,7 @@ int aws_sts_assume_role_with_web_identity(struct aws_client *c, const char *regi
 	aws_params_release(&p);
 	if (rc == 0)
 		rc = decode_assumed(res, out, err, "AssumeRoleWithWebIdentity");
-	xmlFreeDoc(doc);
+	aws_xml_free(doc);
 	return rc;
 }
 
@@ -82,8 +82,8 @@ int aws_sts_assume_role(struct aws_client *c, const char *region, const char *ro
 			struct aws_sts_assumed *out, struct aws_error *err)
 {
 	struct aws_params p = AWS_PARAMS_INIT;
-	xmlDocPtr doc = NULL;
-	xmlNodePtr res;
+	struct aws_xml_doc *doc = NULL;
+	const struct aws_xml_node *res;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -97,15 +97,15 @@ int aws_sts_assume_role(struct aws_client *c, const char *region, const char *ro
 	aws_params_release(&p);
 	if (rc == 0)
 		rc = decode_assumed(res, out, err, "AssumeRole");
-	xmlFreeDoc(doc);
+	aws_xml_free(doc);
 	return rc;
 }
 
 int aws_sts_get_caller_identity(struct aws_client *c, const char *region,
 				struct aws_sts_identity *out, struct aws_error *err)
 {
-	xmlDocPtr doc = NULL;
-	xmlNodePtr res;
+	struct aws_xml_doc *doc = NULL;
+	const struct aws_xml_node *res;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -116,6 +116,6 @@ int aws_sts_get_caller_identity(struct aws_client *c, const char *region,
 		out->user_id = aws_xml_get(res, "UserId");
 		out->account = aws_xml_get(res, "Account");
 	}
-	xmlFreeDoc(doc);
+	aws_xml_free(doc);
 	return rc;
 }

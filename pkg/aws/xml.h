@@ -1,17 +1,35 @@
 /*
- * xml.h - safe libxml2 parsing and the small tree-walking helpers the
- * awsQuery and restXml decoders use.
+ * xml.h - a small non-validating XML parser for AWS answers, and the
+ * tree-walking helpers the awsQuery and restXml decoders use.
  *
- * Documents are parsed from memory with XML_PARSE_NONET (no network) and
- * without XML_PARSE_NOENT / XML_PARSE_DTDLOAD (no entity substitution, no
- * external DTDs), with a depth and size limit, and any document carrying a
- * DOCTYPE is refused, so a hostile body cannot fetch anything or expand
- * entities. Element names are matched on their local name;
- * namespaces are ignored (AWS puts everything in one default namespace).
+ * AWS answers (RDS and STS over awsQuery, Route 53 over restXml, and their
+ * error bodies) are UTF-8 documents of elements and text in one default
+ * namespace. aws_xml_parse() reads that much of XML 1.0 and refuses the rest,
+ * so a hostile body cannot make it fetch, expand or allocate anything beyond a
+ * bound set by the body's own size:
  *
- * Returned strings are newly allocated (caller frees); nodes are borrowed from
- * their document. Thread-safe as long as each document has one user;
- * aws_xml_init() must have run once (aws_client_new does it).
+ *   - no DOCTYPE, so no entity declarations: the five predefined entities and
+ *     character references (&#10; &#xD;) are the only references known, and
+ *     any other is an error;
+ *   - the body must be well-formed UTF-8 made of XML characters (no NUL, no C0
+ *     control but tab, LF and CR), and an encoding declaration, if any, must
+ *     say UTF-8;
+ *   - at most AWS_XML_MAX_BODY bytes and AWS_XML_MAX_DEPTH nested elements;
+ *   - one root element, with nothing after it but white space, comments and
+ *     processing instructions; every start tag closed by a matching end tag.
+ *
+ * The XML declaration, processing instructions and comments are skipped.
+ * Attributes are checked for syntax and dropped (AWS sends only xmlns).
+ * CDATA sections are text; line ends are normalised to LF as XML requires.
+ * Element names are matched on their local name (the part after the last
+ * ':'); namespaces are not otherwise interpreted. Not checked, since nothing
+ * reads what they govern: duplicate attributes, namespace bindings, and the
+ * Unicode classes of non-ASCII name characters.
+ *
+ * A document is one allocation; its nodes and their strings are borrowed from
+ * it until aws_xml_free(). Strings returned by aws_xml_text and aws_xml_get
+ * are newly allocated (caller frees). A parsed document is never modified, so
+ * any number of threads may read it at once.
  */
 #ifndef AWS_XML_H
 #define AWS_XML_H
@@ -19,36 +37,57 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <libxml/tree.h>
-
 /* Bodies larger than this are refused before parsing. */
 #define AWS_XML_MAX_BODY (8u << 20)
+/* Elements nested deeper than this are refused (libxml2's default, which this parser replaced). */
+#define AWS_XML_MAX_DEPTH 256
 
-/* Initialises libxml2 once per process (thread-safe, idempotent). */
-void aws_xml_init(void);
+/* A parsed document (opaque). */
+struct aws_xml_doc;
 
-/* Parses body; 0 with *doc (free with xmlFreeDoc), BASE_ETOOBIG or BASE_EPARSE. */
-int aws_xml_parse(const char *body, size_t len, xmlDocPtr *doc);
+/* An element. Only elements are nodes: text, comments and the rest are not. */
+struct aws_xml_node {
+	const char *name;                 /* local name: "Foo" for <Foo> and <a:Foo> */
+	const char *text;                 /* the element's own character data, decoded */
+	const struct aws_xml_node *child; /* first child element, or NULL */
+	const struct aws_xml_node *next;  /* next sibling element, or NULL */
+	uint32_t text_len;                /* bytes in text (which holds no NUL) */
+	uint32_t text_pos;                /* bytes of the parent's text before this element */
+};
+
+/*
+ * Parses body (len bytes, need not be NUL-terminated; borrowed only during the
+ * call): 0 with *doc (free with aws_xml_free), BASE_ETOOBIG for a body over
+ * AWS_XML_MAX_BODY, or BASE_EPARSE with *doc NULL.
+ */
+int aws_xml_parse(const char *body, size_t len, struct aws_xml_doc **doc);
+/* The root element of doc (NULL only for a NULL doc). */
+const struct aws_xml_node *aws_xml_root(const struct aws_xml_doc *doc);
+/* Frees doc and every node and string borrowed from it. NULL is fine. */
+void aws_xml_free(struct aws_xml_doc *doc);
 
 /* The first child element of parent named name, or NULL. parent may be NULL. */
-xmlNodePtr aws_xml_child(xmlNodePtr parent, const char *name);
+const struct aws_xml_node *aws_xml_child(const struct aws_xml_node *parent, const char *name);
 /* The next sibling element after node with the same name, or NULL. */
-xmlNodePtr aws_xml_next(xmlNodePtr node);
+const struct aws_xml_node *aws_xml_next(const struct aws_xml_node *node);
 /* Follows a '/'-separated path of child names ("Error/Code"); NULL if absent. */
-xmlNodePtr aws_xml_path(xmlNodePtr parent, const char *path);
+const struct aws_xml_node *aws_xml_path(const struct aws_xml_node *parent, const char *path);
 /* Counts child elements of parent named name. */
-size_t aws_xml_count(xmlNodePtr parent, const char *name);
+size_t aws_xml_count(const struct aws_xml_node *parent, const char *name);
 
-/* The text content of node (NULL node -> NULL). Caller frees. */
-char *aws_xml_text(xmlNodePtr node);
+/*
+ * The text content of node: all character data inside it, its descendants'
+ * included, in document order (NULL node -> NULL). Caller frees.
+ */
+char *aws_xml_text(const struct aws_xml_node *node);
 /* The text of the child at path, or NULL when absent. Caller frees. */
-char *aws_xml_get(xmlNodePtr parent, const char *path);
+char *aws_xml_get(const struct aws_xml_node *parent, const char *path);
 /* The child at path as a boolean ("true"/"false"); *present says whether it was there. */
-int aws_xml_get_bool(xmlNodePtr parent, const char *path, int *present);
+int aws_xml_get_bool(const struct aws_xml_node *parent, const char *path, int *present);
 /* The child at path as an integer; 0 when absent or malformed. */
-int64_t aws_xml_get_int(xmlNodePtr parent, const char *path);
+int64_t aws_xml_get_int(const struct aws_xml_node *parent, const char *path);
 /* The child at path as an ISO 8601 time in Unix ms; 0 when absent or malformed. */
-int64_t aws_xml_get_time(xmlNodePtr parent, const char *path);
+int64_t aws_xml_get_time(const struct aws_xml_node *parent, const char *path);
 
 /* Appends s with &, <, >, ", ' escaped (for request bodies we build). */
 struct base_buf;

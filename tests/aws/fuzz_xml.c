@@ -1,17 +1,49 @@
 /*
- * Fuzz target for the XML side: the error decoder, and every typed decoder
- * (global cluster, DB cluster, instance, snapshot, Route 53 record list and
- * change info) applied to every element of an untrusted document.
+ * Fuzz target for the XML side: the parser, its walking helpers, the error
+ * decoder, and every typed decoder (global cluster, DB cluster, instance,
+ * snapshot, Route 53 record list and change info) applied to every element of
+ * an untrusted document. For every element it also checks what xml.h
+ * promises of any parsed document, and aborts when that fails: the text holds
+ * no NUL, children sit in order within their parent's text, and the full text
+ * of an element is its own text and its children's full texts together.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "pkg/aws/error.h"
 #include "pkg/aws/rds.h"
 #include "pkg/aws/route53.h"
 #include "pkg/aws/xml.h"
 
-static void decode_all(xmlNodePtr n, int *budget)
+static void check_node(const struct aws_xml_node *n)
+{
+	char *all = aws_xml_text(n);
+	size_t want = n->text_len;
+	uint32_t pos = 0;
+
+	if (strlen(n->text) != n->text_len || !*n->name)
+		abort();
+	for (const struct aws_xml_node *c = n->child; c; c = c->next) {
+		char *t = aws_xml_text(c);
+
+		if (c->text_pos < pos || c->text_pos > n->text_len ||
+		    aws_xml_count(n, c->name) == 0 || !aws_xml_path(n, c->name))
+			abort();
+		pos = c->text_pos;
+		want += strlen(t);
+		free(t);
+	}
+	if (strlen(all) != want)
+		abort();
+	free(all);
+	(void)aws_xml_get_int(n, n->child ? n->child->name : "x");
+	(void)aws_xml_get_time(n, n->child ? n->child->name : "x");
+	(void)aws_xml_get_bool(n, n->child ? n->child->name : "x", NULL);
+}
+
+static void decode_all(const struct aws_xml_node *n, int *budget)
 {
 	for (; n && *budget > 0; n = n->next) {
 		struct aws_rds_global_cluster g;
@@ -21,9 +53,8 @@ static void decode_all(xmlNodePtr n, int *budget)
 		struct aws_r53_record_list l;
 		struct aws_r53_change_info ci;
 
-		if (n->type != XML_ELEMENT_NODE)
-			continue;
 		(*budget)--;
+		check_node(n);
 		aws_rds_decode_global_cluster(n, &g);
 		aws_rds_global_cluster_release(&g);
 		aws_rds_decode_db_cluster(n, &c);
@@ -36,21 +67,21 @@ static void decode_all(xmlNodePtr n, int *budget)
 		aws_r53_record_list_release(&l);
 		aws_r53_decode_change_info(n, &ci);
 		aws_r53_change_info_release(&ci);
-		decode_all(n->children, budget);
+		decode_all(n->child, budget);
 	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct aws_error err;
-	xmlDocPtr doc = NULL;
+	struct aws_xml_doc *doc = NULL;
 	int budget = 2000;
 
 	aws_error_clear(&err);
 	aws_error_decode_xml((const char *)data, size, &err);
 	if (aws_xml_parse((const char *)data, size, &doc) == 0) {
-		decode_all(xmlDocGetRootElement(doc), &budget);
-		xmlFreeDoc(doc);
+		decode_all(aws_xml_root(doc), &budget);
+		aws_xml_free(doc);
 	}
 	return 0;
 }

@@ -623,7 +623,7 @@ START_TEST(test_xml_entities_are_not_expanded)
 			  "<!ENTITY y \"expanded\">]><ErrorResponse><Error><Code>C&y;</Code><Message>&x;"
 			  "</Message></Error></ErrorResponse>";
 
-	xmlDocPtr doc;
+	struct aws_xml_doc *doc;
 
 	/* AWS never sends a DTD: a document with one is refused, entities and all. */
 	aws_error_clear(&e);

@@ -46,8 +46,8 @@ static char *create_zone(const char *name)
 			       "2013-04-01/\"><Name>%s</Name><CallerReference>%s-ref</CallerReference>"
 			       "</CreateHostedZoneRequest>",
 			       name, name);
-	xmlDocPtr doc = NULL;
-	xmlNodePtr root;
+	struct aws_xml_doc *doc = NULL;
+	const struct aws_xml_node *root;
 	struct aws_error err;
 	char *id, *bare;
 	int rc = aws_rest_xml_call(client, &aws_svc_route53, "CreateHostedZone", "POST",
@@ -59,7 +59,7 @@ static char *create_zone(const char *name)
 	bare = xstrdup(strrchr(id, '/') ? strrchr(id, '/') + 1 : id);
 	free(id);
 	free(body);
-	xmlFreeDoc(doc);
+	aws_xml_free(doc);
 	return bare;
 }
 

@@ -35,15 +35,15 @@ static int bootstrap(void)
 	struct aws_client *c = aws_client_new(&(struct aws_client_config){
 		.creds = boot, .endpoint_url = moto.url, .max_attempts = 1});
 	struct aws_params p = AWS_PARAMS_INIT;
-	xmlDocPtr doc = NULL;
-	xmlNodePtr res;
+	struct aws_xml_doc *doc = NULL;
+	const struct aws_xml_node *res;
 	char *a = NULL, *s = NULL;
 	int rc;
 
 	aws_params_add(&p, "UserName", "gdb-controller");
 	rc = aws_query_call(c, &iam, NULL, "CreateUser", &p, 0, &doc, &res, NULL);
 	aws_params_release(&p);
-	xmlFreeDoc(doc);
+	aws_xml_free(doc);
 	if (rc == 0) {
 		aws_params_add(&p, "UserName", "gdb-controller");
 		rc = aws_query_call(c, &iam, NULL, "CreateAccessKey", &p, 0, &doc, &res, NULL);
@@ -52,7 +52,7 @@ static int bootstrap(void)
 			a = aws_xml_get(res, "AccessKey/AccessKeyId");
 			s = aws_xml_get(res, "AccessKey/SecretAccessKey");
 		}
-		xmlFreeDoc(doc);
+		aws_xml_free(doc);
 	}
 	if (rc == 0) {
 		aws_params_add(&p, "UserName", "gdb-controller");
@@ -62,7 +62,7 @@ static int bootstrap(void)
 			       "\"Action\":\"*\",\"Resource\":\"*\"}]}");
 		rc = aws_query_call(c, &iam, NULL, "PutUserPolicy", &p, 0, &doc, &res, NULL);
 		aws_params_release(&p);
-		xmlFreeDoc(doc);
+		aws_xml_free(doc);
 	}
 	if (rc == 0 && a && s) {
 		snprintf(akid, sizeof(akid), "%s", a);
@@ -89,8 +89,8 @@ START_TEST(test_signed_posts_pass_verification)
 	struct aws_ssm_put_parameter_input in = {.name = "/sig/check", .value = "a b+c=d&e",
 						 .type = "String"};
 	struct aws_sts_identity id;
-	xmlDocPtr doc = NULL;
-	xmlNodePtr root;
+	struct aws_xml_doc *doc = NULL;
+	const struct aws_xml_node *root;
 	struct aws_error err;
 	int rc;
 
@@ -108,7 +108,7 @@ START_TEST(test_signed_posts_pass_verification)
 			       "</Name><CallerReference>sig-1</CallerReference></CreateHostedZoneRequest>",
 			       &doc, &root, &err);
 	ck_assert_msg(rc == 0, "rest-xml: %s %s", err.code, err.message);
-	xmlFreeDoc(doc);
+	aws_xml_free(doc);
 
 	rc = aws_sts_get_caller_identity(c, "eu-west-1", &id, &err);
 	ck_assert_msg(rc == 0, "sts: %s %s", err.code, err.message);
