@@ -192,11 +192,13 @@ def main():
     try:
         b.start_emulator()
         w = b.make_world()
-        # The emulator may serve a Describe answer again for 30 s (any write
-        # clears it): moto needs ~10 ms of CPU per cluster to render one, so
-        # without the cache a round of 1,000 clusters takes it tens of seconds
-        # and the run would measure moto. Nothing changes in AWS meanwhile.
-        b.admin.post("/config", {"describeCacheSeconds": 30})
+        # The emulator may serve a Describe answer again until a write clears
+        # it: moto needs ~10 ms of CPU per cluster to render one, so an
+        # uncached round of 1,000 clusters costs it tens of seconds of a core
+        # that the controller, the apiserver and PostgreSQL share, and the run
+        # would measure moto (with a 30 s cache, each expiry starved the
+        # probes into timeouts). Nothing changes in AWS meanwhile.
+        b.admin.post("/config", {"describeCacheSeconds": 3600})
         raise_max_connections(w)
         t = time.time()
         with concurrent.futures.ThreadPoolExecutor(8) as ex:
