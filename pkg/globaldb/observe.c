@@ -55,6 +55,9 @@ struct gdb_region_snap {
 	struct ci_index instance_by_cluster; /* instance's cluster identifier -> instance */
 	struct ci_index global_by_name;     /* identifier, and without a "-N" suffix -> global */
 	struct ci_index global_by_member;   /* member ARN, and its last field -> global */
+	/* Per item, a hash of what the planner reads of it: a round's changes are where these differ. */
+	uint64_t *cluster_fp; /* with its instances */
+	uint64_t *global_fp;
 };
 
 /* An index for about n entries (more are fine: the chains grow). */
@@ -134,6 +137,61 @@ static size_t strip_generation(const char *id)
 	return n;
 }
 
+static uint64_t fp_add(uint64_t h, const char *v)
+{
+	return (h ^ (v ? base_hash(v, strlen(v), 0) : 0x9e3779b97f4a7c15ULL)) * 1099511628211ULL;
+}
+
+static uint64_t fp_int(uint64_t h, int64_t v)
+{
+	return (h ^ (uint64_t)v) * 1099511628211ULL;
+}
+
+/* After build_indexes: the fingerprints of every cluster and global cluster. */
+static void build_fingerprints(struct gdb_region_snap *s)
+{
+	s->cluster_fp = xcalloc(s->clusters.n + 1, sizeof(*s->cluster_fp));
+	for (size_t i = 0; i < s->clusters.n; i++) {
+		const struct aws_rds_db_cluster *cl = &s->clusters.items[i];
+		uint64_t h = 0, hi = 0, k;
+
+		h = fp_add(h, cl->arn);
+		h = fp_add(h, cl->status);
+		h = fp_add(h, cl->endpoint);
+		h = fp_add(h, cl->reader_endpoint);
+		h = fp_int(h, cl->port);
+		h = fp_add(h, cl->global_cluster_identifier);
+		/* Its instances, in any order. */
+		for (uint32_t e = ci_first(&s->instance_by_cluster, cl->identifier, &k); e;
+		     e = ci_next(&s->instance_by_cluster, e, k)) {
+			const struct aws_rds_db_instance *in =
+			    &s->instances.items[s->instance_by_cluster.item[e - 1]];
+
+			hi += fp_add(fp_add(0, in->identifier), in->status);
+		}
+		s->cluster_fp[i] = fp_int(h, (int64_t)hi);
+	}
+	s->global_fp = xcalloc(s->globals.n + 1, sizeof(*s->global_fp));
+	for (size_t i = 0; i < s->globals.n; i++) {
+		const struct aws_rds_global_cluster *g = &s->globals.items[i];
+		uint64_t h = 0;
+
+		h = fp_add(h, g->status);
+		h = fp_add(h, g->endpoint);
+		h = fp_int(h, g->failover_state.present);
+		h = fp_add(h, g->failover_state.status);
+		h = fp_add(h, g->failover_state.from_db_cluster_arn);
+		h = fp_add(h, g->failover_state.to_db_cluster_arn);
+		h = fp_int(h, g->failover_state.is_data_loss_allowed);
+		for (size_t m = 0; m < g->nmembers; m++) {
+			h = fp_add(h, g->members[m].db_cluster_arn);
+			h = fp_int(h, g->members[m].is_writer);
+			h = fp_add(h, g->members[m].synchronization_status);
+		}
+		s->global_fp[i] = h;
+	}
+}
+
 static void build_indexes(struct gdb_region_snap *s)
 {
 	ci_init(&s->cluster_by_id, s->clusters.n);
@@ -177,6 +235,7 @@ struct cache_entry {
 	struct gdb_region_snap *snap; /* under the cache lock */
 	int stale;                    /* under the cache lock */
 	int refreshing;               /* a background refresh runs; under the cache lock */
+	struct gdb_region_snap *seen; /* the last answer changes were reported against; fetch_lock */
 	struct cache_entry *next;
 };
 
@@ -188,6 +247,12 @@ struct gdb_obs_cache {
 	int background;      /* background refreshes running; under lock */
 	struct cache_entry *entries;
 	atomic_ulong rounds;
+	/* gdb_obs_cache_watch: the change callback, and the thread that keeps rounds going. */
+	gdb_obs_change_fn on_change;
+	void *on_change_arg;
+	pthread_t watcher;
+	int watching, stopping; /* under lock */
+	pthread_cond_t stop;    /* signalled by gdb_obs_cache_free */
 };
 
 static void snap_unref(struct gdb_region_snap *s)
@@ -201,6 +266,8 @@ static void snap_unref(struct gdb_region_snap *s)
 	ci_release(&s->instance_by_cluster);
 	ci_release(&s->global_by_name);
 	ci_release(&s->global_by_member);
+	free(s->cluster_fp);
+	free(s->global_fp);
 	free(s);
 }
 
@@ -212,6 +279,7 @@ struct gdb_obs_cache *gdb_obs_cache_new(struct aws_client *aws, int64_t ttl_ms)
 	c->ttl_ms = ttl_ms > 0 ? ttl_ms : GDB_OBS_TTL_MS;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->idle, NULL);
+	base_cond_init_monotonic(&c->stop);
 	return c;
 }
 
@@ -222,17 +290,25 @@ void gdb_obs_cache_free(struct gdb_obs_cache *c)
 	if (!c)
 		return;
 	pthread_mutex_lock(&c->lock);
+	c->stopping = 1;
+	pthread_cond_broadcast(&c->stop);
+	pthread_mutex_unlock(&c->lock);
+	if (c->watching)
+		pthread_join(c->watcher, NULL);
+	pthread_mutex_lock(&c->lock);
 	while (c->background > 0)
 		pthread_cond_wait(&c->idle, &c->lock);
 	pthread_mutex_unlock(&c->lock);
 	for (e = c->entries; e; e = next) {
 		next = e->next;
 		snap_unref(e->snap);
+		snap_unref(e->seen);
 		pthread_mutex_destroy(&e->fetch_lock);
 		free(e->region);
 		free(e);
 	}
 	pthread_cond_destroy(&c->idle);
+	pthread_cond_destroy(&c->stop);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -390,6 +466,7 @@ static struct gdb_region_snap *fetch(struct gdb_obs_cache *c, const char *region
 	s->globals_call =
 	    s->call == GDB_CALL_OK ? gdb_call_from_error(d[2].rc, d[2].err.code) : GDB_CALL_UNKNOWN;
 	build_indexes(s);
+	build_fingerprints(s);
 	atomic_fetch_add(&c->rounds, 1);
 	s->fetched_mono = base_now_mono_ms();
 	return s;
@@ -415,9 +492,90 @@ static struct gdb_region_snap *usable_snap(struct gdb_obs_cache *c, struct cache
 	return s;
 }
 
+/* The index of the item of x named id exactly (case-insensitively), or -1. */
+static long find_named(const struct ci_index *x, const char *id,
+                       const char *(*name)(const struct gdb_region_snap *, uint32_t),
+                       const struct gdb_region_snap *s)
+{
+	uint64_t h;
+
+	for (uint32_t e = ci_first(x, id, &h); e; e = ci_next(x, e, h))
+		if (!strcasecmp(name(s, x->item[e - 1]), id))
+			return (long)x->item[e - 1];
+	return -1;
+}
+
+static const char *cluster_name(const struct gdb_region_snap *s, uint32_t i)
+{
+	return s->clusters.items[i].identifier;
+}
+
+static const char *global_name(const struct gdb_region_snap *s, uint32_t i)
+{
+	return s->globals.items[i].identifier;
+}
+
+/*
+ * Tells on_change of every cluster and global cluster that is new, gone or
+ * different between the answers old and now. fetch_lock held, so reports of
+ * a region keep the order of its rounds.
+ */
+static void report_changes(struct gdb_obs_cache *c, const char *region,
+                           const struct gdb_region_snap *old, const struct gdb_region_snap *now)
+{
+	if (old->call == GDB_CALL_OK && now->call == GDB_CALL_OK) {
+		for (size_t i = 0; i < now->clusters.n; i++) {
+			const char *id = now->clusters.items[i].identifier;
+			long j = id ? find_named(&old->cluster_by_id, id, cluster_name, old) : 0;
+
+			if (id && (j < 0 || old->cluster_fp[j] != now->cluster_fp[i]))
+				c->on_change(c->on_change_arg, region, 0, id);
+		}
+		for (size_t j = 0; j < old->clusters.n; j++) {
+			const char *id = old->clusters.items[j].identifier;
+
+			if (id && find_named(&now->cluster_by_id, id, cluster_name, now) < 0)
+				c->on_change(c->on_change_arg, region, 0, id);
+		}
+	}
+	if (old->globals_call == GDB_CALL_OK && now->globals_call == GDB_CALL_OK) {
+		for (size_t i = 0; i < now->globals.n; i++) {
+			const char *id = now->globals.items[i].identifier;
+			long j = id ? find_named(&old->global_by_name, id, global_name, old) : 0;
+
+			if (id && (j < 0 || old->global_fp[j] != now->global_fp[i]))
+				c->on_change(c->on_change_arg, region, 1, id);
+		}
+		for (size_t j = 0; j < old->globals.n; j++) {
+			const char *id = old->globals.items[j].identifier;
+
+			if (id && find_named(&now->global_by_name, id, global_name, now) < 0)
+				c->on_change(c->on_change_arg, region, 1, id);
+		}
+	}
+}
+
+static int complete(const struct gdb_region_snap *s)
+{
+	return s->call == GDB_CALL_OK && s->globals_call == GDB_CALL_OK;
+}
+
+/* Tells on_change of every cluster and global cluster of s: the region's API came or went. */
+static void report_all(struct gdb_obs_cache *c, const char *region, const struct gdb_region_snap *s)
+{
+	for (size_t i = 0; i < s->clusters.n; i++)
+		if (s->clusters.items[i].identifier)
+			c->on_change(c->on_change_arg, region, 0, s->clusters.items[i].identifier);
+	for (size_t i = 0; i < s->globals.n; i++)
+		if (s->globals.items[i].identifier)
+			c->on_change(c->on_change_arg, region, 1, s->globals.items[i].identifier);
+}
+
 /*
  * Fetches the region and publishes the answer, unless another did so within
- * max_age_ms meanwhile. Takes fetch_lock.
+ * max_age_ms meanwhile. Takes fetch_lock. With a change callback, reports
+ * what changed since the last complete answer, and everything the region
+ * holds when its API stops or starts answering.
  */
 static struct gdb_region_snap *refresh(struct gdb_obs_cache *c, struct cache_entry *e,
                                        int64_t max_age_ms)
@@ -434,10 +592,72 @@ static struct gdb_region_snap *refresh(struct gdb_obs_cache *c, struct cache_ent
 		e->snap = s;
 		e->stale = 0;
 		pthread_mutex_unlock(&c->lock);
+		if (c->on_change && e->seen) {
+			if (complete(s) && old && !complete(old))
+				report_all(c, e->region, s);
+			else if (!complete(s) && (!old || complete(old)))
+				report_all(c, e->region, e->seen);
+			else
+				report_changes(c, e->region, e->seen, s);
+		}
 		snap_unref(old);
+		if (complete(s)) {
+			snap_unref(e->seen);
+			atomic_fetch_add(&s->refs, 1);
+			e->seen = s;
+		}
 	}
 	pthread_mutex_unlock(&e->fetch_lock);
 	return s;
+}
+
+/*
+ * gdb_obs_cache_watch's thread: every GDB_OBS_WATCH_TICK_MS, each region a
+ * reconcile asked about is refreshed once its answer is GDB_OBS_SETTLED_MS
+ * old, so changes are reported even while no reconcile asks.
+ */
+static struct gdb_region_snap *region_snap(struct gdb_obs_cache *c, const char *region,
+                                           int64_t max_age_ms);
+
+static void *watch_rounds(void *arg)
+{
+	struct gdb_obs_cache *c = arg;
+	char **regions = NULL;
+	size_t n, alloc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->stopping) {
+		n = 0;
+		for (struct cache_entry *e = c->entries; e; e = e->next) {
+			if (n == alloc) {
+				alloc = alloc ? 2 * alloc : 8;
+				regions = xrealloc(regions, alloc * sizeof(*regions));
+			}
+			regions[n++] = xstrdup(e->region);
+		}
+		pthread_mutex_unlock(&c->lock);
+		for (size_t i = 0; i < n; i++) {
+			snap_unref(region_snap(c, regions[i], GDB_OBS_SETTLED_MS));
+			free(regions[i]);
+		}
+		pthread_mutex_lock(&c->lock);
+		if (!c->stopping)
+			base_cond_wait_ms(&c->stop, &c->lock, GDB_OBS_WATCH_TICK_MS);
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(regions);
+	return NULL;
+}
+
+void gdb_obs_cache_watch(struct gdb_obs_cache *c, gdb_obs_change_fn fn, void *arg)
+{
+	BUG_ON(c->on_change);
+	c->on_change = fn;
+	c->on_change_arg = arg;
+	c->watching = pthread_create(&c->watcher, NULL, watch_rounds, c) == 0;
+	if (!c->watching)
+		base_log(BASE_LOG_WARN, "cannot start the round watcher; drift is seen by reconciles only",
+		         NULL);
 }
 
 struct background {

@@ -66,6 +66,25 @@ void gdb_obs_cache_free(struct gdb_obs_cache *c);
 /* Marks region's answer stale (after an action there), so the next observe asks again. */
 void gdb_obs_cache_invalidate(struct gdb_obs_cache *c, const char *region);
 
+/*
+ * Drift. With a change callback, each round that answered is compared with
+ * the region's last complete answer, and fn(arg, region, global, identifier)
+ * runs once for every DB cluster (global 0) or global cluster (global 1) that
+ * is new, gone, or changed in what the planner reads of it (status,
+ * endpoints, port, membership, instances and their status; a global
+ * cluster's status, failover state and members). It runs on the round's
+ * thread, under the region's fetch lock: it must be quick (enqueue a key)
+ * and must not observe. A thread keeps the rounds going: every region a
+ * reconcile has asked about is asked again once its answer is
+ * GDB_OBS_SETTLED_MS old, so a settled object need not reconcile to notice
+ * a change made behind the controller's back. Call once, before the first
+ * observe; gdb_obs_cache_free stops the thread.
+ */
+typedef void (*gdb_obs_change_fn)(void *arg, const char *region, int global,
+                                  const char *identifier);
+#define GDB_OBS_WATCH_TICK_MS 5000
+void gdb_obs_cache_watch(struct gdb_obs_cache *c, gdb_obs_change_fn fn, void *arg);
+
 /* How many Describe rounds the cache made (for tests and the demo). */
 unsigned long gdb_obs_cache_rounds(struct gdb_obs_cache *c);
 

@@ -61,6 +61,12 @@
 #define GDB_REQUEUE_WAIT_MS   10000
 #define GDB_REQUEUE_STEADY_MS 30000
 #define GDB_REQUEUE_MAX_MS    60000
+/*
+ * A settled object that had nothing to do: its changes reach it as events
+ * (the spec's watch, probe verdicts, the regions' rounds; see
+ * gdb_obs_cache_watch), so this is only a backstop, as client-go's resync.
+ */
+#define GDB_REQUEUE_SETTLED_MS 300000
 /* The smallest change of a region's lag its status row reports (see docs/api.md). */
 #define GDB_LAG_REPORT_STEP_S 2
 #define GDB_MAX_SNAPSHOTS     16

@@ -21,6 +21,7 @@
  */
 #include "pkg/globaldb/reconciler.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -65,6 +66,9 @@ struct key_state {
 	/* globaldb_current_primary_info labels */
 	char *info_region, *info_global;
 	int64_t status_mono; /* when this replica last wrote the status; 0 = never */
+	/* Its entries in the reconciler's aws_names map (see watch_names). */
+	char *aws_names[GDB_MAX_REGIONS + 2];
+	size_t n_aws_names;
 	struct key_state *next;
 };
 
@@ -77,6 +81,11 @@ struct gdb_reconciler {
 	struct base_map state_by_key;
 	struct secret_entry *secrets; /* a list, and a map by "namespace/name" */
 	struct base_map secret_by_key;
+	/*
+	 * "c/<region>/<cluster>" and "g/<global cluster>" (lower case) -> the
+	 * key_state whose spec or status names it: where a round's changes go.
+	 */
+	struct base_map aws_names;
 };
 
 /*
@@ -92,7 +101,8 @@ struct secret_entry {
 	int64_t fetched_mono;
 };
 
-static struct base_metric *m_total, *m_errors, *m_time, *m_failovers, *m_steps, *m_primary;
+static struct base_metric *m_total, *m_errors, *m_time, *m_failovers, *m_steps, *m_primary,
+    *m_drift;
 
 static void metrics_init(void)
 {
@@ -116,6 +126,10 @@ static void metrics_init(void)
 	m_primary = base_metric_gauge("globaldb_current_primary_info",
 				      "1 for the region that holds the writer of each GlobalDatabase",
 				      "namespace,name,region,global_cluster");
+	m_drift = base_metric_counter("globaldb_aws_changes_total",
+				      "Changes the regions' Describe rounds found in the clusters and "
+				      "global clusters a GlobalDatabase names (each enqueues it)",
+				      "kind");
 }
 
 /* ---- key state ---- */
@@ -224,7 +238,85 @@ static void state_free(struct key_state *s)
 	}
 	free(s->info_region);
 	free(s->info_global);
+	for (size_t i = 0; i < s->n_aws_names; i++)
+		free(s->aws_names[i]);
 	free(s);
+}
+
+/* "c/<region>/<id>" or "g/<id>", lower case: the aws_names key of a cluster or global cluster. */
+static char *aws_name(const char *region, const char *id)
+{
+	char *n = region ? xasprintf("c/%s/%s", region, id) : xasprintf("g/%s", id);
+
+	for (char *p = n; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return n;
+}
+
+static void unwatch_names(struct gdb_reconciler *r, struct key_state *s)
+{
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < s->n_aws_names; i++) {
+		if (base_map_get(&r->aws_names, s->aws_names[i]) == s)
+			base_map_remove(&r->aws_names, s->aws_names[i]);
+		free(s->aws_names[i]);
+	}
+	s->n_aws_names = 0;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * Files s under the AWS names its object is about — its clusters, the global
+ * cluster its spec names, and the one its status names (a fallback's) — so
+ * a round that sees one of them change enqueues it: a settled object does
+ * not have to reconcile to notice a change made behind the controller's back.
+ */
+static void watch_names(struct gdb_reconciler *r, struct key_state *s, const struct gdb_spec *spec,
+			const struct gdb_status *st)
+{
+	char *want[GDB_MAX_REGIONS + 2];
+	size_t n = 0, same = 0;
+
+	for (size_t i = 0; i < spec->n_regions && i < GDB_MAX_REGIONS; i++)
+		want[n++] = aws_name(spec->regions[i].name, spec->regions[i].db_cluster_identifier);
+	want[n++] = aws_name(NULL, spec->global_cluster_identifier);
+	if (st->global_cluster_identifier &&
+	    strcasecmp(st->global_cluster_identifier, spec->global_cluster_identifier))
+		want[n++] = aws_name(NULL, st->global_cluster_identifier);
+	for (size_t i = 0; n == s->n_aws_names && i < n; i++)
+		same += !strcmp(want[i], s->aws_names[i]);
+	if (same == n && n == s->n_aws_names) {
+		for (size_t i = 0; i < n; i++)
+			free(want[i]);
+		return;
+	}
+	unwatch_names(r, s);
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < n; i++) {
+		s->aws_names[i] = want[i];
+		base_map_put(&r->aws_names, want[i], s);
+	}
+	s->n_aws_names = n;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* The observation cache's callback: a round saw a cluster or global cluster change. */
+static void on_aws_change(void *arg, const char *region, int global, const char *id)
+{
+	struct gdb_reconciler *r = arg;
+	char *name = aws_name(global ? NULL : region, id), key[512] = "";
+	struct key_state *s;
+
+	pthread_mutex_lock(&r->lock);
+	s = base_map_get(&r->aws_names, name);
+	if (s)
+		snprintf(key, sizeof(key), "%s", s->key);
+	pthread_mutex_unlock(&r->lock);
+	free(name);
+	if (!*key)
+		return;
+	base_metric_add(m_drift, 1, global ? "global_cluster" : "cluster");
+	kube_workqueue_add(r->o.queue, key);
 }
 
 /* The object is gone: its probes, metrics and state go too. */
@@ -240,6 +332,7 @@ static void forget_key(struct gdb_reconciler *r, const char *key)
 	if (!s)
 		return;
 	remove_targets(r, s);
+	unwatch_names(r, s);
 	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - key) : 0, key);
 	snprintf(name, sizeof(name), "%s", slash ? slash + 1 : key);
 	set_primary_info(s, ns, name, NULL, NULL);
@@ -1039,6 +1132,8 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	 * refuses a target that is not a healthy secondary, and its wait step
 	 * observes fresh.
 	 */
+	if (!deleting)
+		watch_names(r, s, &spec, &status);
 	build_health(r, s, &spec, &health);
 	fresh = observe_freshness(&status, &health, gen, deleting);
 	for (;;) {
@@ -1097,6 +1192,10 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	set_primary_info(s, ns, name, plan.status.current_primary_region,
 			 plan.status.global_cluster_identifier);
 	*requeue = plan.requeue_after_ms > 0 ? plan.requeue_after_ms : GDB_REQUEUE_STEADY_MS;
+	/* Settled, and this plan changed nothing: the rounds will tell of drift. */
+	if (fresh == SETTLED && plan.action.kind == GDB_ACT_NONE &&
+	    *requeue == GDB_REQUEUE_STEADY_MS && r->o.queue)
+		*requeue = GDB_REQUEUE_SETTLED_MS;
 out:
 	gdb_plan_release(&plan);
 	gdb_observation_release(&ob);
@@ -1144,6 +1243,8 @@ int gdb_reconciler_new(const struct gdb_reconciler_opts *opts, struct gdb_reconc
 		return rc;
 	}
 	r->cache = gdb_obs_cache_new(opts->aws, opts->obs_ttl_ms);
+	if (opts->queue)
+		gdb_obs_cache_watch(r->cache, on_aws_change, r);
 	*out = r;
 	return 0;
 }
@@ -1155,11 +1256,13 @@ void gdb_reconciler_free(struct gdb_reconciler *r)
 	if (!r)
 		return;
 	probe_prober_free(r->prober);
+	gdb_obs_cache_free(r->cache); /* first: its round watcher calls on_aws_change */
 	for (s = r->states; s; s = next) {
 		next = s->next;
 		state_free(s);
 	}
 	base_map_release(&r->state_by_key);
+	base_map_release(&r->aws_names);
 	while (r->secrets) {
 		struct secret_entry *e = r->secrets;
 
@@ -1169,7 +1272,6 @@ void gdb_reconciler_free(struct gdb_reconciler *r)
 		free(e);
 	}
 	base_map_release(&r->secret_by_key);
-	gdb_obs_cache_free(r->cache);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }

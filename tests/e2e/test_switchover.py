@@ -39,16 +39,20 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
              .get("replicationLagSeconds") is not None, timeout=30,
              what="a measured replication lag for us-west-2")
 
-    # Settled, the object costs the apiserver and RDS next to nothing: its
-    # steady reconcile plans on the region's answer of the last 30 s and
-    # writes no status when only probe times moved.
+    # Settled, the object costs the apiserver and RDS next to nothing: it is
+    # not reconciled on a timer (changes reach it as events), the regions are
+    # asked about once per 30 s by the round watcher however many objects
+    # they hold, and no status is written when only probe times moved.
     rv = world.gdb()["metadata"]["resourceVersion"]
     seq = max(c["seq"] for c in emulator.calls())
-    n = controller.reconciles()
-    wait_for(lambda: controller.reconciles() > n, timeout=45, what="a steady reconcile")
+
+    def rounds():
+        return [c for c in emulator.calls()
+                if c["seq"] > seq and c["action"] == "DescribeDBClusters"]
+    wait_for(lambda: {c["region"] for c in rounds()} == {EAST, WEST}, timeout=45,
+             what="the round watcher asking each region again")
     assert world.gdb()["metadata"]["resourceVersion"] == rv, "a settled object's status moved"
-    rounds = [c for c in emulator.calls() if c["seq"] > seq and c["action"] == "DescribeDBClusters"]
-    assert len(rounds) <= 2, f"more than one Describe round per region: {rounds}"
+    assert len(rounds()) <= 2, f"more than one Describe round per region: {rounds()}"
 
     world.write_rows(EAST, "orders-east", "before", 50)
     before_restart = world.restarted_at()
@@ -102,3 +106,34 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
                         region=WEST) == 1
     assert metric_value(m, "controller_runtime_reconcile_total", controller="globaldatabase",
                         result="requeue_after") > 0
+
+    # Drift: the writer moved behind the controller's back (a console click)
+    # while the object is settled. The region's next round reports the
+    # change, the object is enqueued, and the controller moves the writer
+    # back to spec.primaryRegion: within one round interval (30 s) and the
+    # switchover, not the 5 min backstop of a settled object's requeue.
+    wait_for(lambda: world.sync_status("orders-global", EAST, "orders-east") == "connected",
+             timeout=60, what="the old primary to be connected again")
+    seq = max(c["seq"] for c in emulator.calls())
+    changes = metric_value(controller.metrics(), "globaldb_aws_changes_total",
+                           kind="global_cluster") or 0
+    east_arn = world.cluster(EAST, "orders-east")["DBClusterArn"]
+    world.rds[WEST].switchover_global_cluster(GlobalClusterIdentifier="orders-global",
+                                              TargetDbClusterIdentifier=east_arn)
+    wait_for(lambda: world.writer_region("orders-global") == EAST, timeout=60,
+             what="the switchover made behind the controller's back")
+
+    def moved_back():
+        calls = [c for c in emulator.calls() if c["seq"] > seq]
+        sw = [c for c in calls if c["action"] == "SwitchoverGlobalCluster"]
+        assert len(sw) >= 2, f"no switchover by the controller yet: {sw}"
+        return sw
+    sw = wait_for(moved_back, timeout=75, interval=0.5, what="the controller to undo the drift")
+    assert sw[1]["region"] == EAST, "the controller's switchover is called in the writer's region"
+    wait_for(lambda: world.writer_region("orders-global") == WEST, timeout=60,
+             what="the writer back in spec.primaryRegion")
+    # The region's round saw it (the probes may have been first).
+    wait_for(lambda: (metric_value(controller.metrics(), "globaldb_aws_changes_total",
+                                   kind="global_cluster") or 0) > changes,
+             timeout=45, what="a round to report the global cluster's change")
+    world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)

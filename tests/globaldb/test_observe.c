@@ -29,6 +29,10 @@ static atomic_int arrived; /* requests seen */
 /* A region of many clusters (test_a_busy_region...): its answers, when set. */
 static char *big[3]; /* clusters, instances, global clusters */
 
+/* What gdb_obs_cache_watch reported: "c/<id>" and "g/<id>", joined by spaces. */
+static char reported[1024];
+static pthread_mutex_t reported_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static const char *answer(const char *body)
 {
 	if (big[0])
@@ -51,6 +55,7 @@ static const char *answer(const char *body)
 }
 
 static atomic_int get_changes; /* Route 53 GetChange requests seen */
+static atomic_int failing;     /* answer every Describe with a 500 */
 
 static void rds(const struct stub_request *req, struct stub_response *resp, void *ud)
 {
@@ -64,6 +69,12 @@ static void rds(const struct stub_request *req, struct stub_response *resp, void
 		return;
 	}
 	atomic_fetch_add(&arrived, 1);
+	if (atomic_load(&failing)) {
+		resp->status = 500;
+		resp->body = strdup("<ErrorResponse><Error><Code>InternalFailure</Code></Error>"
+		                    "</ErrorResponse>");
+		return;
+	}
 	resp->body = strdup(answer(req->body ? req->body : ""));
 	resp->delay_ms = atomic_load(&slow);
 }
@@ -90,6 +101,7 @@ static void setup(void)
 	atomic_store(&slow, 0);
 	atomic_store(&arrived, 0);
 	atomic_store(&get_changes, 0);
+	atomic_store(&failing, 0);
 	stub = stub_start(rds, NULL);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", stub_port(stub));
 	creds = aws_creds_provider_new_static("AKIDEXAMPLE", "secret-not-logged", NULL);
@@ -108,6 +120,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	reported[0] = '\0';
 	for (int i = 0; i < 3; i++) {
 		free(big[i]);
 		big[i] = NULL;
@@ -256,6 +269,100 @@ START_TEST(test_route53_is_asked_about_the_change_just_made)
 }
 END_TEST
 
+
+static void on_change(void *arg, const char *region, int global, const char *id)
+{
+	(void)arg;
+	ck_assert_str_eq(region, "us-east-1");
+	pthread_mutex_lock(&reported_lock);
+	snprintf(reported + strlen(reported), sizeof(reported) - strlen(reported), "%s%s/%s",
+	         *reported ? " " : "", global ? "g" : "c", id);
+	pthread_mutex_unlock(&reported_lock);
+}
+
+/* One region answer: clusters c0..c3, each with an instance, and global clusters g0..g1. */
+static void set_region(const char *c1_status, int c2_instances, const char *g1_failover,
+                       int with_c3)
+{
+	struct base_buf b[3] = {BASE_BUF_INIT(0), BASE_BUF_INIT(0), BASE_BUF_INIT(0)};
+
+	base_buf_addf(&b[0], "<DescribeDBClustersResponse><DescribeDBClustersResult><DBClusters>");
+	base_buf_addf(&b[1], "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances>");
+	base_buf_addf(&b[2], "<DescribeGlobalClustersResponse><DescribeGlobalClustersResult>"
+	              "<GlobalClusters>");
+	for (int i = 0; i < 4; i++) {
+		if (i == 3 && !with_c3)
+			continue;
+		base_buf_addf(&b[0], "<DBCluster><DBClusterIdentifier>c%d</DBClusterIdentifier>"
+		              "<Status>%s</Status><Endpoint>c%d.example</Endpoint></DBCluster>", i,
+		              i == 1 ? c1_status : "available", i);
+		for (int k = 0; k < (i == 2 ? c2_instances : 1); k++)
+			base_buf_addf(&b[1], "<DBInstance><DBInstanceIdentifier>c%d-%d"
+			              "</DBInstanceIdentifier><DBClusterIdentifier>c%d"
+			              "</DBClusterIdentifier><DBInstanceStatus>available"
+			              "</DBInstanceStatus></DBInstance>", i, k, i);
+	}
+	for (int i = 0; i < 2; i++) {
+		base_buf_addf(&b[2], "<GlobalClusterMember><GlobalClusterIdentifier>g%d"
+		              "</GlobalClusterIdentifier><Status>available</Status>", i);
+		if (i == 1 && g1_failover)
+			base_buf_addf(&b[2], "<FailoverState><Status>%s</Status></FailoverState>",
+			              g1_failover);
+		base_buf_addf(&b[2], "</GlobalClusterMember>");
+	}
+	base_buf_addf(&b[0], "</DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>");
+	base_buf_addf(&b[1], "</DBInstances></DescribeDBInstancesResult></DescribeDBInstancesResponse>");
+	base_buf_addf(&b[2], "</GlobalClusters></DescribeGlobalClustersResult>"
+	              "</DescribeGlobalClustersResponse>");
+	for (int i = 0; i < 3; i++) {
+		free(big[i]);
+		big[i] = base_buf_detach(&b[i], NULL);
+	}
+}
+
+static void observe_past_ttl(void)
+{
+	int ok;
+
+	base_sleep_ms(60); /* past the 50 ms TTL */
+	observe_once(&ok); /* ours is not among them: only the round matters here */
+}
+
+/*
+ * Each round is compared with the one before: a cluster whose status
+ * changed, one that gained an instance, one that is gone, and a global
+ * cluster whose failover began are reported, each once; a round that
+ * changed nothing reports nothing.
+ */
+START_TEST(test_a_round_reports_what_changed_since_the_last)
+{
+	gdb_obs_cache_watch(cache, on_change, NULL);
+	set_region("available", 1, NULL, 1);
+	observe_past_ttl();
+	ck_assert_str_eq(reported, ""); /* the first answer is no change */
+	set_region("available", 1, NULL, 1);
+	observe_past_ttl();
+	ck_assert_str_eq(reported, "");
+	set_region("modifying", 2, "switching-over", 0);
+	observe_past_ttl();
+	ck_assert_str_eq(reported, "c/c1 c/c2 c/c3 g/g1");
+	reported[0] = '\0';
+	observe_past_ttl();
+	ck_assert_str_eq(reported, "");
+	ck_assert_uint_eq(gdb_obs_cache_rounds(cache), 4);
+
+	/* The region's API stops answering, then answers again: everything it holds changed. */
+	atomic_store(&failing, 1);
+	observe_past_ttl();
+	ck_assert_str_eq(reported, "c/c0 c/c1 c/c2 g/g0 g/g1");
+	reported[0] = '\0';
+	atomic_store(&failing, 0);
+	for (int i = 0; i < 100 && !*reported; i++) /* the failure is served until a refresh */
+		observe_past_ttl();
+	ck_assert_str_eq(reported, "c/c0 c/c1 c/c2 g/g0 g/g1");
+}
+END_TEST
+
 START_TEST(test_one_round_serves_every_reconcile_within_the_ttl)
 {
 	int ok;
@@ -358,6 +465,7 @@ int main(void)
 	tcase_add_test(tc, test_one_round_serves_every_reconcile_within_the_ttl);
 	tcase_add_test(tc, test_a_busy_region_yields_exactly_our_items);
 	tcase_add_test(tc, test_route53_is_asked_about_the_change_just_made);
+	tcase_add_test(tc, test_a_round_reports_what_changed_since_the_last);
 	tcase_add_test(tc, test_a_settled_object_plans_on_an_older_answer);
 	tcase_add_test(tc, test_others_take_the_previous_answer_while_one_refreshes);
 	tcase_add_test(tc, test_after_an_action_everyone_waits_for_fresh_answers);
