@@ -515,6 +515,43 @@ static const char *global_name(const struct gdb_region_snap *s, uint32_t i)
 	return s->globals.items[i].identifier;
 }
 
+/* One kind of item of an answer, clusters (global 0) or global clusters (1). */
+struct items {
+	const struct ci_index *index;
+	const uint64_t *fp;
+	size_t n;
+	const char *(*name)(const struct gdb_region_snap *, uint32_t);
+};
+
+static struct items items_of(const struct gdb_region_snap *s, int global)
+{
+	if (global)
+		return (struct items){&s->global_by_name, s->global_fp, s->globals.n, global_name};
+	return (struct items){&s->cluster_by_id, s->cluster_fp, s->clusters.n, cluster_name};
+}
+
+/* Tells on_change of every item of one kind that is new, gone or different in now. */
+static void report_kind(struct gdb_obs_cache *c, const char *region,
+                        const struct gdb_region_snap *old, const struct gdb_region_snap *now,
+                        int global)
+{
+	struct items o = items_of(old, global), w = items_of(now, global);
+
+	for (uint32_t i = 0; i < w.n; i++) {
+		const char *id = w.name(now, i);
+		long j = id ? find_named(o.index, id, o.name, old) : 0;
+
+		if (id && (j < 0 || o.fp[j] != w.fp[i]))
+			c->on_change(c->on_change_arg, region, global, id);
+	}
+	for (uint32_t j = 0; j < o.n; j++) {
+		const char *id = o.name(old, j);
+
+		if (id && find_named(w.index, id, w.name, now) < 0)
+			c->on_change(c->on_change_arg, region, global, id);
+	}
+}
+
 /*
  * Tells on_change of every cluster and global cluster that is new, gone or
  * different between the answers old and now. fetch_lock held, so reports of
@@ -523,36 +560,10 @@ static const char *global_name(const struct gdb_region_snap *s, uint32_t i)
 static void report_changes(struct gdb_obs_cache *c, const char *region,
                            const struct gdb_region_snap *old, const struct gdb_region_snap *now)
 {
-	if (old->call == GDB_CALL_OK && now->call == GDB_CALL_OK) {
-		for (size_t i = 0; i < now->clusters.n; i++) {
-			const char *id = now->clusters.items[i].identifier;
-			long j = id ? find_named(&old->cluster_by_id, id, cluster_name, old) : 0;
-
-			if (id && (j < 0 || old->cluster_fp[j] != now->cluster_fp[i]))
-				c->on_change(c->on_change_arg, region, 0, id);
-		}
-		for (size_t j = 0; j < old->clusters.n; j++) {
-			const char *id = old->clusters.items[j].identifier;
-
-			if (id && find_named(&now->cluster_by_id, id, cluster_name, now) < 0)
-				c->on_change(c->on_change_arg, region, 0, id);
-		}
-	}
-	if (old->globals_call == GDB_CALL_OK && now->globals_call == GDB_CALL_OK) {
-		for (size_t i = 0; i < now->globals.n; i++) {
-			const char *id = now->globals.items[i].identifier;
-			long j = id ? find_named(&old->global_by_name, id, global_name, old) : 0;
-
-			if (id && (j < 0 || old->global_fp[j] != now->global_fp[i]))
-				c->on_change(c->on_change_arg, region, 1, id);
-		}
-		for (size_t j = 0; j < old->globals.n; j++) {
-			const char *id = old->globals.items[j].identifier;
-
-			if (id && find_named(&now->global_by_name, id, global_name, now) < 0)
-				c->on_change(c->on_change_arg, region, 1, id);
-		}
-	}
+	if (old->call == GDB_CALL_OK && now->call == GDB_CALL_OK)
+		report_kind(c, region, old, now, 0);
+	if (old->globals_call == GDB_CALL_OK && now->globals_call == GDB_CALL_OK)
+		report_kind(c, region, old, now, 1);
 }
 
 static int complete(const struct gdb_region_snap *s)
@@ -563,12 +574,13 @@ static int complete(const struct gdb_region_snap *s)
 /* Tells on_change of every cluster and global cluster of s: the region's API came or went. */
 static void report_all(struct gdb_obs_cache *c, const char *region, const struct gdb_region_snap *s)
 {
-	for (size_t i = 0; i < s->clusters.n; i++)
-		if (s->clusters.items[i].identifier)
-			c->on_change(c->on_change_arg, region, 0, s->clusters.items[i].identifier);
-	for (size_t i = 0; i < s->globals.n; i++)
-		if (s->globals.items[i].identifier)
-			c->on_change(c->on_change_arg, region, 1, s->globals.items[i].identifier);
+	for (int global = 0; global < 2; global++) {
+		struct items it = items_of(s, global);
+
+		for (uint32_t i = 0; i < it.n; i++)
+			if (it.name(s, i))
+				c->on_change(c->on_change_arg, region, global, it.name(s, i));
+	}
 }
 
 /*
