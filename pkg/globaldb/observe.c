@@ -784,16 +784,9 @@ static void *fetch_thread(void *arg)
 static const struct aws_rds_db_cluster *find_cluster(const struct gdb_region_snap *s,
                                                      const char *id)
 {
-	uint64_t h;
+	long i = find_named(&s->cluster_by_id, id, cluster_name, s);
 
-	for (uint32_t e = ci_first(&s->cluster_by_id, id, &h); e;
-	     e = ci_next(&s->cluster_by_id, e, h)) {
-		const struct aws_rds_db_cluster *cl = &s->clusters.items[s->cluster_by_id.item[e - 1]];
-
-		if (!strcasecmp(cl->identifier, id))
-			return cl;
-	}
-	return NULL;
+	return i < 0 ? NULL : &s->clusters.items[i];
 }
 
 /* The identifier of the global cluster holding arn, from the chosen region's global list. */
