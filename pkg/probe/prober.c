@@ -111,7 +111,8 @@ struct target {
 	int64_t row_seq, row_written_ms;
 
 	/* Results. */
-	struct probe_heartbeat hb; /* writer: acknowledged heartbeats */
+	/* Writer: acknowledged heartbeats (4 KB), from its first write on; NULL before and for readers. */
+	struct probe_heartbeat *hb;
 	struct probe_state st;
 	struct probe_verdict pv; /* the prober thread's copy, published into v */
 	int64_t lag_notified_ms; /* lag at the last lag notification, -1 unknown */
@@ -565,7 +566,11 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 	t->pv.consecutive_successes = t->st.consecutive_successes;
 
 	if (ok && t->c.kind == PROBE_WRITER && t->got_row && !t->c.statement) {
-		probe_heartbeat_record(&t->hb, t->row_seq, t->sent_ms);
+		if (!t->hb) {
+			t->hb = xmalloc(sizeof(*t->hb));
+			probe_heartbeat_init(t->hb);
+		}
+		probe_heartbeat_record(t->hb, t->row_seq, t->sent_ms);
 		t->pv.last_seq = t->row_seq;
 	}
 	if (ok && t->c.kind == PROBE_READER && t->c.lag_source) {
@@ -574,9 +579,9 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 		t->pv.lag_ms = -1;
 		if (t->got_row) {
 			t->pv.last_seq = t->row_seq;
-			if (w)
+			if (w && w->hb)
 				t->pv.lag_ms = probe_heartbeat_lag_ms(
-				    &w->hb, t->row_seq, t->row_written_ms, now, now_real);
+				    w->hb, t->row_seq, t->row_written_ms, now, now_real);
 		}
 		t->pv.lag_unix_ms = now_real;
 		if (t->pv.lag_ms >= 0)
@@ -1042,6 +1047,7 @@ static void free_target(struct probe_prober *p, struct target *t)
 	for (e = PROBE_ERR_NONE; e <= PROBE_ERR_QUERY; e++)
 		base_metric_remove(m_failures, t->name, probe_error_name(e));
 	config_release(&t->c);
+	free(t->hb);
 	if (t->pending) {
 		config_release(t->pending);
 		free(t->pending);
@@ -1061,7 +1067,8 @@ static void apply_pending(struct probe_prober *p, struct target *t, int64_t now)
 		close_conn(t);
 	}
 	if (heartbeat_differs(&t->c, nc)) {
-		probe_heartbeat_init(&t->hb);
+		free(t->hb);
+		t->hb = NULL;
 		t->pv.lag_ms = t->v.lag_ms = -1;
 	}
 	config_release(&t->c);
@@ -1336,7 +1343,6 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 	fresh = xcalloc(1, sizeof(*fresh));
 	fresh->name = xstrdup(c->name);
 	fresh->c = *nc;
-	probe_heartbeat_init(&fresh->hb);
 	fresh->st = (struct probe_state)PROBE_STATE_INIT;
 	snprintf(fresh->pv.name, sizeof(fresh->pv.name), "%s", c->name);
 	fresh->pv.kind = c->kind;

@@ -34,6 +34,23 @@ from harness import EAST, WEST, wait_for  # noqa: E402
 MAX_CONNECTIONS = 1200
 
 
+def report_api_requests(metrics_text, count):
+    """The controller's own apiserver requests by method and code, from
+    rest_client_requests_total: what start-up asks of the apiserver."""
+    rows = {}
+    for line in metrics_text.splitlines():
+        if not line.startswith("rest_client_requests_total{"):
+            continue
+        labels, value = line.rsplit(" ", 1)
+        kv = dict(part.split("=", 1) for part in labels[labels.index("{") + 1:-1].split(","))
+        key = (kv.get("method", "?").strip('"'), kv.get("code", "?").strip('"'))
+        rows[key] = rows.get(key, 0) + float(value)
+    print("\n| apiserver requests from the controller, exec -> all Ready | count | per object |")
+    print("| --- | --- | --- |")
+    for (method, code), n in sorted(rows.items()):
+        print(f"| {method} {code} | {n:.0f} | {n / count:.2f} |")
+
+
 def proc_rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -229,6 +246,7 @@ def main():
         t_ready = time.time() - t_exec
         print(f"all {a.count} Ready {t_ready:.1f} s after exec", flush=True)
         startup.report()
+        report_api_requests(c.metrics(), a.count)
 
         pid = c.proc.pid
         since = b.last_seq()
