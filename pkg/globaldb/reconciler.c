@@ -829,6 +829,71 @@ static enum status_diff status_diff(json_t *a, json_t *b)
 	return d;
 }
 
+/* Appends ",item" (or "item" first) to the list in out[0..n). */
+static void list_add(char *out, size_t n, const char *prefix, const char *item)
+{
+	size_t len = strlen(out);
+
+	if (len + 1 < n)
+		snprintf(out + len, n - len, "%s%s%s", len ? "," : "", prefix, item);
+}
+
+/* The element of array a whose "name" is name's. */
+static json_t *named_element(json_t *a, json_t *name)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(a, i, v)
+		if (json_equal(json_object_get(v, "name"), name))
+			return v;
+	return NULL;
+}
+
+/*
+ * What differs between two encoded statuses, for the debug log: top-level
+ * fields, each region's fields ("regions[us-west-2].role"), and the types of
+ * the conditions whose status or reason changed ("Ready").
+ */
+static void describe_diff(json_t *a, json_t *b, char *out, size_t n)
+{
+	json_t *v, *w, *old, *x;
+	const char *key, *field, *type;
+	char prefix[96];
+	size_t i, j;
+
+	out[0] = '\0';
+	json_object_foreach(a, key, v) {
+		if (!strcmp(key, "conditions") || json_equal(v, json_object_get(b, key)))
+			continue;
+		if (strcmp(key, "regions")) {
+			list_add(out, n, "", key);
+			continue;
+		}
+		json_array_foreach(v, i, w) {
+			const char *region = json_string_value(json_object_get(w, "name"));
+
+			old = named_element(json_object_get(b, key), json_object_get(w, "name"));
+			snprintf(prefix, sizeof(prefix), "regions[%.64s].", region ? region : "?");
+			json_object_foreach(w, field, x)
+				if (!old || !json_equal(x, json_object_get(old, field)))
+					list_add(out, n, prefix, field);
+		}
+	}
+	json_array_foreach(json_object_get(a, "conditions"), i, v) {
+		type = json_string_value(json_object_get(v, "type"));
+		old = NULL;
+		json_array_foreach(json_object_get(b, "conditions"), j, w)
+			if (json_equal(json_object_get(w, "type"), json_object_get(v, "type")))
+				old = w;
+		if (!type)
+			continue;
+		if (!old || !json_equal(json_object_get(old, "status"), json_object_get(v, "status")) ||
+		    !json_equal(json_object_get(old, "reason"), json_object_get(v, "reason")))
+			list_add(out, n, "", type);
+	}
+}
+
 /*
  * Writes status to the status subresource of obj unless it already says so,
  * or differs only in probe times that s wrote less than GDB_STATUS_REPORT_MS
@@ -861,6 +926,14 @@ static int persist_status(struct gdb_reconciler *r, struct key_state *s, json_t 
 		return rc;
 	}
 	s->status_mono = base_now_mono_ms();
+	if (base_log_enabled(BASE_LOG_DEBUG)) {
+		char what[512];
+
+		describe_diff(json_object_get(updated, "status"), json_object_get(*obj, "status"),
+			      what, sizeof(what));
+		base_log(BASE_LOG_DEBUG, "status written", "gdb", name, "namespace", ns, "changed",
+			 what, NULL);
+	}
 	json_decref(*obj);
 	*obj = updated;
 	return 0;

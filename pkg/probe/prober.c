@@ -3,17 +3,17 @@
  *
  * Each target is a small state machine: IDLE until its next probe is due;
  * RESOLVING while the resolver pool looks up its host; CONNECTING through
- * PQconnectPoll; SETUP while the writer's CREATE TABLE IF NOT EXISTS runs on a
- * fresh connection; QUERY while the probe statement runs. Each pass starts
- * due probes, fails the ones past their deadline, computes the poll timeout
- * from the earliest due time or deadline, polls, and advances the sockets
- * that are ready, for at most PASS_BUDGET_MS before checking deadlines again.
+ * pgw_connect_poll (pgwire.h, our own PostgreSQL protocol client); SETUP
+ * while the writer's CREATE TABLE IF NOT EXISTS runs on a fresh connection; QUERY while the probe
+ * statement runs. Each pass starts due probes, fails the ones past their deadline, computes the
+ * poll timeout from the earliest due time or deadline, polls, and advances the sockets that are
+ * ready, for at most PASS_BUDGET_MS before checking deadlines again.
  *
  * Only probes in flight put their socket in the poll set: idle connections
- * are checked (PQconsumeInput) when the next probe starts, so an idle target
+ * are checked (pgw_idle_ok) when the next probe starts, so an idle target
  * costs nothing between probes.
  *
- * Locking: libpq calls never run under the prober lock (a SCRAM exchange
+ * Locking: connection calls never run under the prober lock (a SCRAM exchange
  * spends milliseconds deriving keys), so readers of the verdict table wait
  * only for a copy. Other threads never touch a target's connection or
  * configuration: probe_prober_set queues new targets in `incoming` and new
@@ -27,7 +27,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -43,6 +42,7 @@
 #include "pkg/base/metrics.h"
 #include "pkg/base/timeutil.h"
 #include "pkg/probe/heartbeat.h"
+#include "pkg/probe/pgwire.h"
 #include "pkg/probe/resolve.h"
 
 #define DEFAULT_TABLE        "globaldb_heartbeat"
@@ -73,7 +73,7 @@ struct config {
 /*
  * Ownership: name is immutable. removed, pending and v are shared, under the
  * prober lock. Everything else belongs to the prober thread, which alone
- * touches it, without the lock (libpq calls included: SCRAM's key
+ * touches it, without the lock (connection calls included: SCRAM's key
  * derivation alone takes milliseconds, so they must not run under the lock).
  */
 struct target {
@@ -100,7 +100,7 @@ struct target {
 	struct probe_resolve_req *rq;
 	char *slot_key; /* "host:port" while holding a connection slot */
 	int in_fifo;    /* listed in the prober's slot queue */
-	PGconn *conn;
+	struct pgw_conn *conn;
 	int conn_ready;  /* connected: reusable for the next probe */
 	int table_ready; /* writer: the heartbeat table exists on this connection */
 	short events;    /* what the socket waits for */
@@ -111,7 +111,8 @@ struct target {
 	int64_t row_seq, row_written_ms;
 
 	/* Results. */
-	/* Writer: acknowledged heartbeats (4 KB), from its first write on; NULL before and for readers. */
+	/* Writer: acknowledged heartbeats (4 KB), from its first write on; NULL before and for
+	 * readers. */
 	struct probe_heartbeat *hb;
 	struct probe_state st;
 	struct probe_verdict pv; /* the prober thread's copy, published into v */
@@ -467,7 +468,7 @@ static void fifo_forget(struct probe_prober *p, struct target *t)
 static void close_conn(struct target *t)
 {
 	if (t->conn) {
-		PQfinish(t->conn);
+		pgw_close(t->conn);
 		t->conn = NULL;
 	}
 	t->conn_ready = 0;
@@ -540,8 +541,6 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 	slot_release(p, t);
 	/* A transport failure or timeout leaves the connection unusable or suspect. */
 	if (!ok && err != PROBE_ERR_READ_ONLY && err != PROBE_ERR_QUERY)
-		close_conn(t);
-	if (t->conn && PQstatus(t->conn) != CONNECTION_OK)
 		close_conn(t);
 
 	p->pstats.probes++;
@@ -620,21 +619,30 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 		t->next_due_ms = now;
 }
 
-/* Classifies a failed connection attempt from libpq's message (kept private). */
-static enum probe_error classify_connect(PGconn *conn)
+/* Why a connection attempt failed, from what the server or the handshake said. */
+static enum probe_error classify_connect(const struct pgw_conn *conn)
 {
-	const char *m = conn ? PQerrorMessage(conn) : "";
-
-	if (strstr(m, "SSL") || strstr(m, "certificate") || strstr(m, "TLS"))
+	switch (conn ? pgw_failure(conn) : PGW_FAIL_CONNECT) {
+	case PGW_FAIL_TLS:
 		return PROBE_ERR_TLS;
-	if (strstr(m, "authentication") || strstr(m, "password") || strstr(m, "pg_hba.conf") ||
-	    strstr(m, "does not exist") || strstr(m, "permission denied"))
+	case PGW_FAIL_AUTH:
 		return PROBE_ERR_AUTH;
-	if (strstr(m, "starting up") || strstr(m, "shutting down") || strstr(m, "too many") ||
-	    strstr(m, "recovery mode") || strstr(m, "not yet accepting") ||
-	    strstr(m, "reserved for"))
+	case PGW_FAIL_UNAVAILABLE:
+	case PGW_FAIL_SERVER: /* it could not start a session (a fork failure) */
 		return PROBE_ERR_UNAVAILABLE;
-	return PROBE_ERR_CONNECT;
+	default:
+		return PROBE_ERR_CONNECT;
+	}
+}
+
+/* A failed connection attempt: its class, and the SQLSTATE of the server's refusal if any. */
+static void connect_failed(struct probe_prober *p, struct target *t)
+{
+	char state[6] = "";
+
+	if (t->conn)
+		snprintf(state, sizeof(state), "%s", pgw_sqlstate(t->conn));
+	finish(p, t, 0, classify_connect(t->conn), state[0] ? state : NULL);
 }
 
 static enum probe_error classify_sqlstate(const char *s)
@@ -650,45 +658,47 @@ static enum probe_error classify_sqlstate(const char *s)
 	return PROBE_ERR_QUERY;
 }
 
-static void quiet_notices(void *arg, const char *message)
+/* What the socket waits for after an exchange step; 0 when it failed or ended. */
+static short want_events(enum pgw_io io)
 {
-	(void)arg;
-	(void)message;
+	return io == PGW_WANT_WRITE ? (POLLIN | POLLOUT) : io == PGW_WANT_READ ? POLLIN : 0;
 }
 
 static void send_statement(struct probe_prober *p, struct target *t, enum phase ph)
 {
 	const char *params[2];
 	char ms[32];
+	enum pgw_io io;
 	int rc;
 
 	t->phase = ph;
 	if (ph == PH_SETUP) {
-		rc = PQsendQuery(t->conn, t->c.sql_setup);
+		rc = pgw_send(t->conn, t->c.sql_setup, 0, NULL);
 	} else if (t->c.statement) {
-		rc = PQsendQuery(t->conn, t->c.statement);
+		rc = pgw_send(t->conn, t->c.statement, 0, NULL);
 	} else if (t->c.kind == PROBE_READER) {
 		params[0] = t->c.heartbeat_id;
-		rc = PQsendQueryParams(t->conn, t->c.sql_probe, 1, NULL, params, NULL, NULL, 0);
+		rc = pgw_send(t->conn, t->c.sql_probe, 1, params);
 	} else {
 		t->sent_ms = base_now_mono_ms();
 		t->sent_real_ms = base_now_real_ms();
 		snprintf(ms, sizeof(ms), "%" PRId64, t->sent_real_ms);
 		params[0] = t->c.heartbeat_id;
 		params[1] = ms;
-		rc = PQsendQueryParams(t->conn, t->c.sql_probe, 2, NULL, params, NULL, NULL, 0);
+		rc = pgw_send(t->conn, t->c.sql_probe, 2, params);
 	}
 	if (ph == PH_QUERY && (t->c.statement || t->c.kind == PROBE_READER))
 		t->sent_ms = base_now_mono_ms();
-	if (!rc) {
+	if (rc < 0) {
 		finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
 		return;
 	}
-	rc = PQflush(t->conn);
-	if (rc < 0)
-		finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
+	/* pgw_send only queues: the first poll writes what the socket takes now. */
+	io = pgw_query_poll(t->conn);
+	if (io == PGW_FAILED || io == PGW_DONE)
+		finish(p, t, 0, PROBE_ERR_CONNECT, NULL); /* no server answers before it is asked */
 	else
-		t->events = rc ? (POLLIN | POLLOUT) : POLLIN;
+		t->events = want_events(io);
 }
 
 /* Sends the next statement on an established connection. */
@@ -702,35 +712,25 @@ static void send_next(struct probe_prober *p, struct target *t)
 
 static void begin_connect(struct probe_prober *p, struct target *t, const char *addr)
 {
-	const char *keys[16], *vals[16];
-	char port[8];
-	int n = 0;
+	struct pgw_options o = {
+	    .host = t->c.host,
+	    .hostaddr = addr,
+	    .port = t->c.port,
+	    .dbname = t->c.dbname,
+	    .user = t->c.user,
+	    .password = t->c.password,
+	    .sslmode = t->c.sslmode,
+	    .sslrootcert = t->c.sslrootcert,
+	    .application_name = p->application_name,
+	};
 
 	close_conn(t);
-	snprintf(port, sizeof(port), "%d", t->c.port);
-	keys[n] = "host", vals[n++] = t->c.host;
-	keys[n] = "hostaddr", vals[n++] = addr;
-	keys[n] = "port", vals[n++] = port;
-	keys[n] = "dbname", vals[n++] = t->c.dbname;
-	keys[n] = "user", vals[n++] = t->c.user;
-	if (t->c.password)
-		keys[n] = "password", vals[n++] = t->c.password;
-	keys[n] = "sslmode", vals[n++] = t->c.sslmode;
-	if (t->c.sslrootcert)
-		keys[n] = "sslrootcert", vals[n++] = t->c.sslrootcert;
-	keys[n] = "application_name", vals[n++] = p->application_name;
-	/* GSSAPI negotiation would read Kerberos state on this thread; probes never use it. */
-	keys[n] = "gssencmode", vals[n++] = "disable";
-	keys[n] = NULL, vals[n] = NULL;
-
 	p->pstats.connects++;
-	/* expand_dbname = 0: a dbname is a name, never a connection string. */
-	t->conn = PQconnectStartParams(keys, vals, 0);
-	if (!t->conn || PQstatus(t->conn) == CONNECTION_BAD) {
-		finish(p, t, 0, classify_connect(t->conn), NULL);
+	if (pgw_connect_start(&o, &t->conn) < 0) {
+		t->conn = NULL;
+		finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
 		return;
 	}
-	PQsetNoticeProcessor(t->conn, quiet_notices, NULL);
 	t->phase = PH_CONNECTING;
 	t->events = POLLOUT;
 }
@@ -775,8 +775,7 @@ static void start_probe(struct probe_prober *p, struct target *t, int64_t now)
 	t->got_row = 0;
 
 	/* An idle connection the server closed is replaced, not blamed. */
-	if (t->conn_ready && (!PQconsumeInput(t->conn) || PQstatus(t->conn) != CONNECTION_OK ||
-	                      PQtransactionStatus(t->conn) != PQTRANS_IDLE))
+	if (t->conn_ready && !pgw_idle_ok(t->conn))
 		close_conn(t);
 	if (t->conn_ready) {
 		send_next(p, t);
@@ -790,39 +789,32 @@ static void start_probe(struct probe_prober *p, struct target *t, int64_t now)
 	connect_with_slot(p, t);
 }
 
-static void handle_result(struct target *t, PGresult *r)
+/* Takes what the finished exchange returned: the probe's row, or its first error. */
+static void take_result(struct target *t)
 {
-	ExecStatusType st = PQresultStatus(r);
-	const char *state;
+	const struct pgw_result *r = pgw_result(t->conn);
 	char *end;
 
-	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_EMPTY_QUERY) {
-		if (t->phase != PH_QUERY || t->c.statement || PQntuples(r) < 1 ||
-		    PQnfields(r) < 1 || PQgetisnull(r, 0, 0))
-			return;
-		errno = 0;
-		t->row_seq = strtoll(PQgetvalue(r, 0, 0), &end, 10);
-		if (errno || *end)
-			return;
-		t->row_written_ms = 0;
-		if (PQnfields(r) >= 2 && !PQgetisnull(r, 0, 1)) {
-			t->row_written_ms = strtoll(PQgetvalue(r, 0, 1), &end, 10);
-			if (*end)
-				t->row_written_ms = 0;
-		}
-		t->got_row = 1;
+	if (r->failed) {
+		t->failed = 1;
+		snprintf(t->sqlstate, sizeof(t->sqlstate), "%s", r->sqlstate);
+		t->err = classify_sqlstate(t->sqlstate[0] ? t->sqlstate : NULL);
 		return;
 	}
-	if (t->failed)
-		return; /* the first error explains the failure */
-	t->failed = 1;
-	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	if (st == PGRES_FATAL_ERROR && state && strlen(state) == 5)
-		snprintf(t->sqlstate, sizeof(t->sqlstate), "%s", state);
-	t->err = st == PGRES_FATAL_ERROR ? classify_sqlstate(t->sqlstate[0] ? t->sqlstate : NULL)
-	                                 : PROBE_ERR_QUERY;
-	if (st == PGRES_BAD_RESPONSE)
-		t->err = PROBE_ERR_CONNECT;
+	if (t->phase != PH_QUERY || t->c.statement || r->ntuples < 1 || r->nfields < 1 ||
+	    !r->value[0])
+		return;
+	errno = 0;
+	t->row_seq = strtoll(r->value[0], &end, 10);
+	if (errno || *end)
+		return;
+	t->row_written_ms = 0;
+	if (r->nfields >= 2 && r->value[1]) {
+		t->row_written_ms = strtoll(r->value[1], &end, 10);
+		if (*end)
+			t->row_written_ms = 0;
+	}
+	t->got_row = 1;
 }
 
 /* The statement's results are all in. */
@@ -837,8 +829,6 @@ static void complete(struct probe_prober *p, struct target *t)
 	    (!strcmp(t->sqlstate, "23505") || !strcmp(t->sqlstate, "42P07")))
 		t->failed = 0;
 	if (t->failed) {
-		if (PQstatus(t->conn) != CONNECTION_OK && t->err == PROBE_ERR_QUERY)
-			t->err = PROBE_ERR_CONNECT;
 		if (!strcmp(t->sqlstate, "42P01")) {
 			/* No heartbeat table: a reader is up but has nothing to measure (yet). */
 			if (t->c.kind == PROBE_READER) {
@@ -858,53 +848,47 @@ static void complete(struct probe_prober *p, struct target *t)
 	finish(p, t, 1, PROBE_ERR_NONE, NULL);
 }
 
-static void advance(struct probe_prober *p, struct target *t, short revents)
+static void advance(struct probe_prober *p, struct target *t)
 {
-	PostgresPollingStatusType ps;
-	PGresult *r;
-	int rc;
+	enum pgw_io io;
 
 	if (t->phase == PH_CONNECTING) {
-		ps = PQconnectPoll(t->conn);
-		if (ps == PGRES_POLLING_READING) {
-			t->events = POLLIN;
-		} else if (ps == PGRES_POLLING_WRITING) {
-			t->events = POLLOUT;
-		} else if (ps == PGRES_POLLING_OK) {
-			if (PQsetnonblocking(t->conn, 1) != 0) {
-				finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
-				return;
-			}
+		io = pgw_connect_poll(t->conn);
+		if (io == PGW_DONE) {
 			t->conn_ready = 1;
 			slot_release(p, t);
 			send_next(p, t);
+		} else if (io == PGW_FAILED) {
+			connect_failed(p, t);
 		} else {
-			finish(p, t, 0, classify_connect(t->conn), NULL);
+			t->events = want_events(io);
 		}
 		return;
 	}
-	if (revents & POLLOUT) {
-		rc = PQflush(t->conn);
-		if (rc < 0) {
-			finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
-			return;
+	io = pgw_query_poll(t->conn);
+	if (io == PGW_FAILED) {
+		/*
+		 * Torn or malformed: the connection goes. A server that said why
+		 * before it hung up (57P01, an administrator's or a failover's
+		 * shutdown) is believed.
+		 */
+		const struct pgw_result *r = pgw_result(t->conn);
+		enum probe_error e = PROBE_ERR_CONNECT;
+
+		if (r->failed && r->sqlstate[0]) {
+			snprintf(t->sqlstate, sizeof(t->sqlstate), "%s", r->sqlstate);
+			e = classify_sqlstate(t->sqlstate);
 		}
-		t->events = rc ? (POLLIN | POLLOUT) : POLLIN;
-	}
-	if ((revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(t->conn)) {
-		finish(p, t, 0, t->failed ? t->err : PROBE_ERR_CONNECT,
-		       t->failed ? t->sqlstate : NULL);
+		close_conn(t);
+		finish(p, t, 0, e, t->sqlstate[0] ? t->sqlstate : NULL);
 		return;
 	}
-	while (!PQisBusy(t->conn)) {
-		r = PQgetResult(t->conn);
-		if (!r) {
-			complete(p, t);
-			return;
-		}
-		handle_result(t, r);
-		PQclear(r);
+	if (io != PGW_DONE) {
+		t->events = want_events(io);
+		return;
 	}
+	take_result(t);
+	complete(p, t);
 }
 
 static void expire(struct probe_prober *p, struct target *t)
@@ -1195,8 +1179,9 @@ static void *run(void *arg)
 			i++;
 			if (t->deadline_ms < next)
 				next = t->deadline_ms;
-			fd = t->phase == PH_RESOLVING || t->phase == PH_QUEUED ? -1
-			                                                       : PQsocket(t->conn);
+			fd = t->phase == PH_RESOLVING || t->phase == PH_QUEUED
+			         ? -1
+			         : pgw_socket(t->conn);
 			if (fd >= 0)
 				add_pollfd(p, &n, fd, t->events, t);
 		}
@@ -1225,11 +1210,12 @@ static void *run(void *arg)
 
 			i = 1 + (k + j) % (n - 1);
 			t = p->pfd_targets[i];
-			if (!p->pfds[i].revents || !t->conn || PQsocket(t->conn) != p->pfds[i].fd ||
+			if (!p->pfds[i].revents || !t->conn ||
+			    pgw_socket(t->conn) != p->pfds[i].fd ||
 			    (t->phase != PH_CONNECTING && t->phase != PH_SETUP &&
 			     t->phase != PH_QUERY))
 				continue;
-			advance(p, t, p->pfds[i].revents);
+			advance(p, t);
 			if (base_now_mono_ms() - pass_start >= PASS_BUDGET_MS)
 				break;
 		}
@@ -1350,9 +1336,8 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 	fresh->v = fresh->pv;
 	fresh->lag_notified_ms = -1;
 	/* Spread first probes over a period, so that many new targets do not connect at once. */
-	fresh->next_due_ms =
-	    base_now_mono_ms() +
-	    (int64_t)(base_hash(c->name, strlen(c->name), 0) % (uint64_t)c->policy.period_ms);
+	fresh->next_due_ms = base_now_mono_ms() + (int64_t)(base_hash(c->name, strlen(c->name), 0) %
+	                                                    (uint64_t)c->policy.period_ms);
 
 	pthread_mutex_lock(&p->lock);
 	t = find_locked(p, c->name);

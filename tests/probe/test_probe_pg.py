@@ -149,7 +149,8 @@ def test_a_wrong_password_is_an_auth_failure_and_is_never_printed(primary, drive
     ev = d.wait_event("auth", "unhealthy")
     assert ev["reason"] == "auth"
     v = d.get("auth")
-    assert v["sqlstate"] == "-"  # libpq's message (user and host names) is not passed on
+    # The server's SQLSTATE (invalid_password) is passed on; its message is not.
+    assert v["sqlstate"] == "28P01"
     out = "\n".join(d.stdout_text) + d.metrics() + d.logs()
     assert wrong not in out
     assert pgenv.DEFAULT_PASSWORD not in out

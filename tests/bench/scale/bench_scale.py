@@ -197,6 +197,8 @@ def main():
     ap.add_argument("--period", type=int, default=5)
     ap.add_argument("--timeout", type=int, default=3)
     ap.add_argument("--window", type=float, default=120.0)
+    ap.add_argument("--log-level", default="info",
+                    help="the controller's (debug logs each status write and what changed)")
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--smoke", action="store_true", help="10 objects, 10 s window (CI)")
     a = ap.parse_args()
@@ -231,7 +233,7 @@ def main():
 
         load = harness.load_avg()
         readiness = ReadyWatch(b, w.ns)
-        t_exec = b.start_controller(extra_args=("--log-level", "info",
+        t_exec = b.start_controller(extra_args=("--log-level", a.log_level,
                                                 "--concurrency", str(a.concurrency)))
         c = b.controller
         startup = StartupCpu(b, c.proc.pid, readiness)
