@@ -658,6 +658,8 @@ static enum probe_error classify_sqlstate(const char *s)
 	return PROBE_ERR_QUERY;
 }
 
+static void exchange(struct probe_prober *p, struct target *t);
+
 /* What the socket waits for after an exchange step; 0 when it failed or ended. */
 static short want_events(enum pgw_io io)
 {
@@ -668,7 +670,6 @@ static void send_statement(struct probe_prober *p, struct target *t, enum phase 
 {
 	const char *params[2];
 	char ms[32];
-	enum pgw_io io;
 	int rc;
 
 	t->phase = ph;
@@ -693,12 +694,11 @@ static void send_statement(struct probe_prober *p, struct target *t, enum phase 
 		finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
 		return;
 	}
-	/* pgw_send only queues: the first poll writes what the socket takes now. */
-	io = pgw_query_poll(t->conn);
-	if (io == PGW_FAILED || io == PGW_DONE)
-		finish(p, t, 0, PROBE_ERR_CONNECT, NULL); /* no server answers before it is asked */
-	else
-		t->events = want_events(io);
+	/*
+	 * pgw_send only queues: the first poll writes, and reads what is there.
+	 * On loopback the whole answer can be there already.
+	 */
+	exchange(p, t);
 }
 
 /* Sends the next statement on an established connection. */
@@ -865,7 +865,14 @@ static void advance(struct probe_prober *p, struct target *t)
 		}
 		return;
 	}
-	io = pgw_query_poll(t->conn);
+	exchange(p, t);
+}
+
+/* Moves the statement's exchange on: writes, reads, and takes the result when it is all in. */
+static void exchange(struct probe_prober *p, struct target *t)
+{
+	enum pgw_io io = pgw_query_poll(t->conn);
+
 	if (io == PGW_FAILED) {
 		/*
 		 * Torn or malformed: the connection goes. A server that said why

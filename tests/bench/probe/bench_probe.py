@@ -71,6 +71,15 @@ def window_mean_ms(before, after, role):
     return 1000 * (s1 - s0) / (c1 - c0) if c1 > c0 else 0.0
 
 
+def failures_by_reason(text):
+    """globaldb_probe_failures_total summed over targets, by reason."""
+    out = {}
+    for m in re.finditer(r'^globaldb_probe_failures_total\{[^}]*reason="([^"]+)"[^}]*\} (\S+)$',
+                         text, re.M):
+        out[m.group(1)] = out.get(m.group(1), 0) + float(m.group(2))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--targets", type=int, default=1000)
@@ -159,8 +168,14 @@ def main():
               f"writer_mean_ms={window_mean_ms(m0, m1, 'writer'):.2f} "
               f"reader_mean_ms={window_mean_ms(m0, m1, 'reader'):.2f} "
               f"max_sampled_lag_ms={max(lags)} unhealthy={len(unhealthy)}")
+        f0, f1 = failures_by_reason(m0), failures_by_reason(m1)
+        failed = {r: int(n - f0.get(r, 0)) for r, n in f1.items() if n > f0.get(r, 0)}
+        print(f"failed probes in the window, by reason: {failed or 'none'}")
         if unhealthy:
             print(f"unhealthy during the window: {unhealthy[:10]}", file=sys.stderr)
+            return 1
+        if failed:
+            print("probes of healthy servers failed", file=sys.stderr)
             return 1
         if probes < 0.95 * expected:
             print("the prober fell behind its schedule", file=sys.stderr)
