@@ -1,8 +1,12 @@
 /*
- * The store is a jansson object used as a hash map from key to object,
- * behind one mutex. Writers compute what changed while holding the lock,
- * collect (old, new) pairs, unlock, and only then call handlers, so handlers
- * can use the store and a slow handler never blocks readers.
+ * The store is a jansson object used as a hash map from key to entry, behind
+ * one mutex. An entry is [resourceVersion, the object as compact JSON text]:
+ * a GlobalDatabase of 3.6 KB of JSON is 21.7 KB as a jansson tree, so the
+ * informer of 1,000 objects holds ~4 MB instead of ~22. Readers get a tree
+ * parsed from the text (tens of microseconds), which is theirs. Writers
+ * compute what changed while holding the lock, collect (old, new) pairs,
+ * unlock, and only then call handlers, so handlers can use the store and a
+ * slow handler never blocks readers.
  */
 #include "pkg/kube/store.h"
 
@@ -60,25 +64,65 @@ char *kube_object_key(json_t *obj)
 	return xstrdup(name);
 }
 
+static const char *rv_of(json_t *obj)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "metadata"),
+						 "resourceVersion"));
+}
+
+/* The entry the store keeps for obj: [resourceVersion or null, compact JSON]. */
+static json_t *entry_new(json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_COMPACT);
+	const char *rv = rv_of(obj);
+	json_t *e;
+
+	if (!text)
+		BUG("an object the watch decoded does not encode");
+	e = json_pack("[s?s]", rv, text);
+	free(text);
+	return e;
+}
+
+/* A tree of the entry's object (a new reference), or NULL for no entry. */
+static json_t *entry_object(json_t *e)
+{
+	const char *text = json_string_value(json_array_get(e, 1));
+	json_t *o;
+
+	if (!text)
+		return NULL;
+	o = json_loads(text, 0, NULL);
+	BUG_ON(!o); /* the store wrote this text itself */
+	return o;
+}
+
 json_t *kube_store_get(struct kube_store *s, const char *key)
 {
+	json_t *e;
 	json_t *o;
 
 	pthread_mutex_lock(&s->mu);
-	o = json_incref(json_object_get(s->items, key));
+	e = json_incref(json_object_get(s->items, key));
 	pthread_mutex_unlock(&s->mu);
+	o = entry_object(e);
+	json_decref(e);
 	return o;
 }
 
 json_t *kube_store_list(struct kube_store *s)
 {
-	json_t *arr = json_array(), *v;
+	json_t *entries = json_array(), *arr = json_array(), *v;
 	const char *k;
+	size_t i;
 
 	pthread_mutex_lock(&s->mu);
 	json_object_foreach(s->items, k, v)
-		json_array_append(arr, v);
+		json_array_append(entries, v);
 	pthread_mutex_unlock(&s->mu);
+	json_array_foreach(entries, i, v)
+		json_array_append_new(arr, entry_object(v));
+	json_decref(entries);
 	return arr;
 }
 
@@ -114,7 +158,7 @@ static void notify(struct kube_store *s, json_t *old_obj, json_t *new_obj)
 
 int kube_store_apply(struct kube_store *s, enum kube_event_type type, json_t *obj)
 {
-	json_t *old_obj;
+	json_t *old_obj, *old_entry, *entry;
 	char *key;
 
 	if (type == KUBE_EVENT_BOOKMARK)
@@ -122,13 +166,16 @@ int kube_store_apply(struct kube_store *s, enum kube_event_type type, json_t *ob
 	key = kube_object_key(obj);
 	if (!key)
 		return BASE_EINVAL;
+	entry = type == KUBE_EVENT_DELETED ? NULL : entry_new(obj);
 	pthread_mutex_lock(&s->mu);
-	old_obj = json_incref(json_object_get(s->items, key));
+	old_entry = json_incref(json_object_get(s->items, key));
 	if (type == KUBE_EVENT_DELETED)
 		json_object_del(s->items, key);
 	else
-		json_object_set(s->items, key, obj);
+		json_object_set_new(s->items, key, entry);
 	pthread_mutex_unlock(&s->mu);
+	old_obj = entry_object(old_entry);
+	json_decref(old_entry);
 	if (type == KUBE_EVENT_DELETED) {
 		/* Report the final state the server sent, as client-go does. */
 		if (old_obj)
@@ -139,12 +186,6 @@ int kube_store_apply(struct kube_store *s, enum kube_event_type type, json_t *ob
 	json_decref(old_obj);
 	free(key);
 	return 0;
-}
-
-static const char *rv_of(json_t *obj)
-{
-	return json_string_value(json_object_get(json_object_get(obj, "metadata"),
-						 "resourceVersion"));
 }
 
 int kube_store_replace(struct kube_store *s, json_t *items)
@@ -161,7 +202,7 @@ int kube_store_replace(struct kube_store *s, json_t *items)
 			json_decref(changes);
 			return BASE_EINVAL;
 		}
-		json_object_set(fresh, key, v);
+		json_object_set_new(fresh, key, entry_new(v));
 		free(key);
 	}
 	/*
@@ -169,18 +210,20 @@ int kube_store_replace(struct kube_store *s, json_t *items)
 	 * current map only changes here; reading it without the lock is safe.
 	 */
 	old_items = s->items;
-	json_object_foreach(fresh, k, v) {
-		json_t *o = json_object_get(old_items, k);
-		const char *orv = rv_of(o), *nrv = rv_of(v);
+	json_array_foreach(items, i, v) {
+		char *key = kube_object_key(v);
+		json_t *o = json_object_get(old_items, key);
+		const char *orv = json_string_value(json_array_get(o, 0)), *nrv = rv_of(v);
 
 		if (!o)
 			json_array_append_new(changes, json_pack("[nO]", v));
 		else if (!orv || !nrv || strcmp(orv, nrv))
-			json_array_append_new(changes, json_pack("[OO]", o, v));
+			json_array_append_new(changes, json_pack("[oO]", entry_object(o), v));
+		free(key);
 	}
 	json_object_foreach(old_items, k, v) {
 		if (!json_object_get(fresh, k))
-			json_array_append_new(changes, json_pack("[On]", v));
+			json_array_append_new(changes, json_pack("[on]", entry_object(v)));
 	}
 	pthread_mutex_lock(&s->mu);
 	s->items = fresh;

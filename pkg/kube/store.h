@@ -2,10 +2,9 @@
  * store.h - a thread-safe cache of Kubernetes objects keyed "namespace/name".
  *
  * The informer's indexer: the reflector writes it, reconcilers read it.
- * Objects are jansson values shared by reference count (jansson's counts are
- * atomic): once an object is in the store it is immutable. Readers get a new
- * reference they must json_decref and must never modify (json_deep_copy it
- * first); writers hand the store objects they no longer modify.
+ * The store keeps each object as compact JSON text (a jansson tree is ~6x
+ * larger), so every read parses a tree of the reader's own: the reader may
+ * modify it and must json_decref it. Writers' objects are borrowed.
  *
  * Handlers (add/update/delete) are registered before the writer starts and
  * are called by the writer's thread after the store has changed and outside
@@ -43,9 +42,9 @@ void kube_store_add_handlers(struct kube_store *s, const struct kube_handlers *h
 /* "namespace/name", or "name" for cluster-scoped objects; NULL without a name. Caller frees. */
 char *kube_object_key(json_t *obj);
 
-/* A new reference to the object with key, or NULL. Read-only. */
+/* The object with key (the caller's own tree), or NULL. */
 json_t *kube_store_get(struct kube_store *s, const char *key);
-/* A new array holding references to every object (order unspecified). */
+/* A new array of every object (order unspecified). */
 json_t *kube_store_list(struct kube_store *s);
 size_t kube_store_len(struct kube_store *s);
 
