@@ -35,6 +35,7 @@
 
 /* Below Kubernetes' default terminationGracePeriodSeconds (30), so we, not SIGKILL, end it. */
 #define SHUTDOWN_TIMEOUT_S 25
+#define TRIM_INTERVAL_S    30 /* malloc_trim while running (wait_for_stop) */
 
 struct controller {
 	const struct options *opt;
@@ -234,11 +235,28 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Waits for a stop, handing freed memory back to the kernel every
+ * TRIM_INTERVAL_S meanwhile. glibc returns only the top of a heap by itself:
+ * at 1,000 GlobalDatabases the start-up's freed objects, interleaved with
+ * live ones, kept 18 of 66 MiB of RSS (docs/benchmarks.md). malloc_trim
+ * releases the free pages anywhere in the arenas, in a few milliseconds.
+ */
 static void wait_for_stop(void)
 {
+	struct timespec next;
+
 	pthread_mutex_lock(&stop_lock);
-	while (!stop_requested)
-		pthread_cond_wait(&stop_cond, &stop_lock);
+	while (!stop_requested) {
+		clock_gettime(CLOCK_REALTIME, &next);
+		next.tv_sec += TRIM_INTERVAL_S;
+		if (pthread_cond_timedwait(&stop_cond, &stop_lock, &next) == ETIMEDOUT &&
+		    !stop_requested) {
+			pthread_mutex_unlock(&stop_lock);
+			malloc_trim(0);
+			pthread_mutex_lock(&stop_lock);
+		}
+	}
 	pthread_mutex_unlock(&stop_lock);
 }
 
