@@ -60,6 +60,7 @@
 #include <openssl/x509v3.h>
 
 #include "pkg/base/alloc.h"
+#include "pkg/base/base64.h"
 #include "pkg/base/err.h"
 
 #define MAX_OPTION      1024   /* bytes in any option string */
@@ -671,52 +672,26 @@ static char *b64_encode(const unsigned char *p, size_t n)
 	return s;
 }
 
-static int b64_value(char ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	if (ch == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * Strict standard base64 (padded, no white space) of s[0..n) into out (room
- * for max bytes): the decoded length, or -1.
- */
+/* The base64 of s[0..n) decoded into out (room for max bytes): its length, or -1. */
 static long b64_decode(const char *s, size_t n, unsigned char *out, size_t max)
 {
-	size_t i, o = 0, pad = 0;
-	uint32_t acc = 0;
-	int v;
+	char *in, *dec;
+	size_t len;
+	long r = -1;
 
-	if (n == 0 || n % 4)
+	if (n == 0)
 		return -1;
-	if (s[n - 1] == '=')
-		pad = s[n - 2] == '=' ? 2 : 1;
-	if (n / 4 * 3 - pad > max)
-		return -1;
-	for (i = 0; i < n; i++) {
-		v = i >= n - pad ? 0 : b64_value(s[i]);
-		if (v < 0)
-			return -1;
-		acc = acc << 6 | (uint32_t)v;
-		if (i % 4 == 3) {
-			unsigned char b[3] = {acc >> 16, acc >> 8, acc};
-			size_t k = i == n - 1 ? 3 - pad : 3;
-
-			memcpy(out + o, b, k);
-			o += k;
-			acc = 0;
+	in = xstrndup(s, n);
+	if (base_base64_decode(in, &dec, &len) == 0) {
+		if (len <= max) {
+			memcpy(out, dec, len);
+			r = (long)len;
 		}
+		base_memzero(dec, len);
+		free(dec);
 	}
-	return (long)o;
+	free(in);
+	return r;
 }
 
 /* ---- authentication ---- */

@@ -640,6 +640,20 @@ static struct pgw_conn *logged_in(struct script *s, const char *reply, size_t le
 
 /* ---- login ---- */
 
+/* Logs in to the scripted server s with password: it must fail as want. */
+static void login_fails(struct script *s, const char *password, enum pgw_fail want)
+{
+	struct pgw_options o;
+	struct pgw_conn *c;
+
+	server_start(s);
+	o = options(s, password, NULL);
+	ck_assert_int_eq(login(&o, &c), PGW_FAILED);
+	ck_assert_int_eq(pgw_failure(c), want);
+	pgw_close(c);
+	server_stop(s);
+}
+
 START_TEST(scram_login_then_a_query_with_parameters_returns_its_row)
 {
 	struct script s = {.auth = AUTH_SCRAM};
@@ -702,61 +716,33 @@ END_TEST
 START_TEST(a_server_that_cannot_prove_the_password_fails_auth)
 {
 	struct script s = {.auth = AUTH_SCRAM, .fault = F_BAD_SIGNATURE};
-	struct pgw_options o;
-	struct pgw_conn *c;
 
-	server_start(&s);
-	o = options(&s, PASSWORD, NULL);
-	ck_assert_int_eq(login(&o, &c), PGW_FAILED);
-	ck_assert_int_eq(pgw_failure(c), PGW_FAIL_AUTH);
-	pgw_close(c);
-	server_stop(&s);
+	login_fails(&s, PASSWORD, PGW_FAIL_AUTH);
 }
 END_TEST
 
 START_TEST(a_server_that_skips_scram_final_fails_auth)
 {
 	struct script s = {.auth = AUTH_SCRAM, .fault = F_SKIP_FINAL};
-	struct pgw_options o;
-	struct pgw_conn *c;
 
-	server_start(&s);
-	o = options(&s, PASSWORD, NULL);
-	ck_assert_int_eq(login(&o, &c), PGW_FAILED);
-	ck_assert_int_eq(pgw_failure(c), PGW_FAIL_AUTH);
-	pgw_close(c);
-	server_stop(&s);
+	login_fails(&s, PASSWORD, PGW_FAIL_AUTH);
 }
 END_TEST
 
 START_TEST(a_server_nonce_that_does_not_extend_ours_fails)
 {
 	struct script s = {.auth = AUTH_SCRAM, .fault = F_BAD_NONCE};
-	struct pgw_options o;
-	struct pgw_conn *c;
 
-	server_start(&s);
-	o = options(&s, PASSWORD, NULL);
-	ck_assert_int_eq(login(&o, &c), PGW_FAILED);
-	ck_assert_int_eq(pgw_failure(c), PGW_FAIL_PROTOCOL);
+	login_fails(&s, PASSWORD, PGW_FAIL_PROTOCOL);
 	ck_assert_int_eq(s.proof_ok, 0);
-	pgw_close(c);
-	server_stop(&s);
 }
 END_TEST
 
 START_TEST(a_zero_iteration_count_fails)
 {
 	struct script s = {.auth = AUTH_SCRAM, .fault = F_BAD_ITERATIONS};
-	struct pgw_options o;
-	struct pgw_conn *c;
 
-	server_start(&s);
-	o = options(&s, PASSWORD, NULL);
-	ck_assert_int_eq(login(&o, &c), PGW_FAILED);
-	ck_assert_int_eq(pgw_failure(c), PGW_FAIL_PROTOCOL);
-	pgw_close(c);
-	server_stop(&s);
+	login_fails(&s, PASSWORD, PGW_FAIL_PROTOCOL);
 }
 END_TEST
 
@@ -788,15 +774,8 @@ END_TEST
 START_TEST(a_password_request_without_a_password_fails_auth)
 {
 	struct script s = {.auth = AUTH_MD5};
-	struct pgw_options o;
-	struct pgw_conn *c;
 
-	server_start(&s);
-	o = options(&s, NULL, NULL);
-	ck_assert_int_eq(login(&o, &c), PGW_FAILED);
-	ck_assert_int_eq(pgw_failure(c), PGW_FAIL_AUTH);
-	pgw_close(c);
-	server_stop(&s);
+	login_fails(&s, NULL, PGW_FAIL_AUTH);
 }
 END_TEST
 
