@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -159,7 +160,7 @@ struct script {
 	/* What the server saw. */
 	int port, listen_fd;
 	pthread_t thread;
-	int logins, proof_ok, queries;
+	atomic_int logins, proof_ok, queries; /* read while the server runs */
 	char user[64], database[64], appname[64], encoding[16];
 	char params[2][64];
 	int nparams;
@@ -481,8 +482,8 @@ static void serve_one(struct script *s, int fd)
 	    20);
 	msg(&b, 'K', "\0\0\0\x01\0\0\0\x02", 8);
 	ready(&b, 'I');
+	s->logins++; /* before the client can see it logged in */
 	peer_send(&p, &b);
-	s->logins++;
 	if (s->close_after_login)
 		goto out;
 	if (s->fatal_after_login) {
