@@ -2,7 +2,8 @@
 # ctest and the scripts under hack/; this file only names the entry points.
 #
 #   make          build (installs missing build dependencies first)
-#   make test     install everything, then run every test tier
+#   make test     install everything, then run every test tier (unit under
+#                 ASan+UBSan and TSan first)
 #   make unit     unit tests only
 #   make asan     unit tests under ASan+UBSan
 #   make tsan     unit tests under TSan
@@ -35,6 +36,7 @@ build: deps-build
 # The sanitizer pass runs first so that the full suite's summary closes the output.
 test: deps
 	$(MAKE) --no-print-directory asan
+	$(MAKE) --no-print-directory tsan
 	cmake -S . -B $(BUILD) -G Ninja
 	cmake --build $(BUILD)
 	ctest --test-dir $(BUILD) --output-on-failure $(if $(TEST_EXCLUDE),-LE '$(TEST_EXCLUDE)') $(CTEST_ARGS)

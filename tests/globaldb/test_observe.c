@@ -33,6 +33,18 @@ static char *big[3]; /* clusters, instances, global clusters */
 static char reported[1024];
 static pthread_mutex_t reported_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* What was reported since the last call (and forget it): the callback runs on other threads. */
+static const char *take_reported(void)
+{
+	static char copy[sizeof(reported)];
+
+	pthread_mutex_lock(&reported_lock);
+	snprintf(copy, sizeof(copy), "%s", reported);
+	reported[0] = '\0';
+	pthread_mutex_unlock(&reported_lock);
+	return copy;
+}
+
 static const char *answer(const char *body)
 {
 	if (big[0])
@@ -336,30 +348,33 @@ static void observe_past_ttl(void)
  */
 START_TEST(test_a_round_reports_what_changed_since_the_last)
 {
+	const char *r;
+
 	gdb_obs_cache_watch(cache, on_change, NULL);
 	set_region("available", 1, NULL, 1);
 	observe_past_ttl();
-	ck_assert_str_eq(reported, ""); /* the first answer is no change */
+	ck_assert_str_eq(take_reported(), ""); /* the first answer is no change */
 	set_region("available", 1, NULL, 1);
 	observe_past_ttl();
-	ck_assert_str_eq(reported, "");
+	ck_assert_str_eq(take_reported(), "");
 	set_region("modifying", 2, "switching-over", 0);
 	observe_past_ttl();
-	ck_assert_str_eq(reported, "c/c1 c/c2 c/c3 g/g1");
-	reported[0] = '\0';
+	ck_assert_str_eq(take_reported(), "c/c1 c/c2 c/c3 g/g1");
 	observe_past_ttl();
-	ck_assert_str_eq(reported, "");
+	ck_assert_str_eq(take_reported(), "");
 	ck_assert_uint_eq(gdb_obs_cache_rounds(cache), 4);
 
 	/* The region's API stops answering, then answers again: everything it holds changed. */
 	atomic_store(&failing, 1);
 	observe_past_ttl();
-	ck_assert_str_eq(reported, "c/c0 c/c1 c/c2 g/g0 g/g1");
-	reported[0] = '\0';
+	ck_assert_str_eq(take_reported(), "c/c0 c/c1 c/c2 g/g0 g/g1");
 	atomic_store(&failing, 0);
-	for (int i = 0; i < 100 && !*reported; i++) /* the failure is served until a refresh */
+	r = "";
+	for (int i = 0; i < 100 && !*r; i++) { /* the failure is served until a refresh */
 		observe_past_ttl();
-	ck_assert_str_eq(reported, "c/c0 c/c1 c/c2 g/g0 g/g1");
+		r = take_reported();
+	}
+	ck_assert_str_eq(r, "c/c0 c/c1 c/c2 g/g0 g/g1");
 }
 END_TEST
 
