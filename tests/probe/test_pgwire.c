@@ -641,14 +641,15 @@ static struct pgw_conn *logged_in(struct script *s, const char *reply, size_t le
 
 /* ---- login ---- */
 
-/* Logs in to the scripted server s with password: it must fail as want. */
-static void login_fails(struct script *s, const char *password, enum pgw_fail want)
+/* Logs in to the scripted server s with password and sslmode: it must fail as want. */
+static void login_fails(struct script *s, const char *password, const char *sslmode,
+                        enum pgw_fail want)
 {
 	struct pgw_options o;
 	struct pgw_conn *c;
 
 	server_start(s);
-	o = options(s, password, NULL);
+	o = options(s, password, sslmode);
 	ck_assert_int_eq(login(&o, &c), PGW_FAILED);
 	ck_assert_int_eq(pgw_failure(c), want);
 	pgw_close(c);
@@ -718,7 +719,7 @@ START_TEST(a_server_that_cannot_prove_the_password_fails_auth)
 {
 	struct script s = {.auth = AUTH_SCRAM, .fault = F_BAD_SIGNATURE};
 
-	login_fails(&s, PASSWORD, PGW_FAIL_AUTH);
+	login_fails(&s, PASSWORD, NULL, PGW_FAIL_AUTH);
 }
 END_TEST
 
@@ -726,7 +727,7 @@ START_TEST(a_server_that_skips_scram_final_fails_auth)
 {
 	struct script s = {.auth = AUTH_SCRAM, .fault = F_SKIP_FINAL};
 
-	login_fails(&s, PASSWORD, PGW_FAIL_AUTH);
+	login_fails(&s, PASSWORD, NULL, PGW_FAIL_AUTH);
 }
 END_TEST
 
@@ -734,7 +735,7 @@ START_TEST(a_server_nonce_that_does_not_extend_ours_fails)
 {
 	struct script s = {.auth = AUTH_SCRAM, .fault = F_BAD_NONCE};
 
-	login_fails(&s, PASSWORD, PGW_FAIL_PROTOCOL);
+	login_fails(&s, PASSWORD, NULL, PGW_FAIL_PROTOCOL);
 	ck_assert_int_eq(s.proof_ok, 0);
 }
 END_TEST
@@ -743,7 +744,7 @@ START_TEST(a_zero_iteration_count_fails)
 {
 	struct script s = {.auth = AUTH_SCRAM, .fault = F_BAD_ITERATIONS};
 
-	login_fails(&s, PASSWORD, PGW_FAIL_PROTOCOL);
+	login_fails(&s, PASSWORD, NULL, PGW_FAIL_PROTOCOL);
 }
 END_TEST
 
@@ -776,7 +777,7 @@ START_TEST(a_password_request_without_a_password_fails_auth)
 {
 	struct script s = {.auth = AUTH_MD5};
 
-	login_fails(&s, NULL, PGW_FAIL_AUTH);
+	login_fails(&s, NULL, NULL, PGW_FAIL_AUTH);
 }
 END_TEST
 
@@ -854,12 +855,7 @@ START_TEST(a_server_refusing_tls_fails_require_and_serves_prefer_in_plaintext)
 	struct pgw_options o;
 	struct pgw_conn *c;
 
-	server_start(&s);
-	o = options(&s, PASSWORD, "require");
-	ck_assert_int_eq(login(&o, &c), PGW_FAILED);
-	ck_assert_int_eq(pgw_failure(c), PGW_FAIL_TLS);
-	pgw_close(c);
-	server_stop(&s);
+	login_fails(&s, PASSWORD, "require", PGW_FAIL_TLS);
 
 	memset(&s, 0, sizeof(s));
 	s.ssl_answer = 'N';
@@ -876,15 +872,8 @@ END_TEST
 START_TEST(an_error_answer_to_sslrequest_fails)
 {
 	struct script s = {.ssl_answer = 'E'};
-	struct pgw_options o;
-	struct pgw_conn *c;
 
-	server_start(&s);
-	o = options(&s, PASSWORD, "prefer");
-	ck_assert_int_eq(login(&o, &c), PGW_FAILED);
-	ck_assert_int_eq(pgw_failure(c), PGW_FAIL_SERVER);
-	pgw_close(c);
-	server_stop(&s);
+	login_fails(&s, PASSWORD, "prefer", PGW_FAIL_SERVER);
 }
 END_TEST
 
