@@ -1221,6 +1221,21 @@ static int skippable(struct pgw_conn *c, enum phase ph, char type)
 	return 1;
 }
 
+/* Moves the unread input to the start of a new buffer of size bytes (>= unread). */
+static void in_realloc(struct pgw_conn *c, size_t size)
+{
+	size_t unread = c->inlen - c->inoff;
+	unsigned char *p = xmalloc(size);
+
+	if (unread)
+		memcpy(p, c->in + c->inoff, unread);
+	free(c->in);
+	c->in = p;
+	c->inalloc = size;
+	c->inoff = 0;
+	c->inlen = unread;
+}
+
 /*
  * Makes room for need bytes from in[inoff] (the message at the head), and
  * for at least one more than are unread, moving or growing the buffer.
@@ -1228,27 +1243,21 @@ static int skippable(struct pgw_conn *c, enum phase ph, char type)
 static void in_make_room(struct pgw_conn *c, size_t need)
 {
 	size_t unread = c->inlen - c->inoff, size;
-	unsigned char *p;
 
 	if (need <= unread)
 		need = unread + 1;
 	if (c->inalloc - c->inoff >= need)
 		return;
-	if (c->inalloc >= need) {
-		memmove(c->in, c->in + c->inoff, unread);
-	} else {
+	if (c->inalloc < need) {
 		size = c->inalloc ? c->inalloc : IN_INITIAL;
 		while (size < need)
 			size *= 2;
 		if (size > 5 + PGW_MAX_MESSAGE)
 			size = 5 + PGW_MAX_MESSAGE;
-		p = xmalloc(size);
-		if (unread)
-			memcpy(p, c->in + c->inoff, unread);
-		free(c->in);
-		c->in = p;
-		c->inalloc = size;
+		in_realloc(c, size);
+		return;
 	}
+	memmove(c->in, c->in + c->inoff, unread);
 	c->inoff = 0;
 	c->inlen = unread;
 }
@@ -1256,18 +1265,8 @@ static void in_make_room(struct pgw_conn *c, size_t need)
 /* After an exchange: a buffer that grew large goes back to its small size. */
 static void in_shrink(struct pgw_conn *c)
 {
-	size_t unread = c->inlen - c->inoff;
-	unsigned char *p;
-
-	if (c->inalloc <= IN_SHRINK || unread > IN_INITIAL)
-		return;
-	p = xmalloc(IN_INITIAL);
-	memcpy(p, c->in + c->inoff, unread);
-	free(c->in);
-	c->in = p;
-	c->inalloc = IN_INITIAL;
-	c->inoff = 0;
-	c->inlen = unread;
+	if (c->inalloc > IN_SHRINK && c->inlen - c->inoff <= IN_INITIAL)
+		in_realloc(c, IN_INITIAL);
 }
 
 /*
