@@ -97,7 +97,7 @@ enum pgw_fail {
 	PGW_FAIL_CONNECT,     /* connect, EOF or socket error; a startup error of no other class */
 	PGW_FAIL_TLS,         /* TLS refused ('N' under require), handshake or certificate */
 	PGW_FAIL_AUTH,        /* bad password, unknown role/database, server failed SCRAM proof */
-	PGW_FAIL_UNAVAILABLE, /* starting up, shutting down, too many connections (SQLSTATE 57P0x or class 53) */
+	PGW_FAIL_UNAVAILABLE, /* starting up, shutting down, too busy (57P0x, class 53) */
 	PGW_FAIL_PROTOCOL,    /* a malformed, oversized or unexpected message */
 	PGW_FAIL_SERVER,      /* the server answered SSLRequest with an error (fork failure) */
 };
