@@ -4,15 +4,18 @@ These guard what every integration and end-to-end test stands on.
 """
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgenv  # noqa: E402
+import testenv  # noqa: E402
 
 with open(os.environ["GDB_TESTENV_STATE"]) as f:
     STATE = json.load(f)
@@ -150,3 +153,52 @@ def test_postgres_write_on_primary_read_on_standby_then_promote(region):
     primary.sql("DROP TABLE envtest_rows")
     standby.wait_replayed(primary.current_lsn())
     assert standby.sql("SELECT count(*) FROM pg_tables WHERE tablename = 'envtest_rows'") == [(0,)]
+
+
+def _etcd_with_ports_taken(tmp_path, monkeypatch, taken_attempts):
+    """start_etcd where the first taken_attempts pairs of "free" ports are
+    already bound by someone else, as when another process wins the race."""
+    holders = []
+    real_free_port = pgenv.free_port
+    calls = {"n": 0}
+
+    def racy_free_port():
+        calls["n"] += 1
+        if calls["n"] > 2 * taken_attempts:
+            return real_free_port()
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        holders.append(s)
+        return s.getsockname()[1]
+
+    monkeypatch.setattr(pgenv, "free_port", racy_free_port)
+    st = {"dir": str(tmp_path), "bin_dir": STATE["bin_dir"]}
+    return st, holders
+
+
+def test_etcd_start_survives_a_port_taken_in_between(tmp_path, monkeypatch, capsys):
+    st, holders = _etcd_with_ports_taken(tmp_path, monkeypatch, taken_attempts=1)
+    try:
+        testenv.start_etcd(st, save=lambda: None)
+        with urllib.request.urlopen(st["etcd_url"] + "/health", timeout=5) as r:
+            assert json.loads(r.read())["health"] == "true"
+        assert "trying new ports" in capsys.readouterr().err
+    finally:
+        testenv.stop_process(st.get("etcd_pid"))
+        for s in holders:
+            s.close()
+
+
+def test_etcd_that_cannot_start_fails_fast_with_its_own_words(tmp_path, monkeypatch):
+    st, holders = _etcd_with_ports_taken(tmp_path, monkeypatch, taken_attempts=2)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(testenv.TestEnvError, match="address already in use"):
+            testenv.start_etcd(st, save=lambda: None, attempts=2)
+        # Not the 90 s start-up timeout: an exited etcd is seen at once.
+        assert time.monotonic() - t0 < testenv.START_TIMEOUT / 2
+    finally:
+        testenv.stop_process(st.get("etcd_pid"))
+        for s in holders:
+            s.close()

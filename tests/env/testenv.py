@@ -50,6 +50,10 @@ class TestEnvError(RuntimeError):
     pass
 
 
+class ProcessExited(TestEnvError):
+    """A process we are waiting for has exited: waiting longer cannot help."""
+
+
 def log(msg):
     print(f"testenv: {msg}", file=sys.stderr, flush=True)
 
@@ -77,17 +81,24 @@ def run(argv, **kw):
         raise TestEnvError(f"{' '.join(argv[:3])}... failed: {e.stderr.strip()[-2000:]}") from e
 
 
-def wait_until(what, predicate, timeout=START_TIMEOUT, interval=0.1):
+def wait_until(what, predicate, timeout=START_TIMEOUT, interval=0.1, log_path=None):
+    """Poll predicate until it holds. ProcessExited from it is final; other
+    errors mean "still starting"."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         try:
             if predicate():
                 return
+        except ProcessExited:
+            raise
         except Exception as e:  # the service is still starting
             last = e
         time.sleep(interval)
-    raise TestEnvError(f"timed out after {timeout}s waiting for {what}: {last}")
+    msg = f"timed out after {timeout}s waiting for {what}: {last}"
+    if log_path:
+        msg += f"\nlast lines of {log_path}:\n" + tail(log_path)
+    raise TestEnvError(msg)
 
 
 # --- certificates, as envtest's tinyca does, with the openssl CLI ---
@@ -227,10 +238,45 @@ def start_apiserver(st):
 
     def ready():
         if not alive(st["apiserver_pid"]):
-            raise TestEnvError("kube-apiserver exited:\n" + tail(f"{d}/kube-apiserver.log"))
+            raise ProcessExited("kube-apiserver exited:\n" + tail(f"{d}/kube-apiserver.log"))
         return https_get(st["apiserver_url"] + "/readyz", st["ca_file"], cert)[0] == 200
 
-    wait_until("kube-apiserver /readyz", ready)
+    wait_until("kube-apiserver /readyz", ready, log_path=f"{d}/kube-apiserver.log")
+
+
+def start_etcd(st, save, attempts=3):
+    """etcd on two ports that were free a moment ago. Another process can take
+    one in between; etcd then exits at once, and we try again on new ports."""
+    d = st["dir"]
+    log_path = f"{d}/etcd.log"
+    for attempt in range(1, attempts + 1):
+        etcd_port, peer_port = pgenv.free_port(), pgenv.free_port()
+        st["etcd_url"] = f"http://127.0.0.1:{etcd_port}"
+        shutil.rmtree(f"{d}/etcd", ignore_errors=True)
+        pid = st["etcd_pid"] = start_process("etcd", [
+            os.path.join(st["bin_dir"], "etcd"), f"--data-dir={d}/etcd",
+            f"--listen-client-urls={st['etcd_url']}", f"--advertise-client-urls={st['etcd_url']}",
+            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-cluster=default=http://127.0.0.1:{peer_port}",
+            "--unsafe-no-fsync=true", "--log-level=warn"], d)
+        save()
+
+        def healthy():
+            if not alive(pid):
+                raise ProcessExited("etcd exited:\n" + tail(log_path))
+            with urllib.request.urlopen(st["etcd_url"] + "/health", timeout=2) as r:
+                return json.loads(r.read()).get("health") == "true"
+
+        try:
+            wait_until("etcd /health", healthy, log_path=log_path)
+            return
+        except TestEnvError as e:
+            stop_process(pid)
+            if attempt == attempts:
+                raise
+            log(f"etcd did not start (attempt {attempt} of {attempts}), trying new ports: "
+                f"{str(e).splitlines()[0]}")
 
 
 def etcd_post(st, path, body):
@@ -279,18 +325,7 @@ def up(state_path, owner_pid):
         make_certs(d)
         st["ca_file"] = f"{d}/ca.crt"
 
-        etcd_port, peer_port = pgenv.free_port(), pgenv.free_port()
-        st["etcd_url"] = f"http://127.0.0.1:{etcd_port}"
-        st["etcd_pid"] = start_process("etcd", [
-            os.path.join(st["bin_dir"], "etcd"), f"--data-dir={d}/etcd",
-            f"--listen-client-urls={st['etcd_url']}", f"--advertise-client-urls={st['etcd_url']}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-cluster=default=http://127.0.0.1:{peer_port}",
-            "--unsafe-no-fsync=true", "--log-level=warn"], d)
-        save()
-        wait_until("etcd /health", lambda: json.loads(urllib.request.urlopen(
-            st["etcd_url"] + "/health", timeout=2).read()).get("health") == "true")
+        start_etcd(st, save)
 
         st["apiserver_port"] = pgenv.free_port()
         st["apiserver_url"] = f"https://127.0.0.1:{st['apiserver_port']}"
