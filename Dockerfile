@@ -1,13 +1,13 @@
 # globaldb-controller's image: built with the same commands as the README
-# (hack/install-deps --no-k8s, then CMake), shipped as the binary and its
-# run-time libraries only, running as a fixed non-root user on a read-only
-# root filesystem. Build it with `make docker-build` (hack/docker-build).
+# (hack/install-deps --no-k8s, then CMake), shipped as one static binary with
+# CA certificates and licences, running as a fixed non-root user on a
+# read-only root filesystem. Build it with `make docker-build` (hack/docker-build).
 ARG BASE_IMAGE=docker.io/library/debian:bookworm-slim
 
 FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 # The installer and its lists first, so this layer is reused until they change.
-COPY hack/install-deps hack/build-k8s-bins hack/apt-packages.txt hack/requirements.txt hack/versions.env hack/
+COPY hack/install-deps hack/build-deps hack/build-k8s-bins hack/apt-packages.txt hack/requirements.txt hack/versions.env hack/
 # Behind a TLS-inspecting proxy, hack/docker-build lends the host's CA bundle
 # to this step only, as a build secret: it is used for downloads and never
 # stored in a layer (the image's own CA bundle is Debian's).
