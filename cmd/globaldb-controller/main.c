@@ -35,7 +35,8 @@
 
 /* Below Kubernetes' default terminationGracePeriodSeconds (30), so we, not SIGKILL, end it. */
 #define SHUTDOWN_TIMEOUT_S 25
-#define TRIM_INTERVAL_S    30 /* malloc_trim while running (wait_for_stop) */
+#define TRIM_INTERVAL_S    10 /* malloc_trim while running (wait_for_stop) */
+#define MMAP_THRESHOLD     (64 * 1024) /* blocks from this size have pages of their own */
 
 struct controller {
 	const struct options *opt;
@@ -300,13 +301,20 @@ int main(int argc, char **argv)
 	base_log_setup(opt.log_level, opt.log_json, stderr);
 	/*
 	 * glibc gives each thread that allocates its own arena (up to 8 per
-	 * core); with a worker per concurrent reconcile each arena keeps its own
-	 * free memory. Two are plenty here: at 300 GlobalDatabases on 16 workers
-	 * this cut RSS from 72 to 60 MiB (docs/benchmarks.md). MALLOC_ARENA_MAX
-	 * still wins when set.
+	 * core), and each arena keeps its own free memory. One is enough here
+	 * (the threads mostly wait on the network, and each has a small cache of
+	 * its own): at 1,000 GlobalDatabases a second arena held 20 of 45 MiB.
+	 * And a fixed mmap threshold: by default glibc raises it to the size of
+	 * each large block freed, so the Describe pages and response bodies end
+	 * up inside the heap, between long-lived objects, where a trim cannot
+	 * return them. Together, 48 -> 40 MiB (docs/benchmarks.md, Scale). The
+	 * MALLOC_ARENA_MAX and MALLOC_MMAP_THRESHOLD_ environment variables still
+	 * win when set.
 	 */
 	if (!getenv("MALLOC_ARENA_MAX"))
-		mallopt(M_ARENA_MAX, 2);
+		mallopt(M_ARENA_MAX, 1);
+	if (!getenv("MALLOC_MMAP_THRESHOLD_"))
+		mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
 
 	/* Before any thread exists, so that every thread inherits the mask. */
 	sigemptyset(&set);

@@ -24,6 +24,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,7 +57,7 @@ struct key_state {
 	int64_t creds_mono; /* 0 = never fetched */
 	atomic_int creds_refused; /* a probe was refused for authentication: re-read them */
 	unsigned creds_gen;
-	char creds_error[1024];
+	char *creds_error; /* why there are none, NULL when there are */
 	/* probe targets */
 	char base[TARGET_BASE_MAX + 1];
 	char *writer_region;
@@ -171,6 +172,19 @@ static void set_last(struct key_state *s, enum gdb_action_kind kind, const char 
 	s->last.change_id = s->last_change_id;
 }
 
+/* Says why an object has no probe credentials (printf-like). */
+static void creds_failed(struct key_state *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void creds_failed(struct key_state *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(s->creds_error);
+	va_start(ap, fmt);
+	s->creds_error = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
 static void forget_creds(struct key_state *s)
 {
 	base_free_secret(s->password);
@@ -230,6 +244,7 @@ static void state_free(struct key_state *s)
 	free(s->last_message);
 	free(s->last_change_id);
 	forget_creds(s);
+	free(s->creds_error);
 	free(s->writer_region);
 	free(s->writer_sig);
 	for (size_t i = 0; i < GDB_MAX_REGIONS; i++) {
@@ -451,20 +466,19 @@ static int creds_from_secret(struct gdb_reconciler *r, struct key_state *s, cons
 
 	rc = read_secret_data(r, ns, hc->secret_name, reread, &data, fetched_mono);
 	if (rc == BASE_ENOTFOUND) {
-		snprintf(s->creds_error, sizeof(s->creds_error), "Secret %.63s/%.253s does not exist", ns,
-			 hc->secret_name);
+		creds_failed(s, "Secret %.63s/%.253s does not exist", ns, hc->secret_name);
 		return rc;
 	}
 	if (rc < 0) {
-		snprintf(s->creds_error, sizeof(s->creds_error), "cannot read Secret %.63s/%.253s: %s", ns,
-			 hc->secret_name, base_strerror(rc));
+		creds_failed(s, "cannot read Secret %.63s/%.253s: %s", ns, hc->secret_name,
+			     base_strerror(rc));
 		return rc;
 	}
 	u = json_string_value(json_object_get(data, hc->username_key));
 	p = json_string_value(json_object_get(data, hc->password_key));
 	if (!u || !p) {
-		snprintf(s->creds_error, sizeof(s->creds_error), "Secret %.63s/%.253s has no key %.100s", ns,
-			 hc->secret_name, !u ? hc->username_key : hc->password_key);
+		creds_failed(s, "Secret %.63s/%.253s has no key %.100s", ns, hc->secret_name,
+			     !u ? hc->username_key : hc->password_key);
 		json_decref(data);
 		return BASE_EINVAL;
 	}
@@ -474,9 +488,8 @@ static int creds_from_secret(struct gdb_reconciler *r, struct key_state *s, cons
 	json_decref(data);
 	if (!s->user || !s->password || !*s->user) {
 		forget_creds(s);
-		snprintf(s->creds_error, sizeof(s->creds_error),
-			 "Secret %.63s/%.253s: %s or %s is not valid base64 text", ns, hc->secret_name,
-			 hc->username_key, hc->password_key);
+		creds_failed(s, "Secret %.63s/%.253s: %s or %s is not valid base64 text", ns,
+			     hc->secret_name, hc->username_key, hc->password_key);
 		return BASE_EINVAL;
 	}
 	return 0;
@@ -498,9 +511,8 @@ static int creds_from_secrets_manager(struct gdb_reconciler *r, struct key_state
 		rc = aws_secretsmanager_get_secret_value(r->o.aws, spec->regions[i].name, id, NULL,
 							 NULL, &v, &err);
 		if (rc < 0) {
-			snprintf(s->creds_error, sizeof(s->creds_error),
-				 "Secrets Manager secret %s in %s: %s", id, spec->regions[i].name,
-				 *err.code ? err.code : base_strerror(rc));
+			creds_failed(s, "Secrets Manager secret %s in %s: %s", id,
+				     spec->regions[i].name, *err.code ? err.code : base_strerror(rc));
 			aws_secret_value_release(&v);
 			if (rc == BASE_ETRANSPORT || rc == BASE_ETIMEDOUT || rc == BASE_ESERVER ||
 			    rc == BASE_ETHROTTLED)
@@ -511,10 +523,10 @@ static int creds_from_secrets_manager(struct gdb_reconciler *r, struct key_state
 		aws_secret_value_release(&v);
 		if (!json_is_string(json_object_get(j, "username")) ||
 		    !json_is_string(json_object_get(j, "password"))) {
-			snprintf(s->creds_error, sizeof(s->creds_error),
-				 "Secrets Manager secret %s is not a JSON object with username and "
-				 "password",
-				 id);
+			creds_failed(s,
+				     "Secrets Manager secret %s is not a JSON object with username and "
+				     "password",
+				     id);
 			if (j) {
 				json_t *pw = json_object_get(j, "password");
 
@@ -550,14 +562,14 @@ static int resolve_creds(struct gdb_reconciler *r, struct key_state *s, const ch
 		base_free_secret(old_pw);
 		return 0;
 	}
-	s->creds_error[0] = '\0';
+	free(s->creds_error);
+	s->creds_error = NULL;
 	if (spec->health_check.secret_name)
 		rc = creds_from_secret(r, s, ns, &spec->health_check, refused, &fetched);
 	else if (spec->health_check.secrets_manager_secret_id)
 		rc = creds_from_secrets_manager(r, s, spec);
 	else {
-		snprintf(s->creds_error, sizeof(s->creds_error),
-			 "spec.healthCheck names no credentials");
+		creds_failed(s, "spec.healthCheck names no credentials");
 		rc = BASE_EINVAL;
 	}
 	if (rc == 0) {
@@ -1034,23 +1046,22 @@ static int report_bad_spec(struct gdb_reconciler *r, struct key_state *s, json_t
 static int report_no_creds(struct gdb_reconciler *r, struct key_state *s, json_t **obj,
 			   const char *ns, const char *name, int64_t gen)
 {
+	const char *why = s->creds_error ? s->creds_error : "no probe credentials";
 	struct gdb_status st;
 	int64_t now = base_now_real_ms();
 	int rc;
 
 	gdb_status_decode(json_object_get(*obj, "status"), &st, NULL, 0);
 	st.observed_generation = gen;
-	cond_set(&st, "Ready", GDB_COND_FALSE, "ProbeCredentialsUnavailable", s->creds_error, gen,
-		 now);
-	cond_set(&st, "Degraded", GDB_COND_TRUE, "ProbeCredentialsUnavailable", s->creds_error,
-		 gen, now);
+	cond_set(&st, "Ready", GDB_COND_FALSE, "ProbeCredentialsUnavailable", why, gen, now);
+	cond_set(&st, "Degraded", GDB_COND_TRUE, "ProbeCredentialsUnavailable", why, gen, now);
 	cond_set(&st, "PrimaryHealthy", GDB_COND_UNKNOWN, "NotProbedYet",
 		 "no probe credentials, so no probes", gen, now);
 	rc = persist_status(r, s, obj, &st, ns, name);
 	gdb_status_release(&st);
 	if (r->o.recorder)
 		kube_recorder_event(r->o.recorder, *obj, "Warning", "ProbeCredentialsUnavailable",
-				    "Reconcile", "%s", s->creds_error);
+				    "Reconcile", "%s", why);
 	return rc;
 }
 

@@ -23,6 +23,7 @@ struct kube_reflector {
 	long page_size;
 	int min_timeout_s;
 	int strip_managed_fields;
+	int strip_last_applied;
 
 	pthread_t thread;
 	atomic_int stop;
@@ -34,13 +35,20 @@ struct kube_reflector {
 };
 
 /*
- * Drops metadata.managedFields (client-go's TransformStripManagedFields): a
- * controller never reads them, they are often the largest part of an object,
- * and an update without them keeps the server's.
+ * What the options ask to drop of each object before it is stored:
+ * metadata.managedFields (client-go's TransformStripManagedFields: often the
+ * largest part of an object, and an update without them keeps the server's),
+ * and kubectl's last-applied-configuration annotation (a second copy of the
+ * spec, ~1 KB an object).
  */
-static void strip_managed_fields(json_t *obj)
+static void transform(const struct kube_reflector *r, json_t *obj)
 {
-	json_object_del(json_object_get(obj, "metadata"), "managedFields");
+	json_t *meta = json_object_get(obj, "metadata");
+
+	if (r->strip_managed_fields)
+		json_object_del(meta, "managedFields");
+	if (r->strip_last_applied)
+		json_object_del(json_object_get(meta, "annotations"), KUBE_LAST_APPLIED_ANNOTATION);
 }
 
 static void set_rv(struct kube_reflector *r, const char *rv)
@@ -101,12 +109,12 @@ static int do_list(struct kube_reflector *r, struct kube_status *st)
 		rc = BASE_EPARSE;
 		goto out;
 	}
-	if (r->strip_managed_fields) {
+	if (r->strip_managed_fields || r->strip_last_applied) {
 		size_t i;
 		json_t *item;
 
 		json_array_foreach(json_object_get(list, "items"), i, item)
-			strip_managed_fields(item);
+			transform(r, item);
 	}
 	rc = kube_store_replace(r->store, json_object_get(list, "items"));
 	if (rc < 0)
@@ -129,8 +137,7 @@ static int on_event(void *ud, enum kube_event_type type, json_t *obj)
 							   "resourceVersion"));
 	int rc;
 
-	if (r->strip_managed_fields)
-		strip_managed_fields(obj);
+	transform(r, obj);
 	rc = kube_store_apply(r->store, type, obj);
 	if (rc < 0)
 		return BASE_EPARSE;
@@ -228,6 +235,7 @@ int kube_reflector_start(struct kube_client *client, struct kube_store *store,
 	r->name = xstrdup(opts->name ? opts->name : opts->res->resource);
 	r->page_size = opts->page_size > 0 ? opts->page_size : KUBE_DEFAULT_PAGE_SIZE;
 	r->strip_managed_fields = opts->strip_managed_fields;
+	r->strip_last_applied = opts->strip_last_applied;
 	r->min_timeout_s = opts->min_watch_timeout_s > 0 ? opts->min_watch_timeout_s
 							  : KUBE_WATCH_MIN_TIMEOUT_S;
 	pthread_mutex_init(&r->mu, NULL);

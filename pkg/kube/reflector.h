@@ -27,6 +27,8 @@
 #include "pkg/kube/store.h"
 
 #define KUBE_WATCH_MIN_TIMEOUT_S 300
+/* kubectl apply's (and Argo CD's client-side apply's) copy of the applied object. */
+#define KUBE_LAST_APPLIED_ANNOTATION "kubectl.kubernetes.io/last-applied-configuration"
 #define KUBE_REFLECTOR_BACKOFF_BASE_MS 800
 #define KUBE_REFLECTOR_BACKOFF_CAP_MS 30000
 #define KUBE_REFLECTOR_BACKOFF_RESET_MS 120000
@@ -40,6 +42,12 @@ struct kube_reflector_opts {
 	int min_watch_timeout_s;         /* 0 = KUBE_WATCH_MIN_TIMEOUT_S (tests shorten it) */
 	const char *name;                /* for logs; copied; may be NULL */
 	int strip_managed_fields;        /* store objects without metadata.managedFields */
+	/*
+	 * Store objects without KUBE_LAST_APPLIED_ANNOTATION. An update (PUT) of
+	 * such a copy would remove it on the server: only for objects written
+	 * through a subresource or a patch.
+	 */
+	int strip_last_applied;
 };
 
 struct kube_reflector_stats {

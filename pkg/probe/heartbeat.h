@@ -38,8 +38,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* At the default 5 s period, 21 minutes of writes. */
-#define PROBE_HEARTBEAT_HISTORY 256
+/*
+ * At the default 5 s period, 5 minutes of writes; at 1 s, a minute (1 KB a
+ * writer). A lag older than that is estimated from the row's written_at, over
+ * by about a period: far beyond any failover's lag budget either way.
+ */
+#define PROBE_HEARTBEAT_HISTORY 64
 
 struct probe_heartbeat {
 	struct {

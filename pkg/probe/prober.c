@@ -64,7 +64,6 @@ enum phase {
 struct config {
 	char *host, *dbname, *user, *password, *sslmode, *sslrootcert;
 	char *table, *heartbeat_id, *statement, *lag_source;
-	char *sql_setup, *sql_probe;
 	int port;
 	enum probe_kind kind;
 	struct probe_policy policy;
@@ -111,7 +110,7 @@ struct target {
 	int64_t row_seq, row_written_ms;
 
 	/* Results. */
-	/* Writer: acknowledged heartbeats (4 KB), from its first write on; NULL before and for
+	/* Writer: acknowledged heartbeats (1 KB), from its first write on; NULL before and for
 	 * readers. */
 	struct probe_heartbeat *hb;
 	struct probe_state st;
@@ -317,8 +316,6 @@ static void config_release(struct config *c)
 	free(c->heartbeat_id);
 	free(c->statement);
 	free(c->lag_source);
-	free(c->sql_setup);
-	free(c->sql_probe);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -337,22 +334,34 @@ static void config_init(struct config *c, const struct probe_target *t)
 	c->heartbeat_id = dup_or(t->heartbeat_id, DEFAULT_HEARTBEAT_ID);
 	c->statement = dup_or(t->writer_statement, NULL);
 	c->lag_source = dup_or(t->lag_source, NULL);
-	/* The table name is a validated identifier, so it can be spliced in. */
-	c->sql_setup = xasprintf("CREATE TABLE IF NOT EXISTS %s (id text PRIMARY KEY, "
-	                         "written_at timestamptz NOT NULL, seq bigint NOT NULL)",
-	                         c->table);
-	if (c->kind == PROBE_READER)
-		c->sql_probe =
-		    xasprintf("SELECT seq, (extract(epoch FROM written_at) * 1000)::int8 "
-		              "FROM %s WHERE id = $1",
-		              c->table);
+}
+
+/*
+ * The heartbeat statements, made when sent rather than kept per target (2,000
+ * targets are 2,000 copies). The table name is a validated identifier of at
+ * most 63 bytes, so it can be spliced in, and the statement fits buf.
+ */
+#define SQL_MAX 320
+static const char *heartbeat_sql(const struct config *c, enum phase ph, char buf[SQL_MAX])
+{
+	if (ph == PH_SETUP)
+		snprintf(buf, SQL_MAX,
+		         "CREATE TABLE IF NOT EXISTS %s (id text PRIMARY KEY, "
+		         "written_at timestamptz NOT NULL, seq bigint NOT NULL)",
+		         c->table);
+	else if (c->kind == PROBE_READER)
+		snprintf(buf, SQL_MAX,
+		         "SELECT seq, (extract(epoch FROM written_at) * 1000)::int8 "
+		         "FROM %s WHERE id = $1",
+		         c->table);
 	else
-		c->sql_probe =
-		    xasprintf("INSERT INTO %s AS h (id, written_at, seq) "
-		              "VALUES ($1, to_timestamp($2::float8 / 1000), 1) "
-		              "ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, "
-		              "seq = h.seq + 1 RETURNING seq",
-		              c->table);
+		snprintf(buf, SQL_MAX,
+		         "INSERT INTO %s AS h (id, written_at, seq) "
+		         "VALUES ($1, to_timestamp($2::float8 / 1000), 1) "
+		         "ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, "
+		         "seq = h.seq + 1 RETURNING seq",
+		         c->table);
+	return buf;
 }
 
 static int str_differs(const char *a, const char *b)
@@ -669,24 +678,24 @@ static short want_events(enum pgw_io io)
 static void send_statement(struct probe_prober *p, struct target *t, enum phase ph)
 {
 	const char *params[2];
-	char ms[32];
+	char ms[32], sql[SQL_MAX];
 	int rc;
 
 	t->phase = ph;
 	if (ph == PH_SETUP) {
-		rc = pgw_send(t->conn, t->c.sql_setup, 0, NULL);
+		rc = pgw_send(t->conn, heartbeat_sql(&t->c, ph, sql), 0, NULL);
 	} else if (t->c.statement) {
 		rc = pgw_send(t->conn, t->c.statement, 0, NULL);
 	} else if (t->c.kind == PROBE_READER) {
 		params[0] = t->c.heartbeat_id;
-		rc = pgw_send(t->conn, t->c.sql_probe, 1, params);
+		rc = pgw_send(t->conn, heartbeat_sql(&t->c, ph, sql), 1, params);
 	} else {
 		t->sent_ms = base_now_mono_ms();
 		t->sent_real_ms = base_now_real_ms();
 		snprintf(ms, sizeof(ms), "%" PRId64, t->sent_real_ms);
 		params[0] = t->c.heartbeat_id;
 		params[1] = ms;
-		rc = pgw_send(t->conn, t->c.sql_probe, 2, params);
+		rc = pgw_send(t->conn, heartbeat_sql(&t->c, ph, sql), 2, params);
 	}
 	if (ph == PH_QUERY && (t->c.statement || t->c.kind == PROBE_READER))
 		t->sent_ms = base_now_mono_ms();

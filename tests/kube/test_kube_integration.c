@@ -77,10 +77,13 @@ static char *fresh_namespace(struct kube_client *c, const char *prefix)
 	return name;
 }
 
+/* A ConfigMap as `kubectl apply` leaves it: with its last-applied annotation beside another. */
 static json_t *configmap(const char *ns, const char *name, const char *k, const char *v)
 {
-	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1", "kind",
-			 "ConfigMap", "metadata", "name", name, "namespace", ns, "data", k, v);
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}}, s:{s:s}}", "apiVersion", "v1",
+			 "kind", "ConfigMap", "metadata", "name", name, "namespace", ns,
+			 "annotations", KUBE_LAST_APPLIED_ANNOTATION, "{\"kind\":\"ConfigMap\"}",
+			 "example.com/kept", "yes", "data", k, v);
 }
 
 static const char *rv_of(json_t *o)
@@ -689,9 +692,10 @@ START_TEST(gone_after_compaction_relists_without_loss_or_duplicates)
 END_TEST
 
 /*
- * A store that strips managedFields (what the controller runs with) holds
- * objects without them, from the list and from the watch, and an update
- * made from such a copy keeps the server's managed fields.
+ * A store that strips managedFields and the last-applied annotation (what the
+ * controller runs with) holds objects without them, from the list and from
+ * the watch, with their other annotations; an update made from such a copy
+ * keeps the server's managed fields.
  */
 START_TEST(stripped_store_drops_managed_fields_and_updates_keep_the_servers)
 {
@@ -699,10 +703,10 @@ START_TEST(stripped_store_drops_managed_fields_and_updates_keep_the_servers)
 	char *ns = fresh_namespace(c, "kube-strip"), *k;
 	struct kube_store *s = kube_store_new();
 	struct kube_reflector_opts ro = {.res = &kube_res_configmaps, .ns = ns,
-					 .strip_managed_fields = 1};
+					 .strip_managed_fields = 1, .strip_last_applied = 1};
 	struct kube_reflector *r;
 	struct kube_status st;
-	json_t *o, *server = NULL;
+	json_t *o, *ann, *server = NULL;
 
 	r = start_listed_then_watched(c, s, &ro, ns, "listed", "watched");
 	for (int i = 0; i < 2; i++) {
@@ -710,6 +714,9 @@ START_TEST(stripped_store_drops_managed_fields_and_updates_keep_the_servers)
 		o = kube_store_get(s, k);
 		ck_assert_ptr_nonnull(o);
 		ck_assert_ptr_null(json_object_get(json_object_get(o, "metadata"), "managedFields"));
+		ann = json_object_get(json_object_get(o, "metadata"), "annotations");
+		ck_assert_ptr_null(json_object_get(ann, KUBE_LAST_APPLIED_ANNOTATION));
+		ck_assert_str_eq(json_string_value(json_object_get(ann, "example.com/kept")), "yes");
 		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(o, "data"), "k")),
 				 "v");
 		free(k);
