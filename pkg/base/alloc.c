@@ -91,6 +91,16 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
+void xsetf(char **slot, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(*slot);
+	va_start(ap, fmt);
+	*slot = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
 void base_memzero(void *p, size_t n)
 {
 	if (p)

@@ -35,6 +35,8 @@ char *xstrndup(const char *s, size_t n);
 /* A newly allocated formatted string. The caller frees it. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap);
+/* Frees *slot and puts a newly allocated formatted string in its place. */
+void xsetf(char **slot, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Overwrite secret material before freeing it; the compiler may not elide it. */
 void base_memzero(void *p, size_t n);

@@ -343,18 +343,6 @@ static struct gdb_action *act(struct ctx *c, enum gdb_action_kind kind, const ch
 	return a;
 }
 
-static void reason_of(struct gdb_action *a, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void reason_of(struct gdb_action *a, const char *fmt, ...)
-{
-	va_list ap;
-
-	free(a->reason);
-	va_start(ap, fmt);
-	a->reason = xvasprintf(fmt, ap);
-	va_end(ap);
-}
-
 static void wait_for(struct ctx *c, int64_t requeue_ms, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void wait_for(struct ctx *c, int64_t requeue_ms, const char *fmt, ...)
@@ -878,7 +866,7 @@ static int step_update_dns(struct ctx *c)
 	a = issue(c, GDB_ACT_UPSERT_DNS, c->writer);
 	a->writer_endpoint = xstrdup(w->endpoint);
 	a->reader_endpoint = w->reader_endpoint ? xstrdup(w->reader_endpoint) : NULL;
-	reason_of(a, "point %s at %s", c->spec->dns.writer_record_name, w->endpoint);
+	xsetf(&a->reason, "point %s at %s", c->spec->dns.writer_record_name, w->endpoint);
 	event(c, GDB_EVENT_NORMAL, "UpdatingDns", "UPSERT %s -> %s",
 	      c->spec->dns.writer_record_name, w->endpoint);
 	return DONE;
@@ -926,13 +914,13 @@ static int step_idempotent(struct ctx *c, enum gdb_action_kind kind, enum gdb_st
 		                                             : c->spec->global_cluster_identifier);
 		if (w && w->endpoint)
 			a->writer_endpoint = xstrdup(w->endpoint);
-		reason_of(a, "publish the writer region %s under %s", c->writer,
-		          c->spec->ssm_parameter_prefix);
+		xsetf(&a->reason, "publish the writer region %s under %s", c->writer,
+		      c->spec->ssm_parameter_prefix);
 	} else {
 		/* The same value on every retry: re-setting it does not roll out again. */
 		base_time_format(c->st->operation.started_ms, iso, sizeof(iso));
 		a->restart_stamp = xstrdup(iso);
-		reason_of(a, "restart workloads so no client keeps the old writer");
+		xsetf(&a->reason, "restart workloads so no client keeps the old writer");
 		event(c, GDB_EVENT_NORMAL, "RestartingWorkloads",
 		      "restarting %zu deployments, %zu statefulsets, %zu ECS services",
 		      c->spec->n_deployments, c->spec->n_stateful_sets, c->spec->n_ecs_services);
@@ -1031,7 +1019,8 @@ static int step_switchover(struct ctx *c)
 	a->global_cluster_identifier = xstrdup(c->global->identifier);
 	a->db_cluster_identifier = xstrdup(cluster_id(c, op->target_region));
 	a->target_arn = xstrdup(t->cluster_arn ? t->cluster_arn : "");
-	reason_of(a, "spec.primaryRegion is %s, the writer is in %s", op->target_region, c->writer);
+	xsetf(&a->reason, "spec.primaryRegion is %s, the writer is in %s", op->target_region,
+	      c->writer);
 	event(c, GDB_EVENT_NORMAL, "SwitchoverStarted",
 	      "SwitchoverGlobalCluster %s to %s, called in %s", c->global->identifier,
 	      op->target_region, c->writer);
@@ -1135,8 +1124,8 @@ static int step_failover_managed(struct ctx *c)
 	a->global_cluster_identifier = xstrdup(c->global->identifier);
 	a->db_cluster_identifier = xstrdup(cluster_id(c, op->target_region));
 	a->target_arn = xstrdup(t->cluster_arn ? t->cluster_arn : "");
-	reason_of(a, "the writer in %s failed; FailoverGlobalCluster AllowDataLoss to %s",
-	          op->source_region, op->target_region);
+	xsetf(&a->reason, "the writer in %s failed; FailoverGlobalCluster AllowDataLoss to %s",
+	      op->source_region, op->target_region);
 	event(c, GDB_EVENT_WARNING, "FailoverStarted",
 	      "FailoverGlobalCluster --allow-data-loss %s to %s, called in %s",
 	      c->global->identifier, op->target_region, op->target_region);
@@ -1224,8 +1213,8 @@ static int step_detach(struct ctx *c)
 	a->global_cluster_identifier = xstrdup(c->global->identifier);
 	a->db_cluster_identifier = xstrdup(cluster_id(c, op->target_region));
 	a->target_arn = xstrdup(t->cluster_arn ? t->cluster_arn : "");
-	reason_of(a, "the writer in %s failed; RemoveFromGlobalCluster promotes %s",
-	          op->source_region, op->target_region);
+	xsetf(&a->reason, "the writer in %s failed; RemoveFromGlobalCluster promotes %s",
+	      op->source_region, op->target_region);
 	event(c, GDB_EVENT_WARNING, "FailoverStarted",
 	      "RemoveFromGlobalCluster %s from %s (detach and promote), called in %s",
 	      cluster_id(c, op->target_region), c->global->identifier, op->target_region);
@@ -1425,8 +1414,8 @@ static int step_awaiting_failover_approval(struct ctx *c)
 	         "gdb <name> %s=$(date -u +%%FT%%TZ)",
 	         c->writer, target, GDB_ANNOTATION_APPROVE_FAILOVER);
 	a = act(c, GDB_ACT_RECOMMEND_FAILOVER, target, GDB_REQUEUE_WAIT_MS);
-	reason_of(a, "failover to %s recommended; waiting for %s", target,
-	          GDB_ANNOTATION_APPROVE_FAILOVER);
+	xsetf(&a->reason, "failover to %s recommended; waiting for %s", target,
+	      GDB_ANNOTATION_APPROVE_FAILOVER);
 	gdb_set_str(&op->message, "waiting for the approve-failover annotation");
 	return DONE;
 }
@@ -1498,7 +1487,8 @@ static int step_fence(struct ctx *c)
 		a->global_cluster_identifier = xstrdup(g);
 		a->db_cluster_identifier = xstrdup(cluster_id(c, r));
 		a->target_arn = xstrdup(o->cluster_arn ? o->cluster_arn : "");
-		reason_of(a, "detach the stale cluster in %s from %s before deleting it", r, g);
+		xsetf(&a->reason, "detach the stale cluster in %s from %s before deleting it", r,
+		      g);
 		event(c, GDB_EVENT_NORMAL, "RemovingStaleMember", "RemoveFromGlobalCluster %s %s",
 		      g, cluster_id(c, r));
 		return DONE;
@@ -1508,8 +1498,8 @@ static int step_fence(struct ctx *c)
 			return DONE;
 		a = issue(c, GDB_ACT_DELETE_INSTANCES, r);
 		a->db_cluster_identifier = xstrdup(cluster_id(c, r));
-		reason_of(a, "fence the stale writer in %s: delete its %zu instances", r,
-		          o->n_instances);
+		xsetf(&a->reason, "fence the stale writer in %s: delete its %zu instances", r,
+		      o->n_instances);
 		event(c, GDB_EVENT_WARNING, "FencingOldWriter",
 		      "deleting the %zu instances of the stale cluster %s in %s", o->n_instances,
 		      cluster_id(c, r), r);
@@ -1523,8 +1513,8 @@ static int step_fence(struct ctx *c)
 	a->snapshot_id = xasprintf("%s-lost-writes-%s", cluster_id(c, r), ts);
 	if (last->type == GDB_OP_FAILOVER && streq(last->source_region, r))
 		gdb_set_str(&op->lost_writes_snapshot, a->snapshot_id);
-	reason_of(a, "delete the stale cluster in %s, keeping its writes in snapshot %s", r,
-	          a->snapshot_id);
+	xsetf(&a->reason, "delete the stale cluster in %s, keeping its writes in snapshot %s", r,
+	      a->snapshot_id);
 	event(c, GDB_EVENT_WARNING, "FencingOldWriter", "DeleteDBCluster %s with final snapshot %s",
 	      cluster_id(c, r), a->snapshot_id);
 	return DONE;
@@ -1559,7 +1549,7 @@ static int step_delete_old_global(struct ctx *c)
 		a->global_cluster_identifier = xstrdup(g->identifier);
 		a->db_cluster_identifier = xstrdup(id);
 		a->target_arn = xstrdup(g->members[i].db_cluster_arn);
-		reason_of(a, "empty the old global cluster %s", g->identifier);
+		xsetf(&a->reason, "empty the old global cluster %s", g->identifier);
 		return DONE;
 	}
 	if (streq(g->status, "deleting")) {
@@ -1570,7 +1560,7 @@ static int step_delete_old_global(struct ctx *c)
 		return DONE;
 	a = issue(c, GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER, c->writer);
 	a->global_cluster_identifier = xstrdup(g->identifier);
-	reason_of(a, "delete the old global cluster %s", g->identifier);
+	xsetf(&a->reason, "delete the old global cluster %s", g->identifier);
 	event(c, GDB_EVENT_NORMAL, "DeletingOldGlobalCluster", "DeleteGlobalCluster %s",
 	      g->identifier);
 	return DONE;
@@ -1622,8 +1612,8 @@ static int step_create_global(struct ctx *c)
 	a->global_cluster_identifier = xstrdup(op->global_cluster_identifier);
 	a->db_cluster_identifier = xstrdup(cluster_id(c, c->writer));
 	a->target_arn = xstrdup(w->cluster_arn ? w->cluster_arn : "");
-	reason_of(a, "fallback: new global cluster %s from the writer in %s",
-	          op->global_cluster_identifier, c->writer);
+	xsetf(&a->reason, "fallback: new global cluster %s from the writer in %s",
+	      op->global_cluster_identifier, c->writer);
 	event(c, GDB_EVENT_NORMAL, "CreatingGlobalCluster", "CreateGlobalCluster %s from %s",
 	      op->global_cluster_identifier, cluster_id(c, c->writer));
 	return DONE;
@@ -1637,8 +1627,8 @@ static struct gdb_action *create_secondary(struct ctx *c, const char *r)
 	a->global_cluster_identifier = xstrdup(c->st->global_cluster_identifier);
 	a->db_cluster_identifier = xstrdup(rs->db_cluster_identifier);
 	a->source_region = xstrdup(c->writer);
-	reason_of(a, "create the secondary %s in %s from its template", rs->db_cluster_identifier,
-	          r);
+	xsetf(&a->reason, "create the secondary %s in %s from its template",
+	      rs->db_cluster_identifier, r);
 	event(c, GDB_EVENT_NORMAL, "CreatingSecondary", "CreateDBCluster %s in %s joining %s",
 	      rs->db_cluster_identifier, r, c->st->global_cluster_identifier);
 	return a;
@@ -1666,8 +1656,8 @@ static struct gdb_action *create_instance(struct ctx *c, const char *r,
 	a = issue(c, GDB_ACT_CREATE_INSTANCE, r);
 	a->db_cluster_identifier = xstrdup(cid);
 	a->instance_id = xstrdup(want);
-	reason_of(a, "the cluster in %s has %zu of %d instances", r, o->n_instances,
-	          gdb_spec_region(c->spec, r, NULL)->template.instances);
+	xsetf(&a->reason, "the cluster in %s has %zu of %d instances", r, o->n_instances,
+	      gdb_spec_region(c->spec, r, NULL)->template.instances);
 	event(c, GDB_EVENT_NORMAL, "CreatingInstance", "CreateDBInstance %s in %s", want, r);
 	return a;
 }
@@ -1813,7 +1803,7 @@ static int step_copy_snapshot(struct ctx *c)
 	a->source_snapshot_id = xstrdup(source);
 	a->snapshot_id = xstrdup(target);
 	a->db_cluster_identifier = xstrdup(cluster_id(c, r));
-	reason_of(a, "keep the writes lost in the failover: copy %s to %s", source, target);
+	xsetf(&a->reason, "keep the writes lost in the failover: copy %s to %s", source, target);
 	event(c, GDB_EVENT_NORMAL, "CopyingFailoverSnapshot", "CopyDBClusterSnapshot %s %s", source,
 	      target);
 	return DONE;
@@ -1939,7 +1929,7 @@ static int consider_failover(struct ctx *c)
 		         "%s=$(date -u +%%FT%%TZ)",
 		         target, GDB_ANNOTATION_APPROVE_FAILOVER);
 		a = act(c, GDB_ACT_RECOMMEND_FAILOVER, target, GDB_REQUEUE_WAIT_MS);
-		reason_of(a, "failover to %s recommended", target);
+		xsetf(&a->reason, "failover to %s recommended", target);
 		return DONE;
 	}
 	begin_failover(c, target);
@@ -2026,7 +2016,7 @@ static int consider_provisioning(struct ctx *c)
 		a->global_cluster_identifier = xstrdup(id);
 		a->db_cluster_identifier = xstrdup(cluster_id(c, p));
 		a->target_arn = xstrdup(op->cluster_arn ? op->cluster_arn : "");
-		reason_of(a, "no global cluster %s yet", id);
+		xsetf(&a->reason, "no global cluster %s yet", id);
 		event(c, GDB_EVENT_NORMAL, "CreatingGlobalCluster",
 		      "CreateGlobalCluster %s from %s", id, cluster_id(c, p));
 		return DONE;
@@ -2168,7 +2158,7 @@ static int plan_delete(struct ctx *c)
 
 	if (c->spec->deletion_policy == GDB_DELETION_RETAIN) {
 		a = act(c, GDB_ACT_REMOVE_FINALIZER, NULL, 0);
-		reason_of(a, "deletionPolicy Retain: the AWS resources stay");
+		xsetf(&a->reason, "deletionPolicy Retain: the AWS resources stay");
 		event(c, GDB_EVENT_NORMAL, "Retained",
 		      "deletionPolicy is Retain; global cluster and clusters are left in AWS");
 		return DONE;
@@ -2204,19 +2194,20 @@ static int plan_delete(struct ctx *c)
 				a->global_cluster_identifier = xstrdup(global_of(c, o));
 				a->db_cluster_identifier = xstrdup(cluster_id(c, r));
 				a->target_arn = xstrdup(o->cluster_arn ? o->cluster_arn : "");
-				reason_of(a, "deletionPolicy Delete");
+				xsetf(&a->reason, "deletionPolicy Delete");
 				return DONE;
 			}
 			if (o->n_instances > 0) {
 				a = act(c, GDB_ACT_DELETE_INSTANCES, r, GDB_REQUEUE_WAIT_MS);
 				a->db_cluster_identifier = xstrdup(cluster_id(c, r));
-				reason_of(a, "deletionPolicy Delete");
+				xsetf(&a->reason, "deletionPolicy Delete");
 				return DONE;
 			}
 			a = act(c, GDB_ACT_DELETE_CLUSTER, r, GDB_REQUEUE_WAIT_MS);
 			a->db_cluster_identifier = xstrdup(cluster_id(c, r));
 			a->snapshot_id = xasprintf("%s-final", cluster_id(c, r));
-			reason_of(a, "deletionPolicy Delete: final snapshot %s", a->snapshot_id);
+			xsetf(&a->reason, "deletionPolicy Delete: final snapshot %s",
+			      a->snapshot_id);
 			event(c, GDB_EVENT_NORMAL, "DeletingCluster",
 			      "DeleteDBCluster %s with final snapshot %s", cluster_id(c, r),
 			      a->snapshot_id);
@@ -2231,7 +2222,7 @@ static int plan_delete(struct ctx *c)
 				a = act(c, GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER, c->writer,
 				        GDB_REQUEUE_WAIT_MS);
 				a->global_cluster_identifier = xstrdup(c->global->identifier);
-				reason_of(a, "deletionPolicy Delete");
+				xsetf(&a->reason, "deletionPolicy Delete");
 				return DONE;
 			}
 			/* The writer is the last member: detach it, then delete the global. */
@@ -2242,7 +2233,7 @@ static int plan_delete(struct ctx *c)
 		return DONE;
 	}
 	a = act(c, GDB_ACT_REMOVE_FINALIZER, NULL, 0);
-	reason_of(a, "the AWS resources are deleted");
+	xsetf(&a->reason, "the AWS resources are deleted");
 	return DONE;
 }
 
@@ -2374,7 +2365,7 @@ void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
 		if (observed->deleting) {
 			struct gdb_action *a = act(&c, GDB_ACT_REMOVE_FINALIZER, NULL, 0);
 
-			reason_of(a, "invalid spec: nothing to delete in AWS");
+			xsetf(&a->reason, "invalid spec: nothing to delete in AWS");
 			return;
 		}
 		degraded(&c, "InvalidSpec", "%s", err);

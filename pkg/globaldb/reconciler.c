@@ -24,7 +24,6 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -170,19 +169,6 @@ static void set_last(struct key_state *s, enum gdb_action_kind kind, const char 
 	s->last.aws_code = s->last_code;
 	s->last.message = s->last_message;
 	s->last.change_id = s->last_change_id;
-}
-
-/* Says why an object has no probe credentials (printf-like). */
-static void creds_failed(struct key_state *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void creds_failed(struct key_state *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	free(s->creds_error);
-	va_start(ap, fmt);
-	s->creds_error = xvasprintf(fmt, ap);
-	va_end(ap);
 }
 
 static void forget_creds(struct key_state *s)
@@ -466,19 +452,19 @@ static int creds_from_secret(struct gdb_reconciler *r, struct key_state *s, cons
 
 	rc = read_secret_data(r, ns, hc->secret_name, reread, &data, fetched_mono);
 	if (rc == BASE_ENOTFOUND) {
-		creds_failed(s, "Secret %.63s/%.253s does not exist", ns, hc->secret_name);
+		xsetf(&s->creds_error, "Secret %.63s/%.253s does not exist", ns, hc->secret_name);
 		return rc;
 	}
 	if (rc < 0) {
-		creds_failed(s, "cannot read Secret %.63s/%.253s: %s", ns, hc->secret_name,
-			     base_strerror(rc));
+		xsetf(&s->creds_error, "cannot read Secret %.63s/%.253s: %s", ns, hc->secret_name,
+		      base_strerror(rc));
 		return rc;
 	}
 	u = json_string_value(json_object_get(data, hc->username_key));
 	p = json_string_value(json_object_get(data, hc->password_key));
 	if (!u || !p) {
-		creds_failed(s, "Secret %.63s/%.253s has no key %.100s", ns, hc->secret_name,
-			     !u ? hc->username_key : hc->password_key);
+		xsetf(&s->creds_error, "Secret %.63s/%.253s has no key %.100s", ns, hc->secret_name,
+		      !u ? hc->username_key : hc->password_key);
 		json_decref(data);
 		return BASE_EINVAL;
 	}
@@ -488,8 +474,8 @@ static int creds_from_secret(struct gdb_reconciler *r, struct key_state *s, cons
 	json_decref(data);
 	if (!s->user || !s->password || !*s->user) {
 		forget_creds(s);
-		creds_failed(s, "Secret %.63s/%.253s: %s or %s is not valid base64 text", ns,
-			     hc->secret_name, hc->username_key, hc->password_key);
+		xsetf(&s->creds_error, "Secret %.63s/%.253s: %s or %s is not valid base64 text", ns,
+		      hc->secret_name, hc->username_key, hc->password_key);
 		return BASE_EINVAL;
 	}
 	return 0;
@@ -511,8 +497,8 @@ static int creds_from_secrets_manager(struct gdb_reconciler *r, struct key_state
 		rc = aws_secretsmanager_get_secret_value(r->o.aws, spec->regions[i].name, id, NULL,
 							 NULL, &v, &err);
 		if (rc < 0) {
-			creds_failed(s, "Secrets Manager secret %s in %s: %s", id,
-				     spec->regions[i].name, *err.code ? err.code : base_strerror(rc));
+			xsetf(&s->creds_error, "Secrets Manager secret %s in %s: %s", id,
+			      spec->regions[i].name, *err.code ? err.code : base_strerror(rc));
 			aws_secret_value_release(&v);
 			if (rc == BASE_ETRANSPORT || rc == BASE_ETIMEDOUT || rc == BASE_ESERVER ||
 			    rc == BASE_ETHROTTLED)
@@ -523,10 +509,10 @@ static int creds_from_secrets_manager(struct gdb_reconciler *r, struct key_state
 		aws_secret_value_release(&v);
 		if (!json_is_string(json_object_get(j, "username")) ||
 		    !json_is_string(json_object_get(j, "password"))) {
-			creds_failed(s,
-				     "Secrets Manager secret %s is not a JSON object with username and "
-				     "password",
-				     id);
+			xsetf(&s->creds_error,
+			      "Secrets Manager secret %s is not a JSON object with username and "
+			      "password",
+			      id);
 			if (j) {
 				json_t *pw = json_object_get(j, "password");
 
@@ -569,7 +555,7 @@ static int resolve_creds(struct gdb_reconciler *r, struct key_state *s, const ch
 	else if (spec->health_check.secrets_manager_secret_id)
 		rc = creds_from_secrets_manager(r, s, spec);
 	else {
-		creds_failed(s, "spec.healthCheck names no credentials");
+		xsetf(&s->creds_error, "spec.healthCheck names no credentials");
 		rc = BASE_EINVAL;
 	}
 	if (rc == 0) {
