@@ -52,6 +52,19 @@ START_TEST(buf_detach_hands_over_ownership)
 }
 END_TEST
 
+/* A reason or an error message rewritten in place; the old text is freed (ASan checks). */
+START_TEST(xsetf_replaces_a_string_with_a_formatted_one)
+{
+	char *s = NULL;
+
+	xsetf(&s, "Secret %s/%s does not exist", "ns", "creds");
+	ck_assert_str_eq(s, "Secret ns/creds does not exist");
+	xsetf(&s, "%d of %d", 2, 3);
+	ck_assert_str_eq(s, "2 of 3");
+	free(s);
+}
+END_TEST
+
 START_TEST(time_round_trips_kubernetes_and_aws_formats)
 {
 	int64_t ms;
@@ -276,6 +289,7 @@ int main(void)
 
 	tcase_add_test(tc, buf_refuses_growth_past_its_cap_and_keeps_content);
 	tcase_add_test(tc, buf_detach_hands_over_ownership);
+	tcase_add_test(tc, xsetf_replaces_a_string_with_a_formatted_one);
 	tcase_add_test(tc, time_round_trips_kubernetes_and_aws_formats);
 	tcase_add_test(tc, time_rejects_malformed_timestamps);
 	tcase_add_test(tc, backoff_full_jitter_stays_within_the_capped_window);
