@@ -15,6 +15,7 @@
 #include "pkg/aws/proto.h"
 #include "pkg/base/alloc.h"
 #include "pkg/base/err.h"
+#include "pkg/base/pool.h"
 
 #define AWS_RDS_MAX_PAGES 1000
 
@@ -53,9 +54,8 @@ void aws_rds_global_cluster_list_release(struct aws_rds_global_cluster_list *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n; i++)
-		aws_rds_global_cluster_release(&l->items[i]);
 	free(l->items);
+	base_pool_free(l->pool);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -88,9 +88,8 @@ void aws_rds_db_cluster_list_release(struct aws_rds_db_cluster_list *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n; i++)
-		aws_rds_db_cluster_release(&l->items[i]);
 	free(l->items);
+	base_pool_free(l->pool);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -113,9 +112,8 @@ void aws_rds_db_instance_list_release(struct aws_rds_db_instance_list *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n; i++)
-		aws_rds_db_instance_release(&l->items[i]);
 	free(l->items);
+	base_pool_free(l->pool);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -138,53 +136,82 @@ void aws_rds_cluster_snapshot_list_release(struct aws_rds_cluster_snapshot_list 
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n; i++)
-		aws_rds_cluster_snapshot_release(&l->items[i]);
 	free(l->items);
+	base_pool_free(l->pool);
 	memset(l, 0, sizeof(*l));
 }
 
 /* ---- decoding ---- */
 
-void aws_rds_decode_global_cluster(const struct aws_xml_node *n, struct aws_rds_global_cluster *g)
+/*
+ * A field's text: from the pool when there is one (a list's items), else
+ * newly allocated (a single result, which its _release frees).
+ */
+static char *text_of(struct base_pool *pool, const struct aws_xml_node *n)
+{
+	char *t, *copy;
+
+	if (!pool || !n)
+		return aws_xml_text(n);
+	if (!n->child)
+		return base_pool_strndup(pool, n->text, n->text_len);
+	t = aws_xml_text(n);
+	copy = base_pool_strdup(pool, t);
+	free(t);
+	return copy;
+}
+
+static char *get(struct base_pool *pool, const struct aws_xml_node *parent, const char *path)
+{
+	return text_of(pool, aws_xml_path(parent, path));
+}
+
+/* n zeroed elements of size bytes, as text_of chooses. */
+static void *array_of(struct base_pool *pool, size_t n, size_t size)
+{
+	return pool ? base_pool_alloc(pool, n * size) : xcalloc(n, size);
+}
+
+void aws_rds_decode_global_cluster(const struct aws_xml_node *n, struct aws_rds_global_cluster *g,
+				   struct base_pool *pool)
 {
 	const struct aws_xml_node *members = aws_xml_child(n, "GlobalClusterMembers");
 	const struct aws_xml_node *fs = aws_xml_child(n, "FailoverState");
 	size_t k = 0;
 
 	memset(g, 0, sizeof(*g));
-	g->identifier = aws_xml_get(n, "GlobalClusterIdentifier");
-	g->resource_id = aws_xml_get(n, "GlobalClusterResourceId");
-	g->arn = aws_xml_get(n, "GlobalClusterArn");
-	g->status = aws_xml_get(n, "Status");
-	g->engine = aws_xml_get(n, "Engine");
-	g->engine_version = aws_xml_get(n, "EngineVersion");
-	g->database_name = aws_xml_get(n, "DatabaseName");
-	g->endpoint = aws_xml_get(n, "Endpoint");
+	g->identifier = get(pool, n, "GlobalClusterIdentifier");
+	g->resource_id = get(pool, n, "GlobalClusterResourceId");
+	g->arn = get(pool, n, "GlobalClusterArn");
+	g->status = get(pool, n, "Status");
+	g->engine = get(pool, n, "Engine");
+	g->engine_version = get(pool, n, "EngineVersion");
+	g->database_name = get(pool, n, "DatabaseName");
+	g->endpoint = get(pool, n, "Endpoint");
 	g->storage_encrypted = aws_xml_get_bool(n, "StorageEncrypted", NULL);
 	g->deletion_protection = aws_xml_get_bool(n, "DeletionProtection", NULL);
 	g->nmembers = aws_xml_count(members, "GlobalClusterMember");
-	g->members = xcalloc(g->nmembers + 1, sizeof(*g->members));
+	g->members = array_of(pool, g->nmembers + 1, sizeof(*g->members));
 	for (const struct aws_xml_node *m = aws_xml_child(members, "GlobalClusterMember");
 	     m && k < g->nmembers; m = aws_xml_next(m), k++) {
 		struct aws_rds_global_cluster_member *gm = &g->members[k];
 		const struct aws_xml_node *readers = aws_xml_child(m, "Readers");
 		size_t r = 0;
 
-		gm->db_cluster_arn = aws_xml_get(m, "DBClusterArn");
+		gm->db_cluster_arn = get(pool, m, "DBClusterArn");
 		gm->is_writer = aws_xml_get_bool(m, "IsWriter", NULL);
-		gm->global_write_forwarding_status = aws_xml_get(m, "GlobalWriteForwardingStatus");
-		gm->synchronization_status = aws_xml_get(m, "SynchronizationStatus");
+		gm->global_write_forwarding_status = get(pool, m, "GlobalWriteForwardingStatus");
+		gm->synchronization_status = get(pool, m, "SynchronizationStatus");
 		gm->nreaders = aws_xml_count(readers, "member");
-		gm->readers = xcalloc(gm->nreaders + 1, sizeof(char *));
+		gm->readers = array_of(pool, gm->nreaders + 1, sizeof(char *));
 		for (const struct aws_xml_node *rd = aws_xml_child(readers, "member");
 		     rd && r < gm->nreaders; rd = aws_xml_next(rd))
-			gm->readers[r++] = aws_xml_text(rd);
+			gm->readers[r++] = text_of(pool, rd);
 	}
 	if (fs) {
-		g->failover_state.status = aws_xml_get(fs, "Status");
-		g->failover_state.from_db_cluster_arn = aws_xml_get(fs, "FromDbClusterArn");
-		g->failover_state.to_db_cluster_arn = aws_xml_get(fs, "ToDbClusterArn");
+		g->failover_state.status = get(pool, fs, "Status");
+		g->failover_state.from_db_cluster_arn = get(pool, fs, "FromDbClusterArn");
+		g->failover_state.to_db_cluster_arn = get(pool, fs, "ToDbClusterArn");
 		g->failover_state.is_data_loss_allowed =
 			aws_xml_get_bool(fs, "IsDataLossAllowed", NULL);
 		/* An empty <FailoverState/> means no operation. */
@@ -192,67 +219,69 @@ void aws_rds_decode_global_cluster(const struct aws_xml_node *n, struct aws_rds_
 	}
 }
 
-void aws_rds_decode_db_cluster(const struct aws_xml_node *n, struct aws_rds_db_cluster *c)
+void aws_rds_decode_db_cluster(const struct aws_xml_node *n, struct aws_rds_db_cluster *c,
+			       struct base_pool *pool)
 {
 	const struct aws_xml_node *members = aws_xml_child(n, "DBClusterMembers");
 	size_t k = 0;
 
 	memset(c, 0, sizeof(*c));
-	c->identifier = aws_xml_get(n, "DBClusterIdentifier");
-	c->arn = aws_xml_get(n, "DBClusterArn");
-	c->resource_id = aws_xml_get(n, "DbClusterResourceId");
-	c->status = aws_xml_get(n, "Status");
-	c->endpoint = aws_xml_get(n, "Endpoint");
-	c->reader_endpoint = aws_xml_get(n, "ReaderEndpoint");
+	c->identifier = get(pool, n, "DBClusterIdentifier");
+	c->arn = get(pool, n, "DBClusterArn");
+	c->resource_id = get(pool, n, "DbClusterResourceId");
+	c->status = get(pool, n, "Status");
+	c->endpoint = get(pool, n, "Endpoint");
+	c->reader_endpoint = get(pool, n, "ReaderEndpoint");
 	c->port = (int)aws_xml_get_int(n, "Port");
-	c->engine = aws_xml_get(n, "Engine");
-	c->engine_version = aws_xml_get(n, "EngineVersion");
-	c->global_cluster_identifier = aws_xml_get(n, "GlobalClusterIdentifier");
-	c->global_write_forwarding_status = aws_xml_get(n, "GlobalWriteForwardingStatus");
-	c->replication_source_identifier = aws_xml_get(n, "ReplicationSourceIdentifier");
-	c->hosted_zone_id = aws_xml_get(n, "HostedZoneId");
-	c->kms_key_id = aws_xml_get(n, "KmsKeyId");
-	c->master_username = aws_xml_get(n, "MasterUsername");
-	c->master_user_secret_arn = aws_xml_get(n, "MasterUserSecret/SecretArn");
+	c->engine = get(pool, n, "Engine");
+	c->engine_version = get(pool, n, "EngineVersion");
+	c->global_cluster_identifier = get(pool, n, "GlobalClusterIdentifier");
+	c->global_write_forwarding_status = get(pool, n, "GlobalWriteForwardingStatus");
+	c->replication_source_identifier = get(pool, n, "ReplicationSourceIdentifier");
+	c->hosted_zone_id = get(pool, n, "HostedZoneId");
+	c->kms_key_id = get(pool, n, "KmsKeyId");
+	c->master_username = get(pool, n, "MasterUsername");
+	c->master_user_secret_arn = get(pool, n, "MasterUserSecret/SecretArn");
 	c->storage_encrypted = aws_xml_get_bool(n, "StorageEncrypted", NULL);
 	c->deletion_protection = aws_xml_get_bool(n, "DeletionProtection", NULL);
 	c->nmembers = aws_xml_count(members, "DBClusterMember");
-	c->members = xcalloc(c->nmembers + 1, sizeof(*c->members));
+	c->members = array_of(pool, c->nmembers + 1, sizeof(*c->members));
 	for (const struct aws_xml_node *m = aws_xml_child(members, "DBClusterMember");
 	     m && k < c->nmembers; m = aws_xml_next(m), k++) {
-		c->members[k].db_instance_identifier = aws_xml_get(m, "DBInstanceIdentifier");
+		c->members[k].db_instance_identifier = get(pool, m, "DBInstanceIdentifier");
 		c->members[k].is_cluster_writer = aws_xml_get_bool(m, "IsClusterWriter", NULL);
 		c->members[k].promotion_tier = (int)aws_xml_get_int(m, "PromotionTier");
 	}
 }
 
-void aws_rds_decode_db_instance(const struct aws_xml_node *n, struct aws_rds_db_instance *i)
+void aws_rds_decode_db_instance(const struct aws_xml_node *n, struct aws_rds_db_instance *i,
+				struct base_pool *pool)
 {
 	memset(i, 0, sizeof(*i));
-	i->identifier = aws_xml_get(n, "DBInstanceIdentifier");
-	i->arn = aws_xml_get(n, "DBInstanceArn");
-	i->status = aws_xml_get(n, "DBInstanceStatus");
-	i->db_instance_class = aws_xml_get(n, "DBInstanceClass");
-	i->engine = aws_xml_get(n, "Engine");
-	i->db_cluster_identifier = aws_xml_get(n, "DBClusterIdentifier");
-	i->endpoint_address = aws_xml_get(n, "Endpoint/Address");
+	i->identifier = get(pool, n, "DBInstanceIdentifier");
+	i->arn = get(pool, n, "DBInstanceArn");
+	i->status = get(pool, n, "DBInstanceStatus");
+	i->db_instance_class = get(pool, n, "DBInstanceClass");
+	i->engine = get(pool, n, "Engine");
+	i->db_cluster_identifier = get(pool, n, "DBClusterIdentifier");
+	i->endpoint_address = get(pool, n, "Endpoint/Address");
 	i->endpoint_port = (int)aws_xml_get_int(n, "Endpoint/Port");
-	i->availability_zone = aws_xml_get(n, "AvailabilityZone");
+	i->availability_zone = get(pool, n, "AvailabilityZone");
 	i->promotion_tier = (int)aws_xml_get_int(n, "PromotionTier");
 }
 
 void aws_rds_decode_cluster_snapshot(const struct aws_xml_node *n,
-				     struct aws_rds_cluster_snapshot *s)
+				     struct aws_rds_cluster_snapshot *s, struct base_pool *pool)
 {
 	memset(s, 0, sizeof(*s));
-	s->identifier = aws_xml_get(n, "DBClusterSnapshotIdentifier");
-	s->arn = aws_xml_get(n, "DBClusterSnapshotArn");
-	s->db_cluster_identifier = aws_xml_get(n, "DBClusterIdentifier");
-	s->status = aws_xml_get(n, "Status");
-	s->snapshot_type = aws_xml_get(n, "SnapshotType");
-	s->engine = aws_xml_get(n, "Engine");
-	s->engine_version = aws_xml_get(n, "EngineVersion");
-	s->kms_key_id = aws_xml_get(n, "KmsKeyId");
+	s->identifier = get(pool, n, "DBClusterSnapshotIdentifier");
+	s->arn = get(pool, n, "DBClusterSnapshotArn");
+	s->db_cluster_identifier = get(pool, n, "DBClusterIdentifier");
+	s->status = get(pool, n, "Status");
+	s->snapshot_type = get(pool, n, "SnapshotType");
+	s->engine = get(pool, n, "Engine");
+	s->engine_version = get(pool, n, "EngineVersion");
+	s->kms_key_id = get(pool, n, "KmsKeyId");
 	s->storage_encrypted = aws_xml_get_bool(n, "StorageEncrypted", NULL);
 	s->create_time_ms = aws_xml_get_time(n, "SnapshotCreateTime");
 }
@@ -282,12 +311,27 @@ static int required(const char *v, const char *name, const char *op, struct aws_
 }
 
 /* Calls op and decodes <Result>/<elem> (a single item) with dec into out. */
-typedef void (*decode_fn)(const struct aws_xml_node *, void *);
+typedef void (*decode_fn)(const struct aws_xml_node *, void *, struct base_pool *);
 
-static void dec_gc(const struct aws_xml_node *n, void *o) { aws_rds_decode_global_cluster(n, o); }
-static void dec_cl(const struct aws_xml_node *n, void *o) { aws_rds_decode_db_cluster(n, o); }
-static void dec_in(const struct aws_xml_node *n, void *o) { aws_rds_decode_db_instance(n, o); }
-static void dec_sn(const struct aws_xml_node *n, void *o) { aws_rds_decode_cluster_snapshot(n, o); }
+static void dec_gc(const struct aws_xml_node *n, void *o, struct base_pool *pool)
+{
+	aws_rds_decode_global_cluster(n, o, pool);
+}
+
+static void dec_cl(const struct aws_xml_node *n, void *o, struct base_pool *pool)
+{
+	aws_rds_decode_db_cluster(n, o, pool);
+}
+
+static void dec_in(const struct aws_xml_node *n, void *o, struct base_pool *pool)
+{
+	aws_rds_decode_db_instance(n, o, pool);
+}
+
+static void dec_sn(const struct aws_xml_node *n, void *o, struct base_pool *pool)
+{
+	aws_rds_decode_cluster_snapshot(n, o, pool);
+}
 
 static int call_single(struct aws_client *c, const char *region, const char *op,
 		       struct aws_params *p, int flags, const char *elem, decode_fn dec, void *out,
@@ -305,29 +349,33 @@ static int call_single(struct aws_client *c, const char *region, const char *op,
 		aws_error_set(err, 200, "", "%s: answer without %s", op, elem);
 		rc = BASE_EPARSE;
 	} else if (out) {
-		dec(node, out);
+		dec(node, out, NULL);
 	}
 	aws_xml_free(doc);
 	return rc;
 }
 
 /*
- * Calls a Describe op page by page; for each item <list>/<item> grows the
- * array *items (element size sz, count *n) and decodes into the new slot.
+ * Calls a Describe op page by page; each page's <list>/<item> elements grow
+ * the array *items (element size sz, count *n) and are decoded into it, their
+ * strings into the pool *pool, made here.
  */
 static int call_paged(struct aws_client *c, const char *region, const char *op,
 		      const struct aws_params *base, const char *list, const char *item,
-		      decode_fn dec, size_t sz, void **items, size_t *n, struct aws_error *err)
+		      decode_fn dec, size_t sz, void **items, size_t *n, struct base_pool **pool,
+		      struct aws_error *err)
 {
 	char *marker = NULL;
 	int rc = 0;
 
 	*items = NULL;
 	*n = 0;
+	*pool = base_pool_new();
 	for (int page = 0; page < AWS_RDS_MAX_PAGES; page++) {
 		struct aws_params p = AWS_PARAMS_INIT;
 		struct aws_xml_doc *doc = NULL;
-		const struct aws_xml_node *res;
+		const struct aws_xml_node *res, *first;
+		size_t count;
 		char *next;
 
 		for (size_t i = 0; i < base->n; i++)
@@ -337,11 +385,15 @@ static int call_paged(struct aws_client *c, const char *region, const char *op,
 		aws_params_release(&p);
 		if (rc < 0)
 			break;
-		for (const struct aws_xml_node *it = aws_xml_child(aws_xml_child(res, list), item);
-		     it; it = aws_xml_next(it)) {
-			*items = xrealloc(*items, (*n + 1) * sz);
-			dec(it, (char *)*items + *n * sz);
+		/* One resize a page: growing by one item at a time leaves a trail of old arrays. */
+		first = aws_xml_child(aws_xml_child(res, list), item);
+		count = aws_xml_count(aws_xml_child(res, list), item);
+		if (count)
+			*items = xrealloc(*items, (*n + count) * sz);
+		for (const struct aws_xml_node *it = first; it && count; it = aws_xml_next(it)) {
+			dec(it, (char *)*items + *n * sz, *pool);
 			(*n)++;
+			count--;
 		}
 		next = aws_xml_get(res, "Marker");
 		aws_xml_free(doc);
@@ -379,7 +431,7 @@ int aws_rds_describe_global_clusters(struct aws_client *c, const char *region,
 	}
 	rc = call_paged(c, region, "DescribeGlobalClusters", &p, "GlobalClusters",
 			"GlobalClusterMember", dec_gc,
-			sizeof(struct aws_rds_global_cluster), &items, &out->n, err);
+			sizeof(struct aws_rds_global_cluster), &items, &out->n, &out->pool, err);
 	aws_params_release(&p);
 	out->items = items;
 	if (rc < 0)
@@ -452,7 +504,7 @@ int aws_rds_remove_from_global_cluster(struct aws_client *c, const char *region,
 		return rc;
 	node = aws_xml_child(res, "GlobalCluster");
 	if (node)
-		aws_rds_decode_global_cluster(node, out);
+		aws_rds_decode_global_cluster(node, out, NULL);
 	aws_xml_free(doc);
 	return 0;
 }
@@ -517,7 +569,7 @@ int aws_rds_describe_db_clusters(struct aws_client *c, const char *region,
 	}
 	rc = call_paged(c, region, "DescribeDBClusters", &p, "DBClusters", "DBCluster",
 			dec_cl, sizeof(struct aws_rds_db_cluster),
-			&items, &out->n, err);
+			&items, &out->n, &out->pool, err);
 	aws_params_release(&p);
 	out->items = items;
 	if (rc < 0)
@@ -669,7 +721,7 @@ int aws_rds_describe_db_instances(struct aws_client *c, const char *region,
 	}
 	rc = call_paged(c, region, "DescribeDBInstances", &p, "DBInstances", "DBInstance",
 			dec_in, sizeof(struct aws_rds_db_instance),
-			&items, &out->n, err);
+			&items, &out->n, &out->pool, err);
 	aws_params_release(&p);
 	out->items = items;
 	if (rc < 0)
@@ -693,7 +745,7 @@ int aws_rds_describe_db_cluster_snapshots(struct aws_client *c, const char *regi
 	aws_params_add(&p, "SnapshotType", snapshot_type);
 	rc = call_paged(c, region, "DescribeDBClusterSnapshots", &p, "DBClusterSnapshots",
 			"DBClusterSnapshot", dec_sn,
-			sizeof(struct aws_rds_cluster_snapshot), &items, &out->n, err);
+			sizeof(struct aws_rds_cluster_snapshot), &items, &out->n, &out->pool, err);
 	aws_params_release(&p);
 	out->items = items;
 	if (rc < 0)

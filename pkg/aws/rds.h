@@ -8,10 +8,12 @@
  * a cluster operation in the cluster's own region). Pass DB clusters in
  * global-cluster calls as ARNs.
  *
- * Results: all strings are newly allocated and owned by the result struct;
- * absent fields are NULL (strings) or 0. Release a result with its _release
- * function (NULL-safe, leaves it zeroed). Describe calls follow Marker
- * pagination to the end and return every item.
+ * Results: all strings are owned by the result struct; absent fields are
+ * NULL (strings) or 0. Release a result with its _release function
+ * (NULL-safe, leaves it zeroed). Describe calls follow Marker pagination to
+ * the end and return every item in a list whose items keep their strings
+ * and arrays in the list's pool (pkg/base/pool.h): release the list, never
+ * one of its items, and copy what must outlive it.
  *
  * Errors: 0, or a base code (aws_error_to_base) with err filled with the
  * wire code, e.g. GlobalClusterNotFoundFault -> BASE_ENOTFOUND,
@@ -30,6 +32,8 @@
 
 #include "pkg/aws/client.h"
 #include "pkg/aws/xml.h"
+
+struct base_pool;
 
 /* An optional boolean request field: zero-initialised means "not sent". */
 enum aws_opt_bool { AWS_UNSET = 0, AWS_FALSE = 1, AWS_TRUE = 2 };
@@ -75,6 +79,7 @@ struct aws_rds_global_cluster {
 struct aws_rds_global_cluster_list {
 	struct aws_rds_global_cluster *items;
 	size_t n;
+	struct base_pool *pool; /* the items' strings and arrays */
 };
 
 struct aws_rds_cluster_member {
@@ -109,6 +114,7 @@ struct aws_rds_db_cluster {
 struct aws_rds_db_cluster_list {
 	struct aws_rds_db_cluster *items;
 	size_t n;
+	struct base_pool *pool; /* the items' strings and arrays */
 };
 
 struct aws_rds_db_instance {
@@ -127,6 +133,7 @@ struct aws_rds_db_instance {
 struct aws_rds_db_instance_list {
 	struct aws_rds_db_instance *items;
 	size_t n;
+	struct base_pool *pool; /* the items' strings and arrays */
 };
 
 struct aws_rds_cluster_snapshot {
@@ -145,6 +152,7 @@ struct aws_rds_cluster_snapshot {
 struct aws_rds_cluster_snapshot_list {
 	struct aws_rds_cluster_snapshot *items;
 	size_t n;
+	struct base_pool *pool; /* the items' strings and arrays */
 };
 
 void aws_rds_global_cluster_release(struct aws_rds_global_cluster *g);
@@ -290,12 +298,17 @@ int aws_rds_copy_db_cluster_snapshot(struct aws_client *c, const char *region,
 
 /* ---- decoders (exposed for the unit tests and the fuzz target) ---- */
 
-/* Decodes a GlobalCluster element into *out. */
+/*
+ * Decode an element into *out: with pool NULL, into newly allocated strings
+ * (release with the item's _release); else into the pool (a list's item).
+ */
 void aws_rds_decode_global_cluster(const struct aws_xml_node *node,
-				   struct aws_rds_global_cluster *out);
-void aws_rds_decode_db_cluster(const struct aws_xml_node *node, struct aws_rds_db_cluster *out);
-void aws_rds_decode_db_instance(const struct aws_xml_node *node, struct aws_rds_db_instance *out);
+				   struct aws_rds_global_cluster *out, struct base_pool *pool);
+void aws_rds_decode_db_cluster(const struct aws_xml_node *node, struct aws_rds_db_cluster *out,
+			       struct base_pool *pool);
+void aws_rds_decode_db_instance(const struct aws_xml_node *node, struct aws_rds_db_instance *out,
+				struct base_pool *pool);
 void aws_rds_decode_cluster_snapshot(const struct aws_xml_node *node,
-				     struct aws_rds_cluster_snapshot *out);
+				     struct aws_rds_cluster_snapshot *out, struct base_pool *pool);
 
 #endif

@@ -70,10 +70,11 @@ static void ci_init(struct ci_index *x, size_t n)
 	x->head = xcalloc(buckets, sizeof(*x->head));
 	x->mask = buckets - 1;
 	x->n = 0;
-	x->cap = 0;
-	x->next = NULL;
-	x->item = NULL;
-	x->hash = NULL;
+	/* Sized once: doubling from small would leave a trail of freed arrays in the heap. */
+	x->cap = n ? n : 1;
+	x->next = xmalloc(x->cap * sizeof(*x->next));
+	x->item = xmalloc(x->cap * sizeof(*x->item));
+	x->hash = xmalloc(x->cap * sizeof(*x->hash));
 }
 
 /* Adds the key s[0..len) for item. */
