@@ -66,6 +66,12 @@ struct key_state {
 	/* globaldb_current_primary_info labels */
 	char *info_region, *info_global;
 	int64_t status_mono; /* when this replica last wrote the status; 0 = never */
+	/*
+	 * The resourceVersions the last reconcile's writes replaced (a finalizer
+	 * patch and a status write at most): while the informer still holds one
+	 * of them, it has not seen our own write yet (see informer_behind).
+	 */
+	char *replaced_rv[2];
 	/* Its entries in the reconciler's aws_names map (see watch_names). */
 	char *aws_names[GDB_MAX_REGIONS + 2];
 	size_t n_aws_names;
@@ -241,6 +247,8 @@ static void state_free(struct key_state *s)
 	free(s->info_global);
 	for (size_t i = 0; i < s->n_aws_names; i++)
 		free(s->aws_names[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(s->replaced_rv); i++)
+		free(s->replaced_rv[i]);
 	free(s);
 }
 
@@ -892,6 +900,55 @@ static void describe_diff(json_t *a, json_t *b, char *out, size_t n)
 	}
 }
 
+/* ---- our own writes, and an informer that has not seen them yet ---- */
+
+static const char *rv_of(json_t *obj)
+{
+	return json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+}
+
+/* A write of ours succeeded: obj (what it was based on) is now out of date. */
+static void note_replaced(struct key_state *s, json_t *obj)
+{
+	const size_t n = ARRAY_SIZE(s->replaced_rv);
+	const char *rv = rv_of(obj);
+	size_t i = 0;
+
+	if (!rv)
+		return;
+	while (i < n && s->replaced_rv[i])
+		i++;
+	if (i == n) { /* keep the newest */
+		free(s->replaced_rv[0]);
+		memmove(&s->replaced_rv[0], &s->replaced_rv[1], (n - 1) * sizeof(char *));
+		i = n - 1;
+	}
+	s->replaced_rv[i] = xstrdup(rv);
+}
+
+/*
+ * Whether obj, the informer's copy, is one that the last reconcile's own
+ * writes replaced: the watch event of that write has not arrived yet. A plan
+ * made on it would start from the status before that write, and its status
+ * write would be refused (409) for the old resourceVersion. The event is on
+ * its way and enqueues the key again. Once the informer holds any other
+ * version, the list is forgotten.
+ */
+static int informer_behind(struct key_state *s, json_t *obj)
+{
+	const char *rv = rv_of(obj);
+
+	for (size_t i = 0; rv && i < ARRAY_SIZE(s->replaced_rv) && s->replaced_rv[i]; i++)
+		if (!strcmp(s->replaced_rv[i], rv))
+			return 1;
+	for (size_t i = 0; i < ARRAY_SIZE(s->replaced_rv); i++) {
+		free(s->replaced_rv[i]);
+		s->replaced_rv[i] = NULL;
+	}
+	return 0;
+}
+
 /*
  * Writes status to the status subresource of obj unless it already says so,
  * or differs only in probe times that s wrote less than GDB_STATUS_REPORT_MS
@@ -924,6 +981,7 @@ static int persist_status(struct gdb_reconciler *r, struct key_state *s, json_t 
 		return rc;
 	}
 	s->status_mono = base_now_mono_ms();
+	note_replaced(s, *obj);
 	if (base_log_enabled(BASE_LOG_DEBUG)) {
 		char what[512];
 
@@ -950,8 +1008,8 @@ static int has_finalizer(json_t *obj)
 }
 
 /* Adds (add != 0) or removes our finalizer; *obj is replaced by the answer. */
-static int patch_finalizer(struct gdb_reconciler *r, json_t **obj, int add, const char *ns,
-			   const char *name)
+static int patch_finalizer(struct gdb_reconciler *r, struct key_state *s, json_t **obj, int add,
+			   const char *ns, const char *name)
 {
 	json_t *meta = json_object_get(*obj, "metadata");
 	json_t *old = json_object_get(meta, "finalizers"), *list = json_array(), *patch, *v;
@@ -978,6 +1036,7 @@ static int patch_finalizer(struct gdb_reconciler *r, json_t **obj, int add, cons
 				 ns, "error", base_strerror(rc), "message", st.message, NULL);
 		return rc;
 	}
+	note_replaced(s, *obj);
 	json_decref(*obj);
 	*obj = updated;
 	return 0;
@@ -1169,6 +1228,12 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 		goto out;
 	}
 	s = state_get(r, key);
+	if (informer_behind(s, obj)) {
+		base_log(BASE_LOG_DEBUG, "waiting for the informer to see our last write", "gdb", key,
+			 NULL);
+		*requeue = GDB_INFORMER_BEHIND_MS;
+		goto out;
+	}
 
 	if (gdb_spec_decode(json_object_get(obj, "spec"), &spec, err, sizeof(err)) < 0) {
 		rc = report_bad_spec(r, s, &obj, ns, name, err, gen);
@@ -1176,7 +1241,7 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 		goto out;
 	}
 	if (!deleting && !has_finalizer(obj)) {
-		rc = patch_finalizer(r, &obj, 1, ns, name);
+		rc = patch_finalizer(r, s, &obj, 1, ns, name);
 		if (rc < 0)
 			goto out;
 	}
@@ -1236,7 +1301,7 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	record_operation_metrics(&status, &plan.status);
 
 	if (plan.action.kind == GDB_ACT_REMOVE_FINALIZER) {
-		rc = patch_finalizer(r, &obj, 0, ns, name);
+		rc = patch_finalizer(r, s, &obj, 0, ns, name);
 		if (rc == 0 || rc == BASE_ENOTFOUND) {
 			forget_key(r, key);
 			rc = 0;

@@ -5,7 +5,10 @@
  * gdb_reconcile(key) follows the executor contract of planner.h:
  *
  *  1. read the object from the informer's store (gone: forget the key, remove
- *     its probes and metrics);
+ *     its probes and metrics); if the store still holds the version that this
+ *     replica's last write replaced, wait for the watch event of that write
+ *     (a backstop requeue of GDB_INFORMER_BEHIND_MS) instead of planning on
+ *     the status before it;
  *  2. decode the spec (a spec that does not decode is reported in the Ready
  *     and Degraded conditions, no AWS call); add the finalizer
  *     globaldb.io/finalizer when missing (not while deleting);
@@ -65,6 +68,8 @@
 #define GDB_CREDS_TTL_MS 300000
 /* How often probe times alone justify a status write (cf. the kubelet's nodeStatusReportFrequency). */
 #define GDB_STATUS_REPORT_MS 300000
+/* The backstop requeue while the informer has not seen our own last write. */
+#define GDB_INFORMER_BEHIND_MS 1000
 #define GDB_CONTROLLER_NAME "globaldatabase"
 
 extern const struct kube_resource gdb_res_globaldatabases;

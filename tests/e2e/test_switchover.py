@@ -137,3 +137,11 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
                                    kind="global_cluster") or 0) > changes,
              timeout=45, what="a round to report the global cluster's change")
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
+
+    # Every write of the controller was based on the object as it stood: it
+    # waits for the watch event of its own last write instead of sending a
+    # status based on the version before it, which the apiserver refuses.
+    m = controller.metrics()
+    conflicts = sum(metric_value(m, "rest_client_requests_total", method=v, code="409") or 0
+                    for v in ("PUT", "PATCH"))
+    assert conflicts == 0, f"{conflicts} of the controller's writes were refused as stale"
