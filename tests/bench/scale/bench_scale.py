@@ -11,8 +11,11 @@ real reader probe (lag) — 2 x N probe connections.
 The objects exist before the controller starts. The benchmark measures:
   - exec -> every object Ready=True (seen by one `kubectl get -w`, checked
     every 0.2 s),
+  - the RSS while the start-up settles: the --settle s after all are Ready,
+    when the last start-up reconciles and the rounds they asked for still run
+    and their garbage waits for the next trim,
   - then, over a steady window of --window s: CPU (utime+stime over wall
-    time), RSS (VmRSS sampled every second; max and last), and the AWS calls
+    time), RSS (VmRSS sampled every 0.5 s; max and last), and the AWS calls
     that arrived at the emulator, per action and region, per minute.
 
 Run it with two --count values to see whether Describe calls per minute depend
@@ -200,10 +203,12 @@ def main():
     ap.add_argument("--log-level", default="info",
                     help="the controller's (debug logs each status write and what changed)")
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--settle", type=float, default=30.0,
+                    help="seconds between all Ready and the steady window (one round period)")
     ap.add_argument("--smoke", action="store_true", help="10 objects, 10 s window (CI)")
     a = ap.parse_args()
     if a.smoke:
-        a.count, a.window = 10, 10.0
+        a.count, a.window, a.settle = 10, 10.0, 0.0
 
     # moto counts the automated snapshot of every instance against a quota of 1,000.
     os.environ.setdefault("MOTO_RDS_SNAPSHOT_LIMIT", str(10 * a.count + 1000))
@@ -251,13 +256,18 @@ def main():
         report_api_requests(c.metrics(), a.count)
 
         pid = c.proc.pid
+        settle_rss = [proc_rss_kib(pid)]
+        end = time.time() + a.settle
+        while time.time() < end:
+            time.sleep(0.5)
+            settle_rss.append(proc_rss_kib(pid))
         since = b.last_seq()
         rss = []
         t0, c0 = time.time(), cpu_ticks(pid)
         end = t0 + a.window
         while time.time() < end:
             rss.append(proc_rss_kib(pid))
-            time.sleep(1.0)
+            time.sleep(0.5)
         t1, c1 = time.time(), cpu_ticks(pid)
         cpu = 100.0 * (c1 - c0) / os.sysconf("SC_CLK_TCK") / (t1 - t0)
         calls = [x for x in b.admin.calls() if x["seq"] > since and x["time"] <= t1]
@@ -273,6 +283,8 @@ def main():
               f"(timeout {a.timeout} s), concurrency {a.concurrency}, load {load}")
         print("| measure | result |\n| --- | --- |")
         print(f"| exec -> all Ready | {t_ready:.1f} s |")
+        print(f"| RSS while settling ({a.settle:.0f} s after all Ready; max) | "
+              f"{max(settle_rss) / 1024:.1f} MiB |")
         print(f"| steady CPU over {a.window:.0f} s | {cpu:.2f} % of one core |")
         print(f"| steady RSS (max / last) | {max(rss) / 1024:.1f} / {rss[-1] / 1024:.1f} MiB |")
         print(f"| threads | {threads(pid)} |")
