@@ -14,6 +14,7 @@
 
 #include "pkg/aws/proto.h"
 #include "pkg/base/alloc.h"
+#include "pkg/base/buf.h"
 #include "pkg/base/err.h"
 #include "pkg/base/pool.h"
 
@@ -54,8 +55,7 @@ void aws_rds_global_cluster_list_release(struct aws_rds_global_cluster_list *l)
 {
 	if (!l)
 		return;
-	free(l->items);
-	base_pool_free(l->pool);
+	base_pool_free(l->pool); /* the items too */
 	memset(l, 0, sizeof(*l));
 }
 
@@ -88,8 +88,7 @@ void aws_rds_db_cluster_list_release(struct aws_rds_db_cluster_list *l)
 {
 	if (!l)
 		return;
-	free(l->items);
-	base_pool_free(l->pool);
+	base_pool_free(l->pool); /* the items too */
 	memset(l, 0, sizeof(*l));
 }
 
@@ -112,8 +111,7 @@ void aws_rds_db_instance_list_release(struct aws_rds_db_instance_list *l)
 {
 	if (!l)
 		return;
-	free(l->items);
-	base_pool_free(l->pool);
+	base_pool_free(l->pool); /* the items too */
 	memset(l, 0, sizeof(*l));
 }
 
@@ -136,8 +134,7 @@ void aws_rds_cluster_snapshot_list_release(struct aws_rds_cluster_snapshot_list 
 {
 	if (!l)
 		return;
-	free(l->items);
-	base_pool_free(l->pool);
+	base_pool_free(l->pool); /* the items too */
 	memset(l, 0, sizeof(*l));
 }
 
@@ -356,15 +353,19 @@ static int call_single(struct aws_client *c, const char *region, const char *op,
 }
 
 /*
- * Calls a Describe op page by page; each page's <list>/<item> elements grow
- * the array *items (element size sz, count *n) and are decoded into it, their
- * strings into the pool *pool, made here.
+ * Calls a Describe op page by page and decodes each page's <list>/<item>
+ * elements into the array *items (element size sz, count *n), which is in
+ * the pool *pool, made here, with the items' strings. Until the last page the
+ * items gather in a buffer (a mapping once large), so that the pages leave
+ * no trail of outgrown arrays in the heap; the pool gets one copy.
  */
 static int call_paged(struct aws_client *c, const char *region, const char *op,
 		      const struct aws_params *base, const char *list, const char *item,
 		      decode_fn dec, size_t sz, void **items, size_t *n, struct base_pool **pool,
 		      struct aws_error *err)
 {
+	struct base_buf acc = BASE_BUF_INIT(0);
+	void *one = xmalloc(sz);
 	char *marker = NULL;
 	int rc = 0;
 
@@ -374,8 +375,7 @@ static int call_paged(struct aws_client *c, const char *region, const char *op,
 	for (int page = 0; page < AWS_RDS_MAX_PAGES; page++) {
 		struct aws_params p = AWS_PARAMS_INIT;
 		struct aws_xml_doc *doc = NULL;
-		const struct aws_xml_node *res, *first;
-		size_t count;
+		const struct aws_xml_node *res;
 		char *next;
 
 		for (size_t i = 0; i < base->n; i++)
@@ -385,15 +385,11 @@ static int call_paged(struct aws_client *c, const char *region, const char *op,
 		aws_params_release(&p);
 		if (rc < 0)
 			break;
-		/* One resize a page: growing by one item at a time leaves a trail of old arrays. */
-		first = aws_xml_child(aws_xml_child(res, list), item);
-		count = aws_xml_count(aws_xml_child(res, list), item);
-		if (count)
-			*items = xrealloc(*items, (*n + count) * sz);
-		for (const struct aws_xml_node *it = first; it && count; it = aws_xml_next(it)) {
-			dec(it, (char *)*items + *n * sz, *pool);
+		for (const struct aws_xml_node *it = aws_xml_child(aws_xml_child(res, list), item);
+		     it; it = aws_xml_next(it)) {
+			dec(it, one, *pool);
+			base_buf_add(&acc, one, sz); /* uncapped: cannot fail */
 			(*n)++;
-			count--;
 		}
 		next = aws_xml_get(res, "Marker");
 		aws_xml_free(doc);
@@ -411,6 +407,10 @@ static int call_paged(struct aws_client *c, const char *region, const char *op,
 		marker = next;
 	}
 	free(marker);
+	free(one);
+	if (*n)
+		*items = memcpy(base_pool_alloc(*pool, acc.len), acc.data, acc.len);
+	base_buf_release(&acc);
 	return rc;
 }
 

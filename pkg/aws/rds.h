@@ -79,7 +79,7 @@ struct aws_rds_global_cluster {
 struct aws_rds_global_cluster_list {
 	struct aws_rds_global_cluster *items;
 	size_t n;
-	struct base_pool *pool; /* the items' strings and arrays */
+	struct base_pool *pool; /* the items, and their strings and arrays */
 };
 
 struct aws_rds_cluster_member {
@@ -114,7 +114,7 @@ struct aws_rds_db_cluster {
 struct aws_rds_db_cluster_list {
 	struct aws_rds_db_cluster *items;
 	size_t n;
-	struct base_pool *pool; /* the items' strings and arrays */
+	struct base_pool *pool; /* the items, and their strings and arrays */
 };
 
 struct aws_rds_db_instance {
@@ -133,7 +133,7 @@ struct aws_rds_db_instance {
 struct aws_rds_db_instance_list {
 	struct aws_rds_db_instance *items;
 	size_t n;
-	struct base_pool *pool; /* the items' strings and arrays */
+	struct base_pool *pool; /* the items, and their strings and arrays */
 };
 
 struct aws_rds_cluster_snapshot {
@@ -152,7 +152,7 @@ struct aws_rds_cluster_snapshot {
 struct aws_rds_cluster_snapshot_list {
 	struct aws_rds_cluster_snapshot *items;
 	size_t n;
-	struct base_pool *pool; /* the items' strings and arrays */
+	struct base_pool *pool; /* the items, and their strings and arrays */
 };
 
 void aws_rds_global_cluster_release(struct aws_rds_global_cluster *g);

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include "pkg/base/alloc.h"
 #include "pkg/base/buf.h"
@@ -41,8 +42,30 @@ _Static_assert(AWS_XML_MAX_BODY < UINT32_MAX, "node text lengths and positions a
 
 struct aws_xml_doc {
 	const struct aws_xml_node *root;
+	size_t size; /* bytes of the allocation: from DOC_MAP_MIN on a mapping of its own */
 	struct aws_xml_node nodes[]; /* then the string area */
 };
+
+/*
+ * A large document (a Describe page) lives for one decode: as a mapping it is
+ * returned when freed instead of occupying a heap hole (cf. BASE_BUF_MAP_MIN).
+ */
+#define DOC_MAP_MIN BASE_BUF_MAP_MIN
+
+static struct aws_xml_doc *doc_alloc(size_t size)
+{
+	struct aws_xml_doc *d;
+
+	if (size < DOC_MAP_MIN) {
+		d = xmalloc(size);
+	} else {
+		d = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (d == MAP_FAILED)
+			BUG("cannot map %zu bytes for an XML document", size);
+	}
+	d->size = size;
+	return d;
+}
 
 /* An element whose end tag is still to come. */
 struct open_elem {
@@ -701,7 +724,7 @@ int aws_xml_parse(const char *body, size_t len, struct aws_xml_doc **doc)
 	if (!body || len == 0 || check_body(body, len, &nelems) < 0 || nelems == 0)
 		return BASE_EPARSE;
 	nstr = len + 2 * nelems;
-	ps.doc = xmalloc(sizeof(*ps.doc) + nelems * sizeof(struct aws_xml_node) + nstr);
+	ps.doc = doc_alloc(sizeof(*ps.doc) + nelems * sizeof(struct aws_xml_node) + nstr);
 	ps.doc->root = NULL;
 	ps.p = body;
 	ps.end = body + len;
@@ -716,7 +739,7 @@ int aws_xml_parse(const char *body, size_t len, struct aws_xml_doc **doc)
 	rc = document(&ps);
 	free(ps.pending);
 	if (rc < 0) {
-		free(ps.doc);
+		aws_xml_free(ps.doc);
 		return BASE_EPARSE;
 	}
 	*doc = ps.doc;
@@ -730,7 +753,10 @@ const struct aws_xml_node *aws_xml_root(const struct aws_xml_doc *doc)
 
 void aws_xml_free(struct aws_xml_doc *doc)
 {
-	free(doc);
+	if (doc && doc->size >= DOC_MAP_MIN)
+		munmap(doc, doc->size);
+	else
+		free(doc);
 }
 
 /* ---- walking ---- */

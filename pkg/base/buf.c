@@ -1,10 +1,17 @@
 /*
  * The growable buffer. Growth doubles the allocation (at least +64 bytes), but
  * never lets len exceed max; the terminating NUL is always kept in place.
+ *
+ * From BASE_BUF_MAP_MIN bytes on, the storage is a private mapping of its own
+ * (grown with mremap) instead of heap memory. A large buffer is usually a
+ * response body that lives for one request: from the heap it would be carved
+ * out of whatever free hole fits, bringing pages that a trim had given back
+ * into the RSS until the next trim; a mapping is returned when released.
  */
 #include "pkg/base/buf.h"
 
 #include <stdint.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,12 +28,24 @@ void base_buf_init(struct base_buf *b, size_t max)
 	b->max = max;
 }
 
+static int mapped(const struct base_buf *b)
+{
+	return b->alloc >= BASE_BUF_MAP_MIN;
+}
+
+static void release_data(struct base_buf *b)
+{
+	if (mapped(b))
+		munmap(b->data, b->alloc);
+	else if (b->alloc)
+		free(b->data);
+}
+
 void base_buf_release(struct base_buf *b)
 {
 	if (!b)
 		return;
-	if (b->alloc)
-		free(b->data);
+	release_data(b);
 	base_buf_init(b, b->max);
 }
 
@@ -41,10 +60,40 @@ char *base_buf_detach(struct base_buf *b, size_t *len)
 {
 	char *data = b->alloc ? b->data : xstrdup("");
 
+	if (mapped(b)) { /* the caller frees with free() */
+		data = xmalloc(b->len + 1);
+		memcpy(data, b->data, b->len + 1);
+		munmap(b->data, b->alloc);
+	}
+
 	if (len)
 		*len = b->len;
 	base_buf_init(b, b->max);
 	return data;
+}
+
+/* Storage of at least want bytes (>= BASE_BUF_MAP_MIN) in a mapping. */
+static int grow_mapped(struct base_buf *b, size_t want)
+{
+	size_t page = 4096;
+	void *p;
+
+	want = (want + page - 1) & ~(page - 1);
+	if (mapped(b)) {
+		p = mremap(b->data, b->alloc, want, MREMAP_MAYMOVE);
+	} else {
+		p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED) {
+			memcpy(p, b->data, b->len + 1);
+			if (b->alloc)
+				free(b->data);
+		}
+	}
+	if (p == MAP_FAILED)
+		BUG("cannot map %zu bytes for a buffer", want);
+	b->data = p;
+	b->alloc = want;
+	return 0;
 }
 
 static int grow(struct base_buf *b, size_t extra)
@@ -62,6 +111,8 @@ static int grow(struct base_buf *b, size_t extra)
 		want = b->alloc * 2;
 	if (want < 64)
 		want = 64;
+	if (want >= BASE_BUF_MAP_MIN)
+		return grow_mapped(b, want);
 	if (b->alloc) {
 		b->data = xrealloc(b->data, want);
 	} else {

@@ -11,6 +11,10 @@
  *   if (base_buf_add(&b, chunk, n) < 0) ...too big...
  *   base_buf_release(&b);
  *
+ * Give the data back with base_buf_release(), or take it with
+ * base_buf_detach() (then free() it): a large buffer's storage is a mapping,
+ * so never free(b->data) yourself.
+ *
  * Not thread-safe: one owner at a time.
  */
 #ifndef BASE_BUF_H
@@ -25,6 +29,9 @@ struct base_buf {
 	size_t alloc; /* bytes allocated, 0 while data points at the shared "" */
 	size_t max;   /* the cap on len; 0 means no cap (for our own output only) */
 };
+
+/* From this size on a buffer's storage is a mapping of its own (see buf.c). */
+#define BASE_BUF_MAP_MIN (64u << 10)
 
 extern char base_buf_empty[];
 #define BASE_BUF_INIT(cap) { base_buf_empty, 0, 0, (cap) }

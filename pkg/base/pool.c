@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "pkg/base/alloc.h"
 
@@ -34,6 +35,33 @@ struct base_pool *base_pool_new(void)
 	return p;
 }
 
+/*
+ * Large blocks are mappings of their own: from malloc they would be carved out
+ * of any free hole in the heap that fits, before the mmap threshold applies.
+ */
+static struct block *block_alloc(size_t size)
+{
+	size_t total = sizeof(struct block) + size;
+	struct block *b;
+
+	if (total < BASE_POOL_BLOCK_MAX)
+		return xmalloc(total);
+	b = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b == MAP_FAILED)
+		BUG("cannot map a pool block of %zu bytes", total);
+	return b;
+}
+
+static void block_free(struct block *b)
+{
+	size_t total = sizeof(*b) + b->size;
+
+	if (total < BASE_POOL_BLOCK_MAX)
+		free(b);
+	else
+		munmap(b, total);
+}
+
 void base_pool_free(struct base_pool *p)
 {
 	struct block *b, *prev;
@@ -42,7 +70,7 @@ void base_pool_free(struct base_pool *p)
 		return;
 	for (b = p->top; b; b = prev) {
 		prev = b->prev;
-		free(b);
+		block_free(b);
 	}
 	free(p);
 }
@@ -55,7 +83,7 @@ static void grow(struct base_pool *p, size_t n)
 
 	if (size < n)
 		size = n;
-	b = xmalloc(sizeof(*b) + size);
+	b = block_alloc(size);
 	b->prev = p->top;
 	b->size = size;
 	b->used = 0;

@@ -5,9 +5,9 @@
  * answer of thousands of items: one string per field is thousands of small
  * heap chunks, which outlive the answer before them in the heap's holes and
  * keep its pages resident until a trim. A pool takes blocks instead, 4 KiB
- * at first and doubling up to BASE_POOL_BLOCK_MAX, which is glibc's mmap
- * threshold as the controller sets it: the large blocks are mappings of
- * their own, returned to the kernel the moment the pool is freed.
+ * at first and doubling up to BASE_POOL_BLOCK_MAX; blocks of that size and
+ * larger are mappings of their own, returned to the kernel the moment the
+ * pool is freed.
  *
  * base_pool_alloc's memory is zeroed and aligned for any type; strings are
  * packed without alignment. Nothing is freed before the pool. A pool is not thread-safe: one owner at a time.

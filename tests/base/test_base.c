@@ -38,6 +38,39 @@ START_TEST(buf_refuses_growth_past_its_cap_and_keeps_content)
 }
 END_TEST
 
+START_TEST(buf_large_enough_to_be_a_mapping_grows_detaches_and_consumes)
+{
+	struct base_buf b = BASE_BUF_INIT(1 << 20);
+	char chunk[1000];
+	size_t len;
+	char *d;
+
+	memset(chunk, 'x', sizeof(chunk));
+	for (int i = 0; i < 300; i++) { /* 300 KB: from the heap to a mapping, then mremap */
+		chunk[0] = (char)('a' + i % 26);
+		ck_assert_int_eq(base_buf_add(&b, chunk, sizeof(chunk)), 0);
+	}
+	ck_assert_uint_eq(b.len, 300000);
+	ck_assert_uint_ge(b.alloc, BASE_BUF_MAP_MIN);
+	ck_assert_int_eq(b.data[299000], 'a' + 299 % 26);
+	ck_assert_int_eq(b.data[b.len], '\0');
+	ck_assert_int_eq(base_buf_add(&b, chunk, 1 << 20), BASE_ETOOBIG);
+	base_buf_consume(&b, 299000);
+	ck_assert_uint_eq(b.len, 1000);
+	ck_assert_int_eq(b.data[0], 'a' + 299 % 26);
+	d = base_buf_detach(&b, &len); /* a heap copy the caller frees */
+	ck_assert_uint_eq(len, 1000);
+	ck_assert_int_eq(d[999], 'x');
+	ck_assert_int_eq(d[1000], '\0');
+	free(d);
+	ck_assert_uint_eq(b.len, 0);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(base_buf_add(&b, chunk, sizeof(chunk)), 0);
+	base_buf_release(&b);
+	ck_assert_str_eq(b.data, "");
+}
+END_TEST
+
 START_TEST(buf_detach_hands_over_ownership)
 {
 	struct base_buf b = BASE_BUF_INIT(0);
@@ -342,6 +375,7 @@ int main(void)
 	tcase_add_test(tc, map_finds_replaces_and_removes_among_thousands);
 	tcase_add_test(tc, base64_decodes_padded_unpadded_and_wrapped_input);
 	tcase_add_test(tc, error_codes_have_names_and_retry_classes);
+	tcase_add_test(tc, buf_large_enough_to_be_a_mapping_grows_detaches_and_consumes);
 	tcase_add_test(tc, pool_keeps_every_allocation_until_freed_and_grows_to_large_blocks);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -192,9 +192,12 @@ class Watch:
     def __init__(self, kubectl_bin, kubeconfig, *args):
         import threading
 
+        import tempfile
+
         self.lines = []
+        self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen([kubectl_bin, "--kubeconfig", kubeconfig, "get", "-w", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -202,6 +205,14 @@ class Watch:
         for line in self.proc.stdout:
             self.lines.append((time.time(), line.rstrip("\n")))
 
+    def check(self):
+        """Fails, with kubectl's own words, when the watch has ended."""
+        if self.proc.poll() is not None:
+            self.stderr.seek(0)
+            raise AssertionError(f"kubectl get -w exited ({self.proc.returncode}): "
+                                 f"{self.stderr.read()[-2000:]}")
+
     def close(self):
         self.proc.terminate()
         self.proc.wait()
+        self.stderr.close()

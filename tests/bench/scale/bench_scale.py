@@ -183,6 +183,7 @@ class ReadyWatch:
 
     def count(self):
         """(objects Ready=True, objects seen)."""
+        self.watch.check()
         ready = {}
         for _, line in list(self.watch.lines):
             f = line.split()
