@@ -73,16 +73,27 @@ static int same_field(json_t *a, json_t *b, const char *field)
 	       (!json_object_get(a, field) && !json_object_get(b, field));
 }
 
-/* Status-only updates (our own writes) do not trigger a reconcile; the requeue does. */
+/*
+ * Status-only updates (our own writes) do not trigger a reconcile; the requeue
+ * does, unless a reconcile waits for just this update (the informer was
+ * behind our own last write).
+ */
 static void on_update(void *ud, json_t *old_obj, json_t *new_obj)
 {
+	struct gdb_controller *c = ud;
 	json_t *om = json_object_get(old_obj, "metadata"), *nm = json_object_get(new_obj, "metadata");
+	char *key;
 
 	if (same_field(om, nm, "generation") && same_field(om, nm, "annotations") &&
 	    same_field(om, nm, "deletionTimestamp") && same_field(om, nm, "finalizers") &&
-	    same_field(om, nm, "labels"))
+	    same_field(om, nm, "labels")) {
+		key = kube_object_key(new_obj);
+		if (key && c->rec && gdb_reconciler_wants_update(c->rec, key))
+			kube_workqueue_add(c->queue, key);
+		free(key);
 		return;
-	enqueue_obj(ud, new_obj);
+	}
+	enqueue_obj(c, new_obj);
 }
 
 static void on_delete(void *ud, json_t *obj)

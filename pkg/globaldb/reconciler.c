@@ -72,6 +72,7 @@ struct key_state {
 	 * of them, it has not seen our own write yet (see informer_behind).
 	 */
 	char *replaced_rv[2];
+	int awaiting_informer; /* a reconcile waits for the informer's next version; under r->lock */
 	/* Its entries in the reconciler's aws_names map (see watch_names). */
 	char *aws_names[GDB_MAX_REGIONS + 2];
 	size_t n_aws_names;
@@ -927,26 +928,66 @@ static void note_replaced(struct key_state *s, json_t *obj)
 	s->replaced_rv[i] = xstrdup(rv);
 }
 
-/*
- * Whether obj, the informer's copy, is one that the last reconcile's own
- * writes replaced: the watch event of that write has not arrived yet. A plan
- * made on it would start from the status before that write, and its status
- * write would be refused (409) for the old resourceVersion. The event is on
- * its way and enqueues the key again. Once the informer holds any other
- * version, the list is forgotten.
- */
-static int informer_behind(struct key_state *s, json_t *obj)
+/* Whether obj, the informer's copy, is a version the last reconcile's own writes replaced. */
+static int replaced(const struct key_state *s, json_t *obj)
 {
 	const char *rv = rv_of(obj);
 
 	for (size_t i = 0; rv && i < ARRAY_SIZE(s->replaced_rv) && s->replaced_rv[i]; i++)
 		if (!strcmp(s->replaced_rv[i], rv))
 			return 1;
+	return 0;
+}
+
+/*
+ * Whether the informer has not yet seen the last reconcile's own writes: obj,
+ * its copy, is a version they replaced. A plan made on it would start from the
+ * status before those writes, and its status write would be refused (409)
+ * for the old resourceVersion. Once the informer holds any other version, the
+ * replaced versions are forgotten.
+ */
+static int informer_behind(struct key_state *s, json_t *obj)
+{
+	if (replaced(s, obj))
+		return 1;
 	for (size_t i = 0; i < ARRAY_SIZE(s->replaced_rv); i++) {
 		free(s->replaced_rv[i]);
 		s->replaced_rv[i] = NULL;
 	}
 	return 0;
+}
+
+/*
+ * Asks for the informer's next version of key (gdb_reconciler_wants_update).
+ * Returns 0 when the store already moved on meanwhile: reconcile again now.
+ */
+static int await_informer(struct gdb_reconciler *r, struct key_state *s, const char *key)
+{
+	json_t *now;
+	int behind;
+
+	pthread_mutex_lock(&r->lock);
+	s->awaiting_informer = 1;
+	pthread_mutex_unlock(&r->lock);
+	now = kube_store_get(r->o.store, key); /* an event that came before the flag was set */
+	behind = now && replaced(s, now);
+	json_decref(now);
+	return behind;
+}
+
+int gdb_reconciler_wants_update(struct gdb_reconciler *r, const char *key)
+{
+	struct key_state *s;
+	int wants = 0;
+
+	pthread_mutex_lock(&r->lock);
+	s = base_map_get(&r->state_by_key, key);
+	if (s && s->awaiting_informer) {
+		s->awaiting_informer = 0;
+		wants = 1;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return wants;
 }
 
 /*
@@ -1231,7 +1272,7 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	if (informer_behind(s, obj)) {
 		base_log(BASE_LOG_DEBUG, "waiting for the informer to see our last write", "gdb", key,
 			 NULL);
-		*requeue = GDB_INFORMER_BEHIND_MS;
+		*requeue = await_informer(r, s, key) ? GDB_INFORMER_BEHIND_MS : GDB_REQUEUE_NOW_MS;
 		goto out;
 	}
 

@@ -7,8 +7,9 @@
  *  1. read the object from the informer's store (gone: forget the key, remove
  *     its probes and metrics); if the store still holds the version that this
  *     replica's last write replaced, wait for the watch event of that write
- *     (a backstop requeue of GDB_INFORMER_BEHIND_MS) instead of planning on
- *     the status before it;
+ *     instead of planning on the status before it (the informer's handler
+ *     asks gdb_reconciler_wants_update; GDB_INFORMER_BEHIND_MS is the
+ *     backstop);
  *  2. decode the spec (a spec that does not decode is reported in the Ready
  *     and Degraded conditions, no AWS call); add the finalizer
  *     globaldb.io/finalizer when missing (not while deleting);
@@ -96,5 +97,13 @@ void gdb_reconciler_free(struct gdb_reconciler *r);
  * (requeue at once), or another negative code (requeue rate-limited).
  */
 int gdb_reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue_after_ms);
+
+/*
+ * Whether a reconcile of key waits for the informer's next version of the
+ * object (it held one that our own last write replaced): the informer's update
+ * handler enqueues such an update even when it changes nothing but the status.
+ * Answers yes once per wait. Thread-safe.
+ */
+int gdb_reconciler_wants_update(struct gdb_reconciler *r, const char *key);
 
 #endif
