@@ -66,6 +66,7 @@ struct key_state {
 	/* globaldb_current_primary_info labels */
 	char *info_region, *info_global;
 	int64_t status_mono; /* when this replica last wrote the status; 0 = never */
+	int64_t first_status_wait_mono; /* when the first status began to wait for verdicts */
 	/*
 	 * The resourceVersions the last reconcile's writes replaced (a finalizer
 	 * patch and a status write at most): while the informer still holds one
@@ -901,6 +902,44 @@ static void describe_diff(json_t *a, json_t *b, char *out, size_t n)
 	}
 }
 
+/*
+ * Whether a new object's first status waits for its probes' first verdicts
+ * (*wait_ms is the time left): it has never had a status, the plan calls
+ * nothing (so no write-ahead record is due), and some region has no verdict
+ * yet, or a secondary no lag. Written at once, that status would say
+ * "pending" and be written again within a second or two: at start-up with
+ * many objects, half of the apiserver's writes. The verdicts enqueue the key;
+ * the wait ends after failureThreshold x period + timeout, the time a writer
+ * has to be declared healthy or not.
+ */
+static int first_status_waits(struct key_state *s, const struct gdb_spec *spec,
+			      const struct gdb_status *old, const struct gdb_plan *plan,
+			      const struct gdb_health *h, int64_t *wait_ms)
+{
+	const struct gdb_health_check_spec *hc = &spec->health_check;
+	int64_t budget = ((int64_t)hc->failure_threshold * hc->period_seconds +
+			  hc->timeout_seconds) * 1000;
+	int64_t now = base_now_mono_ms();
+	int pending = 0;
+
+	if (old->observed_generation != 0 || plan->action.kind != GDB_ACT_NONE ||
+	    !plan->status.current_primary_region)
+		return 0;
+	for (size_t i = 0; i < h->n_regions; i++) {
+		const struct gdb_health_region *hr = &h->regions[i];
+
+		if (hr->writer_healthy < 0 &&
+		    (hr->reader_healthy < 0 || (hr->reader_healthy == 1 && hr->lag_ms < 0)))
+			pending = 1;
+	}
+	if (!pending)
+		return 0;
+	if (!s->first_status_wait_mono)
+		s->first_status_wait_mono = now;
+	*wait_ms = s->first_status_wait_mono + budget - now;
+	return *wait_ms > 0;
+}
+
 /* ---- our own writes, and an informer that has not seen them yet ---- */
 
 static const char *rv_of(json_t *obj)
@@ -1329,6 +1368,11 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 			 plan.action.region ? plan.action.region : "-", "step",
 			 gdb_step_name(plan.status.operation.step), "reason",
 			 plan.action.reason ? plan.action.reason : "", NULL);
+
+	if (!deleting && first_status_waits(s, &spec, &status, &plan, &health, requeue)) {
+		sync_probes(r, s, &spec, plan.status.current_primary_region, &ob);
+		goto out;
+	}
 
 	/* The write-ahead record: the status names the step before the call is made. */
 	rc = persist_status(r, s, &obj, &plan.status, ns, name);
