@@ -28,7 +28,10 @@
  *     GDB_OBS_SETTLED_MS old; if a settled object's plan would change
  *     anything, it is observed again fresh and planned again, except for the
  *     switchover an edit of spec.primaryRegion starts;
- *  5. gdb_plan(); persist the new status with the status subresource,
+ *  5. gdb_plan(); a new object's first status waits for its probes' first
+ *     verdicts while the plan calls nothing (at most failureThreshold x
+ *     period + timeout: written at once it would say "not probed yet" and be
+ *     written again a moment later); persist the new status with the status subresource,
  *     guarded by resourceVersion (a 409 returns BASE_ECONFLICT: requeue at
  *     once), BEFORE acting — skipped when nothing but
  *     regions[].lastProbeTime changed and this replica wrote the status less

@@ -7,6 +7,10 @@ failover the runbook's Lambda did, followed by DNS and restarts, with not a
 single row lost.
 """
 
+import json
+import subprocess
+import tempfile
+
 from conftest import EAST, WEST, metric_value, wait_for
 
 MUTATING = {"CreateGlobalCluster", "CreateDBCluster", "CreateDBInstance", "DeleteDBCluster",
@@ -14,12 +18,49 @@ MUTATING = {"CreateGlobalCluster", "CreateDBCluster", "CreateDBInstance", "Delet
             "FailoverGlobalCluster", "SwitchoverGlobalCluster"}
 
 
+def parse_versions(text):
+    """The objects of a `kubectl get -w -o json` stream, in order."""
+    dec, out, i = json.JSONDecoder(), [], 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            return out
+        try:
+            obj, i = dec.raw_decode(text, i)
+        except ValueError:  # a last object cut off by terminate()
+            return out
+        out.append(obj)
+
+
 def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulator, kubectl):
     setup_calls = emulator.calls()
     since = max(c["seq"] for c in setup_calls)
 
+    # Every version of the object, from a watch started before it exists.
+    out = tempfile.TemporaryFile(mode="a+")  # appends wherever the reader has seeked
+    watch = subprocess.Popen([kubectl.bin, "--kubeconfig", kubectl.kubeconfig, "-n", world.ns,
+                              "get", "globaldatabases", "-w", "-o", "json"],
+                             stdout=out, stderr=subprocess.DEVNULL, text=True)
     world.kubectl.apply(world.gdb_manifest())
     ready = world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
+    # The first status already carries the probes' verdicts: it waited for
+    # them instead of being written once as "not probed yet" and again a
+    # moment later.
+    rv = world.gdb()["metadata"]["resourceVersion"]
+
+    def versions():
+        out.seek(0)
+        return parse_versions(out.read())
+    wait_for(lambda: any(v["metadata"]["resourceVersion"] == rv for v in versions()),
+             timeout=30, what="the watch to see the Ready version")
+    watch.terminate()
+    watch.wait()
+    statuses = [v["status"] for v in versions() if v.get("status")]
+    out.close()
+    assert statuses, "the watch saw no status"
+    first = {c["type"]: c for c in statuses[0]["conditions"]}
+    assert first["PrimaryHealthy"]["status"] == "True", statuses[0]["conditions"]
     st = world.status()
     assert st["globalClusterIdentifier"] == "orders-global"
     assert st["currentPrimaryRegion"] == EAST
