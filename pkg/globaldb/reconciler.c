@@ -936,8 +936,10 @@ static int first_status_waits(struct key_state *s, const struct gdb_spec *spec,
 		return 0;
 	if (!s->first_status_wait_mono)
 		s->first_status_wait_mono = now;
+	if (now - s->first_status_wait_mono >= budget)
+		return 0;
 	*wait_ms = s->first_status_wait_mono + budget - now;
-	return *wait_ms > 0;
+	return 1;
 }
 
 /* ---- our own writes, and an informer that has not seen them yet ---- */
