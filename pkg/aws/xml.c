@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 
 #include "pkg/base/alloc.h"
 #include "pkg/base/buf.h"
@@ -56,13 +55,7 @@ static struct aws_xml_doc *doc_alloc(size_t size)
 {
 	struct aws_xml_doc *d;
 
-	if (size < DOC_MAP_MIN) {
-		d = xmalloc(size);
-	} else {
-		d = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (d == MAP_FAILED)
-			BUG("cannot map %zu bytes for an XML document", size);
-	}
+	d = size < DOC_MAP_MIN ? xmalloc(size) : xmap(size);
 	d->size = size;
 	return d;
 }
@@ -754,7 +747,7 @@ const struct aws_xml_node *aws_xml_root(const struct aws_xml_doc *doc)
 void aws_xml_free(struct aws_xml_doc *doc)
 {
 	if (doc && doc->size >= DOC_MAP_MIN)
-		munmap(doc, doc->size);
+		xunmap(doc, doc->size);
 	else
 		free(doc);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 _Noreturn void base_bug(const char *file, int line, const char *fmt, ...)
 {
@@ -113,4 +114,27 @@ void base_free_secret(char *s)
 		return;
 	base_memzero(s, strlen(s));
 	free(s);
+}
+
+void *xmap(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		BUG("cannot map %zu bytes", size);
+	return p;
+}
+
+void *xremap(void *p, size_t old_size, size_t new_size)
+{
+	p = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED)
+		BUG("cannot remap %zu bytes to %zu", old_size, new_size);
+	return p;
+}
+
+void xunmap(void *p, size_t size)
+{
+	if (p)
+		munmap(p, size);
 }

@@ -38,6 +38,15 @@ char *xvasprintf(const char *fmt, va_list ap);
 /* Frees *slot and puts a newly allocated formatted string in its place. */
 void xsetf(char **slot, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * A private anonymous mapping of size bytes, zeroed: for a large block that
+ * should go back to the kernel when freed instead of into a heap hole. Abort
+ * on failure like the rest; free with xunmap (with the same size).
+ */
+void *xmap(size_t size);
+void *xremap(void *p, size_t old_size, size_t new_size);
+void xunmap(void *p, size_t size);
+
 /* Overwrite secret material before freeing it; the compiler may not elide it. */
 void base_memzero(void *p, size_t n);
 /* Zero the string's bytes and free it. NULL is fine. */

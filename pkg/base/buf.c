@@ -11,7 +11,6 @@
 #include "pkg/base/buf.h"
 
 #include <stdint.h>
-#include <sys/mman.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,7 +35,7 @@ static int mapped(const struct base_buf *b)
 static void release_data(struct base_buf *b)
 {
 	if (mapped(b))
-		munmap(b->data, b->alloc);
+		xunmap(b->data, b->alloc);
 	else if (b->alloc)
 		free(b->data);
 }
@@ -63,7 +62,7 @@ char *base_buf_detach(struct base_buf *b, size_t *len)
 	if (mapped(b)) { /* the caller frees with free() */
 		data = xmalloc(b->len + 1);
 		memcpy(data, b->data, b->len + 1);
-		munmap(b->data, b->alloc);
+		xunmap(b->data, b->alloc);
 	}
 
 	if (len)
@@ -76,21 +75,17 @@ char *base_buf_detach(struct base_buf *b, size_t *len)
 static int grow_mapped(struct base_buf *b, size_t want)
 {
 	size_t page = 4096;
-	void *p;
+	char *p;
 
 	want = (want + page - 1) & ~(page - 1);
 	if (mapped(b)) {
-		p = mremap(b->data, b->alloc, want, MREMAP_MAYMOVE);
+		p = xremap(b->data, b->alloc, want);
 	} else {
-		p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p != MAP_FAILED) {
-			memcpy(p, b->data, b->len + 1);
-			if (b->alloc)
-				free(b->data);
-		}
+		p = xmap(want);
+		memcpy(p, b->data, b->len + 1);
+		if (b->alloc)
+			free(b->data);
 	}
-	if (p == MAP_FAILED)
-		BUG("cannot map %zu bytes for a buffer", want);
 	b->data = p;
 	b->alloc = want;
 	return 0;

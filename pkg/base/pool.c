@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "pkg/base/alloc.h"
 
@@ -42,14 +41,8 @@ struct base_pool *base_pool_new(void)
 static struct block *block_alloc(size_t size)
 {
 	size_t total = sizeof(struct block) + size;
-	struct block *b;
 
-	if (total < BASE_POOL_BLOCK_MAX)
-		return xmalloc(total);
-	b = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (b == MAP_FAILED)
-		BUG("cannot map a pool block of %zu bytes", total);
-	return b;
+	return total < BASE_POOL_BLOCK_MAX ? xmalloc(total) : xmap(total);
 }
 
 static void block_free(struct block *b)
@@ -59,7 +52,7 @@ static void block_free(struct block *b)
 	if (total < BASE_POOL_BLOCK_MAX)
 		free(b);
 	else
-		munmap(b, total);
+		xunmap(b, total);
 }
 
 void base_pool_free(struct base_pool *p)
