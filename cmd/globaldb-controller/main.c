@@ -36,7 +36,7 @@
 /* Below Kubernetes' default terminationGracePeriodSeconds (30), so we, not SIGKILL, end it. */
 #define SHUTDOWN_TIMEOUT_S 25
 #define TRIM_INTERVAL_S    10          /* malloc_trim while running (wait_for_stop) */
-#define MMAP_THRESHOLD     (64 * 1024) /* blocks from this size have pages of their own */
+#define MMAP_THRESHOLD     BASE_MAP_MIN /* blocks from this size have pages of their own */
 
 struct controller {
 	const struct options *opt;

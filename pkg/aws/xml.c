@@ -41,21 +41,16 @@ _Static_assert(AWS_XML_MAX_BODY < UINT32_MAX, "node text lengths and positions a
 
 struct aws_xml_doc {
 	const struct aws_xml_node *root;
-	size_t size; /* bytes of the allocation: from DOC_MAP_MIN on a mapping of its own */
+	size_t size; /* bytes of the allocation: from BASE_MAP_MIN on a mapping of its own */
 	struct aws_xml_node nodes[]; /* then the string area */
 };
 
-/*
- * A large document (a Describe page) lives for one decode: as a mapping it is
- * returned when freed instead of occupying a heap hole (cf. BASE_BUF_MAP_MIN).
- */
-#define DOC_MAP_MIN BASE_BUF_MAP_MIN
-
+/* A large document (a Describe page) lives for one decode: a mapping (BASE_MAP_MIN). */
 static struct aws_xml_doc *doc_alloc(size_t size)
 {
 	struct aws_xml_doc *d;
 
-	d = size < DOC_MAP_MIN ? xmalloc(size) : xmap(size);
+	d = size < BASE_MAP_MIN ? xmalloc(size) : xmap(size);
 	d->size = size;
 	return d;
 }
@@ -746,7 +741,7 @@ const struct aws_xml_node *aws_xml_root(const struct aws_xml_doc *doc)
 
 void aws_xml_free(struct aws_xml_doc *doc)
 {
-	if (doc && doc->size >= DOC_MAP_MIN)
+	if (doc && doc->size >= BASE_MAP_MIN)
 		xunmap(doc, doc->size);
 	else
 		free(doc);

@@ -42,7 +42,13 @@ void xsetf(char **slot, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * A private anonymous mapping of size bytes, zeroed: for a large block that
  * should go back to the kernel when freed instead of into a heap hole. Abort
  * on failure like the rest; free with xunmap (with the same size).
+ *
+ * BASE_MAP_MIN is where buffers, pools and XML documents switch to mappings
+ * (the controller's mmap threshold too, cmd/globaldb-controller/main.c): a
+ * large malloc is carved out of any free heap hole that fits before glibc's
+ * threshold applies, bringing trimmed pages back into the RSS.
  */
+#define BASE_MAP_MIN (64u << 10)
 void *xmap(size_t size);
 void *xremap(void *p, size_t old_size, size_t new_size);
 void xunmap(void *p, size_t size);

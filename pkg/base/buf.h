@@ -23,6 +23,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "pkg/base/alloc.h"
+
 struct base_buf {
 	char *data;   /* never NULL after init; "" when empty */
 	size_t len;   /* bytes used, not counting the terminating NUL */
@@ -31,7 +33,7 @@ struct base_buf {
 };
 
 /* From this size on a buffer's storage is a mapping of its own (see buf.c). */
-#define BASE_BUF_MAP_MIN (64u << 10)
+#define BASE_BUF_MAP_MIN BASE_MAP_MIN
 
 extern char base_buf_empty[];
 #define BASE_BUF_INIT(cap) { base_buf_empty, 0, 0, (cap) }

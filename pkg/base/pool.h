@@ -17,8 +17,10 @@
 
 #include <stddef.h>
 
+#include "pkg/base/alloc.h"
+
 /* The largest block a pool takes, except for a single larger allocation. */
-#define BASE_POOL_BLOCK_MAX (64u << 10)
+#define BASE_POOL_BLOCK_MAX BASE_MAP_MIN
 
 struct base_pool;
 
