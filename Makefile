@@ -9,6 +9,7 @@
 #   make tsan     unit tests under TSan
 #   make chaos    the chaos tier's full sweep (ctest runs a subset in `make test`)
 #   make testenv  start the shared test environment in this shell's session
+#   make format   clang-format the C, ruff the Python (format-check: CI's check)
 #   make demo     the runbook story on the local environment (hack/demo)
 #   make docker-build   the container image (docker, else podman)
 #   make deploy   apply manifests/ to the cluster of the current kubeconfig
@@ -18,8 +19,10 @@ CTEST_ARGS ?=
 # A ctest label regex that `make test` leaves out, e.g. TEST_EXCLUDE=image on a
 # machine where podman cannot build (the image test needs root).
 TEST_EXCLUDE ?=
+CACHE ?= $(or $(GLOBALDB_CACHE),$(HOME)/.cache/globaldb-controller)
+RUFF ?= $(CACHE)/venv/bin/ruff
 
-.PHONY: all build deps deps-build test unit asan tsan chaos testenv demo docker-build image-test deploy clean format
+.PHONY: all build deps deps-build test unit asan tsan chaos testenv demo docker-build image-test deploy clean format format-check
 
 all: build
 
@@ -35,6 +38,7 @@ build: deps-build
 
 # The sanitizer pass runs first so that the full suite's summary closes the output.
 test: deps
+	$(MAKE) --no-print-directory format-check
 	$(MAKE) --no-print-directory asan
 	$(MAKE) --no-print-directory tsan
 	cmake -S . -B $(BUILD) -G Ninja
@@ -74,8 +78,17 @@ image-test: build
 deploy:
 	kubectl apply -k manifests/
 
+# C by clang-format (Debian 12's, installed by hack/install-deps), Python by
+# ruff (pinned in hack/requirements.txt). format-check fails on any difference.
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
+	$(RUFF) format -q tests hack
+	$(RUFF) check -q --fix tests hack
+
+format-check:
+	git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+	$(RUFF) format --check -q tests hack
+	$(RUFF) check -q tests hack
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

@@ -63,7 +63,8 @@ static int run_path(const char *path, int *count)
 
 		if (de->d_name[0] == '.')
 			continue;
-		if ((size_t)snprintf(child, sizeof(child), "%s/%s", path, de->d_name) >= sizeof(child))
+		if ((size_t)snprintf(child, sizeof(child), "%s/%s", path, de->d_name) >=
+		    sizeof(child))
 			continue;
 		if (run_path(child, count) != 0)
 			rc = -1;

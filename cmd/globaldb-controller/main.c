@@ -35,15 +35,15 @@
 
 /* Below Kubernetes' default terminationGracePeriodSeconds (30), so we, not SIGKILL, end it. */
 #define SHUTDOWN_TIMEOUT_S 25
-#define TRIM_INTERVAL_S    10          /* malloc_trim while running (wait_for_stop) */
-#define MMAP_THRESHOLD     BASE_MAP_MIN /* blocks from this size have pages of their own */
+#define TRIM_INTERVAL_S 10	    /* malloc_trim while running (wait_for_stop) */
+#define MMAP_THRESHOLD BASE_MAP_MIN /* blocks from this size have pages of their own */
 
 struct controller {
 	const struct options *opt;
 	struct server_health *health;
 	struct server *metrics; /* NULL when disabled or shared with probes */
-	struct server *probes;  /* NULL when disabled */
-	atomic_int started;     /* readyz "controller-started": every phase is up */
+	struct server *probes;	/* NULL when disabled */
+	atomic_int started;	/* readyz "controller-started": every phase is up */
 	struct gdb_controller *gdb;
 };
 
@@ -73,11 +73,11 @@ static int serve(const char *addr, unsigned endpoints, struct server_health *h, 
 			 ret == BASE_EEXIST ? "address already in use" : base_strerror(ret), NULL);
 		return ret;
 	}
-	base_log(BASE_LOG_INFO, "serving http", "address", addr,
-		 "port", base_fmt(port, sizeof(port), "%u", server_port(*out)),
-		 "endpoints", endpoints == SERVER_ENDPOINT_METRICS ? "/metrics"
-			      : endpoints == SERVER_ENDPOINT_HEALTH ? "/healthz,/readyz"
-								    : "/metrics,/healthz,/readyz",
+	base_log(BASE_LOG_INFO, "serving http", "address", addr, "port",
+		 base_fmt(port, sizeof(port), "%u", server_port(*out)), "endpoints",
+		 endpoints == SERVER_ENDPOINT_METRICS  ? "/metrics"
+		 : endpoints == SERVER_ENDPOINT_HEALTH ? "/healthz,/readyz"
+						       : "/metrics,/healthz,/readyz",
 		 NULL);
 	return 0;
 }
@@ -91,7 +91,8 @@ static int ends_with(const char *s, const char *suffix)
 
 static int http_start(struct controller *c)
 {
-	const char *maddr = c->opt->metrics_bind_address, *haddr = c->opt->health_probe_bind_address;
+	const char *maddr = c->opt->metrics_bind_address,
+		   *haddr = c->opt->health_probe_bind_address;
 	int metrics_on = strcmp(maddr, "0") != 0, health_on = strcmp(haddr, "0") != 0;
 
 	c->health = server_health_new();
@@ -103,7 +104,8 @@ static int http_start(struct controller *c)
 
 	/* One address for both is one server; port 0 means two different free ports. */
 	if (metrics_on && health_on && !strcmp(maddr, haddr) && !ends_with(maddr, ":0"))
-		return serve(maddr, SERVER_ENDPOINT_METRICS | SERVER_ENDPOINT_HEALTH, c->health, &c->probes);
+		return serve(maddr, SERVER_ENDPOINT_METRICS | SERVER_ENDPOINT_HEALTH, c->health,
+			     &c->probes);
 	if (health_on && serve(haddr, SERVER_ENDPOINT_HEALTH, c->health, &c->probes) < 0)
 		return BASE_EIO;
 	if (metrics_on && serve(maddr, SERVER_ENDPOINT_METRICS, NULL, &c->metrics) < 0)
@@ -224,7 +226,8 @@ static void *signal_thread(void *arg)
 	for (;;) {
 		sig = sigtimedwait(set, NULL, &timeout);
 		if (sig > 0) {
-			base_log(BASE_LOG_WARN, "second signal, exiting now", "signal", signame(sig), NULL);
+			base_log(BASE_LOG_WARN, "second signal, exiting now", "signal",
+				 signame(sig), NULL);
 			_exit(1);
 		}
 		if (errno == EAGAIN) {
@@ -265,17 +268,16 @@ static void log_configuration(const struct options *o)
 {
 	char conc[16];
 
-	base_log(BASE_LOG_INFO, "starting globaldb-controller", "version", GDB_VERSION,
-		 "namespace", *o->namespace ? o->namespace : "(all)",
-		 "kubeconfig", *o->kubeconfig ? o->kubeconfig : "(in-cluster or default)",
-		 "leader_elect", o->leader_elect ? "true" : "false",
-		 "leader_election_lease",
+	base_log(BASE_LOG_INFO, "starting globaldb-controller", "version", GDB_VERSION, "namespace",
+		 *o->namespace ? o->namespace : "(all)", "kubeconfig",
+		 *o->kubeconfig ? o->kubeconfig : "(in-cluster or default)", "leader_elect",
+		 o->leader_elect ? "true" : "false", "leader_election_lease",
 		 o->leader_elect ? o->leader_election_id : "(disabled)",
 		 "leader_election_namespace",
 		 o->leader_elect ? o->leader_election_namespace : "(disabled)",
-		 "metrics_bind_address", o->metrics_bind_address,
-		 "health_probe_bind_address", o->health_probe_bind_address,
-		 "concurrency", base_fmt(conc, sizeof(conc), "%d", o->concurrency), NULL);
+		 "metrics_bind_address", o->metrics_bind_address, "health_probe_bind_address",
+		 o->health_probe_bind_address, "concurrency",
+		 base_fmt(conc, sizeof(conc), "%d", o->concurrency), NULL);
 }
 
 int main(int argc, char **argv)

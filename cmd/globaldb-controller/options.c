@@ -29,8 +29,8 @@ enum kind { STR, BOOL, INT };
 struct flag {
 	const char *name;
 	enum kind kind;
-	const char *def;  /* default, as text */
-	const char *arg;  /* the value's name in --help */
+	const char *def; /* default, as text */
+	const char *arg; /* the value's name in --help */
 	const char *help;
 	int (*set)(struct options *o, const char *v, char *why, size_t n);
 };
@@ -264,8 +264,8 @@ static const struct flag flags[] = {
 	{"kubeconfig", STR, "", "path",
 	 "kubeconfig file; empty: in-cluster config, else $KUBECONFIG, else ~/.kube/config",
 	 set_kubeconfig},
-	{"namespace", STR, "", "name", "watch GlobalDatabases in this namespace only; empty: all namespaces",
-	 set_namespace},
+	{"namespace", STR, "", "name",
+	 "watch GlobalDatabases in this namespace only; empty: all namespaces", set_namespace},
 	{"leader-elect", BOOL, "false", NULL,
 	 "elect a leader with a Lease so that only one replica acts (run 2 replicas with it on)",
 	 set_leader_elect},
@@ -275,18 +275,21 @@ static const struct flag flags[] = {
 	{"leader-election-id", STR, "globaldb-controller.globaldb.io", "name", "name of the Lease",
 	 set_le_id},
 	{"leader-election-lease-duration", STR, "15s", "duration",
-	 "how long a Lease holds after its last renewal: a standby waits this long after a leader dies",
+	 "how long a Lease holds after its last renewal: a standby waits this long after a leader "
+	 "dies",
 	 set_le_lease},
 	{"leader-election-renew-deadline", STR, "10s", "duration",
-	 "the leader stops acting if it could not renew for this long (less than the lease duration)",
+	 "the leader stops acting if it could not renew for this long (less than the lease "
+	 "duration)",
 	 set_le_renew},
 	{"leader-election-retry-period", STR, "2s", "duration",
 	 "how often candidates try to acquire or renew the Lease", set_le_retry},
 	{"metrics-bind-address", STR, ":8080", "host:port", "serve /metrics here; 0 disables",
 	 set_metrics_addr},
-	{"health-probe-bind-address", STR, ":8081", "host:port", "serve /healthz and /readyz here; 0 disables",
-	 set_health_addr},
-	{"concurrency", INT, "2", "n", "GlobalDatabases reconciled in parallel (1-100)", set_concurrency},
+	{"health-probe-bind-address", STR, ":8081", "host:port",
+	 "serve /healthz and /readyz here; 0 disables", set_health_addr},
+	{"concurrency", INT, "2", "n", "GlobalDatabases reconciled in parallel (1-100)",
+	 set_concurrency},
 	{"log-level", STR, "info", "level", "debug, info, warn or error", set_log_level},
 	{"log-format", STR, "text", "format", "json (one object per line) or text", set_log_format},
 	{"help", BOOL, "false", NULL, "print this help and exit", set_help},
@@ -393,8 +396,8 @@ int options_parse(struct options *o, int argc, char **argv, FILE *err)
 		if (!f && len == 1 && name[0] == 'h')
 			f = find_flag("help", 4);
 		if (!f) {
-			fprintf(err, "globaldb-controller: unknown flag: -%s%.*s\n", arg[1] == '-' ? "-" : "",
-				(int)len, name);
+			fprintf(err, "globaldb-controller: unknown flag: -%s%.*s\n",
+				arg[1] == '-' ? "-" : "", (int)len, name);
 			goto usage;
 		}
 		if (eq)
@@ -404,11 +407,13 @@ int options_parse(struct options *o, int argc, char **argv, FILE *err)
 		else if (i + 1 < argc)
 			value = argv[++i];
 		else {
-			fprintf(err, "globaldb-controller: flag needs an argument: --%s\n", f->name);
+			fprintf(err, "globaldb-controller: flag needs an argument: --%s\n",
+				f->name);
 			goto usage;
 		}
 		if (f->set(o, value, why, sizeof(why)) < 0) {
-			fprintf(err, "globaldb-controller: invalid value for --%s: %s\n", f->name, why);
+			fprintf(err, "globaldb-controller: invalid value for --%s: %s\n", f->name,
+				why);
 			goto usage;
 		}
 		seen[f - flags] = 1;
@@ -424,8 +429,8 @@ int options_parse(struct options *o, int argc, char **argv, FILE *err)
 		const char *v;
 
 		env_name(&flags[k], env, sizeof(env));
-		if (seen[k] || !(v = getenv(env)) ||
-		    !strcmp(flags[k].name, "help") || !strcmp(flags[k].name, "version"))
+		if (seen[k] || !(v = getenv(env)) || !strcmp(flags[k].name, "help") ||
+		    !strcmp(flags[k].name, "version"))
 			continue;
 		if (flags[k].set(o, v, why, sizeof(why)) < 0) {
 			fprintf(err, "globaldb-controller: invalid value for %s (--%s): %s\n", env,
@@ -437,8 +442,10 @@ int options_parse(struct options *o, int argc, char **argv, FILE *err)
 	/* client-go's rule: lease > renew deadline > 1.2 x retry period. */
 	if (o->lease_duration_ms <= o->renew_deadline_ms ||
 	    o->renew_deadline_ms * 10 <= o->retry_period_ms * 12) {
-		fprintf(err, "globaldb-controller: leader election needs lease duration > renew deadline "
-			     "> 1.2 x retry period (got %lldms, %lldms, %lldms)\n",
+		fprintf(err,
+			"globaldb-controller: leader election needs lease duration > renew "
+			"deadline "
+			"> 1.2 x retry period (got %lldms, %lldms, %lldms)\n",
 			(long long)o->lease_duration_ms, (long long)o->renew_deadline_ms,
 			(long long)o->retry_period_ms);
 		goto usage;
@@ -448,8 +455,10 @@ int options_parse(struct options *o, int argc, char **argv, FILE *err)
 
 		if (!ns || !dns_label(ns)) {
 			free(ns);
-			fprintf(err, "globaldb-controller: --leader-elect needs --leader-election-namespace "
-				     "when not running in a pod (no POD_NAMESPACE, no service account)\n");
+			fprintf(err, "globaldb-controller: --leader-elect needs "
+				     "--leader-election-namespace "
+				     "when not running in a pod (no POD_NAMESPACE, no service "
+				     "account)\n");
 			goto usage;
 		}
 		free(o->leader_election_namespace);

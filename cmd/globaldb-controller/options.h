@@ -17,15 +17,15 @@
 #include "pkg/base/log.h"
 
 struct options {
-	char *kubeconfig;                /* "" = in-cluster config, then $KUBECONFIG, ~/.kube/config */
-	char *namespace;                 /* "" = every namespace */
+	char *kubeconfig; /* "" = in-cluster config, then $KUBECONFIG, ~/.kube/config */
+	char *namespace;  /* "" = every namespace */
 	int leader_elect;
 	char *leader_election_namespace; /* resolved: never "" when leader_elect */
 	char *leader_election_id;
-	int64_t lease_duration_ms;       /* the Lease's timing (client-go's names) */
+	int64_t lease_duration_ms; /* the Lease's timing (client-go's names) */
 	int64_t renew_deadline_ms;
 	int64_t retry_period_ms;
-	char *metrics_bind_address;      /* "0" = no metrics server */
+	char *metrics_bind_address;	 /* "0" = no metrics server */
 	char *health_probe_bind_address; /* "0" = no probe server */
 	int concurrency;
 	enum base_log_level log_level;

@@ -43,16 +43,18 @@
 #define NO_RETRY_INCREMENT 1
 #define MAX_IDLE_HANDLES 16
 
-const struct aws_service aws_svc_rds = {"rds", "RDS", "rds", 0, AWS_PROTO_QUERY, "2014-10-31", NULL};
-const struct aws_service aws_svc_sts = {"sts", "STS", "sts", 0, AWS_PROTO_QUERY, "2011-06-15", NULL};
-const struct aws_service aws_svc_route53 = {"route53", "ROUTE_53", "route53", 1,
+const struct aws_service aws_svc_rds = {"rds",		 "RDS",	       "rds", 0,
+					AWS_PROTO_QUERY, "2014-10-31", NULL};
+const struct aws_service aws_svc_sts = {"sts",		 "STS",	       "sts", 0,
+					AWS_PROTO_QUERY, "2011-06-15", NULL};
+const struct aws_service aws_svc_route53 = {"route53",		"ROUTE_53",   "route53", 1,
 					    AWS_PROTO_REST_XML, "2013-04-01", NULL};
-const struct aws_service aws_svc_ecs = {"ecs", "ECS", "ecs", 0, AWS_PROTO_JSON, NULL,
-					"AmazonEC2ContainerServiceV20141113"};
+const struct aws_service aws_svc_ecs = {
+	"ecs", "ECS", "ecs", 0, AWS_PROTO_JSON, NULL, "AmazonEC2ContainerServiceV20141113"};
 const struct aws_service aws_svc_ssm = {"ssm", "SSM", "ssm", 0, AWS_PROTO_JSON, NULL, "AmazonSSM"};
-const struct aws_service aws_svc_secretsmanager = {"secretsmanager", "SECRETS_MANAGER",
-						   "secretsmanager", 0, AWS_PROTO_JSON, NULL,
-						   "secretsmanager"};
+const struct aws_service aws_svc_secretsmanager = {
+	"secretsmanager", "SECRETS_MANAGER", "secretsmanager", 0, AWS_PROTO_JSON, NULL,
+	"secretsmanager"};
 
 struct aws_client {
 	struct aws_client_config cfg;
@@ -74,9 +76,10 @@ static void global_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		BUG("curl_global_init failed");
-	requests_total = base_metric_counter("globaldb_aws_requests_total",
-					     "AWS API HTTP requests by service, operation and outcome",
-					     "service,operation,code");
+	requests_total =
+		base_metric_counter("globaldb_aws_requests_total",
+				    "AWS API HTTP requests by service, operation and outcome",
+				    "service,operation,code");
 }
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp)
@@ -327,7 +330,8 @@ static void header_value(const char *line, size_t n, const char *name, char *out
 		return;
 	for (i = nl + 1; i < n && (line[i] == ' ' || line[i] == '\t'); i++)
 		;
-	for (j = n; j > i && (line[j - 1] == '\r' || line[j - 1] == '\n' || line[j - 1] == ' '); j--)
+	for (j = n; j > i && (line[j - 1] == '\r' || line[j - 1] == '\n' || line[j - 1] == ' ');
+	     j--)
 		;
 	if (j - i >= outn)
 		j = i + outn - 1;
@@ -479,8 +483,8 @@ static int perform(struct aws_client *c, const struct aws_request *req, const ch
 		if (creds.session_token && *creds.session_token)
 			sh[nsh++] = (struct aws_sigv4_header){"x-amz-security-token",
 							      creds.session_token};
-		sreq = (struct aws_sigv4_request){req->method, sign_path, req->query, sh, nsh,
-						  req->body, req->body_len};
+		sreq = (struct aws_sigv4_request){req->method, sign_path, req->query,	sh,
+						  nsh,	       req->body, req->body_len};
 		key = (struct aws_sigv4_key){creds.access_key_id, creds.secret_access_key,
 					     signing_region, req->svc->signing_name};
 		rc = aws_sigv4_sign(&sreq, &key, amz_date, &sig);
@@ -546,14 +550,19 @@ static int perform(struct aws_client *c, const struct aws_request *req, const ch
 			rc = BASE_ETOOBIG;
 			snprintf(att->metric_code, sizeof(att->metric_code), "too_big");
 		} else if (cc == CURLE_OPERATION_TIMEDOUT) {
-			aws_error_set(err, 0, "", "timeout: %s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+			aws_error_set(err, 0, "", "timeout: %s",
+				      errbuf[0] ? errbuf : curl_easy_strerror(cc));
 			att->kind = ATT_TIMEOUT;
 			rc = BASE_ETIMEDOUT;
 			snprintf(att->metric_code, sizeof(att->metric_code), "timeout");
 		} else {
-			aws_error_set(err, 0, "", "transport: %s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
-			att->kind = (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-				     cc == CURLE_COULDNT_RESOLVE_PROXY) ? ATT_NOT_SENT : ATT_TRANSPORT;
+			aws_error_set(err, 0, "", "transport: %s",
+				      errbuf[0] ? errbuf : curl_easy_strerror(cc));
+			att->kind =
+				(cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+				 cc == CURLE_COULDNT_RESOLVE_PROXY)
+					? ATT_NOT_SENT
+					: ATT_TRANSPORT;
 			rc = BASE_ETRANSPORT;
 			snprintf(att->metric_code, sizeof(att->metric_code), "transport");
 		}
@@ -575,10 +584,11 @@ static int perform(struct aws_client *c, const struct aws_request *req, const ch
 	}
 	{
 		struct aws_error tmp = {0};
-		int drc = req->svc->protocol == AWS_PROTO_JSON
-				  ? aws_error_decode_json(resp->body.data, resp->body.len,
-							  x.error_type[0] ? x.error_type : NULL, &tmp)
-				  : aws_error_decode_xml(resp->body.data, resp->body.len, &tmp);
+		int drc =
+			req->svc->protocol == AWS_PROTO_JSON
+				? aws_error_decode_json(resp->body.data, resp->body.len,
+							x.error_type[0] ? x.error_type : NULL, &tmp)
+				: aws_error_decode_xml(resp->body.data, resp->body.len, &tmp);
 
 		if (drc == 0) {
 			snprintf(att->metric_code, sizeof(att->metric_code), "%s", tmp.code);
@@ -590,7 +600,8 @@ static int perform(struct aws_client *c, const struct aws_request *req, const ch
 					       sizeof(err->request_id));
 			}
 		} else {
-			snprintf(att->metric_code, sizeof(att->metric_code), "http_%ld", att->status);
+			snprintf(att->metric_code, sizeof(att->metric_code), "http_%ld",
+				 att->status);
 			if (err)
 				snprintf(err->message, sizeof(err->message),
 					 "HTTP %ld without a decodable AWS error", att->status);
@@ -781,7 +792,7 @@ int aws_http_simple(const char *method, const char *url, const char *const *head
 	}
 	cc = curl_easy_perform(h);
 	if (cc != CURLE_OK) {
-		rc = x.too_big ? BASE_ETOOBIG
+		rc = x.too_big			      ? BASE_ETOOBIG
 		     : cc == CURLE_OPERATION_TIMEDOUT ? BASE_ETIMEDOUT
 						      : BASE_ETRANSPORT;
 		base_buf_release(out);

@@ -51,15 +51,15 @@ struct aws_creds_provider;
 
 struct aws_client_config {
 	struct aws_creds_provider *creds; /* borrowed, must outlive the client; NULL = unsigned */
-	int max_attempts;            /* total HTTP attempts per call; 0 -> 3 */
-	int64_t retry_base_ms;       /* backoff base; 0 -> 1000 */
-	int64_t retry_cap_ms;        /* backoff cap; 0 -> 20000 */
-	int retry_quota;             /* retry token bucket capacity; 0 -> 500, < 0 -> no retries */
-	int64_t connect_timeout_ms;  /* 0 -> 3000 */
-	int64_t attempt_timeout_ms;  /* one HTTP exchange; 0 -> 20000 */
-	int64_t call_timeout_ms;     /* whole call including retries; 0 -> 60000 */
-	size_t max_response_bytes;   /* response body cap; 0 -> 8 MiB */
-	const char *endpoint_url;    /* copied; overrides every service (tests); NULL = env/default */
+	int max_attempts;		  /* total HTTP attempts per call; 0 -> 3 */
+	int64_t retry_base_ms;		  /* backoff base; 0 -> 1000 */
+	int64_t retry_cap_ms;		  /* backoff cap; 0 -> 20000 */
+	int retry_quota;	    /* retry token bucket capacity; 0 -> 500, < 0 -> no retries */
+	int64_t connect_timeout_ms; /* 0 -> 3000 */
+	int64_t attempt_timeout_ms; /* one HTTP exchange; 0 -> 20000 */
+	int64_t call_timeout_ms;    /* whole call including retries; 0 -> 60000 */
+	size_t max_response_bytes;  /* response body cap; 0 -> 8 MiB */
+	const char *endpoint_url; /* copied; overrides every service (tests); NULL = env/default */
 };
 
 struct aws_client;
@@ -77,29 +77,29 @@ enum aws_protocol { AWS_PROTO_QUERY, AWS_PROTO_REST_XML, AWS_PROTO_JSON };
 
 struct aws_service {
 	const char *signing_name; /* "rds" */
-	const char *env_name;     /* suffix of AWS_ENDPOINT_URL_<...>: "RDS", "ROUTE_53" */
+	const char *env_name;	  /* suffix of AWS_ENDPOINT_URL_<...>: "RDS", "ROUTE_53" */
 	const char *host_prefix;  /* "rds" -> rds.<region>.amazonaws.com */
-	int global;               /* one endpoint for all regions, signed as us-east-1 (Route 53) */
+	int global;		  /* one endpoint for all regions, signed as us-east-1 (Route 53) */
 	enum aws_protocol protocol;
 	const char *api_version;   /* awsQuery Version */
 	const char *target_prefix; /* awsJson X-Amz-Target prefix */
 };
 
-extern const struct aws_service aws_svc_rds, aws_svc_sts, aws_svc_route53, aws_svc_ecs,
-	aws_svc_ssm, aws_svc_secretsmanager;
+extern const struct aws_service aws_svc_rds, aws_svc_sts, aws_svc_route53, aws_svc_ecs, aws_svc_ssm,
+	aws_svc_secretsmanager;
 
 struct aws_request {
 	const struct aws_service *svc;
-	const char *operation;     /* "DescribeDBClusters" (metrics, X-Amz-Target) */
-	const char *region;        /* required except for global services */
-	const char *method;        /* "POST" / "GET" */
-	const char *path;          /* "/" or a restXml path (already percent-encoded) */
-	const char *query;         /* canonical query (sorted, encoded) or NULL */
-	const char *content_type;  /* NULL = none */
-	const char *body;          /* NULL = empty */
+	const char *operation;	  /* "DescribeDBClusters" (metrics, X-Amz-Target) */
+	const char *region;	  /* required except for global services */
+	const char *method;	  /* "POST" / "GET" */
+	const char *path;	  /* "/" or a restXml path (already percent-encoded) */
+	const char *query;	  /* canonical query (sorted, encoded) or NULL */
+	const char *content_type; /* NULL = none */
+	const char *body;	  /* NULL = empty */
 	size_t body_len;
-	int unsigned_request;      /* STS AssumeRoleWithWebIdentity */
-	int not_idempotent;        /* never retried after a timeout / transport error */
+	int unsigned_request; /* STS AssumeRoleWithWebIdentity */
+	int not_idempotent;   /* never retried after a timeout / transport error */
 };
 
 struct aws_response {

@@ -32,9 +32,9 @@
 #include "pkg/base/err.h"
 #include "pkg/base/timeutil.h"
 
-#define AWS_CREDS_MAX_FILE (1u << 20)    /* shared config / credentials file */
-#define AWS_CREDS_MAX_TOKEN (64u << 10)  /* web identity / container token file */
-#define AWS_CREDS_MAX_HTTP (64u << 10)   /* container / IMDS answers */
+#define AWS_CREDS_MAX_FILE (1u << 20)	/* shared config / credentials file */
+#define AWS_CREDS_MAX_TOKEN (64u << 10) /* web identity / container token file */
+#define AWS_CREDS_MAX_HTTP (64u << 10)	/* container / IMDS answers */
 #define ADVISORY_MS (15 * 60 * 1000)
 #define MANDATORY_MS (10 * 60 * 1000)
 #define MAX_PROFILE_DEPTH 4
@@ -51,8 +51,8 @@ enum source {
 };
 
 static const char *const source_names[] = {
-	"none", "static", "environment", "assume-role", "web-identity", "profile", "container",
-	"imds",
+	"none",		"static",  "environment", "assume-role",
+	"web-identity", "profile", "container",	  "imds",
 };
 
 struct aws_creds_provider {
@@ -247,7 +247,7 @@ static int ini_has_section(const struct ini *ini, const char *section)
 }
 
 struct profiles {
-	struct ini creds; /* ~/.aws/credentials: [name] */
+	struct ini creds;  /* ~/.aws/credentials: [name] */
 	struct ini config; /* ~/.aws/config: [profile name] / [default] */
 };
 
@@ -359,8 +359,9 @@ static int fetch_env(struct aws_creds *out, struct aws_error *err)
 	if (!akid)
 		return BASE_ENOTFOUND;
 	if (!secret) {
-		aws_error_set(err, 0, "", "partial credentials: AWS_ACCESS_KEY_ID is set but "
-					  "AWS_SECRET_ACCESS_KEY is not");
+		aws_error_set(err, 0, "",
+			      "partial credentials: AWS_ACCESS_KEY_ID is set but "
+			      "AWS_SECRET_ACCESS_KEY is not");
 		return BASE_EINVAL;
 	}
 	if (!token)
@@ -453,8 +454,8 @@ static int static_keys(const struct profiles *pf, const char *name, struct aws_c
 }
 
 /* Credentials of profile name, following role_arn chains (depth-limited). */
-static int profile_creds(struct aws_creds_provider *p, const struct profiles *pf,
-			 const char *name, int depth, struct aws_creds *out, struct aws_error *err)
+static int profile_creds(struct aws_creds_provider *p, const struct profiles *pf, const char *name,
+			 int depth, struct aws_creds *out, struct aws_error *err)
 {
 	const char *role = prof_get(pf, name, "role_arn");
 	const char *source = prof_get(pf, name, "source_profile");
@@ -484,8 +485,9 @@ static int profile_creds(struct aws_creds_provider *p, const struct profiles *pf
 		rc = strcmp(source, name) == 0 ? static_keys(pf, name, &src)
 					       : profile_creds(p, pf, source, depth + 1, &src, err);
 		if (rc == BASE_ENOTFOUND)
-			aws_error_set(err, 0, "", "profile %s: source_profile %s has no credentials",
-				      name, source);
+			aws_error_set(err, 0, "",
+				      "profile %s: source_profile %s has no credentials", name,
+				      source);
 	} else if (csource && strcmp(csource, "Environment") == 0) {
 		rc = fetch_env(&src, err);
 	} else if (csource && strcmp(csource, "EcsContainer") == 0) {
@@ -493,8 +495,10 @@ static int profile_creds(struct aws_creds_provider *p, const struct profiles *pf
 	} else if (csource && strcmp(csource, "Ec2InstanceMetadata") == 0) {
 		rc = fetch_imds(p, &src, err);
 	} else {
-		aws_error_set(err, 0, "", "profile %s: role_arn needs source_profile or a known "
-					  "credential_source", name);
+		aws_error_set(err, 0, "",
+			      "profile %s: role_arn needs source_profile or a known "
+			      "credential_source",
+			      name);
 		return BASE_EINVAL;
 	}
 	if (rc < 0)
@@ -642,8 +646,9 @@ static int fetch_container(struct aws_creds_provider *p, struct aws_creds *out,
 		url = xasprintf("http://169.254.170.2%s%s", rel[0] == '/' ? "" : "/", rel);
 	} else if (full) {
 		if (!allowed_full_uri(full)) {
-			aws_error_set(err, 0, "", "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https "
-						  "or a loopback / container-agent host");
+			aws_error_set(err, 0, "",
+				      "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https "
+				      "or a loopback / container-agent host");
 			return BASE_EINVAL;
 		}
 		url = xstrdup(full);
@@ -653,8 +658,10 @@ static int fetch_container(struct aws_creds_provider *p, struct aws_creds *out,
 	if (tfile) {
 		rc = read_token(tfile, &token);
 		if (rc < 0) {
-			aws_error_set(err, 0, "", "cannot read the container authorization token "
-						  "file %s: %s", tfile, base_strerror(rc));
+			aws_error_set(err, 0, "",
+				      "cannot read the container authorization token "
+				      "file %s: %s",
+				      tfile, base_strerror(rc));
 			rc = rc == BASE_ENOTFOUND ? BASE_EINVAL : rc;
 			goto out;
 		}
@@ -663,8 +670,9 @@ static int fetch_container(struct aws_creds_provider *p, struct aws_creds *out,
 	}
 	if (token) {
 		if (strpbrk(token, "\r\n")) {
-			aws_error_set(err, 0, "", "the container authorization token contains a "
-						  "line break");
+			aws_error_set(err, 0, "",
+				      "the container authorization token contains a "
+				      "line break");
 			rc = BASE_EINVAL;
 			goto out;
 		}
@@ -686,8 +694,8 @@ static int fetch_container(struct aws_creds_provider *p, struct aws_creds *out,
 		goto out;
 	}
 	if (status != 200) {
-		aws_error_set(err, (int)status, "", "container credentials endpoint answered HTTP %ld",
-			      status);
+		aws_error_set(err, (int)status, "",
+			      "container credentials endpoint answered HTTP %ld", status);
 		rc = status == 401 || status == 403 ? BASE_EUNAUTHORIZED : BASE_ESERVER;
 		goto out;
 	}
@@ -760,8 +768,9 @@ static int fetch_imds(struct aws_creds_provider *p, struct aws_creds *out, struc
 	url = xasprintf("%s/latest/meta-data/iam/security-credentials/%s", base, role);
 	rc = aws_http_simple("GET", url, tok_hdr, NULL, timeout, AWS_CREDS_MAX_HTTP, &status, &b);
 	if (rc < 0 || status != 200) {
-		aws_error_set(err, (int)status, "", "instance metadata: cannot read the role's "
-						    "credentials");
+		aws_error_set(err, (int)status, "",
+			      "instance metadata: cannot read the role's "
+			      "credentials");
 		rc = rc < 0 ? rc : BASE_ESERVER;
 		goto out;
 	}
@@ -825,8 +834,8 @@ struct aws_creds_provider *aws_creds_provider_new_chain(const struct aws_creds_o
 }
 
 struct aws_creds_provider *aws_creds_provider_new_static(const char *access_key_id,
-							  const char *secret_access_key,
-							  const char *session_token)
+							 const char *secret_access_key,
+							 const char *session_token)
 {
 	struct aws_creds_provider *p = aws_creds_provider_new_chain(NULL);
 
@@ -857,8 +866,8 @@ static int fresh(const struct aws_creds *c, int64_t now, int64_t window)
 int aws_creds_provider_get(struct aws_creds_provider *p, struct aws_creds *out,
 			   struct aws_error *err)
 {
-	static const enum source chain[] = {SRC_ENV, SRC_ASSUME_ROLE, SRC_WEB_IDENTITY,
-					    SRC_PROFILE, SRC_CONTAINER, SRC_IMDS};
+	static const enum source chain[] = {SRC_ENV,	 SRC_ASSUME_ROLE, SRC_WEB_IDENTITY,
+					    SRC_PROFILE, SRC_CONTAINER,	  SRC_IMDS};
 	struct aws_creds got = {0};
 	int64_t now = base_now_real_ms();
 	int rc = BASE_ENOTFOUND;
@@ -884,8 +893,9 @@ int aws_creds_provider_get(struct aws_creds_provider *p, struct aws_creds *out,
 				goto out;
 		}
 		if (rc == BASE_ENOTFOUND) {
-			aws_error_set(err, 0, "", "no AWS credentials found (environment, profile, "
-						  "web identity, container, instance metadata)");
+			aws_error_set(err, 0, "",
+				      "no AWS credentials found (environment, profile, "
+				      "web identity, container, instance metadata)");
 			goto out;
 		}
 	} else {

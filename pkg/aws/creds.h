@@ -50,7 +50,7 @@
 struct aws_creds {
 	char *access_key_id;
 	char *secret_access_key;
-	char *session_token; /* NULL for long-term keys */
+	char *session_token;   /* NULL for long-term keys */
 	int64_t expiration_ms; /* Unix ms; 0 = does not expire */
 };
 
@@ -60,8 +60,9 @@ void aws_creds_release(struct aws_creds *c);
 void aws_creds_copy(struct aws_creds *dst, const struct aws_creds *src);
 
 struct aws_creds_options {
-	const char *region;  /* region for STS calls; NULL -> AWS_REGION, AWS_DEFAULT_REGION, profile */
-	const char *profile; /* NULL -> AWS_PROFILE / AWS_DEFAULT_PROFILE / "default" */
+	const char
+		*region; /* region for STS calls; NULL -> AWS_REGION, AWS_DEFAULT_REGION, profile */
+	const char *profile;	 /* NULL -> AWS_PROFILE / AWS_DEFAULT_PROFILE / "default" */
 	int64_t http_timeout_ms; /* container / IMDS attempt timeout; 0 -> 1000 (IMDS), 2000 */
 };
 
@@ -71,8 +72,8 @@ struct aws_creds_provider;
 struct aws_creds_provider *aws_creds_provider_new_chain(const struct aws_creds_options *opts);
 /* Fixed credentials (copied; token may be NULL). */
 struct aws_creds_provider *aws_creds_provider_new_static(const char *access_key_id,
-							  const char *secret_access_key,
-							  const char *session_token);
+							 const char *secret_access_key,
+							 const char *session_token);
 void aws_creds_provider_free(struct aws_creds_provider *p);
 
 /*

@@ -66,7 +66,8 @@ void aws_ecs_decode_service(json_t *o, struct aws_ecs_service *s)
 	if (!json_is_array(deps))
 		return;
 	s->deployments = xcalloc(json_array_size(deps) + 1, sizeof(*s->deployments));
-	json_array_foreach(deps, i, d) {
+	json_array_foreach(deps, i, d)
+	{
 		struct aws_ecs_deployment *dp;
 
 		if (!json_is_object(d))
@@ -94,13 +95,13 @@ void aws_ecs_decode_services(json_t *answer, struct aws_ecs_services *l)
 	memset(l, 0, sizeof(*l));
 	if (json_is_array(svcs)) {
 		l->items = xcalloc(json_array_size(svcs) + 1, sizeof(*l->items));
-		json_array_foreach(svcs, i, v)
-			if (json_is_object(v))
-				aws_ecs_decode_service(v, &l->items[l->n++]);
+		json_array_foreach(svcs, i, v) if (json_is_object(v))
+			aws_ecs_decode_service(v, &l->items[l->n++]);
 	}
 	if (json_is_array(fails)) {
 		l->failures = xcalloc(json_array_size(fails) + 1, sizeof(*l->failures));
-		json_array_foreach(fails, i, v) {
+		json_array_foreach(fails, i, v)
+		{
 			struct aws_ecs_failure *f;
 
 			if (!json_is_object(v))

@@ -20,7 +20,7 @@
 
 struct aws_ecs_deployment {
 	char *id;
-	char *status;        /* PRIMARY | ACTIVE | INACTIVE */
+	char *status;	     /* PRIMARY | ACTIVE | INACTIVE */
 	char *rollout_state; /* IN_PROGRESS | COMPLETED | FAILED */
 	char *task_definition;
 	int64_t desired_count;

@@ -58,11 +58,21 @@ static int in_list(const char *code, const char *const *list)
 int aws_error_is_throttling(const char *code)
 {
 	static const char *const list[] = {
-		"Throttling", "ThrottlingException", "ThrottledException",
-		"RequestThrottledException", "TooManyRequestsException", "RequestLimitExceeded",
-		"RequestThrottled", "ProvisionedThroughputExceededException", "SlowDown",
-		"BandwidthLimitExceeded", "EC2ThrottledException", "PriorRequestNotComplete",
-		"TransactionInProgressException", "TooManyUpdates", NULL,
+		"Throttling",
+		"ThrottlingException",
+		"ThrottledException",
+		"RequestThrottledException",
+		"TooManyRequestsException",
+		"RequestLimitExceeded",
+		"RequestThrottled",
+		"ProvisionedThroughputExceededException",
+		"SlowDown",
+		"BandwidthLimitExceeded",
+		"EC2ThrottledException",
+		"PriorRequestNotComplete",
+		"TransactionInProgressException",
+		"TooManyUpdates",
+		NULL,
 	};
 
 	return code && in_list(code, list);
@@ -71,8 +81,13 @@ int aws_error_is_throttling(const char *code)
 int aws_error_is_transient(int http_status, const char *code)
 {
 	static const char *const list[] = {
-		"RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure",
-		"ServiceUnavailable", "IDPCommunicationError", NULL,
+		"RequestTimeout",
+		"RequestTimeoutException",
+		"InternalError",
+		"InternalFailure",
+		"ServiceUnavailable",
+		"IDPCommunicationError",
+		NULL,
 	};
 
 	if (http_status == 500 || http_status == 502 || http_status == 503 || http_status == 504)
@@ -82,27 +97,37 @@ int aws_error_is_transient(int http_status, const char *code)
 
 int aws_error_is_expired_token(const char *code)
 {
-	return code && (strcmp(code, "ExpiredToken") == 0 ||
-			strcmp(code, "ExpiredTokenException") == 0);
+	return code &&
+	       (strcmp(code, "ExpiredToken") == 0 || strcmp(code, "ExpiredTokenException") == 0);
 }
 
 int aws_error_to_base(int http_status, const char *code)
 {
 	static const char *const unauthorized[] = {
-		"SignatureDoesNotMatch", "InvalidSignatureException", "IncompleteSignature",
-		"MissingAuthenticationToken", "MissingAuthenticationTokenException",
-		"InvalidClientTokenId", "UnrecognizedClientException", "ExpiredToken",
-		"ExpiredTokenException", "RequestExpired", "InvalidIdentityToken", NULL,
+		"SignatureDoesNotMatch",
+		"InvalidSignatureException",
+		"IncompleteSignature",
+		"MissingAuthenticationToken",
+		"MissingAuthenticationTokenException",
+		"InvalidClientTokenId",
+		"UnrecognizedClientException",
+		"ExpiredToken",
+		"ExpiredTokenException",
+		"RequestExpired",
+		"InvalidIdentityToken",
+		NULL,
 	};
 	static const char *const forbidden[] = {
-		"AccessDenied", "AccessDeniedException", "IDPRejectedClaim", "AuthFailure",
-		"UnauthorizedOperation", NULL,
+		"AccessDenied", "AccessDeniedException", "IDPRejectedClaim",
+		"AuthFailure",	"UnauthorizedOperation", NULL,
 	};
 	static const char *const invalid[] = {
-		"InvalidParameterValue", "InvalidParameterCombination", "MissingParameter",
-		"InvalidAction", "ValidationException", "ValidationError", "InvalidParameterException",
-		"InvalidInput", "InvalidChangeBatch", "InvalidRequestException", "MalformedQueryString",
-		NULL,
+		"InvalidParameterValue",     "InvalidParameterCombination",
+		"MissingParameter",	     "InvalidAction",
+		"ValidationException",	     "ValidationError",
+		"InvalidParameterException", "InvalidInput",
+		"InvalidChangeBatch",	     "InvalidRequestException",
+		"MalformedQueryString",	     NULL,
 	};
 
 	if (code && *code) {

@@ -19,8 +19,8 @@
 
 struct aws_error {
 	int http_status;     /* 0 if no HTTP response */
-	int attempts;        /* HTTP attempts made for the call */
-	char code[128];      /* wire error code, "" if none */
+	int attempts;	     /* HTTP attempts made for the call */
+	char code[128];	     /* wire error code, "" if none */
 	char message[512];   /* human-readable, from the server or this package */
 	char request_id[96]; /* x-amzn-RequestId or <RequestId>, "" if none */
 };

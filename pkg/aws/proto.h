@@ -35,7 +35,10 @@ struct aws_params {
 	size_t n, alloc;
 };
 
-#define AWS_PARAMS_INIT { NULL, 0, 0 }
+#define AWS_PARAMS_INIT                                                                            \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 /* Adds name=value (copied). NULL values are skipped. */
 void aws_params_add(struct aws_params *p, const char *name, const char *value);

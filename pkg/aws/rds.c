@@ -416,8 +416,7 @@ static int call_paged(struct aws_client *c, const char *region, const char *op,
 
 int aws_rds_describe_global_clusters(struct aws_client *c, const char *region,
 				     const char *global_cluster_id, const char *filter_region,
-				     struct aws_rds_global_cluster_list *out,
-				     struct aws_error *err)
+				     struct aws_rds_global_cluster_list *out, struct aws_error *err)
 {
 	struct aws_params p = AWS_PARAMS_INIT;
 	void *items;
@@ -430,8 +429,8 @@ int aws_rds_describe_global_clusters(struct aws_client *c, const char *region,
 		aws_params_add(&p, "Filters.Filter.1.Values.Value.1", filter_region);
 	}
 	rc = call_paged(c, region, "DescribeGlobalClusters", &p, "GlobalClusters",
-			"GlobalClusterMember", dec_gc,
-			sizeof(struct aws_rds_global_cluster), &items, &out->n, &out->pool, err);
+			"GlobalClusterMember", dec_gc, sizeof(struct aws_rds_global_cluster),
+			&items, &out->n, &out->pool, err);
 	aws_params_release(&p);
 	out->items = items;
 	if (rc < 0)
@@ -458,8 +457,8 @@ int aws_rds_create_global_cluster(struct aws_client *c, const char *region,
 	add_opt_bool(&p, "StorageEncrypted", in->storage_encrypted);
 	add_opt_bool(&p, "DeletionProtection", in->deletion_protection);
 	add_tags(&p, in->tags, in->ntags);
-	return call_single(c, region, "CreateGlobalCluster", &p, 0, "GlobalCluster",
-			   dec_gc, out, err);
+	return call_single(c, region, "CreateGlobalCluster", &p, 0, "GlobalCluster", dec_gc, out,
+			   err);
 }
 
 int aws_rds_delete_global_cluster(struct aws_client *c, const char *region,
@@ -473,8 +472,8 @@ int aws_rds_delete_global_cluster(struct aws_client *c, const char *region,
 	if (rc < 0)
 		return rc;
 	aws_params_add(&p, "GlobalClusterIdentifier", global_cluster_id);
-	return call_single(c, region, "DeleteGlobalCluster", &p, 0, "GlobalCluster",
-			   dec_gc, out, err);
+	return call_single(c, region, "DeleteGlobalCluster", &p, 0, "GlobalCluster", dec_gc, out,
+			   err);
 }
 
 /*
@@ -493,7 +492,8 @@ int aws_rds_remove_from_global_cluster(struct aws_client *c, const char *region,
 	memset(out, 0, sizeof(*out));
 	if ((rc = required(global_cluster_id, "GlobalClusterIdentifier", "RemoveFromGlobalCluster",
 			   err)) < 0 ||
-	    (rc = required(db_cluster_arn, "DbClusterIdentifier", "RemoveFromGlobalCluster", err)) < 0)
+	    (rc = required(db_cluster_arn, "DbClusterIdentifier", "RemoveFromGlobalCluster", err)) <
+		    0)
 		return rc;
 	aws_params_add(&p, "GlobalClusterIdentifier", global_cluster_id);
 	aws_params_add(&p, "DbClusterIdentifier", db_cluster_arn);
@@ -510,9 +510,9 @@ int aws_rds_remove_from_global_cluster(struct aws_client *c, const char *region,
 }
 
 int aws_rds_failover_global_cluster(struct aws_client *c, const char *region,
-				    const char *global_cluster_id, const char *target_db_cluster_arn,
-				    int allow_data_loss, struct aws_rds_global_cluster *out,
-				    struct aws_error *err)
+				    const char *global_cluster_id,
+				    const char *target_db_cluster_arn, int allow_data_loss,
+				    struct aws_rds_global_cluster *out, struct aws_error *err)
 {
 	struct aws_params p = AWS_PARAMS_INIT;
 	int rc;
@@ -567,9 +567,8 @@ int aws_rds_describe_db_clusters(struct aws_client *c, const char *region,
 		aws_params_add(&p, "Filters.Filter.1.Name", "engine");
 		aws_params_add(&p, "Filters.Filter.1.Values.Value.1", filter_engine);
 	}
-	rc = call_paged(c, region, "DescribeDBClusters", &p, "DBClusters", "DBCluster",
-			dec_cl, sizeof(struct aws_rds_db_cluster),
-			&items, &out->n, &out->pool, err);
+	rc = call_paged(c, region, "DescribeDBClusters", &p, "DBClusters", "DBCluster", dec_cl,
+			sizeof(struct aws_rds_db_cluster), &items, &out->n, &out->pool, err);
 	aws_params_release(&p);
 	out->items = items;
 	if (rc < 0)
@@ -609,8 +608,7 @@ int aws_rds_create_db_cluster(struct aws_client *c, const char *region,
 	add_opt_bool(&p, "DeletionProtection", in->deletion_protection);
 	add_opt_bool(&p, "EnableGlobalWriteForwarding", in->enable_global_write_forwarding);
 	add_tags(&p, in->tags, in->ntags);
-	return call_single(c, region, "CreateDBCluster", &p, 0, "DBCluster",
-			   dec_cl, out, err);
+	return call_single(c, region, "CreateDBCluster", &p, 0, "DBCluster", dec_cl, out, err);
 }
 
 int aws_rds_delete_db_cluster(struct aws_client *c, const char *region, const char *db_cluster_id,
@@ -624,8 +622,9 @@ int aws_rds_delete_db_cluster(struct aws_client *c, const char *region, const ch
 	if (rc < 0)
 		return rc;
 	if (!!skip_final_snapshot == !!(final_snapshot_identifier && *final_snapshot_identifier)) {
-		aws_error_set(err, 0, "", "DeleteDBCluster: give either SkipFinalSnapshot or "
-					  "FinalDBSnapshotIdentifier");
+		aws_error_set(err, 0, "",
+			      "DeleteDBCluster: give either SkipFinalSnapshot or "
+			      "FinalDBSnapshotIdentifier");
 		return BASE_EINVAL;
 	}
 	aws_params_add(&p, "DBClusterIdentifier", db_cluster_id);
@@ -633,8 +632,7 @@ int aws_rds_delete_db_cluster(struct aws_client *c, const char *region, const ch
 		aws_params_add_bool(&p, "SkipFinalSnapshot", 1);
 	else
 		aws_params_add(&p, "FinalDBSnapshotIdentifier", final_snapshot_identifier);
-	return call_single(c, region, "DeleteDBCluster", &p, 0, "DBCluster",
-			   dec_cl, out, err);
+	return call_single(c, region, "DeleteDBCluster", &p, 0, "DBCluster", dec_cl, out, err);
 }
 
 int aws_rds_modify_db_cluster(struct aws_client *c, const char *region,
@@ -658,8 +656,7 @@ int aws_rds_modify_db_cluster(struct aws_client *c, const char *region,
 	aws_params_add(&p, "DBClusterParameterGroupName", in->db_cluster_parameter_group_name);
 	if (in->backup_retention_period > 0)
 		aws_params_add_int(&p, "BackupRetentionPeriod", in->backup_retention_period);
-	return call_single(c, region, "ModifyDBCluster", &p, 0, "DBCluster",
-			   dec_cl, out, err);
+	return call_single(c, region, "ModifyDBCluster", &p, 0, "DBCluster", dec_cl, out, err);
 }
 
 int aws_rds_create_db_instance(struct aws_client *c, const char *region,
@@ -672,7 +669,8 @@ int aws_rds_create_db_instance(struct aws_client *c, const char *region,
 	memset(out, 0, sizeof(*out));
 	if ((rc = required(in->db_instance_identifier, "DBInstanceIdentifier", "CreateDBInstance",
 			   err)) < 0 ||
-	    (rc = required(in->db_instance_class, "DBInstanceClass", "CreateDBInstance", err)) < 0 ||
+	    (rc = required(in->db_instance_class, "DBInstanceClass", "CreateDBInstance", err)) <
+		    0 ||
 	    (rc = required(in->engine, "Engine", "CreateDBInstance", err)) < 0)
 		return rc;
 	aws_params_add(&p, "DBInstanceIdentifier", in->db_instance_identifier);
@@ -685,13 +683,12 @@ int aws_rds_create_db_instance(struct aws_client *c, const char *region,
 	aws_params_add(&p, "DBParameterGroupName", in->db_parameter_group_name);
 	add_opt_bool(&p, "PubliclyAccessible", in->publicly_accessible);
 	add_tags(&p, in->tags, in->ntags);
-	return call_single(c, region, "CreateDBInstance", &p, 0, "DBInstance",
-			   dec_in, out, err);
+	return call_single(c, region, "CreateDBInstance", &p, 0, "DBInstance", dec_in, out, err);
 }
 
-int aws_rds_delete_db_instance(struct aws_client *c, const char *region,
-			       const char *db_instance_id, int skip_final_snapshot,
-			       struct aws_rds_db_instance *out, struct aws_error *err)
+int aws_rds_delete_db_instance(struct aws_client *c, const char *region, const char *db_instance_id,
+			       int skip_final_snapshot, struct aws_rds_db_instance *out,
+			       struct aws_error *err)
 {
 	struct aws_params p = AWS_PARAMS_INIT;
 	int rc = required(db_instance_id, "DBInstanceIdentifier", "DeleteDBInstance", err);
@@ -701,8 +698,7 @@ int aws_rds_delete_db_instance(struct aws_client *c, const char *region,
 		return rc;
 	aws_params_add(&p, "DBInstanceIdentifier", db_instance_id);
 	aws_params_add_bool(&p, "SkipFinalSnapshot", skip_final_snapshot);
-	return call_single(c, region, "DeleteDBInstance", &p, 0, "DBInstance",
-			   dec_in, out, err);
+	return call_single(c, region, "DeleteDBInstance", &p, 0, "DBInstance", dec_in, out, err);
 }
 
 int aws_rds_describe_db_instances(struct aws_client *c, const char *region,
@@ -719,9 +715,8 @@ int aws_rds_describe_db_instances(struct aws_client *c, const char *region,
 		aws_params_add(&p, "Filters.Filter.1.Name", "db-cluster-id");
 		aws_params_add(&p, "Filters.Filter.1.Values.Value.1", filter_cluster_id);
 	}
-	rc = call_paged(c, region, "DescribeDBInstances", &p, "DBInstances", "DBInstance",
-			dec_in, sizeof(struct aws_rds_db_instance),
-			&items, &out->n, &out->pool, err);
+	rc = call_paged(c, region, "DescribeDBInstances", &p, "DBInstances", "DBInstance", dec_in,
+			sizeof(struct aws_rds_db_instance), &items, &out->n, &out->pool, err);
 	aws_params_release(&p);
 	out->items = items;
 	if (rc < 0)
@@ -744,8 +739,8 @@ int aws_rds_describe_db_cluster_snapshots(struct aws_client *c, const char *regi
 	aws_params_add(&p, "DBClusterSnapshotIdentifier", snapshot_id);
 	aws_params_add(&p, "SnapshotType", snapshot_type);
 	rc = call_paged(c, region, "DescribeDBClusterSnapshots", &p, "DBClusterSnapshots",
-			"DBClusterSnapshot", dec_sn,
-			sizeof(struct aws_rds_cluster_snapshot), &items, &out->n, &out->pool, err);
+			"DBClusterSnapshot", dec_sn, sizeof(struct aws_rds_cluster_snapshot),
+			&items, &out->n, &out->pool, err);
 	aws_params_release(&p);
 	out->items = items;
 	if (rc < 0)
@@ -771,6 +766,6 @@ int aws_rds_copy_db_cluster_snapshot(struct aws_client *c, const char *region,
 	aws_params_add(&p, "TargetDBClusterSnapshotIdentifier", target_snapshot_id);
 	aws_params_add(&p, "KmsKeyId", kms_key_id);
 	add_opt_bool(&p, "CopyTags", copy_tags);
-	return call_single(c, region, "CopyDBClusterSnapshot", &p, 0, "DBClusterSnapshot",
-			   dec_sn, out, err);
+	return call_single(c, region, "CopyDBClusterSnapshot", &p, 0, "DBClusterSnapshot", dec_sn,
+			   out, err);
 }

@@ -49,11 +49,11 @@ struct aws_rds_global_cluster_member {
 	char **readers; /* ARNs of the secondaries (on the writer) */
 	size_t nreaders;
 	char *global_write_forwarding_status; /* enabled|disabled|enabling|disabling|unknown */
-	char *synchronization_status;         /* connected|pending-resync, NULL if absent */
+	char *synchronization_status;	      /* connected|pending-resync, NULL if absent */
 };
 
 struct aws_rds_failover_state {
-	int present; /* 1 when a switchover/failover is pending or running */
+	int present;  /* 1 when a switchover/failover is pending or running */
 	char *status; /* pending|failing-over|switching-over|cancelling */
 	char *from_db_cluster_arn;
 	char *to_db_cluster_arn;
@@ -178,7 +178,7 @@ int aws_rds_describe_global_clusters(struct aws_client *c, const char *region,
 struct aws_rds_create_global_cluster_input {
 	const char *global_cluster_identifier; /* required */
 	const char *source_db_cluster_arn;     /* promote an existing cluster (then no engine) */
-	const char *engine;                    /* aurora-postgresql, without a source */
+	const char *engine;		       /* aurora-postgresql, without a source */
 	const char *engine_version;
 	const char *database_name;
 	enum aws_opt_bool storage_encrypted;
@@ -197,9 +197,9 @@ int aws_rds_remove_from_global_cluster(struct aws_client *c, const char *region,
 				       struct aws_rds_global_cluster *out, struct aws_error *err);
 /* allow_data_loss != 0 sends AllowDataLoss=true (unplanned failover); else Switchover=true. */
 int aws_rds_failover_global_cluster(struct aws_client *c, const char *region,
-				    const char *global_cluster_id, const char *target_db_cluster_arn,
-				    int allow_data_loss, struct aws_rds_global_cluster *out,
-				    struct aws_error *err);
+				    const char *global_cluster_id,
+				    const char *target_db_cluster_arn, int allow_data_loss,
+				    struct aws_rds_global_cluster *out, struct aws_error *err);
 int aws_rds_switchover_global_cluster(struct aws_client *c, const char *region,
 				      const char *global_cluster_id,
 				      const char *target_db_cluster_arn,
@@ -214,10 +214,10 @@ int aws_rds_describe_db_clusters(struct aws_client *c, const char *region,
 
 struct aws_rds_create_db_cluster_input {
 	const char *db_cluster_identifier; /* required */
-	const char *engine;                /* required */
+	const char *engine;		   /* required */
 	const char *engine_version;
 	const char *global_cluster_identifier; /* join a global database */
-	const char *master_username;           /* primary only */
+	const char *master_username;	       /* primary only */
 	const char *master_user_password;      /* secret: never logged, wiped after use */
 	enum aws_opt_bool manage_master_user_password;
 	const char *database_name;
@@ -262,10 +262,10 @@ int aws_rds_modify_db_cluster(struct aws_client *c, const char *region,
 
 struct aws_rds_create_db_instance_input {
 	const char *db_instance_identifier; /* required */
-	const char *db_instance_class;      /* required, e.g. db.r6g.large */
-	const char *engine;                 /* required */
+	const char *db_instance_class;	    /* required, e.g. db.r6g.large */
+	const char *engine;		    /* required */
 	const char *db_cluster_identifier;  /* Aurora: the cluster */
-	int promotion_tier;                 /* -1 = not sent */
+	int promotion_tier;		    /* -1 = not sent */
 	const char *availability_zone;
 	const char *db_parameter_group_name;
 	enum aws_opt_bool publicly_accessible;
@@ -275,9 +275,9 @@ struct aws_rds_create_db_instance_input {
 int aws_rds_create_db_instance(struct aws_client *c, const char *region,
 			       const struct aws_rds_create_db_instance_input *in,
 			       struct aws_rds_db_instance *out, struct aws_error *err);
-int aws_rds_delete_db_instance(struct aws_client *c, const char *region,
-			       const char *db_instance_id, int skip_final_snapshot,
-			       struct aws_rds_db_instance *out, struct aws_error *err);
+int aws_rds_delete_db_instance(struct aws_client *c, const char *region, const char *db_instance_id,
+			       int skip_final_snapshot, struct aws_rds_db_instance *out,
+			       struct aws_error *err);
 /* db_instance_id NULL lists all; filter_cluster_id adds the db-cluster-id filter. */
 int aws_rds_describe_db_instances(struct aws_client *c, const char *region,
 				  const char *db_instance_id, const char *filter_cluster_id,

@@ -155,13 +155,14 @@ int aws_route53_change_resource_record_sets(struct aws_client *c, const char *ho
 
 	memset(out, 0, sizeof(*out));
 	if (bare_id(hosted_zone_id, zone, sizeof(zone)) < 0 || nchanges == 0) {
-		aws_error_set(err, 0, "", "ChangeResourceRecordSets: bad hosted zone id or no changes");
+		aws_error_set(err, 0, "",
+			      "ChangeResourceRecordSets: bad hosted zone id or no changes");
 		return BASE_EINVAL;
 	}
 	for (size_t i = 0; i < nchanges; i++) {
 		if (!valid_change(&changes[i])) {
-			aws_error_set(err, 0, "", "ChangeResourceRecordSets: change %zu is incomplete",
-				      i + 1);
+			aws_error_set(err, 0, "",
+				      "ChangeResourceRecordSets: change %zu is incomplete", i + 1);
 			return BASE_EINVAL;
 		}
 	}
@@ -176,7 +177,8 @@ int aws_route53_change_resource_record_sets(struct aws_client *c, const char *ho
 	for (size_t i = 0; i < nchanges; i++) {
 		const struct aws_r53_change *ch = &changes[i];
 
-		base_buf_addf(&b, "<Change><Action>%s</Action><ResourceRecordSet><Name>", ch->action);
+		base_buf_addf(&b, "<Change><Action>%s</Action><ResourceRecordSet><Name>",
+			      ch->action);
 		aws_xml_escape(&b, ch->name);
 		base_buf_adds(&b, "</Name><Type>");
 		aws_xml_escape(&b, ch->type);
@@ -262,8 +264,9 @@ int aws_route53_list_resource_record_sets(struct aws_client *c, const char *host
 
 	memset(out, 0, sizeof(*out));
 	if (bare_id(hosted_zone_id, zone, sizeof(zone)) < 0 || (start_type && !start_name)) {
-		aws_error_set(err, 0, "", "ListResourceRecordSets: bad hosted zone id, or a type "
-					  "without a name");
+		aws_error_set(err, 0, "",
+			      "ListResourceRecordSets: bad hosted zone id, or a type "
+			      "without a name");
 		return BASE_EINVAL;
 	}
 	snprintf(maxs, sizeof(maxs), "%d", max_items);

@@ -23,14 +23,14 @@
 #include "pkg/aws/xml.h"
 
 struct aws_r53_change {
-	const char *action; /* "CREATE", "DELETE", "UPSERT" */
-	const char *name;   /* FQDN */
-	const char *type;   /* "CNAME", "A", "TXT", ... */
-	int64_t ttl;        /* seconds */
+	const char *action;	   /* "CREATE", "DELETE", "UPSERT" */
+	const char *name;	   /* FQDN */
+	const char *type;	   /* "CNAME", "A", "TXT", ... */
+	int64_t ttl;		   /* seconds */
 	const char *const *values; /* ResourceRecords values */
 	size_t nvalues;
 	const char *set_identifier; /* weighted/failover routing, or NULL */
-	int64_t weight;             /* with set_identifier; < 0 = not sent */
+	int64_t weight;		    /* with set_identifier; < 0 = not sent */
 };
 
 struct aws_r53_change_info {

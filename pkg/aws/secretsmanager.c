@@ -48,9 +48,8 @@ int aws_secretsmanager_decode(json_t *a, struct aws_secret_value *v)
 	v->created_ms = aws_json_time(a, "CreatedDate");
 	if (json_is_array(stages)) {
 		v->version_stages = xcalloc(json_array_size(stages) + 1, sizeof(char *));
-		json_array_foreach(stages, i, s)
-			if (json_is_string(s))
-				v->version_stages[v->nversion_stages++] = xstrdup(json_string_value(s));
+		json_array_foreach(stages, i, s) if (json_is_string(s))
+			v->version_stages[v->nversion_stages++] = xstrdup(json_string_value(s));
 	}
 	if (json_is_string(bin)) {
 		char *raw;

@@ -21,7 +21,7 @@ struct aws_secret_value {
 	char *arn;
 	char *name;
 	char *version_id;
-	char *secret_string;          /* NULL when the secret is binary */
+	char *secret_string;	      /* NULL when the secret is binary */
 	unsigned char *secret_binary; /* decoded from base64; NULL when a string */
 	size_t secret_binary_len;
 	char **version_stages;

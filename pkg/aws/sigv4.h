@@ -45,7 +45,7 @@ struct aws_sigv4_key {
 };
 
 struct aws_sigv4_result {
-	char *authorization;     /* the Authorization header value */
+	char *authorization;	 /* the Authorization header value */
 	char *canonical_request; /* for tests and SignatureDoesNotMatch diagnostics */
 	char *string_to_sign;
 };

@@ -36,8 +36,7 @@ void aws_ssm_decode_parameter(json_t *o, struct aws_ssm_parameter *p)
 }
 
 int aws_ssm_get_parameter(struct aws_client *c, const char *region, const char *name,
-			  int with_decryption, struct aws_ssm_parameter *out,
-			  struct aws_error *err)
+			  int with_decryption, struct aws_ssm_parameter *out, struct aws_error *err)
 {
 	json_t *in, *ans = NULL, *par;
 	int rc;

@@ -59,7 +59,7 @@ static struct aws_xml_doc *doc_alloc(size_t size)
 struct open_elem {
 	struct aws_xml_node *node;
 	struct aws_xml_node *last; /* its last child so far */
-	const char *qname;         /* its name as written, to match the end tag */
+	const char *qname;	   /* its name as written, to match the end tag */
 	size_t qlen;
 	size_t mark; /* where its text starts in pending */
 };
@@ -69,7 +69,7 @@ struct parser {
 	struct aws_xml_doc *doc;
 	size_t nnodes, maxnodes;
 	char *str, *str_end; /* the free part of the string area */
-	char *pending;       /* text of the open elements, innermost last */
+	char *pending;	     /* text of the open elements, innermost last */
 	size_t plen, palloc;
 	struct open_elem open[AWS_XML_MAX_DEPTH];
 	int depth;
@@ -82,11 +82,11 @@ struct parser {
  * Names are checked in ASCII only: any byte of a multi-byte character may
  * appear in a name.
  */
-#define C_NAME_START 1  /* may start a name */
-#define C_NAME       2  /* may continue a name */
-#define C_SPACE      4  /* XML white space */
-#define C_TEXT       8  /* ends a run of plain character data */
-#define C_CHECK      16 /* needs a closer look in check_body */
+#define C_NAME_START 1 /* may start a name */
+#define C_NAME 2       /* may continue a name */
+#define C_SPACE 4      /* XML white space */
+#define C_TEXT 8       /* ends a run of plain character data */
+#define C_CHECK 16     /* needs a closer look in check_body */
 
 #define IS_NAME_START(c)                                                                           \
 	(((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_' || (c) == ':' ||   \
@@ -98,15 +98,15 @@ struct parser {
 	 (IS_SPACE(c) ? C_SPACE : 0) |                                                             \
 	 ((c) == '<' || (c) == '&' || (c) == '\r' || (c) == '>' ? C_TEXT : 0) |                    \
 	 ((c) >= 0x80 || (c) == '<' || ((c) < 0x20 && !IS_SPACE(c)) ? C_CHECK : 0))
-#define CLASS4(c)  CLASS(c), CLASS((c) + 1), CLASS((c) + 2), CLASS((c) + 3)
+#define CLASS4(c) CLASS(c), CLASS((c) + 1), CLASS((c) + 2), CLASS((c) + 3)
 #define CLASS16(c) CLASS4(c), CLASS4((c) + 4), CLASS4((c) + 8), CLASS4((c) + 12)
 #define CLASS64(c) CLASS16(c), CLASS16((c) + 16), CLASS16((c) + 32), CLASS16((c) + 48)
 
 static const unsigned char byte_class[256] = {
-    CLASS64(0),
-    CLASS64(64),
-    CLASS64(128),
-    CLASS64(192),
+	CLASS64(0),
+	CLASS64(64),
+	CLASS64(128),
+	CLASS64(192),
 };
 
 static int in_class(char c, int cls)
@@ -219,7 +219,7 @@ static int check_body(const char *body, size_t len, size_t *nelems)
 				n++;
 			i++;
 		} else if (s[i] >= 0x80 && (k = utf8_decode(s + i, len - i, &cp)) > 0 &&
-		           is_xml_char(cp)) {
+			   is_xml_char(cp)) {
 			i += k;
 		} else {
 			return -1;
@@ -278,8 +278,8 @@ static const char *reference(const char *q, const char *end, char *out, size_t *
 		size_t len;
 		char c;
 	} predefined[] = {
-	    {"lt;", 3, '<'},   {"gt;", 3, '>'},    {"amp;", 4, '&'},
-	    {"quot;", 5, '"'}, {"apos;", 5, '\''},
+		{"lt;", 3, '<'},   {"gt;", 3, '>'},    {"amp;", 4, '&'},
+		{"quot;", 5, '"'}, {"apos;", 5, '\''},
 	};
 	const char *digits;
 	uint32_t cp = 0;
@@ -679,7 +679,7 @@ static int xml_decl(struct parser *ps)
 		return -1;
 	rc = pseudo_attr(&q, end, "standalone", &v, &n);
 	if (rc < 0 || (rc > 0 && !(n == 3 && memcmp(v, "yes", 3) == 0) &&
-	               !(n == 2 && memcmp(v, "no", 2) == 0)))
+		       !(n == 2 && memcmp(v, "no", 2) == 0)))
 		return -1;
 	q = skip_space(q, end);
 	if (!STARTS(q, end, "?>"))
@@ -750,7 +750,7 @@ void aws_xml_free(struct aws_xml_doc *doc)
 /* ---- walking ---- */
 
 static const struct aws_xml_node *child_n(const struct aws_xml_node *parent, const char *name,
-                                          size_t len)
+					  size_t len)
 {
 	if (!parent)
 		return NULL;
@@ -895,12 +895,24 @@ int aws_xml_escape(struct base_buf *out, const char *s)
 
 	for (; *s && rc == 0; s++) {
 		switch (*s) {
-		case '&': rc = base_buf_adds(out, "&amp;"); break;
-		case '<': rc = base_buf_adds(out, "&lt;"); break;
-		case '>': rc = base_buf_adds(out, "&gt;"); break;
-		case '"': rc = base_buf_adds(out, "&quot;"); break;
-		case '\'': rc = base_buf_adds(out, "&apos;"); break;
-		default: rc = base_buf_addch(out, *s); break;
+		case '&':
+			rc = base_buf_adds(out, "&amp;");
+			break;
+		case '<':
+			rc = base_buf_adds(out, "&lt;");
+			break;
+		case '>':
+			rc = base_buf_adds(out, "&gt;");
+			break;
+		case '"':
+			rc = base_buf_adds(out, "&quot;");
+			break;
+		case '\'':
+			rc = base_buf_adds(out, "&apos;");
+			break;
+		default:
+			rc = base_buf_addch(out, *s);
+			break;
 		}
 	}
 	return rc;

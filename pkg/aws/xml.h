@@ -47,12 +47,12 @@ struct aws_xml_doc;
 
 /* An element. Only elements are nodes: text, comments and the rest are not. */
 struct aws_xml_node {
-	const char *name;                 /* local name: "Foo" for <Foo> and <a:Foo> */
-	const char *text;                 /* the element's own character data, decoded */
+	const char *name;		  /* local name: "Foo" for <Foo> and <a:Foo> */
+	const char *text;		  /* the element's own character data, decoded */
 	const struct aws_xml_node *child; /* first child element, or NULL */
 	const struct aws_xml_node *next;  /* next sibling element, or NULL */
-	uint32_t text_len;                /* bytes in text (which holds no NUL) */
-	uint32_t text_pos;                /* bytes of the parent's text before this element */
+	uint32_t text_len;		  /* bytes in text (which holds no NUL) */
+	uint32_t text_pos;		  /* bytes of the parent's text before this element */
 };
 
 /*

@@ -16,10 +16,10 @@
 
 /* Report a broken invariant with its location and abort. */
 #define BUG(...) base_bug(__FILE__, __LINE__, __VA_ARGS__)
-#define BUG_ON(cond)                                   \
-	do {                                           \
-		if (cond)                              \
-			BUG("BUG_ON(%s)", #cond);      \
+#define BUG_ON(cond)                                                                               \
+	do {                                                                                       \
+		if (cond)                                                                          \
+			BUG("BUG_ON(%s)", #cond);                                                  \
 	} while (0)
 
 _Noreturn void base_bug(const char *file, int line, const char *fmt, ...)

@@ -36,7 +36,10 @@ struct base_buf {
 #define BASE_BUF_MAP_MIN BASE_MAP_MIN
 
 extern char base_buf_empty[];
-#define BASE_BUF_INIT(cap) { base_buf_empty, 0, 0, (cap) }
+#define BASE_BUF_INIT(cap)                                                                         \
+	{                                                                                          \
+		base_buf_empty, 0, 0, (cap)                                                        \
+	}
 
 /* Initializes b as empty with the cap max (0 = uncapped). */
 void base_buf_init(struct base_buf *b, size_t max);

@@ -53,9 +53,9 @@ int base_log_enabled(enum base_log_level level)
 
 int base_log_key_is_secret(const char *key)
 {
-	static const char *words[] = {"password", "passwd", "token", "secret", "credential",
-				      "authorization", "private_key", "privatekey", "session_key",
-				      "access_key", "dsn", "conninfo"};
+	static const char *words[] = {"password",    "passwd",	      "token",	     "secret",
+				      "credential",  "authorization", "private_key", "privatekey",
+				      "session_key", "access_key",    "dsn",	     "conninfo"};
 	char lower[64];
 	size_t i;
 
@@ -121,7 +121,8 @@ void base_log(enum base_log_level level, const char *msg, ...)
 		return;
 	base_time_format_ms(base_now_real_ms(), ts, sizeof(ts));
 	if (log_json) {
-		base_buf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, level_names[level]);
+		base_buf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts,
+			      level_names[level]);
 		add_json_string(&line, msg);
 	} else {
 		base_buf_addf(&line, "%s %s %s", ts, level_names[level], msg);

@@ -46,7 +46,8 @@ int base_log_enabled(enum base_log_level level);
 void base_log(enum base_log_level level, const char *msg, ...) __attribute__((sentinel));
 
 /* Formats into buf (size n) and returns buf, for log values: base_fmt(b, sizeof(b), "%d", x). */
-const char *base_fmt(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *base_fmt(char *buf, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* True when a key names secret material and its value must never be printed. */
 int base_log_key_is_secret(const char *key);

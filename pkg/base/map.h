@@ -28,7 +28,10 @@ struct base_map {
 	size_t nbuckets, n;
 };
 
-#define BASE_MAP_INIT { NULL, 0, 0 }
+#define BASE_MAP_INIT                                                                              \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 /* FNV-1a of s[0..n); with fold_case, of its ASCII-lower-cased bytes. */
 uint64_t base_hash(const char *s, size_t n, int fold_case);

@@ -20,10 +20,10 @@ enum kind { COUNTER, GAUGE, HISTOGRAM };
 
 struct series {
 	struct series *next; /* the family's list */
-	char *key;      /* label values joined with '\x1f' */
-	char **values;  /* label values */
-	double value;   /* counter or gauge; histogram sum */
-	uint64_t count; /* histogram count */
+	char *key;	     /* label values joined with '\x1f' */
+	char **values;	     /* label values */
+	double value;	     /* counter or gauge; histogram sum */
+	uint64_t count;	     /* histogram count */
 	uint64_t *buckets;
 };
 
@@ -44,11 +44,10 @@ struct base_metric {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct base_metric *families;
 
-const double base_metric_default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25,
-					      0.3,   0.4,  0.5,   0.6,  0.7, 0.8,  0.9, 1.0,
-					      1.25,  1.5,  1.75,  2.0,  2.5, 3.0,  3.5, 4.0,
-					      4.5,   5,    6,     7,    8,   9,    10,  15,
-					      20,    25,   30,    40,   50,  60};
+const double base_metric_default_buckets[] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7,
+	0.8,   0.9,  1.0,   1.25, 1.5, 1.75, 2.0, 2.5,	3.0, 3.5, 4.0, 4.5, 5,
+	6,     7,    8,	    9,	  10,  15,   20,  25,	30,  40,  50,  60};
 const size_t base_metric_default_nbuckets = ARRAY_SIZE(base_metric_default_buckets);
 
 static char **split_labels(const char *labels, size_t *n)

@@ -81,7 +81,8 @@ static int same_field(json_t *a, json_t *b, const char *field)
 static void on_update(void *ud, json_t *old_obj, json_t *new_obj)
 {
 	struct gdb_controller *c = ud;
-	json_t *om = json_object_get(old_obj, "metadata"), *nm = json_object_get(new_obj, "metadata");
+	json_t *om = json_object_get(old_obj, "metadata"),
+	       *nm = json_object_get(new_obj, "metadata");
 	char *key;
 
 	if (same_field(om, nm, "generation") && same_field(om, nm, "annotations") &&
@@ -146,8 +147,7 @@ static void start_workers(struct gdb_controller *c)
 		size_t i;
 		json_t *obj;
 
-		json_array_foreach(all, i, obj)
-			enqueue_obj(c, obj);
+		json_array_foreach(all, i, obj) enqueue_obj(c, obj);
 		json_decref(all);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -304,8 +304,8 @@ int gdb_controller_start(const struct gdb_controller_opts *opts, struct gdb_cont
 		base_log(BASE_LOG_WARN, "cannot register the informer-sync readyz check", NULL);
 	/* As controller-runtime's CacheSyncTimeout: no sync, no start. */
 	if ((rc = kube_reflector_wait_synced(c->reflector, GDB_SYNC_TIMEOUT_MS)) < 0) {
-		base_log(BASE_LOG_ERROR, "timed out waiting for the globaldatabases informer to sync",
-			 NULL);
+		base_log(BASE_LOG_ERROR,
+			 "timed out waiting for the globaldatabases informer to sync", NULL);
 		goto fail;
 	}
 	atomic_store(&informer_synced, 1);

@@ -43,18 +43,19 @@
 #define GDB_SYNC_TIMEOUT_MS 60000
 
 struct gdb_controller_opts {
-	const char *kubeconfig;      /* "" or NULL: in-cluster, then $KUBECONFIG, ~/.kube/config */
-	const char *namespace_;      /* "" or NULL: every namespace */
-	int concurrency;             /* workers; 0 = 1 */
+	const char *kubeconfig; /* "" or NULL: in-cluster, then $KUBECONFIG, ~/.kube/config */
+	const char *namespace_; /* "" or NULL: every namespace */
+	int concurrency;	/* workers; 0 = 1 */
 	int leader_elect;
 	const char *leader_election_namespace;
 	const char *leader_election_id;
-	int64_t lease_duration_ms;   /* 0 = client-go's defaults (15 s, 10 s, 2 s) */
+	int64_t lease_duration_ms; /* 0 = client-go's defaults (15 s, 10 s, 2 s) */
 	int64_t renew_deadline_ms;
 	int64_t retry_period_ms;
 	struct server_health *health; /* borrowed; readyz "informer-sync" is added; may be NULL */
-	int64_t aws_call_timeout_ms; /* 0 = 15000 per call, retries included */
-	void (*on_fatal)(void *ud, const char *why); /* leadership lost; required with leader_elect */
+	int64_t aws_call_timeout_ms;  /* 0 = 15000 per call, retries included */
+	void (*on_fatal)(void *ud,
+			 const char *why); /* leadership lost; required with leader_elect */
 	void *ud;
 };
 

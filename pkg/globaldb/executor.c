@@ -63,8 +63,8 @@ static int outcome(struct gdb_exec_result *out, int rc, const struct aws_error *
 		return 0;
 	out->call = gdb_call_from_error(rc, err->code);
 	snprintf(out->aws_code, sizeof(out->aws_code), "%s", err->code);
-	snprintf(out->message, sizeof(out->message), "%s", *err->message ? err->message
-								     : base_strerror(rc));
+	snprintf(out->message, sizeof(out->message), "%s",
+		 *err->message ? err->message : base_strerror(rc));
 	return rc;
 }
 
@@ -166,14 +166,14 @@ static int upsert_dns(const struct gdb_exec_ctx *x, const struct gdb_action *a,
 	memset(ch, 0, sizeof(ch));
 	memset(&ci, 0, sizeof(ci));
 	aws_error_clear(&err);
-	ch[n++] = (struct aws_r53_change){"UPSERT", d->writer_record_name, "CNAME",
-					  d->ttl_seconds, wv, 1, NULL, -1};
+	ch[n++] = (struct aws_r53_change){
+		"UPSERT", d->writer_record_name, "CNAME", d->ttl_seconds, wv, 1, NULL, -1};
 	if (d->reader_record_name && a->reader_endpoint)
-		ch[n++] = (struct aws_r53_change){"UPSERT", d->reader_record_name, "CNAME",
-						  d->ttl_seconds, rv, 1, NULL, -1};
+		ch[n++] = (struct aws_r53_change){
+			"UPSERT", d->reader_record_name, "CNAME", d->ttl_seconds, rv, 1, NULL, -1};
 	rc = aws_route53_change_resource_record_sets(x->aws, d->hosted_zone_id,
-						     "globaldb-controller: the writer moved", ch,
-						     n, &ci, &err);
+						     "globaldb-controller: the writer moved", ch, n,
+						     &ci, &err);
 	if (rc == 0 && ci.id)
 		out->change_id = xstrdup(ci.id);
 	aws_r53_change_info_release(&ci);
@@ -268,8 +268,8 @@ static int restart_workloads(const struct gdb_exec_ctx *x, const struct gdb_acti
 				      out)) < 0)
 			return rc;
 	for (size_t i = 0; i < s->n_stateful_sets; i++)
-		if ((rc = restart_k8s(x, &res_statefulsets, &s->stateful_sets[i],
-				      a->restart_stamp, out)) < 0)
+		if ((rc = restart_k8s(x, &res_statefulsets, &s->stateful_sets[i], a->restart_stamp,
+				      out)) < 0)
 			return rc;
 	for (size_t i = 0; i < s->n_ecs_services; i++) {
 		const struct gdb_ecs_service *e = &s->ecs_services[i];
@@ -278,12 +278,13 @@ static int restart_workloads(const struct gdb_exec_ctx *x, const struct gdb_acti
 
 		memset(&svc, 0, sizeof(svc));
 		aws_error_clear(&err);
-		rc = aws_ecs_update_service(x->aws, e->region, e->cluster, e->service, 1, &svc, &err);
+		rc = aws_ecs_update_service(x->aws, e->region, e->cluster, e->service, 1, &svc,
+					    &err);
 		aws_ecs_service_release(&svc);
 		if (rc == BASE_ENOTFOUND) {
 			warn_event(x, "WorkloadNotFound", "RestartWorkloads",
-				   "ECS service %s in cluster %s (%s) does not exist: %s", e->service,
-				   e->cluster, e->region, err.code);
+				   "ECS service %s in cluster %s (%s) does not exist: %s",
+				   e->service, e->cluster, e->region, err.code);
 			continue;
 		}
 		if (rc < 0)
@@ -375,9 +376,8 @@ void gdb_execute(const struct gdb_exec_ctx *x, const struct gdb_action *a,
 	case GDB_ACT_COPY_FAILOVER_SNAPSHOT:
 		rc = outcome(out,
 			     aws_rds_copy_db_cluster_snapshot(x->aws, a->region,
-							      a->source_snapshot_id,
-							      a->snapshot_id, NULL, AWS_TRUE,
-							      &snap, &err),
+							      a->source_snapshot_id, a->snapshot_id,
+							      NULL, AWS_TRUE, &snap, &err),
 			     &err);
 		break;
 	default:

@@ -34,11 +34,11 @@
 #include "pkg/kube/rest.h"
 
 struct gdb_exec_ctx {
-	struct aws_client *aws;   /* borrowed */
-	struct kube_client *kube; /* borrowed */
+	struct aws_client *aws;		/* borrowed */
+	struct kube_client *kube;	/* borrowed */
 	struct kube_recorder *recorder; /* borrowed; may be NULL (no Events) */
-	json_t *obj;              /* the GlobalDatabase (borrowed): Events regard it */
-	const struct gdb_spec *spec; /* borrowed */
+	json_t *obj;			/* the GlobalDatabase (borrowed): Events regard it */
+	const struct gdb_spec *spec;	/* borrowed */
 };
 
 struct gdb_exec_result {

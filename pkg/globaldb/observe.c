@@ -36,10 +36,10 @@
  * candidates; the caller still checks them exactly.
  */
 struct ci_index {
-	uint32_t *head;    /* per bucket: 1 + its first entry, 0 = none */
-	uint32_t *next;    /* per entry: 1 + the next entry of its chain */
-	uint32_t *item;    /* per entry: the item number */
-	uint64_t *hash;    /* per entry */
+	uint32_t *head; /* per bucket: 1 + its first entry, 0 = none */
+	uint32_t *next; /* per entry: 1 + the next entry of its chain */
+	uint32_t *item; /* per entry: the item number */
+	uint64_t *hash; /* per entry */
 	size_t mask, n, cap;
 };
 
@@ -51,10 +51,10 @@ struct gdb_region_snap {
 	struct aws_rds_db_instance_list instances;
 	enum gdb_call globals_call;
 	struct aws_rds_global_cluster_list globals;
-	struct ci_index cluster_by_id;      /* cluster identifier -> cluster */
+	struct ci_index cluster_by_id;	     /* cluster identifier -> cluster */
 	struct ci_index instance_by_cluster; /* instance's cluster identifier -> instance */
-	struct ci_index global_by_name;     /* identifier, and without a "-N" suffix -> global */
-	struct ci_index global_by_member;   /* member ARN, and its last field -> global */
+	struct ci_index global_by_name;	     /* identifier, and without a "-N" suffix -> global */
+	struct ci_index global_by_member;    /* member ARN, and its last field -> global */
 	/* Per item, a hash of what the planner reads of it: a round's changes are where these differ. */
 	uint64_t *cluster_fp; /* with its instances */
 	uint64_t *global_fp;
@@ -166,7 +166,7 @@ static void build_fingerprints(struct gdb_region_snap *s)
 		for (uint32_t e = ci_first(&s->instance_by_cluster, cl->identifier, &k); e;
 		     e = ci_next(&s->instance_by_cluster, e, k)) {
 			const struct aws_rds_db_instance *in =
-			    &s->instances.items[s->instance_by_cluster.item[e - 1]];
+				&s->instances.items[s->instance_by_cluster.item[e - 1]];
 
 			hi += fp_add(fp_add(0, in->identifier), in->status);
 		}
@@ -234,9 +234,10 @@ struct cache_entry {
 	char *region;
 	pthread_mutex_t fetch_lock;
 	struct gdb_region_snap *snap; /* under the cache lock */
-	int stale;                    /* under the cache lock */
-	int refreshing;               /* a background refresh runs; under the cache lock */
-	struct gdb_region_snap *seen; /* the last answer changes were reported against; fetch_lock */
+	int stale;		      /* under the cache lock */
+	int refreshing;		      /* a background refresh runs; under the cache lock */
+	struct gdb_region_snap
+		*seen; /* the last answer changes were reported against; fetch_lock */
 	struct cache_entry *next;
 };
 
@@ -245,7 +246,7 @@ struct gdb_obs_cache {
 	int64_t ttl_ms;
 	pthread_mutex_t lock;
 	pthread_cond_t idle; /* signalled when a background refresh ends */
-	int background;      /* background refreshes running; under lock */
+	int background;	     /* background refreshes running; under lock */
 	struct cache_entry *entries;
 	atomic_ulong rounds;
 	/* gdb_obs_cache_watch: the change callback, and the thread that keeps rounds going. */
@@ -253,7 +254,7 @@ struct gdb_obs_cache {
 	void *on_change_arg;
 	pthread_t watcher;
 	int watching, stopping; /* under lock */
-	pthread_cond_t stop;    /* signalled by gdb_obs_cache_free */
+	pthread_cond_t stop;	/* signalled by gdb_obs_cache_free */
 };
 
 static void snap_unref(struct gdb_region_snap *s)
@@ -352,7 +353,7 @@ void gdb_obs_cache_invalidate(struct gdb_obs_cache *c, const char *region)
 
 /* A new reference to the entry's snapshot when it is younger than max_age_ms, else NULL. */
 static struct gdb_region_snap *fresh_snap(struct gdb_obs_cache *c, struct cache_entry *e,
-                                          int64_t max_age_ms)
+					  int64_t max_age_ms)
 {
 	struct gdb_region_snap *s = NULL;
 
@@ -370,8 +371,8 @@ enum gdb_call gdb_call_from_error(int rc, const char *code)
 	if (rc == 0)
 		return GDB_CALL_OK;
 	if (code && (!strcmp(code, "InvalidParameterCombination") ||
-	             !strcmp(code, "InvalidParameterValue") ||
-	             strstr(code, "InvalidGlobalCluster") || strstr(code, "InvalidDBCluster")))
+		     !strcmp(code, "InvalidParameterValue") ||
+		     strstr(code, "InvalidGlobalCluster") || strstr(code, "InvalidDBCluster")))
 		return GDB_CALL_INVALID_STATE;
 	switch (rc) {
 	case BASE_ETHROTTLED:
@@ -412,13 +413,13 @@ static void *describe_thread(void *arg)
 	aws_error_clear(&d->err);
 	if (d->which == 0)
 		d->rc = aws_rds_describe_db_clusters(d->c->aws, d->region, NULL, NULL,
-		                                     &d->s->clusters, &d->err);
+						     &d->s->clusters, &d->err);
 	else if (d->which == 1)
 		d->rc = aws_rds_describe_db_instances(d->c->aws, d->region, NULL, NULL,
-		                                      &d->s->instances, &d->err);
+						      &d->s->instances, &d->err);
 	else
 		d->rc = aws_rds_describe_global_clusters(d->c->aws, d->region, NULL, NULL,
-		                                         &d->s->globals, &d->err);
+							 &d->s->globals, &d->err);
 	return NULL;
 }
 
@@ -430,7 +431,7 @@ static void *describe_thread(void *arg)
 static struct gdb_region_snap *fetch(struct gdb_obs_cache *c, const char *region)
 {
 	static const char *const what[] = {"DescribeDBClusters", "DescribeDBInstances",
-	                                   "DescribeGlobalClusters"};
+					   "DescribeGlobalClusters"};
 	struct gdb_region_snap *s = xcalloc(1, sizeof(*s));
 	struct describe d[3];
 	pthread_t thr[3];
@@ -454,18 +455,18 @@ static struct gdb_region_snap *fetch(struct gdb_obs_cache *c, const char *region
 			char n[4];
 
 			base_log(BASE_LOG_WARN, "describe round failed", "region", region, "call",
-			         what[i], "error", base_strerror(d[i].rc), "aws_code",
-			         d[i].err.code, "failed_calls",
-			         base_fmt(n, sizeof(n), "%d",
-			                  (d[0].rc < 0) + (d[1].rc < 0) + (d[2].rc < 0)),
-			         NULL);
+				 what[i], "error", base_strerror(d[i].rc), "aws_code",
+				 d[i].err.code, "failed_calls",
+				 base_fmt(n, sizeof(n), "%d",
+					  (d[0].rc < 0) + (d[1].rc < 0) + (d[2].rc < 0)),
+				 NULL);
 			break;
 		}
 	/* Without the instances a cluster would look headless: count the region as failed. */
 	s->call = gdb_call_from_error(d[0].rc < 0 ? d[0].rc : d[1].rc,
-	                              d[0].rc < 0 ? d[0].err.code : d[1].err.code);
-	s->globals_call =
-	    s->call == GDB_CALL_OK ? gdb_call_from_error(d[2].rc, d[2].err.code) : GDB_CALL_UNKNOWN;
+				      d[0].rc < 0 ? d[0].err.code : d[1].err.code);
+	s->globals_call = s->call == GDB_CALL_OK ? gdb_call_from_error(d[2].rc, d[2].err.code)
+						 : GDB_CALL_UNKNOWN;
 	build_indexes(s);
 	build_fingerprints(s);
 	atomic_fetch_add(&c->rounds, 1);
@@ -479,7 +480,7 @@ static struct gdb_region_snap *fetch(struct gdb_obs_cache *c, const char *region
  * at most GDB_OBS_MAX_STALE_MS older than the caller asked for. Else NULL.
  */
 static struct gdb_region_snap *usable_snap(struct gdb_obs_cache *c, struct cache_entry *e,
-                                           int64_t max_age_ms)
+					   int64_t max_age_ms)
 {
 	struct gdb_region_snap *s = NULL;
 
@@ -495,8 +496,8 @@ static struct gdb_region_snap *usable_snap(struct gdb_obs_cache *c, struct cache
 
 /* The index of the item of x named id exactly (case-insensitively), or -1. */
 static long find_named(const struct ci_index *x, const char *id,
-                       const char *(*name)(const struct gdb_region_snap *, uint32_t),
-                       const struct gdb_region_snap *s)
+		       const char *(*name)(const struct gdb_region_snap *, uint32_t),
+		       const struct gdb_region_snap *s)
 {
 	uint64_t h;
 
@@ -533,8 +534,8 @@ static struct items items_of(const struct gdb_region_snap *s, int global)
 
 /* Tells on_change of every item of one kind that is new, gone or different in now. */
 static void report_kind(struct gdb_obs_cache *c, const char *region,
-                        const struct gdb_region_snap *old, const struct gdb_region_snap *now,
-                        int global)
+			const struct gdb_region_snap *old, const struct gdb_region_snap *now,
+			int global)
 {
 	struct items o = items_of(old, global), w = items_of(now, global);
 
@@ -559,7 +560,7 @@ static void report_kind(struct gdb_obs_cache *c, const char *region,
  * a region keep the order of its rounds.
  */
 static void report_changes(struct gdb_obs_cache *c, const char *region,
-                           const struct gdb_region_snap *old, const struct gdb_region_snap *now)
+			   const struct gdb_region_snap *old, const struct gdb_region_snap *now)
 {
 	if (old->call == GDB_CALL_OK && now->call == GDB_CALL_OK)
 		report_kind(c, region, old, now, 0);
@@ -591,7 +592,7 @@ static void report_all(struct gdb_obs_cache *c, const char *region, const struct
  * holds when its API stops or starts answering.
  */
 static struct gdb_region_snap *refresh(struct gdb_obs_cache *c, struct cache_entry *e,
-                                       int64_t max_age_ms)
+				       int64_t max_age_ms)
 {
 	struct gdb_region_snap *s, *old;
 
@@ -630,7 +631,7 @@ static struct gdb_region_snap *refresh(struct gdb_obs_cache *c, struct cache_ent
  * old, so changes are reported even while no reconcile asks.
  */
 static struct gdb_region_snap *region_snap(struct gdb_obs_cache *c, const char *region,
-                                           int64_t max_age_ms);
+					   int64_t max_age_ms);
 
 static void *watch_rounds(void *arg)
 {
@@ -669,8 +670,8 @@ void gdb_obs_cache_watch(struct gdb_obs_cache *c, gdb_obs_change_fn fn, void *ar
 	c->on_change_arg = arg;
 	c->watching = pthread_create(&c->watcher, NULL, watch_rounds, c) == 0;
 	if (!c->watching)
-		base_log(BASE_LOG_WARN, "cannot start the round watcher; drift is seen by reconciles only",
-		         NULL);
+		base_log(BASE_LOG_WARN,
+			 "cannot start the round watcher; drift is seen by reconciles only", NULL);
 }
 
 struct background {
@@ -701,7 +702,7 @@ static void *background_refresh(void *arg)
  * Else NULL.
  */
 static struct gdb_region_snap *failed_snap(struct gdb_obs_cache *c, struct cache_entry *e,
-                                           int64_t max_age_ms)
+					   int64_t max_age_ms)
 {
 	struct gdb_region_snap *s = usable_snap(c, e, max_age_ms);
 	struct background *b;
@@ -749,7 +750,7 @@ static struct gdb_region_snap *failed_snap(struct gdb_obs_cache *c, struct cache
  * whose last answer failed is refreshed in the background (failed_snap).
  */
 static struct gdb_region_snap *region_snap(struct gdb_obs_cache *c, const char *region,
-                                           int64_t max_age_ms)
+					   int64_t max_age_ms)
 {
 	struct cache_entry *e = entry_get(c, region);
 	struct gdb_region_snap *s = fresh_snap(c, e, max_age_ms);
@@ -783,7 +784,7 @@ static void *fetch_thread(void *arg)
 /* ---- building the planner's view ---- */
 
 static const struct aws_rds_db_cluster *find_cluster(const struct gdb_region_snap *s,
-                                                     const char *id)
+						     const char *id)
 {
 	long i = find_named(&s->cluster_by_id, id, cluster_name, s);
 
@@ -799,12 +800,14 @@ static const char *membership(const struct gdb_region_snap *gs, const char *arn)
 	/* The first in list order, as a scan of the list would find. */
 	for (uint32_t e = ci_first(&gs->global_by_member, arn, &h); e;
 	     e = ci_next(&gs->global_by_member, e, h)) {
-		const struct aws_rds_global_cluster *g = &gs->globals.items[gs->global_by_member.item[e - 1]];
+		const struct aws_rds_global_cluster *g =
+			&gs->globals.items[gs->global_by_member.item[e - 1]];
 
 		if (found && g >= found)
 			continue;
 		for (size_t m = 0; m < g->nmembers; m++)
-			if (g->members[m].db_cluster_arn && !strcmp(g->members[m].db_cluster_arn, arn))
+			if (g->members[m].db_cluster_arn &&
+			    !strcmp(g->members[m].db_cluster_arn, arn))
 				found = g;
 	}
 	return found ? found->identifier : NULL;
@@ -822,7 +825,7 @@ static const char *strip_global_arn(const char *v)
 }
 
 static int is_ours(const struct gdb_spec *spec, const struct gdb_status *st,
-                   const struct aws_rds_global_cluster *g)
+		   const struct aws_rds_global_cluster *g)
 {
 	const char *base = spec->global_cluster_identifier;
 	size_t n = base ? strlen(base) : 0;
@@ -839,7 +842,8 @@ static int is_ours(const struct gdb_spec *spec, const struct gdb_status *st,
 	    strspn(g->identifier + n + 1, "0123456789") == strlen(g->identifier + n + 1))
 		return 1;
 	for (size_t m = 0; m < g->nmembers; m++) {
-		const char *arn = g->members[m].db_cluster_arn, *tail = arn ? strrchr(arn, ':') : NULL;
+		const char *arn = g->members[m].db_cluster_arn,
+			   *tail = arn ? strrchr(arn, ':') : NULL;
 		char region[64], id[128];
 		size_t k;
 
@@ -872,8 +876,8 @@ static const char *keep(struct gdb_observation *o, const char *s)
 
 static const char *annotation(struct gdb_observation *o, json_t *obj, const char *name)
 {
-	json_t *v =
-	    json_object_get(json_object_get(json_object_get(obj, "metadata"), "annotations"), name);
+	json_t *v = json_object_get(
+		json_object_get(json_object_get(obj, "metadata"), "annotations"), name);
 
 	return json_is_string(v) ? keep(o, json_string_value(v)) : NULL;
 }
@@ -889,7 +893,7 @@ static int newest_first(const void *a, const void *b)
 }
 
 static void observe_snapshots(struct gdb_obs_cache *c, const struct gdb_spec *spec,
-                              const struct gdb_status *st, struct gdb_observation *o)
+			      const struct gdb_status *st, struct gdb_observation *o)
 {
 	const struct gdb_operation *op = &st->operation;
 
@@ -909,7 +913,7 @@ static void observe_snapshots(struct gdb_obs_cache *c, const struct gdb_spec *sp
 		l = xcalloc(1, sizeof(*l));
 		aws_error_clear(&err);
 		if (aws_rds_describe_db_cluster_snapshots(
-		        c->aws, r->name, rs->db_cluster_identifier, NULL, NULL, l, &err) < 0) {
+			    c->aws, r->name, rs->db_cluster_identifier, NULL, NULL, l, &err) < 0) {
 			free(l);
 			continue;
 		}
@@ -930,7 +934,7 @@ static void observe_snapshots(struct gdb_obs_cache *c, const struct gdb_spec *sp
  * very reconcile, and a change that is already INSYNC needs no 2 s poll).
  */
 static void observe_dns(struct gdb_obs_cache *c, const struct gdb_status *st,
-                        struct gdb_observation *o)
+			struct gdb_observation *o)
 {
 	const struct gdb_obs_last_result *l = &o->obs.last;
 	const char *id = NULL;
@@ -940,7 +944,7 @@ static void observe_dns(struct gdb_obs_cache *c, const struct gdb_status *st,
 	if (st->operation.step == GDB_STEP_WAIT_DNS_INSYNC)
 		id = st->operation.dns_change_id;
 	else if (st->operation.step == GDB_STEP_UPDATE_DNS && l->action == GDB_ACT_UPSERT_DNS &&
-	         l->call == GDB_CALL_OK)
+		 l->call == GDB_CALL_OK)
 		id = l->change_id;
 	if (!id)
 		return;
@@ -951,7 +955,7 @@ static void observe_dns(struct gdb_obs_cache *c, const struct gdb_status *st,
 		o->obs.dns_change_status = o->dns_status;
 	} else {
 		base_log(BASE_LOG_WARN, "route53 get change failed", "change", id, "aws_code",
-		         err.code, NULL);
+			 err.code, NULL);
 	}
 	aws_r53_change_info_release(&ci);
 }
@@ -963,8 +967,8 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static size_t add_candidates(const struct ci_index *x, const char *key, uint32_t *out,
-                             size_t n, size_t max)
+static size_t add_candidates(const struct ci_index *x, const char *key, uint32_t *out, size_t n,
+			     size_t max)
 {
 	uint64_t h;
 
@@ -980,15 +984,15 @@ static size_t add_candidates(const struct ci_index *x, const char *key, uint32_t
  * the spec's clusters.
  */
 static size_t global_candidates(const struct gdb_region_snap *gs, const struct gdb_spec *spec,
-                                const struct gdb_status *st, uint32_t *out, size_t max)
+				const struct gdb_status *st, uint32_t *out, size_t max)
 {
 	size_t n = 0, k = 0;
 
 	n = add_candidates(&gs->global_by_name, st->global_cluster_identifier, out, n, max);
 	n = add_candidates(&gs->global_by_name, spec->global_cluster_identifier, out, n, max);
 	for (size_t r = 0; r < spec->n_regions; r++)
-		n = add_candidates(&gs->global_by_member, spec->regions[r].db_cluster_identifier, out,
-		                   n, max);
+		n = add_candidates(&gs->global_by_member, spec->regions[r].db_cluster_identifier,
+				   out, n, max);
 	qsort(out, n, sizeof(*out), cmp_u32);
 	for (size_t i = 0; i < n; i++)
 		if (k == 0 || out[k - 1] != out[i])
@@ -997,8 +1001,8 @@ static size_t global_candidates(const struct gdb_region_snap *gs, const struct g
 }
 
 void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const struct gdb_status *st,
-                 json_t *obj, const struct gdb_obs_last_result *last, int64_t max_age_ms,
-                 struct gdb_observation *o)
+		 json_t *obj, const struct gdb_obs_last_result *last, int64_t max_age_ms,
+		 struct gdb_observation *o)
 {
 	struct fetch_job jobs[GDB_MAX_REGIONS];
 	json_t *meta = json_object_get(obj, "metadata");
@@ -1011,7 +1015,7 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 	memset(jobs, 0, sizeof(jobs));
 	o->obs.generation = json_integer_value(json_object_get(meta, "generation"));
 	o->obs.deleting = json_object_get(meta, "deletionTimestamp") != NULL &&
-	                  !json_is_null(json_object_get(meta, "deletionTimestamp"));
+			  !json_is_null(json_object_get(meta, "deletionTimestamp"));
 	o->obs.paused = annotation(o, obj, GDB_ANNOTATION_PAUSED);
 	o->obs.approve_failover = annotation(o, obj, GDB_ANNOTATION_APPROVE_FAILOVER);
 	o->obs.approve_fallback = annotation(o, obj, GDB_ANNOTATION_APPROVE_FALLBACK);
@@ -1093,13 +1097,12 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 		r->endpoint = cl->endpoint;
 		r->reader_endpoint = cl->reader_endpoint;
 		o->port[i] = cl->port;
-		r->global_cluster_identifier =
-		    gs ? membership(gs, cl->arn)
-		            : strip_global_arn(cl->global_cluster_identifier);
+		r->global_cluster_identifier = gs ? membership(gs, cl->arn)
+						  : strip_global_arn(cl->global_cluster_identifier);
 		if (r->global_cluster_identifier && !*r->global_cluster_identifier)
 			r->global_cluster_identifier = NULL;
 		ncand = add_candidates(&s->instance_by_cluster, cl->identifier, cand, 0,
-		                       ARRAY_SIZE(cand));
+				       ARRAY_SIZE(cand));
 		qsort(cand, ncand, sizeof(*cand), cmp_u32); /* list order */
 		for (size_t k = 0; k < ncand && r->n_instances < GDB_MAX_INSTANCES; k++) {
 			const struct aws_rds_db_instance *in = &s->instances.items[cand[k]];

@@ -81,7 +81,7 @@ void gdb_obs_cache_invalidate(struct gdb_obs_cache *c, const char *region);
  * observe; gdb_obs_cache_free stops the thread.
  */
 typedef void (*gdb_obs_change_fn)(void *arg, const char *region, int global,
-                                  const char *identifier);
+				  const char *identifier);
 #define GDB_OBS_WATCH_TICK_MS 5000
 void gdb_obs_cache_watch(struct gdb_obs_cache *c, gdb_obs_change_fn fn, void *arg);
 

@@ -52,8 +52,8 @@ struct ctx {
 	struct gdb_status *st;
 
 	const struct gdb_obs_global *global; /* the current global cluster, NULL if not seen */
-	const char *writer;                  /* the writer's region (spec name), NULL unknown */
-	int writer_standalone;               /* the writer is not in any global cluster */
+	const char *writer;		     /* the writer's region (spec name), NULL unknown */
+	int writer_standalone;		     /* the writer is not in any global cluster */
 
 	char degraded_reason[64];
 	char degraded_msg[512];
@@ -62,26 +62,26 @@ struct ctx {
 };
 
 static const char *const action_names[GDB_ACT__COUNT] = {
-    [GDB_ACT_NONE] = "None",
-    [GDB_ACT_WAIT] = "Wait",
-    [GDB_ACT_CREATE_GLOBAL_CLUSTER] = "CreateGlobalCluster",
-    [GDB_ACT_CREATE_SECONDARY_CLUSTER] = "CreateSecondaryCluster",
-    [GDB_ACT_CREATE_INSTANCE] = "CreateInstance",
-    [GDB_ACT_SWITCHOVER] = "Switchover",
-    [GDB_ACT_FAILOVER_MANAGED] = "FailoverManaged",
-    [GDB_ACT_DETACH_AND_PROMOTE] = "DetachAndPromote",
-    [GDB_ACT_UPSERT_DNS] = "UpsertDns",
-    [GDB_ACT_WAIT_DNS_INSYNC] = "WaitDnsInsync",
-    [GDB_ACT_PUBLISH_SSM] = "PublishSsm",
-    [GDB_ACT_RESTART_WORKLOADS] = "RestartWorkloads",
-    [GDB_ACT_DELETE_INSTANCES] = "DeleteInstances",
-    [GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER] = "RemoveFromGlobalCluster",
-    [GDB_ACT_FENCE_OLD_WRITER] = "FenceOldWriter",
-    [GDB_ACT_DELETE_CLUSTER] = "DeleteCluster",
-    [GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER] = "DeleteOldGlobalCluster",
-    [GDB_ACT_COPY_FAILOVER_SNAPSHOT] = "CopyFailoverSnapshot",
-    [GDB_ACT_RECOMMEND_FAILOVER] = "RecommendFailover",
-    [GDB_ACT_REMOVE_FINALIZER] = "RemoveFinalizer",
+	[GDB_ACT_NONE] = "None",
+	[GDB_ACT_WAIT] = "Wait",
+	[GDB_ACT_CREATE_GLOBAL_CLUSTER] = "CreateGlobalCluster",
+	[GDB_ACT_CREATE_SECONDARY_CLUSTER] = "CreateSecondaryCluster",
+	[GDB_ACT_CREATE_INSTANCE] = "CreateInstance",
+	[GDB_ACT_SWITCHOVER] = "Switchover",
+	[GDB_ACT_FAILOVER_MANAGED] = "FailoverManaged",
+	[GDB_ACT_DETACH_AND_PROMOTE] = "DetachAndPromote",
+	[GDB_ACT_UPSERT_DNS] = "UpsertDns",
+	[GDB_ACT_WAIT_DNS_INSYNC] = "WaitDnsInsync",
+	[GDB_ACT_PUBLISH_SSM] = "PublishSsm",
+	[GDB_ACT_RESTART_WORKLOADS] = "RestartWorkloads",
+	[GDB_ACT_DELETE_INSTANCES] = "DeleteInstances",
+	[GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER] = "RemoveFromGlobalCluster",
+	[GDB_ACT_FENCE_OLD_WRITER] = "FenceOldWriter",
+	[GDB_ACT_DELETE_CLUSTER] = "DeleteCluster",
+	[GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER] = "DeleteOldGlobalCluster",
+	[GDB_ACT_COPY_FAILOVER_SNAPSHOT] = "CopyFailoverSnapshot",
+	[GDB_ACT_RECOMMEND_FAILOVER] = "RecommendFailover",
+	[GDB_ACT_REMOVE_FINALIZER] = "RemoveFinalizer",
 };
 
 const char *gdb_action_name(enum gdb_action_kind kind)
@@ -172,14 +172,14 @@ static const struct gdb_obs_global *find_global(const struct ctx *c, const char 
 
 /* The member of g that is the spec's cluster in region, or NULL. */
 static const struct gdb_obs_member *member_in(const struct ctx *c, const struct gdb_obs_global *g,
-                                              const char *region)
+					      const char *region)
 {
 	char r[64], id[128];
 	const char *want = cluster_id(c, region);
 
 	for (size_t i = 0; g && *want && i < g->n_members; i++) {
 		if (gdb_parse_cluster_arn(g->members[i].db_cluster_arn, r, sizeof(r), id,
-		                          sizeof(id)) == 0 &&
+					  sizeof(id)) == 0 &&
 		    strcmp(r, region) == 0 && strcmp(id, want) == 0)
 			return &g->members[i];
 	}
@@ -218,7 +218,7 @@ static int in_current_global(const struct ctx *c, const struct gdb_obs_region *o
 {
 	return member_in(c, c->global, o->name) ||
 	       (o->global_cluster_identifier &&
-	        streq(o->global_cluster_identifier, c->st->global_cluster_identifier));
+		streq(o->global_cluster_identifier, c->st->global_cluster_identifier));
 }
 
 static int is_connected(const struct ctx *c, const char *region)
@@ -265,7 +265,7 @@ static void note(char *dst, size_t n, const char *fmt, va_list ap)
 }
 
 static void degraded(struct ctx *c, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 static void degraded(struct ctx *c, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
@@ -279,7 +279,7 @@ static void degraded(struct ctx *c, const char *reason, const char *fmt, ...)
 }
 
 static void progressing(struct ctx *c, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 static void progressing(struct ctx *c, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
@@ -291,7 +291,7 @@ static void progressing(struct ctx *c, const char *reason, const char *fmt, ...)
 }
 
 static void event(struct ctx *c, enum gdb_event_type type, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+	__attribute__((format(printf, 4, 5)));
 static void event(struct ctx *c, enum gdb_event_type type, const char *reason, const char *fmt, ...)
 {
 	struct gdb_event *e;
@@ -316,7 +316,7 @@ static int old_degraded_is(const struct ctx *c, const char *reason)
 }
 
 static void refuse(struct ctx *c, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 static void refuse(struct ctx *c, const char *reason, const char *fmt, ...)
 {
 	char msg[512];
@@ -333,7 +333,7 @@ static void refuse(struct ctx *c, const char *reason, const char *fmt, ...)
 }
 
 static struct gdb_action *act(struct ctx *c, enum gdb_action_kind kind, const char *region,
-                              int64_t requeue_ms)
+			      int64_t requeue_ms)
 {
 	struct gdb_action *a = &c->out->action;
 
@@ -344,7 +344,7 @@ static struct gdb_action *act(struct ctx *c, enum gdb_action_kind kind, const ch
 }
 
 static void wait_for(struct ctx *c, int64_t requeue_ms, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 static void wait_for(struct ctx *c, int64_t requeue_ms, const char *fmt, ...)
 {
 	struct gdb_operation *op = &c->st->operation;
@@ -376,8 +376,8 @@ static void record_step(struct ctx *c)
 	r = &op->steps[op->n_steps++];
 	r->name = xstrdup(gdb_step_name(op->step));
 	r->duration_seconds = op->step_started_ms > 0 && c->now > op->step_started_ms
-	                          ? (c->now - op->step_started_ms) / 1000
-	                          : 0;
+				      ? (c->now - op->step_started_ms) / 1000
+				      : 0;
 }
 
 static void set_step(struct ctx *c, enum gdb_step step)
@@ -393,7 +393,7 @@ static void set_step(struct ctx *c, enum gdb_step step)
 }
 
 static void start_op(struct ctx *c, enum gdb_op_type type, enum gdb_op_method method,
-                     const char *source, const char *target, enum gdb_step step)
+		     const char *source, const char *target, enum gdb_step step)
 {
 	struct gdb_operation *op = &c->st->operation;
 
@@ -513,20 +513,20 @@ static int hold_call(struct ctx *c, enum gdb_action_kind kind)
 		int64_t wait = backoff_ms(op->attempts);
 
 		degraded(c, aws_reason(l->call), "%s in %s: %s%s%s", gdb_action_name(kind),
-		         l->region ? l->region : "?", call_name(l->call), l->aws_code ? ": " : "",
-		         l->aws_code ? l->aws_code : "");
+			 l->region ? l->region : "?", call_name(l->call), l->aws_code ? ": " : "",
+			 l->aws_code ? l->aws_code : "");
 		if (since < wait) {
 			wait_for(c, wait - since, "%s %s (%s), retrying", gdb_action_name(kind),
-			         call_name(l->call), l->aws_code ? l->aws_code : "no code");
+				 call_name(l->call), l->aws_code ? l->aws_code : "no code");
 			return DONE;
 		}
 		return CONTINUE;
 	}
 	if (since < GDB_SETTLE_MS) {
 		wait_for(c,
-		         GDB_SETTLE_MS - since < GDB_REQUEUE_WAIT_MS ? GDB_SETTLE_MS - since
-		                                                     : GDB_REQUEUE_WAIT_MS,
-		         "%s issued, waiting for RDS to show it", gdb_action_name(kind));
+			 GDB_SETTLE_MS - since < GDB_REQUEUE_WAIT_MS ? GDB_SETTLE_MS - since
+								     : GDB_REQUEUE_WAIT_MS,
+			 "%s issued, waiting for RDS to show it", gdb_action_name(kind));
 		return DONE;
 	}
 	return CONTINUE;
@@ -551,10 +551,10 @@ static struct gdb_action *issue(struct ctx *c, enum gdb_action_kind kind, const 
 		gdb_set_str(&op->last_action, gdb_action_name(kind));
 	}
 	return act(c, kind, region,
-	           kind == GDB_ACT_UPSERT_DNS || kind == GDB_ACT_PUBLISH_SSM ||
-	                   kind == GDB_ACT_RESTART_WORKLOADS
-	               ? GDB_REQUEUE_NOW_MS
-	               : GDB_REQUEUE_FAST_MS);
+		   kind == GDB_ACT_UPSERT_DNS || kind == GDB_ACT_PUBLISH_SSM ||
+				   kind == GDB_ACT_RESTART_WORKLOADS
+			   ? GDB_REQUEUE_NOW_MS
+			   : GDB_REQUEUE_FAST_MS);
 }
 
 /* ---- deriving the current picture ---- */
@@ -680,7 +680,7 @@ static void update_regions(struct ctx *c)
 		if (old) {
 			*r = *old;
 			old->name = old->db_cluster_identifier = old->cluster_status =
-			    old->synchronization_status = NULL;
+				old->synchronization_status = NULL;
 		} else {
 			r->name = xstrdup(name);
 		}
@@ -694,11 +694,11 @@ static void update_regions(struct ctx *c)
 			}
 		}
 		gdb_set_str(&r->synchronization_status,
-		            m && !m->is_writer ? m->synchronization_status : NULL);
+			    m && !m->is_writer ? m->synchronization_status : NULL);
 		if (streq(name, c->writer))
 			r->role = GDB_ROLE_PRIMARY;
 		else if (op->type == GDB_OP_FALLBACK && streq(op->target_region, name) &&
-		         !is_connected(c, name))
+			 !is_connected(c, name))
 			r->role = GDB_ROLE_REBUILDING;
 		else if (!o || o->api != GDB_CALL_OK)
 			r->role = o && o->api == GDB_CALL_UNKNOWN ? r->role : GDB_ROLE_LOST;
@@ -716,10 +716,11 @@ static void update_regions(struct ctx *c)
 			if (h->last_probe_ms > 0)
 				r->last_probe_ms = h->last_probe_ms;
 			r->replication_lag_seconds =
-			    streq(name, c->writer)
-			        ? -1
-			        : reported_lag(r->replication_lag_seconds, ceil_seconds(h->lag_ms),
-			                       c->spec->failover.max_data_loss_seconds);
+				streq(name, c->writer)
+					? -1
+					: reported_lag(r->replication_lag_seconds,
+						       ceil_seconds(h->lag_ms),
+						       c->spec->failover.max_data_loss_seconds);
 			if (r->replication_lag_seconds > max_lag)
 				max_lag = r->replication_lag_seconds;
 		}
@@ -816,7 +817,7 @@ static void next_tail(struct ctx *c, enum gdb_step after)
 		event(c, GDB_EVENT_NORMAL,
 		      op->type == GDB_OP_FAILOVER   ? "FailoverCompleted"
 		      : op->type == GDB_OP_FALLBACK ? "FallbackCompleted"
-		                                    : "SwitchoverCompleted",
+						    : "SwitchoverCompleted",
 		      "%s to %s completed in %" PRId64 "s", type,
 		      op->target_region ? op->target_region : "-",
 		      (c->now - op->started_ms) / 1000);
@@ -838,8 +839,8 @@ static void writer_moved(struct ctx *c, const char *region)
 			c->st->regions[i].replication_lag_seconds = -1;
 		} else if (c->st->regions[i].role == GDB_ROLE_PRIMARY) {
 			c->st->regions[i].role = c->st->operation.type == GDB_OP_SWITCHOVER
-			                             ? GDB_ROLE_SECONDARY
-			                             : GDB_ROLE_LOST;
+							 ? GDB_ROLE_SECONDARY
+							 : GDB_ROLE_LOST;
 		}
 	}
 }
@@ -860,7 +861,7 @@ static int step_update_dns(struct ctx *c)
 		return DONE;
 	if (!w || !w->endpoint) {
 		wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for the writer endpoint of %s",
-		         c->writer ? c->writer : "the new writer");
+			 c->writer ? c->writer : "the new writer");
 		return DONE;
 	}
 	a = issue(c, GDB_ACT_UPSERT_DNS, c->writer);
@@ -909,9 +910,9 @@ static int step_idempotent(struct ctx *c, enum gdb_action_kind kind, enum gdb_st
 		return DONE;
 	a = issue(c, kind, c->writer);
 	if (kind == GDB_ACT_PUBLISH_SSM) {
-		a->global_cluster_identifier =
-		    xstrdup(c->st->global_cluster_identifier ? c->st->global_cluster_identifier
-		                                             : c->spec->global_cluster_identifier);
+		a->global_cluster_identifier = xstrdup(
+			c->st->global_cluster_identifier ? c->st->global_cluster_identifier
+							 : c->spec->global_cluster_identifier);
 		if (w && w->endpoint)
 			a->writer_endpoint = xstrdup(w->endpoint);
 		xsetf(&a->reason, "publish the writer region %s under %s", c->writer,
@@ -940,12 +941,12 @@ static const char *switchover_blocker(struct ctx *c, const char *target, char *b
 		return "no global cluster";
 	if (!streq(c->global->status, "available")) {
 		snprintf(buf, n, "global cluster %s is %s", c->global->identifier,
-		         c->global->status ? c->global->status : "in an unknown state");
+			 c->global->status ? c->global->status : "in an unknown state");
 		return buf;
 	}
 	if (c->global->failover_status) {
 		snprintf(buf, n, "global cluster %s has a %s operation", c->global->identifier,
-		         c->global->failover_status);
+			 c->global->failover_status);
 		return buf;
 	}
 	if (!api_ok(c, c->writer)) {
@@ -962,7 +963,7 @@ static const char *switchover_blocker(struct ctx *c, const char *target, char *b
 	}
 	if (!streq(t->cluster_status, "available")) {
 		snprintf(buf, n, "the cluster in %s is %s", target,
-		         t->cluster_status ? t->cluster_status : "in an unknown state");
+			 t->cluster_status ? t->cluster_status : "in an unknown state");
 		return buf;
 	}
 	if (t->n_instances == 0) {
@@ -971,7 +972,7 @@ static const char *switchover_blocker(struct ctx *c, const char *target, char *b
 	}
 	if (!is_connected(c, target)) {
 		snprintf(buf, n, "the cluster in %s is not connected to the global cluster",
-		         target);
+			 target);
 		return buf;
 	}
 	return NULL;
@@ -1003,15 +1004,15 @@ static int step_switchover(struct ctx *c)
 		event(c, GDB_EVENT_WARNING, "SwitchoverFailed",
 		      "switchover to %s failed after %d attempts", op->target_region, op->attempts);
 		degraded(c, "SwitchoverFailed", "switchover to %s failed after %d attempts%s%s",
-		         op->target_region, op->attempts, l && l->aws_code ? ": " : "",
-		         l && l->aws_code ? l->aws_code : "");
+			 op->target_region, op->attempts, l && l->aws_code ? ": " : "",
+			 l && l->aws_code ? l->aws_code : "");
 		finish_op(c, GDB_RESULT_FAILED, l && l->message ? l->message : "too many attempts");
 		return DONE;
 	}
 	why = switchover_blocker(c, op->target_region, buf, sizeof(buf));
 	if (why) {
 		degraded(c, "SwitchoverBlocked", "switchover to %s waits: %s", op->target_region,
-		         why);
+			 why);
 		wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting: %s", why);
 		return DONE;
 	}
@@ -1036,8 +1037,8 @@ static int step_wait_switchover(struct ctx *c)
 		wait_for(c, GDB_REQUEUE_FAST_MS, "FailoverState is %s", c->global->failover_status);
 		if (since > 30 * 60 * 1000)
 			degraded(c, "SwitchoverSlow",
-			         "switchover to %s runs for %" PRId64 " minutes", op->target_region,
-			         since / 60000);
+				 "switchover to %s runs for %" PRId64 " minutes", op->target_region,
+				 since / 60000);
 		return DONE;
 	}
 	if (streq(c->writer, op->target_region) && c->global &&
@@ -1055,7 +1056,7 @@ static int step_wait_switchover(struct ctx *c)
 	      "the writer stayed in %s: Aurora cancelled or never started the switchover",
 	      c->writer ? c->writer : "?");
 	degraded(c, "SwitchoverCancelled", "the switchover to %s did not take effect",
-	         op->target_region);
+		 op->target_region);
 	finish_op(c, GDB_RESULT_FAILED, "the writer did not move");
 	return DONE;
 }
@@ -1172,7 +1173,7 @@ static int step_wait_failover(struct ctx *c)
 
 		if (!t || !streq(t->cluster_status, "available")) {
 			wait_for(c, GDB_REQUEUE_FAST_MS, "waiting for %s to be available",
-			         op->target_region);
+				 op->target_region);
 			return DONE;
 		}
 		promoted(c);
@@ -1232,7 +1233,7 @@ static int step_wait_promoted(struct ctx *c)
 	}
 	if (!streq(t->cluster_status, "available")) {
 		wait_for(c, GDB_REQUEUE_FAST_MS, "waiting for %s to be promoted (%s)",
-		         op->target_region, t->cluster_status ? t->cluster_status : "?");
+			 op->target_region, t->cluster_status ? t->cluster_status : "?");
 		return DONE;
 	}
 	promoted(c);
@@ -1264,8 +1265,8 @@ static const char *failover_target(struct ctx *c, int *failing, int approved_man
 	/* A verdict the prober has not refreshed lately says nothing about now. */
 	if (hw->last_probe_ms <= 0 ||
 	    c->now - hw->last_probe_ms > (int64_t)(3 * c->spec->health_check.period_seconds +
-	                                           c->spec->health_check.timeout_seconds) *
-	                                     1000) {
+						   c->spec->health_check.timeout_seconds) *
+						 1000) {
 		refuse(c, "ProbeVerdictStale",
 		       "the writer in %s was last probed %" PRId64 "s ago; not failing over on "
 		       "a stale verdict",
@@ -1274,14 +1275,14 @@ static const char *failover_target(struct ctx *c, int *failing, int approved_man
 	}
 	{
 		int64_t window = (int64_t)c->spec->health_check.failure_threshold *
-		                 c->spec->health_check.period_seconds * 1000;
+				 c->spec->health_check.period_seconds * 1000;
 
 		if (c->st->last_paused_ms > 0 && c->now - c->st->last_paused_ms < window) {
-			refuse(
-			    c, "ResumingFromPause",
-			    "the writer in %s fails its probes, but the object was paused %" PRId64
-			    "s ago; waiting a detection window of %" PRId64 "s for fresh evidence",
-			    c->writer, (c->now - c->st->last_paused_ms) / 1000, window / 1000);
+			refuse(c, "ResumingFromPause",
+			       "the writer in %s fails its probes, but the object was paused "
+			       "%" PRId64 "s ago; waiting a detection window of %" PRId64
+			       "s for fresh evidence",
+			       c->writer, (c->now - c->st->last_paused_ms) / 1000, window / 1000);
 			return NULL;
 		}
 	}
@@ -1310,7 +1311,7 @@ static const char *failover_target(struct ctx *c, int *failing, int approved_man
 		if (ow->api == GDB_CALL_OK && ow->cluster_exists &&
 		    streq(ow->cluster_status, "failing-over") && rw &&
 		    c->now - rw->cluster_status_since_ms <
-		        (int64_t)f->in_region_grace_seconds * 1000) {
+			    (int64_t)f->in_region_grace_seconds * 1000) {
 			refuse(c, "InRegionFailoverInProgress",
 			       "the cluster in %s is failing over within its region; waiting "
 			       "up to %ds",
@@ -1377,7 +1378,7 @@ static void begin_failover(struct ctx *c, const char *target)
 
 	if (op->type != GDB_OP_FAILOVER)
 		start_op(c, GDB_OP_FAILOVER, detach ? GDB_OPM_DETACH : GDB_OPM_MANAGED, c->writer,
-		         target, GDB_STEP_NONE);
+			 target, GDB_STEP_NONE);
 	op->method = detach ? GDB_OPM_DETACH : GDB_OPM_MANAGED;
 	gdb_set_str(&op->target_region, target);
 	update_data_loss(c);
@@ -1410,9 +1411,9 @@ static int step_awaiting_failover_approval(struct ctx *c)
 	if (!streq(op->target_region, target))
 		gdb_set_str(&op->target_region, target);
 	degraded(c, "AwaitingFailoverApproval",
-	         "the writer in %s failed; failover to %s is recommended: kubectl annotate "
-	         "gdb <name> %s=$(date -u +%%FT%%TZ)",
-	         c->writer, target, GDB_ANNOTATION_APPROVE_FAILOVER);
+		 "the writer in %s failed; failover to %s is recommended: kubectl annotate "
+		 "gdb <name> %s=$(date -u +%%FT%%TZ)",
+		 c->writer, target, GDB_ANNOTATION_APPROVE_FAILOVER);
 	a = act(c, GDB_ACT_RECOMMEND_FAILOVER, target, GDB_REQUEUE_WAIT_MS);
 	xsetf(&a->reason, "failover to %s recommended; waiting for %s", target,
 	      GDB_ANNOTATION_APPROVE_FAILOVER);
@@ -1535,12 +1536,12 @@ static int step_delete_old_global(struct ctx *c)
 		char region[64], id[128];
 
 		if (gdb_parse_cluster_arn(g->members[i].db_cluster_arn, region, sizeof(region), id,
-		                          sizeof(id)) < 0)
+					  sizeof(id)) < 0)
 			continue;
 		if (!api_ok(c, region)) {
 			wait_for(c, GDB_REQUEUE_STEADY_MS,
-			         "waiting for %s to answer: its cluster %s is still in %s", region,
-			         id, g->identifier);
+				 "waiting for %s to answer: its cluster %s is still in %s", region,
+				 id, g->identifier);
 			return DONE;
 		}
 		if (hold_call(c, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER) == DONE)
@@ -1576,7 +1577,7 @@ static int step_create_global(struct ctx *c)
 	if (g && member_in(c, g, c->writer)) {
 		gdb_set_str(&c->st->global_cluster_identifier, g->identifier);
 		c->st->generation =
-		    parse_generation(c->spec->global_cluster_identifier, g->identifier);
+			parse_generation(c->spec->global_cluster_identifier, g->identifier);
 		c->global = g;
 		c->writer_standalone = 0;
 		event(c, GDB_EVENT_NORMAL, "GlobalClusterCreated",
@@ -1590,7 +1591,7 @@ static int step_create_global(struct ctx *c)
 
 		free(op->global_cluster_identifier);
 		op->global_cluster_identifier =
-		    xasprintf("%s-%" PRId64, c->spec->global_cluster_identifier, gen + 1);
+			xasprintf("%s-%" PRId64, c->spec->global_cluster_identifier, gen + 1);
 		event(c, GDB_EVENT_WARNING, "GlobalClusterNameTaken",
 		      "%s exists without our writer; using %s", g->identifier,
 		      op->global_cluster_identifier);
@@ -1598,14 +1599,14 @@ static int step_create_global(struct ctx *c)
 	}
 	if (g) {
 		wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for %s to hold the writer",
-		         g->identifier);
+			 g->identifier);
 		return DONE;
 	}
 	if (hold_call(c, GDB_ACT_CREATE_GLOBAL_CLUSTER) == DONE)
 		return DONE;
 	if (!w || !streq(w->cluster_status, "available")) {
 		wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for the writer in %s to be available",
-		         c->writer);
+			 c->writer);
 		return DONE;
 	}
 	a = issue(c, GDB_ACT_CREATE_GLOBAL_CLUSTER, c->writer);
@@ -1635,7 +1636,7 @@ static struct gdb_action *create_secondary(struct ctx *c, const char *r)
 }
 
 static struct gdb_action *create_instance(struct ctx *c, const char *r,
-                                          const struct gdb_obs_region *o)
+					  const struct gdb_obs_region *o)
 {
 	const char *cid = cluster_id(c, r);
 	struct gdb_action *a;
@@ -1680,7 +1681,7 @@ static int step_create_secondary(struct ctx *c)
 		}
 		if (streq(o->cluster_status, "creating")) {
 			wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for %s to join",
-			         rs->db_cluster_identifier);
+				 rs->db_cluster_identifier);
 			return DONE;
 		}
 		set_step(c, GDB_STEP_FENCE_OLD_WRITER);
@@ -1688,7 +1689,7 @@ static int step_create_secondary(struct ctx *c)
 	}
 	if (!rs->has_template) {
 		degraded(c, "TemplateMissing",
-		         "cannot rebuild %s: spec.regions[%s].template is not set", r, r);
+			 "cannot rebuild %s: spec.regions[%s].template is not set", r, r);
 		wait_for(c, GDB_REQUEUE_STEADY_MS, "waiting for a template for %s", r);
 		return DONE;
 	}
@@ -1725,7 +1726,7 @@ static int step_wait_connected(struct ctx *c)
 
 	if (!o || !streq(o->cluster_status, "available") || !is_connected(c, op->target_region)) {
 		wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for %s to be available and connected",
-		         op->target_region);
+			 op->target_region);
 		return DONE;
 	}
 	event(c, GDB_EVENT_NORMAL, "FallbackReady", "%s is connected to %s", op->target_region,
@@ -1748,8 +1749,8 @@ static int step_wait_readded(struct ctx *c)
 	if (!o || !streq(o->cluster_status, "available") || !is_connected(c, op->target_region)) {
 		/* Every 10 s, not the steady 30 s: the region's return starts the way home. */
 		wait_for(c, GDB_REQUEUE_WAIT_MS,
-		         "waiting for Aurora to re-add %s as a connected secondary",
-		         op->target_region);
+			 "waiting for Aurora to re-add %s as a connected secondary",
+			 op->target_region);
 		return DONE;
 	}
 	set_step(c, GDB_STEP_COPY_SNAPSHOT);
@@ -1780,7 +1781,8 @@ static int step_copy_snapshot(struct ctx *c)
 		if (o->snapshot_ids[i] &&
 		    strncmp(o->snapshot_ids[i], "rds:unplanned-global-failover-", 30) == 0 &&
 		    (!source || o->snapshot_created_ms[i] > source_ms ||
-		     (o->snapshot_created_ms[i] == source_ms && strcmp(o->snapshot_ids[i], source) > 0))) {
+		     (o->snapshot_created_ms[i] == source_ms &&
+		      strcmp(o->snapshot_ids[i], source) > 0))) {
 			source = o->snapshot_ids[i];
 			source_ms = o->snapshot_created_ms[i];
 		}
@@ -1788,7 +1790,7 @@ static int step_copy_snapshot(struct ctx *c)
 	if (!source) {
 		if (c->now - op->step_started_ms < GDB_SNAPSHOT_WAIT_MS) {
 			wait_for(c, GDB_REQUEUE_STEADY_MS,
-			         "waiting for Aurora's rds:unplanned-global-failover snapshot");
+				 "waiting for Aurora's rds:unplanned-global-failover snapshot");
 			return DONE;
 		}
 		event(c, GDB_EVENT_WARNING, "NoFailoverSnapshot",
@@ -1819,8 +1821,8 @@ static void begin_fallback_steps(struct ctx *c)
 	}
 	free(op->global_cluster_identifier);
 	op->global_cluster_identifier =
-	    xasprintf("%s-%" PRId64, c->spec->global_cluster_identifier,
-	              (c->st->generation > 0 ? c->st->generation : 1) + 1);
+		xasprintf("%s-%" PRId64, c->spec->global_cluster_identifier,
+			  (c->st->generation > 0 ? c->st->generation : 1) + 1);
 	set_step(c, GDB_STEP_FENCE_OLD_WRITER);
 }
 
@@ -1836,9 +1838,9 @@ static int step_awaiting_fallback_approval(struct ctx *c)
 		return CONTINUE;
 	}
 	degraded(c, "AwaitingFallbackApproval",
-	         "%s is back; fallback waits for: kubectl annotate gdb <name> %s=$(date -u "
-	         "+%%FT%%TZ)",
-	         op->target_region, GDB_ANNOTATION_APPROVE_FALLBACK);
+		 "%s is back; fallback waits for: kubectl annotate gdb <name> %s=$(date -u "
+		 "+%%FT%%TZ)",
+		 op->target_region, GDB_ANNOTATION_APPROVE_FALLBACK);
 	wait_for(c, GDB_REQUEUE_STEADY_MS, "waiting for the approve-fallback annotation");
 	return DONE;
 }
@@ -1860,7 +1862,7 @@ static int run_step(struct ctx *c)
 	switch (op->step) {
 	case GDB_STEP_AWAITING_APPROVAL:
 		return op->type == GDB_OP_FAILOVER ? step_awaiting_failover_approval(c)
-		                                   : step_awaiting_fallback_approval(c);
+						   : step_awaiting_fallback_approval(c);
 	case GDB_STEP_SWITCHOVER:
 		return step_switchover(c);
 	case GDB_STEP_WAIT_SWITCHOVER:
@@ -1918,16 +1920,16 @@ static int consider_failover(struct ctx *c)
 		return failing ? DONE : CONTINUE;
 	if (c->spec->failover.mode == GDB_MODE_MANUAL) {
 		start_op(c, GDB_OP_FAILOVER, GDB_OPM_NONE, c->writer, target,
-		         GDB_STEP_AWAITING_APPROVAL);
+			 GDB_STEP_AWAITING_APPROVAL);
 		event(c, GDB_EVENT_WARNING, "FailoverRecommended",
 		      "the writer in %s failed %d probes and RDS confirms; failover to %s is "
 		      "recommended; approve with annotation %s",
 		      c->writer, health_region(c, c->writer)->consecutive_failures, target,
 		      GDB_ANNOTATION_APPROVE_FAILOVER);
 		degraded(c, "AwaitingFailoverApproval",
-		         "failover to %s is recommended: kubectl annotate gdb <name> "
-		         "%s=$(date -u +%%FT%%TZ)",
-		         target, GDB_ANNOTATION_APPROVE_FAILOVER);
+			 "failover to %s is recommended: kubectl annotate gdb <name> "
+			 "%s=$(date -u +%%FT%%TZ)",
+			 target, GDB_ANNOTATION_APPROVE_FAILOVER);
 		a = act(c, GDB_ACT_RECOMMEND_FAILOVER, target, GDB_REQUEUE_WAIT_MS);
 		xsetf(&a->reason, "failover to %s recommended", target);
 		return DONE;
@@ -1947,13 +1949,13 @@ static int consider_fallback(struct ctx *c)
 		r = stale_region(c);
 		if (!r) {
 			if (any_region_unreachable(c))
-				degraded(
-				    c, "RegionUnreachable",
-				    "waiting for the lost region to answer before falling back");
+				degraded(c, "RegionUnreachable",
+					 "waiting for the lost region to answer before falling "
+					 "back");
 			return CONTINUE;
 		}
 	} else if (last->type == GDB_OP_FAILOVER && last->result == GDB_RESULT_SUCCEEDED &&
-	           last->method == GDB_OPM_MANAGED) {
+		   last->method == GDB_OPM_MANAGED) {
 		r = last->source_region;
 		method = GDB_OPM_MANAGED;
 		if (!gdb_spec_region(c->spec, r, NULL))
@@ -1975,35 +1977,35 @@ static int consider_provisioning(struct ctx *c)
 
 	if (!c->global) {
 		const char *id = c->st->global_cluster_identifier
-		                     ? c->st->global_cluster_identifier
-		                     : c->spec->global_cluster_identifier;
+					 ? c->st->global_cluster_identifier
+					 : c->spec->global_cluster_identifier;
 
 		if (!op || op->api != GDB_CALL_OK) {
 			degraded(c, "AwsUnreachable", "the RDS API of %s does not answer (%s)", p,
-			         call_name(op ? op->api : GDB_CALL_UNKNOWN));
+				 call_name(op ? op->api : GDB_CALL_UNKNOWN));
 			act(c, GDB_ACT_NONE, NULL, GDB_REQUEUE_WAIT_MS);
 			return DONE;
 		}
 		if (!op->cluster_exists) {
 			degraded(c, "PrimaryClusterNotFound",
-			         "the DB cluster %s does not exist in %s; create it, or fix "
-			         "spec.regions",
-			         cluster_id(c, p), p);
+				 "the DB cluster %s does not exist in %s; create it, or fix "
+				 "spec.regions",
+				 cluster_id(c, p), p);
 			act(c, GDB_ACT_NONE, NULL, GDB_REQUEUE_STEADY_MS);
 			return DONE;
 		}
 		if (op->global_cluster_identifier && streq(op->global_cluster_identifier, id)) {
 			degraded(c, "GlobalClusterNotObserved",
-			         "the DB cluster %s is in %s, but DescribeGlobalClusters did not "
-			         "show it; not creating anything",
-			         cluster_id(c, p), id);
+				 "the DB cluster %s is in %s, but DescribeGlobalClusters did not "
+				 "show it; not creating anything",
+				 cluster_id(c, p), id);
 			act(c, GDB_ACT_NONE, NULL, GDB_REQUEUE_WAIT_MS);
 			return DONE;
 		}
 		if (op->global_cluster_identifier) {
 			degraded(c, "ClusterInForeignGlobalCluster",
-			         "the DB cluster %s belongs to global cluster %s, not %s",
-			         cluster_id(c, p), op->global_cluster_identifier, id);
+				 "the DB cluster %s belongs to global cluster %s, not %s",
+				 cluster_id(c, p), op->global_cluster_identifier, id);
 			act(c, GDB_ACT_NONE, NULL, GDB_REQUEUE_STEADY_MS);
 			return DONE;
 		}
@@ -2029,7 +2031,7 @@ static int consider_provisioning(struct ctx *c)
 
 		if (!o || o->api != GDB_CALL_OK) {
 			degraded(c, "RegionUnreachable", "the RDS API of %s does not answer (%s)",
-			         rs->name, call_name(o ? o->api : GDB_CALL_UNKNOWN));
+				 rs->name, call_name(o ? o->api : GDB_CALL_UNKNOWN));
 			continue;
 		}
 		if (!o->cluster_exists) {
@@ -2037,9 +2039,9 @@ static int consider_provisioning(struct ctx *c)
 				continue;
 			if (!rs->has_template) {
 				degraded(c, "TemplateMissing",
-				         "the secondary %s does not exist in %s and "
-				         "spec.regions[%zu].template is not set",
-				         rs->db_cluster_identifier, rs->name, i);
+					 "the secondary %s does not exist in %s and "
+					 "spec.regions[%zu].template is not set",
+					 rs->db_cluster_identifier, rs->name, i);
 				continue;
 			}
 			if (!c->writer)
@@ -2050,8 +2052,8 @@ static int consider_provisioning(struct ctx *c)
 		}
 		if (!in_current_global(c, o)) {
 			degraded(c, "ClusterNotInGlobalCluster",
-			         "the DB cluster %s in %s is not a member of %s; not touching it",
-			         rs->db_cluster_identifier, rs->name, c->global->identifier);
+				 "the DB cluster %s in %s is not a member of %s; not touching it",
+				 rs->db_cluster_identifier, rs->name, c->global->identifier);
 			continue;
 		}
 		if (rs->has_template && o->n_instances < (size_t)rs->template.instances &&
@@ -2063,8 +2065,8 @@ static int consider_provisioning(struct ctx *c)
 		if (o->n_instances == 0 && !streq(rs->name, c->writer) &&
 		    !streq(o->cluster_status, "creating"))
 			degraded(c, "SecondaryHeadless",
-			         "the secondary in %s has no instances and cannot take over",
-			         rs->name);
+				 "the secondary in %s has no instances and cannot take over",
+				 rs->name);
 	}
 	return CONTINUE;
 }
@@ -2082,7 +2084,7 @@ static int consider_switchover(struct ctx *c)
 	    c->now - last->finished_ms < GDB_REQUEUE_MAX_MS) {
 		act(c, GDB_ACT_NONE, NULL, GDB_REQUEUE_MAX_MS - (c->now - last->finished_ms));
 		degraded(c, "SwitchoverFailed", "the last switchover to %s failed; retrying soon",
-		         last->target_region ? last->target_region : p);
+			 last->target_region ? last->target_region : p);
 		return DONE;
 	}
 	why = switchover_blocker(c, p, buf, sizeof(buf));
@@ -2138,7 +2140,7 @@ static void preempt_for_failover(struct ctx *c)
 
 	if (!((op->type == GDB_OP_FALLBACK &&
 	       (s == GDB_STEP_AWAITING_APPROVAL || s == GDB_STEP_WAIT_READDED ||
-	        s == GDB_STEP_COPY_SNAPSHOT || s == GDB_STEP_WAIT_CONNECTED)) ||
+		s == GDB_STEP_COPY_SNAPSHOT || s == GDB_STEP_WAIT_CONNECTED)) ||
 	      (op->type == GDB_OP_SWITCHOVER && s == GDB_STEP_SWITCHOVER &&
 	       !(c->global && c->global->failover_status))))
 		return;
@@ -2190,7 +2192,7 @@ static int plan_delete(struct ctx *c)
 			}
 			if (global_of(c, o)) {
 				a = act(c, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER, r,
-				        GDB_REQUEUE_WAIT_MS);
+					GDB_REQUEUE_WAIT_MS);
 				a->global_cluster_identifier = xstrdup(global_of(c, o));
 				a->db_cluster_identifier = xstrdup(cluster_id(c, r));
 				a->target_arn = xstrdup(o->cluster_arn ? o->cluster_arn : "");
@@ -2220,7 +2222,7 @@ static int plan_delete(struct ctx *c)
 			}
 			if (c->global->n_members == 0) {
 				a = act(c, GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER, c->writer,
-				        GDB_REQUEUE_WAIT_MS);
+					GDB_REQUEUE_WAIT_MS);
 				a->global_cluster_identifier = xstrdup(c->global->identifier);
 				xsetf(&a->reason, "deletionPolicy Delete");
 				return DONE;
@@ -2240,7 +2242,7 @@ static int plan_delete(struct ctx *c)
 /* ---- conditions ---- */
 
 static void set_condition(struct ctx *c, const char *type, enum gdb_cond_status status,
-                          const char *reason, const char *message)
+			  const char *reason, const char *message)
 {
 	struct gdb_status *st = c->st;
 	struct gdb_condition *cd = NULL;
@@ -2273,7 +2275,7 @@ static void finalize_conditions(struct ctx *c)
 	if (!c->writer || !hw || hw->writer_healthy < 0) {
 		ph = GDB_COND_UNKNOWN;
 		set_condition(c, "PrimaryHealthy", GDB_COND_UNKNOWN, "NotProbedYet",
-		              "no probe verdict for the writer yet");
+			      "no probe verdict for the writer yet");
 	} else if (hw->writer_healthy) {
 		ph = GDB_COND_TRUE;
 		snprintf(msg, sizeof(msg), "write probes to the writer in %s succeed", c->writer);
@@ -2281,7 +2283,7 @@ static void finalize_conditions(struct ctx *c)
 	} else {
 		ph = GDB_COND_FALSE;
 		snprintf(msg, sizeof(msg), "%d consecutive write probes to the writer in %s failed",
-		         hw->consecutive_failures, c->writer);
+			 hw->consecutive_failures, c->writer);
 		set_condition(c, "PrimaryHealthy", GDB_COND_FALSE, "WriterProbesFailing", msg);
 	}
 
@@ -2289,20 +2291,20 @@ static void finalize_conditions(struct ctx *c)
 		c->progressing_reason[0] = '\0';
 	} else if (op->type != GDB_OP_NONE && !c->progressing_reason[0]) {
 		snprintf(msg, sizeof(msg), "%s to %s: step %s%s%s", gdb_op_type_name(op->type),
-		         op->target_region ? op->target_region : "-", gdb_step_name(op->step),
-		         op->message ? ": " : "", op->message ? op->message : "");
+			 op->target_region ? op->target_region : "-", gdb_step_name(op->step),
+			 op->message ? ": " : "", op->message ? op->message : "");
 		progressing(c,
-		            op->type == GDB_OP_SWITCHOVER ? "SwitchoverInProgress"
-		            : op->type == GDB_OP_FAILOVER ? "FailoverInProgress"
-		                                          : "FallbackInProgress",
-		            "%s", msg);
+			    op->type == GDB_OP_SWITCHOVER ? "SwitchoverInProgress"
+			    : op->type == GDB_OP_FAILOVER ? "FailoverInProgress"
+							  : "FallbackInProgress",
+			    "%s", msg);
 	}
 	if (is_paused(c) && !c->obs->deleting)
 		set_condition(c, "Progressing", GDB_COND_FALSE, "Paused",
-		              "the globaldb.io/paused annotation is true: no AWS calls");
+			      "the globaldb.io/paused annotation is true: no AWS calls");
 	else if (c->progressing_reason[0])
 		set_condition(c, "Progressing", GDB_COND_TRUE, c->progressing_reason,
-		              c->progressing_msg);
+			      c->progressing_msg);
 	else
 		set_condition(c, "Progressing", GDB_COND_FALSE, "Idle", "no operation in flight");
 
@@ -2315,22 +2317,22 @@ static void finalize_conditions(struct ctx *c)
 		set_condition(c, "Ready", GDB_COND_FALSE, "InvalidSpec", c->degraded_msg);
 	else if (!c->writer)
 		set_condition(c, "Ready", GDB_COND_FALSE, "WriterUnknown",
-		              "no writer cluster observed yet");
+			      "no writer cluster observed yet");
 	else if (ph == GDB_COND_FALSE)
 		set_condition(c, "Ready", GDB_COND_FALSE, "PrimaryUnhealthy",
-		              "the writer fails its probes");
+			      "the writer fails its probes");
 	else if (op->type != GDB_OP_NONE)
 		set_condition(c, "Ready", GDB_COND_FALSE, "OperationInProgress",
-		              c->progressing_msg);
+			      c->progressing_msg);
 	else if (!streq(c->writer, c->spec->primary_region)) {
 		snprintf(msg, sizeof(msg), "the writer is in %s, spec.primaryRegion is %s",
-		         c->writer, c->spec->primary_region);
+			 c->writer, c->spec->primary_region);
 		set_condition(c, "Ready", GDB_COND_FALSE, "WriterNotInDesiredRegion", msg);
 	} else if (c->degraded_reason[0]) {
 		set_condition(c, "Ready", GDB_COND_FALSE, c->degraded_reason, c->degraded_msg);
 	} else if (ph == GDB_COND_UNKNOWN) {
 		set_condition(c, "Ready", GDB_COND_FALSE, "PrimaryHealthUnknown",
-		              "no write probe verdict for the writer yet");
+			      "no write probe verdict for the writer yet");
 	} else {
 		snprintf(msg, sizeof(msg), "the writer is in %s as desired", c->writer);
 		set_condition(c, "Ready", GDB_COND_TRUE, "WriterInDesiredRegion", msg);
@@ -2340,18 +2342,18 @@ static void finalize_conditions(struct ctx *c)
 /* ---- the entry point ---- */
 
 void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
-              const struct gdb_observed *observed, const struct gdb_health *health, int64_t now_ms,
-              struct gdb_plan *out)
+	      const struct gdb_observed *observed, const struct gdb_health *health, int64_t now_ms,
+	      struct gdb_plan *out)
 {
 	static const struct gdb_health no_health;
 	struct ctx c = {
-	    .spec = spec,
-	    .old = status,
-	    .obs = observed,
-	    .health = health ? health : &no_health,
-	    .now = now_ms,
-	    .out = out,
-	    .st = &out->status,
+		.spec = spec,
+		.old = status,
+		.obs = observed,
+		.health = health ? health : &no_health,
+		.now = now_ms,
+		.out = out,
+		.st = &out->status,
 	};
 	char err[GDB_ERRLEN];
 	int rc = CONTINUE;
@@ -2385,7 +2387,7 @@ void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
 		return;
 	}
 	if (is_paused(&c) || (gdb_status_condition(status, "Progressing") &&
-	                      streq(gdb_status_condition(status, "Progressing")->reason, "Paused")))
+			      streq(gdb_status_condition(status, "Progressing")->reason, "Paused")))
 		out->status.last_paused_ms = now_ms; /* paused now, or resumed just now */
 	if (is_paused(&c)) {
 		act(&c, GDB_ACT_NONE, NULL, GDB_REQUEUE_STEADY_MS);

@@ -56,11 +56,11 @@
  * Route 53 change id, an SSM put, a restart): the next step needs no waiting
  * for AWS, only the record of this one. FAST polls a state AWS is changing.
  */
-#define GDB_REQUEUE_NOW_MS    1
-#define GDB_REQUEUE_FAST_MS   2000
-#define GDB_REQUEUE_WAIT_MS   10000
+#define GDB_REQUEUE_NOW_MS 1
+#define GDB_REQUEUE_FAST_MS 2000
+#define GDB_REQUEUE_WAIT_MS 10000
 #define GDB_REQUEUE_STEADY_MS 30000
-#define GDB_REQUEUE_MAX_MS    60000
+#define GDB_REQUEUE_MAX_MS 60000
 /*
  * A settled object that had nothing to do: its changes reach it as events
  * (the spec's watch, probe verdicts, the regions' rounds; see
@@ -69,22 +69,22 @@
 #define GDB_REQUEUE_SETTLED_MS 300000
 /* The smallest change of a region's lag its status row reports (see docs/api.md). */
 #define GDB_LAG_REPORT_STEP_S 2
-#define GDB_MAX_SNAPSHOTS     16
-#define GDB_MAX_INSTANCES     16
-#define GDB_MAX_MEMBERS       6
-#define GDB_MAX_GLOBALS       4
-#define GDB_MAX_EVENTS        6
+#define GDB_MAX_SNAPSHOTS 16
+#define GDB_MAX_INSTANCES 16
+#define GDB_MAX_MEMBERS 6
+#define GDB_MAX_GLOBALS 4
+#define GDB_MAX_EVENTS 6
 
 /* How the last AWS (or Kubernetes) call of a region or of an action ended. */
 enum gdb_call {
 	GDB_CALL_OK = 0,
-	GDB_CALL_UNKNOWN,       /* not observed this round */
-	GDB_CALL_THROTTLED,     /* Throttling, 429: retry later */
-	GDB_CALL_UNREACHABLE,   /* connection, DNS, TLS failure, 5xx */
-	GDB_CALL_TIMEOUT,       /* the deadline passed */
+	GDB_CALL_UNKNOWN,	/* not observed this round */
+	GDB_CALL_THROTTLED,	/* Throttling, 429: retry later */
+	GDB_CALL_UNREACHABLE,	/* connection, DNS, TLS failure, 5xx */
+	GDB_CALL_TIMEOUT,	/* the deadline passed */
 	GDB_CALL_INVALID_STATE, /* InvalidGlobalClusterStateFault, InvalidDBClusterStateFault,
 	                           InvalidParameterCombination: AWS refused the call */
-	GDB_CALL_NOT_FOUND,     /* *NotFoundFault */
+	GDB_CALL_NOT_FOUND,	/* *NotFoundFault */
 	GDB_CALL_ALREADY_EXISTS,
 	GDB_CALL_FORBIDDEN, /* AccessDenied, not authorized */
 	GDB_CALL_OTHER,
@@ -127,7 +127,7 @@ struct gdb_obs_region {
 	size_t n_instances;
 	/* DB cluster snapshots of this cluster: Aurora's rds:unplanned-global-failover-… and ours.
 	 */
-	const char *snapshot_ids[GDB_MAX_SNAPSHOTS]; /* the newest first */
+	const char *snapshot_ids[GDB_MAX_SNAPSHOTS];	/* the newest first */
 	int64_t snapshot_created_ms[GDB_MAX_SNAPSHOTS]; /* 0 = unknown */
 	size_t n_snapshots;
 };
@@ -144,7 +144,7 @@ struct gdb_obs_last_result {
 
 struct gdb_observed {
 	int64_t generation; /* metadata.generation */
-	int deleting;       /* metadata.deletionTimestamp is set */
+	int deleting;	    /* metadata.deletionTimestamp is set */
 	const char *paused; /* annotation values, NULL when absent */
 	const char *approve_failover;
 	const char *approve_fallback;
@@ -166,10 +166,10 @@ struct gdb_observed {
 /* The prober's verdicts for one region. */
 struct gdb_health_region {
 	const char *name;
-	int writer_healthy;       /* -1 unknown (not probed yet), 0, 1: the write probe's verdict */
+	int writer_healthy;	  /* -1 unknown (not probed yet), 0, 1: the write probe's verdict */
 	int consecutive_failures; /* of the write probe (writer) or read probe (secondary) */
 	int reader_healthy;    /* -1 unknown, 0, 1: read probe of this region's reader endpoint */
-	int64_t lag_ms;        /* last measured replication lag; -1 unknown */
+	int64_t lag_ms;	       /* last measured replication lag; -1 unknown */
 	int64_t last_probe_ms; /* unix ms, 0 never */
 	int64_t last_write_ok_ms;  /* writer: heartbeat value of the last successful write */
 	int64_t heartbeat_seen_ms; /* secondary: newest heartbeat value read on its reader */
@@ -181,25 +181,25 @@ struct gdb_health {
 };
 
 enum gdb_action_kind {
-	GDB_ACT_NONE = 0,              /* nothing to do: just requeue */
-	GDB_ACT_WAIT,                  /* an operation is in flight: observe again after requeue */
+	GDB_ACT_NONE = 0,	       /* nothing to do: just requeue */
+	GDB_ACT_WAIT,		       /* an operation is in flight: observe again after requeue */
 	GDB_ACT_CREATE_GLOBAL_CLUSTER, /* CreateGlobalCluster(id, SourceDBClusterIdentifier=arn) */
 	GDB_ACT_CREATE_SECONDARY_CLUSTER, /* CreateDBCluster(id, GlobalClusterIdentifier, template)
 	                                   */
-	GDB_ACT_CREATE_INSTANCE,          /* CreateDBInstance(instance_id, cluster, class) */
-	GDB_ACT_SWITCHOVER,               /* SwitchoverGlobalCluster(global, target arn) */
+	GDB_ACT_CREATE_INSTANCE,	  /* CreateDBInstance(instance_id, cluster, class) */
+	GDB_ACT_SWITCHOVER,		  /* SwitchoverGlobalCluster(global, target arn) */
 	GDB_ACT_FAILOVER_MANAGED,   /* FailoverGlobalCluster(global, target arn, AllowDataLoss) */
 	GDB_ACT_DETACH_AND_PROMOTE, /* RemoveFromGlobalCluster(global, target arn) */
-	GDB_ACT_UPSERT_DNS,         /* ChangeResourceRecordSets UPSERT writer/reader CNAMEs */
+	GDB_ACT_UPSERT_DNS,	    /* ChangeResourceRecordSets UPSERT writer/reader CNAMEs */
 	GDB_ACT_WAIT_DNS_INSYNC,    /* GetChange(change_id) until INSYNC */
-	GDB_ACT_PUBLISH_SSM,        /* PutParameter(Overwrite) in every region */
+	GDB_ACT_PUBLISH_SSM,	    /* PutParameter(Overwrite) in every region */
 	GDB_ACT_RESTART_WORKLOADS,  /* restartedAt = restart_stamp; ECS forceNewDeployment */
 	GDB_ACT_DELETE_INSTANCES,   /* DeleteDBInstance for every instance of cluster */
 	GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER, /* RemoveFromGlobalCluster of a stale member */
 	GDB_ACT_FENCE_OLD_WRITER, /* DeleteDBCluster(cluster, FinalDBSnapshotIdentifier) */
-	GDB_ACT_DELETE_CLUSTER,   /* DeleteDBCluster (deletionPolicy Delete) with snapshot */
+	GDB_ACT_DELETE_CLUSTER,	  /* DeleteDBCluster (deletionPolicy Delete) with snapshot */
 	GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER, /* DeleteGlobalCluster(global) */
-	GDB_ACT_COPY_FAILOVER_SNAPSHOT,    /* CopyDBClusterSnapshot(source, target) */
+	GDB_ACT_COPY_FAILOVER_SNAPSHOT,	   /* CopyDBClusterSnapshot(source, target) */
 	GDB_ACT_RECOMMEND_FAILOVER, /* Manual mode: no AWS call; the Event and condition say it */
 	GDB_ACT_REMOVE_FINALIZER,   /* deletion done (or Retain): let Kubernetes delete it */
 	GDB_ACT__COUNT
@@ -210,15 +210,15 @@ struct gdb_action {
 	char *region; /* where to call */
 	char *global_cluster_identifier;
 	char *db_cluster_identifier;
-	char *target_arn;         /* switchover/failover/detach target, create source */
-	char *instance_id;        /* CREATE_INSTANCE */
-	char *snapshot_id;        /* FENCE/DELETE final snapshot, COPY target */
+	char *target_arn;	  /* switchover/failover/detach target, create source */
+	char *instance_id;	  /* CREATE_INSTANCE */
+	char *snapshot_id;	  /* FENCE/DELETE final snapshot, COPY target */
 	char *source_snapshot_id; /* COPY source */
-	char *source_region;      /* CREATE_SECONDARY: the primary's region */
-	char *writer_endpoint;    /* UPSERT_DNS / PUBLISH_SSM */
-	char *reader_endpoint;    /* UPSERT_DNS */
-	char *change_id;          /* WAIT_DNS_INSYNC */
-	char *restart_stamp;      /* RESTART_WORKLOADS: the restartedAt value (idempotent) */
+	char *source_region;	  /* CREATE_SECONDARY: the primary's region */
+	char *writer_endpoint;	  /* UPSERT_DNS / PUBLISH_SSM */
+	char *reader_endpoint;	  /* UPSERT_DNS */
+	char *change_id;	  /* WAIT_DNS_INSYNC */
+	char *restart_stamp;	  /* RESTART_WORKLOADS: the restartedAt value (idempotent) */
 	/* Why (also the Event message). */
 	char *reason;
 };
@@ -249,8 +249,8 @@ struct gdb_plan {
  * Always succeeds; the result is in *out (released with gdb_plan_release).
  */
 void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
-              const struct gdb_observed *observed, const struct gdb_health *health, int64_t now_ms,
-              struct gdb_plan *out);
+	      const struct gdb_observed *observed, const struct gdb_health *health, int64_t now_ms,
+	      struct gdb_plan *out);
 void gdb_plan_release(struct gdb_plan *plan);
 
 const char *gdb_action_name(enum gdb_action_kind kind);
@@ -260,6 +260,6 @@ const char *gdb_action_name(enum gdb_action_kind kind);
  * Copies region and id into the given buffers; 0 or BASE_EINVAL.
  */
 int gdb_parse_cluster_arn(const char *arn, char *region, size_t region_len, char *id,
-                          size_t id_len);
+			  size_t id_len);
 
 #endif

@@ -40,8 +40,8 @@
 #include "pkg/globaldb/planner.h"
 #include "pkg/probe/prober.h"
 
-const struct kube_resource gdb_res_globaldatabases = {"globaldb.io", "v1alpha1",
-						      "globaldatabases", 1};
+const struct kube_resource gdb_res_globaldatabases = {"globaldb.io", "v1alpha1", "globaldatabases",
+						      1};
 static const struct kube_resource res_secrets = {"", "v1", "secrets", 1};
 
 #define TARGET_BASE_MAX 80
@@ -53,7 +53,7 @@ struct key_state {
 	char *last_region, *last_code, *last_message, *last_change_id;
 	/* probe credentials (secret) */
 	char *user, *password;
-	int64_t creds_mono; /* 0 = never fetched */
+	int64_t creds_mono;	  /* 0 = never fetched */
 	atomic_int creds_refused; /* a probe was refused for authentication: re-read them */
 	unsigned creds_gen;
 	char *creds_error; /* why there are none, NULL when there are */
@@ -65,7 +65,7 @@ struct key_state {
 	char *reader_sig[GDB_MAX_REGIONS];
 	/* globaldb_current_primary_info labels */
 	char *info_region, *info_global;
-	int64_t status_mono; /* when this replica last wrote the status; 0 = never */
+	int64_t status_mono;		/* when this replica last wrote the status; 0 = never */
 	int64_t first_status_wait_mono; /* when the first status began to wait for verdicts */
 	/*
 	 * The resourceVersions the last reconcile's writes replaced (a finalizer
@@ -110,7 +110,7 @@ struct secret_entry {
 };
 
 static struct base_metric *m_total, *m_errors, *m_time, *m_failovers, *m_steps, *m_primary,
-    *m_drift;
+	*m_drift;
 
 static void metrics_init(void)
 {
@@ -126,18 +126,21 @@ static void metrics_init(void)
 				       "Length of time per reconciliation per controller",
 				       "controller", base_metric_default_buckets,
 				       base_metric_default_nbuckets);
-	m_failovers = base_metric_counter("globaldb_failovers_total",
-					  "Unplanned failovers by method and result", "method,result");
+	m_failovers =
+		base_metric_counter("globaldb_failovers_total",
+				    "Unplanned failovers by method and result", "method,result");
 	m_steps = base_metric_histogram("globaldb_operation_step_duration_seconds",
 					"Duration of each finished operation step",
 					"operation,step", step_buckets, ARRAY_SIZE(step_buckets));
-	m_primary = base_metric_gauge("globaldb_current_primary_info",
-				      "1 for the region that holds the writer of each GlobalDatabase",
-				      "namespace,name,region,global_cluster");
-	m_drift = base_metric_counter("globaldb_aws_changes_total",
-				      "Changes the regions' Describe rounds found in the clusters and "
-				      "global clusters a GlobalDatabase names (each enqueues it)",
-				      "kind");
+	m_primary =
+		base_metric_gauge("globaldb_current_primary_info",
+				  "1 for the region that holds the writer of each GlobalDatabase",
+				  "namespace,name,region,global_cluster");
+	m_drift = base_metric_counter(
+		"globaldb_aws_changes_total",
+		"Changes the regions' Describe rounds found in the clusters and "
+		"global clusters a GlobalDatabase names (each enqueues it)",
+		"kind");
 }
 
 /* ---- key state ---- */
@@ -403,8 +406,8 @@ static char *b64decode(const char *in)
  * The Secret's data: the shared copy while it is fresh and reread is 0, else
  * read now. *fetched_mono is when it was read (0 if not kept).
  */
-static int read_secret_data(struct gdb_reconciler *r, const char *ns, const char *name,
-			    int reread, json_t **data, int64_t *fetched_mono)
+static int read_secret_data(struct gdb_reconciler *r, const char *ns, const char *name, int reread,
+			    json_t **data, int64_t *fetched_mono)
 {
 	struct kube_status st;
 	struct secret_entry *e;
@@ -571,7 +574,8 @@ static int resolve_creds(struct gdb_reconciler *r, struct key_state *s, const ch
 	if (rc == 0) {
 		/* As old as the shared Secret read: no copy is older than the TTL. */
 		s->creds_mono = fetched ? fetched : base_now_mono_ms();
-		if (!old_user || !old_pw || strcmp(old_user, s->user) || strcmp(old_pw, s->password))
+		if (!old_user || !old_pw || strcmp(old_user, s->user) ||
+		    strcmp(old_pw, s->password))
 			s->creds_gen++;
 	} else {
 		forget_creds(s);
@@ -583,8 +587,8 @@ static int resolve_creds(struct gdb_reconciler *r, struct key_state *s, const ch
 
 /* ---- probes ---- */
 
-static void probe_address(const struct gdb_spec *spec, const struct gdb_observation *ob,
-			  size_t i, int reader, const char **host, int *port)
+static void probe_address(const struct gdb_spec *spec, const struct gdb_observation *ob, size_t i,
+			  int reader, const char **host, int *port)
 {
 	const struct gdb_region_spec *rs = &spec->regions[i];
 	const struct gdb_obs_region *o = &ob->obs.regions[i];
@@ -634,8 +638,8 @@ static char *signature(const struct probe_target *t, unsigned gen)
 }
 
 /* Sets target t unless its signature *sig is unchanged. */
-static void apply_target(struct gdb_reconciler *r, const struct probe_target *t,
-			 unsigned gen, char **sig, const char *key)
+static void apply_target(struct gdb_reconciler *r, const struct probe_target *t, unsigned gen,
+			 char **sig, const char *key)
 {
 	char *want = signature(t, gen);
 	int rc;
@@ -806,7 +810,8 @@ static json_t *without_probe_fields(json_t *status, int lag)
 	json_t *c = json_deep_copy(status), *v;
 	size_t i;
 
-	json_array_foreach(json_object_get(c, "regions"), i, v) {
+	json_array_foreach(json_object_get(c, "regions"), i, v)
+	{
 		json_object_del(v, "lastProbeTime");
 		if (lag)
 			json_object_del(v, "replicationLagSeconds");
@@ -852,9 +857,7 @@ static json_t *named_element(json_t *a, json_t *name)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(a, i, v)
-		if (json_equal(json_object_get(v, "name"), name))
-			return v;
+	json_array_foreach(a, i, v) if (json_equal(json_object_get(v, "name"), name)) return v;
 	return NULL;
 }
 
@@ -871,32 +874,37 @@ static void describe_diff(json_t *a, json_t *b, char *out, size_t n)
 	size_t i, j;
 
 	out[0] = '\0';
-	json_object_foreach(a, key, v) {
+	json_object_foreach(a, key, v)
+	{
 		if (!strcmp(key, "conditions") || json_equal(v, json_object_get(b, key)))
 			continue;
 		if (strcmp(key, "regions")) {
 			list_add(out, n, "", key);
 			continue;
 		}
-		json_array_foreach(v, i, w) {
+		json_array_foreach(v, i, w)
+		{
 			const char *region = json_string_value(json_object_get(w, "name"));
 
 			old = named_element(json_object_get(b, key), json_object_get(w, "name"));
 			snprintf(prefix, sizeof(prefix), "regions[%.64s].", region ? region : "?");
-			json_object_foreach(w, field, x)
-				if (!old || !json_equal(x, json_object_get(old, field)))
-					list_add(out, n, prefix, field);
+			json_object_foreach(w, field,
+					    x) if (!old ||
+						   !json_equal(x, json_object_get(old, field)))
+				list_add(out, n, prefix, field);
 		}
 	}
-	json_array_foreach(json_object_get(a, "conditions"), i, v) {
+	json_array_foreach(json_object_get(a, "conditions"), i, v)
+	{
 		type = json_string_value(json_object_get(v, "type"));
 		old = NULL;
-		json_array_foreach(json_object_get(b, "conditions"), j, w)
-			if (json_equal(json_object_get(w, "type"), json_object_get(v, "type")))
-				old = w;
+		json_array_foreach(json_object_get(b, "conditions"), j,
+				   w) if (json_equal(json_object_get(w, "type"),
+						     json_object_get(v, "type"))) old = w;
 		if (!type)
 			continue;
-		if (!old || !json_equal(json_object_get(old, "status"), json_object_get(v, "status")) ||
+		if (!old ||
+		    !json_equal(json_object_get(old, "status"), json_object_get(v, "status")) ||
 		    !json_equal(json_object_get(old, "reason"), json_object_get(v, "reason")))
 			list_add(out, n, "", type);
 	}
@@ -917,8 +925,8 @@ static int first_status_waits(struct key_state *s, const struct gdb_spec *spec,
 			      const struct gdb_health *h, int64_t *wait_ms)
 {
 	const struct gdb_health_check_spec *hc = &spec->health_check;
-	int64_t budget = ((int64_t)hc->failure_threshold * hc->period_seconds +
-			  hc->timeout_seconds) * 1000;
+	int64_t budget =
+		((int64_t)hc->failure_threshold * hc->period_seconds + hc->timeout_seconds) * 1000;
 	int64_t now = base_now_mono_ms();
 	int pending = 0;
 
@@ -1058,8 +1066,8 @@ static int persist_status(struct gdb_reconciler *r, struct key_state *s, json_t 
 	json_decref(body);
 	if (rc < 0) {
 		if (rc != BASE_ECONFLICT)
-			base_log(BASE_LOG_WARN, "status update failed", "gdb", name, "namespace", ns,
-				 "error", base_strerror(rc), "message", st.message, NULL);
+			base_log(BASE_LOG_WARN, "status update failed", "gdb", name, "namespace",
+				 ns, "error", base_strerror(rc), "message", st.message, NULL);
 		return rc;
 	}
 	s->status_mono = base_now_mono_ms();
@@ -1083,9 +1091,8 @@ static int has_finalizer(json_t *obj)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(f, i, v)
-		if (json_is_string(v) && !strcmp(json_string_value(v), GDB_FINALIZER))
-			return 1;
+	json_array_foreach(f, i, v) if (json_is_string(v) &&
+					!strcmp(json_string_value(v), GDB_FINALIZER)) return 1;
 	return 0;
 }
 
@@ -1101,9 +1108,9 @@ static int patch_finalizer(struct gdb_reconciler *r, struct key_state *s, json_t
 	size_t i;
 	int rc;
 
-	json_array_foreach(old, i, v)
-		if (!json_is_string(v) || strcmp(json_string_value(v), GDB_FINALIZER) != 0)
-			json_array_append(list, v);
+	json_array_foreach(old, i, v) if (!json_is_string(v) ||
+					  strcmp(json_string_value(v), GDB_FINALIZER) != 0)
+		json_array_append(list, v);
 	if (add)
 		json_array_append_new(list, json_string(GDB_FINALIZER));
 	/* The resourceVersion makes the merge patch conditional: no finalizer of another is lost. */
@@ -1128,9 +1135,10 @@ static void record_events(struct gdb_reconciler *r, json_t *obj, const struct gd
 {
 	for (size_t i = 0; r->o.recorder && i < plan->n_events; i++)
 		kube_recorder_event(r->o.recorder, obj,
-				    plan->events[i].type == GDB_EVENT_WARNING ? "Warning" : "Normal",
-				    plan->events[i].reason, gdb_action_name(plan->action.kind), "%s",
-				    plan->events[i].message ? plan->events[i].message : "");
+				    plan->events[i].type == GDB_EVENT_WARNING ? "Warning"
+									      : "Normal",
+				    plan->events[i].reason, gdb_action_name(plan->action.kind),
+				    "%s", plan->events[i].message ? plan->events[i].message : "");
 }
 
 static void record_operation_metrics(const struct gdb_status *old, const struct gdb_status *cur)
@@ -1219,13 +1227,12 @@ static enum freshness observe_freshness(const struct gdb_status *st, const struc
 		    h->regions[i].consecutive_failures > 0)
 			return FRESH;
 	if (st->operation.type != GDB_OP_NONE)
-		return st->observed_generation == gen &&
-				       (step == GDB_STEP_UPDATE_DNS ||
-					step == GDB_STEP_WAIT_DNS_INSYNC ||
-					step == GDB_STEP_PUBLISH_SSM ||
-					step == GDB_STEP_RESTART_WORKLOADS)
-			   ? TAIL
-			   : FRESH;
+		return st->observed_generation == gen && (step == GDB_STEP_UPDATE_DNS ||
+							  step == GDB_STEP_WAIT_DNS_INSYNC ||
+							  step == GDB_STEP_PUBLISH_SSM ||
+							  step == GDB_STEP_RESTART_WORKLOADS)
+			       ? TAIL
+			       : FRESH;
 	return ready && ready->status == GDB_COND_TRUE ? SETTLED : FRESH;
 }
 
@@ -1262,8 +1269,7 @@ static void observe_and_plan(struct gdb_reconciler *r, struct key_state *s,
 			     struct gdb_observation *ob, struct gdb_health *health,
 			     struct gdb_plan *plan)
 {
-	gdb_observe(r->cache, spec, status, obj, s->last.action ? &s->last : NULL, max_age_ms,
-		    ob);
+	gdb_observe(r->cache, spec, status, obj, s->last.action ? &s->last : NULL, max_age_ms, ob);
 	if (!deleting)
 		sync_probes(r, s, spec,
 			    status->current_primary_region ? status->current_primary_region
@@ -1311,8 +1317,8 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	}
 	s = state_get(r, key);
 	if (informer_behind(s, obj)) {
-		base_log(BASE_LOG_DEBUG, "waiting for the informer to see our last write", "gdb", key,
-			 NULL);
+		base_log(BASE_LOG_DEBUG, "waiting for the informer to see our last write", "gdb",
+			 key, NULL);
 		*requeue = await_informer(r, s, key) ? GDB_INFORMER_BEHIND_MS : GDB_REQUEUE_NOW_MS;
 		goto out;
 	}
@@ -1357,8 +1363,7 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 		observe_and_plan(r, s, &spec, &status, obj, deleting,
 				 fresh == FRESH ? 0 : GDB_OBS_SETTLED_MS, &ob, &health, &plan);
 		if (fresh != SETTLED || !plan_changes(&status, &plan) ||
-		    (status.observed_generation != gen &&
-		     plan.action.kind == GDB_ACT_SWITCHOVER))
+		    (status.observed_generation != gen && plan.action.kind == GDB_ACT_SWITCHOVER))
 			break;
 		gdb_plan_release(&plan);
 		gdb_observation_release(&ob);

@@ -79,12 +79,12 @@
 extern const struct kube_resource gdb_res_globaldatabases;
 
 struct gdb_reconciler_opts {
-	struct kube_client *kube;        /* borrowed, all below must outlive the reconciler */
-	struct kube_store *store;        /* the informer's cache of GlobalDatabases */
-	struct kube_recorder *recorder;  /* may be NULL */
-	struct kube_workqueue *queue;    /* where probe verdict changes enqueue keys */
+	struct kube_client *kube;	/* borrowed, all below must outlive the reconciler */
+	struct kube_store *store;	/* the informer's cache of GlobalDatabases */
+	struct kube_recorder *recorder; /* may be NULL */
+	struct kube_workqueue *queue;	/* where probe verdict changes enqueue keys */
 	struct aws_client *aws;
-	int64_t obs_ttl_ms;              /* 0 = GDB_OBS_TTL_MS */
+	int64_t obs_ttl_ms; /* 0 = GDB_OBS_TTL_MS */
 };
 
 struct gdb_reconciler;

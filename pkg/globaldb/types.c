@@ -29,7 +29,7 @@ static int fail(struct dctx *c, const char *field, const char *what)
 {
 	if (c->err && c->errlen)
 		snprintf(c->err, c->errlen, "%s%s%s: %s", c->path, field && *field ? "." : "",
-		         field ? field : "", what);
+			 field ? field : "", what);
 	return BASE_EINVAL;
 }
 
@@ -116,7 +116,7 @@ static int get_str(struct dctx *c, const json_t *obj, const char *key, int requi
 }
 
 static int get_int(struct dctx *c, const json_t *obj, const char *key, int64_t dflt, int64_t min,
-                   int64_t max, int64_t *out)
+		   int64_t max, int64_t *out)
 {
 	json_t *v = member(obj, key);
 	char what[96];
@@ -135,7 +135,7 @@ static int get_int(struct dctx *c, const json_t *obj, const char *key, int64_t d
 }
 
 static int get_int32(struct dctx *c, const json_t *obj, const char *key, int dflt, int min, int max,
-                     int *out)
+		     int *out)
 {
 	int64_t v;
 	int rc = get_int(c, obj, key, dflt, min, max, &v);
@@ -175,7 +175,7 @@ out:
 
 /* An enum given as a string among names[0..n) (NULL entries skipped); dflt when absent. */
 static int get_enum(struct dctx *c, const json_t *obj, const char *key, const char *const *names,
-                    int n, int dflt, int *out)
+		    int n, int dflt, int *out)
 {
 	json_t *v = member(obj, key);
 	char what[256];
@@ -206,32 +206,32 @@ static const char *const method_names[] = {"Auto", "Managed", "DetachAndPromote"
 static const char *const confirm_names[] = {"ControlPlane", "None"};
 static const char *const deletion_names[] = {"Retain", "Delete"};
 static const char *const role_names[] = {"Unknown",  "Primary", "Secondary",
-                                         "Detached", "Lost",    "Rebuilding"};
+					 "Detached", "Lost",	"Rebuilding"};
 static const char *const op_type_names[] = {NULL, "Switchover", "Failover", "Fallback"};
 static const char *const op_method_names[] = {NULL, "Switchover", "Managed", "DetachAndPromote"};
 static const char *const result_names[] = {NULL, "Succeeded", "Failed", "Cancelled"};
 static const char *const cond_names[] = {"Unknown", "True", "False"};
 static const char *const step_names[GDB_STEP__COUNT] = {
-    [GDB_STEP_NONE] = NULL,
-    [GDB_STEP_AWAITING_APPROVAL] = "AwaitingApproval",
-    [GDB_STEP_SWITCHOVER] = "Switchover",
-    [GDB_STEP_WAIT_SWITCHOVER] = "WaitSwitchover",
-    [GDB_STEP_FAILOVER_MANAGED] = "FailoverManaged",
-    [GDB_STEP_WAIT_FAILOVER] = "WaitFailover",
-    [GDB_STEP_DETACH] = "Detach",
-    [GDB_STEP_WAIT_PROMOTED] = "WaitPromoted",
-    [GDB_STEP_UPDATE_DNS] = "UpdateDns",
-    [GDB_STEP_WAIT_DNS_INSYNC] = "WaitDnsInsync",
-    [GDB_STEP_PUBLISH_SSM] = "PublishSsm",
-    [GDB_STEP_RESTART_WORKLOADS] = "RestartWorkloads",
-    [GDB_STEP_FENCE_OLD_WRITER] = "FenceOldWriter",
-    [GDB_STEP_DELETE_OLD_GLOBAL_CLUSTER] = "DeleteOldGlobalCluster",
-    [GDB_STEP_CREATE_GLOBAL_CLUSTER] = "CreateGlobalCluster",
-    [GDB_STEP_CREATE_SECONDARY] = "CreateSecondary",
-    [GDB_STEP_CREATE_INSTANCES] = "CreateInstances",
-    [GDB_STEP_WAIT_CONNECTED] = "WaitConnected",
-    [GDB_STEP_WAIT_READDED] = "WaitReAdded",
-    [GDB_STEP_COPY_SNAPSHOT] = "CopySnapshot",
+	[GDB_STEP_NONE] = NULL,
+	[GDB_STEP_AWAITING_APPROVAL] = "AwaitingApproval",
+	[GDB_STEP_SWITCHOVER] = "Switchover",
+	[GDB_STEP_WAIT_SWITCHOVER] = "WaitSwitchover",
+	[GDB_STEP_FAILOVER_MANAGED] = "FailoverManaged",
+	[GDB_STEP_WAIT_FAILOVER] = "WaitFailover",
+	[GDB_STEP_DETACH] = "Detach",
+	[GDB_STEP_WAIT_PROMOTED] = "WaitPromoted",
+	[GDB_STEP_UPDATE_DNS] = "UpdateDns",
+	[GDB_STEP_WAIT_DNS_INSYNC] = "WaitDnsInsync",
+	[GDB_STEP_PUBLISH_SSM] = "PublishSsm",
+	[GDB_STEP_RESTART_WORKLOADS] = "RestartWorkloads",
+	[GDB_STEP_FENCE_OLD_WRITER] = "FenceOldWriter",
+	[GDB_STEP_DELETE_OLD_GLOBAL_CLUSTER] = "DeleteOldGlobalCluster",
+	[GDB_STEP_CREATE_GLOBAL_CLUSTER] = "CreateGlobalCluster",
+	[GDB_STEP_CREATE_SECONDARY] = "CreateSecondary",
+	[GDB_STEP_CREATE_INSTANCES] = "CreateInstances",
+	[GDB_STEP_WAIT_CONNECTED] = "WaitConnected",
+	[GDB_STEP_WAIT_READDED] = "WaitReAdded",
+	[GDB_STEP_COPY_SNAPSHOT] = "CopySnapshot",
 };
 
 const char *gdb_role_name(enum gdb_role r)
@@ -247,7 +247,7 @@ const char *gdb_op_type_name(enum gdb_op_type t)
 const char *gdb_op_method_name(enum gdb_op_method m)
 {
 	return (unsigned)m < ARRAY_SIZE(op_method_names) && op_method_names[m] ? op_method_names[m]
-	                                                                       : "";
+									       : "";
 }
 
 const char *gdb_op_result_name(enum gdb_op_result r)
@@ -286,7 +286,7 @@ static int decode_template(struct dctx *c, const json_t *o, struct gdb_template 
 	    (rc = get_str(c, o, "dbSubnetGroupName", 0, &t->db_subnet_group_name)) < 0 ||
 	    (rc = get_str(c, o, "kmsKeyId", 0, &t->kms_key_id)) < 0 ||
 	    (rc = get_str(c, o, "dbClusterParameterGroupName", 0,
-	                  &t->db_cluster_parameter_group_name)) < 0 ||
+			  &t->db_cluster_parameter_group_name)) < 0 ||
 	    (rc = get_arr(c, o, "vpcSecurityGroupIds", GDB_MAX_SECURITY_GROUPS, &arr)) < 0)
 		return rc;
 	for (size_t i = 0; arr && i < json_array_size(arr); i++) {
@@ -300,7 +300,7 @@ static int decode_template(struct dctx *c, const json_t *o, struct gdb_template 
 		}
 		pop(c, old);
 		t->vpc_security_group_ids[t->n_vpc_security_group_ids++] =
-		    xstrdup(json_string_value(v));
+			xstrdup(json_string_value(v));
 	}
 	return 0;
 }
@@ -349,7 +349,7 @@ static int decode_health(struct dctx *c, const json_t *o, struct gdb_health_chec
 	    (rc = get_int32(c, o, "successThreshold", 1, 1, 20, &h->success_threshold)) < 0 ||
 	    (rc = get_str(c, o, "database", 0, &h->database)) < 0 ||
 	    (rc = get_str(c, o, "awsSecretsManagerSecretId", 0, &h->secrets_manager_secret_id)) <
-	        0 ||
+		    0 ||
 	    (rc = get_str(c, o, "sslMode", 0, &h->ssl_mode)) < 0 ||
 	    (rc = get_obj(c, o, "credentialsSecretRef", 0, &ref)) < 0)
 		return rc;
@@ -374,7 +374,7 @@ static int decode_health(struct dctx *c, const json_t *o, struct gdb_health_chec
 }
 
 static int decode_k8s_workloads(struct dctx *c, const json_t *w, const char *key,
-                                struct gdb_k8s_workload *out, size_t *n)
+				struct gdb_k8s_workload *out, size_t *n)
 {
 	json_t *arr;
 	int rc = get_arr(c, w, key, GDB_MAX_WORKLOADS, &arr);
@@ -399,9 +399,9 @@ static int decode_workloads(struct dctx *c, const json_t *w, struct gdb_spec *s)
 	int rc;
 
 	if ((rc = decode_k8s_workloads(c, w, "deployments", s->deployments, &s->n_deployments)) <
-	        0 ||
+		    0 ||
 	    (rc = decode_k8s_workloads(c, w, "statefulSets", s->stateful_sets,
-	                               &s->n_stateful_sets)) < 0 ||
+				       &s->n_stateful_sets)) < 0 ||
 	    (rc = get_arr(c, w, "ecsServices", GDB_MAX_WORKLOADS, &arr)) < 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && arr && i < json_array_size(arr); i++) {
@@ -412,7 +412,7 @@ static int decode_workloads(struct dctx *c, const json_t *w, struct gdb_spec *s)
 		if (!json_is_object(o))
 			rc = fail(c, NULL, "must be an object");
 		else if ((rc = get_str(c, o, "region", 1, &e->region)) == 0 &&
-		         (rc = get_str(c, o, "cluster", 1, &e->cluster)) == 0)
+			 (rc = get_str(c, o, "cluster", 1, &e->cluster)) == 0)
 			rc = get_str(c, o, "service", 1, &e->service);
 		pop(c, old);
 	}
@@ -432,7 +432,7 @@ int gdb_spec_decode(const json_t *spec, struct gdb_spec *out, char *err, size_t 
 	if (!json_is_object(spec))
 		return fail(&c, NULL, "must be an object");
 	if ((rc = get_str(&c, spec, "globalClusterIdentifier", 1,
-	                  &out->global_cluster_identifier)) < 0 ||
+			  &out->global_cluster_identifier)) < 0 ||
 	    (rc = get_str(&c, spec, "primaryRegion", 1, &out->primary_region)) < 0)
 		return rc;
 	if ((rc = get_arr(&c, spec, "regions", GDB_MAX_REGIONS, &regions)) < 0)
@@ -473,14 +473,14 @@ int gdb_spec_decode(const json_t *spec, struct gdb_spec *out, char *err, size_t 
 		if (rc == 0) {
 			out->failover.confirmation = v;
 			rc = get_int32(&c, o, "maxDataLossSeconds", 30, 0, 3600,
-			               &out->failover.max_data_loss_seconds);
+				       &out->failover.max_data_loss_seconds);
 		}
 		if (rc == 0)
 			rc = get_int32(&c, o, "inRegionGraceSeconds", 120, 0, 3600,
-			               &out->failover.in_region_grace_seconds);
+				       &out->failover.in_region_grace_seconds);
 		if (rc == 0)
 			rc = get_int32(&c, o, "cooldownSeconds", 900, 0, 86400,
-			               &out->failover.cooldown_seconds);
+				       &out->failover.cooldown_seconds);
 		pop(&c, old);
 		if (rc < 0)
 			return rc;
@@ -504,7 +504,7 @@ int gdb_spec_decode(const json_t *spec, struct gdb_spec *out, char *err, size_t 
 		old = push(&c, "dns", -1);
 		if ((rc = get_str(&c, o, "hostedZoneId", 1, &out->dns.hosted_zone_id)) == 0 &&
 		    (rc = get_str(&c, o, "writerRecordName", 1, &out->dns.writer_record_name)) ==
-		        0 &&
+			    0 &&
 		    (rc = get_str(&c, o, "readerRecordName", 0, &out->dns.reader_record_name)) == 0)
 			rc = get_int32(&c, o, "ttlSeconds", 5, 1, 3600, &out->dns.ttl_seconds);
 		pop(&c, old);
@@ -586,7 +586,7 @@ void gdb_spec_release(struct gdb_spec *s)
 }
 
 const struct gdb_region_spec *gdb_spec_region(const struct gdb_spec *spec, const char *name,
-                                              size_t *index)
+					      size_t *index)
 {
 	for (size_t i = 0; name && i < spec->n_regions; i++) {
 		if (spec->regions[i].name && strcmp(spec->regions[i].name, name) == 0) {
@@ -614,7 +614,7 @@ static int decode_steps(struct dctx *c, const json_t *o, struct gdb_operation *o
 			rc = fail(c, NULL, "must be an object");
 		else if ((rc = get_str(c, s, "name", 0, &r->name)) == 0)
 			rc = get_int(c, s, "durationSeconds", 0, 0, INT64_MAX / 2,
-			             &r->duration_seconds);
+				     &r->duration_seconds);
 		pop(c, old);
 	}
 	return rc;
@@ -639,10 +639,10 @@ static int decode_operation(struct dctx *c, const json_t *o, struct gdb_operatio
 	    (rc = get_str(c, o, "message", 0, &op->message)) < 0 ||
 	    (!last && (rc = get_str(c, o, "lastAction", 0, &op->last_action)) < 0) ||
 	    (rc = get_str(c, o, "globalClusterIdentifier", 0, &op->global_cluster_identifier)) <
-	        0 ||
+		    0 ||
 	    (rc = get_str(c, o, "dnsChangeId", 0, &op->dns_change_id)) < 0 ||
 	    (rc = get_int(c, o, "dataLossWindowSeconds", -1, 0, INT64_MAX / 2,
-	                  &op->data_loss_window_seconds)) < 0 ||
+			  &op->data_loss_window_seconds)) < 0 ||
 	    (rc = get_str(c, o, "lostWritesSnapshot", 0, &op->lost_writes_snapshot)) < 0 ||
 	    (rc = decode_steps(c, o, op)) < 0)
 		return rc;
@@ -684,11 +684,11 @@ static int decode_region_status(struct dctx *c, const json_t *o, struct gdb_regi
 	    (rc = get_str(c, o, "synchronizationStatus", 0, &r->synchronization_status)) < 0 ||
 	    (rc = get_bool(c, o, "writerHealthy", &r->writer_healthy)) < 0 ||
 	    (rc = get_int32(c, o, "consecutiveFailures", 0, 0, 1000000000,
-	                    &r->consecutive_failures)) < 0 ||
+			    &r->consecutive_failures)) < 0 ||
 	    (rc = get_time(c, o, "lastProbeTime", &r->last_probe_ms)) < 0)
 		return rc;
 	return get_int(c, o, "replicationLagSeconds", -1, 0, INT64_MAX / 2,
-	               &r->replication_lag_seconds);
+		       &r->replication_lag_seconds);
 }
 
 static int decode_condition(struct dctx *c, const json_t *o, struct gdb_condition *cd)
@@ -702,7 +702,7 @@ static int decode_condition(struct dctx *c, const json_t *o, struct gdb_conditio
 		return rc;
 	cd->status = v;
 	if ((rc = get_int(c, o, "observedGeneration", 0, 0, INT64_MAX, &cd->observed_generation)) <
-	        0 ||
+		    0 ||
 	    (rc = get_time(c, o, "lastTransitionTime", &cd->last_transition_ms)) < 0 ||
 	    (rc = get_str(c, o, "reason", 0, &cd->reason)) < 0)
 		return rc;
@@ -727,17 +727,17 @@ int gdb_status_decode(const json_t *status, struct gdb_status *out, char *err, s
 	if (!json_is_object(status))
 		return fail(&c, NULL, "must be an object");
 	if ((rc = get_int(&c, status, "observedGeneration", 0, 0, INT64_MAX,
-	                  &out->observed_generation)) < 0 ||
+			  &out->observed_generation)) < 0 ||
 	    (rc = get_str(&c, status, "globalClusterIdentifier", 0,
-	                  &out->global_cluster_identifier)) < 0 ||
+			  &out->global_cluster_identifier)) < 0 ||
 	    (rc = get_int(&c, status, "generation", 0, 0, 1000000, &out->generation)) < 0 ||
 	    (rc = get_str(&c, status, "currentPrimaryRegion", 0, &out->current_primary_region)) <
-	        0 ||
+		    0 ||
 	    (rc = get_str(&c, status, "writerEndpoint", 0, &out->writer_endpoint)) < 0 ||
 	    (rc = get_str(&c, status, "globalWriterEndpoint", 0, &out->global_writer_endpoint)) <
-	        0 ||
+		    0 ||
 	    (rc = get_int(&c, status, "maxReplicationLagSeconds", -1, 0, INT64_MAX / 2,
-	                  &out->max_replication_lag_seconds)) < 0 ||
+			  &out->max_replication_lag_seconds)) < 0 ||
 	    (rc = get_time(&c, status, "lastFailoverTime", &out->last_failover_ms)) < 0 ||
 	    (rc = get_time(&c, status, "lastPausedTime", &out->last_paused_ms)) < 0)
 		return rc;
@@ -763,7 +763,7 @@ int gdb_status_decode(const json_t *status, struct gdb_status *out, char *err, s
 	for (size_t i = 0; arr && i < json_array_size(arr); i++) {
 		old = push(&c, "regions", (long)i);
 		rc = decode_region_status(&c, json_array_get(arr, i),
-		                          &out->regions[out->n_regions++]);
+					  &out->regions[out->n_regions++]);
 		pop(&c, old);
 		if (rc < 0)
 			return rc;
@@ -793,7 +793,7 @@ int gdb_status_decode(const json_t *status, struct gdb_status *out, char *err, s
 	for (size_t i = 0; arr && i < json_array_size(arr); i++) {
 		old = push(&c, "conditions", (long)i);
 		rc = decode_condition(&c, json_array_get(arr, i),
-		                      &out->conditions[out->n_conditions++]);
+				      &out->conditions[out->n_conditions++]);
 		pop(&c, old);
 		if (rc < 0)
 			return rc;
@@ -838,7 +838,7 @@ static json_t *encode_operation(const struct gdb_operation *op, int last)
 	put_str(o, "dnsChangeId", op->dns_change_id);
 	if (op->data_loss_window_seconds >= 0)
 		json_object_set_new(o, "dataLossWindowSeconds",
-		                    json_integer(op->data_loss_window_seconds));
+				    json_integer(op->data_loss_window_seconds));
 	put_str(o, "lostWritesSnapshot", op->lost_writes_snapshot);
 	if (op->n_steps) {
 		json_t *arr = json_array();
@@ -848,7 +848,7 @@ static json_t *encode_operation(const struct gdb_operation *op, int last)
 
 			put_str(s, "name", op->steps[i].name);
 			json_object_set_new(s, "durationSeconds",
-			                    json_integer(op->steps[i].duration_seconds));
+					    json_integer(op->steps[i].duration_seconds));
 			json_array_append_new(arr, s);
 		}
 		json_object_set_new(o, "steps", arr);
@@ -885,7 +885,7 @@ json_t *gdb_status_encode(const struct gdb_status *st)
 	}
 	if (st->max_replication_lag_seconds >= 0)
 		json_object_set_new(o, "maxReplicationLagSeconds",
-		                    json_integer(st->max_replication_lag_seconds));
+				    json_integer(st->max_replication_lag_seconds));
 	put_time(o, "lastFailoverTime", st->last_failover_ms);
 	put_time(o, "lastPausedTime", st->last_paused_ms);
 	if (st->n_regions) {
@@ -902,13 +902,13 @@ json_t *gdb_status_encode(const struct gdb_status *st)
 			put_str(e, "synchronizationStatus", r->synchronization_status);
 			if (r->writer_healthy >= 0)
 				json_object_set_new(e, "writerHealthy",
-				                    json_boolean(r->writer_healthy));
+						    json_boolean(r->writer_healthy));
 			json_object_set_new(e, "consecutiveFailures",
-			                    json_integer(r->consecutive_failures));
+					    json_integer(r->consecutive_failures));
 			put_time(e, "lastProbeTime", r->last_probe_ms);
 			if (r->replication_lag_seconds >= 0)
 				json_object_set_new(e, "replicationLagSeconds",
-				                    json_integer(r->replication_lag_seconds));
+						    json_integer(r->replication_lag_seconds));
 			json_array_append_new(arr, e);
 		}
 		json_object_set_new(o, "regions", arr);
@@ -927,7 +927,7 @@ json_t *gdb_status_encode(const struct gdb_status *st)
 			put_str(e, "status", gdb_cond_status_name(cd->status));
 			if (cd->observed_generation > 0)
 				json_object_set_new(e, "observedGeneration",
-				                    json_integer(cd->observed_generation));
+						    json_integer(cd->observed_generation));
 			put_time(e, "lastTransitionTime", cd->last_transition_ms);
 			put_str(e, "reason", cd->reason);
 			put_str(e, "message", cd->message ? cd->message : "");

@@ -27,17 +27,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GDB_MAX_REGIONS         6
-#define GDB_MAX_WORKLOADS       50
+#define GDB_MAX_REGIONS 6
+#define GDB_MAX_WORKLOADS 50
 #define GDB_MAX_SECURITY_GROUPS 5
-#define GDB_MAX_STEPS           32
-#define GDB_MAX_CONDITIONS      8
+#define GDB_MAX_STEPS 32
+#define GDB_MAX_CONDITIONS 8
 /* The longest string the decoder accepts anywhere (a KMS ARN, a message). */
 #define GDB_MAX_STRING 4096
-#define GDB_ERRLEN     512
+#define GDB_ERRLEN 512
 
 /* The annotations through which people decide what GitOps cannot. */
-#define GDB_ANNOTATION_PAUSED           "globaldb.io/paused"
+#define GDB_ANNOTATION_PAUSED "globaldb.io/paused"
 #define GDB_ANNOTATION_APPROVE_FAILOVER "globaldb.io/approve-failover"
 #define GDB_ANNOTATION_APPROVE_FALLBACK "globaldb.io/approve-fallback"
 
@@ -63,7 +63,7 @@ struct gdb_region_spec {
 	int has_template;
 	struct gdb_template template;
 	char *probe_host; /* NULL: probe the RDS endpoints */
-	int probe_port;   /* default 5432 */
+	int probe_port;	  /* default 5432 */
 };
 
 struct gdb_health_check_spec {
@@ -71,7 +71,7 @@ struct gdb_health_check_spec {
 	int timeout_seconds;   /* default 3 */
 	int failure_threshold; /* default 3 */
 	int success_threshold; /* default 1 */
-	char *database;        /* default "postgres" */
+	char *database;	       /* default "postgres" */
 	char *secret_name;     /* credentialsSecretRef.name */
 	char *username_key;    /* default "username" when secret_name is set */
 	char *password_key;    /* default "password" when secret_name is set */
@@ -85,7 +85,7 @@ struct gdb_failover_spec {
 	int max_data_loss_seconds; /* default 30 */
 	enum gdb_confirmation confirmation;
 	int in_region_grace_seconds; /* default 120 */
-	int cooldown_seconds;        /* default 900 */
+	int cooldown_seconds;	     /* default 900 */
 };
 
 struct gdb_dns_spec {
@@ -148,13 +148,20 @@ enum gdb_op_result {
 
 /*
  * The steps of status.operation.step. docs/api.md draws the state machine:
- *   Switchover: Switchover -> WaitSwitchover -> UpdateDns -> WaitDnsInsync -> PublishSsm ->
- * RestartWorkloads Failover:   [AwaitingApproval ->] FailoverManaged -> WaitFailover  -> UpdateDns
- * -> ... (as above) Detach          -> WaitPromoted  -> UpdateDns -> ... Fallback after a detach:
- * [AwaitingApproval ->] FenceOldWriter -> DeleteOldGlobalCluster -> CreateGlobalCluster ->
- * CreateSecondary -> CreateInstances -> WaitConnected [-> FenceOldWriter for the next stale region]
- * -> PublishSsm Fallback after a managed failover: [AwaitingApproval ->] WaitReAdded ->
- * CopySnapshot Steps UpdateDns, PublishSsm and RestartWorkloads are skipped when not configured.
+ *
+ *   Switchover:  Switchover -> WaitSwitchover -> UpdateDns -> WaitDnsInsync ->
+ *                PublishSsm -> RestartWorkloads
+ *   Failover:    [AwaitingApproval ->] FailoverManaged -> WaitFailover -> UpdateDns -> ...
+ *                (as above)
+ *                Detach -> WaitPromoted -> UpdateDns -> ...
+ *   Fallback after a detach:
+ *                [AwaitingApproval ->] FenceOldWriter -> DeleteOldGlobalCluster ->
+ *                CreateGlobalCluster -> CreateSecondary -> CreateInstances -> WaitConnected
+ *                [-> FenceOldWriter for the next stale region] -> PublishSsm
+ *   Fallback after a managed failover:
+ *                [AwaitingApproval ->] WaitReAdded -> CopySnapshot
+ *
+ * Steps UpdateDns, PublishSsm and RestartWorkloads are skipped when not configured.
  */
 enum gdb_step {
 	GDB_STEP_NONE = 0,
@@ -253,8 +260,8 @@ struct gdb_status {
 	struct gdb_reader_endpoint reader_endpoints[GDB_MAX_REGIONS];
 	size_t n_reader_endpoints;
 	int64_t max_replication_lag_seconds; /* -1 unknown */
-	int64_t last_failover_ms;            /* 0 = never */
-	int64_t last_paused_ms;              /* 0 = never */
+	int64_t last_failover_ms;	     /* 0 = never */
+	int64_t last_paused_ms;		     /* 0 = never */
 	struct gdb_region_status regions[GDB_MAX_REGIONS];
 	size_t n_regions;
 	struct gdb_operation operation;
@@ -283,7 +290,7 @@ void gdb_operation_copy(struct gdb_operation *dst, const struct gdb_operation *s
 
 /* The spec's region called name, or NULL. Index into regions via *index (may be NULL). */
 const struct gdb_region_spec *gdb_spec_region(const struct gdb_spec *spec, const char *name,
-                                              size_t *index);
+					      size_t *index);
 /* The status' region called name, or NULL. */
 struct gdb_region_status *gdb_status_region(struct gdb_status *st, const char *name);
 /* The condition of this type, or NULL. */

@@ -14,7 +14,7 @@
 #include "pkg/base/err.h"
 
 static int bad(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static int bad(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -156,9 +156,9 @@ static int validate_region(const struct gdb_region_spec *r, size_t i, char *err,
 		return bad(err, errlen, "spec.regions[%zu].name: not an AWS region name", i);
 	if (!gdb_valid_rds_identifier(r->db_cluster_identifier, 63))
 		return bad(err, errlen,
-		           "spec.regions[%zu].dbClusterIdentifier: must be 1-63 letters, digits or "
-		           "single hyphens, starting with a letter, not ending with a hyphen",
-		           i);
+			   "spec.regions[%zu].dbClusterIdentifier: must be 1-63 letters, digits or "
+			   "single hyphens, starting with a letter, not ending with a hyphen",
+			   i);
 	if (r->probe_host && !valid_charset(r->probe_host, "-.:", 253))
 		return bad(err, errlen, "spec.regions[%zu].probeEndpoint.host: not a host name", i);
 	if (r->probe_host && (r->probe_port < 1 || r->probe_port > 65535))
@@ -168,8 +168,8 @@ static int validate_region(const struct gdb_region_spec *r, size_t i, char *err,
 	if (!t->instance_class || strncmp(t->instance_class, "db.", 3) != 0 ||
 	    !valid_charset(t->instance_class, ".", 64))
 		return bad(err, errlen,
-		           "spec.regions[%zu].template.instanceClass: must look like db.r6g.large",
-		           i);
+			   "spec.regions[%zu].template.instanceClass: must look like db.r6g.large",
+			   i);
 	if (t->instances < 1 || t->instances > 16)
 		return bad(err, errlen, "spec.regions[%zu].template.instances: must be 1 to 16", i);
 	if (t->engine_version &&
@@ -178,7 +178,7 @@ static int validate_region(const struct gdb_region_spec *r, size_t i, char *err,
 	     strlen(t->engine_version) > 32 || strstr(t->engine_version, "..") ||
 	     t->engine_version[strlen(t->engine_version) - 1] == '.'))
 		return bad(err, errlen, "spec.regions[%zu].template.engineVersion: not a version",
-		           i);
+			   i);
 	if (t->db_subnet_group_name && !valid_charset(t->db_subnet_group_name, " ._-", 255))
 		return bad(err, errlen, "spec.regions[%zu].template.dbSubnetGroupName: invalid", i);
 	if (t->kms_key_id && !valid_charset(t->kms_key_id, ":/_-", 2048))
@@ -186,7 +186,7 @@ static int validate_region(const struct gdb_region_spec *r, size_t i, char *err,
 	if (t->db_cluster_parameter_group_name &&
 	    !gdb_valid_rds_identifier(t->db_cluster_parameter_group_name, 255))
 		return bad(err, errlen,
-		           "spec.regions[%zu].template.dbClusterParameterGroupName: invalid", i);
+			   "spec.regions[%zu].template.dbClusterParameterGroupName: invalid", i);
 	for (size_t j = 0; j < t->n_vpc_security_group_ids; j++) {
 		const char *sg = t->vpc_security_group_ids[j];
 		size_t n = strlen(sg);
@@ -194,15 +194,15 @@ static int validate_region(const struct gdb_region_spec *r, size_t i, char *err,
 		if (strncmp(sg, "sg-", 3) != 0 || n < 11 || n > 20 ||
 		    strspn(sg + 3, "0123456789abcdef") != n - 3)
 			return bad(err, errlen,
-			           "spec.regions[%zu].template.vpcSecurityGroupIds[%zu]: not a "
-			           "security group id",
-			           i, j);
+				   "spec.regions[%zu].template.vpcSecurityGroupIds[%zu]: not a "
+				   "security group id",
+				   i, j);
 		for (size_t k = 0; k < j; k++)
 			if (strcmp(sg, t->vpc_security_group_ids[k]) == 0)
 				return bad(err, errlen,
-				           "spec.regions[%zu].template.vpcSecurityGroupIds[%zu]: "
-				           "duplicate",
-				           i, j);
+					   "spec.regions[%zu].template.vpcSecurityGroupIds[%zu]: "
+					   "duplicate",
+					   i, j);
 	}
 	return 0;
 }
@@ -214,7 +214,7 @@ static int validate_workloads(const struct gdb_spec *s, char *err, size_t errlen
 		const struct gdb_k8s_workload *w;
 		size_t n;
 	} lists[] = {{"deployments", s->deployments, s->n_deployments},
-	             {"statefulSets", s->stateful_sets, s->n_stateful_sets}};
+		     {"statefulSets", s->stateful_sets, s->n_stateful_sets}};
 
 	for (size_t l = 0; l < 2; l++) {
 		for (size_t i = 0; i < lists[l].n; i++) {
@@ -222,15 +222,15 @@ static int validate_workloads(const struct gdb_spec *s, char *err, size_t errlen
 
 			if (!valid_dns(w->namespace_, 63, 0, 0))
 				return bad(err, errlen, "spec.workloads.%s[%zu].namespace: invalid",
-				           lists[l].field, i);
+					   lists[l].field, i);
 			if (!valid_dns(w->name, 253, 1, 0))
 				return bad(err, errlen, "spec.workloads.%s[%zu].name: invalid",
-				           lists[l].field, i);
+					   lists[l].field, i);
 			for (size_t j = 0; j < i; j++)
 				if (strcmp(w->namespace_, lists[l].w[j].namespace_) == 0 &&
 				    strcmp(w->name, lists[l].w[j].name) == 0)
 					return bad(err, errlen, "spec.workloads.%s[%zu]: duplicate",
-					           lists[l].field, i);
+						   lists[l].field, i);
 		}
 	}
 	for (size_t i = 0; i < s->n_ecs_services; i++) {
@@ -238,23 +238,23 @@ static int validate_workloads(const struct gdb_spec *s, char *err, size_t errlen
 
 		if (!gdb_spec_region(s, e->region, NULL))
 			return bad(err, errlen,
-			           "spec.workloads.ecsServices[%zu].region: must be one of "
-			           "spec.regions",
-			           i);
+				   "spec.workloads.ecsServices[%zu].region: must be one of "
+				   "spec.regions",
+				   i);
 		if (!valid_charset(e->cluster, ":/_-", 255))
 			return bad(err, errlen, "spec.workloads.ecsServices[%zu].cluster: invalid",
-			           i);
+				   i);
 		if (!valid_charset(e->service, ":/_-", 255))
 			return bad(err, errlen, "spec.workloads.ecsServices[%zu].service: invalid",
-			           i);
+				   i);
 	}
 	return 0;
 }
 
 int gdb_spec_validate(const struct gdb_spec *s, char *err, size_t errlen)
 {
-	static const char *const ssl_modes[] = {"disable", "allow",     "prefer",
-	                                        "require", "verify-ca", "verify-full"};
+	static const char *const ssl_modes[] = {"disable", "allow",	"prefer",
+						"require", "verify-ca", "verify-full"};
 	const struct gdb_health_check_spec *h = &s->health_check;
 	int rc;
 
@@ -262,8 +262,8 @@ int gdb_spec_validate(const struct gdb_spec *s, char *err, size_t errlen)
 		err[0] = '\0';
 	if (!gdb_valid_rds_identifier(s->global_cluster_identifier, 59))
 		return bad(err, errlen,
-		           "spec.globalClusterIdentifier: must be 1-59 letters, digits or single "
-		           "hyphens, starting with a letter, not ending with a hyphen");
+			   "spec.globalClusterIdentifier: must be 1-59 letters, digits or single "
+			   "hyphens, starting with a letter, not ending with a hyphen");
 	if (s->n_regions < 2 || s->n_regions > GDB_MAX_REGIONS)
 		return bad(err, errlen, "spec.regions: must have 2 to 6 regions");
 	for (size_t i = 0; i < s->n_regions; i++) {
@@ -272,37 +272,37 @@ int gdb_spec_validate(const struct gdb_spec *s, char *err, size_t errlen)
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(s->regions[i].name, s->regions[j].name) == 0)
 				return bad(err, errlen,
-				           "spec.regions[%zu].name: duplicate region %s", i,
-				           s->regions[i].name);
+					   "spec.regions[%zu].name: duplicate region %s", i,
+					   s->regions[i].name);
 	}
 	if (!gdb_valid_region_name(s->primary_region))
 		return bad(err, errlen, "spec.primaryRegion: not an AWS region name");
 	if (!gdb_spec_region(s, s->primary_region, NULL))
 		return bad(err, errlen,
-		           "spec.primaryRegion: must be the name of one of spec.regions");
+			   "spec.primaryRegion: must be the name of one of spec.regions");
 
 	if (h->period_seconds < 1 || h->period_seconds > 300)
 		return bad(err, errlen, "spec.healthCheck.periodSeconds: must be 1 to 300");
 	if (h->timeout_seconds < 1 || h->timeout_seconds > h->period_seconds)
 		return bad(err, errlen,
-		           "spec.healthCheck.timeoutSeconds: must be at least 1 and at most "
-		           "periodSeconds");
+			   "spec.healthCheck.timeoutSeconds: must be at least 1 and at most "
+			   "periodSeconds");
 	if (h->failure_threshold < 1 || h->failure_threshold > 20)
 		return bad(err, errlen, "spec.healthCheck.failureThreshold: must be 1 to 20");
 	if (h->success_threshold < 1 || h->success_threshold > 20)
 		return bad(err, errlen, "spec.healthCheck.successThreshold: must be 1 to 20");
 	if (!!h->secret_name == !!h->secrets_manager_secret_id)
 		return bad(err, errlen,
-		           "spec.healthCheck: exactly one of credentialsSecretRef and "
-		           "awsSecretsManagerSecretId must be set");
+			   "spec.healthCheck: exactly one of credentialsSecretRef and "
+			   "awsSecretsManagerSecretId must be set");
 	if (h->secret_name && !valid_dns(h->secret_name, 253, 1, 0))
 		return bad(err, errlen, "spec.healthCheck.credentialsSecretRef.name: invalid");
 	if (h->username_key && !valid_charset(h->username_key, "-._", 253))
 		return bad(err, errlen,
-		           "spec.healthCheck.credentialsSecretRef.usernameKey: invalid");
+			   "spec.healthCheck.credentialsSecretRef.usernameKey: invalid");
 	if (h->password_key && !valid_charset(h->password_key, "-._", 253))
 		return bad(err, errlen,
-		           "spec.healthCheck.credentialsSecretRef.passwordKey: invalid");
+			   "spec.healthCheck.credentialsSecretRef.passwordKey: invalid");
 	if (h->secrets_manager_secret_id &&
 	    !valid_charset(h->secrets_manager_secret_id, "/_+=.@:!-", 2048))
 		return bad(err, errlen, "spec.healthCheck.awsSecretsManagerSecretId: invalid");
@@ -329,7 +329,7 @@ int gdb_spec_validate(const struct gdb_spec *s, char *err, size_t errlen)
 		if (s->dns.reader_record_name &&
 		    strcmp(s->dns.reader_record_name, s->dns.writer_record_name) == 0)
 			return bad(err, errlen,
-			           "spec.dns.readerRecordName: must differ from writerRecordName");
+				   "spec.dns.readerRecordName: must differ from writerRecordName");
 		if (s->dns.ttl_seconds < 1 || s->dns.ttl_seconds > 3600)
 			return bad(err, errlen, "spec.dns.ttlSeconds: must be 1 to 3600");
 	}
@@ -337,7 +337,7 @@ int gdb_spec_validate(const struct gdb_spec *s, char *err, size_t errlen)
 		return rc;
 	if (s->ssm_parameter_prefix && !valid_ssm_prefix(s->ssm_parameter_prefix))
 		return bad(err, errlen,
-		           "spec.ssm.parameterPrefix: must start with a slash, not end with one, "
-		           "and hold only letters, digits and _.-/");
+			   "spec.ssm.parameterPrefix: must start with a slash, not end with one, "
+			   "and hold only letters, digits and _.-/");
 	return 0;
 }

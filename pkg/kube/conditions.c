@@ -60,7 +60,8 @@ json_t *kube_condition_find(json_t *conditions, const char *type)
 	size_t i;
 	json_t *c;
 
-	json_array_foreach(conditions, i, c) {
+	json_array_foreach(conditions, i, c)
+	{
 		const char *t = json_string_value(json_object_get(c, "type"));
 
 		if (t && !strcmp(t, type))
@@ -71,8 +72,8 @@ json_t *kube_condition_find(json_t *conditions, const char *type)
 
 int kube_condition_is_true(json_t *conditions, const char *type)
 {
-	const char *s = json_string_value(json_object_get(kube_condition_find(conditions, type),
-							  "status"));
+	const char *s =
+		json_string_value(json_object_get(kube_condition_find(conditions, type), "status"));
 
 	return s && !strcmp(s, "True");
 }
@@ -82,7 +83,8 @@ int kube_condition_remove(json_t *conditions, const char *type)
 	size_t i;
 	json_t *c;
 
-	json_array_foreach(conditions, i, c) {
+	json_array_foreach(conditions, i, c)
+	{
 		const char *t = json_string_value(json_object_get(c, "type"));
 
 		if (t && !strcmp(t, type)) {

@@ -23,10 +23,10 @@
 #define KUBE_CONDITION_MESSAGE_MAX 32768
 
 struct kube_condition {
-	const char *type;            /* "Ready"; required */
-	const char *status;          /* "True", "False" or "Unknown" */
-	const char *reason;          /* CamelCase, ^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$ */
-	const char *message;         /* may be "" (NULL = "") */
+	const char *type;	     /* "Ready"; required */
+	const char *status;	     /* "True", "False" or "Unknown" */
+	const char *reason;	     /* CamelCase, ^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$ */
+	const char *message;	     /* may be "" (NULL = "") */
 	int64_t observed_generation; /* >= 0; 0 leaves the field out */
 };
 

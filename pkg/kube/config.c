@@ -60,8 +60,8 @@ struct kube_config {
 	struct pem ca, cert, key;
 
 	pthread_mutex_t mu;
-	char *token;          /* static token, or the cached file/exec token */
-	char *token_file;     /* re-read every KUBE_TOKEN_REFRESH_MS */
+	char *token;	  /* static token, or the cached file/exec token */
+	char *token_file; /* re-read every KUBE_TOKEN_REFRESH_MS */
 	int64_t token_read_ms;
 	int has_exec;
 	struct exec_plugin exec;
@@ -233,12 +233,13 @@ static json_t *named_entry(json_t *list, const char *name, const char *inner)
 
 	if (!json_is_array(list))
 		return NULL;
-	json_array_foreach(list, i, e) {
+	json_array_foreach(list, i, e)
+	{
 		const char *n = json_string_value(json_object_get(e, "name"));
 
 		if (n && !strcmp(n, name))
 			return json_is_object(json_object_get(e, inner)) ? json_object_get(e, inner)
-									: NULL;
+									 : NULL;
 	}
 	return NULL;
 }
@@ -320,21 +321,24 @@ static int load_exec(struct kube_config *cfg, json_t *ex, const char *where, cha
 	cfg->exec.command = xstrdup(cmd);
 	cfg->exec.argv = xcalloc(json_array_size(args) + 2, sizeof(char *));
 	cfg->exec.argv[0] = xstrdup(cmd);
-	json_array_foreach(args, i, v) {
+	json_array_foreach(args, i, v)
+	{
 		if (!json_is_string(v)) {
-			*errmsg = errf("%s: %s.exec.args[%zu]: not a string", cfg->origin, where, i);
+			*errmsg =
+				errf("%s: %s.exec.args[%zu]: not a string", cfg->origin, where, i);
 			return BASE_EINVAL;
 		}
 		cfg->exec.argv[i + 1] = xstrdup(json_string_value(v));
 	}
 	cfg->exec.env = xcalloc(json_array_size(env) + 1, sizeof(char *));
-	json_array_foreach(env, i, v) {
+	json_array_foreach(env, i, v)
+	{
 		const char *name = json_string_value(json_object_get(v, "name"));
 		const char *value = json_string_value(json_object_get(v, "value"));
 
 		if (!name || !*name || strchr(name, '=') || !value) {
-			*errmsg = errf("%s: %s.exec.env[%zu]: needs a name and a value", cfg->origin,
-				       where, i);
+			*errmsg = errf("%s: %s.exec.env[%zu]: needs a name and a value",
+				       cfg->origin, where, i);
 			return BASE_EINVAL;
 		}
 		cfg->exec.env[n++] = xasprintf("%s=%s", name, value);
@@ -405,7 +409,8 @@ static int resolve(struct kube_config *cfg, json_t *root, const char *dir, const
 		cfg->server[strlen(cfg->server) - 1] = '\0';
 	if (parse_bool(str_field(cluster, "insecure-skip-tls-verify", &bad), &cfg->insecure) < 0 ||
 	    bad) {
-		*errmsg = errf("%s: %s.insecure-skip-tls-verify: not a boolean", cfg->origin, where);
+		*errmsg =
+			errf("%s: %s.insecure-skip-tls-verify: not a boolean", cfg->origin, where);
 		return BASE_EINVAL;
 	}
 	rc = load_pem(cfg, cluster, where, "certificate-authority", dir, &cfg->ca, errmsg);
@@ -477,9 +482,8 @@ static int resolve(struct kube_config *cfg, json_t *root, const char *dir, const
 	return 0;
 }
 
-int kube_config_load_kubeconfig_data(const char *data, size_t n, const char *name,
-				     const char *dir, const char *context,
-				     struct kube_config **out, char **errmsg)
+int kube_config_load_kubeconfig_data(const char *data, size_t n, const char *name, const char *dir,
+				     const char *context, struct kube_config **out, char **errmsg)
 {
 	struct kube_config *cfg;
 	json_t *root = NULL;
@@ -488,8 +492,8 @@ int kube_config_load_kubeconfig_data(const char *data, size_t n, const char *nam
 
 	*out = NULL;
 	if (n > KUBE_CONFIG_MAX_BYTES) {
-		set_err(errmsg, errf("kubeconfig %s: larger than %u bytes", name ? name : "(memory)",
-				     KUBE_CONFIG_MAX_BYTES));
+		set_err(errmsg, errf("kubeconfig %s: larger than %u bytes",
+				     name ? name : "(memory)", KUBE_CONFIG_MAX_BYTES));
 		return BASE_ETOOBIG;
 	}
 	origin = xasprintf("kubeconfig %s", name ? name : "(memory)");
@@ -556,7 +560,8 @@ out:
 
 int kube_config_load_incluster(const char *sa_dir, struct kube_config **out, char **errmsg)
 {
-	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+	const char *host = getenv("KUBERNETES_SERVICE_HOST"),
+		   *port = getenv("KUBERNETES_SERVICE_PORT");
 	struct kube_config *cfg;
 	char *path, *msg = NULL, *data;
 	size_t len;
@@ -706,7 +711,7 @@ static int run_plugin(struct kube_config *cfg, char **out, size_t *outlen, char 
 		rc = BASE_EIO;
 	if (rc < 0) {
 		*errmsg = errf("%s: exec plugin %s: %s", cfg->origin, cfg->exec.command,
-			       rc == BASE_ETIMEDOUT  ? "timed out"
+			       rc == BASE_ETIMEDOUT ? "timed out"
 			       : rc == BASE_ETOOBIG ? "output too large"
 						    : "failed");
 		base_memzero(b.data, b.len);
@@ -803,8 +808,7 @@ static void set_blob(CURL *h, CURLoption opt, const char *data, size_t len)
 	curl_easy_setopt(h, opt, &blob);
 }
 
-int kube_config_apply(struct kube_config *cfg, CURL *h, struct curl_slist **headers,
-		      char **errmsg)
+int kube_config_apply(struct kube_config *cfg, CURL *h, struct curl_slist **headers, char **errmsg)
 {
 	int rc = 0;
 

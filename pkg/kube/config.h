@@ -35,11 +35,11 @@
 #include <stddef.h>
 
 /* Caps on files read on behalf of a config. */
-#define KUBE_CONFIG_MAX_BYTES (4u << 20)   /* kubeconfig, CA, cert, key files */
-#define KUBE_TOKEN_MAX_BYTES (64u << 10)   /* token files */
-#define KUBE_EXEC_MAX_OUTPUT (1u << 20)    /* exec plugin stdout */
-#define KUBE_EXEC_TIMEOUT_MS 30000         /* exec plugin run time */
-#define KUBE_TOKEN_REFRESH_MS 60000        /* token file re-read period */
+#define KUBE_CONFIG_MAX_BYTES (4u << 20) /* kubeconfig, CA, cert, key files */
+#define KUBE_TOKEN_MAX_BYTES (64u << 10) /* token files */
+#define KUBE_EXEC_MAX_OUTPUT (1u << 20)	 /* exec plugin stdout */
+#define KUBE_EXEC_TIMEOUT_MS 30000	 /* exec plugin run time */
+#define KUBE_TOKEN_REFRESH_MS 60000	 /* token file re-read period */
 
 #define KUBE_INCLUSTER_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -56,9 +56,8 @@ int kube_config_load_kubeconfig(const char *path, const char *context, struct ku
 				char **errmsg);
 
 /* As above, from a kubeconfig already in memory; dir resolves relative paths (NULL = "."). */
-int kube_config_load_kubeconfig_data(const char *data, size_t n, const char *name,
-				     const char *dir, const char *context,
-				     struct kube_config **out, char **errmsg);
+int kube_config_load_kubeconfig_data(const char *data, size_t n, const char *name, const char *dir,
+				     const char *context, struct kube_config **out, char **errmsg);
 
 /*
  * Loads the in-cluster config. sa_dir is the service-account directory
@@ -83,8 +82,7 @@ const char *kube_config_warning(const struct kube_config *cfg);
  * a token is configured. Runs an exec plugin or re-reads a token file when
  * due. Thread-safe. 0, or a negative code with *errmsg set (caller frees).
  */
-int kube_config_apply(struct kube_config *cfg, CURL *h, struct curl_slist **headers,
-		      char **errmsg);
+int kube_config_apply(struct kube_config *cfg, CURL *h, struct curl_slist **headers, char **errmsg);
 
 /* Marks cached credentials stale (after a 401): the next apply refreshes them. */
 void kube_config_invalidate(struct kube_config *cfg);

@@ -22,7 +22,7 @@
 struct pending {
 	json_t *regarding; /* ObjectReference */
 	char *type, *reason, *action, *note;
-	int64_t at_ms;     /* wall clock */
+	int64_t at_ms; /* wall clock */
 };
 
 struct kube_recorder {
@@ -89,7 +89,8 @@ static void evict_oldest(json_t *cache)
 	json_int_t best = 0;
 	json_t *v;
 
-	json_object_foreach(cache, k, v) {
+	json_object_foreach(cache, k, v)
+	{
 		json_int_t seen = json_integer_value(json_object_get(v, "seen"));
 
 		if (!oldest || seen < best) {
@@ -140,7 +141,8 @@ static int send_one(struct kube_recorder *r, struct pending *p)
 			json_decref(patch);
 			if (rc == 0) {
 				json_object_set_new(entry, "count", json_integer(count));
-				json_object_set_new(entry, "seen", json_integer(base_now_mono_ms()));
+				json_object_set_new(entry, "seen",
+						    json_integer(base_now_mono_ms()));
 				pthread_mutex_lock(&r->mu);
 				r->stats.series++;
 				pthread_mutex_unlock(&r->mu);
@@ -154,17 +156,18 @@ static int send_one(struct kube_recorder *r, struct pending *p)
 				continue;
 			}
 		} else {
-			const char *rname = json_string_value(json_object_get(p->regarding, "name"));
+			const char *rname =
+				json_string_value(json_object_get(p->regarding, "name"));
 			char *name = xasprintf("%s.%llx", rname ? rname : "event",
 					       (unsigned long long)(p->at_ms * 1000000LL +
 								    base_rand_range(0, 999999)));
 			json_t *ev = json_pack(
 				"{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O}",
-				"apiVersion", "events.k8s.io/v1", "kind", "Event", "metadata", "name",
-				name, "namespace", ns, "eventTime", when, "reportingController",
-				r->controller, "reportingInstance", r->instance, "action", p->action,
-				"reason", p->reason, "note", p->note, "type", p->type, "regarding",
-				p->regarding);
+				"apiVersion", "events.k8s.io/v1", "kind", "Event", "metadata",
+				"name", name, "namespace", ns, "eventTime", when,
+				"reportingController", r->controller, "reportingInstance",
+				r->instance, "action", p->action, "reason", p->reason, "note",
+				p->note, "type", p->type, "regarding", p->regarding);
 
 			rc = kube_create(r->client, &kube_res_events, ns, ev, NULL, &st);
 			json_decref(ev);
@@ -172,9 +175,10 @@ static int send_one(struct kube_recorder *r, struct pending *p)
 				if (json_object_size(r->series) >= KUBE_EVENTS_CACHE)
 					evict_oldest(r->series);
 				json_object_set_new(r->series, key,
-						    json_pack("{s:s, s:s, s:I, s:I}", "namespace", ns,
-							      "name", name, "count", (json_int_t)1,
-							      "seen", (json_int_t)base_now_mono_ms()));
+						    json_pack("{s:s, s:s, s:I, s:I}", "namespace",
+							      ns, "name", name, "count",
+							      (json_int_t)1, "seen",
+							      (json_int_t)base_now_mono_ms()));
 				pthread_mutex_lock(&r->mu);
 				r->stats.created++;
 				pthread_mutex_unlock(&r->mu);
@@ -242,10 +246,10 @@ int kube_recorder_new(struct kube_client *client, const struct kube_recorder_opt
 	r->instance = xstrdup(opts->reporting_instance);
 	r->qsize = opts->queue_size > 0 ? opts->queue_size : KUBE_EVENTS_QUEUE;
 	r->spam_burst = opts->spam_burst > 0 ? opts->spam_burst : KUBE_EVENTS_SPAM_BURST;
-	r->spam_refill_ms = opts->spam_refill_ms > 0 ? opts->spam_refill_ms
-						      : KUBE_EVENTS_SPAM_REFILL_MS;
-	r->window_ms = opts->series_window_ms > 0 ? opts->series_window_ms
-						  : KUBE_EVENTS_SERIES_WINDOW_MS;
+	r->spam_refill_ms =
+		opts->spam_refill_ms > 0 ? opts->spam_refill_ms : KUBE_EVENTS_SPAM_REFILL_MS;
+	r->window_ms =
+		opts->series_window_ms > 0 ? opts->series_window_ms : KUBE_EVENTS_SERIES_WINDOW_MS;
 	r->ring = xcalloc((size_t)r->qsize, sizeof(*r->ring));
 	r->buckets = json_object();
 	r->series = json_object();
@@ -305,8 +309,8 @@ static int spam_allow(struct kube_recorder *r, const char *objkey)
 	return 1;
 }
 
-int kube_recorder_event(struct kube_recorder *r, json_t *obj, const char *type,
-			const char *reason, const char *action, const char *note_fmt, ...)
+int kube_recorder_event(struct kube_recorder *r, json_t *obj, const char *type, const char *reason,
+			const char *action, const char *note_fmt, ...)
 {
 	json_t *md = json_object_get(obj, "metadata"), *ref;
 	const char *name = json_string_value(json_object_get(md, "name"));

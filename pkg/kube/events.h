@@ -36,19 +36,19 @@
 
 struct kube_recorder_opts {
 	const char *reporting_controller; /* e.g. "globaldb.io/controller"; required */
-	const char *reporting_instance;   /* e.g. the pod name; required */
-	int queue_size;                   /* 0 = KUBE_EVENTS_QUEUE */
-	int spam_burst;                   /* 0 = KUBE_EVENTS_SPAM_BURST */
-	int64_t spam_refill_ms;           /* 0 = KUBE_EVENTS_SPAM_REFILL_MS */
-	int64_t series_window_ms;         /* 0 = KUBE_EVENTS_SERIES_WINDOW_MS */
+	const char *reporting_instance;	  /* e.g. the pod name; required */
+	int queue_size;			  /* 0 = KUBE_EVENTS_QUEUE */
+	int spam_burst;			  /* 0 = KUBE_EVENTS_SPAM_BURST */
+	int64_t spam_refill_ms;		  /* 0 = KUBE_EVENTS_SPAM_REFILL_MS */
+	int64_t series_window_ms;	  /* 0 = KUBE_EVENTS_SERIES_WINDOW_MS */
 };
 
 struct kube_recorder_stats {
-	unsigned long created;       /* Events created */
-	unsigned long series;        /* series updates (isomorphic repeats) */
-	unsigned long dropped_full;  /* dropped: queue full */
-	unsigned long dropped_spam;  /* dropped: spam filter */
-	unsigned long failed;        /* given up after all tries */
+	unsigned long created;	    /* Events created */
+	unsigned long series;	    /* series updates (isomorphic repeats) */
+	unsigned long dropped_full; /* dropped: queue full */
+	unsigned long dropped_spam; /* dropped: spam filter */
+	unsigned long failed;	    /* given up after all tries */
 };
 
 struct kube_recorder;
@@ -68,8 +68,8 @@ void kube_recorder_free(struct kube_recorder *r);
  * the spam filter or a full queue dropped it, BASE_EINVAL for bad arguments.
  * Never blocks on the network.
  */
-int kube_recorder_event(struct kube_recorder *r, json_t *obj, const char *type,
-			const char *reason, const char *action, const char *note_fmt, ...)
+int kube_recorder_event(struct kube_recorder *r, json_t *obj, const char *type, const char *reason,
+			const char *action, const char *note_fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
 void kube_recorder_stats(struct kube_recorder *r, struct kube_recorder_stats *out);

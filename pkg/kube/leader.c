@@ -32,11 +32,11 @@ struct kube_leader {
 	pthread_cond_t cond;
 	atomic_int stop;
 	atomic_int leader;
-	char *observed_spec;   /* serialized spec last seen */
-	int64_t observed_ms;   /* monotonic time it was first seen */
+	char *observed_spec; /* serialized spec last seen */
+	int64_t observed_ms; /* monotonic time it was first seen */
 	char *observed_holder;
-	int64_t expires_ms;    /* monotonic time another holder's lease lapses, 0 = n/a */
-	json_t *lease;         /* the last Lease read or written */
+	int64_t expires_ms; /* monotonic time another holder's lease lapses, 0 = n/a */
+	json_t *lease;	    /* the last Lease read or written */
 };
 
 static struct base_metric *m_master;
@@ -75,7 +75,8 @@ static void now_micro(char *buf, size_t n)
 static void observe(struct kube_leader *le, json_t *lease)
 {
 	json_t *spec = json_object_get(lease, "spec");
-	char *s = json_dumps(spec ? spec : json_null(), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	char *s = json_dumps(spec ? spec : json_null(),
+			     JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
 
 	if (!le->observed_spec || strcmp(le->observed_spec, s)) {
@@ -125,10 +126,10 @@ static int try_acquire_or_renew(struct kube_leader *le)
 
 	rc = kube_get(le->client, &kube_res_leases, le->ns, le->name, &lease, &st);
 	if (rc == BASE_ENOTFOUND) {
-		json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion",
-					"coordination.k8s.io/v1", "kind", "Lease", "metadata",
-					"name", le->name, "namespace", le->ns, "spec",
-					make_spec(le, NULL, 0));
+		json_t *obj =
+			json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion",
+				  "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
+				  le->name, "namespace", le->ns, "spec", make_spec(le, NULL, 0));
 
 		rc = kube_create(le->client, &kube_res_leases, le->ns, obj, &out, &st);
 		json_decref(obj);

@@ -40,12 +40,12 @@
 #define KUBE_RETRY_PERIOD_MS 2000
 
 struct kube_leader_opts {
-	const char *ns;             /* the Lease's namespace; required */
-	const char *name;           /* the Lease's name; required */
-	const char *identity;       /* this candidate, unique (e.g. pod name + random); required */
-	int64_t lease_duration_ms;  /* 0 = default; whole seconds on the wire */
-	int64_t renew_deadline_ms;  /* 0 = default */
-	int64_t retry_period_ms;    /* 0 = default */
+	const char *ns;		   /* the Lease's namespace; required */
+	const char *name;	   /* the Lease's name; required */
+	const char *identity;	   /* this candidate, unique (e.g. pod name + random); required */
+	int64_t lease_duration_ms; /* 0 = default; whole seconds on the wire */
+	int64_t renew_deadline_ms; /* 0 = default */
+	int64_t retry_period_ms;   /* 0 = default */
 	void (*on_started_leading)(void *ud);
 	/* Leadership lost (renew deadline passed) or released on free. */
 	void (*on_stopped_leading)(void *ud);

@@ -103,8 +103,8 @@ static int do_list(struct kube_reflector *r, struct kube_status *st)
 	rc = kube_list_all(r->client, r->res, r->ns, &o, &list, st);
 	if (rc < 0)
 		return rc;
-	rv = json_string_value(json_object_get(json_object_get(list, "metadata"),
-					       "resourceVersion"));
+	rv = json_string_value(
+		json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
 	if (!rv || !*rv) {
 		rc = BASE_EPARSE;
 		goto out;
@@ -113,8 +113,7 @@ static int do_list(struct kube_reflector *r, struct kube_status *st)
 		size_t i;
 		json_t *item;
 
-		json_array_foreach(json_object_get(list, "items"), i, item)
-			transform(r, item);
+		json_array_foreach(json_object_get(list, "items"), i, item) transform(r, item);
 	}
 	rc = kube_store_replace(r->store, json_object_get(list, "items"));
 	if (rc < 0)
@@ -133,8 +132,8 @@ out:
 static int on_event(void *ud, enum kube_event_type type, json_t *obj)
 {
 	struct kube_reflector *r = ud;
-	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"),
-							   "resourceVersion"));
+	const char *rv = json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 	int rc;
 
 	transform(r, obj);
@@ -202,8 +201,8 @@ static void *run(void *arg)
 				need_list = 1;
 				continue;
 			}
-			if (rc != BASE_ETRANSPORT && rc != BASE_ETHROTTLED && rc != BASE_ETIMEDOUT &&
-			    rc != BASE_ESERVER)
+			if (rc != BASE_ETRANSPORT && rc != BASE_ETHROTTLED &&
+			    rc != BASE_ETIMEDOUT && rc != BASE_ESERVER)
 				need_list = 1;
 		}
 		if (rc == 0)
@@ -237,7 +236,7 @@ int kube_reflector_start(struct kube_client *client, struct kube_store *store,
 	r->strip_managed_fields = opts->strip_managed_fields;
 	r->strip_last_applied = opts->strip_last_applied;
 	r->min_timeout_s = opts->min_watch_timeout_s > 0 ? opts->min_watch_timeout_s
-							  : KUBE_WATCH_MIN_TIMEOUT_S;
+							 : KUBE_WATCH_MIN_TIMEOUT_S;
 	pthread_mutex_init(&r->mu, NULL);
 	base_cond_init_monotonic(&r->cond);
 	if (pthread_create(&r->thread, NULL, run, r) != 0)

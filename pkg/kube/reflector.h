@@ -35,13 +35,13 @@
 
 struct kube_reflector_opts {
 	const struct kube_resource *res; /* borrowed; must outlive the reflector */
-	const char *ns;                  /* NULL/"" = all namespaces (copied) */
-	const char *label_selector;      /* copied; may be NULL */
-	const char *field_selector;      /* copied; may be NULL */
-	long page_size;                  /* 0 = KUBE_DEFAULT_PAGE_SIZE */
-	int min_watch_timeout_s;         /* 0 = KUBE_WATCH_MIN_TIMEOUT_S (tests shorten it) */
-	const char *name;                /* for logs; copied; may be NULL */
-	int strip_managed_fields;        /* store objects without metadata.managedFields */
+	const char *ns;			 /* NULL/"" = all namespaces (copied) */
+	const char *label_selector;	 /* copied; may be NULL */
+	const char *field_selector;	 /* copied; may be NULL */
+	long page_size;			 /* 0 = KUBE_DEFAULT_PAGE_SIZE */
+	int min_watch_timeout_s;	 /* 0 = KUBE_WATCH_MIN_TIMEOUT_S (tests shorten it) */
+	const char *name;		 /* for logs; copied; may be NULL */
+	int strip_managed_fields;	 /* store objects without metadata.managedFields */
 	/*
 	 * Store objects without KUBE_LAST_APPLIED_ANNOTATION. An update (PUT) of
 	 * such a copy would remove it on the server: only for objects written
@@ -51,12 +51,12 @@ struct kube_reflector_opts {
 };
 
 struct kube_reflector_stats {
-	unsigned long lists;        /* successful lists (1 + relists) */
-	unsigned long watches;      /* watches opened */
-	unsigned long events;       /* watch events applied (bookmarks included) */
-	unsigned long gone;         /* 410 answers that forced a relist */
-	unsigned long failures;     /* failed lists or watches (each followed by a backoff) */
-	int last_error;             /* the most recent failure code, 0 if none */
+	unsigned long lists;	/* successful lists (1 + relists) */
+	unsigned long watches;	/* watches opened */
+	unsigned long events;	/* watch events applied (bookmarks included) */
+	unsigned long gone;	/* 410 answers that forced a relist */
+	unsigned long failures; /* failed lists or watches (each followed by a backoff) */
+	int last_error;		/* the most recent failure code, 0 if none */
 };
 
 struct kube_reflector;

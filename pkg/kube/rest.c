@@ -37,7 +37,7 @@ const struct kube_resource kube_res_crds = {"apiextensions.k8s.io", "v1",
 
 struct kube_client {
 	struct kube_config *cfg;
-	char *host;       /* metrics label: host[:port] of the server */
+	char *host; /* metrics label: host[:port] of the server */
 	char *user_agent;
 	int64_t timeout_ms;
 	pthread_mutex_t mu; /* guards the pool */
@@ -65,9 +65,10 @@ static void global_init(void)
 					 "Number of HTTP requests, partitioned by status code, "
 					 "method, and host.",
 					 "code,method,host");
-	m_duration = base_metric_histogram("rest_client_request_duration_seconds",
-					   "Request latency in seconds. Broken down by verb, and host.",
-					   "verb,host", buckets, ARRAY_SIZE(buckets));
+	m_duration =
+		base_metric_histogram("rest_client_request_duration_seconds",
+				      "Request latency in seconds. Broken down by verb, and host.",
+				      "verb,host", buckets, ARRAY_SIZE(buckets));
 }
 
 int kube_client_new(struct kube_config *cfg, const struct kube_client_opts *opts,
@@ -82,7 +83,8 @@ int kube_client_new(struct kube_config *cfg, const struct kube_client_opts *opts
 	p = strstr(s, "://");
 	p = p ? p + 3 : s;
 	c->host = xstrndup(p, strcspn(p, "/"));
-	c->user_agent = xstrdup(opts && opts->user_agent ? opts->user_agent : "globaldb-controller");
+	c->user_agent =
+		xstrdup(opts && opts->user_agent ? opts->user_agent : "globaldb-controller");
 	c->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : KUBE_DEFAULT_TIMEOUT_MS;
 	pthread_mutex_init(&c->mu, NULL);
 	*out = c;
@@ -134,8 +136,7 @@ static void handle_put(struct kube_client *c, CURL *h)
 		curl_easy_cleanup(h);
 }
 
-char *kube_path(const struct kube_resource *res, const char *ns, const char *name,
-		const char *sub)
+char *kube_path(const struct kube_resource *res, const char *ns, const char *name, const char *sub)
 {
 	struct base_buf b = BASE_BUF_INIT(0);
 
@@ -503,8 +504,8 @@ int kube_list_all(struct kube_client *c, const struct kube_resource *res, const 
 		} else if (json_is_array(items)) {
 			json_array_extend(json_object_get(all, "items"), items);
 		}
-		next = json_string_value(json_object_get(json_object_get(page, "metadata"),
-							 "continue"));
+		next = json_string_value(
+			json_object_get(json_object_get(page, "metadata"), "continue"));
 		free(cont);
 		cont = next && *next ? xstrdup(next) : NULL;
 		json_decref(page);
@@ -524,8 +525,8 @@ out:
 	return rc;
 }
 
-int kube_create(struct kube_client *c, const struct kube_resource *res, const char *ns,
-		json_t *obj, json_t **out, struct kube_status *st)
+int kube_create(struct kube_client *c, const struct kube_resource *res, const char *ns, json_t *obj,
+		json_t **out, struct kube_status *st)
 {
 	char *path;
 	int rc;

@@ -37,10 +37,10 @@
 
 /* Caps and defaults. */
 #define KUBE_MAX_RESPONSE_BYTES (64u << 20) /* a response body (a list page) */
-#define KUBE_DEFAULT_TIMEOUT_MS 30000        /* a whole non-watch request */
+#define KUBE_DEFAULT_TIMEOUT_MS 30000	    /* a whole non-watch request */
 #define KUBE_CONNECT_TIMEOUT_MS 10000
-#define KUBE_DEFAULT_PAGE_SIZE 500           /* client-go's pager */
-#define KUBE_HANDLE_POOL 8                   /* idle easy handles kept */
+#define KUBE_DEFAULT_PAGE_SIZE 500 /* client-go's pager */
+#define KUBE_HANDLE_POOL 8	   /* idle easy handles kept */
 
 /* A resource kind as the API addresses it. Static data in practice. */
 struct kube_resource {
@@ -52,15 +52,15 @@ struct kube_resource {
 
 extern const struct kube_resource kube_res_configmaps;
 extern const struct kube_resource kube_res_namespaces;
-extern const struct kube_resource kube_res_leases;      /* coordination.k8s.io/v1 */
-extern const struct kube_resource kube_res_events;      /* events.k8s.io/v1 */
-extern const struct kube_resource kube_res_crds;        /* apiextensions.k8s.io/v1 */
+extern const struct kube_resource kube_res_leases; /* coordination.k8s.io/v1 */
+extern const struct kube_resource kube_res_events; /* events.k8s.io/v1 */
+extern const struct kube_resource kube_res_crds;   /* apiextensions.k8s.io/v1 */
 
 struct kube_client;
 
 struct kube_client_opts {
-	int64_t timeout_ms;      /* per request; 0 = KUBE_DEFAULT_TIMEOUT_MS */
-	const char *user_agent;  /* NULL = "globaldb-controller" */
+	int64_t timeout_ms;	/* per request; 0 = KUBE_DEFAULT_TIMEOUT_MS */
+	const char *user_agent; /* NULL = "globaldb-controller" */
 };
 
 /*
@@ -86,8 +86,7 @@ void kube_set_thread_timeout(int64_t ms);
  * ns is ignored for cluster-scoped resources; name and sub may be NULL.
  * Caller frees.
  */
-char *kube_path(const struct kube_resource *res, const char *ns, const char *name,
-		const char *sub);
+char *kube_path(const struct kube_resource *res, const char *ns, const char *name, const char *sub);
 
 /* GET one object. */
 int kube_get(struct kube_client *c, const struct kube_resource *res, const char *ns,
@@ -98,7 +97,7 @@ struct kube_list_opts {
 	const char *field_selector;
 	const char *resource_version; /* NULL/"" = most recent (consistent read) */
 	const char *continue_token;
-	long limit;                   /* 0 = no limit */
+	long limit; /* 0 = no limit */
 };
 
 /* One LIST page as the server returns it (a *List with items and metadata.continue). */
@@ -115,8 +114,8 @@ int kube_list_all(struct kube_client *c, const struct kube_resource *res, const 
 		  const struct kube_list_opts *opts, json_t **out, struct kube_status *st);
 
 /* POST obj (borrowed). out may be NULL. */
-int kube_create(struct kube_client *c, const struct kube_resource *res, const char *ns,
-		json_t *obj, json_t **out, struct kube_status *st);
+int kube_create(struct kube_client *c, const struct kube_resource *res, const char *ns, json_t *obj,
+		json_t **out, struct kube_status *st);
 
 /*
  * PUT obj to the object (sub NULL) or a subresource (sub "status"). A
@@ -151,7 +150,7 @@ enum kube_patch_type {
 struct kube_patch_opts {
 	enum kube_patch_type type;
 	const char *field_manager; /* required for APPLY */
-	int force;                 /* APPLY: take ownership of conflicting fields */
+	int force;		   /* APPLY: take ownership of conflicting fields */
 	const char *subresource;   /* NULL or "status" */
 };
 
@@ -166,11 +165,11 @@ int kube_delete(struct kube_client *c, const struct kube_resource *res, const ch
 
 struct kube_watch_opts {
 	const char *resource_version; /* start after this version ("" = now + synthetic ADDs) */
-	int timeout_s;                /* server-side timeoutSeconds; 0 = none */
+	int timeout_s;		      /* server-side timeoutSeconds; 0 = none */
 	const char *label_selector;
 	const char *field_selector;
-	int bookmarks;                /* allowWatchBookmarks=true */
-	size_t max_line;              /* event cap; 0 = KUBE_WATCH_MAX_LINE */
+	int bookmarks;	 /* allowWatchBookmarks=true */
+	size_t max_line; /* event cap; 0 = KUBE_WATCH_MAX_LINE */
 };
 
 /*

@@ -27,10 +27,10 @@
 
 /* The details of a failed request. Embedded by callers; no heap memory. */
 struct kube_status {
-	int code;                                 /* HTTP (or Status) code, 0 = no answer */
-	int retry_after_s;                        /* Retry-After or details.retryAfterSeconds, 0 = none */
-	char reason[KUBE_STATUS_REASON_MAX];      /* e.g. "Conflict", "Expired", "" if none */
-	char message[KUBE_STATUS_MESSAGE_MAX];    /* the server's message, or ours for local errors */
+	int code;	   /* HTTP (or Status) code, 0 = no answer */
+	int retry_after_s; /* Retry-After or details.retryAfterSeconds, 0 = none */
+	char reason[KUBE_STATUS_REASON_MAX];   /* e.g. "Conflict", "Expired", "" if none */
+	char message[KUBE_STATUS_MESSAGE_MAX]; /* the server's message, or ours for local errors */
 };
 
 /* Empties st. NULL is fine. */

@@ -66,8 +66,8 @@ char *kube_object_key(json_t *obj)
 
 static const char *rv_of(json_t *obj)
 {
-	return json_string_value(json_object_get(json_object_get(obj, "metadata"),
-						 "resourceVersion"));
+	return json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 }
 
 /* The entry the store keeps for obj: [resourceVersion or null, compact JSON]. */
@@ -117,11 +117,9 @@ json_t *kube_store_list(struct kube_store *s)
 	size_t i;
 
 	pthread_mutex_lock(&s->mu);
-	json_object_foreach(s->items, k, v)
-		json_array_append(entries, v);
+	json_object_foreach(s->items, k, v) json_array_append(entries, v);
 	pthread_mutex_unlock(&s->mu);
-	json_array_foreach(entries, i, v)
-		json_array_append_new(arr, entry_object(v));
+	json_array_foreach(entries, i, v) json_array_append_new(arr, entry_object(v));
 	json_decref(entries);
 	return arr;
 }
@@ -194,7 +192,8 @@ int kube_store_replace(struct kube_store *s, json_t *items)
 	const char *k;
 	size_t i;
 
-	json_array_foreach(items, i, v) {
+	json_array_foreach(items, i, v)
+	{
 		char *key = kube_object_key(v);
 
 		if (!key) {
@@ -210,7 +209,8 @@ int kube_store_replace(struct kube_store *s, json_t *items)
 	 * current map only changes here; reading it without the lock is safe.
 	 */
 	old_items = s->items;
-	json_array_foreach(items, i, v) {
+	json_array_foreach(items, i, v)
+	{
 		char *key = kube_object_key(v);
 		json_t *o = json_object_get(old_items, key);
 		const char *orv = json_string_value(json_array_get(o, 0)), *nrv = rv_of(v);
@@ -221,14 +221,16 @@ int kube_store_replace(struct kube_store *s, json_t *items)
 			json_array_append_new(changes, json_pack("[oO]", entry_object(o), v));
 		free(key);
 	}
-	json_object_foreach(old_items, k, v) {
+	json_object_foreach(old_items, k, v)
+	{
 		if (!json_object_get(fresh, k))
 			json_array_append_new(changes, json_pack("[on]", entry_object(v)));
 	}
 	pthread_mutex_lock(&s->mu);
 	s->items = fresh;
 	pthread_mutex_unlock(&s->mu);
-	json_array_foreach(changes, i, c) {
+	json_array_foreach(changes, i, c)
+	{
 		json_t *o = json_array_get(c, 0), *n = json_array_get(c, 1);
 
 		notify(s, json_is_null(o) ? NULL : o, json_is_null(n) ? NULL : n);

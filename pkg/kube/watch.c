@@ -36,8 +36,8 @@ void kube_watch_decoder_release(struct kube_watch_decoder *d)
 	base_buf_release(&d->line);
 }
 
-int kube_watch_decode_event(const char *line, size_t n, enum kube_event_type *type,
-			    json_t **object, struct kube_status *st)
+int kube_watch_decode_event(const char *line, size_t n, enum kube_event_type *type, json_t **object,
+			    struct kube_status *st)
 {
 	json_t *root, *obj;
 	const char *t;

@@ -43,12 +43,12 @@ const char *kube_event_type_name(enum kube_event_type t);
 typedef int (*kube_watch_fn)(void *ud, enum kube_event_type type, json_t *object);
 
 struct kube_watch_decoder {
-	struct base_buf line;      /* bytes of the current, incomplete line */
+	struct base_buf line; /* bytes of the current, incomplete line */
 	kube_watch_fn fn;
 	void *ud;
-	struct kube_status *st;    /* borrowed, may be NULL: filled on ERROR events */
-	int err;                   /* sticky first error, 0 while healthy */
-	unsigned long events;      /* events delivered so far */
+	struct kube_status *st; /* borrowed, may be NULL: filled on ERROR events */
+	int err;		/* sticky first error, 0 while healthy */
+	unsigned long events;	/* events delivered so far */
 };
 
 /* Initializes d; max_line is the line cap (0 = KUBE_WATCH_MAX_LINE). st may be NULL. */
@@ -75,7 +75,7 @@ int kube_watch_decoder_finish(struct kube_watch_decoder *d);
  * *object receives a new reference. An ERROR event returns its Status's code
  * (st filled). Other failures: BASE_EPARSE.
  */
-int kube_watch_decode_event(const char *line, size_t n, enum kube_event_type *type,
-			    json_t **object, struct kube_status *st);
+int kube_watch_decode_event(const char *line, size_t n, enum kube_event_type *type, json_t **object,
+			    struct kube_status *st);
 
 #endif

@@ -36,7 +36,7 @@ struct kube_workqueue {
 	struct delayed {
 		int64_t when;
 		char *key;
-	} *heap; /* min-heap on when; may hold stale entries (see above) */
+	} * heap; /* min-heap on when; may hold stale entries (see above) */
 	size_t heap_len, heap_cap;
 	double tokens;
 	int64_t tokens_ms;
@@ -50,7 +50,7 @@ static void metrics_init(void)
 {
 	/* controller-runtime: prometheus.ExponentialBuckets(10e-9, 10, 12). */
 	static const double b[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3,
-				   1e-2, 1e-1, 1,    10,   100,  1000};
+				   1e-2, 1e-1, 1,    10,   100,	 1000};
 
 	m_depth = base_metric_gauge("workqueue_depth", "Current depth of workqueue", "name");
 	m_adds = base_metric_counter("workqueue_adds_total",
@@ -368,9 +368,9 @@ void kube_workqueue_done(struct kube_workqueue *q, const char *key)
 	pthread_mutex_lock(&q->mu);
 	started = json_object_get(q->processing, key);
 	if (started) {
-		base_metric_observe(m_work_dur,
-				    (double)(base_now_mono_ns() - json_integer_value(started)) / 1e9,
-				    q->name);
+		base_metric_observe(
+			m_work_dur,
+			(double)(base_now_mono_ns() - json_integer_value(started)) / 1e9, q->name);
 		json_object_del(q->processing, key);
 		if (json_object_get(q->dirty, key)) {
 			push(q, key);

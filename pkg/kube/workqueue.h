@@ -42,8 +42,8 @@ struct kube_workqueue_opts {
 	const char *name;      /* metrics label; required */
 	int64_t base_delay_ms; /* 0 = KUBE_WQ_BASE_DELAY_MS */
 	int64_t max_delay_ms;  /* 0 = KUBE_WQ_MAX_DELAY_MS */
-	double qps;            /* 0 = KUBE_WQ_QPS */
-	int burst;             /* 0 = KUBE_WQ_BURST */
+	double qps;	       /* 0 = KUBE_WQ_QPS */
+	int burst;	       /* 0 = KUBE_WQ_BURST */
 };
 
 struct kube_workqueue;

@@ -130,7 +130,8 @@ int kube_yaml_to_json(const char *data, size_t n, json_t **out, char **errmsg)
 			if (errmsg)
 				*errmsg = xstrdup(rc == BASE_ETOOBIG
 							  ? "YAML document too deep or too large"
-							  : "YAML document has a non-scalar key or invalid UTF-8");
+							  : "YAML document has a non-scalar key or "
+							    "invalid UTF-8");
 		}
 	}
 	yaml_document_delete(&doc);

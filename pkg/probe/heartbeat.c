@@ -29,8 +29,8 @@ void probe_heartbeat_record(struct probe_heartbeat *hb, int64_t seq, int64_t sen
 }
 
 int64_t probe_heartbeat_lag_ms(const struct probe_heartbeat *hb, int64_t replica_seq,
-                               int64_t replica_written_real_ms, int64_t now_mono_ms,
-                               int64_t now_real_ms)
+			       int64_t replica_written_real_ms, int64_t now_mono_ms,
+			       int64_t now_real_ms)
 {
 	int64_t lag;
 	size_t i;

@@ -70,7 +70,7 @@ void probe_heartbeat_record(struct probe_heartbeat *hb, int64_t seq, int64_t sen
  * / now_real_ms. Milliseconds >= 0, or -1 when unknown.
  */
 int64_t probe_heartbeat_lag_ms(const struct probe_heartbeat *hb, int64_t replica_seq,
-                               int64_t replica_written_real_ms, int64_t now_mono_ms,
-                               int64_t now_real_ms);
+			       int64_t replica_written_real_ms, int64_t now_mono_ms,
+			       int64_t now_real_ms);
 
 #endif

@@ -63,17 +63,17 @@
 #include "pkg/base/base64.h"
 #include "pkg/base/err.h"
 
-#define MAX_OPTION      1024   /* bytes in any option string */
-#define IN_INITIAL      512    /* the input buffer of a fresh or idle connection */
-#define IN_SHRINK       4096   /* an input buffer above this shrinks after an exchange */
-#define PROTOCOL_3_0    196608 /* 3 << 16 */
-#define SSL_REQUEST     80877103
-#define NONCE_BYTES     18      /* 24 characters of base64 */
-#define SCRAM_KEY       32      /* SHA-256 output */
-#define SCRAM_MAX_ITER  1000000 /* more is a server making us burn CPU */
-#define SCRAM_MAX_SALT  1024    /* decoded bytes */
+#define MAX_OPTION 1024	    /* bytes in any option string */
+#define IN_INITIAL 512	    /* the input buffer of a fresh or idle connection */
+#define IN_SHRINK 4096	    /* an input buffer above this shrinks after an exchange */
+#define PROTOCOL_3_0 196608 /* 3 << 16 */
+#define SSL_REQUEST 80877103
+#define NONCE_BYTES 18	       /* 24 characters of base64 */
+#define SCRAM_KEY 32	       /* SHA-256 output */
+#define SCRAM_MAX_ITER 1000000 /* more is a server making us burn CPU */
+#define SCRAM_MAX_SALT 1024    /* decoded bytes */
 #define SSL_CTX_ENTRIES 8
-#define SCRAM_MECH      "SCRAM-SHA-256"
+#define SCRAM_MECH "SCRAM-SHA-256"
 
 enum state {
 	ST_CONNECTING,
@@ -98,13 +98,13 @@ enum scram_step {
 	SCRAM_NONE,
 	SCRAM_SENT_FIRST, /* client-first sent, waiting for server-first */
 	SCRAM_SENT_FINAL, /* client-final sent, waiting for the server's signature */
-	SCRAM_VERIFIED,   /* the server proved it knows the password */
+	SCRAM_VERIFIED,	  /* the server proved it knows the password */
 };
 
 /* What only the login needs; freed (and wiped) at the first ReadyForQuery. */
 struct login {
 	char *user, *dbname, *password, *appname;
-	char *name;     /* host for SNI and verify-full */
+	char *name;	/* host for SNI and verify-full */
 	char *rootcert; /* CA file; NULL for the system store */
 	enum sslmode mode;
 	int verify_chain, verify_name;
@@ -126,11 +126,11 @@ struct pgw_conn {
 	struct login *login;
 	unsigned char *in;
 	size_t inoff, inlen, inalloc; /* unread bytes are in[inoff..inlen) */
-	size_t skip;                  /* bytes still to drop of an oversized message */
+	size_t skip;		      /* bytes still to drop of an oversized message */
 	unsigned char *out;
 	size_t outoff, outlen, outalloc; /* unwritten bytes are out[outoff..outlen) */
-	size_t msgstart;                 /* where the message being built starts */
-	char *vals;                      /* the first row's two values, NUL-separated */
+	size_t msgstart;		 /* where the message being built starts */
+	char *vals;			 /* the first row's two values, NUL-separated */
 	size_t valsize;
 	struct pgw_result res;
 	char sqlstate[6];
@@ -147,7 +147,7 @@ enum phase {
 /* ---- errors ---- */
 
 static __attribute__((format(printf, 3, 4))) int fail(struct pgw_conn *c, enum pgw_fail why,
-                                                      const char *fmt, ...)
+						      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -447,8 +447,8 @@ static int flush_out(struct pgw_conn *c)
 	while (c->outoff < c->outlen) {
 		if (c->ssl) {
 			ERR_clear_error();
-			ret =
-			    SSL_write_ex(c->ssl, c->out + c->outoff, c->outlen - c->outoff, &done);
+			ret = SSL_write_ex(c->ssl, c->out + c->outoff, c->outlen - c->outoff,
+					   &done);
 			if (ret != 1) {
 				if (ssl_wait_or_fail(c, ret, PGW_FAIL_CONNECT, "tls write") < 0)
 					return -1;
@@ -495,11 +495,11 @@ void pgw_cache_stats(long *hits, long *misses)
 }
 
 static void scram_id(unsigned char id[SCRAM_KEY], const char *password, const unsigned char *salt,
-                     size_t saltlen, int iterations)
+		     size_t saltlen, int iterations)
 {
 	static const char tag[] = "pgwire scram cache";
 	unsigned char hdr[8] = {iterations >> 24, iterations >> 16, iterations >> 8, iterations,
-	                        saltlen >> 24,    saltlen >> 16,    saltlen >> 8,    saltlen};
+				saltlen >> 24,	  saltlen >> 16,    saltlen >> 8,    saltlen};
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 
 	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
@@ -511,7 +511,7 @@ static void scram_id(unsigned char id[SCRAM_KEY], const char *password, const un
 }
 
 static void hmac(const unsigned char *key, size_t keylen, const void *data, size_t n,
-                 unsigned char out[SCRAM_KEY])
+		 unsigned char out[SCRAM_KEY])
 {
 	unsigned int len = SCRAM_KEY;
 
@@ -521,8 +521,8 @@ static void hmac(const unsigned char *key, size_t keylen, const void *data, size
 
 /* The ClientKey and ServerKey for (password, salt, iterations): cached, or derived and cached. */
 static void scram_keys(const char *password, const unsigned char *salt, size_t saltlen,
-                       int iterations, unsigned char client_key[SCRAM_KEY],
-                       unsigned char server_key[SCRAM_KEY])
+		       int iterations, unsigned char client_key[SCRAM_KEY],
+		       unsigned char server_key[SCRAM_KEY])
 {
 	unsigned char id[SCRAM_KEY], salted[SCRAM_KEY];
 	struct scram_entry *e, *victim = &scram_cache[0];
@@ -546,7 +546,7 @@ static void scram_keys(const char *password, const unsigned char *salt, size_t s
 
 	/* Derived outside the lock: it takes milliseconds. */
 	if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)saltlen, iterations,
-	                       EVP_sha256(), SCRAM_KEY, salted))
+			       EVP_sha256(), SCRAM_KEY, salted))
 		BUG("pbkdf2 failed");
 	hmac(salted, SCRAM_KEY, "Client Key", 10, client_key);
 	hmac(salted, SCRAM_KEY, "Server Key", 10, server_key);
@@ -627,12 +627,12 @@ static SSL_CTX *ctx_get(struct pgw_conn *c, int verify, const char *path)
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-	                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (verify) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 		if (path ? SSL_CTX_load_verify_locations(ctx, path, NULL) != 1
-		         : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+			 : SSL_CTX_set_default_verify_paths(ctx) != 1) {
 			fail(c, PGW_FAIL_TLS, "cannot load root certificates: %s", ssl_reason());
 			SSL_CTX_free(ctx);
 			return NULL;
@@ -725,7 +725,7 @@ static int md5(const void *a, size_t alen, const void *b, size_t blen, unsigned 
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int ok = md && EVP_DigestInit_ex(md, EVP_md5(), NULL) && EVP_DigestUpdate(md, a, alen) &&
-	         EVP_DigestUpdate(md, b, blen) && EVP_DigestFinal_ex(md, out, NULL);
+		 EVP_DigestUpdate(md, b, blen) && EVP_DigestFinal_ex(md, out, NULL);
 
 	EVP_MD_CTX_free(md);
 	ERR_clear_error();
@@ -853,7 +853,7 @@ static int scram_continue(struct pgw_conn *c, const unsigned char *data, size_t 
 	amlen = 5 + nlen + 1 + n + 1 + (size_t)flen;
 	auth_msg = xmalloc(amlen + 1);
 	snprintf(auth_msg, amlen + 1, "n=,r=%s,%.*s,c=biws,r=%.*s", l->nonce, (int)n, msg,
-	         (int)noncelen, nonce);
+		 (int)noncelen, nonce);
 	SHA256(ck, SCRAM_KEY, stored);
 	hmac(stored, SCRAM_KEY, auth_msg, amlen, sig);
 	for (i = 0; i < SCRAM_KEY; i++)
@@ -1017,7 +1017,7 @@ static int handle_async(struct pgw_conn *c, char type, struct cur *r)
 		return 0;
 	default:
 		return fail(c, PGW_FAIL_PROTOCOL, "unexpected message type 0x%02x",
-		            (unsigned char)type);
+			    (unsigned char)type);
 	}
 }
 
@@ -1048,7 +1048,7 @@ static int handle_startup(struct pgw_conn *c, char type, struct cur *r)
 			return fail(c, PGW_FAIL_PROTOCOL, "malformed ErrorResponse");
 		copy_printable(text, sizeof(text), msg);
 		return fail(c, classify_startup(c->sqlstate), "server error %s: %s",
-		            c->sqlstate[0] ? c->sqlstate : "(none)", text);
+			    c->sqlstate[0] ? c->sqlstate : "(none)", text);
 	case 'v':
 		minor = get_i32(r);
 		n = get_i32(r);
@@ -1081,7 +1081,7 @@ static int handle_startup(struct pgw_conn *c, char type, struct cur *r)
 		return handle_async(c, type, r);
 	default:
 		return fail(c, PGW_FAIL_PROTOCOL, "unexpected message type 0x%02x during startup",
-		            (unsigned char)type);
+			    (unsigned char)type);
 	}
 }
 
@@ -1185,7 +1185,7 @@ static int handle_query(struct pgw_conn *c, char type, struct cur *r)
 	}
 	if (!cur_done(r))
 		return fail(c, PGW_FAIL_PROTOCOL, "malformed message of type 0x%02x",
-		            (unsigned char)type);
+			    (unsigned char)type);
 	return 0;
 }
 
@@ -1202,7 +1202,7 @@ static int handle_idle(struct pgw_conn *c, char type, struct cur *r)
 		return fail(c, PGW_FAIL_PROTOCOL, "malformed ErrorResponse");
 	copy_printable(text, sizeof(text), msg);
 	return fail(c, PGW_FAIL_CONNECT, "server error %s while idle: %s",
-	            state[0] ? state : "(none)", text);
+		    state[0] ? state : "(none)", text);
 }
 
 /* A message over the cap: fine to skip, or a protocol violation. */
@@ -1305,8 +1305,8 @@ static int read_messages(struct pgw_conn *c, enum phase ph)
 			if (len - 4 > PGW_MAX_MESSAGE) {
 				if (!skippable(c, ph, (char)h[0]))
 					return fail(c, PGW_FAIL_PROTOCOL,
-					            "message of type 0x%02x over the size cap",
-					            h[0]);
+						    "message of type 0x%02x over the size cap",
+						    h[0]);
 				c->inoff += 5;
 				c->skip = len - 4;
 				continue;
@@ -1319,7 +1319,7 @@ static int read_messages(struct pgw_conn *c, enum phase ph)
 			c->inoff += 1 + (size_t)len;
 			rc = ph == PH_STARTUP ? handle_startup(c, (char)h[0], &r)
 			     : ph == PH_QUERY ? handle_query(c, (char)h[0], &r)
-			                      : handle_idle(c, (char)h[0], &r);
+					      : handle_idle(c, (char)h[0], &r);
 			if (rc)
 				return rc;
 			/* An auth answer goes out before anything after its request is read. */
@@ -1359,8 +1359,8 @@ static void login_free(struct login *l)
 
 static int parse_sslmode(const char *s, enum sslmode *m)
 {
-	static const char *const names[] = {"disable", "allow",     "prefer",
-	                                    "require", "verify-ca", "verify-full"};
+	static const char *const names[] = {"disable", "allow",	    "prefer",
+					    "require", "verify-ca", "verify-full"};
 	size_t i;
 
 	if (!s) {
@@ -1596,7 +1596,7 @@ static int tls_handshake(struct pgw_conn *c)
 		if (l->verify_chain && vr != X509_V_OK) {
 			ERR_clear_error();
 			return fail(c, PGW_FAIL_TLS, "certificate verify failed: %s",
-			            X509_verify_cert_error_string(vr));
+				    X509_verify_cert_error_string(vr));
 		}
 		if (ssl_wait_or_fail(c, ret, PGW_FAIL_TLS, "tls handshake") < 0)
 			return -1;

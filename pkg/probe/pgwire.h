@@ -72,13 +72,13 @@
 
 /* Connection options. All strings are borrowed during pgw_connect_start (copied). */
 struct pgw_options {
-	const char *host;        /* server name for SNI and verify-full; NULL or "": hostaddr */
-	const char *hostaddr;    /* numeric IPv4/IPv6 address; NULL: host, which must be numeric */
-	int port;                /* 1..65535 */
-	const char *dbname;      /* NULL or "": same as user */
-	const char *user;        /* required */
-	const char *password;    /* NULL: no password (trust, or failure when one is asked for) */
-	const char *sslmode;     /* see above; NULL means require */
+	const char *host;	 /* server name for SNI and verify-full; NULL or "": hostaddr */
+	const char *hostaddr;	 /* numeric IPv4/IPv6 address; NULL: host, which must be numeric */
+	int port;		 /* 1..65535 */
+	const char *dbname;	 /* NULL or "": same as user */
+	const char *user;	 /* required */
+	const char *password;	 /* NULL: no password (trust, or failure when one is asked for) */
+	const char *sslmode;	 /* see above; NULL means require */
 	const char *sslrootcert; /* PEM CA file; NULL or "system": the system default store */
 	const char *application_name; /* NULL: not sent */
 };
@@ -86,7 +86,7 @@ struct pgw_options {
 /* What a poll function wants next. */
 enum pgw_io {
 	PGW_FAILED = -1,    /* see pgw_failure() and pgw_error() */
-	PGW_DONE = 0,       /* logged in, or the exchange is over */
+	PGW_DONE = 0,	    /* logged in, or the exchange is over */
 	PGW_WANT_READ = 1,  /* call again when the socket is readable */
 	PGW_WANT_WRITE = 2, /* call again when it is writable (or readable: both are fine) */
 };
@@ -95,8 +95,8 @@ enum pgw_io {
 enum pgw_fail {
 	PGW_FAIL_NONE = 0,
 	PGW_FAIL_CONNECT,     /* connect, EOF or socket error; a startup error of no other class */
-	PGW_FAIL_TLS,         /* TLS refused ('N' under require), handshake or certificate */
-	PGW_FAIL_AUTH,        /* bad password, unknown role/database, server failed SCRAM proof */
+	PGW_FAIL_TLS,	      /* TLS refused ('N' under require), handshake or certificate */
+	PGW_FAIL_AUTH,	      /* bad password, unknown role/database, server failed SCRAM proof */
 	PGW_FAIL_UNAVAILABLE, /* starting up, shutting down, too busy (57P0x, class 53) */
 	PGW_FAIL_PROTOCOL,    /* a malformed, oversized or unexpected message */
 	PGW_FAIL_SERVER,      /* the server answered SSLRequest with an error (fork failure) */
@@ -107,11 +107,11 @@ enum pgw_fail {
  * pgw_send or pgw_close (borrowed from the connection).
  */
 struct pgw_result {
-	int failed;           /* an ErrorResponse arrived; the first one's SQLSTATE is kept */
+	int failed;	      /* an ErrorResponse arrived; the first one's SQLSTATE is kept */
 	char sqlstate[6];     /* "" when none, or when the server sent no valid SQLSTATE */
-	long ntuples;         /* DataRows seen, across all result sets */
-	int nfields;          /* columns in the first DataRow */
-	int oversized;        /* the first DataRow was over PGW_MAX_MESSAGE: skipped, values NULL */
+	long ntuples;	      /* DataRows seen, across all result sets */
+	int nfields;	      /* columns in the first DataRow */
+	int oversized;	      /* the first DataRow was over PGW_MAX_MESSAGE: skipped, values NULL */
 	const char *value[2]; /* first DataRow's first two columns as text; NULL: SQL NULL/absent */
 };
 

@@ -45,11 +45,11 @@
 #include "pkg/probe/pgwire.h"
 #include "pkg/probe/resolve.h"
 
-#define DEFAULT_TABLE        "globaldb_heartbeat"
+#define DEFAULT_TABLE "globaldb_heartbeat"
 #define DEFAULT_HEARTBEAT_ID "globaldb-controller"
-#define DEFAULT_APPLICATION  "globaldb-controller"
-#define MAX_STRING           4096 /* any configured string: host, user, statement... */
-#define PASS_BUDGET_MS       20   /* socket work per pass before deadlines are checked again */
+#define DEFAULT_APPLICATION "globaldb-controller"
+#define MAX_STRING 4096	  /* any configured string: host, user, statement... */
+#define PASS_BUDGET_MS 20 /* socket work per pass before deadlines are checked again */
 
 enum phase {
 	PH_IDLE = 0,
@@ -77,8 +77,8 @@ struct config {
  */
 struct target {
 	char *name;
-	int removed;            /* shared: probe_prober_remove was called */
-	int changed;            /* shared: listed in the prober's changed list */
+	int removed;		/* shared: probe_prober_remove was called */
+	int changed;		/* shared: listed in the prober's changed list */
 	struct config *pending; /* shared: a new configuration from probe_prober_set */
 	struct probe_verdict v; /* shared: the published verdict */
 
@@ -98,12 +98,12 @@ struct target {
 	int64_t sent_real_ms; /* wall clock: the heartbeat's written_at */
 	struct probe_resolve_req *rq;
 	char *slot_key; /* "host:port" while holding a connection slot */
-	int in_fifo;    /* listed in the prober's slot queue */
+	int in_fifo;	/* listed in the prober's slot queue */
 	struct pgw_conn *conn;
-	int conn_ready;  /* connected: reusable for the next probe */
+	int conn_ready;	 /* connected: reusable for the next probe */
 	int table_ready; /* writer: the heartbeat table exists on this connection */
-	short events;    /* what the socket waits for */
-	int failed;      /* a result of the statement was an error */
+	short events;	 /* what the socket waits for */
+	int failed;	 /* a result of the statement was an error */
 	enum probe_error err;
 	char sqlstate[6];
 	int got_row;
@@ -188,19 +188,19 @@ static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 static void metrics_init(void)
 {
 	static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-	                                 0.25,  0.5,    1,     2.5,  5,     10};
+					 0.25,	0.5,	1,     2.5,  5,	    10};
 
 	m_failures =
-	    base_metric_counter("globaldb_probe_failures_total",
-	                        "Failed database probes by target and reason", "target,reason");
+		base_metric_counter("globaldb_probe_failures_total",
+				    "Failed database probes by target and reason", "target,reason");
 	m_duration = base_metric_histogram("globaldb_probe_duration_seconds",
-	                                   "Duration of database probes (connect included)", "role",
-	                                   buckets, ARRAY_SIZE(buckets));
-	m_lag =
-	    base_metric_gauge("globaldb_replication_lag_seconds",
-	                      "Replication lag measured by heartbeat, per reader target", "target");
+					   "Duration of database probes (connect included)", "role",
+					   buckets, ARRAY_SIZE(buckets));
+	m_lag = base_metric_gauge("globaldb_replication_lag_seconds",
+				  "Replication lag measured by heartbeat, per reader target",
+				  "target");
 	m_healthy = base_metric_gauge("globaldb_probe_healthy",
-	                              "1 when the target's probe verdict is healthy", "target");
+				      "1 when the target's probe verdict is healthy", "target");
 }
 
 const char *probe_error_name(enum probe_error e)
@@ -265,8 +265,8 @@ static int valid_identifier(const char *s)
 
 static int valid_sslmode(const char *s)
 {
-	static const char *const modes[] = {"disable", "allow",     "prefer",
-	                                    "require", "verify-ca", "verify-full"};
+	static const char *const modes[] = {"disable", "allow",	    "prefer",
+					    "require", "verify-ca", "verify-full"};
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(modes); i++)
@@ -346,21 +346,21 @@ static const char *heartbeat_sql(const struct config *c, enum phase ph, char buf
 {
 	if (ph == PH_SETUP)
 		snprintf(buf, SQL_MAX,
-		         "CREATE TABLE IF NOT EXISTS %s (id text PRIMARY KEY, "
-		         "written_at timestamptz NOT NULL, seq bigint NOT NULL)",
-		         c->table);
+			 "CREATE TABLE IF NOT EXISTS %s (id text PRIMARY KEY, "
+			 "written_at timestamptz NOT NULL, seq bigint NOT NULL)",
+			 c->table);
 	else if (c->kind == PROBE_READER)
 		snprintf(buf, SQL_MAX,
-		         "SELECT seq, (extract(epoch FROM written_at) * 1000)::int8 "
-		         "FROM %s WHERE id = $1",
-		         c->table);
+			 "SELECT seq, (extract(epoch FROM written_at) * 1000)::int8 "
+			 "FROM %s WHERE id = $1",
+			 c->table);
 	else
 		snprintf(buf, SQL_MAX,
-		         "INSERT INTO %s AS h (id, written_at, seq) "
-		         "VALUES ($1, to_timestamp($2::float8 / 1000), 1) "
-		         "ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, "
-		         "seq = h.seq + 1 RETURNING seq",
-		         c->table);
+			 "INSERT INTO %s AS h (id, written_at, seq) "
+			 "VALUES ($1, to_timestamp($2::float8 / 1000), 1) "
+			 "ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, "
+			 "seq = h.seq + 1 RETURNING seq",
+			 c->table);
 	return buf;
 }
 
@@ -538,7 +538,7 @@ static int lag_moved(const struct probe_prober *p, const struct target *t)
 }
 
 static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_error err,
-                   const char *sqlstate)
+		   const char *sqlstate)
 {
 	int64_t now = base_now_mono_ms(), now_real = base_now_real_ms();
 	unsigned changes = 0;
@@ -558,13 +558,13 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 	t->pv.last_probe_unix_ms = now_real;
 	t->pv.last_duration_ms = now - t->started_ms;
 	base_metric_observe(m_duration, (double)(now - t->started_ms) / 1000.0,
-	                    role_name(t->c.kind));
+			    role_name(t->c.kind));
 	if (ok) {
 		t->pv.last_success_unix_ms = now_real;
 	} else {
 		t->pv.last_error = err;
 		snprintf(t->pv.last_sqlstate, sizeof(t->pv.last_sqlstate), "%s",
-		         sqlstate ? sqlstate : "");
+			 sqlstate ? sqlstate : "");
 		base_metric_add(m_failures, 1, t->name, probe_error_name(err));
 	}
 	if (probe_policy_record(&t->c.policy, &t->st, ok))
@@ -589,7 +589,7 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 			t->pv.last_seq = t->row_seq;
 			if (w && w->hb)
 				t->pv.lag_ms = probe_heartbeat_lag_ms(
-				    w->hb, t->row_seq, t->row_written_ms, now, now_real);
+					w->hb, t->row_seq, t->row_written_ms, now, now_real);
 		}
 		t->pv.lag_unix_ms = now_real;
 		if (t->pv.lag_ms >= 0)
@@ -605,11 +605,11 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 	if (changes & PROBE_CHANGED_HEALTH) {
 		base_metric_set(m_healthy, t->pv.health == PROBE_HEALTHY ? 1 : 0, t->name);
 		base_log(t->pv.health == PROBE_HEALTHY ? BASE_LOG_INFO : BASE_LOG_WARN,
-		         "probe verdict changed", "target", t->name, "role", role_name(t->c.kind),
-		         "verdict", probe_health_name(t->pv.health), "reason",
-		         ok ? "ok" : probe_error_name(err), "sqlstate", t->pv.last_sqlstate,
-		         "lag_ms", base_fmt(lagbuf, sizeof(lagbuf), "%" PRId64, t->pv.lag_ms),
-		         NULL);
+			 "probe verdict changed", "target", t->name, "role", role_name(t->c.kind),
+			 "verdict", probe_health_name(t->pv.health), "reason",
+			 ok ? "ok" : probe_error_name(err), "sqlstate", t->pv.last_sqlstate,
+			 "lag_ms", base_fmt(lagbuf, sizeof(lagbuf), "%" PRId64, t->pv.lag_ms),
+			 NULL);
 	}
 	if (changes)
 		push_note(p, t, changes);
@@ -722,15 +722,15 @@ static void send_next(struct probe_prober *p, struct target *t)
 static void begin_connect(struct probe_prober *p, struct target *t, const char *addr)
 {
 	struct pgw_options o = {
-	    .host = t->c.host,
-	    .hostaddr = addr,
-	    .port = t->c.port,
-	    .dbname = t->c.dbname,
-	    .user = t->c.user,
-	    .password = t->c.password,
-	    .sslmode = t->c.sslmode,
-	    .sslrootcert = t->c.sslrootcert,
-	    .application_name = p->application_name,
+		.host = t->c.host,
+		.hostaddr = addr,
+		.port = t->c.port,
+		.dbname = t->c.dbname,
+		.user = t->c.user,
+		.password = t->c.password,
+		.sslmode = t->c.sslmode,
+		.sslrootcert = t->c.sslrootcert,
+		.application_name = p->application_name,
 	};
 
 	close_conn(t);
@@ -1196,8 +1196,8 @@ static void *run(void *arg)
 			if (t->deadline_ms < next)
 				next = t->deadline_ms;
 			fd = t->phase == PH_RESOLVING || t->phase == PH_QUEUED
-			         ? -1
-			         : pgw_socket(t->conn);
+				     ? -1
+				     : pgw_socket(t->conn);
 			if (fd >= 0)
 				add_pollfd(p, &n, fd, t->events, t);
 		}
@@ -1255,7 +1255,7 @@ int probe_prober_new(const struct probe_options *opt, struct probe_prober **out)
 	if (opt)
 		p->opt = *opt;
 	p->application_name =
-	    xstrdup(p->opt.application_name ? p->opt.application_name : DEFAULT_APPLICATION);
+		xstrdup(p->opt.application_name ? p->opt.application_name : DEFAULT_APPLICATION);
 	p->opt.application_name = NULL;
 	pthread_mutex_init(&p->lock, NULL);
 	p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1353,7 +1353,7 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 	fresh->lag_notified_ms = -1;
 	/* Spread first probes over a period, so that many new targets do not connect at once. */
 	fresh->next_due_ms = base_now_mono_ms() + (int64_t)(base_hash(c->name, strlen(c->name), 0) %
-	                                                    (uint64_t)c->policy.period_ms);
+							    (uint64_t)c->policy.period_ms);
 
 	pthread_mutex_lock(&p->lock);
 	t = find_locked(p, c->name);
@@ -1361,7 +1361,7 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 		if (p->nincoming == p->incoming_alloc) {
 			p->incoming_alloc = p->incoming_alloc ? 2 * p->incoming_alloc : 16;
 			p->incoming =
-			    xrealloc(p->incoming, p->incoming_alloc * sizeof(*p->incoming));
+				xrealloc(p->incoming, p->incoming_alloc * sizeof(*p->incoming));
 		}
 		p->incoming[p->nincoming++] = fresh;
 		base_map_put(&p->index, fresh->name, fresh);

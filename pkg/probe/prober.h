@@ -95,8 +95,8 @@ enum probe_error {
 	PROBE_ERR_NONE = 0,
 	PROBE_ERR_RESOLVE,     /* the host name did not resolve, or not before the deadline */
 	PROBE_ERR_CONNECT,     /* refused, reset, unreachable, or the server closed the session */
-	PROBE_ERR_TLS,         /* TLS handshake or certificate verification failed */
-	PROBE_ERR_AUTH,        /* the server refused the session: password, role, database, hba */
+	PROBE_ERR_TLS,	       /* TLS handshake or certificate verification failed */
+	PROBE_ERR_AUTH,	       /* the server refused the session: password, role, database, hba */
 	PROBE_ERR_TIMEOUT,     /* the deadline passed: server or network silent */
 	PROBE_ERR_UNAVAILABLE, /* starting up, shutting down, too many connections */
 	PROBE_ERR_READ_ONLY,   /* the writer probe reached a read-only server */
@@ -110,17 +110,17 @@ const char *probe_error_name(enum probe_error e);
 struct probe_target {
 	const char *name; /* unique key, 1..127 bytes; also the metrics label */
 	enum probe_kind kind;
-	const char *host;             /* IP literal or DNS name */
-	int port;                     /* 1..65535 */
-	const char *dbname;           /* NULL = "postgres" */
-	const char *user;             /* required */
-	const char *password;         /* NULL = none */
-	const char *sslmode;          /* NULL = "require" */
+	const char *host;	      /* IP literal or DNS name */
+	int port;		      /* 1..65535 */
+	const char *dbname;	      /* NULL = "postgres" */
+	const char *user;	      /* required */
+	const char *password;	      /* NULL = none */
+	const char *sslmode;	      /* NULL = "require" */
 	const char *sslrootcert;      /* CA bundle for verify-ca/verify-full, or NULL */
 	const char *heartbeat_table;  /* NULL = "globaldb_heartbeat"; [a-z_][a-z0-9_]{0,62} */
 	const char *heartbeat_id;     /* row key, NULL = "globaldb-controller" */
 	const char *writer_statement; /* writer: run this instead of the heartbeat, or NULL */
-	const char *lag_source;       /* reader: name of the writer target to measure lag against */
+	const char *lag_source;	      /* reader: name of the writer target to measure lag against */
 	struct probe_policy policy;
 };
 
@@ -131,21 +131,21 @@ struct probe_verdict {
 	enum probe_health health;
 	int consecutive_failures;
 	int consecutive_successes;
-	uint64_t probes;              /* finished probes */
-	int last_ok;                  /* the last finished probe succeeded */
+	uint64_t probes;	      /* finished probes */
+	int last_ok;		      /* the last finished probe succeeded */
 	int64_t last_probe_unix_ms;   /* when the last probe finished, 0 = none yet */
 	int64_t last_success_unix_ms; /* 0 = never */
 	enum probe_error last_error;  /* class of the most recent failure (kept after recovery) */
-	char last_sqlstate[6];        /* the server's SQLSTATE for it, "" if none */
+	char last_sqlstate[6];	      /* the server's SQLSTATE for it, "" if none */
 	int64_t last_duration_ms;     /* of the last finished probe */
-	int64_t lag_ms;               /* reader with lag_source: replication lag, -1 = unknown */
-	int64_t lag_unix_ms;          /* when lag_ms was measured, 0 = never */
-	int64_t last_seq;             /* writer: seq of the last heartbeat; reader: seq it saw */
+	int64_t lag_ms;		      /* reader with lag_source: replication lag, -1 = unknown */
+	int64_t lag_unix_ms;	      /* when lag_ms was measured, 0 = never */
+	int64_t last_seq;	      /* writer: seq of the last heartbeat; reader: seq it saw */
 };
 
 /* Bits of the notify callback's changes argument. */
 #define PROBE_CHANGED_HEALTH 1u
-#define PROBE_CHANGED_LAG    2u
+#define PROBE_CHANGED_LAG 2u
 
 typedef void (*probe_notify_fn)(void *arg, const struct probe_verdict *v, unsigned changes);
 
@@ -153,7 +153,7 @@ struct probe_options {
 	probe_notify_fn notify; /* may be NULL */
 	void *notify_arg;
 	int64_t lag_notify_step_ms;   /* > 0: also notify lag moves of this much; 0: never */
-	int resolver_threads;         /* 0 = 2 */
+	int resolver_threads;	      /* 0 = 2 */
 	int max_connects_per_host;    /* new connections in flight per host:port; 0 = 8 */
 	const char *application_name; /* NULL = "globaldb-controller" */
 };

@@ -86,7 +86,7 @@ static int lookup(const char *host, char *addr, size_t n)
 		if (!inet_ntop(AF_INET, &((struct sockaddr_in *)pick->ai_addr)->sin_addr, addr, n))
 			goto out;
 	} else if (!inet_ntop(AF_INET6, &((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr, addr,
-	                      n)) {
+			      n)) {
 		goto out;
 	}
 	ret = 1;
@@ -186,7 +186,7 @@ struct probe_resolve_req *probe_resolve_submit(struct probe_resolver *r, const c
 }
 
 int probe_resolve_result(struct probe_resolver *r, struct probe_resolve_req *req, char *addr,
-                         size_t n)
+			 size_t n)
 {
 	int state;
 

@@ -43,7 +43,7 @@ struct probe_resolve_req *probe_resolve_submit(struct probe_resolver *r, const c
  * not resolve.
  */
 int probe_resolve_result(struct probe_resolver *r, struct probe_resolve_req *req, char *addr,
-                         size_t n);
+			 size_t n);
 
 /* Gives up req (done or not). NULL is fine. */
 void probe_resolve_release(struct probe_resolver *r, struct probe_resolve_req *req);

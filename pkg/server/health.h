@@ -75,7 +75,7 @@ int server_check_flag(void *arg, struct base_buf *reason);
 
 /* The options of one aggregated probe request. */
 struct server_probe_query {
-	int verbose;                 /* ?verbose was given */
+	int verbose;		     /* ?verbose was given */
 	const char *const *excludes; /* ?exclude= values, borrowed */
 	size_t nexcludes;
 };

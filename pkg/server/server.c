@@ -109,7 +109,8 @@ static int is_any6(const struct sockaddr_storage *sa)
 {
 	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
 
-	return sa->ss_family == AF_INET6 && !memcmp(&a6->sin6_addr, &in6addr_any, sizeof(in6addr_any));
+	return sa->ss_family == AF_INET6 &&
+	       !memcmp(&a6->sin6_addr, &in6addr_any, sizeof(in6addr_any));
 }
 
 /* Creates, binds and listens; returns the descriptor or a negative error code. */
@@ -136,7 +137,9 @@ static int listen_on(struct sockaddr_storage *sa, unsigned salen)
 	if (sa->ss_family == AF_INET6 && is_any6(sa))
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	if (bind(fd, (struct sockaddr *)sa, salen) < 0) {
-		err = errno == EADDRINUSE ? BASE_EEXIST : errno == EADDRNOTAVAIL ? BASE_EINVAL : BASE_EIO;
+		err = errno == EADDRINUSE      ? BASE_EEXIST
+		      : errno == EADDRNOTAVAIL ? BASE_EINVAL
+					       : BASE_EIO;
 		close(fd);
 		return err;
 	}
@@ -238,7 +241,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	(void)upload_data;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
 		base_buf_adds(&body, "method not allowed\n");
-		return respond(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", &body);
+		return respond(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
+			       &body);
 	}
 	/* First call: headers only. Later calls carry any body, which we ignore. */
 	if (!*req_ctx) {
@@ -272,7 +276,8 @@ int server_start(const char *addr, unsigned endpoints, struct server_health *hea
 	int fd, ret;
 
 	*out = NULL;
-	if (!endpoints || (endpoints & ~(unsigned)(SERVER_ENDPOINT_METRICS | SERVER_ENDPOINT_HEALTH)) ||
+	if (!endpoints ||
+	    (endpoints & ~(unsigned)(SERVER_ENDPOINT_METRICS | SERVER_ENDPOINT_HEALTH)) ||
 	    ((endpoints & SERVER_ENDPOINT_HEALTH) && !health))
 		return BASE_EINVAL;
 	ret = server_parse_address(addr, &sa, &salen);
@@ -294,8 +299,8 @@ int server_start(const char *addr, unsigned endpoints, struct server_health *hea
 	s->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, s,
 				     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNECTIONS,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONNECTION_TIMEOUT_S,
-				     MHD_OPTION_END);
+				     MHD_OPTION_CONNECTION_TIMEOUT,
+				     (unsigned)SERVER_CONNECTION_TIMEOUT_S, MHD_OPTION_END);
 	if (!s->daemon) {
 		ret = BASE_EIO;
 		goto fail;

@@ -178,8 +178,8 @@ int awsemu_start(struct moto *m)
 				char *health = xasprintf("%s/_awsemu/health", m->url);
 				struct base_buf b;
 				long status = 0;
-				int hrc = aws_http_simple("GET", health, NULL, NULL, 1000, 4096, &status,
-							  &b);
+				int hrc = aws_http_simple("GET", health, NULL, NULL, 1000, 4096,
+							  &status, &b);
 
 				free(health);
 				base_buf_release(&b);
@@ -232,7 +232,8 @@ int tls_server_start(struct moto *m)
 	key = xasprintf("%s/key.pem", dir);
 	portfile = xasprintf("%s/port", dir);
 	cmd = xasprintf("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-			"-keyout %s -out %s >/dev/null 2>&1", key, cert);
+			"-keyout %s -out %s >/dev/null 2>&1",
+			key, cert);
 	if (system(cmd) == 0) {
 		char *argv[] = {(char *)py, "-c", (char *)tls_server_py, cert, key, portfile, NULL};
 
@@ -246,8 +247,8 @@ int tls_server_start(struct moto *m)
 
 				if (f) {
 					if (fscanf(f, "%d", &m->port) == 1) {
-						snprintf(m->url, sizeof(m->url), "https://127.0.0.1:%d",
-							 m->port);
+						snprintf(m->url, sizeof(m->url),
+							 "https://127.0.0.1:%d", m->port);
 						rc = 0;
 					}
 					fclose(f);
@@ -351,8 +352,10 @@ static void serve(struct stub *s, int cfd)
 			hlen = (size_t)(hend - in.data) + 4;
 			if (!sp1 || !sp2)
 				goto out;
-			snprintf(req.method, sizeof(req.method), "%.*s", (int)(sp1 - in.data), in.data);
-			snprintf(req.target, sizeof(req.target), "%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
+			snprintf(req.method, sizeof(req.method), "%.*s", (int)(sp1 - in.data),
+				 in.data);
+			snprintf(req.target, sizeof(req.target), "%.*s", (int)(sp2 - sp1 - 1),
+				 sp1 + 1);
 			snprintf(req.headers, sizeof(req.headers), "%.*s",
 				 (int)(hend + 2 - line_end - 2), line_end + 2);
 			stub_header(&req, "Content-Length", cl, sizeof(cl));

@@ -54,7 +54,7 @@ void test_client_close(struct aws_client *client, struct aws_creds_provider *cre
 struct stub_request {
 	int index; /* 0-based arrival order */
 	char method[16];
-	char target[2048]; /* path and query */
+	char target[2048];  /* path and query */
 	char headers[8192]; /* raw header block, "Name: value\r\n"... */
 	char *body;
 	size_t body_len;
@@ -63,9 +63,9 @@ struct stub_request {
 struct stub_response {
 	int status;
 	const char *content_type;
-	char *body;          /* owned by the stub after the handler returns (freed) */
-	char *headers;       /* extra raw header lines, each ending in \r\n, or NULL (freed) */
-	int delay_ms;        /* sleep before answering */
+	char *body;    /* owned by the stub after the handler returns (freed) */
+	char *headers; /* extra raw header lines, each ending in \r\n, or NULL (freed) */
+	int delay_ms;  /* sleep before answering */
 };
 
 typedef void (*stub_handler)(const struct stub_request *req, struct stub_response *resp, void *ud);

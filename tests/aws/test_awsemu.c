@@ -74,7 +74,8 @@ static void wait_cluster_available(const char *region, const char *id)
 		struct aws_rds_db_cluster_list l;
 		int ok;
 
-		ck_assert_int_eq(aws_rds_describe_db_clusters(client, region, id, NULL, &l, NULL), 0);
+		ck_assert_int_eq(aws_rds_describe_db_clusters(client, region, id, NULL, &l, NULL),
+				 0);
 		ok = l.n == 1 && strcmp(l.items[0].status, "available") == 0;
 		aws_rds_db_cluster_list_release(&l);
 		if (ok)
@@ -107,17 +108,21 @@ static int wait_global_op(const char *region, const char *gid, const char *arn)
 		struct aws_error err;
 		int done;
 
-		ck_assert_int_eq(aws_rds_describe_global_clusters(client, region, gid, NULL, &l, &err), 0);
+		ck_assert_int_eq(
+			aws_rds_describe_global_clusters(client, region, gid, NULL, &l, &err), 0);
 		ck_assert_int_eq((int)l.n, 1);
 		if (l.items[0].failover_state.present) {
 			const char *st = l.items[0].failover_state.status;
 
 			seen |= strcmp(st, "pending") == 0 ? 1 : 0;
-			seen |= strcmp(st, "switching-over") == 0 || strcmp(st, "failing-over") == 0 ? 2 : 0;
+			seen |= strcmp(st, "switching-over") == 0 || strcmp(st, "failing-over") == 0
+					? 2
+					: 0;
 			seen |= l.items[0].failover_state.is_data_loss_allowed ? 4 : 0;
 			ck_assert_str_eq(l.items[0].failover_state.to_db_cluster_arn, arn);
 		}
-		done = !l.items[0].failover_state.present && member_is_writer(&l.items[0], arn) == 1 &&
+		done = !l.items[0].failover_state.present &&
+		       member_is_writer(&l.items[0], arn) == 1 &&
 		       strcmp(l.items[0].status, "available") == 0;
 		aws_rds_global_cluster_list_release(&l);
 		if (done)
@@ -155,9 +160,9 @@ START_TEST(test_switchover_failover_and_detach)
 	wait_cluster_available(SECONDARY, "orders-euw1");
 
 	/* Both regions' members, with their synchronisation status. */
-	ck_assert_int_eq(aws_rds_describe_global_clusters(client, SECONDARY, "orders", SECONDARY, &l,
-							  &err),
-			 0);
+	ck_assert_int_eq(
+		aws_rds_describe_global_clusters(client, SECONDARY, "orders", SECONDARY, &l, &err),
+		0);
 	ck_assert_int_eq((int)l.n, 1);
 	ck_assert_int_eq((int)l.items[0].nmembers, 2);
 	ck_assert_int_eq(member_is_writer(&l.items[0], prim.arn), 1);
@@ -201,14 +206,14 @@ START_TEST(test_switchover_failover_and_detach)
 	ck_assert_msg(rc == 0, "RemoveFromGlobalCluster: %s %s", err.code, err.message);
 	aws_rds_global_cluster_release(&gc);
 	wait_cluster_available(SECONDARY, "orders-euw1");
-	ck_assert_int_eq(aws_rds_describe_global_clusters(client, PRIMARY, "orders", NULL, &l, &err),
-			 0);
+	ck_assert_int_eq(
+		aws_rds_describe_global_clusters(client, PRIMARY, "orders", NULL, &l, &err), 0);
 	ck_assert_int_eq((int)l.items[0].nmembers, 1);
 	ck_assert_str_eq(l.items[0].members[0].db_cluster_arn, prim.arn);
 	aws_rds_global_cluster_list_release(&l);
 	/* No member in eu-west-1 any more: the region filter drops it. */
-	ck_assert_int_eq(aws_rds_describe_global_clusters(client, PRIMARY, NULL, SECONDARY, &l, &err),
-			 0);
+	ck_assert_int_eq(
+		aws_rds_describe_global_clusters(client, PRIMARY, NULL, SECONDARY, &l, &err), 0);
 	ck_assert_int_eq((int)l.n, 0);
 	aws_rds_global_cluster_list_release(&l);
 
@@ -230,17 +235,18 @@ START_TEST(test_describe_global_clusters_pages)
 	/* More global clusters than one page holds (100). */
 	for (int i = 0; i < 105; i++) {
 		snprintf(id, sizeof(id), "page-%03d", i);
-		ck_assert_int_eq(aws_rds_create_global_cluster(
-					 client, PRIMARY,
-					 &(struct aws_rds_create_global_cluster_input){
-						 .global_cluster_identifier = id,
-						 .engine = "aurora-postgresql",
-					 },
-					 &gc, &err),
-				 0);
+		ck_assert_int_eq(
+			aws_rds_create_global_cluster(client, PRIMARY,
+						      &(struct aws_rds_create_global_cluster_input){
+							      .global_cluster_identifier = id,
+							      .engine = "aurora-postgresql",
+						      },
+						      &gc, &err),
+			0);
 		aws_rds_global_cluster_release(&gc);
 	}
-	ck_assert_int_eq(aws_rds_describe_global_clusters(client, PRIMARY, NULL, NULL, &l, &err), 0);
+	ck_assert_int_eq(aws_rds_describe_global_clusters(client, PRIMARY, NULL, NULL, &l, &err),
+			 0);
 	ck_assert_int_eq((int)l.n, 105);
 	ck_assert_str_eq(l.items[104].identifier, "page-104");
 	aws_rds_global_cluster_list_release(&l);
@@ -249,9 +255,10 @@ END_TEST
 
 static double metric(const char *op, const char *code)
 {
-	struct base_metric *m = base_metric_counter("globaldb_aws_requests_total",
-						    "AWS API HTTP requests by service, operation and outcome",
-						    "service,operation,code");
+	struct base_metric *m =
+		base_metric_counter("globaldb_aws_requests_total",
+				    "AWS API HTTP requests by service, operation and outcome",
+				    "service,operation,code");
 
 	return base_metric_value(m, "rds", op, code);
 }
@@ -310,9 +317,11 @@ END_TEST
 
 START_TEST(test_region_outages)
 {
-	struct aws_client *c = aws_client_new(&(struct aws_client_config){
-		.creds = creds, .retry_base_ms = 5, .retry_cap_ms = 20, .attempt_timeout_ms = 500,
-		.call_timeout_ms = 2000});
+	struct aws_client *c = aws_client_new(&(struct aws_client_config){.creds = creds,
+									  .retry_base_ms = 5,
+									  .retry_cap_ms = 20,
+									  .attempt_timeout_ms = 500,
+									  .call_timeout_ms = 2000});
 	struct aws_rds_db_cluster_list l;
 	struct aws_rds_global_cluster gc;
 	struct aws_error err;
@@ -338,8 +347,8 @@ START_TEST(test_region_outages)
 	ck_assert_int_lt((int)(base_now_mono_ms() - start), 3000);
 	/* A failover that timed out is never re-sent blindly. */
 	ck_assert_int_eq(aws_rds_failover_global_cluster(c, PRIMARY, "g",
-							 "arn:aws:rds:us-east-1:1:cluster:x", 1, &gc,
-							 &err),
+							 "arn:aws:rds:us-east-1:1:cluster:x", 1,
+							 &gc, &err),
 			 BASE_ETIMEDOUT);
 	ck_assert_int_eq(err.attempts, 1);
 	ck_assert_int_eq(awsemu_admin(&emu, "/_awsemu/outage",

@@ -25,14 +25,28 @@ static struct moto moto;
 static char home[256];
 
 static const char *const aws_vars[] = {
-	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-	"AWS_CREDENTIAL_EXPIRATION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE",
-	"AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-	"AWS_ROLE_SESSION_NAME", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-	"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-	"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-	"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "AWS_REGION", "AWS_DEFAULT_REGION",
-	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS",
+	"AWS_ACCESS_KEY_ID",
+	"AWS_SECRET_ACCESS_KEY",
+	"AWS_SESSION_TOKEN",
+	"AWS_SECURITY_TOKEN",
+	"AWS_CREDENTIAL_EXPIRATION",
+	"AWS_PROFILE",
+	"AWS_DEFAULT_PROFILE",
+	"AWS_CONFIG_FILE",
+	"AWS_SHARED_CREDENTIALS_FILE",
+	"AWS_ROLE_ARN",
+	"AWS_WEB_IDENTITY_TOKEN_FILE",
+	"AWS_ROLE_SESSION_NAME",
+	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+	"AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	"AWS_CONTAINER_AUTHORIZATION_TOKEN",
+	"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	"AWS_EC2_METADATA_SERVICE_ENDPOINT",
+	"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+	"AWS_REGION",
+	"AWS_DEFAULT_REGION",
+	"AWS_ENDPOINT_URL",
+	"AWS_ENDPOINT_URL_STS",
 };
 
 static void write_file(const char *path, const char *text)
@@ -113,7 +127,7 @@ START_TEST(test_partial_environment_is_an_error)
 	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
 	/* Valid keys in the shared file must not be picked silently instead. */
 	write_home(".aws/credentials", "[default]\naws_access_key_id = AKIDFILE\n"
-						  "aws_secret_access_key = filesecret\n");
+				       "aws_secret_access_key = filesecret\n");
 	p = aws_creds_provider_new_chain(NULL);
 	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), BASE_EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.message, "partial credentials"));
@@ -133,7 +147,7 @@ START_TEST(test_profiles_from_shared_files)
 			 "aws_access_key_id=AKIDOPS\r\naws_secret_access_key=opssecret\r\n"
 			 "aws_session_token = opstoken\n");
 	write_home(".aws/config", "[profile cfgonly]\naws_access_key_id = AKIDCFG\n"
-					     "aws_secret_access_key = cfgsecret\nregion = eu-west-1\n");
+				  "aws_secret_access_key = cfgsecret\nregion = eu-west-1\n");
 	free(cred);
 
 	p = aws_creds_provider_new_chain(NULL);
@@ -204,7 +218,7 @@ START_TEST(test_assume_role_profile_via_sts)
 
 	setenv("AWS_ENDPOINT_URL_STS", moto.url, 1);
 	write_home(".aws/credentials", "[base]\naws_access_key_id = AKIDBASE\n"
-						  "aws_secret_access_key = basesecret\n");
+				       "aws_secret_access_key = basesecret\n");
 	write_home(".aws/config",
 		   "[profile deployer]\nrole_arn = arn:aws:iam::123456789012:role/deployer\n"
 		   "source_profile = base\nrole_session_name = gdb-test\nregion = eu-west-1\n");
@@ -255,7 +269,8 @@ START_TEST(test_web_identity_via_sts)
 	{
 		char *cfg = xasprintf("[profile irsa]\nrole_arn = arn:aws:iam::123456789012:role/"
 				      "from-profile\nweb_identity_token_file = %s\n"
-				      "role_session_name = prof-sess\n", tok);
+				      "role_session_name = prof-sess\n",
+				      tok);
 
 		write_home(".aws/config", cfg);
 		free(cfg);
@@ -295,10 +310,11 @@ static char *creds_json(int64_t expires_in_s, int n)
 	char exp[40];
 
 	base_time_format(base_now_real_ms() + expires_in_s * 1000, exp, sizeof(exp));
-	return xasprintf("{\"Code\":\"Success\",\"Type\":\"AWS-HMAC\",\"AccessKeyId\":\"ASIACONT%d\","
-			 "\"SecretAccessKey\":\"contsecret\",\"Token\":\"conttoken\","
-			 "\"Expiration\":\"%s\"}",
-			 n, exp);
+	return xasprintf(
+		"{\"Code\":\"Success\",\"Type\":\"AWS-HMAC\",\"AccessKeyId\":\"ASIACONT%d\","
+		"\"SecretAccessKey\":\"contsecret\",\"Token\":\"conttoken\","
+		"\"Expiration\":\"%s\"}",
+		n, exp);
 }
 
 static void container_handler(const struct stub_request *req, struct stub_response *resp, void *ud)
@@ -358,7 +374,8 @@ START_TEST(test_container_credentials_with_token_file)
 
 	/* Plain http to a non-loopback host is refused before any traffic. */
 	{
-		const char *refused[] = {"http://192.0.2.10/creds", "http://127.0.0.1.example.com/c",
+		const char *refused[] = {"http://192.0.2.10/creds",
+					 "http://127.0.0.1.example.com/c",
 					 "http://localhost.example.com/c", "ftp://127.0.0.1/c"};
 
 		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
@@ -442,8 +459,8 @@ static void imds_handler(const struct stub_request *req, struct stub_response *r
 	if (strcmp(req->target, "/latest/meta-data/iam/security-credentials/") == 0) {
 		s->role_gets++;
 		resp->body = xstrdup("gdb-node-role\n");
-	} else if (strcmp(req->target, "/latest/meta-data/iam/security-credentials/gdb-node-role") ==
-		   0) {
+	} else if (strcmp(req->target,
+			  "/latest/meta-data/iam/security-credentials/gdb-node-role") == 0) {
 		s->cred_gets++;
 		resp->body = creds_json(s->expires_in_s, req->index);
 	} else {

@@ -408,9 +408,10 @@ END_TEST
 START_TEST(test_requests_are_counted_per_operation)
 {
 	struct aws_rds_db_cluster_list l;
-	struct base_metric *m = base_metric_counter("globaldb_aws_requests_total",
-						    "AWS API HTTP requests by service, operation and outcome",
-						    "service,operation,code");
+	struct base_metric *m =
+		base_metric_counter("globaldb_aws_requests_total",
+				    "AWS API HTTP requests by service, operation and outcome",
+				    "service,operation,code");
 	double before = base_metric_value(m, "rds", "DescribeDBClusters", "ok");
 
 	ck_assert_int_eq(aws_rds_describe_db_clusters(client, PRIMARY, NULL, NULL, &l, NULL), 0);
@@ -429,8 +430,8 @@ static void *describe_loop(void *arg)
 	for (int i = 0; i < 10; i++) {
 		struct aws_rds_db_cluster_list l;
 
-		if (aws_rds_describe_db_clusters(client, i % 2 ? PRIMARY : SECONDARY, NULL, NULL, &l,
-						 NULL) == 0)
+		if (aws_rds_describe_db_clusters(client, i % 2 ? PRIMARY : SECONDARY, NULL, NULL,
+						 &l, NULL) == 0)
 			(*ok)++;
 		aws_rds_db_cluster_list_release(&l);
 	}

@@ -41,11 +41,12 @@ static void teardown(void)
 /* Creates a hosted zone and returns its bare id (caller frees). */
 static char *create_zone(const char *name)
 {
-	char *body = xasprintf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
-			       "<CreateHostedZoneRequest xmlns=\"https://route53.amazonaws.com/doc/"
-			       "2013-04-01/\"><Name>%s</Name><CallerReference>%s-ref</CallerReference>"
-			       "</CreateHostedZoneRequest>",
-			       name, name);
+	char *body =
+		xasprintf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+			  "<CreateHostedZoneRequest xmlns=\"https://route53.amazonaws.com/doc/"
+			  "2013-04-01/\"><Name>%s</Name><CallerReference>%s-ref</CallerReference>"
+			  "</CreateHostedZoneRequest>",
+			  name, name);
 	struct aws_xml_doc *doc = NULL;
 	const struct aws_xml_node *root;
 	struct aws_error err;
@@ -92,12 +93,11 @@ START_TEST(test_route53_upsert_cname_and_read_it_back)
 
 	/* Flip it (the DNS half of a switchover), then read the one record. */
 	ch.values = v2;
-	ck_assert_int_eq(aws_route53_change_resource_record_sets(client, zone, NULL, &ch, 1, &ci,
-								 &err),
-			 0);
+	ck_assert_int_eq(
+		aws_route53_change_resource_record_sets(client, zone, NULL, &ch, 1, &ci, &err), 0);
 	aws_r53_change_info_release(&ci);
-	rc = aws_route53_list_resource_record_sets(client, zone, "db.example.com.", "CNAME", NULL, 1,
-						   &l, &err);
+	rc = aws_route53_list_resource_record_sets(client, zone, "db.example.com.", "CNAME", NULL,
+						   1, &l, &err);
 	ck_assert_msg(rc == 0, "ListResourceRecordSets: %s %s", err.code, err.message);
 	ck_assert_int_eq((int)l.n, 1);
 	ck_assert_str_eq(l.items[0].name, "db.example.com.");
@@ -113,8 +113,8 @@ START_TEST(test_route53_upsert_cname_and_read_it_back)
 		int total = 0, pages = 0;
 
 		do {
-			rc = aws_route53_list_resource_record_sets(client, zone, name, type, NULL, 2,
-								   &l, &err);
+			rc = aws_route53_list_resource_record_sets(client, zone, name, type, NULL,
+								   2, &l, &err);
 			ck_assert_int_eq(rc, 0);
 			total += (int)l.n;
 			pages++;
@@ -137,7 +137,8 @@ START_TEST(test_route53_errors_carry_their_codes)
 {
 	char *zone = create_zone("errors.example.");
 	const char *v[] = {"x.example."};
-	struct aws_r53_change del = {"DELETE", "nothing.errors.example.", "CNAME", 30, v, 1, NULL, -1};
+	struct aws_r53_change del = {"DELETE", "nothing.errors.example.", "CNAME", 30, v, 1, NULL,
+				     -1};
 	struct aws_r53_change_info ci;
 	struct aws_r53_record_list l;
 	struct aws_error err;
@@ -228,7 +229,9 @@ START_TEST(test_ssm_parameter_round_trip)
 {
 	struct aws_ssm_parameter p;
 	struct aws_ssm_put_parameter_input in = {
-		.name = "/app/active-region", .value = "us-east-1", .type = "String",
+		.name = "/app/active-region",
+		.value = "us-east-1",
+		.type = "String",
 	};
 	struct aws_error err;
 	int64_t version = 0;
@@ -318,8 +321,8 @@ START_TEST(test_tls_is_verified)
 
 	/* An https override to a server with a self-signed certificate must fail. */
 	ck_assert_int_eq(tls_server_start(&tls), 0);
-	c = aws_client_new(&(struct aws_client_config){.creds = creds, .endpoint_url = tls.url,
-						      .max_attempts = 1});
+	c = aws_client_new(&(struct aws_client_config){
+		.creds = creds, .endpoint_url = tls.url, .max_attempts = 1});
 	rc = aws_rds_describe_db_clusters(c, REGION, NULL, NULL, &l, &err);
 	ck_assert_int_eq(rc, BASE_ETRANSPORT);
 	ck_assert_msg(strstr(err.message, "certificate") != NULL, "%s", err.message);

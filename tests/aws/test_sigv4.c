@@ -54,7 +54,10 @@ static const char *const cases[] = {
 };
 
 static const struct aws_sigv4_key suite_key = {
-	"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "us-east-1", "service",
+	"AKIDEXAMPLE",
+	"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+	"us-east-1",
+	"service",
 };
 
 static const char *suite_dir(void)
@@ -204,8 +207,8 @@ START_TEST(test_suite_case)
 	}
 	req = (struct aws_sigv4_request){r.method, r.path, r.query, h, n, r.body, r.body_len};
 	ck_assert_int_eq(aws_sigv4_sign(&req, &suite_key, header(&r, "X-Amz-Date"), &res), 0);
-	ck_assert_msg(strcmp(res.canonical_request, creq) == 0, "%s: canonical request\n%s\n--- want\n%s",
-		      name, res.canonical_request, creq);
+	ck_assert_msg(strcmp(res.canonical_request, creq) == 0,
+		      "%s: canonical request\n%s\n--- want\n%s", name, res.canonical_request, creq);
 	ck_assert_msg(strcmp(res.string_to_sign, sts) == 0, "%s: string to sign\n%s\n--- want\n%s",
 		      name, res.string_to_sign, sts);
 	ck_assert_msg(strcmp(res.authorization, authz) == 0, "%s: authorization\n%s\n--- want\n%s",
@@ -280,11 +283,11 @@ END_TEST
  * https://rds.us-west-2.amazonaws.com/?Action=CreateDBCluster&Version=2014-10-31
  * at 20150830T123600Z, signing as us-west-2/rds.
  */
-#define PRESIGN_EXPECTED                                                                     \
-	"https://rds.us-west-2.amazonaws.com/?Action=CreateDBCluster&Version=2014-10-31"         \
-	"&X-Amz-Algorithm=AWS4-HMAC-SHA256"                                                    \
-	"&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-west-2%2Frds%2Faws4_request"             \
-	"&X-Amz-Date=20150830T123600Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"             \
+#define PRESIGN_EXPECTED                                                                           \
+	"https://rds.us-west-2.amazonaws.com/?Action=CreateDBCluster&Version=2014-10-31"           \
+	"&X-Amz-Algorithm=AWS4-HMAC-SHA256"                                                        \
+	"&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-west-2%2Frds%2Faws4_request"                \
+	"&X-Amz-Date=20150830T123600Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"                 \
 	"&X-Amz-Signature=849ac1c365f40bebb7375e3eda6359f9ca94532b24fd222e509302ddd681aa9a"
 
 START_TEST(test_presign_matches_botocore)

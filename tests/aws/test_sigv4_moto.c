@@ -23,15 +23,15 @@
 #include "pkg/base/err.h"
 #include "tests/aws/harness.h"
 
-static const struct aws_service iam = {"iam", "IAM", "iam", 1, AWS_PROTO_QUERY, "2010-05-08",
-				       NULL};
+static const struct aws_service iam = {"iam", "IAM", "iam", 1, AWS_PROTO_QUERY, "2010-05-08", NULL};
 static struct moto moto;
 static char akid[64], secret[128];
 
 /* The three unauthenticated requests: user, access key, allow-all policy. */
 static int bootstrap(void)
 {
-	struct aws_creds_provider *boot = aws_creds_provider_new_static("AKIDBOOTSTRAP", "boot", NULL);
+	struct aws_creds_provider *boot =
+		aws_creds_provider_new_static("AKIDBOOTSTRAP", "boot", NULL);
 	struct aws_client *c = aws_client_new(&(struct aws_client_config){
 		.creds = boot, .endpoint_url = moto.url, .max_attempts = 1});
 	struct aws_params p = AWS_PARAMS_INIT;
@@ -77,8 +77,8 @@ static int bootstrap(void)
 
 static struct aws_client *client_with(struct aws_creds_provider *p)
 {
-	return aws_client_new(&(struct aws_client_config){.creds = p, .endpoint_url = moto.url,
-							  .max_attempts = 1});
+	return aws_client_new(&(struct aws_client_config){
+		.creds = p, .endpoint_url = moto.url, .max_attempts = 1});
 }
 
 START_TEST(test_signed_posts_pass_verification)
@@ -86,8 +86,8 @@ START_TEST(test_signed_posts_pass_verification)
 	struct aws_creds_provider *p = aws_creds_provider_new_static(akid, secret, NULL);
 	struct aws_client *c = client_with(p);
 	struct aws_rds_db_cluster_list l;
-	struct aws_ssm_put_parameter_input in = {.name = "/sig/check", .value = "a b+c=d&e",
-						 .type = "String"};
+	struct aws_ssm_put_parameter_input in = {
+		.name = "/sig/check", .value = "a b+c=d&e", .type = "String"};
 	struct aws_sts_identity id;
 	struct aws_xml_doc *doc = NULL;
 	const struct aws_xml_node *root;
@@ -101,12 +101,12 @@ START_TEST(test_signed_posts_pass_verification)
 	rc = aws_ssm_put_parameter(c, "eu-west-1", &in, NULL, &err);
 	ck_assert_msg(rc == 0, "json: %s %s", err.code, err.message);
 
-	rc = aws_rest_xml_call(c, &aws_svc_route53, "CreateHostedZone", "POST",
-			       "/2013-04-01/hostedzone", NULL,
-			       "<?xml version=\"1.0\" encoding=\"UTF-8\"?><CreateHostedZoneRequest "
-			       "xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Name>sig.example."
-			       "</Name><CallerReference>sig-1</CallerReference></CreateHostedZoneRequest>",
-			       &doc, &root, &err);
+	rc = aws_rest_xml_call(
+		c, &aws_svc_route53, "CreateHostedZone", "POST", "/2013-04-01/hostedzone", NULL,
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?><CreateHostedZoneRequest "
+		"xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Name>sig.example."
+		"</Name><CallerReference>sig-1</CallerReference></CreateHostedZoneRequest>",
+		&doc, &root, &err);
 	ck_assert_msg(rc == 0, "rest-xml: %s %s", err.code, err.message);
 	aws_xml_free(doc);
 
@@ -163,7 +163,8 @@ START_TEST(test_temporary_credentials_need_their_token)
 
 	p = aws_creds_provider_new_static(a.creds.access_key_id, a.creds.secret_access_key, NULL);
 	c = client_with(p);
-	ck_assert_int_eq(aws_sts_get_caller_identity(c, "eu-west-1", &id, &err), BASE_EUNAUTHORIZED);
+	ck_assert_int_eq(aws_sts_get_caller_identity(c, "eu-west-1", &id, &err),
+			 BASE_EUNAUTHORIZED);
 	ck_assert_str_eq(err.code, "InvalidClientTokenId");
 	aws_client_free(c);
 	aws_creds_provider_free(p);

@@ -1,4 +1,5 @@
 """Shared fixtures for the emulator suites: import paths and temp roots."""
+
 import os
 import sys
 
@@ -37,8 +38,12 @@ class Admin:
 
     def _req(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + "/_awsemu" + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + "/_awsemu" + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=120) as r:
             return json.loads(r.read())
 
@@ -65,9 +70,15 @@ class Admin:
         return self.get("/calls" + (f"?{q}" if q else ""))["calls"]
 
     def bind(self, region, cluster_id, writer, reader=None):
-        return self.post("/bind", {"region": region, "dbClusterIdentifier": cluster_id,
-                                   "writer": writer.to_dict(),
-                                   "reader": reader.to_dict() if reader else None})
+        return self.post(
+            "/bind",
+            {
+                "region": region,
+                "dbClusterIdentifier": cluster_id,
+                "writer": writer.to_dict(),
+                "reader": reader.to_dict() if reader else None,
+            },
+        )
 
     def errors(self):
         return self.get("/errors")["errors"]
@@ -81,11 +92,18 @@ def emulator(tmp_path_factory):
     log = open(url_file.with_name("awsemu.log"), "w")
     env = dict(os.environ)
     env["PYTHONPATH"] = ENV_DIR + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen([python, "-m", "awsemu", "--fast", "--url-file", str(url_file)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(
+        [python, "-m", "awsemu", "--fast", "--url-file", str(url_file)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
-        wait_for(lambda: url_file.exists() or proc.poll() is not None, timeout=60,
-                 what="the emulator to listen")
+        wait_for(
+            lambda: url_file.exists() or proc.poll() is not None,
+            timeout=60,
+            what="the emulator to listen",
+        )
         assert proc.poll() is None, open(url_file.with_name("awsemu.log")).read()
         yield Admin(url_file.read_text().strip())
     finally:
@@ -101,9 +119,20 @@ def emulator(tmp_path_factory):
 @pytest.fixture
 def admin(emulator):
     emulator.reset()
-    emulator.delays(**{k: 0 for k in ("cluster_create", "cluster_modify", "cluster_promote",
-                                      "failover_pending", "failover_run", "failover_finish",
-                                      "resync")})
+    emulator.delays(
+        **{
+            k: 0
+            for k in (
+                "cluster_create",
+                "cluster_modify",
+                "cluster_promote",
+                "failover_pending",
+                "failover_run",
+                "failover_finish",
+                "resync",
+            )
+        }
+    )
     yield emulator
     errors = emulator.errors()
     emulator.reset()
@@ -117,11 +146,19 @@ def aws(admin):
     from botocore.config import Config
 
     def make(service, region="us-east-1", retries=1, read_timeout=30):
-        cfg = Config(retries={"total_max_attempts": retries, "mode": "standard"},
-                     read_timeout=read_timeout, connect_timeout=5)
-        return boto3.client(service, region_name=region, endpoint_url=admin.url,
-                            aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="not-a-secret",
-                            config=cfg)
+        cfg = Config(
+            retries={"total_max_attempts": retries, "mode": "standard"},
+            read_timeout=read_timeout,
+            connect_timeout=5,
+        )
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=admin.url,
+            aws_access_key_id="AKIDEXAMPLE",
+            aws_secret_access_key="not-a-secret",
+            config=cfg,
+        )
 
     return make
 
@@ -137,6 +174,7 @@ def pg_root():
     """
     import shutil
     import tempfile
+
     root = tempfile.mkdtemp(prefix="awsemu-pg-")
     yield root
     shutil.rmtree(root, ignore_errors=True)

@@ -10,8 +10,9 @@ EAST, WEST = "us-east-1", "us-west-2"
 
 
 def err(excinfo):
-    return excinfo.value.response["Error"]["Code"], excinfo.value.response[
-        "ResponseMetadata"]["HTTPStatusCode"]
+    return excinfo.value.response["Error"]["Code"], excinfo.value.response["ResponseMetadata"][
+        "HTTPStatusCode"
+    ]
 
 
 def make_cluster(aws, region, cid, global_id=None, instances=1):
@@ -23,23 +24,29 @@ def make_cluster(aws, region, cid, global_id=None, instances=1):
         kw.update(MasterUsername="admin", MasterUserPassword="very-secret-pw")
     c = rds.create_db_cluster(**kw)["DBCluster"]
     for i in range(instances):
-        rds.create_db_instance(DBInstanceIdentifier=f"{cid}-{i}", DBClusterIdentifier=cid,
-                               Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+        rds.create_db_instance(
+            DBInstanceIdentifier=f"{cid}-{i}",
+            DBClusterIdentifier=cid,
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+        )
     return c["DBClusterArn"]
 
 
 def two_region(aws, gid="gdb"):
     """A global database with its primary in us-west-2 and a secondary in us-east-1."""
     west = make_cluster(aws, WEST, "west")
-    aws("rds", WEST).create_global_cluster(GlobalClusterIdentifier=gid,
-                                           SourceDBClusterIdentifier=west)
+    aws("rds", WEST).create_global_cluster(
+        GlobalClusterIdentifier=gid, SourceDBClusterIdentifier=west
+    )
     east = make_cluster(aws, EAST, "east", global_id=gid)
     return west, east
 
 
 def describe(aws, gid="gdb", region=EAST):
-    return aws("rds", region).describe_global_clusters(
-        GlobalClusterIdentifier=gid)["GlobalClusters"][0]
+    return aws("rds", region).describe_global_clusters(GlobalClusterIdentifier=gid)[
+        "GlobalClusters"
+    ][0]
 
 
 def members(gc):
@@ -65,8 +72,9 @@ def test_create_global_cluster_rejects_inherited_settings_and_duplicates(aws):
     west = make_cluster(aws, WEST, "west")
     rds = aws("rds", WEST)
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        rds.create_global_cluster(GlobalClusterIdentifier="g", SourceDBClusterIdentifier=west,
-                                  Engine="aurora-postgresql")
+        rds.create_global_cluster(
+            GlobalClusterIdentifier="g", SourceDBClusterIdentifier=west, Engine="aurora-postgresql"
+        )
     assert err(e) == ("InvalidParameterCombination", 400)
     rds.create_global_cluster(GlobalClusterIdentifier="g", SourceDBClusterIdentifier=west)
     with pytest.raises(botocore.exceptions.ClientError) as e:
@@ -78,7 +86,8 @@ def test_create_global_cluster_rejects_inherited_settings_and_duplicates(aws):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         rds.create_global_cluster(
             GlobalClusterIdentifier="g3",
-            SourceDBClusterIdentifier=west.replace(":cluster:west", ":cluster:nope"))
+            SourceDBClusterIdentifier=west.replace(":cluster:west", ":cluster:nope"),
+        )
     assert err(e) == ("DBClusterNotFoundFault", 404)
 
 
@@ -86,15 +95,19 @@ def test_describe_global_clusters_honours_identifier_filter_and_pages(aws):
     two_region(aws)
     rds = aws("rds", EAST)
     for i in range(25):
-        rds.create_global_cluster(GlobalClusterIdentifier=f"empty-{i:02d}",
-                                  Engine="aurora-postgresql")
+        rds.create_global_cluster(
+            GlobalClusterIdentifier=f"empty-{i:02d}", Engine="aurora-postgresql"
+        )
     with pytest.raises(botocore.exceptions.ClientError) as e:
         rds.describe_global_clusters(GlobalClusterIdentifier="missing")
     assert err(e) == ("GlobalClusterNotFoundFault", 404)
-    assert [g["GlobalClusterIdentifier"] for g in rds.describe_global_clusters(
-        GlobalClusterIdentifier="GDB")["GlobalClusters"]] == ["gdb"]
-    by_region = rds.describe_global_clusters(
-        Filters=[{"Name": "region", "Values": [WEST]}])["GlobalClusters"]
+    assert [
+        g["GlobalClusterIdentifier"]
+        for g in rds.describe_global_clusters(GlobalClusterIdentifier="GDB")["GlobalClusters"]
+    ] == ["gdb"]
+    by_region = rds.describe_global_clusters(Filters=[{"Name": "region", "Values": [WEST]}])[
+        "GlobalClusters"
+    ]
     assert [g["GlobalClusterIdentifier"] for g in by_region] == ["gdb"]
     first = rds.describe_global_clusters(MaxRecords=20)
     assert len(first["GlobalClusters"]) == 20 and "Marker" in first
@@ -106,16 +119,28 @@ def test_secondary_create_shows_creating_then_available(aws, admin):
     admin.delays(cluster_create=3)
     west = make_cluster(aws, WEST, "west")
     rds = aws("rds", WEST)
-    assert rds.describe_db_clusters(DBClusterIdentifier="west")["DBClusters"][0]["Status"] == "creating"
-    wait_for(lambda: rds.describe_db_clusters(DBClusterIdentifier="west")[
-        "DBClusters"][0]["Status"] == "available", what="west available")
+    assert (
+        rds.describe_db_clusters(DBClusterIdentifier="west")["DBClusters"][0]["Status"]
+        == "creating"
+    )
+    wait_for(
+        lambda: (
+            rds.describe_db_clusters(DBClusterIdentifier="west")["DBClusters"][0]["Status"]
+            == "available"
+        ),
+        what="west available",
+    )
     rds.create_global_cluster(GlobalClusterIdentifier="gdb", SourceDBClusterIdentifier=west)
     east = make_cluster(aws, EAST, "east", global_id="gdb")
     assert members(describe(aws))[east]["SynchronizationStatus"] == "pending-resync"
-    wait_for(lambda: members(describe(aws))[east]["SynchronizationStatus"] == "connected",
-             what="east connected")
-    assert aws("rds", EAST).describe_db_clusters(
-        DBClusterIdentifier="east")["DBClusters"][0]["Status"] == "available"
+    wait_for(
+        lambda: members(describe(aws))[east]["SynchronizationStatus"] == "connected",
+        what="east connected",
+    )
+    assert (
+        aws("rds", EAST).describe_db_clusters(DBClusterIdentifier="east")["DBClusters"][0]["Status"]
+        == "available"
+    )
 
 
 def observe(aws, region, until, gid="gdb", timeout=20):
@@ -137,13 +162,21 @@ def test_switchover_plays_the_documented_sequence(aws, admin):
     west, east = two_region(aws)
     admin.delays(failover_pending=1, failover_run=1, failover_finish=1)
     gc = aws("rds", WEST).switchover_global_cluster(
-        GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=east)["GlobalCluster"]
+        GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=east
+    )["GlobalCluster"]
     assert gc["Status"] == "switching-over"
-    assert gc["FailoverState"] == {"Status": "pending", "FromDbClusterArn": west,
-                                   "ToDbClusterArn": east, "IsDataLossAllowed": False}
+    assert gc["FailoverState"] == {
+        "Status": "pending",
+        "FromDbClusterArn": west,
+        "ToDbClusterArn": east,
+        "IsDataLossAllowed": False,
+    }
     seen, gc = observe(aws, EAST, lambda g: "FailoverState" not in g)
-    assert seen == [("switching-over", "pending"), ("switching-over", "switching-over"),
-                    ("available", None)]
+    assert seen == [
+        ("switching-over", "pending"),
+        ("switching-over", "switching-over"),
+        ("available", None),
+    ]
     m = members(gc)
     assert m[east]["IsWriter"] is True and m[west]["IsWriter"] is False
     assert m[east]["Readers"] == [west]
@@ -153,8 +186,8 @@ def test_switchover_plays_the_documented_sequence(aws, admin):
 def test_failover_global_cluster_without_flags_is_a_switchover(aws):
     west, east = two_region(aws)
     gc = aws("rds", EAST).failover_global_cluster(
-        GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=east,
-        Switchover=True)["GlobalCluster"]
+        GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=east, Switchover=True
+    )["GlobalCluster"]
     assert gc["FailoverState"]["IsDataLossAllowed"] is False
     gc = wait_for(lambda: (g := describe(aws)) and "FailoverState" not in g and g)
     assert members(gc)[east]["IsWriter"] is True
@@ -165,44 +198,71 @@ def test_managed_failover_then_re_add_of_the_old_primary(aws, admin):
     admin.delays(failover_pending=1, failover_run=1, failover_finish=1, resync=0.6)
     admin.outage(WEST, "5xx")
     gc = aws("rds", EAST).failover_global_cluster(
-        GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=east,
-        AllowDataLoss=True)["GlobalCluster"]
+        GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=east, AllowDataLoss=True
+    )["GlobalCluster"]
     assert gc["Status"] == "failing-over"
     assert gc["FailoverState"]["IsDataLossAllowed"] is True
     seen, gc = observe(aws, EAST, lambda g: "FailoverState" not in g)
-    assert seen == [("failing-over", "pending"), ("failing-over", "failing-over"),
-                    ("available", None)]
+    assert seen == [
+        ("failing-over", "pending"),
+        ("failing-over", "failing-over"),
+        ("available", None),
+    ]
     m = members(gc)
     assert m[east]["IsWriter"] is True
     assert m[west]["IsWriter"] is False
     assert m[west]["SynchronizationStatus"] == "pending-resync"
     # While the old primary's region is down it stays pending-resync.
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        aws("rds", EAST).switchover_global_cluster(GlobalClusterIdentifier="gdb",
-                                                   TargetDbClusterIdentifier=west)
+        aws("rds", EAST).switchover_global_cluster(
+            GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=west
+        )
     assert err(e) == ("InvalidGlobalClusterStateFault", 400)
     admin.outage(WEST, "off")
-    wait_for(lambda: members(describe(aws))[west]["SynchronizationStatus"] == "connected",
-             what="re-add")
-    snaps = aws("rds", WEST).describe_db_cluster_snapshots(
-        DBClusterIdentifier="west")["DBClusterSnapshots"]
-    assert any(s["DBClusterSnapshotIdentifier"].startswith("rds:unplanned-global-failover-west-")
-               for s in snaps)
+    wait_for(
+        lambda: members(describe(aws))[west]["SynchronizationStatus"] == "connected", what="re-add"
+    )
+    snaps = aws("rds", WEST).describe_db_cluster_snapshots(DBClusterIdentifier="west")[
+        "DBClusterSnapshots"
+    ]
+    assert any(
+        s["DBClusterSnapshotIdentifier"].startswith("rds:unplanned-global-failover-west-")
+        for s in snaps
+    )
 
 
 def test_operation_preconditions_answer_the_real_faults(aws, admin):
     west, east = two_region(aws)
     rds = aws("rds", EAST)
     cases = [
-        (dict(GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=east,
-              AllowDataLoss=True, Switchover=True), "InvalidParameterCombination", 400),
-        (dict(GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=west),
-         "InvalidParameterValue", 400),
-        (dict(GlobalClusterIdentifier="nope", TargetDbClusterIdentifier=east),
-         "GlobalClusterNotFoundFault", 404),
-        (dict(GlobalClusterIdentifier="gdb",
-              TargetDbClusterIdentifier=east.replace(":cluster:east", ":cluster:ghost")),
-         "DBClusterNotFoundFault", 404),
+        (
+            dict(
+                GlobalClusterIdentifier="gdb",
+                TargetDbClusterIdentifier=east,
+                AllowDataLoss=True,
+                Switchover=True,
+            ),
+            "InvalidParameterCombination",
+            400,
+        ),
+        (
+            dict(GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=west),
+            "InvalidParameterValue",
+            400,
+        ),
+        (
+            dict(GlobalClusterIdentifier="nope", TargetDbClusterIdentifier=east),
+            "GlobalClusterNotFoundFault",
+            404,
+        ),
+        (
+            dict(
+                GlobalClusterIdentifier="gdb",
+                TargetDbClusterIdentifier=east.replace(":cluster:east", ":cluster:ghost"),
+            ),
+            "DBClusterNotFoundFault",
+            404,
+        ),
     ]
     for kw, code, status in cases:
         with pytest.raises(botocore.exceptions.ClientError) as e:
@@ -210,18 +270,21 @@ def test_operation_preconditions_answer_the_real_faults(aws, admin):
         assert err(e) == (code, status), kw
     # A headless target (no DB instance) cannot be promoted.
     make_cluster(aws, "eu-west-1", "headless", global_id="gdb", instances=0)
-    headless = aws("rds", "eu-west-1").describe_db_clusters(
-        DBClusterIdentifier="headless")["DBClusters"][0]["DBClusterArn"]
+    headless = aws("rds", "eu-west-1").describe_db_clusters(DBClusterIdentifier="headless")[
+        "DBClusters"
+    ][0]["DBClusterArn"]
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        rds.switchover_global_cluster(GlobalClusterIdentifier="gdb",
-                                      TargetDbClusterIdentifier=headless)
+        rds.switchover_global_cluster(
+            GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=headless
+        )
     assert err(e) == ("InvalidDBClusterStateFault", 400)
     # A second operation while one runs.
     admin.delays(failover_pending=5)
     rds.switchover_global_cluster(GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=east)
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        rds.failover_global_cluster(GlobalClusterIdentifier="gdb",
-                                    TargetDbClusterIdentifier=east, AllowDataLoss=True)
+        rds.failover_global_cluster(
+            GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=east, AllowDataLoss=True
+        )
     assert err(e) == ("InvalidGlobalClusterStateFault", 400)
 
 
@@ -229,8 +292,9 @@ def test_switchover_of_an_unhealthy_global_cluster_fails(aws, admin):
     west, east = two_region(aws)
     admin.outage(WEST, "hang")
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        aws("rds", EAST).switchover_global_cluster(GlobalClusterIdentifier="gdb",
-                                                   TargetDbClusterIdentifier=east)
+        aws("rds", EAST).switchover_global_cluster(
+            GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=east
+        )
     assert err(e) == ("InvalidGlobalClusterStateFault", 400)
     assert "FailoverState" not in describe(aws)
 
@@ -241,14 +305,22 @@ def test_remove_from_global_cluster_in_any_region(aws, admin):
     rds = aws("rds", EAST)
     with pytest.raises(botocore.exceptions.ClientError) as e:
         rds.remove_from_global_cluster(GlobalClusterIdentifier="gdb", DbClusterIdentifier=west)
-    assert err(e) == ("InvalidGlobalClusterStateFault", 400)   # the primary, secondaries left
-    gc = rds.remove_from_global_cluster(GlobalClusterIdentifier="gdb",
-                                        DbClusterIdentifier=east)["GlobalCluster"]
+    assert err(e) == ("InvalidGlobalClusterStateFault", 400)  # the primary, secondaries left
+    gc = rds.remove_from_global_cluster(GlobalClusterIdentifier="gdb", DbClusterIdentifier=east)[
+        "GlobalCluster"
+    ]
     assert [m["DBClusterArn"] for m in gc["GlobalClusterMembers"]] == [west]
-    assert rds.describe_db_clusters(DBClusterIdentifier="east")["DBClusters"][0][
-        "Status"] == "promoting"
-    wait_for(lambda: rds.describe_db_clusters(DBClusterIdentifier="east")["DBClusters"][0][
-        "Status"] == "available", what="east available")
+    assert (
+        rds.describe_db_clusters(DBClusterIdentifier="east")["DBClusters"][0]["Status"]
+        == "promoting"
+    )
+    wait_for(
+        lambda: (
+            rds.describe_db_clusters(DBClusterIdentifier="east")["DBClusters"][0]["Status"]
+            == "available"
+        ),
+        what="east available",
+    )
     c = rds.describe_db_clusters(DBClusterIdentifier="east")["DBClusters"][0]
     assert "GlobalClusterIdentifier" not in c
     with pytest.raises(botocore.exceptions.ClientError) as e:
@@ -272,12 +344,20 @@ def test_modify_db_cluster_shows_modifying(aws, admin):
     make_cluster(aws, WEST, "west")
     admin.delays(cluster_modify=2)
     rds = aws("rds", WEST)
-    rds.modify_db_cluster(DBClusterIdentifier="west", DeletionProtection=False,
-                          ApplyImmediately=True)
-    assert rds.describe_db_clusters(DBClusterIdentifier="west")["DBClusters"][0][
-        "Status"] == "modifying"
-    wait_for(lambda: rds.describe_db_clusters(DBClusterIdentifier="west")["DBClusters"][0][
-        "Status"] == "available", what="available after modify")
+    rds.modify_db_cluster(
+        DBClusterIdentifier="west", DeletionProtection=False, ApplyImmediately=True
+    )
+    assert (
+        rds.describe_db_clusters(DBClusterIdentifier="west")["DBClusters"][0]["Status"]
+        == "modifying"
+    )
+    wait_for(
+        lambda: (
+            rds.describe_db_clusters(DBClusterIdentifier="west")["DBClusters"][0]["Status"]
+            == "available"
+        ),
+        what="available after modify",
+    )
 
 
 def test_outage_modes_fail_calls_signed_for_that_region_only(aws, admin):
@@ -291,8 +371,9 @@ def test_outage_modes_fail_calls_signed_for_that_region_only(aws, admin):
     assert err(e) == ("ServiceUnavailable", 503)
     assert aws("rds", EAST).describe_db_clusters()["DBClusters"] == []
     admin.outage(WEST, "reset")
-    with pytest.raises((botocore.exceptions.ConnectionClosedError,
-                        botocore.exceptions.EndpointConnectionError)):
+    with pytest.raises(
+        (botocore.exceptions.ConnectionClosedError, botocore.exceptions.EndpointConnectionError)
+    ):
         aws("rds", WEST).describe_db_clusters()
     admin.outage(WEST, "hang")
     with pytest.raises(botocore.exceptions.ReadTimeoutError):
@@ -343,10 +424,22 @@ def test_call_log_records_action_region_params_without_secrets(aws, admin):
     aws("secretsmanager", WEST).create_secret(Name="db", SecretString='{"password":"hunter2"}')
     r53 = aws("route53")
     zone = r53.create_hosted_zone(Name="example.com", CallerReference="r1")["HostedZone"]["Id"]
-    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{
-        "Action": "UPSERT", "ResourceRecordSet": {
-            "Name": "db.example.com.", "Type": "CNAME", "TTL": 5,
-            "ResourceRecords": [{"Value": "localhost"}]}}]})
+    r53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": "db.example.com.",
+                        "Type": "CNAME",
+                        "TTL": 5,
+                        "ResourceRecords": [{"Value": "localhost"}],
+                    },
+                }
+            ]
+        },
+    )
     calls = admin.calls()
     change = next(c for c in calls if c["action"] == "ChangeResourceRecordSets")
     assert change["service"] == "route53" and change["region"] == EAST
@@ -364,13 +457,15 @@ def test_call_log_records_action_region_params_without_secrets(aws, admin):
     seqs = [c["seq"] for c in calls]
     assert seqs == sorted(seqs)
     assert [c["action"] for c in admin.get(f"/calls?since={seqs[-2]}")["calls"]] == [
-        "ChangeResourceRecordSets"]
+        "ChangeResourceRecordSets"
+    ]
     admin.post("/calls/reset")
     assert admin.calls() == []
 
 
 def test_config_sets_delays_and_rejects_unknown_ones(admin):
     import urllib.error
+
     assert admin.post("/config", {"delays": "default"})["delays"]["cluster_create"] == 3.0
     assert admin.post("/config", {"delays": "fast"})["delays"]["cluster_create"] == 0.0
     with pytest.raises(urllib.error.HTTPError) as e:
@@ -384,14 +479,23 @@ def test_config_sets_delays_and_rejects_unknown_ones(admin):
 def test_describe_db_clusters_pages_as_aws_does(aws):
     rds = aws("rds", EAST)
     for i in range(23):
-        rds.create_db_cluster(DBClusterIdentifier=f"page-{i:02d}", Engine="aurora-postgresql",
-                              EngineVersion="15.4", MasterUsername="admin",
-                              MasterUserPassword="very-secret-pw")
+        rds.create_db_cluster(
+            DBClusterIdentifier=f"page-{i:02d}",
+            Engine="aurora-postgresql",
+            EngineVersion="15.4",
+            MasterUsername="admin",
+            MasterUserPassword="very-secret-pw",
+        )
     first = rds.describe_db_clusters(MaxRecords=20)
-    assert [c["DBClusterIdentifier"] for c in first["DBClusters"]] == \
-        [f"page-{i:02d}" for i in range(20)]
+    assert [c["DBClusterIdentifier"] for c in first["DBClusters"]] == [
+        f"page-{i:02d}" for i in range(20)
+    ]
     rest = rds.describe_db_clusters(MaxRecords=20, Marker=first["Marker"])
-    assert [c["DBClusterIdentifier"] for c in rest["DBClusters"]] == ["page-20", "page-21", "page-22"]
+    assert [c["DBClusterIdentifier"] for c in rest["DBClusters"]] == [
+        "page-20",
+        "page-21",
+        "page-22",
+    ]
     assert "Marker" not in rest
     assert len(rds.describe_db_clusters()["DBClusters"]) == 23  # default page: 100
     with pytest.raises(botocore.exceptions.ClientError) as e:
@@ -411,8 +515,9 @@ def test_describe_cache_is_opt_in_and_cleared_by_any_change(aws, admin):
         log = admin.get("/calls")["calls"]
         assert [c.get("cached") for c in log] == [None, True]
         # A change answers the next Describe fresh: a cache never hides a write.
-        rds.modify_db_cluster(DBClusterIdentifier="cached", DeletionProtection=True,
-                              ApplyImmediately=True)
+        rds.modify_db_cluster(
+            DBClusterIdentifier="cached", DeletionProtection=True, ApplyImmediately=True
+        )
         after = rds.describe_db_clusters(DBClusterIdentifier="cached")["DBClusters"][0]
         assert after["DeletionProtection"] is True
     finally:

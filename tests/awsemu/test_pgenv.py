@@ -1,4 +1,5 @@
 """pgenv: primary + streaming standby on loopback, promotion, rejoin."""
+
 import time
 
 import pytest
@@ -37,6 +38,7 @@ def shared_pair():
     """A primary and its standby for tests that leave them as they found them."""
     import shutil
     import tempfile
+
     root = tempfile.mkdtemp(prefix="awsemu-pg-")
     p, s = make_pair(root)
     yield p, s
@@ -64,6 +66,7 @@ def test_write_on_primary_is_read_on_standby(shared_pair):
 
 def test_listens_on_loopback_with_password_auth(shared_pair):
     import psycopg
+
     primary, _ = shared_pair
     assert primary.sql("SHOW listen_addresses") == [("127.0.0.1",)]
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
@@ -75,7 +78,7 @@ def test_promote_then_old_primary_rejoins_as_standby(pair):
     primary.sql("CREATE TABLE t (id int primary key)")
     primary.sql("INSERT INTO t SELECT generate_series(1, 10)")
     standby.wait_replayed(primary.current_lsn())
-    primary.kill()                      # an unclean end, as an outage
+    primary.kill()  # an unclean end, as an outage
     standby.promote()
     assert not standby.in_recovery()
     standby.sql("INSERT INTO t VALUES (11)")
@@ -92,7 +95,7 @@ def test_diverged_primary_is_rewound(pair):
     primary.freeze()
     standby.promote()
     primary.thaw()
-    primary.sql("INSERT INTO t VALUES (999)")   # a write the new primary never sees
+    primary.sql("INSERT INTO t VALUES (999)")  # a write the new primary never sees
     standby.sql("INSERT INTO t VALUES (1)")
     pgenv.rejoin_as_standby(primary, standby)
     primary.wait_replayed(standby.current_lsn())
@@ -101,6 +104,7 @@ def test_diverged_primary_is_rewound(pair):
 
 def test_freeze_holds_connections_and_thaw_releases(shared_pair):
     import psycopg
+
     primary, _ = shared_pair
     primary.freeze()
     t0 = time.monotonic()
@@ -113,6 +117,7 @@ def test_freeze_holds_connections_and_thaw_releases(shared_pair):
 
 def test_a_port_taken_after_it_was_chosen_is_chosen_again(pg_root, monkeypatch):
     import socket
+
     squatter = socket.socket()
     squatter.bind(("127.0.0.1", 0))
     squatter.listen()

@@ -49,18 +49,24 @@ def create_cluster(aws, region, cid, global_id=None):
         kw.update(MasterUsername="postgres", MasterUserPassword=pgenv.DEFAULT_PASSWORD)
     arn = rds.create_db_cluster(**kw)["DBCluster"]["DBClusterArn"]
     for i in range(2):
-        rds.create_db_instance(DBInstanceIdentifier=f"{cid}-{i}", DBClusterIdentifier=cid,
-                               Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+        rds.create_db_instance(
+            DBInstanceIdentifier=f"{cid}-{i}",
+            DBClusterIdentifier=cid,
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+        )
     return arn
 
 
 def global_cluster(aws, gid, region):
-    return aws("rds", region).describe_global_clusters(
-        GlobalClusterIdentifier=gid)["GlobalClusters"][0]
+    return aws("rds", region).describe_global_clusters(GlobalClusterIdentifier=gid)[
+        "GlobalClusters"
+    ][0]
 
 
 def wait_settled(aws, gid, region, writer_arn, timeout=90):
     """Until no operation runs, writer_arn writes and every member is connected."""
+
     def ok():
         gc = global_cluster(aws, gid, region)
         if "FailoverState" in gc or gc["Status"] != "available":
@@ -71,21 +77,29 @@ def wait_settled(aws, gid, region, writer_arn, timeout=90):
         if not any(m["IsWriter"] and m["DBClusterArn"] == writer_arn for m in ms):
             return None
         return gc
+
     return wait_for(ok, timeout=timeout, interval=0.1, what=f"{gid} settled on {writer_arn}")
 
 
 def connect(aws, region, cid, reader=False):
     """A connection through the endpoint DescribeDBClusters/Instances give."""
     if reader:
-        inst = aws("rds", region).describe_db_instances(
-            DBInstanceIdentifier=f"{cid}-1")["DBInstances"][0]["Endpoint"]
+        inst = aws("rds", region).describe_db_instances(DBInstanceIdentifier=f"{cid}-1")[
+            "DBInstances"
+        ][0]["Endpoint"]
         host, port = inst["Address"], inst["Port"]
     else:
         c = cluster(aws, region, cid)
         host, port = c["Endpoint"], c["Port"]
-    return psycopg.connect(host=host, port=port, user="postgres",
-                           password=pgenv.DEFAULT_PASSWORD, dbname="postgres",
-                           autocommit=True, connect_timeout=5)
+    return psycopg.connect(
+        host=host,
+        port=port,
+        user="postgres",
+        password=pgenv.DEFAULT_PASSWORD,
+        dbname="postgres",
+        autocommit=True,
+        connect_timeout=5,
+    )
 
 
 def write(aws, region, cid, ids):
@@ -108,7 +122,8 @@ def wait_rows(aws, region, cid, expected, reader=True):
         try:
             return rows(aws, region, cid, reader) >= set(expected)
         except psycopg.errors.UndefinedTable:
-            return False      # the CREATE TABLE has not been replayed yet
+            return False  # the CREATE TABLE has not been replayed yet
+
     wait_for(caught_up, timeout=30, what=f"rows on {region}/{cid}")
 
 
@@ -123,8 +138,9 @@ def build(aws, admin, regions, gid="gdb"):
         admin.bind(r, cid, regions[r].writer, regions[r].reader)
     east = create_cluster(aws, EAST, "east")
     wait_for(lambda: cluster(aws, EAST, "east")["Status"] == "available", what="east available")
-    aws("rds", EAST).create_global_cluster(GlobalClusterIdentifier=gid,
-                                           SourceDBClusterIdentifier=east)
+    aws("rds", EAST).create_global_cluster(
+        GlobalClusterIdentifier=gid, SourceDBClusterIdentifier=east
+    )
     west = create_cluster(aws, WEST, "west", global_id=gid)
     wait_settled(aws, gid, EAST, east)
     return east, west
@@ -137,8 +153,8 @@ def test_switchover_outage_managed_failover_readd_and_switch_back(aws, admin, re
     with connect(aws, EAST, "east") as conn:
         conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
     acked = write(aws, EAST, "east", range(1, 101))
-    wait_rows(aws, WEST, "west", acked)            # the secondary's reader instance
-    wait_rows(aws, EAST, "east", acked)            # the primary's own reader
+    wait_rows(aws, WEST, "west", acked)  # the secondary's reader instance
+    wait_rows(aws, EAST, "east", acked)  # the primary's own reader
     assert in_recovery(aws, WEST, "west")
     lag = admin.get("/lag")["lag"]
     assert [(x["dbClusterArn"], x["streaming"]) for x in lag] == [(west, True)]
@@ -146,11 +162,14 @@ def test_switchover_outage_managed_failover_readd_and_switch_back(aws, admin, re
     # A switchover whose target cannot catch up is cancelled; nothing changes.
     admin.post("/replication", {"region": WEST, "paused": True})
     acked += write(aws, EAST, "east", range(101, 111))
-    wait_for(lambda: admin.get("/lag")["lag"][0]["streaming"] is False,
-             what="the lag endpoint to see replication cut")
+    wait_for(
+        lambda: admin.get("/lag")["lag"][0]["streaming"] is False,
+        what="the lag endpoint to see replication cut",
+    )
     admin.post("/config", {"switchoverSyncTimeout": 1, "delays": {"failover_finish": 1.5}})
-    aws("rds", EAST).switchover_global_cluster(GlobalClusterIdentifier="gdb",
-                                               TargetDbClusterIdentifier=west)
+    aws("rds", EAST).switchover_global_cluster(
+        GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=west
+    )
     seen = []
 
     def finished():
@@ -163,7 +182,9 @@ def test_switchover_outage_managed_failover_readd_and_switch_back(aws, admin, re
     gc = wait_for(finished, timeout=60, interval=0.05, what="switchover cancelled")
     assert "cancelling" in seen
     assert {m["DBClusterArn"]: m["IsWriter"] for m in gc["GlobalClusterMembers"]} == {
-        east: True, west: False}
+        east: True,
+        west: False,
+    }
     assert not in_recovery(aws, EAST, "east") and in_recovery(aws, WEST, "west")
     assert rows(aws, EAST, "east", reader=False) == set(acked)
     admin.post("/config", {"switchoverSyncTimeout": 60, "delays": {"failover_finish": 0}})
@@ -171,8 +192,9 @@ def test_switchover_outage_managed_failover_readd_and_switch_back(aws, admin, re
     wait_rows(aws, WEST, "west", acked)
 
     # Planned switchover, called in the primary's region: no row lost.
-    aws("rds", EAST).switchover_global_cluster(GlobalClusterIdentifier="gdb",
-                                               TargetDbClusterIdentifier=west)
+    aws("rds", EAST).switchover_global_cluster(
+        GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=west
+    )
     wait_settled(aws, "gdb", WEST, west)
     assert not in_recovery(aws, WEST, "west") and in_recovery(aws, EAST, "east")
     assert rows(aws, WEST, "west", reader=False) == set(acked)
@@ -183,35 +205,49 @@ def test_switchover_outage_managed_failover_readd_and_switch_back(aws, admin, re
     admin.post("/replication", {"region": EAST, "paused": True})
     unreplicated = write(aws, WEST, "west", range(151, 201))
     acked += unreplicated
-    admin.outage(WEST, "hang")                    # API calls hang, servers frozen
+    admin.outage(WEST, "hang")  # API calls hang, servers frozen
     with pytest.raises(psycopg.OperationalError, match="timeout"):
-        psycopg.connect(host="127.0.0.1", port=regions[WEST].writer.port, user="postgres",
-                        password=pgenv.DEFAULT_PASSWORD, connect_timeout=2)
-    aws("rds", EAST).failover_global_cluster(GlobalClusterIdentifier="gdb",
-                                             TargetDbClusterIdentifier=east, AllowDataLoss=True)
-    gc = wait_for(lambda: (g := global_cluster(aws, "gdb", EAST)) and "FailoverState" not in g
-                  and g, timeout=60, what="failover done")
+        psycopg.connect(
+            host="127.0.0.1",
+            port=regions[WEST].writer.port,
+            user="postgres",
+            password=pgenv.DEFAULT_PASSWORD,
+            connect_timeout=2,
+        )
+    aws("rds", EAST).failover_global_cluster(
+        GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=east, AllowDataLoss=True
+    )
+    gc = wait_for(
+        lambda: (g := global_cluster(aws, "gdb", EAST)) and "FailoverState" not in g and g,
+        timeout=60,
+        what="failover done",
+    )
     ms = {m["DBClusterArn"]: m for m in gc["GlobalClusterMembers"]}
     assert ms[east]["IsWriter"] and ms[west]["SynchronizationStatus"] == "pending-resync"
     survived = rows(aws, EAST, "east", reader=False)
     lost = set(acked) - survived
-    assert lost == set(unreplicated)               # the data-loss window, measured
+    assert lost == set(unreplicated)  # the data-loss window, measured
     after = write(aws, EAST, "east", range(201, 221))
 
     # The region comes back: Aurora fences and re-adds the old primary.
     admin.outage(WEST, "off")
     wait_settled(aws, "gdb", EAST, east)
-    snaps = aws("rds", WEST).describe_db_cluster_snapshots(
-        DBClusterIdentifier="west")["DBClusterSnapshots"]
-    assert [s for s in snaps
-            if s["DBClusterSnapshotIdentifier"].startswith("rds:unplanned-global-failover-west-")]
+    snaps = aws("rds", WEST).describe_db_cluster_snapshots(DBClusterIdentifier="west")[
+        "DBClusterSnapshots"
+    ]
+    assert [
+        s
+        for s in snaps
+        if s["DBClusterSnapshotIdentifier"].startswith("rds:unplanned-global-failover-west-")
+    ]
     assert in_recovery(aws, WEST, "west")
     wait_rows(aws, WEST, "west", survived | set(after))
-    assert rows(aws, WEST, "west") == survived | set(after)   # lost writes were rewound away
+    assert rows(aws, WEST, "west") == survived | set(after)  # lost writes were rewound away
 
     # Switch back to west.
-    aws("rds", EAST).switchover_global_cluster(GlobalClusterIdentifier="gdb",
-                                               TargetDbClusterIdentifier=west)
+    aws("rds", EAST).switchover_global_cluster(
+        GlobalClusterIdentifier="gdb", TargetDbClusterIdentifier=west
+    )
     wait_settled(aws, "gdb", WEST, west)
     assert rows(aws, WEST, "west", reader=False) == survived | set(after)
     final = write(aws, WEST, "west", range(221, 231))
@@ -227,14 +263,20 @@ def test_detach_and_promote_then_fallback_with_a_new_global_database(aws, admin,
     admin.post("/replication", {"region": WEST, "paused": True})
     unreplicated = write(aws, EAST, "east", range(101, 131))
     acked += unreplicated
-    admin.outage(EAST, "5xx", pg="stop")           # API calls fail, servers down
+    admin.outage(EAST, "5xx", pg="stop")  # API calls fail, servers down
     with pytest.raises(psycopg.OperationalError, match="refused"):
-        psycopg.connect(host="127.0.0.1", port=regions[EAST].writer.port, user="postgres",
-                        password=pgenv.DEFAULT_PASSWORD, connect_timeout=2)
+        psycopg.connect(
+            host="127.0.0.1",
+            port=regions[EAST].writer.port,
+            user="postgres",
+            password=pgenv.DEFAULT_PASSWORD,
+            connect_timeout=2,
+        )
 
     # Detach-and-promote, called in the target's region.
-    aws("rds", WEST).remove_from_global_cluster(GlobalClusterIdentifier="gdb",
-                                                DbClusterIdentifier=west)
+    aws("rds", WEST).remove_from_global_cluster(
+        GlobalClusterIdentifier="gdb", DbClusterIdentifier=west
+    )
     wait_for(lambda: cluster(aws, WEST, "west")["Status"] == "available", what="west promoted")
     assert not in_recovery(aws, WEST, "west")
     survived = rows(aws, WEST, "west", reader=False)
@@ -242,10 +284,11 @@ def test_detach_and_promote_then_fallback_with_a_new_global_database(aws, admin,
     after = write(aws, WEST, "west", range(131, 151))
 
     # Fallback: a new global database on west; east rebuilt as its secondary.
-    aws("rds", WEST).create_global_cluster(GlobalClusterIdentifier="gdb2",
-                                           SourceDBClusterIdentifier=west)
-    admin.outage(EAST, "off")                      # the servers come back as they were
-    assert not in_recovery(aws, EAST, "east")     # split brain until it is dealt with
+    aws("rds", WEST).create_global_cluster(
+        GlobalClusterIdentifier="gdb2", SourceDBClusterIdentifier=west
+    )
+    admin.outage(EAST, "off")  # the servers come back as they were
+    assert not in_recovery(aws, EAST, "east")  # split brain until it is dealt with
     rds_east = aws("rds", EAST)
     rds_east.remove_from_global_cluster(GlobalClusterIdentifier="gdb", DbClusterIdentifier=east)
     for i in range(2):
@@ -258,10 +301,10 @@ def test_detach_and_promote_then_fallback_with_a_new_global_database(aws, admin,
     wait_rows(aws, EAST, "east", survived | set(after))
 
     # Switch back to east, called in the primary's (west's) region.
-    aws("rds", WEST).switchover_global_cluster(GlobalClusterIdentifier="gdb2",
-                                               TargetDbClusterIdentifier=east)
+    aws("rds", WEST).switchover_global_cluster(
+        GlobalClusterIdentifier="gdb2", TargetDbClusterIdentifier=east
+    )
     wait_settled(aws, "gdb2", EAST, east)
     assert rows(aws, EAST, "east", reader=False) == survived | set(after)
     final = write(aws, EAST, "east", range(151, 161))
     wait_rows(aws, WEST, "west", survived | set(after) | set(final))
-

@@ -124,9 +124,16 @@ END_TEST
 
 START_TEST(time_rejects_malformed_timestamps)
 {
-	static const char *bad[] = {"", "2026", "2026-11-27", "2026-11-27T03:58Z", "2026-13-01T00:00:00Z",
-				    "2026-11-27T03:58:01", "2026-11-27T03:58:01Zjunk", "2026-11-27T03:58:01.Z",
-				    "2026-11-27T03:58:01+0200", "x026-11-27T03:58:01Z"};
+	static const char *bad[] = {"",
+				    "2026",
+				    "2026-11-27",
+				    "2026-11-27T03:58Z",
+				    "2026-13-01T00:00:00Z",
+				    "2026-11-27T03:58:01",
+				    "2026-11-27T03:58:01Zjunk",
+				    "2026-11-27T03:58:01.Z",
+				    "2026-11-27T03:58:01+0200",
+				    "x026-11-27T03:58:01Z"};
 	int64_t ms;
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
@@ -179,7 +186,8 @@ START_TEST(log_redacts_secret_keys_and_quotes_values)
 		 "aws_secret_access_key", "AKIA", NULL);
 	base_log(BASE_LOG_DEBUG, "not shown", NULL);
 	fclose(f);
-	ck_assert_ptr_nonnull(strstr(text, " info probe failed target=\"orders east\" password=[redacted]"));
+	ck_assert_ptr_nonnull(
+		strstr(text, " info probe failed target=\"orders east\" password=[redacted]"));
 	ck_assert_ptr_null(strstr(text, "hunter2"));
 	ck_assert_ptr_null(strstr(text, "AKIA"));
 	ck_assert_ptr_null(strstr(text, "not shown"));
@@ -189,7 +197,8 @@ START_TEST(log_redacts_secret_keys_and_quotes_values)
 	base_log_setup(BASE_LOG_DEBUG, 1, f);
 	base_log(BASE_LOG_WARN, "quote \"here\"", "token", "abc", "n", "1", NULL);
 	fclose(f);
-	ck_assert_ptr_nonnull(strstr(text, "\"level\":\"warn\",\"msg\":\"quote \\\"here\\\"\",\"token\":\"[redacted]\",\"n\":\"1\"}"));
+	ck_assert_ptr_nonnull(strstr(text, "\"level\":\"warn\",\"msg\":\"quote "
+					   "\\\"here\\\"\",\"token\":\"[redacted]\",\"n\":\"1\"}"));
 	free(text);
 	base_log_setup(BASE_LOG_INFO, 0, NULL);
 }
@@ -198,7 +207,8 @@ END_TEST
 START_TEST(metrics_render_in_prometheus_text_format)
 {
 	static const double buckets[] = {0.1, 1};
-	struct base_metric *c = base_metric_counter("test_reconcile_total", "Reconciles.", "controller,result");
+	struct base_metric *c =
+		base_metric_counter("test_reconcile_total", "Reconciles.", "controller,result");
 	struct base_metric *g = base_metric_gauge("test_depth", "Depth.", NULL);
 	struct base_metric *h = base_metric_histogram("test_seconds", "Time.", "op", buckets, 2);
 	struct base_buf out = BASE_BUF_INIT(0);
@@ -213,11 +223,14 @@ START_TEST(metrics_render_in_prometheus_text_format)
 	ck_assert(base_metric_value(c, "gdb", "success") == 3);
 	base_metrics_render(&out);
 	ck_assert_ptr_nonnull(strstr(out.data, "# TYPE test_reconcile_total counter\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "test_reconcile_total{controller=\"gdb\",result=\"success\"} 3\n"));
+	ck_assert_ptr_nonnull(strstr(
+		out.data, "test_reconcile_total{controller=\"gdb\",result=\"success\"} 3\n"));
 	ck_assert_ptr_nonnull(strstr(out.data, "result=\"a\\\"b\"} 1\n"));
 	ck_assert_ptr_nonnull(strstr(out.data, "test_depth 7\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "test_seconds_bucket{op=\"switchover\",le=\"0.10000000000000001\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "test_seconds_bucket{op=\"switchover\",le=\"+Inf\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(
+		out.data, "test_seconds_bucket{op=\"switchover\",le=\"0.10000000000000001\"} 1\n"));
+	ck_assert_ptr_nonnull(
+		strstr(out.data, "test_seconds_bucket{op=\"switchover\",le=\"+Inf\"} 2\n"));
 	ck_assert_ptr_nonnull(strstr(out.data, "test_seconds_count{op=\"switchover\"} 2\n"));
 	base_metric_remove(c, "gdb", "success");
 	ck_assert(base_metric_value(c, "gdb", "success") == 0);
@@ -244,7 +257,10 @@ START_TEST(metrics_keep_thousands_of_series_apart)
 	base_metric_set(g, -1, "ns/gdb0000/reader");
 	for (int i = 0; i < 3000; i++) {
 		snprintf(name, sizeof(name), "ns/gdb%04d/reader", i);
-		ck_assert_msg(base_metric_value(g, name) == (i == 0 ? -1 : i % 2 ? i : 0), "%s", name);
+		ck_assert_msg(base_metric_value(g, name) == (i == 0  ? -1
+							     : i % 2 ? i
+								     : 0),
+			      "%s", name);
 	}
 	base_metrics_render(&out);
 	for (const char *p = out.data; (p = strstr(p, "\ntest_lag_seconds{")); p++)
@@ -287,20 +303,27 @@ START_TEST(base64_decodes_padded_unpadded_and_wrapped_input)
 {
 	static const struct {
 		const char *in, *out;
-	} ok[] = {{"", ""}, {"Zg==", "f"}, {"Zg", "f"}, {"Zm9v", "foo"}, {"Zm9vYg", "foob"},
-		  {"aHVu\ndGVy\r\nMg==", "hunter2"}, {" Zm9vYmFy ", "foobar"}};
+	} ok[] = {{"", ""},
+		  {"Zg==", "f"},
+		  {"Zg", "f"},
+		  {"Zm9v", "foo"},
+		  {"Zm9vYg", "foob"},
+		  {"aHVu\ndGVy\r\nMg==", "hunter2"},
+		  {" Zm9vYmFy ", "foobar"}};
 	static const char *bad[] = {"Z", "Zg=a", "Zg===", "Zm9v!", "Zm9vY", "Zg==Zg==", "\x80"};
 	char *out;
 	size_t len;
 
 	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
-		ck_assert_msg(base_base64_decode(ok[i].in, &out, &len) == 0, "refused %s", ok[i].in);
+		ck_assert_msg(base_base64_decode(ok[i].in, &out, &len) == 0, "refused %s",
+			      ok[i].in);
 		ck_assert_str_eq(out, ok[i].out);
 		ck_assert_uint_eq(len, strlen(ok[i].out));
 		free(out);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
-		ck_assert_msg(base_base64_decode(bad[i], &out, &len) == BASE_EPARSE, "accepted %s", bad[i]);
+		ck_assert_msg(base_base64_decode(bad[i], &out, &len) == BASE_EPARSE, "accepted %s",
+			      bad[i]);
 	ck_assert_int_eq(base_base64_decode("AAE=", &out, &len), 0);
 	ck_assert_uint_eq(len, 2);
 	ck_assert(out[0] == 0 && out[1] == 1);

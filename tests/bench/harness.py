@@ -63,8 +63,10 @@ def controller_bin():
 def testenv_state():
     path = os.environ.get("GDB_TESTENV_STATE")
     if not path or not os.path.exists(path):
-        sys.exit("GDB_TESTENV_STATE does not name a running test environment "
-                 "(run through ctest, or hack/testenv up)")
+        sys.exit(
+            "GDB_TESTENV_STATE does not name a running test environment "
+            "(run through ctest, or hack/testenv up)"
+        )
     with open(path) as f:
         return json.load(f)
 
@@ -88,9 +90,15 @@ class Bench:
         env["PYTHONPATH"] = ENV_DIR + os.pathsep + env.get("PYTHONPATH", "")
         self.emu_proc = subprocess.Popen(
             [sys.executable, "-m", "awsemu", "--fast", "--url-file", url_file],
-            stdout=self._emu_log, stderr=subprocess.STDOUT, env=env)
-        wait_for(lambda: os.path.exists(url_file) or self.emu_proc.poll() is not None,
-                 timeout=60, what="the emulator to listen")
+            stdout=self._emu_log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        wait_for(
+            lambda: os.path.exists(url_file) or self.emu_proc.poll() is not None,
+            timeout=60,
+            what="the emulator to listen",
+        )
         if self.emu_proc.poll() is not None:
             raise RuntimeError("the emulator exited; see " + self._emu_log.name)
         with open(url_file) as f:
@@ -116,8 +124,14 @@ class Bench:
     def start_controller(self, extra_args=()):
         """Start the controller; return the epoch time just before exec."""
         t = time.time()
-        self.controller = Controller(controller_bin(), self.testenv, self.admin, self.world.ns,
-                                     self.tmp, extra_args=extra_args)
+        self.controller = Controller(
+            controller_bin(),
+            self.testenv,
+            self.admin,
+            self.world.ns,
+            self.tmp,
+            extra_args=extra_args,
+        )
         return t
 
     def last_seq(self):
@@ -165,16 +179,18 @@ class Api:
 
         u = urllib.parse.urlparse(testenv["apiserver_url"])
         ctx = ssl.create_default_context(cafile=testenv["ca_file"])
-        ctx.load_cert_chain(os.path.join(testenv["dir"], "admin.crt"),
-                            os.path.join(testenv["dir"], "admin.key"))
+        ctx.load_cert_chain(
+            os.path.join(testenv["dir"], "admin.crt"), os.path.join(testenv["dir"], "admin.key")
+        )
         self.conn = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=30)
 
     def merge_patch(self, path, body):
         """PATCH; return (epoch before sending, epoch after the response)."""
         data = json.dumps(body).encode()
         t0 = time.time()
-        self.conn.request("PATCH", path, body=data,
-                          headers={"Content-Type": "application/merge-patch+json"})
+        self.conn.request(
+            "PATCH", path, body=data, headers={"Content-Type": "application/merge-patch+json"}
+        )
         r = self.conn.getresponse()
         payload = r.read()
         t1 = time.time()
@@ -196,8 +212,12 @@ class Watch:
 
         self.lines = []
         self.stderr = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([kubectl_bin, "--kubeconfig", kubeconfig, "get", "-w", *args],
-                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+        self.proc = subprocess.Popen(
+            [kubectl_bin, "--kubeconfig", kubeconfig, "get", "-w", *args],
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+        )
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -209,8 +229,9 @@ class Watch:
         """Fails, with kubectl's own words, when the watch has ended."""
         if self.proc.poll() is not None:
             self.stderr.seek(0)
-            raise AssertionError(f"kubectl get -w exited ({self.proc.returncode}): "
-                                 f"{self.stderr.read()[-2000:]}")
+            raise AssertionError(
+                f"kubectl get -w exited ({self.proc.returncode}): {self.stderr.read()[-2000:]}"
+            )
 
     def close(self):
         self.proc.terminate()

@@ -21,14 +21,32 @@ _spec.loader.exec_module(e2e)
 
 # pytest finds fixtures among this module's names.
 from e2e_conftest import (  # noqa: E402,F401
-    DELAY_KEYS, EAST, WEST, Admin, Controller, Gdb, Kubectl, World, controller, controller_bin,
+    DELAY_KEYS,
+    EAST,
+    WEST,
+    Admin,
+    Controller,
+    Gdb,
+    Kubectl,
+    World,
+    controller,
+    controller_bin,
     cut_connection,
-    emulator, kubectl, metric_value, testenv, wait_for, world)
+    emulator,
+    kubectl,
+    metric_value,
+    testenv,
+    wait_for,
+    world,
+)
 
 # A Lease short enough that a replacement for a killed leader acts within
 # seconds (the defaults are 15 s / 10 s / 2 s).
-FAST_LEASE = ("--leader-election-lease-duration=3s", "--leader-election-renew-deadline=2s",
-              "--leader-election-retry-period=500ms")
+FAST_LEASE = (
+    "--leader-election-lease-duration=3s",
+    "--leader-election-renew-deadline=2s",
+    "--leader-election-retry-period=500ms",
+)
 
 
 def full_sweep():

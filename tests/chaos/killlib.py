@@ -68,16 +68,20 @@ def duplicate_mutations(calls):
 
 
 def fmt_call(c):
-    ident = ",".join(f"{n}={c['params'].get(n)}" for n in MUTATING.get(c["action"], ())
-                     if n in c["params"])
-    return (f"#{c['seq']} {c['timeRFC3339']} {c['region']} {c['action']}({ident}) "
-            f"-> {c.get('status')} {c.get('error') or ''}").rstrip()
+    ident = ",".join(
+        f"{n}={c['params'].get(n)}" for n in MUTATING.get(c["action"], ()) if n in c["params"]
+    )
+    return (
+        f"#{c['seq']} {c['timeRFC3339']} {c['region']} {c['action']}({ident}) "
+        f"-> {c.get('status')} {c.get('error') or ''}"
+    ).rstrip()
 
 
 def assert_no_duplicate_mutations(calls):
     dups = duplicate_mutations(calls)
     assert not dups, "non-idempotent calls issued twice:\n" + "\n".join(
-        f"  {fmt_call(a)}\n  then {fmt_call(b)}" for a, b in dups)
+        f"  {fmt_call(a)}\n  then {fmt_call(b)}" for a, b in dups
+    )
 
 
 # -- the status as the apiserver streams it -----------------------------------
@@ -101,15 +105,17 @@ class StatusWatch(threading.Thread):
         self.ctx.load_cert_chain(user["client-certificate"], user["client-key"])
         u = urllib.parse.urlsplit(testenv["apiserver_url"])
         self.host, self.port = u.hostname, u.port
-        self.path = (f"/apis/globaldb.io/v1alpha1/namespaces/{ns}/globaldatabases"
-                     f"?watch=1&fieldSelector=metadata.name%3D{name}&timeoutSeconds=600")
+        self.path = (
+            f"/apis/globaldb.io/v1alpha1/namespaces/{ns}/globaldatabases"
+            f"?watch=1&fieldSelector=metadata.name%3D{name}&timeoutSeconds=600"
+        )
         self.lock = threading.Lock()
         self.stop = threading.Event()
-        self.steps = []          # (monotonic time, op type, step) at every change
-        self.last_ops = {}       # (type, startedTime) -> the finished operation
+        self.steps = []  # (monotonic time, op type, step) at every change
+        self.last_ops = {}  # (type, startedTime) -> the finished operation
         self.status = {}
         self.armed = None
-        self.fired = None        # (monotonic time, op type, step) when the trigger fired
+        self.fired = None  # (monotonic time, op type, step) when the trigger fired
         self.error = None
         self.events = 0
         self.conn = None
@@ -139,8 +145,10 @@ class StatusWatch(threading.Thread):
 
     def describe(self):
         with self.lock:
-            return (f"{self.events} watch events, steps {[s[1:] for s in self.steps]}, "
-                    f"last watch error {self.error!r}")
+            return (
+                f"{self.events} watch events, steps {[s[1:] for s in self.steps]}, "
+                f"last watch error {self.error!r}"
+            )
 
     def last_operation(self, op_type):
         """The latest finished operation of this type the watch saw, or None."""
@@ -171,8 +179,9 @@ class StatusWatch(threading.Thread):
         rv = None
         while not self.stop.is_set():
             try:
-                conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx,
-                                                   timeout=30)
+                conn = http.client.HTTPSConnection(
+                    self.host, self.port, context=self.ctx, timeout=30
+                )
                 self.conn = conn
                 conn.request("GET", self.path + (f"&resourceVersion={rv}" if rv else ""))
                 r = conn.getresponse()
@@ -218,7 +227,12 @@ class Fleet:
 
     def __init__(self, controller_bin, testenv, endpoint, ns, logdir):
         self.bin, self.testenv, self.endpoint, self.ns, self.logdir = (
-            controller_bin, testenv, endpoint, ns, logdir)
+            controller_bin,
+            testenv,
+            endpoint,
+            ns,
+            logdir,
+        )
         self.all = []
         self.n = 0
 
@@ -227,8 +241,15 @@ class Fleet:
         name = name or f"chaos-controller-{self.n}"
         d = os.path.join(self.logdir, name)
         os.makedirs(d, exist_ok=True)
-        c = Controller(self.bin, self.testenv, endpoint or self.endpoint, self.ns, d,
-                       extra_args=FAST_LEASE, pod_name=name)
+        c = Controller(
+            self.bin,
+            self.testenv,
+            endpoint or self.endpoint,
+            self.ns,
+            d,
+            extra_args=FAST_LEASE,
+            pod_name=name,
+        )
         c.name = name
         c.killed_at = None
         self.all.append(c)
@@ -307,23 +328,36 @@ class TaggingProxy:
             def _forward(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
-                entry = {"tag": proxy.tag, "method": self.command, "path": self.path,
-                         "action": action_of(self.command, self.path, self.headers, body),
-                         "start": time.time(), "end": None, "status": None}
+                entry = {
+                    "tag": proxy.tag,
+                    "method": self.command,
+                    "path": self.path,
+                    "action": action_of(self.command, self.path, self.headers, body),
+                    "start": time.time(),
+                    "end": None,
+                    "status": None,
+                }
                 with proxy.lock:
                     proxy.calls.append(entry)
                 up = http.client.HTTPConnection(proxy.up_host, proxy.up_port, timeout=150)
                 try:
-                    headers = {k: v for k, v in self.headers.items()
-                               if k.lower() not in ("connection", "keep-alive")}
+                    headers = {
+                        k: v
+                        for k, v in self.headers.items()
+                        if k.lower() not in ("connection", "keep-alive")
+                    }
                     up.request(self.command, self.path, body=body or None, headers=headers)
                     r = up.getresponse()
                     data = r.read()
                     entry["status"] = r.status
                     self.send_response(r.status)
                     for k, v in r.getheaders():
-                        if k.lower() not in ("connection", "keep-alive", "transfer-encoding",
-                                             "content-length"):
+                        if k.lower() not in (
+                            "connection",
+                            "keep-alive",
+                            "transfer-encoding",
+                            "content-length",
+                        ):
                             self.send_header(k, v)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
@@ -341,16 +375,16 @@ class TaggingProxy:
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                       name=f"proxy-{tag}")
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, daemon=True, name=f"proxy-{tag}"
+        )
         self.thread.start()
 
     def mutating(self, extra=()):
         """The forwarded calls that change something in AWS (MUTATING, plus
         the actions in extra)."""
         with self.lock:
-            return [dict(c) for c in self.calls
-                    if c["action"] in MUTATING or c["action"] in extra]
+            return [dict(c) for c in self.calls if c["action"] in MUTATING or c["action"] in extra]
 
     def close(self):
         self.server.shutdown()
@@ -361,8 +395,11 @@ def action_of(method, path, headers, body):
     target = headers.get("X-Amz-Target")
     if target:
         return target.rpartition(".")[2]
-    if body and method == "POST" and (headers.get("Content-Type") or "").startswith(
-            "application/x-www-form-urlencoded"):
+    if (
+        body
+        and method == "POST"
+        and (headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded")
+    ):
         return urllib.parse.parse_qs(body.decode(errors="replace")).get("Action", [None])[0]
     q = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
     if "Action" in q:

@@ -54,8 +54,8 @@ class TcpProxy:
         self._conns = set()
         self._threads = []
         self._stopping = False
-        self.accepted = 0   # connections accepted, in any mode
-        self.resets = 0     # connections reset by the proxy
+        self.accepted = 0  # connections accepted, in any mode
+        self.resets = 0  # connections reset by the proxy
         self._lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._lsock.bind((HOST, 0))
@@ -116,8 +116,12 @@ class TcpProxy:
                     self.resets += 1
                     _rst_close(client)
                     continue
-                t = threading.Thread(target=self._serve, args=(client,), daemon=True,
-                                     name=f"tcpproxy-{self.port}-conn")
+                t = threading.Thread(
+                    target=self._serve,
+                    args=(client,),
+                    daemon=True,
+                    name=f"tcpproxy-{self.port}-conn",
+                )
                 self._threads = [x for x in self._threads if x.is_alive()]
                 self._threads.append(t)
             t.start()

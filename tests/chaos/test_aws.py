@@ -30,14 +30,24 @@ THIRD = "eu-west-1"
 
 # Calls that change something in AWS: issuing one twice for the same target in
 # one operation is a bug unless the first got an error answer.
-NON_IDEMPOTENT = {"SwitchoverGlobalCluster", "FailoverGlobalCluster", "RemoveFromGlobalCluster",
-                  "CreateGlobalCluster", "DeleteGlobalCluster", "CreateDBCluster",
-                  "CreateDBInstance", "DeleteDBCluster", "DeleteDBInstance", "ModifyDBCluster"}
+NON_IDEMPOTENT = {
+    "SwitchoverGlobalCluster",
+    "FailoverGlobalCluster",
+    "RemoveFromGlobalCluster",
+    "CreateGlobalCluster",
+    "DeleteGlobalCluster",
+    "CreateDBCluster",
+    "CreateDBInstance",
+    "DeleteDBCluster",
+    "DeleteDBInstance",
+    "ModifyDBCluster",
+}
 DESCRIBES = ("DescribeDBClusters", "DescribeDBInstances", "DescribeGlobalClusters")
 SHORT = {EAST: "east", WEST: "west", THIRD: "eu"}
 
 
 # -- shared helpers (test_kube.py uses them too) ------------------------------
+
 
 class SecondSet:
     """A second global database, independent of the world's orders-global.
@@ -67,26 +77,40 @@ class SecondSet:
             w.servers[tag + "-r"] = pgenv.make_standby(wr, w.root, tag + "-r")
             w.admin.bind(r, self.cid[r], w.servers[tag + "-w"], w.servers[tag + "-r"])
         src = w.rds[primary].create_db_cluster(
-            DBClusterIdentifier=self.cid[primary], Engine="aurora-postgresql",
-            EngineVersion="15.4", MasterUsername="postgres",
-            MasterUserPassword=w.password)["DBCluster"]
-        w.rds[primary].create_db_instance(DBInstanceIdentifier=self.cid[primary] + "-1",
-                                          DBInstanceClass="db.r6g.large",
-                                          Engine="aurora-postgresql",
-                                          DBClusterIdentifier=self.cid[primary])
+            DBClusterIdentifier=self.cid[primary],
+            Engine="aurora-postgresql",
+            EngineVersion="15.4",
+            MasterUsername="postgres",
+            MasterUserPassword=w.password,
+        )["DBCluster"]
+        w.rds[primary].create_db_instance(
+            DBInstanceIdentifier=self.cid[primary] + "-1",
+            DBInstanceClass="db.r6g.large",
+            Engine="aurora-postgresql",
+            DBClusterIdentifier=self.cid[primary],
+        )
         w.wait_cluster(primary, self.cid[primary], "available")
-        w.rds[primary].create_global_cluster(GlobalClusterIdentifier=self.gid,
-                                             SourceDBClusterIdentifier=src["DBClusterArn"])
+        w.rds[primary].create_global_cluster(
+            GlobalClusterIdentifier=self.gid, SourceDBClusterIdentifier=src["DBClusterArn"]
+        )
         w.rds[secondary].create_db_cluster(
-            DBClusterIdentifier=self.cid[secondary], Engine="aurora-postgresql",
-            EngineVersion="15.4", GlobalClusterIdentifier=self.gid)
-        w.rds[secondary].create_db_instance(DBInstanceIdentifier=self.cid[secondary] + "-1",
-                                            DBInstanceClass="db.r6g.large",
-                                            Engine="aurora-postgresql",
-                                            DBClusterIdentifier=self.cid[secondary])
+            DBClusterIdentifier=self.cid[secondary],
+            Engine="aurora-postgresql",
+            EngineVersion="15.4",
+            GlobalClusterIdentifier=self.gid,
+        )
+        w.rds[secondary].create_db_instance(
+            DBInstanceIdentifier=self.cid[secondary] + "-1",
+            DBInstanceClass="db.r6g.large",
+            Engine="aurora-postgresql",
+            DBClusterIdentifier=self.cid[secondary],
+        )
         w.wait_cluster(secondary, self.cid[secondary], "available", timeout=120)
-        wait_for(lambda: w.sync_status(self.gid, secondary, self.cid[secondary]) == "connected",
-                 timeout=120, what=f"{self.cid[secondary]} to be connected")
+        wait_for(
+            lambda: w.sync_status(self.gid, secondary, self.cid[secondary]) == "connected",
+            timeout=120,
+            what=f"{self.cid[secondary]} to be connected",
+        )
         return self
 
     def manifest(self, primary=None, dns=False):
@@ -94,9 +118,13 @@ class SecondSet:
         us-east-1, so an object that must not depend on us-east-1 has none."""
         tmpl = {"engineVersion": "15.4", "instanceClass": "db.r6g.large", "instances": 1}
         m = self.world.gdb_manifest(
-            globalClusterIdentifier=self.gid, primaryRegion=primary or self.regions[0],
-            regions=[{"name": r, "dbClusterIdentifier": self.cid[r], "template": dict(tmpl)}
-                     for r in self.regions])
+            globalClusterIdentifier=self.gid,
+            primaryRegion=primary or self.regions[0],
+            regions=[
+                {"name": r, "dbClusterIdentifier": self.cid[r], "template": dict(tmpl)}
+                for r in self.regions
+            ],
+        )
         m["metadata"]["name"] = self.name
         if dns:
             m["spec"]["dns"]["writerRecordName"] = f"{self.name}-writer.{self.world.zone_name}"
@@ -105,8 +133,6 @@ class SecondSet:
             del m["spec"]["dns"]
         del m["spec"]["workloads"]
         return m
-
-
 
 
 def rfc3339_now():
@@ -125,7 +151,9 @@ def duplicated_calls(calls):
     for c in sorted(calls, key=lambda c: c["seq"]):
         if c["action"] not in NON_IDEMPOTENT:
             continue
-        params = {k: v for k, v in (c.get("params") or {}).items() if k not in ("Action", "Version")}
+        params = {
+            k: v for k, v in (c.get("params") or {}).items() if k not in ("Action", "Version")
+        }
         key = (c["action"], c["region"], json.dumps(params, sort_keys=True))
         prev = last.get(key)
         if prev is not None and prev["status"] < 400:
@@ -135,13 +163,28 @@ def duplicated_calls(calls):
 
 
 @contextmanager
-def running_controller(controller_bin, testenv, emulator, world, logdir, extra_args=(),
-                       pod_name="chaos-controller", expect_rc=0):
+def running_controller(
+    controller_bin,
+    testenv,
+    emulator,
+    world,
+    logdir,
+    extra_args=(),
+    pod_name="chaos-controller",
+    expect_rc=0,
+):
     """A controller process with the controller fixture's end checks: no secret
     in its log, and (unless expect_rc is None) the exit status after SIGTERM."""
     os.makedirs(logdir, exist_ok=True)
-    c = Controller(controller_bin, testenv, emulator, world.ns, logdir, extra_args=extra_args,
-                   pod_name=pod_name)
+    c = Controller(
+        controller_bin,
+        testenv,
+        emulator,
+        world.ns,
+        logdir,
+        extra_args=extra_args,
+        pod_name=pod_name,
+    )
     try:
         c.wait_ready()
         yield c
@@ -193,8 +236,9 @@ def per_minute_windows(calls, t0, t1):
     return out
 
 
-def test_throttling_converges_without_a_call_storm(world, emulator, controller_bin, testenv,
-                                                   tmp_path):
+def test_throttling_converges_without_a_call_storm(
+    world, emulator, controller_bin, testenv, tmp_path
+):
     duration = 300 if full_sweep() else 75
     gdb = Gdb(world, "orders")
     with running_controller(controller_bin, testenv, emulator, world, str(tmp_path / "c")) as ctl:
@@ -227,19 +271,27 @@ def test_throttling_converges_without_a_call_storm(world, emulator, controller_b
                 sw = [c for c in op_calls if c["action"] == "SwitchoverGlobalCluster"]
                 ok = [c for c in sw if c["status"] < 400]
                 assert len(ok) == 1, f"one accepted SwitchoverGlobalCluster per switchover: {sw}"
-                assert ok[0]["region"] == cur and \
-                    ok[0]["params"]["TargetDbClusterIdentifier"].split(":")[-1] == cid, ok[0]
+                assert (
+                    ok[0]["region"] == cur
+                    and ok[0]["params"]["TargetDbClusterIdentifier"].split(":")[-1] == cid
+                ), ok[0]
                 assert duplicated_calls(op_calls) == []
                 ops.append((target, took, len(sw)))
-                print(f"throttled switchover to {target}: {took:.1f}s, "
-                      f"{len(sw)} SwitchoverGlobalCluster call(s) "
-                      f"({sum(1 for c in sw if c['injected'] == 'throttle')} throttled)")
+                print(
+                    f"throttled switchover to {target}: {took:.1f}s, "
+                    f"{len(sw)} SwitchoverGlobalCluster call(s) "
+                    f"({sum(1 for c in sw if c['injected'] == 'throttle')} throttled)"
+                )
                 target = cur
             # The periodic observation alone for the rest of the window.
             rest = duration - (time.time() - t0)
             if rest > 0:
-                wait_for(lambda: time.time() - t0 >= duration, timeout=rest + 5, interval=1,
-                         what="the end of the throttling window")
+                wait_for(
+                    lambda: time.time() - t0 >= duration,
+                    timeout=rest + 5,
+                    interval=1,
+                    what="the end of the throttling window",
+                )
         finally:
             emulator.post("/throttle", {"fraction": 0})
         t1 = time.time()
@@ -247,33 +299,47 @@ def test_throttling_converges_without_a_call_storm(world, emulator, controller_b
         throttled = sum(1 for c in calls if c.get("injected") == "throttle")
         windows = per_minute_windows(calls, t0, t1)
         worst = max(n for _, n in windows)
-        describes = {r: sum(1 for c in calls if c["action"] in DESCRIBES and c["region"] == r)
-                     for r in (EAST, WEST)}
-        print(f"throttling {t1 - t0:.0f}s: {len(calls)} AWS calls ({throttled} throttled, "
-              f"{throttled / max(len(calls), 1):.0%}); worst 60 s window {worst:.0f} calls; "
-              f"Describe calls per region {describes}; expected <= {EXPECTED_BOUND_PER_MIN:.0f}/min, "
-              f"hard bound {HARD_BOUND_PER_MIN:.0f}/min; switchovers {ops}")
+        describes = {
+            r: sum(1 for c in calls if c["action"] in DESCRIBES and c["region"] == r)
+            for r in (EAST, WEST)
+        }
+        print(
+            f"throttling {t1 - t0:.0f}s: {len(calls)} AWS calls ({throttled} throttled, "
+            f"{throttled / max(len(calls), 1):.0%}); worst 60 s window {worst:.0f} calls; "
+            f"Describe calls per region {describes}; expected <= {EXPECTED_BOUND_PER_MIN:.0f}/min, "
+            f"hard bound {HARD_BOUND_PER_MIN:.0f}/min; switchovers {ops}"
+        )
         assert len(ops) >= 2, f"at least a switchover there and back under throttling: {ops}"
         assert throttled > 0, "the throttling was injected"
         assert worst <= HARD_BOUND_PER_MIN, f"AWS call storm: {windows}"
-        assert worst <= EXPECTED_BOUND_PER_MIN, \
+        assert worst <= EXPECTED_BOUND_PER_MIN, (
             f"more calls a minute than the cache and backoff allow: {windows}"
+        )
         # The cache itself: a round has exactly one answered DescribeDBClusters,
         # so those count the rounds. At most one per TTL per region, plus one
         # early refresh after each action the controller took there (the
         # reconciler invalidates the region it acted in; a switchover has at
         # most 6 steps).
         for region in (EAST, WEST):
-            rounds = [c for c in calls if c["action"] == "DescribeDBClusters"
-                      and c["region"] == region and c["status"] < 400]
-            accepted = [c for c in calls if c["action"] == "SwitchoverGlobalCluster"
-                        and c["status"] < 400]
+            rounds = [
+                c
+                for c in calls
+                if c["action"] == "DescribeDBClusters"
+                and c["region"] == region
+                and c["status"] < 400
+            ]
+            accepted = [
+                c for c in calls if c["action"] == "SwitchoverGlobalCluster" and c["status"] < 400
+            ]
             for start, n in per_minute_windows(rounds, t0, t1):
                 ops_in = sum(1 for c in accepted if t0 + start - 30 <= c["time"] < t0 + start + 60)
-                assert n <= ROUNDS_PER_MIN + 6 * (ops_in + 1), \
+                assert n <= ROUNDS_PER_MIN + 6 * (ops_in + 1), (
                     f"{region}: {n} Describe rounds in the minute from +{start:.0f}s"
-            print(f"{region}: at most {max(n for _, n in per_minute_windows(rounds, t0, t1)):.0f} "
-                  f"Describe rounds a minute (TTL allows {ROUNDS_PER_MIN:.0f} + actions)")
+                )
+            print(
+                f"{region}: at most {max(n for _, n in per_minute_windows(rounds, t0, t1)):.0f} "
+                f"Describe rounds a minute (TTL allows {ROUNDS_PER_MIN:.0f} + actions)"
+            )
         # (duplicates are checked per switchover above: the same call for the
         # same target rightly recurs in the next switchover there.)
 
@@ -287,11 +353,16 @@ def test_throttling_converges_without_a_call_storm(world, emulator, controller_b
         assert world.count_rows(final, fcid, "before") == 20
         assert ctl.proc.poll() is None
         m = ctl.metrics()
-        assert metric_value(m, "globaldb_current_primary_info", namespace=world.ns,
-                            name="orders", region=final) == 1
+        assert (
+            metric_value(
+                m, "globaldb_current_primary_info", namespace=world.ns, name="orders", region=final
+            )
+            == 1
+        )
 
 
 # -- 2. a hanging region --------------------------------------------------------
+
 
 def timed_switchover(gdb, world, target, timeout=180):
     begin = rfc3339_now()
@@ -303,8 +374,9 @@ def timed_switchover(gdb, world, target, timeout=180):
     return took
 
 
-def test_a_hanging_region_does_not_hold_up_other_work(world, emulator, controller_bin, testenv,
-                                                      tmp_path):
+def test_a_hanging_region_does_not_hold_up_other_work(
+    world, emulator, controller_bin, testenv, tmp_path
+):
     """orders spans us-east-1 + us-west-2; billing spans us-west-2 + eu-west-1.
     us-east-1 hangs (RDS, Route 53, everything signed for it; PostgreSQL keeps
     running): billing's switchovers take no longer than without the hang, and
@@ -339,24 +411,36 @@ def test_a_hanging_region_does_not_hold_up_other_work(world, emulator, controlle
             # The affected object says why, instead of hiding it (or hanging).
             def east_reported():
                 c = orders.condition("Degraded")
-                assert c and c["status"] == "True" and c["reason"] in (
-                    "RegionUnreachable", "AwsUnreachable"), f"orders Degraded: {c}"
+                assert (
+                    c
+                    and c["status"] == "True"
+                    and c["reason"] in ("RegionUnreachable", "AwsUnreachable")
+                ), f"orders Degraded: {c}"
                 return c
-            deg = wait_for(east_reported, timeout=90, interval=0.5,
-                           what="orders to report us-east-1's API as failing")
+
+            deg = wait_for(
+                east_reported,
+                timeout=90,
+                interval=0.5,
+                what="orders to report us-east-1's API as failing",
+            )
             detected = time.monotonic() - hang_t0
             assert EAST in deg["message"], deg
-            print(f"orders reported {deg['reason']} {detected:.1f}s into the hang: "
-                  f"{deg['message']}")
+            print(
+                f"orders reported {deg['reason']} {detected:.1f}s into the hang: {deg['message']}"
+            )
             if full_sweep():
                 during.append(timed_switchover(bill, world, cur))
                 bill.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
-            print(f"billing switchover: baseline {[round(b, 1) for b in base]} s, "
-                  f"during the hang {[round(d, 1) for d in during]} s")
+            print(
+                f"billing switchover: baseline {[round(b, 1) for b in base]} s, "
+                f"during the hang {[round(d, 1) for d in during]} s"
+            )
             # A worker held by the hanging region would cost billing at least
             # the AWS call timeout (15 s) per blocked observation.
-            assert max(during) <= 2 * baseline + 8, \
+            assert max(during) <= 2 * baseline + 8, (
                 f"billing slowed down by the hanging us-east-1: {during} vs baseline {base}"
+            )
             # No call of billing's went to the hanging region.
             calls = emulator.calls(since=seq0)
             assert not [c for c in calls if c["region"] == EAST and c["action"] in NON_IDEMPOTENT]
@@ -380,11 +464,16 @@ def test_a_hanging_region_does_not_hold_up_other_work(world, emulator, controlle
                 ready = next(c for c in st["conditions"] if c["type"] == "Ready")
                 assert st.get("observedGeneration") == gen and ready["status"] == "False", ready
                 return ready
-            ready = wait_for(waiting, timeout=90, interval=0.5,
-                             what="orders to take in the new primaryRegion")
+
+            ready = wait_for(
+                waiting, timeout=90, interval=0.5, what="orders to take in the new primaryRegion"
+            )
             print(f"orders during the hang: Ready=False/{ready['reason']}: {ready['message']}")
-            accepted = [c for c in emulator.calls(since=seq_o)
-                        if c["action"] == "SwitchoverGlobalCluster" and c["status"] < 400]
+            accepted = [
+                c
+                for c in emulator.calls(since=seq_o)
+                if c["action"] == "SwitchoverGlobalCluster" and c["status"] < 400
+            ]
             assert accepted == [], accepted
             assert ctl.proc.poll() is None
         finally:
@@ -395,8 +484,10 @@ def test_a_hanging_region_does_not_hold_up_other_work(world, emulator, controlle
         sw = [c for c in emulator.calls(since=seq_o) if c["action"] == "SwitchoverGlobalCluster"]
         assert len([c for c in sw if c["status"] < 400]) == 1, sw
         assert world.writer_region("orders-global") == WEST
-        print(f"orders' switchover after the hang: {len(sw)} SwitchoverGlobalCluster call(s): "
-              f"{[(c['status'], c['injected']) for c in sw]}")
+        print(
+            f"orders' switchover after the hang: {len(sw)} SwitchoverGlobalCluster call(s): "
+            f"{[(c['status'], c['injected']) for c in sw]}"
+        )
         orders.wait_condition("Degraded", "False", "AsExpected", timeout=120)
         orders.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
         bill.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)

@@ -41,43 +41,88 @@ from conftest import EAST, WEST, full_sweep, wait_for
 from killlib import Fleet, StatusWatch, assert_no_duplicate_mutations, fmt_call, print_log_tails
 
 # Long enough for a kill to land inside Aurora's own work, short enough for CI.
-SLOW = {"cluster_create": 2, "cluster_modify": 1, "cluster_promote": 5, "failover_pending": 1,
-        "failover_run": 2, "failover_finish": 1, "resync": 2}
+SLOW = {
+    "cluster_create": 2,
+    "cluster_modify": 1,
+    "cluster_promote": 5,
+    "failover_pending": 1,
+    "failover_run": 2,
+    "failover_finish": 1,
+    "resync": 2,
+}
 
 TAIL = ["UpdateDns", "WaitDnsInsync", "RestartWorkloads"]
 RUNBOOKS = {
-    "switchover": {"op": "Switchover", "method": "DetachAndPromote",
-                   "steps": ["Switchover", "WaitSwitchover"] + TAIL},
-    "failover-managed": {"op": "Failover", "method": "Managed",
-                         "steps": ["FailoverManaged", "WaitFailover"] + TAIL},
-    "failover-detach": {"op": "Failover", "method": "DetachAndPromote",
-                        "steps": ["Detach", "WaitPromoted"] + TAIL},
-    "fallback-detach": {"op": "Fallback", "method": "DetachAndPromote",
-                        "steps": ["FenceOldWriter", "DeleteOldGlobalCluster",
-                                  "CreateGlobalCluster", "CreateSecondary", "CreateInstances",
-                                  "WaitConnected"]},
-    "fallback-managed": {"op": "Fallback", "method": "Managed",
-                         "steps": ["WaitReAdded", "CopySnapshot"]},
+    "switchover": {
+        "op": "Switchover",
+        "method": "DetachAndPromote",
+        "steps": ["Switchover", "WaitSwitchover"] + TAIL,
+    },
+    "failover-managed": {
+        "op": "Failover",
+        "method": "Managed",
+        "steps": ["FailoverManaged", "WaitFailover"] + TAIL,
+    },
+    "failover-detach": {
+        "op": "Failover",
+        "method": "DetachAndPromote",
+        "steps": ["Detach", "WaitPromoted"] + TAIL,
+    },
+    "fallback-detach": {
+        "op": "Fallback",
+        "method": "DetachAndPromote",
+        "steps": [
+            "FenceOldWriter",
+            "DeleteOldGlobalCluster",
+            "CreateGlobalCluster",
+            "CreateSecondary",
+            "CreateInstances",
+            "WaitConnected",
+        ],
+    },
+    "fallback-managed": {
+        "op": "Fallback",
+        "method": "Managed",
+        "steps": ["WaitReAdded", "CopySnapshot"],
+    },
 }
-CI_CASES = [("switchover", "WaitSwitchover"), ("failover-managed", "WaitFailover"),
-            ("failover-detach", "WaitPromoted"), ("fallback-detach", "FenceOldWriter")]
+CI_CASES = [
+    ("switchover", "WaitSwitchover"),
+    ("failover-managed", "WaitFailover"),
+    ("failover-detach", "WaitPromoted"),
+    ("fallback-detach", "FenceOldWriter"),
+]
 KILL_DELAYS = (0.0, 0.3, 1.0)  # per repetition: seconds between seeing the step and the kill
 
 
 def cases():
     if not full_sweep():
         return [(rb, step, 0) for rb, step in CI_CASES]
-    return [(rb, step, rep) for rb, spec in RUNBOOKS.items() for step in spec["steps"]
-            for rep in range(len(KILL_DELAYS))]
+    return [
+        (rb, step, rep)
+        for rb, spec in RUNBOOKS.items()
+        for step in spec["steps"]
+        for rep in range(len(KILL_DELAYS))
+    ]
 
 
 def wait_replicated(world, tag, n):
-    wait_for(lambda: next(r for r in world.status()["regions"] if r["name"] == WEST)
-             .get("replicationLagSeconds") is not None, timeout=30,
-             what="a measured replication lag for us-west-2")
+    wait_for(
+        lambda: (
+            next(r for r in world.status()["regions"] if r["name"] == WEST).get(
+                "replicationLagSeconds"
+            )
+            is not None
+        ),
+        timeout=30,
+        what="a measured replication lag for us-west-2",
+    )
     world.write_rows(EAST, "orders-east", tag, n)
-    wait_for(lambda: world.count_rows(WEST, "orders-west", tag) == n, timeout=30,
-             what="the rows to replicate to us-west-2")
+    wait_for(
+        lambda: world.count_rows(WEST, "orders-west", tag) == n,
+        timeout=30,
+        what="the rows to replicate to us-west-2",
+    )
 
 
 def wait_failed_over(world, watch, timeout=120):
@@ -85,6 +130,7 @@ def wait_failed_over(world, watch, timeout=120):
         last = watch.last_operation("Failover")
         assert last, f"no finished failover yet (operation at {watch.current_step()})"
         return last
+
     return wait_for(done, timeout=timeout, interval=0.2, what="the failover to finish")
 
 
@@ -98,15 +144,19 @@ def check_failover_end(world, watch, rb, emulator, since):
     assert last["sourceRegion"] == EAST and last["targetRegion"] == WEST, last
     st = world.status()
     assert st["currentPrimaryRegion"] == WEST
-    tried = [c for c in calls if c["action"] in ("FailoverGlobalCluster", "RemoveFromGlobalCluster")]
+    tried = [
+        c for c in calls if c["action"] in ("FailoverGlobalCluster", "RemoveFromGlobalCluster")
+    ]
     movers = [c for c in tried if 200 <= (c["status"] or 0) < 300]
     if rb["method"] == "Managed":
-        assert [c["action"] for c in movers] == ["FailoverGlobalCluster"], \
-            [fmt_call(c) for c in tried]
+        assert [c["action"] for c in movers] == ["FailoverGlobalCluster"], [
+            fmt_call(c) for c in tried
+        ]
         assert world.writer_region("orders-global") == WEST
     else:
-        assert [c["action"] for c in movers] == ["RemoveFromGlobalCluster"], \
-            [fmt_call(c) for c in tried]
+        assert [c["action"] for c in movers] == ["RemoveFromGlobalCluster"], [
+            fmt_call(c) for c in tried
+        ]
         assert movers[0]["region"] == WEST
         assert world.cluster(WEST, "orders-west")["Status"] == "available"
     return last, movers[0], calls
@@ -115,17 +165,23 @@ def check_failover_end(world, watch, rb, emulator, since):
 def check_dns(world, calls, after_seq):
     west = world.cluster(WEST, "orders-west")
     assert world.record(f"writer.{world.zone_name}") == west["Endpoint"]
-    dns = [c for c in calls if c["action"] == "ChangeResourceRecordSets" and c["seq"] > after_seq
-           and c["status"] == 200]
+    dns = [
+        c
+        for c in calls
+        if c["action"] == "ChangeResourceRecordSets" and c["seq"] > after_seq and c["status"] == 200
+    ]
     assert dns, "no DNS change after the writer moved"
-    assert any(c["action"] == "GetChange" and c["seq"] > dns[0]["seq"] for c in calls), \
+    assert any(c["action"] == "GetChange" and c["seq"] > dns[0]["seq"] for c in calls), (
         "the DNS change was never awaited (GetChange)"
+    )
 
 
-@pytest.mark.parametrize("runbook,step,rep", cases(),
-                         ids=lambda v: str(v) if not isinstance(v, int) else f"rep{v}")
-def test_kill_at_step(runbook, step, rep, world, emulator, kubectl, testenv, controller_bin,
-                      tmp_path):
+@pytest.mark.parametrize(
+    "runbook,step,rep", cases(), ids=lambda v: str(v) if not isinstance(v, int) else f"rep{v}"
+)
+def test_kill_at_step(
+    runbook, step, rep, world, emulator, kubectl, testenv, controller_bin, tmp_path
+):
     rb = RUNBOOKS[runbook]
     t_start = time.monotonic()
     emulator.delays(**SLOW)
@@ -166,8 +222,17 @@ def test_kill_at_step(runbook, step, rep, world, emulator, kubectl, testenv, con
         else:
             watch.arm(rb["op"], step, fire)
             if rb["op"] == "Switchover":
-                kubectl("-n", world.ns, "patch", "globaldatabase", "orders", "--type", "merge",
-                        "-p", json.dumps({"spec": {"primaryRegion": WEST}}))
+                kubectl(
+                    "-n",
+                    world.ns,
+                    "patch",
+                    "globaldatabase",
+                    "orders",
+                    "--type",
+                    "merge",
+                    "-p",
+                    json.dumps({"spec": {"primaryRegion": WEST}}),
+                )
             else:
                 emulator.outage(EAST, "5xx", pg="freeze", services=["rds"])
 
@@ -178,30 +243,38 @@ def test_kill_at_step(runbook, step, rep, world, emulator, kubectl, testenv, con
                 return False  # seen; a delayed kill is on its way, wherever it lands
             done = watch.last_operation(rb["op"])
             if done and done.get("startedTime", "") > started_before:
-                pytest.fail(f"the {rb['op']} finished without step {step} being seen: "
-                            f"{watch.describe()}; lastOperation {done}")
+                pytest.fail(
+                    f"the {rb['op']} finished without step {step} being seen: "
+                    f"{watch.describe()}; lastOperation {done}"
+                )
             return False
+
         wait_for(reached, timeout=180, interval=0.05, what=f"the {rb['op']} to reach step {step}")
         print(f"watch: {watch.describe()}")
         t_kill = time.monotonic()
         replacement = fleet.start(wait_ready=False)
-        print(f"\n{runbook}: killed at {step} (+{KILL_DELAYS[rep]}s, operation then at "
-              f"{landed['step'][1:]}), replacement {replacement.name} started")
+        print(
+            f"\n{runbook}: killed at {step} (+{KILL_DELAYS[rep]}s, operation then at "
+            f"{landed['step'][1:]}), replacement {replacement.name} started"
+        )
 
         # -- the end state ------------------------------------------------------
         if rb["op"] == "Switchover":
+
             def switched():
                 last = watch.last_operation("Switchover")
                 assert last, f"no finished switchover yet (at {watch.current_step()})"
                 return last
+
             last = wait_for(switched, timeout=120, interval=0.2, what="the switchover to finish")
             assert last["result"] == "Succeeded", last
             st = world.status()
             assert st["currentPrimaryRegion"] == WEST
             assert world.writer_region("orders-global") == WEST
             calls = [c for c in emulator.calls() if c["seq"] > since]
-            sw = [c for c in calls if c["action"] == "SwitchoverGlobalCluster"
-                  and c["status"] == 200]
+            sw = [
+                c for c in calls if c["action"] == "SwitchoverGlobalCluster" and c["status"] == 200
+            ]
             assert len(sw) == 1 and sw[0]["region"] == EAST, [fmt_call(c) for c in sw]
             check_dns(world, calls, sw[0]["seq"])
             world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
@@ -212,16 +285,19 @@ def test_kill_at_step(runbook, step, rep, world, emulator, kubectl, testenv, con
             assert world.restarted_at() is not None
             assert world.count_rows(WEST, "orders-west", "before") == 20
         else:
-            generation = ("orders-global-2" if rb["method"] == "DetachAndPromote"
-                          else "orders-global")
+            generation = (
+                "orders-global-2" if rb["method"] == "DetachAndPromote" else "orders-global"
+            )
 
             def home():
                 s = world.status()
                 back = watch.last_operation("Switchover")
-                assert s.get("currentPrimaryRegion") == EAST, \
+                assert s.get("currentPrimaryRegion") == EAST, (
                     f"writer in {s.get('currentPrimaryRegion')} (at {watch.current_step()})"
+                )
                 assert back and back["result"] == "Succeeded", back
                 return s
+
             st = wait_for(home, timeout=300, interval=0.5, what="the writer back in us-east-1")
             assert st["globalClusterIdentifier"] == generation
             assert world.writer_region(generation) == EAST
@@ -230,8 +306,9 @@ def test_kill_at_step(runbook, step, rep, world, emulator, kubectl, testenv, con
             assert last and last["result"] == "Succeeded", last
             snap = last.get("lostWritesSnapshot")
             assert snap and snap.startswith("orders-east-lost-writes-"), last
-            assert world.rds[EAST].describe_db_cluster_snapshots(
-                DBClusterSnapshotIdentifier=snap)["DBClusterSnapshots"]
+            assert world.rds[EAST].describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snap)[
+                "DBClusterSnapshots"
+            ]
             if rb["method"] == "DetachAndPromote":
                 assert world.global_cluster("orders-global") is None
             roles = {r["name"]: r["role"] for r in st["regions"]}
@@ -247,8 +324,10 @@ def test_kill_at_step(runbook, step, rep, world, emulator, kubectl, testenv, con
         assert names == rb["steps"], f"lastOperation.steps {names}, expected {rb['steps']}"
         assert step in names
         assert_no_duplicate_mutations(calls)
-        print(f"{runbook}: converged {time.monotonic() - t_kill:.1f}s after the kill; "
-              f"test took {time.monotonic() - t_start:.1f}s")
+        print(
+            f"{runbook}: converged {time.monotonic() - t_kill:.1f}s after the kill; "
+            f"test took {time.monotonic() - t_start:.1f}s"
+        )
         passed = True
     finally:
         watch.close()

@@ -60,8 +60,15 @@ def bind_east(emulator, world, writer_port):
     """Bind orders-east so that RDS reports writer_port as its cluster Port."""
     w = world.servers["east-w"].to_dict()
     w["port"] = writer_port
-    emulator.post("/bind", {"region": EAST, "dbClusterIdentifier": "orders-east", "writer": w,
-                            "reader": world.servers["east-r"].to_dict()})
+    emulator.post(
+        "/bind",
+        {
+            "region": EAST,
+            "dbClusterIdentifier": "orders-east",
+            "writer": w,
+            "reader": world.servers["east-r"].to_dict(),
+        },
+    )
 
 
 @pytest.fixture
@@ -81,13 +88,27 @@ def proxy(world, emulator):
 def direct_write_replicates(world, tag):
     """The writer takes a write on its own port and it reaches us-west-2."""
     ew = world.servers["east-w"]
-    with psycopg.connect(host="127.0.0.1", port=ew.port, user="postgres", password=world.password,
-                         dbname="postgres", autocommit=True, connect_timeout=5) as conn:
+    with psycopg.connect(
+        host="127.0.0.1",
+        port=ew.port,
+        user="postgres",
+        password=world.password,
+        dbname="postgres",
+        autocommit=True,
+        connect_timeout=5,
+    ) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS partition_marks (tag text PRIMARY KEY)")
         conn.execute("INSERT INTO partition_marks VALUES (%s)", (tag,))
-    wait_for(lambda: world.servers["west-w"].sql(
-        "SELECT count(*) FROM partition_marks WHERE tag = %s", params=(tag,))[0][0] == 1,
-        timeout=30, what=f"{tag} to replicate to us-west-2")
+    wait_for(
+        lambda: (
+            world.servers["west-w"].sql(
+                "SELECT count(*) FROM partition_marks WHERE tag = %s", params=(tag,)
+            )[0][0]
+            == 1
+        ),
+        timeout=30,
+        what=f"{tag} to replicate to us-west-2",
+    )
 
 
 def refusal_events(world):
@@ -106,12 +127,14 @@ def partition_once(world, emulator, proxy, mode, run):
     try:
         world.wait_condition("PrimaryHealthy", "False", timeout=60)
         detected = time.monotonic() - t0
-        deg = world.wait_condition("Degraded", "True", "PrimaryAvailableInControlPlane",
-                                   timeout=60)
+        deg = world.wait_condition("Degraded", "True", "PrimaryAvailableInControlPlane", timeout=60)
         refused = time.monotonic() - t0
         assert EAST in deg["message"], deg
-        wait_for(lambda: refusal_events(world) > emitted, timeout=30,
-                 what="a PrimaryAvailableInControlPlane Event")
+        wait_for(
+            lambda: refusal_events(world) > emitted,
+            timeout=30,
+            what="a PrimaryAvailableInControlPlane Event",
+        )
         ready = world.condition("Ready")
         assert ready["status"] == "False", ready
         if run == 0:
@@ -132,8 +155,11 @@ def partition_once(world, emulator, proxy, mode, run):
 
         assert not failover_calls(emulator, since)
         # The refusal rests on fresh answers from the primary region's API.
-        asked = [c for c in emulator.calls(since=since, action="DescribeDBClusters", region=EAST)
-                 if c["status"] == 200]
+        asked = [
+            c
+            for c in emulator.calls(since=since, action="DescribeDBClusters", region=EAST)
+            if c["status"] == 200
+        ]
         assert asked, "the controller never asked us-east-1's RDS API during the partition"
         assert world.writer_region("orders-global") == EAST
     finally:
@@ -144,18 +170,34 @@ def partition_once(world, emulator, proxy, mode, run):
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
     healed = time.monotonic() - t1
     assert not failover_calls(emulator, since)
-    print(f"partition {run} ({mode}): unhealthy after {detected:.1f}s, refusal stated after "
-          f"{refused:.1f}s, held {held:.1f}s, healed in {healed:.1f}s; 0 failover calls")
+    print(
+        f"partition {run} ({mode}): unhealthy after {detected:.1f}s, refusal stated after "
+        f"{refused:.1f}s, held {held:.1f}s, healed in {healed:.1f}s; 0 failover calls"
+    )
 
 
 def adopt(world, kubectl, proxy):
-    kubectl.apply(world.gdb_manifest(
-        healthCheck={"periodSeconds": PERIOD, "timeoutSeconds": 1,
-                     "failureThreshold": THRESHOLD},
-        failover={"confirmation": "ControlPlane", "cooldownSeconds": 0}))
+    kubectl.apply(
+        world.gdb_manifest(
+            healthCheck={
+                "periodSeconds": PERIOD,
+                "timeoutSeconds": 1,
+                "failureThreshold": THRESHOLD,
+            },
+            failover={"confirmation": "ControlPlane", "cooldownSeconds": 0},
+        )
+    )
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
-    wait_for(lambda: next(r for r in world.status()["regions"] if r["name"] == WEST)
-             .get("replicationLagSeconds") is not None, timeout=60, what="a measured lag")
+    wait_for(
+        lambda: (
+            next(r for r in world.status()["regions"] if r["name"] == WEST).get(
+                "replicationLagSeconds"
+            )
+            is not None
+        ),
+        timeout=60,
+        what="a measured lag",
+    )
     assert proxy.accepted > 0, "the controller's probes do not go through the proxy"
 
 
@@ -171,6 +213,7 @@ def confirmed_outage_fails_over(world, emulator, proxy, api_mode):
         last = world.status().get("lastOperation") or {}
         assert last.get("type") == "Failover" and last.get("result") == "Succeeded", last
         return last
+
     last = wait_for(failed_over, timeout=240, interval=0.5, what="the confirmed failover")
     took = time.monotonic() - t0
     assert world.status()["currentPrimaryRegion"] == WEST
@@ -179,8 +222,10 @@ def confirmed_outage_fails_over(world, emulator, proxy, api_mode):
     assert [(c["action"], c["region"]) for c in ok] == [("RemoveFromGlobalCluster", WEST)], calls
     assert last["sourceRegion"] == EAST and last["targetRegion"] == WEST, last
     steps = ", ".join(f"{x['name']} {x['durationSeconds']}s" for x in last.get("steps", []))
-    print(f"control (probes cut + us-east-1 RDS API {api_mode}): failed over to {WEST} in "
-          f"{took:.1f}s with one RemoveFromGlobalCluster; steps: {steps}")
+    print(
+        f"control (probes cut + us-east-1 RDS API {api_mode}): failed over to {WEST} in "
+        f"{took:.1f}s with one RemoveFromGlobalCluster; steps: {steps}"
+    )
 
 
 def test_partition_from_writer_is_not_a_failover(world, emulator, kubectl, proxy, controller):
@@ -195,15 +240,19 @@ def test_partition_from_writer_is_not_a_failover(world, emulator, kubectl, proxy
     st = world.status()
     assert st["currentPrimaryRegion"] == EAST and not st.get("lastOperation"), st
     assert world.writer_region("orders-global") == EAST
-    print(f"{runs} partitions, 0 failover calls, "
-          f"{refusal_events(world)} PrimaryAvailableInControlPlane Events")
+    print(
+        f"{runs} partitions, 0 failover calls, "
+        f"{refusal_events(world)} PrimaryAvailableInControlPlane Events"
+    )
 
     confirmed_outage_fails_over(world, emulator, proxy, "5xx")
 
 
 if full_sweep():
-    def test_partition_with_a_hanging_primary_api_fails_over(world, emulator, kubectl, proxy,
-                                                              controller):
+
+    def test_partition_with_a_hanging_primary_api_fails_over(
+        world, emulator, kubectl, proxy, controller
+    ):
         """The control again, with the API timing out instead of answering 503."""
         adopt(world, kubectl, proxy)
         confirmed_outage_fails_over(world, emulator, proxy, "hang")

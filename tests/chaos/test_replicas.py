@@ -30,11 +30,24 @@ import time
 import pytest
 
 from conftest import EAST, WEST, full_sweep, wait_for
-from killlib import (Endpoint, Fleet, StatusWatch, TaggingProxy, assert_no_duplicate_mutations,
-                     print_log_tails)
+from killlib import (
+    Endpoint,
+    Fleet,
+    StatusWatch,
+    TaggingProxy,
+    assert_no_duplicate_mutations,
+    print_log_tails,
+)
 
-SLOW = {"cluster_create": 2, "cluster_modify": 1, "cluster_promote": 2, "failover_pending": 1,
-        "failover_run": 2, "failover_finish": 1, "resync": 2}
+SLOW = {
+    "cluster_create": 2,
+    "cluster_modify": 1,
+    "cluster_promote": 2,
+    "failover_pending": 1,
+    "failover_run": 2,
+    "failover_finish": 1,
+    "resync": 2,
+}
 STEPS = ["Switchover", "WaitSwitchover", "UpdateDns", "WaitDnsInsync", "RestartWorkloads"]
 # Calls that change AWS: the non-idempotent ones and the (idempotent) DNS UPSERT.
 ACTING = ("ChangeResourceRecordSets",)
@@ -53,24 +66,38 @@ def leadership_starts(log_text):
     """Epoch times of every "became leader" line of one replica's log."""
     out = []
     for m in re.finditer(r"^(\S+) info became leader ", log_text, re.M):
-        out.append(datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ")
-                   .replace(tzinfo=datetime.timezone.utc).timestamp())
+        out.append(
+            datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ")
+            .replace(tzinfo=datetime.timezone.utc)
+            .timestamp()
+        )
     return out
 
 
 def switch_to(world, kubectl, watch, region, timeout=120):
     before = watch.last_operation("Switchover")
-    kubectl("-n", world.ns, "patch", "globaldatabase", "orders", "--type", "merge",
-            "-p", json.dumps({"spec": {"primaryRegion": region}}))
+    kubectl(
+        "-n",
+        world.ns,
+        "patch",
+        "globaldatabase",
+        "orders",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps({"spec": {"primaryRegion": region}}),
+    )
     return wait_switched(world, watch, region, before, timeout)
 
 
 def wait_switched(world, watch, region, before, timeout=120):
     def done():
         last = watch.last_operation("Switchover")
-        assert last and last is not before and last != before, \
+        assert last and last is not before and last != before, (
             f"no new finished switchover (at {watch.current_step()})"
+        )
         return last
+
     last = wait_for(done, timeout=timeout, interval=0.2, what=f"the switchover to {region}")
     assert last["result"] == "Succeeded", last
     assert last["targetRegion"] == region, last
@@ -81,8 +108,9 @@ def wait_switched(world, watch, region, before, timeout=120):
 
 
 @pytest.mark.parametrize("step", kill_steps())
-def test_one_leader_acts_and_the_survivor_finishes(step, world, emulator, kubectl, testenv,
-                                                  controller_bin, tmp_path):
+def test_one_leader_acts_and_the_survivor_finishes(
+    step, world, emulator, kubectl, testenv, controller_bin, tmp_path
+):
     t_start = time.monotonic()
     emulator.delays(**SLOW)
     lease = "globaldb-e2e-" + world.ns
@@ -93,16 +121,22 @@ def test_one_leader_acts_and_the_survivor_finishes(step, world, emulator, kubect
     passed = False
     try:
         reps = {n: fleet.start(n, endpoint=Endpoint(p.url)) for n, p in proxies.items()}
-        wait_for(lambda: holder(kubectl, lease).split("_")[0] in reps, timeout=30,
-                 what="a replica to take the Lease")
+        wait_for(
+            lambda: holder(kubectl, lease).split("_")[0] in reps,
+            timeout=30,
+            what="a replica to take the Lease",
+        )
         first = holder(kubectl, lease).split("_")[0]
         other = next(n for n in reps if n != first)
 
         kubectl.apply(world.gdb_manifest())
         world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
         world.write_rows(EAST, "orders-east", "before", 20)
-        wait_for(lambda: world.count_rows(WEST, "orders-west", "before") == 20, timeout=30,
-                 what="the rows to replicate to us-west-2")
+        wait_for(
+            lambda: world.count_rows(WEST, "orders-west", "before") == 20,
+            timeout=30,
+            what="the rows to replicate to us-west-2",
+        )
 
         # Switchovers there and back with both replicas up: only the leader acts.
         switch_to(world, kubectl, watch, WEST)
@@ -118,18 +152,35 @@ def test_one_leader_acts_and_the_survivor_finishes(step, world, emulator, kubect
         def kill():
             Fleet.kill(reps[first])
             killed.set()
+
         before = watch.last_operation("Switchover")
         t_patch = time.time()
         watch.arm("Switchover", step, kill)
-        kubectl("-n", world.ns, "patch", "globaldatabase", "orders", "--type", "merge",
-                "-p", json.dumps({"spec": {"primaryRegion": WEST}}))
-        wait_for(killed.is_set, timeout=120, interval=0.05,
-                 what=f"the switchover to reach {step} ({watch.describe()})")
+        kubectl(
+            "-n",
+            world.ns,
+            "patch",
+            "globaldatabase",
+            "orders",
+            "--type",
+            "merge",
+            "-p",
+            json.dumps({"spec": {"primaryRegion": WEST}}),
+        )
+        wait_for(
+            killed.is_set,
+            timeout=120,
+            interval=0.05,
+            what=f"the switchover to reach {step} ({watch.describe()})",
+        )
         t_kill = time.monotonic()
-        wait_for(lambda: holder(kubectl, lease).split("_")[0] == other, timeout=30,
-                 what=f"{other} to take the Lease")
+        wait_for(
+            lambda: holder(kubectl, lease).split("_")[0] == other,
+            timeout=30,
+            what=f"{other} to take the Lease",
+        )
         t_lease = time.monotonic() - t_kill
-        last = wait_switched(world, watch, WEST, before)
+        wait_switched(world, watch, WEST, before)
         t_done = time.monotonic() - t_kill
         west = world.cluster(WEST, "orders-west")
         assert world.record(f"writer.{world.zone_name}") == west["Endpoint"]
@@ -153,12 +204,19 @@ def test_one_leader_acts_and_the_survivor_finishes(step, world, emulator, kubect
             for b in mut[other]:
                 a_end = a["end"] if a["end"] is not None else float("inf")
                 b_end = b["end"] if b["end"] is not None else float("inf")
-                assert a_end <= b["start"] or b_end <= a["start"], \
+                assert a_end <= b["start"] or b_end <= a["start"], (
                     f"overlapping mutating calls: {first} {a} and {other} {b}"
+                )
         # The switchover was called once, by whichever replica led at the time,
         # and the steps after the kill were the survivor's.
-        sw = [(n, c) for n in mut for c in mut[n] if c["action"] == "SwitchoverGlobalCluster"
-              and c["start"] > t_patch and c["status"] == 200]
+        sw = [
+            (n, c)
+            for n in mut
+            for c in mut[n]
+            if c["action"] == "SwitchoverGlobalCluster"
+            and c["start"] > t_patch
+            and c["status"] == 200
+        ]
         assert len(sw) == 1, sw
         if STEPS.index(step) < STEPS.index("UpdateDns"):
             dns = [c for c in mut[other] if c["action"] == "ChangeResourceRecordSets"]
@@ -168,10 +226,12 @@ def test_one_leader_acts_and_the_survivor_finishes(step, world, emulator, kubect
         assert_no_duplicate_mutations(calls)
         sw = [c for c in calls if c["action"] == "SwitchoverGlobalCluster" and c["status"] == 200]
         assert len(sw) == 1, sw
-        print(f"\nreplicas: {first} killed at {step}; {other} held the Lease after {t_lease:.1f}s "
-              f"and finished the switchover {t_done:.1f}s after the kill; mutating calls "
-              f"{ {n: len(c) for n, c in mut.items()} }; "
-              f"test took {time.monotonic() - t_start:.1f}s")
+        print(
+            f"\nreplicas: {first} killed at {step}; {other} held the Lease after {t_lease:.1f}s "
+            f"and finished the switchover {t_done:.1f}s after the kill; mutating calls "
+            f"{ {n: len(c) for n, c in mut.items()} }; "
+            f"test took {time.monotonic() - t_start:.1f}s"
+        )
         passed = True
     finally:
         watch.close()

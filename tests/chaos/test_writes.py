@@ -54,13 +54,14 @@ class AppWriter(threading.Thread):
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.next_seq = 1
-        self.acked = []      # (seq, monotonic time of the acknowledged COMMIT, region)
-        self.failed = 0      # attempts that raised: connect, insert or discovery
+        self.acked = []  # (seq, monotonic time of the acknowledged COMMIT, region)
+        self.failed = 0  # attempts that raised: connect, insert or discovery
         self.reconnects = 0
 
     def find_writer(self):
-        g = self.rds[WEST].describe_global_clusters(
-            GlobalClusterIdentifier="orders-global")["GlobalClusters"][0]
+        g = self.rds[WEST].describe_global_clusters(GlobalClusterIdentifier="orders-global")[
+            "GlobalClusters"
+        ][0]
         arn = next(m["DBClusterArn"] for m in g["GlobalClusterMembers"] if m["IsWriter"])
         region, cid = arn.split(":")[3], arn.split(":")[-1]
         c = self.rds[region].describe_db_clusters(DBClusterIdentifier=cid)["DBClusters"][0]
@@ -72,9 +73,15 @@ class AppWriter(threading.Thread):
             try:
                 if conn is None:
                     region, port = self.find_writer()
-                    conn = psycopg.connect(host="127.0.0.1", port=port, user="postgres",
-                                           password=self.password, dbname="postgres",
-                                           autocommit=True, connect_timeout=3)
+                    conn = psycopg.connect(
+                        host="127.0.0.1",
+                        port=port,
+                        user="postgres",
+                        password=self.password,
+                        dbname="postgres",
+                        autocommit=True,
+                        connect_timeout=3,
+                    )
                     conn.execute("SET statement_timeout = 3000")
                     with self.lock:
                         self.reconnects += 1
@@ -85,8 +92,9 @@ class AppWriter(threading.Thread):
                 cut = threading.Timer(4, cut_connection, (conn,))
                 cut.start()
                 try:
-                    conn.execute("INSERT INTO chaos_writes (seq, region) VALUES (%s, %s)",
-                                 (seq, region))
+                    conn.execute(
+                        "INSERT INTO chaos_writes (seq, region) VALUES (%s, %s)", (seq, region)
+                    )
                 finally:
                     cut.cancel()
                 with self.lock:
@@ -134,13 +142,24 @@ def adopt_and_create_table(world, kubectl):
     kubectl.apply(world.gdb_manifest())
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
     with world.connect(EAST, CLUSTER[EAST]) as conn:
-        conn.execute("CREATE TABLE chaos_writes (seq bigint PRIMARY KEY, region text NOT NULL, "
-                     "committed timestamptz NOT NULL DEFAULT clock_timestamp())")
+        conn.execute(
+            "CREATE TABLE chaos_writes (seq bigint PRIMARY KEY, region text NOT NULL, "
+            "committed timestamptz NOT NULL DEFAULT clock_timestamp())"
+        )
 
 
 def patch_primary(world, kubectl, region):
-    kubectl("-n", world.ns, "patch", "globaldatabase", "orders", "--type", "merge",
-            "-p", json.dumps({"spec": {"primaryRegion": region}}))
+    kubectl(
+        "-n",
+        world.ns,
+        "patch",
+        "globaldatabase",
+        "orders",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps({"spec": {"primaryRegion": region}}),
+    )
 
 
 MOVES = ("SwitchoverGlobalCluster", "FailoverGlobalCluster", "RemoveFromGlobalCluster")
@@ -168,21 +187,32 @@ def test_no_acked_row_lost_over_switchovers(world, emulator, kubectl, controller
                 assert last.get("result") == "Succeeded", last
                 assert st.get("currentPrimaryRegion") == target, st
                 return last
-            wait_for(switched, timeout=120, interval=0.25,
-                     what=f"switchover {i + 1} to {target}")
+
+            wait_for(switched, timeout=120, interval=0.25, what=f"switchover {i + 1} to {target}")
             t_done = time.monotonic()
-            wait_for(lambda: app.acked_in(target, t_done), timeout=60,
-                     what=f"a write acknowledged by the new writer in {target}")
+            wait_for(
+                lambda: app.acked_in(target, t_done),
+                timeout=60,
+                what=f"a write acknowledged by the new writer in {target}",
+            )
             t_writing = time.monotonic()
             calls = emulator.calls(since=seq0)
             seq0 = max([seq0] + [c["seq"] for c in calls])
             moves = [c for c in calls if c["action"] in MOVES]
             accepted = [c for c in moves if c["status"] == 200]
             assert [(c["action"], c["region"]) for c in accepted] == [
-                ("SwitchoverGlobalCluster", WEST if target == EAST else EAST)], moves
-            rows.append({"n": i + 1, "target": target, "seconds": t_done - t0,
-                         "calls_rejected": len(moves) - len(accepted),
-                         "start": t0, "end": t_writing})
+                ("SwitchoverGlobalCluster", WEST if target == EAST else EAST)
+            ], moves
+            rows.append(
+                {
+                    "n": i + 1,
+                    "target": target,
+                    "seconds": t_done - t0,
+                    "calls_rejected": len(moves) - len(accepted),
+                    "start": t0,
+                    "end": t_writing,
+                }
+            )
     finally:
         app.stop.set()
         app.join(timeout=30)
@@ -196,8 +226,10 @@ def test_no_acked_row_lost_over_switchovers(world, emulator, kubectl, controller
         until = rows[i + 1]["start"] if i + 1 < len(rows) else float("inf")
         first_new = min(t for _, t, reg in acked if reg == r["target"] and t > r["start"])
         late = [s for s, t, reg in acked if reg != r["target"] and first_new < t < until]
-        assert not late, f"switchover {r['n']}: the old writer acknowledged {late[:10]} " \
-                         "after the new one took writes"
+        assert not late, (
+            f"switchover {r['n']}: the old writer acknowledged {late[:10]} "
+            "after the new one took writes"
+        )
 
     final = EAST if SWITCHOVERS % 2 == 0 else WEST
     assert world.status()["currentPrimaryRegion"] == final
@@ -212,28 +244,41 @@ def test_no_acked_row_lost_over_switchovers(world, emulator, kubectl, controller
     lost = sorted(acked_seqs - on_writer)
     unacked_present = len(on_writer - acked_seqs)
 
-    print(f"\n{'#':>3} {'to':<10} {'switchover s':>12} {'unavailable s':>13} {'rejected calls':>14}")
+    print(
+        f"\n{'#':>3} {'to':<10} {'switchover s':>12} {'unavailable s':>13} {'rejected calls':>14}"
+    )
     for r in rows:
-        print(f"{r['n']:>3} {r['target']:<10} {r['seconds']:>12.1f} {r['gap']:>13.2f} "
-              f"{r['calls_rejected']:>14}")
+        print(
+            f"{r['n']:>3} {r['target']:<10} {r['seconds']:>12.1f} {r['gap']:>13.2f} "
+            f"{r['calls_rejected']:>14}"
+        )
     gaps = [r["gap"] for r in rows]
     durs = [r["seconds"] for r in rows]
-    print(f"switchovers: {len(rows)} in {total:.0f}s; duration p50 {statistics.median(durs):.1f}s "
-          f"max {max(durs):.1f}s; write unavailability p50 {pct(gaps, 0.5):.2f}s "
-          f"p90 {pct(gaps, 0.9):.2f}s max {max(gaps):.2f}s")
-    print(f"rows acknowledged {len(acked)}, failed attempts {failed}, reconnects {app.reconnects}, "
-          f"committed but unacknowledged {unacked_present}, lost {len(lost)}")
+    print(
+        f"switchovers: {len(rows)} in {total:.0f}s; duration p50 {statistics.median(durs):.1f}s "
+        f"max {max(durs):.1f}s; write unavailability p50 {pct(gaps, 0.5):.2f}s "
+        f"p90 {pct(gaps, 0.9):.2f}s max {max(gaps):.2f}s"
+    )
+    print(
+        f"rows acknowledged {len(acked)}, failed attempts {failed}, reconnects {app.reconnects}, "
+        f"committed but unacknowledged {unacked_present}, lost {len(lost)}"
+    )
     assert len(rows) == SWITCHOVERS
     assert not lost, f"{len(lost)} acknowledged rows are missing on the writer: {lost[:20]}"
 
     # The secondary and both readers hold them too once they caught up.
     for name in ("east-w", "east-r", "west-w", "west-r"):
         srv = world.servers[name]
-        wait_for(lambda: acked_seqs <= present(srv), timeout=60, interval=0.5,
-                 what=f"every acknowledged row on {name}")
+        wait_for(
+            lambda: acked_seqs <= present(srv),
+            timeout=60,
+            interval=0.5,
+            what=f"every acknowledged row on {name}",
+        )
 
 
 if full_sweep():
+
     def test_no_acked_row_lost_when_the_intent_flips(world, emulator, kubectl, controller):
         adopt_and_create_table(world, kubectl)
         seq0 = max(c["seq"] for c in emulator.calls())
@@ -253,20 +298,26 @@ if full_sweep():
                     ready = next(c for c in st["conditions"] if c["type"] == "Ready")
                     assert ready["status"] == "True", ready
                     return st
-                st = wait_for(settled, timeout=180, interval=0.5,
-                              what=f"flip {i + 1} to settle in {EAST}")
+
+                st = wait_for(
+                    settled, timeout=180, interval=0.5, what=f"flip {i + 1} to settle in {EAST}"
+                )
                 calls = emulator.calls(since=seq0)
                 seq0 = max([seq0] + [c["seq"] for c in calls])
                 moves = [c for c in calls if c["action"] in MOVES and c["status"] == 200]
                 # Either nothing moved (cancelled before the call) or there and back:
                 # one accepted call per operation, never two to the same target.
                 regions = [(c["action"], c["region"]) for c in moves]
-                assert regions in ([], [("SwitchoverGlobalCluster", EAST),
-                                        ("SwitchoverGlobalCluster", WEST)]), moves
+                assert regions in (
+                    [],
+                    [("SwitchoverGlobalCluster", EAST), ("SwitchoverGlobalCluster", WEST)],
+                ), moves
                 last = st.get("lastOperation") or {}
-                print(f"flip {i + 1} after {delay}s: {len(moves)} switchover call(s), "
-                      f"last operation {last.get('type')} to {last.get('targetRegion')} "
-                      f"{last.get('result')}")
+                print(
+                    f"flip {i + 1} after {delay}s: {len(moves)} switchover call(s), "
+                    f"last operation {last.get('type')} to {last.get('targetRegion')} "
+                    f"{last.get('result')}"
+                )
         finally:
             app.stop.set()
             app.join(timeout=30)
@@ -275,6 +326,8 @@ if full_sweep():
         with world.connect(EAST, CLUSTER[EAST]) as conn:
             on_writer = {r[0] for r in conn.execute("SELECT seq FROM chaos_writes")}
         lost = sorted({s for s, _, _ in acked} - on_writer)
-        print(f"intent flips: rows acknowledged {len(acked)}, failed attempts {failed}, "
-              f"lost {len(lost)}")
+        print(
+            f"intent flips: rows acknowledged {len(acked)}, failed attempts {failed}, "
+            f"lost {len(lost)}"
+        )
         assert not lost, f"{len(lost)} acknowledged rows are missing: {lost[:20]}"

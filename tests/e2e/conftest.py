@@ -41,8 +41,15 @@ if ENV_DIR not in sys.path:
 import pgenv  # noqa: E402
 
 EAST, WEST = "us-east-1", "us-west-2"
-DELAY_KEYS = ("cluster_create", "cluster_modify", "cluster_promote", "failover_pending",
-              "failover_run", "failover_finish", "resync")
+DELAY_KEYS = (
+    "cluster_create",
+    "cluster_modify",
+    "cluster_promote",
+    "failover_pending",
+    "failover_run",
+    "failover_finish",
+    "resync",
+)
 
 
 def wait_for(cond, timeout=60, interval=0.2, what="condition"):
@@ -57,8 +64,10 @@ def wait_for(cond, timeout=60, interval=0.2, what="condition"):
         except Exception as e:  # cond may assert to explain itself, or not be able to yet
             last_exc = e
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}"
-                                 + (f": {last_exc}" if last_exc else ""))
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}"
+                + (f": {last_exc}" if last_exc else "")
+            )
         time.sleep(interval)
 
 
@@ -87,8 +96,12 @@ class Admin:
 
     def _req(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + "/_awsemu" + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + "/_awsemu" + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=120) as r:
             return json.loads(r.read())
 
@@ -112,9 +125,15 @@ class Admin:
         return self.get("/calls" + (f"?{q}" if q else ""))["calls"]
 
     def bind(self, region, cluster_id, writer, reader=None):
-        return self.post("/bind", {"region": region, "dbClusterIdentifier": cluster_id,
-                                   "writer": writer.to_dict(),
-                                   "reader": reader.to_dict() if reader else None})
+        return self.post(
+            "/bind",
+            {
+                "region": region,
+                "dbClusterIdentifier": cluster_id,
+                "writer": writer.to_dict(),
+                "reader": reader.to_dict() if reader else None,
+            },
+        )
 
     def errors(self):
         return self.get("/errors")["errors"]
@@ -124,8 +143,10 @@ class Admin:
 def testenv():
     path = os.environ.get("GDB_TESTENV_STATE")
     if not path or not os.path.exists(path):
-        pytest.fail("GDB_TESTENV_STATE does not name a running test environment "
-                    "(run through ctest, or hack/testenv up)")
+        pytest.fail(
+            "GDB_TESTENV_STATE does not name a running test environment "
+            "(run through ctest, or hack/testenv up)"
+        )
     with open(path) as f:
         return json.load(f)
 
@@ -134,7 +155,10 @@ def controller_bin_path():
     """The controller binary: $GDB_CONTROLLER_BIN, else the one in the build tree."""
     return os.environ.get("GDB_CONTROLLER_BIN") or os.path.join(
         os.environ.get("GDB_BINARY_DIR", os.path.join(SOURCE_DIR, "build")),
-        "cmd", "globaldb-controller", "globaldb-controller")
+        "cmd",
+        "globaldb-controller",
+        "globaldb-controller",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -153,11 +177,18 @@ def emulator(tmp_path_factory):
     log = open(d / "awsemu.log", "w")
     env = dict(os.environ)
     env["PYTHONPATH"] = ENV_DIR + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen([sys.executable, "-m", "awsemu", "--fast", "--url-file", str(url_file)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "awsemu", "--fast", "--url-file", str(url_file)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
-        wait_for(lambda: url_file.exists() or proc.poll() is not None, timeout=60,
-                 what="the emulator to listen")
+        wait_for(
+            lambda: url_file.exists() or proc.poll() is not None,
+            timeout=60,
+            what="the emulator to listen",
+        )
         assert proc.poll() is None, (d / "awsemu.log").read_text()
         yield Admin(url_file.read_text().strip())
     finally:
@@ -176,8 +207,13 @@ class Kubectl:
         self.kubeconfig = testenv["kubeconfig"]
 
     def __call__(self, *args, input=None, check=True):
-        r = subprocess.run([self.bin, "--kubeconfig", self.kubeconfig, *args], input=input,
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [self.bin, "--kubeconfig", self.kubeconfig, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if check and r.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {r.stderr.strip()}")
         return r.stdout
@@ -198,10 +234,16 @@ def aws_client(admin, service, region):
     import boto3
     from botocore.config import Config
 
-    return boto3.client(service, region_name=region, endpoint_url=admin.url,
-                        aws_access_key_id="AKIDE2ESETUP", aws_secret_access_key="setup-not-secret",
-                        config=Config(retries={"max_attempts": 2, "mode": "standard"},
-                                      read_timeout=60, connect_timeout=5))
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=admin.url,
+        aws_access_key_id="AKIDE2ESETUP",
+        aws_secret_access_key="setup-not-secret",
+        config=Config(
+            retries={"max_attempts": 2, "mode": "standard"}, read_timeout=60, connect_timeout=5
+        ),
+    )
 
 
 class World:
@@ -248,32 +290,47 @@ class World:
         self.admin.bind(EAST, "orders-east", self.servers["east-w"], self.servers["east-r"])
         self.admin.bind(WEST, "orders-west", self.servers["west-w"], self.servers["west-r"])
         east = self.rds[EAST].create_db_cluster(
-            DBClusterIdentifier="orders-east", Engine="aurora-postgresql",
-            EngineVersion="15.4", MasterUsername="postgres",
-            MasterUserPassword=self.password)["DBCluster"]
-        self.rds[EAST].create_db_instance(DBInstanceIdentifier="orders-east-1",
-                                          DBInstanceClass="db.r6g.large",
-                                          Engine="aurora-postgresql",
-                                          DBClusterIdentifier="orders-east")
+            DBClusterIdentifier="orders-east",
+            Engine="aurora-postgresql",
+            EngineVersion="15.4",
+            MasterUsername="postgres",
+            MasterUserPassword=self.password,
+        )["DBCluster"]
+        self.rds[EAST].create_db_instance(
+            DBInstanceIdentifier="orders-east-1",
+            DBInstanceClass="db.r6g.large",
+            Engine="aurora-postgresql",
+            DBClusterIdentifier="orders-east",
+        )
         self.wait_cluster(EAST, "orders-east", "available")
-        self.rds[EAST].create_global_cluster(GlobalClusterIdentifier="orders-global",
-                                             SourceDBClusterIdentifier=east["DBClusterArn"])
+        self.rds[EAST].create_global_cluster(
+            GlobalClusterIdentifier="orders-global", SourceDBClusterIdentifier=east["DBClusterArn"]
+        )
         self.rds[WEST].create_db_cluster(
-            DBClusterIdentifier="orders-west", Engine="aurora-postgresql",
-            EngineVersion="15.4", GlobalClusterIdentifier="orders-global")
-        self.rds[WEST].create_db_instance(DBInstanceIdentifier="orders-west-1",
-                                          DBInstanceClass="db.r6g.large",
-                                          Engine="aurora-postgresql",
-                                          DBClusterIdentifier="orders-west")
+            DBClusterIdentifier="orders-west",
+            Engine="aurora-postgresql",
+            EngineVersion="15.4",
+            GlobalClusterIdentifier="orders-global",
+        )
+        self.rds[WEST].create_db_instance(
+            DBInstanceIdentifier="orders-west-1",
+            DBInstanceClass="db.r6g.large",
+            Engine="aurora-postgresql",
+            DBClusterIdentifier="orders-west",
+        )
         self.wait_cluster(WEST, "orders-west", "available", timeout=120)
-        wait_for(lambda: self.sync_status("orders-global", WEST, "orders-west") == "connected",
-                 timeout=120, what="orders-west to be connected")
+        wait_for(
+            lambda: self.sync_status("orders-global", WEST, "orders-west") == "connected",
+            timeout=120,
+            what="orders-west to be connected",
+        )
 
     def create_zone(self):
         # The CRD wants a zone id that looks like Route 53's (Z...); moto's are random.
         for i in range(400):
-            z = self.r53.create_hosted_zone(Name=f"orders{i}.example.com.",
-                                            CallerReference=secrets.token_hex(8))
+            z = self.r53.create_hosted_zone(
+                Name=f"orders{i}.example.com.", CallerReference=secrets.token_hex(8)
+            )
             zid = z["HostedZone"]["Id"].split("/")[-1]
             if zid.startswith("Z"):
                 self.zone_id = zid
@@ -296,8 +353,11 @@ class World:
             return None
 
     def wait_cluster(self, region, cid, status, timeout=60):
-        wait_for(lambda: (self.cluster(region, cid) or {}).get("Status") == status,
-                 timeout=timeout, what=f"{cid} to be {status}")
+        wait_for(
+            lambda: (self.cluster(region, cid) or {}).get("Status") == status,
+            timeout=timeout,
+            what=f"{cid} to be {status}",
+        )
 
     def global_cluster(self, gid):
         gcs = self.rds[WEST].describe_global_clusters()["GlobalClusters"]
@@ -307,7 +367,8 @@ class World:
         g = self.global_cluster(gid)
         for m in (g or {}).get("GlobalClusterMembers", []):
             if m["DBClusterArn"].endswith(f":{region}:123456789012:cluster:{cid}") or (
-                    f":{region}:" in m["DBClusterArn"] and m["DBClusterArn"].endswith(":" + cid)):
+                f":{region}:" in m["DBClusterArn"] and m["DBClusterArn"].endswith(":" + cid)
+            ):
                 return m.get("SynchronizationStatus", "connected")
         return None
 
@@ -324,22 +385,31 @@ class World:
         import psycopg
 
         c = self.cluster(region, cid)
-        return psycopg.connect(host="127.0.0.1", port=c["Port"], user="postgres",
-                               password=self.password, dbname="postgres", autocommit=True,
-                               connect_timeout=5)
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=c["Port"],
+            user="postgres",
+            password=self.password,
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=5,
+        )
 
     def write_rows(self, region, cid, tag, n):
         with self.connect(region, cid) as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, "
-                         "tag text NOT NULL, created timestamptz NOT NULL DEFAULT now())")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, "
+                "tag text NOT NULL, created timestamptz NOT NULL DEFAULT now())"
+            )
             for i in range(n):
                 conn.execute("INSERT INTO orders (tag) VALUES (%s)", (f"{tag}-{i}",))
 
     def count_rows(self, region, cid, tag=None):
         with self.connect(region, cid) as conn:
             if tag:
-                return conn.execute("SELECT count(*) FROM orders WHERE tag LIKE %s",
-                                    (tag + "-%",)).fetchone()[0]
+                return conn.execute(
+                    "SELECT count(*) FROM orders WHERE tag LIKE %s", (tag + "-%",)
+                ).fetchone()[0]
             return conn.execute("SELECT count(*) FROM orders").fetchone()[0]
 
     # -- Kubernetes ------------------------------------------------------------
@@ -347,37 +417,84 @@ class World:
     def create_namespace(self):
         k = self.kubectl
         k("create", "namespace", self.ns)
-        k("-n", self.ns, "create", "secret", "generic", "pg-probe",
-          "--from-literal=username=postgres", f"--from-literal=password={self.password}")
-        k("-n", self.ns, "create", "rolebinding", "globaldb-controller-secrets",
-          "--clusterrole=globaldb-controller-secret-reader",
-          "--serviceaccount=globaldb-system:globaldb-controller")
-        k.apply({"apiVersion": "apps/v1", "kind": "Deployment",
-                 "metadata": {"name": "orders-api", "namespace": self.ns},
-                 "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "orders-api"}},
-                          "template": {"metadata": {"labels": {"app": "orders-api"}},
-                                       "spec": {"containers": [{"name": "api",
-                                                                "image": "example/orders:1"}]}}}})
+        k(
+            "-n",
+            self.ns,
+            "create",
+            "secret",
+            "generic",
+            "pg-probe",
+            "--from-literal=username=postgres",
+            f"--from-literal=password={self.password}",
+        )
+        k(
+            "-n",
+            self.ns,
+            "create",
+            "rolebinding",
+            "globaldb-controller-secrets",
+            "--clusterrole=globaldb-controller-secret-reader",
+            "--serviceaccount=globaldb-system:globaldb-controller",
+        )
+        k.apply(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "orders-api", "namespace": self.ns},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": "orders-api"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "orders-api"}},
+                        "spec": {"containers": [{"name": "api", "image": "example/orders:1"}]},
+                    },
+                },
+            }
+        )
 
     def gdb_manifest(self, **over):
         spec = {
             "globalClusterIdentifier": "orders-global",
             "primaryRegion": EAST,
             "regions": [
-                {"name": EAST, "dbClusterIdentifier": "orders-east",
-                 "template": {"engineVersion": "15.4", "instanceClass": "db.r6g.large",
-                              "instances": 1}},
-                {"name": WEST, "dbClusterIdentifier": "orders-west",
-                 "template": {"engineVersion": "15.4", "instanceClass": "db.r6g.large",
-                              "instances": 1}},
+                {
+                    "name": EAST,
+                    "dbClusterIdentifier": "orders-east",
+                    "template": {
+                        "engineVersion": "15.4",
+                        "instanceClass": "db.r6g.large",
+                        "instances": 1,
+                    },
+                },
+                {
+                    "name": WEST,
+                    "dbClusterIdentifier": "orders-west",
+                    "template": {
+                        "engineVersion": "15.4",
+                        "instanceClass": "db.r6g.large",
+                        "instances": 1,
+                    },
+                },
             ],
-            "healthCheck": {"periodSeconds": 2, "timeoutSeconds": 1, "failureThreshold": 3,
-                            "credentialsSecretRef": {"name": "pg-probe"}, "sslMode": "disable"},
-            "failover": {"mode": "Automatic", "method": "DetachAndPromote",
-                         "maxDataLossSeconds": 30, "cooldownSeconds": 60},
-            "dns": {"hostedZoneId": self.zone_id,
-                    "writerRecordName": f"writer.{self.zone_name}",
-                    "readerRecordName": f"reader.{self.zone_name}", "ttlSeconds": 5},
+            "healthCheck": {
+                "periodSeconds": 2,
+                "timeoutSeconds": 1,
+                "failureThreshold": 3,
+                "credentialsSecretRef": {"name": "pg-probe"},
+                "sslMode": "disable",
+            },
+            "failover": {
+                "mode": "Automatic",
+                "method": "DetachAndPromote",
+                "maxDataLossSeconds": 30,
+                "cooldownSeconds": 60,
+            },
+            "dns": {
+                "hostedZoneId": self.zone_id,
+                "writerRecordName": f"writer.{self.zone_name}",
+                "readerRecordName": f"reader.{self.zone_name}",
+                "ttlSeconds": 5,
+            },
             "workloads": {"deployments": [{"namespace": self.ns, "name": "orders-api"}]},
         }
         for k, v in over.items():
@@ -385,8 +502,12 @@ class World:
                 spec[k] = {**spec[k], **v}
             else:
                 spec[k] = v
-        return {"apiVersion": "globaldb.io/v1alpha1", "kind": "GlobalDatabase",
-                "metadata": {"name": "orders", "namespace": self.ns}, "spec": spec}
+        return {
+            "apiVersion": "globaldb.io/v1alpha1",
+            "kind": "GlobalDatabase",
+            "metadata": {"name": "orders", "namespace": self.ns},
+            "spec": spec,
+        }
 
     def gdb(self):
         return self.kubectl.json("-n", self.ns, "get", "globaldatabase", "orders")
@@ -424,13 +545,15 @@ class World:
         assert times == sorted(times), list(zip(reasons, times))
 
     def wait_event(self, reason, timeout=60):
-        return wait_for(lambda: reason in self.event_reasons(), timeout=timeout,
-                        what=f"event {reason}")
+        return wait_for(
+            lambda: reason in self.event_reasons(), timeout=timeout, what=f"event {reason}"
+        )
 
     def restarted_at(self):
         d = self.kubectl.json("-n", self.ns, "get", "deployment", "orders-api")
         return (d["spec"]["template"]["metadata"].get("annotations") or {}).get(
-            "kubectl.kubernetes.io/restartedAt")
+            "kubectl.kubernetes.io/restartedAt"
+        )
 
 
 class Gdb:
@@ -441,8 +564,17 @@ class Gdb:
         self.name = name
 
     def get(self, check=True):
-        out = self.world.kubectl("-n", self.world.ns, "get", "globaldatabase", self.name,
-                                 "-o", "json", "--ignore-not-found", check=check)
+        out = self.world.kubectl(
+            "-n",
+            self.world.ns,
+            "get",
+            "globaldatabase",
+            self.name,
+            "-o",
+            "json",
+            "--ignore-not-found",
+            check=check,
+        )
         return json.loads(out) if out.strip() else None
 
     def status(self):
@@ -455,15 +587,30 @@ class Gdb:
         def ok():
             c = self.condition(ctype)
             assert c, f"{self.name}: no {ctype} condition yet"
-            assert c["status"] == status and (reason is None or c["reason"] == reason), \
+            assert c["status"] == status and (reason is None or c["reason"] == reason), (
                 f"{self.name}: {ctype} is {c['status']}/{c['reason']}: {c.get('message')}"
+            )
             return c
-        return wait_for(ok, timeout=timeout, interval=0.5,
-                        what=f"{self.name} {ctype}={status}" + (f" ({reason})" if reason else ""))
+
+        return wait_for(
+            ok,
+            timeout=timeout,
+            interval=0.5,
+            what=f"{self.name} {ctype}={status}" + (f" ({reason})" if reason else ""),
+        )
 
     def patch_spec(self, **spec):
-        self.world.kubectl("-n", self.world.ns, "patch", "globaldatabase", self.name,
-                           "--type", "merge", "-p", json.dumps({"spec": spec}))
+        self.world.kubectl(
+            "-n",
+            self.world.ns,
+            "patch",
+            "globaldatabase",
+            self.name,
+            "--type",
+            "merge",
+            "-p",
+            json.dumps({"spec": spec}),
+        )
 
     def events(self):
         out = self.world.kubectl.json("-n", self.world.ns, "get", "events.events.k8s.io")
@@ -473,41 +620,67 @@ class Gdb:
 
     def wait_operation(self, otype, started_after, timeout=180):
         """The lastOperation of type otype that started at or after started_after (RFC 3339)."""
+
         def done():
             last = self.status().get("lastOperation") or {}
-            assert last.get("type") == otype and last.get("startedTime", "") >= started_after, \
+            assert last.get("type") == otype and last.get("startedTime", "") >= started_after, (
                 f"{self.name}: lastOperation {last}"
+            )
             return last
-        return wait_for(done, timeout=timeout, interval=0.5,
-                        what=f"{self.name}: the {otype} to finish")
+
+        return wait_for(
+            done, timeout=timeout, interval=0.5, what=f"{self.name}: the {otype} to finish"
+        )
 
 
 class Controller:
     """The controller binary as its own process."""
 
-    def __init__(self, binary, testenv, admin, ns, logdir, extra_args=(), pod_name="e2e-controller"):
+    def __init__(
+        self, binary, testenv, admin, ns, logdir, extra_args=(), pod_name="e2e-controller"
+    ):
         self.metrics_port = free_port()
         self.health_port = free_port()
         self.aws_secret = "e2e-aws-secret-" + secrets.token_hex(10)
         self.log_path = os.path.join(logdir, "controller.log")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update({
-            "AWS_ENDPOINT_URL": admin.url,
-            "AWS_ACCESS_KEY_ID": "AKIDE2ECONTROLLER",
-            "AWS_SECRET_ACCESS_KEY": self.aws_secret,
-            "AWS_REGION": EAST,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "POD_NAME": pod_name,
-        })
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": admin.url,
+                "AWS_ACCESS_KEY_ID": "AKIDE2ECONTROLLER",
+                "AWS_SECRET_ACCESS_KEY": self.aws_secret,
+                "AWS_REGION": EAST,
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "POD_NAME": pod_name,
+            }
+        )
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
-            [binary, "--kubeconfig", testenv["controller_kubeconfig"], "--namespace", ns,
-             "--leader-elect", "--leader-election-namespace", "globaldb-system",
-             "--leader-election-id", "globaldb-e2e-" + ns,
-             "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
-             "--health-probe-bind-address", f"127.0.0.1:{self.health_port}",
-             "--concurrency", "2", "--log-level", "debug", *extra_args],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+            [
+                binary,
+                "--kubeconfig",
+                testenv["controller_kubeconfig"],
+                "--namespace",
+                ns,
+                "--leader-elect",
+                "--leader-election-namespace",
+                "globaldb-system",
+                "--leader-election-id",
+                "globaldb-e2e-" + ns,
+                "--metrics-bind-address",
+                f"127.0.0.1:{self.metrics_port}",
+                "--health-probe-bind-address",
+                f"127.0.0.1:{self.health_port}",
+                "--concurrency",
+                "2",
+                "--log-level",
+                "debug",
+                *extra_args,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
 
     def get(self, port, path):
         try:
@@ -523,6 +696,7 @@ class Controller:
                 return self.get(self.health_port, "/readyz")[0] == 200
             except OSError:
                 return False
+
         wait_for(ready, timeout=timeout, what="controller /readyz")
 
     def metrics(self):
@@ -531,9 +705,13 @@ class Controller:
     def reconciles(self):
         """How many reconciles this controller has finished, whatever their result."""
         m = self.metrics()
-        return sum(metric_value(m, "controller_runtime_reconcile_total",
-                                controller="globaldatabase", result=r) or 0
-                   for r in ("success", "requeue_after", "requeue", "error"))
+        return sum(
+            metric_value(
+                m, "controller_runtime_reconcile_total", controller="globaldatabase", result=r
+            )
+            or 0
+            for r in ("success", "requeue_after", "requeue", "error")
+        )
 
     def log_text(self):
         self.log.flush()

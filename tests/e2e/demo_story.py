@@ -39,17 +39,33 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import conftest  # noqa: E402
-from conftest import (EAST, WEST, Admin, Controller, Kubectl, World, cut_connection,  # noqa: E402
-                      wait_for)
+from conftest import (
+    EAST,
+    WEST,
+    Admin,
+    Controller,
+    Kubectl,
+    World,
+    cut_connection,  # noqa: E402
+    wait_for,
+)
 
 SOURCE_DIR = conftest.SOURCE_DIR
 T0 = time.monotonic()
 OUT = threading.Lock()
 TTY = sys.stdout.isatty()
-BOLD, DIM, RED, GREEN, YELLOW, RESET = (("\033[1m", "\033[2m", "\033[31m", "\033[32m",
-                                         "\033[33m", "\033[0m") if TTY else ("",) * 6)
-DEMO_DELAYS = {"cluster_create": 2, "cluster_modify": 1, "cluster_promote": 2,
-               "failover_pending": 1, "failover_run": 2, "failover_finish": 1, "resync": 2}
+BOLD, DIM, RED, GREEN, YELLOW, RESET = (
+    ("\033[1m", "\033[2m", "\033[31m", "\033[32m", "\033[33m", "\033[0m") if TTY else ("",) * 6
+)
+DEMO_DELAYS = {
+    "cluster_create": 2,
+    "cluster_modify": 1,
+    "cluster_promote": 2,
+    "failover_pending": 1,
+    "failover_run": 2,
+    "failover_finish": 1,
+    "resync": 2,
+}
 
 
 def now():
@@ -115,13 +131,12 @@ class AppWriter(threading.Thread):
         super().__init__(daemon=True)
         self.world = world
         self.stop = threading.Event()
-        self.acked = []          # (tag, time) of every acknowledged write
-        self.failures = []       # times of failed writes
+        self.acked = []  # (tag, time) of every acknowledged write
+        self.failures = []  # times of failed writes
         self.lock = threading.Lock()
         self.n = 0
 
     def run(self):
-        import psycopg
 
         conn, conn_region = None, None
         while not self.stop.is_set():
@@ -132,8 +147,10 @@ class AppWriter(threading.Thread):
                     if conn is not None:
                         conn.close()
                     conn, conn_region = self.world.connect(region, cid), region
-                    conn.execute("CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, "
-                                 "tag text NOT NULL, created timestamptz NOT NULL DEFAULT now())")
+                    conn.execute(
+                        "CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, "
+                        "tag text NOT NULL, created timestamptz NOT NULL DEFAULT now())"
+                    )
                     conn.execute("SET statement_timeout = 1000")
                 tag = f"app-{self.n}"
                 # A frozen server never answers and its kernel keeps the socket
@@ -182,22 +199,33 @@ def wait_status(world, pred, what, timeout):
         op = st.get("operation") or {}
         step = f"{op.get('type', '-')}/{op.get('step', '-')}" if op.get("type") else None
         if step != last_step and step:
-            say(f"status.operation: {op.get('type')} → step {op.get('step')}"
-                + (f" ({op.get('message')})" if op.get("message") else ""), DIM)
+            say(
+                f"status.operation: {op.get('type')} → step {op.get('step')}"
+                + (f" ({op.get('message')})" if op.get("message") else ""),
+                DIM,
+            )
         last_step = step
         ready = next((c for c in st.get("conditions", []) if c["type"] == "Ready"), {})
-        progress(f"{what} — {time.monotonic() - t_start:4.0f}s — Ready={ready.get('status', '?')}"
-                 f" ({ready.get('reason', '')})")
+        progress(
+            f"{what} — {time.monotonic() - t_start:4.0f}s — Ready={ready.get('status', '?')}"
+            f" ({ready.get('reason', '')})"
+        )
         return pred(st)
+
     return wait_for(check, timeout=timeout, interval=0.5, what=what)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--controller-bin", default=os.path.join(SOURCE_DIR, "build", "cmd",
-                                                             "globaldb-controller",
-                                                             "globaldb-controller"))
-    ap.add_argument("--keep", action="store_true", help="on success, wait for Ctrl-C before cleaning up")
+    ap.add_argument(
+        "--controller-bin",
+        default=os.path.join(
+            SOURCE_DIR, "build", "cmd", "globaldb-controller", "globaldb-controller"
+        ),
+    )
+    ap.add_argument(
+        "--keep", action="store_true", help="on success, wait for Ctrl-C before cleaning up"
+    )
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="gdb-demo-")
@@ -211,6 +239,7 @@ def main():
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
+
     # Explicitly: a shell that starts us in the background leaves SIGINT ignored.
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_term)
@@ -218,9 +247,21 @@ def main():
     try:
         chapter("Setting up a local world (all on 127.0.0.1)")
         say("starting kube-apiserver + etcd, the CRD, the controller's ServiceAccount and RBAC …")
-        r = subprocess.run([py, os.path.join(SOURCE_DIR, "tests", "env", "testenv.py"), "up",
-                            "--state", state_path, "--owner-pid", str(os.getpid())],
-                           env=env, capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [
+                py,
+                os.path.join(SOURCE_DIR, "tests", "env", "testenv.py"),
+                "up",
+                "--state",
+                state_path,
+                "--owner-pid",
+                str(os.getpid()),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if r.returncode != 0:
             raise SystemExit(f"testenv failed:\n{r.stderr[-3000:]}")
         with open(state_path) as f:
@@ -229,10 +270,14 @@ def main():
 
         url_file = os.path.join(work, "awsemu.url")
         emu_log = open(os.path.join(work, "awsemu.log"), "w")
-        procs.append(subprocess.Popen(
-            [py, "-m", "awsemu", "--url-file", url_file, "--delays", json.dumps(DEMO_DELAYS)],
-            stdout=emu_log, stderr=subprocess.STDOUT,
-            env=dict(env, PYTHONPATH=conftest.ENV_DIR)))
+        procs.append(
+            subprocess.Popen(
+                [py, "-m", "awsemu", "--url-file", url_file, "--delays", json.dumps(DEMO_DELAYS)],
+                stdout=emu_log,
+                stderr=subprocess.STDOUT,
+                env=dict(env, PYTHONPATH=conftest.ENV_DIR),
+            )
+        )
         wait_for(lambda: os.path.exists(url_file), timeout=60, what="the AWS emulator")
         admin = Admin(open(url_file).read().strip())
         say(f"AWS emulator (moto + global-database extension) at {admin.url}")
@@ -244,49 +289,81 @@ def main():
 
         chapter("1. The existing infrastructure (runbook steps 1–5, as CloudFormation made it)")
         world.create_infrastructure()
-        say("orders-east (writer, us-east-1) + orders-west (secondary, us-west-2) in "
-            "global cluster orders-global; replication connected")
+        say(
+            "orders-east (writer, us-east-1) + orders-west (secondary, us-west-2) in "
+            "global cluster orders-global; replication connected"
+        )
         world.create_zone()
         world.create_namespace()
-        say(f"Route 53 zone {world.zone_id}; namespace {world.ns} with Deployment orders-api "
-            "and the probe Secret")
+        say(
+            f"Route 53 zone {world.zone_id}; namespace {world.ns} with Deployment orders-api "
+            "and the probe Secret"
+        )
 
         controller = Controller(args.controller_bin, testenv, admin, world.ns, work)
         controller.wait_ready()
-        say(f"globaldb-controller running (pid {controller.proc.pid}), leader elected, "
-            f"metrics on 127.0.0.1:{controller.metrics_port}")
+        say(
+            f"globaldb-controller running (pid {controller.proc.pid}), leader elected, "
+            f"metrics on 127.0.0.1:{controller.metrics_port}"
+        )
 
         chapter("2. kubectl apply -f globaldatabase.yaml — adopt, do not create")
         manifest = world.gdb_manifest()
-        say(f"spec.primaryRegion={EAST}; failover: Automatic, DetachAndPromote, "
-            "maxDataLossSeconds 30; healthCheck every 2s, 3 failures")
+        say(
+            f"spec.primaryRegion={EAST}; failover: Automatic, DetachAndPromote, "
+            "maxDataLossSeconds 30; healthCheck every 2s, 3 failures"
+        )
         tail = EventTail(world)
         tail.start()
         t = now()
         kubectl.apply(manifest)
-        wait_status(world, lambda s: any(c["type"] == "Ready" and c["status"] == "True"
-                                         for c in s.get("conditions", [])),
-                    "waiting for Ready", 120)
+        wait_status(
+            world,
+            lambda s: any(
+                c["type"] == "Ready" and c["status"] == "True" for c in s.get("conditions", [])
+            ),
+            "waiting for Ready",
+            120,
+        )
         summary["adopt"] = now() - t
         say(f"Ready in {summary['adopt']:.1f}s", GREEN)
         kubectl_show(kubectl, "-n", world.ns, "get", "globaldatabase")
         app = AppWriter(world)
         app.start()
         wait_for(lambda: len(app.acked) >= 20, timeout=30, what="the application to write")
-        say(f"the application writes a row every 100 ms through the writer "
-            f"({len(app.acked)} so far)")
+        say(
+            f"the application writes a row every 100 ms through the writer "
+            f"({len(app.acked)} so far)"
+        )
 
         chapter("3. kubectl patch … spec.primaryRegion=us-west-2 — planned switchover")
         t = now()
-        kubectl("-n", world.ns, "patch", "globaldatabase", "orders", "--type", "merge",
-                "-p", json.dumps({"spec": {"primaryRegion": WEST}}))
-        wait_status(world, lambda s: (s.get("lastOperation") or {}).get("type") == "Switchover"
-                    and (s.get("lastOperation") or {}).get("result") and
-                    s.get("currentPrimaryRegion") == WEST,
-                    "switchover to us-west-2", 180)
+        kubectl(
+            "-n",
+            world.ns,
+            "patch",
+            "globaldatabase",
+            "orders",
+            "--type",
+            "merge",
+            "-p",
+            json.dumps({"spec": {"primaryRegion": WEST}}),
+        )
+        wait_status(
+            world,
+            lambda s: (
+                (s.get("lastOperation") or {}).get("type") == "Switchover"
+                and (s.get("lastOperation") or {}).get("result")
+                and s.get("currentPrimaryRegion") == WEST
+            ),
+            "switchover to us-west-2",
+            180,
+        )
         summary["switchover"] = now() - t
-        summary["switchover_steps"] = {s["name"]: s["durationSeconds"] for s in
-                                       world.status()["lastOperation"].get("steps", [])}
+        summary["switchover_steps"] = {
+            s["name"]: s["durationSeconds"]
+            for s in world.status()["lastOperation"].get("steps", [])
+        }
         say(f"switchover done in {summary['switchover']:.1f}s (writer, DNS, restarts)", GREEN)
         kubectl_show(kubectl, "-n", world.ns, "get", "globaldatabase")
 
@@ -295,37 +372,64 @@ def main():
         t_out = now()
         admin.outage(WEST, "5xx", pg="freeze", services=["rds"])
         say("outage started (Route 53's API stays up in this demo)", RED)
-        wait_status(world, lambda s: any(c["type"] == "PrimaryHealthy" and c["status"] == "False"
-                                         for c in s.get("conditions", [])),
-                    "probes failing", 120)
+        wait_status(
+            world,
+            lambda s: any(
+                c["type"] == "PrimaryHealthy" and c["status"] == "False"
+                for c in s.get("conditions", [])
+            ),
+            "probes failing",
+            120,
+        )
         summary["detect"] = now() - t_out
-        say(f"writer declared unhealthy after {summary['detect']:.1f}s "
-            "(3 failed heartbeat writes, RDS API confirms)", YELLOW)
-        wait_status(world, lambda s: (s.get("lastOperation") or {}).get("type") == "Failover"
-                    and (s.get("lastOperation") or {}).get("result"),
-                    "failover to us-east-1", 240)
+        say(
+            f"writer declared unhealthy after {summary['detect']:.1f}s "
+            "(3 failed heartbeat writes, RDS API confirms)",
+            YELLOW,
+        )
+        wait_status(
+            world,
+            lambda s: (
+                (s.get("lastOperation") or {}).get("type") == "Failover"
+                and (s.get("lastOperation") or {}).get("result")
+            ),
+            "failover to us-east-1",
+            240,
+        )
         last = world.status()["lastOperation"]
         summary["failover_total"] = now() - t_out
         summary["data_loss"] = last.get("dataLossWindowSeconds")
         summary["failover_steps"] = {s["name"]: s["durationSeconds"] for s in last.get("steps", [])}
         wait_for(lambda: app.first_ack_after(t_out), timeout=60, what="a write on the new writer")
         summary["writable"] = app.first_ack_after(t_out) - t_out
-        say(f"failover {last['result']}: writes accepted again {summary['writable']:.1f}s after the "
-            f"outage; data-loss window {summary['data_loss']}s", GREEN)
+        say(
+            f"failover {last['result']}: writes accepted again {summary['writable']:.1f}s after the "
+            f"outage; data-loss window {summary['data_loss']}s",
+            GREEN,
+        )
         kubectl_show(kubectl, "-n", world.ns, "get", "globaldatabase")
 
         chapter("5. us-west-2 recovers — fence the stale writer, rebuild, fall back")
         t_rec = now()
         admin.outage(WEST, "off")
         say("outage over: the old writer in us-west-2 is reachable (and stale)")
-        wait_status(world, lambda s: s.get("currentPrimaryRegion") == WEST and
-                    (s.get("lastOperation") or {}).get("type") == "Switchover" and
-                    (s.get("lastOperation") or {}).get("result") == "Succeeded" and
-                    s.get("globalClusterIdentifier") == "orders-global-2",
-                    "fallback and switch back to us-west-2", 600)
+        wait_status(
+            world,
+            lambda s: (
+                s.get("currentPrimaryRegion") == WEST
+                and (s.get("lastOperation") or {}).get("type") == "Switchover"
+                and (s.get("lastOperation") or {}).get("result") == "Succeeded"
+                and s.get("globalClusterIdentifier") == "orders-global-2"
+            ),
+            "fallback and switch back to us-west-2",
+            600,
+        )
         summary["fallback"] = now() - t_rec
-        say(f"back in the desired region after {summary['fallback']:.1f}s, global cluster "
-            f"{world.status()['globalClusterIdentifier']}", GREEN)
+        say(
+            f"back in the desired region after {summary['fallback']:.1f}s, global cluster "
+            f"{world.status()['globalClusterIdentifier']}",
+            GREEN,
+        )
         kubectl_show(kubectl, "-n", world.ns, "get", "globaldatabase")
 
         app.stop.set()
@@ -347,19 +451,34 @@ def main():
         chapter("Summary")
         rows = [
             ("adopt (apply → Ready)", f"{summary['adopt']:.1f} s"),
-            ("planned switchover (edit → done, incl. DNS + restarts)", f"{summary['switchover']:.1f} s"),
+            (
+                "planned switchover (edit → done, incl. DNS + restarts)",
+                f"{summary['switchover']:.1f} s",
+            ),
             ("failure detection (outage → PrimaryHealthy=False)", f"{summary['detect']:.1f} s"),
             ("time to writable (outage → first write accepted)", f"{summary['writable']:.1f} s"),
-            ("failover complete (outage → DNS + restarts done)", f"{summary['failover_total']:.1f} s"),
+            (
+                "failover complete (outage → DNS + restarts done)",
+                f"{summary['failover_total']:.1f} s",
+            ),
             ("data-loss window (status.lastOperation)", f"{summary['data_loss']} s"),
-            ("DNS (writer moved → Route 53 INSYNC)",
-             f"{summary['dns']:.1f} s" if summary["dns"] is not None else "-"),
-            ("workload restarts (INSYNC → restarted)",
-             f"{summary['restart']:.1f} s" if summary["restart"] is not None else "-"),
-            ("recovery → back in us-west-2 (fence, rebuild, switch)", f"{summary['fallback']:.1f} s"),
+            (
+                "DNS (writer moved → Route 53 INSYNC)",
+                f"{summary['dns']:.1f} s" if summary["dns"] is not None else "-",
+            ),
+            (
+                "workload restarts (INSYNC → restarted)",
+                f"{summary['restart']:.1f} s" if summary["restart"] is not None else "-",
+            ),
+            (
+                "recovery → back in us-west-2 (fence, rebuild, switch)",
+                f"{summary['fallback']:.1f} s",
+            ),
             ("application writes acknowledged", str(summary["acked"])),
-            ("acknowledged writes lost (all / before the outage)",
-             f"{summary['lost_total']} / {summary['lost_before_outage']}"),
+            (
+                "acknowledged writes lost (all / before the outage)",
+                f"{summary['lost_total']} / {summary['lost_before_outage']}",
+            ),
         ]
         w = max(len(a) for a, _ in rows)
         with OUT:
@@ -367,11 +486,17 @@ def main():
             print(f"  {'-' * w}  ---------")
             for a, b in rows:
                 print(f"  {a.ljust(w)}  {b}")
-            print(f"\n  {platform.node()} · {platform.machine()} · {os.cpu_count()} CPUs · "
-                  f"{datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
+            print(
+                f"\n  {platform.node()} · {platform.machine()} · {os.cpu_count()} CPUs · "
+                f"{datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}"
+            )
         leaks = [s for s in (world.password, controller.aws_secret) if s in controller.log_text()]
-        say("controller log scanned: no password or AWS secret key in it" if not leaks
-            else "THE CONTROLLER LOG CONTAINS A SECRET", GREEN if not leaks else RED)
+        say(
+            "controller log scanned: no password or AWS secret key in it"
+            if not leaks
+            else "THE CONTROLLER LOG CONTAINS A SECRET",
+            GREEN if not leaks else RED,
+        )
         if args.keep:
             say(f"everything still runs; KUBECONFIG={testenv['kubeconfig']} — Ctrl-C to clean up")
             while True:
@@ -400,8 +525,18 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         if os.path.exists(state_path):
-            subprocess.run([py, os.path.join(SOURCE_DIR, "tests", "env", "testenv.py"), "down",
-                            "--state", state_path], env=env, capture_output=True, timeout=120)
+            subprocess.run(
+                [
+                    py,
+                    os.path.join(SOURCE_DIR, "tests", "env", "testenv.py"),
+                    "down",
+                    "--state",
+                    state_path,
+                ],
+                env=env,
+                capture_output=True,
+                timeout=120,
+            )
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -12,10 +12,20 @@ import json
 
 from conftest import EAST, WEST, aws_client, wait_for
 
-WRITES = {"CreateGlobalCluster", "CreateDBCluster", "CreateDBInstance", "DeleteDBCluster",
-          "DeleteDBInstance", "DeleteGlobalCluster", "RemoveFromGlobalCluster",
-          "FailoverGlobalCluster", "SwitchoverGlobalCluster", "ChangeResourceRecordSets",
-          "PutParameter", "UpdateService"}
+WRITES = {
+    "CreateGlobalCluster",
+    "CreateDBCluster",
+    "CreateDBInstance",
+    "DeleteDBCluster",
+    "DeleteDBInstance",
+    "DeleteGlobalCluster",
+    "RemoveFromGlobalCluster",
+    "FailoverGlobalCluster",
+    "SwitchoverGlobalCluster",
+    "ChangeResourceRecordSets",
+    "PutParameter",
+    "UpdateService",
+}
 
 
 def writes_since(emulator, since):
@@ -37,8 +47,17 @@ def test_controller_side_mistakes_and_shared_observation(world, controller, emul
     assert not writes_since(emulator, since)
 
     # The fix is picked up without restarting anything.
-    kubectl("-n", ns, "patch", "globaldatabase", "orders", "--type", "merge",
-            "-p", json.dumps({"spec": {"healthCheck": {"credentialsSecretRef": {"name": "pg-probe"}}}}))
+    kubectl(
+        "-n",
+        ns,
+        "patch",
+        "globaldatabase",
+        "orders",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps({"spec": {"healthCheck": {"credentialsSecretRef": {"name": "pg-probe"}}}}),
+    )
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
 
     # A primary cluster that does not exist: reported, nothing created.
@@ -53,6 +72,7 @@ def test_controller_side_mistakes_and_shared_observation(world, controller, emul
         c = next((c for c in st.get("conditions", []) if c["type"] == "Degraded"), None)
         assert c and c["status"] == "True" and c["reason"] == "PrimaryClusterNotFound", c
         return c
+
     c = wait_for(ghost_degraded, timeout=60, what="ghost to report PrimaryClusterNotFound")
     assert "ghost-east" in c["message"]
     assert not writes_since(emulator, since)
@@ -69,14 +89,21 @@ def test_controller_side_mistakes_and_shared_observation(world, controller, emul
 
     def all_observed():
         out = kubectl.json("-n", ns, "get", "globaldatabase")
-        seen = [o for o in out["items"] if o["metadata"]["name"].startswith("many-")
-                and o.get("status", {}).get("observedGeneration")]
+        seen = [
+            o
+            for o in out["items"]
+            if o["metadata"]["name"].startswith("many-")
+            and o.get("status", {}).get("observedGeneration")
+        ]
         return len(seen) == 10
+
     wait_for(all_observed, timeout=90, what="all ten objects to be reconciled")
     n1 = controller.reconciles()
     calls = [c for c in emulator.calls() if c["seq"] > base]
     for region in (EAST, WEST):
-        describes = [c for c in calls if c["action"] == "DescribeDBClusters" and c["region"] == region]
+        describes = [
+            c for c in calls if c["action"] == "DescribeDBClusters" and c["region"] == region
+        ]
         # At least one reconcile per new object, but far fewer Describe rounds.
         assert n1 - n0 >= 10
         assert len(describes) <= (n1 - n0) / 2, (region, len(describes), n1 - n0)
@@ -91,6 +118,7 @@ def test_controller_side_mistakes_and_shared_observation(world, controller, emul
         names = {o["metadata"]["name"] for o in out["items"]}
         assert not names & {"ghost", "orders"}, names
         return True
+
     wait_for(gone, timeout=60, what="the deleted objects to go")
     assert not writes_since(emulator, since)
     assert world.cluster(EAST, "orders-east") and world.global_cluster("orders-global")
@@ -98,8 +126,12 @@ def test_controller_side_mistakes_and_shared_observation(world, controller, emul
     # The same clusters adopted again by a resource whose probe credentials live in
     # AWS Secrets Manager (the RDS-managed master user secret's JSON shape).
     sm = aws_client(emulator, "secretsmanager", EAST)
-    sm.create_secret(Name="orders/probe", SecretString=json.dumps(
-        {"username": "postgres", "password": world.password, "engine": "postgres"}))
+    sm.create_secret(
+        Name="orders/probe",
+        SecretString=json.dumps(
+            {"username": "postgres", "password": world.password, "engine": "postgres"}
+        ),
+    )
     m = world.gdb_manifest(healthCheck={"awsSecretsManagerSecretId": "orders/probe"})
     del m["spec"]["healthCheck"]["credentialsSecretRef"]
     m["metadata"]["name"] = "orders-sm"
@@ -111,6 +143,7 @@ def test_controller_side_mistakes_and_shared_observation(world, controller, emul
         assert conds.get("PrimaryHealthy") == ("True", "WriterProbesSucceeding"), conds
         assert conds.get("Ready") == ("True", "WriterInDesiredRegion"), conds
         return st
+
     wait_for(sm_ready, timeout=90, what="orders-sm to probe with the Secrets Manager credentials")
     assert [c for c in emulator.calls() if c["action"] == "GetSecretValue"]
     assert not writes_since(emulator, since)

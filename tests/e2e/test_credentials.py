@@ -16,17 +16,29 @@ MOVERS = {"FailoverGlobalCluster", "RemoveFromGlobalCluster", "SwitchoverGlobalC
 
 
 def auth_failures(controller):
-    return sum(float(line.rsplit(" ", 1)[1]) for line in controller.metrics().splitlines()
-               if line.startswith("globaldb_probe_failures_total{") and 'reason="auth"' in line)
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in controller.metrics().splitlines()
+        if line.startswith("globaldb_probe_failures_total{") and 'reason="auth"' in line
+    )
 
 
 def test_rotated_password_is_picked_up_without_a_failover(world, controller, emulator, kubectl):
     east = world.servers["east-w"]
     east.sql("CREATE ROLE prober LOGIN SUPERUSER PASSWORD 'first-secret-1'")
-    kubectl("-n", world.ns, "create", "secret", "generic", "pg-rotating",
-            "--from-literal=username=prober", "--from-literal=password=first-secret-1")
-    world.kubectl.apply(world.gdb_manifest(
-        healthCheck={"credentialsSecretRef": {"name": "pg-rotating"}}))
+    kubectl(
+        "-n",
+        world.ns,
+        "create",
+        "secret",
+        "generic",
+        "pg-rotating",
+        "--from-literal=username=prober",
+        "--from-literal=password=first-secret-1",
+    )
+    world.kubectl.apply(
+        world.gdb_manifest(healthCheck={"credentialsSecretRef": {"name": "pg-rotating"}})
+    )
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
     world.wait_condition("PrimaryHealthy", "True", "WriterProbesSucceeding", timeout=30)
     since = max(c["seq"] for c in emulator.calls())
@@ -36,8 +48,16 @@ def test_rotated_password_is_picked_up_without_a_failover(world, controller, emu
     # every session of the old password ends, so the probes must log in again.
     east.sql("ALTER ROLE prober PASSWORD 'second-secret-2'")
     kubectl("-n", world.ns, "delete", "secret", "pg-rotating")
-    kubectl("-n", world.ns, "create", "secret", "generic", "pg-rotating",
-            "--from-literal=username=prober", "--from-literal=password=second-secret-2")
+    kubectl(
+        "-n",
+        world.ns,
+        "create",
+        "secret",
+        "generic",
+        "pg-rotating",
+        "--from-literal=username=prober",
+        "--from-literal=password=second-secret-2",
+    )
     t0 = time.monotonic()
     for s in world.servers.values():
         s.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'prober'")
@@ -48,13 +68,18 @@ def test_rotated_password_is_picked_up_without_a_failover(world, controller, emu
     # keep failing until the credential cache expired (5 min).
     def failures():
         return {r["name"]: r.get("consecutiveFailures", 0) for r in world.status()["regions"]}
-    wait_for(lambda: auth_failures(controller) > refused and any(failures().values()),
-             timeout=30, what="a refused login to reach the status")
+
+    wait_for(
+        lambda: auth_failures(controller) > refused and any(failures().values()),
+        timeout=30,
+        what="a refused login to reach the status",
+    )
 
     def recovered():
         f = failures()
         assert not any(f.values()), f"consecutive failures {f}"
         return True
+
     wait_for(recovered, timeout=30, what="every probe to log in with the new password")
     took = time.monotonic() - t0
     print(f"probes healthy again {took:.1f}s after the rotation")

@@ -19,12 +19,14 @@ from conftest import EAST, WEST, metric_value, wait_for
 
 def wait_last_operation(world, op_type, timeout=120, seen=None):
     """Wait until status.lastOperation is a finished op_type; return it."""
+
     def done():
         last = world.status().get("lastOperation") or {}
         if seen is not None and last.get("type"):
             seen.setdefault(last["type"], last)
         assert last.get("type") == op_type and last.get("result"), f"lastOperation {last}"
         return last
+
     return wait_for(done, timeout=timeout, interval=0.5, what=f"a finished {op_type}")
 
 
@@ -38,12 +40,22 @@ def event_time(world, reason):
 def outage_and_failover(world, controller, emulator, method):
     world.kubectl.apply(world.gdb_manifest(failover={"method": method}))
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
-    wait_for(lambda: next(r for r in world.status()["regions"] if r["name"] == WEST)
-             .get("replicationLagSeconds") is not None, timeout=30,
-             what="a measured replication lag for us-west-2")
+    wait_for(
+        lambda: (
+            next(r for r in world.status()["regions"] if r["name"] == WEST).get(
+                "replicationLagSeconds"
+            )
+            is not None
+        ),
+        timeout=30,
+        what="a measured replication lag for us-west-2",
+    )
     world.write_rows(EAST, "orders-east", "before", 50)
-    wait_for(lambda: world.count_rows(WEST, "orders-west", "before") == 50, timeout=30,
-             what="the rows to replicate to us-west-2")
+    wait_for(
+        lambda: world.count_rows(WEST, "orders-west", "before") == 50,
+        timeout=30,
+        what="the rows to replicate to us-west-2",
+    )
     since = max(c["seq"] for c in emulator.calls())
 
     t0 = time.monotonic()
@@ -60,16 +72,25 @@ def outage_and_failover(world, controller, emulator, method):
     assert last["sourceRegion"] == EAST and last["targetRegion"] == WEST
     assert last.get("dataLossWindowSeconds") is not None, last
     assert 0 <= last["dataLossWindowSeconds"] <= 30
-    print(f"\nfailover ({method}): detected after {t_detected:.1f}s, "
-          f"writer, DNS and restarts done after {t_done:.1f}s, "
-          f"data-loss window {last['dataLossWindowSeconds']}s")
+    print(
+        f"\nfailover ({method}): detected after {t_detected:.1f}s, "
+        f"writer, DNS and restarts done after {t_done:.1f}s, "
+        f"data-loss window {last['dataLossWindowSeconds']}s"
+    )
 
     reasons = world.event_reasons()
-    for r in ("FailoverStarted", "WriterMoved", "DataLossWindow", "DnsInSync",
-              "RestartingWorkloads", "FailoverCompleted"):
+    for r in (
+        "FailoverStarted",
+        "WriterMoved",
+        "DataLossWindow",
+        "DnsInSync",
+        "RestartingWorkloads",
+        "FailoverCompleted",
+    ):
         assert r in reasons, f"missing event {r}: {reasons}"
-    world.assert_event_order(["FailoverStarted", "WriterMoved", "DnsInSync",
-                              "RestartingWorkloads", "FailoverCompleted"])
+    world.assert_event_order(
+        ["FailoverStarted", "WriterMoved", "DnsInSync", "RestartingWorkloads", "FailoverCompleted"]
+    )
     assert world.restarted_at() is not None
     west = world.cluster(WEST, "orders-west")
     assert world.record(f"writer.{world.zone_name}") == west["Endpoint"]
@@ -80,6 +101,7 @@ def outage_and_failover(world, controller, emulator, method):
 
 def check_fallback(world, emulator, expect_generation):
     seen = {}
+
     # Back in the desired region: the fallback, then the switchover back.
     def home():
         s = world.status()
@@ -88,6 +110,7 @@ def check_fallback(world, emulator, expect_generation):
         assert s.get("currentPrimaryRegion") == EAST, f"writer in {s.get('currentPrimaryRegion')}"
         assert last.get("type") == "Switchover" and last.get("result") == "Succeeded", last
         return s
+
     st = wait_for(home, timeout=300, interval=0.5, what="the writer back in us-east-1")
     assert st["globalClusterIdentifier"] == expect_generation
     assert world.writer_region(expect_generation) == EAST
@@ -102,12 +125,14 @@ def check_fallback(world, emulator, expect_generation):
 def test_detach_and_promote_then_fallback(world, controller, emulator):
     calls, last = outage_and_failover(world, controller, emulator, "DetachAndPromote")
     detach = [c for c in calls if c["action"] == "RemoveFromGlobalCluster"]
-    assert len(detach) == 1 and detach[0]["region"] == WEST, \
+    assert len(detach) == 1 and detach[0]["region"] == WEST, (
         "detach-and-promote is called in the target's region, once"
+    )
     assert not [c for c in calls if c["action"] == "FailoverGlobalCluster"]
     m = controller.metrics()
-    assert metric_value(m, "globaldb_failovers_total", method=last["method"],
-                        result="Succeeded") == 1
+    assert (
+        metric_value(m, "globaldb_failovers_total", method=last["method"], result="Succeeded") == 1
+    )
 
     # The promoted writer takes writes while the old region is down.
     world.write_rows(WEST, "orders-west", "during", 50)
@@ -134,7 +159,9 @@ def test_detach_and_promote_then_fallback(world, controller, emulator):
 def test_managed_failover_then_fallback(world, controller, emulator):
     calls, last = outage_and_failover(world, controller, emulator, "Managed")
     fo = [c for c in calls if c["action"] == "FailoverGlobalCluster"]
-    assert len(fo) == 1 and fo[0]["region"] == WEST, "managed failover is called in the target's region"
+    assert len(fo) == 1 and fo[0]["region"] == WEST, (
+        "managed failover is called in the target's region"
+    )
     assert fo[0]["params"].get("AllowDataLoss") == "true"
     assert not [c for c in calls if c["action"] == "RemoveFromGlobalCluster"]
     world.write_rows(WEST, "orders-west", "during", 50)

@@ -5,7 +5,7 @@ over within seconds and carries on — here, with a switchover.
 
 import json
 
-from conftest import EAST, WEST, Controller, metric_value, wait_for
+from conftest import WEST, Controller, metric_value, wait_for
 
 
 def holder(kubectl, lease):
@@ -13,11 +13,15 @@ def holder(kubectl, lease):
     return out["spec"].get("holderIdentity") or ""
 
 
-def test_only_the_leader_reconciles_and_the_standby_takes_over(world, controller, controller_bin,
-                                                                testenv, emulator, kubectl, tmp_path):
+def test_only_the_leader_reconciles_and_the_standby_takes_over(
+    world, controller, controller_bin, testenv, emulator, kubectl, tmp_path
+):
     lease = "globaldb-e2e-" + world.ns
-    wait_for(lambda: holder(kubectl, lease).startswith("e2e-controller_"), timeout=30,
-             what="the first replica to lead")
+    wait_for(
+        lambda: holder(kubectl, lease).startswith("e2e-controller_"),
+        timeout=30,
+        what="the first replica to lead",
+    )
     (tmp_path / "standby").mkdir()
     standby = Controller(controller_bin, testenv, emulator, world.ns, str(tmp_path / "standby"))
     try:
@@ -30,16 +34,29 @@ def test_only_the_leader_reconciles_and_the_standby_takes_over(world, controller
 
         first = holder(kubectl, lease)
         assert controller.stop() == 0
-        wait_for(lambda: holder(kubectl, lease) not in ("", first), timeout=30,
-                 what="the standby to take the Lease")
-        kubectl("-n", world.ns, "patch", "globaldatabase", "orders", "--type", "merge",
-                "-p", json.dumps({"spec": {"primaryRegion": WEST}}))
+        wait_for(
+            lambda: holder(kubectl, lease) not in ("", first),
+            timeout=30,
+            what="the standby to take the Lease",
+        )
+        kubectl(
+            "-n",
+            world.ns,
+            "patch",
+            "globaldatabase",
+            "orders",
+            "--type",
+            "merge",
+            "-p",
+            json.dumps({"spec": {"primaryRegion": WEST}}),
+        )
 
         def switched():
             s = world.status()
             last = s.get("lastOperation") or {}
             assert last.get("type") == "Switchover" and last.get("result") == "Succeeded", last
             return s
+
         st = wait_for(switched, timeout=120, interval=0.5, what="the new leader's switchover")
         assert st["currentPrimaryRegion"] == WEST
         assert standby.reconciles() > 0

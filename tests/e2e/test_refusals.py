@@ -20,8 +20,11 @@ def hold_refusal(world, controller, emulator, since, reason):
     """The refusal is stated and holds over further reconciles: no failover call."""
     world.wait_condition("Degraded", "True", reason, timeout=90)
     n = controller.reconciles()
-    wait_for(lambda: controller.reconciles() >= n + 3, timeout=90,
-             what="three more reconciles while refusing")
+    wait_for(
+        lambda: controller.reconciles() >= n + 3,
+        timeout=90,
+        what="three more reconciles while refusing",
+    )
     c = world.condition("Degraded")
     assert c["status"] == "True" and c["reason"] == reason, c
     moved = [x for x in emulator.calls() if x["seq"] > since and x["action"] in FAILOVER_CALLS]
@@ -36,8 +39,16 @@ def last_seq(emulator):
 def test_refusals_then_manual_approval(world, controller, emulator, kubectl):
     world.kubectl.apply(world.gdb_manifest(failover={"cooldownSeconds": 0}))
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
-    wait_for(lambda: next(r for r in world.status()["regions"] if r["name"] == WEST)
-             .get("replicationLagSeconds") is not None, timeout=30, what="a measured lag")
+    wait_for(
+        lambda: (
+            next(r for r in world.status()["regions"] if r["name"] == WEST).get(
+                "replicationLagSeconds"
+            )
+            is not None
+        ),
+        timeout=30,
+        what="a measured lag",
+    )
     ns = world.ns
 
     # 1. Only the probes fail; the primary region's RDS API says the cluster is available.
@@ -65,13 +76,32 @@ def test_refusals_then_manual_approval(world, controller, emulator, kubectl):
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
 
     # 3. The best target lags more than the data-loss budget.
-    kubectl("-n", ns, "patch", "globaldatabase", "orders", "--type", "merge",
-            "-p", json.dumps({"spec": {"failover": {"maxDataLossSeconds": 1}}}))
+    kubectl(
+        "-n",
+        ns,
+        "patch",
+        "globaldatabase",
+        "orders",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps({"spec": {"failover": {"maxDataLossSeconds": 1}}}),
+    )
     world.servers["west-w"].sql("SELECT pg_wal_replay_pause()")
     try:
-        wait_for(lambda: (next(r for r in world.status()["regions"] if r["name"] == WEST)
-                          .get("replicationLagSeconds") or 0) > 1,
-                 timeout=60, what="us-west-2 to lag more than 1s")
+        wait_for(
+            lambda: (
+                (
+                    next(r for r in world.status()["regions"] if r["name"] == WEST).get(
+                        "replicationLagSeconds"
+                    )
+                    or 0
+                )
+                > 1
+            ),
+            timeout=60,
+            what="us-west-2 to lag more than 1s",
+        )
         since = last_seq(emulator)
         emulator.outage(EAST, "5xx", pg="freeze", services=["rds"])
         hold_refusal(world, controller, emulator, since, "ReplicationLagOverBudget")
@@ -80,18 +110,48 @@ def test_refusals_then_manual_approval(world, controller, emulator, kubectl):
         world.wait_condition("PrimaryHealthy", "True", timeout=60)
     finally:
         world.servers["west-w"].sql("SELECT pg_wal_replay_resume()")
-    kubectl("-n", ns, "patch", "globaldatabase", "orders", "--type", "merge",
-            "-p", json.dumps({"spec": {"failover": {"maxDataLossSeconds": 30}}}))
+    kubectl(
+        "-n",
+        ns,
+        "patch",
+        "globaldatabase",
+        "orders",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps({"spec": {"failover": {"maxDataLossSeconds": 30}}}),
+    )
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
-    wait_for(lambda: (next(r for r in world.status()["regions"] if r["name"] == WEST)
-                      .get("replicationLagSeconds")) == 0, timeout=60,
-             what="us-west-2 to catch up")
+    wait_for(
+        lambda: (
+            (
+                next(r for r in world.status()["regions"] if r["name"] == WEST).get(
+                    "replicationLagSeconds"
+                )
+            )
+            == 0
+        ),
+        timeout=60,
+        what="us-west-2 to catch up",
+    )
 
     # 4. Manual mode: a recommendation, an Event, and a wait for the approval.
-    kubectl("-n", ns, "patch", "globaldatabase", "orders", "--type", "merge",
-            "-p", json.dumps({"spec": {"failover": {"mode": "Manual"}}}))
-    wait_for(lambda: world.status().get("observedGeneration") == world.gdb()["metadata"]["generation"],
-             timeout=30, what="the controller to see Manual mode")
+    kubectl(
+        "-n",
+        ns,
+        "patch",
+        "globaldatabase",
+        "orders",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps({"spec": {"failover": {"mode": "Manual"}}}),
+    )
+    wait_for(
+        lambda: world.status().get("observedGeneration") == world.gdb()["metadata"]["generation"],
+        timeout=30,
+        what="the controller to see Manual mode",
+    )
     since = last_seq(emulator)
     emulator.outage(EAST, "5xx", pg="freeze", services=["rds"])
     hold_refusal(world, controller, emulator, since, "AwaitingFailoverApproval")
@@ -99,13 +159,15 @@ def test_refusals_then_manual_approval(world, controller, emulator, kubectl):
     op = world.status()["operation"]
     assert op["type"] == "Failover" and op["step"] == "AwaitingApproval", op
     approve = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
-    kubectl("-n", ns, "annotate", "globaldatabase", "orders",
-            f"globaldb.io/approve-failover={approve}")
+    kubectl(
+        "-n", ns, "annotate", "globaldatabase", "orders", f"globaldb.io/approve-failover={approve}"
+    )
 
     def failed_over():
         last = world.status().get("lastOperation") or {}
         assert last.get("type") == "Failover" and last.get("result") == "Succeeded", last
         return last
+
     wait_for(failed_over, timeout=120, interval=0.5, what="the approved failover")
     assert world.status()["currentPrimaryRegion"] == WEST
     reasons = world.event_reasons()

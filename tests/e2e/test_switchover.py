@@ -13,9 +13,17 @@ import tempfile
 
 from conftest import EAST, WEST, metric_value, wait_for
 
-MUTATING = {"CreateGlobalCluster", "CreateDBCluster", "CreateDBInstance", "DeleteDBCluster",
-            "DeleteDBInstance", "DeleteGlobalCluster", "RemoveFromGlobalCluster",
-            "FailoverGlobalCluster", "SwitchoverGlobalCluster"}
+MUTATING = {
+    "CreateGlobalCluster",
+    "CreateDBCluster",
+    "CreateDBInstance",
+    "DeleteDBCluster",
+    "DeleteDBInstance",
+    "DeleteGlobalCluster",
+    "RemoveFromGlobalCluster",
+    "FailoverGlobalCluster",
+    "SwitchoverGlobalCluster",
+}
 
 
 def parse_versions(text):
@@ -39,9 +47,23 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
 
     # Every version of the object, from a watch started before it exists.
     out = tempfile.TemporaryFile(mode="a+")  # appends wherever the reader has seeked
-    watch = subprocess.Popen([kubectl.bin, "--kubeconfig", kubectl.kubeconfig, "-n", world.ns,
-                              "get", "globaldatabases", "-w", "-o", "json"],
-                             stdout=out, stderr=subprocess.DEVNULL, text=True)
+    watch = subprocess.Popen(
+        [
+            kubectl.bin,
+            "--kubeconfig",
+            kubectl.kubeconfig,
+            "-n",
+            world.ns,
+            "get",
+            "globaldatabases",
+            "-w",
+            "-o",
+            "json",
+        ],
+        stdout=out,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     world.kubectl.apply(world.gdb_manifest())
     ready = world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
     # The first status already carries the probes' verdicts: it waited for
@@ -52,8 +74,12 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
     def versions():
         out.seek(0)
         return parse_versions(out.read())
-    wait_for(lambda: any(v["metadata"]["resourceVersion"] == rv for v in versions()),
-             timeout=30, what="the watch to see the Ready version")
+
+    wait_for(
+        lambda: any(v["metadata"]["resourceVersion"] == rv for v in versions()),
+        timeout=30,
+        what="the watch to see the Ready version",
+    )
     watch.terminate()
     watch.wait()
     statuses = [v["status"] for v in versions() if v.get("status")]
@@ -76,9 +102,16 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
     assert "globaldb.io/finalizer" in world.gdb()["metadata"]["finalizers"]
 
     # Replication lag is measured on the secondary (heartbeat), not assumed.
-    wait_for(lambda: next(r for r in world.status()["regions"] if r["name"] == WEST)
-             .get("replicationLagSeconds") is not None, timeout=30,
-             what="a measured replication lag for us-west-2")
+    wait_for(
+        lambda: (
+            next(r for r in world.status()["regions"] if r["name"] == WEST).get(
+                "replicationLagSeconds"
+            )
+            is not None
+        ),
+        timeout=30,
+        what="a measured replication lag for us-west-2",
+    )
 
     # Settled, the object costs the apiserver and RDS next to nothing: it is
     # not reconciled on a timer (changes reach it as events), the regions are
@@ -88,10 +121,15 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
     seq = max(c["seq"] for c in emulator.calls())
 
     def rounds():
-        return [c for c in emulator.calls()
-                if c["seq"] > seq and c["action"] == "DescribeDBClusters"]
-    wait_for(lambda: {c["region"] for c in rounds()} == {EAST, WEST}, timeout=45,
-             what="the round watcher asking each region again")
+        return [
+            c for c in emulator.calls() if c["seq"] > seq and c["action"] == "DescribeDBClusters"
+        ]
+
+    wait_for(
+        lambda: {c["region"] for c in rounds()} == {EAST, WEST},
+        timeout=45,
+        what="the round watcher asking each region again",
+    )
     assert world.gdb()["metadata"]["resourceVersion"] == rv, "a settled object's status moved"
     assert len(rounds()) <= 2, f"more than one Describe round per region: {rounds()}"
 
@@ -99,8 +137,17 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
     before_restart = world.restarted_at()
     assert before_restart is None
 
-    kubectl("-n", world.ns, "patch", "globaldatabase", "orders", "--type", "merge",
-            "-p", '{"spec":{"primaryRegion":"us-west-2"}}')
+    kubectl(
+        "-n",
+        world.ns,
+        "patch",
+        "globaldatabase",
+        "orders",
+        "--type",
+        "merge",
+        "-p",
+        '{"spec":{"primaryRegion":"us-west-2"}}',
+    )
 
     def switched():
         s = world.status()
@@ -108,6 +155,7 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
         assert last.get("type") == "Switchover", f"lastOperation {last}"
         assert last.get("result") == "Succeeded", f"lastOperation {last}"
         return s
+
     st = wait_for(switched, timeout=120, interval=0.5, what="the switchover to finish")
     assert st["currentPrimaryRegion"] == WEST
     assert world.writer_region("orders-global") == WEST
@@ -115,11 +163,24 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
 
     # The runbook's order: writer moved, then DNS (in sync), then the restarts.
     reasons = world.event_reasons()
-    for r in ("SwitchoverStarted", "WriterMoved", "UpdatingDns", "DnsInSync",
-              "RestartingWorkloads", "SwitchoverCompleted"):
+    for r in (
+        "SwitchoverStarted",
+        "WriterMoved",
+        "UpdatingDns",
+        "DnsInSync",
+        "RestartingWorkloads",
+        "SwitchoverCompleted",
+    ):
         assert r in reasons, f"missing event {r}: {reasons}"
-    world.assert_event_order(["SwitchoverStarted", "WriterMoved", "DnsInSync",
-                              "RestartingWorkloads", "SwitchoverCompleted"])
+    world.assert_event_order(
+        [
+            "SwitchoverStarted",
+            "WriterMoved",
+            "DnsInSync",
+            "RestartingWorkloads",
+            "SwitchoverCompleted",
+        ]
+    )
 
     calls = [c for c in emulator.calls() if c["seq"] > since]
     sw = [c for c in calls if c["action"] in ("SwitchoverGlobalCluster", "FailoverGlobalCluster")]
@@ -140,49 +201,89 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
 
     last = st["lastOperation"]
     steps = {s["name"] for s in last.get("steps", [])}
-    assert {"Switchover", "WaitSwitchover", "UpdateDns", "WaitDnsInsync",
-            "RestartWorkloads"} <= steps, last
+    assert {
+        "Switchover",
+        "WaitSwitchover",
+        "UpdateDns",
+        "WaitDnsInsync",
+        "RestartWorkloads",
+    } <= steps, last
     m = controller.metrics()
-    assert metric_value(m, "globaldb_current_primary_info", namespace=world.ns, name="orders",
-                        region=WEST) == 1
-    assert metric_value(m, "controller_runtime_reconcile_total", controller="globaldatabase",
-                        result="requeue_after") > 0
+    assert (
+        metric_value(
+            m, "globaldb_current_primary_info", namespace=world.ns, name="orders", region=WEST
+        )
+        == 1
+    )
+    assert (
+        metric_value(
+            m,
+            "controller_runtime_reconcile_total",
+            controller="globaldatabase",
+            result="requeue_after",
+        )
+        > 0
+    )
 
     # Drift: the writer moved behind the controller's back (a console click)
     # while the object is settled. The region's next round reports the
     # change, the object is enqueued, and the controller moves the writer
     # back to spec.primaryRegion: within one round interval (30 s) and the
     # switchover, not the 5 min backstop of a settled object's requeue.
-    wait_for(lambda: world.sync_status("orders-global", EAST, "orders-east") == "connected",
-             timeout=60, what="the old primary to be connected again")
+    wait_for(
+        lambda: world.sync_status("orders-global", EAST, "orders-east") == "connected",
+        timeout=60,
+        what="the old primary to be connected again",
+    )
     seq = max(c["seq"] for c in emulator.calls())
-    changes = metric_value(controller.metrics(), "globaldb_aws_changes_total",
-                           kind="global_cluster") or 0
+    changes = (
+        metric_value(controller.metrics(), "globaldb_aws_changes_total", kind="global_cluster") or 0
+    )
     east_arn = world.cluster(EAST, "orders-east")["DBClusterArn"]
-    world.rds[WEST].switchover_global_cluster(GlobalClusterIdentifier="orders-global",
-                                              TargetDbClusterIdentifier=east_arn)
-    wait_for(lambda: world.writer_region("orders-global") == EAST, timeout=60,
-             what="the switchover made behind the controller's back")
+    world.rds[WEST].switchover_global_cluster(
+        GlobalClusterIdentifier="orders-global", TargetDbClusterIdentifier=east_arn
+    )
+    wait_for(
+        lambda: world.writer_region("orders-global") == EAST,
+        timeout=60,
+        what="the switchover made behind the controller's back",
+    )
 
     def moved_back():
         calls = [c for c in emulator.calls() if c["seq"] > seq]
         sw = [c for c in calls if c["action"] == "SwitchoverGlobalCluster"]
         assert len(sw) >= 2, f"no switchover by the controller yet: {sw}"
         return sw
+
     sw = wait_for(moved_back, timeout=75, interval=0.5, what="the controller to undo the drift")
     assert sw[1]["region"] == EAST, "the controller's switchover is called in the writer's region"
-    wait_for(lambda: world.writer_region("orders-global") == WEST, timeout=60,
-             what="the writer back in spec.primaryRegion")
+    wait_for(
+        lambda: world.writer_region("orders-global") == WEST,
+        timeout=60,
+        what="the writer back in spec.primaryRegion",
+    )
     # The region's round saw it (the probes may have been first).
-    wait_for(lambda: (metric_value(controller.metrics(), "globaldb_aws_changes_total",
-                                   kind="global_cluster") or 0) > changes,
-             timeout=45, what="a round to report the global cluster's change")
+    wait_for(
+        lambda: (
+            (
+                metric_value(
+                    controller.metrics(), "globaldb_aws_changes_total", kind="global_cluster"
+                )
+                or 0
+            )
+            > changes
+        ),
+        timeout=45,
+        what="a round to report the global cluster's change",
+    )
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
 
     # Every write of the controller was based on the object as it stood: it
     # waits for the watch event of its own last write instead of sending a
     # status based on the version before it, which the apiserver refuses.
     m = controller.metrics()
-    conflicts = sum(metric_value(m, "rest_client_requests_total", method=v, code="409") or 0
-                    for v in ("PUT", "PATCH"))
+    conflicts = sum(
+        metric_value(m, "rest_client_requests_total", method=v, code="409") or 0
+        for v in ("PUT", "PATCH")
+    )
     assert conflicts == 0, f"{conflicts} of the controller's writes were refused as stale"

@@ -77,8 +77,13 @@ def _wrap(argv):
     """Prefix argv so that it runs as the service user when we are root."""
     if not _is_root():
         return list(argv)
-    return ["setpriv", f"--reuid={SERVICE_USER}", f"--regid={SERVICE_USER}",
-            "--init-groups", "--"] + list(argv)
+    return [
+        "setpriv",
+        f"--reuid={SERVICE_USER}",
+        f"--regid={SERVICE_USER}",
+        "--init-groups",
+        "--",
+    ] + list(argv)
 
 
 def _own(path):
@@ -112,12 +117,20 @@ def _run(argv, cwd, env_extra=None, timeout=120, check=True):
         env["USER"] = env["LOGNAME"] = SERVICE_USER
     if env_extra:
         env.update(env_extra)
-    p = subprocess.run(_wrap(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, timeout=timeout)
+    p = subprocess.run(
+        _wrap(argv),
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+    )
     if check and p.returncode != 0:
-        raise PgEnvError(f"{os.path.basename(argv[0])} exited {p.returncode}: "
-                         f"{p.stderr.strip()[-2000:]}")
+        raise PgEnvError(
+            f"{os.path.basename(argv[0])} exited {p.returncode}: {p.stderr.strip()[-2000:]}"
+        )
     return p
 
 
@@ -137,7 +150,7 @@ def _children(pid):
         except OSError:
             continue
         # Field 4 (ppid) follows the parenthesised command name.
-        rest = stat[stat.rfind(")") + 2:].split()
+        rest = stat[stat.rfind(")") + 2 :].split()
         if len(rest) >= 2 and int(rest[1]) == pid:
             kids.append(int(entry))
     return kids
@@ -157,8 +170,7 @@ class PgServer:
     basedir (the directory holding datadir and logfile).
     """
 
-    def __init__(self, name, basedir, port, superuser=DEFAULT_SUPERUSER,
-                 password=DEFAULT_PASSWORD):
+    def __init__(self, name, basedir, port, superuser=DEFAULT_SUPERUSER, password=DEFAULT_PASSWORD):
         self.name = name
         self.host = HOST
         self.port = port
@@ -179,9 +191,15 @@ class PgServer:
 
     def to_dict(self, secrets=True):
         """A JSON-able description; server_from_dict() reverses it."""
-        d = {"name": self.name, "host": self.host, "port": self.port,
-             "basedir": self.basedir, "datadir": self.datadir, "logfile": self.logfile,
-             "superuser": self.superuser}
+        d = {
+            "name": self.name,
+            "host": self.host,
+            "port": self.port,
+            "basedir": self.basedir,
+            "datadir": self.datadir,
+            "logfile": self.logfile,
+            "superuser": self.superuser,
+        }
         if secrets:
             d["password"] = self.password
         return d
@@ -209,7 +227,7 @@ class PgServer:
                 state = f.read().decode("ascii", "replace")
         except OSError:
             return None
-        state = state[state.rfind(")") + 2:].split()[0]
+        state = state[state.rfind(")") + 2 :].split()[0]
         if state == "Z" or b"postgres" not in cmd:
             return None
         return pid
@@ -225,8 +243,9 @@ class PgServer:
         """
         if self.pid() is not None:
             return
-        names = ["postmaster.pid"] + [n for n in os.listdir(self.datadir)
-                                      if n.startswith(".s.PGSQL.") and n.endswith(".lock")]
+        names = ["postmaster.pid"] + [
+            n for n in os.listdir(self.datadir) if n.startswith(".s.PGSQL.") and n.endswith(".lock")
+        ]
         for n in names:
             path = os.path.join(self.datadir, n)
             try:
@@ -243,8 +262,21 @@ class PgServer:
             return
         self._clear_stale_locks()
         try:
-            _run([_pg("pg_ctl"), "start", "-D", self.datadir, "-l", self.logfile,
-                  "-w", "-t", str(int(timeout))], cwd=self.basedir, timeout=timeout + 30)
+            _run(
+                [
+                    _pg("pg_ctl"),
+                    "start",
+                    "-D",
+                    self.datadir,
+                    "-l",
+                    self.logfile,
+                    "-w",
+                    "-t",
+                    str(int(timeout)),
+                ],
+                cwd=self.basedir,
+                timeout=timeout + 30,
+            )
         except PgEnvError as e:
             raise PgEnvError(f"{self.name}: {e}; log tail:\n{self.log_tail()}") from e
         deadline = time.monotonic() + timeout
@@ -273,8 +305,11 @@ class PgServer:
             self.thaw()
         if self.pid() is None:
             return
-        _run([_pg("pg_ctl"), "stop", "-D", self.datadir, "-m", mode, "-w",
-              "-t", str(int(timeout))], cwd=self.basedir, timeout=timeout + 30)
+        _run(
+            [_pg("pg_ctl"), "stop", "-D", self.datadir, "-m", mode, "-w", "-t", str(int(timeout))],
+            cwd=self.basedir,
+            timeout=timeout + 30,
+        )
 
     def _tree(self):
         pid = self.pid()
@@ -290,8 +325,9 @@ class PgServer:
         for p in [pid] + kids:
             _signal_quietly(p, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while self.pid() is not None or any(os.path.exists(f"/proc/{k}") and
-                                            _state(k) not in ("Z", None) for k in kids):
+        while self.pid() is not None or any(
+            os.path.exists(f"/proc/{k}") and _state(k) not in ("Z", None) for k in kids
+        ):
             if time.monotonic() > deadline:
                 raise PgEnvError(f"{self.name}: processes survived SIGKILL")
             time.sleep(0.05)
@@ -330,8 +366,8 @@ class PgServer:
     def connect(self, db="postgres", autocommit=True, timeout=5):
         """A psycopg connection as the superuser (caller closes it)."""
         import psycopg
-        return psycopg.connect(self.dsn(db=db), autocommit=autocommit,
-                               connect_timeout=timeout)
+
+        return psycopg.connect(self.dsn(db=db), autocommit=autocommit, connect_timeout=timeout)
 
     def sql(self, query, db="postgres", params=None, timeout=5):
         """Run one statement as the superuser; rows as a list of tuples."""
@@ -369,8 +405,9 @@ class PgServer:
         # commit flushes it: the walsender only sends flushed WAL.
         with self.connect(autocommit=False) as conn:
             conn.execute("SET LOCAL synchronous_commit = on")
-            lsn = conn.execute("SELECT pg_logical_emit_message(true, 'pgenv', '')::text,"
-                               " txid_current()").fetchone()[0]
+            lsn = conn.execute(
+                "SELECT pg_logical_emit_message(true, 'pgenv', '')::text, txid_current()"
+            ).fetchone()[0]
             conn.commit()
         return lsn
 
@@ -404,11 +441,16 @@ class PgServer:
         the shared settings and this file is rewritten for each server.
         """
         sockdir = self.datadir if len(self.datadir) <= _SOCKET_DIR_MAX else ""
-        lines = [f"port = {self.port}", f"unix_socket_directories = '{sockdir}'",
-                 f"cluster_name = '{self.name}'"]
+        lines = [
+            f"port = {self.port}",
+            f"unix_socket_directories = '{sockdir}'",
+            f"cluster_name = '{self.name}'",
+        ]
         if primary is not None:
-            conninfo = (f"host={primary.host} port={primary.port} user={primary.superuser} "
-                        f"password={_quote(primary.password)} application_name={self.name}")
+            conninfo = (
+                f"host={primary.host} port={primary.port} user={primary.superuser} "
+                f"password={_quote(primary.password)} application_name={self.name}"
+            )
             lines.append("primary_conninfo = '" + conninfo.replace("'", "''") + "'")
         path = os.path.join(self.datadir, "server.conf")
         with open(path, "w") as f:
@@ -437,7 +479,7 @@ def _state(pid):
             s = f.read().decode("ascii", "replace")
     except OSError:
         return None
-    return s[s.rfind(")") + 2:].split()[0]
+    return s[s.rfind(")") + 2 :].split()[0]
 
 
 _SHARED_CONF = """
@@ -494,9 +536,26 @@ def _initdb(basedir, datadir, superuser, password):
         f.write(password + "\n")
     _own(pwfile)
     try:
-        _run([_pg("initdb"), "-D", datadir, "-U", superuser, "--pwfile", pwfile,
-              "--auth-local=trust", "--auth-host=scram-sha-256", "--data-checksums",
-              "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions", "--no-sync"], cwd=basedir)
+        _run(
+            [
+                _pg("initdb"),
+                "-D",
+                datadir,
+                "-U",
+                superuser,
+                "--pwfile",
+                pwfile,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--data-checksums",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-instructions",
+                "--no-sync",
+            ],
+            cwd=basedir,
+        )
     finally:
         os.unlink(pwfile)
     with open(os.path.join(datadir, "postgresql.conf"), "a") as f:
@@ -530,8 +589,9 @@ _TEMPLATES = {}
 _TEMPLATE_LOCK = threading.Lock()
 
 
-def init_primary(root_dir, name, port=None, superuser=DEFAULT_SUPERUSER,
-                 password=DEFAULT_PASSWORD, start=True) -> PgServer:
+def init_primary(
+    root_dir, name, port=None, superuser=DEFAULT_SUPERUSER, password=DEFAULT_PASSWORD, start=True
+) -> PgServer:
     """A new writable server under root_dir/name (from an initdb template), started."""
     basedir = _prepare_basedir(root_dir, name)
     srv = PgServer(name, basedir, port or free_port(), superuser, password)
@@ -551,8 +611,11 @@ def _start_new(srv, port_was_chosen, primary=None, attempts=5):
             srv.start()
             return
         except PgEnvError as e:
-            if not port_was_chosen or "Address already in use" not in str(e) \
-                    or attempt == attempts - 1:
+            if (
+                not port_was_chosen
+                or "Address already in use" not in str(e)
+                or attempt == attempts - 1
+            ):
                 raise
         srv.port = free_port()
         srv._write_server_conf(primary=primary)
@@ -560,10 +623,28 @@ def _start_new(srv, port_was_chosen, primary=None, attempts=5):
 
 def _base_backup(primary, target):
     """Fill target.datadir (absent) with a fresh base backup of primary."""
-    _run([_pg("pg_basebackup"), "-D", target.datadir, "-h", primary.host,
-          "-p", str(primary.port), "-U", primary.superuser, "-X", "stream",
-          "-c", "fast", "--no-password", "--no-sync"], cwd=target.basedir,
-         env_extra={"PGPASSWORD": primary.password}, timeout=300)
+    _run(
+        [
+            _pg("pg_basebackup"),
+            "-D",
+            target.datadir,
+            "-h",
+            primary.host,
+            "-p",
+            str(primary.port),
+            "-U",
+            primary.superuser,
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-password",
+            "--no-sync",
+        ],
+        cwd=target.basedir,
+        env_extra={"PGPASSWORD": primary.password},
+        timeout=300,
+    )
     os.chmod(target.datadir, 0o700)
 
 
@@ -607,10 +688,19 @@ def rejoin_as_standby(server, new_primary, timeout=60, fresh=False) -> None:
         # a fresh promotion updates only at its next checkpoint.
         new_primary.sql("CHECKPOINT")
         try:
-            _run([_pg("pg_rewind"), "--target-pgdata", server.datadir,
-                  "--source-server", _rewind_conninfo(new_primary), "--no-sync"],
-                 cwd=server.basedir, env_extra={"PGPASSWORD": new_primary.password},
-                 timeout=300)
+            _run(
+                [
+                    _pg("pg_rewind"),
+                    "--target-pgdata",
+                    server.datadir,
+                    "--source-server",
+                    _rewind_conninfo(new_primary),
+                    "--no-sync",
+                ],
+                cwd=server.basedir,
+                env_extra={"PGPASSWORD": new_primary.password},
+                timeout=300,
+            )
             rewound = True
         except PgEnvError:
             pass
@@ -637,10 +727,17 @@ def server_from_dict(d):
     """
     basedir = d.get("basedir") or os.path.dirname(d["datadir"].rstrip("/"))
     superuser = d.get("superuser") or d.get("user") or DEFAULT_SUPERUSER
-    return PgServer(d.get("name") or os.path.basename(basedir), basedir, int(d["port"]),
-                    superuser, d.get("password", DEFAULT_PASSWORD))
+    return PgServer(
+        d.get("name") or os.path.basename(basedir),
+        basedir,
+        int(d["port"]),
+        superuser,
+        d.get("password", DEFAULT_PASSWORD),
+    )
 
 
 def _rewind_conninfo(primary):
-    return (f"host={primary.host} port={primary.port} user={primary.superuser} "
-            f"dbname=postgres connect_timeout=5")
+    return (
+        f"host={primary.host} port={primary.port} user={primary.superuser} "
+        f"dbname=postgres connect_timeout=5"
+    )

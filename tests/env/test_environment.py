@@ -2,6 +2,7 @@
 
 These guard what every integration and end-to-end test stands on.
 """
+
 import json
 import os
 import socket
@@ -45,8 +46,14 @@ spec:
 
 
 def kubectl(*args, input=None, kubeconfig=None, check=True):
-    return subprocess.run([STATE["kubectl"], f"--kubeconfig={kubeconfig or STATE['kubeconfig']}", *args],
-                          input=input, text=True, capture_output=True, check=check, timeout=60)
+    return subprocess.run(
+        [STATE["kubectl"], f"--kubeconfig={kubeconfig or STATE['kubeconfig']}", *args],
+        input=input,
+        text=True,
+        capture_output=True,
+        check=check,
+        timeout=60,
+    )
 
 
 def wait_for(predicate, timeout=30, what="condition"):
@@ -67,23 +74,42 @@ def test_server_reports_the_pinned_kubernetes_version():
 
 def test_custom_resource_applied_watched_and_read_back():
     kubectl("apply", "-f", "-", input=WIDGET_CRD)
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/probes.envtest.globaldb.io")
+    kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s", "crd/probes.envtest.globaldb.io"
+    )
     kubectl("create", "namespace", "envtest-crd")
 
     # Start a watch first, then create the object: the watch must report it.
-    watch = subprocess.Popen([STATE["kubectl"], f"--kubeconfig={STATE['kubeconfig']}", "-n", "envtest-crd",
-                              "get", "probes", "--watch", "--output-watch-events", "-o", "json"],
-                             stdout=subprocess.PIPE, text=True)
+    watch = subprocess.Popen(
+        [
+            STATE["kubectl"],
+            f"--kubeconfig={STATE['kubeconfig']}",
+            "-n",
+            "envtest-crd",
+            "get",
+            "probes",
+            "--watch",
+            "--output-watch-events",
+            "-o",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     events = []
-    reader = threading.Thread(target=lambda: [events.append(line) for line in watch.stdout], daemon=True)
+    reader = threading.Thread(
+        target=lambda: [events.append(line) for line in watch.stdout], daemon=True
+    )
     reader.start()
     try:
         # Whether the object lands before or after the watch starts, kubectl reports it
         # as ADDED (from its initial list or from the watch).
         manifest = "apiVersion: envtest.globaldb.io/v1\nkind: Probe\nmetadata: {name: p1}\nspec: {size: 3}\n"
         kubectl("-n", "envtest-crd", "apply", "-f", "-", input=manifest)
-        wait_for(lambda: '"ADDED"' in "".join(events) and '"p1"' in "".join(events),
-                 what="the ADDED event from kubectl get --watch")
+        wait_for(
+            lambda: '"ADDED"' in "".join(events) and '"p1"' in "".join(events),
+            what="the ADDED event from kubectl get --watch",
+        )
     finally:
         watch.terminate()
         watch.wait(timeout=10)
@@ -92,30 +118,47 @@ def test_custom_resource_applied_watched_and_read_back():
     assert got["metadata"]["resourceVersion"]
 
     # The schema is enforced by the server.
-    bad = kubectl("-n", "envtest-crd", "apply", "-f", "-", check=False,
-                  input="apiVersion: envtest.globaldb.io/v1\nkind: Probe\nmetadata: {name: p2}\nspec: {size: 0}\n")
+    bad = kubectl(
+        "-n",
+        "envtest-crd",
+        "apply",
+        "-f",
+        "-",
+        check=False,
+        input="apiVersion: envtest.globaldb.io/v1\nkind: Probe\nmetadata: {name: p2}\nspec: {size: 0}\n",
+    )
     assert bad.returncode != 0
     assert "spec.size" in bad.stderr
 
 
 def test_crds_from_the_repository_are_established():
     crds = json.loads(kubectl("get", "crd", "-o", "json").stdout)["items"]
-    established = {c["metadata"]["name"] for c in crds
-                   if any(x["type"] == "Established" and x["status"] == "True"
-                          for x in c.get("status", {}).get("conditions", []))}
+    established = {
+        c["metadata"]["name"]
+        for c in crds
+        if any(
+            x["type"] == "Established" and x["status"] == "True"
+            for x in c.get("status", {}).get("conditions", [])
+        )
+    }
     for name in STATE.get("crds", []):
         with open(os.path.join(os.environ["GDB_SOURCE_DIR"], "crds", name)) as f:
             text = f.read()
         if "kind: CustomResourceDefinition" in text:
-            crd_name = [l.split(":", 1)[1].strip() for l in text.splitlines()
-                        if l.startswith("  name:")][0]
+            crd_name = [
+                ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("  name:")
+            ][0]
             assert crd_name in established
 
 
 def test_controller_identity_is_a_service_account_with_a_bound_token():
-    who = json.loads(kubectl("auth", "whoami", "-o", "json",
-                             kubeconfig=STATE["controller_kubeconfig"]).stdout)
-    assert who["status"]["userInfo"]["username"] == "system:serviceaccount:globaldb-system:globaldb-controller"
+    who = json.loads(
+        kubectl("auth", "whoami", "-o", "json", kubeconfig=STATE["controller_kubeconfig"]).stdout
+    )
+    assert (
+        who["status"]["userInfo"]["username"]
+        == "system:serviceaccount:globaldb-system:globaldb-controller"
+    )
     # RBAC is on: the controller may not read secrets cluster-wide.
     denied = kubectl("get", "secrets", "-A", kubeconfig=STATE["controller_kubeconfig"], check=False)
     assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
@@ -123,7 +166,9 @@ def test_controller_identity_is_a_service_account_with_a_bound_token():
 
 def server(region, role):
     d = STATE["postgres"][region][role]
-    s = pgenv.PgServer(d["name"], os.path.dirname(d["datadir"]), d["port"], d["user"], d["password"])
+    s = pgenv.PgServer(
+        d["name"], os.path.dirname(d["datadir"]), d["port"], d["user"], d["password"]
+    )
     return s
 
 
@@ -134,7 +179,9 @@ def test_postgres_write_on_primary_read_on_standby_then_promote(region):
     assert standby.in_recovery()
 
     primary.sql("CREATE TABLE IF NOT EXISTS envtest_rows (id int primary key, region text)")
-    primary.sql("INSERT INTO envtest_rows VALUES (1, %s) ON CONFLICT (id) DO NOTHING", params=(region,))
+    primary.sql(
+        "INSERT INTO envtest_rows VALUES (1, %s) ON CONFLICT (id) DO NOTHING", params=(region,)
+    )
     standby.wait_replayed(primary.current_lsn())
     assert standby.sql("SELECT region FROM envtest_rows WHERE id = 1") == [(region,)]
 

@@ -65,8 +65,12 @@ def default_state():
 
 def k8s_bin_dir():
     """The cached binaries from hack/build-k8s-bins (built there if missing)."""
-    out = subprocess.run([os.path.join(SOURCE_DIR, "hack", "build-k8s-bins")],
-                         check=True, stdout=subprocess.PIPE, text=True)
+    out = subprocess.run(
+        [os.path.join(SOURCE_DIR, "hack", "build-k8s-bins")],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -103,33 +107,69 @@ def wait_until(what, predicate, timeout=START_TIMEOUT, interval=0.1, log_path=No
 
 # --- certificates, as envtest's tinyca does, with the openssl CLI ---
 
+
 def make_certs(d):
     def ossl(*args):
         run(["openssl", *args], cwd=d)
 
     def ca(name, cn):
         ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{name}.key")
-        ossl("req", "-x509", "-new", "-key", f"{name}.key", "-days", "7", "-subj",
-             f"/O=envtest/CN={cn}", "-out", f"{name}.crt",
-             "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,digitalSignature")
+        ossl(
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            f"{name}.key",
+            "-days",
+            "7",
+            "-subj",
+            f"/O=envtest/CN={cn}",
+            "-out",
+            f"{name}.crt",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,digitalSignature",
+        )
 
     def leaf(name, ca_name, subj, ext):
         with open(os.path.join(d, f"{name}.ext"), "w") as f:
             f.write(ext)
         ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{name}.key")
         ossl("req", "-new", "-key", f"{name}.key", "-subj", subj, "-out", f"{name}.csr")
-        ossl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca_name}.crt", "-CAkey",
-             f"{ca_name}.key", "-CAcreateserial", "-days", "7", "-extfile", f"{name}.ext",
-             "-out", f"{name}.crt")
+        ossl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            f"{ca_name}.crt",
+            "-CAkey",
+            f"{ca_name}.key",
+            "-CAcreateserial",
+            "-days",
+            "7",
+            "-extfile",
+            f"{name}.ext",
+            "-out",
+            f"{name}.crt",
+        )
 
     ca("ca", "envtest-environment")
-    leaf("apiserver", "ca", "/CN=kube-apiserver",
-         "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
-         "keyUsage=critical,digitalSignature,keyEncipherment\n")
+    leaf(
+        "apiserver",
+        "ca",
+        "/CN=kube-apiserver",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n",
+    )
     ca("client-ca", "envtest-client-ca")
-    leaf("admin", "client-ca", "/O=system:masters/CN=admin",
-         "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n")
+    leaf(
+        "admin",
+        "client-ca",
+        "/O=system:masters/CN=admin",
+        "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
+    )
     ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa-signer.key")
     ossl("ec", "-in", "sa-signer.key", "-pubout", "-out", "sa-signer.pub")
 
@@ -137,9 +177,12 @@ def make_certs(d):
 def write_kubeconfig(path, server, ca_file, user):
     """A kubeconfig with absolute file references; user is a dict of auth fields."""
     cfg = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "testenv",
-        "clusters": [{"name": "testenv", "cluster": {"server": server,
-                                                     "certificate-authority": ca_file}}],
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "testenv",
+        "clusters": [
+            {"name": "testenv", "cluster": {"server": server, "certificate-authority": ca_file}}
+        ],
         "users": [{"name": "testenv", "user": user}],
         "contexts": [{"name": "testenv", "context": {"cluster": "testenv", "user": "testenv"}}],
     }
@@ -151,10 +194,17 @@ def write_kubeconfig(path, server, ca_file, user):
 
 # --- processes ---
 
+
 def start_process(name, argv, d):
     logf = open(os.path.join(d, f"{name}.log"), "ab")
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                         start_new_session=True, cwd=d)
+    p = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=d,
+    )
     logf.close()
     return p.pid
 
@@ -213,22 +263,28 @@ def https_get(url, ca_file, cert=None, timeout=2):
 
 def apiserver_argv(st):
     d = st["dir"]
-    return [os.path.join(st["bin_dir"], "kube-apiserver"),
-            f"--etcd-servers={st['etcd_url']}",
-            f"--cert-dir={d}",
-            f"--tls-cert-file={d}/apiserver.crt", f"--tls-private-key-file={d}/apiserver.key",
-            f"--secure-port={st['apiserver_port']}", "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
-            "--disable-admission-plugins=ServiceAccount",
-            "--authorization-mode=RBAC",
-            f"--client-ca-file={d}/client-ca.crt",
-            f"--service-account-issuer=https://127.0.0.1:{st['apiserver_port']}/",
-            f"--service-account-key-file={d}/sa-signer.pub",
-            f"--service-account-signing-key-file={d}/sa-signer.key",
-            "--api-audiences=https://kubernetes.default.svc",
-            "--enable-priority-and-fairness=false",
-            "--profiling=false", "--v=1"]
+    return [
+        os.path.join(st["bin_dir"], "kube-apiserver"),
+        f"--etcd-servers={st['etcd_url']}",
+        f"--cert-dir={d}",
+        f"--tls-cert-file={d}/apiserver.crt",
+        f"--tls-private-key-file={d}/apiserver.key",
+        f"--secure-port={st['apiserver_port']}",
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        "--service-cluster-ip-range=10.0.0.0/24",
+        "--allow-privileged=true",
+        "--disable-admission-plugins=ServiceAccount",
+        "--authorization-mode=RBAC",
+        f"--client-ca-file={d}/client-ca.crt",
+        f"--service-account-issuer=https://127.0.0.1:{st['apiserver_port']}/",
+        f"--service-account-key-file={d}/sa-signer.pub",
+        f"--service-account-signing-key-file={d}/sa-signer.key",
+        "--api-audiences=https://kubernetes.default.svc",
+        "--enable-priority-and-fairness=false",
+        "--profiling=false",
+        "--v=1",
+    ]
 
 
 def start_apiserver(st):
@@ -253,13 +309,21 @@ def start_etcd(st, save, attempts=3):
         etcd_port, peer_port = pgenv.free_port(), pgenv.free_port()
         st["etcd_url"] = f"http://127.0.0.1:{etcd_port}"
         shutil.rmtree(f"{d}/etcd", ignore_errors=True)
-        pid = st["etcd_pid"] = start_process("etcd", [
-            os.path.join(st["bin_dir"], "etcd"), f"--data-dir={d}/etcd",
-            f"--listen-client-urls={st['etcd_url']}", f"--advertise-client-urls={st['etcd_url']}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-cluster=default=http://127.0.0.1:{peer_port}",
-            "--unsafe-no-fsync=true", "--log-level=warn"], d)
+        pid = st["etcd_pid"] = start_process(
+            "etcd",
+            [
+                os.path.join(st["bin_dir"], "etcd"),
+                f"--data-dir={d}/etcd",
+                f"--listen-client-urls={st['etcd_url']}",
+                f"--advertise-client-urls={st['etcd_url']}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-cluster=default=http://127.0.0.1:{peer_port}",
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+            d,
+        )
         save()
 
         def healthy():
@@ -275,23 +339,30 @@ def start_etcd(st, save, attempts=3):
             stop_process(pid)
             if attempt == attempts:
                 raise
-            log(f"etcd did not start (attempt {attempt} of {attempts}), trying new ports: "
-                f"{str(e).splitlines()[0]}")
+            log(
+                f"etcd did not start (attempt {attempt} of {attempts}), trying new ports: "
+                f"{str(e).splitlines()[0]}"
+            )
 
 
 def etcd_post(st, path, body):
-    req = urllib.request.Request(st["etcd_url"] + path, data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        st["etcd_url"] + path,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=5) as r:
         return json.loads(r.read())
 
 
 def kubectl(st, *args, kubeconfig=None, input=None):
-    return run([st["kubectl"], f"--kubeconfig={kubeconfig or st['kubeconfig']}", *args],
-               input=input).stdout
+    return run(
+        [st["kubectl"], f"--kubeconfig={kubeconfig or st['kubeconfig']}", *args], input=input
+    ).stdout
 
 
 # --- up / down ---
+
 
 def up(state_path, owner_pid):
     if os.path.exists(state_path):
@@ -332,10 +403,13 @@ def up(state_path, owner_pid):
         start_apiserver(st)
         save()
         st["kubeconfig"] = f"{d}/admin.kubeconfig"
-        write_kubeconfig(st["kubeconfig"], st["apiserver_url"], st["ca_file"],
-                         {"client-certificate": f"{d}/admin.crt", "client-key": f"{d}/admin.key"})
-        log(f"kube-apiserver ready at {st['apiserver_url']} "
-            f"({time.monotonic() - t0:.1f}s)")
+        write_kubeconfig(
+            st["kubeconfig"],
+            st["apiserver_url"],
+            st["ca_file"],
+            {"client-certificate": f"{d}/admin.crt", "client-key": f"{d}/admin.key"},
+        )
+        log(f"kube-apiserver ready at {st['apiserver_url']} ({time.monotonic() - t0:.1f}s)")
 
         install_crds(st)
         make_controller_identity(st)
@@ -345,16 +419,28 @@ def up(state_path, owner_pid):
         for region in REGIONS:
             primary = pgenv.init_primary(os.path.join(d, "pg"), f"{region}-primary")
             standby = pgenv.make_standby(primary, os.path.join(d, "pg"), f"{region}-standby")
-            st["postgres"][region] = {"primary": describe_pg(primary),
-                                      "standby": describe_pg(standby)}
+            st["postgres"][region] = {
+                "primary": describe_pg(primary),
+                "standby": describe_pg(standby),
+            }
             save()
         log(f"postgresql ready: {', '.join(REGIONS)} ({time.monotonic() - t0:.1f}s)")
 
         st["owner_pid"] = owner_pid
         if owner_pid > 0:
-            st["watchdog_pid"] = start_process("watchdog", [
-                sys.executable, os.path.abspath(__file__), "watch", "--state", state_path,
-                "--owner-pid", str(owner_pid)], d)
+            st["watchdog_pid"] = start_process(
+                "watchdog",
+                [
+                    sys.executable,
+                    os.path.abspath(__file__),
+                    "watch",
+                    "--state",
+                    state_path,
+                    "--owner-pid",
+                    str(owner_pid),
+                ],
+                d,
+            )
         save()
         log(f"environment up in {time.monotonic() - t0:.1f}s; state in {state_path}")
     except BaseException:
@@ -369,15 +455,24 @@ def up(state_path, owner_pid):
 
 
 def describe_pg(server):
-    return {"name": server.name, "host": server.host, "port": server.port,
-            "datadir": server.datadir, "user": server.superuser, "password": server.password,
-            "logfile": server.logfile}
+    return {
+        "name": server.name,
+        "host": server.host,
+        "port": server.port,
+        "datadir": server.datadir,
+        "user": server.superuser,
+        "password": server.password,
+        "logfile": server.logfile,
+    }
 
 
 def install_crds(st):
     crd_dir = os.path.join(SOURCE_DIR, "crds")
-    files = sorted(f for f in os.listdir(crd_dir) if f.endswith((".yaml", ".yml"))) \
-        if os.path.isdir(crd_dir) else []
+    files = (
+        sorted(f for f in os.listdir(crd_dir) if f.endswith((".yaml", ".yml")))
+        if os.path.isdir(crd_dir)
+        else []
+    )
     for f in files:
         kubectl(st, "apply", "--server-side", "-f", os.path.join(crd_dir, f))
     if files:
@@ -386,6 +481,7 @@ def install_crds(st):
         def established():
             kubectl(st, "wait", "--for=condition=Established", "--timeout=10s", "crd", "--all")
             return True
+
         wait_until("CRDs Established", established, timeout=60, interval=0.2)
     st["crds"] = files
 
@@ -399,12 +495,14 @@ def make_controller_identity(st):
         for f in sorted(os.listdir(rbac)):
             if f.endswith((".yaml", ".yml")) and f != "kustomization.yaml":
                 kubectl(st, "apply", "-f", os.path.join(rbac, f))
-    token = kubectl(st, "-n", CONTROLLER_NAMESPACE, "create", "token", CONTROLLER_SA,
-                    "--duration=24h").strip()
+    token = kubectl(
+        st, "-n", CONTROLLER_NAMESPACE, "create", "token", CONTROLLER_SA, "--duration=24h"
+    ).strip()
     st["controller_kubeconfig"] = f"{st['dir']}/controller.kubeconfig"
     st["controller_serviceaccount"] = {"namespace": CONTROLLER_NAMESPACE, "name": CONTROLLER_SA}
-    write_kubeconfig(st["controller_kubeconfig"], st["apiserver_url"], st["ca_file"],
-                     {"token": token})
+    write_kubeconfig(
+        st["controller_kubeconfig"], st["apiserver_url"], st["ca_file"], {"token": token}
+    )
 
 
 def load(state_path):
@@ -498,10 +596,16 @@ def print_env(state_path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=["up", "down", "env", "watch", "restart-apiserver", "compact"])
+    ap.add_argument(
+        "command", choices=["up", "down", "env", "watch", "restart-apiserver", "compact"]
+    )
     ap.add_argument("--state", default=default_state())
-    ap.add_argument("--owner-pid", type=int, default=0,
-                    help="tear down when this process exits (0: the parent; -1: never)")
+    ap.add_argument(
+        "--owner-pid",
+        type=int,
+        default=0,
+        help="tear down when this process exits (0: the parent; -1: never)",
+    )
     a = ap.parse_args()
     state = os.path.abspath(a.state)
     try:

@@ -5,11 +5,11 @@ what users meet: the API is served and Established, `kubectl explain` reads
 well, the example applies, defaults are filled, printer columns show, and bad
 manifests are rejected by the API server with a message naming the field.
 """
+
 import glob
 import json
 import os
 import subprocess
-import time
 import uuid
 
 import pytest
@@ -17,8 +17,9 @@ import yaml
 
 with open(os.environ["GDB_TESTENV_STATE"]) as f:
     STATE = json.load(f)
-SOURCE = os.environ.get("GDB_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+SOURCE = os.environ.get("GDB_SOURCE_DIR") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 CRD_FILE = os.path.join(SOURCE, "crds", "globaldb.io_globaldatabases.yaml")
 EXAMPLE = os.path.join(SOURCE, "crds", "examples", "globaldatabase.yaml")
 TOOL = os.path.join(os.environ.get("GDB_BINARY_DIR", ""), "tests", "globaldb", "gdb-validate")
@@ -41,8 +42,14 @@ spec:
 
 
 def kubectl(*args, input=None, check=True):
-    return subprocess.run([STATE["kubectl"], f"--kubeconfig={STATE['kubeconfig']}", *args],
-                          input=input, text=True, capture_output=True, check=check, timeout=60)
+    return subprocess.run(
+        [STATE["kubectl"], f"--kubeconfig={STATE['kubeconfig']}", *args],
+        input=input,
+        text=True,
+        capture_output=True,
+        check=check,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,16 +89,21 @@ def test_every_field_has_a_description():
     assert missing == [], f"fields without a description: {missing}"
 
 
-@pytest.mark.parametrize("path,words", [
-    ("globaldatabase.spec.failover", ["When and how the writer moves", "maxDataLossSeconds",
-                                      "enum: Automatic, Manual"]),
-    ("globaldatabase.spec.failover.maxDataLossSeconds", ["data-loss budget", "unknown"]),
-    ("gdb.spec.primaryRegion", ["planned switchover"]),
-    ("gdb.spec.regions.template", ["never applied"]),
-    ("gdb.spec.deletionPolicy", ["Retain (the default) never touches AWS"]),
-    ("gdb.status.operation", ["write-ahead record"]),
-    ("gdb.status.lastOperation.dataLossWindowSeconds", ["may be lost"]),
-])
+@pytest.mark.parametrize(
+    "path,words",
+    [
+        (
+            "globaldatabase.spec.failover",
+            ["When and how the writer moves", "maxDataLossSeconds", "enum: Automatic, Manual"],
+        ),
+        ("globaldatabase.spec.failover.maxDataLossSeconds", ["data-loss budget", "unknown"]),
+        ("gdb.spec.primaryRegion", ["planned switchover"]),
+        ("gdb.spec.regions.template", ["never applied"]),
+        ("gdb.spec.deletionPolicy", ["Retain (the default) never touches AWS"]),
+        ("gdb.status.operation", ["write-ahead record"]),
+        ("gdb.status.lastOperation.dataLossWindowSeconds", ["may be lost"]),
+    ],
+)
 def test_kubectl_explain_reads_well(path, words):
     out = kubectl("explain", path).stdout
     for w in words:
@@ -123,28 +135,67 @@ def _assert_contains(got, want, path):
 def test_defaults_are_filled(ns):
     kubectl("-n", ns, "apply", "-f", "-", input=MINIMAL % "minimal")
     spec = json.loads(kubectl("-n", ns, "get", "gdb", "minimal", "-o", "json").stdout)["spec"]
-    assert spec["failover"] == {"mode": "Automatic", "method": "Auto", "maxDataLossSeconds": 30,
-                                "confirmation": "ControlPlane", "inRegionGraceSeconds": 120,
-                                "cooldownSeconds": 900}
+    assert spec["failover"] == {
+        "mode": "Automatic",
+        "method": "Auto",
+        "maxDataLossSeconds": 30,
+        "confirmation": "ControlPlane",
+        "inRegionGraceSeconds": 120,
+        "cooldownSeconds": 900,
+    }
     assert spec["fallback"] == {"mode": "Automatic"}
     hc = spec["healthCheck"]
-    assert (hc["periodSeconds"], hc["timeoutSeconds"], hc["failureThreshold"],
-            hc["successThreshold"], hc["database"], hc["sslMode"]) == (5, 3, 3, 1, "postgres", "require")
-    assert hc["credentialsSecretRef"] == {"name": "orders-probe", "usernameKey": "username",
-                                          "passwordKey": "password"}
+    assert (
+        hc["periodSeconds"],
+        hc["timeoutSeconds"],
+        hc["failureThreshold"],
+        hc["successThreshold"],
+        hc["database"],
+        hc["sslMode"],
+    ) == (5, 3, 3, 1, "postgres", "require")
+    assert hc["credentialsSecretRef"] == {
+        "name": "orders-probe",
+        "usernameKey": "username",
+        "passwordKey": "password",
+    }
     assert spec["deletionPolicy"] == "Retain"
 
 
 def test_printer_columns_show_desired_current_ready_lag(ns):
     kubectl("-n", ns, "apply", "-f", "-", input=MINIMAL % "columns")
-    status = {"status": {
-        "currentPrimaryRegion": "us-west-2", "maxReplicationLagSeconds": 2,
-        "operation": {"type": "Switchover", "method": "Switchover", "step": "WaitSwitchover",
-                      "targetRegion": "us-east-1", "sourceRegion": "us-west-2"},
-        "conditions": [{"type": "Ready", "status": "False", "reason": "OperationInProgress",
-                        "message": "switching over", "lastTransitionTime": "2026-11-27T04:00:00Z"}]}}
-    kubectl("-n", ns, "patch", "gdb", "columns", "--subresource=status", "--type=merge",
-            "-p", json.dumps(status))
+    status = {
+        "status": {
+            "currentPrimaryRegion": "us-west-2",
+            "maxReplicationLagSeconds": 2,
+            "operation": {
+                "type": "Switchover",
+                "method": "Switchover",
+                "step": "WaitSwitchover",
+                "targetRegion": "us-east-1",
+                "sourceRegion": "us-west-2",
+            },
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "OperationInProgress",
+                    "message": "switching over",
+                    "lastTransitionTime": "2026-11-27T04:00:00Z",
+                }
+            ],
+        }
+    }
+    kubectl(
+        "-n",
+        ns,
+        "patch",
+        "gdb",
+        "columns",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(status),
+    )
     lines = kubectl("-n", ns, "get", "gdb", "columns").stdout.splitlines()
     assert lines[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "LAG", "AGE"]
     assert lines[1].split()[:5] == ["columns", "us-east-1", "us-west-2", "False", "2"]
@@ -156,12 +207,29 @@ def test_printer_columns_show_desired_current_ready_lag(ns):
 def test_status_is_a_subresource(ns):
     """A spec change through the status endpoint is ignored; a status change through the main one too."""
     kubectl("-n", ns, "apply", "-f", "-", input=MINIMAL % "subresource")
-    kubectl("-n", ns, "patch", "gdb", "subresource", "--type=merge",
-            "-p", json.dumps({"status": {"currentPrimaryRegion": "us-west-2"}}))
+    kubectl(
+        "-n",
+        ns,
+        "patch",
+        "gdb",
+        "subresource",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"currentPrimaryRegion": "us-west-2"}}),
+    )
     obj = json.loads(kubectl("-n", ns, "get", "gdb", "subresource", "-o", "json").stdout)
     assert "currentPrimaryRegion" not in obj.get("status", {})
-    kubectl("-n", ns, "patch", "gdb", "subresource", "--subresource=status", "--type=merge",
-            "-p", json.dumps({"spec": {"primaryRegion": "us-west-2"}}))
+    kubectl(
+        "-n",
+        ns,
+        "patch",
+        "gdb",
+        "subresource",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"primaryRegion": "us-west-2"}}),
+    )
     obj = json.loads(kubectl("-n", ns, "get", "gdb", "subresource", "-o", "json").stdout)
     assert obj["spec"]["primaryRegion"] == "us-east-1"
 
@@ -170,34 +238,75 @@ def test_schema_keeps_every_status_field_the_controller_writes(ns):
     """The C encoder's output survives the API server's schema (nothing pruned, nothing rejected)."""
     with open(RICH) as f:
         obj = json.load(f)
-    enc = subprocess.run([TOOL, "--status"], input=json.dumps(obj), text=True,
-                         capture_output=True, check=True, timeout=10).stdout
+    enc = subprocess.run(
+        [TOOL, "--status"],
+        input=json.dumps(obj),
+        text=True,
+        capture_output=True,
+        check=True,
+        timeout=10,
+    ).stdout
     status = json.loads(enc)
     assert status["operation"]["step"] and status["lastOperation"]["steps"]
     kubectl("-n", ns, "apply", "-f", "-", input=MINIMAL % "rich")
-    kubectl("-n", ns, "patch", "gdb", "rich", "--subresource=status", "--type=merge",
-            "-p", json.dumps({"status": status}))
+    kubectl(
+        "-n",
+        ns,
+        "patch",
+        "gdb",
+        "rich",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+    )
     stored = json.loads(kubectl("-n", ns, "get", "gdb", "rich", "-o", "json").stdout)["status"]
     assert stored == status
 
 
 def test_status_rejects_unknown_roles(ns):
     kubectl("-n", ns, "apply", "-f", "-", input=MINIMAL % "badstatus")
-    r = kubectl("-n", ns, "patch", "gdb", "badstatus", "--subresource=status", "--type=merge",
-                "-p", json.dumps({"status": {"regions": [{"name": "us-east-1", "role": "Boss"}]}}),
-                check=False)
+    r = kubectl(
+        "-n",
+        ns,
+        "patch",
+        "gdb",
+        "badstatus",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"regions": [{"name": "us-east-1", "role": "Boss"}]}}),
+        check=False,
+    )
     assert r.returncode != 0 and "status.regions[0].role" in r.stderr
 
 
 def test_global_cluster_identifier_is_immutable(ns):
     kubectl("-n", ns, "apply", "-f", "-", input=MINIMAL % "immutable")
-    r = kubectl("-n", ns, "patch", "gdb", "immutable", "--type=merge",
-                "-p", json.dumps({"spec": {"globalClusterIdentifier": "orders-global-2"}}), check=False)
+    r = kubectl(
+        "-n",
+        ns,
+        "patch",
+        "gdb",
+        "immutable",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"globalClusterIdentifier": "orders-global-2"}}),
+        check=False,
+    )
     assert r.returncode != 0
     assert "spec.globalClusterIdentifier" in r.stderr and "immutable" in r.stderr
     # Flipping the primary, the everyday edit, is allowed.
-    kubectl("-n", ns, "patch", "gdb", "immutable", "--type=merge",
-            "-p", json.dumps({"spec": {"primaryRegion": "us-west-2"}}))
+    kubectl(
+        "-n",
+        ns,
+        "patch",
+        "gdb",
+        "immutable",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"primaryRegion": "us-west-2"}}),
+    )
 
 
 def test_at_least_thirty_invalid_manifests():
@@ -208,7 +317,9 @@ def test_at_least_thirty_invalid_manifests():
 def test_invalid_manifest_is_rejected_naming_the_field(ns, path):
     with open(path) as f:
         text = f.read()
-    expect = [line[len("# expect: "):] for line in text.splitlines() if line.startswith("# expect: ")]
+    expect = [
+        line[len("# expect: ") :] for line in text.splitlines() if line.startswith("# expect: ")
+    ]
     assert expect, f"{path} has no '# expect:' line"
     name = yaml.safe_load(text)["metadata"]["name"]
     r = kubectl("-n", ns, "apply", "-f", path, check=False)

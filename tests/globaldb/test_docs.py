@@ -1,11 +1,13 @@
 """docs/api.md keeps up with the code: every condition reason, Event reason and
 operation step the controller can write is documented, and every one the
 document promises exists."""
+
 import os
 import re
 
-SOURCE = os.environ.get("GDB_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+SOURCE = os.environ.get("GDB_SOURCE_DIR") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 
 
 def read(*path):
@@ -24,7 +26,9 @@ def code_reasons():
     for fn in ("degraded", "refuse", "progressing"):
         reasons |= set(re.findall(fn + r'\(\s*c,\s*"([A-Za-z]+)"', PLANNER))
     reasons |= set(re.findall(r'return "(Aws[A-Za-z]+)";', PLANNER))
-    reasons |= set(re.findall(r'set_condition\(c, "[A-Za-z]+", GDB_COND_[A-Z]+, "([A-Za-z]+)"', PLANNER))
+    reasons |= set(
+        re.findall(r'set_condition\(c, "[A-Za-z]+", GDB_COND_[A-Z]+, "([A-Za-z]+)"', PLANNER)
+    )
     return reasons
 
 
@@ -58,7 +62,10 @@ def test_every_step_is_in_the_state_machine():
 
 def test_documented_degraded_reasons_exist():
     section = DOC.split("`Degraded` reasons", 1)[1].split("### Events", 1)[0]
-    documented = set(re.findall(r"`([A-Z][A-Za-z]+)`", section)) - {"Degraded", "DescribeGlobalClusters",
-                                                                      "SynchronizationStatus"}
+    documented = set(re.findall(r"`([A-Z][A-Za-z]+)`", section)) - {
+        "Degraded",
+        "DescribeGlobalClusters",
+        "SynchronizationStatus",
+    }
     known = code_reasons() | event_reasons()
     assert not sorted(documented - known), f"documented but never set: {sorted(documented - known)}"

@@ -23,7 +23,7 @@
 #define SLOW_MS 400
 #define HANG_MS 3000
 
-static atomic_int slow;    /* answer after this many ms */
+static atomic_int slow;	   /* answer after this many ms */
 static atomic_int arrived; /* requests seen */
 
 /* A region of many clusters (test_a_busy_region...): its answers, when set. */
@@ -50,7 +50,7 @@ static const char *answer(const char *body)
 	if (big[0])
 		return strstr(body, "Action=DescribeDBClusters")    ? big[0]
 		       : strstr(body, "Action=DescribeDBInstances") ? big[1]
-		                                                    : big[2];
+								    : big[2];
 	if (strstr(body, "Action=DescribeDBClusters"))
 		return "<DescribeDBClustersResponse><DescribeDBClustersResult><DBClusters>"
 		       "<DBCluster><DBClusterIdentifier>orders-east</DBClusterIdentifier>"
@@ -77,14 +77,14 @@ static void rds(const struct stub_request *req, struct stub_response *resp, void
 	if (strstr(req->target, "/change/")) {
 		atomic_fetch_add(&get_changes, 1);
 		resp->body = strdup("<GetChangeResponse><ChangeInfo><Id>/change/C1</Id>"
-		                    "<Status>INSYNC</Status></ChangeInfo></GetChangeResponse>");
+				    "<Status>INSYNC</Status></ChangeInfo></GetChangeResponse>");
 		return;
 	}
 	atomic_fetch_add(&arrived, 1);
 	if (atomic_load(&failing)) {
 		resp->status = 500;
 		resp->body = strdup("<ErrorResponse><Error><Code>InternalFailure</Code></Error>"
-		                    "</ErrorResponse>");
+				    "</ErrorResponse>");
 		return;
 	}
 	resp->body = strdup(answer(req->body ? req->body : ""));
@@ -100,9 +100,9 @@ static struct gdb_status status;
 static json_t *obj;
 
 static const char *spec_json =
-    "{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
-    "\"regions\":[{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"orders-east\"}],"
-    "\"healthCheck\":{\"credentialsSecretRef\":{\"name\":\"pg\"}}}";
+	"{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
+	"\"regions\":[{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"orders-east\"}],"
+	"\"healthCheck\":{\"credentialsSecretRef\":{\"name\":\"pg\"}}}";
 
 static void setup(void)
 {
@@ -117,8 +117,10 @@ static void setup(void)
 	stub = stub_start(rds, NULL);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", stub_port(stub));
 	creds = aws_creds_provider_new_static("AKIDEXAMPLE", "secret-not-logged", NULL);
-	aws = aws_client_new(&(struct aws_client_config){
-	    .creds = creds, .endpoint_url = url, .max_attempts = 1, .attempt_timeout_ms = 2000});
+	aws = aws_client_new(&(struct aws_client_config){.creds = creds,
+							 .endpoint_url = url,
+							 .max_attempts = 1,
+							 .attempt_timeout_ms = 2000});
 	ck_assert_ptr_nonnull(aws);
 	cache = gdb_obs_cache_new(aws, 50);
 	js = json_loads(spec_json, 0, &jerr);
@@ -127,7 +129,7 @@ static void setup(void)
 	json_decref(js);
 	memset(&status, 0, sizeof(status));
 	obj = json_pack("{s:{s:s,s:s,s:i}}", "metadata", "name", "orders", "namespace", "db",
-	                "generation", 1);
+			"generation", 1);
 }
 
 static void teardown(void)
@@ -156,7 +158,7 @@ static int64_t observe_aged(int64_t max_age_ms, int *api_ok)
 
 	gdb_observe(cache, &spec, &status, obj, NULL, max_age_ms, &o);
 	*api_ok = o.obs.n_regions == 1 && o.obs.regions[0].api == GDB_CALL_OK &&
-	          o.obs.regions[0].cluster_exists;
+		  o.obs.regions[0].cluster_exists;
 	gdb_observation_release(&o);
 	return base_now_mono_ms() - t0;
 }
@@ -197,44 +199,74 @@ START_TEST(test_a_busy_region_yields_exactly_our_items)
 	const struct gdb_obs_region *r;
 
 	base_buf_addf(&b[0], "<DescribeDBClustersResponse><DescribeDBClustersResult><DBClusters>");
-	base_buf_addf(&b[1], "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances>");
-	base_buf_addf(&b[2], "<DescribeGlobalClustersResponse><DescribeGlobalClustersResult><GlobalClusters>");
+	base_buf_addf(&b[1],
+		      "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances>");
+	base_buf_addf(
+		&b[2],
+		"<DescribeGlobalClustersResponse><DescribeGlobalClustersResult><GlobalClusters>");
 	for (int i = 0; i < 300; i++) {
-		base_buf_addf(&b[0], "<DBCluster><DBClusterIdentifier>c%03d-east</DBClusterIdentifier>"
-		    "<DBClusterArn>" ARN "c%03d-east</DBClusterArn><Status>available</Status>"
-		    "</DBCluster>", i, i);
-		base_buf_addf(&b[1], "<DBInstance><DBInstanceIdentifier>c%03d-east-1</DBInstanceIdentifier>"
-		    "<DBClusterIdentifier>c%03d-east</DBClusterIdentifier></DBInstance>", i, i);
-		base_buf_addf(&b[2], "<GlobalClusterMember><GlobalClusterIdentifier>g%03d</GlobalClusterIdentifier>"
-		    "<GlobalClusterMembers><GlobalClusterMember><DBClusterArn>" ARN "c%03d-east"
-		    "</DBClusterArn></GlobalClusterMember></GlobalClusterMembers></GlobalClusterMember>",
-		    i, i);
+		base_buf_addf(&b[0],
+			      "<DBCluster><DBClusterIdentifier>c%03d-east</DBClusterIdentifier>"
+			      "<DBClusterArn>" ARN
+			      "c%03d-east</DBClusterArn><Status>available</Status>"
+			      "</DBCluster>",
+			      i, i);
+		base_buf_addf(
+			&b[1],
+			"<DBInstance><DBInstanceIdentifier>c%03d-east-1</DBInstanceIdentifier>"
+			"<DBClusterIdentifier>c%03d-east</DBClusterIdentifier></DBInstance>",
+			i, i);
+		base_buf_addf(&b[2],
+			      "<GlobalClusterMember><GlobalClusterIdentifier>g%03d</"
+			      "GlobalClusterIdentifier>"
+			      "<GlobalClusterMembers><GlobalClusterMember><DBClusterArn>" ARN
+			      "c%03d-east"
+			      "</DBClusterArn></GlobalClusterMember></GlobalClusterMembers></"
+			      "GlobalClusterMember>",
+			      i, i);
 		if (i == 150)
-			base_buf_addf(&b[0], "<DBCluster><DBClusterIdentifier>Orders-East</DBClusterIdentifier>"
-			    "<DBClusterArn>" ARN "Orders-East</DBClusterArn><Status>available</Status>"
-			    "<Endpoint>orders.example</Endpoint></DBCluster>");
+			base_buf_addf(
+				&b[0],
+				"<DBCluster><DBClusterIdentifier>Orders-East</DBClusterIdentifier>"
+				"<DBClusterArn>" ARN
+				"Orders-East</DBClusterArn><Status>available</Status>"
+				"<Endpoint>orders.example</Endpoint></DBCluster>");
 		if (i == 100 || i == 200)
-			base_buf_addf(&b[1], "<DBInstance><DBInstanceIdentifier>orders-east-%d"
-			    "</DBInstanceIdentifier><DBClusterIdentifier>ORDERS-east"
-			    "</DBClusterIdentifier></DBInstance>", i == 100 ? 2 : 1);
+			base_buf_addf(&b[1],
+				      "<DBInstance><DBInstanceIdentifier>orders-east-%d"
+				      "</DBInstanceIdentifier><DBClusterIdentifier>ORDERS-east"
+				      "</DBClusterIdentifier></DBInstance>",
+				      i == 100 ? 2 : 1);
 		if (i == 50)
-			base_buf_addf(&b[2], "<GlobalClusterMember><GlobalClusterIdentifier>orders-global"
-			    "</GlobalClusterIdentifier><GlobalClusterMembers><GlobalClusterMember>"
-			    "<DBClusterArn>" ARN "Orders-East</DBClusterArn></GlobalClusterMember>"
-			    "</GlobalClusterMembers></GlobalClusterMember>");
+			base_buf_addf(&b[2],
+				      "<GlobalClusterMember><GlobalClusterIdentifier>orders-global"
+				      "</"
+				      "GlobalClusterIdentifier><GlobalClusterMembers><"
+				      "GlobalClusterMember>"
+				      "<DBClusterArn>" ARN
+				      "Orders-East</DBClusterArn></GlobalClusterMember>"
+				      "</GlobalClusterMembers></GlobalClusterMember>");
 		if (i == 250)
-			base_buf_addf(&b[2], "<GlobalClusterMember><GlobalClusterIdentifier>ORDERS-GLOBAL-2"
-			    "</GlobalClusterIdentifier></GlobalClusterMember>"
-			    "<GlobalClusterMember><GlobalClusterIdentifier>orders-global-02"
-			    "</GlobalClusterIdentifier></GlobalClusterMember>"
-			    "<GlobalClusterMember><GlobalClusterIdentifier>elsewhere</GlobalClusterIdentifier>"
-			    "<GlobalClusterMembers><GlobalClusterMember><DBClusterArn>"
-			    "arn:aws:rds:eu-west-1:123456789012:cluster:orders-east</DBClusterArn>"
-			    "</GlobalClusterMember></GlobalClusterMembers></GlobalClusterMember>");
+			base_buf_addf(
+				&b[2],
+				"<GlobalClusterMember><GlobalClusterIdentifier>ORDERS-GLOBAL-2"
+				"</GlobalClusterIdentifier></GlobalClusterMember>"
+				"<GlobalClusterMember><GlobalClusterIdentifier>orders-global-02"
+				"</GlobalClusterIdentifier></GlobalClusterMember>"
+				"<GlobalClusterMember><GlobalClusterIdentifier>elsewhere</"
+				"GlobalClusterIdentifier>"
+				"<GlobalClusterMembers><GlobalClusterMember><DBClusterArn>"
+				"arn:aws:rds:eu-west-1:123456789012:cluster:orders-east</"
+				"DBClusterArn>"
+				"</GlobalClusterMember></GlobalClusterMembers></"
+				"GlobalClusterMember>");
 	}
-	base_buf_addf(&b[0], "</DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>");
-	base_buf_addf(&b[1], "</DBInstances></DescribeDBInstancesResult></DescribeDBInstancesResponse>");
-	base_buf_addf(&b[2], "</GlobalClusters></DescribeGlobalClustersResult></DescribeGlobalClustersResponse>");
+	base_buf_addf(&b[0],
+		      "</DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>");
+	base_buf_addf(&b[1],
+		      "</DBInstances></DescribeDBInstancesResult></DescribeDBInstancesResponse>");
+	base_buf_addf(&b[2], "</GlobalClusters></DescribeGlobalClustersResult></"
+			     "DescribeGlobalClustersResponse>");
 	for (int i = 0; i < 3; i++)
 		big[i] = base_buf_detach(&b[i], NULL);
 
@@ -262,8 +294,10 @@ END_TEST
  */
 START_TEST(test_route53_is_asked_about_the_change_just_made)
 {
-	struct gdb_obs_last_result last = {.action = GDB_ACT_UPSERT_DNS, .region = "us-east-1",
-	                                   .call = GDB_CALL_OK, .change_id = "/change/C1"};
+	struct gdb_obs_last_result last = {.action = GDB_ACT_UPSERT_DNS,
+					   .region = "us-east-1",
+					   .call = GDB_CALL_OK,
+					   .change_id = "/change/C1"};
 	struct gdb_observation o;
 
 	status.operation.step = GDB_STEP_UPDATE_DNS;
@@ -281,51 +315,58 @@ START_TEST(test_route53_is_asked_about_the_change_just_made)
 }
 END_TEST
 
-
 static void on_change(void *arg, const char *region, int global, const char *id)
 {
 	(void)arg;
 	ck_assert_str_eq(region, "us-east-1");
 	pthread_mutex_lock(&reported_lock);
 	snprintf(reported + strlen(reported), sizeof(reported) - strlen(reported), "%s%s/%s",
-	         *reported ? " " : "", global ? "g" : "c", id);
+		 *reported ? " " : "", global ? "g" : "c", id);
 	pthread_mutex_unlock(&reported_lock);
 }
 
 /* One region answer: clusters c0..c3, each with an instance, and global clusters g0..g1. */
 static void set_region(const char *c1_status, int c2_instances, const char *g1_failover,
-                       int with_c3)
+		       int with_c3)
 {
 	struct base_buf b[3] = {BASE_BUF_INIT(0), BASE_BUF_INIT(0), BASE_BUF_INIT(0)};
 
 	base_buf_addf(&b[0], "<DescribeDBClustersResponse><DescribeDBClustersResult><DBClusters>");
-	base_buf_addf(&b[1], "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances>");
+	base_buf_addf(&b[1],
+		      "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances>");
 	base_buf_addf(&b[2], "<DescribeGlobalClustersResponse><DescribeGlobalClustersResult>"
-	              "<GlobalClusters>");
+			     "<GlobalClusters>");
 	for (int i = 0; i < 4; i++) {
 		if (i == 3 && !with_c3)
 			continue;
-		base_buf_addf(&b[0], "<DBCluster><DBClusterIdentifier>c%d</DBClusterIdentifier>"
-		              "<Status>%s</Status><Endpoint>c%d.example</Endpoint></DBCluster>", i,
-		              i == 1 ? c1_status : "available", i);
+		base_buf_addf(&b[0],
+			      "<DBCluster><DBClusterIdentifier>c%d</DBClusterIdentifier>"
+			      "<Status>%s</Status><Endpoint>c%d.example</Endpoint></DBCluster>",
+			      i, i == 1 ? c1_status : "available", i);
 		for (int k = 0; k < (i == 2 ? c2_instances : 1); k++)
-			base_buf_addf(&b[1], "<DBInstance><DBInstanceIdentifier>c%d-%d"
-			              "</DBInstanceIdentifier><DBClusterIdentifier>c%d"
-			              "</DBClusterIdentifier><DBInstanceStatus>available"
-			              "</DBInstanceStatus></DBInstance>", i, k, i);
+			base_buf_addf(&b[1],
+				      "<DBInstance><DBInstanceIdentifier>c%d-%d"
+				      "</DBInstanceIdentifier><DBClusterIdentifier>c%d"
+				      "</DBClusterIdentifier><DBInstanceStatus>available"
+				      "</DBInstanceStatus></DBInstance>",
+				      i, k, i);
 	}
 	for (int i = 0; i < 2; i++) {
-		base_buf_addf(&b[2], "<GlobalClusterMember><GlobalClusterIdentifier>g%d"
-		              "</GlobalClusterIdentifier><Status>available</Status>", i);
+		base_buf_addf(&b[2],
+			      "<GlobalClusterMember><GlobalClusterIdentifier>g%d"
+			      "</GlobalClusterIdentifier><Status>available</Status>",
+			      i);
 		if (i == 1 && g1_failover)
 			base_buf_addf(&b[2], "<FailoverState><Status>%s</Status></FailoverState>",
-			              g1_failover);
+				      g1_failover);
 		base_buf_addf(&b[2], "</GlobalClusterMember>");
 	}
-	base_buf_addf(&b[0], "</DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>");
-	base_buf_addf(&b[1], "</DBInstances></DescribeDBInstancesResult></DescribeDBInstancesResponse>");
+	base_buf_addf(&b[0],
+		      "</DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>");
+	base_buf_addf(&b[1],
+		      "</DBInstances></DescribeDBInstancesResult></DescribeDBInstancesResponse>");
 	base_buf_addf(&b[2], "</GlobalClusters></DescribeGlobalClustersResult>"
-	              "</DescribeGlobalClustersResponse>");
+			     "</DescribeGlobalClustersResponse>");
 	for (int i = 0; i < 3; i++) {
 		free(big[i]);
 		big[i] = base_buf_detach(&b[i], NULL);
@@ -401,7 +442,7 @@ START_TEST(test_a_settled_object_plans_on_an_older_answer)
 	observe_aged(GDB_OBS_SETTLED_MS, &ok);
 	ck_assert(ok);
 	ck_assert_int_eq(atomic_load(&arrived), 3); /* no new round */
-	observe_once(&ok); /* a busy object asks again */
+	observe_once(&ok);			    /* a busy object asks again */
 	ck_assert(ok);
 	ck_assert_int_eq(atomic_load(&arrived), 6);
 	ck_assert_uint_eq(gdb_obs_cache_rounds(cache), 2);
@@ -485,7 +526,7 @@ int main(void)
 	tcase_add_test(tc, test_others_take_the_previous_answer_while_one_refreshes);
 	tcase_add_test(tc, test_after_an_action_everyone_waits_for_fresh_answers);
 	tcase_add_test(tc,
-	               test_a_hanging_region_is_reported_at_once_and_asked_again_in_the_background);
+		       test_a_hanging_region_is_reported_at_once_and_asked_again_in_the_background);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -18,29 +18,29 @@
 #include "pkg/globaldb/planner.h"
 #include "pkg/globaldb/types.h"
 
-#define T0  1795752000000LL /* 2026-11-27T04:00:00Z */
+#define T0 1795752000000LL /* 2026-11-27T04:00:00Z */
 #define SEC 1000LL
 
-#define EAST     "us-east-1"
-#define WEST     "us-west-2"
-#define EU       "eu-west-1"
+#define EAST "us-east-1"
+#define WEST "us-west-2"
+#define EU "eu-west-1"
 #define EAST_ARN "arn:aws:rds:us-east-1:123456789012:cluster:orders-east"
 #define WEST_ARN "arn:aws:rds:us-west-2:123456789012:cluster:orders-west"
-#define EU_ARN   "arn:aws:rds:eu-west-1:123456789012:cluster:orders-eu"
+#define EU_ARN "arn:aws:rds:eu-west-1:123456789012:cluster:orders-eu"
 
 static const char *base_spec =
-    "{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
-    "\"regions\":["
-    "{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"orders-east\","
-    "\"template\":{\"instanceClass\":\"db.r6g.large\",\"instances\":2}},"
-    "{\"name\":\"us-west-2\",\"dbClusterIdentifier\":\"orders-west\","
-    "\"template\":{\"instanceClass\":\"db.r6g.large\",\"instances\":2}}],"
-    "\"healthCheck\":{\"credentialsSecretRef\":{\"name\":\"probe\"}},"
-    "\"dns\":{\"hostedZoneId\":\"Z0123456789ABC\",\"writerRecordName\":\"writer.orders.example."
-    "com\","
-    "\"readerRecordName\":\"reader.orders.example.com\"},"
-    "\"ssm\":{\"parameterPrefix\":\"/orders/db\"},"
-    "\"workloads\":{\"deployments\":[{\"namespace\":\"shop\",\"name\":\"api\"}]}}";
+	"{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
+	"\"regions\":["
+	"{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"orders-east\","
+	"\"template\":{\"instanceClass\":\"db.r6g.large\",\"instances\":2}},"
+	"{\"name\":\"us-west-2\",\"dbClusterIdentifier\":\"orders-west\","
+	"\"template\":{\"instanceClass\":\"db.r6g.large\",\"instances\":2}}],"
+	"\"healthCheck\":{\"credentialsSecretRef\":{\"name\":\"probe\"}},"
+	"\"dns\":{\"hostedZoneId\":\"Z0123456789ABC\",\"writerRecordName\":\"writer.orders.example."
+	"com\","
+	"\"readerRecordName\":\"reader.orders.example.com\"},"
+	"\"ssm\":{\"parameterPrefix\":\"/orders/db\"},"
+	"\"workloads\":{\"deployments\":[{\"namespace\":\"shop\",\"name\":\"api\"}]}}";
 
 static struct {
 	struct gdb_spec spec;
@@ -74,7 +74,7 @@ static struct gdb_obs_global *G(void)
 }
 
 static void set_members(struct gdb_obs_global *g, const char *writer_arn, const char *sec_arn,
-                        const char *sync)
+			const char *sync)
 {
 	memset(g->members, 0, sizeof(g->members));
 	g->n_members = 0;
@@ -89,7 +89,7 @@ static void set_members(struct gdb_obs_global *g, const char *writer_arn, const 
 }
 
 static void region_obs(struct gdb_obs_region *o, const char *name, const char *arn, const char *ep,
-                       const char *rep, const char *i1, const char *i2)
+		       const char *rep, const char *i1, const char *i2)
 {
 	memset(o, 0, sizeof(*o));
 	o->name = name;
@@ -124,13 +124,13 @@ static void world_init(void)
 	W.obs.generation = 1;
 	W.obs.n_regions = 2;
 	region_obs(&W.obs.regions[0], EAST, EAST_ARN,
-	           "orders-east.cluster-x.us-east-1.rds.amazonaws.com",
-	           "orders-east.cluster-ro-x.us-east-1.rds.amazonaws.com", "orders-east-1",
-	           "orders-east-2");
+		   "orders-east.cluster-x.us-east-1.rds.amazonaws.com",
+		   "orders-east.cluster-ro-x.us-east-1.rds.amazonaws.com", "orders-east-1",
+		   "orders-east-2");
 	region_obs(&W.obs.regions[1], WEST, WEST_ARN,
-	           "orders-west.cluster-y.us-west-2.rds.amazonaws.com",
-	           "orders-west.cluster-ro-y.us-west-2.rds.amazonaws.com", "orders-west-1",
-	           "orders-west-2");
+		   "orders-west.cluster-y.us-west-2.rds.amazonaws.com",
+		   "orders-west.cluster-ro-y.us-west-2.rds.amazonaws.com", "orders-west-1",
+		   "orders-west-2");
 	W.obs.n_globals = 1;
 	G()->identifier = "orders-global";
 	G()->status = "available";
@@ -139,17 +139,17 @@ static void world_init(void)
 
 	W.h.n_regions = 2;
 	W.h.regions[0] = (struct gdb_health_region){.name = EAST,
-	                                            .writer_healthy = 1,
-	                                            .reader_healthy = 1,
-	                                            .lag_ms = -1,
-	                                            .last_probe_ms = T0 - 1000,
-	                                            .last_write_ok_ms = T0 - 1000};
+						    .writer_healthy = 1,
+						    .reader_healthy = 1,
+						    .lag_ms = -1,
+						    .last_probe_ms = T0 - 1000,
+						    .last_write_ok_ms = T0 - 1000};
 	W.h.regions[1] = (struct gdb_health_region){.name = WEST,
-	                                            .writer_healthy = -1,
-	                                            .reader_healthy = 1,
-	                                            .lag_ms = 500,
-	                                            .last_probe_ms = T0 - 1000,
-	                                            .heartbeat_seen_ms = T0 - 1500};
+						    .writer_healthy = -1,
+						    .reader_healthy = 1,
+						    .lag_ms = 500,
+						    .last_probe_ms = T0 - 1000,
+						    .heartbeat_seen_ms = T0 - 1500};
 }
 
 static void world_release(void)
@@ -163,7 +163,7 @@ static void world_release(void)
 typedef void (*mod_fn)(void);
 
 static void op(enum gdb_op_type type, enum gdb_op_method method, enum gdb_step step,
-               const char *source, const char *target, int attempts, int64_t age_ms)
+	       const char *source, const char *target, int attempts, int64_t age_ms)
 {
 	struct gdb_operation *o = &W.st.operation;
 
@@ -179,7 +179,7 @@ static void op(enum gdb_op_type type, enum gdb_op_method method, enum gdb_step s
 }
 
 static void last_op(enum gdb_op_type type, enum gdb_op_method method, enum gdb_op_result res,
-                    const char *source, const char *target, int64_t age_ms)
+		    const char *source, const char *target, int64_t age_ms)
 {
 	struct gdb_operation *o = &W.st.last_operation;
 
@@ -194,7 +194,7 @@ static void last_op(enum gdb_op_type type, enum gdb_op_method method, enum gdb_o
 }
 
 static void last_call(enum gdb_action_kind kind, const char *region, enum gdb_call call,
-                      const char *code)
+		      const char *code)
 {
 	W.obs.last.action = kind;
 	W.obs.last.region = region;
@@ -544,13 +544,13 @@ static void m_three_regions(void)
 	r->probe_port = 5432;
 	W.spec.n_regions = 3;
 	region_obs(&W.obs.regions[2], EU, EU_ARN, "orders-eu.cluster-z.eu-west-1.rds.amazonaws.com",
-	           "orders-eu.cluster-ro-z.eu-west-1.rds.amazonaws.com", "orders-eu-1",
-	           "orders-eu-2");
+		   "orders-eu.cluster-ro-z.eu-west-1.rds.amazonaws.com", "orders-eu-1",
+		   "orders-eu-2");
 	W.obs.n_regions = 3;
 	g->members[g->n_members].db_cluster_arn = EU_ARN;
 	g->members[g->n_members++].synchronization_status = "connected";
 	W.h.regions[2] = (struct gdb_health_region){
-	    .name = EU, .writer_healthy = -1, .reader_healthy = 1, .lag_ms = 500};
+		.name = EU, .writer_healthy = -1, .reader_healthy = 1, .lag_ms = 500};
 	W.h.n_regions = 3;
 }
 static void m_eu_lag_100(void)
@@ -684,7 +684,7 @@ static void m_op_awaiting_failover(void)
 static void m_last_switchover_refused(void)
 {
 	last_call(GDB_ACT_SWITCHOVER, EAST, GDB_CALL_INVALID_STATE,
-	          "InvalidGlobalClusterStateFault");
+		  "InvalidGlobalClusterStateFault");
 }
 static void m_last_switchover_throttled(void)
 {
@@ -693,7 +693,7 @@ static void m_last_switchover_throttled(void)
 static void m_last_failover_refused(void)
 {
 	last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_INVALID_STATE,
-	          "InvalidGlobalClusterStateFault");
+		  "InvalidGlobalClusterStateFault");
 }
 static void m_last_failover_throttled(void)
 {
@@ -710,7 +710,7 @@ static void m_last_failover_forbidden(void)
 static void m_last_detach_not_found(void)
 {
 	last_call(GDB_ACT_DETACH_AND_PROMOTE, WEST, GDB_CALL_NOT_FOUND,
-	          "GlobalClusterNotFoundFault");
+		  "GlobalClusterNotFoundFault");
 }
 static void m_last_dns_ok(void)
 {
@@ -897,7 +897,7 @@ static void m_op_copy_snapshot_sent(void)
 static void m_last_fence_invalid(void)
 {
 	last_call(GDB_ACT_FENCE_OLD_WRITER, EAST, GDB_CALL_INVALID_STATE,
-	          "InvalidDBClusterStateFault");
+		  "InvalidDBClusterStateFault");
 }
 static void m_last_create_global_throttled(void)
 {
@@ -910,7 +910,7 @@ static void m_last_create_secondary_denied(void)
 static void m_last_copy_not_found(void)
 {
 	last_call(GDB_ACT_COPY_FAILOVER_SNAPSHOT, EAST, GDB_CALL_NOT_FOUND,
-	          "DBClusterSnapshotNotFoundFault");
+		  "DBClusterSnapshotNotFoundFault");
 }
 /* The second generation exists and holds the standalone writer. */
 static void m_gen2_global(void)
@@ -996,15 +996,15 @@ static void m_bad_one_region(void)
 
 /* ---- the table ---- */
 
-#define ANY  (-1)
+#define ANY (-1)
 #define NOOP 0 /* expect no operation in flight */
 
 struct row {
 	const char *name;
 	mod_fn mods[8];
-	int action;           /* enum gdb_action_kind */
+	int action;	      /* enum gdb_action_kind */
 	const char *region;   /* where to call; NULL = don't check */
-	int step;             /* operation step after planning; ANY; NOOP = none */
+	int step;	      /* operation step after planning; ANY; NOOP = none */
 	const char *degraded; /* Degraded reason when True, NULL = don't check, "" = False */
 	const char *ready;    /* Ready reason, NULL = don't check */
 	const char *event;    /* an Event reason the plan must emit, NULL = don't check */
@@ -1283,39 +1283,39 @@ START_TEST(test_table)
 	gdb_plan(&W.spec, &W.st, &W.obs, &W.h, W.now, &p);
 
 	ck_assert_msg(p.action.kind == (enum gdb_action_kind)r->action,
-	              "[%s] action %s, want %s (op step %s, message %s)", r->name,
-	              gdb_action_name(p.action.kind), gdb_action_name(r->action),
-	              gdb_step_name(p.status.operation.step),
-	              p.status.operation.message ? p.status.operation.message : "-");
+		      "[%s] action %s, want %s (op step %s, message %s)", r->name,
+		      gdb_action_name(p.action.kind), gdb_action_name(r->action),
+		      gdb_step_name(p.status.operation.step),
+		      p.status.operation.message ? p.status.operation.message : "-");
 	if (r->region)
 		ck_assert_msg(p.action.region && strcmp(p.action.region, r->region) == 0,
-		              "[%s] region %s, want %s", r->name,
-		              p.action.region ? p.action.region : "(none)", r->region);
+			      "[%s] region %s, want %s", r->name,
+			      p.action.region ? p.action.region : "(none)", r->region);
 	if (r->step == NOOP)
 		ck_assert_msg(p.status.operation.type == GDB_OP_NONE,
-		              "[%s] unexpected operation in %s", r->name,
-		              gdb_step_name(p.status.operation.step));
+			      "[%s] unexpected operation in %s", r->name,
+			      gdb_step_name(p.status.operation.step));
 	else if (r->step != ANY)
 		ck_assert_msg(p.status.operation.step == (enum gdb_step)r->step,
-		              "[%s] step %s, want %s", r->name,
-		              gdb_step_name(p.status.operation.step), gdb_step_name(r->step));
+			      "[%s] step %s, want %s", r->name,
+			      gdb_step_name(p.status.operation.step), gdb_step_name(r->step));
 	reason = cond_reason(&p.status, "Degraded", &cs);
 	if (r->degraded && !*r->degraded && !W.obs.deleting)
 		ck_assert_msg(cs == GDB_COND_FALSE, "[%s] Degraded is %s (%s)", r->name,
-		              reason ? reason : "-",
-		              gdb_status_condition(&p.status, "Degraded")->message);
+			      reason ? reason : "-",
+			      gdb_status_condition(&p.status, "Degraded")->message);
 	else if (r->degraded && *r->degraded)
 		ck_assert_msg(cs == GDB_COND_TRUE && reason && strcmp(reason, r->degraded) == 0,
-		              "[%s] Degraded reason %s, want %s", r->name, reason ? reason : "-",
-		              r->degraded);
+			      "[%s] Degraded reason %s, want %s", r->name, reason ? reason : "-",
+			      r->degraded);
 	if (r->ready) {
 		reason = cond_reason(&p.status, "Ready", &cs);
 		ck_assert_msg(reason && strcmp(reason, r->ready) == 0,
-		              "[%s] Ready reason %s, want %s", r->name, reason ? reason : "-",
-		              r->ready);
+			      "[%s] Ready reason %s, want %s", r->name, reason ? reason : "-",
+			      r->ready);
 		ck_assert_int_eq(cs, strcmp(r->ready, "WriterInDesiredRegion") == 0
-		                         ? GDB_COND_TRUE
-		                         : GDB_COND_FALSE);
+					     ? GDB_COND_TRUE
+					     : GDB_COND_FALSE);
 	}
 	if (r->event) {
 		int found = 0;
@@ -1323,32 +1323,32 @@ START_TEST(test_table)
 		for (size_t i = 0; i < p.n_events; i++)
 			found |= strcmp(p.events[i].reason, r->event) == 0;
 		ck_assert_msg(found, "[%s] no %s event (%zu events, first %s)", r->name, r->event,
-		              p.n_events, p.n_events ? p.events[0].reason : "-");
+			      p.n_events, p.n_events ? p.events[0].reason : "-");
 	}
 	if (r->refusal)
 		ck_assert_msg(p.refusal && strcmp(p.refusal, r->refusal) == 0,
-		              "[%s] refusal %s, want %s", r->name, p.refusal ? p.refusal : "-",
-		              r->refusal);
+			      "[%s] refusal %s, want %s", r->name, p.refusal ? p.refusal : "-",
+			      r->refusal);
 
 	/* Invariants of every plan. */
 	ck_assert_int_ge(p.requeue_after_ms, 0);
 	ck_assert_int_le(p.requeue_after_ms, GDB_REQUEUE_MAX_MS);
 	if (non_idempotent(p.action.kind))
 		ck_assert_msg(
-		    p.status.operation.type != GDB_OP_NONE && p.status.operation.attempts > 0 &&
-		        p.status.operation.step_started_ms == W.now,
-		    "[%s] a non-idempotent call must be recorded before it is made", r->name);
+			p.status.operation.type != GDB_OP_NONE && p.status.operation.attempts > 0 &&
+				p.status.operation.step_started_ms == W.now,
+			"[%s] a non-idempotent call must be recorded before it is made", r->name);
 	if (p.action.kind > GDB_ACT_WAIT && p.action.kind != GDB_ACT_RECOMMEND_FAILOVER &&
 	    p.action.kind != GDB_ACT_REMOVE_FINALIZER)
 		ck_assert_msg(p.action.region != NULL, "[%s] an AWS call needs a region", r->name);
 	if (W.obs.deleting && W.spec.deletion_policy == GDB_DELETION_RETAIN)
 		ck_assert_msg(p.action.kind == GDB_ACT_REMOVE_FINALIZER ||
-		                  p.action.kind == GDB_ACT_NONE,
-		              "[%s] Retain must never call AWS", r->name);
+				      p.action.kind == GDB_ACT_NONE,
+			      "[%s] Retain must never call AWS", r->name);
 	if (is_paused_world())
 		ck_assert_msg(p.action.kind == GDB_ACT_NONE ||
-		                  p.action.kind == GDB_ACT_REMOVE_FINALIZER,
-		              "[%s] paused must not call AWS", r->name);
+				      p.action.kind == GDB_ACT_REMOVE_FINALIZER,
+			      "[%s] paused must not call AWS", r->name);
 	gdb_plan(&W.spec, &W.st, &W.obs, &W.h, W.now, &p2);
 	same_plan(&p, &p2);
 	roundtrip(&p.status);
@@ -1387,9 +1387,9 @@ static void crash_and_resume(const struct gdb_plan *p)
 	gdb_plan(&W.spec, &p->status, &W.obs, &W.h, W.now + 1000, &again);
 	if (must_not_repeat(p->action.kind))
 		ck_assert_msg(again.action.kind != p->action.kind,
-		              "after a crash in step %s, %s was planned again",
-		              gdb_step_name(p->status.operation.step),
-		              gdb_action_name(p->action.kind));
+			      "after a crash in step %s, %s was planned again",
+			      gdb_step_name(p->status.operation.step),
+			      gdb_action_name(p->action.kind));
 	gdb_plan_release(&again);
 	W.obs.last = saved;
 }
@@ -1425,7 +1425,7 @@ START_TEST(test_data_loss_window_recorded)
 	ck_assert_int_eq(p.status.operation.data_loss_window_seconds, 1);
 	ck_assert_str_eq(p.status.current_primary_region, WEST);
 	ck_assert_str_eq(p.status.writer_endpoint,
-	                 "orders-west.cluster-y.us-west-2.rds.amazonaws.com");
+			 "orders-west.cluster-y.us-west-2.rds.amazonaws.com");
 	gdb_plan_release(&p);
 	world_release();
 }
@@ -1443,12 +1443,13 @@ START_TEST(test_copy_takes_the_newest_failover_snapshot)
 	R(EAST)->snapshot_ids[0] = "rds:unplanned-global-failover-orders-east-2026-11-27-09-10";
 	R(EAST)->snapshot_created_ms[0] = W.now - 120 * SEC;
 	R(EAST)->snapshot_ids[1] = "rds:unplanned-global-failover-orders-east-2026-11-27-08-05";
-	R(EAST)->snapshot_created_ms[1] = W.now - 3600 * SEC; /* an earlier failover's, listed last */
+	R(EAST)->snapshot_created_ms[1] =
+		W.now - 3600 * SEC; /* an earlier failover's, listed last */
 	R(EAST)->n_snapshots = 2;
 	plan_once(&p);
 	ck_assert_int_eq(p.action.kind, GDB_ACT_COPY_FAILOVER_SNAPSHOT);
 	ck_assert_str_eq(p.action.source_snapshot_id,
-	                 "rds:unplanned-global-failover-orders-east-2026-11-27-09-10");
+			 "rds:unplanned-global-failover-orders-east-2026-11-27-09-10");
 	gdb_plan_release(&p);
 	world_release();
 }
@@ -1534,8 +1535,9 @@ static void check_fence_call_held(const struct gdb_plan *issued, enum gdb_action
 	/* a restart anywhere inside the settle window does not call again */
 	for (int64_t t = 1 * SEC; t < 30 * SEC; t += 7 * SEC) {
 		restart_plan(&issued->status, W.now + t, &p);
-		ck_assert_msg(p.action.kind == GDB_ACT_WAIT, "%s re-planned %lld ms after a restart",
-		              gdb_action_name(kind), (long long)t);
+		ck_assert_msg(p.action.kind == GDB_ACT_WAIT,
+			      "%s re-planned %lld ms after a restart", gdb_action_name(kind),
+			      (long long)t);
 		gdb_plan_release(&p);
 	}
 	/* past the settle window with the effect still unseen: the same call, retried */
@@ -1654,7 +1656,7 @@ START_TEST(test_refusal_event_only_on_change)
 	plan_once(&p);
 	ck_assert_uint_eq(p.n_events, 0); /* the same refusal again: no new Event */
 	ck_assert_str_eq(gdb_status_condition(&p.status, "Degraded")->reason,
-	                 "ReplicationLagOverBudget");
+			 "ReplicationLagOverBudget");
 	gdb_plan_release(&p);
 	world_release();
 }
@@ -1666,15 +1668,15 @@ START_TEST(test_reported_lag_ignores_jitter)
 	static const struct {
 		int64_t lag_ms, want;
 	} seq[] = {
-	    {500, 1},     /* the first measurement */
-	    {1500, 1},    /* a second more: jitter */
-	    {0, 0},       /* caught up */
-	    {900, 0},     /* jitter again */
-	    {2500, 3},    /* two seconds more: news */
-	    {29000, 29},  /* news */
-	    {31000, 31},  /* two seconds, under a quarter, but across the 30 s budget */
-	    {33000, 31},  /* two seconds, under a quarter */
-	    {-1, -1},     /* unknown */
+		{500, 1},    /* the first measurement */
+		{1500, 1},   /* a second more: jitter */
+		{0, 0},	     /* caught up */
+		{900, 0},    /* jitter again */
+		{2500, 3},   /* two seconds more: news */
+		{29000, 29}, /* news */
+		{31000, 31}, /* two seconds, under a quarter, but across the 30 s budget */
+		{33000, 31}, /* two seconds, under a quarter */
+		{-1, -1},    /* unknown */
 	};
 	struct gdb_plan p;
 
@@ -1682,12 +1684,12 @@ START_TEST(test_reported_lag_ignores_jitter)
 	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
 		H(WEST)->lag_ms = seq[i].lag_ms;
 		plan_once(&p);
-		ck_assert_msg(gdb_status_region(&p.status, WEST)->replication_lag_seconds ==
-		                  seq[i].want,
-		              "step %zu: lag %lld ms reported as %lld s, want %lld s", i,
-		              (long long)seq[i].lag_ms,
-		              (long long)gdb_status_region(&p.status, WEST)->replication_lag_seconds,
-		              (long long)seq[i].want);
+		ck_assert_msg(
+			gdb_status_region(&p.status, WEST)->replication_lag_seconds == seq[i].want,
+			"step %zu: lag %lld ms reported as %lld s, want %lld s", i,
+			(long long)seq[i].lag_ms,
+			(long long)gdb_status_region(&p.status, WEST)->replication_lag_seconds,
+			(long long)seq[i].want);
 		persist(&p, GDB_CALL_OK);
 		W.now += 5 * SEC;
 	}
@@ -1740,7 +1742,7 @@ START_TEST(test_sequence_switchover)
 	plan_once(&p);
 	ck_assert_int_eq(p.action.kind, GDB_ACT_UPSERT_DNS);
 	ck_assert_str_eq(p.action.writer_endpoint,
-	                 "orders-west.cluster-y.us-west-2.rds.amazonaws.com");
+			 "orders-west.cluster-y.us-west-2.rds.amazonaws.com");
 	persist(&p, GDB_CALL_OK);
 
 	W.now += 1 * SEC;
@@ -1905,7 +1907,7 @@ START_TEST(test_region_roles)
 	ck_assert_int_eq(p.status.max_replication_lag_seconds, 1);
 	ck_assert_uint_eq(p.status.n_reader_endpoints, 2);
 	ck_assert_str_eq(p.status.global_writer_endpoint,
-	                 "orders-global.global-abc.global.rds.amazonaws.com");
+			 "orders-global.global-abc.global.rds.amazonaws.com");
 	gdb_plan_release(&p);
 	world_release();
 
@@ -1992,7 +1994,7 @@ START_TEST(test_sequence_managed_failover_and_fallback)
 	plan_once(&p);
 	ck_assert_int_eq(p.action.kind, GDB_ACT_COPY_FAILOVER_SNAPSHOT);
 	ck_assert_str_eq(p.action.source_snapshot_id,
-	                 "rds:unplanned-global-failover-orders-east-2026-11-27-03-50");
+			 "rds:unplanned-global-failover-orders-east-2026-11-27-03-50");
 	ck_assert_str_eq(p.action.region, EAST);
 	persist(&p, GDB_CALL_OK);
 	W.now += 40 * SEC;
@@ -2019,14 +2021,15 @@ START_TEST(test_arn_parsing)
 	ck_assert_str_eq(r, EAST);
 	ck_assert_str_eq(id, "orders-east");
 	ck_assert_int_eq(gdb_parse_cluster_arn("arn:aws-cn:rds:cn-north-1:1:cluster:x", r,
-	                                       sizeof(r), id, sizeof(id)),
-	                 0);
+					       sizeof(r), id, sizeof(id)),
+			 0);
 	ck_assert_int_lt(
-	    gdb_parse_cluster_arn("arn:aws:rds:us-east-1:1:db:x", r, sizeof(r), id, sizeof(id)), 0);
+		gdb_parse_cluster_arn("arn:aws:rds:us-east-1:1:db:x", r, sizeof(r), id, sizeof(id)),
+		0);
 	ck_assert_int_lt(gdb_parse_cluster_arn("orders-east", r, sizeof(r), id, sizeof(id)), 0);
 	ck_assert_int_lt(gdb_parse_cluster_arn(NULL, r, sizeof(r), id, sizeof(id)), 0);
 	ck_assert_int_lt(
-	    gdb_parse_cluster_arn("arn:aws:rds::1:cluster:x", r, sizeof(r), id, sizeof(id)), 0);
+		gdb_parse_cluster_arn("arn:aws:rds::1:cluster:x", r, sizeof(r), id, sizeof(id)), 0);
 }
 END_TEST
 

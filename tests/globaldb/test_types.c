@@ -11,10 +11,10 @@
 #include "pkg/globaldb/validate.h"
 
 static const char *minimal =
-    "{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
-    "\"regions\":[{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"orders-east\"},"
-    "{\"name\":\"us-west-2\",\"dbClusterIdentifier\":\"orders-west\"}],"
-    "\"healthCheck\":{\"credentialsSecretRef\":{\"name\":\"probe\"}}}";
+	"{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
+	"\"regions\":[{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"orders-east\"},"
+	"{\"name\":\"us-west-2\",\"dbClusterIdentifier\":\"orders-west\"}],"
+	"\"healthCheck\":{\"credentialsSecretRef\":{\"name\":\"probe\"}}}";
 
 /* Decodes minimal with one member replaced (path is a top-level key, value JSON). */
 static int decode_with(const char *key, const char *value, struct gdb_spec *spec, char *err)
@@ -66,31 +66,33 @@ END_TEST
 static const struct {
 	const char *key, *value, *error;
 } bad_specs[] = {
-    {"regions", "[{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"a\"},{\"name\":7}]",
-     "spec.regions[1].name: must be a string"},
-    {"regions", "[1,2]", "spec.regions[0]: must be an object"},
-    {"regions", "{}", "spec.regions: must be an array"},
-    {"regions", "[{},{},{},{},{},{},{}]", "spec.regions: must have at most 6 items"},
-    {"healthCheck", "null", "spec.healthCheck: required"},
-    {"healthCheck", "[]", "spec.healthCheck: must be an object"},
-    {"healthCheck", "{\"periodSeconds\":1.5}",
-     "spec.healthCheck.periodSeconds: must be an integer"},
-    {"healthCheck", "{\"periodSeconds\":99999999999999}",
-     "spec.healthCheck.periodSeconds: must be between 1 and 300"},
-    {"healthCheck", "{\"credentialsSecretRef\":{}}",
-     "spec.healthCheck.credentialsSecretRef.name: required"},
-    {"failover", "{\"mode\":\"Sometimes\"}", "spec.failover.mode: must be one of Automatic Manual"},
-    {"failover", "{\"method\":3}", "spec.failover.method: must be a string"},
-    {"fallback", "\"Manual\"", "spec.fallback: must be an object"},
-    {"dns", "{\"hostedZoneId\":\"Z1\"}", "spec.dns.writerRecordName: required"},
-    {"workloads", "{\"deployments\":[{\"namespace\":\"a\"}]}",
-     "spec.workloads.deployments[0].name: required"},
-    {"workloads", "{\"ecsServices\":[\"x\"]}", "spec.workloads.ecsServices[0]: must be an object"},
-    {"ssm", "{\"parameterPrefix\":\"\"}", "spec.ssm.parameterPrefix: must not be empty"},
-    {"deletionPolicy", "\"Orphan\"", "spec.deletionPolicy: must be one of Retain Delete"},
-    {"globalClusterIdentifier", "\"a\\u0000b\"",
-     "spec.globalClusterIdentifier: must not contain NUL bytes"},
-    {"primaryRegion", "null", "spec.primaryRegion: required"},
+	{"regions", "[{\"name\":\"us-east-1\",\"dbClusterIdentifier\":\"a\"},{\"name\":7}]",
+	 "spec.regions[1].name: must be a string"},
+	{"regions", "[1,2]", "spec.regions[0]: must be an object"},
+	{"regions", "{}", "spec.regions: must be an array"},
+	{"regions", "[{},{},{},{},{},{},{}]", "spec.regions: must have at most 6 items"},
+	{"healthCheck", "null", "spec.healthCheck: required"},
+	{"healthCheck", "[]", "spec.healthCheck: must be an object"},
+	{"healthCheck", "{\"periodSeconds\":1.5}",
+	 "spec.healthCheck.periodSeconds: must be an integer"},
+	{"healthCheck", "{\"periodSeconds\":99999999999999}",
+	 "spec.healthCheck.periodSeconds: must be between 1 and 300"},
+	{"healthCheck", "{\"credentialsSecretRef\":{}}",
+	 "spec.healthCheck.credentialsSecretRef.name: required"},
+	{"failover", "{\"mode\":\"Sometimes\"}",
+	 "spec.failover.mode: must be one of Automatic Manual"},
+	{"failover", "{\"method\":3}", "spec.failover.method: must be a string"},
+	{"fallback", "\"Manual\"", "spec.fallback: must be an object"},
+	{"dns", "{\"hostedZoneId\":\"Z1\"}", "spec.dns.writerRecordName: required"},
+	{"workloads", "{\"deployments\":[{\"namespace\":\"a\"}]}",
+	 "spec.workloads.deployments[0].name: required"},
+	{"workloads", "{\"ecsServices\":[\"x\"]}",
+	 "spec.workloads.ecsServices[0]: must be an object"},
+	{"ssm", "{\"parameterPrefix\":\"\"}", "spec.ssm.parameterPrefix: must not be empty"},
+	{"deletionPolicy", "\"Orphan\"", "spec.deletionPolicy: must be one of Retain Delete"},
+	{"globalClusterIdentifier", "\"a\\u0000b\"",
+	 "spec.globalClusterIdentifier: must not contain NUL bytes"},
+	{"primaryRegion", "null", "spec.primaryRegion: required"},
 };
 
 START_TEST(test_decode_errors_name_the_field)
@@ -139,39 +141,43 @@ START_TEST(test_hostile_sizes_are_refused)
 END_TEST
 
 static const char *rich_status =
-    "{\"observedGeneration\":7,\"globalClusterIdentifier\":\"orders-global-2\",\"generation\":2,"
-    "\"currentPrimaryRegion\":\"us-west-2\","
-    "\"writerEndpoint\":\"orders-west.cluster-y.us-west-2.rds.amazonaws.com\","
-    "\"globalWriterEndpoint\":\"orders-global-2.global-abc.global.rds.amazonaws.com\","
-    "\"readerEndpoints\":[{\"region\":\"us-west-2\",\"endpoint\":\"ro-west\"},"
-    "{\"region\":\"us-east-1\",\"endpoint\":\"ro-east\"}],"
-    "\"maxReplicationLagSeconds\":2,\"lastFailoverTime\":\"2026-11-27T03:00:00Z\","
-    "\"regions\":[{\"name\":\"us-east-1\",\"role\":\"Rebuilding\",\"dbClusterIdentifier\":\"orders-"
-    "east\","
-    "\"clusterStatus\":\"creating\",\"clusterStatusSince\":\"2026-11-27T03:40:00Z\","
-    "\"consecutiveFailures\":0,\"replicationLagSeconds\":2},"
-    "{\"name\":\"us-west-2\",\"role\":\"Primary\",\"dbClusterIdentifier\":\"orders-west\","
-    "\"clusterStatus\":\"available\",\"synchronizationStatus\":\"connected\",\"writerHealthy\":"
-    "true,"
-    "\"consecutiveFailures\":0,\"lastProbeTime\":\"2026-11-27T03:59:59Z\"}],"
-    "\"operation\":{\"type\":\"Fallback\",\"method\":\"DetachAndPromote\",\"targetRegion\":\"us-"
-    "east-1\","
-    "\"sourceRegion\":\"us-west-2\",\"step\":\"CreateInstances\",\"startedTime\":\"2026-11-27T03:"
-    "30:00Z\","
-    "\"stepStartedTime\":\"2026-11-27T03:45:00Z\",\"attempts\":1,\"message\":\"creating\","
-    "\"globalClusterIdentifier\":\"orders-global-2\",\"lostWritesSnapshot\":\"orders-east-lost-"
-    "writes-1\","
-    "\"steps\":[{\"name\":\"FenceOldWriter\",\"durationSeconds\":300}]},"
-    "\"lastOperation\":{\"type\":\"Failover\",\"method\":\"DetachAndPromote\",\"targetRegion\":"
-    "\"us-west-2\","
-    "\"sourceRegion\":\"us-east-1\",\"startedTime\":\"2026-11-27T02:58:00Z\",\"message\":"
-    "\"completed\","
-    "\"dataLossWindowSeconds\":3,\"steps\":[{\"name\":\"Detach\",\"durationSeconds\":12},"
-    "{\"name\":\"WaitPromoted\",\"durationSeconds\":40}],\"result\":\"Succeeded\","
-    "\"finishedTime\":\"2026-11-27T03:00:00Z\"},"
-    "\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\",\"observedGeneration\":7,"
-    "\"lastTransitionTime\":\"2026-11-27T02:58:10Z\",\"reason\":\"OperationInProgress\","
-    "\"message\":\"m\"}]}";
+	"{\"observedGeneration\":7,\"globalClusterIdentifier\":\"orders-global-2\",\"generation\":"
+	"2,"
+	"\"currentPrimaryRegion\":\"us-west-2\","
+	"\"writerEndpoint\":\"orders-west.cluster-y.us-west-2.rds.amazonaws.com\","
+	"\"globalWriterEndpoint\":\"orders-global-2.global-abc.global.rds.amazonaws.com\","
+	"\"readerEndpoints\":[{\"region\":\"us-west-2\",\"endpoint\":\"ro-west\"},"
+	"{\"region\":\"us-east-1\",\"endpoint\":\"ro-east\"}],"
+	"\"maxReplicationLagSeconds\":2,\"lastFailoverTime\":\"2026-11-27T03:00:00Z\","
+	"\"regions\":[{\"name\":\"us-east-1\",\"role\":\"Rebuilding\",\"dbClusterIdentifier\":"
+	"\"orders-"
+	"east\","
+	"\"clusterStatus\":\"creating\",\"clusterStatusSince\":\"2026-11-27T03:40:00Z\","
+	"\"consecutiveFailures\":0,\"replicationLagSeconds\":2},"
+	"{\"name\":\"us-west-2\",\"role\":\"Primary\",\"dbClusterIdentifier\":\"orders-west\","
+	"\"clusterStatus\":\"available\",\"synchronizationStatus\":\"connected\",\"writerHealthy\":"
+	"true,"
+	"\"consecutiveFailures\":0,\"lastProbeTime\":\"2026-11-27T03:59:59Z\"}],"
+	"\"operation\":{\"type\":\"Fallback\",\"method\":\"DetachAndPromote\",\"targetRegion\":"
+	"\"us-"
+	"east-1\","
+	"\"sourceRegion\":\"us-west-2\",\"step\":\"CreateInstances\",\"startedTime\":\"2026-11-"
+	"27T03:"
+	"30:00Z\","
+	"\"stepStartedTime\":\"2026-11-27T03:45:00Z\",\"attempts\":1,\"message\":\"creating\","
+	"\"globalClusterIdentifier\":\"orders-global-2\",\"lostWritesSnapshot\":\"orders-east-lost-"
+	"writes-1\","
+	"\"steps\":[{\"name\":\"FenceOldWriter\",\"durationSeconds\":300}]},"
+	"\"lastOperation\":{\"type\":\"Failover\",\"method\":\"DetachAndPromote\",\"targetRegion\":"
+	"\"us-west-2\","
+	"\"sourceRegion\":\"us-east-1\",\"startedTime\":\"2026-11-27T02:58:00Z\",\"message\":"
+	"\"completed\","
+	"\"dataLossWindowSeconds\":3,\"steps\":[{\"name\":\"Detach\",\"durationSeconds\":12},"
+	"{\"name\":\"WaitPromoted\",\"durationSeconds\":40}],\"result\":\"Succeeded\","
+	"\"finishedTime\":\"2026-11-27T03:00:00Z\"},"
+	"\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\",\"observedGeneration\":7,"
+	"\"lastTransitionTime\":\"2026-11-27T02:58:10Z\",\"reason\":\"OperationInProgress\","
+	"\"message\":\"m\"}]}";
 
 START_TEST(test_status_round_trips)
 {
@@ -187,7 +193,7 @@ START_TEST(test_status_round_trips)
 	ck_assert_int_eq(st.regions[0].writer_healthy, -1);
 	out = gdb_status_encode(&st);
 	ck_assert_msg(json_equal(in, out), "encode(decode(x)) != x:\n%s",
-	              json_dumps(out, JSON_SORT_KEYS));
+		      json_dumps(out, JSON_SORT_KEYS));
 	gdb_status_copy(&copy, &st);
 	gdb_status_release(&st);
 	json_decref(out);
@@ -203,19 +209,20 @@ END_TEST
 static const struct {
 	const char *json, *error;
 } bad_status[] = {
-    {"{\"operation\":{\"type\":\"Switchover\",\"step\":\"Teleport\"}}",
-     "status.operation.step: unknown step"},
-    {"{\"operation\":{\"type\":\"Switchover\"}}",
-     "status.operation.step: required when type is set"},
-    {"{\"regions\":[{\"name\":\"x\",\"lastProbeTime\":\"yesterday\"}]}",
-     "status.regions[0].lastProbeTime: must be an RFC 3339 time"},
-    {"{\"regions\":[{\"role\":\"Primary\"}]}", "status.regions[0].name: required"},
-    {"{\"conditions\":[{\"type\":\"Ready\",\"status\":\"Maybe\"}]}",
-     "status.conditions[0].status: must be one of Unknown True False"},
-    {"{\"lastOperation\":{\"steps\":[{\"name\":\"x\",\"durationSeconds\":-1}]}}",
-     "status.lastOperation.steps[0].durationSeconds: must be between 0 and 4611686018427387903"},
-    {"{\"generation\":\"2\"}", "status.generation: must be an integer"},
-    {"[]", "status: must be an object"},
+	{"{\"operation\":{\"type\":\"Switchover\",\"step\":\"Teleport\"}}",
+	 "status.operation.step: unknown step"},
+	{"{\"operation\":{\"type\":\"Switchover\"}}",
+	 "status.operation.step: required when type is set"},
+	{"{\"regions\":[{\"name\":\"x\",\"lastProbeTime\":\"yesterday\"}]}",
+	 "status.regions[0].lastProbeTime: must be an RFC 3339 time"},
+	{"{\"regions\":[{\"role\":\"Primary\"}]}", "status.regions[0].name: required"},
+	{"{\"conditions\":[{\"type\":\"Ready\",\"status\":\"Maybe\"}]}",
+	 "status.conditions[0].status: must be one of Unknown True False"},
+	{"{\"lastOperation\":{\"steps\":[{\"name\":\"x\",\"durationSeconds\":-1}]}}",
+	 "status.lastOperation.steps[0].durationSeconds: must be between 0 and "
+	 "4611686018427387903"},
+	{"{\"generation\":\"2\"}", "status.generation: must be an integer"},
+	{"[]", "status: must be an object"},
 };
 
 START_TEST(test_status_errors_name_the_field)
@@ -245,9 +252,17 @@ static const struct {
 	const char *id;
 	int ok;
 } identifiers[] = {
-    {"orders", 1},      {"a", 1},       {"orders-east-1", 1}, {"A1-b2", 1},       {"", 0},
-    {"1orders", 0},     {"orders-", 0}, {"orders--east", 0},  {"orders_east", 0}, {"-orders", 0},
-    {"orders.east", 0},
+	{"orders", 1},
+	{"a", 1},
+	{"orders-east-1", 1},
+	{"A1-b2", 1},
+	{"", 0},
+	{"1orders", 0},
+	{"orders-", 0},
+	{"orders--east", 0},
+	{"orders_east", 0},
+	{"-orders", 0},
+	{"orders.east", 0},
 };
 
 START_TEST(test_rds_identifiers)
@@ -260,9 +275,9 @@ static const struct {
 	const char *name;
 	int ok;
 } region_names[] = {
-    {"us-east-1", 1},  {"us-gov-west-1", 1}, {"ap-southeast-2", 1}, {"eu-central-12", 1},
-    {"us-east", 0},    {"US-EAST-1", 0},     {"useast1", 0},        {"us-east-123", 0},
-    {"us--east-1", 0}, {"u-east-1", 0},      {"us-east-1-", 0},     {NULL, 0},
+	{"us-east-1", 1},  {"us-gov-west-1", 1}, {"ap-southeast-2", 1}, {"eu-central-12", 1},
+	{"us-east", 0},	   {"US-EAST-1", 0},	 {"useast1", 0},	{"us-east-123", 0},
+	{"us--east-1", 0}, {"u-east-1", 0},	 {"us-east-1-", 0},	{NULL, 0},
 };
 
 START_TEST(test_region_names)

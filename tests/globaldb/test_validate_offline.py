@@ -4,6 +4,7 @@ An API server without CEL (or an object stored before a rule existed) would let
 these through; the controller must then refuse to act and name the same field.
 Runs the gdb-validate program built from pkg/globaldb; no cluster needed.
 """
+
 import glob
 import json
 import os
@@ -34,7 +35,9 @@ def test_controller_rejects_invalid_manifest(path):
     name = os.path.basename(path)[:-5]
     with open(path) as f:
         text = f.read()
-    expect = [line[len("# expect: "):] for line in text.splitlines() if line.startswith("# expect: ")][0]
+    expect = [
+        line[len("# expect: ") :] for line in text.splitlines() if line.startswith("# expect: ")
+    ][0]
     field = expect.split(":")[0]
     rc, msg = validate(yaml.safe_load(text))
     if name in SERVER_ONLY:

@@ -2,6 +2,7 @@
 container runtime (crun cannot run containers on these machines): the image
 is mounted with `podman image mount` and its binary run with chroot as the
 image's own non-root user."""
+
 import json
 import os
 import re
@@ -18,7 +19,13 @@ with open(os.path.join(SRC, "CMakeLists.txt")) as _f:
 IMAGE = f"globaldb-controller:{VERSION}"
 BIN = "/usr/local/bin/globaldb-controller"
 UID = 65532
-LIB_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib/x86_64-linux-gnu", "/lib64")
+LIB_DIRS = (
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+    "/lib/x86_64-linux-gnu",
+    "/lib64",
+)
 
 
 def sh(*args, **kw):
@@ -27,10 +34,16 @@ def sh(*args, **kw):
 
 @pytest.fixture(scope="module")
 def image():
-    assert os.geteuid() == 0, "the image test needs root: podman build with chroot isolation, chroot"
+    assert os.geteuid() == 0, (
+        "the image test needs root: podman build with chroot isolation, chroot"
+    )
     start = time.monotonic()
-    r = subprocess.run([os.path.join(SRC, "hack", "docker-build")], env=dict(os.environ, IMAGE=IMAGE),
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [os.path.join(SRC, "hack", "docker-build")],
+        env=dict(os.environ, IMAGE=IMAGE),
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     print(f"\nhack/docker-build took {time.monotonic() - start:.0f} s")
     [info] = json.loads(sh("podman", "image", "inspect", IMAGE))
@@ -46,8 +59,13 @@ def root(image):
 
 
 def chroot(root, *args, **kw):
-    return subprocess.run(["chroot", f"--userspec={UID}:{UID}", root, *args],
-                          capture_output=True, text=True, timeout=30, **kw)
+    return subprocess.run(
+        ["chroot", f"--userspec={UID}:{UID}", root, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        **kw,
+    )
 
 
 def test_image_config_runs_as_fixed_non_root_user_with_oci_labels(image):
@@ -59,7 +77,9 @@ def test_image_config_runs_as_fixed_non_root_user_with_oci_labels(image):
     assert labels["org.opencontainers.image.title"] == "globaldb-controller"
     assert labels["org.opencontainers.image.version"] == VERSION
     assert re.fullmatch(r"[0-9a-f]{12}|unknown", labels["org.opencontainers.image.revision"])
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", labels["org.opencontainers.image.created"])
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", labels["org.opencontainers.image.created"]
+    )
 
 
 def test_version_runs_as_the_image_user(root):
@@ -80,8 +100,10 @@ def test_binary_is_static_and_needs_no_loader(root):
 
 
 def test_image_holds_the_binary_its_ca_bundle_and_licences_only(root):
-    allowed = re.compile(r"^(usr/local/bin/globaldb-controller|usr/share/doc/[^/]+/copyright|"
-                         r"etc/(passwd|group|nsswitch\.conf|ssl/certs/ca-certificates\.crt))$")
+    allowed = re.compile(
+        r"^(usr/local/bin/globaldb-controller|usr/share/doc/[^/]+/copyright|"
+        r"etc/(passwd|group|nsswitch\.conf|ssl/certs/ca-certificates\.crt))$"
+    )
     files = []
     for d, _, names in os.walk(root):
         for n in names:
@@ -93,8 +115,15 @@ def test_image_holds_the_binary_its_ca_bundle_and_licences_only(root):
         assert not os.path.lexists(os.path.join(root, tool)), tool
     # The licence of every library linked into the binary travels with it.
     docs = {f.split("/")[3] for f in files if f.startswith("usr/share/doc/")}
-    assert {"curl", "libmicrohttpd", "libssl-dev", "libjansson-dev", "libyaml-dev", "libc6-dev",
-            "ca-certificates"} <= docs, docs
+    assert {
+        "curl",
+        "libmicrohttpd",
+        "libssl-dev",
+        "libjansson-dev",
+        "libyaml-dev",
+        "libc6-dev",
+        "ca-certificates",
+    } <= docs, docs
     # libcurl was built to read this bundle (hack/build-deps): it is there, and holds certificates.
     with open(os.path.join(root, "etc/ssl/certs/ca-certificates.crt")) as f:
         assert f.read().count("BEGIN CERTIFICATE") > 100
@@ -117,8 +146,11 @@ def kubeconfig_volume(tmp_path):
         os.chown(p, UID, UID)
         os.chmod(p, 0o700 if p == d else 0o600)
     ns = f"image-{os.getpid()}-{int(time.time())}"
-    subprocess.run([env["kubectl"], "--kubeconfig", env["kubeconfig"], "create", "namespace", ns],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [env["kubectl"], "--kubeconfig", env["kubeconfig"], "create", "namespace", ns],
+        check=True,
+        capture_output=True,
+    )
     return d, ns
 
 
@@ -131,16 +163,38 @@ def test_controller_serves_from_the_read_only_image(root, tmp_path):
     # private mount namespace, then the binary runs chrooted as UID 65532. It
     # watches an empty namespace and every AWS endpoint points at a closed
     # loopback port, so it acts on nothing.
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-           "AWS_ACCESS_KEY_ID": "AKIDTESTONLY", "AWS_SECRET_ACCESS_KEY": "test-only",
-           "AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": "us-east-1"}
-    p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                          'v=$1 r=$2 b=$3; shift 3; mount --bind "$v" "$r/tmp" && '
-                          f'exec chroot --userspec={UID}:{UID} "$r" "$b" "$@"',
-                          "sh", str(volume), root, BIN, "--log-format=json", "--kubeconfig=/tmp/kubeconfig",
-                          f"--namespace={ns}", "--metrics-bind-address=127.0.0.1:0",
-                          "--health-probe-bind-address=127.0.0.1:0"],
-                         stderr=subprocess.PIPE, text=True, env=env)
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID": "AKIDTESTONLY",
+        "AWS_SECRET_ACCESS_KEY": "test-only",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_REGION": "us-east-1",
+    }
+    p = subprocess.Popen(
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            'v=$1 r=$2 b=$3; shift 3; mount --bind "$v" "$r/tmp" && '
+            f'exec chroot --userspec={UID}:{UID} "$r" "$b" "$@"',
+            "sh",
+            str(volume),
+            root,
+            BIN,
+            "--log-format=json",
+            "--kubeconfig=/tmp/kubeconfig",
+            f"--namespace={ns}",
+            "--metrics-bind-address=127.0.0.1:0",
+            "--health-probe-bind-address=127.0.0.1:0",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         ports, log = {}, []
         deadline = time.monotonic() + 90
@@ -154,10 +208,14 @@ def test_controller_serves_from_the_read_only_image(root, tmp_path):
                 ports[rec["endpoints"]] = int(rec["port"])
             if rec["msg"] == "started":
                 break
-        with urllib.request.urlopen(f"http://127.0.0.1:{ports['/healthz,/readyz']}/readyz?verbose", timeout=5) as r:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{ports['/healthz,/readyz']}/readyz?verbose", timeout=5
+        ) as r:
             body = r.read().decode()
             assert r.status == 200 and "[+]informer-sync ok" in body, body
-        with urllib.request.urlopen(f"http://127.0.0.1:{ports['/metrics']}/metrics", timeout=5) as r:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{ports['/metrics']}/metrics", timeout=5
+        ) as r:
             assert b"globaldb_build_info" in r.read()
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=30) == 0

@@ -30,7 +30,8 @@ static void on_signal(int sig)
 
 static void say(const char *what, const char *arg)
 {
-	printf("%lld %s%s%s\n", (long long)base_now_mono_ms(), what, arg ? " " : "", arg ? arg : "");
+	printf("%lld %s%s%s\n", (long long)base_now_mono_ms(), what, arg ? " " : "",
+	       arg ? arg : "");
 	fflush(stdout);
 }
 
@@ -82,7 +83,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc != 8) {
-		fprintf(stderr, "usage: %s KUBECONFIG NS LEASE IDENTITY LEASE_MS RENEW_MS RETRY_MS\n",
+		fprintf(stderr,
+			"usage: %s KUBECONFIG NS LEASE IDENTITY LEASE_MS RENEW_MS RETRY_MS\n",
 			argv[0]);
 		return 64;
 	}

@@ -88,7 +88,8 @@ static json_t *configmap(const char *ns, const char *name, const char *k, const 
 
 static const char *rv_of(json_t *o)
 {
-	return json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
+	return json_string_value(
+		json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
 }
 
 /* Runs testenv.py with a command (restart-apiserver, compact); asserts success. */
@@ -161,7 +162,8 @@ START_TEST(configmap_crud_pagination_and_every_patch_kind)
 	stale = xstrdup(rv_of(got));
 	json_object_set_new(json_object_get(got, "data"), "i", json_string("updated"));
 	ck_assert_int_eq(kube_update(c, &kube_res_configmaps, ns, "cm-1", NULL, got, NULL, &st), 0);
-	json_object_set_new(json_object_get(got, "metadata"), "resourceVersion", json_string(stale));
+	json_object_set_new(json_object_get(got, "metadata"), "resourceVersion",
+			    json_string(stale));
 	json_object_set_new(json_object_get(got, "data"), "i", json_string("lost update"));
 	ck_assert_int_eq(kube_update(c, &kube_res_configmaps, ns, "cm-1", NULL, got, NULL, &st),
 			 BASE_ECONFLICT);
@@ -170,7 +172,8 @@ START_TEST(configmap_crud_pagination_and_every_patch_kind)
 
 	/* Merge patch. */
 	patch = json_pack("{s:{s:s}}", "data", "merged", "yes");
-	ck_assert_int_eq(kube_patch(c, &kube_res_configmaps, ns, "cm-1", &merge, patch, &got, &st), 0);
+	ck_assert_int_eq(kube_patch(c, &kube_res_configmaps, ns, "cm-1", &merge, patch, &got, &st),
+			 0);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(got, "data"), "merged")),
 			 "yes");
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(got, "data"), "i")),
@@ -185,7 +188,8 @@ START_TEST(configmap_crud_pagination_and_every_patch_kind)
 	json_decref(patch);
 	patch = json_pack("[{s:s, s:s}, {s:s, s:s, s:s}]", "op", "remove", "path", "/data/merged",
 			  "op", "add", "path", "/data/json", "value", "patched");
-	ck_assert_int_eq(kube_patch(c, &kube_res_configmaps, ns, "cm-1", &jpatch, patch, &got, &st), 0);
+	ck_assert_int_eq(kube_patch(c, &kube_res_configmaps, ns, "cm-1", &jpatch, patch, &got, &st),
+			 0);
 	ck_assert_ptr_null(json_object_get(json_object_get(got, "data"), "merged"));
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(got, "data"), "json")),
 			 "patched");
@@ -194,30 +198,34 @@ START_TEST(configmap_crud_pagination_and_every_patch_kind)
 
 	/* Server-side apply: two managers contend for a field; force takes it. */
 	patch = configmap(ns, "applied", "owner", "a");
-	ck_assert_int_eq(kube_patch(c, &kube_res_configmaps, ns, "applied", &apply_a, patch, NULL, &st),
-			 0);
+	ck_assert_int_eq(
+		kube_patch(c, &kube_res_configmaps, ns, "applied", &apply_a, patch, NULL, &st), 0);
 	json_decref(patch);
 	patch = configmap(ns, "applied", "owner", "b");
-	ck_assert_int_eq(kube_patch(c, &kube_res_configmaps, ns, "applied", &apply_b, patch, NULL, &st),
-			 BASE_ECONFLICT);
+	ck_assert_int_eq(
+		kube_patch(c, &kube_res_configmaps, ns, "applied", &apply_b, patch, NULL, &st),
+		BASE_ECONFLICT);
 	apply_b.force = 1;
-	ck_assert_int_eq(kube_patch(c, &kube_res_configmaps, ns, "applied", &apply_b, patch, &got, &st),
-			 0);
+	ck_assert_int_eq(
+		kube_patch(c, &kube_res_configmaps, ns, "applied", &apply_b, patch, &got, &st), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(got, "data"), "owner")),
 			 "b");
 	json_decref(got);
 	json_decref(patch);
 	apply_a.field_manager = NULL;
-	ck_assert_int_eq(kube_patch(c, &kube_res_configmaps, ns, "applied", &apply_a, patch, NULL, &st),
-			 BASE_EINVAL);
+	ck_assert_int_eq(
+		kube_patch(c, &kube_res_configmaps, ns, "applied", &apply_a, patch, NULL, &st),
+		BASE_EINVAL);
 
 	/* Delete with a stale precondition conflicts; then delete; then not found. */
-	ck_assert_int_eq(kube_delete(c, &kube_res_configmaps, ns, "cm-1", stale, &st), BASE_ECONFLICT);
+	ck_assert_int_eq(kube_delete(c, &kube_res_configmaps, ns, "cm-1", stale, &st),
+			 BASE_ECONFLICT);
 	ck_assert_int_eq(kube_delete(c, &kube_res_configmaps, ns, "cm-1", NULL, &st), 0);
 	ck_assert_int_eq(kube_get(c, &kube_res_configmaps, ns, "cm-1", &got, &st), BASE_ENOTFOUND);
 	ck_assert_int_eq(st.code, 404);
 	ck_assert_str_eq(st.reason, "NotFound");
-	ck_assert_int_eq(kube_delete(c, &kube_res_configmaps, ns, "cm-1", NULL, &st), BASE_ENOTFOUND);
+	ck_assert_int_eq(kube_delete(c, &kube_res_configmaps, ns, "cm-1", NULL, &st),
+			 BASE_ENOTFOUND);
 	free(stale);
 	free(ns);
 	kube_client_free(c);
@@ -262,7 +270,8 @@ static void ensure_widget_crd(struct kube_client *c)
 		int established = 0;
 
 		if (kube_get(c, &kube_res_crds, NULL, "widgets.test.globaldb.io", &got, &st) == 0) {
-			json_t *conds = json_object_get(json_object_get(got, "status"), "conditions");
+			json_t *conds =
+				json_object_get(json_object_get(got, "status"), "conditions");
 
 			established = kube_condition_is_true(conds, "Established");
 			json_decref(got);
@@ -330,8 +339,8 @@ START_TEST(custom_resource_crud_status_subresource_and_conflict_retry)
 	json_decref(w);
 
 	/* Status through the subresource, with conditions. */
-	json_object_set_new(got, "status", json_pack("{s:i, s:[]}", "observedGeneration", 1,
-						     "conditions"));
+	json_object_set_new(got, "status",
+			    json_pack("{s:i, s:[]}", "observedGeneration", 1, "conditions"));
 	conds = json_object_get(json_object_get(got, "status"), "conditions");
 	ck_assert_int_eq(kube_condition_set(conds, &ready, now), 1);
 	ck_assert_int_eq(kube_update(c, &widgets, ns, "w1", "status", got, &w, &st), 0);
@@ -349,9 +358,9 @@ START_TEST(custom_resource_crud_status_subresource_and_conflict_retry)
 	ck_assert_int_eq(kube_get(c, &widgets, ns, "w1", &got, &st), 0);
 	json_object_set_new(json_object_get(got, "spec"), "size", json_integer(3));
 	ck_assert_int_eq(kube_update(c, &widgets, ns, "w1", NULL, got, &w, &st), 0);
-	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(w, "metadata"),
-							    "generation")),
-			 2);
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(json_object_get(w, "metadata"), "generation")),
+		2);
 	json_decref(got);
 	json_decref(w);
 	patch = json_pack("{s:{s:i, s:s}}", "status", "observedGeneration", 2, "phaseNote", "ok");
@@ -359,10 +368,11 @@ START_TEST(custom_resource_crud_status_subresource_and_conflict_retry)
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(got, "status"),
 							    "observedGeneration")),
 			 2);
-	ck_assert_str_eq(json_string_value(json_object_get(kube_condition_find(
-				 json_object_get(json_object_get(got, "status"), "conditions"),
-				 "Ready"),
-							   "lastTransitionTime")),
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 kube_condition_find(json_object_get(json_object_get(got, "status"),
+								     "conditions"),
+						     "Ready"),
+				 "lastTransitionTime")),
 			 ltt);
 	json_decref(patch);
 
@@ -383,8 +393,8 @@ START_TEST(custom_resource_crud_status_subresource_and_conflict_retry)
 						   &got, &st),
 				 0);
 		ck_assert_int_eq(wr.calls, 2);
-		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(got, "status"),
-								   "writer")),
+		ck_assert_str_eq(json_string_value(
+					 json_object_get(json_object_get(got, "status"), "writer")),
 				 "me");
 		json_decref(got);
 		/* Nothing to change: no write at all. */
@@ -395,18 +405,19 @@ START_TEST(custom_resource_crud_status_subresource_and_conflict_retry)
 		json_decref(got);
 	}
 	ck_assert_int_eq(kube_get(c, &widgets, ns, "w1", &got, &st), 0);
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(got, "status"), "writer")),
-			 "me");
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(got, "status"),
-							   "phaseNote")),
-			 "ok");
+	ck_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(got, "status"), "writer")), "me");
+	ck_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(got, "status"), "phaseNote")),
+		"ok");
 	json_decref(got);
 
 	/* Server-side apply on the custom resource. */
-	patch = json_pack("{s:s, s:s, s:{s:s}, s:{s:i}}", "apiVersion", "test.globaldb.io/v1", "kind",
-			  "Widget", "metadata", "name", "w2", "spec", "size", 9);
+	patch = json_pack("{s:s, s:s, s:{s:s}, s:{s:i}}", "apiVersion", "test.globaldb.io/v1",
+			  "kind", "Widget", "metadata", "name", "w2", "spec", "size", 9);
 	ck_assert_int_eq(kube_patch(c, &widgets, ns, "w2", &apply, patch, &got, &st), 0);
-	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(got, "spec"), "size")), 9);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(got, "spec"), "size")),
+			 9);
 	json_decref(got);
 	json_decref(patch);
 	ck_assert_int_eq(kube_delete(c, &widgets, ns, "w2", NULL, &st), 0);
@@ -442,7 +453,8 @@ static void tally_note(struct tally *t, json_t *o, const char *what)
 static void t_add(void *ud, json_t *o)
 {
 	struct tally *t = ud;
-	const char *name = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+	const char *name =
+		json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
 
 	tally_note(t, o, "a");
 	if (t->gate_name && name && !strcmp(name, t->gate_name)) {
@@ -531,8 +543,7 @@ static void create_cm_retry(struct kube_client *c, const char *ns, const char *n
  * Creates ConfigMap `listed`, starts a reflector into s, and once it has
  * synced creates `watched` and waits for the watch to bring it.
  */
-static struct kube_reflector *start_listed_then_watched(struct kube_client *c,
-							struct kube_store *s,
+static struct kube_reflector *start_listed_then_watched(struct kube_client *c, struct kube_store *s,
 							const struct kube_reflector_opts *ro,
 							const char *ns, const char *listed,
 							const char *watched)
@@ -551,8 +562,7 @@ static struct kube_reflector *start_listed_then_watched(struct kube_client *c,
 }
 
 /* The store must equal a fresh list of the namespace. */
-static void assert_store_matches_server(struct kube_client *c, struct kube_store *s,
-					const char *ns)
+static void assert_store_matches_server(struct kube_client *c, struct kube_store *s, const char *ns)
 {
 	struct kube_status st;
 	json_t *all, *v;
@@ -560,7 +570,8 @@ static void assert_store_matches_server(struct kube_client *c, struct kube_store
 
 	ck_assert_int_eq(kube_list_all(c, &kube_res_configmaps, ns, NULL, &all, &st), 0);
 	ck_assert_uint_eq(json_array_size(json_object_get(all, "items")), kube_store_len(s));
-	json_array_foreach(json_object_get(all, "items"), i, v) {
+	json_array_foreach(json_object_get(all, "items"), i, v)
+	{
 		char *k = kube_object_key(v);
 		json_t *mine = kube_store_get(s, k);
 
@@ -702,8 +713,10 @@ START_TEST(stripped_store_drops_managed_fields_and_updates_keep_the_servers)
 	struct kube_client *c = admin();
 	char *ns = fresh_namespace(c, "kube-strip"), *k;
 	struct kube_store *s = kube_store_new();
-	struct kube_reflector_opts ro = {.res = &kube_res_configmaps, .ns = ns,
-					 .strip_managed_fields = 1, .strip_last_applied = 1};
+	struct kube_reflector_opts ro = {.res = &kube_res_configmaps,
+					 .ns = ns,
+					 .strip_managed_fields = 1,
+					 .strip_last_applied = 1};
 	struct kube_reflector *r;
 	struct kube_status st;
 	json_t *o, *ann, *server = NULL;
@@ -713,23 +726,26 @@ START_TEST(stripped_store_drops_managed_fields_and_updates_keep_the_servers)
 		k = xasprintf("%s/%s", ns, i ? "watched" : "listed");
 		o = kube_store_get(s, k);
 		ck_assert_ptr_nonnull(o);
-		ck_assert_ptr_null(json_object_get(json_object_get(o, "metadata"), "managedFields"));
+		ck_assert_ptr_null(
+			json_object_get(json_object_get(o, "metadata"), "managedFields"));
 		ann = json_object_get(json_object_get(o, "metadata"), "annotations");
 		ck_assert_ptr_null(json_object_get(ann, KUBE_LAST_APPLIED_ANNOTATION));
-		ck_assert_str_eq(json_string_value(json_object_get(ann, "example.com/kept")), "yes");
-		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(o, "data"), "k")),
-				 "v");
+		ck_assert_str_eq(json_string_value(json_object_get(ann, "example.com/kept")),
+				 "yes");
+		ck_assert_str_eq(
+			json_string_value(json_object_get(json_object_get(o, "data"), "k")), "v");
 		free(k);
 		if (i == 0) {
-			json_object_set_new(json_object_get(o, "data"), "k", json_string("updated"));
+			json_object_set_new(json_object_get(o, "data"), "k",
+					    json_string("updated"));
 			ck_assert_int_eq(kube_update(c, &kube_res_configmaps, ns, "listed", NULL, o,
 						     &server, &st),
 					 0);
 		}
 		json_decref(o);
 	}
-	ck_assert_str_eq(
-	    json_string_value(json_object_get(json_object_get(server, "data"), "k")), "updated");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(server, "data"), "k")),
+			 "updated");
 	ck_assert_int_gt(json_array_size(json_object_get(json_object_get(server, "metadata"),
 							 "managedFields")),
 			 0);
@@ -753,10 +769,10 @@ START_TEST(service_account_is_forbidden_what_it_was_not_granted)
 	ck_assert_msg(kube_request(c, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
 				   NULL, review, &out, &st) == 0,
 		      "%s", st.message);
-	ck_assert_str_eq(json_string_value(json_object_get(
-				 json_object_get(json_object_get(out, "status"), "userInfo"),
-				 "username")),
-			 "system:serviceaccount:globaldb-system:globaldb-controller");
+	ck_assert_str_eq(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(out, "status"), "userInfo"), "username")),
+		"system:serviceaccount:globaldb-system:globaldb-controller");
 	json_decref(out);
 	json_decref(review);
 
@@ -768,8 +784,8 @@ START_TEST(service_account_is_forbidden_what_it_was_not_granted)
 			"subjects", "kind", "ServiceAccount", "name", "globaldb-controller",
 			"namespace", "globaldb-system");
 	ck_assert_int_eq(kube_request(c, "POST",
-				      "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", NULL,
-				      crb, NULL, &st),
+				      "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+				      NULL, crb, NULL, &st),
 			 BASE_EFORBIDDEN);
 	ck_assert_int_eq(st.code, 403);
 	ck_assert_str_eq(st.reason, "Forbidden");
@@ -819,12 +835,13 @@ START_TEST(events_are_created_aggregated_and_spam_limited)
 
 	ck_assert_int_eq(kube_list_all(c, &kube_res_events, ns, NULL, &list, &st), 0);
 	ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 4);
-	json_array_foreach(json_object_get(list, "items"), i, e) {
+	json_array_foreach(json_object_get(list, "items"), i, e)
+	{
 		const char *reason = json_string_value(json_object_get(e, "reason"));
 
-		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "regarding"),
-								   "name")),
-				 "subject");
+		ck_assert_str_eq(
+			json_string_value(json_object_get(json_object_get(e, "regarding"), "name")),
+			"subject");
 		ck_assert_str_eq(json_string_value(json_object_get(e, "reportingController")),
 				 "test.globaldb.io/kube-it");
 		if (!strcmp(reason, "ProbeFailed")) {
@@ -860,8 +877,15 @@ static void contender_start(struct contender *p, const char *ns, const char *ide
 {
 	const char *bindir = getenv("GDB_BINARY_DIR");
 	char *prog = xasprintf("%s/tests/kube/kube_lease_contender", bindir);
-	char *argv[] = {prog, (char *)state_str("kubeconfig"), (char *)ns, "kube-it-lease",
-			(char *)identity, "6000", "4000", "1000", NULL};
+	char *argv[] = {prog,
+			(char *)state_str("kubeconfig"),
+			(char *)ns,
+			"kube-it-lease",
+			(char *)identity,
+			"6000",
+			"4000",
+			"1000",
+			NULL};
 	posix_spawn_file_actions_t fa;
 	int pfd[2];
 
@@ -892,8 +916,8 @@ static void contender_pump(struct contender *p)
 
 			*nl = '\0';
 			if (sscanf(p->buf, "%lld %31s %127s", &ms, word, arg) >= 2)
-				json_array_append_new(p->lines, json_pack("[Iss]", (json_int_t)ms,
-									  word, arg));
+				json_array_append_new(
+					p->lines, json_pack("[Iss]", (json_int_t)ms, word, arg));
 			p->len -= (size_t)(nl + 1 - p->buf);
 			memmove(p->buf, nl + 1, p->len + 1);
 		}
@@ -907,7 +931,8 @@ static int64_t contender_when(struct contender *p, const char *word)
 	json_t *l;
 
 	contender_pump(p);
-	json_array_foreach(p->lines, i, l) {
+	json_array_foreach(p->lines, i, l)
+	{
 		if (!strcmp(json_string_value(json_array_get(l, 1)), word))
 			return json_integer_value(json_array_get(l, 0));
 	}
@@ -989,8 +1014,8 @@ START_TEST(lease_has_one_leader_and_fails_over_after_sigkill)
 	ck_assert_int_eq(contender_when(&b, "lost"), -1);
 
 	ck_assert_int_eq(kube_get(c, &kube_res_leases, ns, "kube-it-lease", &lease, &st), 0);
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(lease, "spec"),
-							   "holderIdentity")),
+	ck_assert_str_eq(json_string_value(
+				 json_object_get(json_object_get(lease, "spec"), "holderIdentity")),
 			 "delta");
 	ck_assert_int_ge(json_integer_value(json_object_get(json_object_get(lease, "spec"),
 							    "leaseTransitions")),
@@ -999,8 +1024,8 @@ START_TEST(lease_has_one_leader_and_fails_over_after_sigkill)
 	kill(d.pid, SIGTERM);
 	contender_wait(&d);
 	ck_assert_int_eq(kube_get(c, &kube_res_leases, ns, "kube-it-lease", &lease, &st), 0);
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(lease, "spec"),
-							   "holderIdentity")),
+	ck_assert_str_eq(json_string_value(
+				 json_object_get(json_object_get(lease, "spec"), "holderIdentity")),
 			 "");
 	json_decref(lease);
 	json_decref(a.lines);

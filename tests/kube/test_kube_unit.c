@@ -389,9 +389,10 @@ END_TEST
 START_TEST(status_bodies_map_to_error_codes)
 {
 	struct kube_status st = {0};
-	const char *conflict = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
-			       "\"message\":\"the object has been modified\",\"reason\":\"Conflict\","
-			       "\"code\":409}";
+	const char *conflict =
+		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+		"\"message\":\"the object has been modified\",\"reason\":\"Conflict\","
+		"\"code\":409}";
 	const char *exists = "{\"kind\":\"Status\",\"reason\":\"AlreadyExists\",\"code\":409}";
 	const char *throttled = "{\"kind\":\"Status\",\"reason\":\"TooManyRequests\",\"code\":429,"
 				"\"details\":{\"retryAfterSeconds\":7}}";
@@ -434,10 +435,12 @@ static int collect(void *ud, enum kube_event_type type, json_t *obj)
 }
 
 static const char two_events[] =
-	"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}}}\n"
+	"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}}}"
+	"\n"
 	"{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"5\"}}}\r\n"
 	"\n"
-	"{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"b\",\"resourceVersion\":\"6\"}}}\n";
+	"{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"b\",\"resourceVersion\":\"6\"}}"
+	"}\n";
 
 START_TEST(watch_events_split_at_every_byte_are_delivered_once)
 {
@@ -499,9 +502,10 @@ START_TEST(watch_truncated_mid_event_and_error_events_end_the_stream)
 	struct collected c = {json_array(), 0};
 	struct kube_watch_decoder d;
 	struct kube_status st;
-	const char *gone = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
-			   "\"status\":\"Failure\",\"message\":\"too old resource version: 5 (9)\","
-			   "\"reason\":\"Expired\",\"code\":410}}\n";
+	const char *gone =
+		"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+		"\"status\":\"Failure\",\"message\":\"too old resource version: 5 (9)\","
+		"\"reason\":\"Expired\",\"code\":410}}\n";
 
 	kube_watch_decoder_init(&d, 0, collect, &c, &st);
 	ck_assert_int_eq(kube_watch_decoder_feed(&d, two_events, 30), 0);
@@ -536,8 +540,7 @@ static void log_add(void *ud, json_t *o)
 {
 	char *k = kube_object_key(o);
 
-	json_array_append_new(((struct log *)ud)->lines,
-			      json_sprintf("add %s", k));
+	json_array_append_new(((struct log *)ud)->lines, json_sprintf("add %s", k));
 	free(k);
 }
 
@@ -568,7 +571,8 @@ static int has_line(json_t *lines, const char *s)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(lines, i, v) {
+	json_array_foreach(lines, i, v)
+	{
 		if (!strcmp(json_string_value(v), s))
 			return 1;
 	}
@@ -663,11 +667,12 @@ START_TEST(workqueue_collapses_bursts_and_never_hands_a_key_to_two_workers)
 	ck_assert_str_eq(k1, "ns/a");
 	kube_workqueue_done(q, k1);
 	free(k1);
-	ck_assert_double_eq(base_metric_value(base_metric_counter("workqueue_adds_total",
-								  "Total number of adds handled by workqueue",
-								  "name"),
-					      "unit-burst"),
-			    3);
+	ck_assert_double_eq(
+		base_metric_value(base_metric_counter("workqueue_adds_total",
+						      "Total number of adds handled by workqueue",
+						      "name"),
+				  "unit-burst"),
+		3);
 	kube_workqueue_shutdown(q);
 	ck_assert_int_eq(kube_workqueue_get(q, -1, &k1), BASE_ECANCELED);
 	kube_workqueue_free(q);
@@ -814,8 +819,8 @@ END_TEST
 struct stress {
 	struct kube_workqueue *q;
 	pthread_mutex_t mu;
-	json_t *busy;    /* keys being handled right now */
-	int overlaps;    /* times a key was handed to a second worker while busy */
+	json_t *busy; /* keys being handled right now */
+	int overlaps; /* times a key was handed to a second worker while busy */
 	int handled;
 };
 
@@ -936,12 +941,13 @@ START_TEST(rest_refuses_names_that_would_change_the_url)
 			 "clusters: [{name: t, cluster: {server: 'http://127.0.0.1:9'}}]\n";
 	json_t *out = NULL;
 
-	ck_assert_int_eq(kube_config_load_kubeconfig_data(kc, strlen(kc), "t", NULL, NULL, &cfg, &msg),
-			 0);
+	ck_assert_int_eq(
+		kube_config_load_kubeconfig_data(kc, strlen(kc), "t", NULL, NULL, &cfg, &msg), 0);
 	ck_assert_int_eq(kube_client_new(cfg, NULL, &c), 0);
 	ck_assert_int_eq(kube_get(c, &kube_res_configmaps, "ns", "../secrets/x", &out, &st),
 			 BASE_EINVAL);
-	ck_assert_int_eq(kube_get(c, &kube_res_configmaps, "ns", "a?watch=1", &out, &st), BASE_EINVAL);
+	ck_assert_int_eq(kube_get(c, &kube_res_configmaps, "ns", "a?watch=1", &out, &st),
+			 BASE_EINVAL);
 	ck_assert_int_eq(kube_get(c, &kube_res_configmaps, "..", "a", &out, &st), BASE_EINVAL);
 	ck_assert_int_eq(kube_list(c, &kube_res_configmaps, "a/b", NULL, &out, &st), BASE_EINVAL);
 	ck_assert_int_eq(kube_delete(c, &kube_res_configmaps, "ns", "", NULL, &st), BASE_EINVAL);

@@ -200,9 +200,9 @@ static struct kube_client *client_for(struct server *s)
 			     s->port);
 	struct kube_client_opts o = {.timeout_ms = 5000};
 
-	ck_assert_int_eq(kube_config_load_kubeconfig_data(kc, strlen(kc), "wire", NULL, NULL, &cfg,
-							  &msg),
-			 0);
+	ck_assert_int_eq(
+		kube_config_load_kubeconfig_data(kc, strlen(kc), "wire", NULL, NULL, &cfg, &msg),
+		0);
 	free(kc);
 	ck_assert_int_eq(kube_client_new(cfg, &o, &c), 0);
 	return c;
@@ -215,17 +215,17 @@ struct events {
 static int collect(void *ud, enum kube_event_type type, json_t *obj)
 {
 	struct events *e = ud;
-	const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"),
-							     "name"));
+	const char *name =
+		json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
 
-	json_array_append_new(e->names, json_sprintf("%s %s", kube_event_type_name(type),
-						     name ? name : "-"));
+	json_array_append_new(e->names,
+			      json_sprintf("%s %s", kube_event_type_name(type), name ? name : "-"));
 	return 0;
 }
 
-#define EV(type, name, rv)                                                               \
-	"{\"type\":\"" type "\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" \
-	name "\",\"namespace\":\"ns\",\"resourceVersion\":\"" rv "\"}}}\n"
+#define EV(type, name, rv)                                                                         \
+	"{\"type\":\"" type "\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" name \
+	"\",\"namespace\":\"ns\",\"resourceVersion\":\"" rv "\"}}}\n"
 
 static void h_split(struct server *s, int fd, const char *method, const char *target)
 {
@@ -334,7 +334,8 @@ START_TEST(watch_truncated_stream_is_a_transport_error_after_whole_events)
 END_TEST
 
 static const char list_two[] =
-	"{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"10\"},"
+	"{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+	"\"10\"},"
 	"\"items\":[{\"metadata\":{\"name\":\"a\",\"namespace\":\"ns\",\"resourceVersion\":\"5\"}},"
 	"{\"metadata\":{\"name\":\"b\",\"namespace\":\"ns\",\"resourceVersion\":\"6\"}}]}";
 
@@ -347,9 +348,10 @@ static void h_throttle_then_ok(struct server *s, int fd, const char *method, con
 		return;
 	}
 	if (atomic_load(&s->requests) == 1) {
-		send_response(fd, 429, "Retry-After: 2\r\n",
-			      "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
-			      "\"reason\":\"TooManyRequests\",\"message\":\"slow down\",\"code\":429}");
+		send_response(
+			fd, 429, "Retry-After: 2\r\n",
+			"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+			"\"reason\":\"TooManyRequests\",\"message\":\"slow down\",\"code\":429}");
 		return;
 	}
 	send_response(fd, 200, NULL, list_two);
@@ -444,7 +446,8 @@ START_TEST(server_error_storm_is_met_with_backoff_not_a_hot_loop)
 END_TEST
 
 static const char list_ac[] =
-	"{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"20\"},"
+	"{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+	"\"20\"},"
 	"\"items\":[{\"metadata\":{\"name\":\"a\",\"namespace\":\"ns\",\"resourceVersion\":\"5\"}},"
 	"{\"metadata\":{\"name\":\"c\",\"namespace\":\"ns\",\"resourceVersion\":\"19\"}}]}";
 
@@ -465,9 +468,10 @@ static void h_gone(struct server *s, int fd, const char *method, const char *tar
 	}
 	start_chunked(fd);
 	if (rs->watches++ == 0) {
-		const char *gone = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":"
-				   "\"v1\",\"status\":\"Failure\",\"message\":\"too old resource "
-				   "version: 10 (15)\",\"reason\":\"Expired\",\"code\":410}}\n";
+		const char *gone =
+			"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":"
+			"\"v1\",\"status\":\"Failure\",\"message\":\"too old resource "
+			"version: 10 (15)\",\"reason\":\"Expired\",\"code\":410}}\n";
 
 		snprintf(rs->first_watch_rv, sizeof(rs->first_watch_rv), "%.*s",
 			 rv ? (int)strcspn(rv + 16, "&") : 0, rv ? rv + 16 : "");
@@ -566,9 +570,11 @@ static void h_unauthorized_once(struct server *s, int fd, const char *method, co
 {
 	(void)method, (void)target;
 	if (atomic_load(&s->requests) == 1)
-		send_response(fd, 401, NULL, "{\"kind\":\"Status\",\"reason\":\"Unauthorized\",\"code\":401}");
+		send_response(fd, 401, NULL,
+			      "{\"kind\":\"Status\",\"reason\":\"Unauthorized\",\"code\":401}");
 	else
-		send_response(fd, 200, NULL, "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"}}");
+		send_response(fd, 200, NULL,
+			      "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"}}");
 }
 
 START_TEST(unauthorized_is_retried_once_with_refreshed_credentials)
@@ -592,9 +598,10 @@ END_TEST
 static void h_huge(struct server *s, int fd, const char *method, const char *target)
 {
 	char chunk[65536];
-	char *hdr = xasprintf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-			      "Content-Length: %llu\r\n\r\n",
-			      (unsigned long long)KUBE_MAX_RESPONSE_BYTES + 65536);
+	char *hdr = xasprintf(
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+		"Content-Length: %llu\r\n\r\n",
+		(unsigned long long)KUBE_MAX_RESPONSE_BYTES + 65536);
 
 	(void)method, (void)target;
 	memset(chunk, ' ', sizeof(chunk));
@@ -631,9 +638,9 @@ START_TEST(event_recording_never_blocks_and_counts_drops_when_full)
 					.queue_size = 2,
 					.spam_burst = 100};
 	struct kube_recorder_stats rs;
-	json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "apiVersion", "v1", "kind",
-				"ConfigMap", "metadata", "name", "subject", "namespace", "ns", "uid",
-				"u-1");
+	json_t *obj =
+		json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+			  "metadata", "name", "subject", "namespace", "ns", "uid", "u-1");
 	int64_t start, elapsed;
 	int queued = 0;
 
@@ -643,7 +650,8 @@ START_TEST(event_recording_never_blocks_and_counts_drops_when_full)
 	ck_assert_int_eq(kube_recorder_new(c, &ro, &rec), 0);
 	start = base_now_mono_ms();
 	for (int i = 0; i < 10; i++)
-		queued += kube_recorder_event(rec, obj, "Warning", "Failing", "Test", "event %d", i) == 0;
+		queued += kube_recorder_event(rec, obj, "Warning", "Failing", "Test", "event %d",
+					      i) == 0;
 	elapsed = base_now_mono_ms() - start;
 	ck_assert_int_lt(elapsed, 100); /* never waits for the network */
 	kube_recorder_stats(rec, &rs);

@@ -18,11 +18,21 @@ import pgenv  # noqa: E402
 from driver_client import Driver, now_ms  # noqa: E402,F401
 
 
-def target_words(srv, name, kind="writer", period=1000, timeout=1000, fail=3, succ=2,
-                 sslmode="disable", **extra):
+def target_words(
+    srv, name, kind="writer", period=1000, timeout=1000, fail=3, succ=2, sslmode="disable", **extra
+):
     """Keyword arguments of Driver.set for a target on server srv."""
-    kw = dict(name=name, kind=kind, host=srv.host, port=srv.port, user=srv.superuser,
-              period=period, timeout=timeout, fail=fail, succ=succ)
+    kw = dict(
+        name=name,
+        kind=kind,
+        host=srv.host,
+        port=srv.port,
+        user=srv.superuser,
+        period=period,
+        timeout=timeout,
+        fail=fail,
+        succ=succ,
+    )
     if sslmode is not None:
         kw["sslmode"] = sslmode
     kw.update(extra)

@@ -32,12 +32,19 @@ class Driver:
             raise RuntimeError("GDB_PROBE_DRIVER is not set: run through ctest")
         env = dict(os.environ, GDB_PROBE_PASSWORD=password)
         self.password = password
-        self.stderr_path = os.path.join(workdir or tempfile.gettempdir(),
-                                        f"probe-driver-{os.getpid()}-{id(self)}.log")
+        self.stderr_path = os.path.join(
+            workdir or tempfile.gettempdir(), f"probe-driver-{os.getpid()}-{id(self)}.log"
+        )
         self._stderr = open(self.stderr_path, "w+")
-        self.proc = subprocess.Popen(list(prefix) + [exe], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._stderr,
-                                     text=True, bufsize=1, env=env)
+        self.proc = subprocess.Popen(
+            list(prefix) + [exe],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            bufsize=1,
+            env=env,
+        )
         self.events = []
         self.replies = []
         self.cond = threading.Condition()
@@ -116,8 +123,10 @@ class Driver:
                     return ev
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"no {health or ''} event for {name} within {timeout}s; "
-                                         f"events: {[e for e in self.events if e['name'] == name]}")
+                    raise AssertionError(
+                        f"no {health or ''} event for {name} within {timeout}s; "
+                        f"events: {[e for e in self.events if e['name'] == name]}"
+                    )
                 self.cond.wait(left)
 
     def wait_verdict(self, name, pred, timeout=15.0) -> dict:

@@ -50,13 +50,13 @@ static enum pgw_io drive(struct pgw_conn *c, enum pgw_io (*poll_fn)(struct pgw_c
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pgw_options o = {
-	    .host = "db.example.com",
-	    .port = 5432,
-	    .dbname = "postgres",
-	    .user = "prober",
-	    .password = "fuzz-password",
-	    .sslmode = "disable",
-	    .application_name = "fuzz",
+		.host = "db.example.com",
+		.port = 5432,
+		.dbname = "postgres",
+		.user = "prober",
+		.password = "fuzz-password",
+		.sslmode = "disable",
+		.application_name = "fuzz",
 	};
 	const char *params[2] = {"globaldb-controller", NULL};
 	struct pgw_conn *c;

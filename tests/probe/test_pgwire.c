@@ -34,7 +34,7 @@
 #include "pkg/base/err.h"
 #include "pkg/probe/pgwire.h"
 
-#define PASSWORD   "s3cret-Pass"
+#define PASSWORD "s3cret-Pass"
 #define ITERATIONS 4096
 
 /* ---- building server messages ---- */
@@ -147,9 +147,9 @@ struct script {
 	enum fault fault;
 	const char *password; /* the server's */
 	char ssl_answer;      /* 0: no SSLRequest expected; else the answer byte */
-	SSL_CTX *tls;         /* for ssl_answer 'S' */
+	SSL_CTX *tls;	      /* for ssl_answer 'S' */
 	const char *startup_error;
-	int negotiate;         /* send NegotiateProtocolVersion dropping an option */
+	int negotiate;	       /* send NegotiateProtocolVersion dropping an option */
 	int close_after_login; /* hang up once logged in (idle check) */
 	int fatal_after_login; /* send FATAL 57P01, then hang up */
 	const char *reply;     /* raw bytes for every query instead of the usual answer */
@@ -265,7 +265,7 @@ static int serve_scram(struct script *s, struct peer *p, struct base_buf *b)
 	cf = body + 14 + 4;
 	ck_assert(!strncmp(cf, "n,,n=,r=", 8));
 	snprintf(nonce, sizeof(nonce), "%s%s", s->fault == F_BAD_NONCE ? "X" : cf + 8,
-	         "Srv+Nonce/123");
+		 "Srv+Nonce/123");
 	b64(salt, sizeof(salt), salt64);
 	snprintf(server_first, sizeof(server_first), "r=%s,s=%s,i=%d", nonce, salt64, iterations);
 	snprintf(am, sizeof(am), "%s,%s,c=biws,r=%s", cf + 3, server_first, nonce);
@@ -287,7 +287,7 @@ static int serve_scram(struct script *s, struct peer *p, struct base_buf *b)
 	if (EVP_DecodeBlock(proof, (unsigned char *)pp + 3, (int)strlen(pp + 3)) != 33)
 		goto out;
 	PKCS5_PBKDF2_HMAC(s->password, (int)strlen(s->password), salt, sizeof(salt), ITERATIONS,
-	                  EVP_sha256(), 32, salted);
+			  EVP_sha256(), 32, salted);
 	hmac256(salted, "Client Key", 10, ck);
 	SHA256(ck, 32, stored);
 	hmac256(salted, "Server Key", 10, sk);
@@ -297,7 +297,7 @@ static int serve_scram(struct script *s, struct peer *p, struct base_buf *b)
 	SHA256(ck, 32, ck);
 	if (CRYPTO_memcmp(ck, stored, 32)) {
 		error_response(b, 'E', "28P01",
-		               "password authentication failed for user \"prober\"");
+			       "password authentication failed for user \"prober\"");
 		peer_send(p, b);
 		goto out;
 	}
@@ -488,7 +488,7 @@ static void serve_one(struct script *s, int fd)
 		goto out;
 	if (s->fatal_after_login) {
 		error_response(&b, 'E', "57P01",
-		               "terminating connection due to administrator command");
+			       "terminating connection due to administrator command");
 		peer_send(&p, &b);
 		goto out;
 	}
@@ -579,14 +579,14 @@ static void server_stop(struct script *s)
 static struct pgw_options options(const struct script *s, const char *password, const char *sslmode)
 {
 	struct pgw_options o = {
-	    .host = "127.0.0.1",
-	    .hostaddr = "127.0.0.1",
-	    .port = s->port,
-	    .dbname = "postgres",
-	    .user = "prober",
-	    .password = password,
-	    .sslmode = sslmode ? sslmode : "disable",
-	    .application_name = "pgw-test",
+		.host = "127.0.0.1",
+		.hostaddr = "127.0.0.1",
+		.port = s->port,
+		.dbname = "postgres",
+		.user = "prober",
+		.password = password,
+		.sslmode = sslmode ? sslmode : "disable",
+		.application_name = "pgw-test",
 	};
 
 	return o;
@@ -643,7 +643,7 @@ static struct pgw_conn *logged_in(struct script *s, const char *reply, size_t le
 
 /* Logs in to the scripted server s with password and sslmode: it must fail as want. */
 static void login_fails(struct script *s, const char *password, const char *sslmode,
-                        enum pgw_fail want)
+			enum pgw_fail want)
 {
 	struct pgw_options o;
 	struct pgw_conn *c;
@@ -824,10 +824,10 @@ START_TEST(startup_errors_are_classified_by_sqlstate)
 		const char *sqlstate;
 		enum pgw_fail fail;
 	} rows[] = {
-	    {"57P03", PGW_FAIL_UNAVAILABLE}, {"53300", PGW_FAIL_UNAVAILABLE},
-	    {"57P01", PGW_FAIL_UNAVAILABLE}, {"28000", PGW_FAIL_AUTH},
-	    {"3D000", PGW_FAIL_AUTH},        {"42501", PGW_FAIL_AUTH},
-	    {"XX000", PGW_FAIL_CONNECT},
+		{"57P03", PGW_FAIL_UNAVAILABLE}, {"53300", PGW_FAIL_UNAVAILABLE},
+		{"57P01", PGW_FAIL_UNAVAILABLE}, {"28000", PGW_FAIL_AUTH},
+		{"3D000", PGW_FAIL_AUTH},	 {"42501", PGW_FAIL_AUTH},
+		{"XX000", PGW_FAIL_CONNECT},
 	};
 	struct pgw_options o;
 	struct pgw_conn *c;
@@ -973,26 +973,26 @@ START_TEST(malformed_messages_fail_protocol)
 		size_t len;
 	} rows[] = {
 #define R(name, lit) {name, lit, sizeof(lit) - 1}
-	    R("length under 4", "C\0\0\0\x03"),
-	    R("negative length", "C\xff\xff\xff\xf0"),
-	    R("CommandComplete over the cap", "C\0\x10\0\0"),
-	    R("ErrorResponse over the cap", "E\0\x02\0\0"),
-	    R("DataRow column length -2", "D\0\0\0\x0a\0\x01\xff\xff\xff\xfe"),
-	    R("DataRow column past the message", "D\0\0\0\x0a\0\x01\0\0\0\x09"),
-	    R("DataRow with bytes after its columns", "D\0\0\0\x0b\0\x01\0\0\0\x00x"),
-	    R("DataRow with a negative column count", "D\0\0\0\x06\xff\xff"),
-	    R("CommandComplete without its NUL", "C\0\0\0\x08SELE"),
-	    R("ErrorResponse without its terminator", "E\0\0\0\x0b"
-	                                              "C42P01\0"),
-	    R("RowDescription short of its fields", "T\0\0\0\x0b\0\x01"
-	                                            "a\0\0\0\0"),
-	    R("ParseComplete with a body", "1\0\0\0\x05x"),
-	    R("ReadyForQuery with a bad status", "Z\0\0\0\x05X"),
-	    R("an unknown message type", "Y\0\0\0\x04"),
-	    R("AuthenticationOk after login", "R\0\0\0\x08\0\0\0\0"),
-	    R("BackendKeyData after login", "K\0\0\0\x0c\0\0\0\x01\0\0\0\x02"),
-	    R("NotificationResponse without its payload", "A\0\0\0\x0d\0\0\0\x07"
-	                                                  "chan\0"),
+		R("length under 4", "C\0\0\0\x03"),
+		R("negative length", "C\xff\xff\xff\xf0"),
+		R("CommandComplete over the cap", "C\0\x10\0\0"),
+		R("ErrorResponse over the cap", "E\0\x02\0\0"),
+		R("DataRow column length -2", "D\0\0\0\x0a\0\x01\xff\xff\xff\xfe"),
+		R("DataRow column past the message", "D\0\0\0\x0a\0\x01\0\0\0\x09"),
+		R("DataRow with bytes after its columns", "D\0\0\0\x0b\0\x01\0\0\0\x00x"),
+		R("DataRow with a negative column count", "D\0\0\0\x06\xff\xff"),
+		R("CommandComplete without its NUL", "C\0\0\0\x08SELE"),
+		R("ErrorResponse without its terminator", "E\0\0\0\x0b"
+							  "C42P01\0"),
+		R("RowDescription short of its fields", "T\0\0\0\x0b\0\x01"
+							"a\0\0\0\0"),
+		R("ParseComplete with a body", "1\0\0\0\x05x"),
+		R("ReadyForQuery with a bad status", "Z\0\0\0\x05X"),
+		R("an unknown message type", "Y\0\0\0\x04"),
+		R("AuthenticationOk after login", "R\0\0\0\x08\0\0\0\0"),
+		R("BackendKeyData after login", "K\0\0\0\x0c\0\0\0\x01\0\0\0\x02"),
+		R("NotificationResponse without its payload", "A\0\0\0\x0d\0\0\0\x07"
+							      "chan\0"),
 #undef R
 	};
 	struct pgw_conn *c;
@@ -1004,7 +1004,7 @@ START_TEST(malformed_messages_fail_protocol)
 		c = logged_in(&s, rows[i].bytes, rows[i].len, 1);
 		ck_assert_msg(run(c, "SELECT 1", 0, NULL) == PGW_FAILED, "%s", rows[i].name);
 		ck_assert_msg(pgw_failure(c) == PGW_FAIL_PROTOCOL, "%s: %d %s", rows[i].name,
-		              pgw_failure(c), pgw_error(c));
+			      pgw_failure(c), pgw_error(c));
 		pgw_close(c);
 		server_stop(&s);
 	}
@@ -1118,8 +1118,8 @@ START_TEST(an_idle_connection_costs_under_2_kb)
 	ck_assert_int_eq(login(&o, &c), PGW_DONE);
 	ck_assert_int_le(pgw_conn_memory(c), 2048);
 	ck_assert_int_eq(
-	    run(c, "INSERT INTO globaldb_heartbeat VALUES ($1, $2) RETURNING seq", 2, params),
-	    PGW_DONE);
+		run(c, "INSERT INTO globaldb_heartbeat VALUES ($1, $2) RETURNING seq", 2, params),
+		PGW_DONE);
 	ck_assert_int_le(pgw_conn_memory(c), 2048);
 	pgw_close(c);
 	server_stop(&s);
@@ -1179,7 +1179,7 @@ static SSL_CTX *server_ctx(struct pki *k)
 
 /* One login over TLS with the given client settings; the failure, or NONE. */
 static enum pgw_fail tls_login(struct pki *server, const char *sslmode, const char *host,
-                               const char *rootcert)
+			       const char *rootcert)
 {
 	struct script s = {.auth = AUTH_SCRAM, .ssl_answer = 'S'};
 	struct pgw_options o;
@@ -1221,7 +1221,7 @@ START_TEST(tls_verify_full_accepts_a_cn_naming_the_ip_and_refuses_other_cas_and_
 	ck_assert_int_eq(tls_login(&ca, "verify-full", "db.example.com", ca.path), PGW_FAIL_TLS);
 	ck_assert_int_eq(tls_login(&ca, "verify-full", "127.0.0.2", ca.path), PGW_FAIL_TLS);
 	ck_assert_int_eq(tls_login(&ca, "verify-ca", "127.0.0.1", "/nonexistent/ca.pem"),
-	                 PGW_FAIL_TLS);
+			 PGW_FAIL_TLS);
 	free_cert(&ca);
 	free_cert(&other);
 }
@@ -1273,7 +1273,7 @@ int main(void)
 	suite_add_tcase(s, tq);
 	tcase_set_timeout(tt, 60);
 	tcase_add_test(tt,
-	               tls_verify_full_accepts_a_cn_naming_the_ip_and_refuses_other_cas_and_names);
+		       tls_verify_full_accepts_a_cn_naming_the_ip_and_refuses_other_cas_and_names);
 	tcase_add_test(tt, tls_verify_full_matches_a_host_name_in_the_cn);
 	suite_add_tcase(s, tt);
 	sr = srunner_create(s);

@@ -51,8 +51,14 @@ def netns():
         _setns(nsfd)  # this thread, and every process it starts from now on
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         _nft("add", "table", "inet", TABLE)
-        _nft("add", "chain", "inet", TABLE, "input",
-             "{ type filter hook input priority 0; policy accept; }")
+        _nft(
+            "add",
+            "chain",
+            "inet",
+            TABLE,
+            "input",
+            "{ type filter hook input priority 0; policy accept; }",
+        )
         yield name
     finally:
         _setns(orig)
@@ -70,9 +76,25 @@ def server(netns, pgroot):
 
 def _drop(*match):
     """Adds a drop rule for loopback packets matching match; returns its handle."""
-    out = subprocess.run(["nft", "--echo", "--handle", "add", "rule", "inet", TABLE, "input",
-                          "iifname", "lo", *match, "drop"],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            "nft",
+            "--echo",
+            "--handle",
+            "add",
+            "rule",
+            "inet",
+            TABLE,
+            "input",
+            "iifname",
+            "lo",
+            *match,
+            "drop",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return out.rsplit("# handle", 1)[1].split()[0]
 
 
@@ -106,8 +128,9 @@ def test_blackholed_server_is_detected_within_the_deadlines(server, driver):
         assert ev["mono_ms"] - t1 <= RECOVER_MS, (name, ev["mono_ms"] - t1)
 
 
-def test_hung_name_resolution_neither_outlives_the_deadline_nor_stalls_others(netns, server,
-                                                                               driver):
+def test_hung_name_resolution_neither_outlives_the_deadline_nor_stalls_others(
+    netns, server, driver
+):
     # Inside the namespace, names resolve through 127.0.0.1:53, whose packets
     # are dropped: getaddrinfo() hangs for timeout x attempts = 10 s.
     etc_dir = f"/etc/netns/{netns}"

@@ -93,8 +93,17 @@ def test_a_frozen_server_times_out_within_the_deadline(primary, driver):
 def test_lag_grows_while_replay_is_paused_and_returns_to_zero(primary, standby, driver):
     d = driver()
     d.set(**target_words(primary, "lag-w", period=500, timeout=500, hbid="lagtest"))
-    d.set(**target_words(standby, "lag-r", kind="reader", period=500, timeout=500,
-                         hbid="lagtest", lag_source="lag-w"))
+    d.set(
+        **target_words(
+            standby,
+            "lag-r",
+            kind="reader",
+            period=500,
+            timeout=500,
+            hbid="lagtest",
+            lag_source="lag-w",
+        )
+    )
     d.wait_verdict("lag-r", lambda v: 0 <= v["lag_ms"] < 1000, timeout=20)
 
     standby.sql("SELECT pg_wal_replay_pause()")
@@ -137,7 +146,9 @@ def test_a_writer_probe_on_a_standby_fails_as_read_only(standby, driver):
 def test_a_users_own_writer_statement_is_run(primary, driver):
     primary.sql("CREATE TABLE IF NOT EXISTS probe_custom (n int)")
     d = driver()
-    d.set(**target_words(primary, "custom", statement="INSERT%20INTO%20probe_custom%20VALUES%20(1)"))
+    d.set(
+        **target_words(primary, "custom", statement="INSERT%20INTO%20probe_custom%20VALUES%20(1)")
+    )
     d.wait_event("custom", "healthy")
     assert primary.sql("SELECT count(*) FROM probe_custom")[0][0] >= 2
 
@@ -170,8 +181,22 @@ def _openssl(*args, cwd):
 
 
 def _make_ca(dirname, name):
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.crt", cwd=dirname)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={name}",
+        "-keyout",
+        f"{name}.key",
+        "-out",
+        f"{name}.crt",
+        cwd=dirname,
+    )
 
 
 def test_verify_full_accepts_the_right_ca_and_refuses_another(pgroot, driver):
@@ -181,13 +206,39 @@ def test_verify_full_accepts_the_right_ca_and_refuses_another(pgroot, driver):
         os.makedirs(certs, exist_ok=True)
         _make_ca(certs, "ca")
         _make_ca(certs, "other-ca")
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-                 "-keyout", "server.key", "-out", "server.csr", cwd=certs)
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            cwd=certs,
+        )
         with open(os.path.join(certs, "san.ext"), "w") as f:
             f.write("subjectAltName=IP:127.0.0.1\n")
-        _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt",
-                 cwd=certs)
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.crt",
+            cwd=certs,
+        )
         for name in ("server.crt", "server.key"):
             dst = os.path.join(srv.datadir, name)
             with open(os.path.join(certs, name)) as src, open(dst, "w") as out:
@@ -195,6 +246,7 @@ def test_verify_full_accepts_the_right_ca_and_refuses_another(pgroot, driver):
             os.chmod(dst, 0o600)
             if os.geteuid() == 0:
                 import pwd
+
                 pw = pwd.getpwnam(pgenv.SERVICE_USER)
                 os.chown(dst, pw.pw_uid, pw.pw_gid)
         srv.sql("ALTER SYSTEM SET ssl = on")
@@ -205,17 +257,29 @@ def test_verify_full_accepts_the_right_ca_and_refuses_another(pgroot, driver):
             time.sleep(0.1)
 
         d = driver()
-        d.set(**target_words(srv, "tls-ok", sslmode="verify-full",
-                             sslrootcert=os.path.join(certs, "ca.crt")))
-        d.set(**target_words(srv, "tls-bad", sslmode="verify-full", fail=1,
-                             sslrootcert=os.path.join(certs, "other-ca.crt")))
+        d.set(
+            **target_words(
+                srv, "tls-ok", sslmode="verify-full", sslrootcert=os.path.join(certs, "ca.crt")
+            )
+        )
+        d.set(
+            **target_words(
+                srv,
+                "tls-bad",
+                sslmode="verify-full",
+                fail=1,
+                sslrootcert=os.path.join(certs, "other-ca.crt"),
+            )
+        )
         d.set(**target_words(srv, "tls-default", sslmode=None))
         d.wait_event("tls-ok", "healthy")
         d.wait_event("tls-default", "healthy")
         ev = d.wait_event("tls-bad", "unhealthy")
         assert ev["reason"] == "tls"
-        ssl_in_use = srv.sql("SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity "
-                             "USING (pid) WHERE application_name = 'globaldb-controller'")
+        ssl_in_use = srv.sql(
+            "SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity "
+            "USING (pid) WHERE application_name = 'globaldb-controller'"
+        )
         assert ssl_in_use[0][0] is True
     finally:
         srv.destroy()

@@ -166,7 +166,7 @@ START_TEST(lag_beyond_the_history_is_bounded_from_above_by_our_own_timestamp)
 	s = 100 + PROBE_HEARTBEAT_HISTORY;
 	/* Replica at seq 50, written (our wall clock) at 1,000,000; now (wall) 2,000,000. */
 	ck_assert_int_eq(probe_heartbeat_lag_ms(&hb, 50, 1000000, (s + 10) * 1000, 2000000),
-	                 1000000);
+			 1000000);
 	/* Without a timestamp: at least as old as the oldest write we know it lacks. */
 	ck_assert_int_eq(probe_heartbeat_lag_ms(&hb, 50, 0, (s + 10) * 1000, 2000000), 10000);
 }
@@ -297,8 +297,8 @@ START_TEST(refused_connections_turn_a_target_unhealthy_once)
 	ck_assert(v.last_probe_unix_ms > 0);
 	ck_assert_int_eq(v.last_success_unix_ms, 0);
 	ck_assert(base_metric_value(
-	              base_metric_counter("globaldb_probe_failures_total", "", "target,reason"),
-	              "refused", "connect") >= 6);
+			  base_metric_counter("globaldb_probe_failures_total", "", "target,reason"),
+			  "refused", "connect") >= 6);
 	probe_prober_free(p);
 }
 END_TEST

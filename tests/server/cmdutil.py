@@ -1,6 +1,7 @@
 """Helpers for running the globaldb-controller binary in tests: a clean
 environment, one-shot runs, and a running controller whose JSON log lines are
 read as they come. GDB_CONTROLLER_BIN names the binary."""
+
 import json
 import os
 import queue
@@ -15,35 +16,50 @@ BIN = os.environ["GDB_CONTROLLER_BIN"]
 # Nothing the controller does in these tests may reach real AWS: endpoints on a
 # closed loopback port, static dummy keys (so the credential chain never asks
 # IMDS), metadata off.
-AWS_SAFE = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "AKIDTESTONLY",
-            "AWS_SECRET_ACCESS_KEY": "test-only", "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_REGION": "us-east-1"}
+AWS_SAFE = {
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    "AWS_ACCESS_KEY_ID": "AKIDTESTONLY",
+    "AWS_SECRET_ACCESS_KEY": "test-only",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_REGION": "us-east-1",
+}
 
 
 def clean_env(**extra):
     """The test's environment without anything that configures the controller."""
     drop = ("GLOBALDB_", "AWS_", "KUBERNETES_SERVICE_")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(drop) and k not in ("POD_NAMESPACE", "KUBECONFIG")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(drop) and k not in ("POD_NAMESPACE", "KUBECONFIG")
+    }
     env.update(AWS_SAFE)
     env.update(extra)
     return env
 
 
 def run(*args, env=None):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=20,
-                          env=env or clean_env())
+    return subprocess.run(
+        [BIN, *args], capture_output=True, text=True, timeout=20, env=env or clean_env()
+    )
 
 
 class Controller:
     """A running controller whose stderr is read line by line, as JSON."""
 
     def __init__(self, *args, env=None, loopback=True, argv0=None):
-        ports = ["--metrics-bind-address=127.0.0.1:0",
-                 "--health-probe-bind-address=127.0.0.1:0"] if loopback else []
+        ports = (
+            ["--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0"]
+            if loopback
+            else []
+        )
         self.proc = subprocess.Popen(
             [*(argv0 or [BIN]), "--log-format=json", *ports, *args],
-            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env or clean_env())
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env or clean_env(),
+        )
         self.lines = queue.Queue()
         self.log = []
         threading.Thread(target=self._read, daemon=True).start()

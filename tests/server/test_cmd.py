@@ -1,5 +1,6 @@
 """The globaldb-controller binary before it reaches Kubernetes: flags,
 environment variables and start-up failures (no cluster needed)."""
+
 import re
 import socket
 
@@ -7,10 +8,21 @@ import pytest
 
 from cmdutil import Controller, clean_env, run
 
-FLAGS = ["kubeconfig", "namespace", "leader-elect", "leader-election-namespace",
-         "leader-election-id", "leader-election-lease-duration", "leader-election-renew-deadline",
-         "leader-election-retry-period", "metrics-bind-address", "health-probe-bind-address",
-         "concurrency", "log-level", "log-format"]
+FLAGS = [
+    "kubeconfig",
+    "namespace",
+    "leader-elect",
+    "leader-election-namespace",
+    "leader-election-id",
+    "leader-election-lease-duration",
+    "leader-election-renew-deadline",
+    "leader-election-retry-period",
+    "metrics-bind-address",
+    "health-probe-bind-address",
+    "concurrency",
+    "log-level",
+    "log-format",
+]
 
 
 def test_help_lists_every_flag_and_its_environment_variable():
@@ -29,27 +41,36 @@ def test_version_prints_the_version():
     assert re.fullmatch(r"globaldb-controller \d+\.\d+\.\d+\n", r.stdout)
 
 
-@pytest.mark.parametrize("args, complaint", [
-    (["--bogus"], "unknown flag: --bogus"),
-    (["--kube=x"], "unknown flag: --kube"),          # no abbreviations
-    (["--namespace"], "flag needs an argument: --namespace"),
-    (["--concurrency=0"], "invalid value for --concurrency"),
-    (["--concurrency", "ten"], "invalid value for --concurrency"),
-    (["--log-format=xml"], "invalid value for --log-format"),
-    (["--log-level=loud"], "invalid value for --log-level"),
-    (["--leader-elect=maybe"], "invalid value for --leader-elect"),
-    (["--metrics-bind-address=8080"], "invalid value for --metrics-bind-address"),
-    (["--namespace=Not_A_Namespace"], "invalid value for --namespace"),
-    (["--leader-election-id=bad..id"], "invalid value for --leader-election-id"),
-    (["--leader-election-lease-duration=15"], "invalid value for --leader-election-lease-duration"),
-    (["--leader-election-lease-duration=1500ms"], "not a whole number of seconds"),
-    (["--leader-election-retry-period=-2s"], "invalid value for --leader-election-retry-period"),
-    (["--leader-election-lease-duration=10s"], "lease duration > renew deadline"),
-    (["--leader-election-renew-deadline=2s"], "renew deadline > 1.2 x retry period"),
-    (["--kubeconfig=/nonexistent/kubeconfig"], "invalid value for --kubeconfig"),
-    (["extra"], "unexpected argument: extra"),
-    (["--leader-elect"], "--leader-elect needs --leader-election-namespace"),
-])
+@pytest.mark.parametrize(
+    "args, complaint",
+    [
+        (["--bogus"], "unknown flag: --bogus"),
+        (["--kube=x"], "unknown flag: --kube"),  # no abbreviations
+        (["--namespace"], "flag needs an argument: --namespace"),
+        (["--concurrency=0"], "invalid value for --concurrency"),
+        (["--concurrency", "ten"], "invalid value for --concurrency"),
+        (["--log-format=xml"], "invalid value for --log-format"),
+        (["--log-level=loud"], "invalid value for --log-level"),
+        (["--leader-elect=maybe"], "invalid value for --leader-elect"),
+        (["--metrics-bind-address=8080"], "invalid value for --metrics-bind-address"),
+        (["--namespace=Not_A_Namespace"], "invalid value for --namespace"),
+        (["--leader-election-id=bad..id"], "invalid value for --leader-election-id"),
+        (
+            ["--leader-election-lease-duration=15"],
+            "invalid value for --leader-election-lease-duration",
+        ),
+        (["--leader-election-lease-duration=1500ms"], "not a whole number of seconds"),
+        (
+            ["--leader-election-retry-period=-2s"],
+            "invalid value for --leader-election-retry-period",
+        ),
+        (["--leader-election-lease-duration=10s"], "lease duration > renew deadline"),
+        (["--leader-election-renew-deadline=2s"], "renew deadline > 1.2 x retry period"),
+        (["--kubeconfig=/nonexistent/kubeconfig"], "invalid value for --kubeconfig"),
+        (["extra"], "unexpected argument: extra"),
+        (["--leader-elect"], "--leader-elect needs --leader-election-namespace"),
+    ],
+)
 def test_bad_flags_exit_2_with_a_message(args, complaint):
     r = run(*args)
     assert r.returncode == 2

@@ -3,6 +3,7 @@ environment's kube-apiserver as its own ServiceAccount (the RBAC of
 manifests/rbac): endpoints, environment variables, logs, leader election and
 shutdown on signals. Each test watches a fresh, empty namespace, so the
 controller never acts on another test's GlobalDatabases."""
+
 import json
 import os
 import re
@@ -22,8 +23,12 @@ SA_NS = ENV["controller_serviceaccount"]["namespace"]
 
 
 def kubectl(*args, check=True):
-    r = subprocess.run([ENV["kubectl"], "--kubeconfig", ENV["kubeconfig"], *args],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [ENV["kubectl"], "--kubeconfig", ENV["kubeconfig"], *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert not check or r.returncode == 0, r.stderr
     return r
 
@@ -70,18 +75,22 @@ def test_sigint_also_shuts_down_cleanly(base_args):
 
 
 def test_environment_variables_configure_and_flags_win(ns):
-    env = clean_env(GLOBALDB_KUBECONFIG=ENV["controller_kubeconfig"], GLOBALDB_NAMESPACE="default",
-                    GLOBALDB_CONCURRENCY="7", GLOBALDB_LOG_LEVEL="debug",
-                    GLOBALDB_METRICS_BIND_ADDRESS="0",
-                    GLOBALDB_HEALTH_PROBE_BIND_ADDRESS="127.0.0.1:0")
+    env = clean_env(
+        GLOBALDB_KUBECONFIG=ENV["controller_kubeconfig"],
+        GLOBALDB_NAMESPACE="default",
+        GLOBALDB_CONCURRENCY="7",
+        GLOBALDB_LOG_LEVEL="debug",
+        GLOBALDB_METRICS_BIND_ADDRESS="0",
+        GLOBALDB_HEALTH_PROBE_BIND_ADDRESS="127.0.0.1:0",
+    )
     with Controller(f"--namespace={ns}", "--concurrency=3", env=env, loopback=False) as c:
         rec = c.wait_for("starting globaldb-controller")
-        assert rec["namespace"] == ns                        # the flag beat the variable
+        assert rec["namespace"] == ns  # the flag beat the variable
         assert rec["concurrency"] == "3"
-        assert rec["kubeconfig"] == ENV["controller_kubeconfig"]   # from GLOBALDB_KUBECONFIG
+        assert rec["kubeconfig"] == ENV["controller_kubeconfig"]  # from GLOBALDB_KUBECONFIG
         ports = c.ports()
-        assert list(ports) == ["/healthz,/readyz"]             # metrics disabled with "0"
-        assert any(r["level"] == "debug" for r in c.log)       # GLOBALDB_LOG_LEVEL took effect
+        assert list(ports) == ["/healthz,/readyz"]  # metrics disabled with "0"
+        assert any(r["level"] == "debug" for r in c.log)  # GLOBALDB_LOG_LEVEL took effect
         assert c.stop(signal.SIGTERM) == 0
 
 
@@ -90,8 +99,12 @@ def test_one_address_for_both_serves_everything(base_args):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     addr = f"127.0.0.1:{port}"
-    with Controller(*base_args, f"--metrics-bind-address={addr}", f"--health-probe-bind-address={addr}",
-                    loopback=False) as c:
+    with Controller(
+        *base_args,
+        f"--metrics-bind-address={addr}",
+        f"--health-probe-bind-address={addr}",
+        loopback=False,
+    ) as c:
         assert c.ports() == {"/metrics,/healthz,/readyz": port}
         assert get(port, "/metrics")[0] == 200
         assert get(port, "/readyz")[0] == 200
@@ -103,7 +116,7 @@ def test_leader_takes_the_lease_and_releases_it_on_sigterm(base_args):
     env = clean_env(POD_NAMESPACE=SA_NS)
     with Controller(*base_args, "--leader-elect", f"--leader-election-id={lease}", env=env) as c:
         rec = c.wait_for("starting globaldb-controller")
-        assert rec["leader_election_namespace"] == SA_NS     # from POD_NAMESPACE
+        assert rec["leader_election_namespace"] == SA_NS  # from POD_NAMESPACE
         c.ports()
         deadline = time.monotonic() + 30
         holder = ""
@@ -119,16 +132,21 @@ def test_leader_takes_the_lease_and_releases_it_on_sigterm(base_args):
         assert c.stop(signal.SIGTERM) == 0
         assert time.monotonic() - start < 30
     spec = json.loads(kubectl("-n", SA_NS, "get", "lease", lease, "-o", "json").stdout)["spec"]
-    assert not spec.get("holderIdentity"), spec   # released, so the standby need not wait it out
+    assert not spec.get("holderIdentity"), spec  # released, so the standby need not wait it out
 
 
 def test_text_logs_are_one_line_per_event(base_args):
-    p = subprocess.Popen([BIN, *base_args, "--metrics-bind-address=0",
-                          "--health-probe-bind-address=127.0.0.1:0"],
-                         stderr=subprocess.PIPE, text=True, env=clean_env())
+    p = subprocess.Popen(
+        [BIN, *base_args, "--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
     try:
         first = p.stderr.readline()
-        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info starting globaldb-controller ", first)
+        assert re.match(
+            r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info starting globaldb-controller ", first
+        )
         assert "concurrency=2" in first
         for line in p.stderr:
             assert re.match(r"^\d{4}-\d\d-\d\dT[\d:.]+Z (debug|info|warn|error) ", line), line

@@ -1,5 +1,6 @@
 """manifests/ read as files: the security settings, the least-privilege RBAC
 and the IAM policy a reviewer would check, without a cluster."""
+
 import json
 import os
 
@@ -27,7 +28,11 @@ def objects():
 
 
 def one(kind, name=None):
-    found = [o for o in objects() if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    found = [
+        o
+        for o in objects()
+        if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
+    ]
     assert len(found) == 1, (kind, name, found)
     return found[0]
 
@@ -70,21 +75,29 @@ def test_deployment_is_locked_down_and_highly_available():
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
     for kind in ("requests", "limits"):
         assert set(c["resources"][kind]) == {"cpu", "memory"}
-    assert {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}} in c["env"]
+    assert {
+        "name": "POD_NAMESPACE",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+    } in c["env"]
     # The controller's shutdown deadline (25 s) fits in the grace period.
     assert spec["terminationGracePeriodSeconds"] >= 30
 
 
 def test_metrics_service_targets_the_metrics_port():
     s = one("Service", "globaldb-controller-metrics")
-    assert s["spec"]["ports"] == [{"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}]
+    assert s["spec"]["ports"] == [
+        {"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}
+    ]
     assert s["spec"]["selector"] == one("Deployment")["spec"]["selector"]["matchLabels"]
 
 
 def test_rbac_has_no_wildcards_and_only_the_needed_verbs():
     granted = {}
-    for kind, name in (("ClusterRole", "globaldb-controller"), ("Role", "globaldb-controller-leader-election"),
-                       ("ClusterRole", "globaldb-controller-secret-reader")):
+    for kind, name in (
+        ("ClusterRole", "globaldb-controller"),
+        ("Role", "globaldb-controller-leader-election"),
+        ("ClusterRole", "globaldb-controller-secret-reader"),
+    ):
         for r in rules(kind, name):
             for field in ("apiGroups", "resources", "verbs"):
                 assert "*" not in r[field], (name, r)
@@ -92,13 +105,27 @@ def test_rbac_has_no_wildcards_and_only_the_needed_verbs():
                 for res in r["resources"]:
                     granted.setdefault((name, g, res), set()).update(r["verbs"])
     assert granted == {
-        ("globaldb-controller", "globaldb.io", "globaldatabases"): {"get", "list", "watch", "update", "patch"},
-        ("globaldb-controller", "globaldb.io", "globaldatabases/status"): {"get", "update", "patch"},
+        ("globaldb-controller", "globaldb.io", "globaldatabases"): {
+            "get",
+            "list",
+            "watch",
+            "update",
+            "patch",
+        },
+        ("globaldb-controller", "globaldb.io", "globaldatabases/status"): {
+            "get",
+            "update",
+            "patch",
+        },
         ("globaldb-controller", "globaldb.io", "globaldatabases/finalizers"): {"update"},
         ("globaldb-controller", "events.k8s.io", "events"): {"create", "patch"},
         ("globaldb-controller", "apps", "deployments"): {"get", "patch"},
         ("globaldb-controller", "apps", "statefulsets"): {"get", "patch"},
-        ("globaldb-controller-leader-election", "coordination.k8s.io", "leases"): {"get", "create", "update"},
+        ("globaldb-controller-leader-election", "coordination.k8s.io", "leases"): {
+            "get",
+            "create",
+            "update",
+        },
         ("globaldb-controller-secret-reader", "", "secrets"): {"get"},
     }
 
@@ -111,7 +138,11 @@ def test_secret_reader_is_not_bound_cluster_wide():
 
 def test_bindings_name_the_controller_service_account():
     sa = one("ServiceAccount")
-    subject = {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": sa["metadata"]["namespace"]}
+    subject = {
+        "kind": "ServiceAccount",
+        "name": sa["metadata"]["name"],
+        "namespace": sa["metadata"]["namespace"],
+    }
     for kind in ("ClusterRoleBinding", "RoleBinding"):
         assert one(kind)["subjects"] == [subject]
     assert one("RoleBinding")["metadata"]["namespace"] == "globaldb-system"
@@ -128,14 +159,33 @@ def test_iam_policy_grants_exactly_the_calls_the_controller_makes():
             assert "*" not in a, a
         actions.update(acts)
     assert actions == {
-        "rds:DescribeGlobalClusters", "rds:DescribeDBClusters", "rds:DescribeDBInstances",
-        "rds:DescribeDBClusterSnapshots", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster",
-        "rds:RemoveFromGlobalCluster", "rds:CreateGlobalCluster", "rds:DeleteGlobalCluster",
-        "rds:CreateDBCluster", "rds:ModifyDBCluster", "rds:DeleteDBCluster", "rds:CreateDBInstance",
-        "rds:DeleteDBInstance", "rds:CopyDBClusterSnapshot", "rds:AddTagsToResource",
-        "route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetChange",
-        "ecs:UpdateService", "ecs:DescribeServices", "ssm:GetParameter", "ssm:PutParameter",
-        "secretsmanager:GetSecretValue", "kms:DescribeKey", "kms:CreateGrant", "kms:Decrypt",
+        "rds:DescribeGlobalClusters",
+        "rds:DescribeDBClusters",
+        "rds:DescribeDBInstances",
+        "rds:DescribeDBClusterSnapshots",
+        "rds:SwitchoverGlobalCluster",
+        "rds:FailoverGlobalCluster",
+        "rds:RemoveFromGlobalCluster",
+        "rds:CreateGlobalCluster",
+        "rds:DeleteGlobalCluster",
+        "rds:CreateDBCluster",
+        "rds:ModifyDBCluster",
+        "rds:DeleteDBCluster",
+        "rds:CreateDBInstance",
+        "rds:DeleteDBInstance",
+        "rds:CopyDBClusterSnapshot",
+        "rds:AddTagsToResource",
+        "route53:ChangeResourceRecordSets",
+        "route53:ListResourceRecordSets",
+        "route53:GetChange",
+        "ecs:UpdateService",
+        "ecs:DescribeServices",
+        "ssm:GetParameter",
+        "ssm:PutParameter",
+        "secretsmanager:GetSecretValue",
+        "kms:DescribeKey",
+        "kms:CreateGrant",
+        "kms:Decrypt",
     }
     # KMS only through the services that need it.
     for st in policy["Statement"]:

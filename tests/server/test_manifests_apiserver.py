@@ -1,6 +1,7 @@
 """manifests/ against the real kube-apiserver of the shared test environment:
 the kustomization applies (server-side dry run) and the controller's own
 ServiceAccount token has exactly the access the RBAC files grant."""
+
 import json
 import os
 import subprocess
@@ -13,8 +14,12 @@ with open(os.environ["GDB_TESTENV_STATE"]) as _f:
 
 
 def kubectl(*args, kubeconfig=None, check=True):
-    r = subprocess.run([ENV["kubectl"], "--kubeconfig", kubeconfig or ENV["kubeconfig"], *args],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [ENV["kubectl"], "--kubeconfig", kubeconfig or ENV["kubeconfig"], *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if check:
         assert r.returncode == 0, r.stderr
     return r
@@ -22,11 +27,16 @@ def kubectl(*args, kubeconfig=None, check=True):
 
 def test_kustomization_applies_with_server_side_dry_run():
     r = kubectl("apply", "-k", os.path.join(SRC, "manifests"), "--dry-run=server")
-    for obj in ("namespace/globaldb-system", "customresourcedefinition.apiextensions.k8s.io/globaldatabases.globaldb.io",
-                "serviceaccount/globaldb-controller", "clusterrole.rbac.authorization.k8s.io/globaldb-controller",
-                "rolebinding.rbac.authorization.k8s.io/globaldb-controller-leader-election",
-                "deployment.apps/globaldb-controller", "service/globaldb-controller-metrics",
-                "poddisruptionbudget.policy/globaldb-controller"):
+    for obj in (
+        "namespace/globaldb-system",
+        "customresourcedefinition.apiextensions.k8s.io/globaldatabases.globaldb.io",
+        "serviceaccount/globaldb-controller",
+        "clusterrole.rbac.authorization.k8s.io/globaldb-controller",
+        "rolebinding.rbac.authorization.k8s.io/globaldb-controller-leader-election",
+        "deployment.apps/globaldb-controller",
+        "service/globaldb-controller-metrics",
+        "poddisruptionbudget.policy/globaldb-controller",
+    ):
         assert obj in r.stdout, r.stdout
 
 
@@ -53,14 +63,14 @@ ALLOWED = [
 DENIED = [
     ("create", "globaldatabases.globaldb.io", "team-a"),
     ("delete", "globaldatabases.globaldb.io", "team-a"),
-    ("get", "secrets", "team-a"),           # only where a RoleBinding grants it
+    ("get", "secrets", "team-a"),  # only where a RoleBinding grants it
     ("list", "secrets", "globaldb-system"),
     ("delete", "deployments.apps", "team-a"),
     ("create", "deployments.apps", "team-a"),
     ("list", "pods", "team-a"),
     ("create", "leases.coordination.k8s.io", "team-a"),
     ("delete", "leases.coordination.k8s.io", "globaldb-system"),
-    ("create", "events", "team-a"),         # core events: the controller uses events.k8s.io
+    ("create", "events", "team-a"),  # core events: the controller uses events.k8s.io
     ("update", "customresourcedefinitions.apiextensions.k8s.io", None),
 ]
 

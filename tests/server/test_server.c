@@ -90,8 +90,8 @@ START_TEST(metrics_are_scraped_with_names_types_and_labels)
 	reqs = base_metric_counter("test_rest_client_requests_total", "Requests by code and method",
 				   "code,method");
 	depth = base_metric_gauge("test_workqueue_depth", "Current depth of the workqueue", "name");
-	dur = base_metric_histogram("test_reconcile_time_seconds", "Reconcile duration", "controller",
-				    buckets, 3);
+	dur = base_metric_histogram("test_reconcile_time_seconds", "Reconcile duration",
+				    "controller", buckets, 3);
 	base_metric_add(reqs, 3, "200", "GET");
 	base_metric_add(reqs, 1, "409", "PUT");
 	base_metric_set(depth, 4, "globaldatabase");
@@ -101,24 +101,40 @@ START_TEST(metrics_are_scraped_with_names_types_and_labels)
 	s = start(SERVER_ENDPOINT_METRICS, NULL);
 	request("GET", server_port(s), "/metrics", &r);
 	ck_assert_int_eq(r.status, 200);
-	ck_assert_msg(strstr(r.ctype, "text/plain") && strstr(r.ctype, "version=0.0.4"), "%s", r.ctype);
-	ck_assert_ptr_nonnull(strstr(r.body.data, "# TYPE test_rest_client_requests_total counter\n"));
-	ck_assert_ptr_nonnull(strstr(r.body.data, "# HELP test_rest_client_requests_total Requests by code and method\n"));
-	ck_assert_ptr_nonnull(strstr(r.body.data, "test_rest_client_requests_total{code=\"200\",method=\"GET\"} 3\n"));
-	ck_assert_ptr_nonnull(strstr(r.body.data, "test_rest_client_requests_total{code=\"409\",method=\"PUT\"} 1\n"));
+	ck_assert_msg(strstr(r.ctype, "text/plain") && strstr(r.ctype, "version=0.0.4"), "%s",
+		      r.ctype);
+	ck_assert_ptr_nonnull(
+		strstr(r.body.data, "# TYPE test_rest_client_requests_total counter\n"));
+	ck_assert_ptr_nonnull(
+		strstr(r.body.data,
+		       "# HELP test_rest_client_requests_total Requests by code and method\n"));
+	ck_assert_ptr_nonnull(strstr(
+		r.body.data, "test_rest_client_requests_total{code=\"200\",method=\"GET\"} 3\n"));
+	ck_assert_ptr_nonnull(strstr(
+		r.body.data, "test_rest_client_requests_total{code=\"409\",method=\"PUT\"} 1\n"));
 	ck_assert_ptr_nonnull(strstr(r.body.data, "# TYPE test_workqueue_depth gauge\n"));
-	ck_assert_ptr_nonnull(strstr(r.body.data, "test_workqueue_depth{name=\"globaldatabase\"} 4\n"));
-	ck_assert_ptr_nonnull(strstr(r.body.data, "# TYPE test_reconcile_time_seconds histogram\n"));
-	ck_assert_ptr_nonnull(strstr(r.body.data, "test_reconcile_time_seconds_bucket{controller=\"globaldatabase\",le=\"1\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(r.body.data, "test_reconcile_time_seconds_bucket{controller=\"globaldatabase\",le=\"+Inf\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(r.body.data, "test_reconcile_time_seconds_count{controller=\"globaldatabase\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(r.body.data, "test_reconcile_time_seconds_sum{controller=\"globaldatabase\"} 20.5\n"));
+	ck_assert_ptr_nonnull(
+		strstr(r.body.data, "test_workqueue_depth{name=\"globaldatabase\"} 4\n"));
+	ck_assert_ptr_nonnull(
+		strstr(r.body.data, "# TYPE test_reconcile_time_seconds histogram\n"));
+	ck_assert_ptr_nonnull(strstr(
+		r.body.data,
+		"test_reconcile_time_seconds_bucket{controller=\"globaldatabase\",le=\"1\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(r.body.data, "test_reconcile_time_seconds_bucket{controller="
+						  "\"globaldatabase\",le=\"+Inf\"} 2\n"));
+	ck_assert_ptr_nonnull(
+		strstr(r.body.data,
+		       "test_reconcile_time_seconds_count{controller=\"globaldatabase\"} 2\n"));
+	ck_assert_ptr_nonnull(
+		strstr(r.body.data,
+		       "test_reconcile_time_seconds_sum{controller=\"globaldatabase\"} 20.5\n"));
 	base_buf_release(&r.body);
 
 	/* A later scrape sees later values: nothing is cached. */
 	base_metric_add(reqs, 2, "200", "GET");
 	request("GET", server_port(s), "/metrics", &r);
-	ck_assert_ptr_nonnull(strstr(r.body.data, "test_rest_client_requests_total{code=\"200\",method=\"GET\"} 5\n"));
+	ck_assert_ptr_nonnull(strstr(
+		r.body.data, "test_rest_client_requests_total{code=\"200\",method=\"GET\"} 5\n"));
 	base_buf_release(&r.body);
 	server_stop(s);
 }
@@ -132,7 +148,8 @@ START_TEST(healthz_answers_ok_and_verbose_lists_checks)
 	struct reply r;
 
 	ck_assert_int_eq(server_health_add(h, SERVER_HEALTHZ, "ping", server_check_flag, &up), 0);
-	ck_assert_int_eq(server_health_add(h, SERVER_HEALTHZ, "leader-election", server_check_flag, &up), 0);
+	ck_assert_int_eq(
+		server_health_add(h, SERVER_HEALTHZ, "leader-election", server_check_flag, &up), 0);
 	s = start(SERVER_ENDPOINT_HEALTH, h);
 
 	request("GET", server_port(s), "/healthz", &r);
@@ -163,13 +180,17 @@ START_TEST(readyz_fails_until_the_check_turns_healthy)
 	struct reply r;
 
 	ck_assert_int_eq(server_health_add(h, SERVER_READYZ, "ping", server_check_flag, &up), 0);
-	ck_assert_int_eq(server_health_add(h, SERVER_READYZ, "informer-sync", server_check_flag, &synced), 0);
+	ck_assert_int_eq(
+		server_health_add(h, SERVER_READYZ, "informer-sync", server_check_flag, &synced),
+		0);
 	s = start(SERVER_ENDPOINT_HEALTH, h);
 
 	/* Not synced: 500, always verbose, the reason withheld from the aggregate. */
 	request("GET", server_port(s), "/readyz", &r);
 	ck_assert_int_eq(r.status, 500);
-	ck_assert_str_eq(r.body.data, "[-]informer-sync failed: reason withheld\n[+]ping ok\nhealthz check failed\n");
+	ck_assert_str_eq(
+		r.body.data,
+		"[-]informer-sync failed: reason withheld\n[+]ping ok\nhealthz check failed\n");
 	base_buf_release(&r.body);
 	request("GET", server_port(s), "/readyz/informer-sync", &r);
 	ck_assert_int_eq(r.status, 500);
@@ -182,9 +203,10 @@ START_TEST(readyz_fails_until_the_check_turns_healthy)
 	/* Excluding the failing check makes the rest pass. */
 	request("GET", server_port(s), "/readyz?verbose&exclude=informer-sync&exclude=nosuch", &r);
 	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(r.body.data, "[+]informer-sync excluded: ok\n[+]ping ok\n"
-				      "warn: some health checks cannot be excluded: no matches for \"nosuch\"\n"
-				      "healthz check passed\n");
+	ck_assert_str_eq(r.body.data,
+			 "[+]informer-sync excluded: ok\n[+]ping ok\n"
+			 "warn: some health checks cannot be excluded: no matches for \"nosuch\"\n"
+			 "healthz check passed\n");
 	base_buf_release(&r.body);
 
 	atomic_store(&synced, 1);
@@ -221,8 +243,10 @@ END_TEST
 START_TEST(unknown_paths_are_404)
 {
 	struct server_health *h = server_health_new();
-	struct server *s = start(SERVER_ENDPOINT_HEALTH, h), *m = start(SERVER_ENDPOINT_METRICS, NULL);
-	static const char *paths[] = {"/", "/metrics", "/healthzz", "/healthz/nosuch", "/readyz/nosuch", "/debug/pprof"};
+	struct server *s = start(SERVER_ENDPOINT_HEALTH, h),
+		      *m = start(SERVER_ENDPOINT_METRICS, NULL);
+	static const char *paths[] = {
+		"/", "/metrics", "/healthzz", "/healthz/nosuch", "/readyz/nosuch", "/debug/pprof"};
 	struct reply r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
@@ -267,9 +291,19 @@ END_TEST
 
 START_TEST(addresses_parse_like_go_listen)
 {
-	static const char *good[] = {":8080", "127.0.0.1:8081", "[::1]:0", "localhost:9", "0.0.0.0:65535", "[::]:80"};
-	static const char *bad[] = {"", "8080", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "::1:80",
-				    "example.com:80", "1.2.3.4:-1", "1.2.3.4:+80", "[::1:80", "127.0.0.1:80x"};
+	static const char *good[] = {":8080",	    "127.0.0.1:8081", "[::1]:0",
+				     "localhost:9", "0.0.0.0:65535",  "[::]:80"};
+	static const char *bad[] = {"",
+				    "8080",
+				    "127.0.0.1",
+				    "127.0.0.1:",
+				    "127.0.0.1:65536",
+				    "::1:80",
+				    "example.com:80",
+				    "1.2.3.4:-1",
+				    "1.2.3.4:+80",
+				    "[::1:80",
+				    "127.0.0.1:80x"};
 	struct sockaddr_storage sa;
 	unsigned len;
 
@@ -288,7 +322,8 @@ START_TEST(a_busy_port_is_reported_as_in_use)
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", server_port(a));
 	ck_assert_int_eq(server_start(addr, SERVER_ENDPOINT_METRICS, NULL, &b), BASE_EEXIST);
 	ck_assert_ptr_null(b);
-	ck_assert_int_eq(server_start("127.0.0.1:0", SERVER_ENDPOINT_HEALTH, NULL, &b), BASE_EINVAL);
+	ck_assert_int_eq(server_start("127.0.0.1:0", SERVER_ENDPOINT_HEALTH, NULL, &b),
+			 BASE_EINVAL);
 	server_stop(a);
 	/* Stopping released the port. */
 	ck_assert_int_eq(server_start(addr, SERVER_ENDPOINT_METRICS, NULL, &b), 0);
@@ -301,16 +336,24 @@ START_TEST(check_names_are_validated_and_unique)
 	struct server_health *h = server_health_new();
 	atomic_int up = 1;
 
-	ck_assert_int_eq(server_health_add(h, SERVER_READYZ, "ok-name_1.x", server_check_flag, &up), 0);
-	ck_assert_int_eq(server_health_add(h, SERVER_READYZ, "ok-name_1.x", server_check_flag, &up), BASE_EEXIST);
+	ck_assert_int_eq(server_health_add(h, SERVER_READYZ, "ok-name_1.x", server_check_flag, &up),
+			 0);
+	ck_assert_int_eq(server_health_add(h, SERVER_READYZ, "ok-name_1.x", server_check_flag, &up),
+			 BASE_EEXIST);
 	/* The same name in the other set is a different check. */
-	ck_assert_int_eq(server_health_add(h, SERVER_HEALTHZ, "ok-name_1.x", server_check_flag, &up), 0);
-	ck_assert_int_eq(server_health_add(h, SERVER_READYZ, "", server_check_flag, &up), BASE_EINVAL);
-	ck_assert_int_eq(server_health_add(h, SERVER_READYZ, "a/b", server_check_flag, &up), BASE_EINVAL);
-	ck_assert_int_eq(server_health_add(h, SERVER_READYZ, "a b", server_check_flag, &up), BASE_EINVAL);
-	ck_assert_int_eq(server_health_add(h, SERVER_READYZ,
-					   "x123456789012345678901234567890123456789012345678901234567890123",
-					   server_check_flag, &up), BASE_EINVAL);
+	ck_assert_int_eq(
+		server_health_add(h, SERVER_HEALTHZ, "ok-name_1.x", server_check_flag, &up), 0);
+	ck_assert_int_eq(server_health_add(h, SERVER_READYZ, "", server_check_flag, &up),
+			 BASE_EINVAL);
+	ck_assert_int_eq(server_health_add(h, SERVER_READYZ, "a/b", server_check_flag, &up),
+			 BASE_EINVAL);
+	ck_assert_int_eq(server_health_add(h, SERVER_READYZ, "a b", server_check_flag, &up),
+			 BASE_EINVAL);
+	ck_assert_int_eq(server_health_add(
+				 h, SERVER_READYZ,
+				 "x123456789012345678901234567890123456789012345678901234567890123",
+				 server_check_flag, &up),
+			 BASE_EINVAL);
 	server_health_free(h);
 }
 END_TEST
@@ -328,7 +371,9 @@ static void *register_many(void *arg)
 
 	for (int i = 0; i < 50; i++) {
 		snprintf(name, sizeof(name), "c%d-%d", g->id, i);
-		ck_assert_int_eq(server_health_add(g->h, SERVER_READYZ, name, server_check_flag, &g->flag), 0);
+		ck_assert_int_eq(
+			server_health_add(g->h, SERVER_READYZ, name, server_check_flag, &g->flag),
+			0);
 	}
 	return NULL;
 }

@@ -50,8 +50,9 @@ def main():
     try:
         b.start_emulator()
         w = b.make_world()
-        man = w.gdb_manifest(healthCheck={"periodSeconds": a.period,
-                                          "timeoutSeconds": min(3, a.period - 1) or 1})
+        man = w.gdb_manifest(
+            healthCheck={"periodSeconds": a.period, "timeoutSeconds": min(3, a.period - 1) or 1}
+        )
         w.kubectl.apply(man)
         since = b.last_seq()
         load = harness.load_avg()
@@ -65,16 +66,22 @@ def main():
                 return c.get(c.health_port, "/readyz")[0] == 200
             except OSError:
                 return False
+
         wait_for(readyz, timeout=60, interval=0.01, what="/readyz")
         t_ready = time.time()
-        first = wait_for(lambda: [x for x in b.admin.calls() if x["seq"] > since],
-                         timeout=60, interval=0.02, what="the first AWS call")
+        first = wait_for(
+            lambda: [x for x in b.admin.calls() if x["seq"] > since],
+            timeout=60,
+            interval=0.02,
+            what="the first AWS call",
+        )
         t_first_call = min(x["time"] for x in first)
         first_action = min(first, key=lambda x: x["seq"])["action"]
 
         def adopted():
             cnd = w.condition("Ready")
             return cnd and cnd["status"] == "True"
+
         wait_for(adopted, timeout=90, interval=0.05, what="Ready=True")
         t_adopted = time.time()
         w.wait_condition("PrimaryHealthy", "True", timeout=60)
@@ -97,9 +104,11 @@ def main():
         print(f"exec -> first AWS call ({first_action}): {1000 * (t_first_call - t_exec):8.1f} ms")
         print(f"exec -> Ready=True observed:     {1000 * (t_adopted - t_exec):8.1f} ms")
         print(f"idle window {a.window:.0f} s (1 GlobalDatabase, probes every {a.period} s):")
-        print(f"  RSS min/max: {min(rss) / 1024:.1f} / {max(rss) / 1024:.1f} MiB; "
-              f"peak (VmHWM): {int(st['VmHWM'].split()[0]) / 1024:.1f} MiB; "
-              f"threads: {st['Threads']}")
+        print(
+            f"  RSS min/max: {min(rss) / 1024:.1f} / {max(rss) / 1024:.1f} MiB; "
+            f"peak (VmHWM): {int(st['VmHWM'].split()[0]) / 1024:.1f} MiB; "
+            f"threads: {st['Threads']}"
+        )
         print(f"  CPU: {cpu:.2f} % of one core")
     finally:
         b.close()

@@ -74,8 +74,9 @@ def window_mean_ms(before, after, role):
 def failures_by_reason(text):
     """globaldb_probe_failures_total summed over targets, by reason."""
     out = {}
-    for m in re.finditer(r'^globaldb_probe_failures_total\{[^}]*reason="([^"]+)"[^}]*\} (\S+)$',
-                         text, re.M):
+    for m in re.finditer(
+        r'^globaldb_probe_failures_total\{[^}]*reason="([^"]+)"[^}]*\} (\S+)$', text, re.M
+    ):
         out[m.group(1)] = out.get(m.group(1), 0) + float(m.group(2))
     return out
 
@@ -118,10 +119,25 @@ def main():
         for i in range(writers):
             prim, stby = pairs[i % args.pairs]
             w, r = f"w{i}", f"r{i}"
-            driver.set(name=w, kind="writer", host=prim.host, port=prim.port,
-                       user=prim.superuser, hbid=w, **policy)
-            driver.set(name=r, kind="reader", host=stby.host, port=stby.port,
-                       user=stby.superuser, hbid=w, lag_source=w, **policy)
+            driver.set(
+                name=w,
+                kind="writer",
+                host=prim.host,
+                port=prim.port,
+                user=prim.superuser,
+                hbid=w,
+                **policy,
+            )
+            driver.set(
+                name=r,
+                kind="reader",
+                host=stby.host,
+                port=stby.port,
+                user=stby.superuser,
+                hbid=w,
+                lag_source=w,
+                **policy,
+            )
             names += [w, r]
         # Warm up: every target healthy (its first probe runs within 1 s).
         deadline = time.monotonic() + 60 + 2 * args.period / 1000
@@ -131,8 +147,11 @@ def main():
             if pending:
                 time.sleep(0.5)
         if pending:
-            print(f"not healthy after warm-up: {len(pending)}, e.g. "
-                  f"{[driver.get(n) for n in sorted(pending)[:3]]}", file=sys.stderr)
+            print(
+                f"not healthy after warm-up: {len(pending)}, e.g. "
+                f"{[driver.get(n) for n in sorted(pending)[:3]]}",
+                file=sys.stderr,
+            )
             for srv in servers:
                 print(f"{srv.name} log tail:\n{srv.log_tail(5)}", file=sys.stderr)
             return 1
@@ -160,14 +179,16 @@ def main():
         lags = [driver.get(f"r{i}")["lag_ms"] for i in range(0, writers, max(1, writers // 50))]
         m1 = driver.metrics()
         cpu_pct = 100.0 * (cpu1 - cpu0) / (t1 - t0)
-        print(f"targets={args.targets} servers={2 * args.pairs} period_ms={args.period} "
-              f"window_s={t1 - t0:.1f} warmup_s={warm:.1f} cpu_percent={cpu_pct:.2f} "
-              f"rss_kb={rss} peak_rss_kb={hwm} threads={threads} probes={probes} "
-              f"expected_probes={expected:.0f} connects={connects} "
-              f"wakeups_per_s={wakeups / (t1 - t0):.1f} "
-              f"writer_mean_ms={window_mean_ms(m0, m1, 'writer'):.2f} "
-              f"reader_mean_ms={window_mean_ms(m0, m1, 'reader'):.2f} "
-              f"max_sampled_lag_ms={max(lags)} unhealthy={len(unhealthy)}")
+        print(
+            f"targets={args.targets} servers={2 * args.pairs} period_ms={args.period} "
+            f"window_s={t1 - t0:.1f} warmup_s={warm:.1f} cpu_percent={cpu_pct:.2f} "
+            f"rss_kb={rss} peak_rss_kb={hwm} threads={threads} probes={probes} "
+            f"expected_probes={expected:.0f} connects={connects} "
+            f"wakeups_per_s={wakeups / (t1 - t0):.1f} "
+            f"writer_mean_ms={window_mean_ms(m0, m1, 'writer'):.2f} "
+            f"reader_mean_ms={window_mean_ms(m0, m1, 'reader'):.2f} "
+            f"max_sampled_lag_ms={max(lags)} unhealthy={len(unhealthy)}"
+        )
         f0, f1 = failures_by_reason(m0), failures_by_reason(m1)
         failed = {r: int(n - f0.get(r, 0)) for r, n in f1.items() if n > f0.get(r, 0)}
         print(f"failed probes in the window, by reason: {failed or 'none'}")

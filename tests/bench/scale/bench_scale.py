@@ -26,7 +26,6 @@ import argparse
 import concurrent.futures
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -45,7 +44,7 @@ def report_api_requests(metrics_text, count):
         if not line.startswith("rest_client_requests_total{"):
             continue
         labels, value = line.rsplit(" ", 1)
-        kv = dict(part.split("=", 1) for part in labels[labels.index("{") + 1:-1].split(","))
+        kv = dict(part.split("=", 1) for part in labels[labels.index("{") + 1 : -1].split(","))
         key = (kv.get("method", "?").strip('"'), kv.get("code", "?").strip('"'))
         rows[key] = rows.get(key, 0) + float(value)
     print("\n| apiserver requests from the controller, exec -> all Ready | count | per object |")
@@ -90,11 +89,13 @@ class StartupCpu:
     The start-up is bound by these 2 cores; this says whose work it was."""
 
     def __init__(self, b, controller_pid, readiness):
-        self.procs = {"controller": controller_pid,
-                      "kube-apiserver": b.testenv["apiserver_pid"],
-                      "etcd": b.testenv["etcd_pid"],
-                      "AWS emulator (Python)": b.emu_proc.pid,
-                      "kubectl get -w": readiness.watch.proc.pid}
+        self.procs = {
+            "controller": controller_pid,
+            "kube-apiserver": b.testenv["apiserver_pid"],
+            "etcd": b.testenv["etcd_pid"],
+            "AWS emulator (Python)": b.emu_proc.pid,
+            "kubectl get -w": readiness.watch.proc.pid,
+        }
         self.t0, self.c0 = time.time(), self.sample()
 
     def sample(self):
@@ -110,8 +111,10 @@ class StartupCpu:
     def report(self):
         c1, wall = self.sample(), time.time() - self.t0
         hz = os.sysconf("SC_CLK_TCK")
-        print(f"\n| start-up CPU, exec -> all Ready ({wall:.0f} s wall, "
-              f"{2 * wall:.0f} CPU-s on 2 cores) | CPU-s |\n| --- | --- |")
+        print(
+            f"\n| start-up CPU, exec -> all Ready ({wall:.0f} s wall, "
+            f"{2 * wall:.0f} CPU-s on 2 cores) | CPU-s |\n| --- | --- |"
+        )
         for name in c1:
             print(f"| {name} | {(c1[name] - self.c0.get(name, 0)) / hz:.1f} |")
 
@@ -134,17 +137,34 @@ def create_one(w, i):
     """One global cluster of two regions, created as CloudFormation would (unbound)."""
     east, west = w.rds[EAST], w.rds[WEST]
     base = f"gdb{i:04d}"
-    c = east.create_db_cluster(DBClusterIdentifier=f"{base}-east", Engine="aurora-postgresql",
-                               EngineVersion="15.4", MasterUsername="postgres",
-                               MasterUserPassword=w.password)["DBCluster"]
-    east.create_db_instance(DBInstanceIdentifier=f"{base}-east-1", DBInstanceClass="db.r6g.large",
-                            Engine="aurora-postgresql", DBClusterIdentifier=f"{base}-east")
-    east.create_global_cluster(GlobalClusterIdentifier=f"{base}-global",
-                               SourceDBClusterIdentifier=c["DBClusterArn"])
-    west.create_db_cluster(DBClusterIdentifier=f"{base}-west", Engine="aurora-postgresql",
-                           EngineVersion="15.4", GlobalClusterIdentifier=f"{base}-global")
-    west.create_db_instance(DBInstanceIdentifier=f"{base}-west-1", DBInstanceClass="db.r6g.large",
-                            Engine="aurora-postgresql", DBClusterIdentifier=f"{base}-west")
+    c = east.create_db_cluster(
+        DBClusterIdentifier=f"{base}-east",
+        Engine="aurora-postgresql",
+        EngineVersion="15.4",
+        MasterUsername="postgres",
+        MasterUserPassword=w.password,
+    )["DBCluster"]
+    east.create_db_instance(
+        DBInstanceIdentifier=f"{base}-east-1",
+        DBInstanceClass="db.r6g.large",
+        Engine="aurora-postgresql",
+        DBClusterIdentifier=f"{base}-east",
+    )
+    east.create_global_cluster(
+        GlobalClusterIdentifier=f"{base}-global", SourceDBClusterIdentifier=c["DBClusterArn"]
+    )
+    west.create_db_cluster(
+        DBClusterIdentifier=f"{base}-west",
+        Engine="aurora-postgresql",
+        EngineVersion="15.4",
+        GlobalClusterIdentifier=f"{base}-global",
+    )
+    west.create_db_instance(
+        DBInstanceIdentifier=f"{base}-west-1",
+        DBInstanceClass="db.r6g.large",
+        Engine="aurora-postgresql",
+        DBClusterIdentifier=f"{base}-west",
+    )
     # Bound after creation: the four servers already replicate east -> west.
     w.admin.bind(EAST, f"{base}-east", w.servers["east-w"], w.servers["east-r"])
     w.admin.bind(WEST, f"{base}-west", w.servers["west-w"], w.servers["west-r"])
@@ -153,19 +173,27 @@ def create_one(w, i):
 def manifest(w, i, period, timeout):
     base = f"gdb{i:04d}"
     tmpl = {"engineVersion": "15.4", "instanceClass": "db.r6g.large", "instances": 1}
-    return {"apiVersion": "globaldb.io/v1alpha1", "kind": "GlobalDatabase",
-            "metadata": {"name": base, "namespace": w.ns},
-            "spec": {"globalClusterIdentifier": f"{base}-global", "primaryRegion": EAST,
-                     "regions": [{"name": EAST, "dbClusterIdentifier": f"{base}-east",
-                                  "template": tmpl},
-                                 {"name": WEST, "dbClusterIdentifier": f"{base}-west",
-                                  "template": tmpl}],
-                     "healthCheck": {"periodSeconds": period, "timeoutSeconds": timeout,
-                                     "failureThreshold": 3,
-                                     "credentialsSecretRef": {"name": "pg-probe"},
-                                     "sslMode": "disable"},
-                     "failover": {"mode": "Automatic", "method": "Managed",
-                                  "maxDataLossSeconds": 30}}}
+    return {
+        "apiVersion": "globaldb.io/v1alpha1",
+        "kind": "GlobalDatabase",
+        "metadata": {"name": base, "namespace": w.ns},
+        "spec": {
+            "globalClusterIdentifier": f"{base}-global",
+            "primaryRegion": EAST,
+            "regions": [
+                {"name": EAST, "dbClusterIdentifier": f"{base}-east", "template": tmpl},
+                {"name": WEST, "dbClusterIdentifier": f"{base}-west", "template": tmpl},
+            ],
+            "healthCheck": {
+                "periodSeconds": period,
+                "timeoutSeconds": timeout,
+                "failureThreshold": 3,
+                "credentialsSecretRef": {"name": "pg-probe"},
+                "sslMode": "disable",
+            },
+            "failover": {"mode": "Automatic", "method": "Managed", "maxDataLossSeconds": 30},
+        },
+    }
 
 
 class ReadyWatch:
@@ -178,8 +206,16 @@ class ReadyWatch:
 
     def __init__(self, b, ns):
         cols = 'custom-columns=N:.metadata.name,R:.status.conditions[?(@.type=="Ready")].status'
-        self.watch = harness.Watch(b.testenv["kubectl"], b.testenv["kubeconfig"], "-n", ns,
-                                   "globaldatabases", "--no-headers", "-o", cols)
+        self.watch = harness.Watch(
+            b.testenv["kubectl"],
+            b.testenv["kubeconfig"],
+            "-n",
+            ns,
+            "globaldatabases",
+            "--no-headers",
+            "-o",
+            cols,
+        )
 
     def count(self):
         """(objects Ready=True, objects seen)."""
@@ -201,11 +237,18 @@ def main():
     ap.add_argument("--period", type=int, default=5)
     ap.add_argument("--timeout", type=int, default=3)
     ap.add_argument("--window", type=float, default=120.0)
-    ap.add_argument("--log-level", default="info",
-                    help="the controller's (debug logs each status write and what changed)")
+    ap.add_argument(
+        "--log-level",
+        default="info",
+        help="the controller's (debug logs each status write and what changed)",
+    )
     ap.add_argument("--concurrency", type=int, default=4)
-    ap.add_argument("--settle", type=float, default=30.0,
-                    help="seconds between all Ready and the steady window (one round period)")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=30.0,
+        help="seconds between all Ready and the steady window (one round period)",
+    )
     ap.add_argument("--smoke", action="store_true", help="10 objects, 10 s window (CI)")
     a = ap.parse_args()
     if a.smoke:
@@ -229,18 +272,29 @@ def main():
         with concurrent.futures.ThreadPoolExecutor(8) as ex:
             list(ex.map(lambda i: create_one(w, i), range(a.count)))
         print(f"created {a.count} global clusters in {time.time() - t:.1f} s", flush=True)
-        wait_for(lambda: all(w.cluster(WEST, f"gdb{i:04d}-west")["Status"] == "available"
-                             for i in (0, a.count - 1)), timeout=120, what="clusters available")
+        wait_for(
+            lambda: all(
+                w.cluster(WEST, f"gdb{i:04d}-west")["Status"] == "available"
+                for i in (0, a.count - 1)
+            ),
+            timeout=120,
+            what="clusters available",
+        )
         items = [manifest(w, i, a.period, a.timeout) for i in range(a.count)]
         t = time.time()
-        w.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
-                                                         "items": items}))
+        w.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
+        )
         print(f"applied {a.count} GlobalDatabases in {time.time() - t:.1f} s", flush=True)
 
         load = harness.load_avg()
         readiness = ReadyWatch(b, w.ns)
-        t_exec = b.start_controller(extra_args=("--log-level", a.log_level,
-                                                "--concurrency", str(a.concurrency)))
+        t_exec = b.start_controller(
+            extra_args=("--log-level", a.log_level, "--concurrency", str(a.concurrency))
+        )
         c = b.controller
         startup = StartupCpu(b, c.proc.pid, readiness)
         last = [0, 0]
@@ -249,8 +303,8 @@ def main():
             assert c.proc.poll() is None, "controller exited:\n" + c.log_text()[-3000:]
             last[:] = readiness.count()
             return last[0] == a.count
-        wait_for(all_ready, timeout=600, interval=0.2,
-                 what=f"all {a.count} Ready (last: {last})")
+
+        wait_for(all_ready, timeout=600, interval=0.2, what=f"all {a.count} Ready (last: {last})")
         t_ready = time.time() - t_exec
         print(f"all {a.count} Ready {t_ready:.1f} s after exec", flush=True)
         startup.report()
@@ -280,12 +334,16 @@ def main():
         ready_after, _ = readiness.count()
         readiness.close()
 
-        print(f"\n## scale: {a.count} GlobalDatabases, probes every {a.period} s "
-              f"(timeout {a.timeout} s), concurrency {a.concurrency}, load {load}")
+        print(
+            f"\n## scale: {a.count} GlobalDatabases, probes every {a.period} s "
+            f"(timeout {a.timeout} s), concurrency {a.concurrency}, load {load}"
+        )
         print("| measure | result |\n| --- | --- |")
         print(f"| exec -> all Ready | {t_ready:.1f} s |")
-        print(f"| RSS while settling ({a.settle:.0f} s after all Ready; max) | "
-              f"{max(settle_rss) / 1024:.1f} MiB |")
+        print(
+            f"| RSS while settling ({a.settle:.0f} s after all Ready; max) | "
+            f"{max(settle_rss) / 1024:.1f} MiB |"
+        )
         print(f"| steady CPU over {a.window:.0f} s | {cpu:.2f} % of one core |")
         print(f"| steady RSS (max / last) | {max(rss) / 1024:.1f} / {rss[-1] / 1024:.1f} MiB |")
         print(f"| threads | {threads(pid)} |")

@@ -44,13 +44,13 @@ from moto.rds.responses import RDSResponse
 import pgenv
 
 DEFAULT_DELAYS = {
-    "cluster_create": 3.0,     # DBCluster creating -> available
-    "cluster_modify": 2.0,     # DBCluster modifying -> available (ModifyDBCluster)
-    "cluster_promote": 3.0,    # DBCluster promoting -> available (RemoveFromGlobalCluster)
-    "failover_pending": 1.0,   # FailoverState pending
-    "failover_run": 2.0,       # FailoverState switching-over / failing-over
-    "failover_finish": 1.0,    # after the IsWriter flip, before FailoverState clears
-    "resync": 3.0,             # SynchronizationStatus pending-resync after a re-add
+    "cluster_create": 3.0,  # DBCluster creating -> available
+    "cluster_modify": 2.0,  # DBCluster modifying -> available (ModifyDBCluster)
+    "cluster_promote": 3.0,  # DBCluster promoting -> available (RemoveFromGlobalCluster)
+    "failover_pending": 1.0,  # FailoverState pending
+    "failover_run": 2.0,  # FailoverState switching-over / failing-over
+    "failover_finish": 1.0,  # after the IsWriter flip, before FailoverState clears
+    "resync": 3.0,  # SynchronizationStatus pending-resync after a re-add
 }
 FAST_DELAYS = {k: 0.0 for k in DEFAULT_DELAYS}
 
@@ -79,9 +79,12 @@ class Binding:
         return [s for s in (self.writer, self.reader) if s is not None]
 
     def to_dict(self):
-        return {"region": self.region, "dbClusterIdentifier": self.cluster_id,
-                "writer": self.writer.to_dict(secrets=False),
-                "reader": self.reader.to_dict(secrets=False) if self.reader else None}
+        return {
+            "region": self.region,
+            "dbClusterIdentifier": self.cluster_id,
+            "writer": self.writer.to_dict(secrets=False),
+            "reader": self.reader.to_dict(secrets=False) if self.reader else None,
+        }
 
 
 class Extension:
@@ -90,10 +93,10 @@ class Extension:
     def __init__(self):
         self.lock = threading.RLock()
         self.delays = dict(DEFAULT_DELAYS)
-        self.bindings = {}        # (region, cluster id) -> Binding
-        self.outages = {}         # region -> {"mode", "pg", "services"}
-        self.errors = []          # background failures, newest last
-        self.generation = 0       # bumped by reset(); stale workers stop
+        self.bindings = {}  # (region, cluster id) -> Binding
+        self.outages = {}  # region -> {"mode", "pg", "services"}
+        self.errors = []  # background failures, newest last
+        self.generation = 0  # bumped by reset(); stale workers stop
         # How long a switchover waits for the target to catch up before it
         # is cancelled (Aurora waits for full synchronisation).
         self.switchover_sync_timeout = 60.0
@@ -116,8 +119,12 @@ class Extension:
                     stale = gen != self.generation
                     if not stale:
                         self.errors.append({"time": time.time(), "what": msg})
-                print(f"awsemu: background {msg}{' (after a reset)' if stale else ''}\n"
-                      f"{traceback.format_exc()}", file=sys.stderr, flush=True)
+                print(
+                    f"awsemu: background {msg}{' (after a reset)' if stale else ''}\n"
+                    f"{traceback.format_exc()}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         t = threading.Thread(target=body, name=f"awsemu-{name}", daemon=True)
         t.start()
@@ -207,7 +214,6 @@ class Extension:
             pgenv.set_upstream(server, upstream)
         return len(work)
 
-
     def lag(self):
         """Replication of every bound secondary, measured on its primary's writer."""
         with self.lock:
@@ -219,19 +225,34 @@ class Extension:
                 for m in gc.members:
                     b = self.binding_of(m)
                     if b is not None and not m.is_writer:
-                        todo.append((gc.global_cluster_identifier, m.db_cluster_arn, m.region,
-                                     w.writer, b.writer))
+                        todo.append(
+                            (
+                                gc.global_cluster_identifier,
+                                m.db_cluster_arn,
+                                m.region,
+                                w.writer,
+                                b.writer,
+                            )
+                        )
         out = []
         for gid, arn, region, primary, standby in todo:
-            entry = {"globalClusterIdentifier": gid, "dbClusterArn": arn, "region": region,
-                     "streaming": False, "lagBytes": None, "replayLagSeconds": None,
-                     "error": None}
+            entry = {
+                "globalClusterIdentifier": gid,
+                "dbClusterArn": arn,
+                "region": region,
+                "streaming": False,
+                "lagBytes": None,
+                "replayLagSeconds": None,
+                "error": None,
+            }
             try:
                 rows = primary.sql(
                     "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,"
                     " extract(epoch FROM replay_lag)::float8, state"
                     " FROM pg_stat_replication WHERE application_name = %s",
-                    params=(standby.name,), timeout=2)
+                    params=(standby.name,),
+                    timeout=2,
+                )
                 if rows:
                     entry["lagBytes"], entry["replayLagSeconds"] = rows[0][0], rows[0][1]
                     entry["streaming"] = rows[0][2] == "streaming"
@@ -252,8 +273,10 @@ def _all_globals():
 
 def _cluster_of(binding):
     for cluster in _all_clusters():
-        if (cluster.region == binding.region
-                and cluster.db_cluster_identifier.lower() == binding.cluster_id):
+        if (
+            cluster.region == binding.region
+            and cluster.db_cluster_identifier.lower() == binding.cluster_id
+        ):
             return cluster
     return None
 
@@ -264,6 +287,7 @@ def _needs_readd(binding):
 
 
 # -- moto lookups ------------------------------------------------------------
+
 
 def _backend(account, region):
     return rds_models.rds_backends[account][region]
@@ -330,6 +354,7 @@ def _has_instances(cluster):
 
 # -- model patches -----------------------------------------------------------
 
+
 def _cluster_status(self):
     st = getattr(self, "_emu_status", None)
     if st:
@@ -377,8 +402,11 @@ def _global_members(self):
     _init_global(self)
     out = []
     for m in self.members:
-        d = {"DBClusterArn": m.db_cluster_arn, "IsWriter": bool(m.is_writer),
-             "SynchronizationStatus": self._emu_sync.get(m.db_cluster_arn, "connected")}
+        d = {
+            "DBClusterArn": m.db_cluster_arn,
+            "IsWriter": bool(m.is_writer),
+            "SynchronizationStatus": self._emu_sync.get(m.db_cluster_arn, "connected"),
+        }
         if m.is_writer:
             d["Readers"] = [r.db_cluster_arn for r in self.members if not r.is_writer]
         else:
@@ -423,6 +451,7 @@ def _install_model_patches():
 
 
 # -- transitions ---------------------------------------------------------------
+
 
 def _transient(cluster, status, delay, work=None, then=None):
     """Show status on cluster until work() is done and delay has passed."""
@@ -494,9 +523,10 @@ def _pg_switchover(src, dst):
     try:
         new.wait_replayed(pgenv.checkpoint_lsn(old), timeout=EXT.switchover_sync_timeout)
     except pgenv.PgEnvError:
-        old.start()   # the cancel path: the old primary takes writes again
-        raise Cancelled(f"{dst.db_cluster_identifier} did not catch up with "
-                        f"{src.db_cluster_identifier}") from None
+        old.start()  # the cancel path: the old primary takes writes again
+        raise Cancelled(
+            f"{dst.db_cluster_identifier} did not catch up with {src.db_cluster_identifier}"
+        ) from None
     new.promote()
     pgenv.rejoin_as_standby(old, new)
 
@@ -566,8 +596,9 @@ def _readd_when_reachable(gc, old, gen):
         snap_id = f"rds:unplanned-global-failover-{old.db_cluster_identifier}-{stamp}"
         backend = old.backend
         if snap_id not in backend.cluster_snapshots:
-            backend.create_db_cluster_snapshot(old.db_cluster_identifier, snap_id,
-                                               snapshot_type="automated")
+            backend.create_db_cluster_snapshot(
+                old.db_cluster_identifier, snap_id, snapshot_type="automated"
+            )
         ob, nb = EXT.binding_of(old), EXT.binding_of(_writer_of(gc))
     t0 = time.monotonic()
     try:
@@ -589,6 +620,7 @@ def _readd_when_reachable(gc, old, gen):
 
 # -- response handlers ---------------------------------------------------------
 
+
 def create_global_cluster(self):
     p = self.params
     gid = p["GlobalClusterIdentifier"]
@@ -598,31 +630,47 @@ def create_global_cluster(self):
     src_id = p.get("SourceDBClusterIdentifier")
     if not src_id:
         gc = gb.create_global_cluster(
-            global_cluster_identifier=gid, source_db_cluster_identifier=None,
-            engine=p.get("Engine"), engine_version=p.get("EngineVersion"),
+            global_cluster_identifier=gid,
+            source_db_cluster_identifier=None,
+            engine=p.get("Engine"),
+            engine_version=p.get("EngineVersion"),
             storage_encrypted=p.get("StorageEncrypted"),
-            deletion_protection=p.get("DeletionProtection"))
+            deletion_protection=p.get("DeletionProtection"),
+        )
         _init_global(gc)
         return ActionResult({"GlobalCluster": gc})
-    inherited = [k for k in ("Engine", "EngineVersion", "DatabaseName", "StorageEncrypted")
-                 if p.get(k) is not None]
+    inherited = [
+        k
+        for k in ("Engine", "EngineVersion", "DatabaseName", "StorageEncrypted")
+        if p.get(k) is not None
+    ]
     if inherited:
-        raise Fault("InvalidParameterCombination",
-                    f"{', '.join(inherited)} must not be specified with SourceDBClusterIdentifier; "
-                    "they are inherited from the source cluster.")
+        raise Fault(
+            "InvalidParameterCombination",
+            f"{', '.join(inherited)} must not be specified with SourceDBClusterIdentifier; "
+            "they are inherited from the source cluster.",
+        )
     src = _find_cluster(self.current_account, self.region, src_id)
     other = _global_of(src)
     if other is not None:
-        raise Fault("InvalidDBClusterStateFault",
-                    f"DB cluster {src.db_cluster_identifier} is already a member of global "
-                    f"cluster {other.global_cluster_identifier}.")
+        raise Fault(
+            "InvalidDBClusterStateFault",
+            f"DB cluster {src.db_cluster_identifier} is already a member of global "
+            f"cluster {other.global_cluster_identifier}.",
+        )
     if src.status != "available":
-        raise Fault("InvalidDBClusterStateFault",
-                    f"DB cluster {src.db_cluster_identifier} is not available (status {src.status}).")
+        raise Fault(
+            "InvalidDBClusterStateFault",
+            f"DB cluster {src.db_cluster_identifier} is not available (status {src.status}).",
+        )
     gc = gb.create_global_cluster(
-        global_cluster_identifier=gid, source_db_cluster_identifier=None,
-        engine=src.engine, engine_version=src.engine_version,
-        storage_encrypted=src.storage_encrypted, deletion_protection=p.get("DeletionProtection"))
+        global_cluster_identifier=gid,
+        source_db_cluster_identifier=None,
+        engine=src.engine,
+        engine_version=src.engine_version,
+        storage_encrypted=src.storage_encrypted,
+        deletion_protection=p.get("DeletionProtection"),
+    )
     _init_global(gc)
     gc.database_name = src.database_name
     gc.members.append(src)
@@ -633,8 +681,10 @@ def create_global_cluster(self):
 
 def describe_global_clusters(self):
     p = self.params
-    gcs = sorted(_global_backend(self.current_account).global_clusters.values(),
-                 key=lambda g: g.global_cluster_identifier)
+    gcs = sorted(
+        _global_backend(self.current_account).global_clusters.values(),
+        key=lambda g: g.global_cluster_identifier,
+    )
     gid = p.get("GlobalClusterIdentifier")
     if gid:
         gcs = [g for g in gcs if g.global_cluster_identifier == gid.lower()]
@@ -649,8 +699,10 @@ def describe_global_clusters(self):
         _init_global(g)
     max_records = int(p.get("MaxRecords") or 100)
     if not 20 <= max_records <= 100:
-        raise Fault("InvalidParameterValue",
-                    f"Invalid value {max_records} for MaxRecords. Must be between 20 and 100")
+        raise Fault(
+            "InvalidParameterValue",
+            f"Invalid value {max_records} for MaxRecords. Must be between 20 and 100",
+        )
     start = 0
     marker = p.get("Marker")
     if marker:
@@ -658,7 +710,7 @@ def describe_global_clusters(self):
             start = int(marker)
         except ValueError:
             raise Fault("InvalidParameterValue", "Invalid Marker") from None
-    page = gcs[start:start + max_records]
+    page = gcs[start : start + max_records]
     result = {"GlobalClusters": page}
     if start + max_records < len(gcs):
         result["Marker"] = str(start + max_records)
@@ -670,17 +722,22 @@ def remove_from_global_cluster(self):
     gc = _get_global(self.current_account, p["GlobalClusterIdentifier"])
     cluster = _find_cluster(self.current_account, self.region, p["DbClusterIdentifier"])
     if cluster not in gc.members:
-        raise Fault("InvalidParameterValue",
-                    f"DB cluster {cluster.db_cluster_arn} is not a member of global cluster "
-                    f"{gc.global_cluster_identifier}.")
+        raise Fault(
+            "InvalidParameterValue",
+            f"DB cluster {cluster.db_cluster_arn} is not a member of global cluster "
+            f"{gc.global_cluster_identifier}.",
+        )
     if _busy(gc):
-        raise Fault("InvalidGlobalClusterStateFault",
-                    f"Global cluster {gc.global_cluster_identifier} is not available "
-                    f"(status {gc.status}).")
+        raise Fault(
+            "InvalidGlobalClusterStateFault",
+            f"Global cluster {gc.global_cluster_identifier} is not available (status {gc.status}).",
+        )
     if cluster.is_writer and len(gc.members) > 1:
-        raise Fault("InvalidGlobalClusterStateFault",
-                    f"DB cluster {cluster.db_cluster_identifier} is the primary of global cluster "
-                    f"{gc.global_cluster_identifier}; remove the secondary clusters first.")
+        raise Fault(
+            "InvalidGlobalClusterStateFault",
+            f"DB cluster {cluster.db_cluster_identifier} is the primary of global cluster "
+            f"{gc.global_cluster_identifier}; remove the secondary clusters first.",
+        )
     was_writer = cluster.is_writer
     gc.members.remove(cluster)
     gc._emu_sync.pop(cluster.db_cluster_arn, None)
@@ -697,25 +754,34 @@ def _global_operation(self, data_loss):
     gc = _get_global(self.current_account, p["GlobalClusterIdentifier"])
     target = _find_cluster(self.current_account, self.region, p["TargetDbClusterIdentifier"])
     if target not in gc.members:
-        raise Fault("InvalidParameterValue",
-                    f"DB cluster {target.db_cluster_arn} is not a member of global cluster "
-                    f"{gc.global_cluster_identifier}.")
+        raise Fault(
+            "InvalidParameterValue",
+            f"DB cluster {target.db_cluster_arn} is not a member of global cluster "
+            f"{gc.global_cluster_identifier}.",
+        )
     if _busy(gc):
-        raise Fault("InvalidGlobalClusterStateFault",
-                    f"Global cluster {gc.global_cluster_identifier} is not available "
-                    f"(status {gc.status}); another operation is in progress.")
+        raise Fault(
+            "InvalidGlobalClusterStateFault",
+            f"Global cluster {gc.global_cluster_identifier} is not available "
+            f"(status {gc.status}); another operation is in progress.",
+        )
     if target.is_writer:
-        raise Fault("InvalidParameterValue",
-                    f"DB cluster {target.db_cluster_arn} is already the primary cluster of global "
-                    f"cluster {gc.global_cluster_identifier}.")
+        raise Fault(
+            "InvalidParameterValue",
+            f"DB cluster {target.db_cluster_arn} is already the primary cluster of global "
+            f"cluster {gc.global_cluster_identifier}.",
+        )
     if not _has_instances(target):
-        raise Fault("InvalidDBClusterStateFault",
-                    f"DB cluster {target.db_cluster_identifier} has no DB instances (headless); "
-                    "add a DB instance to it first.")
+        raise Fault(
+            "InvalidDBClusterStateFault",
+            f"DB cluster {target.db_cluster_identifier} has no DB instances (headless); "
+            "add a DB instance to it first.",
+        )
     if target.status != "available":
-        raise Fault("InvalidDBClusterStateFault",
-                    f"DB cluster {target.db_cluster_identifier} is not available "
-                    f"(status {target.status}).")
+        raise Fault(
+            "InvalidDBClusterStateFault",
+            f"DB cluster {target.db_cluster_identifier} is not available (status {target.status}).",
+        )
     src = _writer_of(gc)
     if not data_loss:
         problems = []
@@ -729,14 +795,18 @@ def _global_operation(self, data_loss):
             if EXT.region_down(m.region):
                 problems.append(f"{m.db_cluster_identifier} is unreachable")
         if problems:
-            raise Fault("InvalidGlobalClusterStateFault",
-                        f"Global cluster {gc.global_cluster_identifier} is not healthy enough to "
-                        f"switch over: {'; '.join(problems)}. Use a failover with AllowDataLoss.")
+            raise Fault(
+                "InvalidGlobalClusterStateFault",
+                f"Global cluster {gc.global_cluster_identifier} is not healthy enough to "
+                f"switch over: {'; '.join(problems)}. Use a failover with AllowDataLoss.",
+            )
     gc.status = "failing-over" if data_loss else "switching-over"
-    gc.failover_state = {"Status": "pending",
-                         "FromDbClusterArn": src.db_cluster_arn if src else None,
-                         "ToDbClusterArn": target.db_cluster_arn,
-                         "IsDataLossAllowed": bool(data_loss)}
+    gc.failover_state = {
+        "Status": "pending",
+        "FromDbClusterArn": src.db_cluster_arn if src else None,
+        "ToDbClusterArn": target.db_cluster_arn,
+        "IsDataLossAllowed": bool(data_loss),
+    }
     _run_global_op(gc, src, target, data_loss)
     return ActionResult({"GlobalCluster": gc})
 
@@ -744,8 +814,10 @@ def _global_operation(self, data_loss):
 def failover_global_cluster(self):
     p = self.params
     if p.get("AllowDataLoss") is not None and p.get("Switchover") is not None:
-        raise Fault("InvalidParameterCombination",
-                    "AllowDataLoss and Switchover can't be specified together.")
+        raise Fault(
+            "InvalidParameterCombination",
+            "AllowDataLoss and Switchover can't be specified together.",
+        )
     return _global_operation(self, data_loss=bool(p.get("AllowDataLoss")))
 
 
@@ -763,12 +835,15 @@ def create_db_cluster(self):
     gid = p.get("GlobalClusterIdentifier")
     gc = _get_global(self.current_account, gid) if gid else None
     if gc is not None and _busy(gc):
-        raise Fault("InvalidGlobalClusterStateFault",
-                    f"Global cluster {gc.global_cluster_identifier} is not available.")
+        raise Fault(
+            "InvalidGlobalClusterStateFault",
+            f"Global cluster {gc.global_cluster_identifier} is not available.",
+        )
     if gc is not None and any(m.region == self.region for m in gc.members):
-        raise Fault("InvalidGlobalClusterStateFault",
-                    f"Global cluster {gc.global_cluster_identifier} already has a member in "
-                    f"{self.region}.")
+        raise Fault(
+            "InvalidGlobalClusterStateFault",
+            f"Global cluster {gc.global_cluster_identifier} already has a member in {self.region}.",
+        )
     result = _moto_create_db_cluster(self)
     cluster = _backend(self.current_account, self.region).clusters[p["DBClusterIdentifier"]]
     if gc is not None:
@@ -779,8 +854,13 @@ def create_db_cluster(self):
         def synced():
             gc._emu_sync[cluster.db_cluster_arn] = "connected"
 
-        _transient(cluster, "creating", EXT.delays["cluster_create"],
-                   _seed_secondary(gc, cluster), then=synced)
+        _transient(
+            cluster,
+            "creating",
+            EXT.delays["cluster_create"],
+            _seed_secondary(gc, cluster),
+            then=synced,
+        )
     else:
         _transient(cluster, "creating", EXT.delays["cluster_create"], _ensure_writable(cluster))
     return result
@@ -789,13 +869,16 @@ def create_db_cluster(self):
 def delete_db_cluster(self):
     p = self.params
     cluster = _backend(self.current_account, self.region).clusters.get(
-        p.get("DBClusterIdentifier") or "")
+        p.get("DBClusterIdentifier") or ""
+    )
     if cluster is not None:
         gc = _global_of(cluster)
         if gc is not None:
-            raise Fault("InvalidDBClusterStateFault",
-                        f"DB cluster {cluster.db_cluster_identifier} is a member of global cluster "
-                        f"{gc.global_cluster_identifier}; remove it from the global cluster first.")
+            raise Fault(
+                "InvalidDBClusterStateFault",
+                f"DB cluster {cluster.db_cluster_identifier} is a member of global cluster "
+                f"{gc.global_cluster_identifier}; remove it from the global cluster first.",
+            )
     result = _moto_delete_db_cluster(self)
     if cluster is not None:
         # Automated backups go with the cluster (DeleteAutomatedBackups
@@ -803,9 +886,11 @@ def delete_db_cluster(self):
         # the same name within the minute then collides with its own backup.
         snaps = cluster.backend.cluster_snapshots
         for sid, snap in list(snaps.items()):
-            if (snap.snapshot_type == "automated" and snap.cluster.db_cluster_identifier
-                    == cluster.db_cluster_identifier and not sid.startswith(
-                        "rds:unplanned-global-failover-")):
+            if (
+                snap.snapshot_type == "automated"
+                and snap.cluster.db_cluster_identifier == cluster.db_cluster_identifier
+                and not sid.startswith("rds:unplanned-global-failover-")
+            ):
                 del snaps[sid]
     return result
 
@@ -829,12 +914,13 @@ def describe_db_clusters(self):
     try:
         max_records = int(self.params.get("MaxRecords") or 100)
     except ValueError:
-        raise Fault("InvalidParameterValue", "MaxRecords must be a number.")
+        raise Fault("InvalidParameterValue", "MaxRecords must be a number.") from None
     if not 20 <= max_records <= 100:
         raise Fault("InvalidParameterValue", "MaxRecords must be between 20 and 100.")
     filters = {f["Name"]: f["Values"] for f in self.params.get("Filters", [])}
     clusters = self.backend.describe_db_clusters(
-        db_cluster_identifier=self.params.get("DBClusterIdentifier"), filters=filters)
+        db_cluster_identifier=self.params.get("DBClusterIdentifier"), filters=filters
+    )
     clusters.sort(key=lambda c: c.db_cluster_identifier)
     marker = self.params.get("Marker")
     if marker:

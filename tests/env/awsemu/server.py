@@ -34,8 +34,11 @@ from urllib.parse import parse_qs, parse_qsl
 
 from werkzeug.serving import make_server
 
-from moto.moto_server.werkzeug_app import (DomainDispatcherApplication, MotoRequestHandler,
-                                           create_backend_app)
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 
 import pgenv
 
@@ -86,12 +89,14 @@ class Call:
         self.method = environ.get("REQUEST_METHOD", "GET")
         self.path = environ.get("PATH_INFO", "/")
         self.query = environ.get("QUERY_STRING", "")
-        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items()
-                   if k.startswith("HTTP_")}
+        headers = {
+            k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
+        }
         self.content_type = environ.get("CONTENT_TYPE", "")
         auth = headers.get("authorization", "")
         m = _CRED_RE.search(auth) or _CRED_RE.search(
-            "Credential=" + (parse_qs(self.query).get("X-Amz-Credential", [""])[0]))
+            "Credential=" + (parse_qs(self.query).get("X-Amz-Credential", [""])[0])
+        )
         self.region = m.group(3) if m else None
         self.service = m.group(4) if m else None
         if self.region is None:
@@ -109,7 +114,8 @@ class Call:
             except ValueError:
                 self.params = {}
         elif "x-www-form-urlencoded" in self.content_type or (
-                self.method == "GET" and "Action=" in self.query):
+            self.method == "GET" and "Action=" in self.query
+        ):
             self.protocol = "query"
             raw = body.decode("utf-8", "replace") if body else self.query
             pairs = parse_qsl(raw, keep_blank_values=True)
@@ -138,14 +144,19 @@ def _error_response(call, status, code, message):
     reason = {400: "Bad Request", 503: "Service Unavailable"}.get(status, "Error")
     if call.protocol == "json":
         body = json.dumps({"__type": code, "message": message}).encode()
-        headers = [("Content-Type", "application/x-amz-json-1.1"),
-                   ("x-amzn-RequestId", rid), ("x-amzn-ErrorType", code)]
+        headers = [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("x-amzn-RequestId", rid),
+            ("x-amzn-ErrorType", code),
+        ]
     else:
         kind = "Sender" if status < 500 else "Receiver"
         ns = f' xmlns="{_ROUTE53_NS}"' if call.protocol == "rest-xml" else ""
-        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse{ns}><Error>'
-                f"<Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message>"
-                f"</Error><RequestId>{rid}</RequestId></ErrorResponse>").encode()
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse{ns}><Error>'
+            f"<Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message>"
+            f"</Error><RequestId>{rid}</RequestId></ErrorResponse>"
+        ).encode()
         headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", rid)]
     headers.append(("Content-Length", str(len(body))))
     return f"{status} {reason}", headers, body
@@ -217,8 +228,11 @@ class Middleware:
             entry["status"], entry["error"] = 400, code
             start_response(status, headers)
             return [out]
-        cacheable = (self.describe_ttl > 0 and call.action is not None
-                     and call.action.startswith(("Describe", "List", "Get")))
+        cacheable = (
+            self.describe_ttl > 0
+            and call.action is not None
+            and call.action.startswith(("Describe", "List", "Get"))
+        )
         key = (call.service, call.region, call.action, call.query, body)
         if not cacheable:
             self.describe_cache.clear()
@@ -239,11 +253,18 @@ class Middleware:
             chunks = list(self.moto_app(environ, capture))
         out = b"".join(chunks)
         if cacheable and captured.get("status") == 200:
-            self.describe_cache[key] = (time.monotonic(), 200, captured["line"],
-                                        captured["headers"], out)
+            self.describe_cache[key] = (
+                time.monotonic(),
+                200,
+                captured["line"],
+                captured["headers"],
+                out,
+            )
         entry["status"] = captured.get("status")
         if entry["status"] and entry["status"] >= 400:
-            m = re.search(rb"<Code>([^<]+)</Code>", out) or re.search(rb'"__type":\s*"([^"]+)"', out)
+            m = re.search(rb"<Code>([^<]+)</Code>", out) or re.search(
+                rb'"__type":\s*"([^"]+)"', out
+            )
             entry["error"] = m.group(1).decode() if m else None
         return [out]
 
@@ -251,15 +272,18 @@ class Middleware:
         mode = outage["mode"]
         if mode == "5xx":
             status, headers, out = _error_response(
-                call, 503, "ServiceUnavailable",
-                "Service is unavailable. Please try again later.")
+                call, 503, "ServiceUnavailable", "Service is unavailable. Please try again later."
+            )
             entry["status"], entry["error"] = 503, "ServiceUnavailable"
             start_response(status, headers)
             return [out]
         if mode == "hang":
             deadline = time.monotonic() + HANG_MAX_SECONDS
-            while (EXT.outages.get(call.region) is outage and not _client_gone(environ)
-                   and time.monotonic() < deadline):
+            while (
+                EXT.outages.get(call.region) is outage
+                and not _client_gone(environ)
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.05)
         _drop_connection(environ)
         entry["status"] = None
@@ -287,11 +311,19 @@ class Middleware:
             return hit
 
     def log(self, call):
-        entry = {"seq": next(self.seq), "time": time.time(),
-                 "timeRFC3339": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
-                 "service": call.service, "region": call.region, "action": call.action,
-                 "protocol": call.protocol, "params": call.params,
-                 "status": None, "error": None, "injected": None}
+        entry = {
+            "seq": next(self.seq),
+            "time": time.time(),
+            "timeRFC3339": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
+            "service": call.service,
+            "region": call.region,
+            "action": call.action,
+            "protocol": call.protocol,
+            "params": call.params,
+            "status": None,
+            "error": None,
+            "injected": None,
+        }
         with self.log_lock:
             self.calls.append(entry)
             if len(self.calls) > CALL_LOG_MAX:
@@ -315,7 +347,7 @@ class Middleware:
 
     def admin(self, environ, start_response):
         method = environ.get("REQUEST_METHOD", "GET")
-        path = environ.get("PATH_INFO", "/")[len("/_awsemu"):].rstrip("/") or "/"
+        path = environ.get("PATH_INFO", "/")[len("/_awsemu") :].rstrip("/") or "/"
         query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length > 0 else b""
@@ -327,8 +359,10 @@ class Middleware:
         except pgenv.PgEnvError as e:
             status, payload = 500, {"error": str(e)}
         out = json.dumps(payload, default=str).encode()
-        start_response(f"{status} {'OK' if status < 400 else 'Error'}",
-                       [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
+        start_response(
+            f"{status} {'OK' if status < 400 else 'Error'}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(out)))],
+        )
         return [out]
 
     def route(self, method, path, query, body):
@@ -359,9 +393,11 @@ class Middleware:
                     EXT.delays.update({k: float(v) for k, v in delays.items()})
                     if timeout is not None:
                         EXT.switchover_sync_timeout = float(timeout)
-            return 200, {"delays": EXT.delays,
-                         "switchoverSyncTimeout": EXT.switchover_sync_timeout,
-                         "describeCacheSeconds": self.describe_ttl}
+            return 200, {
+                "delays": EXT.delays,
+                "switchoverSyncTimeout": EXT.switchover_sync_timeout,
+                "describeCacheSeconds": self.describe_ttl,
+            }
         if path == "/calls":
             if method == "DELETE":
                 with self.log_lock:
@@ -383,8 +419,9 @@ class Middleware:
                 region, mode = body["region"], body.get("mode", "5xx")
                 if mode not in ("hang", "5xx", "reset", "off"):
                     raise ValueError(f"bad outage mode {mode!r}")
-                EXT.set_outage(region, mode, pg=body.get("pg", "freeze"),
-                               services=body.get("services"))
+                EXT.set_outage(
+                    region, mode, pg=body.get("pg", "freeze"), services=body.get("services")
+                )
             return 200, {"outages": EXT.outages}
         if path == "/throttle":
             if method == "POST":
@@ -393,14 +430,17 @@ class Middleware:
                     raise ValueError("fraction must be within [0, 1]")
                 if "seed" in body:
                     self.rng.seed(body["seed"])
-                self.throttle = {"fraction": fraction, "services": body.get("services"),
-                                 "regions": body.get("regions"), "actions": body.get("actions"),
-                                 "remaining": body.get("count")}
+                self.throttle = {
+                    "fraction": fraction,
+                    "services": body.get("services"),
+                    "regions": body.get("regions"),
+                    "actions": body.get("actions"),
+                    "remaining": body.get("count"),
+                }
             return 200, {"throttle": self.throttle}
         if path == "/replication" and method == "POST":
             n = EXT.set_replication(body["region"], bool(body.get("paused")))
-            return 200, {"region": body["region"], "paused": bool(body.get("paused")),
-                         "servers": n}
+            return 200, {"region": body["region"], "paused": bool(body.get("paused")), "servers": n}
         if path == "/bind" and method == "POST":
             writer = pgenv.server_from_dict(body["writer"])
             reader = pgenv.server_from_dict(body["reader"]) if body.get("reader") else None
@@ -420,6 +460,7 @@ class Middleware:
                 return 200, {"errors": list(EXT.errors)}
         if path == "/reset" and method == "POST":
             from moto.core.base_backend import BackendDict
+
             self.reset_state()
             with EXT.lock:
                 BackendDict.reset()
@@ -437,15 +478,17 @@ class Emulator:
         if delays is not None:
             EXT.delays.update(delays)
         self.app = Middleware(DomainDispatcherApplication(create_backend_app))
-        self.server = make_server(host, port, self.app, threaded=True,
-                                  request_handler=MotoRequestHandler)
+        self.server = make_server(
+            host, port, self.app, threaded=True, request_handler=MotoRequestHandler
+        )
         self.host, self.port = self.server.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"
         self.thread = None
 
     def start(self):
-        self.thread = threading.Thread(target=self.server.serve_forever, name="awsemu-http",
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, name="awsemu-http", daemon=True
+        )
         self.thread.start()
         return self
 
