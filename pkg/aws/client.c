@@ -664,8 +664,9 @@ int aws_client_do(struct aws_client *c, const struct aws_request *req, struct aw
 	struct aws_error local;
 	char *base_url = NULL;
 	const char *signing_region = NULL;
-	struct base_backoff bo = {c->cfg.retry_base_ms, c->cfg.retry_cap_ms, 0, 0};
-	int64_t deadline = base_now_mono_ms() + c->cfg.call_timeout_ms;
+	const struct base_clock *clk = c->cfg.clock;
+	struct base_backoff bo = {c->cfg.retry_base_ms, c->cfg.retry_cap_ms, 0, 0, clk};
+	int64_t deadline = base_clock_now_ms(clk) + c->cfg.call_timeout_ms;
 	int attempts = 0, last_cost = 0, refreshed = 0, reskewed = 0, rc;
 
 	memset(resp, 0, sizeof(*resp));
@@ -681,7 +682,7 @@ int aws_client_do(struct aws_client *c, const struct aws_request *req, struct aw
 	}
 	for (;;) {
 		struct attempt att;
-		int64_t remaining = deadline - base_now_mono_ms();
+		int64_t remaining = deadline - base_clock_now_ms(clk);
 		int64_t timeout = c->cfg.attempt_timeout_ms;
 		int cost;
 
@@ -736,14 +737,14 @@ int aws_client_do(struct aws_client *c, const struct aws_request *req, struct aw
 		{
 			int64_t delay = base_backoff_next(&bo);
 
-			if (base_now_mono_ms() + delay >= deadline) {
+			if (base_clock_now_ms(clk) + delay >= deadline) {
 				size_t l = strlen(err->message);
 
 				snprintf(err->message + l, sizeof(err->message) - l,
 					 " (call deadline reached after %d attempts)", attempts);
 				break;
 			}
-			base_sleep_ms(delay);
+			base_clock_sleep_ms(clk, delay);
 		}
 	}
 	free(base_url);

@@ -46,6 +46,7 @@
 
 #include "pkg/aws/error.h"
 #include "pkg/base/buf.h"
+#include "pkg/base/timeutil.h"
 
 struct aws_creds_provider;
 
@@ -60,6 +61,8 @@ struct aws_client_config {
 	int64_t call_timeout_ms;    /* whole call including retries; 0 -> 60000 */
 	size_t max_response_bytes;  /* response body cap; 0 -> 8 MiB */
 	const char *endpoint_url; /* copied; overrides every service (tests); NULL = env/default */
+	/* Deadlines, backoff sleeps and jitter; borrowed; NULL = the real clock (tests: virtual). */
+	const struct base_clock *clock;
 };
 
 struct aws_client;

@@ -3,6 +3,7 @@
  * seeded from the kernel; it is for jitter, never for secrets.
  */
 #include "pkg/base/backoff.h"
+#include "pkg/base/timeutil.h"
 
 #include <sys/random.h>
 #include <time.h>
@@ -58,6 +59,7 @@ int64_t base_rand_range(int64_t lo, int64_t hi)
 int64_t base_backoff_next(struct base_backoff *b)
 {
 	int64_t delay = b->base_ms;
+	uint64_t r;
 
 	for (unsigned i = 0; i < b->attempt && delay < b->cap_ms; i++)
 		delay *= 2;
@@ -65,10 +67,11 @@ int64_t base_backoff_next(struct base_backoff *b)
 		delay = b->cap_ms;
 	if (b->attempt < 64)
 		b->attempt++;
+	r = base_clock_rand64(b->clock);
 	if (b->jitter <= 0)
-		return base_rand_range(0, delay);
-	return delay + (int64_t)((double)delay * b->jitter *
-				 ((double)(base_rand64() >> 11) / 9007199254740992.0));
+		return (int64_t)(r % ((uint64_t)delay + 1));
+	return delay +
+	       (int64_t)((double)delay * b->jitter * ((double)(r >> 11) / 9007199254740992.0));
 }
 
 void base_backoff_reset(struct base_backoff *b)

@@ -12,11 +12,14 @@
 
 #include <stdint.h>
 
+struct base_clock;
+
 struct base_backoff {
-	int64_t base_ms;  /* first delay */
-	int64_t cap_ms;	  /* largest delay before jitter */
-	double jitter;	  /* 0 = full jitter; > 0 = add up to jitter * delay */
-	unsigned attempt; /* delays handed out since the last reset */
+	int64_t base_ms;		/* first delay */
+	int64_t cap_ms;			/* largest delay before jitter */
+	double jitter;			/* 0 = full jitter; > 0 = add up to jitter * delay */
+	unsigned attempt;		/* delays handed out since the last reset */
+	const struct base_clock *clock; /* its random source; NULL = base_rand64 */
 };
 
 /* Returns the next delay in milliseconds and counts the attempt. */

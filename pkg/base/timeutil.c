@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "pkg/base/backoff.h"
 #include "pkg/base/err.h"
 
 static int64_t clock_ms(clockid_t id)
@@ -160,6 +161,24 @@ void base_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_cond_timedwait(cond, mu, &ts);
+}
+
+int64_t base_clock_now_ms(const struct base_clock *clk)
+{
+	return clk && clk->now_ms ? clk->now_ms(clk->ud) : base_now_mono_ms();
+}
+
+void base_clock_sleep_ms(const struct base_clock *clk, int64_t ms)
+{
+	if (clk && clk->sleep_ms)
+		clk->sleep_ms(clk->ud, ms);
+	else
+		base_sleep_ms(ms);
+}
+
+uint64_t base_clock_rand64(const struct base_clock *clk)
+{
+	return clk && clk->rand64 ? clk->rand64(clk->ud) : base_rand64();
 }
 
 void base_sleep_ms(int64_t ms)

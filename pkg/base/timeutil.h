@@ -44,4 +44,22 @@ void base_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms);
 /* Sleeps for ms milliseconds (restarting after signals). */
 void base_sleep_ms(int64_t ms);
 
+/*
+ * Time and chance, as a parameter. Code whose outcome depends on how long
+ * things take and on random jitter (retry loops with deadlines) takes a
+ * clock, so its tests run on virtual time with a chosen random sequence and
+ * assert exact outcomes whatever the machine's load. A NULL clock, or a NULL
+ * member, is the real one: the monotonic clock, nanosleep, base_rand64.
+ */
+struct base_clock {
+	int64_t (*now_ms)(void *ud);		/* monotonic milliseconds */
+	void (*sleep_ms)(void *ud, int64_t ms); /* advances now_ms by ms */
+	uint64_t (*rand64)(void *ud);		/* uniformly random bits */
+	void *ud;
+};
+
+int64_t base_clock_now_ms(const struct base_clock *clk);
+void base_clock_sleep_ms(const struct base_clock *clk, int64_t ms);
+uint64_t base_clock_rand64(const struct base_clock *clk);
+
 #endif
