@@ -665,7 +665,8 @@ int aws_client_do(struct aws_client *c, const struct aws_request *req, struct aw
 	char *base_url = NULL;
 	const char *signing_region = NULL;
 	const struct base_clock *clk = c->cfg.clock;
-	struct base_backoff bo = {c->cfg.retry_base_ms, c->cfg.retry_cap_ms, 0, 0, clk};
+	struct base_backoff bo = {
+		.base_ms = c->cfg.retry_base_ms, .cap_ms = c->cfg.retry_cap_ms, .clock = clk};
 	int64_t deadline = base_clock_now_ms(clk) + c->cfg.call_timeout_ms;
 	int attempts = 0, last_cost = 0, refreshed = 0, reskewed = 0, rc;
 

@@ -396,8 +396,10 @@ static void start_op(struct ctx *c, enum gdb_op_type type, enum gdb_op_method me
 		     const char *source, const char *target, enum gdb_step step)
 {
 	struct gdb_operation *op = &c->st->operation;
+	int64_t prev = op->id > c->st->last_operation.id ? op->id : c->st->last_operation.id;
 
 	gdb_operation_release(op);
+	op->id = prev + 1;
 	op->type = type;
 	op->method = method;
 	op->source_region = source ? xstrdup(source) : NULL;

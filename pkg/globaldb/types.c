@@ -625,7 +625,8 @@ static int decode_operation(struct dctx *c, const json_t *o, struct gdb_operatio
 	char *step = NULL;
 	int v, rc;
 
-	if ((rc = get_enum(c, o, "type", op_type_names, 4, 0, &v)) < 0)
+	if ((rc = get_int(c, o, "id", 0, 0, INT64_MAX / 2, &op->id)) < 0 ||
+	    (rc = get_enum(c, o, "type", op_type_names, 4, 0, &v)) < 0)
 		return rc;
 	op->type = v;
 	if ((rc = get_enum(c, o, "method", op_method_names, 4, 0, &v)) < 0)
@@ -821,6 +822,8 @@ static json_t *encode_operation(const struct gdb_operation *op, int last)
 {
 	json_t *o = json_object();
 
+	if (op->id > 0)
+		json_object_set_new(o, "id", json_integer(op->id));
 	put_str(o, "type", op_type_names[op->type]);
 	put_str(o, "method", op_method_names[op->method]);
 	put_str(o, "targetRegion", op->target_region);

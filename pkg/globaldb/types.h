@@ -217,6 +217,13 @@ struct gdb_region_status {
 };
 
 struct gdb_operation {
+	/*
+	 * The operation's number on this object: 1 for the first, one more for
+	 * each later one; lastOperation keeps it. What a reader (a test, a
+	 * dashboard, a runbook) matches an operation by: two operations can start
+	 * within one second, which startedTime cannot tell apart.
+	 */
+	int64_t id;
 	enum gdb_op_type type; /* GDB_OP_NONE: no operation */
 	enum gdb_op_method method;
 	char *target_region;

@@ -109,7 +109,7 @@ static void evict_oldest(json_t *cache)
 /* One write with retries. 0 or the last error. */
 static int send_one(struct kube_recorder *r, struct pending *p)
 {
-	struct base_backoff bo = {200, 10000, 0.5, 0};
+	struct base_backoff bo = {.base_ms = 200, .cap_ms = 10000, .jitter = 0.5};
 	struct kube_status st;
 	char *key = iso_key(p);
 	json_t *entry = json_object_get(r->series, key);

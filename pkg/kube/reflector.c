@@ -151,8 +151,9 @@ static int on_event(void *ud, enum kube_event_type type, json_t *obj)
 static void *run(void *arg)
 {
 	struct kube_reflector *r = arg;
-	struct base_backoff bo = {KUBE_REFLECTOR_BACKOFF_BASE_MS, KUBE_REFLECTOR_BACKOFF_CAP_MS,
-				  1.0, 0};
+	struct base_backoff bo = {.base_ms = KUBE_REFLECTOR_BACKOFF_BASE_MS,
+				  .cap_ms = KUBE_REFLECTOR_BACKOFF_CAP_MS,
+				  .jitter = 1.0};
 	int64_t last_backoff_ms = base_now_mono_ms();
 	int need_list = 1;
 

@@ -135,10 +135,6 @@ class SecondSet:
         return m
 
 
-def rfc3339_now():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
-
-
 def last_seq(emulator):
     return max((c["seq"] for c in emulator.calls()), default=0)
 
@@ -253,7 +249,7 @@ def test_throttling_converges_without_a_call_storm(
             target = WEST
             while time.time() - t0 < duration - 5:
                 cur = EAST if target == WEST else WEST
-                begin = rfc3339_now()
+                begin = gdb.op_mark()
                 seq0 = last_seq(emulator)
                 m0 = time.monotonic()
                 gdb.patch_spec(primaryRegion=target)
@@ -365,7 +361,7 @@ def test_throttling_converges_without_a_call_storm(
 
 
 def timed_switchover(gdb, world, target, timeout=180):
-    begin = rfc3339_now()
+    begin = gdb.op_mark()
     m0 = time.monotonic()
     gdb.patch_spec(primaryRegion=target)
     last = gdb.wait_operation("Switchover", begin, timeout=timeout)
@@ -455,7 +451,7 @@ def test_a_hanging_region_does_not_hold_up_other_work(
             # region (the call is made there), so it waits, says so, and calls
             # nothing into the hang ...
             seq_o = last_seq(emulator)
-            begin_o = rfc3339_now()
+            begin_o = orders.op_mark()
             orders.patch_spec(primaryRegion=WEST)
             gen = orders.get()["metadata"]["generation"]
 

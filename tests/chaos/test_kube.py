@@ -42,7 +42,6 @@ from test_aws import (
     SecondSet,
     duplicated_calls,
     last_seq,
-    rfc3339_now,
     running_controller,
 )
 
@@ -232,7 +231,7 @@ def restart_during_switchover(world, emulator, gdb, moment):
     emulator.delays(failover_pending=3, failover_run=8, failover_finish=5)
     world.write_rows(EAST, "orders-east", "before", 30)
     seq0 = last_seq(emulator)
-    begin = rfc3339_now()
+    begin = gdb.op_mark()
     gdb.patch_spec(primaryRegion=WEST)
 
     def at_moment():
@@ -362,7 +361,7 @@ def test_restart_the_moment_the_spec_changes(
         gdb.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
         world.write_rows(EAST, "orders-east", "before", 30)
         seq0 = last_seq(emulator)
-        begin = rfc3339_now()
+        begin = gdb.op_mark()
         gdb.patch_spec(primaryRegion=WEST)
         # In-process (the same code as `testenv.py restart-apiserver`), so the
         # SIGTERM follows the patch by milliseconds, not a Python start-up.
@@ -401,7 +400,7 @@ def test_compaction_forces_a_relist_and_the_intent_is_kept(
         down = restart_apiserver()
         # Straight after the restart, before the controller's reflector (in its
         # backoff) watches again: two spec changes, the last one what counts.
-        begin = rfc3339_now()
+        begin = gdb.op_mark()
         if order == "compact-then-patch":
             rev = compact_etcd()
         gdb.patch_spec(dns={"ttlSeconds": 7})
@@ -545,7 +544,7 @@ def test_everything_changed_during_a_dropped_watch_is_acted_on(
         pid = ctl.proc.pid
 
         down = restart_apiserver()
-        begin = rfc3339_now()
+        begin = orders.op_mark()
         orders.patch_spec(dns={"ttlSeconds": 7})
         orders.patch_spec(primaryRegion=WEST)
         world.kubectl("-n", world.ns, "delete", "globaldatabase", "legacy", "--wait=false")

@@ -618,12 +618,19 @@ class Gdb:
         evs.sort(key=lambda e: e.get("eventTime") or e["metadata"]["creationTimestamp"])
         return evs
 
-    def wait_operation(self, otype, started_after, timeout=180):
-        """The lastOperation of type otype that started at or after started_after (RFC 3339)."""
+    def op_mark(self):
+        """The newest operation id in status, before an action: wait_operation(type, mark)
+        then waits for an operation started after it. Ids, not start times: two
+        operations can start within one second."""
+        st = self.status()
+        return max((st.get(k) or {}).get("id", 0) for k in ("operation", "lastOperation"))
+
+    def wait_operation(self, otype, mark, timeout=180):
+        """The finished operation of type otype with an id above mark (from op_mark)."""
 
         def done():
             last = self.status().get("lastOperation") or {}
-            assert last.get("type") == otype and last.get("startedTime", "") >= started_after, (
+            assert last.get("type") == otype and last.get("id", 0) > mark, (
                 f"{self.name}: lastOperation {last}"
             )
             return last

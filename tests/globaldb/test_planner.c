@@ -174,6 +174,7 @@ static void op(enum gdb_op_type type, enum gdb_op_method method, enum gdb_step s
 	gdb_set_str(&o->source_region, source);
 	gdb_set_str(&o->target_region, target);
 	o->attempts = attempts;
+	o->id = 12;
 	o->started_ms = W.now - age_ms - 60 * SEC;
 	o->step_started_ms = W.now - age_ms;
 }
@@ -187,6 +188,7 @@ static void last_op(enum gdb_op_type type, enum gdb_op_method method, enum gdb_o
 	o->type = type;
 	o->method = method;
 	o->result = res;
+	o->id = 11;
 	gdb_set_str(&o->source_region, source);
 	gdb_set_str(&o->target_region, target);
 	o->started_ms = W.now - age_ms - 120 * SEC;
@@ -1331,6 +1333,16 @@ START_TEST(test_table)
 			      r->refusal);
 
 	/* Invariants of every plan. */
+	if (p.status.operation.type != GDB_OP_NONE) {
+		/* Every operation has a number of its own: a new one takes the next. */
+		const struct gdb_operation *in = &W.st.operation;
+		int64_t prev = in->id > W.st.last_operation.id ? in->id : W.st.last_operation.id;
+
+		if (in->type == GDB_OP_NONE || p.status.operation.started_ms != in->started_ms)
+			ck_assert_int_eq(p.status.operation.id, prev + 1);
+		else
+			ck_assert_int_eq(p.status.operation.id, in->id);
+	}
 	ck_assert_int_ge(p.requeue_after_ms, 0);
 	ck_assert_int_le(p.requeue_after_ms, GDB_REQUEUE_MAX_MS);
 	if (non_idempotent(p.action.kind))

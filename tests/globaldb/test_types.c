@@ -158,7 +158,8 @@ static const char *rich_status =
 	"\"clusterStatus\":\"available\",\"synchronizationStatus\":\"connected\",\"writerHealthy\":"
 	"true,"
 	"\"consecutiveFailures\":0,\"lastProbeTime\":\"2026-11-27T03:59:59Z\"}],"
-	"\"operation\":{\"type\":\"Fallback\",\"method\":\"DetachAndPromote\",\"targetRegion\":"
+	"\"operation\":{\"id\":8,\"type\":\"Fallback\",\"method\":\"DetachAndPromote\","
+	"\"targetRegion\":"
 	"\"us-"
 	"east-1\","
 	"\"sourceRegion\":\"us-west-2\",\"step\":\"CreateInstances\",\"startedTime\":\"2026-11-"
@@ -168,7 +169,8 @@ static const char *rich_status =
 	"\"globalClusterIdentifier\":\"orders-global-2\",\"lostWritesSnapshot\":\"orders-east-lost-"
 	"writes-1\","
 	"\"steps\":[{\"name\":\"FenceOldWriter\",\"durationSeconds\":300}]},"
-	"\"lastOperation\":{\"type\":\"Failover\",\"method\":\"DetachAndPromote\",\"targetRegion\":"
+	"\"lastOperation\":{\"id\":7,\"type\":\"Failover\",\"method\":\"DetachAndPromote\","
+	"\"targetRegion\":"
 	"\"us-west-2\","
 	"\"sourceRegion\":\"us-east-1\",\"startedTime\":\"2026-11-27T02:58:00Z\",\"message\":"
 	"\"completed\","
@@ -189,6 +191,8 @@ START_TEST(test_status_round_trips)
 	ck_assert_msg(gdb_status_decode(in, &st, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(st.operation.step, GDB_STEP_CREATE_INSTANCES);
 	ck_assert_int_eq(st.last_operation.result, GDB_RESULT_SUCCEEDED);
+	ck_assert_int_eq(st.operation.id, 8);
+	ck_assert_int_eq(st.last_operation.id, 7);
 	ck_assert_int_eq(st.regions[1].writer_healthy, 1);
 	ck_assert_int_eq(st.regions[0].writer_healthy, -1);
 	out = gdb_status_encode(&st);
