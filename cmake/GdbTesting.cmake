@@ -79,5 +79,5 @@ function(gdb_pytest)
            COMMAND ${GDB_PYTHON} -m pytest -q -p no:cacheprovider ${T_ARGS} ${T_DIR}
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   _gdb_test_properties(${T_NAME} TIMEOUT "${T_TIMEOUT}" LABELS "${T_LABELS}"
-                       FIXTURES "${T_FIXTURES}" ENV "PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/env" ${T_ENV})
+                       FIXTURES "${T_FIXTURES}" ENV "PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/env:${CMAKE_SOURCE_DIR}/tests/support" ${T_ENV})
 endfunction()

@@ -12,6 +12,7 @@ import time
 import urllib.request
 
 import pytest
+from elf import hardening
 
 SRC = os.environ.get("GDB_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 with open(os.path.join(SRC, "CMakeLists.txt")) as _f:
@@ -97,6 +98,12 @@ def test_binary_is_static_and_needs_no_loader(root):
     assert "(NEEDED)" not in hdr, hdr
     for d in LIB_DIRS:
         assert not os.path.isdir(root + d) or not os.listdir(root + d), d
+
+
+def test_binary_in_the_image_is_hardened(root):
+    # The shipped binary may be stripped: its headers still tell PIE, RELRO and NX.
+    h = hardening(root + BIN, symbols=False)
+    assert h == {"pie": True, "static": True, "relro": True, "bind_now": True, "nx_stack": True}, h
 
 
 def test_image_holds_the_binary_its_ca_bundle_and_licences_only(root):
