@@ -2,7 +2,7 @@
  * creds.h - AWS credentials: the SDKs' default provider chain, cached and
  * refreshed before expiry.
  *
- * The chain (PROTOCOLS.md §6.1, botocore's order), first match wins:
+ * The chain (docs/aws-protocols.md §6.1, botocore's order), first match wins:
  *   1. environment: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY
  *      [+ AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION]; a key id without a
  *      secret is an error, not a fall-through;

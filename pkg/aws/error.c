@@ -1,6 +1,6 @@
 /*
  * AWS error decoding and classification. The classification tables follow
- * botocore's standard retry mode (PROTOCOLS.md §1.5) and the per-service error
+ * botocore's standard retry mode (docs/aws-protocols.md §1.5) and the per-service error
  * lists in the models; anything unknown falls back on the HTTP status.
  */
 #include "pkg/aws/error.h"

@@ -3,7 +3,7 @@
  * 2014-10-31): global clusters, DB clusters, DB instances and cluster
  * snapshots, with typed requests and results.
  *
- * Every call names the region it goes to (PROTOCOLS.md §2.1: switchover in
+ * Every call names the region it goes to (docs/aws-protocols.md §2.1: switchover in
  * the current primary's region, failover and detach in the target's region,
  * a cluster operation in the cluster's own region). Pass DB clusters in
  * global-cluster calls as ARNs.

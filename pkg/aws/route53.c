@@ -2,7 +2,7 @@
  * Route 53 over restXml. Request bodies are built with every value
  * XML-escaped; the list query is built already canonical (keys in the order
  * identifier, maxitems, name, type, values strictly percent-encoded), so the
- * URL sent and the string signed cannot disagree (PROTOCOLS.md §7.2).
+ * URL sent and the string signed cannot disagree (docs/aws-protocols.md §7.2).
  */
 #include "pkg/aws/route53.h"
 

@@ -1,5 +1,5 @@
 /*
- * SigV4 signing. The four steps of PROTOCOLS.md §7.1 map onto four helpers:
+ * SigV4 signing. The four steps of docs/aws-protocols.md §7.1 map onto four helpers:
  * canonical_request() builds the canonical request text, sts_text() the string
  * to sign, derive_key() the HMAC chain, and aws_sigv4_sign() ties them
  * together and formats the Authorization header. Everything is computed into

@@ -6,7 +6,7 @@
  * temporary credentials, X-Amz-Security-Token to the request before signing),
  * at the time it is given. That keeps it testable against the official
  * sigv4-test-suite vectors, and keeps libcurl's housekeeping headers (Expect,
- * Accept, Content-Length, User-Agent) out of the signature (PROTOCOLS.md §8).
+ * Accept, Content-Length, User-Agent) out of the signature (docs/aws-protocols.md §8).
  *
  * Canonicalisation is the one for every service but S3: the path is normalised
  * (".", "..", "//" resolved) and percent-encoded; the query is decoded,
@@ -64,7 +64,7 @@ int aws_sigv4_sign(const struct aws_sigv4_request *req, const struct aws_sigv4_k
 void aws_sigv4_result_release(struct aws_sigv4_result *r);
 
 /*
- * Query-string presigning (PROTOCOLS.md §7.3): returns a newly allocated URL
+ * Query-string presigning (docs/aws-protocols.md §7.3): returns a newly allocated URL
  * "<scheme_host><path>?<canonical query>&X-Amz-Signature=<hex>" where the
  * query carries query_params (already a raw query string, may be NULL) plus
  * X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires,

@@ -454,7 +454,7 @@ START_TEST(test_global_cluster_with_failover_state_decodes)
 	struct aws_rds_global_cluster_list l;
 	const struct aws_rds_global_cluster *g;
 
-	/* The element layout of PROTOCOLS.md §2.2, during a switchover. */
+	/* The element layout of docs/aws-protocols.md §2.2, during a switchover. */
 	script.ok_body =
 		"<DescribeGlobalClustersResponse "
 		"xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">"

@@ -4,8 +4,9 @@
  * request after the first few, which we use to create an IAM user, its access
  * key and an allow-all policy. Then signed POSTs of all three protocols must
  * pass, a wrong secret must fail with SignatureDoesNotMatch, and temporary
- * credentials must pass only with their X-Amz-Security-Token (PROTOCOLS.md
- * §9.3; moto cannot verify signed GETs, so only POSTs are checked here).
+ * credentials must pass only with their X-Amz-Security-Token
+ * (docs/aws-protocols.md §9.3; moto cannot verify signed GETs, so only POSTs
+ * are checked here).
  */
 #include <check.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@ the test environment (kube-apiserver + etcd with the CRD and the controller's
 RBAC), the AWS emulator with realistic-but-short delays, four PostgreSQL
 servers bound to the two Aurora clusters, and the controller binary as a
 local process with the ServiceAccount's kubeconfig. Then it tells the story
-of /work/shared/seed-runbook.md with kubectl as the only client:
+of the seed runbook (docs/demo.md) with kubectl as the only client:
 
   1. existing infrastructure: orders-east (writer) + orders-west in
      orders-global, a Route 53 zone, an application Deployment;
