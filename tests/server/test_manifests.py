@@ -79,8 +79,24 @@ def test_deployment_is_locked_down_and_highly_available():
         "name": "POD_NAMESPACE",
         "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
     } in c["env"]
+    # The pod never borrows the node's IAM identity unless the operator says so.
+    assert {"name": "AWS_EC2_METADATA_DISABLED", "value": "true"} in c["env"]
     # The controller's shutdown deadline (25 s) fits in the grace period.
     assert spec["terminationGracePeriodSeconds"] >= 30
+
+
+def test_network_policy_admits_only_the_monitoring_namespace_to_metrics():
+    p = one("NetworkPolicy", "globaldb-controller")
+    spec = p["spec"]
+    assert spec["podSelector"] == one("Deployment")["spec"]["selector"]
+    assert spec["policyTypes"] == ["Ingress"]
+    # One rule: the metrics port, from the monitoring namespace. Nothing reaches
+    # the health port but the kubelet on the pod's own node (always allowed).
+    [rule] = spec["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": "metrics"}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
 
 
 def test_metrics_service_targets_the_metrics_port():
