@@ -772,9 +772,13 @@ static int is_paused(const struct ctx *c)
 }
 
 /*
- * An approval is an RFC 3339 time no earlier than the start of the operation
- * it approves (a stale annotation from last month approves nothing).
- * 1 approved, 0 not, -1 malformed.
+ * An approval is an RFC 3339 time between the start of the operation it
+ * approves and now: a stale annotation from last month approves nothing, and
+ * neither does one dated in the future, which would otherwise approve every
+ * recommendation until that date and turn Manual into Automatic. Each
+ * approval is thereby used once: the next recommendation starts after it.
+ * Clocks may differ by up to GDB_APPROVAL_CLOCK_SKEW_MS.
+ * 1 approved, 0 not, -1 malformed or refused.
  */
 static int approved(struct ctx *c, const char *value, const char *annotation)
 {
@@ -785,6 +789,13 @@ static int approved(struct ctx *c, const char *value, const char *annotation)
 	if (base_time_parse(value, &t) < 0) {
 		refuse(c, "InvalidApproval",
 		       "annotation %s must be an RFC 3339 time, not \"%.64s\"", annotation, value);
+		return -1;
+	}
+	if (t > c->now + GDB_APPROVAL_CLOCK_SKEW_MS) {
+		refuse(c, "ApprovalInFuture",
+		       "annotation %s is dated %.40s, in the future: an approval counts only at a "
+		       "time between the recommendation and now; set it to the current time",
+		       annotation, value);
 		return -1;
 	}
 	return t >= c->st->operation.started_ms / 1000 * 1000;

@@ -51,6 +51,8 @@
 #define GDB_MAX_SWITCHOVER_ATTEMPTS 5
 /* After a fallback's region came back, wait this long for Aurora's failover snapshot. */
 #define GDB_SNAPSHOT_WAIT_MS (10 * 60 * 1000)
+/* An approval annotation dated later than now plus this is refused (ApprovalInFuture). */
+#define GDB_APPROVAL_CLOCK_SKEW_MS (2 * 60 * 1000)
 /*
  * Requeue intervals. NOW follows a call whose answer is its whole result (a
  * Route 53 change id, an SSM put, a restart): the next step needs no waiting

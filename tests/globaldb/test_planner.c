@@ -518,6 +518,24 @@ static void m_approve_failover_stale(void)
 	base_time_format(W.now - 86400 * SEC, approve_old, sizeof(approve_old));
 	W.obs.approve_failover = approve_old;
 }
+static char approve_future[40];
+static void m_approve_failover_future(void)
+{
+	/* Set last night for "any failover until tomorrow": Manual would act like Automatic. */
+	base_time_format(W.now + 86400 * SEC, approve_future, sizeof(approve_future));
+	W.obs.approve_failover = approve_future;
+}
+static void m_approve_failover_skewed(void)
+{
+	/* The operator's laptop runs a minute ahead. */
+	base_time_format(W.now + 60 * SEC, approve_future, sizeof(approve_future));
+	W.obs.approve_failover = approve_future;
+}
+static void m_approve_fallback_future(void)
+{
+	base_time_format(W.now + 86400 * SEC, approve_future, sizeof(approve_future));
+	W.obs.approve_fallback = approve_future;
+}
 static void m_approve_failover_garbage(void)
 {
 	W.obs.approve_failover = "yes please";
@@ -1128,6 +1146,8 @@ static const struct row rows[] = {
 	{"manual: recommend and wait", {m_manual, m_east_failing, m_east_api_down}, A(RECOMMEND_FAILOVER), WEST, S(AWAITING_APPROVAL), "AwaitingFailoverApproval", NULL, "FailoverRecommended", NULL},
 	{"manual: approved now fails over", {m_manual, m_east_failing, m_east_api_down, m_op_awaiting_failover, m_approve_failover_now}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "FailoverApproved", NULL},
 	{"manual: a stale approval approves nothing", {m_manual, m_east_failing, m_east_api_down, m_op_awaiting_failover, m_approve_failover_stale}, A(RECOMMEND_FAILOVER), WEST, S(AWAITING_APPROVAL), "AwaitingFailoverApproval", NULL, NULL, NULL},
+	{"manual: a future-dated approval approves nothing", {m_manual, m_east_failing, m_east_api_down, m_op_awaiting_failover, m_approve_failover_future}, A(RECOMMEND_FAILOVER), WEST, S(AWAITING_APPROVAL), "ApprovalInFuture", NULL, "ApprovalInFuture", "ApprovalInFuture"},
+	{"manual: an approval a minute ahead (clock skew) counts", {m_manual, m_east_failing, m_east_api_down, m_op_awaiting_failover, m_approve_failover_skewed}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "FailoverApproved", NULL},
 	{"manual: a malformed approval is reported", {m_manual, m_east_failing, m_east_api_down, m_op_awaiting_failover, m_approve_failover_garbage}, A(RECOMMEND_FAILOVER), WEST, S(AWAITING_APPROVAL), "InvalidApproval", NULL, "InvalidApproval", NULL},
 	{"manual: recommendation withdrawn when the writer recovers", {m_manual, m_op_awaiting_failover}, A(NONE), NULL, NOOP, "", NULL, "FailoverRecommendationWithdrawn", NULL},
 	{"manual: approval overrides the cooldown", {m_manual, m_east_failing, m_east_api_down, m_cooldown_recent, m_op_awaiting_failover, m_approve_failover_now}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
@@ -1162,6 +1182,7 @@ static const struct row rows[] = {
 	{"managed fallback waits for Aurora's re-add", {m_after_managed}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FallbackStarted", NULL},
 	{"managed fallback in Manual mode waits for approval", {m_after_managed, m_fallback_manual}, A(WAIT), NULL, S(AWAITING_APPROVAL), "AwaitingFallbackApproval", NULL, NULL, NULL},
 	{"managed fallback approved", {m_after_managed, m_fallback_manual, m_approve_fallback_now}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FallbackApproved", NULL},
+	{"managed fallback: a future-dated approval approves nothing", {m_after_managed, m_fallback_manual, m_approve_fallback_future}, A(WAIT), NULL, S(AWAITING_APPROVAL), "ApprovalInFuture", NULL, "ApprovalInFuture", "ApprovalInFuture"},
 	{"managed fallback: a stale approval approves nothing", {m_after_managed, m_fallback_manual, m_approve_fallback_stale}, A(WAIT), NULL, S(AWAITING_APPROVAL), "AwaitingFallbackApproval", NULL, NULL, NULL},
 	{"re-added and connected: copy Aurora's failover snapshot", {m_after_managed, m_east_readded, m_east_aurora_snapshot, m_op_wait_readded}, A(COPY_FAILOVER_SNAPSHOT), EAST, S(COPY_SNAPSHOT), NULL, NULL, "CopyingFailoverSnapshot", NULL},
 	{"snapshot copy exists: fallback done, switch back", {m_after_managed, m_east_readded, m_east_aurora_snapshot, m_op_copy_snapshot, m_east_copy_exists}, A(SWITCHOVER), WEST, S(SWITCHOVER), NULL, NULL, "LostWritesSnapshotKept", NULL},
