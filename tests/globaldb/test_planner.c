@@ -683,10 +683,12 @@ static void m_op_failover_fresh(void)
 static void m_op_wait_failover(void)
 {
 	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_WAIT_FAILOVER, EAST, WEST, 0, 10 * SEC);
+	W.st.operation.last_call_ms = W.now - 12 * SEC;
 }
 static void m_op_wait_failover_60s(void)
 {
 	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_WAIT_FAILOVER, EAST, WEST, 0, 60 * SEC);
+	W.st.operation.last_call_ms = W.now - 62 * SEC;
 }
 static void m_op_detach(void)
 {
@@ -1224,9 +1226,11 @@ static const struct row rows[] = {
 	/* -- before any (re)issue: the writer is still the failed source -- */
 	{"failover stalled, the writer moved to a third region: cancelled, DNS follows it", {m_three_regions, m_east_failing, m_east_api_down, m_op_wait_failover_60s, m_writer_eu}, A(UPSERT_DNS), EU, S(UPDATE_DNS), NULL, NULL, "WriterMovedExternally", NULL},
 	{"detach not yet called, the writer moved to a third region: cancelled, DNS follows it", {m_three_regions, m_east_failing, m_east_api_down, m_op_detach_fresh, m_writer_eu}, A(UPSERT_DNS), EU, S(UPDATE_DNS), NULL, NULL, "WriterMovedExternally", NULL},
+	{"writer moved to a third region, no DNS, SSM or workloads: the failover just ends", {m_three_regions, m_no_tail, m_east_failing, m_east_api_down, m_op_wait_failover_60s, m_writer_eu}, A(NONE), NULL, NOOP, NULL, NULL, "WriterMovedExternally", NULL},
 	{"failover persisted, not yet called, the writer recovered: withdrawn", {m_op_failover_fresh}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", "FailoverWithdrawn", NULL},
 	{"detach persisted, not yet called, the writer recovered: withdrawn", {m_method_detach, m_op_detach_fresh}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", "FailoverWithdrawn", NULL},
-	{"failover throttled, the writer recovered: withdrawn, no AllowDataLoss on a healthy primary", {m_op_failover, m_last_failover_throttled}, A(NONE), NULL, NOOP, "", NULL, "FailoverWithdrawn", NULL},
+	{"failover throttled, the writer recovered: no AllowDataLoss on a healthy primary, settle first", {m_op_failover, m_last_failover_throttled}, A(WAIT), NULL, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover throttled, the writer recovered, no effect after the settle window: withdrawn", {m_op_failover_40s, m_last_failover_throttled}, A(NONE), NULL, NOOP, "", NULL, "FailoverWithdrawn", NULL},
 	{"failover timed out, the writer recovered: wait out the settle window first", {m_op_failover, m_last_failover_timeout}, A(WAIT), NULL, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"failover timed out, the writer recovered, no effect after the settle window: withdrawn", {m_op_failover_40s, m_last_failover_timeout}, A(NONE), NULL, NOOP, "", NULL, "FailoverWithdrawn", NULL},
 	{"managed failover stalled, the writer recovered: withdrawn, not issued again", {m_op_wait_failover_60s}, A(NONE), NULL, NOOP, "", NULL, "FailoverWithdrawn", NULL},
@@ -1418,7 +1422,7 @@ START_TEST(test_table)
 	if (non_idempotent(p.action.kind))
 		ck_assert_msg(
 			p.status.operation.type != GDB_OP_NONE && p.status.operation.attempts > 0 &&
-				p.status.operation.step_started_ms == W.now,
+				p.status.operation.last_call_ms == W.now,
 			"[%s] a non-idempotent call must be recorded before it is made", r->name);
 	if (p.action.kind > GDB_ACT_WAIT && p.action.kind != GDB_ACT_RECOMMEND_FAILOVER &&
 	    p.action.kind != GDB_ACT_REMOVE_FINALIZER)
@@ -1875,6 +1879,7 @@ START_TEST(test_sequence_detach_and_fallback)
 	ck_assert_int_eq(p.action.kind, GDB_ACT_FAILOVER_MANAGED);
 	ck_assert_str_eq(p.action.region, WEST);
 	persist(&p, GDB_CALL_INVALID_STATE);
+	W.obs.last.aws_code = "InvalidParameterCombination"; /* this engine cannot */
 
 	W.now += 1 * SEC;
 	plan_once(&p);
@@ -2180,6 +2185,51 @@ START_TEST(test_throttled_target_after_detach_is_never_replaced)
 }
 END_TEST
 
+/* The managed failover won while the operation was detaching: it counts as managed. */
+START_TEST(test_managed_failover_won_at_detach_counts_as_managed)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_east_failing();
+	m_east_api_down();
+	m_op_detach_40s();
+	m_writer_west();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_UPSERT_DNS);
+	ck_assert_int_eq(p.status.operation.method, GDB_OPM_MANAGED);
+	ck_assert(has_event(&p, "DetachSkipped"));
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+/* A writer someone moved to eu-west-1: the failover is Cancelled, the tail follows eu-west-1. */
+START_TEST(test_writer_moved_externally_cancels_and_follows)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_three_regions();
+	m_east_failing();
+	m_east_api_down();
+	m_op_wait_failover_60s();
+	m_writer_eu();
+	plan_once(&p);
+	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_FAILOVER);
+	ck_assert_int_eq(p.status.last_operation.result, GDB_RESULT_CANCELLED);
+	ck_assert_str_eq(p.status.last_operation.target_region, WEST);
+	ck_assert_int_eq(p.status.operation.type, GDB_OP_FAILOVER);
+	ck_assert_str_eq(p.status.operation.target_region, EU);
+	ck_assert_str_eq(p.status.current_primary_region, EU);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_UPSERT_DNS);
+	ck_assert_str_eq(p.action.writer_endpoint,
+			 "orders-eu.cluster-z.eu-west-1.rds.amazonaws.com");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
 START_TEST(test_arn_parsing)
 {
 	char r[32], id[80];
@@ -2223,6 +2273,8 @@ int main(void)
 	tcase_add_test(seq, test_sequence_switchover);
 	tcase_add_test(seq, test_sequence_detach_and_fallback);
 	tcase_add_test(seq, test_arn_parsing);
+	tcase_add_test(seq, test_managed_failover_won_at_detach_counts_as_managed);
+	tcase_add_test(seq, test_writer_moved_externally_cancels_and_follows);
 	tcase_add_test(seq, test_first_call_after_a_wait_gets_the_settle_window);
 	tcase_add_test(seq, test_throttled_target_after_detach_is_never_replaced);
 	tcase_add_test(seq, test_region_roles);
