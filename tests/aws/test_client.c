@@ -58,16 +58,18 @@ static void scripted(const struct stub_request *req, struct stub_response *resp,
 	case 'T':
 		resp->status = 400;
 		resp->content_type = "text/xml";
-		resp->body = xstrdup("<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">"
-				     "<Error><Type>Sender</Type><Code>Throttling</Code>"
-				     "<Message>Rate exceeded</Message></Error>"
-				     "<RequestId>req-throttled</RequestId></ErrorResponse>");
+		resp->body =
+			xstrdup("<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">"
+				"<Error><Type>Sender</Type><Code>Throttling</Code>"
+				"<Message>Rate exceeded</Message></Error>"
+				"<RequestId>req-throttled</RequestId></ErrorResponse>");
 		return;
 	case '5':
 		resp->status = 500;
 		resp->content_type = "text/xml";
-		resp->body = xstrdup("<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure"
-				     "</Code><Message>oops</Message></Error></ErrorResponse>");
+		resp->body =
+			xstrdup("<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure"
+				"</Code><Message>oops</Message></Error></ErrorResponse>");
 		return;
 	case 'S':
 		resp->delay_ms = 1500;
@@ -159,8 +161,9 @@ START_TEST(test_query_request_is_encoded_and_signed)
 	struct aws_sigv4_result res;
 	const struct aws_sigv4_key key = {"AKIDEXAMPLE", SECRET, "eu-west-1", "rds"};
 
-	script.ok_body = "<DescribeGlobalClustersResponse><DescribeGlobalClustersResult>"
-			 "<GlobalClusters/></DescribeGlobalClustersResult></DescribeGlobalClustersResponse>";
+	script.ok_body =
+		"<DescribeGlobalClustersResponse><DescribeGlobalClustersResult>"
+		"<GlobalClusters/></DescribeGlobalClustersResult></DescribeGlobalClustersResponse>";
 	ck_assert_int_eq(aws_rds_describe_global_clusters(c, "eu-west-1", "orders-gdb", "eu-west-1",
 							  &l, NULL),
 			 0);
@@ -186,8 +189,8 @@ START_TEST(test_query_request_is_encoded_and_signed)
 	h[1] = (struct aws_sigv4_header){"host", host};
 	h[2] = (struct aws_sigv4_header){"x-amz-date", date};
 	h[3] = (struct aws_sigv4_header){"x-amz-security-token", tok};
-	req = (struct aws_sigv4_request){"POST", "/", NULL, h, 4, script.last_body,
-					 strlen(script.last_body)};
+	req = (struct aws_sigv4_request){
+		"POST", "/", NULL, h, 4, script.last_body, strlen(script.last_body)};
 	ck_assert_int_eq(aws_sigv4_sign(&req, &key, date, &res), 0);
 	ck_assert_str_eq(res.authorization, authz);
 	aws_sigv4_result_release(&res);
@@ -219,8 +222,8 @@ START_TEST(test_override_base_path_is_sent_and_signed)
 	h[1] = (struct aws_sigv4_header){"host", host};
 	h[2] = (struct aws_sigv4_header){"x-amz-date", date};
 	h[3] = (struct aws_sigv4_header){"x-amz-security-token", tok};
-	req = (struct aws_sigv4_request){"POST", "/prefix/", NULL, h, 4, script.last_body,
-					 strlen(script.last_body)};
+	req = (struct aws_sigv4_request){
+		"POST", "/prefix/", NULL, h, 4, script.last_body, strlen(script.last_body)};
 	ck_assert_int_eq(aws_sigv4_sign(&req, &key, date, &res), 0);
 	ck_assert_str_eq(res.authorization, authz);
 	aws_sigv4_result_release(&res);
@@ -250,17 +253,21 @@ START_TEST(test_failover_and_switchover_bodies)
 	struct aws_rds_global_cluster g;
 	const char *arn = "arn:aws:rds:eu-west-1:111122223333:cluster:b";
 
-	script.ok_body = "<FailoverGlobalClusterResponse><FailoverGlobalClusterResult><GlobalCluster>"
-			 "<GlobalClusterIdentifier>gdb</GlobalClusterIdentifier></GlobalCluster>"
-			 "</FailoverGlobalClusterResult></FailoverGlobalClusterResponse>";
-	ck_assert_int_eq(aws_rds_failover_global_cluster(c, "eu-west-1", "gdb", arn, 1, &g, NULL), 0);
-	ck_assert_str_eq(script.last_body,
-			 "Action=FailoverGlobalCluster&Version=2014-10-31&GlobalClusterIdentifier=gdb"
-			 "&TargetDbClusterIdentifier=arn%3Aaws%3Ards%3Aeu-west-1%3A111122223333%3A"
-			 "cluster%3Ab&AllowDataLoss=true");
+	script.ok_body =
+		"<FailoverGlobalClusterResponse><FailoverGlobalClusterResult><GlobalCluster>"
+		"<GlobalClusterIdentifier>gdb</GlobalClusterIdentifier></GlobalCluster>"
+		"</FailoverGlobalClusterResult></FailoverGlobalClusterResponse>";
+	ck_assert_int_eq(aws_rds_failover_global_cluster(c, "eu-west-1", "gdb", arn, 1, &g, NULL),
+			 0);
+	ck_assert_str_eq(
+		script.last_body,
+		"Action=FailoverGlobalCluster&Version=2014-10-31&GlobalClusterIdentifier=gdb"
+		"&TargetDbClusterIdentifier=arn%3Aaws%3Ards%3Aeu-west-1%3A111122223333%3A"
+		"cluster%3Ab&AllowDataLoss=true");
 	ck_assert_str_eq(g.identifier, "gdb");
 	aws_rds_global_cluster_release(&g);
-	ck_assert_int_eq(aws_rds_failover_global_cluster(c, "eu-west-1", "gdb", arn, 0, &g, NULL), 0);
+	ck_assert_int_eq(aws_rds_failover_global_cluster(c, "eu-west-1", "gdb", arn, 0, &g, NULL),
+			 0);
 	ck_assert_ptr_nonnull(strstr(script.last_body, "&Switchover=true"));
 	ck_assert_ptr_null(strstr(script.last_body, "AllowDataLoss"));
 	aws_rds_global_cluster_release(&g);
@@ -269,11 +276,13 @@ START_TEST(test_failover_and_switchover_bodies)
 			 "<GlobalCluster><GlobalClusterIdentifier>gdb</GlobalClusterIdentifier>"
 			 "</GlobalCluster></SwitchoverGlobalClusterResult>"
 			 "</SwitchoverGlobalClusterResponse>";
-	ck_assert_int_eq(aws_rds_switchover_global_cluster(c, "us-east-1", "gdb", arn, &g, NULL), 0);
-	ck_assert_str_eq(script.last_body,
-			 "Action=SwitchoverGlobalCluster&Version=2014-10-31&GlobalClusterIdentifier=gdb"
-			 "&TargetDbClusterIdentifier=arn%3Aaws%3Ards%3Aeu-west-1%3A111122223333%3A"
-			 "cluster%3Ab");
+	ck_assert_int_eq(aws_rds_switchover_global_cluster(c, "us-east-1", "gdb", arn, &g, NULL),
+			 0);
+	ck_assert_str_eq(
+		script.last_body,
+		"Action=SwitchoverGlobalCluster&Version=2014-10-31&GlobalClusterIdentifier=gdb"
+		"&TargetDbClusterIdentifier=arn%3Aaws%3Ards%3Aeu-west-1%3A111122223333%3A"
+		"cluster%3Ab");
 	aws_rds_global_cluster_release(&g);
 	aws_client_free(c);
 }
@@ -297,9 +306,10 @@ START_TEST(test_create_cluster_secondary_and_delete_with_snapshot)
 		.ntags = 1,
 	};
 
-	script.ok_body = "<CreateDBClusterResponse><CreateDBClusterResult><DBCluster>"
-			 "<DBClusterIdentifier>orders-euw1</DBClusterIdentifier><Status>creating</Status>"
-			 "</DBCluster></CreateDBClusterResult></CreateDBClusterResponse>";
+	script.ok_body =
+		"<CreateDBClusterResponse><CreateDBClusterResult><DBCluster>"
+		"<DBClusterIdentifier>orders-euw1</DBClusterIdentifier><Status>creating</Status>"
+		"</DBCluster></CreateDBClusterResult></CreateDBClusterResponse>";
 	ck_assert_int_eq(aws_rds_create_db_cluster(c, "eu-west-1", &in, &cl, NULL), 0);
 	ck_assert_str_eq(script.last_body,
 			 "Action=CreateDBCluster&Version=2014-10-31&DBClusterIdentifier=orders-euw1"
@@ -314,9 +324,9 @@ START_TEST(test_create_cluster_secondary_and_delete_with_snapshot)
 	script.ok_body = "<DeleteDBClusterResponse><DeleteDBClusterResult><DBCluster>"
 			 "<DBClusterIdentifier>old</DBClusterIdentifier><Status>deleting</Status>"
 			 "</DBCluster></DeleteDBClusterResult></DeleteDBClusterResponse>";
-	ck_assert_int_eq(aws_rds_delete_db_cluster(c, "us-east-1", "old", 0, "old-fenced-final", &cl,
-						   NULL),
-			 0);
+	ck_assert_int_eq(
+		aws_rds_delete_db_cluster(c, "us-east-1", "old", 0, "old-fenced-final", &cl, NULL),
+		0);
 	ck_assert_str_eq(script.last_body, "Action=DeleteDBCluster&Version=2014-10-31"
 					   "&DBClusterIdentifier=old"
 					   "&FinalDBSnapshotIdentifier=old-fenced-final");
@@ -338,10 +348,11 @@ START_TEST(test_json_request_has_target_and_type)
 	char target[256], authz[1024];
 
 	script.ok_type = "application/x-amz-json-1.1";
-	script.ok_body = "{\"service\":{\"serviceName\":\"api\",\"status\":\"ACTIVE\","
-			 "\"desiredCount\":2,\"runningCount\":1,\"deployments\":[{\"id\":\"ecs-svc/1\","
-			 "\"status\":\"PRIMARY\",\"rolloutState\":\"IN_PROGRESS\",\"runningCount\":0,"
-			 "\"desiredCount\":2,\"createdAt\":1767322000.123}]}}";
+	script.ok_body =
+		"{\"service\":{\"serviceName\":\"api\",\"status\":\"ACTIVE\","
+		"\"desiredCount\":2,\"runningCount\":1,\"deployments\":[{\"id\":\"ecs-svc/1\","
+		"\"status\":\"PRIMARY\",\"rolloutState\":\"IN_PROGRESS\",\"runningCount\":0,"
+		"\"desiredCount\":2,\"createdAt\":1767322000.123}]}}";
 	ck_assert_int_eq(aws_ecs_update_service(c, "eu-west-1", "apps", "api", 1, &s, NULL), 0);
 	snprintf(target, sizeof(target), "%s", hdr("X-Amz-Target"));
 	ck_assert_str_eq(target, "AmazonEC2ContainerServiceV20141113.UpdateService");
@@ -349,8 +360,9 @@ START_TEST(test_json_request_has_target_and_type)
 	ck_assert_str_eq(script.last_body,
 			 "{\"cluster\":\"apps\",\"service\":\"api\",\"forceNewDeployment\":true}");
 	snprintf(authz, sizeof(authz), "%s", hdr("Authorization"));
-	ck_assert_ptr_nonnull(strstr(authz, "/eu-west-1/ecs/aws4_request, SignedHeaders=content-type;"
-					    "host;x-amz-date;x-amz-security-token;x-amz-target, "));
+	ck_assert_ptr_nonnull(strstr(authz,
+				     "/eu-west-1/ecs/aws4_request, SignedHeaders=content-type;"
+				     "host;x-amz-date;x-amz-security-token;x-amz-target, "));
 	ck_assert_str_eq(s.deployments[0].rollout_state, "IN_PROGRESS");
 	ck_assert(s.deployments[0].created_at_ms == 1767322000123LL);
 	ck_assert_int_eq((int)s.running_count, 1);
@@ -365,22 +377,25 @@ START_TEST(test_route53_requests_use_global_signing)
 	struct aws_r53_record_list l;
 	char authz[1024];
 
-	script.ok_body = "<?xml version=\"1.0\"?><ListResourceRecordSetsResponse xmlns=\"https://"
-			 "route53.amazonaws.com/doc/2013-04-01/\"><ResourceRecordSets><ResourceRecordSet>"
-			 "<Name>\\052.example.com.</Name><Type>CNAME</Type><TTL>60</TTL>"
-			 "<ResourceRecords><ResourceRecord><Value>a.example.com</Value></ResourceRecord>"
-			 "</ResourceRecords></ResourceRecordSet><ResourceRecordSet><Name>alias.example."
-			 "com.</Name><Type>A</Type><AliasTarget><HostedZoneId>Z2</HostedZoneId><DNSName>"
-			 "lb.example.</DNSName><EvaluateTargetHealth>true</EvaluateTargetHealth>"
-			 "</AliasTarget></ResourceRecordSet></ResourceRecordSets><IsTruncated>true"
-			 "</IsTruncated><NextRecordName>b.example.com.</NextRecordName><NextRecordType>A"
-			 "</NextRecordType><MaxItems>2</MaxItems></ListResourceRecordSetsResponse>";
-	ck_assert_int_eq(aws_route53_list_resource_record_sets(c, "/hostedzone/Z123", "*.example.com.",
-							       "CNAME", NULL, 2, &l, NULL),
+	script.ok_body =
+		"<?xml version=\"1.0\"?><ListResourceRecordSetsResponse xmlns=\"https://"
+		"route53.amazonaws.com/doc/2013-04-01/\"><ResourceRecordSets><ResourceRecordSet>"
+		"<Name>\\052.example.com.</Name><Type>CNAME</Type><TTL>60</TTL>"
+		"<ResourceRecords><ResourceRecord><Value>a.example.com</Value></ResourceRecord>"
+		"</ResourceRecords></ResourceRecordSet><ResourceRecordSet><Name>alias.example."
+		"com.</Name><Type>A</Type><AliasTarget><HostedZoneId>Z2</HostedZoneId><DNSName>"
+		"lb.example.</DNSName><EvaluateTargetHealth>true</EvaluateTargetHealth>"
+		"</AliasTarget></ResourceRecordSet></ResourceRecordSets><IsTruncated>true"
+		"</IsTruncated><NextRecordName>b.example.com.</NextRecordName><NextRecordType>A"
+		"</NextRecordType><MaxItems>2</MaxItems></ListResourceRecordSetsResponse>";
+	ck_assert_int_eq(aws_route53_list_resource_record_sets(c, "/hostedzone/Z123",
+							       "*.example.com.", "CNAME", NULL, 2,
+							       &l, NULL),
 			 0);
 	ck_assert_str_eq(script.last.method, "GET");
-	ck_assert_str_eq(script.last.target,
-			 "/2013-04-01/hostedzone/Z123/rrset?maxitems=2&name=%2A.example.com.&type=CNAME");
+	ck_assert_str_eq(
+		script.last.target,
+		"/2013-04-01/hostedzone/Z123/rrset?maxitems=2&name=%2A.example.com.&type=CNAME");
 	snprintf(authz, sizeof(authz), "%s", hdr("Authorization"));
 	/* Route 53 is global: signed for us-east-1 whatever region the caller is in. */
 	ck_assert_ptr_nonnull(strstr(authz, "/us-east-1/route53/aws4_request"));
@@ -403,20 +418,25 @@ START_TEST(test_web_identity_call_is_unsigned)
 	struct aws_error err;
 
 	script.ok_body =
-		"<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
-		"<AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIAEXAMPLE</AccessKeyId>"
+		"<AssumeRoleWithWebIdentityResponse "
+		"xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+		"<AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIAEXAMPLE</"
+		"AccessKeyId>"
 		"<SecretAccessKey>sk</SecretAccessKey><SessionToken>st</SessionToken>"
 		"<Expiration>2026-11-27T05:00:00Z</Expiration></Credentials><AssumedRoleUser><Arn>"
 		"arn:aws:sts::1:assumed-role/r/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId>"
-		"</AssumedRoleUser></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>";
-	ck_assert_int_eq(aws_sts_assume_role_with_web_identity(c, "eu-west-1", "arn:aws:iam::1:role/r",
-							       "s", "jwt.token.here", 0, &a, &err),
+		"</AssumedRoleUser></AssumeRoleWithWebIdentityResult></"
+		"AssumeRoleWithWebIdentityResponse>";
+	ck_assert_int_eq(aws_sts_assume_role_with_web_identity(c, "eu-west-1",
+							       "arn:aws:iam::1:role/r", "s",
+							       "jwt.token.here", 0, &a, &err),
 			 0);
 	ck_assert_str_eq(hdr("Authorization"), "");
 	ck_assert_str_eq(hdr("X-Amz-Date"), "");
-	ck_assert_str_eq(script.last_body,
-			 "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam"
-			 "%3A%3A1%3Arole%2Fr&RoleSessionName=s&WebIdentityToken=jwt.token.here");
+	ck_assert_str_eq(
+		script.last_body,
+		"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam"
+		"%3A%3A1%3Arole%2Fr&RoleSessionName=s&WebIdentityToken=jwt.token.here");
 	ck_assert_str_eq(a.creds.access_key_id, "ASIAEXAMPLE");
 	ck_assert_str_eq(a.creds.session_token, "st");
 	ck_assert(a.creds.expiration_ms == 1795755600000LL);
@@ -436,7 +456,8 @@ START_TEST(test_global_cluster_with_failover_state_decodes)
 
 	/* The element layout of PROTOCOLS.md §2.2, during a switchover. */
 	script.ok_body =
-		"<DescribeGlobalClustersResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">"
+		"<DescribeGlobalClustersResponse "
+		"xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">"
 		"<DescribeGlobalClustersResult><GlobalClusters><GlobalClusterMember>"
 		"<GlobalClusterIdentifier>gdb</GlobalClusterIdentifier>"
 		"<GlobalClusterArn>arn:aws:rds::111122223333:global-cluster:gdb</GlobalClusterArn>"
@@ -493,19 +514,21 @@ static void paged(const struct stub_request *req, struct stub_response *resp, vo
 	resp->status = 200;
 	resp->content_type = "text/xml";
 	if (!memmem(req->body, req->body_len, "Marker=", 7))
-		resp->body = xstrdup("<DescribeDBClustersResponse><DescribeDBClustersResult>"
-				     "<DBClusters><DBCluster><DBClusterIdentifier>a</DBClusterIdentifier>"
-				     "<Status>available</Status><Port>5432</Port><DBClusterMembers>"
-				     "<DBClusterMember><DBInstanceIdentifier>a-1</DBInstanceIdentifier>"
-				     "<IsClusterWriter>true</IsClusterWriter><PromotionTier>1</PromotionTier>"
-				     "</DBClusterMember></DBClusterMembers></DBCluster></DBClusters>"
-				     "<Marker>page%2B2</Marker></DescribeDBClustersResult>"
-				     "</DescribeDBClustersResponse>");
+		resp->body = xstrdup(
+			"<DescribeDBClustersResponse><DescribeDBClustersResult>"
+			"<DBClusters><DBCluster><DBClusterIdentifier>a</DBClusterIdentifier>"
+			"<Status>available</Status><Port>5432</Port><DBClusterMembers>"
+			"<DBClusterMember><DBInstanceIdentifier>a-1</DBInstanceIdentifier>"
+			"<IsClusterWriter>true</IsClusterWriter><PromotionTier>1</PromotionTier>"
+			"</DBClusterMember></DBClusterMembers></DBCluster></DBClusters>"
+			"<Marker>page%2B2</Marker></DescribeDBClustersResult>"
+			"</DescribeDBClustersResponse>");
 	else if (memmem(req->body, req->body_len, "Marker=page%252B2", 17))
-		resp->body = xstrdup("<DescribeDBClustersResponse><DescribeDBClustersResult>"
-				     "<DBClusters><DBCluster><DBClusterIdentifier>b</DBClusterIdentifier>"
-				     "<Status>backing-up</Status></DBCluster></DBClusters>"
-				     "</DescribeDBClustersResult></DescribeDBClustersResponse>");
+		resp->body = xstrdup(
+			"<DescribeDBClustersResponse><DescribeDBClustersResult>"
+			"<DBClusters><DBCluster><DBClusterIdentifier>b</DBClusterIdentifier>"
+			"<Status>backing-up</Status></DBCluster></DBClusters>"
+			"</DescribeDBClustersResult></DescribeDBClustersResponse>");
 	else
 		resp->status = 500;
 }
@@ -543,9 +566,10 @@ START_TEST(test_query_error_wire_code)
 	script.status_pattern = "E";
 	script.err_status = 404;
 	script.err_type = "text/xml";
-	script.err_body = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error>"
-			  "<Type>Sender</Type><Code>DBInstanceNotFound</Code><Message>DBInstance x "
-			  "not found.</Message></Error><RequestId>abc-123</RequestId></ErrorResponse>";
+	script.err_body =
+		"<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error>"
+		"<Type>Sender</Type><Code>DBInstanceNotFound</Code><Message>DBInstance x "
+		"not found.</Message></Error><RequestId>abc-123</RequestId></ErrorResponse>";
 	ck_assert_int_eq(aws_rds_describe_db_instances(c, "us-east-1", "x", NULL, &l, &err),
 			 BASE_ENOTFOUND);
 	ck_assert_str_eq(err.code, "DBInstanceNotFound");
@@ -574,9 +598,9 @@ START_TEST(test_json_error_type_is_normalised)
 	ck_assert_str_eq(err.message, "Parameter /x not found");
 
 	script.err_body = "{\"__type\":\"AccessDeniedException\",\"Message\":\"no\"}";
-	ck_assert_int_eq(aws_secretsmanager_get_secret_value(c, "eu-west-1", "s", NULL, NULL, &v,
-							     &err),
-			 BASE_EFORBIDDEN);
+	ck_assert_int_eq(
+		aws_secretsmanager_get_secret_value(c, "eu-west-1", "s", NULL, NULL, &v, &err),
+		BASE_EFORBIDDEN);
 	ck_assert_str_eq(err.code, "AccessDeniedException");
 	ck_assert_str_eq(err.message, "no");
 	aws_client_free(c);
@@ -586,13 +610,15 @@ END_TEST
 START_TEST(test_error_decoders_handle_variants)
 {
 	struct aws_error e;
-	const char *old_r53 = "<?xml version=\"1.0\"?><InvalidChangeBatch xmlns=\"https://route53.amazonaws"
-			      ".com/doc/2013-04-01/\"><Messages><Message>Tried to create resource record "
-			      "set but it already exists</Message></Messages><RequestId>r9</RequestId>"
-			      "</InvalidChangeBatch>";
-	const char *r53 = "<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Error>"
-			  "<Type>Sender</Type><Code>PriorRequestNotComplete</Code><Message>busy"
-			  "</Message></Error><RequestId>r1</RequestId></ErrorResponse>";
+	const char *old_r53 =
+		"<?xml version=\"1.0\"?><InvalidChangeBatch xmlns=\"https://route53.amazonaws"
+		".com/doc/2013-04-01/\"><Messages><Message>Tried to create resource record "
+		"set but it already exists</Message></Messages><RequestId>r9</RequestId>"
+		"</InvalidChangeBatch>";
+	const char *r53 =
+		"<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Error>"
+		"<Type>Sender</Type><Code>PriorRequestNotComplete</Code><Message>busy"
+		"</Message></Error><RequestId>r1</RequestId></ErrorResponse>";
 
 	aws_error_clear(&e);
 	ck_assert_int_eq(aws_error_decode_xml(old_r53, strlen(old_r53), &e), 0);
@@ -619,9 +645,10 @@ END_TEST
 START_TEST(test_xml_entities_are_not_expanded)
 {
 	struct aws_error e;
-	const char *xxe = "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">"
-			  "<!ENTITY y \"expanded\">]><ErrorResponse><Error><Code>C&y;</Code><Message>&x;"
-			  "</Message></Error></ErrorResponse>";
+	const char *xxe =
+		"<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">"
+		"<!ENTITY y \"expanded\">]><ErrorResponse><Error><Code>C&y;</Code><Message>&x;"
+		"</Message></Error></ErrorResponse>";
 
 	struct aws_xml_doc *doc;
 
@@ -659,9 +686,10 @@ START_TEST(test_throttling_at_30_percent_succeeds_after_retries)
 {
 	/* 3 throttles in every 10 requests, never 3 in a row. */
 	struct aws_client *c = new_client(3, 0);
-	struct base_metric *m = base_metric_counter("globaldb_aws_requests_total",
-						    "AWS API HTTP requests by service, operation and outcome",
-						    "service,operation,code");
+	struct base_metric *m =
+		base_metric_counter("globaldb_aws_requests_total",
+				    "AWS API HTTP requests by service, operation and outcome",
+				    "service,operation,code");
 	int calls = 50;
 
 	script.status_pattern = "T..T..T...";
@@ -750,10 +778,71 @@ START_TEST(test_timeouts_are_bounded)
 }
 END_TEST
 
+/*
+ * A call that changes RDS is sent once when its answer times out: the first
+ * request may have been applied, and a second RemoveFromGlobalCluster or
+ * CreateDBCluster is not the same request again (the planner re-reads RDS
+ * and decides). A Describe is still retried (test_timeouts_are_bounded).
+ */
+#define SENT_ONCE(call)                                                                            \
+	do {                                                                                       \
+		struct aws_error err_;                                                             \
+		int before_ = stub_count(stub);                                                    \
+		int rc_;                                                                           \
+                                                                                                   \
+		aws_error_clear(&err_);                                                            \
+		rc_ = (call);                                                                      \
+		ck_assert_msg(rc_ == BASE_ETIMEDOUT && err_.attempts == 1,                         \
+			      "%s: rc %d after %d attempts, want a timeout after 1", #call, rc_,   \
+			      err_.attempts);                                                      \
+		/* the slow stub answers the request it got, and no other */                       \
+		while (stub_count(stub) == before_)                                                \
+			base_sleep_ms(50);                                                         \
+		ck_assert_int_eq(stub_count(stub), before_ + 1);                                   \
+	} while (0)
+
+START_TEST(test_mutating_rds_calls_are_sent_once_after_a_timeout)
+{
+	struct aws_client *c = new_client(3, 0);
+	const char *arn = "arn:aws:rds:us-west-2:111122223333:cluster:b";
+	struct aws_rds_global_cluster g;
+	struct aws_rds_db_cluster cl;
+	struct aws_rds_db_instance in;
+	struct aws_rds_cluster_snapshot sn;
+	struct aws_rds_create_global_cluster_input gin = {.global_cluster_identifier = "gdb-2",
+							  .source_db_cluster_arn = arn};
+	struct aws_rds_create_db_cluster_input cin = {.db_cluster_identifier = "a",
+						      .engine = "aurora-postgresql",
+						      .global_cluster_identifier = "gdb-2"};
+	struct aws_rds_create_db_instance_input iin = {.db_instance_identifier = "a-1",
+						       .db_instance_class = "db.r6g.large",
+						       .engine = "aurora-postgresql",
+						       .db_cluster_identifier = "a",
+						       .promotion_tier = -1};
+
+	script.status_pattern = "S";
+	SENT_ONCE(aws_rds_remove_from_global_cluster(c, "us-west-2", "gdb", arn, &g, &err_));
+	SENT_ONCE(aws_rds_failover_global_cluster(c, "us-west-2", "gdb", arn, 1, &g, &err_));
+	SENT_ONCE(aws_rds_switchover_global_cluster(c, "us-east-1", "gdb", arn, &g, &err_));
+	SENT_ONCE(aws_rds_create_global_cluster(c, "us-west-2", &gin, &g, &err_));
+	SENT_ONCE(aws_rds_delete_global_cluster(c, "us-west-2", "gdb", &g, &err_));
+	SENT_ONCE(aws_rds_create_db_cluster(c, "us-east-1", &cin, &cl, &err_));
+	SENT_ONCE(aws_rds_delete_db_cluster(c, "us-east-1", "a", 0, "a-final", &cl, &err_));
+	SENT_ONCE(aws_rds_create_db_instance(c, "us-east-1", &iin, &in, &err_));
+	SENT_ONCE(aws_rds_delete_db_instance(c, "us-east-1", "a-1", 1, &in, &err_));
+	SENT_ONCE(aws_rds_copy_db_cluster_snapshot(c, "us-east-1", "rds:x", "x-copy", NULL,
+						   AWS_UNSET, &sn, &err_));
+	aws_client_free(c);
+}
+END_TEST
+
 START_TEST(test_call_deadline_caps_retries)
 {
-	struct aws_client_config cfg = {.creds = creds, .endpoint_url = url, .max_attempts = 10,
-					.retry_base_ms = 400, .retry_cap_ms = 400,
+	struct aws_client_config cfg = {.creds = creds,
+					.endpoint_url = url,
+					.max_attempts = 10,
+					.retry_base_ms = 400,
+					.retry_cap_ms = 400,
 					.call_timeout_ms = 1000};
 	struct aws_client *c = aws_client_new(&cfg);
 	struct aws_rds_db_cluster_list l;
@@ -771,8 +860,10 @@ END_TEST
 
 START_TEST(test_unreachable_endpoint_is_a_transport_error)
 {
-	struct aws_client_config cfg = {.creds = creds, .endpoint_url = "http://127.0.0.1:1",
-					.max_attempts = 2, .retry_base_ms = 5};
+	struct aws_client_config cfg = {.creds = creds,
+					.endpoint_url = "http://127.0.0.1:1",
+					.max_attempts = 2,
+					.retry_base_ms = 5};
 	struct aws_client *c = aws_client_new(&cfg);
 	struct aws_rds_db_cluster_list l;
 	struct aws_error err;
@@ -787,8 +878,8 @@ END_TEST
 
 START_TEST(test_response_body_is_capped)
 {
-	struct aws_client_config cfg = {.creds = creds, .endpoint_url = url,
-					.max_response_bytes = 1 << 20};
+	struct aws_client_config cfg = {
+		.creds = creds, .endpoint_url = url, .max_response_bytes = 1 << 20};
 	struct aws_client *c = aws_client_new(&cfg);
 	struct aws_rds_db_cluster_list l;
 	struct aws_error err;
@@ -812,13 +903,14 @@ START_TEST(test_expired_token_refreshes_credentials_once)
 	setenv("AWS_SECRET_ACCESS_KEY", "old", 1);
 	setenv("AWS_SESSION_TOKEN", "old-token", 1);
 	env = aws_creds_provider_new_chain(NULL);
-	c = aws_client_new(&(struct aws_client_config){.creds = env, .endpoint_url = url,
-						      .max_attempts = 1});
+	c = aws_client_new(
+		&(struct aws_client_config){.creds = env, .endpoint_url = url, .max_attempts = 1});
 	script.status_pattern = "E.";
 	script.err_status = 400;
 	script.err_type = "text/xml";
-	script.err_body = "<ErrorResponse><Error><Code>ExpiredToken</Code><Message>The security "
-			  "token included in the request is expired</Message></Error></ErrorResponse>";
+	script.err_body =
+		"<ErrorResponse><Error><Code>ExpiredToken</Code><Message>The security "
+		"token included in the request is expired</Message></Error></ErrorResponse>";
 	/* Meanwhile the environment was updated with fresh credentials. */
 	setenv("AWS_ACCESS_KEY_ID", "ASIANEW", 1);
 	setenv("AWS_SESSION_TOKEN", "new-token", 1);
@@ -851,8 +943,9 @@ static void skewed(const struct stub_request *req, struct stub_response *resp, v
 	resp->content_type = "text/xml";
 	if (req->index == 0) {
 		resp->status = 400;
-		resp->body = xstrdup("<ErrorResponse><Error><Code>RequestExpired</Code><Message>Request "
-				     "has expired.</Message></Error></ErrorResponse>");
+		resp->body =
+			xstrdup("<ErrorResponse><Error><Code>RequestExpired</Code><Message>Request "
+				"has expired.</Message></Error></ErrorResponse>");
 	} else {
 		resp->body = xstrdup(describe_clusters_ok);
 	}
@@ -870,8 +963,8 @@ START_TEST(test_clock_skew_is_corrected_from_the_date_header)
 	int64_t first, second;
 
 	snprintf(u, sizeof(u), "http://127.0.0.1:%d", stub_port(s));
-	c = aws_client_new(&(struct aws_client_config){.creds = creds, .endpoint_url = u,
-						      .max_attempts = 1});
+	c = aws_client_new(
+		&(struct aws_client_config){.creds = creds, .endpoint_url = u, .max_attempts = 1});
 	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err), 0);
 	ck_assert_int_eq(err.attempts, 2);
 	aws_rds_db_cluster_list_release(&l);
@@ -893,8 +986,10 @@ START_TEST(test_secrets_stay_out_of_errors)
 	struct aws_rds_db_cluster cl;
 	struct aws_error err;
 	struct aws_rds_create_db_cluster_input in = {
-		.db_cluster_identifier = "x", .engine = "aurora-postgresql",
-		.master_username = "postgres", .master_user_password = "hunter2-very-secret",
+		.db_cluster_identifier = "x",
+		.engine = "aurora-postgresql",
+		.master_username = "postgres",
+		.master_user_password = "hunter2-very-secret",
 	};
 
 	script.status_pattern = "E";
@@ -980,6 +1075,7 @@ int main(void)
 	tcase_add_test(ret, test_server_errors_and_bare_429_are_retried);
 	tcase_add_test(ret, test_timeouts_are_bounded);
 	tcase_add_test(ret, test_call_deadline_caps_retries);
+	tcase_add_test(ret, test_mutating_rds_calls_are_sent_once_after_a_timeout);
 	tcase_add_test(ret, test_unreachable_endpoint_is_a_transport_error);
 	tcase_add_test(ret, test_response_body_is_capped);
 	tcase_add_test(ret, test_expired_token_refreshes_credentials_once);
