@@ -1233,6 +1233,7 @@ static const struct row rows[] = {
 	{"failover throttled, the writer recovered, no effect after the settle window: withdrawn", {m_op_failover_40s, m_last_failover_throttled}, A(NONE), NULL, NOOP, "", NULL, "FailoverWithdrawn", NULL},
 	{"failover timed out, the writer recovered: wait out the settle window first", {m_op_failover, m_last_failover_timeout}, A(WAIT), NULL, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"failover timed out, the writer recovered, no effect after the settle window: withdrawn", {m_op_failover_40s, m_last_failover_timeout}, A(NONE), NULL, NOOP, "", NULL, "FailoverWithdrawn", NULL},
+	{"no verdict on the source yet (a restart): only health withdraws, the stalled call is issued again", {m_east_api_down, m_east_not_probed, m_op_failover_40s}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "Retrying", NULL},
 	{"managed failover stalled, the writer recovered: withdrawn, not issued again", {m_op_wait_failover_60s}, A(NONE), NULL, NOOP, "", NULL, "FailoverWithdrawn", NULL},
 	{"failover tail done: fallback waits for the lost region", {m_east_failing, m_east_api_down, m_writer_west, m_op_failover_restart_sent, m_last_restart_ok}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FailoverCompleted", NULL},
 
