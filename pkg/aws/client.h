@@ -20,8 +20,10 @@
  * by the client (5, or 10 after a timeout); a success refunds the cost (or 1
  * token when it needed no retry). When the quota cannot pay, the call fails at
  * once with the last error and err->message says the retry budget is spent.
- * Operations marked not-idempotent (failover, switchover) are not retried
- * after a timeout or a transport error once the request may have been sent.
+ * Operations marked not-idempotent (every RDS call that changes something:
+ * failover, switchover, remove from a global cluster, create, delete, copy)
+ * are not retried after a timeout, a transport error or a transient 5xx once
+ * the request may have been sent.
  * An ExpiredToken answer makes the client drop its cached credentials and try
  * once more. A clock-skew answer (RequestExpired, RequestTimeTooSkewed,
  * "Signature expired") makes the client learn the offset from the answer's

@@ -457,8 +457,8 @@ int aws_rds_create_global_cluster(struct aws_client *c, const char *region,
 	add_opt_bool(&p, "StorageEncrypted", in->storage_encrypted);
 	add_opt_bool(&p, "DeletionProtection", in->deletion_protection);
 	add_tags(&p, in->tags, in->ntags);
-	return call_single(c, region, "CreateGlobalCluster", &p, 0, "GlobalCluster", dec_gc, out,
-			   err);
+	return call_single(c, region, "CreateGlobalCluster", &p, AWS_CALL_NOT_IDEMPOTENT,
+			   "GlobalCluster", dec_gc, out, err);
 }
 
 int aws_rds_delete_global_cluster(struct aws_client *c, const char *region,
@@ -472,8 +472,8 @@ int aws_rds_delete_global_cluster(struct aws_client *c, const char *region,
 	if (rc < 0)
 		return rc;
 	aws_params_add(&p, "GlobalClusterIdentifier", global_cluster_id);
-	return call_single(c, region, "DeleteGlobalCluster", &p, 0, "GlobalCluster", dec_gc, out,
-			   err);
+	return call_single(c, region, "DeleteGlobalCluster", &p, AWS_CALL_NOT_IDEMPOTENT,
+			   "GlobalCluster", dec_gc, out, err);
 }
 
 /*
@@ -497,8 +497,8 @@ int aws_rds_remove_from_global_cluster(struct aws_client *c, const char *region,
 		return rc;
 	aws_params_add(&p, "GlobalClusterIdentifier", global_cluster_id);
 	aws_params_add(&p, "DbClusterIdentifier", db_cluster_arn);
-	rc = aws_query_call(c, &aws_svc_rds, region, "RemoveFromGlobalCluster", &p, 0, &doc, &res,
-			    err);
+	rc = aws_query_call(c, &aws_svc_rds, region, "RemoveFromGlobalCluster", &p,
+			    AWS_CALL_NOT_IDEMPOTENT, &doc, &res, err);
 	aws_params_release(&p);
 	if (rc < 0)
 		return rc;
@@ -608,7 +608,8 @@ int aws_rds_create_db_cluster(struct aws_client *c, const char *region,
 	add_opt_bool(&p, "DeletionProtection", in->deletion_protection);
 	add_opt_bool(&p, "EnableGlobalWriteForwarding", in->enable_global_write_forwarding);
 	add_tags(&p, in->tags, in->ntags);
-	return call_single(c, region, "CreateDBCluster", &p, 0, "DBCluster", dec_cl, out, err);
+	return call_single(c, region, "CreateDBCluster", &p, AWS_CALL_NOT_IDEMPOTENT, "DBCluster",
+			   dec_cl, out, err);
 }
 
 int aws_rds_delete_db_cluster(struct aws_client *c, const char *region, const char *db_cluster_id,
@@ -632,7 +633,8 @@ int aws_rds_delete_db_cluster(struct aws_client *c, const char *region, const ch
 		aws_params_add_bool(&p, "SkipFinalSnapshot", 1);
 	else
 		aws_params_add(&p, "FinalDBSnapshotIdentifier", final_snapshot_identifier);
-	return call_single(c, region, "DeleteDBCluster", &p, 0, "DBCluster", dec_cl, out, err);
+	return call_single(c, region, "DeleteDBCluster", &p, AWS_CALL_NOT_IDEMPOTENT, "DBCluster",
+			   dec_cl, out, err);
 }
 
 int aws_rds_modify_db_cluster(struct aws_client *c, const char *region,
@@ -683,7 +685,8 @@ int aws_rds_create_db_instance(struct aws_client *c, const char *region,
 	aws_params_add(&p, "DBParameterGroupName", in->db_parameter_group_name);
 	add_opt_bool(&p, "PubliclyAccessible", in->publicly_accessible);
 	add_tags(&p, in->tags, in->ntags);
-	return call_single(c, region, "CreateDBInstance", &p, 0, "DBInstance", dec_in, out, err);
+	return call_single(c, region, "CreateDBInstance", &p, AWS_CALL_NOT_IDEMPOTENT, "DBInstance",
+			   dec_in, out, err);
 }
 
 int aws_rds_delete_db_instance(struct aws_client *c, const char *region, const char *db_instance_id,
@@ -698,7 +701,8 @@ int aws_rds_delete_db_instance(struct aws_client *c, const char *region, const c
 		return rc;
 	aws_params_add(&p, "DBInstanceIdentifier", db_instance_id);
 	aws_params_add_bool(&p, "SkipFinalSnapshot", skip_final_snapshot);
-	return call_single(c, region, "DeleteDBInstance", &p, 0, "DBInstance", dec_in, out, err);
+	return call_single(c, region, "DeleteDBInstance", &p, AWS_CALL_NOT_IDEMPOTENT, "DBInstance",
+			   dec_in, out, err);
 }
 
 int aws_rds_describe_db_instances(struct aws_client *c, const char *region,
@@ -766,6 +770,6 @@ int aws_rds_copy_db_cluster_snapshot(struct aws_client *c, const char *region,
 	aws_params_add(&p, "TargetDBClusterSnapshotIdentifier", target_snapshot_id);
 	aws_params_add(&p, "KmsKeyId", kms_key_id);
 	add_opt_bool(&p, "CopyTags", copy_tags);
-	return call_single(c, region, "CopyDBClusterSnapshot", &p, 0, "DBClusterSnapshot", dec_sn,
-			   out, err);
+	return call_single(c, region, "CopyDBClusterSnapshot", &p, AWS_CALL_NOT_IDEMPOTENT,
+			   "DBClusterSnapshot", dec_sn, out, err);
 }

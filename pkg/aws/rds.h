@@ -19,8 +19,11 @@
  * wire code, e.g. GlobalClusterNotFoundFault -> BASE_ENOTFOUND,
  * InvalidGlobalClusterStateFault -> BASE_ECONFLICT, DBInstanceNotFound ->
  * BASE_ENOTFOUND, Throttling after the retries -> BASE_ETHROTTLED.
- * FailoverGlobalCluster and SwitchoverGlobalCluster are never retried after a
- * timeout or transport error: re-read DescribeGlobalClusters first.
+ * The calls that change RDS (FailoverGlobalCluster, SwitchoverGlobalCluster,
+ * RemoveFromGlobalCluster, Create* and Delete*, CopyDBClusterSnapshot) are
+ * never retried after a timeout, a transport error or a 5xx, once the request
+ * may have reached AWS: the first may have been applied, so re-read the
+ * Describe calls first. Throttling answers (nothing applied) are retried.
  *
  * Thread-safe as the client is.
  */

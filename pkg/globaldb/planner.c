@@ -422,6 +422,7 @@ static void finish_op(struct ctx *c, enum gdb_op_result result, const char *mess
 	last->step_started_ms = 0;
 	free(last->last_action);
 	last->last_action = NULL;
+	last->last_call_ms = 0;
 	free(last->dns_change_id);
 	last->dns_change_id = NULL;
 	gdb_set_str(&last->message, message);
@@ -442,6 +443,30 @@ static int same_call(const struct gdb_operation *op, enum gdb_action_kind kind)
 {
 	return op->attempts > 0 &&
 	       (!op->last_action || streq(op->last_action, gdb_action_name(kind)));
+}
+
+/*
+ * How long ago the operation issued its last call: from lastCallTime, stamped
+ * at every issue, or (a status from an older controller) from the step's start.
+ */
+static int64_t since_last_call(const struct ctx *c)
+{
+	const struct gdb_operation *op = &c->st->operation;
+
+	return c->now - (op->last_call_ms > 0 ? op->last_call_ms : op->step_started_ms);
+}
+
+/*
+ * Whether the operation has issued an AWS call in any step. A status from an
+ * older controller (no lastCallTime) counts as called when its step has
+ * attempts or lastAction, or when a step before this one finished: every
+ * failover step after the first one follows a call or Aurora's own move.
+ * Counting a call too often only makes a failover wait; too rarely, it can
+ * promote a second target.
+ */
+static int op_called(const struct gdb_operation *op)
+{
+	return op->last_call_ms > 0 || op->attempts > 0 || op->last_action || op->n_steps > 0;
 }
 
 /* The executor's report on the call this step issued last, or NULL. */
@@ -506,7 +531,7 @@ static int hold_call(struct ctx *c, enum gdb_action_kind kind)
 {
 	struct gdb_operation *op = &c->st->operation;
 	const struct gdb_obs_last_result *l = last_result(c, kind);
-	int64_t since = c->now - op->step_started_ms;
+	int64_t since = since_last_call(c);
 
 	/* Not issued yet, or the step moved on from another call: nothing in flight. */
 	if (!same_call(op, kind))
@@ -550,6 +575,8 @@ static struct gdb_action *issue(struct ctx *c, enum gdb_action_kind kind, const 
 		op->attempts++;
 		if (op->step_started_ms == 0 || op->attempts > 1)
 			op->step_started_ms = c->now;
+		/* The settle window runs from every call, also the first after a wait. */
+		op->last_call_ms = c->now;
 		gdb_set_str(&op->last_action, gdb_action_name(kind));
 	}
 	return act(c, kind, region,
@@ -1081,31 +1108,159 @@ static const char *quiet_failover_target(struct ctx *c);
 /*
  * The chosen target vanished before any call reached it (its region stopped
  * answering): choose again by the same rules. 1 when another target was taken.
+ * Never once the operation has called AWS, in this step or an earlier one: a
+ * detach or failover of the first target may have taken effect where nobody
+ * can see it (its Describe throttled or timing out), and a second target
+ * would be a second promotion.
  */
 static int retarget(struct ctx *c)
 {
 	struct gdb_operation *op = &c->st->operation;
-	const char *target = quiet_failover_target(c);
+	const char *target;
 
+	if (op_called(op))
+		return 0;
+	target = quiet_failover_target(c);
 	if (!target || streq(target, op->target_region))
 		return 0;
 	event(c, GDB_EVENT_WARNING, "FailoverRetargeted", "target %s is gone; failing over to %s",
 	      op->target_region, target);
 	gdb_set_str(&op->target_region, target);
-	set_step(c, op->step);
+	/* The same step afresh; not recorded as a finished step (that would mean a call). */
+	op->step_started_ms = c->now;
+	gdb_set_str(&op->message, NULL);
 	return 1;
 }
 
-/* The failover target vanished before the call: choose again, or wait for it. */
+/* Why the target's own Describe shows nothing, for messages. */
+static const char *invisible_why(const struct ctx *c, const char *region)
+{
+	const struct gdb_obs_region *o = obs_region(c, region);
+
+	if (!o)
+		return "not observed";
+	if (o->api != GDB_CALL_OK)
+		return call_name(o->api);
+	return o->cluster_exists ? "global cluster not observed" : "cluster not found";
+}
+
+/*
+ * The failover target is not visible: before any call, choose again or wait
+ * for it; after one, wait for it, whatever it takes.
+ */
 static int target_unavailable(struct ctx *c)
 {
-	const char *target = c->st->operation.target_region;
+	struct gdb_operation *op = &c->st->operation;
+	const char *target = op->target_region;
 
+	if (op_called(op)) {
+		degraded(c, "FailoverTargetUnobservable",
+			 "%s was called for %s, whose RDS API shows nothing (%s): whether it took "
+			 "effect cannot be seen; waiting for %s, no other target is taken",
+			 op->last_action ? op->last_action : "the failover", target,
+			 invisible_why(c, target), target);
+		wait_for(c, GDB_REQUEUE_WAIT_MS, "called for %s; waiting to see it (%s)", target,
+			 invisible_why(c, target));
+		return DONE;
+	}
 	if (retarget(c))
 		return CONTINUE;
 	degraded(c, "FailoverTargetUnavailable", "the target %s is not visible", target);
 	wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for the target %s", target);
 	return DONE;
+}
+
+static int has_tail(const struct gdb_spec *s)
+{
+	return s->has_dns || s->ssm_parameter_prefix || has_workloads(s);
+}
+
+/*
+ * The writer is neither the failed source nor our target: someone (a person,
+ * ARC, another controller) moved it. Nothing is failed over again; the
+ * operation ends Cancelled, and DNS, SSM and the workloads follow the real
+ * writer as after a failover to it.
+ */
+static int writer_moved_externally(struct ctx *c)
+{
+	struct gdb_operation *op = &c->st->operation;
+	char *source = xstrdup(op->source_region);
+	const char *to = c->writer;
+	char msg[256];
+
+	event(c, GDB_EVENT_WARNING, "WriterMovedExternally",
+	      "the writer moved to %s outside the controller; the failover from %s to %s is "
+	      "cancelled, nothing is failed over again%s",
+	      to, source, op->target_region,
+	      has_tail(c->spec) ? "; DNS, SSM and workloads follow the writer" : "");
+	snprintf(msg, sizeof(msg), "the writer moved to %s outside the controller", to);
+	finish_op(c, GDB_RESULT_CANCELLED, msg);
+	if (has_tail(c->spec)) {
+		start_op(c, GDB_OP_FAILOVER, GDB_OPM_MANAGED, source, to, GDB_STEP_NONE);
+		writer_moved(c, to);
+		next_tail(c, GDB_STEP_WAIT_FAILOVER);
+	}
+	free(source);
+	return CONTINUE;
+}
+
+/* The operation ends here: hold_call's report on its last call is moot. */
+static void forget_call_error(struct ctx *c, const struct gdb_obs_last_result *l)
+{
+	if (l && streq(c->degraded_reason, aws_reason(l->call)))
+		c->degraded_reason[0] = '\0';
+}
+
+/*
+ * Before a failover call goes out (the first time or again): the writer must
+ * still be the failed source. A writer elsewhere ends the operation; a source
+ * whose write probes succeed again withdraws it, once the last call had its
+ * settle window to show (whatever its answer: an earlier attempt may have
+ * timed out after reaching AWS). Returns DONE or CONTINUE when the step ends
+ * here, -1 when the call may go out.
+ */
+static int recheck_source(struct ctx *c, enum gdb_action_kind kind)
+{
+	struct gdb_operation *op = &c->st->operation;
+	const struct gdb_health_region *hs = health_region(c, op->source_region);
+	const struct gdb_obs_last_result *l = last_result(c, kind);
+	int called = op_called(op);
+
+	if (c->writer && !streq(c->writer, op->source_region) &&
+	    !streq(c->writer, op->target_region)) {
+		forget_call_error(c, l);
+		return writer_moved_externally(c);
+	}
+	/* Only a verdict of health withdraws; an unknown one (a restart) does not. */
+	if (!hs || hs->writer_healthy != 1)
+		return -1;
+	if (called && since_last_call(c) < GDB_SETTLE_MS) {
+		wait_for(c, GDB_REQUEUE_FAST_MS,
+			 "the writer in %s is healthy again; waiting to see whether %s took effect",
+			 op->source_region, gdb_action_name(kind));
+		return DONE;
+	}
+	forget_call_error(c, l);
+	event(c, GDB_EVENT_NORMAL, "FailoverWithdrawn",
+	      "the writer in %s is healthy again; the failover to %s is withdrawn %s",
+	      op->source_region, op->target_region,
+	      called ? "(its call did not take effect)" : "before any call");
+	finish_op(c, GDB_RESULT_CANCELLED, "the writer recovered");
+	return CONTINUE;
+}
+
+/*
+ * A FailoverGlobalCluster refusal no retry changes: the request itself is
+ * unsupported (engine version, parameters). InvalidGlobalClusterStateFault
+ * (another operation in progress, the global cluster modifying) and
+ * InvalidDBClusterStateFault pass; detaching then would split the cluster
+ * under Aurora's own failover.
+ */
+static int refused_for_good(const struct gdb_obs_last_result *l)
+{
+	return l->call == GDB_CALL_INVALID_STATE && l->aws_code &&
+	       (streq(l->aws_code, "InvalidParameterCombination") ||
+		streq(l->aws_code, "InvalidParameterValue"));
 }
 
 static int step_failover_managed(struct ctx *c)
@@ -1114,15 +1269,13 @@ static int step_failover_managed(struct ctx *c)
 	const struct gdb_obs_last_result *l = last_result(c, GDB_ACT_FAILOVER_MANAGED);
 	const struct gdb_obs_region *t = cluster_seen(c, op->target_region);
 	struct gdb_action *a;
+	int rc;
 
 	if (streq(c->writer, op->target_region) || (c->global && c->global->failover_status)) {
 		set_step(c, GDB_STEP_WAIT_FAILOVER);
 		return CONTINUE;
 	}
-	if (l &&
-	    (l->call == GDB_CALL_INVALID_STATE || l->call == GDB_CALL_NOT_FOUND ||
-	     l->call == GDB_CALL_OTHER) &&
-	    c->spec->failover.method == GDB_METHOD_AUTO) {
+	if (l && refused_for_good(l) && c->spec->failover.method == GDB_METHOD_AUTO) {
 		event(c, GDB_EVENT_WARNING, "ManagedFailoverRefused",
 		      "FailoverGlobalCluster was refused (%s); detaching %s instead",
 		      l->aws_code ? l->aws_code : call_name(l->call), op->target_region);
@@ -1132,6 +1285,8 @@ static int step_failover_managed(struct ctx *c)
 	}
 	if (hold_call(c, GDB_ACT_FAILOVER_MANAGED) == DONE)
 		return DONE;
+	if ((rc = recheck_source(c, GDB_ACT_FAILOVER_MANAGED)) >= 0)
+		return rc;
 	if (!t || !c->global)
 		return target_unavailable(c);
 	a = issue(c, GDB_ACT_FAILOVER_MANAGED, op->target_region);
@@ -1189,6 +1344,9 @@ static int step_wait_failover(struct ctx *c)
 				 op->target_region);
 			return DONE;
 		}
+		/* Reached from Detach too: the managed failover won, Aurora re-adds the old
+		 * primary, so the fallback is the managed one. */
+		op->method = GDB_OPM_MANAGED;
 		promoted(c);
 		next_tail(c, GDB_STEP_WAIT_FAILOVER);
 		return CONTINUE;
@@ -1197,16 +1355,43 @@ static int step_wait_failover(struct ctx *c)
 		wait_for(c, GDB_REQUEUE_FAST_MS, "waiting for FailoverState");
 		return DONE;
 	}
-	/* Nothing happened: issue the failover again. */
-	set_step(c, GDB_STEP_FAILOVER_MANAGED);
+	/* Nothing happened: back to the call (which re-checks the source first). */
+	set_step(c, op->method == GDB_OPM_DETACH ? GDB_STEP_DETACH : GDB_STEP_FAILOVER_MANAGED);
 	return CONTINUE;
 }
 
+/*
+ * The target left the global cluster: its own Describe shows it standalone,
+ * or, when it shows nothing (throttled, timing out), the global cluster's
+ * member list as a region that answers reports it no longer has it, after
+ * this operation called RemoveFromGlobalCluster.
+ */
 static int target_detached(const struct ctx *c, const char *region)
 {
 	const struct gdb_obs_region *t = cluster_seen(c, region);
 
-	return t && !t->global_cluster_identifier && !member_in(c, c->global, region);
+	if (t)
+		return !t->global_cluster_identifier && !member_in(c, c->global, region);
+	return c->global && !member_in(c, c->global, region) && op_called(&c->st->operation);
+}
+
+/*
+ * Detach or WaitPromoted finds the managed failover won after all (the target
+ * writes in the global cluster), or one under way (FailoverState): removing
+ * the target now would tear the new primary out of its global cluster.
+ */
+static int managed_failover_seen(struct ctx *c)
+{
+	struct gdb_operation *op = &c->st->operation;
+
+	if (!streq(c->writer, op->target_region) && !(c->global && c->global->failover_status))
+		return 0;
+	event(c, GDB_EVENT_WARNING, "DetachSkipped", "RemoveFromGlobalCluster of %s skipped: %s",
+	      op->target_region,
+	      c->global && c->global->failover_status ? "the global cluster has a FailoverState"
+						      : "it already writes in the global cluster");
+	set_step(c, GDB_STEP_WAIT_FAILOVER);
+	return 1;
 }
 
 static int step_detach(struct ctx *c)
@@ -1214,13 +1399,18 @@ static int step_detach(struct ctx *c)
 	struct gdb_operation *op = &c->st->operation;
 	const struct gdb_obs_region *t = cluster_seen(c, op->target_region);
 	struct gdb_action *a;
+	int rc;
 
+	if (managed_failover_seen(c))
+		return CONTINUE;
 	if (target_detached(c, op->target_region)) {
 		set_step(c, GDB_STEP_WAIT_PROMOTED);
 		return CONTINUE;
 	}
 	if (hold_call(c, GDB_ACT_DETACH_AND_PROMOTE) == DONE)
 		return DONE;
+	if ((rc = recheck_source(c, GDB_ACT_DETACH_AND_PROMOTE)) >= 0)
+		return rc;
 	if (!t || !c->global)
 		return target_unavailable(c);
 	a = issue(c, GDB_ACT_DETACH_AND_PROMOTE, op->target_region);
@@ -1240,9 +1430,21 @@ static int step_wait_promoted(struct ctx *c)
 	struct gdb_operation *op = &c->st->operation;
 	const struct gdb_obs_region *t = cluster_seen(c, op->target_region);
 
+	if (managed_failover_seen(c))
+		return CONTINUE;
 	if (!target_detached(c, op->target_region)) {
 		set_step(c, GDB_STEP_DETACH);
 		return CONTINUE;
+	}
+	if (!t) {
+		degraded(c, "FailoverTargetUnobservable",
+			 "%s left the global cluster, but its RDS API shows nothing (%s); waiting "
+			 "to see it promoted, no other target is taken",
+			 op->target_region, invisible_why(c, op->target_region));
+		wait_for(c, GDB_REQUEUE_WAIT_MS,
+			 "%s left the global cluster; waiting to see it (%s)", op->target_region,
+			 invisible_why(c, op->target_region));
+		return DONE;
 	}
 	if (!streq(t->cluster_status, "available")) {
 		wait_for(c, GDB_REQUEUE_FAST_MS, "waiting for %s to be promoted (%s)",

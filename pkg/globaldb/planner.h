@@ -47,7 +47,10 @@
 
 /* Wait this long after issuing a non-idempotent call before concluding it did not happen. */
 #define GDB_SETTLE_MS 30000
-/* A switchover step is abandoned (Failed) after this many attempts; failovers never give up. */
+/*
+ * A switchover step is abandoned (Failed) after this many attempts; failovers never give up
+ * (they end only when the failed writer recovers or the writer moves elsewhere).
+ */
 #define GDB_MAX_SWITCHOVER_ATTEMPTS 5
 /* After a fallback's region came back, wait this long for Aurora's failover snapshot. */
 #define GDB_SNAPSHOT_WAIT_MS (10 * 60 * 1000)

@@ -639,6 +639,7 @@ static int decode_operation(struct dctx *c, const json_t *o, struct gdb_operatio
 	    (rc = get_int32(c, o, "attempts", 0, 0, 1000000, &op->attempts)) < 0 ||
 	    (rc = get_str(c, o, "message", 0, &op->message)) < 0 ||
 	    (!last && (rc = get_str(c, o, "lastAction", 0, &op->last_action)) < 0) ||
+	    (!last && (rc = get_time(c, o, "lastCallTime", &op->last_call_ms)) < 0) ||
 	    (rc = get_str(c, o, "globalClusterIdentifier", 0, &op->global_cluster_identifier)) <
 		    0 ||
 	    (rc = get_str(c, o, "dnsChangeId", 0, &op->dns_change_id)) < 0 ||
@@ -834,8 +835,10 @@ static json_t *encode_operation(const struct gdb_operation *op, int last)
 	put_time(o, "stepStartedTime", op->step_started_ms);
 	if (op->attempts > 0)
 		json_object_set_new(o, "attempts", json_integer(op->attempts));
-	if (!last)
+	if (!last) {
 		put_str(o, "lastAction", op->last_action);
+		put_time(o, "lastCallTime", op->last_call_ms);
+	}
 	put_str(o, "message", op->message);
 	put_str(o, "globalClusterIdentifier", op->global_cluster_identifier);
 	put_str(o, "dnsChangeId", op->dns_change_id);

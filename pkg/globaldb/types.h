@@ -240,6 +240,13 @@ struct gdb_operation {
 	 * in flight.
 	 */
 	char *last_action;
+	/*
+	 * When the operation last issued an AWS call (any step, any call), unix
+	 * ms; 0 none (or written by an older controller). The settle window runs
+	 * from here, and a failover whose operation has called AWS never changes
+	 * its target. Kept across steps, cleared in lastOperation.
+	 */
+	int64_t last_call_ms;
 	char *message;
 	char *global_cluster_identifier;
 	char *dns_change_id;

@@ -823,6 +823,64 @@ static struct aws_client *deadline_client(const struct base_clock *clk)
 	return aws_client_new(&cfg);
 }
 
+/*
+ * A call that changes RDS is sent once when its answer times out: the first
+ * request may have been applied, and a second RemoveFromGlobalCluster or
+ * CreateDBCluster is not the same request again (the planner re-reads RDS
+ * and decides). A Describe is still retried (test_timeouts_are_bounded).
+ */
+#define SENT_ONCE(call)                                                                            \
+	do {                                                                                       \
+		struct aws_error err_;                                                             \
+		int before_ = stub_count(stub);                                                    \
+		int rc_;                                                                           \
+                                                                                                   \
+		aws_error_clear(&err_);                                                            \
+		rc_ = (call);                                                                      \
+		ck_assert_msg(rc_ == BASE_ETIMEDOUT && err_.attempts == 1,                         \
+			      "%s: rc %d after %d attempts, want a timeout after 1", #call, rc_,   \
+			      err_.attempts);                                                      \
+		/* the slow stub answers the request it got, and no other */                       \
+		while (stub_count(stub) == before_)                                                \
+			base_sleep_ms(50);                                                         \
+		ck_assert_int_eq(stub_count(stub), before_ + 1);                                   \
+	} while (0)
+
+START_TEST(test_mutating_rds_calls_are_sent_once_after_a_timeout)
+{
+	struct aws_client *c = new_client(3, 0);
+	const char *arn = "arn:aws:rds:us-west-2:111122223333:cluster:b";
+	struct aws_rds_global_cluster g;
+	struct aws_rds_db_cluster cl;
+	struct aws_rds_db_instance in;
+	struct aws_rds_cluster_snapshot sn;
+	struct aws_rds_create_global_cluster_input gin = {.global_cluster_identifier = "gdb-2",
+							  .source_db_cluster_arn = arn};
+	struct aws_rds_create_db_cluster_input cin = {.db_cluster_identifier = "a",
+						      .engine = "aurora-postgresql",
+						      .global_cluster_identifier = "gdb-2"};
+	struct aws_rds_create_db_instance_input iin = {.db_instance_identifier = "a-1",
+						       .db_instance_class = "db.r6g.large",
+						       .engine = "aurora-postgresql",
+						       .db_cluster_identifier = "a",
+						       .promotion_tier = -1};
+
+	script.status_pattern = "S";
+	SENT_ONCE(aws_rds_remove_from_global_cluster(c, "us-west-2", "gdb", arn, &g, &err_));
+	SENT_ONCE(aws_rds_failover_global_cluster(c, "us-west-2", "gdb", arn, 1, &g, &err_));
+	SENT_ONCE(aws_rds_switchover_global_cluster(c, "us-east-1", "gdb", arn, &g, &err_));
+	SENT_ONCE(aws_rds_create_global_cluster(c, "us-west-2", &gin, &g, &err_));
+	SENT_ONCE(aws_rds_delete_global_cluster(c, "us-west-2", "gdb", &g, &err_));
+	SENT_ONCE(aws_rds_create_db_cluster(c, "us-east-1", &cin, &cl, &err_));
+	SENT_ONCE(aws_rds_delete_db_cluster(c, "us-east-1", "a", 0, "a-final", &cl, &err_));
+	SENT_ONCE(aws_rds_create_db_instance(c, "us-east-1", &iin, &in, &err_));
+	SENT_ONCE(aws_rds_delete_db_instance(c, "us-east-1", "a-1", 1, &in, &err_));
+	SENT_ONCE(aws_rds_copy_db_cluster_snapshot(c, "us-east-1", "rds:x", "x-copy", NULL,
+						   AWS_UNSET, &sn, &err_));
+	aws_client_free(c);
+}
+END_TEST
+
 START_TEST(test_call_deadline_caps_retries)
 {
 	/* Every wait is the longest full jitter allows: 400 ms. */
@@ -1084,6 +1142,7 @@ int main(void)
 	tcase_add_test(ret, test_timeouts_are_bounded);
 	tcase_add_test(ret, test_call_deadline_caps_retries);
 	tcase_add_test(ret, test_max_attempts_caps_retries_inside_the_deadline);
+	tcase_add_test(ret, test_mutating_rds_calls_are_sent_once_after_a_timeout);
 	tcase_add_test(ret, test_unreachable_endpoint_is_a_transport_error);
 	tcase_add_test(ret, test_response_body_is_capped);
 	tcase_add_test(ret, test_expired_token_refreshes_credentials_once);

@@ -406,6 +406,34 @@ def test_throttling_uses_each_protocols_wire_format(aws, admin):
     assert aws("rds", EAST).describe_global_clusters()["GlobalClusters"] == []
 
 
+def test_throttling_can_wait_for_a_trigger_call(aws, admin):
+    """Every Describe of the detached secondary's region throttled from the detach on."""
+    west, east = two_region(aws)
+    admin.post(
+        "/throttle",
+        {
+            "fraction": 1.0,
+            "after": "RemoveFromGlobalCluster",
+            "afterSameRegion": True,
+            "actions": ["DescribeDBClusters"],
+        },
+    )
+    aws("rds", EAST).describe_db_clusters()  # not armed yet
+    assert admin.get("/throttle")["throttle"]["armed"] is False
+    aws("rds", EAST).remove_from_global_cluster(
+        GlobalClusterIdentifier="gdb", DbClusterIdentifier=east
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        aws("rds", EAST).describe_db_clusters()
+    assert err(e) == ("Throttling", 400)
+    assert aws("rds", WEST).describe_db_clusters()["DBClusters"]  # only the trigger's region
+    assert aws("rds", EAST).describe_global_clusters()["GlobalClusters"]  # only the actions named
+    t = admin.get("/throttle")["throttle"]
+    assert t["armed"] is True and t["regions"] == [EAST]
+    admin.post("/throttle", {"fraction": 0})
+    assert aws("rds", EAST).describe_db_clusters()["DBClusters"]
+
+
 def test_throttling_fraction_is_honoured(aws, admin):
     admin.post("/throttle", {"fraction": 0.5, "seed": 7, "services": ["rds"]})
     rds = aws("rds", EAST)

@@ -585,6 +585,26 @@ static void m_eu_reader_unhealthy(void)
 {
 	H(EU)->reader_healthy = 0;
 }
+static void m_west_api_throttled(void)
+{
+	R(WEST)->api = GDB_CALL_THROTTLED;
+}
+/* us-west-2 left the member list, as eu-west-1 reports it (three regions). */
+static void m_west_left_global(void)
+{
+	set_members(G(), EAST_ARN, EU_ARN, "connected");
+}
+/* Someone else failed over to eu-west-1 (three regions). */
+static void m_writer_eu(void)
+{
+	struct gdb_obs_global *g = G();
+
+	set_members(g, EU_ARN, EAST_ARN, "pending-resync");
+	g->members[g->n_members].db_cluster_arn = WEST_ARN;
+	g->members[g->n_members++].synchronization_status = "connected";
+	H(EU)->writer_healthy = 1;
+	H(EU)->lag_ms = -1;
+}
 
 /* Operations in flight. */
 static void m_op_switchover(void)
@@ -683,10 +703,12 @@ static void m_op_failover_fresh(void)
 static void m_op_wait_failover(void)
 {
 	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_WAIT_FAILOVER, EAST, WEST, 0, 10 * SEC);
+	W.st.operation.last_call_ms = W.now - 12 * SEC;
 }
 static void m_op_wait_failover_60s(void)
 {
 	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_WAIT_FAILOVER, EAST, WEST, 0, 60 * SEC);
+	W.st.operation.last_call_ms = W.now - 62 * SEC;
 }
 static void m_op_detach(void)
 {
@@ -699,6 +721,30 @@ static void m_op_detach_fresh(void)
 static void m_op_awaiting_failover(void)
 {
 	op(GDB_OP_FAILOVER, GDB_OPM_NONE, GDB_STEP_AWAITING_APPROVAL, EAST, WEST, 0, 30 * SEC);
+}
+/* RemoveFromGlobalCluster was issued 40 s ago, past the settle window. */
+static void m_op_detach_40s(void)
+{
+	op(GDB_OP_FAILOVER, GDB_OPM_DETACH, GDB_STEP_DETACH, EAST, WEST, 1, 40 * SEC);
+	gdb_set_str(&W.st.operation.last_action, "DetachAndPromote");
+}
+static void m_op_wait_promoted(void)
+{
+	op(GDB_OP_FAILOVER, GDB_OPM_DETACH, GDB_STEP_WAIT_PROMOTED, EAST, WEST, 0, 10 * SEC);
+}
+static void add_step_record(const char *name, int64_t seconds)
+{
+	struct gdb_operation *o = &W.st.operation;
+
+	o->steps[o->n_steps].name = xstrdup(name);
+	o->steps[o->n_steps++].duration_seconds = seconds;
+}
+/* Back in Detach after WaitPromoted lost sight of the detach: attempts start at 0 again. */
+static void m_op_detach_reentered(void)
+{
+	op(GDB_OP_FAILOVER, GDB_OPM_DETACH, GDB_STEP_DETACH, EAST, WEST, 0, 0);
+	add_step_record("Detach", 2);
+	add_step_record("WaitPromoted", 4);
 }
 
 static void m_last_switchover_refused(void)
@@ -731,6 +777,20 @@ static void m_last_detach_not_found(void)
 {
 	last_call(GDB_ACT_DETACH_AND_PROMOTE, WEST, GDB_CALL_NOT_FOUND,
 		  "GlobalClusterNotFoundFault");
+}
+static void m_last_detach_timeout(void)
+{
+	last_call(GDB_ACT_DETACH_AND_PROMOTE, WEST, GDB_CALL_TIMEOUT, NULL);
+}
+static void m_last_failover_timeout(void)
+{
+	last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_TIMEOUT, NULL);
+}
+/* A refusal no retry can change: the engine version does not support it. */
+static void m_last_failover_invalid_param(void)
+{
+	last_call(GDB_ACT_FAILOVER_MANAGED, WEST, GDB_CALL_INVALID_STATE,
+		  "InvalidParameterCombination");
 }
 static void m_last_dns_ok(void)
 {
@@ -1156,7 +1216,9 @@ static const struct row rows[] = {
 	/* -- failover in flight -- */
 	{"crash after failover persisted: no second call within settle", {m_east_failing, m_east_api_down, m_op_failover}, A(WAIT), NULL, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"failover re-issued when nothing happened after settle", {m_east_failing, m_east_api_down, m_op_failover_40s}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "Retrying", NULL},
-	{"managed failover refused, Auto detaches instead", {m_east_failing, m_east_api_down, m_op_failover_1s, m_last_failover_refused}, A(DETACH_AND_PROMOTE), WEST, S(DETACH), NULL, NULL, "ManagedFailoverRefused", NULL},
+	{"managed failover refused for good (InvalidParameterCombination), Auto detaches instead", {m_east_failing, m_east_api_down, m_op_failover_1s, m_last_failover_invalid_param}, A(DETACH_AND_PROMOTE), WEST, S(DETACH), NULL, NULL, "ManagedFailoverRefused", NULL},
+	{"managed failover refused as busy (InvalidGlobalClusterStateFault): Auto backs off, never detaches", {m_east_failing, m_east_api_down, m_op_failover_1s, m_last_failover_refused}, A(WAIT), NULL, S(FAILOVER_MANAGED), "AwsInvalidState", NULL, NULL, NULL},
+	{"managed failover refused as busy: retried as managed after the backoff", {m_east_failing, m_east_api_down, m_op_failover, m_last_failover_refused}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), "AwsInvalidState", NULL, "Retrying", NULL},
 	{"managed failover refused, Managed retries with backoff", {m_method_managed, m_east_failing, m_east_api_down, m_op_failover_1s, m_last_failover_refused}, A(WAIT), NULL, S(FAILOVER_MANAGED), "AwsInvalidState", NULL, NULL, NULL},
 	{"failover throttled: back off", {m_east_failing, m_east_api_down, m_op_failover_1s, m_last_failover_throttled}, A(WAIT), NULL, S(FAILOVER_MANAGED), "AwsThrottled", NULL, NULL, NULL},
 	{"failover target region unreachable: retried after backoff", {m_east_failing, m_east_api_down, m_op_failover, m_last_failover_unreachable}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), "AwsUnreachable", NULL, NULL, NULL},
@@ -1170,6 +1232,31 @@ static const struct row rows[] = {
 	{"detach not found: retried after backoff", {m_east_failing, m_east_api_down, m_op_detach, m_last_detach_not_found}, A(DETACH_AND_PROMOTE), WEST, S(DETACH), "AwsNotFound", NULL, NULL, NULL},
 	{"failover target gone before the call: the next best is taken", {m_three_regions, m_east_failing, m_east_api_down, m_op_failover_fresh, m_west_api_down}, A(FAILOVER_MANAGED), EU, S(FAILOVER_MANAGED), NULL, NULL, "FailoverRetargeted", NULL},
 	{"detach target invisible: wait", {m_east_failing, m_east_api_down, m_op_detach_fresh, m_west_api_down}, A(WAIT), NULL, S(DETACH), "FailoverTargetUnavailable", NULL, NULL, NULL},
+
+	/* -- after a call: the target is never replaced (a second promotion) -- */
+	{"detach issued, target API throttled past the settle window: wait, never a second target", {m_three_regions, m_east_failing, m_east_api_down, m_op_detach_40s, m_west_api_throttled}, A(WAIT), NULL, S(DETACH), "FailoverTargetUnobservable", NULL, NULL, NULL},
+	{"detach timed out, target API throttled: wait, never a second target", {m_three_regions, m_east_failing, m_east_api_down, m_op_detach, m_last_detach_timeout, m_west_api_throttled}, A(WAIT), NULL, S(DETACH), NULL, NULL, NULL, NULL},
+	{"detach issued, target invisible but gone from the member list: detached, wait to see it", {m_three_regions, m_east_failing, m_east_api_down, m_op_detach_40s, m_west_api_throttled, m_west_left_global}, A(WAIT), NULL, S(WAIT_PROMOTED), "FailoverTargetUnobservable", NULL, NULL, NULL},
+	{"detach re-entered from WaitPromoted, target invisible: wait, never a second target", {m_three_regions, m_east_failing, m_east_api_down, m_op_detach_reentered, m_west_api_throttled}, A(WAIT), NULL, S(DETACH), "FailoverTargetUnobservable", NULL, NULL, NULL},
+	{"managed failover issued, target invisible past the settle window: wait, never a second target", {m_three_regions, m_east_failing, m_east_api_down, m_op_failover_40s, m_west_api_throttled}, A(WAIT), NULL, S(FAILOVER_MANAGED), "FailoverTargetUnobservable", NULL, NULL, NULL},
+
+	/* -- Detach when the managed failover took effect after all -- */
+	{"detach step, the target already writes (managed failover won): no detach, DNS next", {m_east_failing, m_east_api_down, m_op_detach_40s, m_writer_west}, A(UPSERT_DNS), WEST, S(UPDATE_DNS), NULL, NULL, "WriterMoved", NULL},
+	{"detach step while FailoverState is failing-over: wait for it, no detach", {m_east_failing, m_east_api_down, m_op_detach_40s, m_global_failing_over}, A(WAIT), NULL, S(WAIT_FAILOVER), NULL, NULL, NULL, NULL},
+	{"wait-promoted finds the target writing in the global cluster: managed failover won", {m_east_failing, m_east_api_down, m_op_wait_promoted, m_writer_west}, A(UPSERT_DNS), WEST, S(UPDATE_DNS), NULL, NULL, "WriterMoved", NULL},
+
+	/* -- before any (re)issue: the writer is still the failed source -- */
+	{"failover stalled, the writer moved to a third region: cancelled, DNS follows it", {m_three_regions, m_east_failing, m_east_api_down, m_op_wait_failover_60s, m_writer_eu}, A(UPSERT_DNS), EU, S(UPDATE_DNS), NULL, NULL, "WriterMovedExternally", NULL},
+	{"detach not yet called, the writer moved to a third region: cancelled, DNS follows it", {m_three_regions, m_east_failing, m_east_api_down, m_op_detach_fresh, m_writer_eu}, A(UPSERT_DNS), EU, S(UPDATE_DNS), NULL, NULL, "WriterMovedExternally", NULL},
+	{"writer moved to a third region, no DNS, SSM or workloads: the failover just ends", {m_three_regions, m_no_tail, m_east_failing, m_east_api_down, m_op_wait_failover_60s, m_writer_eu}, A(NONE), NULL, NOOP, NULL, NULL, "WriterMovedExternally", NULL},
+	{"failover persisted, not yet called, the writer recovered: withdrawn", {m_op_failover_fresh}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", "FailoverWithdrawn", NULL},
+	{"detach persisted, not yet called, the writer recovered: withdrawn", {m_method_detach, m_op_detach_fresh}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", "FailoverWithdrawn", NULL},
+	{"failover throttled, the writer recovered: no AllowDataLoss on a healthy primary, settle first", {m_op_failover, m_last_failover_throttled}, A(WAIT), NULL, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover throttled, the writer recovered, no effect after the settle window: withdrawn", {m_op_failover_40s, m_last_failover_throttled}, A(NONE), NULL, NOOP, "", NULL, "FailoverWithdrawn", NULL},
+	{"failover timed out, the writer recovered: wait out the settle window first", {m_op_failover, m_last_failover_timeout}, A(WAIT), NULL, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover timed out, the writer recovered, no effect after the settle window: withdrawn", {m_op_failover_40s, m_last_failover_timeout}, A(NONE), NULL, NOOP, "", NULL, "FailoverWithdrawn", NULL},
+	{"no verdict on the source yet (a restart): only health withdraws, the stalled call is issued again", {m_east_api_down, m_east_not_probed, m_op_failover_40s}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "Retrying", NULL},
+	{"managed failover stalled, the writer recovered: withdrawn, not issued again", {m_op_wait_failover_60s}, A(NONE), NULL, NOOP, "", NULL, "FailoverWithdrawn", NULL},
 	{"failover tail done: fallback waits for the lost region", {m_east_failing, m_east_api_down, m_writer_west, m_op_failover_restart_sent, m_last_restart_ok}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FailoverCompleted", NULL},
 
 	{"failover preempts a switchover that has not taken effect", {m_spec_west, m_op_switchover_fresh, m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "OperationPreempted", NULL},
@@ -1369,7 +1456,7 @@ START_TEST(test_table)
 	if (non_idempotent(p.action.kind))
 		ck_assert_msg(
 			p.status.operation.type != GDB_OP_NONE && p.status.operation.attempts > 0 &&
-				p.status.operation.step_started_ms == W.now,
+				p.status.operation.last_call_ms == W.now,
 			"[%s] a non-idempotent call must be recorded before it is made", r->name);
 	if (p.action.kind > GDB_ACT_WAIT && p.action.kind != GDB_ACT_RECOMMEND_FAILOVER &&
 	    p.action.kind != GDB_ACT_REMOVE_FINALIZER)
@@ -1826,6 +1913,7 @@ START_TEST(test_sequence_detach_and_fallback)
 	ck_assert_int_eq(p.action.kind, GDB_ACT_FAILOVER_MANAGED);
 	ck_assert_str_eq(p.action.region, WEST);
 	persist(&p, GDB_CALL_INVALID_STATE);
+	W.obs.last.aws_code = "InvalidParameterCombination"; /* this engine cannot */
 
 	W.now += 1 * SEC;
 	plan_once(&p);
@@ -2046,6 +2134,136 @@ START_TEST(test_sequence_managed_failover_and_fallback)
 }
 END_TEST
 
+/*
+ * A failover step that waited before its first call (the target was not
+ * visible for a minute) still holds that call for the settle window: 2 s
+ * later, with no FailoverState visible yet, nothing is issued again, also
+ * after a restart; 31 s after the call it is.
+ */
+START_TEST(test_first_call_after_a_wait_gets_the_settle_window)
+{
+	struct gdb_plan p, r;
+
+	world_init();
+	m_east_failing();
+	m_east_api_down();
+	op(GDB_OP_FAILOVER, GDB_OPM_MANAGED, GDB_STEP_FAILOVER_MANAGED, EAST, WEST, 0, 60 * SEC);
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_FAILOVER_MANAGED);
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 2 * SEC;
+	plan_once(&p);
+	ck_assert_msg(p.action.kind == GDB_ACT_WAIT, "%s issued again 2 s after the first call",
+		      gdb_action_name(p.action.kind));
+	ck_assert(!has_event(&p, "Retrying"));
+	gdb_plan_release(&p);
+	restart_plan(&W.st, W.now + 10 * SEC, &r);
+	ck_assert_msg(r.action.kind == GDB_ACT_WAIT, "%s issued again after a restart",
+		      gdb_action_name(r.action.kind));
+	gdb_plan_release(&r);
+
+	restart_plan(&W.st, W.now + 29 * SEC, &r);
+	ck_assert_int_eq(r.action.kind, GDB_ACT_FAILOVER_MANAGED);
+	ck_assert(has_event(&r, "Retrying"));
+	gdb_plan_release(&r);
+	world_release();
+}
+END_TEST
+
+/*
+ * Three regions; us-east-1 dies and us-west-2 is detached. Its RDS API then
+ * throttles every Describe for minutes (everyone fails over into it). The
+ * planner must never pick eu-west-1 as well, and must not remove us-west-2
+ * twice; once us-west-2 answers again, standalone, DNS moves there.
+ */
+START_TEST(test_throttled_target_after_detach_is_never_replaced)
+{
+	struct gdb_plan p;
+	int detaches = 0;
+
+	world_init();
+	m_three_regions();
+	m_method_detach();
+	m_east_failing();
+	m_east_api_down();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_DETACH_AND_PROMOTE);
+	ck_assert_str_eq(p.action.region, WEST);
+	persist(&p, GDB_CALL_TIMEOUT); /* applied, but the answer never came */
+
+	m_west_api_throttled();
+	for (int i = 0; i < 60; i++) {
+		W.now += 3 * SEC;
+		if (i == 20)
+			m_west_left_global(); /* eu-west-1 sees us-west-2 leave */
+		plan_once(&p);
+		ck_assert_msg(p.action.kind != GDB_ACT_DETACH_AND_PROMOTE &&
+				      p.action.kind != GDB_ACT_FAILOVER_MANAGED,
+			      "round %d: %s in %s after the detach of us-west-2", i,
+			      gdb_action_name(p.action.kind), p.action.region);
+		ck_assert_str_eq(p.status.operation.target_region, WEST);
+		detaches += has_event(&p, "FailoverRetargeted");
+		persist(&p, GDB_CALL_OK);
+	}
+	ck_assert_int_eq(detaches, 0);
+
+	W.now += 3 * SEC;
+	R(WEST)->api = GDB_CALL_OK;
+	R(WEST)->global_cluster_identifier = NULL;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_UPSERT_DNS);
+	ck_assert_str_eq(p.status.current_primary_region, WEST);
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+/* The managed failover won while the operation was detaching: it counts as managed. */
+START_TEST(test_managed_failover_won_at_detach_counts_as_managed)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_east_failing();
+	m_east_api_down();
+	m_op_detach_40s();
+	m_writer_west();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_UPSERT_DNS);
+	ck_assert_int_eq(p.status.operation.method, GDB_OPM_MANAGED);
+	ck_assert(has_event(&p, "DetachSkipped"));
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+/* A writer someone moved to eu-west-1: the failover is Cancelled, the tail follows eu-west-1. */
+START_TEST(test_writer_moved_externally_cancels_and_follows)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_three_regions();
+	m_east_failing();
+	m_east_api_down();
+	m_op_wait_failover_60s();
+	m_writer_eu();
+	plan_once(&p);
+	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_FAILOVER);
+	ck_assert_int_eq(p.status.last_operation.result, GDB_RESULT_CANCELLED);
+	ck_assert_str_eq(p.status.last_operation.target_region, WEST);
+	ck_assert_int_eq(p.status.operation.type, GDB_OP_FAILOVER);
+	ck_assert_str_eq(p.status.operation.target_region, EU);
+	ck_assert_str_eq(p.status.current_primary_region, EU);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_UPSERT_DNS);
+	ck_assert_str_eq(p.action.writer_endpoint,
+			 "orders-eu.cluster-z.eu-west-1.rds.amazonaws.com");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
 START_TEST(test_arn_parsing)
 {
 	char r[32], id[80];
@@ -2089,6 +2307,10 @@ int main(void)
 	tcase_add_test(seq, test_sequence_switchover);
 	tcase_add_test(seq, test_sequence_detach_and_fallback);
 	tcase_add_test(seq, test_arn_parsing);
+	tcase_add_test(seq, test_managed_failover_won_at_detach_counts_as_managed);
+	tcase_add_test(seq, test_writer_moved_externally_cancels_and_follows);
+	tcase_add_test(seq, test_first_call_after_a_wait_gets_the_settle_window);
+	tcase_add_test(seq, test_throttled_target_after_detach_is_never_replaced);
 	tcase_add_test(seq, test_region_roles);
 	tcase_add_test(seq, test_sequence_managed_failover_and_fallback);
 	suite_add_tcase(s, tc);

@@ -166,6 +166,7 @@ static const char *rich_status =
 	"27T03:"
 	"30:00Z\","
 	"\"stepStartedTime\":\"2026-11-27T03:45:00Z\",\"attempts\":1,\"message\":\"creating\","
+	"\"lastAction\":\"CreateInstance\",\"lastCallTime\":\"2026-11-27T03:45:10Z\","
 	"\"globalClusterIdentifier\":\"orders-global-2\",\"lostWritesSnapshot\":\"orders-east-lost-"
 	"writes-1\","
 	"\"steps\":[{\"name\":\"FenceOldWriter\",\"durationSeconds\":300}]},"

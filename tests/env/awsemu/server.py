@@ -12,6 +12,9 @@ The middleware, in order, for every request:
    connection without a response).
 4. Throttling injection answers a chosen fraction of calls with HTTP 400
    Throttling (query and REST-XML protocols) / ThrottlingException (JSON).
+   It may wait for a trigger: armed only once a call of a named action has
+   succeeded (optionally only in that call's region), as when everyone fails
+   over into one region right after a detach.
 5. Otherwise moto answers, under the extension's lock.
 Every call, answered or not, is appended to the call log with its parameters;
 values whose names look secret (password, secret, token, ...) are replaced
@@ -261,6 +264,7 @@ class Middleware:
                 out,
             )
         entry["status"] = captured.get("status")
+        self.arm_throttle(call, entry["status"])
         if entry["status"] and entry["status"] >= 400:
             m = re.search(rb"<Code>([^<]+)</Code>", out) or re.search(
                 rb'"__type":\s*"([^"]+)"', out
@@ -291,9 +295,19 @@ class Middleware:
         # and writes nothing more.
         raise ConnectionAbortedError("awsemu: region outage")
 
+    def arm_throttle(self, call, status):
+        """Arm a throttle that waits for a successful call of its trigger action."""
+        t = self.throttle
+        if not t or t["armed"] or call.action != t["after"] or status != 200:
+            return
+        with self.log_lock:
+            if t.get("afterSameRegion"):
+                t["regions"] = [call.region]
+            t["armed"] = True
+
     def should_throttle(self, call):
         t = self.throttle
-        if not t or t["fraction"] <= 0:
+        if not t or t["fraction"] <= 0 or not t["armed"]:
             return False
         if t.get("services") and call.service not in t["services"]:
             return False
@@ -430,12 +444,18 @@ class Middleware:
                     raise ValueError("fraction must be within [0, 1]")
                 if "seed" in body:
                     self.rng.seed(body["seed"])
+                after = body.get("after")
+                if after is not None and not isinstance(after, str):
+                    raise ValueError("after must be an action name")
                 self.throttle = {
                     "fraction": fraction,
                     "services": body.get("services"),
                     "regions": body.get("regions"),
                     "actions": body.get("actions"),
                     "remaining": body.get("count"),
+                    "after": after,
+                    "afterSameRegion": bool(body.get("afterSameRegion")),
+                    "armed": after is None,
                 }
             return 200, {"throttle": self.throttle}
         if path == "/replication" and method == "POST":
