@@ -128,15 +128,31 @@ def test_managed_failover_picks_the_least_lagging_secondary(world, controller, e
     )
     assert world.count_rows(WEST, "orders-west", "unreplayed") == 0
     print(
-        "\nlag before the outage: "
+        "\nbefore the outage: "
         + ", ".join(
             f"{r['name']}={r.get('replicationLagSeconds')}" for r in world.status()["regions"]
+        )
+        + "\n"
+        + "\n".join(
+            line
+            for line in controller.metrics().splitlines()
+            if line.startswith(("globaldb_replication_lag_seconds", "globaldb_probe_healthy"))
         )
     )
     since = max(c["seq"] for c in emulator.calls())
 
     emulator.outage(EAST, "5xx", pg="freeze", services=["rds"])
-    last = wait_operation(world, "Failover", EU)
+    try:
+        last = wait_operation(world, "Failover", EU)
+    except AssertionError:
+        print(
+            "\n".join(
+                line
+                for line in controller.log_text().splitlines()
+                if any(w in line for w in ("planned", "verdict changed", "refus"))
+            )
+        )
+        raise
     assert last["result"] == "Succeeded", last
     assert last["sourceRegion"] == EAST
     calls = [c for c in emulator.calls() if c["seq"] > since and c["action"] in MUTATING]
