@@ -765,10 +765,18 @@ def world(emulator, kubectl, tmp_path, request):
     regions = (EAST, WEST, EU) if request.node.get_closest_marker("regions3") else (EAST, WEST)
     w = World(emulator, kubectl, root, regions)
     try:
+        t0 = time.monotonic()
         w.make_servers()
+        t1 = time.monotonic()
         w.create_infrastructure()
+        t2 = time.monotonic()
         w.create_zone()
         w.create_namespace()
+        # What a region costs the tier: read with -s (ctest runs the e2e tier so).
+        print(
+            f"\nworld: {len(regions)} regions ready in {time.monotonic() - t0:.1f}s "
+            f"(PostgreSQL servers {t1 - t0:.1f}s, clusters and replication {t2 - t1:.1f}s)"
+        )
         yield w
     finally:
         for region in w.regions:
