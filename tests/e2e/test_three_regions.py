@@ -15,7 +15,7 @@ to remove a primary that still has secondaries).
 
 import pytest
 
-from conftest import CLUSTER_IDS, EAST, EU, WEST, wait_for
+from conftest import CLUSTER_IDS, EAST, EU, WEST, metric_value, wait_for
 
 pytestmark = pytest.mark.regions3
 
@@ -118,14 +118,22 @@ def test_managed_failover_picks_the_least_lagging_secondary(world, controller, e
 
     server_of(world, WEST).sql("SELECT pg_wal_replay_pause()")
     world.write_rows(EAST, "orders-east", "unreplayed", 10)
-    wait_for(
-        lambda: (
-            (region_row(world, WEST).get("replicationLagSeconds") or 0)
-            > (region_row(world, EU).get("replicationLagSeconds") or 0)
-        ),
-        timeout=60,
-        what="us-west-2 to lag more than eu-west-1",
-    )
+
+    # The prober's own measurement, not the status row (which moves in steps):
+    # a margin of seconds, so that a probe that misses a beat under load (its
+    # last lag stays) cannot turn the order around.
+    def lags():
+        m = controller.metrics()
+        got = {
+            r: metric_value(
+                m, "globaldb_replication_lag_seconds", target=f"{world.ns}/orders/reader/{r}"
+            )
+            for r in (WEST, EU)
+        }
+        assert None not in got.values() and got[WEST] >= 8 and got[EU] < 2, got
+        return got
+
+    wait_for(lags, timeout=90, what="us-west-2 to lag 8 s, eu-west-1 under 2 s")
     assert world.count_rows(WEST, "orders-west", "unreplayed") == 0
     print(
         "\nbefore the outage: "
