@@ -1638,27 +1638,68 @@ static int step_awaiting_failover_approval(struct ctx *c)
 
 /* ---- fallback ---- */
 
-/* A region whose cluster is stale (not part of the writer's global cluster), in spec order. */
+/*
+ * After a detach the writer is standalone and c->global is the stale global
+ * cluster it left. Nothing of that cluster is touched while one of its
+ * members sits in a spec region that does not answer: its primary cannot
+ * leave while it has secondaries, and a healthy secondary of it (a third
+ * region) keeps the old timeline until the lost region is back to be fenced
+ * first. Members in regions outside the spec cannot be observed and do not
+ * hold the fallback back.
+ */
+static int stale_global_unreachable(const struct ctx *c)
+{
+	const struct gdb_obs_global *g = c->global;
+
+	for (size_t i = 0; c->writer_standalone && g && i < g->n_members; i++) {
+		const char *r = region_of_arn(c, g->members[i].db_cluster_arn);
+
+		if (r && !streq(r, c->writer) && !api_ok(c, r))
+			return 1;
+	}
+	return 0;
+}
+
+/* The region's cluster is the primary of some observed global cluster. */
+static int writes_in_a_global(const struct ctx *c, const char *region)
+{
+	for (size_t i = 0; i < c->obs->n_globals; i++) {
+		const struct gdb_obs_member *m = member_in(c, &c->obs->globals[i], region);
+
+		if (m && m->is_writer)
+			return 1;
+	}
+	return 0;
+}
+
+static int is_stale(struct ctx *c, const char *name)
+{
+	const struct gdb_obs_region *o = obs_region(c, name);
+
+	if (streq(name, c->writer) || !o || o->api != GDB_CALL_OK)
+		return 0;
+	/* Without a global cluster around the writer, a missing one is rebuilt by the
+	 * fallback too (it creates the next generation first). */
+	if (!o->cluster_exists)
+		return c->writer_standalone;
+	return c->writer_standalone || !in_current_global(c, o);
+}
+
+/*
+ * A region whose cluster is stale (not part of the writer's global cluster):
+ * a stale writer first, as it may still take writes, then in spec order.
+ */
 static const char *stale_region(struct ctx *c)
 {
-	for (size_t i = 0; i < c->spec->n_regions; i++) {
-		const char *name = c->spec->regions[i].name;
-		const struct gdb_obs_region *o = obs_region(c, name);
+	if (stale_global_unreachable(c))
+		return NULL;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < c->spec->n_regions; i++) {
+			const char *name = c->spec->regions[i].name;
 
-		if (streq(name, c->writer))
-			continue;
-		if (!o || o->api != GDB_CALL_OK)
-			continue;
-		if (!o->cluster_exists) {
-			/* Without a global cluster around the writer, a missing one is rebuilt
-			 * by the fallback too (it creates the next generation first). */
-			if (c->writer_standalone)
+			if (is_stale(c, name) && (pass == 1 || writes_in_a_global(c, name)))
 				return name;
-			continue;
 		}
-		if (c->writer_standalone || !in_current_global(c, o))
-			return name;
-	}
 	return NULL;
 }
 
@@ -1671,6 +1712,51 @@ static int any_region_unreachable(struct ctx *c)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * RDS refuses to remove the primary of a global cluster that still has
+ * secondaries. When the stale cluster in region r is the primary of g, its
+ * secondaries (a third region's cluster) leave g first, one call at a time;
+ * each becomes a standalone copy of the old timeline, rebuilt later like any
+ * stale region. DONE with the call (or a wait), CONTINUE when r may leave.
+ */
+static int remove_secondaries_first(struct ctx *c, const struct gdb_obs_global *g, const char *r)
+{
+	const struct gdb_obs_member *own = member_in(c, g, r);
+	struct gdb_action *a;
+	char region[64], id[128];
+
+	if (!own || !own->is_writer)
+		return CONTINUE;
+	for (size_t i = 0; i < g->n_members; i++) {
+		const struct gdb_obs_member *m = &g->members[i];
+
+		if (m == own || gdb_parse_cluster_arn(m->db_cluster_arn, region, sizeof(region), id,
+						      sizeof(id)) < 0)
+			continue;
+		if (gdb_spec_region(c->spec, region, NULL) && !api_ok(c, region)) {
+			wait_for(
+				c, GDB_REQUEUE_STEADY_MS,
+				"waiting for %s to answer: its cluster %s must leave %s before the "
+				"stale writer in %s can",
+				region, id, g->identifier, r);
+			return DONE;
+		}
+		a = issue(c, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER, region);
+		a->global_cluster_identifier = xstrdup(g->identifier);
+		a->db_cluster_identifier = xstrdup(id);
+		a->target_arn = xstrdup(m->db_cluster_arn);
+		xsetf(&a->reason,
+		      "the stale writer in %s cannot leave %s while %s is its secondary: remove "
+		      "%s first",
+		      r, g->identifier, id, id);
+		event(c, GDB_EVENT_NORMAL, "RemovingStaleMember",
+		      "RemoveFromGlobalCluster %s %s (a secondary of the stale writer in %s)",
+		      g->identifier, id, r);
+		return DONE;
+	}
+	return CONTINUE;
 }
 
 static int step_fence(struct ctx *c)
@@ -1698,6 +1784,8 @@ static int step_fence(struct ctx *c)
 		const char *g = global_of(c, o);
 
 		if (hold_call(c, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER) == DONE)
+			return DONE;
+		if (remove_secondaries_first(c, find_global(c, g), r) == DONE)
 			return DONE;
 		a = issue(c, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER, r);
 		a->global_cluster_identifier = xstrdup(g);

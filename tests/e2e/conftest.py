@@ -9,6 +9,10 @@
 - the "existing infrastructure" created with boto3, as a platform team's
   CloudFormation would: orders-east (writer) + orders-west (secondary) in the
   global cluster orders-global, a Route 53 zone, an application Deployment;
+- with the `regions3` marker, a third region: orders-eu in eu-west-1, a
+  secondary of orders-global with one PostgreSQL server of its own (its
+  writer instance, a streaming standby of the primary's writer; no reader, to
+  keep the start cheap), and in the manifest;
 - the controller binary as its own process, with the controller's
   ServiceAccount kubeconfig and AWS_ENDPOINT_URL pointing at the emulator.
 
@@ -40,7 +44,8 @@ if ENV_DIR not in sys.path:
 
 import pgenv  # noqa: E402
 
-EAST, WEST = "us-east-1", "us-west-2"
+EAST, WEST, EU = "us-east-1", "us-west-2", "eu-west-1"
+CLUSTER_IDS = {EAST: "orders-east", WEST: "orders-west", EU: "orders-eu"}
 DELAY_KEYS = (
     "cluster_create",
     "cluster_modify",
@@ -249,14 +254,15 @@ def aws_client(admin, service, region):
 class World:
     """The infrastructure of one test: servers, clusters, zone, namespace."""
 
-    def __init__(self, admin, kubectl, root):
+    def __init__(self, admin, kubectl, root, regions=(EAST, WEST)):
         self.admin = admin
         self.kubectl = kubectl
         self.root = root
+        self.regions = tuple(regions)
         self.password = "pw-" + secrets.token_hex(12)
         self.servers = {}
         self.ns = "e2e-" + secrets.token_hex(4)
-        self.rds = {r: aws_client(admin, "rds", r) for r in (EAST, WEST)}
+        self.rds = {r: aws_client(admin, "rds", r) for r in (EAST, WEST, EU)}
         self.r53 = aws_client(admin, "route53", EAST)
         self.zone_id = None
 
@@ -270,6 +276,8 @@ class World:
         ww = pgenv.init_primary(self.root, "west-w", password=self.password)
         self.servers["west-w"] = ww
         self.servers["west-r"] = pgenv.make_standby(ww, self.root, "west-r")
+        if EU in self.regions:
+            self.servers["eu-w"] = pgenv.init_primary(self.root, "eu-w", password=self.password)
 
     def destroy_servers(self):
         for s in self.servers.values():
@@ -324,6 +332,26 @@ class World:
             timeout=120,
             what="orders-west to be connected",
         )
+        if EU in self.regions:
+            self.admin.bind(EU, "orders-eu", self.servers["eu-w"])
+            self.rds[EU].create_db_cluster(
+                DBClusterIdentifier="orders-eu",
+                Engine="aurora-postgresql",
+                EngineVersion="15.4",
+                GlobalClusterIdentifier="orders-global",
+            )
+            self.rds[EU].create_db_instance(
+                DBInstanceIdentifier="orders-eu-1",
+                DBInstanceClass="db.r6g.large",
+                Engine="aurora-postgresql",
+                DBClusterIdentifier="orders-eu",
+            )
+            self.wait_cluster(EU, "orders-eu", "available", timeout=120)
+            wait_for(
+                lambda: self.sync_status("orders-global", EU, "orders-eu") == "connected",
+                timeout=120,
+                what="orders-eu to be connected",
+            )
 
     def create_zone(self):
         # The CRD wants a zone id that looks like Route 53's (Z...); moto's are random.
@@ -458,23 +486,15 @@ class World:
             "primaryRegion": EAST,
             "regions": [
                 {
-                    "name": EAST,
-                    "dbClusterIdentifier": "orders-east",
+                    "name": r,
+                    "dbClusterIdentifier": CLUSTER_IDS[r],
                     "template": {
                         "engineVersion": "15.4",
                         "instanceClass": "db.r6g.large",
                         "instances": 1,
                     },
-                },
-                {
-                    "name": WEST,
-                    "dbClusterIdentifier": "orders-west",
-                    "template": {
-                        "engineVersion": "15.4",
-                        "instanceClass": "db.r6g.large",
-                        "instances": 1,
-                    },
-                },
+                }
+                for r in self.regions
             ],
             "healthCheck": {
                 "periodSeconds": 2,
@@ -737,21 +757,36 @@ class Controller:
         return self.proc.returncode
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "regions3: the world has a third region, eu-west-1 (see World)"
+    )
+
+
 @pytest.fixture
-def world(emulator, kubectl, tmp_path):
+def world(emulator, kubectl, tmp_path, request):
     emulator.post("/reset")
     emulator.delays(**{k: 0.3 for k in DELAY_KEYS})
     root = tempfile.mkdtemp(prefix="gdb-e2e-pg-")
     os.chmod(root, 0o755)
-    w = World(emulator, kubectl, root)
+    regions = (EAST, WEST, EU) if request.node.get_closest_marker("regions3") else (EAST, WEST)
+    w = World(emulator, kubectl, root, regions)
     try:
+        t0 = time.monotonic()
         w.make_servers()
+        t1 = time.monotonic()
         w.create_infrastructure()
+        t2 = time.monotonic()
         w.create_zone()
         w.create_namespace()
+        # What a region costs the tier: read with -s (ctest runs the e2e tier so).
+        print(
+            f"\nworld: {len(regions)} regions ready in {time.monotonic() - t0:.1f}s "
+            f"(PostgreSQL servers {t1 - t0:.1f}s, clusters and replication {t2 - t1:.1f}s)"
+        )
         yield w
     finally:
-        for region in (EAST, WEST):
+        for region in w.regions:
             try:
                 emulator.outage(region, "off")
             except Exception:

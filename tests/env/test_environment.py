@@ -172,7 +172,15 @@ def server(region, role):
     return s
 
 
-@pytest.mark.parametrize("region", ["us-east-1", "us-west-2"])
+def test_postgres_runs_in_every_region_of_the_environment():
+    want = list(testenv.REGIONS)
+    if len(STATE["regions"]) == 3:
+        want.append(testenv.THIRD_REGION)
+    assert sorted(STATE["postgres"]) == sorted(want) == sorted(STATE["regions"])
+
+
+# Every region the environment was started with (--regions 3 adds eu-west-1).
+@pytest.mark.parametrize("region", STATE["regions"])
 def test_postgres_write_on_primary_read_on_standby_then_promote(region):
     primary, standby = server(region, "primary"), server(region, "standby")
     assert not primary.in_recovery()

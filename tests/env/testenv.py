@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The shared test environment: real Kubernetes and real PostgreSQL on loopback.
 
-    testenv.py up    [--state FILE] [--owner-pid PID]   start everything, write FILE
+    testenv.py up    [--state FILE] [--owner-pid PID] [--regions 2|3]
+                                                         start everything, write FILE
     testenv.py down  [--state FILE]                      stop everything, remove it
     testenv.py env   [--state FILE]                      print shell exports
     testenv.py restart-apiserver [--state FILE]          stop and start kube-apiserver
@@ -12,7 +13,9 @@
 kubeconfig), installs the CRDs in crds/ and waits until they are Established,
 creates the controller's ServiceAccount with the RBAC in manifests/rbac/ and a
 kubeconfig holding a TokenRequest token for it, and starts a PostgreSQL
-primary with a streaming standby for each simulated region.
+primary with a streaming standby for each simulated region: us-east-1 and
+us-west-2, and eu-west-1 too with --regions 3 (about 3 s more on an idle
+machine; the e2e tier's three-region world, marker regions3, builds its own).
 
 Nothing outlives its owner: `up` leaves a watchdog that tears everything down
 when the owner process (by default the one that ran `up`: a shell, ctest, the
@@ -41,6 +44,7 @@ sys.path.insert(0, HERE)
 import pgenv  # noqa: E402  (tests/env is on the path above)
 
 REGIONS = ("us-east-1", "us-west-2")
+THIRD_REGION = "eu-west-1"
 CONTROLLER_NAMESPACE = "globaldb-system"
 CONTROLLER_SA = "globaldb-controller"
 START_TIMEOUT = 90  # seconds; a cold kube-apiserver on 2 busy cores needs more than envtest's 20
@@ -364,7 +368,7 @@ def kubectl(st, *args, kubeconfig=None, input=None):
 # --- up / down ---
 
 
-def up(state_path, owner_pid):
+def up(state_path, owner_pid, regions=REGIONS):
     if os.path.exists(state_path):
         try:
             down(state_path)
@@ -373,7 +377,7 @@ def up(state_path, owner_pid):
     os.makedirs(os.path.dirname(state_path), exist_ok=True)
     d = tempfile.mkdtemp(prefix="gdb-testenv-")
     os.chmod(d, 0o755)
-    st = {"dir": d, "state": state_path, "pids": {}}
+    st = {"dir": d, "state": state_path, "pids": {}, "regions": list(regions)}
 
     def save():
         tmp = state_path + ".tmp"
@@ -416,7 +420,8 @@ def up(state_path, owner_pid):
         save()
 
         st["postgres"] = {}
-        for region in REGIONS:
+        t_pg = time.monotonic()
+        for region in regions:
             primary = pgenv.init_primary(os.path.join(d, "pg"), f"{region}-primary")
             standby = pgenv.make_standby(primary, os.path.join(d, "pg"), f"{region}-standby")
             st["postgres"][region] = {
@@ -424,7 +429,10 @@ def up(state_path, owner_pid):
                 "standby": describe_pg(standby),
             }
             save()
-        log(f"postgresql ready: {', '.join(REGIONS)} ({time.monotonic() - t0:.1f}s)")
+        log(
+            f"postgresql ready: {', '.join(regions)} in {time.monotonic() - t_pg:.1f}s "
+            f"({time.monotonic() - t0:.1f}s)"
+        )
 
         st["owner_pid"] = owner_pid
         if owner_pid > 0:
@@ -606,11 +614,19 @@ def main():
         default=0,
         help="tear down when this process exits (0: the parent; -1: never)",
     )
+    ap.add_argument(
+        "--regions",
+        type=int,
+        choices=(2, 3),
+        default=2,
+        help=f"simulated regions: {', '.join(REGIONS)}, and {THIRD_REGION} with 3",
+    )
     a = ap.parse_args()
     state = os.path.abspath(a.state)
     try:
         if a.command == "up":
-            up(state, os.getppid() if a.owner_pid == 0 else a.owner_pid)
+            regions = REGIONS + ((THIRD_REGION,) if a.regions == 3 else ())
+            up(state, os.getppid() if a.owner_pid == 0 else a.owner_pid, regions)
         elif a.command == "down":
             down(state)
         elif a.command == "env":

@@ -1033,6 +1033,36 @@ static void m_name_taken(void)
 	G()->identifier = "orders-global-2";
 	set_members(G(), NULL, NULL, NULL);
 }
+/*
+ * Three regions after a detach east -> west (apply after m_after_detach and
+ * m_three_regions): eu-west-1 is still a secondary of the old global cluster,
+ * whose primary is the stale east writer.
+ */
+static void m_eu_api_down(void)
+{
+	R(EU)->api = GDB_CALL_UNREACHABLE;
+}
+/* eu-west-1 has left the old global cluster: a standalone stale copy. */
+static void m_eu_left_old_global(void)
+{
+	struct gdb_obs_global *g = G();
+
+	R(EU)->global_cluster_identifier = NULL;
+	for (size_t i = 0; i < g->n_members; i++)
+		if (strcmp(g->members[i].db_cluster_arn, EU_ARN) == 0) {
+			g->members[i] = g->members[--g->n_members];
+			memset(&g->members[g->n_members], 0, sizeof(g->members[0]));
+			break;
+		}
+}
+/* The spec lists eu-west-1 first and us-east-1 last. */
+static void m_spec_eu_first(void)
+{
+	struct gdb_region_spec t = W.spec.regions[0];
+
+	W.spec.regions[0] = W.spec.regions[2];
+	W.spec.regions[2] = t;
+}
 static void m_old_global_member_unreachable(void)
 {
 	/* The old global still lists the stale east cluster, and east does not answer. */
@@ -1297,6 +1327,14 @@ static const struct row rows[] = {
 	{"connected: publish the new global cluster name", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_rebuilt_connected, m_op_wait_connected}, A(PUBLISH_SSM), WEST, S(PUBLISH_SSM), NULL, NULL, "FallbackReady", NULL},
 	{"fallback done: switch back to the desired region", {m_after_detach, m_gen2_global, m_gen2_in_status, m_east_rebuilt_connected, m_op_fallback_publish_sent, m_last_ssm_ok}, A(SWITCHOVER), WEST, S(SWITCHOVER), NULL, NULL, "FallbackCompleted", NULL},
 
+	/* -- fallback after a detach with three regions: eu-west-1 is a secondary of the old global -- */
+	{"3 regions, lost region down: the third region's secondary is left alone", {m_after_detach, m_three_regions, m_east_api_down}, A(NONE), NULL, NOOP, "RegionUnreachable", NULL, NULL, NULL},
+	{"3 regions, region back: the stale writer's secondary leaves the old global first", {m_after_detach, m_three_regions}, A(REMOVE_FROM_GLOBAL_CLUSTER), EU, S(FENCE_OLD_WRITER), NULL, NULL, "FallbackStarted", NULL},
+	{"3 regions, fence: the third region does not answer: wait, never remove a primary with secondaries", {m_after_detach, m_three_regions, m_op_fence, m_eu_api_down}, A(WAIT), NULL, S(FENCE_OLD_WRITER), NULL, NULL, NULL, NULL},
+	{"3 regions, fence: the secondary's removal issued, not yet seen: hold", {m_after_detach, m_three_regions, m_op_fence_removed_1s}, A(WAIT), NULL, S(FENCE_OLD_WRITER), NULL, NULL, NULL, NULL},
+	{"3 regions, fence: the secondary has left: the stale writer leaves next", {m_after_detach, m_three_regions, m_eu_left_old_global, m_op_fence}, A(REMOVE_FROM_GLOBAL_CLUSTER), EAST, S(FENCE_OLD_WRITER), NULL, NULL, "RemovingStaleMember", NULL},
+	{"3 regions, spec lists eu first: the stale writer is still fenced first", {m_after_detach, m_three_regions, m_spec_eu_first}, A(REMOVE_FROM_GLOBAL_CLUSTER), EU, S(FENCE_OLD_WRITER), NULL, NULL, "FallbackStarted", NULL},
+	{"3 regions: the lost region rebuilt, the third region is rebuilt next", {m_after_detach, m_three_regions, m_eu_left_old_global, m_gen2_global, m_gen2_in_status, m_east_rebuilt_connected, m_op_wait_connected}, A(DELETE_INSTANCES), EU, S(FENCE_OLD_WRITER), NULL, NULL, "FallbackReady", NULL},
 	{"fence: removal issued, not yet seen: hold", {m_after_detach, m_op_fence_removed_1s}, A(WAIT), NULL, S(FENCE_OLD_WRITER), NULL, NULL, NULL, NULL},
 	{"fence: removal seen: delete the instances at once", {m_after_detach, m_east_stale_standalone, m_op_fence_removed_1s}, A(DELETE_INSTANCES), EAST, S(FENCE_OLD_WRITER), NULL, NULL, "FencingOldWriter", NULL},
 	{"fence: instance deletion issued, not yet seen: hold", {m_after_detach, m_east_stale_standalone, m_op_fence_instances_1s}, A(WAIT), NULL, S(FENCE_OLD_WRITER), NULL, NULL, NULL, NULL},
@@ -2006,6 +2044,118 @@ START_TEST(test_sequence_detach_and_fallback)
 }
 END_TEST
 
+/*
+ * Three regions after a detach east -> west, east back: the stale writer is
+ * fenced first, but only after its secondary in eu-west-1 has left the old
+ * global cluster (AWS refuses to remove a primary that has secondaries); eu
+ * is rebuilt into the next generation after east, never before it exists.
+ */
+START_TEST(test_sequence_three_region_detach_fallback)
+{
+	struct gdb_region_spec *eu;
+	struct gdb_plan p;
+
+	world_init();
+	m_after_detach();
+	m_three_regions();
+	m_spec_eu_first();
+	eu = &W.spec.regions[0];
+	eu->has_template = 1;
+	eu->template.instance_class = xstrdup("db.r6g.large");
+	eu->template.instances = 2;
+
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER);
+	ck_assert_str_eq(p.action.region, EU);
+	ck_assert_str_eq(p.action.target_arn, EU_ARN);
+	ck_assert_str_eq(p.action.global_cluster_identifier, "orders-global");
+	ck_assert_str_eq(p.status.operation.target_region, EAST);
+	persist(&p, GDB_CALL_OK);
+
+	/* The removal is not visible yet: nothing else is called. */
+	W.now += 1 * SEC;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_WAIT);
+	persist(&p, GDB_CALL_OK);
+
+	W.now += 31 * SEC;
+	m_eu_left_old_global();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER);
+	ck_assert_str_eq(p.action.region, EAST);
+	ck_assert_str_eq(p.action.target_arn, EAST_ARN);
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	m_east_stale_standalone();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_DELETE_INSTANCES);
+	ck_assert_str_eq(p.action.region, EAST);
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	m_east_no_instances();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_FENCE_OLD_WRITER);
+	ck_assert_str_eq(p.action.region, EAST);
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	m_east_missing();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER);
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	m_old_global_gone();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_GLOBAL_CLUSTER);
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	m_gen2_global();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_SECONDARY_CLUSTER);
+	ck_assert_str_eq(p.action.region, EAST);
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	m_east_rebuilt_connected();
+	plan_once(&p);
+	/* East is connected; eu's standalone copy of the old timeline is rebuilt next. */
+	ck_assert_int_eq(p.action.kind, GDB_ACT_DELETE_INSTANCES);
+	ck_assert_str_eq(p.action.region, EU);
+	ck_assert_str_eq(p.status.operation.target_region, EU);
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	R(EU)->n_instances = 0;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_FENCE_OLD_WRITER);
+	ck_assert_str_eq(p.action.region, EU);
+	/* Its final snapshot keeps its copy; the lost writes are the stale writer's. */
+	ck_assert_int_eq(strncmp(p.action.snapshot_id, "orders-eu-lost-writes-", 22), 0);
+	ck_assert_int_eq(strncmp(p.status.operation.lost_writes_snapshot, "orders-east-", 12), 0);
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	R(EU)->cluster_exists = 0;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_SECONDARY_CLUSTER);
+	ck_assert_str_eq(p.action.region, EU);
+	ck_assert_str_eq(p.action.global_cluster_identifier, "orders-global-2");
+	persist(&p, GDB_CALL_OK);
+	W.now += 31 * SEC;
+	R(EU)->cluster_exists = 1;
+	R(EU)->n_instances = 2;
+	R(EU)->global_cluster_identifier = "orders-global-2";
+	G()->members[G()->n_members].db_cluster_arn = EU_ARN;
+	G()->members[G()->n_members++].synchronization_status = "connected";
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_PUBLISH_SSM);
+	persist(&p, GDB_CALL_OK);
+	plan_once(&p);
+	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_FALLBACK);
+	ck_assert_int_eq(p.status.last_operation.result, GDB_RESULT_SUCCEEDED);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_SWITCHOVER);
+	ck_assert_str_eq(p.action.global_cluster_identifier, "orders-global-2");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
 static enum gdb_role role_of(struct gdb_plan *p, const char *region)
 {
 	struct gdb_region_status *r = gdb_status_region(&p->status, region);
@@ -2306,6 +2456,7 @@ int main(void)
 	tcase_add_test(seq, test_reported_lag_ignores_jitter);
 	tcase_add_test(seq, test_sequence_switchover);
 	tcase_add_test(seq, test_sequence_detach_and_fallback);
+	tcase_add_test(seq, test_sequence_three_region_detach_fallback);
 	tcase_add_test(seq, test_arn_parsing);
 	tcase_add_test(seq, test_managed_failover_won_at_detach_counts_as_managed);
 	tcase_add_test(seq, test_writer_moved_externally_cancels_and_follows);

@@ -511,8 +511,16 @@ def _ensure_writable(cluster):
     return work
 
 
-def _pg_switchover(src, dst):
-    """Demote src's writer and promote dst's without losing a write."""
+def _others(gc, src, dst):
+    """The bindings of gc's other secondaries (a third region and beyond)."""
+    with EXT.lock:
+        members = [m for m in gc.members if m is not src and m is not dst]
+        return [(m, EXT.binding_of(m)) for m in members if EXT.binding_of(m) is not None]
+
+
+def _pg_switchover(src, dst, others=()):
+    """Demote src's writer and promote dst's without losing a write; the
+    other secondaries (caught up to the same point) follow dst."""
     sb, db = EXT.binding_of(src), EXT.binding_of(dst)
     if sb is None or db is None:
         return
@@ -520,8 +528,9 @@ def _pg_switchover(src, dst):
     # A fast shutdown sends every WAL record, the shutdown checkpoint
     # included, to the connected standbys before the primary exits.
     old.stop("fast")
+    end = pgenv.checkpoint_lsn(old)
     try:
-        new.wait_replayed(pgenv.checkpoint_lsn(old), timeout=EXT.switchover_sync_timeout)
+        new.wait_replayed(end, timeout=EXT.switchover_sync_timeout)
     except pgenv.PgEnvError:
         old.start()  # the cancel path: the old primary takes writes again
         raise Cancelled(
@@ -529,15 +538,36 @@ def _pg_switchover(src, dst):
         ) from None
     new.promote()
     pgenv.rejoin_as_standby(old, new)
+    for _, b in others:
+        _follow(b.writer, new, end)
 
 
-def _pg_failover(dst):
+def _follow(server, new_primary, lsn=None):
+    """Point a secondary's writer at the new primary as Aurora re-homes every
+    secondary of a global cluster: a reload when it has replayed exactly up
+    to the switch (lsn), else a rewind (it may hold WAL the new primary never
+    had) and a restart."""
+    if server.frozen or server.pid() is None:
+        return  # its region is down: re-homed when it is back (set_outage off)
+    if lsn is not None:
+        try:
+            server.wait_replayed(lsn, timeout=EXT.switchover_sync_timeout)
+            pgenv.set_upstream(server, new_primary)
+            return
+        except pgenv.PgEnvError:
+            pass
+    pgenv.rejoin_as_standby(server, new_primary)
+
+
+def _pg_failover(dst, others=()):
     db = EXT.binding_of(dst)
     if db is None:
         return
     if db.writer.frozen:
         db.writer.thaw()
     db.writer.promote()
+    for _, b in others:
+        _follow(b.writer, db.writer)
 
 
 def _run_global_op(gc, src, dst, data_loss):
@@ -549,11 +579,12 @@ def _run_global_op(gc, src, dst, data_loss):
         with EXT.lock:
             gc.failover_state = dict(gc.failover_state, Status=running)
         t0 = time.monotonic()
+        others = _others(gc, src, dst)
         try:
             if data_loss:
-                _pg_failover(dst)
+                _pg_failover(dst, others)
             else:
-                _pg_switchover(src, dst)
+                _pg_switchover(src, dst, others)
         except Exception:
             with EXT.lock:
                 gc.failover_state = dict(gc.failover_state, Status="cancelling")
