@@ -705,9 +705,8 @@ static void update_failing_since(struct ctx *c)
 		if (c->st->regions[i].heartbeat_time_ms > newest)
 			newest = c->st->regions[i].heartbeat_time_ms;
 	kept = w->writer_failing_since_ms;
-	w->writer_failing_since_ms = kept > newest && kept < h->failing_since_ms
-					     ? kept
-					     : h->failing_since_ms;
+	w->writer_failing_since_ms =
+		kept > newest && kept < h->failing_since_ms ? kept : h->failing_since_ms;
 }
 
 /*
@@ -1234,8 +1233,7 @@ static int step_failover_managed(struct ctx *c)
 static void update_data_loss(struct ctx *c, int fresh)
 {
 	struct gdb_operation *op = &c->st->operation;
-	const struct gdb_region_status *w =
-		c->writer ? gdb_status_region(c->st, c->writer) : NULL;
+	const struct gdb_region_status *w = c->writer ? gdb_status_region(c->st, c->writer) : NULL;
 	int64_t bound = -1;
 
 	if (streq(c->writer, op->source_region) && w && w->writer_failing_since_ms > 0)

@@ -559,6 +559,8 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 	t->pv.last_duration_ms = now - t->started_ms;
 	base_metric_observe(m_duration, (double)(now - t->started_ms) / 1000.0,
 			    role_name(t->c.kind));
+	if ((t->pv.failing_since_unix_ms == 0) != (ok != 0))
+		changes |= PROBE_CHANGED_FAILING;
 	if (ok) {
 		t->pv.last_success_unix_ms = now_real;
 		t->pv.failing_since_unix_ms = 0;

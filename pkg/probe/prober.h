@@ -48,8 +48,10 @@
  * "require" must be asked for explicitly.
  *
  * Verdicts. Each result runs through the target's policy (policy.h). When the
- * health verdict changes, and (optionally) when the lag moves by
- * lag_notify_step_ms or between known and unknown, the notify callback runs
+ * health verdict changes, when a run of failures begins or ends (long before
+ * the verdict changes: a controller records when a writer began to fail), and
+ * (optionally) when the lag moves by lag_notify_step_ms or between known and
+ * unknown, the notify callback runs
  * at once on the prober thread, outside the prober's lock, with a copy of the
  * verdict: it must be quick (enqueue a key) and may call probe_prober_get but
  * must not call probe_prober_free. The verdict table can be read from any
@@ -162,6 +164,8 @@ struct probe_verdict {
 /* Bits of the notify callback's changes argument. */
 #define PROBE_CHANGED_HEALTH 1u
 #define PROBE_CHANGED_LAG 2u
+/* A run of failures began (failing_since_unix_ms was set) or ended (cleared). */
+#define PROBE_CHANGED_FAILING 4u
 
 typedef void (*probe_notify_fn)(void *arg, const struct probe_verdict *v, unsigned changes);
 

@@ -578,12 +578,11 @@ static void m_three_regions(void)
 	W.obs.n_regions = 3;
 	g->members[g->n_members].db_cluster_arn = EU_ARN;
 	g->members[g->n_members++].synchronization_status = "connected";
-	W.h.regions[2] = (struct gdb_health_region){
-		.name = EU,
-		.writer_healthy = -1,
-		.reader_healthy = 1,
-		.lag_ms = 500,
-		.heartbeat_ms = FAIL_END - 500};
+	W.h.regions[2] = (struct gdb_health_region){.name = EU,
+						    .writer_healthy = -1,
+						    .reader_healthy = 1,
+						    .lag_ms = 500,
+						    .heartbeat_ms = FAIL_END - 500};
 	W.h.n_regions = 3;
 }
 static void m_eu_lag_100(void)
