@@ -1097,6 +1097,7 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 		r->endpoint = cl->endpoint;
 		r->reader_endpoint = cl->reader_endpoint;
 		o->port[i] = cl->port;
+		r->port = cl->port;
 		r->global_cluster_identifier = gs ? membership(gs, cl->arn)
 						  : strip_global_arn(cl->global_cluster_identifier);
 		if (r->global_cluster_identifier && !*r->global_cluster_identifier)

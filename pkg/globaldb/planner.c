@@ -59,6 +59,8 @@ struct ctx {
 	char degraded_msg[512];
 	char progressing_reason[64];
 	char progressing_msg[512];
+	/* failover_target chose a target whose lag is unknown (Manual mode only). */
+	int lag_unknown;
 };
 
 static const char *const action_names[GDB_ACT__COUNT] = {
@@ -685,12 +687,87 @@ static int64_t reported_lag(int64_t old, int64_t now, int64_t budget)
 	return now - old >= step || old - now >= step ? now : old;
 }
 
+/*
+ * The heartbeat watermark of a status row (docs/api.md "Replication lag"):
+ * the newest heartbeat time known from the row and this process's prober.
+ * Only the Primary's and the Secondaries' rows carry one, and only for the
+ * writer they had: a writer that moved clears every row (what a secondary
+ * held of the old writer says nothing of what it holds of the new one).
+ */
+static void merge_heartbeat(struct gdb_region_status *r, const struct gdb_health_region *h,
+			    int writer_moved)
+{
+	if (writer_moved || (r->role != GDB_ROLE_PRIMARY && r->role != GDB_ROLE_SECONDARY)) {
+		r->heartbeat_seq = r->heartbeat_time_ms = r->writer_failing_since_ms = 0;
+		return;
+	}
+	if (h && h->heartbeat_ms > r->heartbeat_time_ms) {
+		r->heartbeat_time_ms = h->heartbeat_ms;
+		r->heartbeat_seq = h->heartbeat_seq;
+	}
+	if (r->role != GDB_ROLE_PRIMARY)
+		r->writer_failing_since_ms = 0;
+}
+
+/*
+ * The writer row's writerFailingSince: the last moment the writer is taken to
+ * have accepted writes. This process's prober knows when its own run of
+ * failures began (h->failing_since_ms); the row may hold an earlier start
+ * recorded by a controller that ran before this one (a restart or a new
+ * leader during the outage). That earlier time is kept only while it is later
+ * than every heartbeat known to have been written (acknowledged or seen
+ * replicated): a writer heard from after it was not dead then.
+ */
+static void update_failing_since(struct ctx *c)
+{
+	struct gdb_region_status *w = c->writer ? gdb_status_region(c->st, c->writer) : NULL;
+	const struct gdb_health_region *h = c->writer ? health_region(c, c->writer) : NULL;
+	int64_t newest = 0, kept;
+
+	if (!w || !h || h->last_probe_ms <= 0)
+		return; /* no verdict of this process yet: keep what the status says */
+	if (h->failing_since_ms <= 0) {
+		w->writer_failing_since_ms = 0;
+		return;
+	}
+	for (size_t i = 0; i < c->st->n_regions; i++)
+		if (c->st->regions[i].heartbeat_time_ms > newest)
+			newest = c->st->regions[i].heartbeat_time_ms;
+	kept = w->writer_failing_since_ms;
+	w->writer_failing_since_ms =
+		kept > newest && kept < h->failing_since_ms ? kept : h->failing_since_ms;
+}
+
+/*
+ * The replication lag of a secondary in ms, -1 unknown. While the writer
+ * acknowledges its heartbeats, the prober's measurement. Once it fails them,
+ * an evidence-based bound that no longer grows with the wall clock: the
+ * writer's last moment alive (writerFailingSince) minus when the newest
+ * heartbeat seen replicated in the region was written. Never 0 then: the
+ * writer may have acknowledged writes after that heartbeat.
+ */
+static int64_t lag_bound_ms(struct ctx *c, const char *region)
+{
+	const struct gdb_region_status *w = c->writer ? gdb_status_region(c->st, c->writer) : NULL;
+	const struct gdb_region_status *r = gdb_status_region(c->st, region);
+	const struct gdb_health_region *h = health_region(c, region);
+	int64_t until = w ? w->writer_failing_since_ms : 0, lag;
+
+	if (until <= 0)
+		return h ? h->lag_ms : -1;
+	if (!r || r->heartbeat_time_ms <= 0)
+		return -1;
+	lag = until - r->heartbeat_time_ms;
+	return lag > 0 ? lag : 1;
+}
+
 static void update_regions(struct ctx *c)
 {
 	struct gdb_status *st = c->st;
 	struct gdb_status prev;
 	const struct gdb_operation *op = &st->operation;
 	int64_t max_lag = -1;
+	int writer_moved = !streq(c->old->current_primary_region, c->writer);
 
 	/* Rebuild the rows in spec order, keeping what the old rows knew. */
 	prev = *st;
@@ -721,6 +798,10 @@ static void update_regions(struct ctx *c)
 				gdb_set_str(&r->cluster_status, cs);
 				r->cluster_status_since_ms = c->now;
 			}
+			if (!o->cluster_exists)
+				r->port = 0;
+			else if (o->port > 0)
+				r->port = o->port;
 		}
 		gdb_set_str(&r->synchronization_status,
 			    m && !m->is_writer ? m->synchronization_status : NULL);
@@ -739,20 +820,28 @@ static void update_regions(struct ctx *c)
 			r->role = GDB_ROLE_DETACHED;
 		else
 			r->role = GDB_ROLE_LOST; /* a member of a stale global cluster */
+		merge_heartbeat(r, h, writer_moved);
 		if (h) {
 			r->writer_healthy = streq(name, c->writer) ? h->writer_healthy : -1;
 			r->consecutive_failures = h->consecutive_failures;
 			if (h->last_probe_ms > 0)
 				r->last_probe_ms = h->last_probe_ms;
-			r->replication_lag_seconds =
-				streq(name, c->writer)
-					? -1
-					: reported_lag(r->replication_lag_seconds,
-						       ceil_seconds(h->lag_ms),
-						       c->spec->failover.max_data_loss_seconds);
-			if (r->replication_lag_seconds > max_lag)
-				max_lag = r->replication_lag_seconds;
 		}
+	}
+	update_failing_since(c);
+	for (size_t i = 0; i < st->n_regions; i++) {
+		struct gdb_region_status *r = &st->regions[i];
+
+		if (!health_region(c, r->name))
+			continue;
+		r->replication_lag_seconds =
+			streq(r->name, c->writer)
+				? -1
+				: reported_lag(r->replication_lag_seconds,
+					       ceil_seconds(lag_bound_ms(c, r->name)),
+					       c->spec->failover.max_data_loss_seconds);
+		if (r->replication_lag_seconds > max_lag)
+			max_lag = r->replication_lag_seconds;
 	}
 	for (size_t i = 0; i < prev.n_regions; i++) {
 		free(prev.regions[i].name);
@@ -1301,29 +1390,42 @@ static int step_failover_managed(struct ctx *c)
 	return DONE;
 }
 
-static void update_data_loss(struct ctx *c)
+/*
+ * The data-loss window: an upper bound on the acknowledged writes the target
+ * lacks, from the evidence (lag_bound_ms) while the source is the writer and
+ * known to fail. Set when the target is chosen (fresh: -1 when there is no
+ * bound) and raised, never lowered, by a later bound (after the target
+ * changed, the larger of two sound bounds is still one); once the writer has
+ * moved it stays as it is.
+ */
+static void update_data_loss(struct ctx *c, int fresh)
 {
 	struct gdb_operation *op = &c->st->operation;
-	const struct gdb_health_region *s = health_region(c, op->source_region);
-	const struct gdb_health_region *t = health_region(c, op->target_region);
+	const struct gdb_region_status *w = c->writer ? gdb_status_region(c->st, c->writer) : NULL;
+	int64_t bound = -1;
 
-	if (s && t && s->last_write_ok_ms > 0 && t->heartbeat_seen_ms > 0) {
-		int64_t w = s->last_write_ok_ms - t->heartbeat_seen_ms;
-
-		op->data_loss_window_seconds = ceil_seconds(w > 0 ? w : 0);
-	}
+	if (streq(c->writer, op->source_region) && w && w->writer_failing_since_ms > 0)
+		bound = ceil_seconds(lag_bound_ms(c, op->target_region));
+	if (fresh || bound > op->data_loss_window_seconds)
+		op->data_loss_window_seconds = bound;
 }
 
 static void promoted(struct ctx *c)
 {
 	struct gdb_operation *op = &c->st->operation;
 
-	update_data_loss(c);
+	update_data_loss(c, 0);
 	writer_moved(c, op->target_region);
 	if (op->data_loss_window_seconds >= 0)
 		event(c, GDB_EVENT_WARNING, "DataLossWindow",
-		      "writes in the last %" PRId64 "s before the failure of %s may be lost",
+		      "acknowledged writes of at most the last %" PRId64
+		      "s before %s stopped answering may be lost",
 		      op->data_loss_window_seconds, op->source_region);
+	else
+		event(c, GDB_EVENT_WARNING, "DataLossWindow",
+		      "the writes %s acknowledged that %s lacks are unknown (approved without "
+		      "a lag bound)",
+		      op->source_region, op->target_region);
 	event(c, GDB_EVENT_NORMAL, "WriterMoved", "the writer is in %s", op->target_region);
 }
 
@@ -1468,11 +1570,12 @@ static const char *failover_target(struct ctx *c, int *failing, int approved_man
 	const struct gdb_health_region *hw = health_region(c, c->writer);
 	const struct gdb_obs_region *ow = obs_region(c, c->writer);
 	const struct gdb_region_status *rw = gdb_status_region(c->st, c->writer);
-	const char *best = NULL;
-	int64_t best_lag = -1;
+	const char *best = NULL, *unknown = NULL;
+	int64_t best_lag = -1, lag;
 	int any_candidate = 0;
 
 	*failing = 0;
+	c->lag_unknown = 0;
 	if (!c->writer || !hw || hw->writer_healthy != 0 ||
 	    hw->consecutive_failures < c->spec->health_check.failure_threshold)
 		return NULL;
@@ -1555,11 +1658,15 @@ static const char *failover_target(struct ctx *c, int *failing, int approved_man
 		if (m->synchronization_status && !streq(m->synchronization_status, "connected"))
 			continue;
 		any_candidate = 1;
-		if (h->lag_ms < 0)
+		lag = lag_bound_ms(c, name);
+		if (lag < 0) {
+			if (!unknown)
+				unknown = name;
 			continue;
-		if (!best || h->lag_ms < best_lag) {
+		}
+		if (!best || lag < best_lag) {
 			best = name;
-			best_lag = h->lag_ms;
+			best_lag = lag;
 		}
 	}
 	if (!any_candidate) {
@@ -1569,10 +1676,20 @@ static const char *failover_target(struct ctx *c, int *failing, int approved_man
 		       c->writer);
 		return NULL;
 	}
+	if (!best && f->mode == GDB_MODE_MANUAL) {
+		/*
+		 * Nothing bounds what a failover would lose. In Manual mode a person
+		 * may still accept that: the recommendation says so, and only the
+		 * approval annotation acts on it (docs/api.md).
+		 */
+		c->lag_unknown = 1;
+		return unknown;
+	}
 	if (!best) {
 		refuse(c, "ReplicationLagUnknown",
 		       "the writer in %s failed; the replication lag of every candidate is "
-		       "unknown, refusing to fail over",
+		       "unknown, refusing to fail over (in Manual mode an approval may accept "
+		       "an unknown data loss)",
 		       c->writer);
 		return NULL;
 	}
@@ -1596,7 +1713,7 @@ static void begin_failover(struct ctx *c, const char *target)
 			 target, GDB_STEP_NONE);
 	op->method = detach ? GDB_OPM_DETACH : GDB_OPM_MANAGED;
 	gdb_set_str(&op->target_region, target);
-	update_data_loss(c);
+	update_data_loss(c, 1);
 	set_step(c, detach ? GDB_STEP_DETACH : GDB_STEP_FAILOVER_MANAGED);
 }
 
@@ -1618,17 +1735,22 @@ static int step_awaiting_failover_approval(struct ctx *c)
 		return DONE;
 	}
 	if (ok == 1) {
-		event(c, GDB_EVENT_WARNING, "FailoverApproved", "failover to %s approved by %s",
-		      target, GDB_ANNOTATION_APPROVE_FAILOVER);
+		event(c, GDB_EVENT_WARNING, "FailoverApproved", "failover to %s approved by %s%s",
+		      target, GDB_ANNOTATION_APPROVE_FAILOVER,
+		      c->lag_unknown ? ", accepting a data loss no heartbeat bounds" : "");
 		begin_failover(c, target);
 		return CONTINUE;
 	}
 	if (!streq(op->target_region, target))
 		gdb_set_str(&op->target_region, target);
 	degraded(c, "AwaitingFailoverApproval",
-		 "the writer in %s failed; failover to %s is recommended: kubectl annotate "
+		 "the writer in %s failed; failover to %s is recommended%s: kubectl annotate "
 		 "gdb <name> %s=$(date -u +%%FT%%TZ)",
-		 c->writer, target, GDB_ANNOTATION_APPROVE_FAILOVER);
+		 c->writer, target,
+		 c->lag_unknown ? " (its replication lag is unknown: approving accepts a data "
+				  "loss no heartbeat bounds)"
+				: "",
+		 GDB_ANNOTATION_APPROVE_FAILOVER);
 	a = act(c, GDB_ACT_RECOMMEND_FAILOVER, target, GDB_REQUEUE_WAIT_MS);
 	xsetf(&a->reason, "failover to %s recommended; waiting for %s", target,
 	      GDB_ANNOTATION_APPROVE_FAILOVER);
@@ -2222,17 +2344,21 @@ static int consider_failover(struct ctx *c)
 	if (!target)
 		return failing ? DONE : CONTINUE;
 	if (c->spec->failover.mode == GDB_MODE_MANUAL) {
+		const char *why = c->lag_unknown ? " (its replication lag is unknown: approving "
+						   "accepts a data loss no heartbeat bounds)"
+						 : "";
+
 		start_op(c, GDB_OP_FAILOVER, GDB_OPM_NONE, c->writer, target,
 			 GDB_STEP_AWAITING_APPROVAL);
 		event(c, GDB_EVENT_WARNING, "FailoverRecommended",
 		      "the writer in %s failed %d probes and RDS confirms; failover to %s is "
-		      "recommended; approve with annotation %s",
-		      c->writer, health_region(c, c->writer)->consecutive_failures, target,
+		      "recommended%s; approve with annotation %s",
+		      c->writer, health_region(c, c->writer)->consecutive_failures, target, why,
 		      GDB_ANNOTATION_APPROVE_FAILOVER);
 		degraded(c, "AwaitingFailoverApproval",
-			 "failover to %s is recommended: kubectl annotate gdb <name> "
+			 "failover to %s is recommended%s: kubectl annotate gdb <name> "
 			 "%s=$(date -u +%%FT%%TZ)",
-			 target, GDB_ANNOTATION_APPROVE_FAILOVER);
+			 target, why, GDB_ANNOTATION_APPROVE_FAILOVER);
 		a = act(c, GDB_ACT_RECOMMEND_FAILOVER, target, GDB_REQUEUE_WAIT_MS);
 		xsetf(&a->reason, "failover to %s recommended", target);
 		return DONE;

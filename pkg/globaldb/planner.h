@@ -125,6 +125,7 @@ struct gdb_obs_region {
 	const char *cluster_status; /* available, creating, failing-over, deleting, … */
 	const char *endpoint;
 	const char *reader_endpoint;
+	int port; /* DBCluster.Port, 0 unknown */
 	/* DBCluster.GlobalClusterIdentifier when RDS reports it; NULL otherwise (membership in
 	 * an observed global cluster then decides). */
 	const char *global_cluster_identifier;
@@ -176,8 +177,16 @@ struct gdb_health_region {
 	int reader_healthy;    /* -1 unknown, 0, 1: read probe of this region's reader endpoint */
 	int64_t lag_ms;	       /* last measured replication lag; -1 unknown */
 	int64_t last_probe_ms; /* unix ms, 0 never */
-	int64_t last_write_ok_ms;  /* writer: heartbeat value of the last successful write */
-	int64_t heartbeat_seen_ms; /* secondary: newest heartbeat value read on its reader */
+	/*
+	 * The heartbeat evidence (written_at is the prober's wall clock, unix ms;
+	 * 0 = none): writer, its newest acknowledged heartbeat; secondary, the
+	 * newest one its reader saw replicated there.
+	 */
+	int64_t heartbeat_ms;
+	int64_t heartbeat_seq;
+	/* Writer: when the first failed write probe after the last success ended; 0 while the
+	 * last one succeeded (or none ran). */
+	int64_t failing_since_ms;
 };
 
 struct gdb_health {

@@ -587,11 +587,21 @@ static int resolve_creds(struct gdb_reconciler *r, struct key_state *s, const ch
 
 /* ---- probes ---- */
 
-static void probe_address(const struct gdb_spec *spec, const struct gdb_observation *ob, size_t i,
-			  int reader, const char **host, int *port)
+/*
+ * Where to probe region i: spec.regions[].probeEndpoint, else the endpoints
+ * RDS answered this round, else — the region's API did not answer — the ones
+ * the status recorded (status.writerEndpoint for the writer's region,
+ * readerEndpoints[] for the others, regions[].port). Without that last
+ * source a controller started during an outage of the writer's region would
+ * never probe the writer, and so never fail over.
+ */
+static void probe_address(const struct gdb_spec *spec, const struct gdb_status *st,
+			  const struct gdb_observation *ob, size_t i, int reader, const char **host,
+			  int *port)
 {
 	const struct gdb_region_spec *rs = &spec->regions[i];
 	const struct gdb_obs_region *o = &ob->obs.regions[i];
+	const struct gdb_region_status *r;
 
 	*host = NULL;
 	*port = 0;
@@ -600,10 +610,22 @@ static void probe_address(const struct gdb_spec *spec, const struct gdb_observat
 		*port = rs->probe_port > 0 ? rs->probe_port : 5432;
 		return;
 	}
-	if (o->api != GDB_CALL_OK || !o->cluster_exists)
+	if (o->api == GDB_CALL_OK) {
+		if (!o->cluster_exists)
+			return;
+		*host = reader && o->reader_endpoint ? o->reader_endpoint : o->endpoint;
+		*port = ob->port[i] > 0 ? ob->port[i] : 5432;
 		return;
-	*host = reader && o->reader_endpoint ? o->reader_endpoint : o->endpoint;
-	*port = ob->port[i] > 0 ? ob->port[i] : 5432;
+	}
+	if (!reader && st->current_primary_region && st->writer_endpoint &&
+	    !strcmp(st->current_primary_region, rs->name))
+		*host = st->writer_endpoint;
+	for (size_t k = 0; reader && k < st->n_reader_endpoints; k++)
+		if (st->reader_endpoints[k].region &&
+		    !strcmp(st->reader_endpoints[k].region, rs->name))
+			*host = st->reader_endpoints[k].endpoint;
+	r = gdb_status_region((struct gdb_status *)st, rs->name);
+	*port = r && r->port > 0 ? r->port : 5432;
 }
 
 static void fill_target(struct probe_target *t, const struct gdb_spec *spec,
@@ -676,7 +698,8 @@ static void drop_reader(struct gdb_reconciler *r, struct key_state *s, size_t k)
 }
 
 static void sync_probes(struct gdb_reconciler *r, struct key_state *s, const struct gdb_spec *spec,
-			const char *writer, const struct gdb_observation *ob)
+			const struct gdb_status *st, const char *writer,
+			const struct gdb_observation *ob)
 {
 	char wname[PROBE_NAME_MAX], name[PROBE_NAME_MAX];
 	struct probe_target t;
@@ -692,7 +715,7 @@ static void sync_probes(struct gdb_reconciler *r, struct key_state *s, const str
 		const char *region = spec->regions[i].name;
 
 		if (writer && !strcmp(region, writer)) {
-			probe_address(spec, ob, i, 0, &host, &port);
+			probe_address(spec, st, ob, i, 0, &host, &port);
 			if (host) {
 				fill_target(&t, spec, s, wname, PROBE_WRITER, host, port, NULL);
 				apply_target(r, &t, s->creds_gen, &s->writer_sig, s->key);
@@ -720,7 +743,7 @@ static void sync_probes(struct gdb_reconciler *r, struct key_state *s, const str
 				drop_reader(r, s, slot);
 			continue;
 		}
-		probe_address(spec, ob, i, 1, &host, &port);
+		probe_address(spec, st, ob, i, 1, &host, &port);
 		if (!host)
 			continue; /* keep the last address while the region does not answer */
 		if (slot == GDB_MAX_REGIONS) {
@@ -762,7 +785,9 @@ static void build_health(struct gdb_reconciler *r, const struct key_state *s,
 			hr->writer_healthy = health_of(w.health);
 			hr->consecutive_failures = w.consecutive_failures;
 			hr->last_probe_ms = w.last_probe_unix_ms;
-			hr->last_write_ok_ms = w.last_success_unix_ms;
+			hr->heartbeat_ms = w.heartbeat_written_unix_ms;
+			hr->heartbeat_seq = w.last_seq;
+			hr->failing_since_ms = w.failing_since_unix_ms;
 			continue;
 		}
 		snprintf(name, sizeof(name), "%s/reader/%s", s->base, region);
@@ -772,8 +797,8 @@ static void build_health(struct gdb_reconciler *r, const struct key_state *s,
 		hr->consecutive_failures = v.consecutive_failures;
 		hr->last_probe_ms = v.last_probe_unix_ms;
 		hr->lag_ms = v.lag_ms;
-		if (v.lag_ms >= 0 && v.lag_unix_ms > 0)
-			hr->heartbeat_seen_ms = v.lag_unix_ms - v.lag_ms;
+		hr->heartbeat_ms = v.heartbeat_written_unix_ms;
+		hr->heartbeat_seq = v.last_seq;
 	}
 }
 
@@ -813,6 +838,9 @@ static json_t *without_probe_fields(json_t *status, int lag)
 	json_array_foreach(json_object_get(c, "regions"), i, v)
 	{
 		json_object_del(v, "lastProbeTime");
+		/* The heartbeat watermark moves every period; an older one only widens a bound. */
+		json_object_del(v, "heartbeatSeq");
+		json_object_del(v, "heartbeatTime");
 		if (lag)
 			json_object_del(v, "replicationLagSeconds");
 	}
@@ -1271,7 +1299,7 @@ static void observe_and_plan(struct gdb_reconciler *r, struct key_state *s,
 {
 	gdb_observe(r->cache, spec, status, obj, s->last.action ? &s->last : NULL, max_age_ms, ob);
 	if (!deleting)
-		sync_probes(r, s, spec,
+		sync_probes(r, s, spec, status,
 			    status->current_primary_region ? status->current_primary_region
 							   : spec->primary_region,
 			    ob);
@@ -1377,7 +1405,7 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 			 plan.action.reason ? plan.action.reason : "", NULL);
 
 	if (!deleting && first_status_waits(s, &spec, &status, &plan, &health, requeue)) {
-		sync_probes(r, s, &spec, plan.status.current_primary_region, &ob);
+		sync_probes(r, s, &spec, &plan.status, plan.status.current_primary_region, &ob);
 		goto out;
 	}
 
@@ -1415,7 +1443,7 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	if (!deleting && plan.status.current_primary_region &&
 	    (!status.current_primary_region ||
 	     strcmp(plan.status.current_primary_region, status.current_primary_region)))
-		sync_probes(r, s, &spec, plan.status.current_primary_region, &ob);
+		sync_probes(r, s, &spec, &plan.status, plan.status.current_primary_region, &ob);
 	set_primary_info(s, ns, name, plan.status.current_primary_region,
 			 plan.status.global_cluster_identifier);
 	*requeue = plan.requeue_after_ms > 0 ? plan.requeue_after_ms : GDB_REQUEUE_STEADY_MS;

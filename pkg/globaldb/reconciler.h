@@ -40,7 +40,11 @@
  *     plan's Events;
  *  6. act (executor.h), remember the outcome for the next round, invalidate
  *     the observation cache of the region an RDS action was made in;
- *  7. point the probe targets at the (new) writer and secondaries.
+ *  7. point the probe targets at the (new) writer and secondaries: at the
+ *     endpoints RDS answered, or — a region whose API does not answer — at
+ *     those the status recorded (writerEndpoint, readerEndpoints[],
+ *     regions[].port), so a controller started during a regional outage
+ *     still probes the writer.
  *
  * The prober's verdict changes enqueue the key (the notify callback set up by
  * gdb_reconciler_new), so a failing writer is reconciled within a probe

@@ -687,7 +687,11 @@ static int decode_region_status(struct dctx *c, const json_t *o, struct gdb_regi
 	    (rc = get_bool(c, o, "writerHealthy", &r->writer_healthy)) < 0 ||
 	    (rc = get_int32(c, o, "consecutiveFailures", 0, 0, 1000000000,
 			    &r->consecutive_failures)) < 0 ||
-	    (rc = get_time(c, o, "lastProbeTime", &r->last_probe_ms)) < 0)
+	    (rc = get_time(c, o, "lastProbeTime", &r->last_probe_ms)) < 0 ||
+	    (rc = get_int32(c, o, "port", 0, 0, 65535, &r->port)) < 0 ||
+	    (rc = get_int(c, o, "heartbeatSeq", 0, 0, INT64_MAX / 2, &r->heartbeat_seq)) < 0 ||
+	    (rc = get_time(c, o, "heartbeatTime", &r->heartbeat_time_ms)) < 0 ||
+	    (rc = get_time(c, o, "writerFailingSince", &r->writer_failing_since_ms)) < 0)
 		return rc;
 	return get_int(c, o, "replicationLagSeconds", -1, 0, INT64_MAX / 2,
 		       &r->replication_lag_seconds);
@@ -819,6 +823,15 @@ static void put_time(json_t *o, const char *key, int64_t ms)
 		json_object_set_new(o, key, json_string(buf));
 }
 
+/* As put_time, with milliseconds: heartbeat times bound a data-loss window to the millisecond. */
+static void put_time_ms(json_t *o, const char *key, int64_t ms)
+{
+	char buf[40];
+
+	if (ms > 0 && base_time_format_ms(ms, buf, sizeof(buf)) == 0)
+		json_object_set_new(o, key, json_string(buf));
+}
+
 static json_t *encode_operation(const struct gdb_operation *op, int last)
 {
 	json_t *o = json_object();
@@ -915,6 +928,14 @@ json_t *gdb_status_encode(const struct gdb_status *st)
 			if (r->replication_lag_seconds >= 0)
 				json_object_set_new(e, "replicationLagSeconds",
 						    json_integer(r->replication_lag_seconds));
+			if (r->port > 0)
+				json_object_set_new(e, "port", json_integer(r->port));
+			if (r->heartbeat_time_ms > 0) {
+				json_object_set_new(e, "heartbeatSeq",
+						    json_integer(r->heartbeat_seq));
+				put_time_ms(e, "heartbeatTime", r->heartbeat_time_ms);
+			}
+			put_time_ms(e, "writerFailingSince", r->writer_failing_since_ms);
 			json_array_append_new(arr, e);
 		}
 		json_object_set_new(o, "regions", arr);

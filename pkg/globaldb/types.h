@@ -214,6 +214,17 @@ struct gdb_region_status {
 	int consecutive_failures;
 	int64_t last_probe_ms;
 	int64_t replication_lag_seconds; /* -1 unknown */
+	int port;			 /* the cluster's port as RDS last answered; 0 unknown */
+	/*
+	 * The heartbeat watermark (docs/api.md "Replication lag"). On the
+	 * Primary's row: the newest heartbeat its writer acknowledged; on a
+	 * Secondary's row: the newest heartbeat seen replicated there. seq and
+	 * written_at (unix ms; 0 = none). Other roles carry none.
+	 */
+	int64_t heartbeat_seq;
+	int64_t heartbeat_time_ms;
+	/* Primary's row: when the first failed write probe after that heartbeat ended; 0 = none. */
+	int64_t writer_failing_since_ms;
 };
 
 struct gdb_operation {

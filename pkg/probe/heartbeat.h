@@ -27,7 +27,10 @@
  * writes shows a lag that keeps growing: the prober cannot tell a dead
  * writer from one cut off from the prober but still taking writes from its
  * clients, so the estimate stays on the safe side. A secondary that has
- * every acknowledged write stays at 0.
+ * every acknowledged write stays at 0. Neither is what a failover decision
+ * wants (a clock, or a 0 while the writer may have acknowledged writes after
+ * its last heartbeat): the controller bounds the loss from the heartbeats'
+ * own written_at instead (prober.h's verdict fields, docs/api.md).
  *
  * Plain data, no locking: the owner (the prober, under its lock) serialises
  * access.

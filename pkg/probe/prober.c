@@ -559,9 +559,14 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 	t->pv.last_duration_ms = now - t->started_ms;
 	base_metric_observe(m_duration, (double)(now - t->started_ms) / 1000.0,
 			    role_name(t->c.kind));
+	if ((t->pv.failing_since_unix_ms == 0) != (ok != 0))
+		changes |= PROBE_CHANGED_FAILING;
 	if (ok) {
 		t->pv.last_success_unix_ms = now_real;
+		t->pv.failing_since_unix_ms = 0;
 	} else {
+		if (t->pv.failing_since_unix_ms == 0)
+			t->pv.failing_since_unix_ms = now_real;
 		t->pv.last_error = err;
 		snprintf(t->pv.last_sqlstate, sizeof(t->pv.last_sqlstate), "%s",
 			 sqlstate ? sqlstate : "");
@@ -580,7 +585,11 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 		}
 		probe_heartbeat_record(t->hb, t->row_seq, t->sent_ms);
 		t->pv.last_seq = t->row_seq;
+		t->pv.heartbeat_written_unix_ms = t->sent_real_ms;
 	}
+	/* What a reader saw stays evidence of what its server holds, lag source or not. */
+	if (ok && t->c.kind == PROBE_READER && t->got_row && t->row_written_ms > 0)
+		t->pv.heartbeat_written_unix_ms = t->row_written_ms;
 	if (ok && t->c.kind == PROBE_READER && t->c.lag_source) {
 		struct target *w = find_writer(p, t->c.lag_source);
 

@@ -18,7 +18,10 @@
  * PROBE_ERR_READ_ONLY. A reader target reads that row on a secondary; with
  * lag_source naming the writer target, its verdict carries the measured
  * replication lag (see heartbeat.h for how, and why no clock of another
- * machine is trusted).
+ * machine is trusted). Each verdict also carries the heartbeat's own
+ * written_at (the writer's newest acknowledged one, the one a reader saw) and
+ * when the current run of failures began: the evidence from which the
+ * controller bounds the data a failover can lose (docs/api.md).
  *
  * Deadlines. A probe never outlives policy.timeout_ms: not when the host drops
  * packets (no RST), not when the server accepts and never answers (SIGSTOP),
@@ -45,8 +48,10 @@
  * "require" must be asked for explicitly.
  *
  * Verdicts. Each result runs through the target's policy (policy.h). When the
- * health verdict changes, and (optionally) when the lag moves by
- * lag_notify_step_ms or between known and unknown, the notify callback runs
+ * health verdict changes, when a run of failures begins or ends (long before
+ * the verdict changes: a controller records when a writer began to fail), and
+ * (optionally) when the lag moves by lag_notify_step_ms or between known and
+ * unknown, the notify callback runs
  * at once on the prober thread, outside the prober's lock, with a copy of the
  * verdict: it must be quick (enqueue a key) and may call probe_prober_get but
  * must not call probe_prober_free. The verdict table can be read from any
@@ -141,11 +146,26 @@ struct probe_verdict {
 	int64_t lag_ms;		      /* reader with lag_source: replication lag, -1 = unknown */
 	int64_t lag_unix_ms;	      /* when lag_ms was measured, 0 = never */
 	int64_t last_seq;	      /* writer: seq of the last heartbeat; reader: seq it saw */
+	/*
+	 * The heartbeat's written_at (this or an earlier prober's wall clock, unix
+	 * ms): writer, of its newest acknowledged heartbeat; reader, of the row it
+	 * read last (kept while later probes fail). 0 = none seen.
+	 */
+	int64_t heartbeat_written_unix_ms;
+	/*
+	 * When the first failed probe after the last successful one ended (wall
+	 * clock, unix ms); 0 while the last probe succeeded or before any probe.
+	 * For a writer: the last moment it may still have acknowledged writes,
+	 * as far as this prober can tell.
+	 */
+	int64_t failing_since_unix_ms;
 };
 
 /* Bits of the notify callback's changes argument. */
 #define PROBE_CHANGED_HEALTH 1u
 #define PROBE_CHANGED_LAG 2u
+/* A run of failures began (failing_since_unix_ms was set) or ended (cleared). */
+#define PROBE_CHANGED_FAILING 4u
 
 typedef void (*probe_notify_fn)(void *arg, const struct probe_verdict *v, unsigned changes);
 

@@ -20,6 +20,13 @@
 
 #define T0 1795752000000LL /* 2026-11-27T04:00:00Z */
 #define SEC 1000LL
+/*
+ * A failing writer's first failed write probe ended here (writerFailingSince).
+ * A secondary's lag L is modelled as both the prober's live measurement and a
+ * heartbeat seen there written at FAIL_END - L, so that the evidence-based
+ * bound of a failing writer (FAIL_END - heartbeat) is L too.
+ */
+#define FAIL_END (T0 - 3 * SEC)
 
 #define EAST "us-east-1"
 #define WEST "us-west-2"
@@ -143,13 +150,15 @@ static void world_init(void)
 						    .reader_healthy = 1,
 						    .lag_ms = -1,
 						    .last_probe_ms = T0 - 1000,
-						    .last_write_ok_ms = T0 - 1000};
+						    .heartbeat_ms = T0 - 1000,
+						    .heartbeat_seq = 100};
 	W.h.regions[1] = (struct gdb_health_region){.name = WEST,
 						    .writer_healthy = -1,
 						    .reader_healthy = 1,
 						    .lag_ms = 500,
 						    .last_probe_ms = T0 - 1000,
-						    .heartbeat_seen_ms = T0 - 1500};
+						    .heartbeat_ms = FAIL_END - 500,
+						    .heartbeat_seq = 99};
 }
 
 static void world_release(void)
@@ -359,21 +368,27 @@ static void m_west_reader_unhealthy(void)
 {
 	H(WEST)->reader_healthy = 0;
 }
+/* A secondary's lag, measured and as heartbeat evidence (see FAIL_END); -1 unknown. */
+static void set_lag(const char *region, int64_t lag_ms)
+{
+	H(region)->lag_ms = lag_ms;
+	H(region)->heartbeat_ms = lag_ms >= 0 ? FAIL_END - lag_ms : 0;
+}
 static void m_west_lag_unknown(void)
 {
-	H(WEST)->lag_ms = -1;
+	set_lag(WEST, -1);
 }
 static void m_west_lag_40s(void)
 {
-	H(WEST)->lag_ms = 40 * SEC;
+	set_lag(WEST, 40 * SEC);
 }
 static void m_west_lag_30s(void)
 {
-	H(WEST)->lag_ms = 30 * SEC;
+	set_lag(WEST, 30 * SEC);
 }
 static void m_west_lag_0_budget_0(void)
 {
-	H(WEST)->lag_ms = 0;
+	set_lag(WEST, 0);
 	W.spec.failover.max_data_loss_seconds = 0;
 }
 static void m_global_modifying(void)
@@ -409,7 +424,7 @@ static void m_writer_west(void)
 	H(WEST)->writer_healthy = 1;
 	H(WEST)->lag_ms = -1;
 	H(EAST)->writer_healthy = -1;
-	H(EAST)->lag_ms = 400;
+	set_lag(EAST, 400);
 }
 static void m_cur_west(void)
 {
@@ -424,13 +439,14 @@ static void m_east_failing(void)
 {
 	H(EAST)->writer_healthy = 0;
 	H(EAST)->consecutive_failures = 3;
-	H(EAST)->last_write_ok_ms = W.now - 10 * SEC;
-	H(WEST)->heartbeat_seen_ms = W.now - 10 * SEC - 400;
+	H(EAST)->heartbeat_ms = FAIL_END - 2 * SEC;
+	H(EAST)->failing_since_ms = FAIL_END;
 }
 static void m_west_failing(void)
 {
 	H(WEST)->writer_healthy = 0;
 	H(WEST)->consecutive_failures = 5;
+	H(WEST)->failing_since_ms = FAIL_END;
 }
 static void m_east_probe_stale(void)
 {
@@ -456,6 +472,19 @@ static void m_was_paused(void)
 static void m_paused_20s_ago(void)
 {
 	W.st.last_paused_ms = W.now - 20 * SEC;
+}
+/*
+ * Ten minutes after the writer failed (a Manual decision taken late): the
+ * prober's live measurement reads the time since the first missing heartbeat
+ * (the clock), the heartbeat evidence is what it was.
+ */
+static void m_east_dead_10min(void)
+{
+	W.now = T0 + 600 * SEC;
+	H(EAST)->last_probe_ms = W.now - 1 * SEC;
+	H(EAST)->consecutive_failures = 300;
+	H(WEST)->last_probe_ms = W.now - 1 * SEC;
+	H(WEST)->lag_ms = W.now - H(WEST)->heartbeat_ms;
 }
 static void m_east_failing_2(void)
 {
@@ -569,17 +598,20 @@ static void m_three_regions(void)
 	W.obs.n_regions = 3;
 	g->members[g->n_members].db_cluster_arn = EU_ARN;
 	g->members[g->n_members++].synchronization_status = "connected";
-	W.h.regions[2] = (struct gdb_health_region){
-		.name = EU, .writer_healthy = -1, .reader_healthy = 1, .lag_ms = 500};
+	W.h.regions[2] = (struct gdb_health_region){.name = EU,
+						    .writer_healthy = -1,
+						    .reader_healthy = 1,
+						    .lag_ms = 500,
+						    .heartbeat_ms = FAIL_END - 500};
 	W.h.n_regions = 3;
 }
 static void m_eu_lag_100(void)
 {
-	H(EU)->lag_ms = 100;
+	set_lag(EU, 100);
 }
 static void m_eu_lag_800(void)
 {
-	H(EU)->lag_ms = 800;
+	set_lag(EU, 800);
 }
 static void m_eu_reader_unhealthy(void)
 {
@@ -1202,7 +1234,8 @@ static const struct row rows[] = {
 	{"failover: in-region failover past its grace", {m_east_failing, m_east_failing_over_200s}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"failover: confirmation None trusts the probes", {m_east_failing, m_confirm_none}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"failover: lag exactly at the budget", {m_east_failing, m_east_api_down, m_west_lag_30s}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
-	{"failover: zero budget, zero lag", {m_east_failing, m_east_api_down, m_west_lag_0_budget_0}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"refuse: zero budget: a failed writer may have acknowledged writes after any heartbeat", {m_east_failing, m_east_api_down, m_west_lag_0_budget_0}, A(NONE), NULL, NOOP, "ReplicationLagOverBudget", NULL, NULL, "ReplicationLagOverBudget"},
+	{"failover: a writer dead for 10 minutes: the lag bound does not grow with the clock", {m_east_failing, m_east_api_down, m_east_dead_10min}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "FailoverStarted", NULL},
 	{"failover: cooldown passed", {m_east_failing, m_east_api_down, m_cooldown_passed}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"failover: method DetachAndPromote detaches in the target region", {m_east_failing, m_east_api_down, m_method_detach}, A(DETACH_AND_PROMOTE), WEST, S(DETACH), NULL, NULL, "FailoverStarted", NULL},
 	{"failover: method Managed calls FailoverGlobalCluster", {m_east_failing, m_east_api_down, m_method_managed}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
@@ -1241,6 +1274,8 @@ static const struct row rows[] = {
 	{"manual: a malformed approval is reported", {m_manual, m_east_failing, m_east_api_down, m_op_awaiting_failover, m_approve_failover_garbage}, A(RECOMMEND_FAILOVER), WEST, S(AWAITING_APPROVAL), "InvalidApproval", NULL, "InvalidApproval", NULL},
 	{"manual: recommendation withdrawn when the writer recovers", {m_manual, m_op_awaiting_failover}, A(NONE), NULL, NOOP, "", NULL, "FailoverRecommendationWithdrawn", NULL},
 	{"manual: approval overrides the cooldown", {m_manual, m_east_failing, m_east_api_down, m_cooldown_recent, m_op_awaiting_failover, m_approve_failover_now}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"manual: unknown lag is still recommended, saying so", {m_manual, m_east_failing, m_east_api_down, m_west_lag_unknown}, A(RECOMMEND_FAILOVER), WEST, S(AWAITING_APPROVAL), "AwaitingFailoverApproval", NULL, "FailoverRecommended", NULL},
+	{"manual: an approval accepts an unknown lag", {m_manual, m_east_failing, m_east_api_down, m_west_lag_unknown, m_op_awaiting_failover, m_approve_failover_now}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "FailoverApproved", NULL},
 	{"manual: approval does not override the lag budget", {m_manual, m_east_failing, m_east_api_down, m_west_lag_40s, m_op_awaiting_failover, m_approve_failover_now}, A(WAIT), NULL, S(AWAITING_APPROVAL), "ReplicationLagOverBudget", NULL, NULL, "ReplicationLagOverBudget"},
 
 	/* -- failover in flight -- */
@@ -1569,21 +1604,112 @@ static void persist(struct gdb_plan *p, enum gdb_call call)
 	gdb_plan_release(p);
 }
 
-START_TEST(test_data_loss_window_recorded)
+static const struct gdb_event *event_of(const struct gdb_plan *p, const char *reason)
+{
+	for (size_t i = 0; i < p->n_events; i++)
+		if (!strcmp(p->events[i].reason, reason))
+			return &p->events[i];
+	return NULL;
+}
+
+/*
+ * The demo's 0 s window with a write lost: the secondary held the writer's
+ * newest acknowledged heartbeat, so the prober measured lag 0, yet the writer
+ * acknowledged client writes after that heartbeat. The window reported is the
+ * bound from the evidence, decided with the target and kept to the end.
+ */
+START_TEST(test_data_loss_window_is_a_bound_not_a_lag_sample)
 {
 	struct gdb_plan p;
+	const struct gdb_event *e;
 
 	world_init();
 	m_east_failing();
 	m_east_api_down();
-	m_op_wait_failover();
+	H(WEST)->lag_ms = 0;
+	H(WEST)->heartbeat_ms = H(EAST)->heartbeat_ms;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_FAILOVER_MANAGED);
+	/* acknowledged at FAIL_END - 2 s, failed at FAIL_END: 2 s, never 0 */
+	ck_assert_int_eq(p.status.operation.data_loss_window_seconds, 2);
+	ck_assert_int_eq(gdb_status_region(&p.status, WEST)->replication_lag_seconds, 2);
+	gdb_status_release(&W.st);
+	gdb_status_copy(&W.st, &p.status);
+	gdb_plan_release(&p);
+
+	/* The writer moved (a later round, the prober now on the new writer): the window stays. */
+	W.st.operation.step = GDB_STEP_WAIT_FAILOVER;
+	W.now += 20 * SEC;
 	m_writer_west();
 	plan_once(&p);
-	/* last write 10.0 s ago, last replicated heartbeat 10.4 s ago: 0.4 s, rounded up */
-	ck_assert_int_eq(p.status.operation.data_loss_window_seconds, 1);
 	ck_assert_str_eq(p.status.current_primary_region, WEST);
+	ck_assert_int_eq(p.status.operation.data_loss_window_seconds, 2);
+	e = event_of(&p, "DataLossWindow");
+	ck_assert_msg(e && strstr(e->message, "last 2s"), "DataLossWindow: %s",
+		      e ? e->message : "(none)");
 	ck_assert_str_eq(p.status.writer_endpoint,
 			 "orders-west.cluster-y.us-west-2.rds.amazonaws.com");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+/*
+ * Critical 1, in the planner: a controller started during the outage has no
+ * acknowledged heartbeat of its own and its lag measurement is unknown. The
+ * status its predecessor wrote holds when the writer's failures began; with
+ * the heartbeat the secondary's own row shows, that bounds the loss.
+ */
+START_TEST(test_restart_during_outage_bounds_lag_from_the_status)
+{
+	struct gdb_plan p;
+	const struct gdb_region_status *r;
+
+	/* The old controller: one failure seen and recorded, below the threshold. */
+	world_init();
+	m_east_api_down();
+	H(EAST)->writer_healthy = 1;
+	H(EAST)->consecutive_failures = 1;
+	H(EAST)->heartbeat_ms = FAIL_END - 2 * SEC;
+	H(EAST)->failing_since_ms = FAIL_END;
+	set_lag(WEST, 2500);
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_NONE);
+	r = gdb_status_region(&p.status, EAST);
+	ck_assert_int_eq(r->writer_failing_since_ms, FAIL_END);
+	ck_assert_int_eq(r->heartbeat_time_ms, FAIL_END - 2 * SEC);
+	ck_assert_int_eq(gdb_status_region(&p.status, WEST)->heartbeat_time_ms, FAIL_END - 2500);
+	gdb_status_release(&W.st);
+	gdb_status_copy(&W.st, &p.status);
+	gdb_plan_release(&p);
+
+	/* Killed; its successor starts 40 s later and probes for itself. */
+	W.now += 40 * SEC;
+	H(EAST)->writer_healthy = 0;
+	H(EAST)->consecutive_failures = 3;
+	H(EAST)->last_probe_ms = W.now - 1 * SEC;
+	H(EAST)->heartbeat_ms = 0;
+	H(EAST)->failing_since_ms = W.now - 7 * SEC;
+	H(WEST)->lag_ms = -1;
+	H(WEST)->last_probe_ms = W.now - 1 * SEC;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_FAILOVER_MANAGED);
+	ck_assert_str_eq(p.action.region, WEST);
+	ck_assert_int_eq(p.status.operation.data_loss_window_seconds, 3);
+	ck_assert_int_eq(gdb_status_region(&p.status, EAST)->writer_failing_since_ms, FAIL_END);
+	gdb_plan_release(&p);
+
+	/*
+	 * Had the secondary since seen a heartbeat written after that recorded
+	 * failure, the writer was alive after it: only the successor's own first
+	 * failure bounds the loss (32 s here, over the 30 s budget).
+	 */
+	H(WEST)->heartbeat_ms = FAIL_END + 1 * SEC;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_NONE);
+	ck_assert_str_eq(p.refusal, "ReplicationLagOverBudget");
+	ck_assert_int_eq(gdb_status_region(&p.status, EAST)->writer_failing_since_ms,
+			 W.now - 7 * SEC);
 	gdb_plan_release(&p);
 	world_release();
 }
@@ -2444,7 +2570,8 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_table, 0, (int)ARRAY_SIZE(rows));
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(seq, test_data_loss_window_recorded);
+	tcase_add_test(seq, test_data_loss_window_is_a_bound_not_a_lag_sample);
+	tcase_add_test(seq, test_restart_during_outage_bounds_lag_from_the_status);
 	tcase_add_test(seq, test_copy_takes_the_newest_failover_snapshot);
 	tcase_add_test(seq, test_restart_stamp_is_stable);
 	tcase_add_test(seq, test_fence_keeps_lost_writes_snapshot);

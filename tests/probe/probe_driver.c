@@ -135,11 +135,12 @@ static int cmd_set(struct probe_prober *p, char *args)
 static void print_verdict(const struct probe_verdict *v)
 {
 	emit("verdict name=%s health=%s fails=%d succs=%d probes=%" PRIu64
-	     " ok=%d reason=%s sqlstate=%s lag_ms=%" PRId64 " seq=%" PRId64 " duration_ms=%" PRId64,
+	     " ok=%d reason=%s sqlstate=%s lag_ms=%" PRId64 " seq=%" PRId64 " duration_ms=%" PRId64
+	     " written_ms=%" PRId64 " failing_since_ms=%" PRId64,
 	     v->name, probe_health_name(v->health), v->consecutive_failures,
 	     v->consecutive_successes, v->probes, v->last_ok, probe_error_name(v->last_error),
 	     v->last_sqlstate[0] ? v->last_sqlstate : "-", v->lag_ms, v->last_seq,
-	     v->last_duration_ms);
+	     v->last_duration_ms, v->heartbeat_written_unix_ms, v->failing_since_unix_ms);
 }
 
 int main(void)

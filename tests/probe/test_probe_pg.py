@@ -81,6 +81,12 @@ def test_a_frozen_server_times_out_within_the_deadline(primary, driver):
         for name in ("w", "r"):
             v = d.get(name)
             assert v["duration_ms"] <= TIMEOUT + 100, v
+        # The evidence a data-loss bound is made of: the writer's last
+        # acknowledged heartbeat, and when its failures began (after it, and
+        # no later than the failed probe's deadline).
+        v = d.get("w")
+        assert 0 < v["written_ms"] < v["failing_since_ms"], v
+        assert v["failing_since_ms"] - v["written_ms"] <= PERIOD + TIMEOUT + 1000, v
     finally:
         primary.thaw()
     t1 = now_ms()
@@ -121,8 +127,12 @@ def test_lag_grows_while_replay_is_paused_and_returns_to_zero(primary, standby, 
                 assert since - 1500 <= lag <= since + 600, samples
         print(f"lag samples (ms since pause, lag ms): {samples}")
         assert samples[-1][1] >= 2500, samples
-        # The writer keeps writing: its seq is ahead of what the standby shows.
-        assert d.get("lag-w")["seq"] > d.get("lag-r")["seq"]
+        # The writer keeps writing: its seq is ahead of what the standby shows,
+        # and so is the time its newest acknowledged heartbeat was written.
+        w, r = d.get("lag-w"), d.get("lag-r")
+        assert w["seq"] > r["seq"]
+        assert w["written_ms"] - r["written_ms"] >= 2000, (w, r)
+        assert w["failing_since_ms"] == 0 and r["failing_since_ms"] == 0, (w, r)
         # Lag notifications were pushed as the lag grew.
         d.wait_event("lag-r", after_ms=t0, pred=lambda e: e["lag_ms"] >= 1000, timeout=1)
     finally:

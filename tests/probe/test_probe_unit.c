@@ -190,7 +190,8 @@ END_TEST
 struct recorder {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int notes;
+	int notes;	   /* health changes */
+	int failing_notes; /* runs of failures begun or ended */
 	struct probe_verdict last;
 };
 
@@ -198,10 +199,14 @@ static void record(void *arg, const struct probe_verdict *v, unsigned changes)
 {
 	struct recorder *r = arg;
 
-	ck_assert(changes & PROBE_CHANGED_HEALTH);
+	ck_assert(changes & (PROBE_CHANGED_HEALTH | PROBE_CHANGED_FAILING));
 	pthread_mutex_lock(&r->lock);
-	r->notes++;
-	r->last = *v;
+	if (changes & PROBE_CHANGED_FAILING)
+		r->failing_notes++;
+	if (changes & PROBE_CHANGED_HEALTH) {
+		r->notes++;
+		r->last = *v;
+	}
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -296,6 +301,11 @@ START_TEST(refused_connections_turn_a_target_unhealthy_once)
 	ck_assert_int_eq(v.health, PROBE_UNHEALTHY);
 	ck_assert(v.last_probe_unix_ms > 0);
 	ck_assert_int_eq(v.last_success_unix_ms, 0);
+	/* One run of failures: announced once, dated by its first probe. */
+	pthread_mutex_lock(&rec.lock);
+	ck_assert_int_eq(rec.failing_notes, 1);
+	pthread_mutex_unlock(&rec.lock);
+	ck_assert(v.failing_since_unix_ms > 0 && v.failing_since_unix_ms < v.last_probe_unix_ms);
 	ck_assert(base_metric_value(
 			  base_metric_counter("globaldb_probe_failures_total", "", "target,reason"),
 			  "refused", "connect") >= 6);
