@@ -559,20 +559,6 @@ static struct gdb_action *issue(struct ctx *c, enum gdb_action_kind kind, const 
 
 /* ---- deriving the current picture ---- */
 
-static int64_t parse_generation(const char *base, const char *id)
-{
-	size_t n = strlen(base);
-	char *end;
-	long v;
-
-	if (strcmp(base, id) == 0)
-		return 1;
-	if (strncmp(base, id, n) != 0 || id[n] != '-' || id[n + 1] < '2' || id[n + 1] > '9')
-		return 0;
-	v = strtol(id + n + 1, &end, 10);
-	return *end == '\0' && v >= 2 && v < 1000000 ? v : 0;
-}
-
 static void derive_global(struct ctx *c)
 {
 	const char *base = c->spec->global_cluster_identifier;
@@ -598,7 +584,7 @@ static void derive_global(struct ctx *c)
 	if (!c->global)
 		c->global = find_global(c, base);
 	if (c->global) {
-		int64_t gen = parse_generation(base, c->global->identifier);
+		int64_t gen = gdb_generation_of(base, c->global->identifier);
 
 		gdb_set_str(&c->st->global_cluster_identifier, c->global->identifier);
 		c->st->generation = gen > 0 ? gen : 1;
@@ -1577,7 +1563,7 @@ static int step_create_global(struct ctx *c)
 	if (g && member_in(c, g, c->writer)) {
 		gdb_set_str(&c->st->global_cluster_identifier, g->identifier);
 		c->st->generation =
-			parse_generation(c->spec->global_cluster_identifier, g->identifier);
+			gdb_generation_of(c->spec->global_cluster_identifier, g->identifier);
 		c->global = g;
 		c->writer_standalone = 0;
 		event(c, GDB_EVENT_NORMAL, "GlobalClusterCreated",
@@ -1587,11 +1573,11 @@ static int step_create_global(struct ctx *c)
 	}
 	if (g && op->attempts == 0) {
 		/* The name is taken by a cluster we did not create: take the next generation. */
-		int64_t gen = parse_generation(c->spec->global_cluster_identifier, g->identifier);
+		int64_t gen = gdb_generation_of(c->spec->global_cluster_identifier, g->identifier);
 
 		free(op->global_cluster_identifier);
 		op->global_cluster_identifier =
-			xasprintf("%s-%" PRId64, c->spec->global_cluster_identifier, gen + 1);
+			gdb_generation_name(c->spec->global_cluster_identifier, gen + 1);
 		event(c, GDB_EVENT_WARNING, "GlobalClusterNameTaken",
 		      "%s exists without our writer; using %s", g->identifier,
 		      op->global_cluster_identifier);
@@ -1811,18 +1797,38 @@ static int step_copy_snapshot(struct ctx *c)
 	return DONE;
 }
 
+/*
+ * The generation a fallback creates: one past the highest of the status'
+ * generation, the generation its global cluster's name says and the base's
+ * own (a base "demo-global-cluster-1" is generation 1, a status written
+ * before the base's "-N" was understood may say less), so the new name never
+ * repeats the one in use.
+ */
+static int64_t next_generation(const struct ctx *c)
+{
+	const char *base = c->spec->global_cluster_identifier;
+	int64_t g = c->st->generation,
+		named = gdb_generation_of(base, c->st->global_cluster_identifier),
+		own = gdb_generation_of(base, base);
+
+	if (named > g)
+		g = named;
+	if (own > g)
+		g = own;
+	return g + 1;
+}
+
 static void begin_fallback_steps(struct ctx *c)
 {
 	struct gdb_operation *op = &c->st->operation;
+	const char *base = c->spec->global_cluster_identifier;
 
 	if (op->method == GDB_OPM_MANAGED) {
 		set_step(c, GDB_STEP_WAIT_READDED);
 		return;
 	}
 	free(op->global_cluster_identifier);
-	op->global_cluster_identifier =
-		xasprintf("%s-%" PRId64, c->spec->global_cluster_identifier,
-			  (c->st->generation > 0 ? c->st->generation : 1) + 1);
+	op->global_cluster_identifier = gdb_generation_name(base, next_generation(c));
 	set_step(c, GDB_STEP_FENCE_OLD_WRITER);
 }
 

@@ -11,9 +11,11 @@
  */
 #include "pkg/globaldb/types.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pkg/base/alloc.h"
 #include "pkg/base/err.h"
@@ -1032,6 +1034,61 @@ void gdb_status_copy(struct gdb_status *dst, const struct gdb_status *src)
 		dst->conditions[i].reason = dup_or_null(src->conditions[i].reason);
 		dst->conditions[i].message = dup_or_null(src->conditions[i].message);
 	}
+}
+
+size_t gdb_generation_stem_len(const char *id)
+{
+	size_t n = strlen(id), k = n;
+
+	while (k > 0 && isdigit((unsigned char)id[k - 1]))
+		k--;
+	/* A suffix is "-" and 1 to 6 digits without a leading zero, after a non-empty stem. */
+	if (k < n && n - k <= 6 && k >= 2 && id[k - 1] == '-' && id[k] != '0')
+		return k - 1;
+	return n;
+}
+
+/* The number after the stem of id (stem_len < strlen(id)). */
+static int64_t suffix_number(const char *id, size_t stem_len)
+{
+	int64_t v = 0;
+
+	for (const char *p = id + stem_len + 1; *p; p++)
+		v = v * 10 + (*p - '0');
+	return v;
+}
+
+static int64_t base_generation(const char *base)
+{
+	size_t k = gdb_generation_stem_len(base);
+
+	return k < strlen(base) ? suffix_number(base, k) : 1;
+}
+
+int64_t gdb_generation_of(const char *base, const char *id)
+{
+	size_t k, n;
+	int64_t g;
+
+	if (!base || !id)
+		return 0;
+	if (strcasecmp(base, id) == 0)
+		return base_generation(base);
+	k = gdb_generation_stem_len(id);
+	n = gdb_generation_stem_len(base);
+	if (k == strlen(id) || k != n || strncasecmp(base, id, k) != 0)
+		return 0;
+	g = suffix_number(id, k);
+	return g > base_generation(base) ? g : 0;
+}
+
+char *gdb_generation_name(const char *base, int64_t gen)
+{
+	size_t k = gdb_generation_stem_len(base);
+
+	if (gen <= base_generation(base))
+		return xstrdup(base);
+	return xasprintf("%.*s-%" PRId64, (int)k, base, gen);
 }
 
 struct gdb_region_status *gdb_status_region(struct gdb_status *st, const char *name)

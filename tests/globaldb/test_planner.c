@@ -1624,6 +1624,68 @@ START_TEST(test_generation_names_come_from_status)
 }
 END_TEST
 
+/* The seed runbook's world: the base name itself ends in "-1". */
+static void m_runbook_names(const char *global)
+{
+	gdb_set_str(&W.spec.global_cluster_identifier, "demo-global-cluster-1");
+	gdb_set_str(&W.st.global_cluster_identifier, global);
+	G()->identifier = global;
+	R(EAST)->global_cluster_identifier = global;
+	if (R(WEST)->global_cluster_identifier)
+		R(WEST)->global_cluster_identifier = global;
+}
+
+/* Runbook step 8.2: demo-global-cluster-1 is rebuilt as demo-global-cluster-2, not ...-1-2. */
+START_TEST(test_generation_names_follow_the_runbook)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_after_detach();
+	m_runbook_names("demo-global-cluster-1");
+	plan_once(&p);
+	ck_assert_int_eq(p.status.operation.type, GDB_OP_FALLBACK);
+	ck_assert_str_eq(p.status.operation.global_cluster_identifier, "demo-global-cluster-2");
+	gdb_plan_release(&p);
+	world_release();
+
+	/* Someone else holds demo-global-cluster-2: the next free generation is -3. */
+	world_init();
+	m_after_detach();
+	m_east_missing();
+	m_runbook_names("demo-global-cluster-1");
+	m_name_taken();
+	G()->identifier = "demo-global-cluster-2";
+	m_op_create_global();
+	gdb_set_str(&W.st.operation.global_cluster_identifier, "demo-global-cluster-2");
+	plan_once(&p);
+	ck_assert_str_eq(p.status.operation.global_cluster_identifier, "demo-global-cluster-3");
+	gdb_plan_release(&p);
+	world_release();
+
+	/* Adopting demo-global-cluster-2 without a status: generation 2, and the next is -3. */
+	world_init();
+	m_status_empty();
+	gdb_set_str(&W.st.current_primary_region, EAST);
+	m_runbook_names("demo-global-cluster-2");
+	gdb_set_str(&W.st.global_cluster_identifier, NULL);
+	plan_once(&p);
+	ck_assert_str_eq(p.status.global_cluster_identifier, "demo-global-cluster-2");
+	ck_assert_int_eq(p.status.generation, 2);
+	gdb_plan_release(&p);
+	world_release();
+
+	world_init();
+	m_after_detach();
+	m_runbook_names("demo-global-cluster-2");
+	W.st.generation = 2;
+	plan_once(&p);
+	ck_assert_str_eq(p.status.operation.global_cluster_identifier, "demo-global-cluster-3");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
 START_TEST(test_instance_names_fill_gaps)
 {
 	struct gdb_plan p;
@@ -2048,6 +2110,7 @@ int main(void)
 	tcase_add_test(seq, test_restart_stamp_is_stable);
 	tcase_add_test(seq, test_fence_keeps_lost_writes_snapshot);
 	tcase_add_test(seq, test_generation_names_come_from_status);
+	tcase_add_test(seq, test_generation_names_follow_the_runbook);
 	tcase_add_test(seq, test_instance_names_fill_gaps);
 	tcase_add_test(seq, test_fence_calls_follow_without_settle_wait);
 	tcase_add_test(seq, test_refusal_event_only_on_change);
