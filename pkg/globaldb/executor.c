@@ -83,10 +83,10 @@ static int create_secondary(const struct gdb_exec_ctx *x, const struct gdb_actio
 	in.db_cluster_identifier = a->db_cluster_identifier;
 	in.engine = ENGINE;
 	in.global_cluster_identifier = a->global_cluster_identifier;
+	in.engine_version = a->engine_version;
 	if (rs && rs->has_template) {
 		const struct gdb_template *t = &rs->template;
 
-		in.engine_version = t->engine_version;
 		in.db_subnet_group_name = t->db_subnet_group_name;
 		in.vpc_security_group_ids = (const char *const *)t->vpc_security_group_ids;
 		in.nvpc_security_group_ids = t->n_vpc_security_group_ids;

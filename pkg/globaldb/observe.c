@@ -166,6 +166,7 @@ static void build_fingerprints(struct gdb_region_snap *s)
 
 		h = fp_add(h, g->status);
 		h = fp_add(h, g->endpoint);
+		h = fp_add(h, g->engine_version);
 		h = fp_int(h, g->failover_state.present);
 		h = fp_add(h, g->failover_state.status);
 		h = fp_add(h, g->failover_state.from_db_cluster_arn);
@@ -1057,6 +1058,7 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 		og->identifier = g->identifier;
 		og->status = g->status;
 		og->endpoint = g->endpoint;
+		og->engine_version = g->engine_version;
 		if (g->failover_state.present && g->failover_state.status) {
 			og->failover_status = g->failover_state.status;
 			og->failover_from_arn = g->failover_state.from_db_cluster_arn;

@@ -1614,6 +1614,11 @@ static struct gdb_action *create_secondary(struct ctx *c, const char *r)
 	a->global_cluster_identifier = xstrdup(c->st->global_cluster_identifier);
 	a->db_cluster_identifier = xstrdup(rs->db_cluster_identifier);
 	a->source_region = xstrdup(c->writer);
+	/* Empty in the template means the global cluster's version (docs/api.md). */
+	if (rs->has_template && rs->template.engine_version)
+		a->engine_version = xstrdup(rs->template.engine_version);
+	else if (c->global && c->global->engine_version)
+		a->engine_version = xstrdup(c->global->engine_version);
 	xsetf(&a->reason, "create the secondary %s in %s from its template",
 	      rs->db_cluster_identifier, r);
 	event(c, GDB_EVENT_NORMAL, "CreatingSecondary", "CreateDBCluster %s in %s joining %s",
@@ -2454,6 +2459,7 @@ void gdb_plan_release(struct gdb_plan *p)
 	free(a->snapshot_id);
 	free(a->source_snapshot_id);
 	free(a->source_region);
+	free(a->engine_version);
 	free(a->writer_endpoint);
 	free(a->reader_endpoint);
 	free(a->change_id);

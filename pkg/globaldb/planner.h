@@ -102,6 +102,7 @@ struct gdb_obs_global {
 	const char *identifier;
 	const char *status;   /* available, failing-over, switching-over, modifying, deleting … */
 	const char *endpoint; /* Aurora's global writer endpoint, may be NULL */
+	const char *engine_version; /* EngineVersion; a new secondary must name it */
 	/* FailoverState; failover_status NULL when empty. */
 	const char *failover_status; /* pending, failing-over, switching-over, cancelling */
 	const char *failover_from_arn;
@@ -215,6 +216,7 @@ struct gdb_action {
 	char *snapshot_id;	  /* FENCE/DELETE final snapshot, COPY target */
 	char *source_snapshot_id; /* COPY source */
 	char *source_region;	  /* CREATE_SECONDARY: the primary's region */
+	char *engine_version;	  /* CREATE_SECONDARY: the template's, else the global's */
 	char *writer_endpoint;	  /* UPSERT_DNS / PUBLISH_SSM */
 	char *reader_endpoint;	  /* UPSERT_DNS */
 	char *change_id;	  /* WAIT_DNS_INSYNC */

@@ -1686,6 +1686,47 @@ START_TEST(test_generation_names_follow_the_runbook)
 }
 END_TEST
 
+/*
+ * docs/api.md: a template's engineVersion left empty means the global cluster's. RDS
+ * would otherwise take the region's default and refuse the secondary (review finding 9).
+ */
+START_TEST(test_secondary_takes_the_global_engine_version)
+{
+	struct gdb_plan p;
+
+	/* Provisioning a missing secondary whose template names no version. */
+	world_init();
+	m_west_missing();
+	G()->engine_version = "15.4";
+	free(W.spec.regions[1].template.engine_version);
+	W.spec.regions[1].template.engine_version = NULL;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_SECONDARY_CLUSTER);
+	ck_assert_str_eq(p.action.engine_version, "15.4");
+	gdb_plan_release(&p);
+
+	/* A version in the template is the operator's choice and is passed as written. */
+	W.spec.regions[1].template.engine_version = xstrdup("15.5");
+	plan_once(&p);
+	ck_assert_str_eq(p.action.engine_version, "15.5");
+	gdb_plan_release(&p);
+	world_release();
+
+	/* The fallback's rebuild joins the new generation with that generation's version. */
+	world_init();
+	m_after_detach();
+	m_east_missing();
+	m_gen2_global();
+	G()->engine_version = "15.4";
+	m_op_create_global();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_SECONDARY_CLUSTER);
+	ck_assert_str_eq(p.action.engine_version, "15.4");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
 START_TEST(test_instance_names_fill_gaps)
 {
 	struct gdb_plan p;
@@ -2111,6 +2152,7 @@ int main(void)
 	tcase_add_test(seq, test_fence_keeps_lost_writes_snapshot);
 	tcase_add_test(seq, test_generation_names_come_from_status);
 	tcase_add_test(seq, test_generation_names_follow_the_runbook);
+	tcase_add_test(seq, test_secondary_takes_the_global_engine_version);
 	tcase_add_test(seq, test_instance_names_fill_gaps);
 	tcase_add_test(seq, test_fence_calls_follow_without_settle_wait);
 	tcase_add_test(seq, test_refusal_event_only_on_change);
