@@ -37,8 +37,8 @@ def event_time(world, reason):
     return None
 
 
-def outage_and_failover(world, controller, emulator, method):
-    world.kubectl.apply(world.gdb_manifest(failover={"method": method}))
+def outage_and_failover(world, controller, emulator, method, **over):
+    world.kubectl.apply(world.gdb_manifest(failover={"method": method}, **over))
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
     wait_for(
         lambda: (
@@ -122,8 +122,25 @@ def check_fallback(world, emulator, expect_generation):
     return st, seen
 
 
+def regions_without_engine_version(world, region):
+    """spec.regions with region's template naming no engineVersion ("the global cluster's")."""
+    regions = world.gdb_manifest()["spec"]["regions"]
+    for r in regions:
+        if r["name"] == region:
+            del r["template"]["engineVersion"]
+    return regions
+
+
 def test_detach_and_promote_then_fallback(world, controller, emulator):
-    calls, last = outage_and_failover(world, controller, emulator, "DetachAndPromote")
+    # The rebuilt us-east-1 secondary's template leaves engineVersion empty: the emulator,
+    # as RDS, refuses a secondary without the global cluster's version (review finding 9).
+    calls, last = outage_and_failover(
+        world,
+        controller,
+        emulator,
+        "DetachAndPromote",
+        regions=regions_without_engine_version(world, EAST),
+    )
     detach = [c for c in calls if c["action"] == "RemoveFromGlobalCluster"]
     assert len(detach) == 1 and detach[0]["region"] == WEST, (
         "detach-and-promote is called in the target's region, once"
@@ -148,6 +165,13 @@ def test_detach_and_promote_then_fallback(world, controller, emulator):
     snaps = world.rds[EAST].describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snap)
     assert snaps["DBClusterSnapshots"], "the stale writer's final snapshot exists"
     assert world.global_cluster("orders-global") is None, "the old global cluster is deleted"
+    rebuilt = [
+        c
+        for c in emulator.calls()
+        if c["action"] == "CreateDBCluster"
+        and c["params"].get("DBClusterIdentifier") == "orders-east"
+    ]
+    assert rebuilt and all(c["params"].get("EngineVersion") == "15.4" for c in rebuilt), rebuilt
 
     # Every row written before the outage and during it is on the writer.
     assert world.count_rows(EAST, "orders-east", "before") == 50
