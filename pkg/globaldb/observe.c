@@ -1019,6 +1019,8 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 		o->obs.last.aws_code = keep(o, last->aws_code);
 		o->obs.last.message = keep(o, last->message);
 		o->obs.last.change_id = keep(o, last->change_id);
+		o->obs.last.ecs_restarted = keep(o, last->ecs_restarted);
+		o->obs.last.ecs_unreachable = keep(o, last->ecs_unreachable);
 	}
 
 	/* Fresh answers are taken at once; stale regions are refreshed in parallel. */

@@ -880,13 +880,12 @@ static int step_wait_dns(struct ctx *c)
 	return DONE;
 }
 
-/* PublishSsm and RestartWorkloads: idempotent calls, done when the executor says ok. */
+/* PublishSsm: an idempotent call, done when the executor says ok. */
 static int step_idempotent(struct ctx *c, enum gdb_action_kind kind, enum gdb_step step)
 {
 	const struct gdb_obs_last_result *l = last_result(c, kind);
 	const struct gdb_obs_region *w = cluster_seen(c, c->writer);
 	struct gdb_action *a;
-	char iso[40] = "";
 
 	if (l && l->call == GDB_CALL_OK) {
 		next_tail(c, step);
@@ -895,23 +894,105 @@ static int step_idempotent(struct ctx *c, enum gdb_action_kind kind, enum gdb_st
 	if (l && hold_call(c, kind) == DONE)
 		return DONE;
 	a = issue(c, kind, c->writer);
-	if (kind == GDB_ACT_PUBLISH_SSM) {
-		a->global_cluster_identifier = xstrdup(
-			c->st->global_cluster_identifier ? c->st->global_cluster_identifier
+	a->global_cluster_identifier =
+		xstrdup(c->st->global_cluster_identifier ? c->st->global_cluster_identifier
 							 : c->spec->global_cluster_identifier);
-		if (w && w->endpoint)
-			a->writer_endpoint = xstrdup(w->endpoint);
-		xsetf(&a->reason, "publish the writer region %s under %s", c->writer,
-		      c->spec->ssm_parameter_prefix);
-	} else {
-		/* The same value on every retry: re-setting it does not roll out again. */
-		base_time_format(c->st->operation.started_ms, iso, sizeof(iso));
-		a->restart_stamp = xstrdup(iso);
-		xsetf(&a->reason, "restart workloads so no client keeps the old writer");
-		event(c, GDB_EVENT_NORMAL, "RestartingWorkloads",
-		      "restarting %zu deployments, %zu statefulsets, %zu ECS services",
-		      c->spec->n_deployments, c->spec->n_stateful_sets, c->spec->n_ecs_services);
+	if (w && w->endpoint)
+		a->writer_endpoint = xstrdup(w->endpoint);
+	xsetf(&a->reason, "publish the writer region %s under %s", c->writer,
+	      c->spec->ssm_parameter_prefix);
+	return DONE;
+}
+
+static int ecs_restarted(const struct gdb_operation *op, const char *key)
+{
+	for (size_t i = 0; i < op->n_restarted_ecs; i++)
+		if (streq(op->restarted_ecs[i], key))
+			return 1;
+	return 0;
+}
+
+/* Adds the services the last call forced (comma-separated keys) to the operation's record. */
+static void record_ecs_restarted(struct ctx *c, const char *list)
+{
+	struct gdb_operation *op = &c->st->operation;
+
+	while (list && *list && op->n_restarted_ecs < GDB_MAX_WORKLOADS) {
+		size_t n = strcspn(list, ",");
+		char *key = xasprintf("%.*s", (int)n, list);
+
+		if (!ecs_restarted(op, key))
+			op->restarted_ecs[op->n_restarted_ecs++] = key;
+		else
+			free(key);
+		list += n + (list[n] == ',');
 	}
+}
+
+/*
+ * RestartWorkloads. Deployments and StatefulSets take the same restartedAt
+ * stamp on every retry, so re-setting it rolls nothing out again; every ECS
+ * forceNewDeployment does, so the services already forced in this operation
+ * are recorded in its status and skipped by a retry. A service whose region
+ * (not the writer's) does not answer does not hold the operation: it is
+ * named in a Warning Event and in lastOperation.message, and the operation
+ * ends (the fallback restarts it with the rest, or it is moot while its
+ * region is down). Any other failure is retried with backoff.
+ */
+static int step_restart(struct ctx *c, enum gdb_step step)
+{
+	struct gdb_operation *op = &c->st->operation;
+	const struct gdb_obs_last_result *l = last_result(c, GDB_ACT_RESTART_WORKLOADS);
+	struct gdb_action *a;
+	size_t skipped = 0;
+	char iso[40] = "";
+
+	if (l)
+		record_ecs_restarted(c, l->ecs_restarted);
+	if (l && l->call == GDB_CALL_OK) {
+		char *gave_up =
+			l->ecs_unreachable
+				? xasprintf("ECS services not restarted, their region does not "
+					    "answer: %s",
+					    l->ecs_unreachable)
+				: NULL;
+
+		if (gave_up) {
+			degraded(c, "WorkloadsNotRestarted", "%s", gave_up);
+			event(c, GDB_EVENT_WARNING, "WorkloadsNotRestarted",
+			      "%s; the fallback restarts them, or they are moot while the region "
+			      "is down",
+			      gave_up);
+		}
+		next_tail(c, step);
+		if (gave_up && c->st->operation.type == GDB_OP_NONE)
+			gdb_set_str(&c->st->last_operation.message, gave_up);
+		free(gave_up);
+		return CONTINUE;
+	}
+	if (l && l->message)
+		degraded(c, "WorkloadsNotRestarted", "%s", l->message);
+	if (l && hold_call(c, GDB_ACT_RESTART_WORKLOADS) == DONE)
+		return DONE;
+	a = issue(c, GDB_ACT_RESTART_WORKLOADS, c->writer);
+	/* The same value on every retry: re-setting it does not roll out again. */
+	base_time_format(op->started_ms, iso, sizeof(iso));
+	a->restart_stamp = xstrdup(iso);
+	for (size_t i = 0; i < c->spec->n_ecs_services && i < 64; i++) {
+		char *key = gdb_ecs_service_key(&c->spec->ecs_services[i]);
+
+		if (ecs_restarted(op, key)) {
+			a->ecs_skip |= (uint64_t)1 << i;
+			skipped++;
+		}
+		free(key);
+	}
+	xsetf(&a->reason, "restart workloads so no client keeps the old writer");
+	event(c, GDB_EVENT_NORMAL, "RestartingWorkloads",
+	      "restarting %zu deployments, %zu statefulsets, %zu ECS services (%zu already "
+	      "restarted)",
+	      c->spec->n_deployments, c->spec->n_stateful_sets, c->spec->n_ecs_services - skipped,
+	      skipped);
 	return DONE;
 }
 
@@ -1893,7 +1974,7 @@ static int run_step(struct ctx *c)
 	case GDB_STEP_PUBLISH_SSM:
 		return step_idempotent(c, GDB_ACT_PUBLISH_SSM, op->step);
 	case GDB_STEP_RESTART_WORKLOADS:
-		return step_idempotent(c, GDB_ACT_RESTART_WORKLOADS, op->step);
+		return step_restart(c, op->step);
 	case GDB_STEP_FENCE_OLD_WRITER:
 		return step_fence(c);
 	case GDB_STEP_DELETE_OLD_GLOBAL_CLUSTER:

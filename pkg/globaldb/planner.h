@@ -141,6 +141,14 @@ struct gdb_obs_last_result {
 	const char *aws_code; /* e.g. InvalidGlobalClusterStateFault */
 	const char *message;
 	const char *change_id; /* UPSERT_DNS: the Route 53 change id */
+	/*
+	 * RESTART_WORKLOADS: the ECS services ("region/cluster/service",
+	 * comma-separated; NULL = none) the call forced a new deployment of, and
+	 * those it could not restart because their region's API did not answer
+	 * (each "key (why)", "; "-separated).
+	 */
+	const char *ecs_restarted;
+	const char *ecs_unreachable;
 };
 
 struct gdb_observed {
@@ -221,6 +229,9 @@ struct gdb_action {
 	char *reader_endpoint;	  /* UPSERT_DNS */
 	char *change_id;	  /* WAIT_DNS_INSYNC */
 	char *restart_stamp;	  /* RESTART_WORKLOADS: the restartedAt value (idempotent) */
+	/* RESTART_WORKLOADS: bit i set = skip spec.ecs_services[i] (forced earlier in the
+	 * operation). The executor runs the plan with the spec it was planned from. */
+	uint64_t ecs_skip;
 	/* Why (also the Event message). */
 	char *reason;
 };

@@ -240,6 +240,13 @@ struct gdb_operation {
 	char *lost_writes_snapshot;
 	struct gdb_step_record steps[GDB_MAX_STEPS];
 	size_t n_steps;
+	/*
+	 * RestartWorkloads: the ECS services ("region/cluster/service") this
+	 * operation already forced a new deployment of. A retry skips them: every
+	 * forceNewDeployment rolls the whole service again.
+	 */
+	char *restarted_ecs[GDB_MAX_WORKLOADS];
+	size_t n_restarted_ecs;
 	/* lastOperation only: */
 	enum gdb_op_result result;
 	int64_t finished_ms;
@@ -330,6 +337,9 @@ int64_t gdb_generation_of(const char *base, const char *id);
  * for the base's own generation or below, <stem>-gen above it.
  */
 char *gdb_generation_name(const char *base, int64_t gen);
+
+/* The key of an ECS service in status.operation.restartedEcsServices (caller frees). */
+char *gdb_ecs_service_key(const struct gdb_ecs_service *e);
 
 /* Replaces *dst (freed) by a copy of src (NULL allowed). */
 void gdb_set_str(char **dst, const char *src);

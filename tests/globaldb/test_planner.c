@@ -734,6 +734,34 @@ static void m_last_restart_ok(void)
 	last_call(GDB_ACT_RESTART_WORKLOADS, WEST, GDB_CALL_OK, NULL);
 }
 
+/* ECS services in both regions: us-west-2's first, us-east-1's second. */
+static void m_ecs_two_regions(void)
+{
+	const char *regions[2] = {WEST, EAST};
+
+	for (size_t i = 0; i < 2; i++) {
+		W.spec.ecs_services[i].region = xstrdup(regions[i]);
+		W.spec.ecs_services[i].cluster = xstrdup("orders");
+		W.spec.ecs_services[i].service = xstrdup("api");
+	}
+	W.spec.n_ecs_services = 2;
+}
+/* The restart forced us-west-2's service; us-east-1's ECS API did not answer. */
+static void m_last_restart_east_ecs_unreachable(void)
+{
+	last_call(GDB_ACT_RESTART_WORKLOADS, WEST, GDB_CALL_OK, NULL);
+	W.obs.last.ecs_restarted = "us-west-2/orders/api";
+	W.obs.last.ecs_unreachable = "us-east-1/orders/api (ServiceUnavailableException)";
+}
+/* The restart forced us-west-2's service; us-east-1's was throttled. */
+static void m_last_restart_ecs_throttled(void)
+{
+	last_call(GDB_ACT_RESTART_WORKLOADS, WEST, GDB_CALL_THROTTLED, "ThrottlingException");
+	W.obs.last.ecs_restarted = "us-west-2/orders/api";
+	W.obs.last.message =
+		"ECS services not restarted: us-east-1/orders/api (ThrottlingException)";
+}
+
 static void m_last_switchover_failed_10s(void)
 {
 	last_op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_RESULT_FAILED, EAST, WEST, 10 * SEC);
@@ -1149,6 +1177,8 @@ static const struct row rows[] = {
 	{"failover target gone before the call: the next best is taken", {m_three_regions, m_east_failing, m_east_api_down, m_op_failover_fresh, m_west_api_down}, A(FAILOVER_MANAGED), EU, S(FAILOVER_MANAGED), NULL, NULL, "FailoverRetargeted", NULL},
 	{"detach target invisible: wait", {m_east_failing, m_east_api_down, m_op_detach_fresh, m_west_api_down}, A(WAIT), NULL, S(DETACH), "FailoverTargetUnavailable", NULL, NULL, NULL},
 	{"failover tail done: fallback waits for the lost region", {m_east_failing, m_east_api_down, m_writer_west, m_op_failover_restart_sent, m_last_restart_ok}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FailoverCompleted", NULL},
+	{"restarts: an ECS service in the dead region does not hold the failover", {m_east_failing, m_east_api_down, m_writer_west, m_ecs_two_regions, m_op_failover_restart_sent, m_last_restart_east_ecs_unreachable}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "WorkloadsNotRestarted", NULL},
+	{"restarts: a failed ECS service is named and retried", {m_spec_west, m_writer_west, m_ecs_two_regions, m_op_restart_sent, m_last_restart_ecs_throttled}, A(WAIT), NULL, S(RESTART_WORKLOADS), "WorkloadsNotRestarted", NULL, NULL, NULL},
 
 	{"failover preempts a switchover that has not taken effect", {m_spec_west, m_op_switchover_fresh, m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "OperationPreempted", NULL},
 	{"a switchover in Aurora's hands is not preempted", {m_spec_west, m_op_switchover, m_global_pending, m_east_failing, m_east_api_down}, A(WAIT), NULL, S(WAIT_SWITCHOVER), NULL, NULL, NULL, NULL},
@@ -1472,6 +1502,55 @@ START_TEST(test_restart_stamp_is_stable)
 	ck_assert_str_eq(p1.action.restart_stamp, p2.action.restart_stamp);
 	gdb_plan_release(&p1);
 	gdb_plan_release(&p2);
+	world_release();
+}
+END_TEST
+
+/*
+ * Every forceNewDeployment rolls a service again: a retry skips the services
+ * this operation already forced, also after a controller restart (status only).
+ */
+START_TEST(test_restart_skips_ecs_services_already_forced)
+{
+	struct gdb_plan p, again;
+
+	world_init();
+	m_spec_west();
+	m_writer_west();
+	m_ecs_two_regions();
+	m_op_restart_sent();
+	m_last_restart_ecs_throttled();
+	W.now += 45 * SEC;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_RESTART_WORKLOADS);
+	ck_assert_uint_eq(p.action.ecs_skip, 1); /* us-west-2's, not us-east-1's */
+	ck_assert_uint_eq(p.status.operation.n_restarted_ecs, 1);
+	ck_assert_str_eq(p.status.operation.restarted_ecs[0], "us-west-2/orders/api");
+	roundtrip(&p.status);
+
+	/* A new leader knows only the status: it skips the same service. */
+	memset(&W.obs.last, 0, sizeof(W.obs.last));
+	gdb_plan(&W.spec, &p.status, &W.obs, &W.h, W.now + 60 * SEC, &again);
+	ck_assert_int_eq(again.action.kind, GDB_ACT_RESTART_WORKLOADS);
+	ck_assert_uint_eq(again.action.ecs_skip, 1);
+	gdb_plan_release(&again);
+	gdb_plan_release(&p);
+	world_release();
+
+	/* The dead region's service is given up and named in lastOperation. */
+	world_init();
+	m_east_failing();
+	m_east_api_down();
+	m_writer_west();
+	m_ecs_two_regions();
+	m_op_failover_restart_sent();
+	m_last_restart_east_ecs_unreachable();
+	plan_once(&p);
+	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_FAILOVER);
+	ck_assert_int_eq(p.status.last_operation.result, GDB_RESULT_SUCCEEDED);
+	ck_assert_ptr_nonnull(strstr(p.status.last_operation.message, "us-east-1/orders/api"));
+	ck_assert_uint_eq(p.status.last_operation.n_restarted_ecs, 1);
+	gdb_plan_release(&p);
 	world_release();
 }
 END_TEST
@@ -2149,6 +2228,7 @@ int main(void)
 	tcase_add_test(seq, test_data_loss_window_recorded);
 	tcase_add_test(seq, test_copy_takes_the_newest_failover_snapshot);
 	tcase_add_test(seq, test_restart_stamp_is_stable);
+	tcase_add_test(seq, test_restart_skips_ecs_services_already_forced);
 	tcase_add_test(seq, test_fence_keeps_lost_writes_snapshot);
 	tcase_add_test(seq, test_generation_names_come_from_status);
 	tcase_add_test(seq, test_generation_names_follow_the_runbook);
