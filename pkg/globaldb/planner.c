@@ -1595,6 +1595,9 @@ static int step_delete_old_global(struct ctx *c)
 	struct gdb_operation *op = &c->st->operation;
 	struct gdb_action *a;
 
+	char left[256] = "";
+	size_t n_left = 0;
+
 	if (!g || streq(old_id, op->global_cluster_identifier)) {
 		set_step(c, GDB_STEP_CREATE_GLOBAL_CLUSTER);
 		return CONTINUE;
@@ -1605,6 +1608,19 @@ static int step_delete_old_global(struct ctx *c)
 		if (gdb_parse_cluster_arn(g->members[i].db_cluster_arn, region, sizeof(region), id,
 					  sizeof(id)) < 0)
 			continue;
+		if (!gdb_spec_region(c->spec, region, NULL)) {
+			/*
+			 * The operator took this region out of the spec (it is not coming
+			 * back): waiting for its API would block the fallback for good. The
+			 * old global cluster keeps the member and is left in place.
+			 */
+			size_t k = strlen(left);
+
+			snprintf(left + k, sizeof(left) - k, "%s%s in %s", n_left ? ", " : "", id,
+				 region);
+			n_left++;
+			continue;
+		}
 		if (!api_ok(c, region)) {
 			wait_for(c, GDB_REQUEUE_STEADY_MS,
 				 "waiting for %s to answer: its cluster %s is still in %s", region,
@@ -1619,6 +1635,19 @@ static int step_delete_old_global(struct ctx *c)
 		a->target_arn = xstrdup(g->members[i].db_cluster_arn);
 		xsetf(&a->reason, "empty the old global cluster %s", g->identifier);
 		return DONE;
+	}
+	if (n_left) {
+		/* The next generation has another name: it does not need the old one gone. */
+		degraded(c, "OldGlobalClusterNotDeleted",
+			 "%s still lists %s (regions no longer in the spec); delete it by hand "
+			 "once they answer",
+			 g->identifier, left);
+		event(c, GDB_EVENT_WARNING, "OldGlobalClusterNotDeleted",
+		      "%s is left in place: it still lists %s, whose regions are no longer in the "
+		      "spec; delete it by hand once they answer",
+		      g->identifier, left);
+		set_step(c, GDB_STEP_CREATE_GLOBAL_CLUSTER);
+		return CONTINUE;
 	}
 	if (streq(g->status, "deleting")) {
 		wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for %s to be deleted", g->identifier);

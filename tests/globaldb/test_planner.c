@@ -981,6 +981,24 @@ static void m_name_taken(void)
 	G()->identifier = "orders-global-2";
 	set_members(G(), NULL, NULL, NULL);
 }
+/*
+ * us-east-1 never came back: the operator replaced it by eu-west-1 in the spec (and made it
+ * the primary region). The old global cluster still lists the dead us-east-1 cluster, and the
+ * fallback rebuilding eu-west-1 is at DeleteOldGlobalCluster.
+ */
+static void m_east_replaced_by_eu_deleting_old_global(void)
+{
+	gdb_set_str(&W.spec.regions[0].name, EU);
+	gdb_set_str(&W.spec.regions[0].db_cluster_identifier, "orders-eu");
+	gdb_set_str(&W.spec.primary_region, EU);
+	region_obs(R(EAST), EU, EU_ARN, NULL, NULL, NULL, NULL);
+	R(EU)->cluster_exists = 0;
+	R(EU)->global_cluster_identifier = NULL;
+	R(EU)->n_instances = 0;
+	set_members(G(), EAST_ARN, NULL, NULL);
+	op(GDB_OP_FALLBACK, GDB_OPM_DETACH, GDB_STEP_DELETE_OLD_GLOBAL_CLUSTER, WEST, EU, 0, 0);
+	gdb_set_str(&W.st.operation.global_cluster_identifier, "orders-global-2");
+}
 static void m_old_global_member_unreachable(void)
 {
 	/* The old global still lists the stale east cluster, and east does not answer. */
@@ -1207,6 +1225,7 @@ static const struct row rows[] = {
 	{"fence: region down again, wait", {m_after_detach, m_op_fence, m_east_api_down}, A(WAIT), NULL, S(FENCE_OLD_WRITER), NULL, NULL, NULL, NULL},
 	{"fenced: delete the old global cluster", {m_after_detach, m_east_stale_standalone, m_east_missing, m_op_fence}, A(DELETE_OLD_GLOBAL_CLUSTER), WEST, S(DELETE_OLD_GLOBAL_CLUSTER), NULL, NULL, "DeletingOldGlobalCluster", NULL},
 	{"old global still lists an unreachable member: wait", {m_after_detach, m_op_delete_old_global, m_old_global_member_unreachable}, A(WAIT), NULL, S(DELETE_OLD_GLOBAL_CLUSTER), NULL, NULL, NULL, NULL},
+	{"old global lists a member in a region removed from the spec: build the next generation", {m_after_detach, m_east_replaced_by_eu_deleting_old_global}, A(CREATE_GLOBAL_CLUSTER), WEST, S(CREATE_GLOBAL_CLUSTER), "OldGlobalClusterNotDeleted", NULL, "OldGlobalClusterNotDeleted", NULL},
 	{"old global gone: create the next generation from the writer", {m_after_detach, m_east_missing, m_old_global_gone, m_op_delete_old_global}, A(CREATE_GLOBAL_CLUSTER), WEST, S(CREATE_GLOBAL_CLUSTER), NULL, NULL, "CreatingGlobalCluster", NULL},
 	{"crash after create global: no second call", {m_after_detach, m_east_missing, m_old_global_gone, m_op_create_global_sent}, A(WAIT), NULL, S(CREATE_GLOBAL_CLUSTER), NULL, NULL, NULL, NULL},
 	{"generation name taken: use the next one", {m_after_detach, m_east_missing, m_name_taken, m_op_create_global}, A(CREATE_GLOBAL_CLUSTER), WEST, S(CREATE_GLOBAL_CLUSTER), NULL, NULL, "GlobalClusterNameTaken", NULL},
