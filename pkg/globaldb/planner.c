@@ -904,6 +904,9 @@ static int step_idempotent(struct ctx *c, enum gdb_action_kind kind, enum gdb_st
 	return DONE;
 }
 
+/* A RestartWorkloads action marks the services to skip in a 64-bit mask. */
+_Static_assert(GDB_MAX_WORKLOADS <= 64, "ecs_skip holds one bit per ECS service");
+
 static int ecs_restarted(const struct gdb_operation *op, const char *key)
 {
 	for (size_t i = 0; i < op->n_restarted_ecs; i++)
@@ -989,10 +992,9 @@ static int step_restart(struct ctx *c, enum gdb_step step)
 	}
 	xsetf(&a->reason, "restart workloads so no client keeps the old writer");
 	event(c, GDB_EVENT_NORMAL, "RestartingWorkloads",
-	      "restarting %zu deployments, %zu statefulsets, %zu ECS services (%zu already "
-	      "restarted)",
+	      "restarting %zu deployments, %zu statefulsets, %zu ECS services%s",
 	      c->spec->n_deployments, c->spec->n_stateful_sets, c->spec->n_ecs_services - skipped,
-	      skipped);
+	      skipped ? " (the others were restarted earlier in this operation)" : "");
 	return DONE;
 }
 
