@@ -1596,7 +1596,6 @@ static int step_delete_old_global(struct ctx *c)
 	const struct gdb_obs_global *g = find_global(c, old_id);
 	struct gdb_operation *op = &c->st->operation;
 	struct gdb_action *a;
-
 	char left[256] = "";
 	size_t n_left = 0;
 
