@@ -83,10 +83,10 @@ static int create_secondary(const struct gdb_exec_ctx *x, const struct gdb_actio
 	in.db_cluster_identifier = a->db_cluster_identifier;
 	in.engine = ENGINE;
 	in.global_cluster_identifier = a->global_cluster_identifier;
+	in.engine_version = a->engine_version;
 	if (rs && rs->has_template) {
 		const struct gdb_template *t = &rs->template;
 
-		in.engine_version = t->engine_version;
 		in.db_subnet_group_name = t->db_subnet_group_name;
 		in.vpc_security_group_ids = (const char *const *)t->vpc_security_group_ids;
 		in.nvpc_security_group_ids = t->n_vpc_security_group_ids;
@@ -257,6 +257,79 @@ static int restart_k8s(const struct gdb_exec_ctx *x, const struct kube_resource 
 	return rc;
 }
 
+/* Appends item to the owned list *list, sep between items. */
+static void list_add(char **list, const char *sep, const char *item)
+{
+	char *n = *list ? xasprintf("%s%s%s", *list, sep, item) : xstrdup(item);
+
+	free(*list);
+	*list = n;
+}
+
+/*
+ * forceNewDeployment of every ECS service not in a->ecs_skip, going on past a
+ * failure: one dead region must not keep the others from restarting. A region
+ * other than the writer's that does not answer is listed in ecs_unreachable;
+ * any other failure fails the call (the first one's code, every one named in
+ * the message) so that the planner retries what is not done.
+ */
+static int restart_ecs(const struct gdb_exec_ctx *x, const struct gdb_action *a,
+		       struct gdb_exec_result *out)
+{
+	const struct gdb_spec *s = x->spec;
+	char *failed = NULL;
+	int first = 0;
+
+	for (size_t i = 0; i < s->n_ecs_services; i++) {
+		const struct gdb_ecs_service *e = &s->ecs_services[i];
+		struct aws_ecs_service svc;
+		struct aws_error err;
+		enum gdb_call call;
+		char *key, *why;
+		int rc;
+
+		if (i < 64 && (a->ecs_skip >> i) & 1)
+			continue;
+		memset(&svc, 0, sizeof(svc));
+		aws_error_clear(&err);
+		rc = aws_ecs_update_service(x->aws, e->region, e->cluster, e->service, 1, &svc,
+					    &err);
+		aws_ecs_service_release(&svc);
+		key = gdb_ecs_service_key(e);
+		if (rc == 0) {
+			list_add(&out->ecs_restarted, ",", key);
+			free(key);
+			continue;
+		}
+		if (rc == BASE_ENOTFOUND) {
+			warn_event(x, "WorkloadNotFound", "RestartWorkloads",
+				   "ECS service %s in cluster %s (%s) does not exist: %s",
+				   e->service, e->cluster, e->region, err.code);
+			free(key);
+			continue;
+		}
+		call = gdb_call_from_error(rc, err.code);
+		why = xasprintf("%s (%.100s)", key, *err.code ? err.code : base_strerror(rc));
+		if (unreachable(call) && strcmp(e->region, a->region) != 0) {
+			list_add(&out->ecs_unreachable, "; ", why);
+		} else {
+			list_add(&failed, "; ", why);
+			if (!first) {
+				first = rc;
+				outcome(out, rc, &err);
+			}
+		}
+		free(why);
+		free(key);
+	}
+	if (failed) {
+		snprintf(out->message, sizeof(out->message), "ECS services not restarted: %s",
+			 failed);
+		free(failed);
+	}
+	return first;
+}
+
 static int restart_workloads(const struct gdb_exec_ctx *x, const struct gdb_action *a,
 			     struct gdb_exec_result *out)
 {
@@ -271,26 +344,7 @@ static int restart_workloads(const struct gdb_exec_ctx *x, const struct gdb_acti
 		if ((rc = restart_k8s(x, &res_statefulsets, &s->stateful_sets[i], a->restart_stamp,
 				      out)) < 0)
 			return rc;
-	for (size_t i = 0; i < s->n_ecs_services; i++) {
-		const struct gdb_ecs_service *e = &s->ecs_services[i];
-		struct aws_ecs_service svc;
-		struct aws_error err;
-
-		memset(&svc, 0, sizeof(svc));
-		aws_error_clear(&err);
-		rc = aws_ecs_update_service(x->aws, e->region, e->cluster, e->service, 1, &svc,
-					    &err);
-		aws_ecs_service_release(&svc);
-		if (rc == BASE_ENOTFOUND) {
-			warn_event(x, "WorkloadNotFound", "RestartWorkloads",
-				   "ECS service %s in cluster %s (%s) does not exist: %s",
-				   e->service, e->cluster, e->region, err.code);
-			continue;
-		}
-		if (rc < 0)
-			return outcome(out, rc, &err);
-	}
-	return 0;
+	return restart_ecs(x, a, out);
 }
 
 void gdb_execute(const struct gdb_exec_ctx *x, const struct gdb_action *a,
@@ -402,5 +456,7 @@ void gdb_exec_result_release(struct gdb_exec_result *r)
 	if (!r)
 		return;
 	free(r->change_id);
+	free(r->ecs_restarted);
+	free(r->ecs_unreachable);
 	memset(r, 0, sizeof(*r));
 }

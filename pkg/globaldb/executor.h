@@ -15,7 +15,13 @@
  * by observation); the executor adds none of its own, except that a
  * workload restart tolerates missing workloads (a Warning Event names them)
  * and SSM publication skips regions whose API does not answer (the writer's
- * region must succeed), so that a lost region never blocks the runbook.
+ * region must succeed), so that a lost region never blocks the runbook. ECS
+ * restarts go on past a failed service: every service not in
+ * action->ecs_skip is tried once per call, and the result lists the ones
+ * restarted and those whose region (not the writer's) did not answer; the
+ * call fails only for other errors, naming the services it failed for. The
+ * planner decides what a retry skips and when the dead region's services
+ * are given up.
  *
  * Actions without a call (None, Wait, WaitDnsInsync: the observation reads
  * GetChange, RecommendFailover) return OK at once; RemoveFinalizer is the
@@ -46,6 +52,9 @@ struct gdb_exec_result {
 	char aws_code[128];
 	char message[512];
 	char *change_id; /* UPSERT_DNS: the Route 53 change id (owned) */
+	/* RESTART_WORKLOADS (owned, NULL = none): as struct gdb_obs_last_result. */
+	char *ecs_restarted;
+	char *ecs_unreachable;
 };
 
 /* Runs a (borrowed) and fills *out (zeroed first; release with gdb_exec_result_release). */

@@ -12,7 +12,6 @@
  */
 #include "pkg/globaldb/observe.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -126,18 +125,6 @@ static void ci_release(struct ci_index *x)
 	memset(x, 0, sizeof(*x));
 }
 
-/* The length of id without a "-N" suffix (N a number without leading zero): a fallback's name. */
-static size_t strip_generation(const char *id)
-{
-	size_t n = strlen(id), k = n;
-
-	while (k > 0 && isdigit((unsigned char)id[k - 1]))
-		k--;
-	if (k < n && k >= 2 && id[k - 1] == '-' && id[k] != '0')
-		return k - 1;
-	return n;
-}
-
 static uint64_t fp_add(uint64_t h, const char *v)
 {
 	return (h ^ (v ? base_hash(v, strlen(v), 0) : 0x9e3779b97f4a7c15ULL)) * 1099511628211ULL;
@@ -179,6 +166,7 @@ static void build_fingerprints(struct gdb_region_snap *s)
 
 		h = fp_add(h, g->status);
 		h = fp_add(h, g->endpoint);
+		h = fp_add(h, g->engine_version);
 		h = fp_int(h, g->failover_state.present);
 		h = fp_add(h, g->failover_state.status);
 		h = fp_add(h, g->failover_state.from_db_cluster_arn);
@@ -211,7 +199,8 @@ static void build_indexes(struct gdb_region_snap *s)
 		const struct aws_rds_global_cluster *g = &s->globals.items[i];
 
 		if (g->identifier) {
-			size_t n = strlen(g->identifier), k = strip_generation(g->identifier);
+			size_t n = strlen(g->identifier),
+			       k = gdb_generation_stem_len(g->identifier);
 
 			ci_add(&s->global_by_name, g->identifier, n, i);
 			if (k < n)
@@ -827,19 +816,12 @@ static const char *strip_global_arn(const char *v)
 static int is_ours(const struct gdb_spec *spec, const struct gdb_status *st,
 		   const struct aws_rds_global_cluster *g)
 {
-	const char *base = spec->global_cluster_identifier;
-	size_t n = base ? strlen(base) : 0;
-
 	if (!g->identifier)
 		return 0;
 	if (st->global_cluster_identifier &&
 	    !strcasecmp(g->identifier, st->global_cluster_identifier))
 		return 1;
-	if (base && !strcasecmp(g->identifier, base))
-		return 1;
-	if (base && !strncasecmp(g->identifier, base, n) && g->identifier[n] == '-' &&
-	    g->identifier[n + 1] >= '1' && g->identifier[n + 1] <= '9' &&
-	    strspn(g->identifier + n + 1, "0123456789") == strlen(g->identifier + n + 1))
+	if (gdb_generation_of(spec->global_cluster_identifier, g->identifier) > 0)
 		return 1;
 	for (size_t m = 0; m < g->nmembers; m++) {
 		const char *arn = g->members[m].db_cluster_arn,
@@ -990,6 +972,18 @@ static size_t global_candidates(const struct gdb_region_snap *gs, const struct g
 
 	n = add_candidates(&gs->global_by_name, st->global_cluster_identifier, out, n, max);
 	n = add_candidates(&gs->global_by_name, spec->global_cluster_identifier, out, n, max);
+	if (spec->global_cluster_identifier) {
+		/* A base "<stem>-N" finds its later generations under the stem. */
+		const char *base = spec->global_cluster_identifier;
+		size_t len = gdb_generation_stem_len(base);
+		char stem[128];
+
+		if (len < strlen(base) && len < sizeof(stem)) {
+			memcpy(stem, base, len);
+			stem[len] = '\0';
+			n = add_candidates(&gs->global_by_name, stem, out, n, max);
+		}
+	}
 	for (size_t r = 0; r < spec->n_regions; r++)
 		n = add_candidates(&gs->global_by_member, spec->regions[r].db_cluster_identifier,
 				   out, n, max);
@@ -1025,6 +1019,8 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 		o->obs.last.aws_code = keep(o, last->aws_code);
 		o->obs.last.message = keep(o, last->message);
 		o->obs.last.change_id = keep(o, last->change_id);
+		o->obs.last.ecs_restarted = keep(o, last->ecs_restarted);
+		o->obs.last.ecs_unreachable = keep(o, last->ecs_unreachable);
 	}
 
 	/* Fresh answers are taken at once; stale regions are refreshed in parallel. */
@@ -1064,6 +1060,7 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 		og->identifier = g->identifier;
 		og->status = g->status;
 		og->endpoint = g->endpoint;
+		og->engine_version = g->engine_version;
 		if (g->failover_state.present && g->failover_state.status) {
 			og->failover_status = g->failover_state.status;
 			og->failover_from_arn = g->failover_state.from_db_cluster_arn;

@@ -590,20 +590,6 @@ static struct gdb_action *issue(struct ctx *c, enum gdb_action_kind kind, const 
 
 /* ---- deriving the current picture ---- */
 
-static int64_t parse_generation(const char *base, const char *id)
-{
-	size_t n = strlen(base);
-	char *end;
-	long v;
-
-	if (strcmp(base, id) == 0)
-		return 1;
-	if (strncmp(base, id, n) != 0 || id[n] != '-' || id[n + 1] < '2' || id[n + 1] > '9')
-		return 0;
-	v = strtol(id + n + 1, &end, 10);
-	return *end == '\0' && v >= 2 && v < 1000000 ? v : 0;
-}
-
 static void derive_global(struct ctx *c)
 {
 	const char *base = c->spec->global_cluster_identifier;
@@ -629,7 +615,7 @@ static void derive_global(struct ctx *c)
 	if (!c->global)
 		c->global = find_global(c, base);
 	if (c->global) {
-		int64_t gen = parse_generation(base, c->global->identifier);
+		int64_t gen = gdb_generation_of(base, c->global->identifier);
 
 		gdb_set_str(&c->st->global_cluster_identifier, c->global->identifier);
 		c->st->generation = gen > 0 ? gen : 1;
@@ -1023,13 +1009,12 @@ static int step_wait_dns(struct ctx *c)
 	return DONE;
 }
 
-/* PublishSsm and RestartWorkloads: idempotent calls, done when the executor says ok. */
+/* PublishSsm: an idempotent call, done when the executor says ok. */
 static int step_idempotent(struct ctx *c, enum gdb_action_kind kind, enum gdb_step step)
 {
 	const struct gdb_obs_last_result *l = last_result(c, kind);
 	const struct gdb_obs_region *w = cluster_seen(c, c->writer);
 	struct gdb_action *a;
-	char iso[40] = "";
 
 	if (l && l->call == GDB_CALL_OK) {
 		next_tail(c, step);
@@ -1038,23 +1023,107 @@ static int step_idempotent(struct ctx *c, enum gdb_action_kind kind, enum gdb_st
 	if (l && hold_call(c, kind) == DONE)
 		return DONE;
 	a = issue(c, kind, c->writer);
-	if (kind == GDB_ACT_PUBLISH_SSM) {
-		a->global_cluster_identifier = xstrdup(
-			c->st->global_cluster_identifier ? c->st->global_cluster_identifier
+	a->global_cluster_identifier =
+		xstrdup(c->st->global_cluster_identifier ? c->st->global_cluster_identifier
 							 : c->spec->global_cluster_identifier);
-		if (w && w->endpoint)
-			a->writer_endpoint = xstrdup(w->endpoint);
-		xsetf(&a->reason, "publish the writer region %s under %s", c->writer,
-		      c->spec->ssm_parameter_prefix);
-	} else {
-		/* The same value on every retry: re-setting it does not roll out again. */
-		base_time_format(c->st->operation.started_ms, iso, sizeof(iso));
-		a->restart_stamp = xstrdup(iso);
-		xsetf(&a->reason, "restart workloads so no client keeps the old writer");
-		event(c, GDB_EVENT_NORMAL, "RestartingWorkloads",
-		      "restarting %zu deployments, %zu statefulsets, %zu ECS services",
-		      c->spec->n_deployments, c->spec->n_stateful_sets, c->spec->n_ecs_services);
+	if (w && w->endpoint)
+		a->writer_endpoint = xstrdup(w->endpoint);
+	xsetf(&a->reason, "publish the writer region %s under %s", c->writer,
+	      c->spec->ssm_parameter_prefix);
+	return DONE;
+}
+
+/* A RestartWorkloads action marks the services to skip in a 64-bit mask. */
+_Static_assert(GDB_MAX_WORKLOADS <= 64, "ecs_skip holds one bit per ECS service");
+
+static int ecs_restarted(const struct gdb_operation *op, const char *key)
+{
+	for (size_t i = 0; i < op->n_restarted_ecs; i++)
+		if (streq(op->restarted_ecs[i], key))
+			return 1;
+	return 0;
+}
+
+/* Adds the services the last call forced (comma-separated keys) to the operation's record. */
+static void record_ecs_restarted(struct ctx *c, const char *list)
+{
+	struct gdb_operation *op = &c->st->operation;
+
+	while (list && *list && op->n_restarted_ecs < GDB_MAX_WORKLOADS) {
+		size_t n = strcspn(list, ",");
+		char *key = xasprintf("%.*s", (int)n, list);
+
+		if (!ecs_restarted(op, key))
+			op->restarted_ecs[op->n_restarted_ecs++] = key;
+		else
+			free(key);
+		list += n + (list[n] == ',');
 	}
+}
+
+/*
+ * RestartWorkloads. Deployments and StatefulSets take the same restartedAt
+ * stamp on every retry, so re-setting it rolls nothing out again; every ECS
+ * forceNewDeployment does, so the services already forced in this operation
+ * are recorded in its status and skipped by a retry. A service whose region
+ * (not the writer's) does not answer does not hold the operation: it is
+ * named in a Warning Event and in lastOperation.message, and the operation
+ * ends (the fallback restarts it with the rest, or it is moot while its
+ * region is down). Any other failure is retried with backoff.
+ */
+static int step_restart(struct ctx *c, enum gdb_step step)
+{
+	struct gdb_operation *op = &c->st->operation;
+	const struct gdb_obs_last_result *l = last_result(c, GDB_ACT_RESTART_WORKLOADS);
+	struct gdb_action *a;
+	size_t skipped = 0;
+	char iso[40] = "";
+
+	if (l)
+		record_ecs_restarted(c, l->ecs_restarted);
+	if (l && l->call == GDB_CALL_OK) {
+		char *gave_up =
+			l->ecs_unreachable
+				? xasprintf("ECS services not restarted, their region does not "
+					    "answer: %s",
+					    l->ecs_unreachable)
+				: NULL;
+
+		if (gave_up) {
+			degraded(c, "WorkloadsNotRestarted", "%s", gave_up);
+			event(c, GDB_EVENT_WARNING, "WorkloadsNotRestarted",
+			      "%s; the fallback restarts them, or they are moot while the region "
+			      "is down",
+			      gave_up);
+		}
+		next_tail(c, step);
+		if (gave_up && c->st->operation.type == GDB_OP_NONE)
+			gdb_set_str(&c->st->last_operation.message, gave_up);
+		free(gave_up);
+		return CONTINUE;
+	}
+	if (l && l->message)
+		degraded(c, "WorkloadsNotRestarted", "%s", l->message);
+	if (l && hold_call(c, GDB_ACT_RESTART_WORKLOADS) == DONE)
+		return DONE;
+	a = issue(c, GDB_ACT_RESTART_WORKLOADS, c->writer);
+	/* The same value on every retry: re-setting it does not roll out again. */
+	base_time_format(op->started_ms, iso, sizeof(iso));
+	a->restart_stamp = xstrdup(iso);
+	for (size_t i = 0; i < c->spec->n_ecs_services && i < 64; i++) {
+		char *key = gdb_ecs_service_key(&c->spec->ecs_services[i]);
+
+		if (ecs_restarted(op, key)) {
+			a->ecs_skip |= (uint64_t)1 << i;
+			skipped++;
+		}
+		free(key);
+	}
+	xsetf(&a->reason, "restart workloads so no client keeps the old writer");
+	event(c, GDB_EVENT_NORMAL, "RestartingWorkloads",
+	      "restarting %zu deployments, %zu statefulsets, %zu ECS services%s",
+	      c->spec->n_deployments, c->spec->n_stateful_sets, c->spec->n_ecs_services - skipped,
+	      skipped ? " (the others were restarted earlier in this operation)" : "");
 	return DONE;
 }
 
@@ -1952,6 +2021,8 @@ static int step_delete_old_global(struct ctx *c)
 	const struct gdb_obs_global *g = find_global(c, old_id);
 	struct gdb_operation *op = &c->st->operation;
 	struct gdb_action *a;
+	char left[256] = "";
+	size_t n_left = 0;
 
 	if (!g || streq(old_id, op->global_cluster_identifier)) {
 		set_step(c, GDB_STEP_CREATE_GLOBAL_CLUSTER);
@@ -1963,6 +2034,19 @@ static int step_delete_old_global(struct ctx *c)
 		if (gdb_parse_cluster_arn(g->members[i].db_cluster_arn, region, sizeof(region), id,
 					  sizeof(id)) < 0)
 			continue;
+		if (!gdb_spec_region(c->spec, region, NULL)) {
+			/*
+			 * The operator took this region out of the spec (it is not coming
+			 * back): waiting for its API would block the fallback for good. The
+			 * old global cluster keeps the member and is left in place.
+			 */
+			size_t k = strlen(left);
+
+			snprintf(left + k, sizeof(left) - k, "%s%s in %s", n_left ? ", " : "", id,
+				 region);
+			n_left++;
+			continue;
+		}
 		if (!api_ok(c, region)) {
 			wait_for(c, GDB_REQUEUE_STEADY_MS,
 				 "waiting for %s to answer: its cluster %s is still in %s", region,
@@ -1977,6 +2061,19 @@ static int step_delete_old_global(struct ctx *c)
 		a->target_arn = xstrdup(g->members[i].db_cluster_arn);
 		xsetf(&a->reason, "empty the old global cluster %s", g->identifier);
 		return DONE;
+	}
+	if (n_left) {
+		/* The next generation has another name: it does not need the old one gone. */
+		degraded(c, "OldGlobalClusterNotDeleted",
+			 "%s still lists %s (regions no longer in the spec); delete it by hand "
+			 "once they answer",
+			 g->identifier, left);
+		event(c, GDB_EVENT_WARNING, "OldGlobalClusterNotDeleted",
+		      "%s is left in place: it still lists %s, whose regions are no longer in the "
+		      "spec; delete it by hand once they answer",
+		      g->identifier, left);
+		set_step(c, GDB_STEP_CREATE_GLOBAL_CLUSTER);
+		return CONTINUE;
 	}
 	if (streq(g->status, "deleting")) {
 		wait_for(c, GDB_REQUEUE_WAIT_MS, "waiting for %s to be deleted", g->identifier);
@@ -2002,7 +2099,7 @@ static int step_create_global(struct ctx *c)
 	if (g && member_in(c, g, c->writer)) {
 		gdb_set_str(&c->st->global_cluster_identifier, g->identifier);
 		c->st->generation =
-			parse_generation(c->spec->global_cluster_identifier, g->identifier);
+			gdb_generation_of(c->spec->global_cluster_identifier, g->identifier);
 		c->global = g;
 		c->writer_standalone = 0;
 		event(c, GDB_EVENT_NORMAL, "GlobalClusterCreated",
@@ -2012,11 +2109,11 @@ static int step_create_global(struct ctx *c)
 	}
 	if (g && op->attempts == 0) {
 		/* The name is taken by a cluster we did not create: take the next generation. */
-		int64_t gen = parse_generation(c->spec->global_cluster_identifier, g->identifier);
+		int64_t gen = gdb_generation_of(c->spec->global_cluster_identifier, g->identifier);
 
 		free(op->global_cluster_identifier);
 		op->global_cluster_identifier =
-			xasprintf("%s-%" PRId64, c->spec->global_cluster_identifier, gen + 1);
+			gdb_generation_name(c->spec->global_cluster_identifier, gen + 1);
 		event(c, GDB_EVENT_WARNING, "GlobalClusterNameTaken",
 		      "%s exists without our writer; using %s", g->identifier,
 		      op->global_cluster_identifier);
@@ -2053,6 +2150,11 @@ static struct gdb_action *create_secondary(struct ctx *c, const char *r)
 	a->global_cluster_identifier = xstrdup(c->st->global_cluster_identifier);
 	a->db_cluster_identifier = xstrdup(rs->db_cluster_identifier);
 	a->source_region = xstrdup(c->writer);
+	/* Empty in the template means the global cluster's version (docs/api.md). */
+	if (rs->has_template && rs->template.engine_version)
+		a->engine_version = xstrdup(rs->template.engine_version);
+	else if (c->global && c->global->engine_version)
+		a->engine_version = xstrdup(c->global->engine_version);
 	xsetf(&a->reason, "create the secondary %s in %s from its template",
 	      rs->db_cluster_identifier, r);
 	event(c, GDB_EVENT_NORMAL, "CreatingSecondary", "CreateDBCluster %s in %s joining %s",
@@ -2236,18 +2338,38 @@ static int step_copy_snapshot(struct ctx *c)
 	return DONE;
 }
 
+/*
+ * The generation a fallback creates: one past the highest of the status'
+ * generation, the generation its global cluster's name says and the base's
+ * own (a base "demo-global-cluster-1" is generation 1, a status written
+ * before the base's "-N" was understood may say less), so the new name never
+ * repeats the one in use.
+ */
+static int64_t next_generation(const struct ctx *c)
+{
+	const char *base = c->spec->global_cluster_identifier;
+	int64_t g = c->st->generation,
+		named = gdb_generation_of(base, c->st->global_cluster_identifier),
+		own = gdb_generation_of(base, base);
+
+	if (named > g)
+		g = named;
+	if (own > g)
+		g = own;
+	return g + 1;
+}
+
 static void begin_fallback_steps(struct ctx *c)
 {
 	struct gdb_operation *op = &c->st->operation;
+	const char *base = c->spec->global_cluster_identifier;
 
 	if (op->method == GDB_OPM_MANAGED) {
 		set_step(c, GDB_STEP_WAIT_READDED);
 		return;
 	}
 	free(op->global_cluster_identifier);
-	op->global_cluster_identifier =
-		xasprintf("%s-%" PRId64, c->spec->global_cluster_identifier,
-			  (c->st->generation > 0 ? c->st->generation : 1) + 1);
+	op->global_cluster_identifier = gdb_generation_name(base, next_generation(c));
 	set_step(c, GDB_STEP_FENCE_OLD_WRITER);
 }
 
@@ -2307,7 +2429,7 @@ static int run_step(struct ctx *c)
 	case GDB_STEP_PUBLISH_SSM:
 		return step_idempotent(c, GDB_ACT_PUBLISH_SSM, op->step);
 	case GDB_STEP_RESTART_WORKLOADS:
-		return step_idempotent(c, GDB_ACT_RESTART_WORKLOADS, op->step);
+		return step_restart(c, op->step);
 	case GDB_STEP_FENCE_OLD_WRITER:
 		return step_fence(c);
 	case GDB_STEP_DELETE_OLD_GLOBAL_CLUSTER:
@@ -2877,6 +2999,7 @@ void gdb_plan_release(struct gdb_plan *p)
 	free(a->snapshot_id);
 	free(a->source_snapshot_id);
 	free(a->source_region);
+	free(a->engine_version);
 	free(a->writer_endpoint);
 	free(a->reader_endpoint);
 	free(a->change_id);

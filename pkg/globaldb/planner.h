@@ -107,6 +107,7 @@ struct gdb_obs_global {
 	const char *identifier;
 	const char *status;   /* available, failing-over, switching-over, modifying, deleting … */
 	const char *endpoint; /* Aurora's global writer endpoint, may be NULL */
+	const char *engine_version; /* EngineVersion; a new secondary must name it */
 	/* FailoverState; failover_status NULL when empty. */
 	const char *failover_status; /* pending, failing-over, switching-over, cancelling */
 	const char *failover_from_arn;
@@ -146,6 +147,14 @@ struct gdb_obs_last_result {
 	const char *aws_code; /* e.g. InvalidGlobalClusterStateFault */
 	const char *message;
 	const char *change_id; /* UPSERT_DNS: the Route 53 change id */
+	/*
+	 * RESTART_WORKLOADS: the ECS services ("region/cluster/service",
+	 * comma-separated; NULL = none) the call forced a new deployment of, and
+	 * those it could not restart because their region's API did not answer
+	 * (each "key (why)", "; "-separated).
+	 */
+	const char *ecs_restarted;
+	const char *ecs_unreachable;
 };
 
 struct gdb_observed {
@@ -229,10 +238,14 @@ struct gdb_action {
 	char *snapshot_id;	  /* FENCE/DELETE final snapshot, COPY target */
 	char *source_snapshot_id; /* COPY source */
 	char *source_region;	  /* CREATE_SECONDARY: the primary's region */
+	char *engine_version;	  /* CREATE_SECONDARY: the template's, else the global's */
 	char *writer_endpoint;	  /* UPSERT_DNS / PUBLISH_SSM */
 	char *reader_endpoint;	  /* UPSERT_DNS */
 	char *change_id;	  /* WAIT_DNS_INSYNC */
 	char *restart_stamp;	  /* RESTART_WORKLOADS: the restartedAt value (idempotent) */
+	/* RESTART_WORKLOADS: bit i set = skip spec.ecs_services[i] (forced earlier in the
+	 * operation). The executor runs the plan with the spec it was planned from. */
+	uint64_t ecs_skip;
 	/* Why (also the Event message). */
 	char *reason;
 };

@@ -51,6 +51,7 @@ struct key_state {
 	/* the last action's outcome */
 	struct gdb_obs_last_result last;
 	char *last_region, *last_code, *last_message, *last_change_id;
+	char *last_ecs_restarted, *last_ecs_unreachable;
 	/* probe credentials (secret) */
 	char *user, *password;
 	int64_t creds_mono;	  /* 0 = never fetched */
@@ -174,12 +175,16 @@ static void set_last(struct key_state *s, enum gdb_action_kind kind, const char 
 	gdb_set_str(&s->last_code, res && *res->aws_code ? res->aws_code : NULL);
 	gdb_set_str(&s->last_message, res && *res->message ? res->message : NULL);
 	gdb_set_str(&s->last_change_id, res ? res->change_id : NULL);
+	gdb_set_str(&s->last_ecs_restarted, res ? res->ecs_restarted : NULL);
+	gdb_set_str(&s->last_ecs_unreachable, res ? res->ecs_unreachable : NULL);
 	s->last.action = (int)kind;
 	s->last.call = res ? res->call : GDB_CALL_OK;
 	s->last.region = s->last_region;
 	s->last.aws_code = s->last_code;
 	s->last.message = s->last_message;
 	s->last.change_id = s->last_change_id;
+	s->last.ecs_restarted = s->last_ecs_restarted;
+	s->last.ecs_unreachable = s->last_ecs_unreachable;
 }
 
 static void forget_creds(struct key_state *s)
@@ -240,6 +245,8 @@ static void state_free(struct key_state *s)
 	free(s->last_code);
 	free(s->last_message);
 	free(s->last_change_id);
+	free(s->last_ecs_restarted);
+	free(s->last_ecs_unreachable);
 	forget_creds(s);
 	free(s->creds_error);
 	free(s->writer_region);

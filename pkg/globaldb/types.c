@@ -11,9 +11,11 @@
  */
 #include "pkg/globaldb/types.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pkg/base/alloc.h"
 #include "pkg/base/err.h"
@@ -620,6 +622,25 @@ static int decode_steps(struct dctx *c, const json_t *o, struct gdb_operation *o
 	return rc;
 }
 
+static int decode_restarted(struct dctx *c, const json_t *o, struct gdb_operation *op)
+{
+	json_t *arr;
+	int rc = get_arr(c, o, "restartedEcsServices", GDB_MAX_WORKLOADS, &arr);
+
+	for (size_t i = 0; rc == 0 && arr && i < json_array_size(arr); i++) {
+		json_t *s = json_array_get(arr, i);
+		size_t old = push(c, "restartedEcsServices", (long)i);
+
+		if (!json_is_string(s) || json_string_length(s) > GDB_MAX_STRING ||
+		    strlen(json_string_value(s)) != json_string_length(s))
+			rc = fail(c, NULL, "must be a string without NUL bytes");
+		else
+			op->restarted_ecs[op->n_restarted_ecs++] = xstrdup(json_string_value(s));
+		pop(c, old);
+	}
+	return rc;
+}
+
 static int decode_operation(struct dctx *c, const json_t *o, struct gdb_operation *op, int last)
 {
 	char *step = NULL;
@@ -646,7 +667,7 @@ static int decode_operation(struct dctx *c, const json_t *o, struct gdb_operatio
 	    (rc = get_int(c, o, "dataLossWindowSeconds", -1, 0, INT64_MAX / 2,
 			  &op->data_loss_window_seconds)) < 0 ||
 	    (rc = get_str(c, o, "lostWritesSnapshot", 0, &op->lost_writes_snapshot)) < 0 ||
-	    (rc = decode_steps(c, o, op)) < 0)
+	    (rc = decode_steps(c, o, op)) < 0 || (rc = decode_restarted(c, o, op)) < 0)
 		return rc;
 	if (last) {
 		if ((rc = get_enum(c, o, "result", result_names, 4, 0, &v)) < 0)
@@ -872,6 +893,13 @@ static json_t *encode_operation(const struct gdb_operation *op, int last)
 		}
 		json_object_set_new(o, "steps", arr);
 	}
+	if (op->n_restarted_ecs) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; i < op->n_restarted_ecs; i++)
+			json_array_append_new(arr, json_string(op->restarted_ecs[i]));
+		json_object_set_new(o, "restartedEcsServices", arr);
+	}
 	if (last) {
 		put_str(o, "result", result_names[op->result]);
 		put_time(o, "finishedTime", op->finished_ms);
@@ -978,6 +1006,8 @@ void gdb_operation_release(struct gdb_operation *op)
 	free(op->lost_writes_snapshot);
 	for (size_t i = 0; i < op->n_steps; i++)
 		free(op->steps[i].name);
+	for (size_t i = 0; i < op->n_restarted_ecs; i++)
+		free(op->restarted_ecs[i]);
 	memset(op, 0, sizeof(*op));
 	op->data_loss_window_seconds = -1;
 }
@@ -999,6 +1029,14 @@ void gdb_operation_copy(struct gdb_operation *dst, const struct gdb_operation *s
 	dst->lost_writes_snapshot = dup_or_null(src->lost_writes_snapshot);
 	for (size_t i = 0; i < src->n_steps; i++)
 		dst->steps[i].name = dup_or_null(src->steps[i].name);
+	for (size_t i = 0; i < src->n_restarted_ecs; i++)
+		dst->restarted_ecs[i] = dup_or_null(src->restarted_ecs[i]);
+}
+
+char *gdb_ecs_service_key(const struct gdb_ecs_service *e)
+{
+	return xasprintf("%s/%s/%s", e->region ? e->region : "", e->cluster ? e->cluster : "",
+			 e->service ? e->service : "");
 }
 
 void gdb_status_release(struct gdb_status *st)
@@ -1059,6 +1097,61 @@ void gdb_status_copy(struct gdb_status *dst, const struct gdb_status *src)
 		dst->conditions[i].reason = dup_or_null(src->conditions[i].reason);
 		dst->conditions[i].message = dup_or_null(src->conditions[i].message);
 	}
+}
+
+size_t gdb_generation_stem_len(const char *id)
+{
+	size_t n = strlen(id), k = n;
+
+	while (k > 0 && isdigit((unsigned char)id[k - 1]))
+		k--;
+	/* A suffix is "-" and 1 to 6 digits without a leading zero, after a non-empty stem. */
+	if (k < n && n - k <= 6 && k >= 2 && id[k - 1] == '-' && id[k] != '0')
+		return k - 1;
+	return n;
+}
+
+/* The number after the stem of id (stem_len < strlen(id)). */
+static int64_t suffix_number(const char *id, size_t stem_len)
+{
+	int64_t v = 0;
+
+	for (const char *p = id + stem_len + 1; *p; p++)
+		v = v * 10 + (*p - '0');
+	return v;
+}
+
+static int64_t base_generation(const char *base)
+{
+	size_t k = gdb_generation_stem_len(base);
+
+	return k < strlen(base) ? suffix_number(base, k) : 1;
+}
+
+int64_t gdb_generation_of(const char *base, const char *id)
+{
+	size_t k, n;
+	int64_t g;
+
+	if (!base || !id)
+		return 0;
+	if (strcasecmp(base, id) == 0)
+		return base_generation(base);
+	k = gdb_generation_stem_len(id);
+	n = gdb_generation_stem_len(base);
+	if (k == strlen(id) || k != n || strncasecmp(base, id, k) != 0)
+		return 0;
+	g = suffix_number(id, k);
+	return g > base_generation(base) ? g : 0;
+}
+
+char *gdb_generation_name(const char *base, int64_t gen)
+{
+	size_t k = gdb_generation_stem_len(base);
+
+	if (gen <= base_generation(base))
+		return xstrdup(base);
+	return xasprintf("%.*s-%" PRId64, (int)k, base, gen);
 }
 
 struct gdb_region_status *gdb_status_region(struct gdb_status *st, const char *name)

@@ -265,6 +265,13 @@ struct gdb_operation {
 	char *lost_writes_snapshot;
 	struct gdb_step_record steps[GDB_MAX_STEPS];
 	size_t n_steps;
+	/*
+	 * RestartWorkloads: the ECS services ("region/cluster/service") this
+	 * operation already forced a new deployment of. A retry skips them: every
+	 * forceNewDeployment rolls the whole service again.
+	 */
+	char *restarted_ecs[GDB_MAX_WORKLOADS];
+	size_t n_restarted_ecs;
 	/* lastOperation only: */
 	enum gdb_op_result result;
 	int64_t finished_ms;
@@ -329,6 +336,35 @@ const char *gdb_op_result_name(enum gdb_op_result r);
 const char *gdb_step_name(enum gdb_step s);
 int gdb_step_parse(const char *name);
 const char *gdb_cond_status_name(enum gdb_cond_status s);
+
+/*
+ * Global cluster generations. A detach-and-promote leaves the old global
+ * cluster unusable, so a fallback creates the next generation under a new
+ * name. spec.globalClusterIdentifier (the base) names the first generation
+ * the object knows; a base that already ends in "-N" (N a number without a
+ * leading zero, the seed runbook's "demo-global-cluster-1") is generation N,
+ * any other base generation 1. Generation G after the base's is named
+ * <stem>-G, the stem being the base without its "-N": demo-global-cluster-1
+ * is followed by demo-global-cluster-2, orders by orders-2. This is the one
+ * parser of the suffix: the planner names and adopts with it, and
+ * observation recognises our global clusters with it. Identifiers compare
+ * case-insensitively, as RDS does. Pure functions, thread-safe.
+ */
+/* The length of id without its "-N" generation suffix (strlen(id) if it has none). */
+size_t gdb_generation_stem_len(const char *id);
+/*
+ * The generation id names for this base: the base's own generation when id
+ * is the base, G when id is <stem>-G for G above it, else 0 (not ours by name).
+ */
+int64_t gdb_generation_of(const char *base, const char *id);
+/*
+ * The name of generation gen for this base (caller frees): the base itself
+ * for the base's own generation or below, <stem>-gen above it.
+ */
+char *gdb_generation_name(const char *base, int64_t gen);
+
+/* The key of an ECS service in status.operation.restartedEcsServices (caller frees). */
+char *gdb_ecs_service_key(const struct gdb_ecs_service *e);
 
 /* Replaces *dst (freed) by a copy of src (NULL allowed). */
 void gdb_set_str(char **dst, const char *src);

@@ -91,6 +91,34 @@ def test_create_global_cluster_rejects_inherited_settings_and_duplicates(aws):
     assert err(e) == ("DBClusterNotFoundFault", 404)
 
 
+def test_secondary_without_the_global_engine_version_is_refused(aws):
+    """Real RDS takes the region's default version when EngineVersion is omitted and refuses
+    a secondary whose version differs from the global cluster's (aws/aws-cli#8139): a
+    secondary must name the global cluster's version."""
+    west = make_cluster(aws, WEST, "west")
+    rds = aws("rds", EAST)
+    aws("rds", WEST).create_global_cluster(
+        GlobalClusterIdentifier="g", SourceDBClusterIdentifier=west
+    )
+    for version in (None, "16.1"):
+        kw = {
+            "DBClusterIdentifier": "east",
+            "Engine": "aurora-postgresql",
+            "GlobalClusterIdentifier": "g",
+        }
+        if version:
+            kw["EngineVersion"] = version
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            rds.create_db_cluster(**kw)
+        assert err(e) == ("InvalidParameterValue", 400)
+        assert e.value.response["Error"]["Message"] == (
+            "Value for engineVersion should match setting for global cluster g"
+        )
+    assert rds.describe_db_clusters()["DBClusters"] == []
+    assert make_cluster(aws, EAST, "east", global_id="g")
+    assert len(describe(aws, gid="g")["GlobalClusterMembers"]) == 2
+
+
 def test_describe_global_clusters_honours_identifier_filter_and_pages(aws):
     two_region(aws)
     rds = aws("rds", EAST)

@@ -14,7 +14,10 @@ spec still names that region.
 
 import time
 
-from conftest import EAST, WEST, metric_value, wait_for
+import pgenv
+from conftest import EAST, WEST, aws_client, metric_value, wait_for
+
+EU = "eu-west-1"
 
 
 def wait_last_operation(world, op_type, timeout=120, seen=None):
@@ -37,8 +40,8 @@ def event_time(world, reason):
     return None
 
 
-def outage_and_failover(world, controller, emulator, method):
-    world.kubectl.apply(world.gdb_manifest(failover={"method": method}))
+def outage_and_failover(world, controller, emulator, method, **over):
+    world.kubectl.apply(world.gdb_manifest(failover={"method": method}, **over))
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
     wait_for(
         lambda: (
@@ -124,8 +127,25 @@ def check_fallback(world, emulator, expect_generation):
     return st, seen
 
 
+def regions_without_engine_version(world, region):
+    """spec.regions with region's template naming no engineVersion ("the global cluster's")."""
+    regions = world.gdb_manifest()["spec"]["regions"]
+    for r in regions:
+        if r["name"] == region:
+            del r["template"]["engineVersion"]
+    return regions
+
+
 def test_detach_and_promote_then_fallback(world, controller, emulator):
-    calls, last = outage_and_failover(world, controller, emulator, "DetachAndPromote")
+    # The rebuilt us-east-1 secondary's template leaves engineVersion empty: the emulator,
+    # as RDS, refuses a secondary without the global cluster's version (review finding 9).
+    calls, last = outage_and_failover(
+        world,
+        controller,
+        emulator,
+        "DetachAndPromote",
+        regions=regions_without_engine_version(world, EAST),
+    )
     detach = [c for c in calls if c["action"] == "RemoveFromGlobalCluster"]
     assert len(detach) == 1 and detach[0]["region"] == WEST, (
         "detach-and-promote is called in the target's region, once"
@@ -150,6 +170,13 @@ def test_detach_and_promote_then_fallback(world, controller, emulator):
     snaps = world.rds[EAST].describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snap)
     assert snaps["DBClusterSnapshots"], "the stale writer's final snapshot exists"
     assert world.global_cluster("orders-global") is None, "the old global cluster is deleted"
+    rebuilt = [
+        c
+        for c in emulator.calls()
+        if c["action"] == "CreateDBCluster"
+        and c["params"].get("DBClusterIdentifier") == "orders-east"
+    ]
+    assert rebuilt and all(c["params"].get("EngineVersion") == "15.4" for c in rebuilt), rebuilt
 
     # Every row written before the outage and during it is on the writer.
     assert world.count_rows(EAST, "orders-east", "before") == 50
@@ -178,3 +205,109 @@ def test_managed_failover_then_fallback(world, controller, emulator):
     assert snaps["DBClusterSnapshots"], "Aurora's failover snapshot was copied to a manual one"
     assert world.count_rows(EAST, "orders-east", "before") == 50
     assert world.count_rows(EAST, "orders-east", "during") == 50
+
+
+def ecs_service(emulator, region, name):
+    ecs = aws_client(emulator, "ecs", region)
+    if not ecs.list_clusters()["clusterArns"]:
+        ecs.create_cluster(clusterName="orders")
+        ecs.register_task_definition(
+            family="orders-api",
+            containerDefinitions=[{"name": "api", "image": "example/orders:1", "memory": 128}],
+        )
+    ecs.create_service(
+        cluster="orders", serviceName=name, taskDefinition="orders-api", desiredCount=1
+    )
+    return {"region": region, "cluster": "orders", "service": name}
+
+
+def test_ecs_service_in_the_dead_region_does_not_block_the_failover(world, controller, emulator):
+    """Review finding 8: ECS services are listed in both regions, as they naturally are. The
+    failed region's ECS API answers 503 with its RDS API: the failover must still end, every
+    other service be forced exactly once (each call rolls the service again), a service listed
+    after the dead one be restarted too, and the dead one be named as not restarted."""
+    services = [
+        ecs_service(emulator, WEST, "api"),
+        ecs_service(emulator, EAST, "api"),
+        ecs_service(emulator, WEST, "worker"),
+    ]
+    world.kubectl.apply(
+        world.gdb_manifest(
+            failover={"method": "DetachAndPromote"},
+            workloads={
+                "deployments": [{"namespace": world.ns, "name": "orders-api"}],
+                "ecsServices": services,
+            },
+        )
+    )
+    world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
+    wait_for(
+        lambda: (
+            next(r for r in world.status()["regions"] if r["name"] == WEST).get(
+                "replicationLagSeconds"
+            )
+            is not None
+        ),
+        timeout=30,
+        what="a measured replication lag for us-west-2",
+    )
+    since = max(c["seq"] for c in emulator.calls())
+
+    emulator.outage(EAST, "5xx", pg="freeze", services=["rds", "ecs"])
+    last = wait_last_operation(world, "Failover", timeout=180)
+    assert last["result"] == "Succeeded", last
+    assert world.status()["currentPrimaryRegion"] == WEST
+    assert "us-east-1/orders/api" in last.get("message", ""), last
+    assert sorted(last.get("restartedEcsServices", [])) == [
+        "us-west-2/orders/api",
+        "us-west-2/orders/worker",
+    ], last
+    assert "WorkloadsNotRestarted" in world.event_reasons()
+
+    calls = [c for c in emulator.calls() if c["seq"] > since and c["action"] == "UpdateService"]
+    forced = {}
+    for c in calls:
+        key = (c["region"], c["params"].get("service"))
+        forced[key] = forced.get(key, 0) + 1
+    assert forced.get((WEST, "api")) == 1, f"the healthy service is forced once: {forced}"
+    assert forced.get((WEST, "worker")) == 1, f"the service after the dead one: {forced}"
+    assert forced.get((EAST, "api"), 0) >= 1, forced
+
+    # The operation is over, so nothing retries the dead region's ECS and later failovers
+    # are not blocked.
+    assert not world.status().get("operation", {}).get("type"), world.status().get("operation")
+    emulator.outage(EAST, "off")
+
+
+def test_a_region_that_never_returns_is_replaced(world, controller, emulator):
+    """Review finding 7: us-east-1 is lost for good. The operator takes it out of the spec and
+    adds eu-west-1 instead. The fallback must stop waiting for us-east-1, rebuild eu-west-1
+    into the next generation and end, leaving the old global cluster (which still lists the
+    dead us-east-1 cluster) in place with a Warning, instead of waiting forever."""
+    eu_w = pgenv.init_primary(world.root, "eu-w", password=world.password)
+    world.servers["eu-w"] = eu_w
+    world.servers["eu-r"] = pgenv.make_standby(eu_w, world.root, "eu-r")
+    emulator.bind(EU, "orders-eu", world.servers["eu-w"], world.servers["eu-r"])
+    outage_and_failover(world, controller, emulator, "DetachAndPromote")
+
+    m = world.gdb_manifest(primaryRegion=WEST)
+    west = next(r for r in m["spec"]["regions"] if r["name"] == WEST)
+    m["spec"]["regions"] = [
+        west,
+        {"name": EU, "dbClusterIdentifier": "orders-eu", "template": dict(west["template"])},
+    ]
+    world.kubectl.apply(m)
+    fb = wait_last_operation(world, "Fallback", timeout=300)
+    assert fb["result"] == "Succeeded", fb
+    assert fb["targetRegion"] == EU, fb
+    st = world.status()
+    assert st["globalClusterIdentifier"] == "orders-global-2"
+    assert st["currentPrimaryRegion"] == WEST
+    assert world.writer_region("orders-global-2") == WEST
+    assert world.sync_status("orders-global-2", EU, "orders-eu") == "connected"
+    old = world.global_cluster("orders-global")
+    left = [m["DBClusterArn"] for m in (old or {}).get("GlobalClusterMembers", [])]
+    assert len(left) == 1 and left[0].split(":")[3] == EAST, old
+    assert left[0].endswith(":orders-east"), old
+    assert "OldGlobalClusterNotDeleted" in world.event_reasons()
+    emulator.outage(EAST, "off")

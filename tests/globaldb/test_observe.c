@@ -288,6 +288,39 @@ START_TEST(test_a_busy_region_yields_exactly_our_items)
 END_TEST
 
 /*
+ * The seed runbook's base "demo-global-cluster-1" is followed by
+ * "demo-global-cluster-2": without a status (adoption) the observation finds
+ * that generation by name, and not "demo-global-cluster-1-2", which the base
+ * never names.
+ */
+START_TEST(test_a_runbook_base_finds_its_later_generations)
+{
+	struct gdb_observation o;
+	int found2 = 0, found12 = 0;
+
+	gdb_set_str(&spec.global_cluster_identifier, "demo-global-cluster-1");
+	big[1] = strdup(answer("Action=DescribeDBInstances"));
+	big[0] = strdup(answer("Action=DescribeDBClusters"));
+	big[2] = strdup("<DescribeGlobalClustersResponse><DescribeGlobalClustersResult>"
+			"<GlobalClusters>"
+			"<GlobalClusterMember><GlobalClusterIdentifier>demo-global-cluster-1-2"
+			"</GlobalClusterIdentifier></GlobalClusterMember>"
+			"<GlobalClusterMember><GlobalClusterIdentifier>demo-global-cluster-2"
+			"</GlobalClusterIdentifier></GlobalClusterMember>"
+			"</GlobalClusters></DescribeGlobalClustersResult>"
+			"</DescribeGlobalClustersResponse>");
+	gdb_observe(cache, &spec, &status, obj, NULL, 0, &o);
+	for (size_t i = 0; i < o.obs.n_globals; i++) {
+		found2 |= strcmp(o.obs.globals[i].identifier, "demo-global-cluster-2") == 0;
+		found12 |= strcmp(o.obs.globals[i].identifier, "demo-global-cluster-1-2") == 0;
+	}
+	ck_assert_msg(found2, "demo-global-cluster-2 not observed (%zu globals)", o.obs.n_globals);
+	ck_assert_msg(!found12, "demo-global-cluster-1-2 taken for ours");
+	gdb_observation_release(&o);
+}
+END_TEST
+
+/*
  * Route 53 is asked about the change the operation waits for, and, at
  * UpdateDns, about the change the upsert just made (an INSYNC change then
  * needs no poll); at no other step.
@@ -520,6 +553,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_one_round_serves_every_reconcile_within_the_ttl);
 	tcase_add_test(tc, test_a_busy_region_yields_exactly_our_items);
+	tcase_add_test(tc, test_a_runbook_base_finds_its_later_generations);
 	tcase_add_test(tc, test_route53_is_asked_about_the_change_just_made);
 	tcase_add_test(tc, test_a_round_reports_what_changed_since_the_last);
 	tcase_add_test(tc, test_a_settled_object_plans_on_an_older_answer);

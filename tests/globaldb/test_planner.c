@@ -846,6 +846,34 @@ static void m_last_restart_ok(void)
 	last_call(GDB_ACT_RESTART_WORKLOADS, WEST, GDB_CALL_OK, NULL);
 }
 
+/* ECS services in both regions: us-west-2's first, us-east-1's second. */
+static void m_ecs_two_regions(void)
+{
+	const char *regions[2] = {WEST, EAST};
+
+	for (size_t i = 0; i < 2; i++) {
+		W.spec.ecs_services[i].region = xstrdup(regions[i]);
+		W.spec.ecs_services[i].cluster = xstrdup("orders");
+		W.spec.ecs_services[i].service = xstrdup("api");
+	}
+	W.spec.n_ecs_services = 2;
+}
+/* The restart forced us-west-2's service; us-east-1's ECS API did not answer. */
+static void m_last_restart_east_ecs_unreachable(void)
+{
+	last_call(GDB_ACT_RESTART_WORKLOADS, WEST, GDB_CALL_OK, NULL);
+	W.obs.last.ecs_restarted = "us-west-2/orders/api";
+	W.obs.last.ecs_unreachable = "us-east-1/orders/api (ServiceUnavailableException)";
+}
+/* The restart forced us-west-2's service; us-east-1's was throttled. */
+static void m_last_restart_ecs_throttled(void)
+{
+	last_call(GDB_ACT_RESTART_WORKLOADS, WEST, GDB_CALL_THROTTLED, "ThrottlingException");
+	W.obs.last.ecs_restarted = "us-west-2/orders/api";
+	W.obs.last.message =
+		"ECS services not restarted: us-east-1/orders/api (ThrottlingException)";
+}
+
 static void m_last_switchover_failed_10s(void)
 {
 	last_op(GDB_OP_SWITCHOVER, GDB_OPM_SWITCHOVER, GDB_RESULT_FAILED, EAST, WEST, 10 * SEC);
@@ -1095,6 +1123,24 @@ static void m_spec_eu_first(void)
 	W.spec.regions[0] = W.spec.regions[2];
 	W.spec.regions[2] = t;
 }
+/*
+ * us-east-1 never came back: the operator replaced it by eu-west-1 in the spec (and made it
+ * the primary region). The old global cluster still lists the dead us-east-1 cluster, and the
+ * fallback rebuilding eu-west-1 is at DeleteOldGlobalCluster.
+ */
+static void m_east_replaced_by_eu_deleting_old_global(void)
+{
+	gdb_set_str(&W.spec.regions[0].name, EU);
+	gdb_set_str(&W.spec.regions[0].db_cluster_identifier, "orders-eu");
+	gdb_set_str(&W.spec.primary_region, EU);
+	region_obs(R(EAST), EU, EU_ARN, NULL, NULL, NULL, NULL);
+	R(EU)->cluster_exists = 0;
+	R(EU)->global_cluster_identifier = NULL;
+	R(EU)->n_instances = 0;
+	set_members(G(), EAST_ARN, NULL, NULL);
+	op(GDB_OP_FALLBACK, GDB_OPM_DETACH, GDB_STEP_DELETE_OLD_GLOBAL_CLUSTER, WEST, EU, 0, 0);
+	gdb_set_str(&W.st.operation.global_cluster_identifier, "orders-global-2");
+}
 static void m_old_global_member_unreachable(void)
 {
 	/* The old global still lists the stale east cluster, and east does not answer. */
@@ -1323,6 +1369,8 @@ static const struct row rows[] = {
 	{"no verdict on the source yet (a restart): only health withdraws, the stalled call is issued again", {m_east_api_down, m_east_not_probed, m_op_failover_40s}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "Retrying", NULL},
 	{"managed failover stalled, the writer recovered: withdrawn, not issued again", {m_op_wait_failover_60s}, A(NONE), NULL, NOOP, "", NULL, "FailoverWithdrawn", NULL},
 	{"failover tail done: fallback waits for the lost region", {m_east_failing, m_east_api_down, m_writer_west, m_op_failover_restart_sent, m_last_restart_ok}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "FailoverCompleted", NULL},
+	{"restarts: an ECS service in the dead region does not hold the failover", {m_east_failing, m_east_api_down, m_writer_west, m_ecs_two_regions, m_op_failover_restart_sent, m_last_restart_east_ecs_unreachable}, A(WAIT), NULL, S(WAIT_READDED), NULL, NULL, "WorkloadsNotRestarted", NULL},
+	{"restarts: a failed ECS service is named and retried", {m_spec_west, m_writer_west, m_ecs_two_regions, m_op_restart_sent, m_last_restart_ecs_throttled}, A(WAIT), NULL, S(RESTART_WORKLOADS), "WorkloadsNotRestarted", NULL, NULL, NULL},
 
 	{"failover preempts a switchover that has not taken effect", {m_spec_west, m_op_switchover_fresh, m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "OperationPreempted", NULL},
 	{"a switchover in Aurora's hands is not preempted", {m_spec_west, m_op_switchover, m_global_pending, m_east_failing, m_east_api_down}, A(WAIT), NULL, S(WAIT_SWITCHOVER), NULL, NULL, NULL, NULL},
@@ -1352,6 +1400,7 @@ static const struct row rows[] = {
 	{"fence: region down again, wait", {m_after_detach, m_op_fence, m_east_api_down}, A(WAIT), NULL, S(FENCE_OLD_WRITER), NULL, NULL, NULL, NULL},
 	{"fenced: delete the old global cluster", {m_after_detach, m_east_stale_standalone, m_east_missing, m_op_fence}, A(DELETE_OLD_GLOBAL_CLUSTER), WEST, S(DELETE_OLD_GLOBAL_CLUSTER), NULL, NULL, "DeletingOldGlobalCluster", NULL},
 	{"old global still lists an unreachable member: wait", {m_after_detach, m_op_delete_old_global, m_old_global_member_unreachable}, A(WAIT), NULL, S(DELETE_OLD_GLOBAL_CLUSTER), NULL, NULL, NULL, NULL},
+	{"old global lists a member in a region removed from the spec: build the next generation", {m_after_detach, m_east_replaced_by_eu_deleting_old_global}, A(CREATE_GLOBAL_CLUSTER), WEST, S(CREATE_GLOBAL_CLUSTER), "OldGlobalClusterNotDeleted", NULL, "OldGlobalClusterNotDeleted", NULL},
 	{"old global gone: create the next generation from the writer", {m_after_detach, m_east_missing, m_old_global_gone, m_op_delete_old_global}, A(CREATE_GLOBAL_CLUSTER), WEST, S(CREATE_GLOBAL_CLUSTER), NULL, NULL, "CreatingGlobalCluster", NULL},
 	{"crash after create global: no second call", {m_after_detach, m_east_missing, m_old_global_gone, m_op_create_global_sent}, A(WAIT), NULL, S(CREATE_GLOBAL_CLUSTER), NULL, NULL, NULL, NULL},
 	{"generation name taken: use the next one", {m_after_detach, m_east_missing, m_name_taken, m_op_create_global}, A(CREATE_GLOBAL_CLUSTER), WEST, S(CREATE_GLOBAL_CLUSTER), NULL, NULL, "GlobalClusterNameTaken", NULL},
@@ -1760,6 +1809,55 @@ START_TEST(test_restart_stamp_is_stable)
 }
 END_TEST
 
+/*
+ * Every forceNewDeployment rolls a service again: a retry skips the services
+ * this operation already forced, also after a controller restart (status only).
+ */
+START_TEST(test_restart_skips_ecs_services_already_forced)
+{
+	struct gdb_plan p, again;
+
+	world_init();
+	m_spec_west();
+	m_writer_west();
+	m_ecs_two_regions();
+	m_op_restart_sent();
+	m_last_restart_ecs_throttled();
+	W.now += 45 * SEC;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_RESTART_WORKLOADS);
+	ck_assert_uint_eq(p.action.ecs_skip, 1); /* us-west-2's, not us-east-1's */
+	ck_assert_uint_eq(p.status.operation.n_restarted_ecs, 1);
+	ck_assert_str_eq(p.status.operation.restarted_ecs[0], "us-west-2/orders/api");
+	roundtrip(&p.status);
+
+	/* A new leader knows only the status: it skips the same service. */
+	memset(&W.obs.last, 0, sizeof(W.obs.last));
+	gdb_plan(&W.spec, &p.status, &W.obs, &W.h, W.now + 60 * SEC, &again);
+	ck_assert_int_eq(again.action.kind, GDB_ACT_RESTART_WORKLOADS);
+	ck_assert_uint_eq(again.action.ecs_skip, 1);
+	gdb_plan_release(&again);
+	gdb_plan_release(&p);
+	world_release();
+
+	/* The dead region's service is given up and named in lastOperation. */
+	world_init();
+	m_east_failing();
+	m_east_api_down();
+	m_writer_west();
+	m_ecs_two_regions();
+	m_op_failover_restart_sent();
+	m_last_restart_east_ecs_unreachable();
+	plan_once(&p);
+	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_FAILOVER);
+	ck_assert_int_eq(p.status.last_operation.result, GDB_RESULT_SUCCEEDED);
+	ck_assert_ptr_nonnull(strstr(p.status.last_operation.message, "us-east-1/orders/api"));
+	ck_assert_uint_eq(p.status.last_operation.n_restarted_ecs, 1);
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
 START_TEST(test_fence_keeps_lost_writes_snapshot)
 {
 	struct gdb_plan p;
@@ -1903,6 +2001,109 @@ START_TEST(test_generation_names_come_from_status)
 	R(EAST)->global_cluster_identifier = "orders-global-3";
 	plan_once(&p);
 	ck_assert_str_eq(p.status.operation.global_cluster_identifier, "orders-global-4");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+/* The seed runbook's world: the base name itself ends in "-1". */
+static void m_runbook_names(const char *global)
+{
+	gdb_set_str(&W.spec.global_cluster_identifier, "demo-global-cluster-1");
+	gdb_set_str(&W.st.global_cluster_identifier, global);
+	G()->identifier = global;
+	R(EAST)->global_cluster_identifier = global;
+	if (R(WEST)->global_cluster_identifier)
+		R(WEST)->global_cluster_identifier = global;
+}
+
+/* Runbook step 8.2: demo-global-cluster-1 is rebuilt as demo-global-cluster-2, not ...-1-2. */
+START_TEST(test_generation_names_follow_the_runbook)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_after_detach();
+	m_runbook_names("demo-global-cluster-1");
+	plan_once(&p);
+	ck_assert_int_eq(p.status.operation.type, GDB_OP_FALLBACK);
+	ck_assert_str_eq(p.status.operation.global_cluster_identifier, "demo-global-cluster-2");
+	gdb_plan_release(&p);
+	world_release();
+
+	/* Someone else holds demo-global-cluster-2: the next free generation is -3. */
+	world_init();
+	m_after_detach();
+	m_east_missing();
+	m_runbook_names("demo-global-cluster-1");
+	m_name_taken();
+	G()->identifier = "demo-global-cluster-2";
+	m_op_create_global();
+	gdb_set_str(&W.st.operation.global_cluster_identifier, "demo-global-cluster-2");
+	plan_once(&p);
+	ck_assert_str_eq(p.status.operation.global_cluster_identifier, "demo-global-cluster-3");
+	gdb_plan_release(&p);
+	world_release();
+
+	/* Adopting demo-global-cluster-2 without a status: generation 2, and the next is -3. */
+	world_init();
+	m_status_empty();
+	gdb_set_str(&W.st.current_primary_region, EAST);
+	m_runbook_names("demo-global-cluster-2");
+	gdb_set_str(&W.st.global_cluster_identifier, NULL);
+	plan_once(&p);
+	ck_assert_str_eq(p.status.global_cluster_identifier, "demo-global-cluster-2");
+	ck_assert_int_eq(p.status.generation, 2);
+	gdb_plan_release(&p);
+	world_release();
+
+	world_init();
+	m_after_detach();
+	m_runbook_names("demo-global-cluster-2");
+	W.st.generation = 2;
+	plan_once(&p);
+	ck_assert_str_eq(p.status.operation.global_cluster_identifier, "demo-global-cluster-3");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+/*
+ * docs/api.md: a template's engineVersion left empty means the global cluster's. RDS
+ * would otherwise take the region's default and refuse the secondary (review finding 9).
+ */
+START_TEST(test_secondary_takes_the_global_engine_version)
+{
+	struct gdb_plan p;
+
+	/* Provisioning a missing secondary whose template names no version. */
+	world_init();
+	m_west_missing();
+	G()->engine_version = "15.4";
+	free(W.spec.regions[1].template.engine_version);
+	W.spec.regions[1].template.engine_version = NULL;
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_SECONDARY_CLUSTER);
+	ck_assert_str_eq(p.action.engine_version, "15.4");
+	gdb_plan_release(&p);
+
+	/* A version in the template is the operator's choice and is passed as written. */
+	W.spec.regions[1].template.engine_version = xstrdup("15.5");
+	plan_once(&p);
+	ck_assert_str_eq(p.action.engine_version, "15.5");
+	gdb_plan_release(&p);
+	world_release();
+
+	/* The fallback's rebuild joins the new generation with that generation's version. */
+	world_init();
+	m_after_detach();
+	m_east_missing();
+	m_gen2_global();
+	G()->engine_version = "15.4";
+	m_op_create_global();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_SECONDARY_CLUSTER);
+	ck_assert_str_eq(p.action.engine_version, "15.4");
 	gdb_plan_release(&p);
 	world_release();
 }
@@ -2574,8 +2775,11 @@ int main(void)
 	tcase_add_test(seq, test_restart_during_outage_bounds_lag_from_the_status);
 	tcase_add_test(seq, test_copy_takes_the_newest_failover_snapshot);
 	tcase_add_test(seq, test_restart_stamp_is_stable);
+	tcase_add_test(seq, test_restart_skips_ecs_services_already_forced);
 	tcase_add_test(seq, test_fence_keeps_lost_writes_snapshot);
 	tcase_add_test(seq, test_generation_names_come_from_status);
+	tcase_add_test(seq, test_generation_names_follow_the_runbook);
+	tcase_add_test(seq, test_secondary_takes_the_global_engine_version);
 	tcase_add_test(seq, test_instance_names_fill_gaps);
 	tcase_add_test(seq, test_fence_calls_follow_without_settle_wait);
 	tcase_add_test(seq, test_refusal_event_only_on_change);

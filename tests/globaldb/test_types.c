@@ -291,6 +291,67 @@ START_TEST(test_region_names)
 }
 END_TEST
 
+/* Generations: the runbook's base "demo-global-cluster-1" is followed by "-2", not "-1-2". */
+static const struct {
+	const char *base, *id;
+	int64_t generation; /* gdb_generation_of(base, id) */
+	const char *next;   /* gdb_generation_name(base, generation + 1); NULL: not ours */
+} generations[] = {
+	{"demo-global-cluster-1", "demo-global-cluster-1", 1, "demo-global-cluster-2"},
+	{"demo-global-cluster-1", "demo-global-cluster-2", 2, "demo-global-cluster-3"},
+	{"demo-global-cluster-1", "DEMO-GLOBAL-CLUSTER-7", 7, "demo-global-cluster-8"},
+	{"demo-global-cluster-1", "demo-global-cluster-1-2", 0, NULL},
+	{"demo-global-cluster-1", "demo-global-cluster", 0, NULL},
+	{"orders", "orders", 1, "orders-2"},
+	{"orders", "orders-2", 2, "orders-3"},
+	{"orders", "orders-10", 10, "orders-11"},
+	{"orders", "orders-1", 0, NULL},
+	{"orders", "orders-02", 0, NULL},
+	{"orders", "orders-", 0, NULL},
+	{"orders", "orders-2x", 0, NULL},
+	{"orders", "orders-1234567", 0, NULL},
+	{"orders", "orders2", 0, NULL},
+	{"orders", "other-2", 0, NULL},
+	{"app-3", "app-3", 3, "app-4"},
+	{"app-3", "app-2", 0, NULL},
+	{"app-3", "app-4", 4, "app-5"},
+	{"app-0", "app-0", 1, "app-0-2"},
+	{"a-1", "a-2", 2, "a-3"},
+	{"x9", "x9", 1, "x9-2"},
+};
+
+START_TEST(test_generation_names)
+{
+	int64_t g = gdb_generation_of(generations[_i].base, generations[_i].id);
+	char *next;
+
+	ck_assert_msg(g == generations[_i].generation, "%s in %s: generation %lld, want %lld",
+		      generations[_i].id, generations[_i].base, (long long)g,
+		      (long long)generations[_i].generation);
+	if (!generations[_i].next)
+		return;
+	next = gdb_generation_name(generations[_i].base, g + 1);
+	ck_assert_str_eq(next, generations[_i].next);
+	/* What the fallback creates is recognised as ours, one generation on. */
+	ck_assert_int_eq(gdb_generation_of(generations[_i].base, next), g + 1);
+	free(next);
+}
+END_TEST
+
+START_TEST(test_generation_of_nothing)
+{
+	char *name = gdb_generation_name("orders", 1);
+
+	ck_assert_int_eq(gdb_generation_of(NULL, "orders"), 0);
+	ck_assert_int_eq(gdb_generation_of("orders", NULL), 0);
+	ck_assert_str_eq(name, "orders");
+	free(name);
+	ck_assert_uint_eq(gdb_generation_stem_len("demo-global-cluster-1"), 19);
+	ck_assert_uint_eq(gdb_generation_stem_len("orders"), 6);
+	ck_assert_uint_eq(gdb_generation_stem_len("-1"), 2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("types");
@@ -306,6 +367,8 @@ int main(void)
 	tcase_add_test(tc, test_steps_parse_back);
 	tcase_add_loop_test(tc, test_rds_identifiers, 0, (int)ARRAY_SIZE(identifiers));
 	tcase_add_loop_test(tc, test_region_names, 0, (int)ARRAY_SIZE(region_names));
+	tcase_add_loop_test(tc, test_generation_names, 0, (int)ARRAY_SIZE(generations));
+	tcase_add_test(tc, test_generation_of_nothing);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -12,7 +12,8 @@ API; moto dispatches by method name) so that:
 - CreateGlobalCluster finds its source cluster in any region,
   RemoveFromGlobalCluster works in any region, DescribeGlobalClusters honours
   its identifier, its region filter and pagination, DeleteDBCluster refuses
-  members of a global cluster;
+  members of a global cluster, CreateDBCluster into a global cluster refuses an
+  EngineVersion that is missing or not the global cluster's (as RDS does);
 - DBCluster.Status passes through creating / modifying / promoting for
   configurable delays (all zero for fast tests);
 - clusters can be bound to local PostgreSQL servers (pgenv): Endpoint, Port and
@@ -874,6 +875,16 @@ def create_db_cluster(self):
         raise Fault(
             "InvalidGlobalClusterStateFault",
             f"Global cluster {gc.global_cluster_identifier} already has a member in {self.region}.",
+        )
+    # Without EngineVersion RDS takes the region's default version, not the global
+    # cluster's, and refuses the mismatch (aws/aws-cli#8139). The default moves with
+    # time and region, so a test double that accepted the omission would hide the bug.
+    version = p.get("EngineVersion")
+    if gc is not None and (not version or (gc.engine_version and version != gc.engine_version)):
+        raise Fault(
+            "InvalidParameterValue",
+            "Value for engineVersion should match setting for global cluster "
+            f"{gc.global_cluster_identifier}",
         )
     result = _moto_create_db_cluster(self)
     cluster = _backend(self.current_account, self.region).clusters[p["DBClusterIdentifier"]]
