@@ -51,7 +51,13 @@
 #ifndef N_WRITEFAIL
 #define N_WRITEFAIL 1
 #endif
+#ifndef CRASH_IN_OUTAGE
+#define CRASH_IN_OUTAGE 0 /* 1: the controller restarts only during an outage */
+#endif
 /* which other faults the environment may inject (1) or not (0) */
+#ifndef F_OUTAGE
+#define F_OUTAGE 1    /* a real regional outage of A */
+#endif
 #ifndef F_PART
 #define F_PART 1      /* the controller cut off from one region */
 #endif
@@ -195,6 +201,18 @@ byte m_res;        /* the result of the last call */
 	:: pick != 0 && ((m) & (BIT(C) | BIT(B))) == 0 -> t = A \
 	fi
 
+/* Property 3: no data-losing action against a live writer that its own
+ * region's control plane reaches (checked where AWS accepts the call) */
+inline DATA_LOSS_CHECK()
+{
+	if
+	:: ALIVE(gw) && CP_UP(gw) ->
+		printf("MSC: VIOLATION: data-losing call while the writer %c is alive and its region's RDS answers\n", 65 + gw)
+	:: else
+	fi;
+	assert(!(ALIVE(gw) && CP_UP(gw)))
+}
+
 inline snap()
 {
 	o_g1 = g1; o_mem = mem; o_gw = gw; o_fs = fs; o_sa = sa
@@ -203,7 +221,11 @@ inline snap()
 /* Property 1: never two clusters accepting writes while the CNAME can point at either. */
 active proctype Monitor()
 {
-	assert(!TWO_WRITERS)
+	atomic {
+		TWO_WRITERS ->
+		printf("MSC: VIOLATION: two clusters accept writes and the CNAME can point at both\n");
+		assert(!TWO_WRITERS)
+	}
 }
 
 /* Aurora finishes a managed failover: the target becomes the primary; the old
@@ -213,13 +235,14 @@ active proctype Aurora()
 	do
 	:: atomic {
 		fs ->
-		printf("MSC: Aurora: managed failover done, writer %d\n", fs_tgt);
+		printf("MSC: Aurora: managed failover done, writer %c\n", 65 + fs_tgt);
 		snap();
 		gw = fs_tgt;
 		if
 		:: fs_ctrl ->
 			op_promos++;
 			/* Property 2: never a second promotion for one operation */
+			if :: op_promos > 1 -> printf("MSC: VIOLATION: a second promotion in one operation\n") :: else fi;
 			assert(op_promos <= 1)
 		:: else
 		fi;
@@ -262,7 +285,7 @@ active proctype Env()
 	do
 	/* a real regional outage: A's database dies or freezes, its RDS API is down,
 	 * nothing replicates from it */
-	:: atomic { !outage && !returned ->
+	:: atomic { F_OUTAGE && !outage && !returned ->
 		printf("MSC: Env: regional outage of A\n");
 		outage = 1; apiA = API_DOWN;
 		if :: dbA = DB_DEAD :: dbA = DB_FROZEN fi }
@@ -290,7 +313,7 @@ active proctype Env()
 		:: part = BIT(B)
 		:: part = BIT(C)
 		fi;
-		printf("MSC: Env: controller partitioned from %d\n", part) }
+		printf("MSC: Env: controller cut off from %c\n", (part == BIT(A) -> 65 : (part == BIT(B) -> 66 : 67))) }
 	:: atomic { part != 0 -> part = 0 }
 	/* replication from a live A to every secondary breaks */
 	:: atomic { n_repl && dbA == DB_ALIVE ->
@@ -481,6 +504,7 @@ active proctype Controller()
 				/* consider_failover: start the operation (mode Automatic) */
 				st_op = OP_FO; st_src = w; st_calls = 0; st_issued = 0;
 				choose(cand, st_tgt);
+				printf("MSC: Controller: failover decided, %c to %c\n", 65 + w, 65 + st_tgt);
 				if
 				:: method == M_DETACH -> st_method = M_DETACH; st_step = S_DETACH
 				:: else -> st_method = M_MANAGED; st_step = S_FO_MANAGED
@@ -562,7 +586,7 @@ active proctype Controller()
 				:: cname != st_tgt -> st_step = S_DNS; again = 1
 				:: cname == st_tgt && !csettled -> skip
 				:: cname == st_tgt && csettled ->
-					printf("MSC: Controller: failover to %d completed\n", st_tgt);
+					printf("MSC: Controller: failover to %c completed\n", 65 + st_tgt);
 					st_op = OP_NONE; st_step = S_NONE; st_src = NOREG; st_tgt = NOREG;
 					st_calls = 0; st_issued = 0
 				fi
@@ -645,12 +669,14 @@ active proctype Controller()
 					if
 					:: allowed && (cand & ~BIT(st_tgt)) != 0 ->
 						choose(cand & ~BIT(st_tgt), st_tgt);
-						printf("MSC: Controller: FailoverRetargeted to %d\n", st_tgt);
+						printf("MSC: Controller: FailoverRetargeted to %c\n", 65 + st_tgt);
 						st_issued = 0; again = 1
 					:: else -> skip /* FailoverTargetUnavailable: wait */
 					fi
 #ifndef OLD_NORECHECK
-				:: (seen & BIT(st_tgt)) != 0 && vglob && w != st_src ->
+				:: (seen & BIT(st_tgt)) != 0 && vglob && w != st_src && w == st_tgt ->
+					act = K_NONE /* our own promotion shows: the step sees it next round */
+				:: (seen & BIT(st_tgt)) != 0 && vglob && w != st_src && w != st_tgt ->
 					/* the writer moved elsewhere: end the operation, no second promotion */
 					printf("MSC: Controller: writer moved externally; operation ends\n");
 					act = K_NONE;
@@ -696,8 +722,10 @@ active proctype Controller()
 		:: else -> wfr = 0
 		fi;
 		if
-		:: crashes < N_CRASH && act != K_NONE -> if :: ck = 0 :: ck = 1 :: ck = 2 :: ck = 3 fi
-		:: crashes < N_CRASH && act == K_NONE -> if :: ck = 0 :: ck = 1 fi
+		:: crashes < N_CRASH && (!CRASH_IN_OUTAGE || outage) && act != K_NONE ->
+			if :: ck = 0 :: ck = 1 :: ck = 2 :: ck = 3 fi
+		:: crashes < N_CRASH && (!CRASH_IN_OUTAGE || outage) && act == K_NONE ->
+			if :: ck = 0 :: ck = 1 fi
 		:: else -> ck = 0
 		fi;
 		if
@@ -752,7 +780,7 @@ active proctype Controller()
 			fi;
 			if
 			:: r == 1 && act == K_FAILOVER ->
-				printf("MSC: AWS: FailoverGlobalCluster(%d)\n", atgt);
+				printf("MSC: AWS: FailoverGlobalCluster(%c), AllowDataLoss\n", 65 + atgt);
 				if
 				:: !g1 -> res = R_REFUSED
 				:: g1 && fs -> res = R_BUSY
@@ -762,11 +790,11 @@ active proctype Controller()
 				:: g1 && !fs && managed_ok && (mem & BIT(atgt)) != 0 && gw != atgt && (gone & BIT(atgt)) == 0 ->
 					/* Property 3: no data-losing action against a live primary
 					 * that its own region's control plane reaches */
-					assert(!(ALIVE(gw) && CP_UP(gw)));
+					DATA_LOSS_CHECK();
 					snap(); fs = 1; fs_tgt = atgt; fs_ctrl = 1
 				fi
 			:: r == 1 && act == K_DETACH ->
-				printf("MSC: AWS: RemoveFromGlobalCluster(%d)\n", atgt);
+				printf("MSC: AWS: RemoveFromGlobalCluster(%c)\n", 65 + atgt);
 				if
 				:: !g1 -> res = R_REFUSED
 				:: g1 && fs -> res = R_BUSY
@@ -775,19 +803,20 @@ active proctype Controller()
 				:: g1 && !fs && (mem & BIT(atgt)) != 0 && gw == atgt && mem == BIT(atgt) ->
 					snap(); mem = 0; sa = sa | BIT(atgt) /* the writer leaves: no promotion */
 				:: g1 && !fs && (mem & BIT(atgt)) != 0 && gw != atgt ->
-					assert(!(ALIVE(gw) && CP_UP(gw)));
+					DATA_LOSS_CHECK();
 					snap(); mem = mem & ~BIT(atgt); sa = sa | BIT(atgt);
 					op_promos++;
+					if :: op_promos > 1 -> printf("MSC: VIOLATION: a second promotion in one operation\n") :: else fi;
 					assert(op_promos <= 1)
 				fi
 			:: r == 1 && act == K_DNS ->
-				printf("MSC: Route53: writer CNAME -> %d\n", atgt);
+				printf("MSC: Route53: writer CNAME -> %c\n", 65 + atgt);
 				if
 				:: cname != atgt -> cprev = cname; cname = atgt; csettled = 0
 				:: else
 				fi
 			:: r == 1 && act == K_RETIRE ->
-				printf("MSC: AWS: fallback retires %d\n", atgt);
+				printf("MSC: AWS: fallback retires %c\n", 65 + atgt);
 				if
 				:: !g1 || (mem & BIT(atgt)) == 0 -> res = R_REFUSED
 				:: g1 && (mem & BIT(atgt)) != 0 && gw == atgt && mem != BIT(atgt) -> res = R_REFUSED
@@ -815,6 +844,8 @@ active proctype Controller()
 			/* the writer endpoint and the heartbeat watermark come from status */
 			m_wa = 1; m_lag = st_wm
 #endif
+			;
+			printf("MSC: Controller: restarted; writer probe target %d, lag known %d\n", m_wa, m_lag)
 		:: else ->
 			if :: act != K_NONE -> m_res = res :: else fi
 		fi;
