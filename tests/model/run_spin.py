@@ -28,8 +28,15 @@ def fail(msg):
 
 
 def run(cmd, cwd, timeout):
-    p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True, timeout=timeout, check=False)
+    p = subprocess.run(
+        cmd,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     return p.returncode, p.stdout
 
 
@@ -41,7 +48,8 @@ def trail(spin, cwd, model, defines, full):
     keep = [
         line.strip()
         for line in out.splitlines()
-        if "MSC:" in line and "printf" not in line
+        if "MSC:" in line
+        and "printf" not in line
         or "START OF CYCLE" in line
         or "assertion violated" in line
         or "text of failed assertion" in line
@@ -50,14 +58,23 @@ def trail(spin, cwd, model, defines, full):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--model", required=True, help="the .pml file to check")
-    ap.add_argument("--mode", required=True,
-                    help="safety (assertions only) or the name of an ltl property (liveness)")
+    ap.add_argument(
+        "--mode",
+        required=True,
+        help="safety (assertions only) or the name of an ltl property (liveness)",
+    )
     ap.add_argument("--expect", required=True, choices=["clean", "counterexample"])
-    ap.add_argument("-D", dest="defines", action="append", default=[],
-                    help="NAME[=VALUE] for the model's preprocessor")
+    ap.add_argument(
+        "-D",
+        dest="defines",
+        action="append",
+        default=[],
+        help="NAME[=VALUE] for the model's preprocessor",
+    )
     ap.add_argument("--depth", type=int, default=1000000, help="pan -m")
     ap.add_argument("--workdir", default=None, help="where the temporary directory goes")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -65,8 +82,10 @@ def main():
 
     spin = os.environ.get("GDB_SPIN") or shutil.which("spin")
     if not spin or not os.path.exists(spin):
-        fail("spin is not installed; the model tier needs it: apt-get install -y spin "
-             "(listed in hack/apt-packages.txt)")
+        fail(
+            "spin is not installed; the model tier needs it: apt-get install -y spin "
+            "(listed in hack/apt-packages.txt)"
+        )
     cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
     if not cc:
         fail("no C compiler (gcc) to build SPIN's verifier")
@@ -109,8 +128,9 @@ def main():
             fail(f"pan printed no error count ({' '.join(pan)}):\n{out}")
         errors = int(m.group(1))
         stored = re.search(r"(\d+) states, stored", out)
-        summary = (f"{label}: errors {errors}, "
-                   f"{stored.group(1) if stored else '?'} states, {secs:.1f} s")
+        summary = (
+            f"{label}: errors {errors}, {stored.group(1) if stored else '?'} states, {secs:.1f} s"
+        )
         incomplete = "max search depth too small" in out or "Search not completed" in out
 
         if args.expect == "clean":
@@ -126,8 +146,10 @@ def main():
             return
         if not errors:
             print(out)
-            fail(f"{summary}: the old behaviour's counterexample was not found; "
-                 "the model no longer shows the defect it keeps as a regression")
+            fail(
+                f"{summary}: the old behaviour's counterexample was not found; "
+                "the model no longer shows the defect it keeps as a regression"
+            )
         print(f"PASS {summary}: counterexample found, as expected. What happened:")
         print(trail(spin, tmp, name, defines, full=False))
     finally:
