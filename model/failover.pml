@@ -774,7 +774,8 @@ active proctype Controller()
 			fi;
 			if
 			:: res == R_OK && to_r != 0 -> b_to--; res = R_TIMEOUT;
-				r = to_r - 1 /* applied (1) or lost (0) */
+				r = to_r - 1; /* applied (1) or lost (0) */
+				printf("MSC: AWS: the call to %c times out (applied: %d)\n", 65 + atgt, r)
 			:: res == R_OK -> r = 1
 			:: res != R_OK -> r = 0
 			fi;
@@ -836,7 +837,12 @@ active proctype Controller()
 		/* ---- after the call: the result, or a restart ---- */
 		if
 		:: n != 0 ->
-			printf("MSC: Controller: crash and restart\n");
+			if
+			:: n == 1 && act == K_NONE && ck == 1 -> printf("MSC: Controller: crash before the status write\n")
+			:: n == 1 && !(act == K_NONE && ck == 1) -> printf("MSC: Controller: crash after the status write, before the call\n")
+			:: n == 2 -> printf("MSC: Controller: crash right after the call\n")
+			:: else
+			fi;
 			m_res = R_NONE;
 #ifdef OLD_RESTART
 			m_wa = 0; m_lag = 0
