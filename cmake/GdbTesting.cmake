@@ -81,3 +81,30 @@ function(gdb_pytest)
   _gdb_test_properties(${T_NAME} TIMEOUT "${T_TIMEOUT}" LABELS "${T_LABELS}"
                        FIXTURES "${T_FIXTURES}" ENV "PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/env:${CMAKE_SOURCE_DIR}/tests/support" ${T_ENV})
 endfunction()
+
+# gdb_spin_test(NAME n MODEL model/x.pml MODE safety|<ltl name> EXPECT clean|counterexample
+#               [DEFINES A=1 B=0 ...])
+# One SPIN verification of the protocol model (tier model, docs/protocol.md): spin -a,
+# gcc, ./pan over the whole state space in a temporary directory. EXPECT counterexample
+# asserts that a model of the old behaviour still shows its defect. Without spin the
+# test fails (it never skips).
+find_program(GDB_SPIN spin)
+function(gdb_spin_test)
+  cmake_parse_arguments(T "" "NAME;MODEL;MODE;EXPECT;TIMEOUT" "DEFINES;LABELS" ${ARGN})
+  if(NOT GDB_SPIN)
+    message(WARNING "spin not found: the model test ${T_NAME} will fail (apt-get install -y spin)")
+  endif()
+  set(defs)
+  foreach(d ${T_DEFINES})
+    list(APPEND defs -D ${d})
+  endforeach()
+  add_test(NAME ${T_NAME}
+           COMMAND ${GDB_PYTHON} ${CMAKE_SOURCE_DIR}/tests/model/run_spin.py
+                   --model ${CMAKE_SOURCE_DIR}/${T_MODEL} --mode ${T_MODE} --expect ${T_EXPECT}
+                   --workdir ${CMAKE_CURRENT_BINARY_DIR} ${defs})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  _gdb_test_properties(${T_NAME} TIMEOUT ${T_TIMEOUT} LABELS "model;globaldb;${T_LABELS}"
+                       ENV "GDB_SPIN=${GDB_SPIN}")
+endfunction()
