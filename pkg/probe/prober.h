@@ -93,17 +93,21 @@ enum probe_kind {
 /* Why the last failed probe failed. */
 enum probe_error {
 	PROBE_ERR_NONE = 0,
-	PROBE_ERR_RESOLVE,     /* the host name did not resolve, or not before the deadline */
-	PROBE_ERR_CONNECT,     /* refused, reset, unreachable, or the server closed the session */
-	PROBE_ERR_TLS,	       /* TLS handshake or certificate verification failed */
-	PROBE_ERR_AUTH,	       /* the server refused the session: password, role, database, hba */
-	PROBE_ERR_TIMEOUT,     /* the deadline passed: server or network silent */
-	PROBE_ERR_UNAVAILABLE, /* starting up, shutting down, too many connections */
-	PROBE_ERR_READ_ONLY,   /* the writer probe reached a read-only server */
-	PROBE_ERR_QUERY,       /* any other SQL error */
+	PROBE_ERR_RESOLVE,	 /* the host name did not resolve, or not before the deadline */
+	PROBE_ERR_CONNECT,	 /* refused, reset, unreachable, or the server closed the session */
+	PROBE_ERR_TLS,		 /* TLS handshake or certificate verification failed */
+	PROBE_ERR_AUTH,		 /* the server refused the session: password, role, database, hba */
+	PROBE_ERR_TIMEOUT,	 /* the deadline passed: server or network silent */
+	PROBE_ERR_UNAVAILABLE,	 /* starting up, shutting down, too many connections */
+	PROBE_ERR_READ_ONLY,	 /* the writer probe reached a read-only server */
+	PROBE_ERR_QUERY,	 /* any other SQL error */
+	PROBE_ERR_INSECURE_AUTH, /* the server asked for authentication the policy refuses */
 };
 
-/* "none", "resolve", "connect", "tls", "auth", "timeout", "unavailable", "read_only", "query". */
+/*
+ * "none", "resolve", "connect", "tls", "auth", "timeout", "unavailable",
+ * "read_only", "query", "insecure_auth".
+ */
 const char *probe_error_name(enum probe_error e);
 
 /* A target's configuration. Every string is copied by probe_prober_set. */
@@ -116,7 +120,8 @@ struct probe_target {
 	const char *user;	      /* required */
 	const char *password;	      /* NULL = none */
 	const char *sslmode;	      /* NULL = "require" */
-	const char *sslrootcert;      /* CA bundle for verify-ca/verify-full, or NULL */
+	const char *sslrootcert;      /* CA bundle file for verify-ca/verify-full, or NULL */
+	int allow_insecure_auth;      /* 1: also cleartext, MD5, trust, and no TLS (below) */
 	const char *heartbeat_table;  /* NULL = "globaldb_heartbeat"; [a-z_][a-z0-9_]{0,62} */
 	const char *heartbeat_id;     /* row key, NULL = "globaldb-controller" */
 	const char *writer_statement; /* writer: run this instead of the heartbeat, or NULL */

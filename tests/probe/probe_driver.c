@@ -4,7 +4,7 @@
  *
  * Commands on stdin, one a line, words separated by spaces:
  *   set name=N kind=writer|reader host=H port=P [db=D] user=U [sslmode=M]
- *       [sslrootcert=F] [period=MS] [timeout=MS] [fail=N] [succ=N]
+ *       [sslrootcert=F] [insecure=0|1] [period=MS] [timeout=MS] [fail=N] [succ=N]
  *       [lag_source=W] [hbid=ID] [statement=SQL-with-%20-for-spaces]
  *   remove N | get N | stats | metrics | quit
  * The password of every target comes from the environment variable
@@ -110,6 +110,8 @@ static int cmd_set(struct probe_prober *p, char *args)
 			t.sslmode = eq;
 		else if (!strcmp(w, "sslrootcert"))
 			t.sslrootcert = eq;
+		else if (!strcmp(w, "insecure"))
+			t.allow_insecure_auth = num(eq) == 1;
 		else if (!strcmp(w, "period"))
 			pol.period_ms = num(eq);
 		else if (!strcmp(w, "timeout"))

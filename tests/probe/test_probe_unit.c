@@ -263,6 +263,7 @@ static struct probe_target target(const char *name, int port, const char *passwo
 	t.user = "postgres";
 	t.password = password;
 	t.sslmode = "disable";
+	t.allow_insecure_auth = 1;
 	t.policy = pol;
 	return t;
 }
