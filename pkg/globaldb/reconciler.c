@@ -621,6 +621,7 @@ static void fill_target(struct probe_target *t, const struct gdb_spec *spec,
 	t->user = s->user;
 	t->password = s->password;
 	t->sslmode = hc->ssl_mode;
+	t->allow_insecure_auth = hc->allow_insecure_password;
 	t->lag_source = lag_source;
 	t->policy.period_ms = (int64_t)hc->period_seconds * 1000;
 	t->policy.timeout_ms = (int64_t)hc->timeout_seconds * 1000;
@@ -630,10 +631,10 @@ static void fill_target(struct probe_target *t, const struct gdb_spec *spec,
 
 static char *signature(const struct probe_target *t, unsigned gen)
 {
-	return xasprintf("%s|%d|%s|%s|%s|%" PRId64 "|%" PRId64 "|%d|%d|%u", t->host, t->port,
+	return xasprintf("%s|%d|%s|%s|%d|%s|%" PRId64 "|%" PRId64 "|%d|%d|%u", t->host, t->port,
 			 t->dbname ? t->dbname : "", t->sslmode ? t->sslmode : "",
-			 t->lag_source ? t->lag_source : "", t->policy.period_ms,
-			 t->policy.timeout_ms, t->policy.failure_threshold,
+			 t->allow_insecure_auth, t->lag_source ? t->lag_source : "",
+			 t->policy.period_ms, t->policy.timeout_ms, t->policy.failure_threshold,
 			 t->policy.success_threshold, gen);
 }
 

@@ -351,12 +351,15 @@ static int decode_health(struct dctx *c, const json_t *o, struct gdb_health_chec
 	    (rc = get_str(c, o, "awsSecretsManagerSecretId", 0, &h->secrets_manager_secret_id)) <
 		    0 ||
 	    (rc = get_str(c, o, "sslMode", 0, &h->ssl_mode)) < 0 ||
+	    (rc = get_bool(c, o, "allowInsecurePassword", &h->allow_insecure_password)) < 0 ||
 	    (rc = get_obj(c, o, "credentialsSecretRef", 0, &ref)) < 0)
 		return rc;
 	if (!h->database)
 		h->database = xstrdup("postgres");
 	if (!h->ssl_mode)
 		h->ssl_mode = xstrdup("require");
+	if (h->allow_insecure_password < 0)
+		h->allow_insecure_password = 0;
 	if (ref) {
 		old = push(c, "credentialsSecretRef", -1);
 		if ((rc = get_str(c, ref, "name", 1, &h->secret_name)) == 0 &&

@@ -77,6 +77,12 @@ struct gdb_health_check_spec {
 	char *password_key;    /* default "password" when secret_name is set */
 	char *secrets_manager_secret_id;
 	char *ssl_mode; /* default "require" */
+	/*
+	 * 1: the probes may also answer cleartext and MD5 password requests, log
+	 * in where the server asks for no password, and run without TLS. Default
+	 * 0: SCRAM-SHA-256 bound to the TLS session (channel_binding=require).
+	 */
+	int allow_insecure_password;
 };
 
 struct gdb_failover_spec {

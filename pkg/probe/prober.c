@@ -293,8 +293,12 @@ static int validate(const struct probe_target *t)
 		return BASE_EINVAL;
 	if (t->sslmode && !valid_sslmode(t->sslmode))
 		return BASE_EINVAL;
-	/* Without TLS no authentication is safe: only where insecure authentication is allowed. */
-	if (t->sslmode && !strcmp(t->sslmode, "disable") && !t->allow_insecure_auth)
+	/*
+	 * disable and allow start without TLS, where channel binding cannot
+	 * work: only where insecure authentication is allowed.
+	 */
+	if (t->sslmode && (!strcmp(t->sslmode, "disable") || !strcmp(t->sslmode, "allow")) &&
+	    !t->allow_insecure_auth)
 		return BASE_EINVAL;
 	if (t->heartbeat_table && !valid_identifier(t->heartbeat_table))
 		return BASE_EINVAL;

@@ -40,9 +40,18 @@
  * server closed (restart, failover) is noticed when the next probe starts and replaced within that
  * probe.
  *
- * TLS: sslmode defaults to "require"; "verify-full" with sslrootcert (a CA
- * bundle path) checks the server's certificate and name. Anything weaker than
- * "require" must be asked for explicitly.
+ * TLS and logins: sslmode defaults to "require"; "verify-full" with
+ * sslrootcert (a CA bundle path) checks the server's certificate and name.
+ * Unless allow_insecure_auth, every connection asks libpq for
+ * channel_binding=require: SCRAM-SHA-256-PLUS bound to the TLS session is
+ * the only login answered, so a host on the path that asks for a cleartext or
+ * MD5 password, or for none, gets nothing and cannot pass for the server
+ * (the probe fails with PROBE_ERR_INSECURE_AUTH); and sslmode disable and
+ * allow, which start without TLS, are refused by probe_prober_set. With
+ * allow_insecure_auth, libpq's defaults apply (channel_binding=prefer).
+ *
+ * Each session runs with statement_timeout and lock_timeout below the probe's
+ * timeout (policy.h), sent in the startup packet.
  *
  * Verdicts. Each result runs through the target's policy (policy.h). When the
  * health verdict changes, and (optionally) when the lag moves by

@@ -283,3 +283,17 @@ def test_verify_full_accepts_the_right_ca_and_refuses_another(pgroot, driver):
         assert ssl_in_use[0][0] is True
     finally:
         srv.destroy()
+
+
+def test_sessions_carry_statement_and_lock_timeouts_below_the_probe_timeout(primary, driver):
+    # timeout=1000: statement_timeout 800 ms, lock_timeout 500 ms (policy.h),
+    # so a heartbeat write the probe gave up on ends on the server as well.
+    check = (
+        "DO $$BEGIN IF current_setting('statement_timeout') <> '800ms' "
+        "OR current_setting('lock_timeout') <> '500ms' "
+        "THEN RAISE EXCEPTION 'wrong timeouts'; END IF; END$$"
+    )
+    d = driver()
+    d.set(**target_words(primary, "timeouts", fail=1, statement=check.replace(" ", "%20")))
+    ev = d.wait_event("timeouts", "healthy")
+    assert ev["reason"] == "ok", ev

@@ -25,6 +25,26 @@
 
 /* ---- policy ------------------------------------------------------------ */
 
+START_TEST(server_side_timeouts_stay_below_the_probe_timeout)
+{
+	static const int64_t timeouts[] = {1, 2, 3, 1000, 3000, 60000};
+
+	for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+		int64_t t = timeouts[i];
+
+		ck_assert_int_ge(probe_statement_timeout_ms(t), 1);
+		ck_assert_int_ge(probe_lock_timeout_ms(t), 1);
+		if (t > 1) {
+			ck_assert_int_lt(probe_statement_timeout_ms(t), t);
+			ck_assert_int_lt(probe_lock_timeout_ms(t), t);
+		}
+	}
+	/* A lock wait gives up before the statement does. */
+	ck_assert_int_eq(probe_statement_timeout_ms(3000), 2400);
+	ck_assert_int_eq(probe_lock_timeout_ms(3000), 1500);
+}
+END_TEST
+
 START_TEST(policy_turns_unhealthy_after_exactly_failure_threshold_failures)
 {
 	struct probe_policy p = {1000, 500, 3, 1};
@@ -370,6 +390,15 @@ START_TEST(targets_are_validated_and_tls_is_required_by_default)
 	ck_assert_int_eq(probe_prober_set(p, &bad), BASE_EINVAL);
 	bad = t, bad.policy.timeout_ms = 10 * bad.policy.period_ms;
 	ck_assert_int_eq(probe_prober_set(p, &bad), BASE_EINVAL);
+	/* Modes that start without TLS only where insecure authentication is allowed. */
+	bad = t, bad.allow_insecure_auth = 0;
+	ck_assert_int_eq(probe_prober_set(p, &bad), BASE_EINVAL);
+	bad = t, bad.allow_insecure_auth = 0, bad.sslmode = "allow";
+	ck_assert_int_eq(probe_prober_set(p, &bad), BASE_EINVAL);
+	bad = t, bad.allow_insecure_auth = 0, bad.sslmode = "prefer";
+	ck_assert_int_eq(probe_prober_set(p, &bad), 0);
+	bad = t, bad.allow_insecure_auth = 0, bad.sslmode = NULL;
+	ck_assert_int_eq(probe_prober_set(p, &bad), 0);
 	ck_assert_int_eq(probe_prober_remove(p, "nothing"), BASE_ENOTFOUND);
 	probe_prober_free(p);
 }
@@ -516,6 +545,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, policy_turns_unhealthy_after_exactly_failure_threshold_failures);
+	tcase_add_test(tc, server_side_timeouts_stay_below_the_probe_timeout);
 	tcase_add_test(tc, policy_a_success_breaks_the_failure_run);
 	tcase_add_test(tc, policy_recovers_after_success_threshold_successes_in_a_row);
 	tcase_add_test(tc, policy_unknown_target_needs_a_full_run_either_way);
