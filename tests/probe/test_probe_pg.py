@@ -5,13 +5,13 @@ replay is paused, read-only and authentication failures, TLS."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 
 import pytest
 
 import pgenv
 from conftest import now_ms, target_words
+from tlscerts import enable_tls, make_ca, make_server_cert
 
 PERIOD, TIMEOUT, FAIL, SUCC = 1000, 1000, 3, 2
 DETECT_MS = FAIL * PERIOD + TIMEOUT + 1000
@@ -176,85 +176,15 @@ def test_tls_is_required_by_default(primary, driver):
     assert ev["reason"] == "tls"
 
 
-def _openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def _make_ca(dirname, name):
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        f"/CN={name}",
-        "-keyout",
-        f"{name}.key",
-        "-out",
-        f"{name}.crt",
-        cwd=dirname,
-    )
-
-
 def test_verify_full_accepts_the_right_ca_and_refuses_another(pgroot, driver):
     srv = pgenv.init_primary(pgroot, "tls")
     try:
         certs = os.path.join(pgroot, "certs")
         os.makedirs(certs, exist_ok=True)
-        _make_ca(certs, "ca")
-        _make_ca(certs, "other-ca")
-        _openssl(
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            cwd=certs,
-        )
-        with open(os.path.join(certs, "san.ext"), "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1\n")
-        _openssl(
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "server.crt",
-            cwd=certs,
-        )
-        for name in ("server.crt", "server.key"):
-            dst = os.path.join(srv.datadir, name)
-            with open(os.path.join(certs, name)) as src, open(dst, "w") as out:
-                out.write(src.read())
-            os.chmod(dst, 0o600)
-            if os.geteuid() == 0:
-                import pwd
-
-                pw = pwd.getpwnam(pgenv.SERVICE_USER)
-                os.chown(dst, pw.pw_uid, pw.pw_gid)
-        srv.sql("ALTER SYSTEM SET ssl = on")
-        srv.sql("SELECT pg_reload_conf()")
-        deadline = time.monotonic() + 10
-        while srv.sql("SHOW ssl")[0][0] != "on":
-            assert time.monotonic() < deadline, srv.log_tail()
-            time.sleep(0.1)
+        make_ca(certs, "ca")
+        make_ca(certs, "other-ca")
+        make_server_cert(certs)
+        enable_tls(srv, certs, pgenv.SERVICE_USER)
 
         d = driver()
         d.set(
