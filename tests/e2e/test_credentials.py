@@ -91,3 +91,42 @@ def test_rotated_password_is_picked_up_without_a_failover(world, controller, emu
     assert not moved, f"a rotated password caused {moved}"
     assert "first-secret-1" not in controller.log_text()
     assert "second-secret-2" not in controller.log_text()
+
+
+def test_a_wrong_password_is_a_configuration_error_never_a_failover(
+    world, controller, emulator, kubectl
+):
+    # confirmation None trusts the probes alone: were a refused login counted
+    # as a failed write, the writer would be failed over within a threshold.
+    user = world.servers["east-w"].superuser
+    kubectl(
+        "-n",
+        world.ns,
+        "create",
+        "secret",
+        "generic",
+        "pg-wrong",
+        f"--from-literal=username={user}",
+        "--from-literal=password=wrong-password-3",
+    )
+    since = max((c["seq"] for c in emulator.calls()), default=0)
+    refused = auth_failures(controller)
+    world.kubectl.apply(
+        world.gdb_manifest(
+            healthCheck={"credentialsSecretRef": {"name": "pg-wrong"}},
+            failover={"confirmation": "None"},
+        )
+    )
+    c = world.wait_condition("Degraded", "True", "ProbeLoginRefused", timeout=90)
+    assert "28P01" in c["message"], c
+    assert "wrong-password-3" not in c["message"]
+    # Two failure thresholds (3) of refused logins, and still nothing moved.
+    wait_for(
+        lambda: auth_failures(controller) >= refused + 6,
+        timeout=60,
+        what="two failure thresholds of refused logins",
+    )
+    assert world.condition("PrimaryHealthy")["status"] != "False", world.condition("PrimaryHealthy")
+    moved = [c for c in emulator.calls() if c["seq"] > since and c["action"] in MOVERS]
+    assert not moved, f"a wrong password caused {moved}"
+    assert "wrong-password-3" not in controller.log_text()

@@ -17,6 +17,7 @@ def read(*path):
 
 PLANNER = read("pkg", "globaldb", "planner.c")
 TYPES = read("pkg", "globaldb", "types.c")
+RECONCILER = read("pkg", "globaldb", "reconciler.c")
 DOC = read("docs", "api.md")
 DOC_NAMES = set(re.findall(r"`([A-Z][A-Za-z]+)`", DOC))
 
@@ -28,6 +29,10 @@ def code_reasons():
     reasons |= set(re.findall(r'return "(Aws[A-Za-z]+)";', PLANNER))
     reasons |= set(
         re.findall(r'set_condition\(c, "[A-Za-z]+", GDB_COND_[A-Z]+, "([A-Za-z]+)"', PLANNER)
+    )
+    # the few the reconciler sets itself (no credentials, a refused login)
+    reasons |= set(
+        re.findall(r'cond_set\(&?[a-z>.-]+, "Degraded", GDB_COND_TRUE, "([A-Za-z]+)"', RECONCILER)
     )
     return reasons
 

@@ -31,6 +31,7 @@ def server(pgroot):
         certs = os.path.join(pgroot, "auth-certs")
         os.makedirs(certs, exist_ok=True)
         make_ca(certs, "ca")
+        make_ca(certs, "other-ca")
         make_server_cert(certs)
         enable_tls(srv, certs, pgenv.SERVICE_USER)
         md5 = "md5" + hashlib.md5((PW + "md5_user").encode()).hexdigest()
@@ -41,6 +42,7 @@ def server(pgroot):
             f.write(HBA)
         srv.sql("SELECT pg_reload_conf()")
         srv.ca = os.path.join(certs, "ca.crt")
+        srv.other_ca = os.path.join(certs, "other-ca.crt")
         yield srv
     finally:
         srv.destroy()
@@ -59,8 +61,19 @@ def test_scram_with_channel_binding_is_the_default_and_works(server, driver):
             server, "scram-plus-vf", "scram_user", sslmode="verify-full", sslrootcert=server.ca
         )
     )
+    # The CA as the controller passes caBundleRef: an in-memory file, /proc/self/fd/N.
+    d.set(
+        **reader(
+            server,
+            "scram-plus-vf-mem",
+            "scram_user",
+            sslmode="verify-full",
+            sslrootcert_mem=server.ca,
+        )
+    )
     d.wait_event("scram-plus", "healthy")
     d.wait_event("scram-plus-vf", "healthy")
+    d.wait_event("scram-plus-vf-mem", "healthy")
     rows = server.sql(
         "SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) "
         "WHERE usename = 'scram_user'"
@@ -93,3 +106,36 @@ def test_a_wrong_password_is_auth_with_the_servers_sqlstate(server, driver):
     ev = d.wait_event("wrong", "unhealthy")
     assert ev["reason"] == "auth", ev
     assert d.get("wrong")["sqlstate"] == "28P01"
+
+
+def test_too_many_connections_is_unavailable_with_its_sqlstate(server, driver):
+    # CONNECTION LIMIT 0: the server refuses the session with 53300, as a full server does.
+    server.sql(f"CREATE ROLE limited_user LOGIN PASSWORD '{PW}' CONNECTION LIMIT 0")
+    d = driver()
+    d.set(**reader(server, "full", "limited_user", sslmode=None))
+    ev = d.wait_event("full", "unhealthy")
+    assert ev["reason"] == "unavailable", ev
+    assert d.get("full")["sqlstate"] == "53300"
+
+
+def test_a_ca_bundle_in_memory_refuses_a_certificate_of_another_ca(server, driver):
+    d = driver()
+    d.set(
+        **reader(
+            server, "other", "scram_user", sslmode="verify-ca", sslrootcert_mem=server.other_ca
+        )
+    )
+    d.set(
+        **reader(
+            server,
+            "require-other",
+            "scram_user",
+            sslmode="require",
+            sslrootcert_mem=server.other_ca,
+        )
+    )
+    ev = d.wait_event("other", "unhealthy")
+    assert ev["reason"] == "tls", ev
+    # require with a CA bundle given checks the chain too (libpq's rule).
+    ev = d.wait_event("require-other", "unhealthy")
+    assert ev["reason"] == "tls", ev
