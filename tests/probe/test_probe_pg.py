@@ -227,3 +227,95 @@ def test_sessions_carry_statement_and_lock_timeouts_below_the_probe_timeout(prim
     d.set(**target_words(primary, "timeouts", fail=1, statement=check.replace(" ", "%20")))
     ev = d.wait_event("timeouts", "healthy")
     assert ev["reason"] == "ok", ev
+
+
+class NoticeFlood:
+    """A server (plain TCP, no password) that answers any statement with an
+    endless stream of NoticeResponse messages: review F4's flood."""
+
+    def __init__(self):
+        import socket
+        import struct
+        import threading
+
+        self._struct = struct
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.sent = 0
+        self.stop = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _msg(self, kind, body):
+        return kind + self._struct.pack("!I", len(body) + 4) + body
+
+    def _serve(self):
+        import threading
+
+        while not self.stop:
+            try:
+                conn, _ = self.lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn):
+        pack = self._struct.pack
+        notice = self._msg(b"N", b"SWARNING\0C01000\0Mflood\0\0")
+        batch = notice * 4096
+        try:
+            n = self._struct.unpack("!I", conn.recv(4))[0]
+            conn.recv(n - 4)
+            conn.sendall(
+                self._msg(b"R", pack("!I", 0))
+                + self._msg(b"K", pack("!II", 1, 1))
+                + self._msg(b"Z", b"I")
+            )
+            conn.recv(65536)  # the statement
+            while not self.stop:
+                conn.sendall(batch)
+                self.sent += len(batch)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stop = True
+        self.lsock.close()
+
+
+def test_a_notice_flood_cannot_delay_another_targets_verdict(primary, driver):
+    flood = NoticeFlood()
+    try:
+        d = driver()
+        d.set(**target_words(primary, "steady", period=500, timeout=500, fail=1, succ=1))
+        d.wait_event("steady", "healthy")
+        before = d.get("steady")["probes"]
+        d.set(
+            name="flood",
+            kind="writer",
+            host="127.0.0.1",
+            port=flood.port,
+            user="probe",
+            sslmode="disable",
+            insecure=1,
+            period=500,
+            timeout=500,
+            fail=1,
+            succ=1,
+        )
+        ev = d.wait_event("flood", "unhealthy", timeout=10)
+        assert ev["reason"] == "timeout", ev
+        # Several flooded probes later, the steady target never missed its deadline.
+        d.wait_verdict("flood", lambda v: v["probes"] >= 6, timeout=20)
+        assert flood.sent > 10_000_000, flood.sent  # the flood really ran
+        v = d.get("flood")
+        assert v["duration_ms"] <= 500 + 100, v
+        s = d.get("steady")
+        assert s["probes"] >= before + 6, s
+        assert s["health"] == "healthy" and s["fails"] == 0, s
+        assert all(e["health"] == "healthy" for e in d.events if e["name"] == "steady")
+    finally:
+        flood.close()
