@@ -29,7 +29,10 @@ struct gdb_ca_file {
 	char path[40];	 /* "/proc/self/fd/N", "" = none */
 };
 
-#define GDB_CA_FILE_INIT {-1, -1, 0, ""}
+#define GDB_CA_FILE_INIT                                                                           \
+	{                                                                                          \
+		-1, -1, 0, ""                                                                      \
+	}
 
 /*
  * Reads the bundle hc names in namespace ns into f. 0, or a BASE_ error with

@@ -6,7 +6,7 @@
  *   set name=N kind=writer|reader host=H port=P [db=D] user=U [sslmode=M]
  *       [sslrootcert=F] [sslrootcert_mem=F] [insecure=0|1] [period=MS] [timeout=MS] [fail=N] [succ=N]
  *       [lag_source=W] [hbid=ID] [statement=SQL-with-%20-for-spaces]
- *   remove N | get N | stats | metrics | quit
+ *   remove N | get N | stats | metrics | heap | quit
  * sslrootcert_mem copies file F into an in-memory file and names it to libpq
  * as /proc/self/fd/N, as the controller does with spec.healthCheck.caBundleRef.
  * The password of every target comes from the environment variable
@@ -16,11 +16,13 @@
  *   event mono_ms=T name=N health=H reason=R lag_ms=L changes=C   (from the notify callback)
  *   verdict name=N health=H fails=F succs=S probes=P ok=0|1 reason=R sqlstate=S lag_ms=L seq=Q
  *   stats probes=P connects=C wakeups=W targets=N
+ *   heap bytes=B   (malloc's bytes in use: one arena, as in the controller)
  *   ok | error CODE
  * mono_ms is CLOCK_MONOTONIC in milliseconds (Python's time.monotonic()).
  * Logs go to stderr.
  */
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -183,6 +185,8 @@ int main(void)
 	int ret;
 
 	base_log_setup(BASE_LOG_INFO, 0, stderr);
+	/* One arena, as the controller runs, so that mallinfo2 sees the prober thread's heap. */
+	mallopt(M_ARENA_MAX, 1);
 	if (probe_prober_new(&opt, &p) < 0) {
 		emit("error cannot start the prober");
 		return 1;
@@ -211,6 +215,10 @@ int main(void)
 			emit("stats probes=%" PRIu64 " connects=%" PRIu64 " wakeups=%" PRIu64
 			     " targets=%d",
 			     st.probes, st.connects, st.wakeups, st.targets);
+		} else if (!strcmp(line, "heap")) {
+			struct mallinfo2 mi = mallinfo2();
+
+			emit("heap bytes=%zu", mi.uordblks + mi.hblkhd);
 		} else if (!strcmp(line, "metrics")) {
 			base_buf_reset(&metrics);
 			base_metrics_render(&metrics);
