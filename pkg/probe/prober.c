@@ -44,6 +44,8 @@
 #include "pkg/base/timeutil.h"
 #include "pkg/probe/heartbeat.h"
 #include "pkg/probe/resolve.h"
+#include "pkg/probe/scram.h"
+#include <sys/socket.h>
 
 #define DEFAULT_TABLE "globaldb_heartbeat"
 #define DEFAULT_HEARTBEAT_ID "globaldb-controller"
@@ -958,6 +960,33 @@ static void release_tls_buffers(PGconn *conn)
 }
 
 /*
+ * While the server's authentication messages are awaited: what libpq will
+ * read next, checked against the SCRAM iteration cap before libpq sees it
+ * (scram.h). The bytes stay where they are: MSG_PEEK on the socket, SSL_peek
+ * over TLS (OpenSSL keeps the record for libpq's SSL_read).
+ */
+static enum probe_scram_verdict scram_guard(PGconn *conn)
+{
+	unsigned char buf[PROBE_SCRAM_PEEK];
+	SSL *ssl = PQsslStruct(conn, "OpenSSL");
+	int n;
+
+	if (ssl) {
+		n = SSL_peek(ssl, buf, sizeof(buf));
+		if (n <= 0)
+			return SSL_get_error(ssl, n) == SSL_ERROR_WANT_READ ? PROBE_SCRAM_WAIT
+									    : PROBE_SCRAM_OK;
+	} else {
+		n = (int)recv(PQsocket(conn), buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return PROBE_SCRAM_WAIT;
+		if (n <= 0)
+			return PROBE_SCRAM_OK; /* end of stream or an error: libpq reports it */
+	}
+	return probe_scram_check(buf, (size_t)n, PROBE_SCRAM_MAX_ITERATIONS);
+}
+
+/*
  * Moves one probe on after poll(2) said its socket is ready. One call reads
  * at most what libpq takes in one go (its input buffer) and handles only
  * that, so a server that floods the connection costs each pass a bounded
@@ -970,6 +999,18 @@ static void advance(struct probe_prober *p, struct target *t, short revents)
 	int rc, i;
 
 	if (t->phase == PH_CONNECTING) {
+		if (PQstatus(t->conn) == CONNECTION_AWAITING_RESPONSE) {
+			enum probe_scram_verdict g = scram_guard(t->conn);
+
+			if (g == PROBE_SCRAM_WAIT) {
+				t->events = POLLIN;
+				return;
+			}
+			if (g == PROBE_SCRAM_REFUSE) {
+				finish(p, t, 0, PROBE_ERR_INSECURE_AUTH, NULL);
+				return;
+			}
+		}
 		ps = PQconnectPoll(t->conn);
 		if (ps == PGRES_POLLING_READING) {
 			t->events = POLLIN;

@@ -49,6 +49,8 @@
  * (the probe fails with PROBE_ERR_INSECURE_AUTH); and sslmode disable and
  * allow, which start without TLS, are refused by probe_prober_set. With
  * allow_insecure_auth, libpq's defaults apply (channel_binding=prefer).
+ * Either way a SCRAM iteration count above PROBE_SCRAM_MAX_ITERATIONS is
+ * refused before libpq derives the key on this thread (scram.h).
  *
  * Each session runs with statement_timeout and lock_timeout below the probe's
  * timeout (policy.h), sent in the startup packet.

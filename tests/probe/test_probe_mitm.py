@@ -91,6 +91,15 @@ class Mitm:
                 conn.sendall(_msg(b"R", struct.pack("!I", 5) + b"salt"))
             elif self.mode == "scram":
                 conn.sendall(_msg(b"R", struct.pack("!I", 10) + b"SCRAM-SHA-256\0\0"))
+            elif self.mode == "iterations":
+                # SCRAM with channel binding, as libpq wants, then a huge iteration count.
+                conn.sendall(_msg(b"R", struct.pack("!I", 10) + b"SCRAM-SHA-256-PLUS\0\0"))
+                kind = conn.recv(1)
+                body = _recv_exact(conn, struct.unpack("!I", _recv_exact(conn, 4))[0] - 4)
+                rec["after"].append((kind, body))
+                nonce = body.split(b"r=", 1)[1]
+                first = b"r=" + nonce + b"srv,s=c2FsdHNhbHQ=,i=10000000"
+                conn.sendall(_msg(b"R", struct.pack("!I", 11) + first))
             else:  # trust: in without a password, then answer anything "healthy"
                 conn.sendall(
                     _msg(b"R", struct.pack("!I", 0))
@@ -210,3 +219,22 @@ def test_verify_full_refuses_the_mitm_at_the_handshake(driver, attacker_cert):
         for f in os.listdir(ca_dir):
             os.unlink(os.path.join(ca_dir, f))
         os.rmdir(ca_dir)
+
+
+def test_a_huge_scram_iteration_count_is_refused_before_the_key_is_derived(driver, attacker_cert):
+    # 10,000,000 iterations: 27 s of the prober's one thread in libpq (docs/benchmarks.md).
+    mitm = Mitm(*attacker_cert, "iterations")
+    try:
+        d = driver(password=SECRET)
+        d.set(**_mitm_target("iter", mitm.port, timeout=1000, period=1000))
+        ev = d.wait_event("iter", "unhealthy")
+        assert ev["reason"] == "insecure_auth", ev
+        v = d.get("iter")
+        assert v["duration_ms"] < 1000, v  # refused, not derived and not timed out
+        d.wait_verdict("iter", lambda v: v["probes"] >= 2)
+        for s in mitm.snapshot():
+            # The client-first message went out; no proof ever came back.
+            assert len([k for k, _ in s["after"] if k == b"p"]) <= 1, s["after"]
+            assert SECRET.encode() not in s["raw"]
+    finally:
+        mitm.close()
