@@ -59,6 +59,7 @@ struct key_state {
 	unsigned creds_gen;
 	char *creds_error;     /* why there are none, NULL when there are */
 	struct gdb_ca_file ca; /* spec.healthCheck.caBundleRef, read with the credentials */
+	char *ca_ref;	       /* the caBundleRef ca was read for ("kind/name/key"), NULL = none */
 	/* probe targets */
 	char base[TARGET_BASE_MAX + 1];
 	char *writer_region;
@@ -246,6 +247,7 @@ static void state_free(struct key_state *s)
 	forget_creds(s);
 	free(s->creds_error);
 	gdb_ca_file_release(&s->ca);
+	free(s->ca_ref);
 	free(s->writer_region);
 	free(s->writer_sig);
 	for (size_t i = 0; i < GDB_MAX_REGIONS; i++) {
@@ -559,12 +561,23 @@ static int resolve_creds(struct gdb_reconciler *r, struct key_state *s, const ch
 	char *old_pw = s->password ? xstrdup(s->password) : NULL;
 	int refused = atomic_exchange(&s->creds_refused, 0), rc;
 	int64_t fetched = 0;
+	const struct gdb_health_check_spec *hc = &spec->health_check;
+	char *ca_ref = hc->ca_name
+			       ? xasprintf("%s/%s/%s", hc->ca_from_secret ? "Secret" : "ConfigMap",
+					   hc->ca_name, hc->ca_key)
+			       : NULL;
+	/* A caBundleRef the spec changed (or added) is read now, not at the next refresh. */
+	int ca_changed = (!ca_ref != !s->ca_ref) || (ca_ref && strcmp(ca_ref, s->ca_ref));
 
-	if (s->creds_mono && base_now_mono_ms() - s->creds_mono < GDB_CREDS_TTL_MS && !refused) {
+	if (s->creds_mono && base_now_mono_ms() - s->creds_mono < GDB_CREDS_TTL_MS && !refused &&
+	    !ca_changed) {
+		free(ca_ref);
 		free(old_user);
 		base_free_secret(old_pw);
 		return 0;
 	}
+	free(s->ca_ref);
+	s->ca_ref = ca_ref;
 	free(s->creds_error);
 	s->creds_error = NULL;
 	if (spec->health_check.secret_name)
