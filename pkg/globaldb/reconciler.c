@@ -37,6 +37,7 @@
 #include "pkg/base/metrics.h"
 #include "pkg/base/timeutil.h"
 #include "pkg/globaldb/executor.h"
+#include "pkg/globaldb/cabundle.h"
 #include "pkg/globaldb/planner.h"
 #include "pkg/probe/prober.h"
 
@@ -57,7 +58,9 @@ struct key_state {
 	int64_t creds_mono;	  /* 0 = never fetched */
 	atomic_int creds_refused; /* a probe was refused for authentication: re-read them */
 	unsigned creds_gen;
-	char *creds_error; /* why there are none, NULL when there are */
+	char *creds_error;     /* why there are none, NULL when there are */
+	struct gdb_ca_file ca; /* spec.healthCheck.caBundleRef, read with the credentials */
+	char *ca_ref;	       /* the caBundleRef ca was read for ("kind/name/key"), NULL = none */
 	/* probe targets */
 	char base[TARGET_BASE_MAX + 1];
 	char *writer_region;
@@ -154,6 +157,7 @@ static struct key_state *state_get(struct gdb_reconciler *r, const char *key)
 	s = base_map_get(&r->state_by_key, key);
 	if (!s) {
 		s = xcalloc(1, sizeof(*s));
+		s->ca = (struct gdb_ca_file)GDB_CA_FILE_INIT;
 		s->key = xstrdup(key);
 		if (strlen(key) <= TARGET_BASE_MAX)
 			snprintf(s->base, sizeof(s->base), "%s", key);
@@ -249,6 +253,8 @@ static void state_free(struct key_state *s)
 	free(s->last_ecs_unreachable);
 	forget_creds(s);
 	free(s->creds_error);
+	gdb_ca_file_release(&s->ca);
+	free(s->ca_ref);
 	free(s->writer_region);
 	free(s->writer_sig);
 	for (size_t i = 0; i < GDB_MAX_REGIONS; i++) {
@@ -562,12 +568,23 @@ static int resolve_creds(struct gdb_reconciler *r, struct key_state *s, const ch
 	char *old_pw = s->password ? xstrdup(s->password) : NULL;
 	int refused = atomic_exchange(&s->creds_refused, 0), rc;
 	int64_t fetched = 0;
+	const struct gdb_health_check_spec *hc = &spec->health_check;
+	char *ca_ref = hc->ca_name
+			       ? xasprintf("%s/%s/%s", hc->ca_from_secret ? "Secret" : "ConfigMap",
+					   hc->ca_name, hc->ca_key)
+			       : NULL;
+	/* A caBundleRef the spec changed (or added) is read now, not at the next refresh. */
+	int ca_changed = (!ca_ref != !s->ca_ref) || (ca_ref && strcmp(ca_ref, s->ca_ref));
 
-	if (s->creds_mono && base_now_mono_ms() - s->creds_mono < GDB_CREDS_TTL_MS && !refused) {
+	if (s->creds_mono && base_now_mono_ms() - s->creds_mono < GDB_CREDS_TTL_MS && !refused &&
+	    !ca_changed) {
+		free(ca_ref);
 		free(old_user);
 		base_free_secret(old_pw);
 		return 0;
 	}
+	free(s->ca_ref);
+	s->ca_ref = ca_ref;
 	free(s->creds_error);
 	s->creds_error = NULL;
 	if (spec->health_check.secret_name)
@@ -577,6 +594,17 @@ static int resolve_creds(struct gdb_reconciler *r, struct key_state *s, const ch
 	else {
 		xsetf(&s->creds_error, "spec.healthCheck names no credentials");
 		rc = BASE_EINVAL;
+	}
+	if (rc == 0 && spec->health_check.ca_name) {
+		char *why = NULL;
+
+		rc = gdb_ca_file_load(r->o.kube, ns, &spec->health_check, &s->ca, &why);
+		if (rc < 0) {
+			free(s->creds_error);
+			s->creds_error = why;
+		}
+	} else if (rc == 0) {
+		gdb_ca_file_release(&s->ca);
 	}
 	if (rc == 0) {
 		/* As old as the shared Secret read: no copy is older than the TTL. */
@@ -650,6 +678,8 @@ static void fill_target(struct probe_target *t, const struct gdb_spec *spec,
 	t->user = s->user;
 	t->password = s->password;
 	t->sslmode = hc->ssl_mode;
+	t->allow_insecure_auth = hc->allow_insecure_password;
+	t->sslrootcert = s->ca.path[0] ? s->ca.path : NULL;
 	t->lag_source = lag_source;
 	t->policy.period_ms = (int64_t)hc->period_seconds * 1000;
 	t->policy.timeout_ms = (int64_t)hc->timeout_seconds * 1000;
@@ -659,8 +689,9 @@ static void fill_target(struct probe_target *t, const struct gdb_spec *spec,
 
 static char *signature(const struct probe_target *t, unsigned gen)
 {
-	return xasprintf("%s|%d|%s|%s|%s|%" PRId64 "|%" PRId64 "|%d|%d|%u", t->host, t->port,
+	return xasprintf("%s|%d|%s|%s|%d|%s|%s|%" PRId64 "|%" PRId64 "|%d|%d|%u", t->host, t->port,
 			 t->dbname ? t->dbname : "", t->sslmode ? t->sslmode : "",
+			 t->allow_insecure_auth, t->sslrootcert ? t->sslrootcert : "",
 			 t->lag_source ? t->lag_source : "", t->policy.period_ms,
 			 t->policy.timeout_ms, t->policy.failure_threshold,
 			 t->policy.success_threshold, gen);
@@ -765,9 +796,24 @@ static void sync_probes(struct gdb_reconciler *r, struct key_state *s, const str
 	}
 }
 
-static int health_of(enum probe_health h)
+/*
+ * A probe the database refused to log in, or that refused the server's way
+ * of logging in: a configuration problem (the password, the role, hba, the
+ * authentication policy), which says the server is up and answering. It is
+ * never evidence that a write failed.
+ */
+static int login_refused(const struct probe_verdict *v)
 {
-	return h == PROBE_HEALTHY ? 1 : h == PROBE_UNHEALTHY ? 0 : -1;
+	return v->health == PROBE_UNHEALTHY &&
+	       (v->last_error == PROBE_ERR_AUTH || v->last_error == PROBE_ERR_INSECURE_AUTH);
+}
+
+/* 1 healthy, 0 unhealthy, -1 unknown: not probed yet, or its login refused. */
+static int health_of(const struct probe_verdict *v)
+{
+	if (login_refused(v))
+		return -1;
+	return v->health == PROBE_HEALTHY ? 1 : v->health == PROBE_UNHEALTHY ? 0 : -1;
 }
 
 static void build_health(struct gdb_reconciler *r, const struct key_state *s,
@@ -789,7 +835,7 @@ static void build_health(struct gdb_reconciler *r, const struct key_state *s,
 		hr->reader_healthy = -1;
 		hr->lag_ms = -1;
 		if (have_w && s->writer_region && !strcmp(s->writer_region, region)) {
-			hr->writer_healthy = health_of(w.health);
+			hr->writer_healthy = health_of(&w);
 			hr->consecutive_failures = w.consecutive_failures;
 			hr->last_probe_ms = w.last_probe_unix_ms;
 			hr->heartbeat_ms = w.heartbeat_written_unix_ms;
@@ -800,7 +846,7 @@ static void build_health(struct gdb_reconciler *r, const struct key_state *s,
 		snprintf(name, sizeof(name), "%s/reader/%s", s->base, region);
 		if (probe_prober_get(r->prober, name, &v) < 0)
 			continue;
-		hr->reader_healthy = health_of(v.health);
+		hr->reader_healthy = health_of(&v);
 		hr->consecutive_failures = v.consecutive_failures;
 		hr->last_probe_ms = v.last_probe_unix_ms;
 		hr->lag_ms = v.lag_ms;
@@ -1298,6 +1344,50 @@ static int plan_changes(const struct gdb_status *status, const struct gdb_plan *
 }
 
 /* Observes AWS (answers up to max_age_ms old; 0 = fresh), points the probes, and plans. */
+/*
+ * Degraded=True, ProbeLoginRefused, while a probe's login is refused, unless
+ * the plan already reports another reason. The health the planner saw for
+ * that endpoint was unknown (health_of), so nothing was decided on it.
+ */
+static void report_refused_login(struct gdb_reconciler *r, const struct key_state *s,
+				 const struct gdb_spec *spec, struct gdb_plan *plan)
+{
+	char name[PROBE_NAME_MAX], msg[512];
+	struct probe_verdict v;
+	const char *where = NULL;
+
+	for (size_t i = 0; i <= spec->n_regions && !where; i++) {
+		if (i == 0)
+			snprintf(name, sizeof(name), "%s/writer", s->base);
+		else
+			snprintf(name, sizeof(name), "%s/reader/%s", s->base,
+				 spec->regions[i - 1].name);
+		if (probe_prober_get(r->prober, name, &v) == 0 && login_refused(&v))
+			where = i == 0 ? "the writer" : spec->regions[i - 1].name;
+	}
+	if (!where)
+		return;
+	for (size_t i = 0; i < plan->status.n_conditions; i++)
+		if (!strcmp(plan->status.conditions[i].type, "Degraded") &&
+		    plan->status.conditions[i].status == GDB_COND_TRUE)
+			return;
+	if (v.last_error == PROBE_ERR_INSECURE_AUTH)
+		snprintf(msg, sizeof(msg),
+			 "the probe of %s refused the server's login: it asked for a cleartext or "
+			 "MD5 password, for none, or for SCRAM without TLS channel binding; store "
+			 "the password as SCRAM and use TLS, or set "
+			 "spec.healthCheck.allowInsecurePassword; its health counts as unknown",
+			 where);
+	else
+		snprintf(msg, sizeof(msg),
+			 "the database refused the probe's login at %s (SQLSTATE %s): check the "
+			 "credentials, the role and pg_hba.conf; its health counts as unknown, "
+			 "never as a failed write",
+			 where, v.last_sqlstate[0] ? v.last_sqlstate : "none");
+	cond_set(&plan->status, "Degraded", GDB_COND_TRUE, "ProbeLoginRefused", msg,
+		 plan->status.observed_generation, base_now_real_ms());
+}
+
 static void observe_and_plan(struct gdb_reconciler *r, struct key_state *s,
 			     const struct gdb_spec *spec, const struct gdb_status *status,
 			     json_t *obj, int deleting, int64_t max_age_ms,
@@ -1312,6 +1402,7 @@ static void observe_and_plan(struct gdb_reconciler *r, struct key_state *s,
 			    ob);
 	build_health(r, s, spec, health);
 	gdb_plan(spec, status, &ob->obs, health, base_now_real_ms(), plan);
+	report_refused_login(r, s, spec, plan);
 }
 
 static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue)

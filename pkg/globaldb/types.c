@@ -353,12 +353,34 @@ static int decode_health(struct dctx *c, const json_t *o, struct gdb_health_chec
 	    (rc = get_str(c, o, "awsSecretsManagerSecretId", 0, &h->secrets_manager_secret_id)) <
 		    0 ||
 	    (rc = get_str(c, o, "sslMode", 0, &h->ssl_mode)) < 0 ||
-	    (rc = get_obj(c, o, "credentialsSecretRef", 0, &ref)) < 0)
+	    (rc = get_bool(c, o, "allowInsecurePassword", &h->allow_insecure_password)) < 0 ||
+	    (rc = get_obj(c, o, "caBundleRef", 0, &ref)) < 0)
+		return rc;
+	if (ref) {
+		char *kind = NULL;
+
+		old = push(c, "caBundleRef", -1);
+		if ((rc = get_str(c, ref, "kind", 0, &kind)) == 0 &&
+		    (rc = get_str(c, ref, "name", 1, &h->ca_name)) == 0)
+			rc = get_str(c, ref, "key", 0, &h->ca_key);
+		if (rc == 0 && kind && strcmp(kind, "ConfigMap") && strcmp(kind, "Secret"))
+			rc = fail(c, "kind", "must be ConfigMap or Secret");
+		h->ca_from_secret = kind && !strcmp(kind, "Secret");
+		free(kind);
+		pop(c, old);
+		if (rc < 0)
+			return rc;
+		if (!h->ca_key)
+			h->ca_key = xstrdup("ca.crt");
+	}
+	if ((rc = get_obj(c, o, "credentialsSecretRef", 0, &ref)) < 0)
 		return rc;
 	if (!h->database)
 		h->database = xstrdup("postgres");
 	if (!h->ssl_mode)
 		h->ssl_mode = xstrdup("require");
+	if (h->allow_insecure_password < 0)
+		h->allow_insecure_password = 0;
 	if (ref) {
 		old = push(c, "credentialsSecretRef", -1);
 		if ((rc = get_str(c, ref, "name", 1, &h->secret_name)) == 0 &&
@@ -567,6 +589,8 @@ void gdb_spec_release(struct gdb_spec *s)
 	free(s->health_check.password_key);
 	free(s->health_check.secrets_manager_secret_id);
 	free(s->health_check.ssl_mode);
+	free(s->health_check.ca_name);
+	free(s->health_check.ca_key);
 	free(s->dns.hosted_zone_id);
 	free(s->dns.writer_record_name);
 	free(s->dns.reader_record_name);

@@ -77,6 +77,20 @@ struct gdb_health_check_spec {
 	char *password_key;    /* default "password" when secret_name is set */
 	char *secrets_manager_secret_id;
 	char *ssl_mode; /* default "require" */
+	/*
+	 * 1: the probes may also answer cleartext and MD5 password requests, log
+	 * in where the server asks for no password, and run without TLS. Default
+	 * 0: SCRAM-SHA-256 bound to the TLS session (channel_binding=require).
+	 */
+	int allow_insecure_password;
+	/*
+	 * caBundleRef: the PEM CA bundle the server certificates are checked
+	 * against, a key of a ConfigMap or a Secret in the object's namespace.
+	 * NULL ca_name = none.
+	 */
+	int ca_from_secret; /* caBundleRef.kind: 0 ConfigMap (default), 1 Secret */
+	char *ca_name;	    /* caBundleRef.name */
+	char *ca_key;	    /* caBundleRef.key, default "ca.crt" */
 };
 
 struct gdb_failover_spec {

@@ -311,6 +311,23 @@ int gdb_spec_validate(const struct gdb_spec *s, char *err, size_t errlen)
 		return bad(err, errlen, "spec.healthCheck.database: not a database name");
 	if (!one_of(h->ssl_mode, ssl_modes, 6))
 		return bad(err, errlen, "spec.healthCheck.sslMode: not a libpq sslmode");
+	if (!strncmp(h->ssl_mode, "verify-", 7) && !h->ca_name)
+		return bad(err, errlen,
+			   "spec.healthCheck.caBundleRef: %s needs the CA bundle to check the "
+			   "server's certificate against (the image has no trust store for "
+			   "PostgreSQL; RDS's CAs are not publicly trusted)",
+			   h->ssl_mode);
+	if (h->ca_name && !valid_dns(h->ca_name, 253, 1, 0))
+		return bad(err, errlen, "spec.healthCheck.caBundleRef.name: invalid");
+	if (h->ca_key && !valid_charset(h->ca_key, "-._", 253))
+		return bad(err, errlen, "spec.healthCheck.caBundleRef.key: invalid");
+	if ((!strcmp(h->ssl_mode, "disable") || !strcmp(h->ssl_mode, "allow")) &&
+	    !h->allow_insecure_password)
+		return bad(err, errlen,
+			   "spec.healthCheck.sslMode: %s sends the probe's login without TLS, "
+			   "where anyone on the path can read it or answer for the database; set "
+			   "spec.healthCheck.allowInsecurePassword: true to accept that",
+			   h->ssl_mode);
 
 	if (s->failover.max_data_loss_seconds < 0 || s->failover.max_data_loss_seconds > 3600)
 		return bad(err, errlen, "spec.failover.maxDataLossSeconds: must be 0 to 3600");

@@ -57,3 +57,17 @@ const char *probe_health_name(enum probe_health h)
 		return "unknown";
 	}
 }
+
+int64_t probe_statement_timeout_ms(int64_t timeout_ms)
+{
+	int64_t v = timeout_ms * 4 / 5;
+
+	return v >= 1 ? v : 1;
+}
+
+int64_t probe_lock_timeout_ms(int64_t timeout_ms)
+{
+	int64_t v = timeout_ms / 2;
+
+	return v >= 1 ? v : 1;
+}

@@ -55,6 +55,15 @@ int probe_policy_validate(const struct probe_policy *p);
  */
 int probe_policy_record(const struct probe_policy *p, struct probe_state *st, int ok);
 
+/*
+ * The server-side limits a probe's session runs under (sent at connect as
+ * statement_timeout and lock_timeout), from the probe's timeout: below it, so
+ * that a statement the probe abandoned at its deadline ends on the server as
+ * well. statement: 80 %, lock: 50 %, each at least 1 ms.
+ */
+int64_t probe_statement_timeout_ms(int64_t timeout_ms);
+int64_t probe_lock_timeout_ms(int64_t timeout_ms);
+
 /* "unknown", "healthy", "unhealthy". */
 const char *probe_health_name(enum probe_health h);
 

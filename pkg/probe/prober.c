@@ -3,17 +3,16 @@
  *
  * Each target is a small state machine: IDLE until its next probe is due;
  * RESOLVING while the resolver pool looks up its host; CONNECTING through
- * pgw_connect_poll (pgwire.h, our own PostgreSQL protocol client); SETUP
- * while the writer's CREATE TABLE IF NOT EXISTS runs on a fresh connection; QUERY while the probe
- * statement runs. Each pass starts due probes, fails the ones past their deadline, computes the
+ * libpq's PQconnectPoll; SETUP while the writer's CREATE TABLE IF NOT EXISTS
+ * runs on a fresh connection; QUERY while the probe statement runs. Each pass starts due probes, fails the ones past their deadline, computes the
  * poll timeout from the earliest due time or deadline, polls, and advances the sockets that are
  * ready, for at most PASS_BUDGET_MS before checking deadlines again.
  *
  * Only probes in flight put their socket in the poll set: idle connections
- * are checked (pgw_idle_ok) when the next probe starts, so an idle target
+ * are checked (PQconsumeInput) when the next probe starts, so an idle target
  * costs nothing between probes.
  *
- * Locking: connection calls never run under the prober lock (a SCRAM exchange
+ * Locking: libpq calls never run under the prober lock (a SCRAM exchange
  * spends milliseconds deriving keys), so readers of the verdict table wait
  * only for a copy. Other threads never touch a target's connection or
  * configuration: probe_prober_set queues new targets in `incoming` and new
@@ -27,7 +26,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -42,8 +43,9 @@
 #include "pkg/base/metrics.h"
 #include "pkg/base/timeutil.h"
 #include "pkg/probe/heartbeat.h"
-#include "pkg/probe/pgwire.h"
 #include "pkg/probe/resolve.h"
+#include "pkg/probe/scram.h"
+#include <sys/socket.h>
 
 #define DEFAULT_TABLE "globaldb_heartbeat"
 #define DEFAULT_HEARTBEAT_ID "globaldb-controller"
@@ -65,6 +67,7 @@ struct config {
 	char *host, *dbname, *user, *password, *sslmode, *sslrootcert;
 	char *table, *heartbeat_id, *statement, *lag_source;
 	int port;
+	int allow_insecure_auth;
 	enum probe_kind kind;
 	struct probe_policy policy;
 };
@@ -99,7 +102,7 @@ struct target {
 	struct probe_resolve_req *rq;
 	char *slot_key; /* "host:port" while holding a connection slot */
 	int in_fifo;	/* listed in the prober's slot queue */
-	struct pgw_conn *conn;
+	PGconn *conn;
 	int conn_ready;	 /* connected: reusable for the next probe */
 	int table_ready; /* writer: the heartbeat table exists on this connection */
 	short events;	 /* what the socket waits for */
@@ -220,6 +223,8 @@ const char *probe_error_name(enum probe_error e)
 		return "timeout";
 	case PROBE_ERR_UNAVAILABLE:
 		return "unavailable";
+	case PROBE_ERR_INSECURE_AUTH:
+		return "insecure_auth";
 	case PROBE_ERR_READ_ONLY:
 		return "read_only";
 	case PROBE_ERR_QUERY:
@@ -290,6 +295,13 @@ static int validate(const struct probe_target *t)
 		return BASE_EINVAL;
 	if (t->sslmode && !valid_sslmode(t->sslmode))
 		return BASE_EINVAL;
+	/*
+	 * disable and allow start without TLS, where channel binding cannot
+	 * work: only where insecure authentication is allowed.
+	 */
+	if (t->sslmode && (!strcmp(t->sslmode, "disable") || !strcmp(t->sslmode, "allow")) &&
+	    !t->allow_insecure_auth)
+		return BASE_EINVAL;
 	if (t->heartbeat_table && !valid_identifier(t->heartbeat_table))
 		return BASE_EINVAL;
 	if (t->kind == PROBE_READER && t->writer_statement)
@@ -323,6 +335,7 @@ static void config_init(struct config *c, const struct probe_target *t)
 {
 	c->kind = t->kind;
 	c->port = t->port;
+	c->allow_insecure_auth = !!t->allow_insecure_auth;
 	c->policy = t->policy;
 	c->host = xstrdup(t->host);
 	c->dbname = dup_or(t->dbname, "postgres");
@@ -378,7 +391,8 @@ static int connection_differs(const struct config *a, const struct config *b)
 	       str_differs(a->user, b->user) || str_differs(a->password, b->password) ||
 	       str_differs(a->dbname, b->dbname) || str_differs(a->sslmode, b->sslmode) ||
 	       str_differs(a->sslrootcert, b->sslrootcert) || str_differs(a->table, b->table) ||
-	       str_differs(a->statement, b->statement) || a->kind != b->kind;
+	       str_differs(a->statement, b->statement) || a->kind != b->kind ||
+	       a->allow_insecure_auth != b->allow_insecure_auth;
 }
 
 /* True when going from a to b makes the heartbeat history meaningless. */
@@ -477,7 +491,7 @@ static void fifo_forget(struct probe_prober *p, struct target *t)
 static void close_conn(struct target *t)
 {
 	if (t->conn) {
-		pgw_close(t->conn);
+		PQfinish(t->conn);
 		t->conn = NULL;
 	}
 	t->conn_ready = 0;
@@ -550,6 +564,8 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 	slot_release(p, t);
 	/* A transport failure or timeout leaves the connection unusable or suspect. */
 	if (!ok && err != PROBE_ERR_READ_ONLY && err != PROBE_ERR_QUERY)
+		close_conn(t);
+	if (t->conn && PQstatus(t->conn) != CONNECTION_OK)
 		close_conn(t);
 
 	p->pstats.probes++;
@@ -637,32 +653,65 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 		t->next_due_ms = now;
 }
 
-/* Why a connection attempt failed, from what the server or the handshake said. */
-static enum probe_error classify_connect(const struct pgw_conn *conn)
+/*
+ * The SQLSTATE of the server's refusal, from libpq's message: connections ask
+ * for PQERRORS_SQLSTATE, so a server's error reads "FATAL:  28P01". Only the
+ * code is kept: the rest of the text can carry host and user names.
+ */
+static void message_sqlstate(const char *m, char out[6])
 {
-	switch (conn ? pgw_failure(conn) : PGW_FAIL_CONNECT) {
-	case PGW_FAIL_TLS:
-		return PROBE_ERR_TLS;
-	case PGW_FAIL_AUTH:
-		return PROBE_ERR_AUTH;
-	case PGW_FAIL_UNAVAILABLE:
-	case PGW_FAIL_SERVER: /* it could not start a session (a fork failure) */
-		return PROBE_ERR_UNAVAILABLE;
-	default:
+	const char *q, *c;
+	int i;
+
+	out[0] = '\0';
+	for (q = strstr(m, ":  "); q; q = strstr(q + 1, ":  ")) {
+		c = q + 3;
+		for (i = 0; i < 5 && ((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'A' && c[i] <= 'Z'));
+		     i++)
+			;
+		if (i == 5 && (c[5] == '\0' || c[5] == '\n' || c[5] == ':')) {
+			memcpy(out, c, 5);
+			out[5] = '\0';
+			return;
+		}
+	}
+}
+
+/*
+ * Why a connection attempt failed. The server's SQLSTATE when it refused the
+ * session; otherwise libpq's own message (English: it is built without NLS).
+ */
+static enum probe_error classify_connect(PGconn *conn, char state[6])
+{
+	const char *m = conn ? PQerrorMessage(conn) : "";
+
+	message_sqlstate(m, state);
+	if (state[0]) {
+		if (!strncmp(state, "28", 2) || !strcmp(state, "42501") || !strcmp(state, "3D000"))
+			return PROBE_ERR_AUTH;
+		if (!strncmp(state, "57P", 3) || !strncmp(state, "53", 2) ||
+		    !strncmp(state, "08", 2))
+			return PROBE_ERR_UNAVAILABLE;
 		return PROBE_ERR_CONNECT;
 	}
+	/* channel_binding=require refused what the server offered (policy.h of the probes). */
+	if (strstr(m, "channel binding"))
+		return PROBE_ERR_INSECURE_AUTH;
+	if (strstr(m, "SSL") || strstr(m, "certificate") || strstr(m, "TLS"))
+		return PROBE_ERR_TLS;
+	if (strstr(m, "SCRAM") || strstr(m, "password") || strstr(m, "authentication"))
+		return PROBE_ERR_AUTH;
+	return PROBE_ERR_CONNECT;
 }
 
 /* A failed connection attempt: its class, and the SQLSTATE of the server's refusal if any. */
 static void connect_failed(struct probe_prober *p, struct target *t)
 {
-	char state[6] = "";
+	char state[6];
+	enum probe_error e = classify_connect(t->conn, state);
 
-	if (t->conn)
-		snprintf(state, sizeof(state), "%s", pgw_sqlstate(t->conn));
-	finish(p, t, 0, classify_connect(t->conn), state[0] ? state : NULL);
+	finish(p, t, 0, e, state[0] ? state : NULL);
 }
-
 static enum probe_error classify_sqlstate(const char *s)
 {
 	if (!s)
@@ -676,12 +725,10 @@ static enum probe_error classify_sqlstate(const char *s)
 	return PROBE_ERR_QUERY;
 }
 
-static void exchange(struct probe_prober *p, struct target *t);
-
-/* What the socket waits for after an exchange step; 0 when it failed or ended. */
-static short want_events(enum pgw_io io)
+static void quiet_notices(void *arg, const char *message)
 {
-	return io == PGW_WANT_WRITE ? (POLLIN | POLLOUT) : io == PGW_WANT_READ ? POLLIN : 0;
+	(void)arg;
+	(void)message;
 }
 
 static void send_statement(struct probe_prober *p, struct target *t, enum phase ph)
@@ -692,31 +739,34 @@ static void send_statement(struct probe_prober *p, struct target *t, enum phase 
 
 	t->phase = ph;
 	if (ph == PH_SETUP) {
-		rc = pgw_send(t->conn, heartbeat_sql(&t->c, ph, sql), 0, NULL);
+		rc = PQsendQuery(t->conn, heartbeat_sql(&t->c, ph, sql));
 	} else if (t->c.statement) {
-		rc = pgw_send(t->conn, t->c.statement, 0, NULL);
+		rc = PQsendQuery(t->conn, t->c.statement);
 	} else if (t->c.kind == PROBE_READER) {
 		params[0] = t->c.heartbeat_id;
-		rc = pgw_send(t->conn, heartbeat_sql(&t->c, ph, sql), 1, params);
+		rc = PQsendQueryParams(t->conn, heartbeat_sql(&t->c, ph, sql), 1, NULL, params,
+				       NULL, NULL, 0);
 	} else {
 		t->sent_ms = base_now_mono_ms();
 		t->sent_real_ms = base_now_real_ms();
 		snprintf(ms, sizeof(ms), "%" PRId64, t->sent_real_ms);
 		params[0] = t->c.heartbeat_id;
 		params[1] = ms;
-		rc = pgw_send(t->conn, heartbeat_sql(&t->c, ph, sql), 2, params);
+		rc = PQsendQueryParams(t->conn, heartbeat_sql(&t->c, ph, sql), 2, NULL, params,
+				       NULL, NULL, 0);
 	}
 	if (ph == PH_QUERY && (t->c.statement || t->c.kind == PROBE_READER))
 		t->sent_ms = base_now_mono_ms();
-	if (rc < 0) {
+	if (!rc) {
 		finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
 		return;
 	}
-	/*
-	 * pgw_send only queues: the first poll writes, and reads what is there.
-	 * On loopback the whole answer can be there already.
-	 */
-	exchange(p, t);
+	/* Non-blocking: what the socket did not take is written when it can. */
+	rc = PQflush(t->conn);
+	if (rc < 0)
+		finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
+	else
+		t->events = rc ? (POLLIN | POLLOUT) : POLLIN;
 }
 
 /* Sends the next statement on an established connection. */
@@ -730,25 +780,54 @@ static void send_next(struct probe_prober *p, struct target *t)
 
 static void begin_connect(struct probe_prober *p, struct target *t, const char *addr)
 {
-	struct pgw_options o = {
-		.host = t->c.host,
-		.hostaddr = addr,
-		.port = t->c.port,
-		.dbname = t->c.dbname,
-		.user = t->c.user,
-		.password = t->c.password,
-		.sslmode = t->c.sslmode,
-		.sslrootcert = t->c.sslrootcert,
-		.application_name = p->application_name,
-	};
+	const char *keys[16], *vals[16];
+	char port[8], options[96];
+	int64_t timeout = t->c.policy.timeout_ms;
+	int n = 0;
 
 	close_conn(t);
+	snprintf(port, sizeof(port), "%d", t->c.port);
+	/*
+	 * Server-side limits below the probe's deadline: a statement the probe
+	 * gave up on (a heartbeat write queued behind the row lock) ends on the
+	 * server too, instead of piling up behind the next ones.
+	 */
+	snprintf(options, sizeof(options),
+		 "-c statement_timeout=%" PRId64 " -c lock_timeout=%" PRId64,
+		 probe_statement_timeout_ms(timeout), probe_lock_timeout_ms(timeout));
+	keys[n] = "host", vals[n++] = t->c.host;
+	keys[n] = "hostaddr", vals[n++] = addr;
+	keys[n] = "port", vals[n++] = port;
+	keys[n] = "dbname", vals[n++] = t->c.dbname;
+	keys[n] = "user", vals[n++] = t->c.user;
+	if (t->c.password)
+		keys[n] = "password", vals[n++] = t->c.password;
+	keys[n] = "sslmode", vals[n++] = t->c.sslmode;
+	if (t->c.sslrootcert)
+		keys[n] = "sslrootcert", vals[n++] = t->c.sslrootcert;
+	/*
+	 * The authentication policy (prober.h): SCRAM-SHA-256-PLUS only, bound to
+	 * the TLS session, unless insecure authentication was allowed. libpq then
+	 * refuses a cleartext or MD5 request, a server that skips authentication,
+	 * and a connection without TLS, before anything is sent.
+	 */
+	keys[n] = "channel_binding", vals[n++] = t->c.allow_insecure_auth ? "prefer" : "require";
+	keys[n] = "application_name", vals[n++] = p->application_name;
+	keys[n] = "options", vals[n++] = options;
+	/* GSSAPI negotiation would read Kerberos state on this thread; probes never use it. */
+	keys[n] = "gssencmode", vals[n++] = "disable";
+	keys[n] = NULL, vals[n] = NULL;
+
 	p->pstats.connects++;
-	if (pgw_connect_start(&o, &t->conn) < 0) {
-		t->conn = NULL;
-		finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
+	/* expand_dbname = 0: a dbname is a name, never a connection string. */
+	t->conn = PQconnectStartParams(keys, vals, 0);
+	if (!t->conn || PQstatus(t->conn) == CONNECTION_BAD) {
+		connect_failed(p, t);
 		return;
 	}
+	PQsetNoticeProcessor(t->conn, quiet_notices, NULL);
+	/* A server's refusal then reads "FATAL:  28P01", which classify_connect takes apart. */
+	PQsetErrorVerbosity(t->conn, PQERRORS_SQLSTATE);
 	t->phase = PH_CONNECTING;
 	t->events = POLLOUT;
 }
@@ -793,7 +872,8 @@ static void start_probe(struct probe_prober *p, struct target *t, int64_t now)
 	t->got_row = 0;
 
 	/* An idle connection the server closed is replaced, not blamed. */
-	if (t->conn_ready && !pgw_idle_ok(t->conn))
+	if (t->conn_ready && (!PQconsumeInput(t->conn) || PQstatus(t->conn) != CONNECTION_OK ||
+			      PQtransactionStatus(t->conn) != PQTRANS_IDLE))
 		close_conn(t);
 	if (t->conn_ready) {
 		send_next(p, t);
@@ -807,32 +887,40 @@ static void start_probe(struct probe_prober *p, struct target *t, int64_t now)
 	connect_with_slot(p, t);
 }
 
-/* Takes what the finished exchange returned: the probe's row, or its first error. */
-static void take_result(struct target *t)
+/* Takes one result of the statement: the probe's row, or its first error. */
+static void take_result(struct target *t, PGresult *r)
 {
-	const struct pgw_result *r = pgw_result(t->conn);
+	ExecStatusType st = PQresultStatus(r);
+	const char *state;
 	char *end;
 
-	if (r->failed) {
-		t->failed = 1;
-		snprintf(t->sqlstate, sizeof(t->sqlstate), "%s", r->sqlstate);
-		t->err = classify_sqlstate(t->sqlstate[0] ? t->sqlstate : NULL);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_EMPTY_QUERY) {
+		if (t->phase != PH_QUERY || t->c.statement || PQntuples(r) < 1 ||
+		    PQnfields(r) < 1 || PQgetisnull(r, 0, 0))
+			return;
+		errno = 0;
+		t->row_seq = strtoll(PQgetvalue(r, 0, 0), &end, 10);
+		if (errno || *end)
+			return;
+		t->row_written_ms = 0;
+		if (PQnfields(r) >= 2 && !PQgetisnull(r, 0, 1)) {
+			t->row_written_ms = strtoll(PQgetvalue(r, 0, 1), &end, 10);
+			if (*end)
+				t->row_written_ms = 0;
+		}
+		t->got_row = 1;
 		return;
 	}
-	if (t->phase != PH_QUERY || t->c.statement || r->ntuples < 1 || r->nfields < 1 ||
-	    !r->value[0])
-		return;
-	errno = 0;
-	t->row_seq = strtoll(r->value[0], &end, 10);
-	if (errno || *end)
-		return;
-	t->row_written_ms = 0;
-	if (r->nfields >= 2 && r->value[1]) {
-		t->row_written_ms = strtoll(r->value[1], &end, 10);
-		if (*end)
-			t->row_written_ms = 0;
-	}
-	t->got_row = 1;
+	if (t->failed)
+		return; /* the first error explains the failure */
+	t->failed = 1;
+	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (st == PGRES_FATAL_ERROR && state && strlen(state) == 5)
+		snprintf(t->sqlstate, sizeof(t->sqlstate), "%s", state);
+	t->err = st == PGRES_FATAL_ERROR ? classify_sqlstate(t->sqlstate[0] ? t->sqlstate : NULL)
+					 : PROBE_ERR_QUERY;
+	if (st == PGRES_BAD_RESPONSE)
+		t->err = PROBE_ERR_CONNECT;
 }
 
 /* The statement's results are all in. */
@@ -847,6 +935,8 @@ static void complete(struct probe_prober *p, struct target *t)
 	    (!strcmp(t->sqlstate, "23505") || !strcmp(t->sqlstate, "42P07")))
 		t->failed = 0;
 	if (t->failed) {
+		if (PQstatus(t->conn) != CONNECTION_OK && t->err == PROBE_ERR_QUERY)
+			t->err = PROBE_ERR_CONNECT;
 		if (!strcmp(t->sqlstate, "42P01")) {
 			/* No heartbeat table: a reader is up but has nothing to measure (yet). */
 			if (t->c.kind == PROBE_READER) {
@@ -866,54 +956,122 @@ static void complete(struct probe_prober *p, struct target *t)
 	finish(p, t, 1, PROBE_ERR_NONE, NULL);
 }
 
-static void advance(struct probe_prober *p, struct target *t)
+/*
+ * An idle TLS connection keeps OpenSSL's read and write record buffers (some
+ * 34 KB) unless told to free them whenever they are empty.
+ */
+static void release_tls_buffers(PGconn *conn)
 {
-	enum pgw_io io;
+	SSL *ssl = PQsslStruct(conn, "OpenSSL");
+
+	if (ssl)
+		SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+}
+
+/*
+ * While the server's authentication messages are awaited: what libpq will
+ * read next, checked against the SCRAM iteration cap before libpq sees it
+ * (scram.h). The bytes stay where they are: MSG_PEEK on the socket, SSL_peek
+ * over TLS (OpenSSL keeps the record for libpq's SSL_read).
+ */
+static enum probe_scram_verdict scram_guard(PGconn *conn)
+{
+	unsigned char buf[PROBE_SCRAM_PEEK];
+	SSL *ssl = PQsslStruct(conn, "OpenSSL");
+	int n;
+
+	if (ssl) {
+		n = SSL_peek(ssl, buf, sizeof(buf));
+		if (n <= 0)
+			return SSL_get_error(ssl, n) == SSL_ERROR_WANT_READ ? PROBE_SCRAM_WAIT
+									    : PROBE_SCRAM_OK;
+	} else {
+		n = (int)recv(PQsocket(conn), buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return PROBE_SCRAM_WAIT;
+		if (n <= 0)
+			return PROBE_SCRAM_OK; /* end of stream or an error: libpq reports it */
+	}
+	return probe_scram_check(buf, (size_t)n, PROBE_SCRAM_MAX_ITERATIONS);
+}
+
+/*
+ * Moves one probe on after poll(2) said its socket is ready. One call reads
+ * at most what libpq takes in one go (its input buffer) and handles only
+ * that, so a server that floods the connection costs each pass a bounded
+ * amount of work; the rest waits in the socket for the next pass.
+ */
+static void advance(struct probe_prober *p, struct target *t, short revents)
+{
+	PostgresPollingStatusType ps;
+	PGresult *r;
+	int rc, i;
 
 	if (t->phase == PH_CONNECTING) {
-		io = pgw_connect_poll(t->conn);
-		if (io == PGW_DONE) {
+		if (PQstatus(t->conn) == CONNECTION_AWAITING_RESPONSE) {
+			enum probe_scram_verdict g = scram_guard(t->conn);
+
+			if (g == PROBE_SCRAM_WAIT) {
+				t->events = POLLIN;
+				return;
+			}
+			if (g == PROBE_SCRAM_REFUSE) {
+				finish(p, t, 0, PROBE_ERR_INSECURE_AUTH, NULL);
+				return;
+			}
+		}
+		ps = PQconnectPoll(t->conn);
+		if (ps == PGRES_POLLING_READING) {
+			t->events = POLLIN;
+		} else if (ps == PGRES_POLLING_WRITING) {
+			t->events = POLLOUT;
+		} else if (ps == PGRES_POLLING_OK) {
+			if (PQsetnonblocking(t->conn, 1) != 0) {
+				finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
+				return;
+			}
+			release_tls_buffers(t->conn);
 			t->conn_ready = 1;
 			slot_release(p, t);
 			send_next(p, t);
-		} else if (io == PGW_FAILED) {
-			connect_failed(p, t);
 		} else {
-			t->events = want_events(io);
+			connect_failed(p, t);
 		}
 		return;
 	}
-	exchange(p, t);
-}
-
-/* Moves the statement's exchange on: writes, reads, and takes the result when it is all in. */
-static void exchange(struct probe_prober *p, struct target *t)
-{
-	enum pgw_io io = pgw_query_poll(t->conn);
-
-	if (io == PGW_FAILED) {
+	if (revents & POLLOUT) {
+		rc = PQflush(t->conn);
+		if (rc < 0) {
+			finish(p, t, 0, PROBE_ERR_CONNECT, NULL);
+			return;
+		}
+		t->events = rc ? (POLLIN | POLLOUT) : POLLIN;
+	}
+	if ((revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(t->conn)) {
 		/*
-		 * Torn or malformed: the connection goes. A server that said why
-		 * before it hung up (57P01, an administrator's or a failover's
-		 * shutdown) is believed.
+		 * The server hung up. One that said why first (57P01: an
+		 * administrator's or a failover's shutdown) is believed: what it
+		 * sent is still in libpq's buffer.
 		 */
-		const struct pgw_result *r = pgw_result(t->conn);
-		enum probe_error e = PROBE_ERR_CONNECT;
-
-		if (r->failed && r->sqlstate[0]) {
-			snprintf(t->sqlstate, sizeof(t->sqlstate), "%s", r->sqlstate);
-			e = classify_sqlstate(t->sqlstate);
+		for (i = 0; i < 4 && (r = PQgetResult(t->conn)); i++) {
+			take_result(t, r);
+			PQclear(r);
 		}
-		close_conn(t);
-		finish(p, t, 0, e, t->sqlstate[0] ? t->sqlstate : NULL);
+		if (t->failed && t->err == PROBE_ERR_QUERY)
+			t->err = PROBE_ERR_CONNECT;
+		finish(p, t, 0, t->failed ? t->err : PROBE_ERR_CONNECT,
+		       t->failed && t->sqlstate[0] ? t->sqlstate : NULL);
 		return;
 	}
-	if (io != PGW_DONE) {
-		t->events = want_events(io);
-		return;
+	while (!PQisBusy(t->conn)) {
+		r = PQgetResult(t->conn);
+		if (!r) {
+			complete(p, t);
+			return;
+		}
+		take_result(t, r);
+		PQclear(r);
 	}
-	take_result(t);
-	complete(p, t);
 }
 
 static void expire(struct probe_prober *p, struct target *t)
@@ -1204,9 +1362,8 @@ static void *run(void *arg)
 			i++;
 			if (t->deadline_ms < next)
 				next = t->deadline_ms;
-			fd = t->phase == PH_RESOLVING || t->phase == PH_QUEUED
-				     ? -1
-				     : pgw_socket(t->conn);
+			fd = t->phase == PH_RESOLVING || t->phase == PH_QUEUED ? -1
+									       : PQsocket(t->conn);
 			if (fd >= 0)
 				add_pollfd(p, &n, fd, t->events, t);
 		}
@@ -1235,12 +1392,11 @@ static void *run(void *arg)
 
 			i = 1 + (k + j) % (n - 1);
 			t = p->pfd_targets[i];
-			if (!p->pfds[i].revents || !t->conn ||
-			    pgw_socket(t->conn) != p->pfds[i].fd ||
+			if (!p->pfds[i].revents || !t->conn || PQsocket(t->conn) != p->pfds[i].fd ||
 			    (t->phase != PH_CONNECTING && t->phase != PH_SETUP &&
 			     t->phase != PH_QUERY))
 				continue;
-			advance(p, t);
+			advance(p, t, p->pfds[i].revents);
 			if (base_now_mono_ms() - pass_start >= PASS_BUDGET_MS)
 				break;
 		}

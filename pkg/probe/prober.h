@@ -43,9 +43,20 @@
  * server closed (restart, failover) is noticed when the next probe starts and replaced within that
  * probe.
  *
- * TLS: sslmode defaults to "require"; "verify-full" with sslrootcert (a CA
- * bundle path) checks the server's certificate and name. Anything weaker than
- * "require" must be asked for explicitly.
+ * TLS and logins: sslmode defaults to "require"; "verify-full" with
+ * sslrootcert (a CA bundle path) checks the server's certificate and name.
+ * Unless allow_insecure_auth, every connection asks libpq for
+ * channel_binding=require: SCRAM-SHA-256-PLUS bound to the TLS session is
+ * the only login answered, so a host on the path that asks for a cleartext or
+ * MD5 password, or for none, gets nothing and cannot pass for the server
+ * (the probe fails with PROBE_ERR_INSECURE_AUTH); and sslmode disable and
+ * allow, which start without TLS, are refused by probe_prober_set. With
+ * allow_insecure_auth, libpq's defaults apply (channel_binding=prefer).
+ * Either way a SCRAM iteration count above PROBE_SCRAM_MAX_ITERATIONS is
+ * refused before libpq derives the key on this thread (scram.h).
+ *
+ * Each session runs with statement_timeout and lock_timeout below the probe's
+ * timeout (policy.h), sent in the startup packet.
  *
  * Verdicts. Each result runs through the target's policy (policy.h). When the
  * health verdict changes, when a run of failures begins or ends (long before
@@ -98,17 +109,21 @@ enum probe_kind {
 /* Why the last failed probe failed. */
 enum probe_error {
 	PROBE_ERR_NONE = 0,
-	PROBE_ERR_RESOLVE,     /* the host name did not resolve, or not before the deadline */
-	PROBE_ERR_CONNECT,     /* refused, reset, unreachable, or the server closed the session */
-	PROBE_ERR_TLS,	       /* TLS handshake or certificate verification failed */
-	PROBE_ERR_AUTH,	       /* the server refused the session: password, role, database, hba */
-	PROBE_ERR_TIMEOUT,     /* the deadline passed: server or network silent */
-	PROBE_ERR_UNAVAILABLE, /* starting up, shutting down, too many connections */
-	PROBE_ERR_READ_ONLY,   /* the writer probe reached a read-only server */
-	PROBE_ERR_QUERY,       /* any other SQL error */
+	PROBE_ERR_RESOLVE,	 /* the host name did not resolve, or not before the deadline */
+	PROBE_ERR_CONNECT,	 /* refused, reset, unreachable, or the server closed the session */
+	PROBE_ERR_TLS,		 /* TLS handshake or certificate verification failed */
+	PROBE_ERR_AUTH,		 /* the server refused the session: password, role, database, hba */
+	PROBE_ERR_TIMEOUT,	 /* the deadline passed: server or network silent */
+	PROBE_ERR_UNAVAILABLE,	 /* starting up, shutting down, too many connections */
+	PROBE_ERR_READ_ONLY,	 /* the writer probe reached a read-only server */
+	PROBE_ERR_QUERY,	 /* any other SQL error */
+	PROBE_ERR_INSECURE_AUTH, /* the server asked for authentication the policy refuses */
 };
 
-/* "none", "resolve", "connect", "tls", "auth", "timeout", "unavailable", "read_only", "query". */
+/*
+ * "none", "resolve", "connect", "tls", "auth", "timeout", "unavailable",
+ * "read_only", "query", "insecure_auth".
+ */
 const char *probe_error_name(enum probe_error e);
 
 /* A target's configuration. Every string is copied by probe_prober_set. */
@@ -121,7 +136,8 @@ struct probe_target {
 	const char *user;	      /* required */
 	const char *password;	      /* NULL = none */
 	const char *sslmode;	      /* NULL = "require" */
-	const char *sslrootcert;      /* CA bundle for verify-ca/verify-full, or NULL */
+	const char *sslrootcert;      /* CA bundle file for verify-ca/verify-full, or NULL */
+	int allow_insecure_auth;      /* 1: also cleartext, MD5, trust, and no TLS (below) */
 	const char *heartbeat_table;  /* NULL = "globaldb_heartbeat"; [a-z_][a-z0-9_]{0,62} */
 	const char *heartbeat_id;     /* row key, NULL = "globaldb-controller" */
 	const char *writer_statement; /* writer: run this instead of the heartbeat, or NULL */

@@ -501,7 +501,9 @@ class World:
                 "timeoutSeconds": 1,
                 "failureThreshold": 3,
                 "credentialsSecretRef": {"name": "pg-probe"},
+                # The test servers speak plain TCP.
                 "sslMode": "disable",
+                "allowInsecurePassword": True,
             },
             "failover": {
                 "mode": "Automatic",

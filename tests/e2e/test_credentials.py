@@ -91,3 +91,82 @@ def test_rotated_password_is_picked_up_without_a_failover(world, controller, emu
     assert not moved, f"a rotated password caused {moved}"
     assert "first-secret-1" not in controller.log_text()
     assert "second-secret-2" not in controller.log_text()
+
+
+def test_a_wrong_password_is_a_configuration_error_never_a_failover(
+    world, controller, emulator, kubectl
+):
+    # confirmation None trusts the probes alone: were a refused login counted
+    # as a failed write, the writer would be failed over within a threshold.
+    user = world.servers["east-w"].superuser
+    kubectl(
+        "-n",
+        world.ns,
+        "create",
+        "secret",
+        "generic",
+        "pg-wrong",
+        f"--from-literal=username={user}",
+        "--from-literal=password=wrong-password-3",
+    )
+    since = max((c["seq"] for c in emulator.calls()), default=0)
+    refused = auth_failures(controller)
+    world.kubectl.apply(
+        world.gdb_manifest(
+            healthCheck={"credentialsSecretRef": {"name": "pg-wrong"}},
+            failover={"confirmation": "None"},
+        )
+    )
+    c = world.wait_condition("Degraded", "True", "ProbeLoginRefused", timeout=90)
+    assert "28P01" in c["message"], c
+    assert "wrong-password-3" not in c["message"]
+    # Two failure thresholds (3) of refused logins, and still nothing moved.
+    wait_for(
+        lambda: auth_failures(controller) >= refused + 6,
+        timeout=60,
+        what="two failure thresholds of refused logins",
+    )
+    assert world.condition("PrimaryHealthy")["status"] != "False", world.condition("PrimaryHealthy")
+    moved = [c for c in emulator.calls() if c["seq"] > since and c["action"] in MOVERS]
+    assert not moved, f"a wrong password caused {moved}"
+    assert "wrong-password-3" not in controller.log_text()
+
+
+def test_a_ca_bundle_is_read_from_a_configmap_and_a_missing_one_is_named(
+    world, controller, kubectl
+):
+    import os
+    import subprocess
+    import tempfile
+
+    # The servers speak plain TCP (sslMode disable, opt-in), so libpq does not use the
+    # bundle here: what is shown is the read path — the spec, RBAC, the ConfigMap.
+    world.kubectl.apply(
+        world.gdb_manifest(healthCheck={"caBundleRef": {"kind": "ConfigMap", "name": "pg-ca"}})
+    )
+    c = world.wait_condition("Ready", "False", "ProbeCredentialsUnavailable", timeout=90)
+    assert f"ConfigMap {world.ns}/pg-ca does not exist" in c["message"], c
+
+    d = tempfile.mkdtemp(prefix="gdb-e2e-ca-")
+    crt = os.path.join(d, "ca.crt")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + ["-nodes", "-days", "2", "-subj", "/CN=e2e-ca", "-keyout", os.path.join(d, "ca.key")]
+        + ["-out", crt],
+        check=True,
+        capture_output=True,
+    )
+    kubectl("-n", world.ns, "create", "configmap", "pg-wrong-key", f"--from-file=other={crt}")
+    world.kubectl.apply(world.gdb_manifest(healthCheck={"caBundleRef": {"name": "pg-wrong-key"}}))
+    wait_for(
+        lambda: "has no key ca.crt" in world.condition("Ready")["message"],
+        timeout=90,
+        what="the missing key to be named",
+    )
+    kubectl("-n", world.ns, "create", "configmap", "pg-ca", f"--from-file=ca.crt={crt}")
+    world.kubectl.apply(world.gdb_manifest(healthCheck={"caBundleRef": {"name": "pg-ca"}}))
+    world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
+    # A changed caBundleRef is read at once, not when the credentials are next refreshed (5 min).
+    world.kubectl.apply(world.gdb_manifest(healthCheck={"caBundleRef": {"name": "pg-ca-next"}}))
+    c = world.wait_condition("Ready", "False", "ProbeCredentialsUnavailable", timeout=30)
+    assert "pg-ca-next does not exist" in c["message"], c

@@ -46,6 +46,7 @@ START_TEST(test_minimal_spec_gets_defaults)
 	ck_assert_int_eq(s.health_check.success_threshold, 1);
 	ck_assert_str_eq(s.health_check.database, "postgres");
 	ck_assert_str_eq(s.health_check.ssl_mode, "require");
+	ck_assert_int_eq(s.health_check.allow_insecure_password, 0);
 	ck_assert_str_eq(s.health_check.username_key, "username");
 	ck_assert_str_eq(s.health_check.password_key, "password");
 	ck_assert_int_eq(s.failover.mode, GDB_MODE_AUTOMATIC);

@@ -21,7 +21,9 @@ from driver_client import Driver, now_ms  # noqa: E402,F401
 def target_words(
     srv, name, kind="writer", period=1000, timeout=1000, fail=3, succ=2, sslmode="disable", **extra
 ):
-    """Keyword arguments of Driver.set for a target on server srv."""
+    """Keyword arguments of Driver.set for a target on server srv. The test
+    servers speak plain TCP, so sslmode="disable" comes with insecure=1 (the
+    opt-in to authentication without TLS) unless the caller says otherwise."""
     kw = dict(
         name=name,
         kind=kind,
@@ -35,6 +37,8 @@ def target_words(
     )
     if sslmode is not None:
         kw["sslmode"] = sslmode
+    if sslmode == "disable":
+        kw.setdefault("insecure", 1)
     kw.update(extra)
     return kw
 

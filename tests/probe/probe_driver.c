@@ -4,9 +4,11 @@
  *
  * Commands on stdin, one a line, words separated by spaces:
  *   set name=N kind=writer|reader host=H port=P [db=D] user=U [sslmode=M]
- *       [sslrootcert=F] [period=MS] [timeout=MS] [fail=N] [succ=N]
+ *       [sslrootcert=F] [sslrootcert_mem=F] [insecure=0|1] [period=MS] [timeout=MS] [fail=N] [succ=N]
  *       [lag_source=W] [hbid=ID] [statement=SQL-with-%20-for-spaces]
- *   remove N | get N | stats | metrics | quit
+ *   remove N | get N | stats | metrics | heap | quit
+ * sslrootcert_mem copies file F into an in-memory file and names it to libpq
+ * as /proc/self/fd/N, as the controller does with spec.healthCheck.caBundleRef.
  * The password of every target comes from the environment variable
  * GDB_PROBE_PASSWORD (so that it is on no command line).
  *
@@ -14,16 +16,20 @@
  *   event mono_ms=T name=N health=H reason=R lag_ms=L changes=C   (from the notify callback)
  *   verdict name=N health=H fails=F succs=S probes=P ok=0|1 reason=R sqlstate=S lag_ms=L seq=Q
  *   stats probes=P connects=C wakeups=W targets=N
+ *   heap bytes=B   (malloc's bytes in use: one arena, as in the controller)
  *   ok | error CODE
  * mono_ms is CLOCK_MONOTONIC in milliseconds (Python's time.monotonic()).
  * Logs go to stderr.
  */
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "pkg/base/alloc.h"
 #include "pkg/base/buf.h"
@@ -81,6 +87,28 @@ static void unescape(char *s)
 	*w = '\0';
 }
 
+/* F copied into a memfd; its /proc/self/fd path (static: one at a time), or NULL. */
+static const char *memfd_copy(const char *file)
+{
+	static char path[40];
+	char buf[4096];
+	FILE *in = fopen(file, "rb");
+	int fd = memfd_create("probe-driver-ca", 0);
+	size_t n;
+
+	if (!in || fd < 0) {
+		if (in)
+			fclose(in);
+		return NULL;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (write(fd, buf, n) != (ssize_t)n)
+			break;
+	fclose(in);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return path;
+}
+
 static int cmd_set(struct probe_prober *p, char *args)
 {
 	struct probe_target t = {0};
@@ -110,6 +138,10 @@ static int cmd_set(struct probe_prober *p, char *args)
 			t.sslmode = eq;
 		else if (!strcmp(w, "sslrootcert"))
 			t.sslrootcert = eq;
+		else if (!strcmp(w, "sslrootcert_mem"))
+			t.sslrootcert = memfd_copy(eq);
+		else if (!strcmp(w, "insecure"))
+			t.allow_insecure_auth = num(eq) == 1;
 		else if (!strcmp(w, "period"))
 			pol.period_ms = num(eq);
 		else if (!strcmp(w, "timeout"))
@@ -154,6 +186,8 @@ int main(void)
 	int ret;
 
 	base_log_setup(BASE_LOG_INFO, 0, stderr);
+	/* One arena, as the controller runs, so that mallinfo2 sees the prober thread's heap. */
+	mallopt(M_ARENA_MAX, 1);
 	if (probe_prober_new(&opt, &p) < 0) {
 		emit("error cannot start the prober");
 		return 1;
@@ -182,6 +216,10 @@ int main(void)
 			emit("stats probes=%" PRIu64 " connects=%" PRIu64 " wakeups=%" PRIu64
 			     " targets=%d",
 			     st.probes, st.connects, st.wakeups, st.targets);
+		} else if (!strcmp(line, "heap")) {
+			struct mallinfo2 mi = mallinfo2();
+
+			emit("heap bytes=%zu", mi.uordblks + mi.hblkhd);
 		} else if (!strcmp(line, "metrics")) {
 			base_buf_reset(&metrics);
 			base_metrics_render(&metrics);

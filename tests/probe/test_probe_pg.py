@@ -5,13 +5,13 @@ replay is paused, read-only and authentication failures, TLS."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 
 import pytest
 
 import pgenv
 from conftest import now_ms, target_words
+from tlscerts import enable_tls, make_ca, make_server_cert
 
 PERIOD, TIMEOUT, FAIL, SUCC = 1000, 1000, 3, 2
 DETECT_MS = FAIL * PERIOD + TIMEOUT + 1000
@@ -186,85 +186,15 @@ def test_tls_is_required_by_default(primary, driver):
     assert ev["reason"] == "tls"
 
 
-def _openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def _make_ca(dirname, name):
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        f"/CN={name}",
-        "-keyout",
-        f"{name}.key",
-        "-out",
-        f"{name}.crt",
-        cwd=dirname,
-    )
-
-
 def test_verify_full_accepts_the_right_ca_and_refuses_another(pgroot, driver):
     srv = pgenv.init_primary(pgroot, "tls")
     try:
         certs = os.path.join(pgroot, "certs")
         os.makedirs(certs, exist_ok=True)
-        _make_ca(certs, "ca")
-        _make_ca(certs, "other-ca")
-        _openssl(
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            cwd=certs,
-        )
-        with open(os.path.join(certs, "san.ext"), "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1\n")
-        _openssl(
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "server.crt",
-            cwd=certs,
-        )
-        for name in ("server.crt", "server.key"):
-            dst = os.path.join(srv.datadir, name)
-            with open(os.path.join(certs, name)) as src, open(dst, "w") as out:
-                out.write(src.read())
-            os.chmod(dst, 0o600)
-            if os.geteuid() == 0:
-                import pwd
-
-                pw = pwd.getpwnam(pgenv.SERVICE_USER)
-                os.chown(dst, pw.pw_uid, pw.pw_gid)
-        srv.sql("ALTER SYSTEM SET ssl = on")
-        srv.sql("SELECT pg_reload_conf()")
-        deadline = time.monotonic() + 10
-        while srv.sql("SHOW ssl")[0][0] != "on":
-            assert time.monotonic() < deadline, srv.log_tail()
-            time.sleep(0.1)
+        make_ca(certs, "ca")
+        make_ca(certs, "other-ca")
+        make_server_cert(certs)
+        enable_tls(srv, certs, pgenv.SERVICE_USER)
 
         d = driver()
         d.set(
@@ -293,3 +223,109 @@ def test_verify_full_accepts_the_right_ca_and_refuses_another(pgroot, driver):
         assert ssl_in_use[0][0] is True
     finally:
         srv.destroy()
+
+
+def test_sessions_carry_statement_and_lock_timeouts_below_the_probe_timeout(primary, driver):
+    # timeout=1000: statement_timeout 800 ms, lock_timeout 500 ms (policy.h),
+    # so a heartbeat write the probe gave up on ends on the server as well.
+    check = (
+        "DO $$BEGIN IF current_setting('statement_timeout') <> '800ms' "
+        "OR current_setting('lock_timeout') <> '500ms' "
+        "THEN RAISE EXCEPTION 'wrong timeouts'; END IF; END$$"
+    )
+    d = driver()
+    d.set(**target_words(primary, "timeouts", fail=1, statement=check.replace(" ", "%20")))
+    ev = d.wait_event("timeouts", "healthy")
+    assert ev["reason"] == "ok", ev
+
+
+class NoticeFlood:
+    """A server (plain TCP, no password) that answers any statement with an
+    endless stream of NoticeResponse messages: review F4's flood."""
+
+    def __init__(self):
+        import socket
+        import struct
+        import threading
+
+        self._struct = struct
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.sent = 0
+        self.stop = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _msg(self, kind, body):
+        return kind + self._struct.pack("!I", len(body) + 4) + body
+
+    def _serve(self):
+        import threading
+
+        while not self.stop:
+            try:
+                conn, _ = self.lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn):
+        pack = self._struct.pack
+        notice = self._msg(b"N", b"SWARNING\0C01000\0Mflood\0\0")
+        batch = notice * 4096
+        try:
+            n = self._struct.unpack("!I", conn.recv(4))[0]
+            conn.recv(n - 4)
+            conn.sendall(
+                self._msg(b"R", pack("!I", 0))
+                + self._msg(b"K", pack("!II", 1, 1))
+                + self._msg(b"Z", b"I")
+            )
+            conn.recv(65536)  # the statement
+            while not self.stop:
+                conn.sendall(batch)
+                self.sent += len(batch)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stop = True
+        self.lsock.close()
+
+
+def test_a_notice_flood_cannot_delay_another_targets_verdict(primary, driver):
+    flood = NoticeFlood()
+    try:
+        d = driver()
+        d.set(**target_words(primary, "steady", period=500, timeout=500, fail=1, succ=1))
+        d.wait_event("steady", "healthy")
+        before = d.get("steady")["probes"]
+        d.set(
+            name="flood",
+            kind="writer",
+            host="127.0.0.1",
+            port=flood.port,
+            user="probe",
+            sslmode="disable",
+            insecure=1,
+            period=500,
+            timeout=500,
+            fail=1,
+            succ=1,
+        )
+        ev = d.wait_event("flood", "unhealthy", timeout=10)
+        assert ev["reason"] == "timeout", ev
+        # Several flooded probes later, the steady target never missed its deadline.
+        d.wait_verdict("flood", lambda v: v["probes"] >= 6, timeout=20)
+        assert flood.sent > 10_000_000, flood.sent  # the flood really ran
+        v = d.get("flood")
+        assert v["duration_ms"] <= 500 + 100, v
+        s = d.get("steady")
+        assert s["probes"] >= before + 6, s
+        assert s["health"] == "healthy" and s["fails"] == 0, s
+        assert all(e["health"] == "healthy" for e in d.events if e["name"] == "steady")
+    finally:
+        flood.close()

@@ -21,9 +21,82 @@
 #include "pkg/base/timeutil.h"
 #include "pkg/probe/heartbeat.h"
 #include "pkg/probe/policy.h"
+#include "pkg/probe/scram.h"
 #include "pkg/probe/prober.h"
 
 /* ---- policy ------------------------------------------------------------ */
+
+/* An authentication message: R, length, code, body. */
+static size_t auth_msg(unsigned char *out, unsigned code, const char *body)
+{
+	size_t n = strlen(body), len = 8 + n;
+
+	out[0] = 'R';
+	out[1] = (unsigned char)(len >> 24), out[2] = (unsigned char)(len >> 16);
+	out[3] = (unsigned char)(len >> 8), out[4] = (unsigned char)len;
+	out[5] = 0, out[6] = 0, out[7] = 0, out[8] = (unsigned char)code;
+	memcpy(out + 9, body, n);
+	return 1 + len;
+}
+
+START_TEST(scram_iteration_counts_over_the_cap_are_refused_before_libpq_reads_them)
+{
+	static const struct {
+		const char *server_first;
+		int want;
+	} rows[] = {
+		{"r=abcdef,s=c2FsdA==,i=4096", PROBE_SCRAM_OK},
+		{"r=abcdef,s=c2FsdA==,i=100000", PROBE_SCRAM_OK},
+		{"r=abcdef,s=c2FsdA==,i=100001", PROBE_SCRAM_REFUSE},
+		{"r=abcdef,s=c2FsdA==,i=2147483647", PROBE_SCRAM_REFUSE},
+		{"r=abcdef,s=c2FsdA==,i=99999999999999999999", PROBE_SCRAM_REFUSE},
+		{"r=abi=999999999,s=c2FsdA==,i=10", PROBE_SCRAM_OK}, /* i= inside a value */
+		{"r=abcdef,s=c2FsdA==", PROBE_SCRAM_OK},	     /* malformed: libpq refuses */
+	};
+	unsigned char buf[PROBE_SCRAM_PEEK + 16];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		n = auth_msg(buf, 11, rows[i].server_first);
+		ck_assert_int_eq(probe_scram_check(buf, n, PROBE_SCRAM_MAX_ITERATIONS),
+				 rows[i].want);
+		/* Cut anywhere: wait for the rest, never a decision on half a message. */
+		for (size_t cut = 0; cut < n; cut++)
+			ck_assert_int_eq(probe_scram_check(buf, cut, PROBE_SCRAM_MAX_ITERATIONS),
+					 cut == 0 ? PROBE_SCRAM_OK : PROBE_SCRAM_WAIT);
+	}
+	/* Behind other whole messages (a notice first) it is still seen. */
+	n = auth_msg(buf, 10, "SCRAM-SHA-256-PLUS");
+	n += auth_msg(buf + n, 11, "r=abc,s=c2FsdA==,i=10000000");
+	ck_assert_int_eq(probe_scram_check(buf, n, PROBE_SCRAM_MAX_ITERATIONS), PROBE_SCRAM_REFUSE);
+	/* Framing that is no PostgreSQL message, or more than a server sends before it is done. */
+	memcpy(buf, "R\xff\xff\xff\xff", 5);
+	ck_assert_int_eq(probe_scram_check(buf, 5, PROBE_SCRAM_MAX_ITERATIONS), PROBE_SCRAM_REFUSE);
+	memset(buf, 'N', PROBE_SCRAM_PEEK);
+	ck_assert_int_eq(probe_scram_check(buf, PROBE_SCRAM_PEEK, PROBE_SCRAM_MAX_ITERATIONS),
+			 PROBE_SCRAM_REFUSE);
+}
+END_TEST
+
+START_TEST(server_side_timeouts_stay_below_the_probe_timeout)
+{
+	static const int64_t timeouts[] = {1, 2, 3, 1000, 3000, 60000};
+
+	for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+		int64_t t = timeouts[i];
+
+		ck_assert_int_ge(probe_statement_timeout_ms(t), 1);
+		ck_assert_int_ge(probe_lock_timeout_ms(t), 1);
+		if (t > 1) {
+			ck_assert_int_lt(probe_statement_timeout_ms(t), t);
+			ck_assert_int_lt(probe_lock_timeout_ms(t), t);
+		}
+	}
+	/* A lock wait gives up before the statement does. */
+	ck_assert_int_eq(probe_statement_timeout_ms(3000), 2400);
+	ck_assert_int_eq(probe_lock_timeout_ms(3000), 1500);
+}
+END_TEST
 
 START_TEST(policy_turns_unhealthy_after_exactly_failure_threshold_failures)
 {
@@ -268,6 +341,7 @@ static struct probe_target target(const char *name, int port, const char *passwo
 	t.user = "postgres";
 	t.password = password;
 	t.sslmode = "disable";
+	t.allow_insecure_auth = 1;
 	t.policy = pol;
 	return t;
 }
@@ -379,6 +453,15 @@ START_TEST(targets_are_validated_and_tls_is_required_by_default)
 	ck_assert_int_eq(probe_prober_set(p, &bad), BASE_EINVAL);
 	bad = t, bad.policy.timeout_ms = 10 * bad.policy.period_ms;
 	ck_assert_int_eq(probe_prober_set(p, &bad), BASE_EINVAL);
+	/* Modes that start without TLS only where insecure authentication is allowed. */
+	bad = t, bad.allow_insecure_auth = 0;
+	ck_assert_int_eq(probe_prober_set(p, &bad), BASE_EINVAL);
+	bad = t, bad.allow_insecure_auth = 0, bad.sslmode = "allow";
+	ck_assert_int_eq(probe_prober_set(p, &bad), BASE_EINVAL);
+	bad = t, bad.allow_insecure_auth = 0, bad.sslmode = "prefer";
+	ck_assert_int_eq(probe_prober_set(p, &bad), 0);
+	bad = t, bad.allow_insecure_auth = 0, bad.sslmode = NULL;
+	ck_assert_int_eq(probe_prober_set(p, &bad), 0);
 	ck_assert_int_eq(probe_prober_remove(p, "nothing"), BASE_ENOTFOUND);
 	probe_prober_free(p);
 }
@@ -525,6 +608,8 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, policy_turns_unhealthy_after_exactly_failure_threshold_failures);
+	tcase_add_test(tc, server_side_timeouts_stay_below_the_probe_timeout);
+	tcase_add_test(tc, scram_iteration_counts_over_the_cap_are_refused_before_libpq_reads_them);
 	tcase_add_test(tc, policy_a_success_breaks_the_failure_run);
 	tcase_add_test(tc, policy_recovers_after_success_threshold_successes_in_a_row);
 	tcase_add_test(tc, policy_unknown_target_needs_a_full_run_either_way);

@@ -143,6 +143,7 @@ def test_rbac_has_no_wildcards_and_only_the_needed_verbs():
             "update",
         },
         ("globaldb-controller-secret-reader", "", "secrets"): {"get"},
+        ("globaldb-controller-secret-reader", "", "configmaps"): {"get"},
     }
 
 

@@ -113,7 +113,9 @@ def main():
             pairs.append((prim, stby))
 
         driver = Driver(pgenv.DEFAULT_PASSWORD)
-        policy = dict(period=args.period, timeout=args.timeout, fail=3, succ=1, sslmode="disable")
+        policy = dict(
+            period=args.period, timeout=args.timeout, fail=3, succ=1, sslmode="disable", insecure=1
+        )
         names = []
         t_add = time.monotonic()
         for i in range(writers):

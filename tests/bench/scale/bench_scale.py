@@ -190,6 +190,7 @@ def manifest(w, i, period, timeout):
                 "failureThreshold": 3,
                 "credentialsSecretRef": {"name": "pg-probe"},
                 "sslMode": "disable",
+                "allowInsecurePassword": True,
             },
             "failover": {"mode": "Automatic", "method": "Managed", "maxDataLossSeconds": 30},
         },
