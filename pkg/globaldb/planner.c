@@ -382,10 +382,22 @@ static void record_step(struct ctx *c)
 				      : 0;
 }
 
+struct step_row {
+	struct gdb_step_def def;
+	int (*run)(struct ctx *c);
+};
+static const struct step_row step_table[GDB_STEP__COUNT];
+
+/* Moves the operation to step along an edge of the step table. */
 static void set_step(struct ctx *c, enum gdb_step step)
 {
 	struct gdb_operation *op = &c->st->operation;
 
+	if ((unsigned)op->step >= GDB_STEP__COUNT || (unsigned)step >= GDB_STEP__COUNT ||
+	    !(step_table[op->step].def.next & GDB_STEP_BIT(step)) ||
+	    !(step_table[step].def.op_types & GDB_OP_BIT(op->type)))
+		BUG("planner: no edge %s -> %s in a %s", gdb_step_name(op->step),
+		    gdb_step_name(step), gdb_op_type_name(op->type));
 	record_step(c);
 	op->step = step;
 	op->step_started_ms = c->now;
@@ -400,6 +412,11 @@ static void start_op(struct ctx *c, enum gdb_op_type type, enum gdb_op_method me
 	struct gdb_operation *op = &c->st->operation;
 	int64_t prev = op->id > c->st->last_operation.id ? op->id : c->st->last_operation.id;
 
+	/* GDB_STEP_NONE: the caller moves to the first step (set_step checks that edge). */
+	if (step != GDB_STEP_NONE && (!(step_table[GDB_STEP_NONE].def.next & GDB_STEP_BIT(step)) ||
+				      !(step_table[step].def.op_types & GDB_OP_BIT(type))))
+		BUG("planner: a %s cannot start in step %s", gdb_op_type_name(type),
+		    gdb_step_name(step));
 	gdb_operation_release(op);
 	op->id = prev + 1;
 	op->type = type;
@@ -2406,53 +2423,103 @@ static int run_step(struct ctx *c)
 		return CONTINUE;
 	}
 
-	switch (op->step) {
-	case GDB_STEP_AWAITING_APPROVAL:
-		return op->type == GDB_OP_FAILOVER ? step_awaiting_failover_approval(c)
-						   : step_awaiting_fallback_approval(c);
-	case GDB_STEP_SWITCHOVER:
-		return step_switchover(c);
-	case GDB_STEP_WAIT_SWITCHOVER:
-		return step_wait_switchover(c);
-	case GDB_STEP_FAILOVER_MANAGED:
-		return step_failover_managed(c);
-	case GDB_STEP_WAIT_FAILOVER:
-		return step_wait_failover(c);
-	case GDB_STEP_DETACH:
-		return step_detach(c);
-	case GDB_STEP_WAIT_PROMOTED:
-		return step_wait_promoted(c);
-	case GDB_STEP_UPDATE_DNS:
-		return step_update_dns(c);
-	case GDB_STEP_WAIT_DNS_INSYNC:
-		return step_wait_dns(c);
-	case GDB_STEP_PUBLISH_SSM:
-		return step_idempotent(c, GDB_ACT_PUBLISH_SSM, op->step);
-	case GDB_STEP_RESTART_WORKLOADS:
-		return step_restart(c, op->step);
-	case GDB_STEP_FENCE_OLD_WRITER:
-		return step_fence(c);
-	case GDB_STEP_DELETE_OLD_GLOBAL_CLUSTER:
-		return step_delete_old_global(c);
-	case GDB_STEP_CREATE_GLOBAL_CLUSTER:
-		return step_create_global(c);
-	case GDB_STEP_CREATE_SECONDARY:
-		return step_create_secondary(c);
-	case GDB_STEP_CREATE_INSTANCES:
-		return step_create_instances(c);
-	case GDB_STEP_WAIT_CONNECTED:
-		return step_wait_connected(c);
-	case GDB_STEP_WAIT_READDED:
-		return step_wait_readded(c);
-	case GDB_STEP_COPY_SNAPSHOT:
-		return step_copy_snapshot(c);
-	default:
+	if ((unsigned)op->step >= GDB_STEP__COUNT || !step_table[op->step].run ||
+	    !(step_table[op->step].def.op_types & GDB_OP_BIT(op->type))) {
 		/* A step from a newer controller, or none: drop the record rather than guess. */
 		event(c, GDB_EVENT_WARNING, "UnknownStep", "abandoning an operation in step %s",
 		      gdb_step_name(op->step));
 		finish_op(c, GDB_RESULT_FAILED, "unknown step");
 		return CONTINUE;
 	}
+	return step_table[op->step].run(c);
+}
+
+static int step_awaiting_approval(struct ctx *c)
+{
+	return c->st->operation.type == GDB_OP_FAILOVER ? step_awaiting_failover_approval(c)
+							: step_awaiting_fallback_approval(c);
+}
+
+static int step_publish_ssm(struct ctx *c)
+{
+	return step_idempotent(c, GDB_ACT_PUBLISH_SSM, GDB_STEP_PUBLISH_SSM);
+}
+
+static int step_restart_workloads(struct ctx *c)
+{
+	return step_restart(c, GDB_STEP_RESTART_WORKLOADS);
+}
+
+/*
+ * The step table (planner.h). Rows follow docs/api.md's state machine; the
+ * tail every writer move shares (UpdateDns, PublishSsm, RestartWorkloads)
+ * skips what the spec does not configure, so each step that ends a move may
+ * go to any later tail step or end. A writer moved by someone else ends the
+ * operation and starts a tail-only one (writer_moved_externally).
+ */
+#define S(x) GDB_STEP_BIT(GDB_STEP_##x)
+#define T(x) GDB_OP_BIT(GDB_OP_##x)
+#define END S(NONE)
+#define TAIL_DNS (S(UPDATE_DNS) | S(PUBLISH_SSM) | S(RESTART_WORKLOADS) | END)
+#define MOVES (T(SWITCHOVER) | T(FAILOVER))
+#define ALL (T(SWITCHOVER) | T(FAILOVER) | T(FALLBACK))
+
+static const struct step_row step_table[GDB_STEP__COUNT] = {
+	/* where an operation starts: a recommendation, a switchover, a failover, a fallback */
+	[GDB_STEP_NONE] = {{ALL | T(NONE),
+			    S(AWAITING_APPROVAL) | S(SWITCHOVER) | S(FAILOVER_MANAGED) | S(DETACH) |
+				    (TAIL_DNS & ~END),
+			    0},
+			   NULL},
+	[GDB_STEP_AWAITING_APPROVAL] = {{T(FAILOVER) | T(FALLBACK),
+					 S(FAILOVER_MANAGED) | S(DETACH) | S(WAIT_READDED) |
+						 S(FENCE_OLD_WRITER) | END,
+					 T(FALLBACK)},
+					step_awaiting_approval},
+	[GDB_STEP_SWITCHOVER] = {{T(SWITCHOVER), S(WAIT_SWITCHOVER) | END, T(SWITCHOVER)},
+				 step_switchover},
+	[GDB_STEP_WAIT_SWITCHOVER] = {{T(SWITCHOVER), TAIL_DNS, 0}, step_wait_switchover},
+	[GDB_STEP_FAILOVER_MANAGED] = {{T(FAILOVER), S(WAIT_FAILOVER) | S(DETACH) | END, 0},
+				       step_failover_managed},
+	[GDB_STEP_WAIT_FAILOVER] = {{T(FAILOVER), S(FAILOVER_MANAGED) | S(DETACH) | TAIL_DNS, 0},
+				    step_wait_failover},
+	[GDB_STEP_DETACH] = {{T(FAILOVER), S(WAIT_PROMOTED) | S(WAIT_FAILOVER) | END, 0},
+			     step_detach},
+	[GDB_STEP_WAIT_PROMOTED] = {{T(FAILOVER), S(DETACH) | S(WAIT_FAILOVER) | TAIL_DNS, 0},
+				    step_wait_promoted},
+	[GDB_STEP_UPDATE_DNS] = {{MOVES, S(WAIT_DNS_INSYNC) | END, 0}, step_update_dns},
+	[GDB_STEP_WAIT_DNS_INSYNC] = {{MOVES, TAIL_DNS, 0}, step_wait_dns},
+	[GDB_STEP_PUBLISH_SSM] = {{ALL, S(RESTART_WORKLOADS) | END, 0}, step_publish_ssm},
+	[GDB_STEP_RESTART_WORKLOADS] = {{MOVES, END, 0}, step_restart_workloads},
+	[GDB_STEP_FENCE_OLD_WRITER] = {{T(FALLBACK), S(DELETE_OLD_GLOBAL_CLUSTER) | END, 0},
+				       step_fence},
+	[GDB_STEP_DELETE_OLD_GLOBAL_CLUSTER] = {{T(FALLBACK), S(CREATE_GLOBAL_CLUSTER) | END, 0},
+						step_delete_old_global},
+	[GDB_STEP_CREATE_GLOBAL_CLUSTER] = {{T(FALLBACK), S(CREATE_SECONDARY) | END, 0},
+					    step_create_global},
+	[GDB_STEP_CREATE_SECONDARY] = {{T(FALLBACK),
+					S(CREATE_INSTANCES) | S(FENCE_OLD_WRITER) | END, 0},
+				       step_create_secondary},
+	[GDB_STEP_CREATE_INSTANCES] = {{T(FALLBACK), S(WAIT_CONNECTED) | END, 0},
+				       step_create_instances},
+	[GDB_STEP_WAIT_CONNECTED] = {{T(FALLBACK), S(FENCE_OLD_WRITER) | S(PUBLISH_SSM) | END,
+				      T(FALLBACK)},
+				     step_wait_connected},
+	[GDB_STEP_WAIT_READDED] = {{T(FALLBACK), S(COPY_SNAPSHOT) | END, T(FALLBACK)},
+				   step_wait_readded},
+	[GDB_STEP_COPY_SNAPSHOT] = {{T(FALLBACK), END, T(FALLBACK)}, step_copy_snapshot},
+};
+
+#undef S
+#undef T
+#undef END
+#undef TAIL_DNS
+#undef MOVES
+#undef ALL
+
+const struct gdb_step_def *gdb_step_def(enum gdb_step step)
+{
+	return (unsigned)step < GDB_STEP__COUNT ? &step_table[step].def : NULL;
 }
 
 /* ---- the decisions without an operation in flight ---- */
@@ -2689,11 +2756,9 @@ static void preempt_for_failover(struct ctx *c)
 	struct gdb_operation *op = &c->st->operation;
 	enum gdb_step s = op->step;
 
-	if (!((op->type == GDB_OP_FALLBACK &&
-	       (s == GDB_STEP_AWAITING_APPROVAL || s == GDB_STEP_WAIT_READDED ||
-		s == GDB_STEP_COPY_SNAPSHOT || s == GDB_STEP_WAIT_CONNECTED)) ||
-	      (op->type == GDB_OP_SWITCHOVER && s == GDB_STEP_SWITCHOVER &&
-	       !(c->global && c->global->failover_status))))
+	/* The step table says where; a switchover Aurora already runs is not ours to cancel. */
+	if ((unsigned)s >= GDB_STEP__COUNT || !(step_table[s].def.preempt & GDB_OP_BIT(op->type)) ||
+	    (op->type == GDB_OP_SWITCHOVER && c->global && c->global->failover_status))
 		return;
 	if (!quiet_failover_target(c))
 		return;

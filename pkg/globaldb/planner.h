@@ -283,6 +283,28 @@ void gdb_plan_release(struct gdb_plan *plan);
 const char *gdb_action_name(enum gdb_action_kind kind);
 
 /*
+ * The step table: the planner's state machine as data. Each step of
+ * status.operation names the operation types it serves, the steps that may
+ * follow it (GDB_STEP_NONE in `next`: the operation may end there), and the
+ * operation types a failover may pre-empt there (cancel before any call that
+ * cannot be taken back). The planner moves only along these edges: any other
+ * move is a bug (BUG(), never a silent jump), and GDB_STEP_NONE's `next` is
+ * where an operation may start. docs/planner-steps.md draws the table; a unit
+ * test keeps the drawing in sync, and model/failover.pml models the same
+ * transitions.
+ */
+#define GDB_STEP_BIT(s) (1u << (s))
+#define GDB_OP_BIT(t) (1u << (t))
+
+struct gdb_step_def {
+	unsigned op_types; /* GDB_OP_BIT per type the step serves */
+	uint32_t next;	   /* GDB_STEP_BIT per step that may follow */
+	unsigned preempt;  /* GDB_OP_BIT per type a failover may cancel here */
+};
+
+const struct gdb_step_def *gdb_step_def(enum gdb_step step);
+
+/*
  * Parses "arn:aws:rds:<region>:<account>:cluster:<id>" (any partition).
  * Copies region and id into the given buffers; 0 or BASE_EINVAL.
  */

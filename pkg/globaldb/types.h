@@ -161,7 +161,8 @@ enum gdb_op_result {
 };
 
 /*
- * The steps of status.operation.step. docs/api.md draws the state machine:
+ * The steps of status.operation.step. docs/api.md draws the state machine; the
+ * planner's step table (planner.h, drawn in docs/planner-steps.md) has every edge:
  *
  *   Switchover:  Switchover -> WaitSwitchover -> UpdateDns -> WaitDnsInsync ->
  *                PublishSsm -> RestartWorkloads
