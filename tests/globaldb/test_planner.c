@@ -420,10 +420,10 @@ static void m_east_slow_probe(void)
 	H(EAST)->consecutive_failures = 1;
 }
 /* Every secondary stopped hearing the writer's region 12 s ago, as in a real outage. */
-static void secondaries_silent(void)
+static void secondaries_silent(const char *writer)
 {
 	for (size_t i = 0; i < W.h.n_regions; i++)
-		if (strcmp(W.h.regions[i].name, EAST) != 0)
+		if (strcmp(W.h.regions[i].name, writer) != 0)
 			W.h.regions[i].upstream_age_ms = 12 * SEC;
 }
 static void m_east_failing(void)
@@ -432,7 +432,7 @@ static void m_east_failing(void)
 	H(EAST)->consecutive_failures = 3;
 	H(EAST)->last_write_ok_ms = W.now - 10 * SEC;
 	H(WEST)->heartbeat_seen_ms = W.now - 10 * SEC - 400;
-	secondaries_silent();
+	secondaries_silent(EAST);
 }
 /* The controller is cut off from us-east-1, but us-west-2 still hears it. */
 static void m_west_hears_east(void)
@@ -493,6 +493,7 @@ static void m_west_failing(void)
 {
 	H(WEST)->writer_healthy = 0;
 	H(WEST)->consecutive_failures = 5;
+	secondaries_silent(WEST);
 }
 static void m_east_probe_stale(void)
 {
@@ -1190,7 +1191,7 @@ static const struct row rows[] = {
 	{"refuse: fewer failures than the threshold", {m_east_failing_2, m_east_api_down}, A(NONE), NULL, NOOP, "RegionUnreachable", "PrimaryUnhealthy", NULL, NULL},
 	{"refuse: a stale writer verdict", {m_east_failing, m_east_api_down, m_east_probe_stale}, A(NONE), NULL, NOOP, "ProbeVerdictStale", NULL, "ProbeVerdictStale", "ProbeVerdictStale"},
 	{"refuse: RDS says the primary is available", {m_east_failing}, A(NONE), NULL, NOOP, "PrimaryAvailableInControlPlane", "PrimaryUnhealthy", "PrimaryAvailableInControlPlane", "PrimaryAvailableInControlPlane"},
-	{"refuse: cut off from the primary, API down, us-west-2 still hears it", {m_east_failing, m_east_api_down, m_west_hears_east}, A(NONE), NULL, NOOP, "SecondaryHearsPrimary", "SecondaryHearsPrimary", "SecondaryHearsPrimary", "SecondaryHearsPrimary"},
+	{"refuse: cut off from the primary, API down, us-west-2 still hears it", {m_east_failing, m_east_api_down, m_west_hears_east}, A(NONE), NULL, NOOP, "SecondaryHearsPrimary", "PrimaryUnhealthy", "SecondaryHearsPrimary", "SecondaryHearsPrimary"},
 	{"refuse: cut off, API timing out, us-west-2 still hears it", {m_east_failing, m_east_api_timeout, m_west_hears_east}, A(NONE), NULL, NOOP, "SecondaryHearsPrimary", NULL, NULL, "SecondaryHearsPrimary"},
 	{"refuse: us-west-2 heard the primary exactly 10 s ago", {m_east_failing, m_east_api_down, m_west_heard_east_10s_ago}, A(NONE), NULL, NOOP, "SecondaryHearsPrimary", NULL, NULL, "SecondaryHearsPrimary"},
 	{"refuse: confirmation None still heeds a secondary that hears the primary", {m_east_failing, m_confirm_none, m_west_hears_east}, A(NONE), NULL, NOOP, "SecondaryHearsPrimary", NULL, NULL, "SecondaryHearsPrimary"},
@@ -1743,6 +1744,33 @@ START_TEST(test_instance_names_fill_gaps)
 }
 END_TEST
 
+/* While a secondary hears the writer, the next plan is due when its silence could reach 10 s. */
+START_TEST(test_secondary_hears_primary_requeue)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_east_failing();
+	m_east_api_down();
+	m_west_hears_east(); /* 0.9 s before a probe that ended 1 s ago */
+	plan_once(&p);
+	ck_assert_str_eq(p.refusal, "SecondaryHearsPrimary");
+	ck_assert_int_eq(p.requeue_after_ms, GDB_PRIMARY_SILENT_MS - 900 - 1000);
+	gdb_plan_release(&p);
+	world_release();
+
+	world_init();
+	m_east_failing();
+	m_east_api_down();
+	H(WEST)->upstream_age_ms = GDB_PRIMARY_SILENT_MS - 100;
+	plan_once(&p);
+	ck_assert_str_eq(p.refusal, "SecondaryHearsPrimary");
+	ck_assert_int_eq(p.requeue_after_ms, GDB_REQUEUE_FAST_MS);
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
 START_TEST(test_refusal_event_only_on_change)
 {
 	struct gdb_plan p;
@@ -2153,6 +2181,7 @@ int main(void)
 	tcase_add_test(seq, test_generation_names_come_from_status);
 	tcase_add_test(seq, test_instance_names_fill_gaps);
 	tcase_add_test(seq, test_fence_calls_follow_without_settle_wait);
+	tcase_add_test(seq, test_secondary_hears_primary_requeue);
 	tcase_add_test(seq, test_refusal_event_only_on_change);
 	tcase_add_test(seq, test_condition_transition_time_kept);
 	tcase_add_test(seq, test_reported_lag_ignores_jitter);
