@@ -758,6 +758,7 @@ static void build_health(struct gdb_reconciler *r, const struct key_state *s,
 		hr->writer_healthy = -1;
 		hr->reader_healthy = -1;
 		hr->lag_ms = -1;
+		hr->upstream_age_ms = -1;
 		if (have_w && s->writer_region && !strcmp(s->writer_region, region)) {
 			hr->writer_healthy = health_of(w.health);
 			hr->consecutive_failures = w.consecutive_failures;
@@ -772,6 +773,8 @@ static void build_health(struct gdb_reconciler *r, const struct key_state *s,
 		hr->consecutive_failures = v.consecutive_failures;
 		hr->last_probe_ms = v.last_probe_unix_ms;
 		hr->lag_ms = v.lag_ms;
+		hr->upstream_age_ms = v.upstream_age_ms == PROBE_UPSTREAM_NEVER ? GDB_UPSTREAM_NEVER
+										: v.upstream_age_ms;
 		if (v.lag_ms >= 0 && v.lag_unix_ms > 0)
 			hr->heartbeat_seen_ms = v.lag_unix_ms - v.lag_ms;
 	}

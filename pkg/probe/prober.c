@@ -5,7 +5,8 @@
  * RESOLVING while the resolver pool looks up its host; CONNECTING through
  * pgw_connect_poll (pgwire.h, our own PostgreSQL protocol client); SETUP
  * while the writer's CREATE TABLE IF NOT EXISTS runs on a fresh connection; QUERY while the probe
- * statement runs. Each pass starts due probes, fails the ones past their deadline, computes the
+ * statement runs; UPSTREAM while a reader asks aurora_global_db_status() after its heartbeat
+ * read. Each pass starts due probes, fails the ones past their deadline, computes the
  * poll timeout from the earliest due time or deadline, polls, and advances the sockets that are
  * ready, for at most PASS_BUDGET_MS before checking deadlines again.
  *
@@ -58,6 +59,7 @@ enum phase {
 	PH_CONNECTING,
 	PH_SETUP,
 	PH_QUERY,
+	PH_UPSTREAM, /* reader: the secondary's view of its primary region */
 };
 
 /* A target's configuration: owned copies, plus the statements built from it. */
@@ -108,6 +110,7 @@ struct target {
 	char sqlstate[6];
 	int got_row;
 	int64_t row_seq, row_written_ms;
+	int64_t upstream_age_ms; /* reader: this probe's answer, -1 none */
 
 	/* Results. */
 	/* Writer: acknowledged heartbeats (1 KB), from its first write on; NULL before and for
@@ -364,6 +367,18 @@ static const char *heartbeat_sql(const struct config *c, enum phase ph, char buf
 	return buf;
 }
 
+/*
+ * A reader's second statement: how long ago (on the server's clock) the
+ * secondary last received replication from its primary region. Aurora's
+ * aurora_global_db_status() has a row per cluster of the global database; the
+ * primary's has durability_lag_in_msec -1. NULL when no secondary row has a
+ * time: the secondary reports no replication at all.
+ */
+static const char UPSTREAM_SQL[] =
+	"SELECT (extract(epoch FROM clock_timestamp() - max(last_lag_calculation_time)) * "
+	"1000)::int8 FROM aurora_global_db_status() "
+	"WHERE durability_lag_in_msec IS DISTINCT FROM -1";
+
 static int str_differs(const char *a, const char *b)
 {
 	if (!a || !b)
@@ -581,6 +596,8 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 		probe_heartbeat_record(t->hb, t->row_seq, t->sent_ms);
 		t->pv.last_seq = t->row_seq;
 	}
+	if (t->c.kind == PROBE_READER)
+		t->pv.upstream_age_ms = ok ? t->upstream_age_ms : -1;
 	if (ok && t->c.kind == PROBE_READER && t->c.lag_source) {
 		struct target *w = find_writer(p, t->c.lag_source);
 
@@ -684,6 +701,9 @@ static void send_statement(struct probe_prober *p, struct target *t, enum phase 
 	t->phase = ph;
 	if (ph == PH_SETUP) {
 		rc = pgw_send(t->conn, heartbeat_sql(&t->c, ph, sql), 0, NULL);
+	} else if (ph == PH_UPSTREAM) {
+		t->failed = 0;
+		rc = pgw_send(t->conn, UPSTREAM_SQL, 0, NULL);
 	} else if (t->c.statement) {
 		rc = pgw_send(t->conn, t->c.statement, 0, NULL);
 	} else if (t->c.kind == PROBE_READER) {
@@ -782,6 +802,7 @@ static void start_probe(struct probe_prober *p, struct target *t, int64_t now)
 	t->err = PROBE_ERR_NONE;
 	t->sqlstate[0] = '\0';
 	t->got_row = 0;
+	t->upstream_age_ms = -1;
 
 	/* An idle connection the server closed is replaced, not blamed. */
 	if (t->conn_ready && !pgw_idle_ok(t->conn))
@@ -798,12 +819,39 @@ static void start_probe(struct probe_prober *p, struct target *t, int64_t now)
 	connect_with_slot(p, t);
 }
 
+/*
+ * The reader's view of its primary region. A failed statement (a server
+ * without aurora_global_db_status, a permission) leaves it unknown without
+ * failing the probe: the secondary answered its heartbeat read.
+ */
+static void take_upstream(struct target *t, const struct pgw_result *r)
+{
+	char *end;
+	int64_t v;
+
+	if (r->failed || r->ntuples < 1 || r->nfields < 1)
+		return;
+	if (!r->value[0]) {
+		t->upstream_age_ms = PROBE_UPSTREAM_NEVER;
+		return;
+	}
+	errno = 0;
+	v = strtoll(r->value[0], &end, 10);
+	if (errno || *end)
+		return;
+	t->upstream_age_ms = v < 0 ? 0 : v; /* a time ahead of the server's clock: just now */
+}
+
 /* Takes what the finished exchange returned: the probe's row, or its first error. */
 static void take_result(struct target *t)
 {
 	const struct pgw_result *r = pgw_result(t->conn);
 	char *end;
 
+	if (t->phase == PH_UPSTREAM) {
+		take_upstream(t, r);
+		return;
+	}
 	if (r->failed) {
 		t->failed = 1;
 		snprintf(t->sqlstate, sizeof(t->sqlstate), "%s", r->sqlstate);
@@ -829,6 +877,10 @@ static void take_result(struct target *t)
 /* The statement's results are all in. */
 static void complete(struct probe_prober *p, struct target *t)
 {
+	if (t->phase == PH_UPSTREAM) {
+		finish(p, t, 1, PROBE_ERR_NONE, NULL);
+		return;
+	}
 	/*
 	 * Two sessions running CREATE TABLE IF NOT EXISTS at once can both miss
 	 * the table and one then fails on the catalog's unique index: the table
@@ -841,7 +893,7 @@ static void complete(struct probe_prober *p, struct target *t)
 		if (!strcmp(t->sqlstate, "42P01")) {
 			/* No heartbeat table: a reader is up but has nothing to measure (yet). */
 			if (t->c.kind == PROBE_READER) {
-				finish(p, t, 1, PROBE_ERR_NONE, NULL);
+				send_statement(p, t, PH_UPSTREAM);
 				return;
 			}
 			t->table_ready = 0;
@@ -852,6 +904,10 @@ static void complete(struct probe_prober *p, struct target *t)
 	if (t->phase == PH_SETUP) {
 		t->table_ready = 1;
 		send_statement(p, t, PH_QUERY);
+		return;
+	}
+	if (t->c.kind == PROBE_READER) {
+		send_statement(p, t, PH_UPSTREAM);
 		return;
 	}
 	finish(p, t, 1, PROBE_ERR_NONE, NULL);
@@ -1229,7 +1285,7 @@ static void *run(void *arg)
 			if (!p->pfds[i].revents || !t->conn ||
 			    pgw_socket(t->conn) != p->pfds[i].fd ||
 			    (t->phase != PH_CONNECTING && t->phase != PH_SETUP &&
-			     t->phase != PH_QUERY))
+			     t->phase != PH_QUERY && t->phase != PH_UPSTREAM))
 				continue;
 			advance(p, t);
 			if (base_now_mono_ms() - pass_start >= PASS_BUDGET_MS)
@@ -1349,6 +1405,7 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 	snprintf(fresh->pv.name, sizeof(fresh->pv.name), "%s", c->name);
 	fresh->pv.kind = c->kind;
 	fresh->pv.lag_ms = -1;
+	fresh->pv.upstream_age_ms = -1;
 	fresh->v = fresh->pv;
 	fresh->lag_notified_ms = -1;
 	/* Spread first probes over a period, so that many new targets do not connect at once. */

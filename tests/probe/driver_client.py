@@ -101,7 +101,7 @@ class Driver:
         reply = self.cmd("get " + name)
         assert reply.startswith("verdict "), reply
         v = _parse(reply)
-        for k in ("fails", "succs", "probes", "ok", "lag_ms", "seq", "duration_ms"):
+        for k in ("fails", "succs", "probes", "ok", "lag_ms", "seq", "duration_ms", "upstream_ms"):
             v[k] = int(v[k])
         return v
 
