@@ -1645,6 +1645,165 @@ static int step_wait_promoted(struct ctx *c)
 	return CONTINUE;
 }
 
+/* Cluster statuses that say the cluster cannot serve and will not by itself (ACK's terminal set). */
+static int cluster_failed(const char *status)
+{
+	static const char *const failed[] = {"failed", "inaccessible-encryption-credentials",
+					     "incompatible-network", "incompatible-restore"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(failed); i++)
+		if (streq(status, failed[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * The writer's region's RDS API confirms the outage (confirmation
+ * ControlPlane). Only an API that does not answer confirms (connection
+ * failure, 5xx, timeout), or one that reports the cluster failed for good or
+ * failing over within its region for longer than inRegionGraceSeconds. An
+ * API that answers anything else is alive and sees its cluster: maintenance
+ * (modifying, upgrading, backing-up, ...), a cluster it does not list,
+ * AccessDenied, NotFound and unknown errors confirm nothing. Refuses and
+ * returns 0 when unconfirmed.
+ */
+static int outage_confirmed(struct ctx *c, const struct gdb_health_region *hw)
+{
+	const struct gdb_failover_spec *f = &c->spec->failover;
+	const struct gdb_obs_region *ow = obs_region(c, c->writer);
+	const struct gdb_region_status *rw = gdb_status_region(c->st, c->writer);
+
+	if (!ow || ow->api == GDB_CALL_UNKNOWN || ow->api == GDB_CALL_THROTTLED) {
+		refuse(c, "AwaitingConfirmation",
+		       "the writer in %s fails its probes; waiting for its RDS API to confirm",
+		       c->writer);
+		return 0;
+	}
+	if (ow->api == GDB_CALL_UNREACHABLE || ow->api == GDB_CALL_TIMEOUT)
+		return 1;
+	if (ow->api != GDB_CALL_OK) {
+		refuse(c, "OutageNotConfirmed",
+		       "the writer in %s fails its probes, but its RDS API answers (%s): only an "
+		       "API that does not answer confirms an outage; not failing over",
+		       c->writer, call_name(ow->api));
+		return 0;
+	}
+	if (!ow->cluster_exists) {
+		refuse(c, "OutageNotConfirmed",
+		       "the writer in %s fails its probes, but its RDS API answers and does not "
+		       "list %s: only an API that does not answer confirms an outage; not "
+		       "failing over",
+		       c->writer, cluster_id(c, c->writer));
+		return 0;
+	}
+	if (streq(ow->cluster_status, "available")) {
+		refuse(c, "PrimaryAvailableInControlPlane",
+		       "the writer in %s fails %d probes but RDS reports the cluster available; "
+		       "not failing over",
+		       c->writer, hw->consecutive_failures);
+		return 0;
+	}
+	if (streq(ow->cluster_status, "failing-over")) {
+		if (rw && c->now - rw->cluster_status_since_ms <
+				  (int64_t)f->in_region_grace_seconds * 1000) {
+			refuse(c, "InRegionFailoverInProgress",
+			       "the cluster in %s is failing over within its region; waiting up "
+			       "to %ds",
+			       c->writer, f->in_region_grace_seconds);
+			return 0;
+		}
+		return 1;
+	}
+	if (cluster_failed(ow->cluster_status))
+		return 1;
+	refuse(c, "OutageNotConfirmed",
+	       "the writer in %s fails its probes, but its RDS API answers and reports the "
+	       "cluster %s: a region whose API answers is not down; not failing over",
+	       c->writer, ow->cluster_status ? ow->cluster_status : "without a status");
+	return 0;
+}
+
+/*
+ * How long before its last probe a secondary last heard the writer's region
+ * (GDB_UPSTREAM_NEVER: not at all), or -1 when its view is unknown: no probe,
+ * a failed one, or one older than the writer's verdict may be.
+ */
+static int64_t secondary_view(const struct ctx *c, const struct gdb_health_region *h)
+{
+	int64_t fresh = (int64_t)(3 * c->spec->health_check.period_seconds +
+				  c->spec->health_check.timeout_seconds) *
+			1000;
+
+	if (!h || h->upstream_age_ms < 0 || h->last_probe_ms <= 0 ||
+	    c->now - h->last_probe_ms > fresh)
+		return -1;
+	return h->upstream_age_ms;
+}
+
+/*
+ * The secondaries' own view of the writer's region. Each one's reader says
+ * (aurora_global_db_status) how long ago it last received replication from
+ * it; that path does not pass through the controller's network, so it tells
+ * a dead primary from a controller cut off from a live one. Every member
+ * secondary with instances must have been silent for GDB_PRIMARY_SILENT_MS:
+ * one that still hears the writer proves it alive (a failover would make a
+ * second writer), and one that cannot say is not counted as silent. A
+ * headless secondary has no instance to ask and is no target. Refuses and
+ * returns 0 otherwise; while a secondary hears the writer, the next plan is
+ * due when its silence could first reach the threshold.
+ */
+static int secondaries_silent(struct ctx *c)
+{
+	const char *hears = NULL, *unknown = NULL;
+	int64_t hears_age = 0, hears_since = 0;
+
+	for (size_t i = 0; i < c->spec->n_regions; i++) {
+		const char *name = c->spec->regions[i].name;
+		const struct gdb_obs_region *o = cluster_seen(c, name);
+		const struct gdb_health_region *h = health_region(c, name);
+		int64_t age;
+
+		if (streq(name, c->writer) || !member_in(c, c->global, name) ||
+		    (o && o->n_instances == 0))
+			continue;
+		age = secondary_view(c, h);
+		if (age < 0) {
+			if (!unknown)
+				unknown = name;
+		} else if (age <= GDB_PRIMARY_SILENT_MS && (!hears || age < hears_age)) {
+			hears = name;
+			hears_age = age;
+			hears_since = c->now - h->last_probe_ms;
+		}
+	}
+	if (hears) {
+		int64_t due = GDB_PRIMARY_SILENT_MS - hears_age - hears_since;
+
+		refuse(c, "SecondaryHearsPrimary",
+		       "the writer in %s fails its probes, but the secondary in %s received "
+		       "replication from it %" PRId64 ".%" PRId64 "s before its last probe: the "
+		       "primary is alive and only this controller cannot reach it; not failing "
+		       "over (that would make a second writer)",
+		       c->writer, hears, hears_age / 1000, hears_age % 1000 / 100);
+		if (due < GDB_REQUEUE_FAST_MS)
+			due = GDB_REQUEUE_FAST_MS;
+		if (c->out->requeue_after_ms > due)
+			c->out->requeue_after_ms = due;
+		return 0;
+	}
+	if (unknown) {
+		refuse(c, "SecondaryViewUnknown",
+		       "the writer in %s fails its probes; the secondary in %s cannot say whether "
+		       "it still hears it (its probe fails or is stale), and silence is not "
+		       "assumed; not failing over",
+		       c->writer, unknown);
+		if (c->out->requeue_after_ms > GDB_REQUEUE_WAIT_MS)
+			c->out->requeue_after_ms = GDB_REQUEUE_WAIT_MS;
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * Whether to fail over now. Returns the target region (spec-owned) when every
  * rule holds, else NULL with the refusal noted. *failing is set when the
@@ -1654,8 +1813,6 @@ static const char *failover_target(struct ctx *c, int *failing, int approved_man
 {
 	const struct gdb_failover_spec *f = &c->spec->failover;
 	const struct gdb_health_region *hw = health_region(c, c->writer);
-	const struct gdb_obs_region *ow = obs_region(c, c->writer);
-	const struct gdb_region_status *rw = gdb_status_region(c->st, c->writer);
 	const char *best = NULL, *unknown = NULL;
 	int64_t best_lag = -1, lag;
 	int any_candidate = 0;
@@ -1696,33 +1853,10 @@ static const char *failover_target(struct ctx *c, int *failing, int approved_man
 		       c->writer);
 		return NULL;
 	}
-	if (f->confirmation == GDB_CONFIRM_CONTROL_PLANE) {
-		if (!ow || ow->api == GDB_CALL_UNKNOWN || ow->api == GDB_CALL_THROTTLED) {
-			refuse(c, "AwaitingConfirmation",
-			       "the writer in %s fails its probes; waiting for its RDS API to "
-			       "confirm",
-			       c->writer);
-			return NULL;
-		}
-		if (ow->api == GDB_CALL_OK && ow->cluster_exists &&
-		    streq(ow->cluster_status, "available")) {
-			refuse(c, "PrimaryAvailableInControlPlane",
-			       "the writer in %s fails %d probes but RDS reports the cluster "
-			       "available; not failing over",
-			       c->writer, hw->consecutive_failures);
-			return NULL;
-		}
-		if (ow->api == GDB_CALL_OK && ow->cluster_exists &&
-		    streq(ow->cluster_status, "failing-over") && rw &&
-		    c->now - rw->cluster_status_since_ms <
-			    (int64_t)f->in_region_grace_seconds * 1000) {
-			refuse(c, "InRegionFailoverInProgress",
-			       "the cluster in %s is failing over within its region; waiting "
-			       "up to %ds",
-			       c->writer, f->in_region_grace_seconds);
-			return NULL;
-		}
-	}
+	if (f->confirmation == GDB_CONFIRM_CONTROL_PLANE && !outage_confirmed(c, hw))
+		return NULL;
+	if (!secondaries_silent(c))
+		return NULL;
 	if (!approved_manually && c->st->last_failover_ms > 0 &&
 	    c->now - c->st->last_failover_ms < (int64_t)f->cooldown_seconds * 1000) {
 		refuse(c, "CooldownActive",

@@ -72,6 +72,20 @@
  * gdb_obs_cache_watch), so this is only a backstop, as client-go's resync.
  */
 #define GDB_REQUEUE_SETTLED_MS 300000
+/*
+ * A secondary that received replication from the writer's region within this
+ * long (its own aurora_global_db_status(), see gdb_health_region) still hears
+ * the writer: the writer is alive, whatever the controller's probes say, and
+ * no unplanned failover starts. This assumes a live link refreshes the
+ * secondary's last_lag_calculation_time every few seconds even without client
+ * writes (the test world's emulation: every second). Were it not so on an
+ * idle, healthy link, the secondary would merely look silent and the other
+ * rules alone would decide, as before this gate existed: the assumption can
+ * cost a refusal its evidence, never start a failover by itself.
+ */
+#define GDB_PRIMARY_SILENT_MS 10000
+/* gdb_health_region.upstream_age_ms of a secondary that reports no replication at all. */
+#define GDB_UPSTREAM_NEVER INT64_MAX
 /* The smallest change of a region's lag its status row reports (see docs/api.md). */
 #define GDB_LAG_REPORT_STEP_S 2
 #define GDB_MAX_SNAPSHOTS 16
@@ -196,6 +210,14 @@ struct gdb_health_region {
 	/* Writer: when the first failed write probe after the last success ended; 0 while the
 	 * last one succeeded (or none ran). */
 	int64_t failing_since_ms;
+	/*
+	 * Secondary: the region's own view of the writer's region, from its
+	 * reader's aurora_global_db_status() in the same probe: how long before
+	 * last_probe_ms it last received replication from it. GDB_UPSTREAM_NEVER
+	 * when it reports none, -1 unknown (the probe failed or could not ask).
+	 * Unlike the probes, this does not travel the controller's network path.
+	 */
+	int64_t upstream_age_ms;
 };
 
 struct gdb_health {

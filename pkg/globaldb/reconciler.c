@@ -834,6 +834,7 @@ static void build_health(struct gdb_reconciler *r, const struct key_state *s,
 		hr->writer_healthy = -1;
 		hr->reader_healthy = -1;
 		hr->lag_ms = -1;
+		hr->upstream_age_ms = -1;
 		if (have_w && s->writer_region && !strcmp(s->writer_region, region)) {
 			hr->writer_healthy = health_of(&w);
 			hr->consecutive_failures = w.consecutive_failures;
@@ -852,6 +853,8 @@ static void build_health(struct gdb_reconciler *r, const struct key_state *s,
 		hr->lag_ms = v.lag_ms;
 		hr->heartbeat_ms = v.heartbeat_written_unix_ms;
 		hr->heartbeat_seq = v.last_seq;
+		hr->upstream_age_ms = v.upstream_age_ms == PROBE_UPSTREAM_NEVER ? GDB_UPSTREAM_NEVER
+										: v.upstream_age_ms;
 	}
 }
 

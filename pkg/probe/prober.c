@@ -4,7 +4,9 @@
  * Each target is a small state machine: IDLE until its next probe is due;
  * RESOLVING while the resolver pool looks up its host; CONNECTING through
  * libpq's PQconnectPoll; SETUP while the writer's CREATE TABLE IF NOT EXISTS
- * runs on a fresh connection; QUERY while the probe statement runs. Each pass starts due probes, fails the ones past their deadline, computes the
+ * runs on a fresh connection; QUERY while the probe statement runs; UPSTREAM
+ * while a reader asks aurora_global_db_status() after its heartbeat read.
+ * Each pass starts due probes, fails the ones past their deadline, computes the
  * poll timeout from the earliest due time or deadline, polls, and advances the sockets that are
  * ready, for at most PASS_BUDGET_MS before checking deadlines again.
  *
@@ -60,6 +62,7 @@ enum phase {
 	PH_CONNECTING,
 	PH_SETUP,
 	PH_QUERY,
+	PH_UPSTREAM, /* reader: the secondary's view of its primary region */
 };
 
 /* A target's configuration: owned copies, plus the statements built from it. */
@@ -111,6 +114,7 @@ struct target {
 	char sqlstate[6];
 	int got_row;
 	int64_t row_seq, row_written_ms;
+	int64_t upstream_age_ms; /* reader: this probe's answer, -1 none */
 
 	/* Results. */
 	/* Writer: acknowledged heartbeats (1 KB), from its first write on; NULL before and for
@@ -377,6 +381,18 @@ static const char *heartbeat_sql(const struct config *c, enum phase ph, char buf
 	return buf;
 }
 
+/*
+ * A reader's second statement: how long ago (on the server's clock) the
+ * secondary last received replication from its primary region. Aurora's
+ * aurora_global_db_status() has a row per cluster of the global database; the
+ * primary's has durability_lag_in_msec -1. NULL when no secondary row has a
+ * time: the secondary reports no replication at all.
+ */
+static const char UPSTREAM_SQL[] =
+	"SELECT (extract(epoch FROM clock_timestamp() - max(last_lag_calculation_time)) * "
+	"1000)::int8 FROM aurora_global_db_status() "
+	"WHERE durability_lag_in_msec IS DISTINCT FROM -1";
+
 static int str_differs(const char *a, const char *b)
 {
 	if (!a || !b)
@@ -606,6 +622,8 @@ static void finish(struct probe_prober *p, struct target *t, int ok, enum probe_
 	/* What a reader saw stays evidence of what its server holds, lag source or not. */
 	if (ok && t->c.kind == PROBE_READER && t->got_row && t->row_written_ms > 0)
 		t->pv.heartbeat_written_unix_ms = t->row_written_ms;
+	if (t->c.kind == PROBE_READER)
+		t->pv.upstream_age_ms = ok ? t->upstream_age_ms : -1;
 	if (ok && t->c.kind == PROBE_READER && t->c.lag_source) {
 		struct target *w = find_writer(p, t->c.lag_source);
 
@@ -740,6 +758,9 @@ static void send_statement(struct probe_prober *p, struct target *t, enum phase 
 	t->phase = ph;
 	if (ph == PH_SETUP) {
 		rc = PQsendQuery(t->conn, heartbeat_sql(&t->c, ph, sql));
+	} else if (ph == PH_UPSTREAM) {
+		t->failed = 0;
+		rc = PQsendQuery(t->conn, UPSTREAM_SQL);
 	} else if (t->c.statement) {
 		rc = PQsendQuery(t->conn, t->c.statement);
 	} else if (t->c.kind == PROBE_READER) {
@@ -870,6 +891,7 @@ static void start_probe(struct probe_prober *p, struct target *t, int64_t now)
 	t->err = PROBE_ERR_NONE;
 	t->sqlstate[0] = '\0';
 	t->got_row = 0;
+	t->upstream_age_ms = -1;
 
 	/* An idle connection the server closed is replaced, not blamed. */
 	if (t->conn_ready && (!PQconsumeInput(t->conn) || PQstatus(t->conn) != CONNECTION_OK ||
@@ -887,6 +909,29 @@ static void start_probe(struct probe_prober *p, struct target *t, int64_t now)
 	connect_with_slot(p, t);
 }
 
+/*
+ * The reader's view of its primary region. A failed statement (a server
+ * without aurora_global_db_status, a permission) leaves it unknown without
+ * failing the probe: the secondary answered its heartbeat read.
+ */
+static void take_upstream(struct target *t, PGresult *r)
+{
+	char *end;
+	int64_t v;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1 || PQnfields(r) < 1)
+		return;
+	if (PQgetisnull(r, 0, 0)) {
+		t->upstream_age_ms = PROBE_UPSTREAM_NEVER;
+		return;
+	}
+	errno = 0;
+	v = strtoll(PQgetvalue(r, 0, 0), &end, 10);
+	if (errno || *end)
+		return;
+	t->upstream_age_ms = v < 0 ? 0 : v; /* a time ahead of the server's clock: just now */
+}
+
 /* Takes one result of the statement: the probe's row, or its first error. */
 static void take_result(struct target *t, PGresult *r)
 {
@@ -894,6 +939,10 @@ static void take_result(struct target *t, PGresult *r)
 	const char *state;
 	char *end;
 
+	if (t->phase == PH_UPSTREAM) {
+		take_upstream(t, r);
+		return;
+	}
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_EMPTY_QUERY) {
 		if (t->phase != PH_QUERY || t->c.statement || PQntuples(r) < 1 ||
 		    PQnfields(r) < 1 || PQgetisnull(r, 0, 0))
@@ -926,6 +975,10 @@ static void take_result(struct target *t, PGresult *r)
 /* The statement's results are all in. */
 static void complete(struct probe_prober *p, struct target *t)
 {
+	if (t->phase == PH_UPSTREAM) {
+		finish(p, t, 1, PROBE_ERR_NONE, NULL);
+		return;
+	}
 	/*
 	 * Two sessions running CREATE TABLE IF NOT EXISTS at once can both miss
 	 * the table and one then fails on the catalog's unique index: the table
@@ -940,7 +993,7 @@ static void complete(struct probe_prober *p, struct target *t)
 		if (!strcmp(t->sqlstate, "42P01")) {
 			/* No heartbeat table: a reader is up but has nothing to measure (yet). */
 			if (t->c.kind == PROBE_READER) {
-				finish(p, t, 1, PROBE_ERR_NONE, NULL);
+				send_statement(p, t, PH_UPSTREAM);
 				return;
 			}
 			t->table_ready = 0;
@@ -951,6 +1004,10 @@ static void complete(struct probe_prober *p, struct target *t)
 	if (t->phase == PH_SETUP) {
 		t->table_ready = 1;
 		send_statement(p, t, PH_QUERY);
+		return;
+	}
+	if (t->c.kind == PROBE_READER) {
+		send_statement(p, t, PH_UPSTREAM);
 		return;
 	}
 	finish(p, t, 1, PROBE_ERR_NONE, NULL);
@@ -1394,7 +1451,7 @@ static void *run(void *arg)
 			t = p->pfd_targets[i];
 			if (!p->pfds[i].revents || !t->conn || PQsocket(t->conn) != p->pfds[i].fd ||
 			    (t->phase != PH_CONNECTING && t->phase != PH_SETUP &&
-			     t->phase != PH_QUERY))
+			     t->phase != PH_QUERY && t->phase != PH_UPSTREAM))
 				continue;
 			advance(p, t, p->pfds[i].revents);
 			if (base_now_mono_ms() - pass_start >= PASS_BUDGET_MS)
@@ -1514,6 +1571,7 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 	snprintf(fresh->pv.name, sizeof(fresh->pv.name), "%s", c->name);
 	fresh->pv.kind = c->kind;
 	fresh->pv.lag_ms = -1;
+	fresh->pv.upstream_age_ms = -1;
 	fresh->v = fresh->pv;
 	fresh->lag_notified_ms = -1;
 	/* Spread first probes over a period, so that many new targets do not connect at once. */

@@ -23,6 +23,19 @@
  * when the current run of failures began: the evidence from which the
  * controller bounds the data a failover can lose (docs/api.md).
  *
+ * A reader also asks the secondary how it hears its primary region, in a
+ * second statement on the same connection within the same deadline:
+ *
+ *   SELECT age of max(last_lag_calculation_time) FROM aurora_global_db_status()
+ *   WHERE durability_lag_in_msec IS DISTINCT FROM -1      (the primary's row is -1)
+ *
+ * Aurora keeps that row current from its storage-level replication, which
+ * does not pass through the prober's network path: a secondary that heard
+ * its primary a moment ago shows the primary alive even when the prober
+ * cannot reach it. The age is taken on the secondary's own clock. A server
+ * without the function (plain PostgreSQL) or a refused statement leaves the
+ * view unknown and does not fail the probe.
+ *
  * Deadlines. A probe never outlives policy.timeout_ms: not when the host drops
  * packets (no RST), not when the server accepts and never answers (SIGSTOP),
  * not when name resolution hangs. Names are resolved off the prober thread
@@ -175,7 +188,16 @@ struct probe_verdict {
 	 * as far as this prober can tell.
 	 */
 	int64_t failing_since_unix_ms;
+	/*
+	 * Reader: how long before its last probe ended the secondary last heard
+	 * its primary region (aurora_global_db_status, above), in ms;
+	 * PROBE_UPSTREAM_NEVER when it reports no replication at all; -1
+	 * unknown (the last probe failed, or the statement did).
+	 */
+	int64_t upstream_age_ms;
 };
+
+#define PROBE_UPSTREAM_NEVER INT64_MAX
 
 /* Bits of the notify callback's changes argument. */
 #define PROBE_CHANGED_HEALTH 1u

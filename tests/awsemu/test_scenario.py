@@ -4,6 +4,8 @@ primary-region outage; managed failover (the data-loss window measured from
 the rows); recovery and Aurora's re-add; switch back.  Then the same with
 detach-and-promote and a new global database instead of managed failover."""
 
+import time
+
 import psycopg
 import pytest
 
@@ -308,3 +310,51 @@ def test_detach_and_promote_then_fallback_with_a_new_global_database(aws, admin,
     assert rows(aws, EAST, "east", reader=False) == survived | set(after)
     final = write(aws, EAST, "east", range(151, 161))
     wait_rows(aws, WEST, "west", survived | set(after) | set(final))
+
+
+# How long ago the secondary last heard its primary region, as the controller's reader probe
+# asks it (pkg/probe/prober.h).
+UPSTREAM_SQL = (
+    "SELECT (extract(epoch FROM clock_timestamp() - max(last_lag_calculation_time)) * 1000)"
+    "::int8 FROM aurora_global_db_status() WHERE durability_lag_in_msec IS DISTINCT FROM -1"
+)
+
+
+def upstream_ms(aws, region, cid):
+    with connect(aws, region, cid, reader=True) as conn:
+        return conn.execute(UPSTREAM_SQL).fetchone()[0]
+
+
+def test_a_secondary_hears_its_primary_until_the_primary_stops(aws, admin, regions):
+    """aurora_global_db_status() on the secondary's reader, a cascading standby of its
+    writer: fresh while the primary runs, also while its region's RDS API is down (the
+    emulator stamps the primary's replication clock as Aurora's replication would), and
+    ageing once the primary is frozen, until it is thawed."""
+    build(aws, admin, regions)
+
+    def hears():
+        v = upstream_ms(aws, WEST, "west")
+        return v is not None and v < 2500
+
+    wait_for(hears, timeout=30, what="us-west-2 to hear us-east-1")
+
+    admin.outage(EAST, "5xx", pg="none")
+    try:
+        samples = []
+        for _ in range(12):
+            samples.append(upstream_ms(aws, WEST, "west"))
+            time.sleep(0.5)
+        assert all(v is not None and v < 2500 for v in samples), samples
+    finally:
+        admin.outage(EAST, "off")
+
+    admin.outage(EAST, "5xx", pg="freeze")
+    try:
+        wait_for(
+            lambda: (upstream_ms(aws, WEST, "west") or 0) > 5000,
+            timeout=30,
+            what="us-west-2 to stop hearing the frozen us-east-1",
+        )
+    finally:
+        admin.outage(EAST, "off")
+    wait_for(hears, timeout=30, what="us-west-2 to hear us-east-1 again")

@@ -10,6 +10,22 @@ fresh base backup on the other).
 
 Layout: <root_dir>/<name>/data (PGDATA) and <root_dir>/<name>/server.log.
 
+Aurora's aurora_global_db_status(): init_primary() installs an emulation of
+it (in the postgres database, so every standby made from the server has it
+too). In Aurora a secondary cluster learns from its storage-level replication
+when it last heard the primary region (last_lag_calculation_time); every
+instance of the secondary sees it, the readers included. Here the readers of a
+secondary are cascading standbys of its writer, so a standby's own WAL
+receiver says nothing about the primary region. The emulation therefore
+carries the primary's heartbeat the way Aurora's storage does, through the
+replicated data: stamp_replication_clock() sets a one-row table on a primary
+to its clock (the AWS emulator does so every second for each bound writer, as
+Aurora's replication would), and on a standby the function reports that
+stamp as last_lag_calculation_time. A standby whose primary is stopped or
+frozen, or whose replication is cut or whose replay is paused, sees the stamp
+age. On a primary it returns the primary's own row (durability_lag_in_msec
+-1, last_lag_calculation_time 1970-01-01, as Aurora does).
+
 Root: initdb and the postmaster refuse to run as root, so when this module
 runs as root every server-side binary (initdb, pg_ctl, pg_basebackup,
 pg_rewind) runs as the `postgres` OS user through setpriv, and the server
@@ -311,6 +327,15 @@ class PgServer:
             timeout=timeout + 30,
         )
 
+    def listening_port(self):
+        """The port the postmaster listens on (postmaster.pid), or None when it is down."""
+        try:
+            with open(os.path.join(self.datadir, "postmaster.pid")) as f:
+                lines = f.read().splitlines()
+            return int(lines[3])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def _tree(self):
         pid = self.pid()
         if pid is None:
@@ -592,7 +617,8 @@ _TEMPLATE_LOCK = threading.Lock()
 def init_primary(
     root_dir, name, port=None, superuser=DEFAULT_SUPERUSER, password=DEFAULT_PASSWORD, start=True
 ) -> PgServer:
-    """A new writable server under root_dir/name (from an initdb template), started."""
+    """A new writable server under root_dir/name (from an initdb template), started,
+    with the aurora_global_db_status() emulation installed (see the module docstring)."""
     basedir = _prepare_basedir(root_dir, name)
     srv = PgServer(name, basedir, port or free_port(), superuser, password)
     # cp -a keeps the owner (postgres when we are root) and the modes.
@@ -600,7 +626,71 @@ def init_primary(
     srv._write_server_conf()
     if start:
         _start_new(srv, port is None)
+        install_aurora_status(srv)
     return srv
+
+
+# The emulation of Aurora's aurora_global_db_status() (see the module docstring).
+# The columns are Aurora's; aws_region is NULL (a server does not know its region)
+# and feedback_epoch/feedback_xmin are not emulated.
+_AURORA_STATUS_SQL = """
+CREATE SCHEMA IF NOT EXISTS aurora_emu;
+CREATE TABLE IF NOT EXISTS aurora_emu.replication_clock
+    (id int PRIMARY KEY CHECK (id = 1), stamped_at timestamptz NOT NULL);
+GRANT USAGE ON SCHEMA aurora_emu TO PUBLIC;
+GRANT SELECT ON aurora_emu.replication_clock TO PUBLIC;
+CREATE OR REPLACE FUNCTION aurora_emu.stamp() RETURNS void LANGUAGE sql AS $$
+    INSERT INTO aurora_emu.replication_clock VALUES (1, clock_timestamp())
+    ON CONFLICT (id) DO UPDATE SET stamped_at = excluded.stamped_at
+$$;
+CREATE OR REPLACE FUNCTION public.aurora_global_db_status(
+    OUT aws_region text, OUT highest_lsn_written bigint, OUT durability_lag_in_msec bigint,
+    OUT rpo_lag_in_msec bigint, OUT last_lag_calculation_time timestamptz,
+    OUT feedback_epoch integer, OUT feedback_xmin bigint)
+RETURNS SETOF record LANGUAGE sql STABLE AS $$
+    SELECT NULL::text,
+           (CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn() END
+            - '0/0'::pg_lsn)::bigint,
+           -1::bigint, -1::bigint, 'epoch'::timestamptz, NULL::integer, NULL::bigint
+    UNION ALL
+    SELECT NULL::text,
+           (coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) - '0/0'::pg_lsn)::bigint,
+           lag.ms, lag.ms, c.stamped_at, NULL::integer, NULL::bigint
+    FROM (SELECT max(stamped_at) AS stamped_at FROM aurora_emu.replication_clock) c,
+         LATERAL (SELECT (extract(epoch FROM clock_timestamp() - c.stamped_at) * 1000)::bigint
+                  AS ms) lag
+    WHERE pg_is_in_recovery()
+$$;
+"""
+
+
+def install_aurora_status(server):
+    """Install the aurora_global_db_status() emulation on a primary (idempotent)."""
+    with server.connect() as conn:
+        conn.execute(_AURORA_STATUS_SQL)
+
+
+def stamp_replication_clock(server, timeout=2):
+    """Set the primary's replication clock to now (what Aurora's replication refreshes).
+
+    Connects to the port the server listens on (from postmaster.pid), so a
+    proxy in front of server.port does not come between. Raises on any
+    failure (a standby refuses the write; a frozen server times out).
+    """
+    import psycopg
+
+    port = server.listening_port() or server.port
+    with psycopg.connect(
+        host=server.host,
+        port=port,
+        user=server.superuser,
+        password=server.password,
+        dbname="postgres",
+        autocommit=True,
+        connect_timeout=timeout,
+        options=f"-c statement_timeout={int(timeout * 1000)}",
+    ) as conn:
+        conn.execute("SELECT aurora_emu.stamp()")
 
 
 def _start_new(srv, port_was_chosen, primary=None, attempts=5):

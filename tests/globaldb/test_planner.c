@@ -158,7 +158,8 @@ static void world_init(void)
 						    .lag_ms = 500,
 						    .last_probe_ms = T0 - 1000,
 						    .heartbeat_ms = FAIL_END - 500,
-						    .heartbeat_seq = 99};
+						    .heartbeat_seq = 99,
+						    .upstream_age_ms = 800};
 }
 
 static void world_release(void)
@@ -435,18 +436,82 @@ static void m_east_slow_probe(void)
 	H(EAST)->writer_healthy = 0;
 	H(EAST)->consecutive_failures = 1;
 }
+/* Every secondary stopped hearing the writer's region 12 s ago, as in a real outage. */
+static void secondaries_silent(const char *writer)
+{
+	for (size_t i = 0; i < W.h.n_regions; i++)
+		if (strcmp(W.h.regions[i].name, writer) != 0)
+			W.h.regions[i].upstream_age_ms = 12 * SEC;
+}
 static void m_east_failing(void)
 {
 	H(EAST)->writer_healthy = 0;
 	H(EAST)->consecutive_failures = 3;
 	H(EAST)->heartbeat_ms = FAIL_END - 2 * SEC;
 	H(EAST)->failing_since_ms = FAIL_END;
+	secondaries_silent(EAST);
+}
+/* The controller is cut off from us-east-1, but us-west-2 still hears it. */
+static void m_west_hears_east(void)
+{
+	H(WEST)->upstream_age_ms = 900;
+}
+static void m_west_heard_east_10s_ago(void)
+{
+	H(WEST)->upstream_age_ms = GDB_PRIMARY_SILENT_MS;
+}
+static void m_west_heard_east_just_over_10s_ago(void)
+{
+	H(WEST)->upstream_age_ms = GDB_PRIMARY_SILENT_MS + 1;
+}
+static void m_west_never_heard_east(void)
+{
+	H(WEST)->upstream_age_ms = GDB_UPSTREAM_NEVER;
+}
+/* us-west-2's reader cannot say (its probe failed, or the query did). */
+static void m_west_view_unknown(void)
+{
+	H(WEST)->upstream_age_ms = -1;
+}
+/* us-west-2 said it was silent, but that probe is a minute old. */
+static void m_west_view_stale(void)
+{
+	H(WEST)->last_probe_ms = W.now - 60 * SEC;
+}
+static void m_east_modifying(void)
+{
+	R(EAST)->cluster_status = "modifying";
+}
+static void m_east_upgrading(void)
+{
+	R(EAST)->cluster_status = "upgrading";
+}
+static void m_east_backing_up(void)
+{
+	R(EAST)->cluster_status = "backing-up";
+}
+static void m_east_failed(void)
+{
+	R(EAST)->cluster_status = "failed";
+}
+static void m_east_api_forbidden(void)
+{
+	R(EAST)->api = GDB_CALL_FORBIDDEN;
+}
+static void m_east_api_other(void)
+{
+	R(EAST)->api = GDB_CALL_OTHER;
+}
+static void m_east_api_not_found(void)
+{
+	R(EAST)->api = GDB_CALL_NOT_FOUND;
 }
 static void m_west_failing(void)
 {
 	H(WEST)->writer_healthy = 0;
 	H(WEST)->consecutive_failures = 5;
 	H(WEST)->failing_since_ms = FAIL_END;
+	secondaries_silent(WEST);
 }
 static void m_east_probe_stale(void)
 {
@@ -602,7 +667,9 @@ static void m_three_regions(void)
 						    .writer_healthy = -1,
 						    .reader_healthy = 1,
 						    .lag_ms = 500,
-						    .heartbeat_ms = FAIL_END - 500};
+						    .heartbeat_ms = FAIL_END - 500,
+						    .last_probe_ms = W.now - 1000,
+						    .upstream_age_ms = H(WEST)->upstream_age_ms};
 	W.h.n_regions = 3;
 }
 static void m_eu_lag_100(void)
@@ -636,6 +703,20 @@ static void m_writer_eu(void)
 	g->members[g->n_members++].synchronization_status = "connected";
 	H(EU)->writer_healthy = 1;
 	H(EU)->lag_ms = -1;
+}
+static void m_eu_hears_east(void)
+{
+	H(EU)->upstream_age_ms = 1500;
+}
+static void m_eu_view_unknown(void)
+{
+	H(EU)->upstream_age_ms = -1;
+}
+static void m_eu_headless(void)
+{
+	R(EU)->n_instances = 0;
+	H(EU)->reader_healthy = -1;
+	H(EU)->upstream_age_ms = -1;
 }
 
 /* Operations in flight. */
@@ -1276,7 +1357,7 @@ static const struct row rows[] = {
 	{"failover: region down, probes failed, lag in budget", {m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, "PrimaryUnhealthy", "FailoverStarted", NULL},
 	{"failover: primary API times out", {m_east_failing, m_east_api_timeout}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "FailoverStarted", NULL},
 	{"failover: cluster not available in RDS", {m_east_failing, m_east_unavailable}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
-	{"failover: cluster gone from RDS", {m_east_failing, m_east_not_found}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: RDS reports the cluster failed", {m_east_failing, m_east_failed}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"failover: in-region failover past its grace", {m_east_failing, m_east_failing_over_200s}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"failover: confirmation None trusts the probes", {m_east_failing, m_confirm_none}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"failover: lag exactly at the budget", {m_east_failing, m_east_api_down, m_west_lag_30s}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
@@ -1285,6 +1366,9 @@ static const struct row rows[] = {
 	{"failover: cooldown passed", {m_east_failing, m_east_api_down, m_cooldown_passed}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"failover: method DetachAndPromote detaches in the target region", {m_east_failing, m_east_api_down, m_method_detach}, A(DETACH_AND_PROMOTE), WEST, S(DETACH), NULL, NULL, "FailoverStarted", NULL},
 	{"failover: method Managed calls FailoverGlobalCluster", {m_east_failing, m_east_api_down, m_method_managed}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: us-west-2 silent for just over 10 s", {m_east_failing, m_east_api_down, m_west_heard_east_just_over_10s_ago}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, "FailoverStarted", NULL},
+	{"failover: us-west-2 reports no replication at all", {m_east_failing, m_east_api_down, m_west_never_heard_east}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
+	{"failover: a headless third region has no view to wait for", {m_three_regions, m_eu_headless, m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"failover: lowest lag wins", {m_three_regions, m_eu_lag_100, m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), EU, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"failover: equal lag goes to list order", {m_three_regions, m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), WEST, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
 	{"failover: unknown lag candidate skipped for a measured one", {m_three_regions, m_west_lag_unknown, m_eu_lag_800, m_east_failing, m_east_api_down}, A(FAILOVER_MANAGED), EU, S(FAILOVER_MANAGED), NULL, NULL, NULL, NULL},
@@ -1294,6 +1378,24 @@ static const struct row rows[] = {
 	{"refuse: fewer failures than the threshold", {m_east_failing_2, m_east_api_down}, A(NONE), NULL, NOOP, "RegionUnreachable", "PrimaryUnhealthy", NULL, NULL},
 	{"refuse: a stale writer verdict", {m_east_failing, m_east_api_down, m_east_probe_stale}, A(NONE), NULL, NOOP, "ProbeVerdictStale", NULL, "ProbeVerdictStale", "ProbeVerdictStale"},
 	{"refuse: RDS says the primary is available", {m_east_failing}, A(NONE), NULL, NOOP, "PrimaryAvailableInControlPlane", "PrimaryUnhealthy", "PrimaryAvailableInControlPlane", "PrimaryAvailableInControlPlane"},
+	{"refuse: cut off from the primary, API down, us-west-2 still hears it", {m_east_failing, m_east_api_down, m_west_hears_east}, A(NONE), NULL, NOOP, "SecondaryHearsPrimary", "PrimaryUnhealthy", "SecondaryHearsPrimary", "SecondaryHearsPrimary"},
+	{"refuse: cut off, API timing out, us-west-2 still hears it", {m_east_failing, m_east_api_timeout, m_west_hears_east}, A(NONE), NULL, NOOP, "SecondaryHearsPrimary", NULL, NULL, "SecondaryHearsPrimary"},
+	{"refuse: us-west-2 heard the primary exactly 10 s ago", {m_east_failing, m_east_api_down, m_west_heard_east_10s_ago}, A(NONE), NULL, NOOP, "SecondaryHearsPrimary", NULL, NULL, "SecondaryHearsPrimary"},
+	{"refuse: confirmation None still heeds a secondary that hears the primary", {m_east_failing, m_confirm_none, m_west_hears_east}, A(NONE), NULL, NOOP, "SecondaryHearsPrimary", NULL, NULL, "SecondaryHearsPrimary"},
+	{"refuse: us-west-2 cannot say whether it hears the primary", {m_east_failing, m_east_api_down, m_west_view_unknown}, A(NONE), NULL, NOOP, "SecondaryViewUnknown", NULL, "SecondaryViewUnknown", "SecondaryViewUnknown"},
+	{"refuse: us-west-2's silence is a stale probe", {m_east_failing, m_east_api_down, m_west_view_stale}, A(NONE), NULL, NOOP, "SecondaryViewUnknown", NULL, NULL, "SecondaryViewUnknown"},
+	{"refuse: a third region still hears the primary", {m_three_regions, m_east_failing, m_east_api_down, m_eu_hears_east}, A(NONE), NULL, NOOP, "SecondaryHearsPrimary", NULL, NULL, "SecondaryHearsPrimary"},
+	{"refuse: a third region's view is unknown", {m_three_regions, m_east_failing, m_east_api_down, m_eu_view_unknown}, A(NONE), NULL, NOOP, "SecondaryViewUnknown", NULL, NULL, "SecondaryViewUnknown"},
+	{"refuse: hearing outranks unknown", {m_three_regions, m_east_failing, m_east_api_down, m_eu_view_unknown, m_west_hears_east}, A(NONE), NULL, NOOP, "SecondaryHearsPrimary", NULL, NULL, "SecondaryHearsPrimary"},
+	{"refuse: RDS says modifying (maintenance) is no confirmation", {m_east_failing, m_east_modifying}, A(NONE), NULL, NOOP, "OutageNotConfirmed", NULL, "OutageNotConfirmed", "OutageNotConfirmed"},
+	{"refuse: RDS says upgrading is no confirmation", {m_east_failing, m_east_upgrading}, A(NONE), NULL, NOOP, "OutageNotConfirmed", NULL, NULL, "OutageNotConfirmed"},
+	{"refuse: RDS says backing-up is no confirmation", {m_east_failing, m_east_backing_up}, A(NONE), NULL, NOOP, "OutageNotConfirmed", NULL, NULL, "OutageNotConfirmed"},
+	{"refuse: a cluster RDS does not list is no confirmation", {m_east_failing, m_east_not_found}, A(NONE), NULL, NOOP, "OutageNotConfirmed", NULL, NULL, "OutageNotConfirmed"},
+	{"refuse: AccessDenied from the primary's API is no confirmation", {m_east_failing, m_east_api_forbidden}, A(NONE), NULL, NOOP, "OutageNotConfirmed", NULL, NULL, "OutageNotConfirmed"},
+	{"refuse: an unknown API error is no confirmation", {m_east_failing, m_east_api_other}, A(NONE), NULL, NOOP, "OutageNotConfirmed", NULL, NULL, "OutageNotConfirmed"},
+	{"refuse: a NotFound fault is no confirmation", {m_east_failing, m_east_api_not_found}, A(NONE), NULL, NOOP, "OutageNotConfirmed", NULL, NULL, "OutageNotConfirmed"},
+	{"manual: no recommendation while us-west-2 hears the primary", {m_manual, m_east_failing, m_east_api_down, m_west_hears_east}, A(NONE), NULL, NOOP, "SecondaryHearsPrimary", NULL, NULL, "SecondaryHearsPrimary"},
+	{"manual: approval does not override a secondary that hears the primary", {m_manual, m_east_failing, m_east_api_down, m_west_hears_east, m_op_awaiting_failover, m_approve_failover_now}, A(WAIT), NULL, S(AWAITING_APPROVAL), "SecondaryHearsPrimary", NULL, NULL, "SecondaryHearsPrimary"},
 	{"refuse: primary API throttled is no confirmation", {m_east_failing, m_east_api_throttled}, A(NONE), NULL, NOOP, "AwaitingConfirmation", NULL, NULL, "AwaitingConfirmation"},
 	{"refuse: primary API not observed", {m_east_failing, m_east_api_unknown}, A(NONE), NULL, NOOP, "AwaitingConfirmation", NULL, NULL, "AwaitingConfirmation"},
 	{"refuse: in-region failover within its grace", {m_east_failing, m_east_failing_over_30s}, A(NONE), NULL, NOOP, "InRegionFailoverInProgress", NULL, NULL, "InRegionFailoverInProgress"},
@@ -1741,6 +1843,7 @@ START_TEST(test_restart_during_outage_bounds_lag_from_the_status)
 	H(EAST)->failing_since_ms = W.now - 7 * SEC;
 	H(WEST)->lag_ms = -1;
 	H(WEST)->last_probe_ms = W.now - 1 * SEC;
+	secondaries_silent(EAST); /* a real outage: us-west-2 no longer hears us-east-1 either */
 	plan_once(&p);
 	ck_assert_int_eq(p.action.kind, GDB_ACT_FAILOVER_MANAGED);
 	ck_assert_str_eq(p.action.region, WEST);
@@ -2120,6 +2223,33 @@ START_TEST(test_instance_names_fill_gaps)
 	plan_once(&p);
 	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_INSTANCE);
 	ck_assert_str_eq(p.action.instance_id, "orders-west-1");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+/* While a secondary hears the writer, the next plan is due when its silence could reach 10 s. */
+START_TEST(test_secondary_hears_primary_requeue)
+{
+	struct gdb_plan p;
+
+	world_init();
+	m_east_failing();
+	m_east_api_down();
+	m_west_hears_east(); /* 0.9 s before a probe that ended 1 s ago */
+	plan_once(&p);
+	ck_assert_str_eq(p.refusal, "SecondaryHearsPrimary");
+	ck_assert_int_eq(p.requeue_after_ms, GDB_PRIMARY_SILENT_MS - 900 - 1000);
+	gdb_plan_release(&p);
+	world_release();
+
+	world_init();
+	m_east_failing();
+	m_east_api_down();
+	H(WEST)->upstream_age_ms = GDB_PRIMARY_SILENT_MS - 100;
+	plan_once(&p);
+	ck_assert_str_eq(p.refusal, "SecondaryHearsPrimary");
+	ck_assert_int_eq(p.requeue_after_ms, GDB_REQUEUE_FAST_MS);
 	gdb_plan_release(&p);
 	world_release();
 }
@@ -2782,6 +2912,7 @@ int main(void)
 	tcase_add_test(seq, test_secondary_takes_the_global_engine_version);
 	tcase_add_test(seq, test_instance_names_fill_gaps);
 	tcase_add_test(seq, test_fence_calls_follow_without_settle_wait);
+	tcase_add_test(seq, test_secondary_hears_primary_requeue);
 	tcase_add_test(seq, test_refusal_event_only_on_change);
 	tcase_add_test(seq, test_condition_transition_time_kept);
 	tcase_add_test(seq, test_reported_lag_ignores_jitter);

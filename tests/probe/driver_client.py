@@ -111,6 +111,7 @@ class Driver:
             "duration_ms",
             "written_ms",
             "failing_since_ms",
+            "upstream_ms",
         ):
             v[k] = int(v[k])
         return v

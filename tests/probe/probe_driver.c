@@ -15,6 +15,7 @@
  * Output on stdout, one a line:
  *   event mono_ms=T name=N health=H reason=R lag_ms=L changes=C   (from the notify callback)
  *   verdict name=N health=H fails=F succs=S probes=P ok=0|1 reason=R sqlstate=S lag_ms=L seq=Q
+ *           duration_ms=D upstream_ms=U
  *   stats probes=P connects=C wakeups=W targets=N
  *   heap bytes=B   (malloc's bytes in use: one arena, as in the controller)
  *   ok | error CODE
@@ -168,11 +169,12 @@ static void print_verdict(const struct probe_verdict *v)
 {
 	emit("verdict name=%s health=%s fails=%d succs=%d probes=%" PRIu64
 	     " ok=%d reason=%s sqlstate=%s lag_ms=%" PRId64 " seq=%" PRId64 " duration_ms=%" PRId64
-	     " written_ms=%" PRId64 " failing_since_ms=%" PRId64,
+	     " written_ms=%" PRId64 " failing_since_ms=%" PRId64 " upstream_ms=%" PRId64,
 	     v->name, probe_health_name(v->health), v->consecutive_failures,
 	     v->consecutive_successes, v->probes, v->last_ok, probe_error_name(v->last_error),
 	     v->last_sqlstate[0] ? v->last_sqlstate : "-", v->lag_ms, v->last_seq,
-	     v->last_duration_ms, v->heartbeat_written_unix_ms, v->failing_since_unix_ms);
+	     v->last_duration_ms, v->heartbeat_written_unix_ms, v->failing_since_unix_ms,
+	     v->upstream_age_ms);
 }
 
 int main(void)

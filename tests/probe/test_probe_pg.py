@@ -145,6 +145,39 @@ def test_lag_grows_while_replay_is_paused_and_returns_to_zero(primary, standby, 
     assert 'globaldb_replication_lag_seconds{target="lag-r"}' in d.metrics()
 
 
+NEVER = 2**63 - 1  # PROBE_UPSTREAM_NEVER
+
+
+def test_a_reader_says_how_long_ago_its_secondary_heard_the_primary(primary, standby, driver):
+    """The reader's second statement, aurora_global_db_status() (pgenv's emulation, fed by
+    the primary's replication clock): fresh while the primary stamps, ageing once it stops,
+    never when the standby has no stamp, unknown on a server without the function. The
+    reader stays healthy throughout: its heartbeat read answered."""
+    primary.sql("DELETE FROM aurora_emu.replication_clock")
+    d = driver()
+    d.set(**target_words(standby, "up-r", kind="reader", period=500, timeout=500, hbid="uptest"))
+    d.wait_verdict(
+        "up-r", lambda v: v["upstream_ms"] == NEVER and v["health"] == "healthy", timeout=20
+    )
+
+    pgenv.stamp_replication_clock(primary)
+    d.wait_verdict("up-r", lambda v: 0 <= v["upstream_ms"] < 1500, timeout=10)
+    t0 = now_ms()
+    # No stamp since: the age follows the time since the last one, give or take a period.
+    d.wait_verdict("up-r", lambda v: v["upstream_ms"] >= 3000, timeout=10)
+    assert now_ms() - t0 >= 1500
+    pgenv.stamp_replication_clock(primary)
+    d.wait_verdict("up-r", lambda v: 0 <= v["upstream_ms"] < 1500, timeout=10)
+
+    primary.sql("DROP FUNCTION public.aurora_global_db_status()")
+    try:
+        v = d.wait_verdict("up-r", lambda v: v["upstream_ms"] == -1 and v["ok"] == 1, timeout=10)
+        assert v["health"] == "healthy" and v["reason"] == "none", v
+    finally:
+        pgenv.install_aurora_status(primary)
+    d.wait_verdict("up-r", lambda v: v["upstream_ms"] >= 0, timeout=10)
+
+
 def test_a_writer_probe_on_a_standby_fails_as_read_only(standby, driver):
     d = driver()
     d.set(**target_words(standby, "wrong-writer", fail=1))

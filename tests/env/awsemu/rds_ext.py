@@ -22,7 +22,13 @@ API; moto dispatches by method name) so that:
   failover promote and demote the real servers;
 - after a managed failover, once the old primary's region is reachable, the
   old primary is re-added as a secondary (pending-resync -> connected) and a
-  rds:unplanned-global-failover-... cluster snapshot appears.
+  rds:unplanned-global-failover-... cluster snapshot appears;
+- every bound writer's replication clock is stamped once a second
+  (pgenv.stamp_replication_clock), as Aurora's storage replication keeps a
+  secondary's aurora_global_db_status() current: a secondary whose primary
+  runs hears it through the replicated stamp, whatever happens to the
+  controller's network path or to the primary region's RDS API; a stopped or
+  frozen primary stops stamping, and its secondaries fall silent.
 
 Concurrency: every request runs under EXT.lock (taken by the server
 middleware), and background work (timed transitions, PostgreSQL promotion,
@@ -37,6 +43,7 @@ import threading
 import time
 import traceback
 
+import psycopg
 from moto.core.responses import ActionResult
 from moto.rds import models as rds_models
 from moto.rds.exceptions import RDSClientError
@@ -54,6 +61,8 @@ DEFAULT_DELAYS = {
     "resync": 3.0,  # SynchronizationStatus pending-resync after a re-add
 }
 FAST_DELAYS = {k: 0.0 for k in DEFAULT_DELAYS}
+# How often a bound writer's replication clock is stamped (pgenv.stamp_replication_clock).
+STAMP_INTERVAL = 1.0
 
 
 class Cancelled(Exception):
@@ -97,6 +106,7 @@ class Extension:
         self.bindings = {}  # (region, cluster id) -> Binding
         self.outages = {}  # region -> {"mode", "pg", "services"}
         self.errors = []  # background failures, newest last
+        self.clocks = {}  # writer datadir -> its replication clock thread
         self.generation = 0  # bumped by reset(); stale workers stop
         # How long a switchover waits for the target to catch up before it
         # is cancelled (Aurora waits for full synchronisation).
@@ -148,7 +158,42 @@ class Extension:
         with self.lock:
             b = Binding(region, cluster_id, writer, reader)
             self.bindings[(region, b.cluster_id)] = b
+            self._ensure_clock(writer.datadir)
             return b
+
+    # -- replication clocks ------------------------------------------------
+
+    def _ensure_clock(self, datadir):
+        """Start stamping the writer in datadir unless a thread does already. Lock held."""
+        t = self.clocks.get(datadir)
+        if t is not None and t.is_alive():
+            return
+        t = threading.Thread(
+            target=self._clock_loop, args=(datadir,), name="awsemu-clock", daemon=True
+        )
+        self.clocks[datadir] = t
+        t.start()
+
+    def _clock_loop(self, datadir):
+        """Stamp the bound writer in datadir every STAMP_INTERVAL until it is unbound.
+
+        A standby refuses the stamp, a frozen server times out, a stopped one
+        is skipped: none of them stamps, as none would replicate in Aurora.
+        """
+        while True:
+            with self.lock:
+                server = next(
+                    (b.writer for b in self.bindings.values() if b.writer.datadir == datadir), None
+                )
+                if server is None:
+                    self.clocks.pop(datadir, None)
+                    return
+            if server.pid() is not None:
+                try:
+                    pgenv.stamp_replication_clock(server)
+                except psycopg.Error:
+                    pass
+            time.sleep(STAMP_INTERVAL)
 
     def unbind(self, region, cluster_id):
         with self.lock:
