@@ -22,7 +22,7 @@ SOURCE = os.environ.get("GDB_SOURCE_DIR") or os.path.dirname(
 
 # Functions with a `reason` parameter that do not emit one.
 NOT_EMITTERS = {
-    "old_degraded_is",  # planner.c: compares with the current Degraded reason
+    "old_degraded_is",  # plan_status.c: compares with the current Degraded reason
     "kube_status_code_to_err",  # kube/status.c: reads the reason of an API Status
 }
 
