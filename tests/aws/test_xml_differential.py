@@ -1,0 +1,141 @@
+"""Differential test: our XML parser (pkg/aws/xml.c) against expat.
+
+Every file of the fuzz corpus (tests/aws/corpus/xml), of any fuzz findings
+directory, and of the edge cases in tests/aws/xml-diff is parsed twice: by
+aws_xml_parse() through the xml_dump helper, and by expat (Python's pyexpat,
+which xml.etree uses) into the same canonical tree. Expat runs without
+namespace processing, because our parser does not interpret namespaces (xml.h):
+it is the XML 1.0 well-formedness judge, and names are compared by their local
+part as our parser reports them.
+
+- both accept: the trees must be equal (local names, each element's own text
+  with line ends normalised, CDATA as text, references decoded, and where in
+  its parent's text each child sits);
+- expat refuses: ours must refuse too, never accept malformed XML;
+- ours refuses what expat accepts: only for a refusal xml.h documents (below).
+"""
+
+import glob
+import json
+import os
+import re
+import subprocess
+import xml.parsers.expat
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DUMP = os.environ["GDB_XML_DUMP"]
+# Refusals xml.h documents, so a hostile body cannot make the parser fetch,
+# expand or allocate beyond a bound set by its own size.
+MAX_BODY = 8 << 20  # AWS_XML_MAX_BODY
+MAX_DEPTH = 256  # AWS_XML_MAX_DEPTH
+
+DIRS = [os.path.join(HERE, "corpus", "xml"), os.path.join(HERE, "xml-diff")]
+DIRS += sorted(glob.glob(os.path.join(HERE, "*findings*")))
+FILES = sorted(f for d in DIRS for f in glob.glob(os.path.join(d, "*")) if os.path.isfile(f))
+
+
+def ours(path):
+    r = subprocess.run([DUMP, path], capture_output=True, timeout=30)
+    assert r.returncode == 0, f"{path}: xml_dump exited {r.returncode}: {r.stderr!r}"
+    return json.loads(r.stdout)
+
+
+class Expat:
+    """Builds the canonical tree from expat's events: the deepest nesting and every name seen."""
+
+    def __init__(self):
+        self.stack, self.root, self.depth, self.names = [], None, 0, set()
+        self.parser = p = xml.parsers.expat.ParserCreate()
+        p.StartElementHandler = self.start
+        p.EndElementHandler = self.end
+        p.CharacterDataHandler = self.chars
+
+    def parse(self, body):
+        self.parser.Parse(body, True)
+
+    def start(self, qname, attrs):
+        parent = self.stack[-1] if self.stack else None
+        pos = len("".join(parent["text"]).encode()) if parent else 0
+        node = {"name": qname.rsplit(":", 1)[-1], "text": [], "pos": pos, "children": []}
+        if parent:
+            parent["children"].append(node)
+        else:
+            self.root = node
+        self.stack.append(node)
+        self.depth = max(self.depth, len(self.stack))
+        self.names.add(qname)
+
+    def end(self, qname):
+        node = self.stack.pop()
+        node["text"] = "".join(node["text"])
+
+    def chars(self, data):
+        self.stack[-1]["text"].append(data)
+
+
+def documented_refusal(body, tree):
+    """Why xml.h says our parser refuses body although expat accepts it, or None."""
+    if len(body) > MAX_BODY:
+        return "larger than AWS_XML_MAX_BODY"
+    if tree.depth > MAX_DEPTH:
+        return "nested deeper than AWS_XML_MAX_DEPTH"
+    if re.search(rb"<!DOCTYPE", body):
+        return "a DOCTYPE (no entity declarations)"
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in body[:4]:
+        return "not UTF-8 (UTF-16)"
+    decl = re.match(rb"(?:\xef\xbb\xbf)?<\?xml\s[^>]*?encoding\s*=\s*[\"']([^\"']*)", body)
+    if decl and decl.group(1).lower() != b"utf-8":
+        return "an encoding declaration that does not say UTF-8"
+    decl = re.match(rb"(?:\xef\xbb\xbf)?<\?xml\s+version\s*=\s*[\"']([^\"']*)", body)
+    if decl and not re.fullmatch(rb"1\.[0-9]+", decl.group(1)):
+        return "an XML declaration whose version is not 1.x"
+    if any(q.startswith(":") or q.endswith(":") for q in tree.names):
+        return "a prefixed name with an empty prefix or local part"
+    return None
+
+
+def documented_acceptance(body, err, index):
+    """What xml.h says our parser does not check, when that is why expat refused body.
+
+    index is the byte where expat stopped.
+    """
+    codes = xml.parsers.expat.errors.codes
+    if err.code == codes[xml.parsers.expat.errors.XML_ERROR_DUPLICATE_ATTRIBUTE]:
+        return "duplicate attributes are not checked"
+    in_tag = body.rfind(b"<", 0, index) > body.rfind(b">", 0, index)
+    if (
+        err.code == codes[xml.parsers.expat.errors.XML_ERROR_INVALID_TOKEN]
+        and in_tag
+        and body[index] >= 0x80
+    ):
+        return "the Unicode classes of non-ASCII name characters are not checked"
+    return None
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: os.path.relpath(p, HERE))
+def test_agrees_with_expat(path):
+    with open(path, "rb") as f:
+        body = f.read()
+    got = ours(path)
+    tree = Expat()
+    try:
+        tree.parse(body)
+    except xml.parsers.expat.ExpatError as e:
+        if "error" in got:
+            return
+        why = documented_acceptance(body, e, tree.parser.ErrorByteIndex)
+        assert why, f"{path}: expat refuses ({e}) but our parser accepts it: {got}"
+        return
+    if "error" in got:
+        why = documented_refusal(body, tree)
+        assert why, f"{path}: expat accepts it but our parser refuses it ({got['error']})"
+        return
+    assert got == tree.root, f"{path}: the trees differ"
+
+
+def test_the_inputs_are_there():
+    """The corpus and the edge cases are found (an empty parametrisation would pass)."""
+    names = {os.path.basename(f) for f in FILES}
+    assert "describe_db_clusters.xml" in names and "cdata_mixed.xml" in names
