@@ -138,6 +138,11 @@ def documented_acceptance(body, err, index):
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: os.path.relpath(p, HERE))
 def test_agrees_with_expat(path):
+    check_file(path)
+
+
+def check_file(path):
+    """Our parser's answer on the file at path against expat's, by the rules above."""
     with open(path, "rb") as f:
         body = f.read()
     got = ours(path)
@@ -254,3 +259,40 @@ def test_size_cap_edge(tmp_path):
             )
         else:
             assert got == tree.root
+
+
+# Bytes check_body() must stop at, as one character each: controls, NUL, DEL,
+# non-ASCII (valid, truncated, overlong, surrogate, U+FFFE/U+FFFF, beyond
+# U+10FFFF, five-byte), a child element, CR and a misplaced "]]>".
+SPECIALS = [
+    b"\x01",
+    b"\x00",
+    b"\x1f",
+    b"\x7f",
+    b"\xc3\xa9",
+    b"\xc3",
+    b"\xed\xa0\x80",
+    b"\xef\xbf\xbe",
+]
+SPECIALS += [
+    b"\xef\xbf\xbf",
+    b"\xf4\x90\x80\x80",
+    b"\xf0\x9f\x98\x80",
+    b"\xe0\x80\x80",
+    b"\xc0\x80",
+]
+SPECIALS += [b"\xf8\x88\x80\x80\x80", b"\xc2\x85", b"<a/>", b"\r", b"\r\n", b"]]>"]
+
+
+@pytest.mark.parametrize("special", SPECIALS, ids=lambda b: b.hex())
+def test_byte_at_every_word_offset(special, tmp_path):
+    """The first pass reads eight bytes at a time: a byte it must notice, at each offset of a word."""
+    for pad in range(17):
+        for body in (
+            b"<r>" + b"x" * pad + special + b"</r>",
+            b"<r>" + b"x" * pad + special + b"y" * 9 + b"</r>",
+            b"<r" + b"x" * pad + special + b"/>",
+        ):
+            path = tmp_path / "w.xml"
+            path.write_bytes(body)
+            check_file(str(path))
