@@ -13,7 +13,8 @@
  *     any other is an error;
  *   - the body must be well-formed UTF-8 made of XML characters (no NUL, no C0
  *     control but tab, LF and CR), and an encoding declaration, if any, must
- *     say UTF-8;
+ *     say UTF-8; an XML declaration must give version 1.x (XML 1.0's
+ *     VersionNum; expat takes any version);
  *   - at most AWS_XML_MAX_BODY bytes and AWS_XML_MAX_DEPTH nested elements;
  *   - one root element, with nothing after it but white space, comments and
  *     processing instructions; every start tag closed by a matching end tag.
@@ -22,9 +23,12 @@
  * Attributes are checked for syntax and dropped (AWS sends only xmlns).
  * CDATA sections are text; line ends are normalised to LF as XML requires.
  * Element names are matched on their local name (the part after the last
- * ':'); namespaces are not otherwise interpreted. Not checked, since nothing
- * reads what they govern: duplicate attributes, namespace bindings, and the
- * Unicode classes of non-ASCII name characters.
+ * ':'), so neither part of a prefixed name may be empty (<:a> and <a:> are
+ * refused, as Namespaces in XML requires); namespaces are not otherwise
+ * interpreted. Not checked, since nothing reads what they govern: duplicate
+ * attributes, namespace bindings, and the Unicode classes of non-ASCII name
+ * characters (so <a\u00A0> is an element named "a\u00A0", which expat refuses).
+ * tests/aws/test_xml_differential.py holds the parser to expat but for these.
  *
  * A document is one allocation; its nodes and their strings are borrowed from
  * it until aws_xml_free(). Strings returned by aws_xml_text and aws_xml_get
