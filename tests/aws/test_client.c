@@ -810,17 +810,30 @@ static uint64_t vclock_rand(void *ud)
 	return ((struct vclock *)ud)->rand;
 }
 
-static struct aws_client *deadline_client(const struct base_clock *clk)
+/*
+ * One DescribeDBClusters against a server that always throttles, on virtual
+ * time whose random source always answers rand: up to 10 attempts, waits of
+ * 400 ms at most (full jitter: rand mod 401), a 1 s deadline.
+ */
+static void throttled_call(uint64_t rand, struct vclock *v, struct aws_error *err)
 {
+	struct base_clock clk = {vclock_now, vclock_sleep, vclock_rand, v};
 	struct aws_client_config cfg = {.creds = creds,
 					.endpoint_url = url,
 					.max_attempts = 10,
 					.retry_base_ms = 400,
 					.retry_cap_ms = 400,
 					.call_timeout_ms = 1000,
-					.clock = clk};
+					.clock = &clk};
+	struct aws_client *c;
+	struct aws_rds_db_cluster_list l;
 
-	return aws_client_new(&cfg);
+	*v = (struct vclock){.now = 1000000, .rand = rand};
+	c = aws_client_new(&cfg);
+	script.status_pattern = "T";
+	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, err),
+			 BASE_ETHROTTLED);
+	aws_client_free(c);
 }
 
 /*
@@ -883,44 +896,32 @@ END_TEST
 
 START_TEST(test_call_deadline_caps_retries)
 {
-	/* Every wait is the longest full jitter allows: 400 ms. */
-	struct vclock v = {.now = 1000000, .rand = 400};
-	struct base_clock clk = {vclock_now, vclock_sleep, vclock_rand, &v};
-	struct aws_client *c = deadline_client(&clk);
-	struct aws_rds_db_cluster_list l;
+	struct vclock v;
 	struct aws_error err;
 
-	script.status_pattern = "T";
-	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err),
-			 BASE_ETHROTTLED);
-	/* Attempts at 0, 400 and 800 ms; a third wait would end past the 1 s deadline. */
+	/* Every wait is the longest full jitter allows: 400 ms. Attempts at 0, 400
+	 * and 800 ms; a third wait would end past the 1 s deadline. */
+	throttled_call(400, &v, &err);
 	ck_assert_int_eq(err.attempts, 3);
 	ck_assert_int_eq(v.n_sleeps, 2);
 	ck_assert_int_eq(v.slept_ms, 800);
 	ck_assert_msg(strstr(err.message, "call deadline reached after 3 attempts") != NULL, "%s",
 		      err.message);
 	ck_assert_int_eq(stub_count(stub), 3);
-	aws_client_free(c);
 }
 END_TEST
 
 START_TEST(test_max_attempts_caps_retries_inside_the_deadline)
 {
-	/* Every wait is the shortest full jitter allows: 0 ms. */
-	struct vclock v = {.now = 1000000, .rand = 0};
-	struct base_clock clk = {vclock_now, vclock_sleep, vclock_rand, &v};
-	struct aws_client *c = deadline_client(&clk);
-	struct aws_rds_db_cluster_list l;
+	struct vclock v;
 	struct aws_error err;
 
-	script.status_pattern = "T";
-	ck_assert_int_eq(aws_rds_describe_db_clusters(c, "us-east-1", NULL, NULL, &l, &err),
-			 BASE_ETHROTTLED);
+	/* Every wait is the shortest full jitter allows: 0 ms. */
+	throttled_call(0, &v, &err);
 	ck_assert_int_eq(err.attempts, 10);
 	ck_assert_int_eq(v.n_sleeps, 9);
 	ck_assert_msg(strstr(err.message, "gave up after 10 attempts") != NULL, "%s", err.message);
 	ck_assert_int_eq(stub_count(stub), 10);
-	aws_client_free(c);
 }
 END_TEST
 
