@@ -1,6 +1,9 @@
 /*
  * JSON <-> structs for the GlobalDatabase spec and status.
  *
+ * Size: over the house's 800 lines; spec decoding and status encoding and
+ * decoding are the seam along which it is to be split (issue 22, open).
+ *
  * A small decoding context carries the JSON path of the field being read
  * ("spec.regions[1].template") and the first error; each helper reads one
  * field of one object, checks its JSON type and its cap, and on failure
