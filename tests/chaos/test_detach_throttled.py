@@ -43,24 +43,7 @@ def add_third_region(world):
     world.servers["eu-w"] = w
     world.servers["eu-r"] = pgenv.make_standby(w, world.root, "eu-r")
     world.admin.bind(THIRD, "orders-eu", w, world.servers["eu-r"])
-    world.rds[THIRD].create_db_cluster(
-        DBClusterIdentifier="orders-eu",
-        Engine="aurora-postgresql",
-        EngineVersion="15.4",
-        GlobalClusterIdentifier="orders-global",
-    )
-    world.rds[THIRD].create_db_instance(
-        DBInstanceIdentifier="orders-eu-1",
-        DBInstanceClass="db.r6g.large",
-        Engine="aurora-postgresql",
-        DBClusterIdentifier="orders-eu",
-    )
-    world.wait_cluster(THIRD, "orders-eu", "available", timeout=120)
-    wait_for(
-        lambda: world.sync_status("orders-global", THIRD, "orders-eu") == "connected",
-        timeout=120,
-        what="orders-eu to be connected",
-    )
+    world.add_secondary(THIRD, "orders-eu")
 
 
 def manifest(world):

@@ -314,44 +314,32 @@ class World:
         self.rds[EAST].create_global_cluster(
             GlobalClusterIdentifier="orders-global", SourceDBClusterIdentifier=east["DBClusterArn"]
         )
-        self.rds[WEST].create_db_cluster(
-            DBClusterIdentifier="orders-west",
+        self.add_secondary(WEST, "orders-west")
+        if EU in self.regions:
+            self.admin.bind(EU, "orders-eu", self.servers["eu-w"])
+            self.add_secondary(EU, "orders-eu")
+
+    def add_secondary(self, region, cluster):
+        """cluster (already bound to its servers) joins orders-global in region, with one
+        instance, as a platform team would add it; returns once it is connected."""
+        self.rds[region].create_db_cluster(
+            DBClusterIdentifier=cluster,
             Engine="aurora-postgresql",
             EngineVersion="15.4",
             GlobalClusterIdentifier="orders-global",
         )
-        self.rds[WEST].create_db_instance(
-            DBInstanceIdentifier="orders-west-1",
+        self.rds[region].create_db_instance(
+            DBInstanceIdentifier=f"{cluster}-1",
             DBInstanceClass="db.r6g.large",
             Engine="aurora-postgresql",
-            DBClusterIdentifier="orders-west",
+            DBClusterIdentifier=cluster,
         )
-        self.wait_cluster(WEST, "orders-west", "available", timeout=120)
+        self.wait_cluster(region, cluster, "available", timeout=120)
         wait_for(
-            lambda: self.sync_status("orders-global", WEST, "orders-west") == "connected",
+            lambda: self.sync_status("orders-global", region, cluster) == "connected",
             timeout=120,
-            what="orders-west to be connected",
+            what=f"{cluster} to be connected",
         )
-        if EU in self.regions:
-            self.admin.bind(EU, "orders-eu", self.servers["eu-w"])
-            self.rds[EU].create_db_cluster(
-                DBClusterIdentifier="orders-eu",
-                Engine="aurora-postgresql",
-                EngineVersion="15.4",
-                GlobalClusterIdentifier="orders-global",
-            )
-            self.rds[EU].create_db_instance(
-                DBInstanceIdentifier="orders-eu-1",
-                DBInstanceClass="db.r6g.large",
-                Engine="aurora-postgresql",
-                DBClusterIdentifier="orders-eu",
-            )
-            self.wait_cluster(EU, "orders-eu", "available", timeout=120)
-            wait_for(
-                lambda: self.sync_status("orders-global", EU, "orders-eu") == "connected",
-                timeout=120,
-                what="orders-eu to be connected",
-            )
 
     def create_zone(self):
         # The CRD wants a zone id that looks like Route 53's (Z...); moto's are random.
