@@ -25,72 +25,6 @@
 #include "pkg/base/map.h"
 #include "pkg/base/timeutil.h"
 
-/* An index for about n entries (more are fine: the chains grow). */
-static void ci_init(struct ci_index *x, size_t n)
-{
-	size_t buckets = 16;
-
-	while (buckets < 2 * n)
-		buckets *= 2;
-	x->head = xcalloc(buckets, sizeof(*x->head));
-	x->mask = buckets - 1;
-	x->n = 0;
-	/* Sized once: doubling from small would leave a trail of freed arrays in the heap. */
-	x->cap = n ? n : 1;
-	x->next = xmalloc(x->cap * sizeof(*x->next));
-	x->item = xmalloc(x->cap * sizeof(*x->item));
-	x->hash = xmalloc(x->cap * sizeof(*x->hash));
-}
-
-/* Adds the key s[0..len) for item. */
-static void ci_add(struct ci_index *x, const char *s, size_t len, size_t item)
-{
-	uint64_t h = base_hash(s, len, 1);
-
-	if (x->n == x->cap) {
-		x->cap = x->cap ? 2 * x->cap : 64;
-		x->next = xrealloc(x->next, x->cap * sizeof(*x->next));
-		x->item = xrealloc(x->item, x->cap * sizeof(*x->item));
-		x->hash = xrealloc(x->hash, x->cap * sizeof(*x->hash));
-	}
-	x->item[x->n] = (uint32_t)item;
-	x->hash[x->n] = h;
-	x->next[x->n] = x->head[h & x->mask];
-	x->head[h & x->mask] = (uint32_t)++x->n;
-}
-
-/*
- * Iteration over the candidates for key: e = ci_first(x, key, &h); while (e)
- * { use x->item[e - 1]; e = ci_next(x, e, h); }. Candidates share the key's
- * hash; the caller compares.
- */
-uint32_t ci_next(const struct ci_index *x, uint32_t e, uint64_t h)
-{
-	for (e = x->next[e - 1]; e && x->hash[e - 1] != h; e = x->next[e - 1])
-		;
-	return e;
-}
-
-uint32_t ci_first(const struct ci_index *x, const char *key, uint64_t *h)
-{
-	uint32_t e;
-
-	if (!x->head || !key)
-		return 0;
-	*h = base_hash(key, strlen(key), 1);
-	e = x->head[*h & x->mask];
-	return e && x->hash[e - 1] != *h ? ci_next(x, e, *h) : e;
-}
-
-static void ci_release(struct ci_index *x)
-{
-	free(x->head);
-	free(x->next);
-	free(x->item);
-	free(x->hash);
-	memset(x, 0, sizeof(*x));
-}
-
 static uint64_t fp_add(uint64_t h, const char *v)
 {
 	return (h ^ (v ? base_hash(v, strlen(v), 0) : 0x9e3779b97f4a7c15ULL)) * 1099511628211ULL;
@@ -116,10 +50,10 @@ static void build_fingerprints(struct gdb_region_snap *s)
 		h = fp_int(h, cl->port);
 		h = fp_add(h, cl->global_cluster_identifier);
 		/* Its instances, in any order. */
-		for (uint32_t e = ci_first(&s->instance_by_cluster, cl->identifier, &k); e;
-		     e = ci_next(&s->instance_by_cluster, e, k)) {
+		for (uint32_t e = base_cimap_first(&s->instance_by_cluster, cl->identifier, &k); e;
+		     e = base_cimap_next(&s->instance_by_cluster, e, k)) {
 			const struct aws_rds_db_instance *in =
-				&s->instances.items[s->instance_by_cluster.item[e - 1]];
+				&s->instances.items[base_cimap_item(&s->instance_by_cluster, e)];
 
 			hi += fp_add(fp_add(0, in->identifier), in->status);
 		}
@@ -149,18 +83,19 @@ static void build_fingerprints(struct gdb_region_snap *s)
 
 static void build_indexes(struct gdb_region_snap *s)
 {
-	ci_init(&s->cluster_by_id, s->clusters.n);
+	base_cimap_init(&s->cluster_by_id, s->clusters.n);
 	for (size_t i = 0; i < s->clusters.n; i++)
 		if (s->clusters.items[i].identifier)
-			ci_add(&s->cluster_by_id, s->clusters.items[i].identifier,
-			       strlen(s->clusters.items[i].identifier), i);
-	ci_init(&s->instance_by_cluster, s->instances.n);
+			base_cimap_add(&s->cluster_by_id, s->clusters.items[i].identifier,
+				       strlen(s->clusters.items[i].identifier), i);
+	base_cimap_init(&s->instance_by_cluster, s->instances.n);
 	for (size_t i = 0; i < s->instances.n; i++)
 		if (s->instances.items[i].db_cluster_identifier)
-			ci_add(&s->instance_by_cluster, s->instances.items[i].db_cluster_identifier,
-			       strlen(s->instances.items[i].db_cluster_identifier), i);
-	ci_init(&s->global_by_name, 2 * s->globals.n);
-	ci_init(&s->global_by_member, 4 * s->globals.n);
+			base_cimap_add(&s->instance_by_cluster,
+				       s->instances.items[i].db_cluster_identifier,
+				       strlen(s->instances.items[i].db_cluster_identifier), i);
+	base_cimap_init(&s->global_by_name, 2 * s->globals.n);
+	base_cimap_init(&s->global_by_member, 4 * s->globals.n);
 	for (size_t i = 0; i < s->globals.n; i++) {
 		const struct aws_rds_global_cluster *g = &s->globals.items[i];
 
@@ -168,19 +103,19 @@ static void build_indexes(struct gdb_region_snap *s)
 			size_t n = strlen(g->identifier),
 			       k = gdb_generation_stem_len(g->identifier);
 
-			ci_add(&s->global_by_name, g->identifier, n, i);
+			base_cimap_add(&s->global_by_name, g->identifier, n, i);
 			if (k < n)
-				ci_add(&s->global_by_name, g->identifier, k, i);
+				base_cimap_add(&s->global_by_name, g->identifier, k, i);
 		}
 		for (size_t m = 0; m < g->nmembers; m++) {
 			const char *arn = g->members[m].db_cluster_arn, *tail;
 
 			if (!arn)
 				continue;
-			ci_add(&s->global_by_member, arn, strlen(arn), i);
+			base_cimap_add(&s->global_by_member, arn, strlen(arn), i);
 			tail = strrchr(arn, ':');
 			if (tail)
-				ci_add(&s->global_by_member, tail + 1, strlen(tail + 1), i);
+				base_cimap_add(&s->global_by_member, tail + 1, strlen(tail + 1), i);
 		}
 	}
 }
@@ -192,10 +127,10 @@ void snap_unref(struct gdb_region_snap *s)
 	aws_rds_db_cluster_list_release(&s->clusters);
 	aws_rds_db_instance_list_release(&s->instances);
 	aws_rds_global_cluster_list_release(&s->globals);
-	ci_release(&s->cluster_by_id);
-	ci_release(&s->instance_by_cluster);
-	ci_release(&s->global_by_name);
-	ci_release(&s->global_by_member);
+	base_cimap_release(&s->cluster_by_id);
+	base_cimap_release(&s->instance_by_cluster);
+	base_cimap_release(&s->global_by_name);
+	base_cimap_release(&s->global_by_member);
 	free(s->cluster_fp);
 	free(s->global_fp);
 	free(s);
@@ -423,15 +358,15 @@ static struct gdb_region_snap *usable_snap(struct gdb_obs_cache *c, struct cache
 }
 
 /* The index of the item of x named id exactly (case-insensitively), or -1. */
-long find_named(const struct ci_index *x, const char *id,
+long find_named(const struct base_cimap *x, const char *id,
 		const char *(*name)(const struct gdb_region_snap *, uint32_t),
 		const struct gdb_region_snap *s)
 {
 	uint64_t h;
 
-	for (uint32_t e = ci_first(x, id, &h); e; e = ci_next(x, e, h))
-		if (!strcasecmp(name(s, x->item[e - 1]), id))
-			return (long)x->item[e - 1];
+	for (uint32_t e = base_cimap_first(x, id, &h); e; e = base_cimap_next(x, e, h))
+		if (!strcasecmp(name(s, base_cimap_item(x, e)), id))
+			return (long)base_cimap_item(x, e);
 	return -1;
 }
 
@@ -447,7 +382,7 @@ static const char *global_name(const struct gdb_region_snap *s, uint32_t i)
 
 /* One kind of item of an answer, clusters (global 0) or global clusters (1). */
 struct items {
-	const struct ci_index *index;
+	const struct base_cimap *index;
 	const uint64_t *fp;
 	size_t n;
 	const char *(*name)(const struct gdb_region_snap *, uint32_t);

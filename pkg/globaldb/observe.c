@@ -50,10 +50,10 @@ static const char *membership(const struct gdb_region_snap *gs, const char *arn)
 	uint64_t h;
 
 	/* The first in list order, as a scan of the list would find. */
-	for (uint32_t e = ci_first(&gs->global_by_member, arn, &h); e;
-	     e = ci_next(&gs->global_by_member, e, h)) {
+	for (uint32_t e = base_cimap_first(&gs->global_by_member, arn, &h); e;
+	     e = base_cimap_next(&gs->global_by_member, e, h)) {
 		const struct aws_rds_global_cluster *g =
-			&gs->globals.items[gs->global_by_member.item[e - 1]];
+			&gs->globals.items[base_cimap_item(&gs->global_by_member, e)];
 
 		if (found && g >= found)
 			continue;
@@ -212,13 +212,13 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static size_t add_candidates(const struct ci_index *x, const char *key, uint32_t *out, size_t n,
+static size_t add_candidates(const struct base_cimap *x, const char *key, uint32_t *out, size_t n,
 			     size_t max)
 {
 	uint64_t h;
 
-	for (uint32_t e = ci_first(x, key, &h); e && n < max; e = ci_next(x, e, h))
-		out[n++] = x->item[e - 1];
+	for (uint32_t e = base_cimap_first(x, key, &h); e && n < max; e = base_cimap_next(x, e, h))
+		out[n++] = base_cimap_item(x, e);
 	return n;
 }
 

@@ -15,22 +15,8 @@
 #include <stdint.h>
 
 #include "pkg/aws/rds.h"
+#include "pkg/base/cimap.h"
 #include "pkg/globaldb/observe.h"
-
-/*
- * A case-insensitive multimap from strings to item numbers, built once per
- * round: AWS identifiers compare case-insensitively, and without it every
- * reconcile compared its few names with every item of the region (thousands
- * of clusters, a reconcile every few milliseconds at scale). Lookups yield
- * candidates; the caller still checks them exactly.
- */
-struct ci_index {
-	uint32_t *head; /* per bucket: 1 + its first entry, 0 = none */
-	uint32_t *next; /* per entry: 1 + the next entry of its chain */
-	uint32_t *item; /* per entry: the item number */
-	uint64_t *hash; /* per entry */
-	size_t mask, n, cap;
-};
 
 struct gdb_region_snap {
 	atomic_int refs;
@@ -40,10 +26,10 @@ struct gdb_region_snap {
 	struct aws_rds_db_instance_list instances;
 	enum gdb_call globals_call;
 	struct aws_rds_global_cluster_list globals;
-	struct ci_index cluster_by_id;	     /* cluster identifier -> cluster */
-	struct ci_index instance_by_cluster; /* instance's cluster identifier -> instance */
-	struct ci_index global_by_name;	     /* identifier, and without a "-N" suffix -> global */
-	struct ci_index global_by_member;    /* member ARN, and its last field -> global */
+	struct base_cimap cluster_by_id;       /* cluster identifier -> cluster */
+	struct base_cimap instance_by_cluster; /* instance's cluster identifier -> instance */
+	struct base_cimap global_by_name;      /* identifier, and without a "-N" suffix -> global */
+	struct base_cimap global_by_member;    /* member ARN, and its last field -> global */
 	/* Per item, a hash of what the planner reads of it: a round's changes are where these differ. */
 	uint64_t *cluster_fp; /* with its instances */
 	uint64_t *global_fp;
@@ -76,10 +62,6 @@ struct gdb_obs_cache {
 	pthread_cond_t stop;	/* signalled by gdb_obs_cache_free */
 };
 
-/* obs_cache.c: the index */
-uint32_t ci_next(const struct ci_index *x, uint32_t e, uint64_t h);
-uint32_t ci_first(const struct ci_index *x, const char *key, uint64_t *h);
-
 /* obs_cache.c: the cache */
 void snap_unref(struct gdb_region_snap *s);
 struct cache_entry *entry_get(struct gdb_obs_cache *c, const char *region);
@@ -87,7 +69,7 @@ struct gdb_region_snap *fresh_snap(struct gdb_obs_cache *c, struct cache_entry *
 				   int64_t max_age_ms);
 struct gdb_region_snap *region_snap(struct gdb_obs_cache *c, const char *region,
 				    int64_t max_age_ms);
-long find_named(const struct ci_index *x, const char *id,
+long find_named(const struct base_cimap *x, const char *id,
 		const char *(*name)(const struct gdb_region_snap *, uint32_t),
 		const struct gdb_region_snap *s);
 const char *cluster_name(const struct gdb_region_snap *s, uint32_t i);
