@@ -4,6 +4,7 @@
  */
 #include "pkg/base/alloc.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,31 @@ void *xrealloc(void *ptr, size_t size)
 
 	if (!p)
 		oom(size);
+	return p;
+}
+
+void *xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size) {
+		fprintf(stderr, "fatal: size overflow allocating %zu items of %zu bytes\n", n,
+			size);
+		abort();
+	}
+	return xrealloc(p, n * size);
+}
+
+void *base_alloc_grow(void *p, size_t nr, size_t *alloc, size_t size)
+{
+	size_t a = *alloc, grown = nr;
+
+	/* (a + 16) * 3 / 2 unless it would overflow, never less than nr. */
+	if (a < SIZE_MAX / 2 - 16 && a + 16 + (a + 16) / 2 > nr)
+		grown = a + 16 + (a + 16) / 2;
+	/* A growth step past what size_t can address falls back to exactly nr. */
+	if (size && grown > SIZE_MAX / size)
+		grown = nr;
+	p = xreallocarray(p, grown, size);
+	*alloc = grown;
 	return p;
 }
 

@@ -39,6 +39,32 @@ char *xvasprintf(const char *fmt, va_list ap);
 void xsetf(char **slot, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
+ * Growing arrays (git's ALLOC_GROW). ALLOC_GROW(x, nr, alloc) makes the
+ * array x, with room for alloc items (a size_t lvalue), hold at least nr:
+ * when nr > alloc it reallocates x to the larger of nr and (alloc + 16) * 3 / 2
+ * items and stores the new room in alloc; otherwise it does nothing. Appends
+ * through it cost amortised O(1) each. x may start NULL with alloc 0.
+ *
+ *   ALLOC_GROW(q->items, q->n + 1, q->alloc);
+ *   q->items[q->n++] = item;
+ *
+ * REALLOC_ARRAY(x, n) reallocates x to exactly n items: for a second array
+ * kept in step with one ALLOC_GROW just grew. Both abort, like the rest of
+ * this family, when the byte size would overflow size_t.
+ */
+#define ALLOC_GROW(x, nr, alloc)                                                                   \
+	do {                                                                                       \
+		if ((nr) > (alloc))                                                                \
+			(x) = base_alloc_grow((x), (nr), &(alloc), sizeof(*(x)));                  \
+	} while (0)
+#define REALLOC_ARRAY(x, n) ((x) = xreallocarray((x), (n), sizeof(*(x))))
+
+/* ALLOC_GROW's function: p has room for *alloc items of size bytes; returns it grown. */
+void *base_alloc_grow(void *p, size_t nr, size_t *alloc, size_t size);
+/* realloc to n items of size bytes; aborts when n * size overflows. */
+void *xreallocarray(void *p, size_t n, size_t size);
+
+/*
  * A private anonymous mapping of size bytes, zeroed: for a large block that
  * should go back to the kernel when freed instead of into a heap hole. Abort
  * on failure like the rest; free with xunmap (with the same size).
