@@ -21,10 +21,7 @@ void aws_params_add(struct aws_params *p, const char *name, const char *value)
 {
 	if (!value)
 		return;
-	if (p->n == p->alloc) {
-		p->alloc = p->alloc ? p->alloc * 2 : 16;
-		p->items = xrealloc(p->items, p->alloc * sizeof(*p->items));
-	}
+	ALLOC_GROW(p->items, p->n + 1, p->alloc);
 	p->items[p->n].name = xstrdup(name);
 	p->items[p->n].value = xstrdup(value);
 	p->n++;

@@ -369,11 +369,7 @@ static char *put_str(struct parser *ps, const char *s, size_t n)
 
 static void pending_add(struct parser *ps, const char *s, size_t n)
 {
-	if (n > ps->palloc - ps->plen) {
-		while (n > ps->palloc - ps->plen)
-			ps->palloc *= 2;
-		ps->pending = xrealloc(ps->pending, ps->palloc);
-	}
+	ALLOC_GROW(ps->pending, ps->plen + n, ps->palloc);
 	memcpy(ps->pending + ps->plen, s, n);
 	ps->plen += n;
 }

@@ -25,9 +25,9 @@ void base_cimap_init(struct base_cimap *m, size_t n)
 	m->n = 0;
 	/* Sized once: doubling from small would leave a trail of freed arrays in the heap. */
 	m->cap = n ? n : 1;
-	m->next = xmalloc(m->cap * sizeof(*m->next));
-	m->item = xmalloc(m->cap * sizeof(*m->item));
-	m->hash = xmalloc(m->cap * sizeof(*m->hash));
+	m->next = xreallocarray(NULL, m->cap, sizeof(*m->next));
+	m->item = xreallocarray(NULL, m->cap, sizeof(*m->item));
+	m->hash = xreallocarray(NULL, m->cap, sizeof(*m->hash));
 }
 
 void base_cimap_add(struct base_cimap *m, const char *s, size_t len, size_t item)
@@ -36,10 +36,9 @@ void base_cimap_add(struct base_cimap *m, const char *s, size_t len, size_t item
 
 	BUG_ON(item > UINT32_MAX || m->n >= UINT32_MAX);
 	if (m->n == m->cap) {
-		m->cap = m->cap ? 2 * m->cap : 64;
-		m->next = xrealloc(m->next, m->cap * sizeof(*m->next));
-		m->item = xrealloc(m->item, m->cap * sizeof(*m->item));
-		m->hash = xrealloc(m->hash, m->cap * sizeof(*m->hash));
+		ALLOC_GROW(m->next, m->n + 1, m->cap);
+		REALLOC_ARRAY(m->item, m->cap);
+		REALLOC_ARRAY(m->hash, m->cap);
 	}
 	m->item[m->n] = (uint32_t)item;
 	m->hash[m->n] = h;

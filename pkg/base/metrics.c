@@ -54,6 +54,7 @@ static char **split_labels(const char *labels, size_t *n)
 {
 	char **out = NULL;
 	const char *p = labels;
+	size_t alloc = 0;
 
 	*n = 0;
 	if (!labels || !*labels)
@@ -62,7 +63,7 @@ static char **split_labels(const char *labels, size_t *n)
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
 
-		out = xrealloc(out, (*n + 1) * sizeof(*out));
+		ALLOC_GROW(out, *n + 1, alloc);
 		out[(*n)++] = xstrndup(p, len);
 		if (!comma)
 			break;

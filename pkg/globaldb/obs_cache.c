@@ -506,10 +506,7 @@ static void *watch_rounds(void *arg)
 	while (!c->stopping) {
 		n = 0;
 		for (struct cache_entry *e = c->entries; e; e = e->next) {
-			if (n == alloc) {
-				alloc = alloc ? 2 * alloc : 8;
-				regions = xrealloc(regions, alloc * sizeof(*regions));
-			}
+			ALLOC_GROW(regions, n + 1, alloc);
 			regions[n++] = xstrdup(e->region);
 		}
 		pthread_mutex_unlock(&c->lock);

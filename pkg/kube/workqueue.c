@@ -116,10 +116,7 @@ static void push(struct kube_workqueue *q, const char *key)
 			memmove(q->queue, q->queue + q->head, q->len * sizeof(char *));
 			q->head = 0;
 		}
-		if (q->len == q->cap) {
-			q->cap = q->cap ? 2 * q->cap : 16;
-			q->queue = xrealloc(q->queue, q->cap * sizeof(char *));
-		}
+		ALLOC_GROW(q->queue, q->len + 1, q->cap);
 	}
 	q->queue[q->head + q->len++] = xstrdup(key);
 	base_metric_set(m_depth, (double)q->len, q->name);
@@ -157,10 +154,7 @@ static void heap_push(struct kube_workqueue *q, int64_t when, const char *key)
 {
 	size_t i;
 
-	if (q->heap_len == q->heap_cap) {
-		q->heap_cap = q->heap_cap ? 2 * q->heap_cap : 16;
-		q->heap = xrealloc(q->heap, q->heap_cap * sizeof(*q->heap));
-	}
+	ALLOC_GROW(q->heap, q->heap_len + 1, q->heap_cap);
 	i = q->heap_len++;
 	q->heap[i].when = when;
 	q->heap[i].key = xstrdup(key);

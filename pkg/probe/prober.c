@@ -320,10 +320,7 @@ static void mark_changed(struct probe_prober *p, struct target *t)
 {
 	if (t->changed)
 		return;
-	if (p->nchanged == p->changed_alloc) {
-		p->changed_alloc = p->changed_alloc ? 2 * p->changed_alloc : 16;
-		p->changed = xrealloc(p->changed, p->changed_alloc * sizeof(*p->changed));
-	}
+	ALLOC_GROW(p->changed, p->nchanged + 1, p->changed_alloc);
 	p->changed[p->nchanged++] = t;
 	t->changed = 1;
 }
@@ -355,11 +352,7 @@ int probe_prober_set(struct probe_prober *p, const struct probe_target *c)
 	pthread_mutex_lock(&p->lock);
 	t = find_locked(p, c->name);
 	if (!t) {
-		if (p->nincoming == p->incoming_alloc) {
-			p->incoming_alloc = p->incoming_alloc ? 2 * p->incoming_alloc : 16;
-			p->incoming =
-				xrealloc(p->incoming, p->incoming_alloc * sizeof(*p->incoming));
-		}
+		ALLOC_GROW(p->incoming, p->nincoming + 1, p->incoming_alloc);
 		p->incoming[p->nincoming++] = fresh;
 		base_map_put(&p->index, fresh->name, fresh);
 		fresh = NULL;

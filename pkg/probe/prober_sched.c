@@ -49,10 +49,7 @@ int slot_acquire(struct probe_prober *p, struct target *t)
 		return 0;
 	}
 	if (!s) {
-		if (p->nslots == p->slots_alloc) {
-			p->slots_alloc = p->slots_alloc ? 2 * p->slots_alloc : 16;
-			p->slots = xrealloc(p->slots, p->slots_alloc * sizeof(*p->slots));
-		}
+		ALLOC_GROW(p->slots, p->nslots + 1, p->slots_alloc);
 		s = &p->slots[p->nslots++];
 		s->key = xstrdup(key);
 		s->inflight = 0;
@@ -82,10 +79,7 @@ void fifo_push(struct probe_prober *p, struct target *t)
 {
 	if (t->in_fifo)
 		return;
-	if (p->nfifo == p->fifo_alloc) {
-		p->fifo_alloc = p->fifo_alloc ? 2 * p->fifo_alloc : 64;
-		p->fifo = xrealloc(p->fifo, p->fifo_alloc * sizeof(*p->fifo));
-	}
+	ALLOC_GROW(p->fifo, p->nfifo + 1, p->fifo_alloc);
 	p->fifo[p->nfifo++] = t;
 	t->in_fifo = 1;
 }
@@ -143,10 +137,7 @@ static void heap_down(struct probe_prober *p, size_t i)
 
 static void heap_push(struct probe_prober *p, struct target *t)
 {
-	if (p->nheap == p->heap_alloc) {
-		p->heap_alloc = p->heap_alloc ? 2 * p->heap_alloc : 64;
-		p->heap = xrealloc(p->heap, p->heap_alloc * sizeof(*p->heap));
-	}
+	ALLOC_GROW(p->heap, p->nheap + 1, p->heap_alloc);
 	p->heap[p->nheap++] = t;
 	heap_up(p, p->nheap - 1);
 }
@@ -166,10 +157,7 @@ static void heap_remove(struct probe_prober *p, struct target *t)
 
 static void active_add(struct probe_prober *p, struct target *t)
 {
-	if (p->nactive == p->active_alloc) {
-		p->active_alloc = p->active_alloc ? 2 * p->active_alloc : 64;
-		p->active = xrealloc(p->active, p->active_alloc * sizeof(*p->active));
-	}
+	ALLOC_GROW(p->active, p->nactive + 1, p->active_alloc);
 	p->active[p->nactive++] = t;
 	t->active_pos = p->nactive;
 }
@@ -268,10 +256,7 @@ static int sync_targets(struct probe_prober *p, int64_t now)
 
 	pthread_mutex_lock(&p->lock);
 	stopping = p->stopping;
-	if (p->ntargets + p->nincoming > p->alloc) {
-		p->alloc = 2 * (p->ntargets + p->nincoming);
-		p->targets = xrealloc(p->targets, p->alloc * sizeof(*p->targets));
-	}
+	ALLOC_GROW(p->targets, p->ntargets + p->nincoming, p->alloc);
 	for (i = 0; i < p->nincoming; i++) {
 		struct target *t = p->incoming[i];
 
@@ -285,10 +270,7 @@ static int sync_targets(struct probe_prober *p, int64_t now)
 
 		t->changed = 0;
 		if (t->removed) {
-			if (ndead == p->dead_alloc) {
-				p->dead_alloc = p->dead_alloc ? 2 * p->dead_alloc : 16;
-				p->dead = xrealloc(p->dead, p->dead_alloc * sizeof(*p->dead));
-			}
+			ALLOC_GROW(p->dead, ndead + 1, p->dead_alloc);
 			p->dead[ndead++] = t;
 			unfile_target(p, t);
 			p->targets[t->pos] = p->targets[--p->ntargets];
@@ -309,9 +291,8 @@ static int sync_targets(struct probe_prober *p, int64_t now)
 static void add_pollfd(struct probe_prober *p, size_t *n, int fd, short events, struct target *t)
 {
 	if (*n == p->pfd_alloc) {
-		p->pfd_alloc = p->pfd_alloc ? 2 * p->pfd_alloc : 64;
-		p->pfds = xrealloc(p->pfds, p->pfd_alloc * sizeof(*p->pfds));
-		p->pfd_targets = xrealloc(p->pfd_targets, p->pfd_alloc * sizeof(*p->pfd_targets));
+		ALLOC_GROW(p->pfds, *n + 1, p->pfd_alloc);
+		REALLOC_ARRAY(p->pfd_targets, p->pfd_alloc);
 	}
 	p->pfds[*n].fd = fd;
 	p->pfds[*n].events = events;

@@ -106,10 +106,7 @@ static struct target *find_writer(struct probe_prober *p, const char *name)
 
 static void push_note(struct probe_prober *p, const struct target *t, unsigned changes)
 {
-	if (p->nnotes == p->notes_alloc) {
-		p->notes_alloc = p->notes_alloc ? 2 * p->notes_alloc : 16;
-		p->notes = xrealloc(p->notes, p->notes_alloc * sizeof(*p->notes));
-	}
+	ALLOC_GROW(p->notes, p->nnotes + 1, p->notes_alloc);
 	p->notes[p->nnotes].v = t->pv;
 	p->notes[p->nnotes].changes = changes;
 	p->nnotes++;
