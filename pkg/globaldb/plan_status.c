@@ -350,25 +350,7 @@ struct gdb_action *issue(struct ctx *c, enum gdb_action_kind kind, const char *r
 static void set_condition(struct ctx *c, const char *type, enum gdb_cond_status status,
 			  const char *reason, const char *message)
 {
-	struct gdb_status *st = c->st;
-	struct gdb_condition *cd = NULL;
-
-	for (size_t i = 0; i < st->n_conditions; i++)
-		if (streq(st->conditions[i].type, type))
-			cd = &st->conditions[i];
-	if (!cd) {
-		if (st->n_conditions == GDB_MAX_CONDITIONS)
-			return;
-		cd = &st->conditions[st->n_conditions++];
-		memset(cd, 0, sizeof(*cd));
-		cd->type = xstrdup(type);
-	}
-	if (cd->status != status || cd->last_transition_ms == 0)
-		cd->last_transition_ms = c->now;
-	cd->status = status;
-	cd->observed_generation = c->obs->generation;
-	gdb_set_str(&cd->reason, reason);
-	gdb_set_str(&cd->message, message);
+	gdb_status_set_condition(c->st, type, status, reason, message, c->obs->generation, c->now);
 }
 
 void finalize_conditions(struct ctx *c)

@@ -297,6 +297,6 @@ void report_refused_login(struct gdb_reconciler *r, const struct key_state *s,
 			 "credentials, the role and pg_hba.conf; its health counts as unknown, "
 			 "never as a failed write",
 			 where, v.last_sqlstate[0] ? v.last_sqlstate : "none");
-	cond_set(&plan->status, "Degraded", GDB_COND_TRUE, "ProbeLoginRefused", msg,
-		 plan->status.observed_generation, base_now_real_ms());
+	gdb_status_set_condition(&plan->status, "Degraded", GDB_COND_TRUE, "ProbeLoginRefused", msg,
+				 plan->status.observed_generation, base_now_real_ms());
 }

@@ -348,8 +348,8 @@ static int report_bad_spec(struct gdb_reconciler *r, struct key_state *s, json_t
 
 	gdb_status_decode(json_object_get(*obj, "status"), &st, NULL, 0);
 	st.observed_generation = gen;
-	cond_set(&st, "Ready", GDB_COND_FALSE, "InvalidSpec", err, gen, now);
-	cond_set(&st, "Degraded", GDB_COND_TRUE, "InvalidSpec", err, gen, now);
+	gdb_status_set_condition(&st, "Ready", GDB_COND_FALSE, "InvalidSpec", err, gen, now);
+	gdb_status_set_condition(&st, "Degraded", GDB_COND_TRUE, "InvalidSpec", err, gen, now);
 	rc = persist_status(r, s, obj, &st, ns, name);
 	gdb_status_release(&st);
 	if (r->o.recorder)
@@ -369,10 +369,12 @@ static int report_no_creds(struct gdb_reconciler *r, struct key_state *s, json_t
 
 	gdb_status_decode(json_object_get(*obj, "status"), &st, NULL, 0);
 	st.observed_generation = gen;
-	cond_set(&st, "Ready", GDB_COND_FALSE, "ProbeCredentialsUnavailable", why, gen, now);
-	cond_set(&st, "Degraded", GDB_COND_TRUE, "ProbeCredentialsUnavailable", why, gen, now);
-	cond_set(&st, "PrimaryHealthy", GDB_COND_UNKNOWN, "NotProbedYet",
-		 "no probe credentials, so no probes", gen, now);
+	gdb_status_set_condition(&st, "Ready", GDB_COND_FALSE, "ProbeCredentialsUnavailable", why,
+				 gen, now);
+	gdb_status_set_condition(&st, "Degraded", GDB_COND_TRUE, "ProbeCredentialsUnavailable", why,
+				 gen, now);
+	gdb_status_set_condition(&st, "PrimaryHealthy", GDB_COND_UNKNOWN, "NotProbedYet",
+				 "no probe credentials, so no probes", gen, now);
 	rc = persist_status(r, s, obj, &st, ns, name);
 	gdb_status_release(&st);
 	if (r->o.recorder)

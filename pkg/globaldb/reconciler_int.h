@@ -108,8 +108,6 @@ void report_refused_login(struct gdb_reconciler *r, const struct key_state *s,
 			  const struct gdb_spec *spec, struct gdb_plan *plan);
 
 /* status_write.c */
-void cond_set(struct gdb_status *st, const char *type, enum gdb_cond_status status,
-	      const char *reason, const char *message, int64_t gen, int64_t now);
 enum status_diff { STATUS_SAME, STATUS_PROBE_TIMES, STATUS_PROBES, STATUS_CHANGED };
 enum status_diff status_diff(json_t *a, json_t *b);
 int first_status_waits(struct key_state *s, const struct gdb_spec *spec,

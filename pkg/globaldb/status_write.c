@@ -18,29 +18,6 @@
 #include "pkg/base/log.h"
 #include "pkg/base/timeutil.h"
 
-void cond_set(struct gdb_status *st, const char *type, enum gdb_cond_status status,
-	      const char *reason, const char *message, int64_t gen, int64_t now)
-{
-	struct gdb_condition *cd = NULL;
-
-	for (size_t i = 0; i < st->n_conditions; i++)
-		if (!strcmp(st->conditions[i].type, type))
-			cd = &st->conditions[i];
-	if (!cd) {
-		if (st->n_conditions == GDB_MAX_CONDITIONS)
-			return;
-		cd = &st->conditions[st->n_conditions++];
-		memset(cd, 0, sizeof(*cd));
-		cd->type = xstrdup(type);
-	}
-	if (cd->status != status || cd->last_transition_ms == 0)
-		cd->last_transition_ms = now;
-	cd->status = status;
-	cd->observed_generation = gen;
-	gdb_set_str(&cd->reason, reason);
-	gdb_set_str(&cd->message, message);
-}
-
 /* A copy of the encoded status without the fields the probes fill: times, and lags if lag. */
 static json_t *without_probe_fields(json_t *status, int lag)
 {

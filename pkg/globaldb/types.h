@@ -342,6 +342,18 @@ const struct gdb_region_spec *gdb_spec_region(const struct gdb_spec *spec, const
 struct gdb_region_status *gdb_status_region(struct gdb_status *st, const char *name);
 /* The condition of this type, or NULL. */
 const struct gdb_condition *gdb_status_condition(const struct gdb_status *st, const char *type);
+/*
+ * Sets the condition of this type, as apimachinery's meta.SetStatusCondition
+ * (and kube_condition_set for JSON) do: a new type is added with
+ * lastTransitionTime now_ms; an existing one keeps its lastTransitionTime
+ * unless status changes (or it had none); reason, message (copied; NULL
+ * clears) and observedGeneration are always updated. A new type beyond
+ * GDB_MAX_CONDITIONS is dropped. The one setter of the planner and the
+ * reconciler.
+ */
+void gdb_status_set_condition(struct gdb_status *st, const char *type, enum gdb_cond_status status,
+			      const char *reason, const char *message, int64_t generation,
+			      int64_t now_ms);
 
 /* Names of enum values as they appear in JSON, and back (-1 when unknown). */
 const char *gdb_role_name(enum gdb_role r);

@@ -597,3 +597,27 @@ const struct gdb_condition *gdb_status_condition(const struct gdb_status *st, co
 			return &st->conditions[i];
 	return NULL;
 }
+
+void gdb_status_set_condition(struct gdb_status *st, const char *type, enum gdb_cond_status status,
+			      const char *reason, const char *message, int64_t generation,
+			      int64_t now_ms)
+{
+	struct gdb_condition *cd = NULL;
+
+	for (size_t i = 0; i < st->n_conditions && !cd; i++)
+		if (st->conditions[i].type && strcmp(st->conditions[i].type, type) == 0)
+			cd = &st->conditions[i];
+	if (!cd) {
+		if (st->n_conditions == GDB_MAX_CONDITIONS)
+			return;
+		cd = &st->conditions[st->n_conditions++];
+		memset(cd, 0, sizeof(*cd));
+		cd->type = xstrdup(type);
+	}
+	if (cd->status != status || cd->last_transition_ms == 0)
+		cd->last_transition_ms = now_ms;
+	cd->status = status;
+	cd->observed_generation = generation;
+	gdb_set_str(&cd->reason, reason);
+	gdb_set_str(&cd->message, message);
+}

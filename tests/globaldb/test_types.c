@@ -4,6 +4,7 @@
  */
 #include <check.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pkg/base/alloc.h"
@@ -353,6 +354,61 @@ START_TEST(test_generation_of_nothing)
 }
 END_TEST
 
+/*
+ * Conditions follow meta.SetStatusCondition: a new type is added with the
+ * transition time now; an unchanged status keeps its lastTransitionTime while
+ * reason, message and observedGeneration follow; a changed status moves it.
+ */
+START_TEST(test_condition_keeps_its_transition_time_until_the_status_changes)
+{
+	struct gdb_status st;
+	const struct gdb_condition *cd;
+
+	gdb_status_decode(NULL, &st, NULL, 0);
+	gdb_status_set_condition(&st, "Ready", GDB_COND_FALSE, "Pending", "not yet", 1, 1000);
+	cd = gdb_status_condition(&st, "Ready");
+	ck_assert_ptr_nonnull(cd);
+	ck_assert_int_eq(cd->status, GDB_COND_FALSE);
+	ck_assert_int_eq(cd->last_transition_ms, 1000);
+
+	gdb_status_set_condition(&st, "Ready", GDB_COND_FALSE, "StillPending", "soon", 2, 5000);
+	cd = gdb_status_condition(&st, "Ready");
+	ck_assert_int_eq(cd->last_transition_ms, 1000);
+	ck_assert_str_eq(cd->reason, "StillPending");
+	ck_assert_str_eq(cd->message, "soon");
+	ck_assert_int_eq(cd->observed_generation, 2);
+
+	gdb_status_set_condition(&st, "Ready", GDB_COND_TRUE, "AsExpected", "ready", 2, 9000);
+	cd = gdb_status_condition(&st, "Ready");
+	ck_assert_int_eq(cd->status, GDB_COND_TRUE);
+	ck_assert_int_eq(cd->last_transition_ms, 9000);
+	ck_assert_uint_eq(st.n_conditions, 1);
+
+	/* A condition decoded without a transition time gets one. */
+	st.conditions[0].last_transition_ms = 0;
+	gdb_status_set_condition(&st, "Ready", GDB_COND_TRUE, "AsExpected", "ready", 2, 9500);
+	ck_assert_int_eq(gdb_status_condition(&st, "Ready")->last_transition_ms, 9500);
+	gdb_status_release(&st);
+}
+END_TEST
+
+START_TEST(test_condition_beyond_the_cap_is_dropped_not_overflowed)
+{
+	struct gdb_status st;
+	char type[16];
+
+	gdb_status_decode(NULL, &st, NULL, 0);
+	for (int i = 0; i < GDB_MAX_CONDITIONS + 3; i++) {
+		snprintf(type, sizeof(type), "Type%d", i);
+		gdb_status_set_condition(&st, type, GDB_COND_TRUE, "Reason", NULL, 1, 1000);
+	}
+	ck_assert_uint_eq(st.n_conditions, GDB_MAX_CONDITIONS);
+	ck_assert_ptr_null(gdb_status_condition(&st, "Type8"));
+	ck_assert_ptr_nonnull(gdb_status_condition(&st, "Type7"));
+	gdb_status_release(&st);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("types");
@@ -370,6 +426,8 @@ int main(void)
 	tcase_add_loop_test(tc, test_region_names, 0, (int)ARRAY_SIZE(region_names));
 	tcase_add_loop_test(tc, test_generation_names, 0, (int)ARRAY_SIZE(generations));
 	tcase_add_test(tc, test_generation_of_nothing);
+	tcase_add_test(tc, test_condition_keeps_its_transition_time_until_the_status_changes);
+	tcase_add_test(tc, test_condition_beyond_the_cap_is_dropped_not_overflowed);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
