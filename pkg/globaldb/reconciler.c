@@ -9,6 +9,11 @@
  * labels of its current-primary metric. The workqueue hands a key to one
  * worker at a time, so a state is only changed by that worker; the lock
  * guards the list and the target names the prober's notify callback reads.
+ *
+ * This file holds the key state, the callbacks and reconcile() itself; the
+ * probe credentials are in probe_creds.c, the probe targets and the health
+ * read from them in probe_targets.c, and the status writing in
+ * status_write.c (reconciler_int.h is what they share).
  */
 #include "pkg/globaldb/reconciler_int.h"
 

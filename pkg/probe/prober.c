@@ -2,7 +2,7 @@
  * The prober thread: one loop over every target.
  *
  * Each target is a small state machine: IDLE until its next probe is due;
- * RESOLVING while the resolver pool looks up its host; CONNECTING through
+ * QUEUED while it waits for a connection slot for its host; RESOLVING while the resolver pool looks up its host; CONNECTING through
  * libpq's PQconnectPoll; SETUP while the writer's CREATE TABLE IF NOT EXISTS
  * runs on a fresh connection; QUERY while the probe statement runs; UPSTREAM
  * while a reader asks aurora_global_db_status() after its heartbeat read.
@@ -23,6 +23,11 @@
  * probe publishes the thread's private verdict copy (pv) into the shared
  * one (v) under the lock. Only the prober thread frees targets, so the
  * pointers it holds across poll() stay valid.
+ *
+ * This file holds the metrics, the targets' configuration and the public
+ * API; a target's state machine on libpq is in prober_target.c, and the
+ * scheduling (connection slots, the due heap, the active list) and the loop
+ * in prober_sched.c (prober_int.h is what they share).
  */
 #include "pkg/probe/prober_int.h"
 
