@@ -69,7 +69,8 @@ static void url_decode(const char *in, size_t n, char *out, size_t cap)
 static void signed_region(const struct stub_request *req, char *out, size_t n)
 {
 	char authz[1024];
-	const char *p = strstr(stub_header(req, "Authorization", authz, sizeof(authz)), "Credential=");
+	const char *p =
+		strstr(stub_header(req, "Authorization", authz, sizeof(authz)), "Credential=");
 	int slash = 0;
 	size_t o = 0;
 
@@ -128,9 +129,10 @@ static void answer(const struct stub_request *req, struct stub_response *resp, v
 		resp->body = xstrdup(script.fail_body);
 	} else if (*stub_header(req, "X-Amz-Target", target, sizeof(target))) {
 		resp->content_type = "application/x-amz-json-1.1";
-		resp->body = xstrdup(strstr(target, "UpdateService")
-					     ? "{\"service\":{\"serviceName\":\"s\",\"status\":\"ACTIVE\"}}"
-					     : "{\"Version\":2,\"Tier\":\"Standard\"}");
+		resp->body = xstrdup(
+			strstr(target, "UpdateService")
+				? "{\"service\":{\"serviceName\":\"s\",\"status\":\"ACTIVE\"}}"
+				: "{\"Version\":2,\"Tier\":\"Standard\"}");
 	} else if (strstr(req->target, "/rrset")) {
 		resp->content_type = "text/xml";
 		resp->body = xstrdup("<ChangeResourceRecordSetsResponse><ChangeInfo>"
@@ -140,7 +142,7 @@ static void answer(const struct stub_request *req, struct stub_response *resp, v
 		resp->content_type = "text/xml";
 		resp->body = xstrdup(script.instances);
 	} else {
-		const char *el = strstr(action, "GlobalCluster")	 ? "GlobalCluster"
+		const char *el = strstr(action, "GlobalCluster") ? "GlobalCluster"
 				 : strstr(action, "Snapshot")	 ? "DBClusterSnapshot"
 				 : strstr(action, "DBInstances") ? "DBInstances"
 				 : strstr(action, "Instance")	 ? "DBInstance"
@@ -260,74 +262,105 @@ static const struct {
 	const char *absent;    /* must not appear, or NULL */
 } rds_rows[] = {
 	{"switchover moves the writer to the target",
-	 {.kind = GDB_ACT_SWITCHOVER, .region = "us-west-2",
-	  .global_cluster_identifier = "orders-global", .target_arn = ARN_WEST},
+	 {.kind = GDB_ACT_SWITCHOVER,
+	  .region = "us-west-2",
+	  .global_cluster_identifier = "orders-global",
+	  .target_arn = ARN_WEST},
 	 "us-west-2 SwitchoverGlobalCluster",
 	 {"GlobalClusterIdentifier=orders-global", "TargetDbClusterIdentifier=" ARN_WEST},
 	 "AllowDataLoss"},
 	{"a managed failover allows the data loss the planner accepted",
-	 {.kind = GDB_ACT_FAILOVER_MANAGED, .region = "us-west-2",
-	  .global_cluster_identifier = "orders-global", .target_arn = ARN_WEST},
+	 {.kind = GDB_ACT_FAILOVER_MANAGED,
+	  .region = "us-west-2",
+	  .global_cluster_identifier = "orders-global",
+	  .target_arn = ARN_WEST},
 	 "us-west-2 FailoverGlobalCluster",
 	 {"GlobalClusterIdentifier=orders-global", "TargetDbClusterIdentifier=" ARN_WEST,
-	  "AllowDataLoss=true"}, NULL},
+	  "AllowDataLoss=true"},
+	 NULL},
 	{"detach-and-promote removes the target from the global cluster",
-	 {.kind = GDB_ACT_DETACH_AND_PROMOTE, .region = "us-west-2",
-	  .global_cluster_identifier = "orders-global", .target_arn = ARN_WEST},
+	 {.kind = GDB_ACT_DETACH_AND_PROMOTE,
+	  .region = "us-west-2",
+	  .global_cluster_identifier = "orders-global",
+	  .target_arn = ARN_WEST},
 	 "us-west-2 RemoveFromGlobalCluster",
-	 {"GlobalClusterIdentifier=orders-global", "DbClusterIdentifier=" ARN_WEST}, NULL},
+	 {"GlobalClusterIdentifier=orders-global", "DbClusterIdentifier=" ARN_WEST},
+	 NULL},
 	{"a secondary leaves the global cluster",
-	 {.kind = GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER, .region = "us-west-2",
-	  .global_cluster_identifier = "orders-global", .target_arn = ARN_WEST},
+	 {.kind = GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER,
+	  .region = "us-west-2",
+	  .global_cluster_identifier = "orders-global",
+	  .target_arn = ARN_WEST},
 	 "us-west-2 RemoveFromGlobalCluster",
-	 {"DbClusterIdentifier=" ARN_WEST}, NULL},
+	 {"DbClusterIdentifier=" ARN_WEST},
+	 NULL},
 	{"fencing the old writer keeps a final snapshot of its lost writes",
-	 {.kind = GDB_ACT_FENCE_OLD_WRITER, .region = "us-east-1",
-	  .db_cluster_identifier = "orders-east", .snapshot_id = "orders-east-fenced"},
+	 {.kind = GDB_ACT_FENCE_OLD_WRITER,
+	  .region = "us-east-1",
+	  .db_cluster_identifier = "orders-east",
+	  .snapshot_id = "orders-east-fenced"},
 	 "us-east-1 DeleteDBCluster",
 	 {"DBClusterIdentifier=orders-east", "FinalDBSnapshotIdentifier=orders-east-fenced"},
 	 "SkipFinalSnapshot"},
 	{"deleting a cluster without a snapshot name skips the snapshot",
-	 {.kind = GDB_ACT_DELETE_CLUSTER, .region = "us-west-2",
+	 {.kind = GDB_ACT_DELETE_CLUSTER,
+	  .region = "us-west-2",
 	  .db_cluster_identifier = "orders-west"},
 	 "us-west-2 DeleteDBCluster",
 	 {"DBClusterIdentifier=orders-west", "SkipFinalSnapshot=true"},
 	 "FinalDBSnapshotIdentifier"},
 	{"an old global cluster is deleted by name",
-	 {.kind = GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER, .region = "us-east-1",
+	 {.kind = GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER,
+	  .region = "us-east-1",
 	  .global_cluster_identifier = "orders-global"},
 	 "us-east-1 DeleteGlobalCluster",
-	 {"GlobalClusterIdentifier=orders-global"}, NULL},
+	 {"GlobalClusterIdentifier=orders-global"},
+	 NULL},
 	{"a new global cluster is created from the writer cluster",
-	 {.kind = GDB_ACT_CREATE_GLOBAL_CLUSTER, .region = "us-east-1",
-	  .global_cluster_identifier = "orders-global-2", .target_arn = ARN_EAST},
+	 {.kind = GDB_ACT_CREATE_GLOBAL_CLUSTER,
+	  .region = "us-east-1",
+	  .global_cluster_identifier = "orders-global-2",
+	  .target_arn = ARN_EAST},
 	 "us-east-1 CreateGlobalCluster",
-	 {"GlobalClusterIdentifier=orders-global-2", "SourceDBClusterIdentifier=" ARN_EAST}, NULL},
+	 {"GlobalClusterIdentifier=orders-global-2", "SourceDBClusterIdentifier=" ARN_EAST},
+	 NULL},
 	{"a secondary is created from its region's template, encrypted with its key",
-	 {.kind = GDB_ACT_CREATE_SECONDARY_CLUSTER, .region = "us-west-2",
-	  .global_cluster_identifier = "orders-global", .db_cluster_identifier = "orders-west",
+	 {.kind = GDB_ACT_CREATE_SECONDARY_CLUSTER,
+	  .region = "us-west-2",
+	  .global_cluster_identifier = "orders-global",
+	  .db_cluster_identifier = "orders-west",
 	  .engine_version = "15.4"},
 	 "us-west-2 CreateDBCluster",
 	 {"DBClusterIdentifier=orders-west&Engine=aurora-postgresql",
 	  "GlobalClusterIdentifier=orders-global", "DBSubnetGroupName=db-west",
-	  "KmsKeyId=alias/orders-west"}, NULL},
+	  "KmsKeyId=alias/orders-west"},
+	 NULL},
 	{"an instance takes its class from the region's template",
-	 {.kind = GDB_ACT_CREATE_INSTANCE, .region = "us-west-2",
-	  .db_cluster_identifier = "orders-west", .instance_id = "orders-west-1"},
+	 {.kind = GDB_ACT_CREATE_INSTANCE,
+	  .region = "us-west-2",
+	  .db_cluster_identifier = "orders-west",
+	  .instance_id = "orders-west-1"},
 	 "us-west-2 CreateDBInstance",
 	 {"DBInstanceIdentifier=orders-west-1", "DBInstanceClass=db.r6g.xlarge",
-	  "DBClusterIdentifier=orders-west", "Engine=aurora-postgresql"}, NULL},
+	  "DBClusterIdentifier=orders-west", "Engine=aurora-postgresql"},
+	 NULL},
 	{"an instance in a region without a template gets the default class",
-	 {.kind = GDB_ACT_CREATE_INSTANCE, .region = "us-east-1",
-	  .db_cluster_identifier = "orders-east", .instance_id = "orders-east-1"},
+	 {.kind = GDB_ACT_CREATE_INSTANCE,
+	  .region = "us-east-1",
+	  .db_cluster_identifier = "orders-east",
+	  .instance_id = "orders-east-1"},
 	 "us-east-1 CreateDBInstance",
-	 {"DBInstanceClass=db.r6g.large"}, NULL},
+	 {"DBInstanceClass=db.r6g.large"},
+	 NULL},
 	{"the failover snapshot is copied under its new name",
-	 {.kind = GDB_ACT_COPY_FAILOVER_SNAPSHOT, .region = "us-east-1",
-	  .source_snapshot_id = "orders-east-fenced", .snapshot_id = "orders-east-lost-writes"},
+	 {.kind = GDB_ACT_COPY_FAILOVER_SNAPSHOT,
+	  .region = "us-east-1",
+	  .source_snapshot_id = "orders-east-fenced",
+	  .snapshot_id = "orders-east-lost-writes"},
 	 "us-east-1 CopyDBClusterSnapshot",
 	 {"SourceDBClusterSnapshotIdentifier=orders-east-fenced",
-	  "TargetDBClusterSnapshotIdentifier=orders-east-lost-writes"}, NULL},
+	  "TargetDBClusterSnapshotIdentifier=orders-east-lost-writes"},
+	 NULL},
 };
 
 START_TEST(each_rds_action_makes_its_call_in_its_region)
@@ -378,7 +411,8 @@ END_TEST
 
 START_TEST(aws_refusals_come_back_with_their_code_and_message)
 {
-	struct gdb_action a = {.kind = GDB_ACT_SWITCHOVER, .region = "us-west-2",
+	struct gdb_action a = {.kind = GDB_ACT_SWITCHOVER,
+			       .region = "us-west-2",
 			       .global_cluster_identifier = "orders-global",
 			       .target_arn = ARN_WEST};
 	struct gdb_exec_result r;
@@ -432,7 +466,8 @@ END_TEST
 
 START_TEST(dns_upsert_points_both_records_at_the_new_region_and_returns_the_change)
 {
-	struct gdb_action a = {.kind = GDB_ACT_UPSERT_DNS, .region = "us-west-2",
+	struct gdb_action a = {.kind = GDB_ACT_UPSERT_DNS,
+			       .region = "us-west-2",
 			       .writer_endpoint = "orders-west.cluster-x.rds.amazonaws.com",
 			       .reader_endpoint = "orders-west.cluster-ro-x.rds.amazonaws.com"};
 	struct gdb_exec_result r;
@@ -459,7 +494,8 @@ END_TEST
 
 START_TEST(ssm_is_published_in_every_region_and_a_dead_other_region_is_skipped)
 {
-	struct gdb_action a = {.kind = GDB_ACT_PUBLISH_SSM, .region = "us-west-2",
+	struct gdb_action a = {.kind = GDB_ACT_PUBLISH_SSM,
+			       .region = "us-west-2",
 			       .global_cluster_identifier = "orders-global",
 			       .writer_endpoint = "orders-west.cluster-x.rds.amazonaws.com"};
 	struct gdb_exec_result r;
@@ -496,7 +532,8 @@ END_TEST
 
 START_TEST(ecs_restarts_go_on_past_a_dead_region_and_say_which_were_done)
 {
-	struct gdb_action a = {.kind = GDB_ACT_RESTART_WORKLOADS, .region = "us-east-1",
+	struct gdb_action a = {.kind = GDB_ACT_RESTART_WORKLOADS,
+			       .region = "us-east-1",
 			       .restart_stamp = "2026-01-01T00:00:00Z"};
 	struct gdb_exec_result r;
 
@@ -514,7 +551,8 @@ END_TEST
 
 START_TEST(ecs_services_restarted_earlier_in_the_operation_are_not_forced_again)
 {
-	struct gdb_action a = {.kind = GDB_ACT_RESTART_WORKLOADS, .region = "us-east-1",
+	struct gdb_action a = {.kind = GDB_ACT_RESTART_WORKLOADS,
+			       .region = "us-east-1",
 			       .restart_stamp = "2026-01-01T00:00:00Z",
 			       .ecs_skip = (1u << 0) | (1u << 2)};
 	struct gdb_exec_result r;
@@ -531,7 +569,8 @@ END_TEST
 
 START_TEST(an_ecs_failure_in_the_writers_region_fails_the_call_but_not_the_others)
 {
-	struct gdb_action a = {.kind = GDB_ACT_RESTART_WORKLOADS, .region = "us-east-1",
+	struct gdb_action a = {.kind = GDB_ACT_RESTART_WORKLOADS,
+			       .region = "us-east-1",
 			       .restart_stamp = "2026-01-01T00:00:00Z"};
 	struct gdb_exec_result r;
 
@@ -551,7 +590,8 @@ END_TEST
 
 START_TEST(a_missing_ecs_service_is_skipped)
 {
-	struct gdb_action a = {.kind = GDB_ACT_RESTART_WORKLOADS, .region = "us-east-1",
+	struct gdb_action a = {.kind = GDB_ACT_RESTART_WORKLOADS,
+			       .region = "us-east-1",
 			       .restart_stamp = "2026-01-01T00:00:00Z"};
 	struct gdb_exec_result r;
 
@@ -568,7 +608,8 @@ END_TEST
 
 START_TEST(deleting_instances_skips_those_already_deleting)
 {
-	struct gdb_action a = {.kind = GDB_ACT_DELETE_INSTANCES, .region = "us-west-2",
+	struct gdb_action a = {.kind = GDB_ACT_DELETE_INSTANCES,
+			       .region = "us-west-2",
 			       .db_cluster_identifier = "orders-west"};
 	struct gdb_exec_result r;
 

@@ -44,5 +44,4 @@ START_TEST(conditions_transition_time_moves_only_when_status_changes)
 }
 END_TEST
 
-GDB_CHECK_MAIN("kube_conditions", 20,
-	       conditions_transition_time_moves_only_when_status_changes)
+GDB_CHECK_MAIN("kube_conditions", 20, conditions_transition_time_moves_only_when_status_changes)

@@ -368,8 +368,7 @@ START_TEST(incluster_config_reads_env_and_service_account_files)
 }
 END_TEST
 
-GDB_CHECK_MAIN("kube_config", 20,
-	       kubeconfig_current_context_resolves_server_namespace_and_token,
+GDB_CHECK_MAIN("kube_config", 20, kubeconfig_current_context_resolves_server_namespace_and_token,
 	       kubeconfig_explicit_context_and_insecure_flag_warns,
 	       kubeconfig_errors_name_the_file_and_the_field,
 	       token_file_is_cached_and_reread_after_invalidate,

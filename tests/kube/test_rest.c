@@ -57,6 +57,5 @@ START_TEST(rest_refuses_names_that_would_change_the_url)
 }
 END_TEST
 
-GDB_CHECK_MAIN("kube_rest", 20,
-	       rest_paths_for_core_group_and_subresources,
+GDB_CHECK_MAIN("kube_rest", 20, rest_paths_for_core_group_and_subresources,
 	       rest_refuses_names_that_would_change_the_url)

@@ -40,5 +40,4 @@ START_TEST(status_bodies_map_to_error_codes)
 }
 END_TEST
 
-GDB_CHECK_MAIN("kube_status", 20,
-	       status_bodies_map_to_error_codes)
+GDB_CHECK_MAIN("kube_status", 20, status_bodies_map_to_error_codes)

@@ -120,5 +120,4 @@ START_TEST(store_relist_reports_exactly_the_differences)
 }
 END_TEST
 
-GDB_CHECK_MAIN("kube_store", 20,
-	       store_relist_reports_exactly_the_differences)
+GDB_CHECK_MAIN("kube_store", 20, store_relist_reports_exactly_the_differences)

@@ -119,7 +119,6 @@ START_TEST(watch_truncated_mid_event_and_error_events_end_the_stream)
 }
 END_TEST
 
-GDB_CHECK_MAIN("kube_watch", 20,
-	       watch_events_split_at_every_byte_are_delivered_once,
+GDB_CHECK_MAIN("kube_watch", 20, watch_events_split_at_every_byte_are_delivered_once,
 	       watch_line_over_the_cap_fails_without_growing,
 	       watch_truncated_mid_event_and_error_events_end_the_stream)

@@ -27,5 +27,4 @@ START_TEST(yaml_alias_bomb_is_refused)
 }
 END_TEST
 
-GDB_CHECK_MAIN("kube_yaml", 20,
-	       yaml_alias_bomb_is_refused)
+GDB_CHECK_MAIN("kube_yaml", 20, yaml_alias_bomb_is_refused)
