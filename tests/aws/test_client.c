@@ -1108,6 +1108,27 @@ START_TEST(test_bad_region_and_override_are_refused)
 }
 END_TEST
 
+/* An https override to a server whose certificate is not trusted fails; nothing is sent. */
+START_TEST(test_tls_is_verified)
+{
+	struct moto tls;
+	struct aws_client *c;
+	struct aws_rds_db_cluster_list l;
+	struct aws_error err;
+	int rc;
+
+	/* An https override to a server with a self-signed certificate must fail. */
+	ck_assert_int_eq(tls_server_start(&tls), 0);
+	c = aws_client_new(&(struct aws_client_config){
+		.creds = creds, .endpoint_url = tls.url, .max_attempts = 1});
+	rc = aws_rds_describe_db_clusters(c, "eu-west-1", NULL, NULL, &l, &err);
+	ck_assert_int_eq(rc, BASE_ETRANSPORT);
+	ck_assert_msg(strstr(err.message, "certificate") != NULL, "%s", err.message);
+	aws_client_free(c);
+	moto_stop(&tls);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("aws_client");
@@ -1149,6 +1170,7 @@ int main(void)
 	tcase_add_test(ret, test_expired_token_refreshes_credentials_once);
 	tcase_add_test(ret, test_clock_skew_is_corrected_from_the_date_header);
 	tcase_add_test(ret, test_secrets_stay_out_of_errors);
+	tcase_add_test(ret, test_tls_is_verified);
 	suite_add_tcase(s, enc);
 	suite_add_tcase(s, dec);
 	suite_add_tcase(s, ret);

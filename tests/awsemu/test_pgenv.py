@@ -7,17 +7,6 @@ import pytest
 import pgenv
 
 
-def wait_for(cond, timeout=20, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def make_pair(root):
     primary = pgenv.init_primary(root, "p")
     standby = pgenv.make_standby(primary, root, "s")

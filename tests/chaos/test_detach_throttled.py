@@ -27,6 +27,7 @@ import time
 import pgenv
 from conftest import EAST, WEST, wait_for
 from e2e_conftest import aws_client
+from waiting import wait_lag_measured
 
 THIRD = "eu-west-1"
 DESCRIBES = ["DescribeDBClusters", "DescribeDBInstances", "DescribeGlobalClusters"]
@@ -63,11 +64,6 @@ def manifest(world):
     return m
 
 
-def lag_known(world, region):
-    row = next((r for r in world.status().get("regions", []) if r["name"] == region), {})
-    return row.get("replicationLagSeconds") is not None
-
-
 def cid(region):
     return {WEST: "orders-west", THIRD: "orders-eu"}[region]
 
@@ -77,7 +73,7 @@ def test_throttled_target_after_detach_is_promoted_once(world, controller, emula
     world.kubectl.apply(manifest(world))
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=120)
     for r in (WEST, THIRD):
-        wait_for(lambda r=r: lag_known(world, r), timeout=60, what=f"a measured lag for {r}")
+        wait_lag_measured(world, r, timeout=60)
     since = max(c["seq"] for c in emulator.calls())
 
     emulator.post(

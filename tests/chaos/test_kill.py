@@ -38,6 +38,7 @@ import time
 import pytest
 
 from conftest import EAST, WEST, full_sweep, wait_for
+from waiting import wait_lag_measured, wait_rows
 from killlib import Fleet, StatusWatch, assert_no_duplicate_mutations, fmt_call, print_log_tails
 
 # Long enough for a kill to land inside Aurora's own work, short enough for CI.
@@ -107,22 +108,9 @@ def cases():
 
 
 def wait_replicated(world, tag, n):
-    wait_for(
-        lambda: (
-            next(r for r in world.status()["regions"] if r["name"] == WEST).get(
-                "replicationLagSeconds"
-            )
-            is not None
-        ),
-        timeout=30,
-        what="a measured replication lag for us-west-2",
-    )
+    wait_lag_measured(world, WEST)
     world.write_rows(EAST, "orders-east", tag, n)
-    wait_for(
-        lambda: world.count_rows(WEST, "orders-west", tag) == n,
-        timeout=30,
-        what="the rows to replicate to us-west-2",
-    )
+    wait_rows(world, WEST, "orders-west", tag, n)
 
 
 def wait_failed_over(world, watch, timeout=120):

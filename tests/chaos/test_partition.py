@@ -50,6 +50,7 @@ import psycopg
 import pytest
 
 from conftest import EAST, WEST, full_sweep, wait_for
+from waiting import wait_lag_measured
 from tcpproxy import TcpProxy
 
 FAILOVER_CALLS = {"FailoverGlobalCluster", "RemoveFromGlobalCluster", "SwitchoverGlobalCluster"}
@@ -198,16 +199,7 @@ def adopt(world, kubectl, proxy):
         )
     )
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
-    wait_for(
-        lambda: (
-            next(r for r in world.status()["regions"] if r["name"] == WEST).get(
-                "replicationLagSeconds"
-            )
-            is not None
-        ),
-        timeout=60,
-        what="a measured lag",
-    )
+    wait_lag_measured(world, WEST, timeout=60)
     assert proxy.accepted > 0, "the controller's probes do not go through the proxy"
 
 

@@ -30,6 +30,7 @@ import time
 import pytest
 
 from conftest import EAST, WEST, full_sweep, wait_for
+from waiting import wait_rows
 from killlib import (
     Endpoint,
     Fleet,
@@ -132,11 +133,7 @@ def test_one_leader_acts_and_the_survivor_finishes(
         kubectl.apply(world.gdb_manifest())
         world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
         world.write_rows(EAST, "orders-east", "before", 20)
-        wait_for(
-            lambda: world.count_rows(WEST, "orders-west", "before") == 20,
-            timeout=30,
-            what="the rows to replicate to us-west-2",
-        )
+        wait_rows(world, WEST, "orders-west", "before", 20)
 
         # Switchovers there and back with both replicas up: only the leader acts.
         switch_to(world, kubectl, watch, WEST)

@@ -37,6 +37,7 @@ import pytest
 
 from conftest import EAST, WEST, cut_connection, wait_for
 from killlib import Fleet, StatusWatch, assert_no_duplicate_mutations, print_log_tails
+from waiting import region_row, wait_lag_measured
 
 PERIOD, TIMEOUT, THRESHOLD = 2, 1, 5
 LEASE = 3  # FAST_LEASE's lease duration
@@ -97,10 +98,6 @@ class LossWriter(threading.Thread):
             return dict(self.acked)
 
 
-def region_row(status, region):
-    return next((r for r in status.get("regions", []) if r["name"] == region), {})
-
-
 def measured_loss(acked, surviving):
     """(lost seqs, newest lost ack - newest surviving ack in seconds)."""
     lost = sorted(s for s in acked if s not in surviving)
@@ -136,11 +133,7 @@ def test_unplanned_failover_with_an_honest_loss_window(
         world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
         with world.connect(EAST, "orders-east") as conn:
             conn.execute("CREATE TABLE loss_writes (seq bigint PRIMARY KEY)")
-        wait_for(
-            lambda: region_row(world.status(), WEST).get("replicationLagSeconds") is not None,
-            timeout=30,
-            what="a measured replication lag for us-west-2",
-        )
+        wait_lag_measured(world, WEST)
         writer = LossWriter(world.cluster(EAST, "orders-east")["Port"], world.password)
         writer.start()
         wait_for(lambda: len(writer.snapshot()) >= 50, timeout=30, what="50 acknowledged writes")

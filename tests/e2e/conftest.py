@@ -39,41 +39,22 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("GDB_SOURCE_DIR", os.path.normpath(os.path.join(HERE, "..", "..")))
 ENV_DIR = os.path.join(SOURCE_DIR, "tests", "env")
-if ENV_DIR not in sys.path:
-    sys.path.insert(0, ENV_DIR)
+SUPPORT_DIR = os.path.join(SOURCE_DIR, "tests", "support")
+for _d in (ENV_DIR, SUPPORT_DIR):
+    if _d not in sys.path:
+        sys.path.insert(0, _d)
 
+import awsemu_fixture  # noqa: E402
 import pgenv  # noqa: E402
+from awsemu_fixture import DELAY_KEYS, Admin  # noqa: E402,F401
+from pgenv import free_port  # noqa: E402
+from waiting import wait_for  # noqa: E402,F401
+
+# The shared fixture, under the name the tests ask for (tests/support/awsemu_fixture.py).
+emulator = awsemu_fixture.emulator
 
 EAST, WEST, EU = "us-east-1", "us-west-2", "eu-west-1"
 CLUSTER_IDS = {EAST: "orders-east", WEST: "orders-west", EU: "orders-eu"}
-DELAY_KEYS = (
-    "cluster_create",
-    "cluster_modify",
-    "cluster_promote",
-    "failover_pending",
-    "failover_run",
-    "failover_finish",
-    "resync",
-)
-
-
-def wait_for(cond, timeout=60, interval=0.2, what="condition"):
-    """Poll cond() until it returns a truthy value; return that value."""
-    deadline = time.monotonic() + timeout
-    last_exc = None
-    while True:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception as e:  # cond may assert to explain itself, or not be able to yet
-            last_exc = e
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"timed out after {timeout}s waiting for {what}"
-                + (f": {last_exc}" if last_exc else "")
-            )
-        time.sleep(interval)
 
 
 def cut_connection(conn):
@@ -85,63 +66,6 @@ def cut_connection(conn):
         s.close()
     except OSError:
         pass
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Admin:
-    """The emulator's /_awsemu admin API."""
-
-    def __init__(self, url):
-        self.url = url
-
-    def _req(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            self.url + "/_awsemu" + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return json.loads(r.read())
-
-    def post(self, path, body=None):
-        return self._req("POST", path, body or {})
-
-    def get(self, path):
-        return self._req("GET", path)
-
-    def delays(self, **d):
-        return self.post("/config", {"delays": d})
-
-    def outage(self, region, mode, pg="freeze", services=None):
-        body = {"region": region, "mode": mode, "pg": pg}
-        if services is not None:
-            body["services"] = services
-        return self.post("/outage", body)
-
-    def calls(self, **filters):
-        q = "&".join(f"{k}={v}" for k, v in filters.items())
-        return self.get("/calls" + (f"?{q}" if q else ""))["calls"]
-
-    def bind(self, region, cluster_id, writer, reader=None):
-        return self.post(
-            "/bind",
-            {
-                "region": region,
-                "dbClusterIdentifier": cluster_id,
-                "writer": writer.to_dict(),
-                "reader": reader.to_dict() if reader else None,
-            },
-        )
-
-    def errors(self):
-        return self.get("/errors")["errors"]
 
 
 @pytest.fixture(scope="session")
@@ -172,38 +96,6 @@ def controller_bin():
     if not os.access(b, os.X_OK):
         pytest.fail(f"controller binary {b} is not built")
     return b
-
-
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory):
-    """One emulator process for the session (python -m awsemu)."""
-    d = tmp_path_factory.mktemp("awsemu")
-    url_file = d / "url"
-    log = open(d / "awsemu.log", "w")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = ENV_DIR + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "awsemu", "--fast", "--url-file", str(url_file)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    try:
-        wait_for(
-            lambda: url_file.exists() or proc.poll() is not None,
-            timeout=60,
-            what="the emulator to listen",
-        )
-        assert proc.poll() is None, (d / "awsemu.log").read_text()
-        yield Admin(url_file.read_text().strip())
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 class Kubectl:

@@ -16,6 +16,7 @@ import time
 
 import pgenv
 from conftest import EAST, WEST, aws_client, metric_value, wait_for
+from waiting import wait_lag_measured, wait_rows
 
 EU = "eu-west-1"
 
@@ -43,22 +44,9 @@ def event_time(world, reason):
 def outage_and_failover(world, controller, emulator, method, **over):
     world.kubectl.apply(world.gdb_manifest(failover={"method": method}, **over))
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
-    wait_for(
-        lambda: (
-            next(r for r in world.status()["regions"] if r["name"] == WEST).get(
-                "replicationLagSeconds"
-            )
-            is not None
-        ),
-        timeout=30,
-        what="a measured replication lag for us-west-2",
-    )
+    wait_lag_measured(world, WEST)
     world.write_rows(EAST, "orders-east", "before", 50)
-    wait_for(
-        lambda: world.count_rows(WEST, "orders-west", "before") == 50,
-        timeout=30,
-        what="the rows to replicate to us-west-2",
-    )
+    wait_rows(world, WEST, "orders-west", "before", 50)
     since = max(c["seq"] for c in emulator.calls())
 
     t0 = time.monotonic()
@@ -241,16 +229,7 @@ def test_ecs_service_in_the_dead_region_does_not_block_the_failover(world, contr
         )
     )
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
-    wait_for(
-        lambda: (
-            next(r for r in world.status()["regions"] if r["name"] == WEST).get(
-                "replicationLagSeconds"
-            )
-            is not None
-        ),
-        timeout=30,
-        what="a measured replication lag for us-west-2",
-    )
+    wait_lag_measured(world, WEST)
     since = max(c["seq"] for c in emulator.calls())
 
     emulator.outage(EAST, "5xx", pg="freeze", services=["rds", "ecs"])

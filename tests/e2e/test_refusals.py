@@ -12,6 +12,7 @@ import json
 import time
 
 from conftest import EAST, WEST, wait_for
+from waiting import lag_seconds, wait_lag_measured
 
 FAILOVER_CALLS = {"FailoverGlobalCluster", "RemoveFromGlobalCluster", "SwitchoverGlobalCluster"}
 
@@ -39,16 +40,7 @@ def last_seq(emulator):
 def test_refusals_then_manual_approval(world, controller, emulator, kubectl):
     world.kubectl.apply(world.gdb_manifest(failover={"cooldownSeconds": 0}))
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
-    wait_for(
-        lambda: (
-            next(r for r in world.status()["regions"] if r["name"] == WEST).get(
-                "replicationLagSeconds"
-            )
-            is not None
-        ),
-        timeout=30,
-        what="a measured lag",
-    )
+    wait_lag_measured(world, WEST)
     ns = world.ns
 
     # 1. Only the probes fail; the primary region's RDS API says the cluster is available.
@@ -90,15 +82,7 @@ def test_refusals_then_manual_approval(world, controller, emulator, kubectl):
     world.servers["west-w"].sql("SELECT pg_wal_replay_pause()")
     try:
         wait_for(
-            lambda: (
-                (
-                    next(r for r in world.status()["regions"] if r["name"] == WEST).get(
-                        "replicationLagSeconds"
-                    )
-                    or 0
-                )
-                > 1
-            ),
+            lambda: (lag_seconds(world, WEST) or 0) > 1,
             timeout=60,
             what="us-west-2 to lag more than 1s",
         )
@@ -123,14 +107,7 @@ def test_refusals_then_manual_approval(world, controller, emulator, kubectl):
     )
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=60)
     wait_for(
-        lambda: (
-            (
-                next(r for r in world.status()["regions"] if r["name"] == WEST).get(
-                    "replicationLagSeconds"
-                )
-            )
-            == 0
-        ),
+        lambda: lag_seconds(world, WEST) == 0,
         timeout=60,
         what="us-west-2 to catch up",
     )

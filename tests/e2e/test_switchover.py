@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 
 from conftest import EAST, WEST, metric_value, wait_for
+from waiting import wait_lag_measured
 
 MUTATING = {
     "CreateGlobalCluster",
@@ -102,16 +103,7 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
     assert "globaldb.io/finalizer" in world.gdb()["metadata"]["finalizers"]
 
     # Replication lag is measured on the secondary (heartbeat), not assumed.
-    wait_for(
-        lambda: (
-            next(r for r in world.status()["regions"] if r["name"] == WEST).get(
-                "replicationLagSeconds"
-            )
-            is not None
-        ),
-        timeout=30,
-        what="a measured replication lag for us-west-2",
-    )
+    wait_lag_measured(world, WEST)
 
     # Settled, the object costs the apiserver and RDS next to nothing: it is
     # not reconciled on a timer (changes reach it as events), the regions are

@@ -16,6 +16,7 @@ to remove a primary that still has secondaries).
 import pytest
 
 from conftest import CLUSTER_IDS, EAST, EU, WEST, metric_value, wait_for
+from waiting import wait_lag_measured, wait_rows
 
 pytestmark = pytest.mark.regions3
 
@@ -43,27 +44,15 @@ def writers(world):
     )
 
 
-def region_row(world, region):
-    return next(r for r in world.status().get("regions", []) if r["name"] == region)
-
-
 def wait_ready_with_lag(world):
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=120)
     for r in (WEST, EU):
-        wait_for(
-            lambda r=r: region_row(world, r).get("replicationLagSeconds") is not None,
-            timeout=60,
-            what=f"a measured replication lag for {r}",
-        )
+        wait_lag_measured(world, r, timeout=60)
 
 
 def replicated(world, tag, n, regions):
     for r in regions:
-        wait_for(
-            lambda r=r: world.count_rows(r, CLUSTER_IDS[r], tag) == n,
-            timeout=60,
-            what=f"{n} rows {tag} on {r}",
-        )
+        wait_rows(world, r, CLUSTER_IDS[r], tag, n, timeout=60)
 
 
 def wait_operation(world, op_type, target, timeout=180):

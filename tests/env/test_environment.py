@@ -15,8 +15,10 @@ import urllib.request
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import pgenv  # noqa: E402
 import testenv  # noqa: E402
+from waiting import wait_for  # noqa: E402
 
 with open(os.environ["GDB_TESTENV_STATE"]) as f:
     STATE = json.load(f)
@@ -54,15 +56,6 @@ def kubectl(*args, input=None, kubeconfig=None, check=True):
         check=check,
         timeout=60,
     )
-
-
-def wait_for(predicate, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_server_reports_the_pinned_kubernetes_version():

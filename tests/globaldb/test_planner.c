@@ -1755,6 +1755,30 @@ static void persist(struct gdb_plan *p, enum gdb_call call)
 	gdb_plan_release(p);
 }
 
+/*
+ * One step of a sequence: the planner runs on the world as it now is and must
+ * plan want, called in region (any region when NULL). The plan stays in *p for
+ * the step's own checks; persist() it then.
+ */
+static void expect_plan(struct gdb_plan *p, enum gdb_action_kind want, const char *region)
+{
+	plan_once(p);
+	ck_assert_msg(p->action.kind == want, "in step %s: planned %s, want %s",
+		      gdb_step_name(p->status.operation.step), gdb_action_name(p->action.kind),
+		      gdb_action_name(want));
+	if (region)
+		ck_assert_msg(p->action.region && !strcmp(p->action.region, region),
+			      "%s called in %s, want %s", gdb_action_name(want),
+			      p->action.region ? p->action.region : "(none)", region);
+}
+
+/* A step with nothing more to check: planned as expected, persisted, the call succeeded. */
+static void step(struct gdb_plan *p, enum gdb_action_kind want, const char *region)
+{
+	expect_plan(p, want, region);
+	persist(p, GDB_CALL_OK);
+}
+
 static const struct gdb_event *event_of(const struct gdb_plan *p, const char *reason)
 {
 	for (size_t i = 0; i < p->n_events; i++)
@@ -2338,49 +2362,39 @@ START_TEST(test_sequence_switchover)
 
 	world_init();
 	m_spec_west();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_SWITCHOVER);
-	ck_assert_str_eq(p.action.region, EAST);
+	expect_plan(&p, GDB_ACT_SWITCHOVER, EAST);
 	ck_assert_str_eq(p.action.target_arn, WEST_ARN);
 	persist(&p, GDB_CALL_OK);
 
 	W.now += 3 * SEC;
 	m_global_pending();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_WAIT);
+	expect_plan(&p, GDB_ACT_WAIT, NULL);
 	ck_assert_int_eq(p.status.operation.step, GDB_STEP_WAIT_SWITCHOVER);
 	persist(&p, GDB_CALL_OK);
 
 	W.now += 20 * SEC;
 	G()->failover_status = NULL;
 	m_writer_west();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_UPSERT_DNS);
+	expect_plan(&p, GDB_ACT_UPSERT_DNS, NULL);
 	ck_assert_str_eq(p.action.writer_endpoint,
 			 "orders-west.cluster-y.us-west-2.rds.amazonaws.com");
 	persist(&p, GDB_CALL_OK);
 
 	W.now += 1 * SEC;
 	W.obs.dns_change_status = "PENDING";
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_WAIT_DNS_INSYNC);
+	expect_plan(&p, GDB_ACT_WAIT_DNS_INSYNC, NULL);
 	ck_assert_str_eq(p.action.change_id, "/change/C42");
 	persist(&p, GDB_CALL_OK);
 
 	W.now += 30 * SEC;
 	W.obs.dns_change_status = "INSYNC";
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_PUBLISH_SSM);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_PUBLISH_SSM, NULL);
 
 	W.now += 1 * SEC;
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_RESTART_WORKLOADS);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_RESTART_WORKLOADS, NULL);
 
 	W.now += 1 * SEC;
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_NONE);
+	expect_plan(&p, GDB_ACT_NONE, NULL);
 	ck_assert_int_eq(p.status.operation.type, GDB_OP_NONE);
 	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_SWITCHOVER);
 	ck_assert_int_eq(p.status.last_operation.result, GDB_RESULT_SUCCEEDED);
@@ -2404,36 +2418,25 @@ START_TEST(test_sequence_detach_and_fallback)
 	world_init();
 	m_east_failing();
 	m_east_api_down();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_FAILOVER_MANAGED);
-	ck_assert_str_eq(p.action.region, WEST);
+	expect_plan(&p, GDB_ACT_FAILOVER_MANAGED, WEST);
 	persist(&p, GDB_CALL_INVALID_STATE);
 	W.obs.last.aws_code = "InvalidParameterCombination"; /* this engine cannot */
 
 	W.now += 1 * SEC;
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_DETACH_AND_PROMOTE);
-	ck_assert_str_eq(p.action.region, WEST);
+	expect_plan(&p, GDB_ACT_DETACH_AND_PROMOTE, WEST);
 	ck_assert_int_eq(p.status.operation.method, GDB_OPM_DETACH);
 	persist(&p, GDB_CALL_OK);
 
 	W.now += 10 * SEC;
 	R(WEST)->global_cluster_identifier = NULL;
 	set_members(G(), EAST_ARN, NULL, NULL);
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_UPSERT_DNS);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_UPSERT_DNS, NULL);
 	W.obs.dns_change_status = "INSYNC";
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_PUBLISH_SSM);
-	persist(&p, GDB_CALL_OK);
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_RESTART_WORKLOADS);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_PUBLISH_SSM, NULL);
+	step(&p, GDB_ACT_RESTART_WORKLOADS, NULL);
 	H(WEST)->writer_healthy = 1;
 	H(EAST)->writer_healthy = -1;
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_NONE);
+	expect_plan(&p, GDB_ACT_NONE, NULL);
 	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_FAILOVER);
 	ck_assert_int_eq(p.status.last_operation.method, GDB_OPM_DETACH);
 	ck_assert_int_ge(p.status.last_operation.data_loss_window_seconds, 0);
@@ -2444,50 +2447,37 @@ START_TEST(test_sequence_detach_and_fallback)
 	/* East answers again, its stale writer still in the old global cluster. */
 	W.now += 600 * SEC;
 	R(EAST)->api = GDB_CALL_OK;
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER);
-	ck_assert_str_eq(p.action.region, EAST);
+	expect_plan(&p, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER, EAST);
 	ck_assert_str_eq(p.status.operation.global_cluster_identifier, "orders-global-2");
 	persist(&p, GDB_CALL_OK);
 	W.now += 31 * SEC;
 	m_east_stale_standalone();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_DELETE_INSTANCES);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_DELETE_INSTANCES, NULL);
 	W.now += 31 * SEC;
 	m_east_no_instances();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_FENCE_OLD_WRITER);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_FENCE_OLD_WRITER, NULL);
 	W.now += 31 * SEC;
 	m_east_missing();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER);
+	expect_plan(&p, GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER, NULL);
 	ck_assert_str_eq(p.action.global_cluster_identifier, "orders-global");
 	persist(&p, GDB_CALL_OK);
 	W.now += 31 * SEC;
 	m_old_global_gone();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_GLOBAL_CLUSTER);
+	expect_plan(&p, GDB_ACT_CREATE_GLOBAL_CLUSTER, NULL);
 	ck_assert_str_eq(p.action.global_cluster_identifier, "orders-global-2");
 	persist(&p, GDB_CALL_OK);
 	W.now += 31 * SEC;
 	m_gen2_global();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_SECONDARY_CLUSTER);
-	ck_assert_str_eq(p.action.region, EAST);
+	expect_plan(&p, GDB_ACT_CREATE_SECONDARY_CLUSTER, EAST);
 	ck_assert_str_eq(p.action.source_region, WEST);
 	ck_assert_str_eq(p.status.global_cluster_identifier, "orders-global-2");
 	ck_assert_int_eq(p.status.generation, 2);
 	persist(&p, GDB_CALL_OK);
 	W.now += 31 * SEC;
 	m_east_rebuilt_creating();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_INSTANCE);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_CREATE_INSTANCE, NULL);
 	m_east_rebuilt_connected();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_PUBLISH_SSM);
+	expect_plan(&p, GDB_ACT_PUBLISH_SSM, NULL);
 	ck_assert_str_eq(p.action.global_cluster_identifier, "orders-global-2");
 	persist(&p, GDB_CALL_OK);
 	plan_once(&p);
@@ -2521,9 +2511,7 @@ START_TEST(test_sequence_three_region_detach_fallback)
 	eu->template.instance_class = xstrdup("db.r6g.large");
 	eu->template.instances = 2;
 
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER);
-	ck_assert_str_eq(p.action.region, EU);
+	expect_plan(&p, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER, EU);
 	ck_assert_str_eq(p.action.target_arn, EU_ARN);
 	ck_assert_str_eq(p.action.global_cluster_identifier, "orders-global");
 	ck_assert_str_eq(p.status.operation.target_region, EAST);
@@ -2531,45 +2519,28 @@ START_TEST(test_sequence_three_region_detach_fallback)
 
 	/* The removal is not visible yet: nothing else is called. */
 	W.now += 1 * SEC;
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_WAIT);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_WAIT, NULL);
 
 	W.now += 31 * SEC;
 	m_eu_left_old_global();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER);
-	ck_assert_str_eq(p.action.region, EAST);
+	expect_plan(&p, GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER, EAST);
 	ck_assert_str_eq(p.action.target_arn, EAST_ARN);
 	persist(&p, GDB_CALL_OK);
 	W.now += 31 * SEC;
 	m_east_stale_standalone();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_DELETE_INSTANCES);
-	ck_assert_str_eq(p.action.region, EAST);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_DELETE_INSTANCES, EAST);
 	W.now += 31 * SEC;
 	m_east_no_instances();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_FENCE_OLD_WRITER);
-	ck_assert_str_eq(p.action.region, EAST);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_FENCE_OLD_WRITER, EAST);
 	W.now += 31 * SEC;
 	m_east_missing();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER, NULL);
 	W.now += 31 * SEC;
 	m_old_global_gone();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_GLOBAL_CLUSTER);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_CREATE_GLOBAL_CLUSTER, NULL);
 	W.now += 31 * SEC;
 	m_gen2_global();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_SECONDARY_CLUSTER);
-	ck_assert_str_eq(p.action.region, EAST);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_CREATE_SECONDARY_CLUSTER, EAST);
 	W.now += 31 * SEC;
 	m_east_rebuilt_connected();
 	plan_once(&p);
@@ -2580,18 +2551,14 @@ START_TEST(test_sequence_three_region_detach_fallback)
 	persist(&p, GDB_CALL_OK);
 	W.now += 31 * SEC;
 	R(EU)->n_instances = 0;
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_FENCE_OLD_WRITER);
-	ck_assert_str_eq(p.action.region, EU);
+	expect_plan(&p, GDB_ACT_FENCE_OLD_WRITER, EU);
 	/* Its final snapshot keeps its copy; the lost writes are the stale writer's. */
 	ck_assert_int_eq(strncmp(p.action.snapshot_id, "orders-eu-lost-writes-", 22), 0);
 	ck_assert_int_eq(strncmp(p.status.operation.lost_writes_snapshot, "orders-east-", 12), 0);
 	persist(&p, GDB_CALL_OK);
 	W.now += 31 * SEC;
 	R(EU)->cluster_exists = 0;
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_SECONDARY_CLUSTER);
-	ck_assert_str_eq(p.action.region, EU);
+	expect_plan(&p, GDB_ACT_CREATE_SECONDARY_CLUSTER, EU);
 	ck_assert_str_eq(p.action.global_cluster_identifier, "orders-global-2");
 	persist(&p, GDB_CALL_OK);
 	W.now += 31 * SEC;
@@ -2600,9 +2567,7 @@ START_TEST(test_sequence_three_region_detach_fallback)
 	R(EU)->global_cluster_identifier = "orders-global-2";
 	G()->members[G()->n_members].db_cluster_arn = EU_ARN;
 	G()->members[G()->n_members++].synchronization_status = "connected";
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_PUBLISH_SSM);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_PUBLISH_SSM, NULL);
 	plan_once(&p);
 	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_FALLBACK);
 	ck_assert_int_eq(p.status.last_operation.result, GDB_RESULT_SUCCEEDED);
@@ -2669,15 +2634,13 @@ START_TEST(test_sequence_managed_failover_and_fallback)
 	world_init();
 	m_east_failing();
 	m_east_api_down();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_FAILOVER_MANAGED);
+	expect_plan(&p, GDB_ACT_FAILOVER_MANAGED, NULL);
 	ck_assert_str_eq(p.action.target_arn, WEST_ARN);
 	persist(&p, GDB_CALL_OK);
 
 	W.now += 5 * SEC;
 	m_global_failing_over();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_WAIT);
+	expect_plan(&p, GDB_ACT_WAIT, NULL);
 	ck_assert_int_eq(p.status.operation.step, GDB_STEP_WAIT_FAILOVER);
 	persist(&p, GDB_CALL_OK);
 
@@ -2685,17 +2648,14 @@ START_TEST(test_sequence_managed_failover_and_fallback)
 	G()->failover_status = NULL;
 	m_writer_west();
 	H(EAST)->writer_healthy = 0; /* the prober still cannot reach the old writer */
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_UPSERT_DNS);
+	expect_plan(&p, GDB_ACT_UPSERT_DNS, NULL);
 	ck_assert_int_eq(role_of(&p, EAST), GDB_ROLE_LOST);
 	persist(&p, GDB_CALL_OK);
 	W.obs.dns_change_status = "INSYNC";
 	W.now += 20 * SEC;
 	plan_once(&p);
 	persist(&p, GDB_CALL_OK); /* PublishSsm */
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_RESTART_WORKLOADS);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_RESTART_WORKLOADS, NULL);
 	plan_once(&p);
 	/* The failover is done; the fallback starts and waits for the region. */
 	ck_assert_int_eq(p.status.last_operation.type, GDB_OP_FAILOVER);
@@ -2713,14 +2673,11 @@ START_TEST(test_sequence_managed_failover_and_fallback)
 	H(EAST)->writer_healthy = -1;
 	H(EAST)->consecutive_failures = 0;
 	G()->members[1].synchronization_status = "pending-resync";
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_WAIT);
-	persist(&p, GDB_CALL_OK);
+	step(&p, GDB_ACT_WAIT, NULL);
 	W.now += 600 * SEC;
 	m_east_readded();
 	m_east_aurora_snapshot();
-	plan_once(&p);
-	ck_assert_int_eq(p.action.kind, GDB_ACT_COPY_FAILOVER_SNAPSHOT);
+	expect_plan(&p, GDB_ACT_COPY_FAILOVER_SNAPSHOT, NULL);
 	ck_assert_str_eq(p.action.source_snapshot_id,
 			 "rds:unplanned-global-failover-orders-east-2026-11-27-03-50");
 	ck_assert_str_eq(p.action.region, EAST);

@@ -6,15 +6,18 @@ and blackhole them."""
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+SUPPORT_DIR = os.path.normpath(os.path.join(HERE, "..", "support"))
+if SUPPORT_DIR not in sys.path:
+    sys.path.insert(0, SUPPORT_DIR)
 
 import pgenv  # noqa: E402
+from scratch import pg_scratch_dir  # noqa: E402
 from driver_client import Driver, now_ms  # noqa: E402,F401
 
 
@@ -45,9 +48,8 @@ def target_words(
 
 @pytest.fixture(scope="module")
 def pgroot():
-    root = tempfile.mkdtemp(prefix="gdb-probe-")
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
+    with pg_scratch_dir("gdb-probe-") as root:
+        yield root
 
 
 @pytest.fixture
