@@ -194,7 +194,7 @@ class Sources:
 
 PKG = Sources.from_tree(SOURCE)
 CONDITIONS, EVENTS, PROBLEMS = PKG.reasons()
-TYPES = read("pkg", "globaldb", "types.c")
+TYPES = read("pkg", "globaldb", "types_status.c")
 DOC = read("docs", "api.md")
 DOC_NAMES = set(re.findall(r"`([A-Z][A-Za-z0-9]+)`", DOC))
 
