@@ -512,9 +512,8 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 		fresh = FRESH;
 	}
 	if (plan.action.kind != GDB_ACT_NONE && plan.action.kind != GDB_ACT_WAIT)
-		base_log(BASE_LOG_INFO, "planned", "gdb", key, "action",
-			 gdb_action_name(plan.action.kind), "region",
-			 plan.action.region ? plan.action.region : "-", "step",
+		base_log(BASE_LOG_INFO, "planned", "action", gdb_action_name(plan.action.kind),
+			 "region", plan.action.region ? plan.action.region : "-", "step",
 			 gdb_step_name(plan.status.operation.step), "reason",
 			 plan.action.reason ? plan.action.reason : "", NULL);
 

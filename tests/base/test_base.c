@@ -5,6 +5,7 @@
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,42 @@ START_TEST(backoff_jittered_growth_matches_reflector_shape)
 	ck_assert(d1 >= 1600 && d1 <= 3200);
 	for (int i = 0; i < 20; i++)
 		ck_assert_int_le(base_backoff_next(&b), 60000);
+}
+END_TEST
+
+/* A reconcile's context is on every line its thread logs, and on no other thread's. */
+static void *log_from_another_thread(void *arg)
+{
+	(void)arg;
+	base_log(BASE_LOG_INFO, "elsewhere", NULL);
+	return NULL;
+}
+
+START_TEST(log_context_names_the_object_on_every_line_of_its_thread)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	pthread_t t;
+
+	base_log_setup(BASE_LOG_INFO, 0, f);
+	base_log_context_set("namespace", "shop", "name", "orders", "reconcileID", "r-1", NULL);
+	base_log(BASE_LOG_INFO, "planned", "action", "Switchover", NULL);
+	pthread_create(&t, NULL, log_from_another_thread, NULL);
+	pthread_join(t, NULL);
+	base_log_context_set("password", "hunter2", NULL);
+	base_log(BASE_LOG_INFO, "second", NULL);
+	base_log_context_clear();
+	base_log(BASE_LOG_INFO, "after", NULL);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(
+		text, " planned namespace=shop name=orders reconcileID=r-1 action=Switchover\n"));
+	ck_assert_ptr_nonnull(strstr(text, " info elsewhere\n"));
+	ck_assert_ptr_nonnull(strstr(text, " second password=[redacted]\n"));
+	ck_assert_ptr_nonnull(strstr(text, " info after\n"));
+	ck_assert_ptr_null(strstr(text, "hunter2"));
+	free(text);
+	base_log_setup(BASE_LOG_INFO, 0, NULL);
 }
 END_TEST
 
@@ -393,6 +430,7 @@ int main(void)
 	tcase_add_test(tc, backoff_full_jitter_stays_within_the_capped_window);
 	tcase_add_test(tc, backoff_jittered_growth_matches_reflector_shape);
 	tcase_add_test(tc, log_redacts_secret_keys_and_quotes_values);
+	tcase_add_test(tc, log_context_names_the_object_on_every_line_of_its_thread);
 	tcase_add_test(tc, metrics_render_in_prometheus_text_format);
 	tcase_add_test(tc, metrics_keep_thousands_of_series_apart);
 	tcase_add_test(tc, map_finds_replaces_and_removes_among_thousands);

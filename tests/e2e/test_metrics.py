@@ -120,3 +120,13 @@ def test_metrics_name_the_database_follow_a_switchover_and_pass_promtool(
         metric_value(m, "globaldb_operation_step_duration_seconds_count", operation="Switchover")
         >= 1
     )
+
+    # The log says which object and which reconcile each line belongs to, with
+    # controller-runtime's keys.
+    planned = [line for line in controller.log_text().splitlines() if " info planned " in line]
+    assert planned, "no 'planned' line in the controller log"
+    uuid = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+    for line in planned:
+        assert re.search(rf" namespace={ns} name=orders reconcileID={uuid} ", line), line
+    ids = {re.search(r"reconcileID=(\S+)", line)[1] for line in planned}
+    assert len(ids) == len(planned), "two reconciles shared a reconcileID"
