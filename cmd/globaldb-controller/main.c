@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd/globaldb-controller/build_info.h"
 #include "cmd/globaldb-controller/options.h"
 #include "pkg/base/alloc.h"
 #include "pkg/base/err.h"
@@ -283,6 +284,7 @@ static void log_configuration(const struct options *o)
 int main(int argc, char **argv)
 {
 	static sigset_t set;
+	struct build_info bi;
 	struct controller c;
 	struct options opt;
 	pthread_t sigthr;
@@ -332,10 +334,10 @@ int main(int argc, char **argv)
 	pthread_detach(sigthr);
 
 	log_configuration(&opt);
-	base_metric_set(base_metric_gauge("globaldb_build_info",
-					  "A constant 1, labelled with the controller's version",
-					  "version"),
-			1, GDB_VERSION);
+	build_info_get(&bi);
+	base_log(BASE_LOG_INFO, "build", "version", bi.version, "commit", bi.commit, "libcurl",
+		 bi.libcurl, "openssl", bi.openssl, "libpq", bi.libpq, NULL);
+	build_info_publish(&bi);
 
 	memset(&c, 0, sizeof(c));
 	c.opt = &opt;

@@ -109,6 +109,53 @@ static void add_text_value(struct base_buf *b, const char *s)
 	add_json_string(b, s);
 }
 
+static _Thread_local struct {
+	const char *key[BASE_LOG_CONTEXT_MAX]; /* constant identifiers, as in base_log */
+	char value[BASE_LOG_CONTEXT_MAX][256];
+	int n;
+} context;
+
+void base_log_context_set(const char *key, ...)
+{
+	va_list ap;
+
+	context.n = 0;
+	va_start(ap, key);
+	for (; key; key = va_arg(ap, const char *)) {
+		const char *value = va_arg(ap, const char *);
+
+		if (context.n == BASE_LOG_CONTEXT_MAX)
+			continue;
+		context.key[context.n] = key;
+		snprintf(context.value[context.n], sizeof(context.value[0]), "%s",
+			 value ? value : "");
+		context.n++;
+	}
+	va_end(ap);
+}
+
+void base_log_context_clear(void)
+{
+	context.n = 0;
+}
+
+static void add_pair(struct base_buf *line, const char *key, const char *value)
+{
+	if (!value)
+		value = "";
+	if (base_log_key_is_secret(key))
+		value = "[redacted]";
+	if (log_json) {
+		base_buf_addch(line, ',');
+		add_json_string(line, key);
+		base_buf_addch(line, ':');
+		add_json_string(line, value);
+	} else {
+		base_buf_addf(line, " %s=", key);
+		add_text_value(line, value);
+	}
+}
+
 void base_log(enum base_log_level level, const char *msg, ...)
 {
 	struct base_buf line = BASE_BUF_INIT(0);
@@ -127,24 +174,11 @@ void base_log(enum base_log_level level, const char *msg, ...)
 	} else {
 		base_buf_addf(&line, "%s %s %s", ts, level_names[level], msg);
 	}
+	for (int i = 0; i < context.n; i++)
+		add_pair(&line, context.key[i], context.value[i]);
 	va_start(ap, msg);
-	while ((key = va_arg(ap, const char *)) != NULL) {
-		const char *value = va_arg(ap, const char *);
-
-		if (!value)
-			value = "";
-		if (base_log_key_is_secret(key))
-			value = "[redacted]";
-		if (log_json) {
-			base_buf_addch(&line, ',');
-			add_json_string(&line, key);
-			base_buf_addch(&line, ':');
-			add_json_string(&line, value);
-		} else {
-			base_buf_addf(&line, " %s=", key);
-			add_text_value(&line, value);
-		}
-	}
+	while ((key = va_arg(ap, const char *)) != NULL)
+		add_pair(&line, key, va_arg(ap, const char *));
 	va_end(ap);
 	base_buf_adds(&line, log_json ? "}\n" : "\n");
 

@@ -45,6 +45,19 @@ int base_log_enabled(enum base_log_level level);
 /* Logs msg with (key, value) string pairs; the list ends with NULL. */
 void base_log(enum base_log_level level, const char *msg, ...) __attribute__((sentinel));
 
+/*
+ * The calling thread's context: (key, value) pairs, ending with NULL, that
+ * every line this thread logs carries after its message, until
+ * base_log_context_clear(). As controller-runtime's logger from the context:
+ * a reconcile sets namespace, name and reconcileID once, and every line it
+ * logs, in any package, says which object and which pass it belongs to. At
+ * most BASE_LOG_CONTEXT_MAX pairs (more are dropped); values are copied and
+ * cut at 255 bytes.
+ */
+#define BASE_LOG_CONTEXT_MAX 4
+void base_log_context_set(const char *key, ...) __attribute__((sentinel));
+void base_log_context_clear(void);
+
 /* Formats into buf (size n) and returns buf, for log values: base_fmt(b, sizeof(b), "%d", x). */
 const char *base_fmt(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

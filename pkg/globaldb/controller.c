@@ -13,6 +13,7 @@
  */
 #include "pkg/globaldb/controller.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -110,8 +111,20 @@ static void *worker(void *arg)
 	char *key;
 
 	while (kube_workqueue_get(c->queue, -1, &key) == 0) {
+		char ns[256], id[40];
+		const char *slash = strchr(key, '/');
+		uint64_t a = base_rand64(), b = base_rand64();
 		int64_t after = 0;
-		int rc = gdb_reconcile(c->rec, key, &after);
+		int rc;
+
+		/* Every line of this reconcile names the object and the pass (a UUID v4). */
+		snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - key) : 0, key);
+		snprintf(id, sizeof(id), "%08x-%04x-4%03x-%04x-%012" PRIx64, (unsigned)(a >> 32),
+			 (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
+			 (unsigned)(0x8000 | ((b >> 48) & 0x3fff)), b & (uint64_t)0xffffffffffff);
+		base_log_context_set("namespace", ns, "name", slash ? slash + 1 : key,
+				     "reconcileID", id, NULL);
+		rc = gdb_reconcile(c->rec, key, &after);
 
 		if (rc == 0) {
 			kube_workqueue_forget(c->queue, key);
@@ -120,10 +133,11 @@ static void *worker(void *arg)
 		} else if (rc == BASE_ECONFLICT) {
 			kube_workqueue_add(c->queue, key);
 		} else {
-			base_log(BASE_LOG_WARN, "reconcile failed, retrying", "gdb", key, "error",
+			base_log(BASE_LOG_WARN, "reconcile failed, retrying", "error",
 				 base_strerror(rc), NULL);
 			kube_workqueue_add_rate_limited(c->queue, key);
 		}
+		base_log_context_clear();
 		kube_workqueue_done(c->queue, key);
 		free(key);
 	}

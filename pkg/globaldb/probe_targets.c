@@ -63,9 +63,16 @@ static void probe_address(const struct gdb_spec *spec, const struct gdb_status *
 	*port = r && r->port > 0 ? r->port : 5432;
 }
 
+/* The metrics' labels of an object's targets: its namespace and name, and the region. */
+struct target_labels {
+	char ns[256], name[256];
+	const char *region;
+};
+
 static void fill_target(struct probe_target *t, const struct gdb_spec *spec,
 			const struct key_state *s, const char *name, enum probe_kind kind,
-			const char *host, int port, const char *lag_source)
+			const char *host, int port, const char *lag_source,
+			const struct target_labels *l)
 {
 	const struct gdb_health_check_spec *hc = &spec->health_check;
 
@@ -81,6 +88,9 @@ static void fill_target(struct probe_target *t, const struct gdb_spec *spec,
 	t->allow_insecure_auth = hc->allow_insecure_password;
 	t->sslrootcert = s->ca.path[0] ? s->ca.path : NULL;
 	t->lag_source = lag_source;
+	t->label_namespace = l->ns;
+	t->label_name = l->name;
+	t->label_region = l->region;
 	t->policy.period_ms = (int64_t)hc->period_seconds * 1000;
 	t->policy.timeout_ms = (int64_t)hc->timeout_seconds * 1000;
 	t->policy.failure_threshold = hc->failure_threshold;
@@ -89,12 +99,12 @@ static void fill_target(struct probe_target *t, const struct gdb_spec *spec,
 
 static char *signature(const struct probe_target *t, unsigned gen)
 {
-	return xasprintf("%s|%d|%s|%s|%d|%s|%s|%" PRId64 "|%" PRId64 "|%d|%d|%u", t->host, t->port,
-			 t->dbname ? t->dbname : "", t->sslmode ? t->sslmode : "",
+	return xasprintf("%s|%d|%s|%s|%d|%s|%s|%" PRId64 "|%" PRId64 "|%d|%d|%u|%s", t->host,
+			 t->port, t->dbname ? t->dbname : "", t->sslmode ? t->sslmode : "",
 			 t->allow_insecure_auth, t->sslrootcert ? t->sslrootcert : "",
 			 t->lag_source ? t->lag_source : "", t->policy.period_ms,
 			 t->policy.timeout_ms, t->policy.failure_threshold,
-			 t->policy.success_threshold, gen);
+			 t->policy.success_threshold, gen, t->label_region);
 }
 
 /* Sets target t unless its signature *sig is unchanged. */
@@ -139,9 +149,14 @@ void sync_probes(struct gdb_reconciler *r, struct key_state *s, const struct gdb
 		 const struct gdb_status *st, const char *writer, const struct gdb_observation *ob)
 {
 	char wname[PROBE_NAME_MAX], name[PROBE_NAME_MAX];
+	const char *slash = strchr(s->key, '/');
+	struct target_labels l;
 	struct probe_target t;
 	const char *host;
 	int port;
+
+	snprintf(l.ns, sizeof(l.ns), "%.*s", slash ? (int)(slash - s->key) : 0, s->key);
+	snprintf(l.name, sizeof(l.name), "%s", slash ? slash + 1 : s->key);
 
 	snprintf(wname, sizeof(wname), "%s/writer", s->base);
 	/* A region removed from the spec loses its reader target. */
@@ -154,7 +169,8 @@ void sync_probes(struct gdb_reconciler *r, struct key_state *s, const struct gdb
 		if (writer && !strcmp(region, writer)) {
 			probe_address(spec, st, ob, i, 0, &host, &port);
 			if (host) {
-				fill_target(&t, spec, s, wname, PROBE_WRITER, host, port, NULL);
+				l.region = region;
+				fill_target(&t, spec, s, wname, PROBE_WRITER, host, port, NULL, &l);
 				apply_target(r, &t, s->creds_gen, &s->writer_sig, s->key);
 				if (!s->writer_region || strcmp(s->writer_region, region)) {
 					pthread_mutex_lock(&r->lock);
@@ -189,8 +205,9 @@ void sync_probes(struct gdb_reconciler *r, struct key_state *s, const struct gdb
 			s->reader_region[slot] = xstrdup(region);
 			pthread_mutex_unlock(&r->lock);
 		}
+		l.region = region;
 		fill_target(&t, spec, s, name, PROBE_READER, host, port,
-			    s->writer_sig ? wname : NULL);
+			    s->writer_sig ? wname : NULL, &l);
 		apply_target(r, &t, s->creds_gen, &s->reader_sig[slot], s->key);
 	}
 }

@@ -32,13 +32,10 @@
 const struct kube_resource gdb_res_globaldatabases = {"globaldb.io", "v1alpha1", "globaldatabases",
 						      1};
 
-static struct base_metric *m_total, *m_errors, *m_time, *m_failovers, *m_steps, *m_primary,
-	*m_drift;
+static struct base_metric *m_total, *m_errors, *m_time, *m_drift;
 
 static void metrics_init(void)
 {
-	static const double step_buckets[] = {0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800};
-
 	m_total = base_metric_counter("controller_runtime_reconcile_total",
 				      "Total number of reconciliations per controller",
 				      "controller,result");
@@ -49,21 +46,12 @@ static void metrics_init(void)
 				       "Length of time per reconciliation per controller",
 				       "controller", base_metric_default_buckets,
 				       base_metric_default_nbuckets);
-	m_failovers =
-		base_metric_counter("globaldb_failovers_total",
-				    "Unplanned failovers by method and result", "method,result");
-	m_steps = base_metric_histogram("globaldb_operation_step_duration_seconds",
-					"Duration of each finished operation step",
-					"operation,step", step_buckets, ARRAY_SIZE(step_buckets));
-	m_primary =
-		base_metric_gauge("globaldb_current_primary_info",
-				  "1 for the region that holds the writer of each GlobalDatabase",
-				  "namespace,name,region,global_cluster");
 	m_drift = base_metric_counter(
 		"globaldb_aws_changes_total",
 		"Changes the regions' Describe rounds found in the clusters and "
 		"global clusters a GlobalDatabase names (each enqueues it)",
 		"kind");
+	gdb_object_metrics_init();
 }
 
 /* ---- key state ---- */
@@ -144,23 +132,6 @@ static void remove_targets(struct gdb_reconciler *r, struct key_state *s)
 	pthread_mutex_unlock(&r->lock);
 }
 
-static void set_primary_info(struct key_state *s, const char *ns, const char *name,
-			     const char *region, const char *global)
-{
-	if (s->info_region && (!region || strcmp(region, s->info_region) ||
-			       strcmp(global ? global : "", s->info_global))) {
-		base_metric_remove(m_primary, ns, name, s->info_region, s->info_global);
-		free(s->info_region);
-		free(s->info_global);
-		s->info_region = s->info_global = NULL;
-	}
-	if (region && !s->info_region) {
-		s->info_region = xstrdup(region);
-		s->info_global = xstrdup(global ? global : "");
-		base_metric_set(m_primary, 1, ns, name, s->info_region, s->info_global);
-	}
-}
-
 static void state_free(struct key_state *s)
 {
 	free(s->key);
@@ -180,12 +151,11 @@ static void state_free(struct key_state *s)
 		free(s->reader_region[i]);
 		free(s->reader_sig[i]);
 	}
-	free(s->info_region);
-	free(s->info_global);
 	for (size_t i = 0; i < s->n_aws_names; i++)
 		free(s->aws_names[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(s->replaced_rv); i++)
 		free(s->replaced_rv[i]);
+	gdb_object_metrics_release(&s->metrics);
 	free(s);
 }
 
@@ -281,7 +251,7 @@ static void forget_key(struct gdb_reconciler *r, const char *key)
 	unwatch_names(r, s);
 	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - key) : 0, key);
 	snprintf(name, sizeof(name), "%s", slash ? slash + 1 : key);
-	set_primary_info(s, ns, name, NULL, NULL);
+	gdb_object_metrics_forget(&s->metrics, ns, name);
 	pthread_mutex_lock(&r->lock);
 	base_map_remove(&r->state_by_key, s->key);
 	for (pp = &r->states; *pp; pp = &(*pp)->next) {
@@ -327,20 +297,6 @@ static void record_events(struct gdb_reconciler *r, json_t *obj, const struct gd
 				    "%s", plan->events[i].message ? plan->events[i].message : "");
 }
 
-static void record_operation_metrics(const struct gdb_status *old, const struct gdb_status *cur)
-{
-	const struct gdb_operation *l = &cur->last_operation;
-
-	if (l->finished_ms == 0 || l->finished_ms == old->last_operation.finished_ms)
-		return;
-	if (l->type == GDB_OP_FAILOVER)
-		base_metric_add(m_failovers, 1, gdb_op_method_name(l->method),
-				gdb_op_result_name(l->result));
-	for (size_t i = 0; i < l->n_steps; i++)
-		base_metric_observe(m_steps, (double)l->steps[i].duration_seconds,
-				    gdb_op_type_name(l->type), l->steps[i].name);
-}
-
 /* ---- the reconcile ---- */
 
 /* The spec does not decode: say so in the conditions; no AWS call. */
@@ -356,6 +312,8 @@ static int report_bad_spec(struct gdb_reconciler *r, struct key_state *s, json_t
 	gdb_status_set_condition(&st, "Ready", GDB_COND_FALSE, "InvalidSpec", err, gen, now);
 	gdb_status_set_condition(&st, "Degraded", GDB_COND_TRUE, "InvalidSpec", err, gen, now);
 	rc = persist_status(r, s, obj, &st, ns, name);
+	if (rc == 0)
+		gdb_object_metrics_update(&s->metrics, ns, name, NULL, &st, &st);
 	gdb_status_release(&st);
 	if (r->o.recorder)
 		kube_recorder_event(r->o.recorder, *obj, "Warning", "InvalidSpec", "Reconcile",
@@ -381,6 +339,8 @@ static int report_no_creds(struct gdb_reconciler *r, struct key_state *s, json_t
 	gdb_status_set_condition(&st, "PrimaryHealthy", GDB_COND_UNKNOWN, "NotProbedYet",
 				 "no probe credentials, so no probes", gen, now);
 	rc = persist_status(r, s, obj, &st, ns, name);
+	if (rc == 0)
+		gdb_object_metrics_update(&s->metrics, ns, name, NULL, &st, &st);
 	gdb_status_release(&st);
 	if (r->o.recorder)
 		kube_recorder_event(r->o.recorder, *obj, "Warning", "ProbeCredentialsUnavailable",
@@ -559,9 +519,8 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 		fresh = FRESH;
 	}
 	if (plan.action.kind != GDB_ACT_NONE && plan.action.kind != GDB_ACT_WAIT)
-		base_log(BASE_LOG_INFO, "planned", "gdb", key, "action",
-			 gdb_action_name(plan.action.kind), "region",
-			 plan.action.region ? plan.action.region : "-", "step",
+		base_log(BASE_LOG_INFO, "planned", "action", gdb_action_name(plan.action.kind),
+			 "region", plan.action.region ? plan.action.region : "-", "step",
 			 gdb_step_name(plan.status.operation.step), "reason",
 			 plan.action.reason ? plan.action.reason : "", NULL);
 
@@ -579,7 +538,7 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	if (rc < 0)
 		goto out;
 	record_events(r, obj, &plan);
-	record_operation_metrics(&status, &plan.status);
+	gdb_object_metrics_update(&s->metrics, ns, name, &spec, &status, &plan.status);
 
 	if (plan.action.kind == GDB_ACT_REMOVE_FINALIZER) {
 		rc = patch_finalizer(r, s, &obj, 0, ns, name);
@@ -605,8 +564,6 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	    (!status.current_primary_region ||
 	     strcmp(plan.status.current_primary_region, status.current_primary_region)))
 		sync_probes(r, s, &spec, &plan.status, plan.status.current_primary_region, &ob);
-	set_primary_info(s, ns, name, plan.status.current_primary_region,
-			 plan.status.global_cluster_identifier);
 	*requeue = plan.requeue_after_ms > 0 ? plan.requeue_after_ms : GDB_REQUEUE_STEADY_MS;
 	/* Settled, and this plan changed nothing: the rounds will tell of drift. */
 	if (fresh == SETTLED && plan.action.kind == GDB_ACT_NONE &&

@@ -20,6 +20,7 @@
 
 #include "pkg/base/map.h"
 #include "pkg/globaldb/cabundle.h"
+#include "pkg/globaldb/object_metrics.h"
 #include "pkg/globaldb/planner.h"
 #include "pkg/globaldb/reconciler.h"
 #include "pkg/probe/prober.h"
@@ -46,8 +47,8 @@ struct key_state {
 	char *writer_sig;
 	char *reader_region[GDB_MAX_REGIONS];
 	char *reader_sig[GDB_MAX_REGIONS];
-	/* globaldb_current_primary_info labels */
-	char *info_region, *info_global;
+	/* the object's series (object_metrics.h) */
+	struct gdb_object_metrics metrics;
 	int64_t status_mono;		/* when this replica last wrote the status; 0 = never */
 	int64_t first_status_wait_mono; /* when the first status began to wait for verdicts */
 	/*

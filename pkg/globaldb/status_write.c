@@ -283,8 +283,8 @@ int persist_status(struct gdb_reconciler *r, struct key_state *s, json_t **obj,
 	json_decref(body);
 	if (rc < 0) {
 		if (rc != BASE_ECONFLICT)
-			base_log(BASE_LOG_WARN, "status update failed", "gdb", name, "namespace",
-				 ns, "error", base_strerror(rc), "message", st.message, NULL);
+			base_log(BASE_LOG_WARN, "status update failed", "error", base_strerror(rc),
+				 "message", st.message, NULL);
 		return rc;
 	}
 	s->status_mono = base_now_mono_ms();
@@ -294,8 +294,7 @@ int persist_status(struct gdb_reconciler *r, struct key_state *s, json_t **obj,
 
 		describe_diff(json_object_get(updated, "status"), json_object_get(*obj, "status"),
 			      what, sizeof(what));
-		base_log(BASE_LOG_DEBUG, "status written", "gdb", name, "namespace", ns, "changed",
-			 what, NULL);
+		base_log(BASE_LOG_DEBUG, "status written", "changed", what, NULL);
 	}
 	json_decref(*obj);
 	*obj = updated;
@@ -338,8 +337,8 @@ int patch_finalizer(struct gdb_reconciler *r, struct key_state *s, json_t **obj,
 	json_decref(patch);
 	if (rc < 0) {
 		if (rc != BASE_ECONFLICT && rc != BASE_ENOTFOUND)
-			base_log(BASE_LOG_WARN, "finalizer update failed", "gdb", name, "namespace",
-				 ns, "error", base_strerror(rc), "message", st.message, NULL);
+			base_log(BASE_LOG_WARN, "finalizer update failed", "error",
+				 base_strerror(rc), "message", st.message, NULL);
 		return rc;
 	}
 	note_replaced(s, *obj);

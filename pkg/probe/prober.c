@@ -57,15 +57,19 @@ static void metrics_init(void)
 
 	m_failures =
 		base_metric_counter("globaldb_probe_failures_total",
-				    "Failed database probes by target and reason", "target,reason");
+				    "Failed database probes by database, region, role and reason",
+				    "namespace,name,region,role,reason");
 	m_duration = base_metric_histogram("globaldb_probe_duration_seconds",
 					   "Duration of database probes (connect included)", "role",
 					   buckets, ARRAY_SIZE(buckets));
 	m_lag = base_metric_gauge("globaldb_replication_lag_seconds",
-				  "Replication lag measured by heartbeat, per reader target",
-				  "target");
-	m_healthy = base_metric_gauge("globaldb_probe_healthy",
-				      "1 when the target's probe verdict is healthy", "target");
+				  "Replication lag measured by heartbeat, per database and region",
+				  "namespace,name,region");
+	m_healthy =
+		base_metric_gauge("globaldb_probe_healthy",
+				  "1 when the probe verdict of the database's writer or reader in "
+				  "the region is healthy",
+				  "namespace,name,region,role");
 }
 
 const char *probe_error_name(enum probe_error e)
@@ -190,6 +194,8 @@ void config_release(struct config *c)
 	free(c->heartbeat_id);
 	free(c->statement);
 	free(c->lag_source);
+	for (size_t i = 0; i < ARRAY_SIZE(c->labels); i++)
+		free(c->labels[i]);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -209,6 +215,9 @@ static void config_init(struct config *c, const struct probe_target *t)
 	c->heartbeat_id = dup_or(t->heartbeat_id, DEFAULT_HEARTBEAT_ID);
 	c->statement = dup_or(t->writer_statement, NULL);
 	c->lag_source = dup_or(t->lag_source, NULL);
+	c->labels[0] = dup_or(t->label_namespace, "");
+	c->labels[1] = dup_or(t->label_name, "");
+	c->labels[2] = dup_or(t->label_region, "");
 }
 
 /*

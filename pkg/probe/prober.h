@@ -156,6 +156,8 @@ struct probe_target {
 	const char *writer_statement; /* writer: run this instead of the heartbeat, or NULL */
 	const char *lag_source;	      /* reader: name of the writer target to measure lag against */
 	struct probe_policy policy;
+	/* The metrics' labels: the database and region this target probes (NULL = ""). */
+	const char *label_namespace, *label_name, *label_region;
 };
 
 /* A snapshot of one target's verdict. */

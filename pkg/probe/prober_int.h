@@ -41,6 +41,7 @@ enum phase {
 struct config {
 	char *host, *dbname, *user, *password, *sslmode, *sslrootcert;
 	char *table, *heartbeat_id, *statement, *lag_source;
+	char *labels[3]; /* the metrics' namespace, name, region; never NULL */
 	int port;
 	int allow_insecure_auth;
 	enum probe_kind kind;
@@ -53,6 +54,9 @@ struct config {
  * touches it, without the lock (connection calls included: SCRAM's key
  * derivation alone takes milliseconds, so they must not run under the lock).
  */
+/* The metric labels of a target: namespace, name, region. */
+#define TARGET_LABELS(t) (t)->c.labels[0], (t)->c.labels[1], (t)->c.labels[2]
+
 struct target {
 	char *name;
 	int removed;		/* shared: probe_prober_remove was called */

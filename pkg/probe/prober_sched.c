@@ -195,17 +195,30 @@ static void unfile_target(struct probe_prober *p, struct target *t)
 		active_remove(p, t);
 }
 
+/* Removes the target's series, as labelled by its current configuration. */
+static void remove_series(struct target *t)
+{
+	base_metric_remove(m_lag, TARGET_LABELS(t));
+	base_metric_remove(m_healthy, TARGET_LABELS(t), role_name(t->c.kind));
+	for (int e = PROBE_ERR_NONE; e <= PROBE_ERR_QUERY; e++)
+		base_metric_remove(m_failures, TARGET_LABELS(t), role_name(t->c.kind),
+				   probe_error_name(e));
+}
+
+static int labels_differ(const struct config *a, const struct config *b)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(a->labels); i++)
+		if (strcmp(a->labels[i], b->labels[i]))
+			return 1;
+	return a->kind != b->kind;
+}
+
 void free_target(struct probe_prober *p, struct target *t)
 {
-	int e;
-
 	abort_probe(p, t);
 	close_conn(t);
 	fifo_forget(p, t);
-	base_metric_remove(m_lag, t->name);
-	base_metric_remove(m_healthy, t->name);
-	for (e = PROBE_ERR_NONE; e <= PROBE_ERR_QUERY; e++)
-		base_metric_remove(m_failures, t->name, probe_error_name(e));
+	remove_series(t);
 	config_release(&t->c);
 	free(t->hb);
 	if (t->pending) {
@@ -220,8 +233,12 @@ void free_target(struct probe_prober *p, struct target *t)
 static void apply_pending(struct probe_prober *p, struct target *t, int64_t now)
 {
 	struct config *nc = t->pending;
+	int relabel = labels_differ(&t->c, nc);
 
 	t->pending = NULL;
+	/* The writer target follows the writer to another region: its series move too. */
+	if (relabel)
+		remove_series(t);
 	if (connection_differs(&t->c, nc)) {
 		abort_probe(p, t);
 		close_conn(t);
@@ -235,6 +252,9 @@ static void apply_pending(struct probe_prober *p, struct target *t, int64_t now)
 	t->c = *nc;
 	free(nc);
 	t->pv.kind = t->v.kind = t->c.kind;
+	if (relabel && t->pv.probes > 0)
+		base_metric_set(m_healthy, t->pv.health == PROBE_HEALTHY ? 1 : 0, TARGET_LABELS(t),
+				role_name(t->c.kind));
 	if (t->phase == PH_IDLE && t->next_due_ms > now + t->c.policy.period_ms) {
 		t->next_due_ms = now + t->c.policy.period_ms;
 		if (t->heap_pos)

@@ -159,7 +159,8 @@ void finish(struct probe_prober *p, struct target *t, int ok, enum probe_error e
 		t->pv.last_error = err;
 		snprintf(t->pv.last_sqlstate, sizeof(t->pv.last_sqlstate), "%s",
 			 sqlstate ? sqlstate : "");
-		base_metric_add(m_failures, 1, t->name, probe_error_name(err));
+		base_metric_add(m_failures, 1, TARGET_LABELS(t), role_name(t->c.kind),
+				probe_error_name(err));
 	}
 	if (probe_policy_record(&t->c.policy, &t->st, ok))
 		changes |= PROBE_CHANGED_HEALTH;
@@ -193,9 +194,9 @@ void finish(struct probe_prober *p, struct target *t, int ok, enum probe_error e
 		}
 		t->pv.lag_unix_ms = now_real;
 		if (t->pv.lag_ms >= 0)
-			base_metric_set(m_lag, (double)t->pv.lag_ms / 1000.0, t->name);
+			base_metric_set(m_lag, (double)t->pv.lag_ms / 1000.0, TARGET_LABELS(t));
 		else
-			base_metric_remove(m_lag, t->name);
+			base_metric_remove(m_lag, TARGET_LABELS(t));
 		if (lag_moved(p, t)) {
 			changes |= PROBE_CHANGED_LAG;
 			t->lag_notified_ms = t->pv.lag_ms;
@@ -203,7 +204,8 @@ void finish(struct probe_prober *p, struct target *t, int ok, enum probe_error e
 	}
 
 	if (changes & PROBE_CHANGED_HEALTH) {
-		base_metric_set(m_healthy, t->pv.health == PROBE_HEALTHY ? 1 : 0, t->name);
+		base_metric_set(m_healthy, t->pv.health == PROBE_HEALTHY ? 1 : 0, TARGET_LABELS(t),
+				role_name(t->c.kind));
 		base_log(t->pv.health == PROBE_HEALTHY ? BASE_LOG_INFO : BASE_LOG_WARN,
 			 "probe verdict changed", "target", t->name, "role", role_name(t->c.kind),
 			 "verdict", probe_health_name(t->pv.health), "reason",

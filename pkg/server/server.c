@@ -6,6 +6,7 @@
  * renders into a buffer and queues one response, discarding any request body.
  */
 #include "pkg/server/server.h"
+#include "pkg/server/process.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -215,6 +216,7 @@ static enum MHD_Result serve_metrics(struct MHD_Connection *conn)
 {
 	struct base_buf body = BASE_BUF_INIT(0);
 
+	server_process_metrics_update();
 	base_metrics_render(&body);
 	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &body);
 }

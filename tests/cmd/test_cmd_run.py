@@ -57,7 +57,20 @@ def test_endpoints_serve_probes_and_metrics_then_sigterm_exits_0(base_args):
         status, ctype, body = get(metrics, "/metrics")
         assert status == 200 and "version=0.0.4" in ctype
         assert "# TYPE globaldb_build_info gauge\n" in body
-        assert re.search(r'^globaldb_build_info\{version="\d+\.\d+\.\d+"\} 1$', body, re.M)
+        # What a support question needs: the version, commit and linked libraries.
+        assert re.search(
+            r'^globaldb_build_info\{version="\d+\.\d+\.\d+",commit="(?:[0-9a-f]{7,}|unknown)",'
+            r'libcurl="\d+\.\d+\.\d+",openssl="3\.\d+\.\d+",libpq="15\.\d+"\} 1$',
+            body,
+            re.M,
+        ), body
+        # The process_* metrics every exporter has, with plausible values.
+        for m in ("process_cpu_seconds_total", "process_open_fds", "process_max_fds"):
+            assert re.search(rf"^{m} \d", body, re.M), m
+        rss = float(re.search(r"^process_resident_memory_bytes (\S+)$", body, re.M)[1])
+        assert 1 << 20 < rss < 1 << 30
+        started = float(re.search(r"^process_start_time_seconds (\S+)$", body, re.M)[1])
+        assert abs(started - time.time()) < 600
         assert get(metrics, "/healthz")[0] == 404
         assert get(health, "/metrics")[0] == 404
 

@@ -115,7 +115,7 @@ def test_managed_failover_picks_the_least_lagging_secondary(world, controller, e
         m = controller.metrics()
         got = {
             r: metric_value(
-                m, "globaldb_replication_lag_seconds", target=f"{world.ns}/orders/reader/{r}"
+                m, "globaldb_replication_lag_seconds", namespace=world.ns, name="orders", region=r
             )
             for r in (WEST, EU)
         }

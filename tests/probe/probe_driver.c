@@ -6,6 +6,7 @@
  *   set name=N kind=writer|reader host=H port=P [db=D] user=U [sslmode=M]
  *       [sslrootcert=F] [sslrootcert_mem=F] [insecure=0|1] [period=MS] [timeout=MS] [fail=N] [succ=N]
  *       [lag_source=W] [hbid=ID] [statement=SQL-with-%20-for-spaces]
+ *       [ns=NS db_name=NAME region=R]   (the metrics' labels)
  *   remove N | get N | stats | metrics | heap | quit
  * sslrootcert_mem copies file F into an in-memory file and names it to libpq
  * as /proc/self/fd/N, as the controller does with spec.healthCheck.caBundleRef.
@@ -155,6 +156,12 @@ static int cmd_set(struct probe_prober *p, char *args)
 			t.lag_source = eq;
 		else if (!strcmp(w, "hbid"))
 			t.heartbeat_id = eq;
+		else if (!strcmp(w, "ns"))
+			t.label_namespace = eq;
+		else if (!strcmp(w, "db_name"))
+			t.label_name = eq;
+		else if (!strcmp(w, "region"))
+			t.label_region = eq;
 		else if (!strcmp(w, "statement")) {
 			unescape(eq);
 			t.writer_statement = eq;

@@ -108,6 +108,9 @@ def test_lag_grows_while_replay_is_paused_and_returns_to_zero(primary, standby, 
             timeout=500,
             hbid="lagtest",
             lag_source="lag-w",
+            ns="shop",
+            db_name="orders",
+            region="us-west-2",
         )
     )
     d.wait_verdict("lag-r", lambda v: 0 <= v["lag_ms"] < 1000, timeout=20)
@@ -142,7 +145,11 @@ def test_lag_grows_while_replay_is_paused_and_returns_to_zero(primary, standby, 
     print(f"lag {v['lag_ms']} ms, {now_ms() - t1} ms after resume")
     assert now_ms() - t1 < 3000
     assert v["health"] == "healthy"
-    assert 'globaldb_replication_lag_seconds{target="lag-r"}' in d.metrics()
+    # Labelled with the database and region it measures, as alerts name them.
+    assert (
+        'globaldb_replication_lag_seconds{namespace="shop",name="orders",region="us-west-2"}'
+        in d.metrics()
+    )
 
 
 NEVER = 2**63 - 1  # PROBE_UPSTREAM_NEVER

@@ -105,6 +105,9 @@ static struct probe_target target(const char *name, int port, const char *passwo
 	t.sslmode = "disable";
 	t.allow_insecure_auth = 1;
 	t.policy = pol;
+	t.label_namespace = "shop";
+	t.label_name = name;
+	t.label_region = "us-east-1";
 	return t;
 }
 
@@ -143,8 +146,9 @@ START_TEST(refused_connections_turn_a_target_unhealthy_once)
 	pthread_mutex_unlock(&rec.lock);
 	ck_assert(v.failing_since_unix_ms > 0 && v.failing_since_unix_ms < v.last_probe_unix_ms);
 	ck_assert(base_metric_value(
-			  base_metric_counter("globaldb_probe_failures_total", "", "target,reason"),
-			  "refused", "connect") >= 6);
+			  base_metric_counter("globaldb_probe_failures_total", "",
+					      "namespace,name,region,role,reason"),
+			  "shop", "refused", "us-east-1", "writer", "connect") >= 6);
 	probe_prober_free(p);
 }
 END_TEST
@@ -246,13 +250,13 @@ START_TEST(a_removed_target_is_gone_from_the_table_and_the_metrics)
 		ck_assert_int_eq(probe_prober_get(p, "gone-soon", &v), 0);
 	} while (v.health != PROBE_UNHEALTHY);
 	base_metrics_render(&out);
-	ck_assert_ptr_nonnull(strstr(out.data, "target=\"gone-soon\""));
+	ck_assert_ptr_nonnull(strstr(out.data, "name=\"gone-soon\""));
 	ck_assert_int_eq(probe_prober_remove(p, "gone-soon"), 0);
 	ck_assert_int_eq(probe_prober_get(p, "gone-soon", &v), BASE_ENOTFOUND);
 	base_sleep_ms(100); /* the prober thread reaps it on its next pass */
 	base_buf_reset(&out);
 	base_metrics_render(&out);
-	ck_assert_ptr_null(strstr(out.data, "target=\"gone-soon\""));
+	ck_assert_ptr_null(strstr(out.data, "name=\"gone-soon\""));
 	base_buf_release(&out);
 	probe_prober_free(p);
 }
