@@ -145,10 +145,9 @@ START_TEST(refused_connections_turn_a_target_unhealthy_once)
 	ck_assert_int_eq(rec.failing_notes, 1);
 	pthread_mutex_unlock(&rec.lock);
 	ck_assert(v.failing_since_unix_ms > 0 && v.failing_since_unix_ms < v.last_probe_unix_ms);
-	ck_assert(base_metric_value(
-			  base_metric_counter("globaldb_probe_failures_total", "",
-					      "namespace,name,region,role,reason"),
-			  "shop", "refused", "us-east-1", "writer", "connect") >= 6);
+	ck_assert(base_metric_value(base_metric_counter("globaldb_probe_failures_total", "",
+							"namespace,name,region,role,reason"),
+				    "shop", "refused", "us-east-1", "writer", "connect") >= 6);
 	probe_prober_free(p);
 }
 END_TEST
