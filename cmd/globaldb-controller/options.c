@@ -264,8 +264,11 @@ static const struct flag flags[] = {
 	{"kubeconfig", STR, "", "path",
 	 "kubeconfig file; empty: in-cluster config, else $KUBECONFIG, else ~/.kube/config",
 	 set_kubeconfig},
-	{"namespace", STR, "", "name",
-	 "watch GlobalDatabases in this namespace only; empty: all namespaces", set_namespace},
+	{"watch-namespace", STR, "", "name",
+	 "watch GlobalDatabases, read Secrets and restart workloads in this namespace only "
+	 "(RBAC: manifests/overlays/namespaced); empty: all namespaces",
+	 set_namespace},
+	{"namespace", STR, "", "name", "the old name of --watch-namespace", set_namespace},
 	{"leader-elect", BOOL, "false", NULL,
 	 "elect a leader with a Lease so that only one replica acts (run 2 replicas with it on)",
 	 set_leader_elect},
@@ -371,6 +374,21 @@ static char *pod_namespace(void)
 	return *line ? xstrdup(line) : NULL;
 }
 
+/*
+ * --namespace is the old name of --watch-namespace: one given on the command
+ * line keeps both variables from overriding it, and of the two variables
+ * GLOBALDB_WATCH_NAMESPACE wins.
+ */
+static void link_aliases(unsigned char *seen)
+{
+	const struct flag *a = find_flag("watch-namespace", 15), *b = find_flag("namespace", 9);
+
+	if (seen[a - flags] || seen[b - flags])
+		seen[a - flags] = seen[b - flags] = 1;
+	else if (getenv("GLOBALDB_WATCH_NAMESPACE"))
+		seen[b - flags] = 1;
+}
+
 int options_parse(struct options *o, int argc, char **argv, FILE *err)
 {
 	unsigned char seen[ARRAY_SIZE(flags)] = {0};
@@ -424,6 +442,7 @@ int options_parse(struct options *o, int argc, char **argv, FILE *err)
 	}
 	if (o->help || o->version)
 		return 0;
+	link_aliases(seen);
 
 	for (size_t k = 0; k < ARRAY_SIZE(flags); k++) {
 		const char *v;

@@ -18,7 +18,7 @@
 
 struct options {
 	char *kubeconfig; /* "" = in-cluster config, then $KUBECONFIG, ~/.kube/config */
-	char *namespace;  /* "" = every namespace */
+	char *namespace;  /* --watch-namespace (or --namespace); "" = every namespace */
 	int leader_elect;
 	char *leader_election_namespace; /* resolved: never "" when leader_elect */
 	char *leader_election_id;
