@@ -21,8 +21,6 @@
 #include "pkg/base/err.h"
 #include "pkg/base/metrics.h"
 
-#define SERVER_MAX_CONNECTIONS 64
-#define SERVER_CONNECTION_TIMEOUT_S 15
 #define SERVER_MAX_EXCLUDES 32
 #define SERVER_HOST_MAX 255
 
@@ -296,11 +294,12 @@ int server_start(const char *addr, unsigned endpoints, struct server_health *hea
 	}
 	s->port = ntohs(sa.ss_family == AF_INET ? ((struct sockaddr_in *)&sa)->sin_port
 						: ((struct sockaddr_in6 *)&sa)->sin6_port);
-	s->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, s,
-				     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNECTIONS,
-				     MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned)SERVER_CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(
+		MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, s, MHD_OPTION_LISTEN_SOCKET,
+		(MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNECTIONS,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNECTIONS_PER_IP,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONNECTION_TIMEOUT_S,
+		MHD_OPTION_END);
 	if (!s->daemon) {
 		ret = BASE_EIO;
 		goto fail;

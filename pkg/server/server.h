@@ -30,6 +30,15 @@
 
 #include "pkg/server/health.h"
 
+/*
+ * Connections a server holds at once, in all and from one client address (the
+ * kubelet's probes come from the node's address, Prometheus from its pod's).
+ * Idle ones are closed after SERVER_CONNECTION_TIMEOUT_S.
+ */
+#define SERVER_MAX_CONNECTIONS 64
+#define SERVER_MAX_CONNECTIONS_PER_IP 8
+#define SERVER_CONNECTION_TIMEOUT_S 15
+
 enum server_endpoints {
 	SERVER_ENDPOINT_METRICS = 1 << 0,
 	SERVER_ENDPOINT_HEALTH = 1 << 1,
