@@ -198,6 +198,15 @@ static int set_metrics_addr(struct options *o, const char *v, char *why, size_t 
 	return set_string(&o->metrics_bind_address, v);
 }
 
+static int set_metrics_auth(struct options *o, const char *v, char *why, size_t n)
+{
+	if (parse_bool(v, &o->metrics_auth) < 0) {
+		snprintf(why, n, "%s is not a boolean (true or false)", v);
+		return -1;
+	}
+	return 0;
+}
+
 static int set_health_addr(struct options *o, const char *v, char *why, size_t n)
 {
 	if (check_address(v, why, n) < 0)
@@ -289,6 +298,10 @@ static const struct flag flags[] = {
 	 "how often candidates try to acquire or renew the Lease", set_le_retry},
 	{"metrics-bind-address", STR, ":8080", "host:port", "serve /metrics here; 0 disables",
 	 set_metrics_addr},
+	{"metrics-auth", BOOL, "false", NULL,
+	 "serve /metrics only to bearer tokens the apiserver accepts (TokenReview) whose user may "
+	 "get /metrics (SubjectAccessReview)",
+	 set_metrics_auth},
 	{"health-probe-bind-address", STR, ":8081", "host:port",
 	 "serve /healthz and /readyz here; 0 disables", set_health_addr},
 	{"concurrency", INT, "2", "n", "GlobalDatabases reconciled in parallel (1-100)",

@@ -26,6 +26,7 @@ struct options {
 	int64_t renew_deadline_ms;
 	int64_t retry_period_ms;
 	char *metrics_bind_address;	 /* "0" = no metrics server */
+	int metrics_auth;		 /* TokenReview + SubjectAccessReview on /metrics */
 	char *health_probe_bind_address; /* "0" = no probe server */
 	int concurrency;
 	enum base_log_level log_level;

@@ -62,6 +62,26 @@ int server_parse_address(const char *addr, struct sockaddr_storage *sa, unsigned
 int server_start(const char *addr, unsigned endpoints, struct server_health *health,
 		 struct server **out);
 
+/*
+ * Who may read /metrics (the health endpoints stay open: the kubelet sends no
+ * token). Called for each /metrics request, before anything is rendered, on
+ * the request's own thread (a server with an authorizer runs a thread per
+ * connection, so a slow answer holds up no other request). token is the
+ * request's bearer token, NULL without one. Returns 200 to serve, or the
+ * status to answer with (401, 403, 500) and a one-line reason in why (size n)
+ * for the body.
+ */
+typedef int (*server_authorize_fn)(void *ud, const char *token, char *why, size_t n);
+
+struct server_opts {
+	server_authorize_fn authorize_metrics; /* NULL: /metrics is open */
+	void *ud;
+};
+
+/* server_start with options (opts may be NULL: as server_start). */
+int server_start_opts(const char *addr, unsigned endpoints, struct server_health *health,
+		      const struct server_opts *opts, struct server **out);
+
 /* The bound port (useful after binding port 0). */
 uint16_t server_port(const struct server *s);
 

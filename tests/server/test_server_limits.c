@@ -96,7 +96,8 @@ START_TEST(one_client_holding_connections_cannot_starve_the_probes)
 
 	/* The server keeps the hog's first connections and closed the rest. */
 	for (size_t i = SERVER_MAX_CONNECTIONS_PER_IP; i < n; i++)
-		ck_assert_msg(closed_by_server(hog[i]), "connection %zu of one client left open", i);
+		ck_assert_msg(closed_by_server(hog[i]), "connection %zu of one client left open",
+			      i);
 	for (size_t i = 0; i < n; i++)
 		close(hog[i]);
 	server_stop(s);
