@@ -67,8 +67,9 @@ int metrics_auth_new(const char *kubeconfig, struct metrics_auth **out)
 		"Requests for /metrics by the outcome of their TokenReview and SubjectAccessReview",
 		"result");
 	for (size_t i = 0; i < 4; i++)
-		base_metric_add(a->total, 0,
-				(const char *[]){"allowed", "unauthenticated", "denied", "error"}[i]);
+		base_metric_add(
+			a->total, 0,
+			(const char *[]){"allowed", "unauthenticated", "denied", "error"}[i]);
 	*out = a;
 	return 0;
 }
@@ -94,8 +95,9 @@ int metrics_auth_decide(void *ud, const char *token, char *why, size_t n)
 		return 200;
 	case KUBE_REVIEW_UNAUTHENTICATED:
 		base_metric_add(a->total, 1, "unauthenticated");
-		snprintf(why, n, "Unauthorized: send a ServiceAccount token the apiserver accepts "
-				 "(Authorization: Bearer <token>)");
+		snprintf(why, n,
+			 "Unauthorized: send a ServiceAccount token the apiserver accepts "
+			 "(Authorization: Bearer <token>)");
 		return 401;
 	case KUBE_REVIEW_DENIED:
 		base_metric_add(a->total, 1, "denied");
@@ -108,8 +110,9 @@ int metrics_auth_decide(void *ud, const char *token, char *why, size_t n)
 		base_metric_add(a->total, 1, "error");
 		base_log(BASE_LOG_WARN, "metrics auth: cannot review a /metrics request", "error",
 			 user, NULL);
-		snprintf(why, n, "Internal Server Error: the controller could not ask the "
-				 "apiserver who may read /metrics (see its log)");
+		snprintf(why, n,
+			 "Internal Server Error: the controller could not ask the "
+			 "apiserver who may read /metrics (see its log)");
 		return 500;
 	}
 }

@@ -22,10 +22,10 @@
 #define KEY_LEN 32
 #define USER_MAX 256
 
-static const struct kube_resource res_tokenreviews = {"authentication.k8s.io", "v1",
-						      "tokenreviews", 0};
-static const struct kube_resource res_sars = {"authorization.k8s.io", "v1",
-					      "subjectaccessreviews", 0};
+static const struct kube_resource res_tokenreviews = {"authentication.k8s.io", "v1", "tokenreviews",
+						      0};
+static const struct kube_resource res_sars = {"authorization.k8s.io", "v1", "subjectaccessreviews",
+					      0};
 
 struct entry {
 	unsigned char key[KEY_LEN];
@@ -128,8 +128,7 @@ static void cache_put(struct kube_reviewer *r, const unsigned char *key, int res
 }
 
 /* A failed call: why into user; the error code. */
-static int call_failed(const char *what, int rc, const struct kube_status *st, char *user,
-		       size_t n)
+static int call_failed(const char *what, int rc, const struct kube_status *st, char *user, size_t n)
 {
 	snprintf(user, n, "%s: %s", what, *st->message ? st->message : base_strerror(rc));
 	return rc < 0 ? rc : BASE_EIO;

@@ -12,7 +12,8 @@
  * A controller runs two (metrics on :8080, probes on :8081) or, when both
  * addresses are equal, one with both sets. Only GET and HEAD are served
  * (405 otherwise, with Allow); unknown paths get 404. Requests are handled on
- * libmicrohttpd's internal thread; the server never prints or logs.
+ * libmicrohttpd's internal thread (a thread per connection when /metrics has
+ * an authorizer, see struct server_opts); the server never prints or logs.
  *
  * Addresses are "host:port" as Go's net.Listen takes them: ":8080" (every
  * interface), "127.0.0.1:8080", "[::1]:8080", "localhost:8080"; port 0 picks a

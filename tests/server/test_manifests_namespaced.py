@@ -184,3 +184,14 @@ def test_tenant_token_acts_in_its_namespace_only(tmp_path, tenant_ns):
         ("delete", "leases.coordination.k8s.io"),
     ):
         assert not can_i(verb, res, tenant_ns), (verb, res)
+
+
+def test_overlay_network_policy_still_guards_the_controller():
+    """The tenant's controller pods get the same ingress rule: metrics from the
+    monitoring namespace only; the kubelet (always allowed) for the probes."""
+    objs = build(OVERLAY)
+    (p,) = [o for o in objs if o["kind"] == "NetworkPolicy"]
+    (d,) = [o for o in objs if o["kind"] == "Deployment"]
+    assert p["spec"]["podSelector"] == d["spec"]["selector"]
+    (rule,) = p["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": "metrics"}]
