@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cmd/globaldb-controller/build_info.h"
+#include "cmd/globaldb-controller/metrics_auth.h"
 #include "cmd/globaldb-controller/options.h"
 #include "pkg/base/alloc.h"
 #include "pkg/base/err.h"
@@ -46,6 +47,7 @@ struct controller {
 	struct server *probes;	/* NULL when disabled */
 	atomic_int started;	/* readyz "controller-started": every phase is up */
 	struct gdb_controller *gdb;
+	struct metrics_auth *metrics_auth; /* --metrics-auth, else NULL */
 };
 
 static void request_stop(int exit_code);
@@ -63,12 +65,16 @@ static int always_ok(void *arg, struct base_buf *reason)
 	return 0;
 }
 
-static int serve(const char *addr, unsigned endpoints, struct server_health *h, struct server **out)
+static int serve(const char *addr, unsigned endpoints, struct server_health *h,
+		 struct metrics_auth *auth, struct server **out)
 {
+	struct server_opts so = {NULL, auth};
 	char port[8];
 	int ret;
 
-	ret = server_start(addr, endpoints, h, out);
+	if (auth && (endpoints & SERVER_ENDPOINT_METRICS))
+		so.authorize_metrics = metrics_auth_decide;
+	ret = server_start_opts(addr, endpoints, h, &so, out);
 	if (ret < 0) {
 		base_log(BASE_LOG_ERROR, "cannot serve http", "address", addr, "error",
 			 ret == BASE_EEXIST ? "address already in use" : base_strerror(ret), NULL);
@@ -79,7 +85,7 @@ static int serve(const char *addr, unsigned endpoints, struct server_health *h, 
 		 endpoints == SERVER_ENDPOINT_METRICS  ? "/metrics"
 		 : endpoints == SERVER_ENDPOINT_HEALTH ? "/healthz,/readyz"
 						       : "/metrics,/healthz,/readyz",
-		 NULL);
+		 "metrics_auth", so.authorize_metrics ? "true" : "false", NULL);
 	return 0;
 }
 
@@ -103,13 +109,17 @@ static int http_start(struct controller *c)
 			      &c->started) < 0)
 		BUG("registering the built-in health checks failed");
 
+	if (metrics_on && c->opt->metrics_auth &&
+	    metrics_auth_new(c->opt->kubeconfig, &c->metrics_auth) < 0)
+		return BASE_EINVAL;
 	/* One address for both is one server; port 0 means two different free ports. */
 	if (metrics_on && health_on && !strcmp(maddr, haddr) && !ends_with(maddr, ":0"))
 		return serve(maddr, SERVER_ENDPOINT_METRICS | SERVER_ENDPOINT_HEALTH, c->health,
-			     &c->probes);
-	if (health_on && serve(haddr, SERVER_ENDPOINT_HEALTH, c->health, &c->probes) < 0)
+			     c->metrics_auth, &c->probes);
+	if (health_on && serve(haddr, SERVER_ENDPOINT_HEALTH, c->health, NULL, &c->probes) < 0)
 		return BASE_EIO;
-	if (metrics_on && serve(maddr, SERVER_ENDPOINT_METRICS, NULL, &c->metrics) < 0)
+	if (metrics_on &&
+	    serve(maddr, SERVER_ENDPOINT_METRICS, NULL, c->metrics_auth, &c->metrics) < 0)
 		return BASE_EIO;
 	return 0;
 }
@@ -119,6 +129,8 @@ static void http_stop(struct controller *c)
 	server_stop(c->metrics);
 	server_stop(c->probes);
 	c->metrics = c->probes = NULL;
+	metrics_auth_free(c->metrics_auth);
+	c->metrics_auth = NULL;
 	server_health_free(c->health);
 	c->health = NULL;
 }

@@ -198,6 +198,15 @@ static int set_metrics_addr(struct options *o, const char *v, char *why, size_t 
 	return set_string(&o->metrics_bind_address, v);
 }
 
+static int set_metrics_auth(struct options *o, const char *v, char *why, size_t n)
+{
+	if (parse_bool(v, &o->metrics_auth) < 0) {
+		snprintf(why, n, "%s is not a boolean (true or false)", v);
+		return -1;
+	}
+	return 0;
+}
+
 static int set_health_addr(struct options *o, const char *v, char *why, size_t n)
 {
 	if (check_address(v, why, n) < 0)
@@ -264,8 +273,11 @@ static const struct flag flags[] = {
 	{"kubeconfig", STR, "", "path",
 	 "kubeconfig file; empty: in-cluster config, else $KUBECONFIG, else ~/.kube/config",
 	 set_kubeconfig},
-	{"namespace", STR, "", "name",
-	 "watch GlobalDatabases in this namespace only; empty: all namespaces", set_namespace},
+	{"watch-namespace", STR, "", "name",
+	 "watch GlobalDatabases, read Secrets and restart workloads in this namespace only "
+	 "(RBAC: manifests/overlays/namespaced); empty: all namespaces",
+	 set_namespace},
+	{"namespace", STR, "", "name", "the old name of --watch-namespace", set_namespace},
 	{"leader-elect", BOOL, "false", NULL,
 	 "elect a leader with a Lease so that only one replica acts (run 2 replicas with it on)",
 	 set_leader_elect},
@@ -286,6 +298,10 @@ static const struct flag flags[] = {
 	 "how often candidates try to acquire or renew the Lease", set_le_retry},
 	{"metrics-bind-address", STR, ":8080", "host:port", "serve /metrics here; 0 disables",
 	 set_metrics_addr},
+	{"metrics-auth", BOOL, "false", NULL,
+	 "serve /metrics only to bearer tokens the apiserver accepts (TokenReview) whose user may "
+	 "get /metrics (SubjectAccessReview)",
+	 set_metrics_auth},
 	{"health-probe-bind-address", STR, ":8081", "host:port",
 	 "serve /healthz and /readyz here; 0 disables", set_health_addr},
 	{"concurrency", INT, "2", "n", "GlobalDatabases reconciled in parallel (1-100)",
@@ -371,6 +387,21 @@ static char *pod_namespace(void)
 	return *line ? xstrdup(line) : NULL;
 }
 
+/*
+ * --namespace is the old name of --watch-namespace: one given on the command
+ * line keeps both variables from overriding it, and of the two variables
+ * GLOBALDB_WATCH_NAMESPACE wins.
+ */
+static void link_aliases(unsigned char *seen)
+{
+	const struct flag *a = find_flag("watch-namespace", 15), *b = find_flag("namespace", 9);
+
+	if (seen[a - flags] || seen[b - flags])
+		seen[a - flags] = seen[b - flags] = 1;
+	else if (getenv("GLOBALDB_WATCH_NAMESPACE"))
+		seen[b - flags] = 1;
+}
+
 int options_parse(struct options *o, int argc, char **argv, FILE *err)
 {
 	unsigned char seen[ARRAY_SIZE(flags)] = {0};
@@ -424,6 +455,7 @@ int options_parse(struct options *o, int argc, char **argv, FILE *err)
 	}
 	if (o->help || o->version)
 		return 0;
+	link_aliases(seen);
 
 	for (size_t k = 0; k < ARRAY_SIZE(flags); k++) {
 		const char *v;

@@ -18,7 +18,7 @@
 
 struct options {
 	char *kubeconfig; /* "" = in-cluster config, then $KUBECONFIG, ~/.kube/config */
-	char *namespace;  /* "" = every namespace */
+	char *namespace;  /* --watch-namespace (or --namespace); "" = every namespace */
 	int leader_elect;
 	char *leader_election_namespace; /* resolved: never "" when leader_elect */
 	char *leader_election_id;
@@ -26,6 +26,7 @@ struct options {
 	int64_t renew_deadline_ms;
 	int64_t retry_period_ms;
 	char *metrics_bind_address;	 /* "0" = no metrics server */
+	int metrics_auth;		 /* TokenReview + SubjectAccessReview on /metrics */
 	char *health_probe_bind_address; /* "0" = no probe server */
 	int concurrency;
 	enum base_log_level log_level;

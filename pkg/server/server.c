@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,13 +23,12 @@
 #include "pkg/base/err.h"
 #include "pkg/base/metrics.h"
 
-#define SERVER_MAX_CONNECTIONS 64
-#define SERVER_CONNECTION_TIMEOUT_S 15
 #define SERVER_MAX_EXCLUDES 32
 #define SERVER_HOST_MAX 255
 
 struct server {
 	struct MHD_Daemon *daemon;
+	struct server_opts opts;
 	unsigned endpoints;
 	struct server_health *health;
 	uint16_t port;
@@ -212,9 +212,35 @@ static enum MHD_Result serve_probe(struct server *s, struct MHD_Connection *conn
 	return respond(conn, (unsigned)status, ctype, &body);
 }
 
-static enum MHD_Result serve_metrics(struct MHD_Connection *conn)
+/* The token of "Authorization: Bearer <token>", or NULL. */
+static const char *bearer_token(struct MHD_Connection *conn)
+{
+	const char *h =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
+	if (!h || strncasecmp(h, "Bearer ", 7))
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h ? h : NULL;
+}
+
+static enum MHD_Result serve_metrics(struct server *s, struct MHD_Connection *conn)
 {
 	struct base_buf body = BASE_BUF_INIT(0);
+
+	if (s->opts.authorize_metrics) {
+		char why[512] = "";
+		int status =
+			s->opts.authorize_metrics(s->opts.ud, bearer_token(conn), why, sizeof(why));
+
+		if (status != MHD_HTTP_OK) {
+			base_buf_adds(&body, why);
+			base_buf_adds(&body, "\n");
+			return respond(conn, (unsigned)status, "text/plain; charset=utf-8", &body);
+		}
+	}
 
 	server_process_metrics_update();
 	base_metrics_render(&body);
@@ -257,7 +283,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 
 	if ((s->endpoints & SERVER_ENDPOINT_METRICS) && !strcmp(url, "/metrics"))
-		return serve_metrics(conn);
+		return serve_metrics(s, conn);
 	if (s->endpoints & SERVER_ENDPOINT_HEALTH) {
 		if ((rest = after_prefix(url, "/healthz")))
 			return serve_probe(s, conn, SERVER_HEALTHZ, rest);
@@ -271,6 +297,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 int server_start(const char *addr, unsigned endpoints, struct server_health *health,
 		 struct server **out)
 {
+	return server_start_opts(addr, endpoints, health, NULL, out);
+}
+
+int server_start_opts(const char *addr, unsigned endpoints, struct server_health *health,
+		      const struct server_opts *opts, struct server **out)
+{
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
 	struct sockaddr_storage sa;
 	socklen_t len = sizeof(sa);
 	unsigned salen;
@@ -292,17 +325,23 @@ int server_start(const char *addr, unsigned endpoints, struct server_health *hea
 	s = xcalloc(1, sizeof(*s));
 	s->endpoints = endpoints;
 	s->health = health;
+	if (opts)
+		s->opts = *opts;
+	/* An authorizer may wait on the apiserver: one thread per connection. */
+	if (s->opts.authorize_metrics)
+		flags |= MHD_USE_THREAD_PER_CONNECTION;
 	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
 		ret = BASE_EIO;
 		goto fail;
 	}
 	s->port = ntohs(sa.ss_family == AF_INET ? ((struct sockaddr_in *)&sa)->sin_port
 						: ((struct sockaddr_in6 *)&sa)->sin6_port);
-	s->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, s,
-				     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNECTIONS,
-				     MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned)SERVER_CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNECTIONS,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNECTIONS_PER_IP,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONNECTION_TIMEOUT_S,
+		MHD_OPTION_END);
 	if (!s->daemon) {
 		ret = BASE_EIO;
 		goto fail;
