@@ -17,8 +17,8 @@
 #include "pkg/kube/review.h"
 
 static const struct kube_resource serviceaccounts = {"", "v1", "serviceaccounts", 1};
-static const struct kube_resource clusterroles = {"rbac.authorization.k8s.io", "v1",
-						  "clusterroles", 0};
+static const struct kube_resource clusterroles = {"rbac.authorization.k8s.io", "v1", "clusterroles",
+						  0};
 static const struct kube_resource clusterrolebindings = {"rbac.authorization.k8s.io", "v1",
 							 "clusterrolebindings", 0};
 
@@ -64,7 +64,8 @@ static char *reader_token(struct kube_client *c, char **ns_out)
 	req = json_pack("{s:s, s:s, s:{s:i}}", "apiVersion", "authentication.k8s.io/v1", "kind",
 			"TokenRequest", "spec", "expirationSeconds", 600);
 	ck_assert_msg(kube_request(c, "POST", path, NULL, req, &out, &st) == 0, "%s", st.message);
-	token = xstrdup(json_string_value(json_object_get(json_object_get(out, "status"), "token")));
+	token = xstrdup(
+		json_string_value(json_object_get(json_object_get(out, "status"), "token")));
 	json_decref(req);
 	json_decref(out);
 	free(path);
@@ -83,8 +84,8 @@ static char *grant(struct kube_client *c, const char *ns)
 			 name, "rules", "nonResourceURLs", "/metrics", "verbs", "get"));
 	create(c, &clusterrolebindings, NULL,
 	       json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:s}]}",
-			 "apiVersion", "rbac.authorization.k8s.io/v1", "kind",
-			 "ClusterRoleBinding", "metadata", "name", name, "roleRef", "apiGroup",
+			 "apiVersion", "rbac.authorization.k8s.io/v1", "kind", "ClusterRoleBinding",
+			 "metadata", "name", name, "roleRef", "apiGroup",
 			 "rbac.authorization.k8s.io", "kind", "ClusterRole", "name", name,
 			 "subjects", "kind", "ServiceAccount", "name", "reader", "namespace", ns));
 	return name;
