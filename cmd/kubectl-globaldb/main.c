@@ -349,6 +349,21 @@ static int64_t op_mark(const json_t *obj)
 	return a > b ? a : b;
 }
 
+/*
+ * The writer is in region, nothing is in flight, and the controller has seen
+ * the spec that asks for it: a switchover asked for while the writer was
+ * already there (or already finished) has nothing left to wait for.
+ */
+static int settled_in(const json_t *obj, const char *region)
+{
+	const json_t *st = json_object_get(obj, "status");
+	const char *cur = json_string_value(json_object_get(st, "currentPrimaryRegion"));
+	json_int_t gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+
+	return cur && strcmp(cur, region) == 0 && !json_is_object(json_object_get(st, "operation")) &&
+	       json_integer_value(json_object_get(st, "observedGeneration")) >= gen;
+}
+
 static int wait_switchover(struct kube_client *c, const struct opts *o, int64_t mark)
 {
 	int64_t deadline = base_now_mono_ms() + o->wait_ms;
@@ -365,6 +380,11 @@ static int wait_switchover(struct kube_client *c, const struct opts *o, int64_t 
 		last = json_object_get(json_object_get(obj, "status"), "lastOperation");
 		type = json_string_value(json_object_get(last, "type"));
 		result = json_string_value(json_object_get(last, "result"));
+		if (settled_in(obj, o->to)) {
+			printf("writer in %s; no operation in flight\n", o->to);
+			json_decref(obj);
+			return 0;
+		}
 		if (type && strcmp(type, "Switchover") == 0 && result &&
 		    json_integer_value(json_object_get(last, "id")) > mark) {
 			int ok = strcmp(result, "Succeeded") == 0;
@@ -430,7 +450,7 @@ static int cmd_switchover(struct kube_client *c, const struct opts *o)
 			printf("globaldatabase %s/%s: spec.primaryRegion is already %s\n", o->ns,
 			       o->name, o->to);
 			json_decref(obj);
-			return 0;
+			return o->wait_ms ? wait_switchover(c, o, mark) : 0;
 		}
 		owner = kgdb_primary_region_owner(obj, &gitops);
 		if (owner && gitops)
@@ -451,14 +471,16 @@ static int cmd_switchover(struct kube_client *c, const struct opts *o)
 		patch = json_pack("{s:{}, s:{s:s}}", "metadata", "spec", "primaryRegion", o->to);
 		rc = write_patch(c, o, rv_of(obj), patch);
 		json_decref(patch);
-		json_decref(obj);
+		if (rc == 0)
+			printf("globaldatabase %s/%s: spec.primaryRegion %s -> %s; the controller "
+			       "switches over once the global cluster is healthy (kubectl globaldb "
+			       "status %s)\n",
+			       o->ns, o->name, from ? from : "-", o->to, o->name);
+		json_decref(obj); /* from points into obj */
 		if (rc == 1)
 			continue;
 		if (rc)
 			return rc;
-		printf("globaldatabase %s/%s: spec.primaryRegion %s -> %s; the controller switches "
-		       "over once the global cluster is healthy (kubectl globaldb status %s)\n",
-		       o->ns, o->name, from ? from : "-", o->to, o->name);
 		return o->wait_ms ? wait_switchover(c, o, mark) : 0;
 	}
 	fprintf(stderr, "error: %s/%s kept changing while it was written; try again\n", o->ns,
