@@ -358,9 +358,11 @@ static int settled_in(const json_t *obj, const char *region)
 {
 	const json_t *st = json_object_get(obj, "status");
 	const char *cur = json_string_value(json_object_get(st, "currentPrimaryRegion"));
-	json_int_t gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+	json_int_t gen =
+		json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
 
-	return cur && strcmp(cur, region) == 0 && !json_is_object(json_object_get(st, "operation")) &&
+	return cur && strcmp(cur, region) == 0 &&
+	       !json_is_object(json_object_get(st, "operation")) &&
 	       json_integer_value(json_object_get(st, "observedGeneration")) >= gen;
 }
 
@@ -380,11 +382,6 @@ static int wait_switchover(struct kube_client *c, const struct opts *o, int64_t 
 		last = json_object_get(json_object_get(obj, "status"), "lastOperation");
 		type = json_string_value(json_object_get(last, "type"));
 		result = json_string_value(json_object_get(last, "result"));
-		if (settled_in(obj, o->to)) {
-			printf("writer in %s; no operation in flight\n", o->to);
-			json_decref(obj);
-			return 0;
-		}
 		if (type && strcmp(type, "Switchover") == 0 && result &&
 		    json_integer_value(json_object_get(last, "id")) > mark) {
 			int ok = strcmp(result, "Succeeded") == 0;
@@ -395,6 +392,11 @@ static int wait_switchover(struct kube_client *c, const struct opts *o, int64_t 
 				       ?: "-");
 			json_decref(obj);
 			return ok ? 0 : KGDB_EXIT_FAILED;
+		}
+		if (settled_in(obj, o->to)) {
+			printf("writer in %s; no operation in flight\n", o->to);
+			json_decref(obj);
+			return 0;
 		}
 		json_decref(obj);
 		if (base_now_mono_ms() >= deadline) {

@@ -52,16 +52,23 @@ class Plugin:
     kubectl looks for plugins by the words before the first flag, so the
     flags come after `globaldb`, as a user types them."""
 
-    def __init__(self, kubectl, ns, binary):
-        self.kubectl = kubectl
+    def __init__(self, kc, ns, binary):
+        self.kubectl = kc
         self.ns = ns
         self.env = dict(os.environ)
         self.env["PATH"] = os.path.dirname(binary) + os.pathsep + self.env.get("PATH", "")
 
     def __call__(self, *args, timeout=60):
         r = subprocess.run(
-            [self.kubectl.bin, "globaldb", *args, "--kubeconfig", self.kubectl.kubeconfig,
-             "-n", self.ns],
+            [
+                self.kubectl.bin,
+                "globaldb",
+                *args,
+                "--kubeconfig",
+                self.kubectl.kubeconfig,
+                "-n",
+                self.ns,
+            ],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -70,19 +77,9 @@ class Plugin:
         print(f"\n$ kubectl globaldb {' '.join(args)}  (exit {r.returncode})\n{r.stdout}{r.stderr}")
         return r
 
-    def popen(self, *args):
-        return subprocess.Popen(
-            [self.kubectl.bin, "globaldb", *args, "--kubeconfig", self.kubectl.kubeconfig,
-             "-n", self.ns],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=self.env,
-        )
-
 
 @pytest.fixture
-def plugin(world, kubectl):
+def plugin(world, kubectl):  # noqa: F811 (fixtures named as imported)
     b = plugin_bin_path()
     if not os.access(b, os.X_OK):
         pytest.fail(f"plugin binary {b} is not built")

@@ -22,7 +22,7 @@ static json_t *load(const char *json)
 	return j;
 }
 
-__attribute__((unused)) static json_t *fixture(const char *name)
+static json_t *fixture(const char *name)
 {
 	const char *dir = getenv("GDB_ARGOCD_FIXTURES");
 	char path[1024];
@@ -65,12 +65,13 @@ static const char *managed(const char *manager, const char *op)
 {
 	static char buf[512];
 
-	snprintf(buf, sizeof(buf),
-		 "{\"metadata\":{\"managedFields\":[{\"manager\":\"%s\",\"operation\":\"%s\","
-		 "\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{\"f:spec\":{\"f:primaryRegion\":{},"
-		 "\"f:regions\":{}}}},{\"manager\":\"globaldb-controller\",\"operation\":\"Update\","
-		 "\"subresource\":\"status\",\"fieldsV1\":{\"f:status\":{}}}]}}",
-		 manager, op);
+	snprintf(
+		buf, sizeof(buf),
+		"{\"metadata\":{\"managedFields\":[{\"manager\":\"%s\",\"operation\":\"%s\","
+		"\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{\"f:spec\":{\"f:primaryRegion\":{},"
+		"\"f:regions\":{}}}},{\"manager\":\"globaldb-controller\",\"operation\":\"Update\","
+		"\"subresource\":\"status\",\"fieldsV1\":{\"f:status\":{}}}]}}",
+		manager, op);
 	return buf;
 }
 
@@ -130,29 +131,29 @@ START_TEST(test_approval_is_now_and_only_for_what_awaits_it)
 			 0);
 	ck_assert_str_eq(v, "2026-12-06T03:00:41Z");
 	/* A fallback approval does not approve a failover. */
-	ck_assert_int_eq(kgdb_approval_value(o, "Fallback", t("2026-12-06T03:00:41Z"), v,
-					     sizeof(v), why, sizeof(why)),
+	ck_assert_int_eq(kgdb_approval_value(o, "Fallback", t("2026-12-06T03:00:41Z"), v, sizeof(v),
+					     why, sizeof(why)),
 			 KGDB_EXIT_REFUSED);
 	ck_assert_ptr_nonnull(strstr(why, "no Fallback awaits approval"));
 	/* This clock a little behind the controller's: the recommendation's own time. */
-	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T02:59:30Z"), v,
-					     sizeof(v), why, sizeof(why)),
+	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T02:59:30Z"), v, sizeof(v),
+					     why, sizeof(why)),
 			 0);
 	ck_assert_str_eq(v, "2026-12-06T03:00:00Z");
 	/* Far behind: refused rather than approving at a time the controller rejects. */
-	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T02:50:00Z"), v,
-					     sizeof(v), why, sizeof(why)),
+	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T02:50:00Z"), v, sizeof(v),
+					     why, sizeof(why)),
 			 KGDB_EXIT_REFUSED);
 	json_decref(o);
 	o = load(awaiting("Failover", "WaitFailover", "2026-12-06T03:00:00Z"));
-	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T03:01:00Z"), v,
-					     sizeof(v), why, sizeof(why)),
+	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T03:01:00Z"), v, sizeof(v),
+					     why, sizeof(why)),
 			 KGDB_EXIT_REFUSED);
 	ck_assert_ptr_nonnull(strstr(why, "a Failover at step WaitFailover"));
 	json_decref(o);
 	o = load("{\"status\":{}}");
-	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T03:01:00Z"), v,
-					     sizeof(v), why, sizeof(why)),
+	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T03:01:00Z"), v, sizeof(v),
+					     why, sizeof(why)),
 			 KGDB_EXIT_REFUSED);
 	ck_assert_ptr_nonnull(strstr(why, "no operation is in flight"));
 	json_decref(o);
@@ -162,23 +163,30 @@ END_TEST
 START_TEST(test_history_is_oldest_first_and_only_this_object)
 {
 	struct base_buf b = BASE_BUF_INIT(0);
-	json_t *obj = load("{\"metadata\":{\"name\":\"orders\",\"namespace\":\"shop\",\"uid\":\"u1\"}}");
+	json_t *obj =
+		load("{\"metadata\":{\"name\":\"orders\",\"namespace\":\"shop\",\"uid\":\"u1\"}}");
 	/* Listed in name order, as the apiserver does; two share a millisecond. */
 	json_t *evs = load(
-		"[{\"metadata\":{\"resourceVersion\":\"30\"},\"eventTime\":\"2026-12-06T03:00:02.000000Z\","
+		"[{\"metadata\":{\"resourceVersion\":\"30\"},\"eventTime\":\"2026-12-06T03:00:02."
+		"000000Z\","
 		"\"type\":\"Normal\",\"reason\":\"SwitchoverCompleted\",\"note\":\"done\","
 		"\"regarding\":{\"kind\":\"GlobalDatabase\",\"name\":\"orders\",\"uid\":\"u1\"}},"
-		"{\"metadata\":{\"resourceVersion\":\"12\"},\"eventTime\":\"2026-12-06T03:00:01.000000Z\","
+		"{\"metadata\":{\"resourceVersion\":\"12\"},\"eventTime\":\"2026-12-06T03:00:01."
+		"000000Z\","
 		"\"type\":\"Normal\",\"reason\":\"SwitchoverStarted\",\"note\":\"to us-west-2\","
 		"\"regarding\":{\"kind\":\"GlobalDatabase\",\"name\":\"orders\",\"uid\":\"u1\"}},"
-		"{\"metadata\":{\"resourceVersion\":\"11\"},\"eventTime\":\"2026-12-06T03:00:01.000000Z\","
+		"{\"metadata\":{\"resourceVersion\":\"11\"},\"eventTime\":\"2026-12-06T03:00:01."
+		"000000Z\","
 		"\"type\":\"Warning\",\"reason\":\"Retrying\",\"note\":\"again\","
 		"\"series\":{\"count\":4,\"lastObservedTime\":\"2026-12-06T03:00:09.000000Z\"},"
 		"\"regarding\":{\"kind\":\"GlobalDatabase\",\"name\":\"orders\",\"uid\":\"u1\"}},"
-		"{\"metadata\":{\"resourceVersion\":\"5\"},\"eventTime\":\"2026-12-06T02:00:00.000000Z\","
-		"\"type\":\"Normal\",\"reason\":\"Adopted\",\"note\":\"an older object of this name\","
+		"{\"metadata\":{\"resourceVersion\":\"5\"},\"eventTime\":\"2026-12-06T02:00:00."
+		"000000Z\","
+		"\"type\":\"Normal\",\"reason\":\"Adopted\",\"note\":\"an older object of this "
+		"name\","
 		"\"regarding\":{\"kind\":\"GlobalDatabase\",\"name\":\"orders\",\"uid\":\"u0\"}},"
-		"{\"metadata\":{\"resourceVersion\":\"6\"},\"eventTime\":\"2026-12-06T02:00:00.000000Z\","
+		"{\"metadata\":{\"resourceVersion\":\"6\"},\"eventTime\":\"2026-12-06T02:00:00."
+		"000000Z\","
 		"\"type\":\"Normal\",\"reason\":\"ScalingReplicaSet\",\"note\":\"x\","
 		"\"regarding\":{\"kind\":\"Deployment\",\"name\":\"orders\"}}]");
 	const char *a, *b1, *c;
@@ -225,6 +233,75 @@ START_TEST(test_new_object_without_status_prints_what_is_missing)
 }
 END_TEST
 
+/* The text of a captured object's status page, for reading in assertions. */
+static char *status_of(const char *name, const char *now)
+{
+	struct base_buf b = BASE_BUF_INIT(0);
+	json_t *o = fixture(name);
+
+	ck_assert_int_eq(kgdb_format_status(&b, o, t(now)), 0);
+	json_decref(o);
+	return base_buf_detach(&b, NULL);
+}
+
+static void has(const char *text, const char *want)
+{
+	ck_assert_msg(strstr(text, want) != NULL, "missing \"%s\" in:\n%s", want, text);
+}
+
+START_TEST(test_status_of_a_switchover_in_flight)
+{
+	char *s = status_of("switching-over", "2026-12-06T17:44:09Z");
+
+	has(s, "writer:          us-east-1 (desired us-west-2)");
+	has(s, "Operation in flight: #1 Switchover us-east-1 -> us-west-2\n");
+	has(s, "  started:   2026-12-06T17:44:04Z (5s ago)\n");
+	has(s, "  step:      Switchover for 5s, attempt 1, last call Switchover 5s ago\n");
+	has(s, "Last operation: none");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_status_of_a_failover_awaiting_approval)
+{
+	char *s = status_of("degraded", "2026-12-06T17:44:54Z");
+
+	has(s, "Operation in flight: #3 Failover us-east-1 -> us-west-2\n");
+	has(s, "  step:      AwaitingApproval for 30s\n");
+	has(s, "  approve:   kubectl globaldb approve-failover orders\n");
+	has(s, "FAILING (7 in a row)");
+	/* Lag against the budget: the candidate is within it. */
+	has(s, "2s/30s");
+	has(s, "Degraded         True     AwaitingFailoverApproval");
+	/* The last operation was the switchover back, with its steps. */
+	has(s, "Last operation: #2 Switchover us-west-2 -> us-east-1: Succeeded");
+	has(s, "  steps:     Switchover ");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_status_of_an_approved_failover)
+{
+	char *s = status_of("failing-over", "2026-12-06T17:44:27Z");
+
+	has(s, "Operation in flight: #3 Failover us-east-1 -> us-west-2 (DetachAndPromote)\n");
+	has(s, "  step:      Detach for 2s, attempt 1, last call DetachAndPromote 2s ago\n");
+	has(s, "  data-loss window: at most 2s of acknowledged writes\n");
+	ck_assert_ptr_null(strstr(s, "approve:"));
+	free(s);
+}
+END_TEST
+
+START_TEST(test_status_of_a_paused_object_says_so_first)
+{
+	char *s = status_of("paused", "2026-12-06T17:44:09Z");
+
+	has(s, "  PAUSED:          no AWS calls; resume with `kubectl globaldb resume orders`\n");
+	has(s, "Progressing      False    Paused");
+	free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kubectl-globaldb format");
@@ -238,6 +315,10 @@ int main(void)
 	tcase_add_test(tc, test_history_is_oldest_first_and_only_this_object);
 	tcase_add_test(tc, test_status_that_cannot_be_decoded_is_an_error_not_a_crash);
 	tcase_add_test(tc, test_new_object_without_status_prints_what_is_missing);
+	tcase_add_test(tc, test_status_of_a_switchover_in_flight);
+	tcase_add_test(tc, test_status_of_a_failover_awaiting_approval);
+	tcase_add_test(tc, test_status_of_an_approved_failover);
+	tcase_add_test(tc, test_status_of_a_paused_object_says_so_first);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
