@@ -30,7 +30,7 @@
 
 static const struct kube_resource res_gdb = {"globaldb.io", "v1alpha1", "globaldatabases", 1};
 
-#define WRITE_TRIES 3
+#define WRITE_TRIES 5
 #define WAIT_POLL_MS 2000
 
 static const char usage[] =
@@ -124,7 +124,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		const char *a = argv[i], **slot = NULL;
 		size_t flen = 0;
 
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "help") == 0) {
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 ||
+		    (!o->verb && strcmp(a, "help") == 0)) {
 			fputs(usage, stdout);
 			exit(KGDB_EXIT_OK);
 		}
@@ -173,6 +174,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (!o->name)
 		return usage_error("%s needs the name of a GlobalDatabase", o->verb);
+	if (!o->to && strcmp(o->verb, "switchover") == 0)
+		return usage_error("switchover needs --to REGION%s", "");
 	if (o->to && strcmp(o->verb, "switchover") != 0)
 		return usage_error("--to is for switchover, not %s", o->verb);
 	if (o->wait_ms && strcmp(o->verb, "switchover") != 0)
@@ -428,8 +431,6 @@ static int cmd_switchover(struct kube_client *c, const struct opts *o)
 {
 	int rc = KGDB_EXIT_ERROR;
 
-	if (!o->to)
-		return usage_error("switchover needs --to REGION%s", "");
 	for (int tries = 0; tries < WRITE_TRIES; tries++) {
 		const char *gitops, *owner, *from;
 		json_t *obj = NULL, *patch;

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tempfile
 
 from conftest import EAST, WEST, wait_for
 
@@ -26,60 +25,43 @@ FIXTURES = os.path.join(HERE, "..", "argocd", "fixtures")
 SWITCH_CALLS = {"SwitchoverGlobalCluster", "FailoverGlobalCluster", "RemoveFromGlobalCluster"}
 
 
-def parse_versions(text):
-    """The objects of a `kubectl get -w -o json` stream, in order."""
-    dec, out, i = json.JSONDecoder(), [], 0
-    while True:
-        while i < len(text) and text[i].isspace():
-            i += 1
-        if i >= len(text):
-            return out
-        try:
-            obj, i = dec.raw_decode(text, i)
-        except ValueError:  # a last object cut off by terminate()
-            return out
-        out.append(obj)
+def list_rv(kubectl, ns):
+    """The resourceVersion of the namespace's GlobalDatabase list: a watch from it
+    sees every later version."""
+    return kubectl.json("-n", ns, "get", "globaldatabases")["metadata"]["resourceVersion"]
 
 
-class Watch:
-    """Every version of the namespace's GlobalDatabases, from before they exist."""
-
-    def __init__(self, kubectl, ns):
-        self.out = tempfile.TemporaryFile(mode="a+")
-        self.proc = subprocess.Popen(
-            [
-                kubectl.bin,
-                "--kubeconfig",
-                kubectl.kubeconfig,
-                "-n",
-                ns,
-                "get",
-                "globaldatabases",
-                "-w",
-                "-o",
-                "json",
-            ],
-            stdout=self.out,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-
-    def versions(self):
-        self.out.seek(0)
-        return parse_versions(self.out.read())
-
-    def first(self, pred, what, timeout=120):
-        return wait_for(
-            lambda: next((v for v in self.versions() if pred(v)), None),
-            timeout=timeout,
-            interval=0.5,
-            what=what,
-        )
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
-        self.out.close()
+def first_version(kubectl, ns, rv, pred, what, timeout=120):
+    """The first version of a GlobalDatabase in ns after resourceVersion rv for which
+    pred holds: a watch from rv replays every change since, so no version is
+    missed however fast the controller moves."""
+    path = (
+        f"/apis/globaldb.io/v1alpha1/namespaces/{ns}/globaldatabases"
+        f"?watch=1&resourceVersion={rv}&timeoutSeconds={timeout}"
+    )
+    p = subprocess.Popen(
+        [kubectl.bin, "--kubeconfig", kubectl.kubeconfig, "get", "--raw", path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = 0
+    try:
+        for line in p.stdout:
+            if not line.strip():
+                continue
+            ev = json.loads(line)
+            assert ev["type"] != "ERROR", f"watch error: {ev['object']}"
+            seen += 1
+            if pred(ev["object"]):
+                return ev["object"]
+    finally:
+        p.kill()
+        p.wait()
+        err = p.stderr.read()
+        p.stdout.close()
+        p.stderr.close()
+    raise AssertionError(f"no version {what} among {seen} within {timeout}s: {err}")
 
 
 def capture(name, obj):
@@ -106,15 +88,10 @@ def calls_since(emulator, seq, actions):
 
 def test_plugin_story(world, controller, emulator, kubectl, plugin):
     gdb = world.named("orders")
-    watch = Watch(kubectl, world.ns)
-    try:
-        story(world, gdb, emulator, kubectl, plugin, watch)
-    finally:
-        watch.stop()
+    ns = world.ns
 
-
-def story(world, gdb, emulator, kubectl, plugin, watch):
     # Argo CD applied the object from Git: server-side apply, its field manager.
+    rv = list_rv(kubectl, ns)
     manifest = world.gdb_manifest(failover={"mode": "Manual", "cooldownSeconds": 0})
     kubectl(
         "apply",
@@ -124,7 +101,7 @@ def story(world, gdb, emulator, kubectl, plugin, watch):
         "-",
         input=json.dumps(manifest),
     )
-    capture("new", watch.first(lambda v: True, "the object in the watch"))
+    capture("new", first_version(kubectl, ns, rv, lambda v: True, "of the new object"))
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=90)
     wait_for(
         lambda: (
@@ -186,13 +163,17 @@ def story(world, gdb, emulator, kubectl, plugin, watch):
 
     # resume: the switchover runs; status and history tell its story.
     mark = gdb.op_mark()
+    rv = list_rv(kubectl, ns)
     r = plugin("resume", "orders")
     assert r.returncode == 0 and "resumed" in r.stdout, r
     capture(
         "switching-over",
-        watch.first(
+        first_version(
+            kubectl,
+            ns,
+            rv,
             lambda v: (v.get("status", {}).get("operation") or {}).get("type") == "Switchover",
-            "a version with the switchover in flight",
+            "with the switchover in flight",
         ),
     )
     last = gdb.wait_operation("Switchover", mark, timeout=180)
@@ -240,17 +221,21 @@ def story(world, gdb, emulator, kubectl, plugin, watch):
     assert "approve:   kubectl globaldb approve-failover orders" in out, out
     assert "FAILING" in next(ln for ln in out.splitlines() if ln.startswith(f"  {EAST}")), out
 
+    rv = list_rv(kubectl, ns)
     r = plugin("approve-failover", "orders")
     assert r.returncode == 0, r.stderr
     assert f"Failover to {WEST} approved" in r.stdout, r.stdout
     capture(
         "failing-over",
-        watch.first(
+        first_version(
+            kubectl,
+            ns,
+            rv,
             lambda v: (
                 (v.get("status", {}).get("operation") or {}).get("type") == "Failover"
                 and v["status"]["operation"].get("step") != "AwaitingApproval"
             ),
-            "a version with the approved failover in flight",
+            "with the approved failover in flight",
         ),
     )
     last = gdb.wait_operation("Failover", op["id"] - 1, timeout=180)
