@@ -28,6 +28,21 @@ struct table {
 	char cells[TABLE_MAX_ROWS][TABLE_MAX_COLS][CELL];
 };
 
+/*
+ * Control characters from [from, len) become '?', newlines too unless
+ * keep_newlines: a message or an Event note (which anyone allowed to create
+ * Events can write) must not move the cursor or recolour the terminal.
+ */
+static void sanitize(struct base_buf *b, size_t from, int keep_newlines)
+{
+	for (size_t i = from; i < b->len; i++) {
+		unsigned char c = (unsigned char)b->data[i];
+
+		if ((c < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f)
+			b->data[i] = '?';
+	}
+}
+
 static void table_row(struct table *t, ...)
 {
 	va_list ap;
@@ -39,6 +54,9 @@ static void table_row(struct table *t, ...)
 		const char *s = va_arg(ap, const char *);
 
 		snprintf(t->cells[t->nrows][i], CELL, "%s", s ? s : "");
+		for (char *p = t->cells[t->nrows][i]; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 	}
 	va_end(ap);
 	t->nrows++;
@@ -301,6 +319,7 @@ int kgdb_format_status(struct base_buf *out, const json_t *obj, int64_t now_ms)
 	struct gdb_spec sp = {0};
 	char err[GDB_ERRLEN], a[48];
 	int64_t budget = -1;
+	size_t start = out->len;
 
 	if (gdb_status_decode(json_object_get(obj, "status"), &st, err, sizeof(err)) < 0) {
 		base_buf_addf(out, "error: the status of %s cannot be read: %s\n", name, err);
@@ -347,6 +366,7 @@ int kgdb_format_status(struct base_buf *out, const json_t *obj, int64_t now_ms)
 	base_buf_addch(out, '\n');
 	format_operation(out, &st.operation, name, now_ms);
 	format_last_operation(out, &st.last_operation);
+	sanitize(out, start, 1);
 	gdb_spec_release(&sp);
 	gdb_status_release(&st);
 	return 0;
@@ -425,6 +445,8 @@ void kgdb_format_history(struct base_buf *out, const json_t *obj, const json_t *
 		const json_t *e = evs[i].e;
 		int64_t count = int_at(e, "series", "count", 1);
 
+		size_t from = out->len;
+
 		rfc3339(evs[i].ms, t, sizeof(t));
 		base_buf_addf(out, "  %s  %-7s  %-28s  %s", t, or_dash(str_at(e, "type", NULL)),
 			      or_dash(str_at(e, "reason", NULL)),
@@ -432,6 +454,7 @@ void kgdb_format_history(struct base_buf *out, const json_t *obj, const json_t *
 		if (count > 1)
 			base_buf_addf(out, " (x%" PRId64 ", last %s)", count,
 				      or_dash(str_at(e, "series", "lastObservedTime")));
+		sanitize(out, from, 0);
 		base_buf_addch(out, '\n');
 	}
 	free(evs);
@@ -440,6 +463,7 @@ void kgdb_format_history(struct base_buf *out, const json_t *obj, const json_t *
 		base_buf_addf(out, "Last operation: the status cannot be read: %s\n", err);
 	else
 		format_last_operation(out, &st.last_operation);
+	sanitize(out, 0, 1);
 	(void)now_ms;
 	gdb_status_release(&st);
 }
