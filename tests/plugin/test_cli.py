@@ -56,3 +56,40 @@ def test_an_unreadable_kubeconfig_is_named():
 def test_a_name_that_reads_like_help_is_a_name():
     r = run("status", "help", "--kubeconfig", "/nonexistent/config")
     assert r.returncode == 1 and "Usage" not in r.stdout, r
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+current-context: a
+contexts:
+- name: a
+  context: {cluster: c, user: u, namespace: shop}
+- name: b
+  context: {cluster: c, user: u, namespace: other}
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:1"}
+users:
+- name: u
+  user: {token: not-a-secret}
+"""
+
+
+def test_context_and_namespace_are_chosen_as_kubectl_chooses_them(tmp_path):
+    """The context's namespace, another context's, then -n over both. Port 1
+    refuses the connection, so the error names where the plugin looked."""
+    kc = tmp_path / "config"
+    kc.write_text(KUBECONFIG)
+    cases = {
+        (): "shop/orders",
+        ("--context", "b"): "other/orders",
+        ("--context=b", "-n", "x"): "x/orders",
+        ("--namespace=y",): "y/orders",
+    }
+    for flags, where in cases.items():
+        r = run("status", "orders", "--kubeconfig", str(kc), *flags)
+        assert r.returncode == 1, (flags, r.stderr)
+        assert f"cannot read globaldatabase {where}" in r.stderr, (flags, r.stderr)
+        assert "not-a-secret" not in r.stderr
+    r = run("status", "orders", "--kubeconfig", str(kc), "--context", "nope")
+    assert r.returncode == 1 and 'no context named "nope"' in r.stderr, r.stderr
