@@ -1,6 +1,7 @@
 -- Argo CD health check for globaldb.io/GlobalDatabase, from its status
 -- conditions and the paused annotation (docs/api.md, "Conditions and reasons").
 --   Suspended    globaldb.io/paused is "true": the controller makes no AWS calls
+--                (the message adds the Ready reason when it is not True)
 --   Progressing  no status yet, or not yet for this generation of the spec;
 --                an operation in flight (Progressing=True) with nothing degraded;
 --                the writer's first probe verdict still to come
@@ -30,14 +31,18 @@ local function says(c)
   return m
 end
 
+local ready = condition("Ready")
 local annotations = (obj.metadata or {}).annotations or {}
 if annotations["globaldb.io/paused"] == "true" then
   hs.status = "Suspended"
   hs.message = "paused by the globaldb.io/paused annotation: no AWS calls"
+  -- A pause must not hide a writer that is down or in the wrong region.
+  if ready ~= nil and ready.status ~= "True" then
+    hs.message = hs.message .. "; not Ready: " .. says(ready)
+  end
   return hs
 end
 
-local ready = condition("Ready")
 if ready == nil then
   hs.status = "Progressing"
   hs.message = "waiting for the controller's first status"

@@ -117,6 +117,14 @@ def test_fixtures_are_the_states_they_are_named_after():
     assert op["type"] == "Failover" and op["step"] != "AwaitingApproval", op
 
 
+def test_a_pause_does_not_hide_what_is_wrong():
+    status, message = argocd_health(fixture("paused"))
+    assert status == "Suspended"
+    assert "not Ready: WriterNotInDesiredRegion" in message, message
+    status, message = argocd_health({**fixture("ready"), "metadata": fixture("paused")["metadata"]})
+    assert status == "Suspended" and "not Ready" not in message, message
+
+
 def test_a_stale_status_is_progressing_until_the_controller_sees_the_spec():
     obj = fixture("ready")
     obj["metadata"]["generation"] = obj["status"]["observedGeneration"] + 1
