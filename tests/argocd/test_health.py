@@ -9,8 +9,11 @@ field, as in Argo CD's conversion), then the script runs as a chunk.
 
 The fixtures in tests/argocd/fixtures/ are `kubectl get globaldatabase -o
 json` outputs saved by tests/plugin/test_plugin.py with
-GDB_CAPTURE_ARGOCD_FIXTURES=1 (only metadata.managedFields is dropped):
-refresh them with that variable set when the status changes shape.
+GDB_CAPTURE_ARGOCD_FIXTURES=1 (only metadata.managedFields is dropped).
+Refresh them when the status changes shape, and commit the result:
+
+    GDB_CAPTURE_ARGOCD_FIXTURES=1 ctest --test-dir build -R '^e2e_plugin$'
+
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ binary, the AWS emulator on real PostgreSQL), every step through kubectl
 with the plugin on PATH: Argo CD applied the object; status after adoption;
 an approval with nothing to approve is refused; pause holds a switchover;
 resume lets it run; history shows its Events in order; a switchover with
---wait; and a Manual-mode failover approved with approve-failover.
+--wait; a Manual-mode failover approved with approve-failover, and the fallback
+approved with approve-fallback.
 
 With GDB_CAPTURE_ARGOCD_FIXTURES=1 the story also saves the object as
 `kubectl get -o json` shows it in each state the Argo CD health check
@@ -92,7 +93,9 @@ def test_plugin_story(world, controller, emulator, kubectl, plugin):
 
     # Argo CD applied the object from Git: server-side apply, its field manager.
     rv = list_rv(kubectl, ns)
-    manifest = world.gdb_manifest(failover={"mode": "Manual", "cooldownSeconds": 0})
+    manifest = world.gdb_manifest(
+        failover={"mode": "Manual", "cooldownSeconds": 0}, fallback={"mode": "Manual"}
+    )
     kubectl(
         "apply",
         "--server-side",
@@ -244,3 +247,25 @@ def test_plugin_story(world, controller, emulator, kubectl, plugin):
     assert "FailoverApproved" in world.event_reasons()
     out = plugin("history", "orders").stdout
     assert f"Last operation: #{last['id']} Failover {EAST} -> {WEST} (DetachAndPromote)" in out
+
+    # The region answers again; with fallback.mode Manual its rebuild waits for approval.
+    emulator.outage(EAST, "off")
+    world.wait_condition("Degraded", "True", "AwaitingFallbackApproval", timeout=180)
+    fb = gdb.status()["operation"]
+    assert fb["type"] == "Fallback" and fb["step"] == "AwaitingApproval", fb
+    out = plugin("status", "orders").stdout
+    assert "approve:   kubectl globaldb approve-fallback orders" in out, out
+    r = plugin("approve-failover", "orders")
+    assert r.returncode == 3, r
+    assert "the operation in flight is a Fallback at step AwaitingApproval" in r.stderr, r.stderr
+    r = plugin("approve-fallback", "orders")
+    assert r.returncode == 0 and f"Fallback to {fb['targetRegion']} approved" in r.stdout, r
+    last = gdb.wait_operation("Fallback", fb["id"] - 1, timeout=300)
+    assert last["result"] == "Succeeded", last
+    assert "FallbackApproved" in world.event_reasons()
+    # spec.primaryRegion still names us-east-1: the switch back follows by itself.
+    back = gdb.wait_operation("Switchover", last["id"], timeout=180)
+    assert back["result"] == "Succeeded" and back["targetRegion"] == EAST, back
+    out = plugin("status", "orders").stdout
+    assert f"writer:          {EAST} (desired {EAST})" in out, out
+    assert "global cluster:  orders-global-2 (generation 2)" in out, out
