@@ -72,10 +72,25 @@ wildcards: each rule names its API group, resources and verbs. */}}
   verbs: ["get", "patch"]
 {{- end -}}
 
+{{/* Probe credentials and CA bundles, got by name only (never listed or
+watched). */}}
+{{- define "gdb.secretReaderRules" -}}
+- apiGroups: [""]
+  resources: ["secrets", "configmaps"]
+  verbs: ["get"]
+{{- end -}}
+
 {{/* Fails the render on values that cannot work together. */}}
 {{- define "gdb.validate" -}}
 {{- if and .Values.rbac.namespaced (not .Values.watchNamespace) -}}
 {{- fail "rbac.namespaced=true needs watchNamespace: a Role grants access in one namespace, so the controller must watch only that one" -}}
+{{- end -}}
+{{- if .Values.rbac.namespaced -}}
+{{- range .Values.rbac.secretReaderNamespaces -}}
+{{- if ne . $.Values.watchNamespace -}}
+{{- fail (printf "rbac.secretReaderNamespaces names %s, but with rbac.namespaced=true the controller sees GlobalDatabases in %s only, whose Secrets its Role there already covers: leave %s out" . $.Values.watchNamespace .) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) -}}
 {{- fail "replicaCount > 1 needs leaderElection.enabled=true: two controllers acting at once is never safe" -}}
