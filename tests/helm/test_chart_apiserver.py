@@ -62,7 +62,7 @@ def test_defaults_apply_with_server_side_dry_run():
         assert obj in out, out
 
 
-def test_namespaced_rbac_with_secret_readers_applies(team_ns):
+def test_namespaced_rbac_applies(team_ns):
     out = dry_run(
         {
             "watchNamespace": team_ns,
@@ -71,10 +71,9 @@ def test_namespaced_rbac_with_secret_readers_applies(team_ns):
         }
     )
     for obj in (
-        "role.rbac.authorization.k8s.io/globaldb-controller",
-        "rolebinding.rbac.authorization.k8s.io/globaldb-controller",
-        "role.rbac.authorization.k8s.io/globaldb-controller-secret-reader",
-        "rolebinding.rbac.authorization.k8s.io/globaldb-controller-secrets",
+        "role.rbac.authorization.k8s.io/globaldb-controller ",
+        "rolebinding.rbac.authorization.k8s.io/globaldb-controller ",
+        "role.rbac.authorization.k8s.io/globaldb-controller-leader-election",
     ):
         assert obj in out, out
     assert "clusterrole" not in out
