@@ -1,8 +1,10 @@
 """The real helm and kubectl CLIs on charts/globaldb-controller: render with
 values, read the objects, find them by kind and name."""
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -28,6 +30,7 @@ KUBECTL = os.path.join(_bin_dir("build-k8s-bins"), "kubectl")
 # helm keeps its config, cache and data under these: the tests touch nothing
 # of the user's.
 _HOME = tempfile.mkdtemp(prefix="gdb-helm-home-")
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 HELM_ENV = {
     **os.environ,
     "HELM_CONFIG_HOME": os.path.join(_HOME, "config"),
@@ -48,7 +51,7 @@ def helm(*args, kubeconfig=None, check=True, timeout=120):
 
 def values_file(values):
     """A values file for helm's -f (JSON is YAML)."""
-    f = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, prefix="gdb-values-")
+    f = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, dir=_HOME)
     json.dump(values, f)
     f.close()
     return f.name
