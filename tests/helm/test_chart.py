@@ -76,6 +76,7 @@ def test_defaults_render_the_objects_of_a_cluster_wide_install():
             ("ServiceAccount", "globaldb-controller"),
             ("ClusterRole", "globaldb-controller"),
             ("ClusterRoleBinding", "globaldb-controller"),
+            ("ClusterRole", "globaldb-controller-metrics-reader"),
             ("Role", "globaldb-controller-leader-election"),
             ("RoleBinding", "globaldb-controller-leader-election"),
             ("ClusterRole", "globaldb-controller-secret-reader"),
@@ -138,7 +139,7 @@ def test_namespaced_rbac_is_the_cluster_role_as_a_role_in_the_watched_namespace(
         "team-a",
         NAMESPACE,
     }
-    assert "--namespace=team-a" in container(find(objs, "Deployment"))["args"]
+    assert "--watch-namespace=team-a" in container(find(objs, "Deployment"))["args"]
 
 
 def test_namespaced_rbac_matches_the_namespaced_overlay_when_it_exists():

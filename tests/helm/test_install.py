@@ -345,7 +345,7 @@ def test_the_controller_as_the_release_makes_a_globaldatabase_ready_then_upgrade
     dep = json.loads(kubectl("-n", NS, "get", "deployment", FULL, "-o", "json"))
     assert dep["spec"]["replicas"] == 3
     args = container(dep)["args"]
-    assert f"--namespace={world.ns}" in args and "--log-level=debug" not in args
+    assert f"--watch-namespace={world.ns}" in args and "--log-level=debug" not in args
     sa = json.loads(kubectl("-n", NS, "get", "serviceaccount", FULL, "-o", "json"))
     assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == ROLE_ARN_2
     assert not kubectl("-n", NS, "get", "networkpolicy", "-o", "name").strip()
@@ -366,7 +366,7 @@ def test_the_controller_as_the_release_makes_a_globaldatabase_ready_then_upgrade
     refused_before = refused(kubectl)
     pod = start_as_release(testenv, kubectl, emulator, controller_bin, tmp_path, "namespaced")
     try:
-        assert f"--namespace={world.ns}" in pod.args
+        assert f"--watch-namespace={world.ns}" in pod.args
         gdb = world.named("orders")
         gdb.patch_spec(healthCheck={"periodSeconds": 3})
         generation = gdb.get()["metadata"]["generation"]

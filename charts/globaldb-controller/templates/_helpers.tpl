@@ -92,6 +92,9 @@ watched). */}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- if and .Values.rbac.namespaced .Values.metrics.auth -}}
+{{- fail "metrics.auth needs cluster-wide rights (create TokenReviews and SubjectAccessReviews), which rbac.namespaced=true does not grant: rely on the NetworkPolicy instead" -}}
+{{- end -}}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) -}}
 {{- fail "replicaCount > 1 needs leaderElection.enabled=true: two controllers acting at once is never safe" -}}
 {{- end -}}
