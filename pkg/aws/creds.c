@@ -199,9 +199,14 @@ static void *worker_main(void *arg)
 			p->cached = got;
 			p->have = 1;
 			p->src = src;
-			base_backoff_reset(&p->backoff);
-			p->retry_ms = 0;
 			p->due_ms = got.expiration_ms ? due_after(now, got.expiration_ms) : 0;
+			if (got.expiration_ms && got.expiration_ms <= now) {
+				/* Expired on arrival (a skewed clock here or there): no tight loop. */
+				p->retry_ms = now + base_backoff_next(&p->backoff);
+			} else {
+				base_backoff_reset(&p->backoff);
+				p->retry_ms = 0;
+			}
 		} else {
 			p->failures++;
 			p->retry_ms = now + base_backoff_next(&p->backoff);

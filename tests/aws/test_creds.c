@@ -779,6 +779,36 @@ START_TEST(test_valid_credentials_are_used_until_expiry_with_backoff)
 }
 END_TEST
 
+START_TEST(test_credentials_expired_on_arrival_are_not_refetched_in_a_loop)
+{
+	struct vclock v = {.now = 1000000};
+	struct base_clock clk = {vclock_now, vclock_sleep, vclock_rand, &v};
+	struct gated srv = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct stub *s = stub_start(gated_handler, &srv);
+	char *uri = xasprintf("http://127.0.0.1:%d/v1/credentials", stub_port(s));
+	struct aws_creds_provider *p;
+	struct aws_creds_stats st;
+	struct aws_creds c;
+	int64_t t0 = base_now_real_ms(), t1;
+
+	/* Keys that expired an hour ago (a clock an hour behind at the endpoint). */
+	gate_set(&srv, 0, 0, t0 - 60 * 60 * 1000);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri, 1);
+	p = aws_creds_provider_new_chain(&(struct aws_creds_options){.clock = &clk});
+	ck_assert_int_eq(aws_creds_provider_get(p, &c, NULL), 0);
+	t1 = base_now_real_ms();
+	aws_creds_release(&c);
+	/* The background refresh backs off instead of fetching again at once. */
+	aws_creds_provider_stats(p, &st);
+	ck_assert_int_eq(st.attempts, 1);
+	ck_assert_int_ge(st.next_refresh_ms, t0 + 1000);
+	ck_assert_int_le(st.next_refresh_ms, t1 + 1000);
+	aws_creds_provider_free(p);
+	stub_stop(s);
+	free(uri);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("aws_creds");
@@ -804,6 +834,7 @@ int main(void)
 	tcase_add_test(tc, test_concurrent_gets_fetch_once);
 	tcase_add_test(tc, test_callers_are_not_blocked_by_a_slow_refresh);
 	tcase_add_test(tc, test_valid_credentials_are_used_until_expiry_with_backoff);
+	tcase_add_test(tc, test_credentials_expired_on_arrival_are_not_refetched_in_a_loop);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
