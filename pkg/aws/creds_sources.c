@@ -392,7 +392,8 @@ static int fetch_web_identity_env(const struct aws_creds_where *p, const struct 
 
 static int fetch_container(const struct aws_creds_where *p, struct aws_creds *out,
 			   struct aws_error *err);
-static int fetch_imds(const struct aws_creds_where *p, struct aws_creds *out, struct aws_error *err);
+static int fetch_imds(const struct aws_creds_where *p, struct aws_creds *out,
+		      struct aws_error *err);
 
 static int static_keys(const struct profiles *pf, const char *name, struct aws_creds *out)
 {
@@ -412,8 +413,8 @@ static int static_keys(const struct profiles *pf, const char *name, struct aws_c
 }
 
 /* Credentials of profile name, following role_arn chains (depth-limited). */
-static int profile_creds(const struct aws_creds_where *p, const struct profiles *pf, const char *name,
-			 int depth, struct aws_creds *out, struct aws_error *err)
+static int profile_creds(const struct aws_creds_where *p, const struct profiles *pf,
+			 const char *name, int depth, struct aws_creds *out, struct aws_error *err)
 {
 	const char *role = prof_get(pf, name, "role_arn");
 	const char *source = prof_get(pf, name, "source_profile");
