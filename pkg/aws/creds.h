@@ -21,13 +21,15 @@
  *   5. container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
  *      (http://169.254.170.2 + value) or AWS_CONTAINER_CREDENTIALS_FULL_URI
  *      (https, or a loopback / 169.254.170.2 / 169.254.170.23 / fd00:ec2::23
- *      host), with Authorization from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
- *      (re-read at every fetch) or AWS_CONTAINER_AUTHORIZATION_TOKEN;
+ *      host; a URI with userinfo, "http://127.0.0.1@other/", is refused),
+ *      with Authorization from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+ *      (re-read at every fetch) or AWS_CONTAINER_AUTHORIZATION_TOKEN; a
+ *      token with a line break is refused;
  *   6. IMDSv2 (unless AWS_EC2_METADATA_DISABLED=true): PUT a session token,
  *      GET the role name, GET the role's credentials, at
  *      AWS_EC2_METADATA_SERVICE_ENDPOINT or http://169.254.169.254
  *      (http://[fd00:ec2::254] with ..._ENDPOINT_MODE=IPv6). IMDSv1 is not
- *      used.
+ *      used; a session token with a line break is refused.
  * The chain picks its source on first use and keeps it; later refreshes go
  * to the same source.
  *

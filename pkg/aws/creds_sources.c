@@ -567,15 +567,27 @@ static void url_host(const char *url, char *out, size_t n)
 
 static int allowed_full_uri(const char *uri)
 {
+	struct in_addr a4;
+	struct in6_addr a6;
+	const char *auth = strstr(uri, "://");
+	size_t alen;
 	char host[256];
 
+	/*
+	 * No userinfo (nor a backslash, which parsers read differently) in the
+	 * authority: in "http://127.0.0.1:80@evil.example/" the host libcurl
+	 * connects to is evil.example, not the address checked below.
+	 */
+	if (!auth)
+		return 0;
+	auth += 3;
+	alen = strcspn(auth, "/?#");
+	if (memchr(auth, '@', alen) || memchr(auth, '\\', alen))
+		return 0;
 	if (strncmp(uri, "https://", 8) == 0)
 		return 1;
 	if (strncmp(uri, "http://", 7) != 0)
 		return 0;
-	struct in_addr a4;
-	struct in6_addr a6;
-
 	url_host(uri, host, sizeof(host));
 	/* Literal addresses only: "127.0.0.1.example.com" is a name, not loopback. */
 	if (inet_pton(AF_INET, host, &a4) == 1)
@@ -707,6 +719,12 @@ static int fetch_imds(const struct aws_creds_where *p, struct aws_creds *out, st
 		goto out;
 	}
 	token = base_buf_detach(&b, NULL);
+	if (strpbrk(token, "\r\n")) {
+		aws_error_set(err, 200, "",
+			      "instance metadata: the session token contains a line break");
+		rc = BASE_EPARSE;
+		goto out;
+	}
 	hdr = xasprintf("X-aws-ec2-metadata-token: %s", token);
 	tok_hdr[0] = hdr;
 

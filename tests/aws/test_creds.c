@@ -370,9 +370,13 @@ START_TEST(test_container_credentials_with_token_file)
 
 	/* Plain http to a non-loopback host is refused before any traffic. */
 	{
-		const char *refused[] = {"http://192.0.2.10/creds",
-					 "http://127.0.0.1.example.com/c",
-					 "http://localhost.example.com/c", "ftp://127.0.0.1/c"};
+		const char *refused[] = {
+			"http://192.0.2.10/creds", "http://127.0.0.1.example.com/c",
+			"http://localhost.example.com/c", "ftp://127.0.0.1/c",
+			/* userinfo: libcurl would connect to evil.example */
+			"http://127.0.0.1:80@evil.example/creds",
+			"http://169.254.170.23:x@evil.example/", "http://[::1]@evil.example/",
+			"http://localhost:1@evil.example/"};
 
 		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 			setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", refused[i], 1);
@@ -462,6 +466,36 @@ START_TEST(test_imdsv2_credentials)
 	ck_assert_int_eq(srv.cred_gets, 1);
 	ck_assert_str_eq(srv.imds_token_seen, "imds-session-token");
 	aws_creds_release(&c);
+	aws_creds_provider_free(p);
+	stub_stop(s);
+	free(ep);
+}
+END_TEST
+
+static void imds_crlf_handler(const struct stub_request *req, struct stub_response *resp, void *ud)
+{
+	(void)ud;
+	if (strcmp(req->method, "PUT") == 0) {
+		resp->body = xstrdup("tok\r\nX-Injected: 1");
+		return;
+	}
+	resp->body = creds_json(3600, req->index);
+}
+
+START_TEST(test_imds_token_with_a_line_break_is_refused)
+{
+	struct stub *s = stub_start(imds_crlf_handler, NULL);
+	char *ep = xasprintf("http://127.0.0.1:%d", stub_port(s));
+	struct aws_creds_provider *p;
+	struct aws_creds c;
+	struct aws_error err;
+
+	unsetenv("AWS_EC2_METADATA_DISABLED");
+	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", ep, 1);
+	p = aws_creds_provider_new_chain(NULL);
+	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), BASE_EPARSE);
+	ck_assert_ptr_nonnull(strstr(err.message, "line break"));
+	ck_assert_int_eq(stub_count(s), 1); /* the token never went into a header */
 	aws_creds_provider_free(p);
 	stub_stop(s);
 	free(ep);
@@ -831,6 +865,7 @@ int main(void)
 	tcase_add_test(tc, test_container_credentials_with_token_file);
 	tcase_add_test(tc, test_container_token_from_the_environment);
 	tcase_add_test(tc, test_imdsv2_credentials);
+	tcase_add_test(tc, test_imds_token_with_a_line_break_is_refused);
 	tcase_add_test(tc, test_concurrent_gets_fetch_once);
 	tcase_add_test(tc, test_callers_are_not_blocked_by_a_slow_refresh);
 	tcase_add_test(tc, test_valid_credentials_are_used_until_expiry_with_backoff);
