@@ -47,8 +47,11 @@
  *    answer) make a caller wait, for one refresh shared by every waiting
  *    caller and started at once whatever the backoff; if it fails, the call
  *    fails with its error;
+ *  - keys that arrive already expired (a skewed clock) are handed out, and
+ *    the next fetch waits for the backoff instead of following at once;
  *  - STS calls for credentials have short budgets (5 s an attempt, 15 s a
  *    call), the container endpoint 3 attempts of http_timeout_ms.
+ * Static providers have no thread and never refresh.
  * Each fetch is counted in globaldb_aws_credential_refreshes_total{source,
  * result="ok"|"error"}.
  *
@@ -58,6 +61,9 @@
  * Thread-safe: a short per-provider lock guards the cache; callers copy the
  * credentials out under it and never hold it across network I/O.
  * aws_creds_provider_get hands out a private copy.
+ *
+ * Implemented in creds.c (the provider and its refresher) and
+ * creds_sources.c (the chain's sources, behind creds_int.h).
  */
 #ifndef AWS_CREDS_H
 #define AWS_CREDS_H
