@@ -3,7 +3,8 @@
  * files with profiles in a temporary HOME (static keys, and role_arn +
  * source_profile through moto's STS AssumeRole), web identity against moto's
  * STS, container credentials and IMDSv2 against scripted loopback servers;
- * plus caching, refresh windows and concurrent use.
+ * plus caching, concurrent use, and the background refresh on virtual time
+ * (callers never wait for a refresh while their credentials are valid).
  */
 #include <check.h>
 #include <pthread.h>
@@ -299,7 +300,6 @@ END_TEST
 
 struct credsrv {
 	int64_t expires_in_s;
-	int fail_from; /* answer 500 from this request index on (0 = never) */
 	char auth[256];
 	char imds_token_seen[256];
 	int puts, role_gets, cred_gets;
@@ -322,10 +322,6 @@ static void container_handler(const struct stub_request *req, struct stub_respon
 	struct credsrv *s = ud;
 
 	stub_header(req, "Authorization", s->auth, sizeof(s->auth));
-	if (s->fail_from && req->index >= s->fail_from) {
-		resp->status = 500;
-		return;
-	}
 	if (strcmp(req->target, "/v1/credentials") != 0) {
 		resp->status = 404;
 		return;
@@ -374,9 +370,13 @@ START_TEST(test_container_credentials_with_token_file)
 
 	/* Plain http to a non-loopback host is refused before any traffic. */
 	{
-		const char *refused[] = {"http://192.0.2.10/creds",
-					 "http://127.0.0.1.example.com/c",
-					 "http://localhost.example.com/c", "ftp://127.0.0.1/c"};
+		const char *refused[] = {
+			"http://192.0.2.10/creds", "http://127.0.0.1.example.com/c",
+			"http://localhost.example.com/c", "ftp://127.0.0.1/c",
+			/* userinfo: libcurl would connect to evil.example */
+			"http://127.0.0.1:80@evil.example/creds",
+			"http://169.254.170.23:x@evil.example/", "http://[::1]@evil.example/",
+			"http://localhost:1@evil.example/"};
 
 		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 			setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", refused[i], 1);
@@ -392,10 +392,9 @@ START_TEST(test_container_credentials_with_token_file)
 }
 END_TEST
 
-START_TEST(test_refresh_windows)
+START_TEST(test_container_token_from_the_environment)
 {
-	/* 12 minutes left: inside the advisory window, outside the mandatory one. */
-	struct credsrv srv = {.expires_in_s = 12 * 60, .fail_from = 2};
+	struct credsrv srv = {.expires_in_s = 3600};
 	struct stub *s = stub_start(container_handler, &srv);
 	char *uri = xasprintf("http://127.0.0.1:%d/v1/credentials", stub_port(s));
 	struct aws_creds_provider *p;
@@ -409,29 +408,6 @@ START_TEST(test_refresh_windows)
 	ck_assert_str_eq(c.access_key_id, "ASIACONT0");
 	ck_assert_str_eq(srv.auth, "static-token");
 	aws_creds_release(&c);
-	/* Advisory window: every get refreshes. */
-	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), 0);
-	ck_assert_str_eq(c.access_key_id, "ASIACONT1");
-	aws_creds_release(&c);
-	/* The endpoint now fails: the still-valid credentials stay in use. */
-	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), 0);
-	ck_assert_str_eq(c.access_key_id, "ASIACONT1");
-	aws_creds_release(&c);
-	ck_assert_int_gt(stub_count(s), 2);
-	aws_creds_provider_free(p);
-	stub_stop(s);
-
-	/* 5 minutes left (mandatory window) and a failing endpoint: the get fails. */
-	srv = (struct credsrv){.expires_in_s = 5 * 60, .fail_from = 1};
-	s = stub_start(container_handler, &srv);
-	free(uri);
-	uri = xasprintf("http://127.0.0.1:%d/v1/credentials", stub_port(s));
-	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri, 1);
-	p = aws_creds_provider_new_chain(NULL);
-	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), 0);
-	aws_creds_release(&c);
-	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), BASE_ESERVER);
-	ck_assert_ptr_null(strstr(err.message, "contsecret"));
 	aws_creds_provider_free(p);
 	stub_stop(s);
 	free(uri);
@@ -496,6 +472,36 @@ START_TEST(test_imdsv2_credentials)
 }
 END_TEST
 
+static void imds_crlf_handler(const struct stub_request *req, struct stub_response *resp, void *ud)
+{
+	(void)ud;
+	if (strcmp(req->method, "PUT") == 0) {
+		resp->body = xstrdup("tok\r\nX-Injected: 1");
+		return;
+	}
+	resp->body = creds_json(3600, req->index);
+}
+
+START_TEST(test_imds_token_with_a_line_break_is_refused)
+{
+	struct stub *s = stub_start(imds_crlf_handler, NULL);
+	char *ep = xasprintf("http://127.0.0.1:%d", stub_port(s));
+	struct aws_creds_provider *p;
+	struct aws_creds c;
+	struct aws_error err;
+
+	unsetenv("AWS_EC2_METADATA_DISABLED");
+	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", ep, 1);
+	p = aws_creds_provider_new_chain(NULL);
+	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), BASE_EPARSE);
+	ck_assert_ptr_nonnull(strstr(err.message, "line break"));
+	ck_assert_int_eq(stub_count(s), 1); /* the token never went into a header */
+	aws_creds_provider_free(p);
+	stub_stop(s);
+	free(ep);
+}
+END_TEST
+
 struct racer {
 	struct aws_creds_provider *p;
 	int ok;
@@ -541,6 +547,302 @@ START_TEST(test_concurrent_gets_fetch_once)
 }
 END_TEST
 
+/* ---- background refresh, on virtual time ---- */
+
+/* Virtual time: the provider's refresh schedule and backoff jitter read it. */
+struct vclock {
+	_Atomic int64_t now;
+	uint64_t rand;
+};
+
+static int64_t vclock_now(void *ud)
+{
+	return ((struct vclock *)ud)->now;
+}
+
+static void vclock_sleep(void *ud, int64_t ms)
+{
+	((struct vclock *)ud)->now += ms;
+}
+
+static uint64_t vclock_rand(void *ud)
+{
+	return ((struct vclock *)ud)->rand;
+}
+
+/* A container-credentials endpoint whose answers can be held at a gate, or refused. */
+struct gated {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int64_t expires_at_ms; /* the Expiration handed out (Unix ms) */
+	int hold;	       /* requests wait at the gate while set */
+	int held;	       /* a request is waiting at the gate */
+	int refuse;	       /* answer 403 */
+};
+
+static void gated_handler(const struct stub_request *req, struct stub_response *resp, void *ud)
+{
+	struct gated *g = ud;
+	char exp[40];
+	int refuse;
+	int64_t at;
+
+	pthread_mutex_lock(&g->mu);
+	while (g->hold) {
+		g->held = 1;
+		pthread_cond_broadcast(&g->cv);
+		pthread_cond_wait(&g->cv, &g->mu);
+	}
+	g->held = 0;
+	refuse = g->refuse;
+	at = g->expires_at_ms;
+	pthread_mutex_unlock(&g->mu);
+	if (refuse) {
+		resp->status = 403;
+		return;
+	}
+	base_time_format(at, exp, sizeof(exp));
+	resp->content_type = "application/json";
+	resp->body = xasprintf("{\"AccessKeyId\":\"ASIAGATE%d\",\"SecretAccessKey\":\"gatesecret\","
+			       "\"Token\":\"gatetoken\",\"Expiration\":\"%s\"}",
+			       req->index, exp);
+}
+
+static void gate_set(struct gated *g, int hold, int refuse, int64_t expires_at_ms)
+{
+	pthread_mutex_lock(&g->mu);
+	g->hold = hold;
+	g->refuse = refuse;
+	g->expires_at_ms = expires_at_ms;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* Waits (real time, 30 s at most) until a request is held at the gate. */
+static int gate_wait_held(struct gated *g)
+{
+	int64_t deadline = base_now_mono_ms() + 30000;
+	int held;
+
+	pthread_mutex_lock(&g->mu);
+	while (!g->held && base_now_mono_ms() < deadline)
+		base_cond_wait_ms(&g->cv, &g->mu, 100);
+	held = g->held;
+	pthread_mutex_unlock(&g->mu);
+	return held;
+}
+
+/* Waits (real time, 30 s at most) until the provider has finished n fetches. */
+static void wait_attempts(struct aws_creds_provider *p, uint64_t n, struct aws_creds_stats *st)
+{
+	int64_t deadline = base_now_mono_ms() + 30000;
+
+	for (;;) {
+		aws_creds_provider_stats(p, st);
+		if ((st->attempts >= n && !st->refreshing) || base_now_mono_ms() > deadline)
+			break;
+		base_sleep_ms(5);
+	}
+	ck_assert_msg(st->attempts >= n && !st->refreshing, "fetch %llu did not finish",
+		      (unsigned long long)n);
+}
+
+struct getter {
+	struct aws_creds_provider *p;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, rc;
+	struct aws_creds c;
+};
+
+static void *getter_run(void *arg)
+{
+	struct getter *g = arg;
+	struct aws_creds c;
+	int rc = aws_creds_provider_get(g->p, &c, NULL);
+
+	pthread_mutex_lock(&g->mu);
+	g->c = c;
+	g->rc = rc;
+	g->done = 1;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+/* A get from another thread; 1 if it answered within 10 s (real time). */
+static int get_answers(struct getter *g)
+{
+	pthread_t t;
+	int64_t deadline = base_now_mono_ms() + 10000;
+	int done;
+
+	g->done = 0;
+	pthread_create(&t, NULL, getter_run, g);
+	pthread_mutex_lock(&g->mu);
+	while (!g->done && base_now_mono_ms() < deadline)
+		base_cond_wait_ms(&g->cv, &g->mu, 100);
+	done = g->done;
+	pthread_mutex_unlock(&g->mu);
+	if (done)
+		pthread_join(t, NULL);
+	else
+		pthread_detach(t);
+	return done;
+}
+
+START_TEST(test_callers_are_not_blocked_by_a_slow_refresh)
+{
+	struct vclock v = {.now = 1000000};
+	struct base_clock clk = {vclock_now, vclock_sleep, vclock_rand, &v};
+	struct gated srv = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct stub *s = stub_start(gated_handler, &srv);
+	char *uri = xasprintf("http://127.0.0.1:%d/v1/credentials", stub_port(s));
+	struct getter g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct aws_creds_stats st;
+	struct aws_creds c;
+	int64_t t0 = base_now_real_ms() / 1000 * 1000; /* the wire format has whole seconds */
+
+	gate_set(&srv, 0, 0, t0 + 60 * 60 * 1000);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri, 1);
+	/* A long attempt timeout: the held fetch stays in flight until the gate opens. */
+	g.p = aws_creds_provider_new_chain(
+		&(struct aws_creds_options){.http_timeout_ms = 60000, .clock = &clk});
+	ck_assert_int_eq(aws_creds_provider_get(g.p, &c, NULL), 0);
+	ck_assert_str_eq(c.access_key_id, "ASIAGATE0");
+	aws_creds_release(&c);
+	aws_creds_provider_stats(g.p, &st);
+	ck_assert_int_eq(st.next_refresh_ms, t0 + 45 * 60 * 1000); /* 15 minutes before expiry */
+
+	/* 46 minutes on, 14 left: the refresh starts and the endpoint holds it. */
+	gate_set(&srv, 1, 0, t0 + 2 * 60 * 60 * 1000);
+	v.now += 46 * 60 * 1000;
+	ck_assert_msg(get_answers(&g), "a caller waited for the refresh");
+	ck_assert_int_eq(g.rc, 0);
+	ck_assert_str_eq(g.c.access_key_id, "ASIAGATE0");
+	aws_creds_release(&g.c);
+	ck_assert(gate_wait_held(&srv));
+	/* Every caller keeps the valid credentials while the one fetch is held. */
+	for (int i = 0; i < 5; i++) {
+		ck_assert_msg(get_answers(&g), "a caller waited for the refresh");
+		ck_assert_str_eq(g.c.access_key_id, "ASIAGATE0");
+		aws_creds_release(&g.c);
+	}
+	aws_creds_provider_stats(g.p, &st);
+	ck_assert_int_eq(st.refreshing, 1);
+	ck_assert_int_eq(st.attempts, 1);
+
+	/* The endpoint answers: the new credentials replace the old ones. */
+	gate_set(&srv, 0, 0, t0 + 2 * 60 * 60 * 1000);
+	wait_attempts(g.p, 2, &st);
+	ck_assert_int_eq(st.failures, 0);
+	ck_assert_int_eq(st.expiration_ms, t0 + 2 * 60 * 60 * 1000);
+	ck_assert_int_eq(aws_creds_provider_get(g.p, &c, NULL), 0);
+	ck_assert_str_eq(c.access_key_id, "ASIAGATE1");
+	aws_creds_release(&c);
+	ck_assert_int_eq(stub_count(s), 2);
+	aws_creds_provider_free(g.p);
+	stub_stop(s);
+	free(uri);
+}
+END_TEST
+
+START_TEST(test_valid_credentials_are_used_until_expiry_with_backoff)
+{
+	struct vclock v = {.now = 1000000};
+	struct base_clock clk = {vclock_now, vclock_sleep, vclock_rand, &v};
+	struct gated srv = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct stub *s = stub_start(gated_handler, &srv);
+	char *uri = xasprintf("http://127.0.0.1:%d/v1/credentials", stub_port(s));
+	struct aws_creds_provider *p;
+	struct aws_creds_stats st;
+	struct aws_creds c;
+	struct aws_error err;
+	int64_t t0 = base_now_real_ms(), exp = t0 + 20 * 60 * 1000;
+
+	exp -= exp % 1000; /* the wire format has whole seconds */
+	gate_set(&srv, 0, 0, exp);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri, 1);
+	p = aws_creds_provider_new_chain(&(struct aws_creds_options){.clock = &clk});
+	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), 0);
+	aws_creds_release(&c);
+
+	/* They live 20 min: the refresh is due halfway, and the endpoint refuses it. */
+	gate_set(&srv, 0, 1, exp);
+	v.now += 11 * 60 * 1000;
+	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), 0);
+	ck_assert_str_eq(c.access_key_id, "ASIAGATE0");
+	aws_creds_release(&c);
+	wait_attempts(p, 2, &st);
+	ck_assert_int_eq(st.failures, 1);
+	/* Backoff: no attempt for 1 s (rand is 0: no jitter), then the next one. */
+	v.now += 999;
+	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), 0);
+	aws_creds_release(&c);
+	aws_creds_provider_stats(p, &st);
+	ck_assert_int_eq(st.refreshing, 0);
+	ck_assert_int_eq(st.attempts, 2);
+	v.now += 1;
+	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), 0);
+	aws_creds_release(&c);
+	wait_attempts(p, 3, &st);
+	ck_assert_int_eq(st.failures, 2);
+
+	/* Five seconds before expiry, with the endpoint still refusing: still served. */
+	v.now += 9 * 60 * 1000 - 6000;
+	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), 0);
+	ck_assert_str_eq(c.access_key_id, "ASIAGATE0");
+	aws_creds_release(&c);
+	wait_attempts(p, 4, &st);
+
+	/* Expired: the call waits for a fetch (backoff or not), and its failure is the call's. */
+	v.now += 6000;
+	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), BASE_EUNAUTHORIZED);
+	ck_assert_ptr_null(c.access_key_id);
+	ck_assert_ptr_nonnull(strstr(err.message, "HTTP 403"));
+	ck_assert_ptr_null(strstr(err.message, "gatesecret"));
+
+	/* The endpoint recovers: the next call gets fresh credentials. */
+	gate_set(&srv, 0, 0, exp + 60 * 60 * 1000);
+	ck_assert_int_eq(aws_creds_provider_get(p, &c, &err), 0);
+	ck_assert_str_ne(c.access_key_id, "ASIAGATE0");
+	aws_creds_release(&c);
+	aws_creds_provider_free(p);
+	stub_stop(s);
+	free(uri);
+}
+END_TEST
+
+START_TEST(test_credentials_expired_on_arrival_are_not_refetched_in_a_loop)
+{
+	struct vclock v = {.now = 1000000};
+	struct base_clock clk = {vclock_now, vclock_sleep, vclock_rand, &v};
+	struct gated srv = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct stub *s = stub_start(gated_handler, &srv);
+	char *uri = xasprintf("http://127.0.0.1:%d/v1/credentials", stub_port(s));
+	struct aws_creds_provider *p;
+	struct aws_creds_stats st;
+	struct aws_creds c;
+	int64_t t0 = base_now_real_ms(), t1;
+
+	/* Keys that expired an hour ago (a clock an hour behind at the endpoint). */
+	gate_set(&srv, 0, 0, t0 - 60 * 60 * 1000);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri, 1);
+	p = aws_creds_provider_new_chain(&(struct aws_creds_options){.clock = &clk});
+	ck_assert_int_eq(aws_creds_provider_get(p, &c, NULL), 0);
+	t1 = base_now_real_ms();
+	aws_creds_release(&c);
+	/* The background refresh backs off instead of fetching again at once. */
+	aws_creds_provider_stats(p, &st);
+	ck_assert_int_eq(st.attempts, 1);
+	ck_assert_int_ge(st.next_refresh_ms, t0 + 1000);
+	ck_assert_int_le(st.next_refresh_ms, t1 + 1000);
+	aws_creds_provider_free(p);
+	stub_stop(s);
+	free(uri);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("aws_creds");
@@ -561,9 +863,13 @@ int main(void)
 	tcase_add_test(tc, test_assume_role_profile_via_sts);
 	tcase_add_test(tc, test_web_identity_via_sts);
 	tcase_add_test(tc, test_container_credentials_with_token_file);
-	tcase_add_test(tc, test_refresh_windows);
+	tcase_add_test(tc, test_container_token_from_the_environment);
 	tcase_add_test(tc, test_imdsv2_credentials);
+	tcase_add_test(tc, test_imds_token_with_a_line_break_is_refused);
 	tcase_add_test(tc, test_concurrent_gets_fetch_once);
+	tcase_add_test(tc, test_callers_are_not_blocked_by_a_slow_refresh);
+	tcase_add_test(tc, test_valid_credentials_are_used_until_expiry_with_backoff);
+	tcase_add_test(tc, test_credentials_expired_on_arrival_are_not_refetched_in_a_loop);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -578,3 +578,37 @@ def test_describe_cache_is_opt_in_and_cleared_by_any_change(aws, admin):
         assert after["DeletionProtection"] is True
     finally:
         admin.post("/config", {"describeCacheSeconds": 0})
+
+
+def test_container_credentials_endpoint_serves_short_lived_keys_or_fails(admin):
+    import json
+    import time
+    import urllib.error
+    import urllib.request
+    from datetime import datetime
+
+    url = admin.url + "/_awsemu/container-credentials"
+    try:
+        st = admin.post("/container-credentials/config", {"ttlSeconds": 120})
+        assert st["containerCredentials"]["mode"] == "ok"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            keys = json.loads(r.read())
+        assert keys["AccessKeyId"].startswith("ASIAEMU") and keys["SecretAccessKey"]
+        assert keys["Token"]
+        left = datetime.fromisoformat(keys["Expiration"].replace("Z", "+00:00")).timestamp()
+        assert 100 <= left - time.time() <= 121, keys["Expiration"]
+
+        admin.post("/container-credentials/config", {"mode": "5xx"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url, timeout=10)
+        assert e.value.code == 503
+        st = admin.get("/container-credentials/config")["containerCredentials"]
+        assert (st["requests"], st["served"], st["held"]) == (2, 1, 0)
+
+        for bad in ({"mode": "sometimes"}, {"ttlSeconds": 0}):
+            with pytest.raises(urllib.error.HTTPError) as e:
+                admin.post("/container-credentials/config", bad)
+            assert e.value.code == 400
+    finally:
+        admin.post("/reset")
+    assert admin.get("/container-credentials/config")["containerCredentials"]["requests"] == 0

@@ -546,7 +546,15 @@ class Controller:
     """The controller binary as its own process."""
 
     def __init__(
-        self, binary, testenv, admin, ns, logdir, extra_args=(), pod_name="e2e-controller"
+        self,
+        binary,
+        testenv,
+        admin,
+        ns,
+        logdir,
+        extra_args=(),
+        pod_name="e2e-controller",
+        aws_env=None,
     ):
         self.metrics_port = free_port()
         self.health_port = free_port()
@@ -563,6 +571,9 @@ class Controller:
                 "POD_NAME": pod_name,
             }
         )
+        if aws_env is not None:  # another credential source than static keys
+            del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+            env.update(aws_env)
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [

@@ -1,7 +1,10 @@
 """The emulator's HTTP front: moto's WSGI app behind a small middleware.
 
 The middleware, in order, for every request:
-1. /_awsemu/... is the admin API (JSON; see docs/awsemu.md) and never reaches moto.
+1. /_awsemu/... is the admin API (JSON; see docs/awsemu.md) and never reaches moto;
+   GET /_awsemu/container-credentials is a container-credentials endpoint
+   (what AWS_CONTAINER_CREDENTIALS_FULL_URI names: EKS Pod Identity, ECS)
+   handing out short-lived keys, which can be made to hang or fail.
 2. The service, region, protocol and action are read from the request: the
    SigV4 credential scope (Authorization header or X-Amz-Credential query),
    X-Amz-Target for JSON services, the Action form field for query services,
@@ -50,6 +53,9 @@ from .rds_ext import EXT
 
 CALL_LOG_MAX = 20000
 HANG_MAX_SECONDS = 900
+# The container-credentials endpoint: mode ok|hang|5xx; counts of requests,
+# of answers with keys, and of requests held by a hang.
+CREDS_DEFAULT = {"mode": "ok", "ttlSeconds": 3600, "requests": 0, "served": 0, "held": 0}
 _SECRET_RE = re.compile(r"password|secret|token|credential|signature|privatekey", re.I)
 _CRED_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _HOST_REGION_RE = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com")
@@ -204,11 +210,14 @@ class Middleware:
         # thousand-resource benchmark measure moto. Any other call clears it.
         self.describe_ttl = 0.0
         self.describe_cache = {}
+        self.creds = dict(CREDS_DEFAULT)
 
     # -- WSGI ----------------------------------------------------------------
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "/")
+        if path == "/_awsemu/container-credentials" and environ.get("REQUEST_METHOD") == "GET":
+            return self.container_credentials(environ, start_response)
         if path.startswith("/_awsemu/"):
             return self.admin(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -295,6 +304,46 @@ class Middleware:
         # and writes nothing more.
         raise ConnectionAbortedError("awsemu: region outage")
 
+    def container_credentials(self, environ, start_response):
+        """Answer a credentials fetch as the configured mode says (see docs/awsemu.md)."""
+        with self.log_lock:
+            st = self.creds
+            st["requests"] += 1
+            mode = st["mode"]
+        if mode == "hang":
+            with self.log_lock:
+                st["held"] += 1
+            deadline = time.monotonic() + HANG_MAX_SECONDS
+            while (
+                self.creds is st
+                and st["mode"] == "hang"
+                and not _client_gone(environ)
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
+            _drop_connection(environ)
+            raise ConnectionAbortedError("awsemu: credentials endpoint hangs")
+        if mode == "5xx":
+            out = b'{"code": "ServiceUnavailable", "message": "try again"}'
+            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [out]
+        with self.log_lock:
+            st["served"] += 1
+            n = st["served"]
+        expires = time.time() + st["ttlSeconds"]
+        out = json.dumps(
+            {
+                "AccessKeyId": f"ASIAEMU{n:09d}",
+                "SecretAccessKey": uuid.uuid4().hex,
+                "Token": uuid.uuid4().hex,
+                "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires)),
+            }
+        ).encode()
+        start_response(
+            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(out)))]
+        )
+        return [out]
+
     def arm_throttle(self, call, status):
         """Arm a throttle that waits for a successful call of its trigger action."""
         t = self.throttle
@@ -356,6 +405,7 @@ class Middleware:
         self.describe_cache.clear()
         with self.log_lock:
             self.calls.clear()
+            self.creds = dict(CREDS_DEFAULT)
 
     # -- admin API -------------------------------------------------------------
 
@@ -412,6 +462,18 @@ class Middleware:
                 "switchoverSyncTimeout": EXT.switchover_sync_timeout,
                 "describeCacheSeconds": self.describe_ttl,
             }
+        if path == "/container-credentials/config":
+            if method == "POST":
+                mode = body.get("mode", self.creds["mode"])
+                if mode not in ("ok", "hang", "5xx"):
+                    raise ValueError(f"bad credentials mode {mode!r}")
+                ttl = int(body.get("ttlSeconds", self.creds["ttlSeconds"]))
+                if ttl <= 0:
+                    raise ValueError("ttlSeconds must be positive")
+                with self.log_lock:
+                    self.creds["mode"], self.creds["ttlSeconds"] = mode, ttl
+            with self.log_lock:
+                return 200, {"containerCredentials": dict(self.creds)}
         if path == "/calls":
             if method == "DELETE":
                 with self.log_lock:
