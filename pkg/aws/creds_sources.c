@@ -159,10 +159,7 @@ static void ini_parse(struct ini *ini, const char *text, size_t len)
 
 			if (!eq)
 				continue;
-			if (ini->n == ini->alloc) {
-				ini->alloc = ini->alloc ? 2 * ini->alloc : 16;
-				ini->e = xrealloc(ini->e, ini->alloc * sizeof(*ini->e));
-			}
+			ALLOC_GROW(ini->e, ini->n + 1, ini->alloc);
 			ini->e[ini->n].section = xstrdup(section);
 			ini->e[ini->n].key = trim_dup(line, (size_t)(eq - line));
 			ini->e[ini->n].value = trim_dup(eq + 1, ll - (size_t)(eq - line) - 1);
