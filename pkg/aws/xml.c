@@ -24,6 +24,10 @@
  * copied from a start tag or a text byte decoded from at least one byte of
  * character data (references and CR LF only shrink), and each name and each
  * text adds one NUL. So len + 2 * elements bytes always suffice.
+ *
+ * Size: ~900 lines, over the house's ~800, on purpose: the two passes and the
+ * bounds argument above are one unit; split, the proof that the string area
+ * suffices would sit in one file and the writes it covers in another.
  */
 #include "pkg/aws/xml.h"
 

@@ -11,6 +11,10 @@
  * Exec plugins are run with posix_spawn (safe in a threaded process), with the
  * plugin's env added to the child's environment only, stdin and stderr on
  * /dev/null, stdout through a pipe read with a size cap and a deadline.
+ *
+ * Size: ~850 lines. Loading and the credential sources share struct
+ * kube_config and its mutex; if it grows, the exec plugin (run_plugin,
+ * refresh_exec: ~160 lines) is the part to move to a file of its own.
  */
 #include "pkg/kube/config.h"
 
