@@ -30,6 +30,7 @@
 #include "pkg/base/log.h"
 #include "pkg/base/map.h"
 #include "pkg/base/timeutil.h"
+#include "pkg/globaldb/ownership.h"
 
 /*
  * A case-insensitive multimap from strings to item numbers, built once per
@@ -139,6 +140,14 @@ static uint64_t fp_int(uint64_t h, int64_t v)
 	return (h ^ (uint64_t)v) * 1099511628211ULL;
 }
 
+/* The owner tags (ownership.h): someone retagging a resource is a change. */
+static uint64_t fp_owner(uint64_t h, const struct aws_tag *tags, size_t n)
+{
+	struct gdb_obs_owner t = gdb_owner_from_tags(tags, n);
+
+	return fp_add(fp_add(h, t.owner), t.uid);
+}
+
 /* After build_indexes: the fingerprints of every cluster and global cluster. */
 static void build_fingerprints(struct gdb_region_snap *s)
 {
@@ -153,6 +162,7 @@ static void build_fingerprints(struct gdb_region_snap *s)
 		h = fp_add(h, cl->reader_endpoint);
 		h = fp_int(h, cl->port);
 		h = fp_add(h, cl->global_cluster_identifier);
+		h = fp_owner(h, cl->tags, cl->ntags);
 		/* Its instances, in any order. */
 		for (uint32_t e = ci_first(&s->instance_by_cluster, cl->identifier, &k); e;
 		     e = ci_next(&s->instance_by_cluster, e, k)) {
@@ -176,6 +186,7 @@ static void build_fingerprints(struct gdb_region_snap *s)
 		h = fp_add(h, g->failover_state.from_db_cluster_arn);
 		h = fp_add(h, g->failover_state.to_db_cluster_arn);
 		h = fp_int(h, g->failover_state.is_data_loss_allowed);
+		h = fp_owner(h, g->tags, g->ntags);
 		for (size_t m = 0; m < g->nmembers; m++) {
 			h = fp_add(h, g->members[m].db_cluster_arn);
 			h = fp_int(h, g->members[m].is_writer);
@@ -868,6 +879,17 @@ static const char *annotation(struct gdb_observation *o, json_t *obj, const char
 	return json_is_string(v) ? keep(o, json_string_value(v)) : NULL;
 }
 
+/* The object's identity, which its resources' owner tags must name (ownership.h). */
+static void observe_identity(struct gdb_observation *o, json_t *obj)
+{
+	char owner[GDB_OWNER_MAX];
+
+	if (gdb_owner_name(obj, owner, sizeof(owner)) == 0)
+		o->obs.owner = keep(o, owner);
+	o->obs.owner_uid = keep(
+		o, json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid")));
+}
+
 /* qsort order of snapshots: the newest first, then by identifier (descending). */
 static int newest_first(const void *a, const void *b)
 {
@@ -1017,6 +1039,7 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 	o->obs.paused = annotation(o, obj, GDB_ANNOTATION_PAUSED);
 	o->obs.approve_failover = annotation(o, obj, GDB_ANNOTATION_APPROVE_FAILOVER);
 	o->obs.approve_fallback = annotation(o, obj, GDB_ANNOTATION_APPROVE_FALLBACK);
+	observe_identity(o, obj);
 	if (last && last->action) {
 		o->obs.last = *last;
 		o->obs.last.region = keep(o, last->region);
@@ -1065,6 +1088,8 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 		og->status = g->status;
 		og->endpoint = g->endpoint;
 		og->engine_version = g->engine_version;
+		og->arn = g->arn;
+		og->owner = gdb_owner_from_tags(g->tags, g->ntags);
 		if (g->failover_state.present && g->failover_state.status) {
 			og->failover_status = g->failover_state.status;
 			og->failover_from_arn = g->failover_state.from_db_cluster_arn;
@@ -1097,6 +1122,7 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 		r->cluster_status = cl->status;
 		r->endpoint = cl->endpoint;
 		r->reader_endpoint = cl->reader_endpoint;
+		r->owner = gdb_owner_from_tags(cl->tags, cl->ntags);
 		o->port[i] = cl->port;
 		r->port = cl->port;
 		r->global_cluster_identifier = gs ? membership(gs, cl->arn)
