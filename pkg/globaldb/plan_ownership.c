@@ -62,27 +62,42 @@ struct res {
 	enum gdb_ownership own;
 };
 
+/*
+ * Where to tag a global cluster: the first spec region that answers, whose
+ * answer the observation takes global clusters from (observe.h), so the next
+ * round sees the tags the call put there.
+ */
+static const char *global_tag_region(const struct ctx *c)
+{
+	for (size_t i = 0; i < c->spec->n_regions; i++)
+		if (api_ok(c, c->spec->regions[i].name))
+			return c->spec->regions[i].name;
+	return c->writer ? c->writer : c->spec->primary_region;
+}
+
 static size_t observed_resources(const struct ctx *c, struct res *out, size_t cap)
 {
 	size_t n = 0;
 
-	if (c->global && n < cap) {
-		out[n] = (struct res){
-			"global cluster",  c->global->identifier,
-			c->global->arn,	   c->writer ? c->writer : c->spec->primary_region,
-			&c->global->owner, whose(c, &c->global->owner)};
-		n++;
-	}
+	if (c->global && n < cap)
+		out[n++] = (struct res){.kind = "global cluster",
+					.id = c->global->identifier,
+					.arn = c->global->arn,
+					.region = global_tag_region(c),
+					.tags = &c->global->owner,
+					.own = whose(c, &c->global->owner)};
 	for (size_t i = 0; i < c->spec->n_regions && n < cap; i++) {
 		const struct gdb_region_spec *rs = &c->spec->regions[i];
 		const struct gdb_obs_region *o = obs_region(c, rs->name);
 
 		if (!o || o->api != GDB_CALL_OK || !o->cluster_exists)
 			continue;
-		out[n] = (struct res){"DB cluster",   rs->db_cluster_identifier,
-				      o->cluster_arn, rs->name,
-				      &o->owner,      whose(c, &o->owner)};
-		n++;
+		out[n++] = (struct res){.kind = "DB cluster",
+					.id = rs->db_cluster_identifier,
+					.arn = o->cluster_arn,
+					.region = rs->name,
+					.tags = &o->owner,
+					.own = whose(c, &o->owner)};
 	}
 	return n;
 }
@@ -186,8 +201,13 @@ static void touched(const struct ctx *c, const struct gdb_action *a, const char 
 			*region = a->region;
 		return;
 	case GDB_ACT_REMOVE_FROM_GLOBAL_CLUSTER:
+		/*
+		 * A member that is not a spec cluster (its region left the spec)
+		 * cannot be observed: it belongs to our global cluster, whose tags
+		 * decide. A spec cluster's own tags decide too.
+		 */
 		*global = a->global_cluster_identifier;
-		*region = a->region;
+		*region = region_of_arn(c, a->target_arn);
 		return;
 	case GDB_ACT_CREATE_SECONDARY_CLUSTER:
 	case GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER:
