@@ -22,6 +22,15 @@
 
 /* ---- release ---- */
 
+static void free_tags(struct aws_tag *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(t[i].key);
+		free(t[i].value);
+	}
+	free(t);
+}
+
 void aws_rds_global_cluster_release(struct aws_rds_global_cluster *g)
 {
 	if (!g)
@@ -48,6 +57,7 @@ void aws_rds_global_cluster_release(struct aws_rds_global_cluster *g)
 	free(g->failover_state.status);
 	free(g->failover_state.from_db_cluster_arn);
 	free(g->failover_state.to_db_cluster_arn);
+	free_tags(g->tags, g->ntags);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -81,6 +91,7 @@ void aws_rds_db_cluster_release(struct aws_rds_db_cluster *c)
 	for (size_t i = 0; i < c->nmembers; i++)
 		free(c->members[i].db_instance_identifier);
 	free(c->members);
+	free_tags(c->tags, c->ntags);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -169,6 +180,22 @@ static void *array_of(struct base_pool *pool, size_t n, size_t size)
 	return pool ? base_pool_alloc(pool, n * size) : xcalloc(n, size);
 }
 
+/* <TagList><Tag><Key/><Value/></Tag>…</TagList> under n into *tags, *n. */
+static void decode_tags(struct base_pool *pool, const struct aws_xml_node *n, struct aws_tag **tags,
+			size_t *ntags)
+{
+	const struct aws_xml_node *list = aws_xml_child(n, "TagList");
+	size_t k = 0;
+
+	*ntags = aws_xml_count(list, "Tag");
+	*tags = array_of(pool, *ntags + 1, sizeof(**tags));
+	for (const struct aws_xml_node *t = aws_xml_child(list, "Tag"); t && k < *ntags;
+	     t = aws_xml_next(t), k++) {
+		(*tags)[k].key = get(pool, t, "Key");
+		(*tags)[k].value = get(pool, t, "Value");
+	}
+}
+
 void aws_rds_decode_global_cluster(const struct aws_xml_node *n, struct aws_rds_global_cluster *g,
 				   struct base_pool *pool)
 {
@@ -214,6 +241,7 @@ void aws_rds_decode_global_cluster(const struct aws_xml_node *n, struct aws_rds_
 		/* An empty <FailoverState/> means no operation. */
 		g->failover_state.present = g->failover_state.status && *g->failover_state.status;
 	}
+	decode_tags(pool, n, &g->tags, &g->ntags);
 }
 
 void aws_rds_decode_db_cluster(const struct aws_xml_node *n, struct aws_rds_db_cluster *c,
@@ -249,6 +277,7 @@ void aws_rds_decode_db_cluster(const struct aws_xml_node *n, struct aws_rds_db_c
 		c->members[k].is_cluster_writer = aws_xml_get_bool(m, "IsClusterWriter", NULL);
 		c->members[k].promotion_tier = (int)aws_xml_get_int(m, "PromotionTier");
 	}
+	decode_tags(pool, n, &c->tags, &c->ntags);
 }
 
 void aws_rds_decode_db_instance(const struct aws_xml_node *n, struct aws_rds_db_instance *i,
@@ -551,6 +580,26 @@ int aws_rds_switchover_global_cluster(struct aws_client *c, const char *region,
 	aws_params_add(&p, "TargetDbClusterIdentifier", target_db_cluster_arn);
 	return call_single(c, region, "SwitchoverGlobalCluster", &p, AWS_CALL_NOT_IDEMPOTENT,
 			   "GlobalCluster", dec_gc, out, err);
+}
+
+int aws_rds_add_tags_to_resource(struct aws_client *c, const char *region, const char *arn,
+				 const struct aws_tag *tags, size_t ntags, struct aws_error *err)
+{
+	struct aws_params p = AWS_PARAMS_INIT;
+	struct aws_xml_doc *doc = NULL;
+	const struct aws_xml_node *res;
+	int rc = required(arn, "ResourceName", "AddTagsToResource", err);
+
+	if (rc < 0)
+		return rc;
+	if (ntags == 0)
+		return required(NULL, "Tags", "AddTagsToResource", err);
+	aws_params_add(&p, "ResourceName", arn);
+	add_tags(&p, tags, ntags);
+	rc = aws_query_call(c, &aws_svc_rds, region, "AddTagsToResource", &p, 0, &doc, &res, err);
+	aws_params_release(&p);
+	aws_xml_free(doc);
+	return rc;
 }
 
 int aws_rds_describe_db_clusters(struct aws_client *c, const char *region,

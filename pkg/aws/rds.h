@@ -77,6 +77,8 @@ struct aws_rds_global_cluster {
 	struct aws_rds_global_cluster_member *members;
 	size_t nmembers;
 	struct aws_rds_failover_state failover_state;
+	struct aws_tag *tags; /* TagList, in the answer's order */
+	size_t ntags;
 };
 
 struct aws_rds_global_cluster_list {
@@ -112,6 +114,8 @@ struct aws_rds_db_cluster {
 	int deletion_protection;
 	struct aws_rds_cluster_member *members;
 	size_t nmembers;
+	struct aws_tag *tags; /* TagList, in the answer's order */
+	size_t ntags;
 };
 
 struct aws_rds_db_cluster_list {
@@ -207,6 +211,14 @@ int aws_rds_switchover_global_cluster(struct aws_client *c, const char *region,
 				      const char *global_cluster_id,
 				      const char *target_db_cluster_arn,
 				      struct aws_rds_global_cluster *out, struct aws_error *err);
+
+/*
+ * AddTagsToResource: adds (or overwrites) ntags tags on the resource arn (a DB
+ * cluster's, or a global cluster's arn:aws:rds::<account>:global-cluster:<id>).
+ * Idempotent: the same tags twice change nothing.
+ */
+int aws_rds_add_tags_to_resource(struct aws_client *c, const char *region, const char *arn,
+				 const struct aws_tag *tags, size_t ntags, struct aws_error *err);
 
 /* ---- DB clusters ---- */
 

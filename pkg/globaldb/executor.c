@@ -18,6 +18,7 @@
 #include "pkg/base/err.h"
 #include "pkg/base/log.h"
 #include "pkg/globaldb/observe.h"
+#include "pkg/globaldb/ownership.h"
 
 #define ENGINE "aurora-postgresql"
 #define RESTARTED_AT "kubectl.kubernetes.io/restartedAt"
@@ -74,6 +75,7 @@ static int create_secondary(const struct gdb_exec_ctx *x, const struct gdb_actio
 	const struct gdb_region_spec *rs = gdb_spec_region(x->spec, a->region, NULL);
 	struct aws_rds_create_db_cluster_input in;
 	struct aws_rds_db_cluster cl;
+	struct aws_tag tags[2];
 	struct aws_error err;
 	int rc;
 
@@ -84,6 +86,8 @@ static int create_secondary(const struct gdb_exec_ctx *x, const struct gdb_actio
 	in.engine = ENGINE;
 	in.global_cluster_identifier = a->global_cluster_identifier;
 	in.engine_version = a->engine_version;
+	in.ntags = gdb_owner_tags(a, tags);
+	in.tags = tags;
 	if (rs && rs->has_template) {
 		const struct gdb_template *t = &rs->template;
 
@@ -106,6 +110,7 @@ static int create_instance(const struct gdb_exec_ctx *x, const struct gdb_action
 	const struct gdb_region_spec *rs = gdb_spec_region(x->spec, a->region, NULL);
 	struct aws_rds_create_db_instance_input in;
 	struct aws_rds_db_instance inst;
+	struct aws_tag tags[2];
 	struct aws_error err;
 	int rc;
 
@@ -119,6 +124,8 @@ static int create_instance(const struct gdb_exec_ctx *x, const struct gdb_action
 	in.engine = ENGINE;
 	in.db_cluster_identifier = a->db_cluster_identifier;
 	in.promotion_tier = -1;
+	in.ntags = gdb_owner_tags(a, tags);
+	in.tags = tags;
 	rc = aws_rds_create_db_instance(x->aws, a->region, &in, &inst, &err);
 	aws_rds_db_instance_release(&inst);
 	return outcome(out, rc, &err);
@@ -368,6 +375,7 @@ void gdb_execute(const struct gdb_exec_ctx *x, const struct gdb_action *a,
 	struct aws_rds_global_cluster g;
 	struct aws_rds_db_cluster cl;
 	struct aws_rds_cluster_snapshot snap;
+	struct aws_tag tags[2];
 	struct aws_error err;
 	int rc = 0;
 
@@ -384,6 +392,8 @@ void gdb_execute(const struct gdb_exec_ctx *x, const struct gdb_action *a,
 		memset(&in, 0, sizeof(in));
 		in.global_cluster_identifier = a->global_cluster_identifier;
 		in.source_db_cluster_arn = a->target_arn;
+		in.ntags = gdb_owner_tags(a, tags);
+		in.tags = tags;
 		rc = outcome(out, aws_rds_create_global_cluster(x->aws, a->region, &in, &g, &err),
 			     &err);
 		break;
@@ -440,6 +450,12 @@ void gdb_execute(const struct gdb_exec_ctx *x, const struct gdb_action *a,
 		rc = outcome(out,
 			     aws_rds_delete_global_cluster(x->aws, a->region,
 							   a->global_cluster_identifier, &g, &err),
+			     &err);
+		break;
+	case GDB_ACT_TAG_RESOURCE:
+		rc = outcome(out,
+			     aws_rds_add_tags_to_resource(x->aws, a->region, a->target_arn, tags,
+							  gdb_owner_tags(a, tags), &err),
 			     &err);
 		break;
 	case GDB_ACT_COPY_FAILOVER_SNAPSHOT:

@@ -24,6 +24,7 @@
 #include "pkg/base/log.h"
 #include "pkg/base/map.h"
 #include "pkg/base/timeutil.h"
+#include "pkg/globaldb/ownership.h"
 
 static uint64_t fp_add(uint64_t h, const char *v)
 {
@@ -33,6 +34,14 @@ static uint64_t fp_add(uint64_t h, const char *v)
 static uint64_t fp_int(uint64_t h, int64_t v)
 {
 	return (h ^ (uint64_t)v) * 1099511628211ULL;
+}
+
+/* The owner tags (ownership.h): someone retagging a resource is a change. */
+static uint64_t fp_owner(uint64_t h, const struct aws_tag *tags, size_t n)
+{
+	struct gdb_obs_owner t = gdb_owner_from_tags(tags, n);
+
+	return fp_add(fp_add(h, t.owner), t.uid);
 }
 
 /* After build_indexes: the fingerprints of every cluster and global cluster. */
@@ -49,6 +58,7 @@ static void build_fingerprints(struct gdb_region_snap *s)
 		h = fp_add(h, cl->reader_endpoint);
 		h = fp_int(h, cl->port);
 		h = fp_add(h, cl->global_cluster_identifier);
+		h = fp_owner(h, cl->tags, cl->ntags);
 		/* Its instances, in any order. */
 		for (uint32_t e = base_cimap_first(&s->instance_by_cluster, cl->identifier, &k); e;
 		     e = base_cimap_next(&s->instance_by_cluster, e, k)) {
@@ -72,6 +82,7 @@ static void build_fingerprints(struct gdb_region_snap *s)
 		h = fp_add(h, g->failover_state.from_db_cluster_arn);
 		h = fp_add(h, g->failover_state.to_db_cluster_arn);
 		h = fp_int(h, g->failover_state.is_data_loss_allowed);
+		h = fp_owner(h, g->tags, g->ntags);
 		for (size_t m = 0; m < g->nmembers; m++) {
 			h = fp_add(h, g->members[m].db_cluster_arn);
 			h = fp_int(h, g->members[m].is_writer);

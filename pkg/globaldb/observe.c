@@ -15,6 +15,7 @@
 #include "pkg/aws/route53.h"
 #include "pkg/base/alloc.h"
 #include "pkg/base/log.h"
+#include "pkg/globaldb/ownership.h"
 
 struct fetch_job {
 	struct gdb_obs_cache *c;
@@ -125,6 +126,17 @@ static const char *annotation(struct gdb_observation *o, json_t *obj, const char
 		json_object_get(json_object_get(obj, "metadata"), "annotations"), name);
 
 	return json_is_string(v) ? keep(o, json_string_value(v)) : NULL;
+}
+
+/* The object's identity, which its resources' owner tags must name (ownership.h). */
+static void observe_identity(struct gdb_observation *o, json_t *obj)
+{
+	char owner[GDB_OWNER_MAX];
+
+	if (gdb_owner_name(obj, owner, sizeof(owner)) == 0)
+		o->obs.owner = keep(o, owner);
+	o->obs.owner_uid = keep(
+		o, json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid")));
 }
 
 /* qsort order of snapshots: the newest first, then by identifier (descending). */
@@ -276,6 +288,7 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 	o->obs.paused = annotation(o, obj, GDB_ANNOTATION_PAUSED);
 	o->obs.approve_failover = annotation(o, obj, GDB_ANNOTATION_APPROVE_FAILOVER);
 	o->obs.approve_fallback = annotation(o, obj, GDB_ANNOTATION_APPROVE_FALLBACK);
+	observe_identity(o, obj);
 	if (last && last->action) {
 		o->obs.last = *last;
 		o->obs.last.region = keep(o, last->region);
@@ -324,6 +337,8 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 		og->status = g->status;
 		og->endpoint = g->endpoint;
 		og->engine_version = g->engine_version;
+		og->arn = g->arn;
+		og->owner = gdb_owner_from_tags(g->tags, g->ntags);
 		if (g->failover_state.present && g->failover_state.status) {
 			og->failover_status = g->failover_state.status;
 			og->failover_from_arn = g->failover_state.from_db_cluster_arn;
@@ -356,6 +371,7 @@ void gdb_observe(struct gdb_obs_cache *c, const struct gdb_spec *spec, const str
 		r->cluster_status = cl->status;
 		r->endpoint = cl->endpoint;
 		r->reader_endpoint = cl->reader_endpoint;
+		r->owner = gdb_owner_from_tags(cl->tags, cl->ntags);
 		o->port[i] = cl->port;
 		r->port = cl->port;
 		r->global_cluster_identifier = gs ? membership(gs, cl->arn)

@@ -97,7 +97,7 @@ struct gdb_observation {
 	size_t n_snaps;
 	void *snapshots[GDB_MAX_REGIONS]; /* struct aws_rds_cluster_snapshot_list * */
 	char *dns_status;
-	char *strings[10]; /* copies owned here (annotations, last result) */
+	char *strings[12]; /* copies owned here (annotations, last result, identity) */
 	size_t n_strings;
 };
 

@@ -179,6 +179,8 @@ void derive_global(struct ctx *c)
 	}
 	if (!c->global)
 		c->global = find_global(c, base);
+	if (c->global && !own_adoptable(c, c->global))
+		return; /* seen, never recorded: the ownership gate refuses it */
 	if (c->global) {
 		int64_t gen = gdb_generation_of(base, c->global->identifier);
 

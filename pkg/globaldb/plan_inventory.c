@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "pkg/base/alloc.h"
+#include "pkg/globaldb/ownership.h"
 
 /* ---- the decisions without an operation in flight ---- */
 
@@ -262,6 +263,9 @@ void preempt_for_failover(struct ctx *c)
 
 int plan_delete(struct ctx *c)
 {
+	/* Only what carries our owner tags is deleted (plan_ownership.c); the rest stays. */
+	const struct gdb_obs_global *gl = own_deletable_global(c, c->global) ? c->global : NULL;
+	int left = c->global && !gl;
 	struct gdb_action *a;
 
 	if (c->spec->deletion_policy == GDB_DELETION_RETAIN) {
@@ -292,6 +296,11 @@ int plan_delete(struct ctx *c)
 			}
 			if (!o->cluster_exists)
 				continue;
+			if (!own_deletable_cluster(c, o) ||
+			    (global_of(c, o) && (!gl || !streq(global_of(c, o), gl->identifier)))) {
+				left = 1;
+				continue;
+			}
 			if (streq(o->cluster_status, "deleting")) {
 				act(c, GDB_ACT_NONE, NULL, GDB_REQUEUE_WAIT_MS);
 				return DONE;
@@ -321,26 +330,31 @@ int plan_delete(struct ctx *c)
 			      a->snapshot_id);
 			return DONE;
 		}
-		if (pass == 0 && c->global) {
-			if (c->global->n_members > 1 || streq(c->global->status, "deleting")) {
+		if (pass == 0 && gl) {
+			if (gl->n_members > 1 || streq(gl->status, "deleting")) {
 				act(c, GDB_ACT_NONE, NULL, GDB_REQUEUE_WAIT_MS);
 				return DONE;
 			}
-			if (c->global->n_members == 0) {
+			if (gl->n_members == 0) {
 				a = act(c, GDB_ACT_DELETE_OLD_GLOBAL_CLUSTER, c->writer,
 					GDB_REQUEUE_WAIT_MS);
-				a->global_cluster_identifier = xstrdup(c->global->identifier);
+				a->global_cluster_identifier = xstrdup(gl->identifier);
 				xsetf(&a->reason, "deletionPolicy Delete");
 				return DONE;
 			}
 			/* The writer is the last member: detach it, then delete the global. */
 		}
 	}
-	if (c->global) {
+	if (gl) {
 		act(c, GDB_ACT_NONE, NULL, GDB_REQUEUE_WAIT_MS);
 		return DONE;
 	}
 	a = act(c, GDB_ACT_REMOVE_FINALIZER, NULL, 0);
 	xsetf(&a->reason, "the AWS resources are deleted");
+	if (left)
+		event(c, GDB_EVENT_WARNING, "NotOwnedRetained",
+		      "deletionPolicy Delete left in AWS what does not carry the tags %s=%s and "
+		      "its uid",
+		      GDB_TAG_OWNER, c->obs->owner ? c->obs->owner : "-");
 	return DONE;
 }

@@ -8,8 +8,12 @@
  * per-region status rows. Then it asks, in priority order, and stops at the
  * first question that yields an action:
  *
- *   deletion -> invalid spec -> paused -> operation in flight (its step) ->
- *   unplanned failover -> fallback -> provisioning -> planned switchover -> steady
+ *   deletion -> invalid spec -> paused -> ownership (plan_ownership.c) ->
+ *   operation in flight (its step) -> unplanned failover -> fallback ->
+ *   provisioning -> planned switchover -> steady
+ *
+ * and checks the chosen call once more against the ownership tags of what it
+ * changes (own_check).
  *
  * An operation in flight is a small state machine over status.operation.step
  * (types.h lists the steps). A step handler either returns an action (and
@@ -70,6 +74,7 @@ static const char *const action_names[GDB_ACT__COUNT] = {
 	[GDB_ACT_COPY_FAILOVER_SNAPSHOT] = "CopyFailoverSnapshot",
 	[GDB_ACT_RECOMMEND_FAILOVER] = "RecommendFailover",
 	[GDB_ACT_REMOVE_FINALIZER] = "RemoveFinalizer",
+	[GDB_ACT_TAG_RESOURCE] = "TagResource",
 };
 
 const char *gdb_action_name(enum gdb_action_kind kind)
@@ -262,6 +267,7 @@ void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
 
 	if (observed->deleting) {
 		plan_delete(&c);
+		own_check(&c);
 		finalize_conditions(&c);
 		return;
 	}
@@ -274,6 +280,10 @@ void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
 		    !streq(gdb_status_condition(status, "Progressing")->reason, "Paused"))
 			event(&c, GDB_EVENT_NORMAL, "Paused", "%s is true: no AWS calls",
 			      GDB_ANNOTATION_PAUSED);
+		finalize_conditions(&c);
+		return;
+	}
+	if (own_gate(&c) == DONE) {
 		finalize_conditions(&c);
 		return;
 	}
@@ -307,6 +317,7 @@ void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
 	}
 	if (rc == CONTINUE)
 		act(&c, GDB_ACT_NONE, NULL, GDB_REQUEUE_FAST_MS); /* more steps next round */
+	own_check(&c);
 	/* The rows again, so roles reflect this call's decision (a rebuild, a new writer). */
 	update_regions(&c);
 	finalize_conditions(&c);
@@ -332,6 +343,8 @@ void gdb_plan_release(struct gdb_plan *p)
 	free(a->reader_endpoint);
 	free(a->change_id);
 	free(a->restart_stamp);
+	free(a->owner);
+	free(a->owner_uid);
 	free(a->reason);
 	gdb_status_release(&p->status);
 	for (size_t i = 0; i < p->n_events; i++) {

@@ -109,6 +109,15 @@ enum gdb_call {
 	GDB_CALL_OTHER,
 };
 
+/*
+ * The owner tags of an observed resource (ownership.h): the values of
+ * globaldb.io/owner and globaldb.io/owner-uid, NULL when the tag is absent.
+ */
+struct gdb_obs_owner {
+	const char *owner;
+	const char *uid;
+};
+
 /* One member of an observed global cluster. */
 struct gdb_obs_member {
 	const char *db_cluster_arn; /* arn:aws:rds:<region>:<account>:cluster:<id> */
@@ -129,6 +138,8 @@ struct gdb_obs_global {
 	int failover_data_loss_allowed;
 	struct gdb_obs_member members[GDB_MAX_MEMBERS];
 	size_t n_members;
+	const char *arn;	    /* GlobalClusterArn, NULL unknown */
+	struct gdb_obs_owner owner; /* its owner tags (ownership.h) */
 };
 
 /* What the executor saw in one region. */
@@ -151,6 +162,7 @@ struct gdb_obs_region {
 	const char *snapshot_ids[GDB_MAX_SNAPSHOTS];	/* the newest first */
 	int64_t snapshot_created_ms[GDB_MAX_SNAPSHOTS]; /* 0 = unknown */
 	size_t n_snapshots;
+	struct gdb_obs_owner owner; /* the cluster's owner tags (when cluster_exists) */
 };
 
 /* The action the executor ran last, and how it ended (lost on a restart: all fields 0). */
@@ -177,6 +189,9 @@ struct gdb_observed {
 	const char *paused; /* annotation values, NULL when absent */
 	const char *approve_failover;
 	const char *approve_fallback;
+	/* The object's identity, what its owner tags must say: "<namespace>/<name>", metadata.uid. */
+	const char *owner;
+	const char *owner_uid;
 	struct gdb_obs_region regions[GDB_MAX_REGIONS];
 	size_t n_regions;
 	/* Every global cluster that is ours: the one in status, <base>, <base>-N, or one that
@@ -247,6 +262,7 @@ enum gdb_action_kind {
 	GDB_ACT_COPY_FAILOVER_SNAPSHOT,	   /* CopyDBClusterSnapshot(source, target) */
 	GDB_ACT_RECOMMEND_FAILOVER, /* Manual mode: no AWS call; the Event and condition say it */
 	GDB_ACT_REMOVE_FINALIZER,   /* deletion done (or Retain): let Kubernetes delete it */
+	GDB_ACT_TAG_RESOURCE,	    /* AddTagsToResource(target_arn, the owner tags): adoption */
 	GDB_ACT__COUNT
 };
 
@@ -268,6 +284,9 @@ struct gdb_action {
 	/* RESTART_WORKLOADS: bit i set = skip spec.ecs_services[i] (forced earlier in the
 	 * operation). The executor runs the plan with the spec it was planned from. */
 	uint64_t ecs_skip;
+	/* Create* and TAG_RESOURCE: the owner tags to put on the resource (ownership.h). */
+	char *owner;
+	char *owner_uid;
 	/* Why (also the Event message). */
 	char *reason;
 };

@@ -144,4 +144,11 @@ const char *quiet_failover_target(struct ctx *c);
 void preempt_for_failover(struct ctx *c);
 int plan_delete(struct ctx *c);
 
+/* plan_ownership.c: ownership tags (ownership.h): adoption, the gate, deletion, the check */
+int own_adoptable(const struct ctx *c, const struct gdb_obs_global *g);
+int own_gate(struct ctx *c);
+int own_deletable_cluster(const struct ctx *c, const struct gdb_obs_region *o);
+int own_deletable_global(const struct ctx *c, const struct gdb_obs_global *g);
+void own_check(struct ctx *c);
+
 #endif

@@ -130,12 +130,12 @@ static void describe_diff(json_t *a, json_t *b, char *out, size_t n)
 /*
  * Whether a new object's first status waits for its probes' first verdicts
  * (*wait_ms is the time left): it has never had a status, the plan calls
- * nothing (so no write-ahead record is due), and some region has no verdict
- * yet, or a secondary no lag. Written at once, that status would say
- * "pending" and be written again within a second or two: at start-up with
- * many objects, half of the apiserver's writes. The verdicts enqueue the key;
- * the wait ends after failureThreshold x period + timeout, the time a writer
- * has to be declared healthy or not.
+ * nothing (so no write-ahead record is due) or only tags what it adopts, and
+ * some region has no verdict yet, or a secondary no lag. Written at once, that
+ * status would say "pending" and be written again within a second or two: at
+ * start-up with many objects, half of the apiserver's writes. The verdicts
+ * enqueue the key; the wait ends after failureThreshold x period + timeout,
+ * the time a writer has to be declared healthy or not.
  */
 int first_status_waits(struct key_state *s, const struct gdb_spec *spec,
 		       const struct gdb_status *old, const struct gdb_plan *plan,
@@ -147,7 +147,9 @@ int first_status_waits(struct key_state *s, const struct gdb_spec *spec,
 	int64_t now = base_now_mono_ms();
 	int pending = 0;
 
-	if (old->observed_generation != 0 || plan->action.kind != GDB_ACT_NONE ||
+	/* Adoption's tagging (idempotent, no record) may wait for the verdicts too. */
+	if (old->observed_generation != 0 ||
+	    (plan->action.kind != GDB_ACT_NONE && plan->action.kind != GDB_ACT_TAG_RESOURCE) ||
 	    !plan->status.current_primary_region)
 		return 0;
 	for (size_t i = 0; i < h->n_regions; i++) {

@@ -45,6 +45,8 @@ enum gdb_failover_mode { GDB_MODE_AUTOMATIC = 0, GDB_MODE_MANUAL };
 enum gdb_failover_method { GDB_METHOD_AUTO = 0, GDB_METHOD_MANAGED, GDB_METHOD_DETACH };
 enum gdb_confirmation { GDB_CONFIRM_CONTROL_PLANE = 0, GDB_CONFIRM_NONE };
 enum gdb_deletion_policy { GDB_DELETION_RETAIN = 0, GDB_DELETION_DELETE };
+/* spec.adoption.policy: what an existing resource without our owner tag may become (ownership.h). */
+enum gdb_adoption_policy { GDB_ADOPT_REQUIRE_OWNER_TAG = 0, GDB_ADOPT_UNTAGGED };
 
 struct gdb_template {
 	char *engine_version;
@@ -138,6 +140,7 @@ struct gdb_spec {
 	size_t n_ecs_services;
 	char *ssm_parameter_prefix; /* NULL: do not publish */
 	enum gdb_deletion_policy deletion_policy;
+	enum gdb_adoption_policy adoption_policy;
 };
 
 /* ---- status ---- */

@@ -19,6 +19,7 @@ static const char *const mode_names[] = {"Automatic", "Manual"};
 static const char *const method_names[] = {"Auto", "Managed", "DetachAndPromote"};
 static const char *const confirm_names[] = {"ControlPlane", "None"};
 static const char *const deletion_names[] = {"Retain", "Delete"};
+static const char *const adoption_names[] = {"RequireOwnerTag", "AdoptUntagged"};
 
 /* ---- spec ---- */
 
@@ -302,6 +303,16 @@ int gdb_spec_decode(const json_t *spec, struct gdb_spec *out, char *err, size_t 
 	}
 	rc = get_enum(&c, spec, "deletionPolicy", deletion_names, 2, 0, &v);
 	out->deletion_policy = v;
+	if (rc < 0)
+		return rc;
+	if ((rc = get_obj(&c, spec, "adoption", 0, &o)) < 0)
+		return rc;
+	if (o) {
+		old = push(&c, "adoption", -1);
+		rc = get_enum(&c, o, "policy", adoption_names, 2, 0, &v);
+		out->adoption_policy = v;
+		pop(&c, old);
+	}
 	return rc;
 }
 

@@ -193,6 +193,46 @@ START_TEST(test_existing_cluster_is_promoted_into_a_global_database)
 }
 END_TEST
 
+START_TEST(test_cluster_tags_are_sent_added_and_decoded)
+{
+	const struct aws_tag owner[] = {{"globaldb.io/owner", "shop/orders"}};
+	const struct aws_tag uid[] = {{"globaldb.io/owner-uid", "6f1c2a3e"}};
+	struct aws_rds_create_db_cluster_input in = {
+		.db_cluster_identifier = "tagged-use1",
+		.engine = "aurora-postgresql",
+		.engine_version = "15.4",
+		.master_username = "postgres",
+		.master_user_password = "s3cret-pass",
+		.tags = owner,
+		.ntags = 1,
+	};
+	struct aws_rds_db_cluster cl;
+	struct aws_rds_db_cluster_list l;
+	struct aws_error err;
+	int rc = aws_rds_create_db_cluster(client, PRIMARY, &in, &cl, &err);
+
+	ck_assert_msg(rc == 0, "CreateDBCluster: %d %s %s", rc, err.code, err.message);
+	/* A single result owns its tags (released below). */
+	ck_assert_int_eq((int)cl.ntags, 1);
+	ck_assert_str_eq(cl.tags[0].key, "globaldb.io/owner");
+	ck_assert_str_eq(cl.tags[0].value, "shop/orders");
+	rc = aws_rds_add_tags_to_resource(client, PRIMARY, cl.arn, uid, 1, &err);
+	ck_assert_msg(rc == 0, "AddTagsToResource: %d %s %s", rc, err.code, err.message);
+	rc = aws_rds_add_tags_to_resource(client, PRIMARY, cl.arn, uid, 0, &err);
+	ck_assert_int_eq(rc, BASE_EINVAL); /* no tags: refused before any call */
+
+	/* A list's items keep their tags in the list's pool. */
+	rc = aws_rds_describe_db_clusters(client, PRIMARY, "tagged-use1", NULL, &l, &err);
+	ck_assert_msg(rc == 0, "DescribeDBClusters: %d %s %s", rc, err.code, err.message);
+	ck_assert_int_eq((int)l.n, 1);
+	ck_assert_int_eq((int)l.items[0].ntags, 2);
+	ck_assert_str_eq(l.items[0].tags[1].key, "globaldb.io/owner-uid");
+	ck_assert_str_eq(l.items[0].tags[1].value, "6f1c2a3e");
+	aws_rds_db_cluster_list_release(&l);
+	aws_rds_db_cluster_release(&cl);
+}
+END_TEST
+
 START_TEST(test_detach_then_delete_global_cluster)
 {
 	struct aws_rds_db_cluster prim, other, del;
@@ -467,6 +507,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_global_database_is_built_and_described);
 	tcase_add_test(tc, test_existing_cluster_is_promoted_into_a_global_database);
+	tcase_add_test(tc, test_cluster_tags_are_sent_added_and_decoded);
 	tcase_add_test(tc, test_detach_then_delete_global_cluster);
 	tcase_add_test(tc, test_instances_modify_and_final_snapshot);
 	tcase_add_test(tc, test_missing_instance_reports_wire_code);

@@ -398,6 +398,8 @@ class World:
                 "ttlSeconds": 5,
             },
             "workloads": {"deployments": [{"namespace": self.ns, "name": "orders-api"}]},
+            # The world's clusters exist before the object, untagged: the object adopts them.
+            "adoption": {"policy": "AdoptUntagged"},
         }
         for k, v in over.items():
             if isinstance(v, dict) and isinstance(spec.get(k), dict):

@@ -10,7 +10,7 @@ observation is cached per region, not per object.
 
 import json
 
-from conftest import EAST, WEST, aws_client, wait_for
+from conftest import CLUSTER_IDS, EAST, WEST, aws_client, wait_for
 
 WRITES = {
     "CreateGlobalCluster",
@@ -136,6 +136,17 @@ def test_controller_side_mistakes_and_shared_observation(world, controller, emul
     del m["spec"]["healthCheck"]["credentialsSecretRef"]
     m["metadata"]["name"] = "orders-sm"
     world.kubectl.apply(m)
+    # The clusters still carry the deleted object's owner tags (Retain keeps them):
+    # another object is refused until an operator releases them (docs/api.md).
+    sm_gdb = world.named("orders-sm")
+    sm_gdb.wait_condition("Degraded", "True", "OwnedByAnother", timeout=60)
+    owned = [(WEST, world.global_cluster("orders-global")["GlobalClusterArn"])] + [
+        (r, world.cluster(r, CLUSTER_IDS[r])["DBClusterArn"]) for r in (EAST, WEST)
+    ]
+    for region, arn in owned:
+        world.rds[region].remove_tags_from_resource(
+            ResourceName=arn, TagKeys=["globaldb.io/owner", "globaldb.io/owner-uid"]
+        )
 
     def sm_ready():
         st = kubectl.json("-n", ns, "get", "globaldatabase", "orders-sm").get("status", {})

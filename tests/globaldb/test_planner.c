@@ -34,6 +34,11 @@
 #define EAST_ARN "arn:aws:rds:us-east-1:123456789012:cluster:orders-east"
 #define WEST_ARN "arn:aws:rds:us-west-2:123456789012:cluster:orders-west"
 #define EU_ARN "arn:aws:rds:eu-west-1:123456789012:cluster:orders-eu"
+#define GLOBAL_ARN "arn:aws:rds::123456789012:global-cluster:orders-global"
+/* The object's identity, and the owner tags of what it owns (ownership.h). */
+#define OWNER "shop/orders"
+#define OWNER_UID "6f1c2a3e-0000-4000-8000-000000000001"
+#define OURS ((struct gdb_obs_owner){OWNER, OWNER_UID})
 
 static const char *base_spec =
 	"{\"globalClusterIdentifier\":\"orders-global\",\"primaryRegion\":\"us-east-1\","
@@ -110,6 +115,7 @@ static void region_obs(struct gdb_obs_region *o, const char *name, const char *a
 	o->instance_ids[0] = i1;
 	o->instance_ids[1] = i2;
 	o->n_instances = 2;
+	o->owner = OURS;
 }
 
 static void world_init(void)
@@ -129,6 +135,8 @@ static void world_init(void)
 	gdb_set_str(&W.st.current_primary_region, EAST);
 
 	W.obs.generation = 1;
+	W.obs.owner = OWNER;
+	W.obs.owner_uid = OWNER_UID;
 	W.obs.n_regions = 2;
 	region_obs(&W.obs.regions[0], EAST, EAST_ARN,
 		   "orders-east.cluster-x.us-east-1.rds.amazonaws.com",
@@ -142,6 +150,8 @@ static void world_init(void)
 	G()->identifier = "orders-global";
 	G()->status = "available";
 	G()->endpoint = "orders-global.global-abc.global.rds.amazonaws.com";
+	G()->arn = GLOBAL_ARN;
+	G()->owner = OURS;
 	set_members(G(), EAST_ARN, WEST_ARN, "connected");
 
 	W.h.n_regions = 2;
@@ -1263,6 +1273,55 @@ static void m_bad_one_region(void)
 	W.spec.n_regions = 1;
 }
 
+/* ---- ownership (ownership.h) ---- */
+
+#define NO_TAGS ((struct gdb_obs_owner){NULL, NULL})
+#define FOREIGN ((struct gdb_obs_owner){"billing/ledger", "0b9d1c7e-0000-4000-8000-000000000002"})
+#define STALE ((struct gdb_obs_owner){OWNER, "6f1c2a3e-0000-4000-8000-0000000000aa"})
+
+static void m_adopt_untagged(void)
+{
+	W.spec.adoption_policy = GDB_ADOPT_UNTAGGED;
+}
+static void m_global_untagged(void)
+{
+	G()->owner = NO_TAGS;
+}
+static void m_global_foreign(void)
+{
+	G()->owner = FOREIGN;
+}
+static void m_global_stale(void)
+{
+	G()->owner = STALE;
+}
+static void m_global_no_uid(void)
+{
+	G()->owner.uid = NULL;
+}
+static void m_east_untagged(void)
+{
+	R(EAST)->owner = NO_TAGS;
+}
+static void m_west_untagged(void)
+{
+	R(WEST)->owner = NO_TAGS;
+}
+static void m_west_foreign(void)
+{
+	R(WEST)->owner = FOREIGN;
+}
+static void m_all_untagged(void)
+{
+	m_global_untagged();
+	m_east_untagged();
+	m_west_untagged();
+}
+static void m_no_identity(void)
+{
+	W.obs.owner = NULL;
+}
+
 /* ---- the table ---- */
 
 #define ANY (-1)
@@ -1308,6 +1367,27 @@ static const struct row rows[] = {
 	{"an unreachable secondary region is reported", {m_west_api_down}, A(NONE), NULL, NOOP, "RegionUnreachable", "RegionUnreachable", NULL, NULL},
 	{"not Ready before the first writer verdict", {m_east_not_probed}, A(NONE), NULL, NOOP, "", "PrimaryHealthUnknown", NULL, NULL},
 	{"a slow writer probe alone changes nothing", {m_east_slow_probe}, A(NONE), NULL, NOOP, "", "PrimaryUnhealthy", NULL, NULL},
+
+	/* -- ownership: tags decide what the object may touch (ownership.h) -- */
+	{"own: a global cluster tagged for another object is never adopted", {m_status_empty, m_global_foreign}, A(NONE), NULL, NOOP, "OwnedByAnother", NULL, "OwnedByAnother", "OwnedByAnother"},
+	{"own: not even with AdoptUntagged", {m_status_empty, m_global_foreign, m_adopt_untagged}, A(NONE), NULL, NOOP, "OwnedByAnother", NULL, "OwnedByAnother", "OwnedByAnother"},
+	{"own: an untagged global cluster needs the opt-in", {m_status_empty, m_all_untagged}, A(NONE), NULL, NOOP, "AdoptionNotAllowed", NULL, "AdoptionNotAllowed", "AdoptionNotAllowed"},
+	{"own: AdoptUntagged tags the global cluster before any other call", {m_status_empty, m_all_untagged, m_adopt_untagged}, A(TAG_RESOURCE), EAST, NOOP, NULL, "Adopting", "OwnerTagged", NULL},
+	{"own: then each untagged cluster in its region", {m_west_untagged, m_adopt_untagged}, A(TAG_RESOURCE), WEST, NOOP, NULL, "Adopting", "OwnerTagged", NULL},
+	{"own: AdoptUntagged tags before it switches over", {m_spec_west, m_east_untagged, m_adopt_untagged}, A(TAG_RESOURCE), EAST, NOOP, NULL, "Adopting", "OwnerTagged", NULL},
+	{"own: an untagged cluster needs the opt-in even in our global cluster", {m_west_untagged}, A(NONE), NULL, NOOP, "AdoptionNotAllowed", NULL, "AdoptionNotAllowed", NULL},
+	{"own: a recreated object (same name, other uid) does not take over", {m_global_stale}, A(NONE), NULL, NOOP, "AdoptionNotAllowed", NULL, "AdoptionNotAllowed", NULL},
+	{"own: an owner tag without the uid tag is not ours", {m_global_no_uid}, A(NONE), NULL, NOOP, "AdoptionNotAllowed", NULL, NULL, NULL},
+	{"own: a recreated object takes over with the opt-in", {m_global_stale, m_adopt_untagged}, A(TAG_RESOURCE), EAST, NOOP, NULL, "Adopting", "OwnerTagged", NULL},
+	{"own: a foreign secondary stops a switchover before the call", {m_spec_west, m_west_foreign}, A(NONE), NULL, NOOP, "OwnedByAnother", NULL, "OwnedByAnother", NULL},
+	{"own: a foreign secondary is never failed over to", {m_east_failing, m_west_foreign}, A(NONE), NULL, NOOP, "OwnedByAnother", NULL, "OwnedByAnother", NULL},
+	{"own: a foreign secondary holds an operation in flight", {m_spec_west, m_op_switchover, m_west_foreign}, A(NONE), NULL, ANY, "OwnedByAnother", NULL, NULL, NULL},
+	{"own: an untagged primary is not made global without the opt-in", {m_status_empty, m_no_globals, m_east_untagged, m_west_missing}, A(NONE), NULL, NOOP, "AdoptionNotAllowed", NULL, NULL, NULL},
+	{"own: an object without an identity touches nothing", {m_no_identity}, A(NONE), NULL, NOOP, "AdoptionNotAllowed", NULL, NULL, NULL},
+	{"own: delete leaves an untagged secondary and keeps the global cluster", {m_deleting, m_delete_policy, m_west_untagged}, A(REMOVE_FINALIZER), NULL, NOOP, NULL, NULL, "NotOwnedRetained", NULL},
+	{"own: delete leaves a foreign global cluster and its members", {m_deleting, m_delete_policy, m_global_foreign}, A(REMOVE_FINALIZER), NULL, NOOP, NULL, NULL, "NotOwnedRetained", NULL},
+	{"own: delete removes a tagged standalone secondary, leaves an untagged writer", {m_deleting, m_delete_policy, m_west_standalone, m_east_untagged}, A(DELETE_INSTANCES), WEST, NOOP, NULL, NULL, NULL, NULL},
+	{"own: delete of a recreated object leaves its predecessor's resources", {m_deleting, m_delete_policy, m_global_stale, m_east_untagged, m_west_untagged}, A(REMOVE_FINALIZER), NULL, NOOP, NULL, NULL, "NotOwnedRetained", NULL},
 
 	/* -- planned switchover -- */
 	{"switchover starts in the current primary's region", {m_spec_west}, A(SWITCHOVER), EAST, S(SWITCHOVER), "", "OperationInProgress", "SwitchoverStarted", NULL},
@@ -1910,6 +1990,71 @@ START_TEST(test_copy_takes_the_newest_failover_snapshot)
 	ck_assert_int_eq(p.action.kind, GDB_ACT_COPY_FAILOVER_SNAPSHOT);
 	ck_assert_str_eq(p.action.source_snapshot_id,
 			 "rds:unplanned-global-failover-orders-east-2026-11-27-09-10");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+START_TEST(test_what_it_creates_or_adopts_carries_the_owner_tags)
+{
+	struct gdb_plan p;
+
+	/* The global cluster it creates from the primary. */
+	world_init();
+	m_status_empty();
+	m_no_globals();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_GLOBAL_CLUSTER);
+	ck_assert_str_eq(p.action.owner, OWNER);
+	ck_assert_str_eq(p.action.owner_uid, OWNER_UID);
+	gdb_plan_release(&p);
+	world_release();
+
+	/* A secondary it creates. */
+	world_init();
+	m_west_missing();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_CREATE_SECONDARY_CLUSTER);
+	ck_assert_str_eq(p.action.owner, OWNER);
+	ck_assert_str_eq(p.action.owner_uid, OWNER_UID);
+	gdb_plan_release(&p);
+	world_release();
+
+	/* An untagged global cluster it adopts: tagged by ARN, and recorded. */
+	world_init();
+	m_status_empty();
+	m_all_untagged();
+	m_adopt_untagged();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_TAG_RESOURCE);
+	ck_assert_str_eq(p.action.target_arn, GLOBAL_ARN);
+	ck_assert_str_eq(p.action.owner, OWNER);
+	ck_assert_str_eq(p.action.owner_uid, OWNER_UID);
+	ck_assert_str_eq(p.status.global_cluster_identifier, "orders-global");
+	gdb_plan_release(&p);
+	world_release();
+}
+END_TEST
+
+START_TEST(test_a_refused_global_cluster_is_never_recorded)
+{
+	struct gdb_plan p;
+
+	/* Status never names a global cluster the object may not touch. */
+	world_init();
+	m_status_empty();
+	m_global_foreign();
+	plan_once(&p);
+	ck_assert_ptr_null(p.status.global_cluster_identifier);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_NONE);
+	gdb_plan_release(&p);
+	world_release();
+
+	world_init();
+	m_status_empty();
+	m_all_untagged();
+	plan_once(&p);
+	ck_assert_ptr_null(p.status.global_cluster_identifier);
 	gdb_plan_release(&p);
 	world_release();
 }
@@ -2861,6 +3006,8 @@ int main(void)
 	tcase_add_test(seq, test_data_loss_window_is_a_bound_not_a_lag_sample);
 	tcase_add_test(seq, test_restart_during_outage_bounds_lag_from_the_status);
 	tcase_add_test(seq, test_copy_takes_the_newest_failover_snapshot);
+	tcase_add_test(seq, test_what_it_creates_or_adopts_carries_the_owner_tags);
+	tcase_add_test(seq, test_a_refused_global_cluster_is_never_recorded);
 	tcase_add_test(seq, test_restart_stamp_is_stable);
 	tcase_add_test(seq, test_restart_skips_ecs_services_already_forced);
 	tcase_add_test(seq, test_fence_keeps_lost_writes_snapshot);

@@ -170,6 +170,8 @@ def test_iam_policy_grants_exactly_the_calls_the_controller_makes():
         policy = json.load(f)
     actions = set()
     for st in policy["Statement"]:
+        if st["Effect"] == "Deny":  # narrows what an Allow grants (ownership, below)
+            continue
         assert st["Effect"] == "Allow"
         acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         for a in acts:
@@ -209,3 +211,30 @@ def test_iam_policy_grants_exactly_the_calls_the_controller_makes():
         acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         if any(a.startswith("kms:") for a in acts):
             assert "kms:ViaService" in st["Condition"]["StringLike"]
+
+
+def test_iam_policy_changes_rds_only_where_owner_tags_say_so():
+    """docs/deploy.md, "Ownership in IAM": every RDS call that changes a cluster or a
+    global cluster needs the owner tags on it (aws:ResourceTag) or in the request
+    (aws:RequestTag); only snapshots and instances, which have no owner tags of their
+    own, are granted without; and no owner tag is ever overwritten."""
+    with open(os.path.join(MANIFESTS, "iam-policy.json")) as f:
+        policy = json.load(f)
+    owner = "globaldb.io/owner"
+    unconditioned_ok = ("cluster-snapshot:", ":db:")
+    for st in policy["Statement"]:
+        acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        res = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        changes = [a for a in acts if a.startswith("rds:") and not a.startswith("rds:Describe")]
+        if not changes or st["Effect"] != "Allow":
+            continue
+        nulls = st.get("Condition", {}).get("Null", {})
+        tagged = nulls.get(f"aws:ResourceTag/{owner}") == "false" or (
+            nulls.get(f"aws:RequestTag/{owner}") == "false"
+        )
+        if not tagged:
+            assert all(any(k in r for k in unconditioned_ok) for r in res), st["Sid"]
+    deny = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert [(d["Action"], d["Condition"]) for d in deny] == [
+        ("rds:AddTagsToResource", {"Null": {f"aws:ResourceTag/{owner}": "false"}})
+    ]

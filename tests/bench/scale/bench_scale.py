@@ -193,6 +193,8 @@ def manifest(w, i, period, timeout):
                 "allowInsecurePassword": True,
             },
             "failover": {"mode": "Automatic", "method": "Managed", "maxDataLossSeconds": 30},
+            # The clusters above exist untagged: each object adopts its own.
+            "adoption": {"policy": "AdoptUntagged"},
         },
     }
 

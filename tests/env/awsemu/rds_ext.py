@@ -9,6 +9,13 @@ API; moto dispatches by method name) so that:
   documented sequence: GlobalCluster.Status switching-over|failing-over ->
   available, FailoverState pending -> switching-over|failing-over -> absent,
   the members' IsWriter flip, SynchronizationStatus connected|pending-resync;
+- CreateGlobalCluster finds its source cluster in any region and keeps its
+  Tags (DescribeGlobalClusters returns them as TagList);
+  ListTagsForResource, AddTagsToResource and RemoveTagsFromResource work on
+  global cluster ARNs (arn:aws:rds::<account>:global-cluster:<id>, no region)
+  from any region, and answer DBClusterNotFoundFault /
+  GlobalClusterNotFoundFault for a resource that does not exist (moto
+  answers an empty list and tags nothing);
 - CreateGlobalCluster finds its source cluster in any region,
   RemoveFromGlobalCluster works in any region, DescribeGlobalClusters honours
   its identifier, its region filter and pagination, DeleteDBCluster refuses
@@ -715,6 +722,7 @@ def create_global_cluster(self):
             deletion_protection=p.get("DeletionProtection"),
         )
         _init_global(gc)
+        _tag_new(gc, p)
         return ActionResult({"GlobalCluster": gc})
     inherited = [
         k
@@ -753,7 +761,26 @@ def create_global_cluster(self):
     gc.members.append(src)
     src.is_writer = True
     src.global_cluster_identifier = gc.global_cluster_identifier
+    _tag_new(gc, p)
     return ActionResult({"GlobalCluster": gc})
+
+
+def _tag_new(gc, p):
+    """CreateGlobalCluster's Tags, which moto's create_global_cluster drops."""
+    tags = p.get("Tags") or []
+    if tags:
+        gc.add_tags(tags)
+
+
+def _resource_for_tagging(self, arn):
+    """The resource the tagging calls act on, as RDS finds it."""
+    parts = arn.split(":") if isinstance(arn, str) else []
+    if len(parts) == 7 and parts[0] == "arn" and parts[2] == "rds":
+        if parts[5] == "global-cluster":
+            return _get_global(parts[4], parts[6])
+        if parts[5] == "cluster":
+            return _find_cluster(self.account_id, self.region_name, arn)
+    return _moto_resource_for_tagging(self, arn)
 
 
 def describe_global_clusters(self):
@@ -903,6 +930,7 @@ def switchover_global_cluster(self):
 
 
 _moto_create_db_cluster = RDSResponse.create_db_cluster
+_moto_resource_for_tagging = rds_models.RDSBackend._get_resource_for_tagging
 _moto_delete_db_cluster = RDSResponse.delete_db_cluster
 _moto_modify_db_cluster = RDSResponse.modify_db_cluster
 
@@ -1024,6 +1052,7 @@ def install():
     if _installed:
         return
     _install_model_patches()
+    rds_models.RDSBackend._get_resource_for_tagging = _resource_for_tagging
     RDSResponse.create_global_cluster = create_global_cluster
     RDSResponse.describe_global_clusters = describe_global_clusters
     RDSResponse.describe_db_clusters = describe_db_clusters
