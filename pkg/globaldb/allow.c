@@ -153,16 +153,23 @@ static int matches(enum gdb_allow_kind kind, const char *entry, const char *valu
 	return !strcmp(value, entry);
 }
 
+/* A hosted zone id may be written "Z…" or "/hostedzone/Z…": both compare as "Z…". */
+static const char *zone_id(const char *s)
+{
+	return strncmp(s, "/hostedzone/", 12) ? s : s + 12;
+}
+
 static int allowed(const struct gdb_allow *a, enum gdb_allow_kind kind, const char *ns,
 		   const char *value)
 {
 	char buf[GDB_ALLOW_MAX_ENTRY + 256];
+	int zone = kind == GDB_ALLOW_ROUTE53_ZONES;
 
 	if (!a)
 		return 0;
 	for (size_t i = 0; i < a->n[kind]; i++)
 		if (expand(a->entries[kind][i], ns, buf, sizeof(buf)) == 0 &&
-		    matches(kind, buf, value))
+		    matches(kind, zone ? zone_id(buf) : buf, zone ? zone_id(value) : value))
 			return 1;
 	return 0;
 }
@@ -177,8 +184,8 @@ static const char *refuse(char *msg, size_t msglen, const char *reason, const ch
 	return reason;
 }
 
-size_t gdb_allow_foreign_namespaces(const struct gdb_spec *spec, const char *ns,
-				    const char **out, size_t max)
+size_t gdb_allow_foreign_namespaces(const struct gdb_spec *spec, const char *ns, const char **out,
+				    size_t max)
 {
 	const struct gdb_k8s_workload *lists[2] = {spec->deployments, spec->stateful_sets};
 	size_t counts[2] = {spec->n_deployments, spec->n_stateful_sets}, n = 0;
@@ -249,9 +256,9 @@ static const char *check_workloads(const char *ns, const struct gdb_spec *spec,
 	return NULL;
 }
 
-const char *gdb_allow_check(const struct gdb_allow *a, const char *ns,
-			    const struct gdb_spec *spec, const struct gdb_ns_optin *optins,
-			    size_t n_optins, char *msg, size_t msglen)
+const char *gdb_allow_check(const struct gdb_allow *a, const char *ns, const struct gdb_spec *spec,
+			    const struct gdb_ns_optin *optins, size_t n_optins, char *msg,
+			    size_t msglen)
 {
 	const char *id = spec->health_check.secrets_manager_secret_id;
 	char field[96];
@@ -274,7 +281,7 @@ const char *gdb_allow_check(const struct gdb_allow *a, const char *ns,
 			      spec->dns.hosted_zone_id, GDB_ALLOW_ROUTE53_ZONES);
 	if (spec->ssm_parameter_prefix &&
 	    !allowed(a, GDB_ALLOW_SSM_PREFIXES, ns, spec->ssm_parameter_prefix))
-		return refuse(msg, msglen, "SsmPrefixNotAllowed", "spec.ssmParameterPrefix",
+		return refuse(msg, msglen, "SsmPrefixNotAllowed", "spec.ssm.parameterPrefix",
 			      spec->ssm_parameter_prefix, GDB_ALLOW_SSM_PREFIXES);
 	for (size_t i = 0; i < spec->n_ecs_services; i++) {
 		const char *cl = spec->ecs_services[i].cluster;

@@ -92,8 +92,8 @@ struct gdb_ns_optin {
  * The namespaces other than ns that spec's deployments and statefulSets
  * name, each once, into out (up to max); returns how many. Borrowed from spec.
  */
-size_t gdb_allow_foreign_namespaces(const struct gdb_spec *spec, const char *ns,
-				    const char **out, size_t max);
+size_t gdb_allow_foreign_namespaces(const struct gdb_spec *spec, const char *ns, const char **out,
+				    size_t max);
 
 /*
  * Whether the object ns/<name> with this spec may be acted on. policy NULL
@@ -118,8 +118,8 @@ const char *gdb_allow_check(const struct gdb_allow *policy, const char *ns,
  * allow_read.c (the gdb_globaldb library, which may do I/O).
  */
 struct kube_client;
-int gdb_allow_read_namespaces(struct kube_client *kube, const struct gdb_spec *spec,
-			      const char *ns, struct gdb_ns_optin **out, size_t *n);
+int gdb_allow_read_namespaces(struct kube_client *kube, const struct gdb_spec *spec, const char *ns,
+			      struct gdb_ns_optin **out, size_t *n);
 void gdb_allow_optins_free(struct gdb_ns_optin *optins, size_t n);
 
 #endif
