@@ -45,8 +45,8 @@ static void permit_all(struct gdb_allow *a)
 			 0);
 	ck_assert_int_eq(gdb_allow_set(a, GDB_ALLOW_PROBE_HOSTS, "proxy.internal", err, 256), 0);
 	ck_assert_int_eq(gdb_allow_set(a, GDB_ALLOW_ROUTE53_ZONES, "Z0123456789ABC", err, 256), 0);
-	ck_assert_int_eq(gdb_allow_set(a, GDB_ALLOW_SSM_PREFIXES, "/globaldb/{namespace}", err, 256),
-			 0);
+	ck_assert_int_eq(
+		gdb_allow_set(a, GDB_ALLOW_SSM_PREFIXES, "/globaldb/{namespace}", err, 256), 0);
 	ck_assert_int_eq(gdb_allow_set(a, GDB_ALLOW_ECS_CLUSTERS, "other, shop", err, 256), 0);
 }
 
