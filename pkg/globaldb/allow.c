@@ -174,8 +174,8 @@ static int allowed(const struct gdb_allow *a, enum gdb_allow_kind kind, const ch
 	return 0;
 }
 
-static const char *refuse(char *msg, size_t msglen, const char *reason, const char *field,
-			  const char *value, enum gdb_allow_kind kind)
+static const char *deny(char *msg, size_t msglen, const char *reason, const char *field,
+			const char *value, enum gdb_allow_kind kind)
 {
 	snprintf(msg, msglen,
 		 "%s %.200s is not allowed: the controller's --%s does not list it (ask the "
@@ -225,6 +225,16 @@ static int optin_names(const char *list, const char *ns)
 	return 0;
 }
 
+static const char *deny_restart(char *msg, size_t msglen, const char *reason, const char *field,
+				size_t i, const char *target_ns, const char *ns)
+{
+	snprintf(msg, msglen,
+		 "spec.workloads.%s[%zu] is in namespace %s, and that namespace does not allow "
+		 "restarts from %s: its annotation %s must name %s; nothing was done",
+		 field, i, target_ns, ns, GDB_ANNOTATION_ALLOW_RESTARTS_FROM, ns);
+	return reason;
+}
+
 static const char *check_workloads(const char *ns, const struct gdb_spec *spec,
 				   const struct gdb_ns_optin *optins, size_t n_optins, char *msg,
 				   size_t msglen)
@@ -245,13 +255,8 @@ static const char *check_workloads(const char *ns, const struct gdb_spec *spec,
 					o = &optins[j];
 			if (o && optin_names(o->allow_from, ns))
 				continue;
-			snprintf(msg, msglen,
-				 "spec.workloads.%s[%zu] is in namespace %s, and that namespace "
-				 "does not allow restarts from %s: its annotation %s must name %s; "
-				 "nothing was done",
-				 fields[l], i, w->namespace_, ns,
-				 GDB_ANNOTATION_ALLOW_RESTARTS_FROM, ns);
-			return "RestartNotAllowed";
+			return deny_restart(msg, msglen, "RestartNotAllowed", fields[l], i,
+					    w->namespace_, ns);
 		}
 	return NULL;
 }
@@ -264,33 +269,32 @@ const char *gdb_allow_check(const struct gdb_allow *a, const char *ns, const str
 	char field[96];
 
 	if (id && !allowed(a, GDB_ALLOW_SECRETS, ns, id))
-		return refuse(msg, msglen, "SecretNotAllowed",
-			      "spec.healthCheck.awsSecretsManagerSecretId", id, GDB_ALLOW_SECRETS);
+		return deny(msg, msglen, "SecretNotAllowed",
+			    "spec.healthCheck.awsSecretsManagerSecretId", id, GDB_ALLOW_SECRETS);
 	for (size_t i = 0; i < spec->n_regions; i++) {
 		const char *host = spec->regions[i].probe_host;
 
 		if (!host || allowed(a, GDB_ALLOW_PROBE_HOSTS, ns, host))
 			continue;
 		snprintf(field, sizeof(field), "spec.regions[%zu].probeEndpoint.host", i);
-		return refuse(msg, msglen, "ProbeEndpointNotAllowed", field, host,
-			      GDB_ALLOW_PROBE_HOSTS);
+		return deny(msg, msglen, "ProbeEndpointNotAllowed", field, host,
+			    GDB_ALLOW_PROBE_HOSTS);
 	}
 	if (spec->has_dns && spec->dns.hosted_zone_id &&
 	    !allowed(a, GDB_ALLOW_ROUTE53_ZONES, ns, spec->dns.hosted_zone_id))
-		return refuse(msg, msglen, "Route53ZoneNotAllowed", "spec.dns.hostedZoneId",
-			      spec->dns.hosted_zone_id, GDB_ALLOW_ROUTE53_ZONES);
+		return deny(msg, msglen, "Route53ZoneNotAllowed", "spec.dns.hostedZoneId",
+			    spec->dns.hosted_zone_id, GDB_ALLOW_ROUTE53_ZONES);
 	if (spec->ssm_parameter_prefix &&
 	    !allowed(a, GDB_ALLOW_SSM_PREFIXES, ns, spec->ssm_parameter_prefix))
-		return refuse(msg, msglen, "SsmPrefixNotAllowed", "spec.ssm.parameterPrefix",
-			      spec->ssm_parameter_prefix, GDB_ALLOW_SSM_PREFIXES);
+		return deny(msg, msglen, "SsmPrefixNotAllowed", "spec.ssm.parameterPrefix",
+			    spec->ssm_parameter_prefix, GDB_ALLOW_SSM_PREFIXES);
 	for (size_t i = 0; i < spec->n_ecs_services; i++) {
 		const char *cl = spec->ecs_services[i].cluster;
 
 		if (!cl || allowed(a, GDB_ALLOW_ECS_CLUSTERS, ns, cl))
 			continue;
 		snprintf(field, sizeof(field), "spec.workloads.ecsServices[%zu].cluster", i);
-		return refuse(msg, msglen, "EcsClusterNotAllowed", field, cl,
-			      GDB_ALLOW_ECS_CLUSTERS);
+		return deny(msg, msglen, "EcsClusterNotAllowed", field, cl, GDB_ALLOW_ECS_CLUSTERS);
 	}
 	return check_workloads(ns, spec, optins, n_optins, msg, msglen);
 }
