@@ -32,10 +32,12 @@
  * A missing namespace and one without the annotation are refused alike, so a
  * refusal does not tell whether the namespace exists.
  *
- * gdb_allow_check() is pure: the caller first reads the annotation of each
- * other namespace the spec names (gdb_allow_read_namespaces) and passes the
- * answers in. A refused spec is refused whole, before any call: no AWS call,
- * no Secret read, no probe (the reconciler's contract).
+ * gdb_allow_check() is pure: the caller passes in the annotation of each
+ * other namespace the spec names (gdb_allow_read_namespaces). The rules are
+ * checked in a fixed order with the workload rule last, so a caller may check
+ * once without the namespaces and read them only when the answer is
+ * RestartNotAllowed. A refused spec is refused whole, before any call: no AWS
+ * call, no Secret read, no probe (the reconciler's contract).
  *
  * Ownership: struct gdb_allow owns its entries (gdb_allow_release frees
  * them). After set-up it is read-only and may be shared by threads.

@@ -1304,10 +1304,15 @@ static int refuse_disallowed(struct gdb_reconciler *r, struct key_state *s, json
 	char msg[GDB_ERRLEN];
 	size_t n;
 
-	if ((*rc = gdb_allow_read_namespaces(r->o.kube, spec, ns, &optins, &n)) < 0)
-		return *rc;
-	reason = gdb_allow_check(r->o.allow, ns, spec, optins, n, msg, sizeof(msg));
-	gdb_allow_optins_free(optins, n);
+	*rc = 0;
+	reason = gdb_allow_check(r->o.allow, ns, spec, NULL, 0, msg, sizeof(msg));
+	/* The workload rule is checked last: only it needs the other namespaces read. */
+	if (reason && !strcmp(reason, "RestartNotAllowed")) {
+		if ((*rc = gdb_allow_read_namespaces(r->o.kube, spec, ns, &optins, &n)) < 0)
+			return *rc;
+		reason = gdb_allow_check(r->o.allow, ns, spec, optins, n, msg, sizeof(msg));
+		gdb_allow_optins_free(optins, n);
+	}
 	if (!reason)
 		return 0;
 	remove_targets(r, s);
