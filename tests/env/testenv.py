@@ -10,7 +10,8 @@
 
 `up` starts etcd and kube-apiserver the way controller-runtime's envtest does
 (certificates from the openssl CLI, RBAC on, an admin client certificate, a
-kubeconfig), installs the CRDs in crds/ and waits until they are Established,
+kubeconfig; every request for a Secret is in the audit log <dir>/audit.log,
+read with audit_events), installs the CRDs in crds/ and waits until they are Established,
 creates the controller's ServiceAccount with the RBAC in manifests/rbac/ and a
 kubeconfig holding a TokenRequest token for it, and starts a PostgreSQL
 primary with a streaming standby for each simulated region: us-east-1 and
