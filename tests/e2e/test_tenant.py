@@ -225,12 +225,15 @@ def test_a_tenant_reaches_nothing_outside_its_namespace(
 
         # The tenant's rights: GlobalDatabases here, no Secrets, nothing in another namespace.
         def can(*args):
-            return tenant("auth", "can-i", *args, check=False).strip() == "yes"
+            answer = tenant("auth", "can-i", *args, check=False).strip()
+            assert answer in ("yes", "no"), (args, answer)
+            return answer == "yes"
 
         assert can("create", "globaldatabases.globaldb.io", "-n", ns)
         assert not can("get", "secrets", "-n", ns)
         assert not can("create", "globaldatabases.globaldb.io", "-n", victim)
         assert not can("patch", "deployments.apps", "-n", victim)
+        assert not can("patch", f"namespaces/{victim}")  # it cannot opt itself in
 
         with controller_identity(kubectl, testenv, ns, tmp_path) as (ctl_env, ctl_user):
             c = Controller(
