@@ -156,6 +156,7 @@ static int reconciler_start(struct controller *c)
 		.renew_deadline_ms = c->opt->renew_deadline_ms,
 		.retry_period_ms = c->opt->retry_period_ms,
 		.health = c->health,
+		.allow = &c->opt->allow,
 		.on_fatal = on_fatal,
 	};
 

@@ -269,6 +269,38 @@ static int set_version(struct options *o, const char *v, char *why, size_t n)
 	return 0;
 }
 
+/* The --allowed-* lists: comma-separated; validated by gdb_allow_set. */
+static int set_allow(struct options *o, enum gdb_allow_kind kind, const char *v, char *why,
+		     size_t n)
+{
+	return gdb_allow_set(&o->allow, kind, v, why, n) < 0 ? -1 : 0;
+}
+
+static int set_allowed_secrets(struct options *o, const char *v, char *why, size_t n)
+{
+	return set_allow(o, GDB_ALLOW_SECRETS, v, why, n);
+}
+
+static int set_allowed_probe_hosts(struct options *o, const char *v, char *why, size_t n)
+{
+	return set_allow(o, GDB_ALLOW_PROBE_HOSTS, v, why, n);
+}
+
+static int set_allowed_zones(struct options *o, const char *v, char *why, size_t n)
+{
+	return set_allow(o, GDB_ALLOW_ROUTE53_ZONES, v, why, n);
+}
+
+static int set_allowed_ssm(struct options *o, const char *v, char *why, size_t n)
+{
+	return set_allow(o, GDB_ALLOW_SSM_PREFIXES, v, why, n);
+}
+
+static int set_allowed_ecs(struct options *o, const char *v, char *why, size_t n)
+{
+	return set_allow(o, GDB_ALLOW_ECS_CLUSTERS, v, why, n);
+}
+
 static const struct flag flags[] = {
 	{"kubeconfig", STR, "", "path",
 	 "kubeconfig file; empty: in-cluster config, else $KUBECONFIG, else ~/.kube/config",
@@ -308,6 +340,21 @@ static const struct flag flags[] = {
 	 set_concurrency},
 	{"log-level", STR, "info", "level", "debug, info, warn or error", set_log_level},
 	{"log-format", STR, "text", "format", "json (one object per line) or text", set_log_format},
+	{"allowed-secrets", STR, "", "list",
+	 "Secrets Manager secret ids (names or ARNs) specs may name; '*' ends a prefix, "
+	 "{namespace} is the object's; empty: none",
+	 set_allowed_secrets},
+	{"allowed-probe-hosts", STR, "", "list",
+	 "hosts a probeEndpoint may name (the probe user's password goes there); empty: none",
+	 set_allowed_probe_hosts},
+	{"allowed-route53-zones", STR, "", "list",
+	 "Route 53 hosted zone ids specs may change records in; empty: none", set_allowed_zones},
+	{"allowed-ssm-prefixes", STR, "", "list",
+	 "SSM parameter paths specs may publish under (/a allows /a/x); empty: none",
+	 set_allowed_ssm},
+	{"allowed-ecs-clusters", STR, "", "list",
+	 "ECS clusters (as specs write them) whose services specs may restart; empty: none",
+	 set_allowed_ecs},
 	{"help", BOOL, "false", NULL, "print this help and exit", set_help},
 	{"version", BOOL, "false", NULL, "print the version and exit", set_version},
 };
@@ -510,5 +557,6 @@ void options_release(struct options *o)
 	free(o->leader_election_id);
 	free(o->metrics_bind_address);
 	free(o->health_probe_bind_address);
+	gdb_allow_release(&o->allow);
 	memset(o, 0, sizeof(*o));
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "pkg/base/log.h"
+#include "pkg/globaldb/allow.h"
 
 struct options {
 	char *kubeconfig; /* "" = in-cluster config, then $KUBECONFIG, ~/.kube/config */
@@ -33,6 +34,7 @@ struct options {
 	int log_json;
 	int help;
 	int version;
+	struct gdb_allow allow; /* the --allowed-* lists (pkg/globaldb/allow.h) */
 };
 
 /* Result of options_parse beyond 0: what main does next. */

@@ -37,6 +37,7 @@
 
 #include <stdint.h>
 
+#include "pkg/globaldb/allow.h"
 #include "pkg/server/health.h"
 
 #define GDB_DRAIN_TIMEOUT_MS 20000
@@ -52,8 +53,9 @@ struct gdb_controller_opts {
 	int64_t lease_duration_ms; /* 0 = client-go's defaults (15 s, 10 s, 2 s) */
 	int64_t renew_deadline_ms;
 	int64_t retry_period_ms;
-	struct server_health *health; /* borrowed; readyz "informer-sync" is added; may be NULL */
-	int64_t aws_call_timeout_ms;  /* 0 = 15000 per call, retries included */
+	struct server_health *health;  /* borrowed; readyz "informer-sync" is added; may be NULL */
+	int64_t aws_call_timeout_ms;   /* 0 = 15000 per call, retries included */
+	const struct gdb_allow *allow; /* borrowed, outlives the controller; NULL: deny all */
 	void (*on_fatal)(void *ud,
 			 const char *why); /* leadership lost; required with leader_elect */
 	void *ud;

@@ -35,6 +35,8 @@ int consider_failover(struct ctx *c)
 		      "recommended%s; approve with annotation %s",
 		      c->writer, health_region(c, c->writer)->consecutive_failures, target, why,
 		      GDB_ANNOTATION_APPROVE_FAILOVER);
+		/* An approval held over and dated in the future is refused now, not a round later. */
+		approved(c, c->obs->approve_failover, GDB_ANNOTATION_APPROVE_FAILOVER);
 		degraded(c, "AwaitingFailoverApproval",
 			 "failover to %s is recommended%s: kubectl annotate gdb <name> "
 			 "%s=$(date -u +%%FT%%TZ)",

@@ -348,6 +348,46 @@ static int report_no_creds(struct gdb_reconciler *r, struct key_state *s, json_t
 	return rc;
 }
 
+/*
+ * The allowlists (allow.h), before any call: a spec naming what the
+ * controller's flags or the target namespaces do not allow is refused whole,
+ * its probes stopped. 1 when refused (reported, *rc the write's result), 0
+ * when allowed, or a negative code when a namespace could not be read.
+ */
+static int refuse_disallowed(struct gdb_reconciler *r, struct key_state *s, json_t **obj,
+			     const char *ns, const char *name, const struct gdb_spec *spec,
+			     int64_t gen, int *rc)
+{
+	struct gdb_ns_optin *optins;
+	struct gdb_status st;
+	const char *reason;
+	char msg[GDB_ERRLEN];
+	size_t n;
+
+	*rc = 0;
+	reason = gdb_allow_check(r->o.allow, ns, spec, NULL, 0, msg, sizeof(msg));
+	/* The workload rule is checked last: only it needs the other namespaces read. */
+	if (reason && !strcmp(reason, "RestartNotAllowed")) {
+		if ((*rc = gdb_allow_read_namespaces(r->o.kube, spec, ns, &optins, &n)) < 0)
+			return *rc;
+		reason = gdb_allow_check(r->o.allow, ns, spec, optins, n, msg, sizeof(msg));
+		gdb_allow_optins_free(optins, n);
+	}
+	if (!reason)
+		return 0;
+	remove_targets(r, s);
+	forget_creds(s);
+	gdb_status_decode(json_object_get(*obj, "status"), &st, NULL, 0);
+	st.observed_generation = gen;
+	cond_set(&st, "Ready", GDB_COND_FALSE, reason, msg, gen, base_now_real_ms());
+	cond_set(&st, "Degraded", GDB_COND_TRUE, reason, msg, gen, base_now_real_ms());
+	*rc = persist_status(r, s, obj, &st, ns, name);
+	gdb_status_release(&st);
+	if (r->o.recorder)
+		kube_recorder_event(r->o.recorder, *obj, "Warning", reason, "Reconcile", "%s", msg);
+	return 1;
+}
+
 /* What a reconcile may plan on: see observe_max_age. */
 enum freshness { FRESH, SETTLED, TAIL };
 
@@ -487,6 +527,10 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 			 key, "error", err, NULL);
 		gdb_status_release(&status);
 		gdb_status_decode(NULL, &status, NULL, 0);
+	}
+	if (!deleting && refuse_disallowed(r, s, &obj, ns, name, &spec, gen, &rc) != 0) {
+		*requeue = GDB_REQUEUE_STEADY_MS;
+		goto out;
 	}
 	if (!deleting && resolve_creds(r, s, ns, &spec) < 0) {
 		remove_targets(r, s);

@@ -66,6 +66,7 @@
 #include <stdint.h>
 
 #include "pkg/aws/client.h"
+#include "pkg/globaldb/allow.h"
 #include "pkg/globaldb/observe.h"
 #include "pkg/kube/events.h"
 #include "pkg/kube/rest.h"
@@ -88,8 +89,9 @@ struct gdb_reconciler_opts {
 	struct kube_recorder *recorder; /* may be NULL */
 	struct kube_workqueue *queue;	/* where probe verdict changes enqueue keys */
 	struct aws_client *aws;
-	int64_t obs_ttl_ms;	/* 0 = GDB_OBS_TTL_MS */
-	int own_namespace_only; /* --watch-namespace: see struct gdb_exec_ctx */
+	int64_t obs_ttl_ms;	       /* 0 = GDB_OBS_TTL_MS */
+	int own_namespace_only;	       /* --watch-namespace: see struct gdb_exec_ctx */
+	const struct gdb_allow *allow; /* what specs may name (allow.h); NULL: nothing */
 };
 
 struct gdb_reconciler;

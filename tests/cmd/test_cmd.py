@@ -22,6 +22,11 @@ FLAGS = [
     "concurrency",
     "log-level",
     "log-format",
+    "allowed-secrets",
+    "allowed-probe-hosts",
+    "allowed-route53-zones",
+    "allowed-ssm-prefixes",
+    "allowed-ecs-clusters",
 ]
 
 
@@ -69,6 +74,9 @@ def test_version_prints_the_version():
         (["--kubeconfig=/nonexistent/kubeconfig"], "invalid value for --kubeconfig"),
         (["extra"], "unexpected argument: extra"),
         (["--leader-elect"], "--leader-elect needs --leader-election-namespace"),
+        (["--allowed-secrets=orders/*,,billing/*"], "invalid value for --allowed-secrets"),
+        (["--allowed-route53-zones=Z1 Z2"], "invalid value for --allowed-route53-zones"),
+        (["--allowed-ssm-prefixes=/a*/b"], "'*' may only end an entry"),
     ],
 )
 def test_bad_flags_exit_2_with_a_message(args, complaint):
@@ -77,6 +85,12 @@ def test_bad_flags_exit_2_with_a_message(args, complaint):
     assert complaint in r.stderr
     assert "--help" in r.stderr
     assert r.stdout == ""
+
+
+def test_bad_allowlist_variable_is_named():
+    r = run(env=clean_env(GLOBALDB_ALLOWED_ECS_CLUSTERS="a,"))
+    assert r.returncode == 2
+    assert "GLOBALDB_ALLOWED_ECS_CLUSTERS (--allowed-ecs-clusters)" in r.stderr
 
 
 def test_bad_environment_variable_is_named():

@@ -544,6 +544,17 @@ class Gdb:
         )
 
 
+# The allowlists (docs/api.md "Allowlists") every test controller starts with: what the
+# worlds' specs name. Each world creates its own hosted zone, hence any zone. A test
+# that needs narrower lists passes them in extra_args, which come later and win.
+TEST_ALLOWLISTS = (
+    "--allowed-route53-zones=*",
+    "--allowed-ssm-prefixes=/orders",
+    "--allowed-ecs-clusters=orders",
+    "--allowed-secrets=orders/*",
+)
+
+
 class Controller:
     """The controller binary as its own process."""
 
@@ -597,6 +608,7 @@ class Controller:
                 "2",
                 "--log-level",
                 "debug",
+                *TEST_ALLOWLISTS,
                 *extra_args,
             ],
             stdout=self.log,

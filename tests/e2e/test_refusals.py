@@ -129,12 +129,25 @@ def test_refusals_then_manual_approval(world, controller, emulator, kubectl):
         timeout=30,
         what="the controller to see Manual mode",
     )
+    # An approval held over on the object and dated in the future ("any failover until
+    # then") approves nothing, or Manual would behave like Automatic.
+    kubectl(
+        "-n",
+        ns,
+        "annotate",
+        "globaldatabase",
+        "orders",
+        "globaldb.io/approve-failover=2099-01-01T00:00:00Z",
+    )
     since = last_seq(emulator)
     emulator.outage(EAST, "5xx", pg="freeze", services=["rds"])
-    hold_refusal(world, controller, emulator, since, "AwaitingFailoverApproval")
+    hold_refusal(world, controller, emulator, since, "ApprovalInFuture")
     assert "FailoverRecommended" in world.event_reasons()
+    assert "ApprovalInFuture" in world.event_reasons()
     op = world.status()["operation"]
     assert op["type"] == "Failover" and op["step"] == "AwaitingApproval", op
+    kubectl("-n", ns, "annotate", "globaldatabase", "orders", "globaldb.io/approve-failover-")
+    hold_refusal(world, controller, emulator, since, "AwaitingFailoverApproval")
     approve = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
     kubectl(
         "-n", ns, "annotate", "globaldatabase", "orders", f"globaldb.io/approve-failover={approve}"

@@ -10,7 +10,8 @@
 
 `up` starts etcd and kube-apiserver the way controller-runtime's envtest does
 (certificates from the openssl CLI, RBAC on, an admin client certificate, a
-kubeconfig), installs the CRDs in crds/ and waits until they are Established,
+kubeconfig; every request for a Secret is in the audit log <dir>/audit.log,
+read with audit_events), installs the CRDs in crds/ and waits until they are Established,
 creates the controller's ServiceAccount with the RBAC in manifests/rbac/ and a
 kubeconfig holding a TokenRequest token for it, and starts a PostgreSQL
 primary with a streaming standby for each simulated region: us-east-1 and
@@ -265,8 +266,46 @@ def https_get(url, ca_file, cert=None, timeout=2):
         return r.status, r.read()
 
 
+# The audit policy: who read or wrote which Secret, and nothing else (the tenant tests
+# prove the controller reads no Secret outside a GlobalDatabase's namespace; see
+# audit_events). Metadata only: no Secret content reaches the log.
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "Metadata", "resources": [{"group": "", "resources": ["secrets"]}]},
+        {"level": "None"},
+    ],
+}
+
+
+def audit_log_path(st):
+    return os.path.join(st["dir"], "audit.log")
+
+
+def audit_events(st, user=None):
+    """The kube-apiserver's audit events so far (dicts, oldest first), those of user
+    (e.g. "system:serviceaccount:globaldb-system:globaldb-controller") when given."""
+    out = []
+    try:
+        with open(audit_log_path(st)) as f:
+            for line in f:
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue  # a line being written
+                if user is None or e.get("user", {}).get("username") == user:
+                    out.append(e)
+    except FileNotFoundError:
+        pass
+    return out
+
+
 def apiserver_argv(st):
     d = st["dir"]
+    with open(f"{d}/audit-policy.json", "w") as f:
+        json.dump(AUDIT_POLICY, f)
     return [
         os.path.join(st["bin_dir"], "kube-apiserver"),
         f"--etcd-servers={st['etcd_url']}",
@@ -287,6 +326,11 @@ def apiserver_argv(st):
         "--api-audiences=https://kubernetes.default.svc",
         "--enable-priority-and-fairness=false",
         "--profiling=false",
+        f"--audit-policy-file={d}/audit-policy.json",
+        f"--audit-log-path={audit_log_path(st)}",
+        "--audit-log-format=json",
+        "--audit-log-maxsize=64",
+        "--audit-log-maxbackup=1",
         "--v=1",
     ]
 

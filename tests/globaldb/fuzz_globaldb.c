@@ -4,7 +4,9 @@
  * Decodes spec and status, validates the spec, checks that the status
  * round-trips through encode/decode, and runs the planner over the result
  * with an empty observation, so a hostile status (any step, any counters)
- * cannot crash the decision either. Inputs over 1 MiB are ignored: the API
+ * cannot crash the decision either; and the allowlists (allow.h) over the
+ * spec, with {namespace} entries and the metadata's namespace and
+ * allow-restarts-from annotation as given. Inputs over 1 MiB are ignored: the API
  * server caps objects well below that.
  */
 #include <jansson.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "pkg/base/alloc.h"
+#include "pkg/globaldb/allow.h"
 #include "pkg/globaldb/planner.h"
 #include "pkg/globaldb/types.h"
 #include "pkg/globaldb/validate.h"
@@ -36,8 +39,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!obj)
 		return 0;
 	spec_ok = gdb_spec_decode(json_object_get(obj, "spec"), &spec, err, sizeof(err)) == 0;
-	if (spec_ok)
+	if (spec_ok) {
+		const char *ns = json_string_value(
+			json_object_get(json_object_get(obj, "metadata"), "namespace"));
+		const char *from = json_string_value(json_object_get(
+			json_object_get(json_object_get(obj, "metadata"), "annotations"),
+			GDB_ANNOTATION_ALLOW_RESTARTS_FROM));
+		const char *foreign[2 * GDB_MAX_WORKLOADS];
+		struct gdb_ns_optin optins[2 * GDB_MAX_WORKLOADS];
+		struct gdb_allow allow = {0};
+		size_t n;
+
 		gdb_spec_validate(&spec, err, sizeof(err));
+		ns = ns ? ns : "default";
+		n = gdb_allow_foreign_namespaces(&spec, ns, foreign, ARRAY_SIZE(foreign));
+		for (size_t i = 0; i < n; i++) {
+			optins[i].name = (char *)foreign[i];
+			optins[i].allow_from = (char *)from;
+		}
+		gdb_allow_set(&allow, GDB_ALLOW_SECRETS, "globaldb/{namespace}/*", err,
+			      sizeof(err));
+		gdb_allow_set(&allow, GDB_ALLOW_SSM_PREFIXES, "/{namespace}{namespace}", err,
+			      sizeof(err));
+		gdb_allow_set(&allow, GDB_ALLOW_PROBE_HOSTS, "db*", err, sizeof(err));
+		gdb_allow_check(&allow, ns, &spec, optins, n, err, sizeof(err));
+		gdb_allow_check(NULL, ns, &spec, NULL, 0, err, sizeof(err));
+		gdb_allow_release(&allow);
+	}
 	status_ok = gdb_status_decode(json_object_get(obj, "status"), &st, err, sizeof(err)) == 0;
 	if (status_ok) {
 		enc = gdb_status_encode(&st);

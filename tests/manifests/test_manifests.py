@@ -69,6 +69,10 @@ def test_deployment_is_locked_down_and_highly_available():
     assert "--leader-elect" in c["args"]
     assert "--health-probe-bind-address=:8081" in c["args"]
     assert "--metrics-bind-address=:8080" in c["args"]
+    # The allowlists: each tenant its own secrets and parameters, nothing else by default.
+    assert "--allowed-secrets=globaldb/{namespace}/*" in c["args"]
+    assert "--allowed-ssm-prefixes=/globaldb/{namespace}" in c["args"]
+    assert "--allowed-probe-hosts=" in c["args"]
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"metrics": 8080, "health": 8081}
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
@@ -137,6 +141,7 @@ def test_rbac_has_no_wildcards_and_only_the_needed_verbs():
         ("globaldb-controller", "events.k8s.io", "events"): {"create", "patch"},
         ("globaldb-controller", "apps", "deployments"): {"get", "patch"},
         ("globaldb-controller", "apps", "statefulsets"): {"get", "patch"},
+        ("globaldb-controller", "", "namespaces"): {"get"},
         ("globaldb-controller-leader-election", "coordination.k8s.io", "leases"): {
             "get",
             "create",

@@ -59,6 +59,7 @@ ALLOWED = [
     ("get", "statefulsets.apps", "team-a"),
     ("create", "leases.coordination.k8s.io", "globaldb-system"),
     ("update", "leases.coordination.k8s.io", "globaldb-system"),
+    ("get", "namespaces", None),  # the allow-restarts-from annotation
 ]
 DENIED = [
     ("create", "globaldatabases.globaldb.io", "team-a"),
@@ -72,6 +73,8 @@ DENIED = [
     ("delete", "leases.coordination.k8s.io", "globaldb-system"),
     ("create", "events", "team-a"),  # core events: the controller uses events.k8s.io
     ("update", "customresourcedefinitions.apiextensions.k8s.io", None),
+    ("list", "namespaces", None),
+    ("update", "namespaces", None),
 ]
 
 
