@@ -379,9 +379,13 @@ static int refuse_disallowed(struct gdb_reconciler *r, struct key_state *s, json
 	forget_creds(s);
 	gdb_status_decode(json_object_get(*obj, "status"), &st, NULL, 0);
 	st.observed_generation = gen;
-	cond_set(&st, "Ready", GDB_COND_FALSE, reason, msg, gen, base_now_real_ms());
-	cond_set(&st, "Degraded", GDB_COND_TRUE, reason, msg, gen, base_now_real_ms());
+	gdb_status_set_condition(&st, "Ready", GDB_COND_FALSE, reason, msg, gen,
+				 base_now_real_ms());
+	gdb_status_set_condition(&st, "Degraded", GDB_COND_TRUE, reason, msg, gen,
+				 base_now_real_ms());
 	*rc = persist_status(r, s, obj, &st, ns, name);
+	if (*rc == 0)
+		gdb_object_metrics_update(&s->metrics, ns, name, NULL, &st, &st);
 	gdb_status_release(&st);
 	if (r->o.recorder)
 		kube_recorder_event(r->o.recorder, *obj, "Warning", reason, "Reconcile", "%s", msg);
