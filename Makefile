@@ -11,6 +11,7 @@
 #   make testenv  start the shared test environment in this shell's session
 #   make format   clang-format the C, ruff the Python (format-check: CI's check)
 #   make demo     the runbook story on the local environment (hack/demo)
+#   make demo-helm  helm install the chart there; a GlobalDatabase Ready (hack/demo-helm)
 #   make docker-build   the container image (docker, else podman)
 #   make deploy   apply manifests/ to the cluster of the current kubeconfig
 
@@ -22,7 +23,7 @@ TEST_EXCLUDE ?=
 CACHE ?= $(or $(GLOBALDB_CACHE),$(HOME)/.cache/globaldb-controller)
 RUFF ?= $(CACHE)/venv/bin/ruff
 
-.PHONY: all build deps deps-build test unit asan tsan chaos testenv demo docker-build image-test deploy clean format format-check
+.PHONY: all build deps deps-build test unit asan tsan chaos testenv demo demo-helm docker-build image-test deploy clean format format-check
 
 all: build
 
@@ -68,6 +69,9 @@ testenv: deps
 
 demo:
 	hack/demo
+
+demo-helm:
+	hack/demo-helm
 
 docker-build: deps-build
 	hack/docker-build

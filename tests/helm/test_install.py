@@ -20,30 +20,26 @@ The release gets a test environment of its own: a controller watching every
 namespace must not meet the other tests' GlobalDatabases.
 """
 
-import importlib.util
 import json
 import os
-import signal
 import subprocess
 import sys
 
 import pytest
+import helmrelease as rel
 from helmutil import CHART, SRC, container, helm
 
 # The e2e tier's world (emulator, PostgreSQL servers, Aurora clusters, the
-# application namespace): imported, not copied.
-_spec = importlib.util.spec_from_file_location(
-    "e2e_fixtures", os.path.join(SRC, "tests", "e2e", "conftest.py")
-)
-e2e = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(e2e)
+# application namespace) and the release's controller as a local process
+# (helmrelease.py, shared with the chart demo): imported, not copied.
+e2e = rel.e2e
 emulator, kubectl, world, controller_bin = e2e.emulator, e2e.kubectl, e2e.world, e2e.controller_bin
-wait_for, EAST = e2e.wait_for, e2e.EAST
+wait_for = e2e.wait_for
 
 RELEASE = "gdb"
 FULL = "gdb-globaldb-controller"
 NS = "gdb-helm"
-CRD = "globaldatabases.globaldb.io"
+CRD = rel.CRD
 ROLE_ARN = "arn:aws:iam::123456789012:role/globaldb-controller"
 ROLE_ARN_2 = "arn:aws:iam::123456789012:role/globaldb-controller-2"
 
@@ -129,128 +125,12 @@ def can_i(kubectl, verb, resource, ns=None):
     return r.strip() == "yes"
 
 
-class LocalPod:
-    """The installed Deployment's container as a local process: its args and
-    env exactly, except where a pod's surroundings must be stood in for (see
-    the module's docstring)."""
-
-    def __init__(self, binary, deployment, kubeconfig, aws_env, log_path):
-        c = container(deployment)
-        self.ports = {}
-        args = []
-        for a in c["args"]:
-            for flag, port_name in (
-                ("--metrics-bind-address=", "metrics"),
-                ("--health-probe-bind-address=", "health"),
-            ):
-                if a.startswith(flag):
-                    self.ports[port_name] = e2e.free_port()
-                    a = f"{flag}127.0.0.1:{self.ports[port_name]}"
-            args.append(a)
-        self.args = args
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("AWS_", "GLOBALDB_", "KUBERNETES_"))
-            and k not in ("POD_NAMESPACE", "KUBECONFIG")
-        }
-        for e in c.get("env", []):
-            if "value" in e:
-                env[e["name"]] = e["value"]
-            else:  # the downward API, as the kubelet resolves it
-                assert e["valueFrom"] == {
-                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}
-                }, e
-                env[e["name"]] = deployment["metadata"]["namespace"]
-        env.update(aws_env)
-        self.env = env
-        self.log_path = log_path
-        self.log = open(log_path, "a")
-        self.proc = subprocess.Popen(
-            [binary, *args, "--kubeconfig", kubeconfig],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-
-    def wait_ready(self):
-        def ready():
-            assert self.proc.poll() is None, "controller exited:\n" + self.text()[-3000:]
-            try:
-                import urllib.request
-
-                url = f"http://127.0.0.1:{self.ports['health']}/readyz"
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    return r.status == 200
-            except OSError:
-                return False
-
-        wait_for(ready, timeout=90, what="controller /readyz")
-
-    def text(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log_path) as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
-
-
 def start_as_release(testenv, kubectl, emulator, controller_bin, tmp_path, name):
     """The controller with the Deployment now in the cluster, as its ServiceAccount."""
-    dep = json.loads(kubectl("-n", NS, "get", "deployment", FULL, "-o", "json"))
-    sa = json.loads(kubectl("-n", NS, "get", "serviceaccount", FULL, "-o", "json"))
-    assert dep["spec"]["template"]["spec"]["serviceAccountName"] == FULL
-    token = kubectl("-n", NS, "create", "token", FULL, "--duration=1h").strip()
-    kubeconfig = str(tmp_path / f"{name}.kubeconfig")
-    with open(kubeconfig, "w") as f:
-        json.dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "sa",
-                "clusters": [
-                    {
-                        "name": "sa",
-                        "cluster": {
-                            "server": testenv["apiserver_url"],
-                            "certificate-authority": testenv["ca_file"],
-                        },
-                    }
-                ],
-                "users": [{"name": "sa", "user": {"token": token}}],
-                "contexts": [{"name": "sa", "context": {"cluster": "sa", "user": "sa"}}],
-            },
-            f,
-        )
-    os.chmod(kubeconfig, 0o600)
-    # What EKS's pod identity webhook injects for the role on the annotation.
-    web_token = str(tmp_path / f"{name}.web-identity-token")
-    with open(web_token, "w") as f:
-        f.write(kubectl("-n", NS, "create", "token", FULL, "--audience=sts.amazonaws.com").strip())
-    aws_env = {
-        "AWS_ROLE_ARN": sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
-        "AWS_WEB_IDENTITY_TOKEN_FILE": web_token,
-        "AWS_REGION": EAST,
-        "AWS_DEFAULT_REGION": EAST,
-        "AWS_STS_REGIONAL_ENDPOINTS": "regional",
-        "AWS_ENDPOINT_URL": emulator.url,
-    }
-    pod = LocalPod(controller_bin, dep, kubeconfig, aws_env, str(tmp_path / f"{name}.log"))
-    try:
-        pod.wait_ready()
-    except BaseException:
-        pod.stop()
-        raise
+    pod = rel.start_as_release(
+        testenv, kubectl, emulator.url, controller_bin, str(tmp_path), name, NS, FULL
+    )
+    assert pod.sa_name == FULL
     return pod
 
 
