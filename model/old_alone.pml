@@ -3,8 +3,8 @@
  * in two regions, each controller deciding alone with its own status and the
  * one-controller rules of failover.pml. Both see the regional outage of A;
  * each fails over to a target of its own. Expected: SPIN finds a second
- * promotion (two detached writers, or a managed failover issued on a stale
- * view after the other's finished). Check: safety.
+ * promotion (two detaches of different members: RDS serializes neither).
+ * Check: safety.
  */
 #define OLD_ALONE 1
 #define N_CRASH 0
