@@ -288,7 +288,12 @@ proctype Ctl(byte k)
 				printf("MSC: K%d takes over, epoch %d\n", k, g_epoch)
 			:: g_op == G_RUN && g_holder != k && g_lease ->
 				/* the peer: co-sign the detach of this epoch from this vantage point */
-				if :: down && g_method == M_DETACH -> cosign[k] = g_epoch :: else fi
+				if
+				:: down && g_method == M_DETACH && cosign[k] != g_epoch ->
+					cosign[k] = g_epoch;
+					printf("MSC: K%d co-signs the detach, epoch %d\n", k, g_epoch)
+				:: else
+				fi
 			:: g_op == G_RUN && g_holder == k ->
 				/* renew: CAS(epoch == mine); then the re-check of gen1, then the call */
 				g_lease = 1;
