@@ -24,6 +24,8 @@
  *   OLD_UNCORROBORATED  the guard, but a detach on one vantage point (no
  *               co-signature): SPIN finds a detach of a live primary
  *               (model/old_uncorroborated.pml).
+ *   IN_FLIGHT   drop assumption A9: a call can stay on the wire while the
+ *               lease moves on (model/limit_inflight.pml)
  *   LIVE        a regional outage is permanent (liveness runs)
  *   N_CRASH, N_STALE, N_TIMEOUT, N_SKEW: fault budgets
  *   F_PART, F_GPART, F_FOOL, F_APPROVE, F_METHODS: which faults/events exist
@@ -139,6 +141,44 @@ inline data_loss_check()
 	fi;
 	assert(!(ALIVE(gw) && CP_UP(gw)))
 }
+
+/* AWS executes controller k's call on target t (the method is the spec's) */
+inline apply_call(k, t)
+{
+	if
+	:: method == M_MANAGED ->
+		printf("MSC: K%d: FailoverGlobalCluster(%c), AllowDataLoss\n", k, 65 + t);
+		if
+		:: g1 && !fs && (mem & BIT(t)) != 0 && (sa & BIT(t)) == 0 && gw != t ->
+			data_loss_check();
+			snap(); fs = 1; fs_tgt = t
+		:: else /* refused: busy, or the target is the writer already */
+		fi
+	:: method == M_DETACH ->
+		printf("MSC: K%d: RemoveFromGlobalCluster(%c)\n", k, 65 + t);
+		if
+		:: g1 && !fs && (mem & BIT(t)) != 0 && gw != t ->
+			data_loss_check();
+			snap(); mem = mem & ~BIT(t); sa = sa | BIT(t);
+			promoted()
+		:: else /* refused: not a member, busy */
+		fi
+	fi
+}
+
+#ifdef IN_FLIGHT
+/* Assumption A9 dropped: a call stays on the wire across rounds, and AWS
+ * applies it at any later moment (a request that outlives its client). */
+byte fl_tgt = NOREG, fl_k;
+active proctype Flight()
+{
+	do
+	:: atomic { fl_tgt != NOREG ->
+		printf("MSC: AWS applies K%d's call from an earlier round\n", fl_k);
+		apply_call(fl_k, fl_tgt); fl_tgt = NOREG }
+	od
+}
+#endif
 
 /* Property 1: never two clusters that accept writes. */
 active proctype Monitor()
@@ -347,23 +387,13 @@ proctype Ctl(byte k)
 	d_step {
 		if :: res != 0 -> b_to-- :: else fi;
 		if
-		:: call && res != 1 && (method == M_MANAGED) ->
-			printf("MSC: K%d: FailoverGlobalCluster(%c), AllowDataLoss\n", k, 65 + tgt);
-			if
-			:: g1 && !fs && (mem & BIT(tgt)) != 0 && (sa & BIT(tgt)) == 0 && gw != tgt ->
-				data_loss_check();
-				snap(); fs = 1; fs_tgt = tgt
-			:: else /* refused: busy, or the target is the writer already */
-			fi
-		:: call && res != 1 && (method == M_DETACH) ->
-			printf("MSC: K%d: RemoveFromGlobalCluster(%c)\n", k, 65 + tgt);
-			if
-			:: g1 && !fs && (mem & BIT(tgt)) != 0 && gw != tgt ->
-				data_loss_check();
-				snap(); mem = mem & ~BIT(tgt); sa = sa | BIT(tgt);
-				promoted()
-			:: else /* refused: not a member, busy */
-			fi
+#ifdef IN_FLIGHT
+		:: call && res != 1 && fl_tgt == NOREG ->
+			/* the request is on the wire; AWS applies it later (the Flight process) */
+			fl_tgt = tgt; fl_k = k
+#endif
+		:: call && res != 1 ->
+			apply_call(k, tgt)
 		:: else
 		fi;
 		vgw = 0; vmem = 0; vsa = 0; tgt = 0; res = 0; vfs = 0; stale = 0; down = 0; call = 0
