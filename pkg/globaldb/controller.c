@@ -297,7 +297,6 @@ int gdb_controller_start(const struct gdb_controller_opts *opts, struct gdb_cont
 	rco.recorder = c->recorder;
 	rco.queue = c->queue;
 	rco.aws = c->aws;
-	rco.own_namespace_only = opts->namespace_ && *opts->namespace_;
 	rco.allow = opts->allow;
 	if ((rc = gdb_reconciler_new(&rco, &c->rec)) < 0) {
 		base_log(BASE_LOG_ERROR, "cannot start the prober", "error", base_strerror(rc),

@@ -235,15 +235,6 @@ static int publish_ssm(const struct gdb_exec_ctx *x, const struct gdb_action *a,
 	return 0;
 }
 
-/* The GlobalDatabase's namespace, "" without one. */
-static const char *own_namespace(const struct gdb_exec_ctx *x)
-{
-	const char *ns = json_string_value(
-		json_object_get(json_object_get(x->obj, "metadata"), "namespace"));
-
-	return ns ? ns : "";
-}
-
 static int restart_k8s(const struct gdb_exec_ctx *x, const struct kube_resource *res,
 		       const struct gdb_k8s_workload *w, const char *stamp,
 		       struct gdb_exec_result *out)
@@ -253,12 +244,6 @@ static int restart_k8s(const struct gdb_exec_ctx *x, const struct kube_resource 
 	json_t *patch;
 	int rc;
 
-	if (x->own_namespace_only && strcmp(w->namespace_, own_namespace(x))) {
-		warn_event(x, "WorkloadOutsideNamespace", "RestartWorkloads",
-			   "%s %s/%s not restarted: this controller works in one namespace only",
-			   res->resource, w->namespace_, w->name);
-		return 0;
-	}
 	kube_status_clear(&st);
 	patch = json_pack("{s:{s:{s:{s:{s:s}}}}}", "spec", "template", "metadata", "annotations",
 			  RESTARTED_AT, stamp);

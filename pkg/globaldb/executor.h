@@ -45,11 +45,6 @@ struct gdb_exec_ctx {
 	struct kube_recorder *recorder; /* borrowed; may be NULL (no Events) */
 	json_t *obj;			/* the GlobalDatabase (borrowed): Events regard it */
 	const struct gdb_spec *spec;	/* borrowed */
-	/*
-	 * --watch-namespace: Deployments and StatefulSets outside the object's own
-	 * namespace are skipped with a WorkloadOutsideNamespace Warning Event.
-	 */
-	int own_namespace_only;
 };
 
 struct gdb_exec_result {

@@ -597,8 +597,7 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 		goto out;
 	}
 	if (gdb_action_calls_aws(plan.action.kind)) {
-		struct gdb_exec_ctx x = {r->o.aws, r->o.kube, r->o.recorder,
-					 obj,	   &spec,     r->o.own_namespace_only};
+		struct gdb_exec_ctx x = {r->o.aws, r->o.kube, r->o.recorder, obj, &spec};
 		struct gdb_exec_result res;
 
 		gdb_execute(&x, &plan.action, &res);

@@ -90,7 +90,6 @@ struct gdb_reconciler_opts {
 	struct kube_workqueue *queue;	/* where probe verdict changes enqueue keys */
 	struct aws_client *aws;
 	int64_t obs_ttl_ms;	       /* 0 = GDB_OBS_TTL_MS */
-	int own_namespace_only;	       /* --watch-namespace: see struct gdb_exec_ctx */
 	const struct gdb_allow *allow; /* what specs may name (allow.h); NULL: nothing */
 };
 

@@ -152,6 +152,7 @@ def main():
             f"serviceAccount.irsaRoleArn={ROLE_ARN}",
             "--set",
             f"rbac.secretReaderNamespaces={{{world.ns}}}",
+            *helmrelease.WORLD_ALLOWLISTS,
         ]
         shown = " ".join(install).replace(CHART, os.path.relpath(CHART, SOURCE_DIR))
         say(f"helm {shown}")

@@ -41,6 +41,20 @@ else:
 
 CRD = "globaldatabases.globaldb.io"
 
+# What the test world's GlobalDatabase names (its zone, SSM path, ECS cluster,
+# secret), allowed as tests/e2e/conftest.py's TEST_ALLOWLISTS allows it, as
+# chart values: the chart's default lists allow none of it.
+WORLD_ALLOWLISTS = (
+    "--set",
+    "allowlists.route53Zones={*}",
+    "--set",
+    "allowlists.ssmPrefixes={/orders}",
+    "--set",
+    "allowlists.ecsClusters={orders}",
+    "--set",
+    "allowlists.secrets={orders/*}",
+)
+
 
 class LocalPod:
     """The installed Deployment's container as a local process: its args and

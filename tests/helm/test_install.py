@@ -83,6 +83,7 @@ def release(testenv, kubectl):
         f"serviceAccount.irsaRoleArn={ROLE_ARN}",
         "--set",
         "log.level=debug",
+        *rel.WORLD_ALLOWLISTS,
     )
     yield
     h(testenv, "uninstall", RELEASE, check=False)
