@@ -211,16 +211,7 @@ static int load_kube_config(const char *path, struct kube_config **cfg)
 	char *msg = NULL;
 	int rc;
 
-	if (path && *path) {
-		rc = kube_config_load_kubeconfig(path, NULL, cfg, &msg);
-	} else {
-		rc = kube_config_load_incluster(NULL, cfg, &msg);
-		if (rc < 0) {
-			free(msg);
-			msg = NULL;
-			rc = kube_config_load_kubeconfig(NULL, NULL, cfg, &msg);
-		}
-	}
+	rc = kube_config_load_default(path, cfg, &msg);
 	if (rc < 0)
 		base_log(BASE_LOG_ERROR, "cannot load the kubernetes config", "error",
 			 msg ? msg : base_strerror(rc), NULL);

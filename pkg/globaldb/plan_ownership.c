@@ -241,23 +241,7 @@ static void hold(struct ctx *c, const char *what, const char *id, enum gdb_owner
 		       "%s refused: the %s %s is %s, not tagged %s=%s", gdb_action_name(kind), what,
 		       id ? id : "-", gdb_ownership_name(own), GDB_TAG_OWNER,
 		       c->obs->owner ? c->obs->owner : "-");
-	free(a->region);
-	free(a->global_cluster_identifier);
-	free(a->db_cluster_identifier);
-	free(a->target_arn);
-	free(a->instance_id);
-	free(a->snapshot_id);
-	free(a->source_snapshot_id);
-	free(a->source_region);
-	free(a->engine_version);
-	free(a->writer_endpoint);
-	free(a->reader_endpoint);
-	free(a->change_id);
-	free(a->restart_stamp);
-	free(a->owner);
-	free(a->owner_uid);
-	free(a->reason);
-	memset(a, 0, sizeof(*a));
+	action_release(a);
 	act(c, c->st->operation.type != GDB_OP_NONE ? GDB_ACT_WAIT : GDB_ACT_NONE, NULL,
 	    seen ? GDB_REQUEUE_MAX_MS : GDB_REQUEUE_WAIT_MS);
 }

@@ -323,13 +323,8 @@ void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
 	finalize_conditions(&c);
 }
 
-void gdb_plan_release(struct gdb_plan *p)
+void action_release(struct gdb_action *a)
 {
-	struct gdb_action *a;
-
-	if (!p)
-		return;
-	a = &p->action;
 	free(a->region);
 	free(a->global_cluster_identifier);
 	free(a->db_cluster_identifier);
@@ -346,6 +341,14 @@ void gdb_plan_release(struct gdb_plan *p)
 	free(a->owner);
 	free(a->owner_uid);
 	free(a->reason);
+	memset(a, 0, sizeof(*a));
+}
+
+void gdb_plan_release(struct gdb_plan *p)
+{
+	if (!p)
+		return;
+	action_release(&p->action);
 	gdb_status_release(&p->status);
 	for (size_t i = 0; i < p->n_events; i++) {
 		free(p->events[i].reason);

@@ -46,6 +46,9 @@ struct step_row {
 };
 extern const struct step_row step_table[GDB_STEP__COUNT];
 
+/* planner.c: frees an action's strings and zeroes it (a decided action withdrawn). */
+void action_release(struct gdb_action *a);
+
 /* plan_context.c: helpers over the inputs, deriving the current picture, annotations */
 int streq(const char *a, const char *b);
 const struct gdb_obs_region *obs_region(const struct ctx *c, const char *name);

@@ -12,7 +12,7 @@
  * plugin's env added to the child's environment only, stdin and stderr on
  * /dev/null, stdout through a pipe read with a size cap and a deadline.
  *
- * Size: ~850 lines. Loading and the credential sources share struct
+ * Size: ~870 lines. Loading and the credential sources share struct
  * kube_config and its mutex; if it grows, the exec plugin (run_plugin,
  * refresh_exec: ~160 lines) is the part to move to a file of its own.
  */
@@ -611,6 +611,23 @@ fail:
 }
 
 /* Re-reads the token file when due. Called with cfg->mu held. */
+int kube_config_load_default(const char *path, struct kube_config **out, char **errmsg)
+{
+	int rc;
+
+	if (path && *path)
+		return kube_config_load_kubeconfig(path, NULL, out, errmsg);
+	rc = kube_config_load_incluster(NULL, out, errmsg);
+	if (rc < 0) {
+		if (errmsg) {
+			free(*errmsg);
+			*errmsg = NULL;
+		}
+		rc = kube_config_load_kubeconfig(NULL, NULL, out, errmsg);
+	}
+	return rc;
+}
+
 static int refresh_token_file(struct kube_config *cfg, char **errmsg)
 {
 	char *data, *msg = NULL;

@@ -66,6 +66,14 @@ int kube_config_load_kubeconfig_data(const char *data, size_t n, const char *nam
  */
 int kube_config_load_incluster(const char *sa_dir, struct kube_config **out, char **errmsg);
 
+/*
+ * client-go's loading order, as controllers use it: the kubeconfig at path
+ * when path is set; else the pod's ServiceAccount (in-cluster); else the
+ * default kubeconfig ($KUBECONFIG, ~/.kube/config). Returns and errors as
+ * kube_config_load_kubeconfig (the last one tried).
+ */
+int kube_config_load_default(const char *path, struct kube_config **out, char **errmsg);
+
 /* Frees cfg and wipes its credentials. NULL is fine. */
 void kube_config_free(struct kube_config *cfg);
 

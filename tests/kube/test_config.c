@@ -98,6 +98,32 @@ START_TEST(kubeconfig_current_context_resolves_server_namespace_and_token)
 }
 END_TEST
 
+/* --kubeconfig when given; outside a pod, $KUBECONFIG (client-go's order). */
+START_TEST(default_loading_takes_the_flag_then_kubeconfig_outside_a_pod)
+{
+	struct kube_config *cfg;
+	char *msg = NULL, *path;
+
+	make_tmpdir();
+	path = write_file("config", kubeconfig_two_contexts, 0600);
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("KUBERNETES_SERVICE_PORT");
+	ck_assert_int_eq(kube_config_load_default(path, &cfg, &msg), 0);
+	ck_assert_str_eq(kube_config_server(cfg), "https://127.0.0.1:6443");
+	kube_config_free(cfg);
+	setenv("KUBECONFIG", path, 1);
+	ck_assert_int_eq(kube_config_load_default(NULL, &cfg, &msg), 0);
+	ck_assert_ptr_null(msg);
+	ck_assert_str_eq(kube_config_namespace(cfg), "team-a");
+	kube_config_free(cfg);
+	setenv("KUBECONFIG", "/nonexistent/kubeconfig", 1);
+	ck_assert_int_ne(kube_config_load_default(NULL, &cfg, &msg), 0);
+	ck_assert_ptr_nonnull(msg);
+	free(msg);
+	free(path);
+}
+END_TEST
+
 START_TEST(kubeconfig_explicit_context_and_insecure_flag_warns)
 {
 	struct kube_config *cfg;
@@ -369,6 +395,7 @@ START_TEST(incluster_config_reads_env_and_service_account_files)
 END_TEST
 
 GDB_CHECK_MAIN("kube_config", 20, kubeconfig_current_context_resolves_server_namespace_and_token,
+	       default_loading_takes_the_flag_then_kubeconfig_outside_a_pod,
 	       kubeconfig_explicit_context_and_insecure_flag_warns,
 	       kubeconfig_errors_name_the_file_and_the_field,
 	       token_file_is_cached_and_reread_after_invalidate,
