@@ -18,6 +18,16 @@ VERSION = "0.9.1"
 # Everything linked into the controller: hack/build-deps' three, the Debian
 # -dev packages' archives, and the C library.
 LINKED = {"curl", "libmicrohttpd", "postgresql-15", "openssl", "jansson", "libyaml", "glibc"}
+# A function of each that the controller calls, so it is linked in.
+EVIDENCE = {
+    "curl": "curl_easy_perform",
+    "libmicrohttpd": "MHD_start_daemon",
+    "postgresql-15": "PQconnectStartParams",
+    "openssl": "SSL_CTX_new",
+    "jansson": "json_loads",
+    "libyaml": "yaml_parser_initialize",
+    "glibc": "__libc_start_main",
+}
 DEBIAN_DEV = {
     "openssl": "libssl-dev",
     "jansson": "libjansson-dev",
@@ -87,8 +97,10 @@ def test_helm_chart_is_packaged_when_the_tree_has_it(dist):
 
 
 def dpkg_source_version(pkg):
+    # The host's package: with dpkg's multiarch, arm64's may be installed too.
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True).stdout
     return subprocess.run(
-        ["dpkg-query", "-W", "-f=${source:Version}", pkg],
+        ["dpkg-query", "-W", "-f=${source:Version}", f"{pkg}:{arch.strip()}"],
         capture_output=True,
         text=True,
         check=True,
@@ -127,7 +139,20 @@ def test_sbom_lists_every_linked_library_for_a_scanner(dist):
         built = dict(line.strip().split("=", 1) for line in f if "=" in line)
     for name in ("curl", "libmicrohttpd", "postgresql-15"):
         assert pkgs[name]["versionInfo"] == built[name]
-    # And the binary carries them: the version strings libcurl and OpenSSL compile in.
-    strings = subprocess.run(["strings", BIN], capture_output=True, text=True, check=True).stdout
-    assert "libcurl/" + pkgs["curl"]["versionInfo"].split("-")[0] in strings
-    assert "OpenSSL " + pkgs["openssl"]["versionInfo"].split("-")[0] in strings
+    # And the binary carries each of them: a function it defines, and the
+    # version strings libcurl and OpenSSL compile in.
+    defined = {
+        ln.split()[-1]
+        for ln in subprocess.run(
+            ["nm", BIN], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        if len(ln.split()) == 3 and ln.split()[1] in "TtWw"
+    }
+    for name, symbol in EVIDENCE.items():
+        assert symbol in defined, f"{symbol} ({name}) is not in the binary"
+    strings = subprocess.run(
+        ["strings", BIN], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert pkgs["curl"]["versionInfo"].split("-")[0] in strings
+    openssl = "OpenSSL " + pkgs["openssl"]["versionInfo"].split("-")[0] + " "
+    assert any(s.startswith(openssl) for s in strings), openssl
