@@ -17,9 +17,11 @@ set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 
 find_program(GDB_QEMU_AARCH64 qemu-aarch64-static)
 if(GDB_QEMU_AARCH64)
-  # -L: where qemu finds the dynamic loader of a dynamic test binary (the
-  # controller itself is static and needs none).
-  set(CMAKE_CROSSCOMPILING_EMULATOR "${GDB_QEMU_AARCH64};-L;/usr/aarch64-linux-gnu")
+  # The controller is static; the Check programs link libsubunit.so and find
+  # the arm64 loader and libraries where dpkg's multiarch put them
+  # (/lib/ld-linux-aarch64.so.1, /usr/lib/aarch64-linux-gnu). Not qemu's -L
+  # /usr/aarch64-linux-gnu: with it qemu 7.2's forked Check children spin.
+  set(CMAKE_CROSSCOMPILING_EMULATOR "${GDB_QEMU_AARCH64}")
 endif()
 
 # pkg-config reads only Debian's arm64 multiarch .pc files (and the cross-built
