@@ -5,6 +5,7 @@ unit tier's Check programs passing under qemu-aarch64-static.
 GDB_ARM64_TESTS, when set, is a ctest -R regex: the subset CI runs (the whole
 unit tier under qemu is `make arm64-test`)."""
 
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ BUILD = os.environ["GDB_ARM64_BUILD"]
 SUBSET = os.environ.get("GDB_ARM64_TESTS", "")
 QEMU = shutil.which("qemu-aarch64-static")
 BIN = os.path.join(BUILD, "cmd", "globaldb-controller", "globaldb-controller")
+CACHE = os.environ.get("GLOBALDB_CACHE", os.path.expanduser("~/.cache/globaldb-controller"))
 
 
 def run(*args, timeout=3000):
@@ -80,3 +82,35 @@ def test_unit_check_programs_pass_under_qemu(built):
     assert ran and int(ran.group(2)) > 0, r.stdout
     if not SUBSET:
         assert int(ran.group(2)) == len(names)
+
+
+def test_sbom_names_the_arm64_libraries(built):
+    """hack/sbom on build-arm64: the arm64 archives it linked, with the
+    versions of the cross-built prefix and of dpkg's arm64 packages."""
+    doc = json.loads(run(os.path.join(SRC, "hack", "sbom"), "--build-dir", built).stdout)
+    assert doc["name"].endswith("-linux-arm64")
+    pkgs = {p["name"]: p for p in doc["packages"]}
+    assert set(pkgs) == {
+        "globaldb-controller",
+        "curl",
+        "libmicrohttpd",
+        "postgresql-15",
+        "openssl",
+        "jansson",
+        "libyaml",
+        "glibc",
+    }
+    with open(os.path.join(CACHE, "deps-arm64", "VERSIONS")) as f:
+        versions = dict(line.strip().split("=", 1) for line in f if "=" in line)
+    for name in ("curl", "libmicrohttpd", "postgresql-15"):
+        assert pkgs[name]["versionInfo"] == versions[name]
+    for name, dev in (
+        ("openssl", "libssl-dev"),
+        ("jansson", "libjansson-dev"),
+        ("libyaml", "libyaml-dev"),
+    ):
+        assert f"{dev}:arm64" in pkgs[name]["comment"], pkgs[name]["comment"]
+    assert "libc6-dev-arm64-cross" in pkgs["glibc"]["comment"]
+    assert re.fullmatch(r"2\.\d+-\d+\S*", pkgs["glibc"]["versionInfo"]), pkgs["glibc"][
+        "versionInfo"
+    ]
