@@ -1,6 +1,7 @@
 """globaldb-controller for arm64 (aarch64): cross-built with Debian's cross
 toolchain, a static-pie AArch64 executable that starts under qemu, and the
-unit tier's Check programs passing under qemu-aarch64-static.
+unit tier's Check programs, the fuzz corpora and the command-line tests
+passing under qemu-aarch64-static.
 
 GDB_ARM64_TESTS, when set, is a ctest -R regex: the subset CI runs (the whole
 unit tier under qemu is `make arm64-test`)."""
@@ -10,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -66,13 +68,15 @@ def test_controller_starts_under_qemu(built):
     assert r.returncode not in (0, -11, -6) and "no-such-flag" in r.stderr
 
 
-def test_unit_check_programs_pass_under_qemu(built):
-    listing = run("ctest", "--test-dir", built, "-N", "-L", "unit").stdout
+def test_unit_check_programs_and_fuzz_corpora_pass_under_qemu(built):
+    label = "^(unit|fuzz)$"
+    listing = run("ctest", "--test-dir", built, "-N", "-L", label).stdout
     names = re.findall(r"Test\s+#\d+: (\S+)", listing)
     assert names, listing
-    # Every unit test registered in the cross build is a Check program (the
-    # pytest tiers are not registered there), and ctest runs it through qemu.
-    args = ["ctest", "--test-dir", built, "-L", "unit", "--output-on-failure"]
+    # Every unit and fuzz-corpus test registered in the cross build is a C
+    # program (the pytest tiers are not registered there), and ctest runs it
+    # through qemu.
+    args = ["ctest", "--test-dir", built, "-L", label, "--output-on-failure"]
     if SUBSET:
         args += ["-R", SUBSET]
     r = subprocess.run(args, capture_output=True, text=True, timeout=3000)
@@ -114,3 +118,33 @@ def test_sbom_names_the_arm64_libraries(built):
     assert re.fullmatch(r"2\.\d+-\d+\S*", pkgs["glibc"]["versionInfo"]), pkgs["glibc"][
         "versionInfo"
     ]
+
+
+def test_cli_tests_pass_against_the_arm64_binary_under_qemu(built):
+    """tests/cmd's flag and start-up tests (ctest cmd_cli, cmd_watch_namespace),
+    run against the arm64 controller through qemu."""
+    env = dict(os.environ)
+    env.update(
+        GDB_CONTROLLER_BIN=BIN,
+        GDB_CONTROLLER_EMULATOR=QEMU,
+        PYTHONPATH=f"{SRC}/tests/env:{SRC}/tests/support",
+    )
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/cmd/test_cmd.py",
+            "tests/cmd/test_cmd_watch_namespace.py",
+        ],
+        cwd=SRC,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
+    assert re.search(r"\d+ passed", r.stdout) and "skipped" not in r.stdout, r.stdout[-2000:]
