@@ -97,7 +97,7 @@ VERSION ?=
 DIST ?= dist
 release:
 	hack/release --dist $(DIST) $(if $(VERSION),--version $(VERSION)) --build-dir $(BUILD) \
-		$(if $(wildcard $(ARM64_BUILD)/CMakeCache.txt),--build-dir $(ARM64_BUILD))
+		$(if $(wildcard $(ARM64_BUILD)/cmd/globaldb-controller/globaldb-controller),--build-dir $(ARM64_BUILD))
 
 # C by clang-format (Debian 12's, installed by hack/install-deps), Python by
 # ruff (pinned in hack/requirements.txt). format-check fails on any difference.
