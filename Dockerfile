@@ -4,10 +4,14 @@
 # read-only root filesystem. Build it with `make docker-build` (hack/docker-build).
 ARG BASE_IMAGE=docker.io/library/debian:bookworm-slim
 
-FROM ${BASE_IMAGE} AS build
+# The build stage runs on the build machine's platform; for --platform linux/arm64
+# (hack/docker-build --platform linux/arm64) it cross-builds with Debian's
+# cross toolchain (cmake/aarch64-linux-gnu.cmake) instead of emulating arm64.
+FROM --platform=${BUILDPLATFORM} ${BASE_IMAGE} AS build
+ARG TARGETARCH
 WORKDIR /src
 # The installer and its lists first, so this layer is reused until they change.
-COPY hack/install-deps hack/build-deps hack/build-k8s-bins hack/apt-packages.txt hack/requirements.txt hack/versions.env hack/
+COPY hack/install-deps hack/build-deps hack/build-k8s-bins hack/apt-packages.txt hack/apt-packages-arm64.txt hack/requirements.txt hack/versions.env hack/
 # Behind a TLS-inspecting proxy, hack/docker-build lends the host's CA bundle
 # to this step only, as a build secret: it is used for downloads and never
 # stored in a layer (the image's own CA bundle is Debian's).
@@ -16,9 +20,10 @@ RUN --mount=type=secret,id=host-ca-bundle \
         export PIP_CERT=/run/secrets/host-ca-bundle SSL_CERT_FILE=/run/secrets/host-ca-bundle \
                CURL_CA_BUNDLE=/run/secrets/host-ca-bundle REQUESTS_CA_BUNDLE=/run/secrets/host-ca-bundle; \
     fi && \
-    hack/install-deps --no-k8s
+    hack/install-deps --no-k8s $(if [ "$TARGETARCH" = arm64 ]; then echo --arm64; fi)
 COPY . .
-RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build
+RUN if [ "$TARGETARCH" = arm64 ]; then cross=-DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake; fi && \
+    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release ${cross:-} && cmake --build build
 RUN hack/image/make-rootfs build/cmd/globaldb-controller/globaldb-controller /rootfs
 
 FROM scratch

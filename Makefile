@@ -14,6 +14,9 @@
 #   make demo-helm  helm install the chart there; a GlobalDatabase Ready (hack/demo-helm)
 #   make docker-build   the container image (docker, else podman)
 #   make deploy   apply manifests/ to the cluster of the current kubeconfig
+#   make arm64    the controller cross-built for arm64 in $(BUILD)-arm64
+#   make arm64-test   the unit tier's Check programs, arm64, under qemu-aarch64-static
+#   make release  dist/: install.yaml, the Helm chart, SBOMs (VERSION=, DIST=)
 
 BUILD ?= build
 CTEST_ARGS ?=
@@ -23,7 +26,7 @@ TEST_EXCLUDE ?=
 CACHE ?= $(or $(GLOBALDB_CACHE),$(HOME)/.cache/globaldb-controller)
 RUFF ?= $(CACHE)/venv/bin/ruff
 
-.PHONY: all build deps deps-build test unit asan tsan chaos testenv demo demo-helm docker-build image-test deploy clean format format-check
+.PHONY: all build deps deps-build test unit asan tsan chaos testenv demo demo-helm docker-build image-test deploy clean format format-check arm64 arm64-test release
 
 all: build
 
@@ -82,6 +85,24 @@ image-test: build
 deploy:
 	kubectl apply -k manifests/
 
+# arm64: Debian's cross toolchain (hack/install-deps --arm64), cmake/aarch64-linux-gnu.cmake.
+ARM64_BUILD ?= $(BUILD)-arm64
+arm64:
+	hack/install-deps --no-k8s --arm64
+	cmake -S . -B $(ARM64_BUILD) -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
+	cmake --build $(ARM64_BUILD)
+
+arm64-test: arm64
+	ctest --test-dir $(ARM64_BUILD) --output-on-failure -L unit $(CTEST_ARGS)
+
+# The release artefacts of one version (hack/release), after `make` (and
+# `make arm64`): the SBOM of the host build and, when it is there, the arm64 one.
+VERSION ?=
+DIST ?= dist
+release:
+	hack/release --dist $(DIST) $(if $(VERSION),--version $(VERSION)) --build-dir $(BUILD) \
+		$(if $(wildcard $(ARM64_BUILD)/cmd/globaldb-controller/globaldb-controller),--build-dir $(ARM64_BUILD))
+
 # C by clang-format (Debian 12's, installed by hack/install-deps), Python by
 # ruff (pinned in hack/requirements.txt). format-check fails on any difference.
 format:
@@ -95,4 +116,4 @@ format-check:
 	$(RUFF) check -q tests hack
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-arm64 dist

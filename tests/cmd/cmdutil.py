@@ -1,6 +1,7 @@
 """Helpers for running the globaldb-controller binary in tests: a clean
 environment, one-shot runs, and a running controller whose JSON log lines are
-read as they come. GDB_CONTROLLER_BIN names the binary."""
+read as they come. GDB_CONTROLLER_BIN names the binary; GDB_CONTROLLER_EMULATOR,
+when set, the program that runs it (qemu-aarch64-static for the arm64 build)."""
 
 import json
 import os
@@ -12,6 +13,7 @@ import urllib.error
 import urllib.request
 
 BIN = os.environ["GDB_CONTROLLER_BIN"]
+EMULATOR = os.environ.get("GDB_CONTROLLER_EMULATOR", "").split()
 
 # Nothing the controller does in these tests may reach real AWS: endpoints on a
 # closed loopback port, static dummy keys (so the credential chain never asks
@@ -40,7 +42,7 @@ def clean_env(**extra):
 
 def run(*args, env=None):
     return subprocess.run(
-        [BIN, *args], capture_output=True, text=True, timeout=20, env=env or clean_env()
+        [*EMULATOR, BIN, *args], capture_output=True, text=True, timeout=20, env=env or clean_env()
     )
 
 
@@ -54,7 +56,7 @@ class Controller:
             else []
         )
         self.proc = subprocess.Popen(
-            [*(argv0 or [BIN]), "--log-format=json", *ports, *args],
+            [*EMULATOR, *(argv0 or [BIN]), "--log-format=json", *ports, *args],
             stderr=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

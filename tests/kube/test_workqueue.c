@@ -85,11 +85,18 @@ START_TEST(workqueue_waiting_keys_come_out_in_due_order)
 	char name[16], *k;
 	int seen[64] = {0};
 	int last = -1;
+	int64_t start = base_now_mono_ms();
 
-	/* Keys 0..63 due at 300 + 5 * (63 - i) ms; key 10 brought forward to be first. */
+	/*
+	 * Keys 0..63 due at start + 300 + 10 * (63 - i) ms; key 10 brought forward to be
+	 * first. The delays count from one start, not from each call: 64 calls take
+	 * longer than the spacing on a slow machine (arm64 under qemu, loaded).
+	 */
 	for (int i = 0; i < 64; i++) {
+		int64_t due = start + 300 + 10 * (63 - i);
+
 		snprintf(name, sizeof(name), "k%d", i);
-		kube_workqueue_add_after(q, name, 300 + 5 * (63 - i));
+		kube_workqueue_add_after(q, name, due - base_now_mono_ms());
 	}
 	kube_workqueue_add_after(q, "k10", 100);
 	kube_workqueue_add_after(q, "k20", 60000); /* later than its time: ignored */
