@@ -366,8 +366,13 @@ START_TEST(service_account_is_forbidden_what_it_was_not_granted)
 	ck_assert_str_eq(st.reason, "Forbidden");
 	ck_assert_ptr_nonnull(strstr(st.message, "globaldb-controller"));
 	json_decref(crb);
-	ck_assert_int_eq(kube_get(c, &kube_res_namespaces, NULL, "kube-system", &out, &st),
-			 BASE_EFORBIDDEN);
+	/* Reading one Namespace is granted (the restart opt-in); CRDs are not. */
+	ck_assert_int_eq(kube_get(c, &kube_res_namespaces, NULL, "kube-system", &out, &st), 0);
+	json_decref(out);
+	out = NULL;
+	ck_assert_int_eq(
+		kube_get(c, &kube_res_crds, NULL, "globaldatabases.globaldb.io", &out, &st),
+		BASE_EFORBIDDEN);
 	kube_client_free(c);
 }
 END_TEST
