@@ -412,8 +412,6 @@ void finalize_conditions(struct ctx *c)
 	else if (op->type != GDB_OP_NONE)
 		set_condition(c, "Ready", GDB_COND_FALSE, "OperationInProgress",
 			      c->progressing_msg);
-	else if (streq(c->progressing_reason, "Adopting")) /* nothing moves until it is ours */
-		set_condition(c, "Ready", GDB_COND_FALSE, "Adopting", c->progressing_msg);
 	else if (!streq(c->writer, c->spec->primary_region)) {
 		snprintf(msg, sizeof(msg), "the writer is in %s, spec.primaryRegion is %s",
 			 c->writer, c->spec->primary_region);

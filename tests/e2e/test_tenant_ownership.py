@@ -138,6 +138,11 @@ def test_delete_policy_deletes_only_what_carries_the_objects_tags(world, control
     world.kubectl.apply(world.gdb_manifest())
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=120)
     first = uid(world)
+    wait_for(
+        lambda: all(tags(world, arn).get(UID_KEY) == first for arn in a.values()),
+        timeout=60,
+        what="every resource to carry the first object's tags",
+    )
     delete_and_wait(world)
     assert tags(world, a["orders-global"])[UID_KEY] == first
 
@@ -159,7 +164,11 @@ def test_delete_policy_deletes_only_what_carries_the_objects_tags(world, control
     world.kubectl.apply(world.gdb_manifest(deletionPolicy="Delete"))
     world.wait_condition("Ready", "True", "WriterInDesiredRegion", timeout=120)
     third = uid(world)
-    assert all(tags(world, arn)[UID_KEY] == third for arn in a.values())
+    wait_for(
+        lambda: all(tags(world, arn).get(UID_KEY) == third for arn in a.values()),
+        timeout=60,
+        what="every resource to carry the third object's tags",
+    )
     since = last_seq(emulator)
     delete_and_wait(world)
 
