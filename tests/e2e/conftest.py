@@ -547,6 +547,23 @@ class Gdb:
 # The allowlists (docs/api.md "Allowlists") every test controller starts with: what the
 # worlds' specs name. Each world creates its own hosted zone, hence any zone. A test
 # that needs narrower lists passes them in extra_args, which come later and win.
+# The AWS calls that change something: what a refused spec must never cause.
+AWS_WRITES = {
+    "CreateGlobalCluster",
+    "CreateDBCluster",
+    "CreateDBInstance",
+    "DeleteDBCluster",
+    "DeleteDBInstance",
+    "DeleteGlobalCluster",
+    "RemoveFromGlobalCluster",
+    "FailoverGlobalCluster",
+    "SwitchoverGlobalCluster",
+    "ChangeResourceRecordSets",
+    "PutParameter",
+    "UpdateService",
+}
+
+
 TEST_ALLOWLISTS = (
     "--allowed-route53-zones=*",
     "--allowed-ssm-prefixes=/orders",

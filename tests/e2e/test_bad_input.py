@@ -10,26 +10,11 @@ observation is cached per region, not per object.
 
 import json
 
-from conftest import CLUSTER_IDS, EAST, WEST, aws_client, wait_for
-
-WRITES = {
-    "CreateGlobalCluster",
-    "CreateDBCluster",
-    "CreateDBInstance",
-    "DeleteDBCluster",
-    "DeleteDBInstance",
-    "DeleteGlobalCluster",
-    "RemoveFromGlobalCluster",
-    "FailoverGlobalCluster",
-    "SwitchoverGlobalCluster",
-    "ChangeResourceRecordSets",
-    "PutParameter",
-    "UpdateService",
-}
+from conftest import AWS_WRITES, CLUSTER_IDS, EAST, WEST, aws_client, wait_for
 
 
 def writes_since(emulator, since):
-    return [c for c in emulator.calls() if c["seq"] > since and c["action"] in WRITES]
+    return [c for c in emulator.calls() if c["seq"] > since and c["action"] in AWS_WRITES]
 
 
 def test_controller_side_mistakes_and_shared_observation(world, controller, emulator, kubectl):

@@ -15,7 +15,7 @@ import secrets
 import subprocess
 
 import pytest
-from conftest import SOURCE_DIR, WEST, Controller, wait_for
+from conftest import SOURCE_DIR, WEST, Controller
 
 OVERLAY = os.path.join(SOURCE_DIR, "manifests", "overlays", "namespaced")
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -120,49 +120,22 @@ def test_tenant_controller_stays_in_its_namespace(
         assert not other["metadata"].get("finalizers"), other["metadata"]
 
         # A switchover ends with the workload restarts.
-        kubectl(
-            "-n",
-            ns,
-            "patch",
-            "globaldatabase",
-            "orders",
-            "--type",
-            "merge",
-            "-p",
-            json.dumps({"spec": {"primaryRegion": WEST}}),
-        )
-
-        def switched():
-            last = world.status().get("lastOperation") or {}
-            assert last.get("type") == "Switchover" and last.get("result") == "Succeeded", last
-            return last
-
-        wait_for(switched, timeout=180, interval=0.5, what="the switchover")
+        gdb = world.named("orders")
+        mark = gdb.op_mark()
+        gdb.patch_spec(primaryRegion=WEST)
+        last = gdb.wait_operation("Switchover", mark, timeout=180)
+        assert last.get("result") == "Succeeded", last
         assert restarted_at(kubectl, ns), "the Deployment in the watched namespace was restarted"
         assert restarted_at(kubectl, other_ns) is None, "the other tenant's Deployment was not"
 
         # Naming the other tenant's Deployment is refused before anything is done.
-        kubectl(
-            "-n",
-            ns,
-            "patch",
-            "globaldatabase",
-            "orders",
-            "--type",
-            "merge",
-            "-p",
-            json.dumps(
-                {
-                    "spec": {
-                        "workloads": {
-                            "deployments": [
-                                {"namespace": ns, "name": "orders-api"},
-                                {"namespace": other_ns, "name": "orders-api"},
-                            ]
-                        }
-                    }
-                }
-            ),
+        gdb.patch_spec(
+            workloads={
+                "deployments": [
+                    {"namespace": ns, "name": "orders-api"},
+                    {"namespace": other_ns, "name": "orders-api"},
+                ]
+            }
         )
         world.wait_condition("Ready", "False", "RestartNotAllowed", timeout=60)
         assert restarted_at(kubectl, other_ns) is None

@@ -33,22 +33,8 @@ import threading
 from contextlib import contextmanager
 
 import testenv as envlib
-from conftest import EAST, WEST, Controller, Kubectl, aws_client, wait_for
+from conftest import AWS_WRITES, EAST, WEST, Controller, Kubectl, aws_client, wait_for
 
-WRITES = {
-    "CreateGlobalCluster",
-    "CreateDBCluster",
-    "CreateDBInstance",
-    "DeleteDBCluster",
-    "DeleteDBInstance",
-    "DeleteGlobalCluster",
-    "RemoveFromGlobalCluster",
-    "FailoverGlobalCluster",
-    "SwitchoverGlobalCluster",
-    "ChangeResourceRecordSets",
-    "PutParameter",
-    "UpdateService",
-}
 SYSTEM_NS = "globaldb-system"
 
 
@@ -350,7 +336,7 @@ def run_attacks(world, emulator, kubectl, tenant, victim, victim_zone, listener)
         )
 
     calls = [c for c in emulator.calls() if c["seq"] > since]
-    assert not [c for c in calls if c["action"] in WRITES], calls
+    assert not [c for c in calls if c["action"] in AWS_WRITES], calls
     assert not [c for c in calls if c["action"] == "GetSecretValue"], calls
     assert listener.accepted == 0, "the controller connected to the tenant's server"
     assert template_of(kubectl, victim, "payments-api") == (generation, None)
