@@ -18,6 +18,13 @@
  * use, returned after). An easy handle keeps its own idle connections, so
  * consecutive calls reuse them, and no handle is ever used by two threads at
  * once.
+ *
+ * Size: ~810 lines, one file on purpose: the attempt loop, the retry quota,
+ * the learnt clock skew and the handle pool all live in struct aws_client and
+ * its locks, and perform() (one exchange, ~210 lines) is where credentials are
+ * wiped; split, the wiping rules would span files. If it grows,
+ * aws_http_simple (the credential providers' plain HTTP, at the end) is the
+ * part to move.
  */
 #include "pkg/aws/client.h"
 

@@ -255,44 +255,6 @@ START_TEST(test_steps_parse_back)
 }
 END_TEST
 
-static const struct {
-	const char *id;
-	int ok;
-} identifiers[] = {
-	{"orders", 1},
-	{"a", 1},
-	{"orders-east-1", 1},
-	{"A1-b2", 1},
-	{"", 0},
-	{"1orders", 0},
-	{"orders-", 0},
-	{"orders--east", 0},
-	{"orders_east", 0},
-	{"-orders", 0},
-	{"orders.east", 0},
-};
-
-START_TEST(test_rds_identifiers)
-{
-	ck_assert_int_eq(gdb_valid_rds_identifier(identifiers[_i].id, 63), identifiers[_i].ok);
-}
-END_TEST
-
-static const struct {
-	const char *name;
-	int ok;
-} region_names[] = {
-	{"us-east-1", 1},  {"us-gov-west-1", 1}, {"ap-southeast-2", 1}, {"eu-central-12", 1},
-	{"us-east", 0},	   {"US-EAST-1", 0},	 {"useast1", 0},	{"us-east-123", 0},
-	{"us--east-1", 0}, {"u-east-1", 0},	 {"us-east-1-", 0},	{NULL, 0},
-};
-
-START_TEST(test_region_names)
-{
-	ck_assert_int_eq(gdb_valid_region_name(region_names[_i].name), region_names[_i].ok);
-}
-END_TEST
-
 /* Generations: the runbook's base "demo-global-cluster-1" is followed by "-2", not "-1-2". */
 static const struct {
 	const char *base, *id;
@@ -422,8 +384,6 @@ int main(void)
 	tcase_add_test(tc, test_status_round_trips);
 	tcase_add_loop_test(tc, test_status_errors_name_the_field, 0, (int)ARRAY_SIZE(bad_status));
 	tcase_add_test(tc, test_steps_parse_back);
-	tcase_add_loop_test(tc, test_rds_identifiers, 0, (int)ARRAY_SIZE(identifiers));
-	tcase_add_loop_test(tc, test_region_names, 0, (int)ARRAY_SIZE(region_names));
 	tcase_add_loop_test(tc, test_generation_names, 0, (int)ARRAY_SIZE(generations));
 	tcase_add_test(tc, test_generation_of_nothing);
 	tcase_add_test(tc, test_condition_keeps_its_transition_time_until_the_status_changes);

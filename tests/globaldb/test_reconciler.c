@@ -1,6 +1,7 @@
 /*
- * pkg/globaldb/status_write: the reconciler's rules for writing the status,
- * through reconciler_int.h.
+ * pkg/globaldb/reconciler.h: the reconciler's rules for writing the status
+ * (status_write.c), through reconciler_int.h. A whole reconcile, with the
+ * informer, the workqueue and the apiserver, is in test_controller.c.
  *
  * - status_diff: probe times alone are not worth a status write per object per
  *   reconcile, but any other change always is;
