@@ -6,7 +6,7 @@
  * errors. Error bodies and their classification alone are in test_error.c,
  * the awsQuery encoding alone in test_proto.c, RDS's own bodies and answers
  * in test_rds_wire.c (and against moto in test_rds.c).
- * Over 800 lines: one scripted server and its fixtures serve every case.
+ * Size: over 800 lines, because one scripted server and its fixtures serve every case.
  */
 #include <check.h>
 #include <stdlib.h>

@@ -145,9 +145,9 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
     )
     now = world.gdb()
     if now["metadata"]["resourceVersion"] != settled["metadata"]["resourceVersion"]:
-        assert without_probe_measures(now["status"]) == without_probe_measures(
-            settled["status"]
-        ), f"a settled object's status moved: {settled['status']} -> {now['status']}"
+        assert without_probe_measures(now["status"]) == without_probe_measures(settled["status"]), (
+            f"a settled object's status moved: {settled['status']} -> {now['status']}"
+        )
     assert len(rounds()) <= 2, f"more than one Describe round per region: {rounds()}"
 
     world.write_rows(EAST, "orders-east", "before", 50)

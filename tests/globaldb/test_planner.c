@@ -7,6 +7,7 @@
  * the same plan, the new status survives encode/decode, and a non-idempotent
  * AWS call is only planned while the status records it (the write-ahead rule).
  * A few sequence tests then walk whole operations step by step.
+ * Size: the table is one file so that a reader sees every situation in order.
  */
 #include <check.h>
 #include <jansson.h>
