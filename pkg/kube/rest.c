@@ -248,6 +248,7 @@ static int curl_to_err(CURLcode cc)
 	case CURLE_OPERATION_TIMEDOUT:
 		return BASE_ETIMEDOUT;
 	case CURLE_WRITE_ERROR:
+	case CURLE_FILESIZE_EXCEEDED: /* a Content-Length over the cap: refused before the body */
 		return BASE_ETOOBIG;
 	default:
 		return BASE_ETRANSPORT;
@@ -333,6 +334,7 @@ static int do_request(struct kube_client *c, const char *method, const char *pat
 			base_buf_release(&x.body);
 			return rc;
 		}
+		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)KUBE_MAX_RESPONSE_BYTES);
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 				 (long)(thread_timeout_ms > 0 && thread_timeout_ms < c->timeout_ms
 						? thread_timeout_ms

@@ -191,7 +191,8 @@ static inline void server_stop(struct server *s)
 	pthread_mutex_destroy(&s->mu);
 }
 
-static inline struct kube_client *client_for(struct server *s)
+/* A kube client of s whose requests time out after timeout_ms. */
+static inline struct kube_client *client_for_timeout(struct server *s, int timeout_ms)
 {
 	struct kube_config *cfg;
 	struct kube_client *c;
@@ -201,7 +202,7 @@ static inline struct kube_client *client_for(struct server *s)
 			     "clusters: [{name: t, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
 			     "users: [{name: t, user: {token: wire-test}}]\n",
 			     s->port);
-	struct kube_client_opts o = {.timeout_ms = 5000};
+	struct kube_client_opts o = {.timeout_ms = timeout_ms};
 
 	ck_assert_int_eq(
 		kube_config_load_kubeconfig_data(kc, strlen(kc), "wire", NULL, NULL, &cfg, &msg),
@@ -209,6 +210,11 @@ static inline struct kube_client *client_for(struct server *s)
 	free(kc);
 	ck_assert_int_eq(kube_client_new(cfg, &o, &c), 0);
 	return c;
+}
+
+static inline struct kube_client *client_for(struct server *s)
+{
+	return client_for_timeout(s, 5000);
 }
 
 struct events {
