@@ -123,6 +123,9 @@ def test_adopt_then_switchover_by_editing_the_primary(world, controller, emulato
 
     # Replication lag is measured on the secondary (heartbeat), not assumed.
     wait_lag_measured(world, WEST)
+    # Adoption ends when every resource carries the owner tags (Progressing
+    # Adopting, one resource per round): only then is the object settled.
+    world.wait_condition("Progressing", "False", "Idle", timeout=60)
 
     # Settled, the object costs the apiserver and RDS next to nothing: it is
     # not reconciled on a timer (changes reach it as events), the regions are
