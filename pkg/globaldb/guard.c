@@ -242,7 +242,7 @@ const char *gdb_guard_wait_reason(enum gdb_guard_wait w)
 	case GDB_GUARD_WAIT_UNAVAILABLE:
 		return "GuardUnavailable";
 	default:
-		return "NoWait";
+		return "NoOperation";
 	}
 }
 
