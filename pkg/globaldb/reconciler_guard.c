@@ -11,6 +11,9 @@
  * Kubernetes-only workload restarts are not guarded: each controller
  * restarts its own cluster's workloads.
  *
+ * A round of an operation that makes no call (AWS is working) is not held
+ * back: it names the operation, so the holder renews its lease.
+ *
  * A call the guard allows is made on a fresh re-check: the regions are
  * observed again, uncached, and planned again; only when the new plan asks
  * for the same call is it made.
@@ -37,10 +40,25 @@ static int promotes(enum gdb_action_kind k)
 	       k == GDB_ACT_DETACH_AND_PROMOTE;
 }
 
-/* The operation a plan's call belongs to, or GDB_GUARD_OP_NONE when it needs no guard. */
+/* Whether the plan's action is an AWS call the guard must allow (see the top of this file). */
+static int guarded_call(const struct gdb_spec *spec, enum gdb_action_kind k)
+{
+	if (promotes(k))
+		return 1;
+	if (!gdb_action_calls_aws(k) || k == GDB_ACT_WAIT_DNS_INSYNC)
+		return 0;
+	return k != GDB_ACT_RESTART_WORKLOADS || spec->n_ecs_services > 0;
+}
+
+/*
+ * The operation the plan is in (or starts with its call), GDB_GUARD_OP_NONE
+ * when none: then a lease this controller holds is released. A round of an
+ * operation that makes no call still names it, so the holder renews the
+ * lease while AWS works instead of releasing it.
+ */
 static void intent_of(const struct gdb_spec *spec, const struct gdb_status *old,
 		      const struct gdb_plan *plan, int64_t call_timeout_ms,
-		      struct gdb_guard_intent *in)
+		      struct gdb_guard_intent *in, int *calls)
 {
 	enum gdb_action_kind k = plan->action.kind;
 	const struct gdb_operation *op = plan->status.operation.type != GDB_OP_NONE
@@ -49,13 +67,9 @@ static void intent_of(const struct gdb_spec *spec, const struct gdb_status *old,
 
 	memset(in, 0, sizeof(*in));
 	in->promote = promotes(k);
-	if (!in->promote) {
-		if (!gdb_action_calls_aws(k) || k == GDB_ACT_WAIT_DNS_INSYNC ||
-		    op->type == GDB_OP_NONE)
-			return;
-		if (k == GDB_ACT_RESTART_WORKLOADS && spec->n_ecs_services == 0)
-			return;
-	}
+	*calls = guarded_call(spec, k) && (in->promote || op->type != GDB_OP_NONE);
+	if (!in->promote && plan->status.operation.type == GDB_OP_NONE)
+		return;
 	if (k == GDB_ACT_SWITCHOVER)
 		in->op = GDB_GUARD_OP_SWITCHOVER;
 	else if (k == GDB_ACT_FAILOVER_MANAGED)
@@ -69,7 +83,7 @@ static void intent_of(const struct gdb_spec *spec, const struct gdb_status *old,
 		in->op = GDB_GUARD_OP_SWITCHOVER;
 	in->target = op->target_region ? op->target_region : plan->action.region;
 	in->source = op->source_region ? op->source_region : old->current_primary_region;
-	in->call_timeout_ms = call_timeout_ms;
+	in->call_timeout_ms = *calls ? call_timeout_ms : 0;
 }
 
 /*
@@ -134,6 +148,7 @@ int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
 	       struct guard_note *note)
 {
 	struct gdb_guard_round g = {0};
+	int calls, held = 0;
 	int64_t period =
 		(spec->health_check.period_seconds > 0 ? spec->health_check.period_seconds : 5) *
 		1000;
@@ -143,10 +158,10 @@ int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
 	g.key = key;
 	g.mine = my_verdict(spec, old, ob, h, plan);
 	g.freshness_ms = 2 * period + GDB_REQUEUE_FAST_MS;
-	intent_of(spec, old, plan, r->o.guard_call_timeout_ms, &g.intent);
+	intent_of(spec, old, plan, r->o.guard_call_timeout_ms, &g.intent, &calls);
 	gdb_guard_run(r->o.guard, &g);
 
-	if (g.intent.op != GDB_GUARD_OP_NONE && g.allow) {
+	if (calls && g.allow) {
 		/* The fresh re-check: the call goes ahead only if a fresh plan still asks for it. */
 		struct gdb_observation ob2;
 		struct gdb_plan plan2;
@@ -162,14 +177,15 @@ int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
 			*plan = plan2;
 			*ob = ob2;
 		} else {
+			/* The picture changed since the plan: plan again next round, at once. */
 			gdb_plan_release(&plan2);
 			gdb_observation_release(&ob2);
-			g.held_back = 1;
-			g.reason = "LeaseHeld";
 			hold_back(old, plan, GDB_REQUEUE_NOW_MS);
+			held = 1;
 		}
-	} else if (g.held_back) {
+	} else if (calls && g.held_back) {
 		hold_back(old, plan, GDB_REQUEUE_FAST_MS);
+		held = 1;
 	}
 	gdb_status_set_condition(&plan->status, "Guarded",
 				 g.held_back ? GDB_COND_FALSE : GDB_COND_TRUE, g.reason, g.message,
@@ -183,7 +199,7 @@ int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
 		base_log(g.held_back ? BASE_LOG_INFO : BASE_LOG_DEBUG, "guard", "key", key,
 			 "decision", gdb_guard_verb_name(g.decision.verb), "reason", g.reason,
 			 "message", g.message, NULL);
-	return g.held_back ? 0 : 1;
+	return held ? 0 : 1;
 }
 
 void guard_record(struct gdb_reconciler *r, json_t *obj, const struct guard_note *note)
