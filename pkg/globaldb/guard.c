@@ -15,8 +15,10 @@
  *    a controller in another region or the operator's approval; until then
  *    the lease is taken (or renewed) and the call waits;
  *  - a planned switchover needs only the lease;
- *  - an operation that ended for its holder, or whose holder's lease expired
- *    while this controller's own view needs none, is cleared (RELEASE).
+ *  - an operation that ended for its holder is cleared (RELEASE); one whose
+ *    holder's lease expired is taken over and continued (ADOPT), or, when it
+ *    is a failover and the primary answers this controller, cancelled
+ *    (RELEASE: "the source is healthy from here").
  */
 #include "pkg/globaldb/guard.h"
 
@@ -104,8 +106,10 @@ static void decide_idle(const struct gdb_guard_input *in, int expired, struct gd
 		set(d, GDB_GUARD_IDLE, GDB_GUARD_WRITE_NONE, GDB_GUARD_WAIT_NONE);
 	else if (streq(l->holder, in->me))
 		set(d, GDB_GUARD_RELEASE, GDB_GUARD_WRITE_RELEASE, GDB_GUARD_WAIT_NONE);
-	else if (expired)
+	else if (expired && l->op != GDB_GUARD_OP_SWITCHOVER && in->mine == GDB_GUARD_REACHABLE)
 		set(d, GDB_GUARD_RELEASE, GDB_GUARD_WRITE_CLEAR, GDB_GUARD_WAIT_NONE);
+	else if (expired)
+		set(d, GDB_GUARD_ADOPT, GDB_GUARD_WRITE_TAKEOVER, GDB_GUARD_WAIT_NONE);
 	else if (should_cosign(in))
 		set(d, GDB_GUARD_COSIGN, GDB_GUARD_WRITE_COSIGN, GDB_GUARD_WAIT_NONE);
 	else
@@ -248,7 +252,7 @@ const char *gdb_guard_wait_reason(enum gdb_guard_wait w)
 
 const char *gdb_guard_verb_name(enum gdb_guard_verb v)
 {
-	static const char *const names[] = {"idle", "act", "wait", "cosign", "release"};
+	static const char *const names[] = {"idle", "act", "wait", "cosign", "release", "adopt"};
 
 	return (unsigned)v < sizeof(names) / sizeof(*names) ? names[v] : "?";
 }

@@ -491,8 +491,8 @@ static void outcome(struct gdb_guard *g, struct guard_key *k, struct gdb_guard_r
 					d->write == GDB_GUARD_WRITE_CLEAR
 				? d->epoch + 1
 				: d->epoch;
-	const char *what = gdb_guard_op_name(r->intent.op);
-	const char *to = r->intent.target ? r->intent.target : "";
+	const char *what = gdb_guard_op_name(r->intent.op ? r->intent.op : r->lease_op);
+	const char *to = r->intent.target ? r->intent.target : r->lease_target;
 
 	r->held_back = wanted;
 	if (d->write != GDB_GUARD_WRITE_NONE && rc == BASE_ECONFLICT) {
@@ -530,6 +530,11 @@ static void outcome(struct gdb_guard *g, struct guard_key *k, struct gdb_guard_r
 		snprintf(r->message, sizeof(r->message),
 			 "co-signed the detach of epoch %" PRId64 " held by %s", d->epoch,
 			 l && l->holder ? l->holder : "?");
+	} else if (d->verb == GDB_GUARD_ADOPT) {
+		r->reason = "LeaseHeld";
+		snprintf(r->message, sizeof(r->message),
+			 "controller %s took over %s to %s, epoch %" PRId64, g->id, what, to,
+			 epoch);
 	} else if (d->verb == GDB_GUARD_RELEASE) {
 		r->reason = "LeaseReleased";
 		snprintf(r->message, sizeof(r->message), "the operation in the lease was cleared");
@@ -606,6 +611,8 @@ int gdb_guard_run(struct gdb_guard *g, struct gdb_guard_round *r)
 	r->allow = r->held_back = r->event_warning = 0;
 	r->reason = r->event_reason = NULL;
 	r->message[0] = r->event_message[0] = '\0';
+	r->lease_op = GDB_GUARD_OP_NONE;
+	r->lease_source[0] = r->lease_target[0] = '\0';
 
 	publish_verdict(g, k, r->mine);
 	aws_dynamodb_item_set_s(&key, "pk", pk);
@@ -634,6 +641,11 @@ int gdb_guard_run(struct gdb_guard *g, struct gdb_guard_round *r)
 	in.lease_ms = g->lease_ms;
 	in.margin_ms = g->margin_ms;
 	in.freshness_ms = r->freshness_ms;
+	r->lease_op = in.lease ? lr.lease.op : GDB_GUARD_OP_NONE;
+	snprintf(r->lease_source, sizeof(r->lease_source), "%s",
+		 in.lease && lr.lease.source ? lr.lease.source : "");
+	snprintf(r->lease_target, sizeof(r->lease_target), "%s",
+		 in.lease && lr.lease.target ? lr.lease.target : "");
 	gdb_guard_decide(&in, &r->decision);
 	if (region >= 0 && r->decision.write != GDB_GUARD_WRITE_NONE)
 		rc = decision_write(g, region, &key, &lr.lease, &r->intent, r->decision.write);

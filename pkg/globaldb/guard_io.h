@@ -82,6 +82,9 @@ struct gdb_guard_round {
 	const char *event_reason; /* an Event to record (static), NULL = none */
 	int event_warning;
 	char event_message[256];
+	/* The operation the lease names (as read; GDB_GUARD_OP_NONE when none or unread). */
+	enum gdb_guard_op lease_op;
+	char lease_source[64], lease_target[64];
 };
 
 /* One round for r->key (see above). Always fills the outputs; returns 0. */

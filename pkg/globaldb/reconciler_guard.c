@@ -11,8 +11,11 @@
  * Kubernetes-only workload restarts are not guarded: each controller
  * restarts its own cluster's workloads.
  *
- * A round of an operation that makes no call (AWS is working) is not held
- * back: it names the operation, so the holder renews its lease.
+ * A round of an operation that makes no call (AWS is working) names the
+ * operation too: the holder renews its lease there, and a controller whose
+ * peer holds it does not record the operation as its own. A controller that
+ * takes over an expired lease its own plan has no operation for (its holder
+ * died mid-way) records the lease's operation and continues it.
  *
  * A call the guard allows is made on a fresh re-check: the regions are
  * observed again, uncached, and planned again; only when the new plan asks
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pkg/base/alloc.h"
 #include "pkg/base/log.h"
 #include "pkg/base/timeutil.h"
 #include "pkg/globaldb/executor.h"
@@ -51,8 +55,9 @@ static int guarded_call(const struct gdb_spec *spec, enum gdb_action_kind k)
 }
 
 /*
- * The operation the plan is in (or starts with its call), GDB_GUARD_OP_NONE
- * when none: then a lease this controller holds is released. A round of an
+ * The operation the plan is in (or starts with its call; or, in the round
+ * that ends it, the one it ends), GDB_GUARD_OP_NONE when none: then a lease
+ * this controller holds is released. A round of an
  * operation that makes no call still names it, so the holder renews the
  * lease while AWS works instead of releasing it.
  */
@@ -68,7 +73,7 @@ static void intent_of(const struct gdb_spec *spec, const struct gdb_status *old,
 	memset(in, 0, sizeof(*in));
 	in->promote = promotes(k);
 	*calls = guarded_call(spec, k) && (in->promote || op->type != GDB_OP_NONE);
-	if (!in->promote && plan->status.operation.type == GDB_OP_NONE)
+	if (!in->promote && op->type == GDB_OP_NONE)
 		return;
 	if (k == GDB_ACT_SWITCHOVER)
 		in->op = GDB_GUARD_OP_SWITCHOVER;
@@ -136,6 +141,45 @@ static void hold_back(const struct gdb_status *old, struct gdb_plan *plan, int64
 	plan->requeue_after_ms = requeue_ms;
 }
 
+/*
+ * The status with the operation the lease names, at its first step: what a
+ * controller that took over an expired lease continues. The steps decide from
+ * observation (planner.h), so starting at the first one repeats nothing that
+ * already took effect: a promotion that shows moves on to the tail.
+ */
+static void adopt(const struct gdb_status *old, const struct gdb_guard_round *g,
+		  struct gdb_plan *plan)
+{
+	struct gdb_operation *op;
+	int64_t prev = old->operation.id > old->last_operation.id ? old->operation.id
+								  : old->last_operation.id;
+
+	hold_back(old, plan, GDB_REQUEUE_NOW_MS);
+	op = &plan->status.operation;
+	gdb_operation_release(op);
+	op->id = prev + 1;
+	switch (g->lease_op) {
+	case GDB_GUARD_OP_FAILOVER_MANAGED:
+		op->type = GDB_OP_FAILOVER;
+		op->method = GDB_OPM_MANAGED;
+		op->step = GDB_STEP_FAILOVER_MANAGED;
+		break;
+	case GDB_GUARD_OP_DETACH:
+		op->type = GDB_OP_FAILOVER;
+		op->method = GDB_OPM_DETACH;
+		op->step = GDB_STEP_DETACH;
+		break;
+	default:
+		op->type = GDB_OP_SWITCHOVER;
+		op->method = GDB_OPM_SWITCHOVER;
+		op->step = GDB_STEP_SWITCHOVER;
+		break;
+	}
+	op->source_region = g->lease_source[0] ? xstrdup(g->lease_source) : NULL;
+	op->target_region = g->lease_target[0] ? xstrdup(g->lease_target) : NULL;
+	op->started_ms = op->step_started_ms = base_now_real_ms();
+}
+
 static int same_call(const struct gdb_action *a, const struct gdb_action *b)
 {
 	return a->kind == b->kind && (a->region == b->region || streq(a->region, b->region)) &&
@@ -183,8 +227,13 @@ int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
 			hold_back(old, plan, GDB_REQUEUE_NOW_MS);
 			held = 1;
 		}
-	} else if (calls && g.held_back) {
+	} else if (g.held_back) {
+		/* Not even a wait round: the operation is not recorded here while a peer has it. */
 		hold_back(old, plan, GDB_REQUEUE_FAST_MS);
+		held = 1;
+	} else if (g.decision.verb == GDB_GUARD_ADOPT && strcmp(g.reason, "LeaseHeld") == 0) {
+		/* Recorded now; the next round (at once) renews, re-checks and calls. */
+		adopt(old, &g, plan);
 		held = 1;
 	}
 	gdb_status_set_condition(&plan->status, "Guarded",
