@@ -15,7 +15,10 @@
  * operation too: the holder renews its lease there, and a controller whose
  * peer holds it does not record the operation as its own. A controller that
  * takes over an expired lease its own plan has no operation for (its holder
- * died mid-way) records the lease's operation and continues it.
+ * died mid-way) records the lease's operation and continues it. When the
+ * writer moved under a peer's operation, this controller restarts its own
+ * cluster's Deployments and StatefulSets (the peer restarts its own and the
+ * ECS services).
  *
  * A call the guard allows is made on a fresh re-check: the regions are
  * observed again, uncached, and planned again; only when the new plan asks
@@ -180,6 +183,33 @@ static void adopt(const struct gdb_status *old, const struct gdb_guard_round *g,
 	op->started_ms = op->step_started_ms = base_now_real_ms();
 }
 
+/*
+ * The writer moved under an operation of a peer's: this cluster's
+ * Deployments and StatefulSets are restarted here, by this controller (the
+ * peer restarts its own cluster's, and the ECS services once).
+ */
+static int restart_for_peer(const struct gdb_spec *spec, const struct gdb_status *old,
+			    struct gdb_plan *plan)
+{
+	const char *from = old->current_primary_region;
+	const char *to = plan->status.current_primary_region;
+	struct gdb_action *a = &plan->action;
+	char iso[40];
+
+	if ((a->kind != GDB_ACT_NONE && a->kind != GDB_ACT_WAIT) ||
+	    plan->status.operation.type != GDB_OP_NONE || old->operation.type != GDB_OP_NONE ||
+	    !from || !to || streq(from, to) || spec->n_deployments + spec->n_stateful_sets == 0)
+		return 0;
+	base_time_format(base_now_real_ms(), iso, sizeof(iso));
+	a->kind = GDB_ACT_RESTART_WORKLOADS;
+	gdb_set_str(&a->region, to);
+	gdb_set_str(&a->restart_stamp, iso);
+	a->ecs_skip = ~(uint64_t)0;
+	xsetf(&a->reason, "the writer moved from %s to %s under another controller's operation",
+	      from, to);
+	return 1;
+}
+
 static int same_call(const struct gdb_action *a, const struct gdb_action *b)
 {
 	return a->kind == b->kind && (a->region == b->region || streq(a->region, b->region)) &&
@@ -236,6 +266,8 @@ int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
 		adopt(old, &g, plan);
 		held = 1;
 	}
+	if (!held && restart_for_peer(spec, old, plan))
+		note->restart = 1;
 	gdb_status_set_condition(&plan->status, "Guarded",
 				 g.held_back ? GDB_COND_FALSE : GDB_COND_TRUE, g.reason, g.message,
 				 gen, base_now_real_ms());
@@ -253,6 +285,10 @@ int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
 
 void guard_record(struct gdb_reconciler *r, json_t *obj, const struct guard_note *note)
 {
+	if (r->o.recorder && note->restart)
+		kube_recorder_event(r->o.recorder, obj, "Normal", "RestartingWorkloads", "Guard",
+				    "the writer moved under another controller's operation: "
+				    "restarting this cluster's deployments and statefulsets");
 	if (r->o.recorder && note->event_reason)
 		kube_recorder_event(r->o.recorder, obj, note->warning ? "Warning" : "Normal",
 				    note->event_reason, "Guard", "%s", note->message);
