@@ -5,9 +5,9 @@
  * primary and, when the plan makes a call of an operation (the switchover,
  * failover or detach itself, and the operation's later AWS calls: Route 53,
  * SSM, ECS, the fence), asks the guard first. A call the guard holds back is
- * not made: the round persists the old status with the Guarded condition
- * instead of the plan's (so the operation is not recorded as started here),
- * and observes again soon. Provisioning outside an operation, deletion and
+ * not made: the round persists the plan's view of AWS but the old operation
+ * record, with the Guarded condition (so the operation is not recorded as
+ * started here), and observes again soon. Provisioning outside an operation, deletion and
  * Kubernetes-only workload restarts are not guarded: each controller
  * restarts its own cluster's workloads.
  *
@@ -130,7 +130,11 @@ static enum gdb_guard_seen my_verdict(const struct gdb_spec *spec, const struct 
 	return probe_down && api_down ? GDB_GUARD_UNREACHABLE : GDB_GUARD_UNKNOWN;
 }
 
-/* Turns plan into "no call": the old status, no Events of the planner's, a quick requeue. */
+/*
+ * Turns plan into "no call": the plan's view of AWS stays (the writer, the
+ * regions), but the operation is the old one (the plan's is not recorded
+ * here), with no Events of the planner's and a quick requeue.
+ */
 static void hold_back(const struct gdb_status *old, struct gdb_plan *plan, int64_t requeue_ms)
 {
 	for (size_t i = 0; i < plan->n_events; i++) {
@@ -138,8 +142,10 @@ static void hold_back(const struct gdb_status *old, struct gdb_plan *plan, int64
 		free(plan->events[i].message);
 	}
 	plan->n_events = 0;
-	gdb_status_release(&plan->status);
-	gdb_status_copy(&plan->status, old);
+	gdb_operation_release(&plan->status.operation);
+	gdb_operation_copy(&plan->status.operation, &old->operation);
+	gdb_operation_release(&plan->status.last_operation);
+	gdb_operation_copy(&plan->status.last_operation, &old->last_operation);
 	plan->action.kind = GDB_ACT_WAIT;
 	plan->requeue_after_ms = requeue_ms;
 }
@@ -266,7 +272,7 @@ int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
 		adopt(old, &g, plan);
 		held = 1;
 	}
-	if (!held && restart_for_peer(spec, old, plan))
+	if (restart_for_peer(spec, old, plan))
 		note->restart = 1;
 	gdb_status_set_condition(&plan->status, "Guarded",
 				 g.held_back ? GDB_COND_FALSE : GDB_COND_TRUE, g.reason, g.message,
