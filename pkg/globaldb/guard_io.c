@@ -42,7 +42,7 @@ struct guard_key {
 
 struct gdb_guard {
 	struct aws_client *aws;
-	char *table, *id, *region;
+	char *table, *id, *region, *owner_uid;
 	char *regions[GDB_GUARD_MAX_REGIONS];
 	size_t n_regions;
 	int64_t lease_ms, margin_ms;
@@ -76,6 +76,7 @@ struct gdb_guard *gdb_guard_new(struct aws_client *aws, const struct gdb_guard_c
 	g = xcalloc(1, sizeof(*g));
 	g->aws = aws;
 	g->table = xstrdup(cfg->table);
+	g->owner_uid = xasprintf("guard:%s", cfg->table);
 	g->id = xstrdup(cfg->controller_id);
 	g->region = xstrdup(cfg->region);
 	for (size_t i = 0; i < cfg->n_regions; i++)
@@ -128,6 +129,7 @@ void gdb_guard_free(struct gdb_guard *g)
 	for (size_t i = 0; i < g->n_regions; i++)
 		free(g->regions[i]);
 	free(g->table);
+	free(g->owner_uid);
 	free(g->id);
 	free(g->region);
 	pthread_mutex_destroy(&g->lock);
@@ -137,6 +139,11 @@ void gdb_guard_free(struct gdb_guard *g)
 const char *gdb_guard_controller_id(const struct gdb_guard *g)
 {
 	return g->id;
+}
+
+const char *gdb_guard_owner_uid(const struct gdb_guard *g)
+{
+	return g->owner_uid;
 }
 
 static struct guard_key *key_get(struct gdb_guard *g, const char *key)

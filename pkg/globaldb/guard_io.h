@@ -66,6 +66,14 @@ void gdb_guard_free(struct gdb_guard *g);
 /* Drops key's state (the object is gone). */
 void gdb_guard_forget(struct gdb_guard *g, const char *key);
 const char *gdb_guard_controller_id(const struct gdb_guard *g);
+/*
+ * The globaldb.io/owner-uid every controller of the guard tags with:
+ * "guard:<table>". The objects in the clusters are one GlobalDatabase; each
+ * cluster's metadata.uid differs, and tags naming one of them would make the
+ * other controller's objects foreign (or the two re-tag each other). Borrowed
+ * from g.
+ */
+const char *gdb_guard_owner_uid(const struct gdb_guard *g);
 
 struct gdb_guard_round {
 	/* in */
