@@ -8,9 +8,9 @@
  *    a new operation over a running one (WAIT target mismatch / held by peer);
  *  - a peer that sees the running detach's primary down from another region
  *    co-signs its epoch (COSIGN);
- *  - with no operation running, the lease is acquired; a failover (either
- *    method) is not acquired against a fresh "reachable" verdict of a peer,
- *    and a managed failover's call is vetoed by one at every round;
+ *  - with no operation running, the lease is acquired; a failover's
+ *    promotion (either method) is vetoed by a fresh "reachable" verdict of a
+ *    peer about the same primary, at acquisition and at every round;
  *  - a detach's call needs, for the epoch it is made under, a co-signature by
  *    a controller in another region or the operator's approval; until then
  *    the lease is taken (or renewed) and the call waits;
@@ -46,14 +46,18 @@ static const char *peer_region(const struct gdb_guard_input *in, const char *con
 	return NULL;
 }
 
-/* A peer whose fresh verdict says the primary answers it, or NULL. */
+/*
+ * A peer whose fresh verdict says the primary answers it, or NULL. A verdict
+ * about another writer (the peer already sees the promotion) is no veto.
+ */
 static const char *vetoer(const struct gdb_guard_input *in)
 {
 	for (size_t i = 0; i < in->n_peers; i++) {
 		const struct gdb_guard_verdict *v = &in->peers[i];
 
 		if (!streq(v->controller, in->me) && v->seen == GDB_GUARD_REACHABLE &&
-		    v->age_ms < in->freshness_ms)
+		    v->age_ms < in->freshness_ms &&
+		    !(v->primary && in->intent.source && !streq(v->primary, in->intent.source)))
 			return v->controller;
 	}
 	return NULL;
@@ -182,7 +186,7 @@ void gdb_guard_decide(const struct gdb_guard_input *in, struct gdb_guard_decisio
 	veto = vetoer(in);
 	if (veto &&
 	    (want->op == GDB_GUARD_OP_FAILOVER_MANAGED || want->op == GDB_GUARD_OP_DETACH) &&
-	    (want->promote || w == GDB_GUARD_WRITE_ACQUIRE)) {
+	    want->promote) {
 		d->peer = veto;
 		set(d, GDB_GUARD_WAIT, GDB_GUARD_WRITE_NONE, GDB_GUARD_WAIT_VETOED);
 		return;

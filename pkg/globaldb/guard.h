@@ -80,7 +80,8 @@ struct gdb_guard_verdict {
 	const char *controller;
 	const char *region;
 	enum gdb_guard_seen seen;
-	int64_t age_ms; /* since its version last changed, by the reader's clock */
+	const char *primary; /* the writer region the verdict is about; NULL unknown */
+	int64_t age_ms;	     /* since its version last changed, by the reader's clock */
 };
 
 /* What the planner wants to call now. */

@@ -270,7 +270,8 @@ static int write_any(struct gdb_guard *g, int first, const struct aws_dynamodb_i
 	return rc;
 }
 
-static void publish_verdict(struct gdb_guard *g, struct guard_key *k, enum gdb_guard_seen mine)
+static void publish_verdict(struct gdb_guard *g, struct guard_key *k, enum gdb_guard_seen mine,
+			    const char *primary)
 {
 	struct aws_dynamodb_item it = AWS_DYNAMODB_ITEM_INIT;
 	char *pk = xasprintf("verdict/%s/%s", k->key, g->id);
@@ -279,6 +280,8 @@ static void publish_verdict(struct gdb_guard *g, struct guard_key *k, enum gdb_g
 	aws_dynamodb_item_set_s(&it, "controller", g->id);
 	aws_dynamodb_item_set_s(&it, "region", g->region);
 	aws_dynamodb_item_set_s(&it, "seen", gdb_guard_seen_name(mine));
+	if (primary && *primary)
+		aws_dynamodb_item_set_s(&it, "primary", primary);
 	aws_dynamodb_item_set_n(&it, "version", ++k->my_version);
 	write_any(g, 0, NULL, &it, NULL, NULL);
 	aws_dynamodb_item_release(&it);
@@ -463,6 +466,7 @@ static void read_peers(struct gdb_guard *g, struct guard_key *k, int region,
 			.controller = lr->peer_ids[i],
 			.region = lr->peer_regions[i],
 			.seen = gdb_guard_seen_parse(aws_dynamodb_item_s(it, "seen")),
+			.primary = aws_dynamodb_item_s(it, "primary"),
 			.age_ms = unchanged_for(&p->version, &p->changed_mono, &p->seen, now,
 						aws_dynamodb_item_n(it, "version", 0)),
 		};
@@ -621,7 +625,7 @@ int gdb_guard_run(struct gdb_guard *g, struct gdb_guard_round *r)
 	r->lease_op = GDB_GUARD_OP_NONE;
 	r->lease_source[0] = r->lease_target[0] = '\0';
 
-	publish_verdict(g, k, r->mine);
+	publish_verdict(g, k, r->mine, r->primary);
 	aws_dynamodb_item_set_s(&key, "pk", pk);
 	region = read_lease(g, &key, &lr);
 	if (region >= 0) {

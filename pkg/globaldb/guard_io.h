@@ -15,7 +15,8 @@
  *                              itself, so the others know which items to read)
  *   verdict/<namespace>/<name>/<controller>
  *                              controller, region, seen (reachable,
- *                              unreachable, unknown), version
+ *                              unreachable, unknown), primary (the writer
+ *                              region it is about), version
  *
  * One round (gdb_guard_run): publish my verdict (version + 1), read the lease
  * with a strongly consistent GetItem, read the peers' verdicts, decide, and
@@ -79,6 +80,7 @@ struct gdb_guard_round {
 	/* in */
 	const char *key; /* "namespace/name" */
 	enum gdb_guard_seen mine;
+	const char *primary; /* the writer region my verdict is about */
 	struct gdb_guard_intent intent;
 	int64_t freshness_ms;
 	/* out */

@@ -157,13 +157,13 @@ static void hold_back(const struct gdb_status *old, struct gdb_plan *plan, int64
  * already took effect: a promotion that shows moves on to the tail.
  */
 static void adopt(const struct gdb_status *old, const struct gdb_guard_round *g,
-		  struct gdb_plan *plan)
+		  struct gdb_plan *plan, int64_t requeue_ms)
 {
 	struct gdb_operation *op;
 	int64_t prev = old->operation.id > old->last_operation.id ? old->operation.id
 								  : old->last_operation.id;
 
-	hold_back(old, plan, GDB_REQUEUE_NOW_MS);
+	hold_back(old, plan, requeue_ms);
 	op = &plan->status.operation;
 	gdb_operation_release(op);
 	op->id = prev + 1;
@@ -237,6 +237,8 @@ int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
 	memset(note, 0, sizeof(*note));
 	g.key = key;
 	g.mine = my_verdict(spec, old, ob, h, plan);
+	g.primary =
+		old->current_primary_region ? old->current_primary_region : spec->primary_region;
 	g.freshness_ms = 2 * period + GDB_REQUEUE_FAST_MS;
 	intent_of(spec, old, plan, r->o.guard_call_timeout_ms, &g.intent, &calls);
 	gdb_guard_run(r->o.guard, &g);
@@ -263,13 +265,22 @@ int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
 			hold_back(old, plan, GDB_REQUEUE_NOW_MS);
 			held = 1;
 		}
+	} else if (g.held_back && g.lease_op == GDB_GUARD_OP_DETACH &&
+		   old->operation.type == GDB_OP_NONE && strcmp(g.reason, "HeldByPeer") == 0) {
+		/*
+		 * A peer's detach is followed here: the promoted cluster stands alone,
+		 * outside the global cluster, and only an operation record tells the
+		 * plan it is the writer now. Its calls stay the holder's.
+		 */
+		adopt(old, &g, plan, GDB_REQUEUE_FAST_MS);
+		held = 1;
 	} else if (g.held_back) {
 		/* Not even a wait round: the operation is not recorded here while a peer has it. */
 		hold_back(old, plan, GDB_REQUEUE_FAST_MS);
 		held = 1;
 	} else if (g.decision.verb == GDB_GUARD_ADOPT && strcmp(g.reason, "LeaseHeld") == 0) {
 		/* Recorded now; the next round (at once) renews, re-checks and calls. */
-		adopt(old, &g, plan);
+		adopt(old, &g, plan, GDB_REQUEUE_NOW_MS);
 		held = 1;
 	}
 	if (restart_for_peer(spec, old, plan))
