@@ -1,4 +1,4 @@
-"""manifests/overlays/multicluster (a controller in each region's Kubernetes
+"""deploy/multicluster (a controller in each region's Kubernetes
 cluster, sharing decisions through the guard table) against the real
 kube-apiserver of the shared test environment: each region's overlay is the
 cluster-wide install plus the flags that name its region and the guard, it
@@ -15,7 +15,7 @@ import yaml
 
 SRC = os.environ["GDB_SOURCE_DIR"]
 MANIFESTS = os.path.join(SRC, "manifests")
-MULTI = os.path.join(MANIFESTS, "overlays", "multicluster")
+MULTI = os.path.join(SRC, "deploy", "multicluster")
 REGIONS = sorted(
     d for d in os.listdir(MULTI) if os.path.isfile(os.path.join(MULTI, d, "kustomization.yaml"))
 )
