@@ -157,6 +157,11 @@ static int reconciler_start(struct controller *c)
 		.retry_period_ms = c->opt->retry_period_ms,
 		.health = c->health,
 		.allow = &c->opt->allow,
+		.guard_table = c->opt->guard_table,
+		.guard_regions = (const char *const *)c->opt->guard_regions,
+		.n_guard_regions = c->opt->n_guard_regions,
+		.region = c->opt->region,
+		.controller_id = c->opt->controller_id,
 		.on_fatal = on_fatal,
 	};
 

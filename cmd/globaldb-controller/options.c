@@ -301,6 +301,85 @@ static int set_allowed_ecs(struct options *o, const char *v, char *why, size_t n
 	return set_allow(o, GDB_ALLOW_ECS_CLUSTERS, v, why, n);
 }
 
+/* An AWS region name: lower-case letters, digits and '-', "us-east-1". */
+static int region_name(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n < 4 || n > 32 || v[0] == '-' || v[n - 1] == '-')
+		return 0;
+	for (const char *p = v; *p; p++)
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-')
+			return 0;
+	return 1;
+}
+
+static int set_region(struct options *o, const char *v, char *why, size_t n)
+{
+	if (*v && !region_name(v)) {
+		snprintf(why, n, "%s is not an AWS region name", v);
+		return -1;
+	}
+	return set_string(&o->region, v);
+}
+
+/* Letters, digits, '-', '_' and '.': what a DynamoDB table name and a controller id may hold. */
+static int name_chars(const char *v, size_t min, size_t max)
+{
+	size_t len = strlen(v);
+
+	if (len < min || len > max)
+		return 0;
+	for (const char *p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return 0;
+	return 1;
+}
+
+static int set_controller_id(struct options *o, const char *v, char *why, size_t n)
+{
+	if (*v && !name_chars(v, 1, 63)) {
+		snprintf(why, n, "%s is not a controller id (1-63 letters, digits, '-', '_', '.')",
+			 v);
+		return -1;
+	}
+	return set_string(&o->controller_id, v);
+}
+
+static int set_guard_table(struct options *o, const char *v, char *why, size_t n)
+{
+	if (*v && !name_chars(v, 3, 255)) {
+		snprintf(why, n, "%s is not a DynamoDB table name", v);
+		return -1;
+	}
+	return set_string(&o->guard_table, v);
+}
+
+static int set_guard_regions(struct options *o, const char *v, char *why, size_t n)
+{
+	char *copy = xstrdup(v), *p = copy, *item;
+	int rc = 0;
+
+	for (size_t i = 0; i < o->n_guard_regions; i++)
+		free(o->guard_regions[i]);
+	o->n_guard_regions = 0;
+	while (*v && (item = strsep(&p, ",")) != NULL) {
+		if (!region_name(item)) {
+			snprintf(why, n, "%s is not an AWS region name", item);
+			rc = -1;
+			break;
+		}
+		if (o->n_guard_regions == OPTIONS_MAX_GUARD_REGIONS) {
+			snprintf(why, n, "at most %d regions", OPTIONS_MAX_GUARD_REGIONS);
+			rc = -1;
+			break;
+		}
+		o->guard_regions[o->n_guard_regions++] = xstrdup(item);
+	}
+	free(copy);
+	return rc;
+}
+
 static const struct flag flags[] = {
 	{"kubeconfig", STR, "", "path",
 	 "kubeconfig file; empty: in-cluster config, else $KUBECONFIG, else ~/.kube/config",
@@ -355,6 +434,19 @@ static const struct flag flags[] = {
 	{"allowed-ecs-clusters", STR, "", "list",
 	 "ECS clusters (as specs write them) whose services specs may restart; empty: none",
 	 set_allowed_ecs},
+	{"region", STR, "", "region",
+	 "this controller's AWS region; empty: the topology.kubernetes.io/region label of the Node "
+	 "named by $NODE_NAME",
+	 set_region},
+	{"controller-id", STR, "", "id",
+	 "this controller's name in the guard, unique per controller; empty: its region",
+	 set_controller_id},
+	{"guard-table", STR, "", "name",
+	 "DynamoDB table (multi-Region strong consistency) through which controllers in several "
+	 "regions make one decision; empty: this controller decides alone",
+	 set_guard_table},
+	{"guard-regions", STR, "", "list",
+	 "the guard table's replica regions, nearest first (comma-separated)", set_guard_regions},
 	{"help", BOOL, "false", NULL, "print this help and exit", set_help},
 	{"version", BOOL, "false", NULL, "print the version and exit", set_version},
 };
@@ -529,6 +621,10 @@ int options_parse(struct options *o, int argc, char **argv, FILE *err)
 			(long long)o->retry_period_ms);
 		goto usage;
 	}
+	if (*o->guard_table && o->n_guard_regions == 0) {
+		fprintf(err, "globaldb-controller: --guard-table needs --guard-regions\n");
+		goto usage;
+	}
 	if (o->leader_elect && !*o->leader_election_namespace) {
 		char *ns = pod_namespace();
 
@@ -558,5 +654,10 @@ void options_release(struct options *o)
 	free(o->metrics_bind_address);
 	free(o->health_probe_bind_address);
 	gdb_allow_release(&o->allow);
+	free(o->region);
+	free(o->controller_id);
+	free(o->guard_table);
+	for (size_t i = 0; i < o->n_guard_regions; i++)
+		free(o->guard_regions[i]);
 	memset(o, 0, sizeof(*o));
 }

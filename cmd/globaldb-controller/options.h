@@ -17,6 +17,8 @@
 #include "pkg/base/log.h"
 #include "pkg/globaldb/allow.h"
 
+#define OPTIONS_MAX_GUARD_REGIONS 6
+
 struct options {
 	char *kubeconfig; /* "" = in-cluster config, then $KUBECONFIG, ~/.kube/config */
 	char *namespace;  /* --watch-namespace (or --namespace); "" = every namespace */
@@ -35,6 +37,12 @@ struct options {
 	int help;
 	int version;
 	struct gdb_allow allow; /* the --allowed-* lists (pkg/globaldb/allow.h) */
+	/* The two-controller guard (docs/protocol.md): off while guard_table is "". */
+	char *region;	     /* "" = the Node's topology.kubernetes.io/region ($NODE_NAME) */
+	char *controller_id; /* "" = the region */
+	char *guard_table;
+	char *guard_regions[OPTIONS_MAX_GUARD_REGIONS]; /* nearest first */
+	size_t n_guard_regions;
 };
 
 /* Result of options_parse beyond 0: what main does next. */

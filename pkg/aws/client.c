@@ -44,17 +44,21 @@
 #define MAX_IDLE_HANDLES 16
 
 const struct aws_service aws_svc_rds = {"rds",		 "RDS",	       "rds", 0,
-					AWS_PROTO_QUERY, "2014-10-31", NULL};
+					AWS_PROTO_QUERY, "2014-10-31", NULL,  NULL};
 const struct aws_service aws_svc_sts = {"sts",		 "STS",	       "sts", 0,
-					AWS_PROTO_QUERY, "2011-06-15", NULL};
+					AWS_PROTO_QUERY, "2011-06-15", NULL,  NULL};
 const struct aws_service aws_svc_route53 = {"route53",		"ROUTE_53",   "route53", 1,
-					    AWS_PROTO_REST_XML, "2013-04-01", NULL};
+					    AWS_PROTO_REST_XML, "2013-04-01", NULL,	 NULL};
 const struct aws_service aws_svc_ecs = {
-	"ecs", "ECS", "ecs", 0, AWS_PROTO_JSON, NULL, "AmazonEC2ContainerServiceV20141113"};
-const struct aws_service aws_svc_ssm = {"ssm", "SSM", "ssm", 0, AWS_PROTO_JSON, NULL, "AmazonSSM"};
-const struct aws_service aws_svc_secretsmanager = {
-	"secretsmanager", "SECRETS_MANAGER", "secretsmanager", 0, AWS_PROTO_JSON, NULL,
-	"secretsmanager"};
+	"ecs", "ECS", "ecs", 0, AWS_PROTO_JSON, NULL, "AmazonEC2ContainerServiceV20141113", NULL};
+const struct aws_service aws_svc_ssm = {"ssm",		"SSM", "ssm",	    0,
+					AWS_PROTO_JSON, NULL,  "AmazonSSM", NULL};
+const struct aws_service aws_svc_secretsmanager = {"secretsmanager", "SECRETS_MANAGER",
+						   "secretsmanager", 0,
+						   AWS_PROTO_JSON,   NULL,
+						   "secretsmanager", NULL};
+const struct aws_service aws_svc_dynamodb = {
+	"dynamodb", "DYNAMODB", "dynamodb", 0, AWS_PROTO_JSON, NULL, "DynamoDB_20120810", "1.0"};
 
 struct aws_client {
 	struct aws_client_config cfg;

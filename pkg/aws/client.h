@@ -1,13 +1,14 @@
 /*
  * client.h - one AWS API session: endpoints, signing, retries, timeouts and
  * metrics, shared by every service module (rds, route53, ecs, ssm,
- * secretsmanager, sts).
+ * secretsmanager, sts, dynamodb).
  *
  * A client is not bound to a region: each call names the region it goes to,
  * because the controller talks to several regions with one set of
  * credentials. Endpoints are https://<service>.<region>.amazonaws.com (or the
  * global Route 53 host), unless overridden, as the SDKs do, by
- * AWS_ENDPOINT_URL_<SERVICE> (RDS, STS, ROUTE_53, ECS, SSM, SECRETS_MANAGER)
+ * AWS_ENDPOINT_URL_<SERVICE> (RDS, STS, ROUTE_53, ECS, SSM, SECRETS_MANAGER,
+ * DYNAMODB)
  * or AWS_ENDPOINT_URL, read at every call, or by config.endpoint_url. Only
  * such an override may be http://; TLS verification is always on for https.
  * With an override the request is still signed with the real service name
@@ -88,10 +89,11 @@ struct aws_service {
 	enum aws_protocol protocol;
 	const char *api_version;   /* awsQuery Version */
 	const char *target_prefix; /* awsJson X-Amz-Target prefix */
+	const char *json_version;  /* awsJson "1.0" (DynamoDB); NULL = "1.1" */
 };
 
 extern const struct aws_service aws_svc_rds, aws_svc_sts, aws_svc_route53, aws_svc_ecs, aws_svc_ssm,
-	aws_svc_secretsmanager;
+	aws_svc_secretsmanager, aws_svc_dynamodb;
 
 struct aws_request {
 	const struct aws_service *svc;

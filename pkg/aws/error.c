@@ -144,6 +144,10 @@ int aws_error_to_base(int http_status, const char *code)
 			return BASE_EEXIST;
 		if (strncmp(code, "Invalid", 7) == 0 && contains(code, "State"))
 			return BASE_ECONFLICT;
+		/* DynamoDB: a condition did not hold, someone else wrote first. */
+		if (strcmp(code, "ConditionalCheckFailedException") == 0 ||
+		    strcmp(code, "TransactionConflictException") == 0)
+			return BASE_ECONFLICT;
 		if (in_list(code, invalid))
 			return BASE_EINVAL;
 		if (aws_error_is_transient(http_status, code))

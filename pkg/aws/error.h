@@ -35,7 +35,8 @@ void aws_error_set(struct aws_error *err, int http_status, const char *code, con
  * The base error code for a decoded AWS error: ENOTFOUND for the *NotFound*
  * family, EEXIST for *AlreadyExists*, ETHROTTLED for throttling codes,
  * EFORBIDDEN for AccessDenied, EUNAUTHORIZED for signature / token problems,
- * ECONFLICT for Invalid*State* faults, EINVAL for validation codes, ESERVER
+ * ECONFLICT for Invalid*State* faults and DynamoDB's
+ * ConditionalCheckFailedException, EINVAL for validation codes, ESERVER
  * for 5xx, EINTERNAL otherwise.
  */
 int aws_error_to_base(int http_status, const char *code);

@@ -161,6 +161,13 @@ int aws_rest_xml_call(struct aws_client *c, const struct aws_service *svc, const
 int aws_json_call(struct aws_client *c, const struct aws_service *svc, const char *region,
 		  const char *operation, json_t *in, json_t **out, struct aws_error *err)
 {
+	return aws_json_call_flags(c, svc, region, operation, in, 0, out, err);
+}
+
+int aws_json_call_flags(struct aws_client *c, const struct aws_service *svc, const char *region,
+			const char *operation, json_t *in, int flags, json_t **out,
+			struct aws_error *err)
+{
 	struct aws_response resp;
 	struct aws_request req = {0};
 	char *body = in ? json_dumps(in, JSON_COMPACT) : xstrdup("{}");
@@ -175,7 +182,10 @@ int aws_json_call(struct aws_client *c, const struct aws_service *svc, const cha
 	req.region = region;
 	req.method = "POST";
 	req.path = "/";
-	req.content_type = "application/x-amz-json-1.1";
+	req.content_type = svc->json_version && strcmp(svc->json_version, "1.0") == 0
+				   ? "application/x-amz-json-1.0"
+				   : "application/x-amz-json-1.1";
+	req.not_idempotent = (flags & AWS_CALL_NOT_IDEMPOTENT) != 0;
 	req.body = body;
 	req.body_len = strlen(body);
 	rc = aws_client_do(c, &req, &resp, err);

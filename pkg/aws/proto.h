@@ -6,7 +6,8 @@
  * the XML answer is parsed and the <{Op}Result> element handed back.
  * restXml (Route 53): the caller builds path, canonical query and XML body;
  * the answer's root element is handed back.
- * awsJson1_1 (ECS, SSM, Secrets Manager): a jansson object is posted with
+ * awsJson1_1 (ECS, SSM, Secrets Manager) and awsJson1_0 (DynamoDB): a
+ * jansson object is posted with
  * X-Amz-Target <prefix>.<op>; the decoded JSON object is handed back.
  *
  * Ownership: aws_params owns copies of its names and values (values are
@@ -70,9 +71,16 @@ int aws_rest_xml_call(struct aws_client *c, const struct aws_service *svc, const
 		      struct aws_xml_doc **doc, const struct aws_xml_node **root,
 		      struct aws_error *err);
 
-/* An awsJson1_1 call: posts in (borrowed; NULL means {}), *out is the answer object. */
+/*
+ * An awsJson call (1.1, or 1.0 when svc->json_version says so): posts in
+ * (borrowed; NULL means {}), *out is the answer object.
+ */
 int aws_json_call(struct aws_client *c, const struct aws_service *svc, const char *region,
 		  const char *operation, json_t *in, json_t **out, struct aws_error *err);
+/* The same with AWS_CALL_NOT_IDEMPOTENT in flags: not retried once it may have been sent. */
+int aws_json_call_flags(struct aws_client *c, const struct aws_service *svc, const char *region,
+			const char *operation, json_t *in, int flags, json_t **out,
+			struct aws_error *err);
 
 /* JSON helpers: a string member copied (NULL if absent or not a string). */
 char *aws_json_str(json_t *obj, const char *key);

@@ -12,6 +12,7 @@
  * that arrives during a reconcile is never lost.
  */
 #include "pkg/globaldb/controller.h"
+#include "pkg/globaldb/guard_io.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -41,6 +42,9 @@ struct gdb_controller {
 	struct kube_recorder *recorder;
 	struct aws_creds_provider *creds;
 	struct aws_client *aws;
+	struct aws_client
+		*guard_aws; /* the guard's: short deadlines, so a lost region is skipped */
+	struct gdb_guard *guard;
 	struct kube_workqueue *queue;
 	struct kube_store *store;
 	struct kube_reflector *reflector;
@@ -234,6 +238,62 @@ static char *make_identity(void)
 	return xasprintf("%s_%08x", pod, (unsigned)base_rand64());
 }
 
+static const struct kube_resource res_nodes = {"", "v1", "nodes", 0};
+
+/* The region label of the Node named by $NODE_NAME (caller frees), or NULL. */
+static char *node_region(struct kube_client *kube)
+{
+	const char *node = getenv("NODE_NAME");
+	json_t *obj = NULL, *v;
+	char *region = NULL;
+
+	if (!node || !*node)
+		return NULL;
+	if (kube_get(kube, &res_nodes, NULL, node, &obj, NULL) < 0)
+		return NULL;
+	v = json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"),
+			    "topology.kubernetes.io/region");
+	if (json_is_string(v) && *json_string_value(v))
+		region = xstrdup(json_string_value(v));
+	json_decref(obj);
+	return region;
+}
+
+static int start_guard(struct gdb_controller *c, const struct gdb_controller_opts *opts,
+		       const struct aws_client_config *ac)
+{
+	struct aws_client_config gc = *ac;
+	struct gdb_guard_config cfg = {0};
+	char *region = opts->region && *opts->region ? xstrdup(opts->region) : node_region(c->kube);
+
+	if (!region) {
+		base_log(BASE_LOG_ERROR,
+			 "the guard needs this controller's region: --region, or $NODE_NAME of a "
+			 "Node with the topology.kubernetes.io/region label",
+			 NULL);
+		return BASE_EINVAL;
+	}
+	gc.connect_timeout_ms = 2000;
+	gc.attempt_timeout_ms = 3000;
+	gc.call_timeout_ms = 5000;
+	gc.max_attempts = 2;
+	c->guard_aws = aws_client_new(&gc);
+	cfg.table = opts->guard_table;
+	cfg.regions = opts->guard_regions;
+	cfg.n_regions = opts->n_guard_regions;
+	cfg.region = region;
+	cfg.controller_id =
+		opts->controller_id && *opts->controller_id ? opts->controller_id : region;
+	c->guard = gdb_guard_new(c->guard_aws, &cfg);
+	if (c->guard)
+		base_log(BASE_LOG_INFO, "two-controller guard on", "table", cfg.table, "controller",
+			 cfg.controller_id, "region", region, NULL);
+	else
+		base_log(BASE_LOG_ERROR, "invalid guard configuration", "table", cfg.table, NULL);
+	free(region);
+	return c->guard ? 0 : BASE_EINVAL;
+}
+
 int gdb_controller_start(const struct gdb_controller_opts *opts, struct gdb_controller **out)
 {
 	struct gdb_controller *c = xcalloc(1, sizeof(*c));
@@ -289,6 +349,12 @@ int gdb_controller_start(const struct gdb_controller_opts *opts, struct gdb_cont
 	rco.queue = c->queue;
 	rco.aws = c->aws;
 	rco.allow = opts->allow;
+	if (opts->guard_table && *opts->guard_table) {
+		if ((rc = start_guard(c, opts, &ac)) < 0)
+			goto fail;
+		rco.guard = c->guard;
+		rco.guard_call_timeout_ms = ac.call_timeout_ms;
+	}
 	if ((rc = gdb_reconciler_new(&rco, &c->rec)) < 0) {
 		base_log(BASE_LOG_ERROR, "cannot start the prober", "error", base_strerror(rc),
 			 NULL);
@@ -370,6 +436,8 @@ void gdb_controller_stop(struct gdb_controller *c)
 	kube_store_free(c->store);
 	kube_workqueue_free(c->queue);
 	aws_client_free(c->aws);
+	gdb_guard_free(c->guard);
+	aws_client_free(c->guard_aws);
 	aws_creds_provider_free(c->creds);
 	kube_client_free(c->kube);
 	pthread_mutex_destroy(&c->lock);

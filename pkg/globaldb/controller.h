@@ -56,6 +56,18 @@ struct gdb_controller_opts {
 	struct server_health *health;  /* borrowed; readyz "informer-sync" is added; may be NULL */
 	int64_t aws_call_timeout_ms;   /* 0 = 15000 per call, retries included */
 	const struct gdb_allow *allow; /* borrowed, outlives the controller; NULL: deny all */
+	/*
+	 * The two-controller guard (guard_io.h), on when guard_table is set:
+	 * region ("" = the topology.kubernetes.io/region label of the Node named
+	 * by $NODE_NAME, read once at start; start fails without one),
+	 * controller_id ("" = the region), the table's replica regions nearest
+	 * first. All borrowed for the call to start.
+	 */
+	const char *guard_table;
+	const char *const *guard_regions;
+	size_t n_guard_regions;
+	const char *region;
+	const char *controller_id;
 	void (*on_fatal)(void *ud,
 			 const char *why); /* leadership lost; required with leader_elect */
 	void *ud;

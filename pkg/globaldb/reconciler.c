@@ -28,6 +28,7 @@
 #include "pkg/base/metrics.h"
 #include "pkg/base/timeutil.h"
 #include "pkg/globaldb/executor.h"
+#include "pkg/globaldb/guard_io.h"
 
 const struct kube_resource gdb_res_globaldatabases = {"globaldb.io", "v1alpha1", "globaldatabases",
 						      1};
@@ -252,6 +253,7 @@ static void forget_key(struct gdb_reconciler *r, const char *key)
 	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - key) : 0, key);
 	snprintf(name, sizeof(name), "%s", slash ? slash + 1 : key);
 	gdb_object_metrics_forget(&s->metrics, ns, name);
+	gdb_guard_forget(r->o.guard, key);
 	pthread_mutex_lock(&r->lock);
 	base_map_remove(&r->state_by_key, s->key);
 	for (pp = &r->states; *pp; pp = &(*pp)->next) {
@@ -455,11 +457,10 @@ static int plan_changes(const struct gdb_status *status, const struct gdb_plan *
 }
 
 /* Observes AWS (answers up to max_age_ms old; 0 = fresh), points the probes, and plans. */
-static void observe_and_plan(struct gdb_reconciler *r, struct key_state *s,
-			     const struct gdb_spec *spec, const struct gdb_status *status,
-			     json_t *obj, int deleting, int64_t max_age_ms,
-			     struct gdb_observation *ob, struct gdb_health *health,
-			     struct gdb_plan *plan)
+void observe_and_plan(struct gdb_reconciler *r, struct key_state *s, const struct gdb_spec *spec,
+		      const struct gdb_status *status, json_t *obj, int deleting,
+		      int64_t max_age_ms, struct gdb_observation *ob, struct gdb_health *health,
+		      struct gdb_plan *plan)
 {
 	gdb_observe(r->cache, spec, status, obj, s->last.action ? &s->last : NULL, max_age_ms, ob);
 	if (!deleting)
@@ -481,6 +482,7 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	struct gdb_observation ob;
 	struct gdb_health health;
 	struct gdb_plan plan;
+	struct guard_note gnote = {0};
 	struct key_state *s;
 	enum freshness fresh;
 	json_t *obj, *meta;
@@ -566,6 +568,8 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 		gdb_observation_release(&ob);
 		fresh = FRESH;
 	}
+	if (r->o.guard && !deleting)
+		guard_gate(r, s, key, &spec, &status, obj, gen, &ob, &health, &plan, &gnote);
 	if (plan.action.kind != GDB_ACT_NONE && plan.action.kind != GDB_ACT_WAIT)
 		base_log(BASE_LOG_INFO, "planned", "action", gdb_action_name(plan.action.kind),
 			 "region", plan.action.region ? plan.action.region : "-", "step",
@@ -586,6 +590,7 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	if (rc < 0)
 		goto out;
 	record_events(r, obj, &plan);
+	guard_record(r, obj, &gnote);
 	gdb_object_metrics_update(&s->metrics, ns, name, &spec, &status, &plan.status);
 
 	if (plan.action.kind == GDB_ACT_REMOVE_FINALIZER) {
@@ -613,8 +618,9 @@ static int reconcile(struct gdb_reconciler *r, const char *key, int64_t *requeue
 	     strcmp(plan.status.current_primary_region, status.current_primary_region)))
 		sync_probes(r, s, &spec, &plan.status, plan.status.current_primary_region, &ob);
 	*requeue = plan.requeue_after_ms > 0 ? plan.requeue_after_ms : GDB_REQUEUE_STEADY_MS;
-	/* Settled, and this plan changed nothing: the rounds will tell of drift. */
-	if (fresh == SETTLED && plan.action.kind == GDB_ACT_NONE &&
+	/* Settled, and this plan changed nothing: the rounds will tell of drift (not with the
+	 * guard: its verdict is published every probe period). */
+	if (!r->o.guard && fresh == SETTLED && plan.action.kind == GDB_ACT_NONE &&
 	    *requeue == GDB_REQUEUE_STEADY_MS && r->o.queue)
 		*requeue = GDB_REQUEUE_SETTLED_MS;
 out:

@@ -83,6 +83,8 @@
 
 extern const struct kube_resource gdb_res_globaldatabases;
 
+struct gdb_guard;
+
 struct gdb_reconciler_opts {
 	struct kube_client *kube;	/* borrowed, all below must outlive the reconciler */
 	struct kube_store *store;	/* the informer's cache of GlobalDatabases */
@@ -91,6 +93,14 @@ struct gdb_reconciler_opts {
 	struct aws_client *aws;
 	int64_t obs_ttl_ms;	       /* 0 = GDB_OBS_TTL_MS */
 	const struct gdb_allow *allow; /* what specs may name (allow.h); NULL: nothing */
+	/*
+	 * The two-controller guard (guard_io.h); NULL: this controller decides
+	 * alone. With it, every AWS call of an operation waits for the guard's
+	 * go-ahead and a fresh re-check (reconciler_guard.c), and the Guarded
+	 * condition says why a call waits.
+	 */
+	struct gdb_guard *guard;
+	int64_t guard_call_timeout_ms; /* the AWS client's per-call deadline */
 };
 
 struct gdb_reconciler;

@@ -108,6 +108,29 @@ void build_health(struct gdb_reconciler *r, const struct key_state *s, const str
 void report_refused_login(struct gdb_reconciler *r, const struct key_state *s,
 			  const struct gdb_spec *spec, struct gdb_plan *plan);
 
+/* reconciler.c */
+void observe_and_plan(struct gdb_reconciler *r, struct key_state *s, const struct gdb_spec *spec,
+		      const struct gdb_status *status, json_t *obj, int deleting,
+		      int64_t max_age_ms, struct gdb_observation *ob, struct gdb_health *health,
+		      struct gdb_plan *plan);
+
+/* reconciler_guard.c: the two-controller guard (r->o.guard set) */
+struct guard_note {
+	const char *event_reason; /* an Event to record after the status write, NULL = none */
+	int warning;
+	char message[256];
+};
+/*
+ * Runs the guard round for plan: 1 when plan's call may be made, 0 when it was
+ * held back (plan is then a wait on the old status). Sets the Guarded condition
+ * and caps the requeue at the probe period. May re-observe (ob, plan replaced).
+ */
+int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
+	       const struct gdb_spec *spec, const struct gdb_status *old, json_t *obj, int64_t gen,
+	       struct gdb_observation *ob, struct gdb_health *h, struct gdb_plan *plan,
+	       struct guard_note *note);
+void guard_record(struct gdb_reconciler *r, json_t *obj, const struct guard_note *note);
+
 /* status_write.c */
 enum status_diff { STATUS_SAME, STATUS_PROBE_TIMES, STATUS_PROBES, STATUS_CHANGED };
 enum status_diff status_diff(json_t *a, json_t *b);

@@ -1,6 +1,6 @@
 /*
- * Fuzz target for the JSON side: the awsJson1_1 error decoder, the ECS, SSM
- * and Secrets Manager decoders, and the container / IMDS credentials decoder,
+ * Fuzz target for the JSON side: the awsJson error decoder, the ECS, SSM,
+ * Secrets Manager and DynamoDB decoders, and the container / IMDS credentials decoder,
  * on untrusted bodies.
  */
 #include <stddef.h>
@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "pkg/aws/creds.h"
+#include "pkg/aws/dynamodb.h"
 #include "pkg/aws/ecs.h"
 #include "pkg/aws/error.h"
 #include "pkg/aws/secretsmanager.h"
@@ -21,6 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct aws_ecs_service svc;
 	struct aws_ssm_parameter par;
 	struct aws_secret_value sec;
+	struct aws_dynamodb_item item;
+	int found;
 	json_t *j;
 
 	struct aws_creds creds;
@@ -38,6 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	aws_ecs_service_release(&svc);
 	aws_ssm_decode_parameter(json_object_get(j, "Parameter"), &par);
 	aws_ssm_parameter_release(&par);
+	aws_dynamodb_decode_get_item(j, &item, &found);
+	aws_dynamodb_item_release(&item);
 	if (aws_secretsmanager_decode(j, &sec) == 0)
 		aws_secret_value_release(&sec);
 	json_decref(j);

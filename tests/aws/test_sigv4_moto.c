@@ -24,7 +24,8 @@
 #include "pkg/base/err.h"
 #include "tests/aws/harness.h"
 
-static const struct aws_service iam = {"iam", "IAM", "iam", 1, AWS_PROTO_QUERY, "2010-05-08", NULL};
+static const struct aws_service iam = {"iam",		"IAM",	      "iam", 1,
+				       AWS_PROTO_QUERY, "2010-05-08", NULL,  NULL};
 static struct moto moto;
 static char akid[64], secret[128];
 

@@ -123,9 +123,9 @@ def test_namespaced_rbac_is_the_cluster_role_as_a_role_in_the_watched_namespace(
     )
     assert not [o for o in objs if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
     role = find(objs, "Role", "globaldb-controller", "team-a")
-    # The cluster-wide rules but reading Namespaces (cluster-scoped: a Role cannot
+    # The cluster-wide rules but reading Namespaces and Nodes (cluster-scoped: a Role cannot
     # grant it), and get on Secrets and ConfigMaps in that namespace.
-    namespaced = [r for r in cluster["rules"] if r["resources"] != ["namespaces"]]
+    namespaced = [r for r in cluster["rules"] if r["resources"] not in (["namespaces"], ["nodes"])]
     assert role["rules"] == namespaced + [SECRET_RULE]
     rb = find(objs, "RoleBinding", "globaldb-controller", "team-a")
     assert rb["roleRef"] == {

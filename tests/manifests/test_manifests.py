@@ -142,6 +142,7 @@ def test_rbac_has_no_wildcards_and_only_the_needed_verbs():
         ("globaldb-controller", "apps", "deployments"): {"get", "patch"},
         ("globaldb-controller", "apps", "statefulsets"): {"get", "patch"},
         ("globaldb-controller", "", "namespaces"): {"get"},
+        ("globaldb-controller", "", "nodes"): {"get"},
         ("globaldb-controller-leader-election", "coordination.k8s.io", "leases"): {
             "get",
             "create",
@@ -210,7 +211,13 @@ def test_iam_policy_grants_exactly_the_calls_the_controller_makes():
         "kms:DescribeKey",
         "kms:CreateGrant",
         "kms:Decrypt",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
     }
+    # The guard's table only (--guard-table; docs/deploy.md).
+    (guard,) = [st for st in policy["Statement"] if st.get("Sid") == "TwoControllerGuard"]
+    assert guard["Resource"] == "arn:aws:dynamodb:*:*:table/globaldb-guard"
     # KMS only through the services that need it.
     for st in policy["Statement"]:
         acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]

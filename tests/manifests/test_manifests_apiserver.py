@@ -60,6 +60,7 @@ ALLOWED = [
     ("create", "leases.coordination.k8s.io", "globaldb-system"),
     ("update", "leases.coordination.k8s.io", "globaldb-system"),
     ("get", "namespaces", None),  # the allow-restarts-from annotation
+    ("get", "nodes", None),  # the guard's region label (--region empty)
 ]
 DENIED = [
     ("create", "globaldatabases.globaldb.io", "team-a"),
@@ -75,6 +76,7 @@ DENIED = [
     ("update", "customresourcedefinitions.apiextensions.k8s.io", None),
     ("list", "namespaces", None),
     ("update", "namespaces", None),
+    ("list", "nodes", None),
 ]
 
 
