@@ -273,10 +273,17 @@ class MultiWorld:
         for s in self.sides:
             s.gdb.patch_spec(**spec)
 
-    def logs(self, n=5000):
-        return "".join(
-            f"\n---- controller {s.name} log (tail) ----\n{s.log_text()[-n:]}" for s in self.sides
-        )
+    def logs(self, n=60):
+        """What each controller decided (planned actions and guard decisions), last n lines."""
+        out = []
+        for s in self.sides:
+            lines = [
+                line
+                for line in s.log_text().splitlines()
+                if " planned " in line or " guard " in line or " error " in line
+            ]
+            out.append(f"\n---- controller {s.name}: decisions ----\n" + "\n".join(lines[-n:]))
+        return "".join(out)
 
 
 def fmt(c):
