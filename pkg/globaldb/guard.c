@@ -8,15 +8,17 @@
  *    a new operation over a running one (WAIT target mismatch / held by peer);
  *  - a peer that sees the running detach's primary down from another region
  *    co-signs its epoch (COSIGN);
- *  - with no operation running, the lease is acquired; a failover (either
- *    method) is not acquired against a fresh "reachable" verdict of a peer,
- *    and a managed failover's call is vetoed by one at every round;
+ *  - with no operation running, the lease is acquired; a failover's
+ *    promotion (either method) is vetoed by a fresh "reachable" verdict of a
+ *    peer about the same primary, at acquisition and at every round;
  *  - a detach's call needs, for the epoch it is made under, a co-signature by
  *    a controller in another region or the operator's approval; until then
  *    the lease is taken (or renewed) and the call waits;
  *  - a planned switchover needs only the lease;
- *  - an operation that ended for its holder, or whose holder's lease expired
- *    while this controller's own view needs none, is cleared (RELEASE).
+ *  - an operation that ended for its holder is cleared (RELEASE); one whose
+ *    holder's lease expired is taken over and continued (ADOPT), or, when it
+ *    is a failover and the primary answers this controller, cancelled
+ *    (RELEASE: "the source is healthy from here").
  */
 #include "pkg/globaldb/guard.h"
 
@@ -44,14 +46,18 @@ static const char *peer_region(const struct gdb_guard_input *in, const char *con
 	return NULL;
 }
 
-/* A peer whose fresh verdict says the primary answers it, or NULL. */
+/*
+ * A peer whose fresh verdict says the primary answers it, or NULL. A verdict
+ * about another writer (the peer already sees the promotion) is no veto.
+ */
 static const char *vetoer(const struct gdb_guard_input *in)
 {
 	for (size_t i = 0; i < in->n_peers; i++) {
 		const struct gdb_guard_verdict *v = &in->peers[i];
 
 		if (!streq(v->controller, in->me) && v->seen == GDB_GUARD_REACHABLE &&
-		    v->age_ms < in->freshness_ms)
+		    v->age_ms < in->freshness_ms &&
+		    !(v->primary && in->intent.source && !streq(v->primary, in->intent.source)))
 			return v->controller;
 	}
 	return NULL;
@@ -104,8 +110,10 @@ static void decide_idle(const struct gdb_guard_input *in, int expired, struct gd
 		set(d, GDB_GUARD_IDLE, GDB_GUARD_WRITE_NONE, GDB_GUARD_WAIT_NONE);
 	else if (streq(l->holder, in->me))
 		set(d, GDB_GUARD_RELEASE, GDB_GUARD_WRITE_RELEASE, GDB_GUARD_WAIT_NONE);
-	else if (expired)
+	else if (expired && l->op != GDB_GUARD_OP_SWITCHOVER && in->mine == GDB_GUARD_REACHABLE)
 		set(d, GDB_GUARD_RELEASE, GDB_GUARD_WRITE_CLEAR, GDB_GUARD_WAIT_NONE);
+	else if (expired)
+		set(d, GDB_GUARD_ADOPT, GDB_GUARD_WRITE_TAKEOVER, GDB_GUARD_WAIT_NONE);
 	else if (should_cosign(in))
 		set(d, GDB_GUARD_COSIGN, GDB_GUARD_WRITE_COSIGN, GDB_GUARD_WAIT_NONE);
 	else
@@ -178,7 +186,7 @@ void gdb_guard_decide(const struct gdb_guard_input *in, struct gdb_guard_decisio
 	veto = vetoer(in);
 	if (veto &&
 	    (want->op == GDB_GUARD_OP_FAILOVER_MANAGED || want->op == GDB_GUARD_OP_DETACH) &&
-	    (want->promote || w == GDB_GUARD_WRITE_ACQUIRE)) {
+	    want->promote) {
 		d->peer = veto;
 		set(d, GDB_GUARD_WAIT, GDB_GUARD_WRITE_NONE, GDB_GUARD_WAIT_VETOED);
 		return;
@@ -248,7 +256,7 @@ const char *gdb_guard_wait_reason(enum gdb_guard_wait w)
 
 const char *gdb_guard_verb_name(enum gdb_guard_verb v)
 {
-	static const char *const names[] = {"idle", "act", "wait", "cosign", "release"};
+	static const char *const names[] = {"idle", "act", "wait", "cosign", "release", "adopt"};
 
 	return (unsigned)v < sizeof(names) / sizeof(*names) ? names[v] : "?";
 }

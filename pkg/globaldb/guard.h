@@ -21,8 +21,11 @@
  *            it: a detach acquires (or takes over) the lease first and then
  *            waits for the co-signature of that epoch;
  *   COSIGN   write my co-signature for the running detach's epoch;
+ *   ADOPT    take over the expired lease of a running operation my own plan
+ *            does not have (its holder stopped mid-way) and continue it: same
+ *            operation, same target;
  *   RELEASE  clear the operation (I held it and it ended; or its holder's
- *            lease expired and my own view needs no operation);
+ *            lease expired, it is a failover and the primary answers me);
  *   IDLE     nothing to write, nothing to call.
  *
  * Ownership: every pointer in the inputs is borrowed; the decision's strings
@@ -77,7 +80,8 @@ struct gdb_guard_verdict {
 	const char *controller;
 	const char *region;
 	enum gdb_guard_seen seen;
-	int64_t age_ms; /* since its version last changed, by the reader's clock */
+	const char *primary; /* the writer region the verdict is about; NULL unknown */
+	int64_t age_ms;	     /* since its version last changed, by the reader's clock */
 };
 
 /* What the planner wants to call now. */
@@ -109,6 +113,7 @@ enum gdb_guard_verb {
 	GDB_GUARD_WAIT,
 	GDB_GUARD_COSIGN,
 	GDB_GUARD_RELEASE,
+	GDB_GUARD_ADOPT,
 };
 
 /* The conditional write to make (each names its condition in guard_io.c). */

@@ -42,7 +42,7 @@ struct guard_key {
 
 struct gdb_guard {
 	struct aws_client *aws;
-	char *table, *id, *region;
+	char *table, *id, *region, *owner_uid;
 	char *regions[GDB_GUARD_MAX_REGIONS];
 	size_t n_regions;
 	int64_t lease_ms, margin_ms;
@@ -76,6 +76,7 @@ struct gdb_guard *gdb_guard_new(struct aws_client *aws, const struct gdb_guard_c
 	g = xcalloc(1, sizeof(*g));
 	g->aws = aws;
 	g->table = xstrdup(cfg->table);
+	g->owner_uid = xasprintf("guard:%s", cfg->table);
 	g->id = xstrdup(cfg->controller_id);
 	g->region = xstrdup(cfg->region);
 	for (size_t i = 0; i < cfg->n_regions; i++)
@@ -128,6 +129,7 @@ void gdb_guard_free(struct gdb_guard *g)
 	for (size_t i = 0; i < g->n_regions; i++)
 		free(g->regions[i]);
 	free(g->table);
+	free(g->owner_uid);
 	free(g->id);
 	free(g->region);
 	pthread_mutex_destroy(&g->lock);
@@ -137,6 +139,11 @@ void gdb_guard_free(struct gdb_guard *g)
 const char *gdb_guard_controller_id(const struct gdb_guard *g)
 {
 	return g->id;
+}
+
+const char *gdb_guard_owner_uid(const struct gdb_guard *g)
+{
+	return g->owner_uid;
 }
 
 static struct guard_key *key_get(struct gdb_guard *g, const char *key)
@@ -263,7 +270,8 @@ static int write_any(struct gdb_guard *g, int first, const struct aws_dynamodb_i
 	return rc;
 }
 
-static void publish_verdict(struct gdb_guard *g, struct guard_key *k, enum gdb_guard_seen mine)
+static void publish_verdict(struct gdb_guard *g, struct guard_key *k, enum gdb_guard_seen mine,
+			    const char *primary)
 {
 	struct aws_dynamodb_item it = AWS_DYNAMODB_ITEM_INIT;
 	char *pk = xasprintf("verdict/%s/%s", k->key, g->id);
@@ -272,6 +280,8 @@ static void publish_verdict(struct gdb_guard *g, struct guard_key *k, enum gdb_g
 	aws_dynamodb_item_set_s(&it, "controller", g->id);
 	aws_dynamodb_item_set_s(&it, "region", g->region);
 	aws_dynamodb_item_set_s(&it, "seen", gdb_guard_seen_name(mine));
+	if (primary && *primary)
+		aws_dynamodb_item_set_s(&it, "primary", primary);
 	aws_dynamodb_item_set_n(&it, "version", ++k->my_version);
 	write_any(g, 0, NULL, &it, NULL, NULL);
 	aws_dynamodb_item_release(&it);
@@ -456,6 +466,7 @@ static void read_peers(struct gdb_guard *g, struct guard_key *k, int region,
 			.controller = lr->peer_ids[i],
 			.region = lr->peer_regions[i],
 			.seen = gdb_guard_seen_parse(aws_dynamodb_item_s(it, "seen")),
+			.primary = aws_dynamodb_item_s(it, "primary"),
 			.age_ms = unchanged_for(&p->version, &p->changed_mono, &p->seen, now,
 						aws_dynamodb_item_n(it, "version", 0)),
 		};
@@ -491,8 +502,8 @@ static void outcome(struct gdb_guard *g, struct guard_key *k, struct gdb_guard_r
 					d->write == GDB_GUARD_WRITE_CLEAR
 				? d->epoch + 1
 				: d->epoch;
-	const char *what = gdb_guard_op_name(r->intent.op);
-	const char *to = r->intent.target ? r->intent.target : "";
+	const char *what = gdb_guard_op_name(r->intent.op ? r->intent.op : r->lease_op);
+	const char *to = r->intent.target ? r->intent.target : r->lease_target;
 
 	r->held_back = wanted;
 	if (d->write != GDB_GUARD_WRITE_NONE && rc == BASE_ECONFLICT) {
@@ -530,6 +541,11 @@ static void outcome(struct gdb_guard *g, struct guard_key *k, struct gdb_guard_r
 		snprintf(r->message, sizeof(r->message),
 			 "co-signed the detach of epoch %" PRId64 " held by %s", d->epoch,
 			 l && l->holder ? l->holder : "?");
+	} else if (d->verb == GDB_GUARD_ADOPT) {
+		r->reason = "LeaseHeld";
+		snprintf(r->message, sizeof(r->message),
+			 "controller %s took over %s to %s, epoch %" PRId64, g->id, what, to,
+			 epoch);
 	} else if (d->verb == GDB_GUARD_RELEASE) {
 		r->reason = "LeaseReleased";
 		snprintf(r->message, sizeof(r->message), "the operation in the lease was cleared");
@@ -606,8 +622,10 @@ int gdb_guard_run(struct gdb_guard *g, struct gdb_guard_round *r)
 	r->allow = r->held_back = r->event_warning = 0;
 	r->reason = r->event_reason = NULL;
 	r->message[0] = r->event_message[0] = '\0';
+	r->lease_op = GDB_GUARD_OP_NONE;
+	r->lease_source[0] = r->lease_target[0] = '\0';
 
-	publish_verdict(g, k, r->mine);
+	publish_verdict(g, k, r->mine, r->primary);
 	aws_dynamodb_item_set_s(&key, "pk", pk);
 	region = read_lease(g, &key, &lr);
 	if (region >= 0) {
@@ -634,6 +652,11 @@ int gdb_guard_run(struct gdb_guard *g, struct gdb_guard_round *r)
 	in.lease_ms = g->lease_ms;
 	in.margin_ms = g->margin_ms;
 	in.freshness_ms = r->freshness_ms;
+	r->lease_op = in.lease ? lr.lease.op : GDB_GUARD_OP_NONE;
+	snprintf(r->lease_source, sizeof(r->lease_source), "%s",
+		 in.lease && lr.lease.source ? lr.lease.source : "");
+	snprintf(r->lease_target, sizeof(r->lease_target), "%s",
+		 in.lease && lr.lease.target ? lr.lease.target : "");
 	gdb_guard_decide(&in, &r->decision);
 	if (region >= 0 && r->decision.write != GDB_GUARD_WRITE_NONE)
 		rc = decision_write(g, region, &key, &lr.lease, &r->intent, r->decision.write);

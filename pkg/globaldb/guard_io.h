@@ -15,7 +15,8 @@
  *                              itself, so the others know which items to read)
  *   verdict/<namespace>/<name>/<controller>
  *                              controller, region, seen (reachable,
- *                              unreachable, unknown), version
+ *                              unreachable, unknown), primary (the writer
+ *                              region it is about), version
  *
  * One round (gdb_guard_run): publish my verdict (version + 1), read the lease
  * with a strongly consistent GetItem, read the peers' verdicts, decide, and
@@ -66,11 +67,20 @@ void gdb_guard_free(struct gdb_guard *g);
 /* Drops key's state (the object is gone). */
 void gdb_guard_forget(struct gdb_guard *g, const char *key);
 const char *gdb_guard_controller_id(const struct gdb_guard *g);
+/*
+ * The globaldb.io/owner-uid every controller of the guard tags with:
+ * "guard:<table>". The objects in the clusters are one GlobalDatabase; each
+ * cluster's metadata.uid differs, and tags naming one of them would make the
+ * other controller's objects foreign (or the two re-tag each other). Borrowed
+ * from g.
+ */
+const char *gdb_guard_owner_uid(const struct gdb_guard *g);
 
 struct gdb_guard_round {
 	/* in */
 	const char *key; /* "namespace/name" */
 	enum gdb_guard_seen mine;
+	const char *primary; /* the writer region my verdict is about */
 	struct gdb_guard_intent intent;
 	int64_t freshness_ms;
 	/* out */
@@ -82,6 +92,9 @@ struct gdb_guard_round {
 	const char *event_reason; /* an Event to record (static), NULL = none */
 	int event_warning;
 	char event_message[256];
+	/* The operation the lease names (as read; GDB_GUARD_OP_NONE when none or unread). */
+	enum gdb_guard_op lease_op;
+	char lease_source[64], lease_target[64];
 };
 
 /* One round for r->key (see above). Always fills the outputs; returns 0. */

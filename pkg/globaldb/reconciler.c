@@ -463,6 +463,9 @@ void observe_and_plan(struct gdb_reconciler *r, struct key_state *s, const struc
 		      struct gdb_plan *plan)
 {
 	gdb_observe(r->cache, spec, status, obj, s->last.action ? &s->last : NULL, max_age_ms, ob);
+	/* With the guard, the objects in every cluster own the resources together. */
+	if (r->o.guard && ob->obs.owner_uid)
+		ob->obs.owner_uid = gdb_guard_owner_uid(r->o.guard);
 	if (!deleting)
 		sync_probes(r, s, spec, status,
 			    status->current_primary_region ? status->current_primary_region

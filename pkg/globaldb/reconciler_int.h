@@ -119,6 +119,7 @@ struct guard_note {
 	const char *event_reason; /* an Event to record after the status write, NULL = none */
 	int warning;
 	char message[256];
+	int restart; /* the plan now restarts this cluster's workloads after a peer's move */
 };
 /*
  * Runs the guard round for plan: 1 when plan's call may be made, 0 when it was

@@ -26,6 +26,7 @@ struct row {
 	int64_t unchanged_ms;
 	int64_t cosign_epoch_b, cosign_epoch_c, approval;
 	enum gdb_guard_seen peer_seen; /* the other controller's verdict */
+	const char *peer_primary;      /* the writer region it is about; NULL: the source */
 	int64_t peer_age_ms;
 	enum gdb_guard_seen mine;
 	enum gdb_guard_op want;
@@ -75,6 +76,25 @@ static const struct row rows[] = {
 	 .want = MAN,
 	 .target = B,
 	 .promote = 1,
+	 .verb = GDB_GUARD_ACT,
+	 .write = GDB_GUARD_WRITE_ACQUIRE},
+	{.rule = "a reachable verdict about another writer is no veto",
+	 .me = "b",
+	 .lease = EMPTY,
+	 .peer_seen = UP,
+	 .peer_primary = "us-west-2",
+	 .want = MAN,
+	 .target = B,
+	 .promote = 1,
+	 .verb = GDB_GUARD_ACT,
+	 .write = GDB_GUARD_WRITE_ACQUIRE},
+	{.rule = "a later call of a failover is not vetoed (the promotion happened)",
+	 .me = "b",
+	 .lease = EMPTY,
+	 .peer_seen = UP,
+	 .want = DET,
+	 .target = B,
+	 .promote = 0,
 	 .verb = GDB_GUARD_ACT,
 	 .write = GDB_GUARD_WRITE_ACQUIRE},
 	{.rule = "a managed failover goes ahead when the peer is silent",
@@ -352,14 +372,33 @@ static const struct row rows[] = {
 	 .promote = 1,
 	 .verb = GDB_GUARD_RELEASE,
 	 .write = GDB_GUARD_WRITE_RELEASE},
-	{.rule = "an expired operation my view does not need is cleared",
+	{.rule = "an expired failover is cancelled when the primary answers me",
 	 .me = "c",
 	 .lease = HELD_B,
 	 .held_op = MAN,
 	 .held_target = B,
 	 .unchanged_ms = EXPIRED,
+	 .mine = UP,
 	 .verb = GDB_GUARD_RELEASE,
 	 .write = GDB_GUARD_WRITE_CLEAR},
+	{.rule = "an expired failover my plan does not have is adopted while the primary is down",
+	 .me = "c",
+	 .lease = HELD_B,
+	 .held_op = MAN,
+	 .held_target = B,
+	 .unchanged_ms = EXPIRED,
+	 .mine = DOWN,
+	 .verb = GDB_GUARD_ADOPT,
+	 .write = GDB_GUARD_WRITE_TAKEOVER},
+	{.rule = "an expired switchover my plan does not have is adopted and finished",
+	 .me = "c",
+	 .lease = HELD_B,
+	 .held_op = SW,
+	 .held_target = B,
+	 .unchanged_ms = EXPIRED,
+	 .mine = UP,
+	 .verb = GDB_GUARD_ADOPT,
+	 .write = GDB_GUARD_WRITE_TAKEOVER},
 	{.rule = "a live peer's operation my view does not need is left alone",
 	 .me = "c",
 	 .lease = HELD_B,
@@ -409,6 +448,7 @@ static void run_row(const struct row *r)
 	peer.controller = me_b ? "c" : "b";
 	peer.region = me_b ? C : B;
 	peer.seen = r->peer_seen;
+	peer.primary = r->peer_primary ? r->peer_primary : "us-east-1";
 	peer.age_ms = r->peer_age_ms;
 	in.me = r->me;
 	in.my_region = me_b ? B : C;
