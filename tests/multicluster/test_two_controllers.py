@@ -4,6 +4,8 @@ the issue's "Done when", in the order they leave the world for the next:
 
 (c) a partition of the west controller from us-east-1 (the east controller
     still sees it): no mutating RDS call, and the west object says why it waits;
+    then, with replication into us-west-2 cut as well (from the west seat an
+    outage in every respect), the guard holds west back on east's verdict;
 (a) a planned switchover (spec.primaryRegion flipped in both clusters) to
     us-west-2: one SwitchoverGlobalCluster, both objects Ready in us-west-2;
 (e) the guard's DynamoDB throttled right after the switchover back to us-east-1
@@ -46,7 +48,7 @@ def one_promotion(mc, since, action):
     return next(c for c in calls if c["status"] == 200)
 
 
-def test_c_partition_of_one_controller_fails_over_nothing(mc, stage):
+def test_c_partition_of_one_controller_fails_over_nothing(mc, stage, emulator):
     since = stage
     east, west = mc.east, mc.west
     west.vantage.cut(EAST)
@@ -85,6 +87,28 @@ def test_c_partition_of_one_controller_fails_over_nothing(mc, stage):
     reasons = {e["reason"] for e in west.events_since(t_cut)}
     assert reasons & {c["reason"] for c in said}, (reasons, said)
     assert mc.world.writer_region("orders-global") == EAST
+
+    # The partition that fools a lone controller: the us-west-2 secondary stops
+    # hearing the primary too (replication into it cut). From the west seat this
+    # is an outage; only the east controller's fresh verdict holds it back.
+    emulator.post("/replication", {"region": WEST, "paused": True})
+    try:
+
+        def held_back():
+            g = west.condition("Guarded")
+            assert (
+                g
+                and g["status"] == "False"
+                and g["reason"] in ("VetoedByPeer", "AwaitingCorroboration")
+            ), f"west: Guarded {g}; Degraded {west.condition('Degraded')}"
+            return g
+
+        g = wait_for(held_back, timeout=90, interval=0.5, what="the guard to hold west back")
+        print(f"west held back: Guarded={g['reason']}: {g['message']}")
+        hold(QUIET_SECONDS, nothing_moved, "no mutating RDS call")
+        assert east.condition("Ready")["status"] == "True"
+    finally:
+        emulator.post("/replication", {"region": WEST, "paused": False})
 
     west.vantage.heal(EAST)
     west.wait_ready_in(EAST, timeout=90)
