@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The shared test environment: real Kubernetes and real PostgreSQL on loopback.
 
-    testenv.py up    [--state FILE] [--owner-pid PID] [--regions 2|3]
+    testenv.py up    [--state FILE] [--owner-pid PID] [--regions 2|3] [--clusters 1|2]
                                                          start everything, write FILE
     testenv.py down  [--state FILE]                      stop everything, remove it
     testenv.py env   [--state FILE]                      print shell exports
@@ -17,6 +17,15 @@ kubeconfig holding a TokenRequest token for it, and starts a PostgreSQL
 primary with a streaming standby for each simulated region: us-east-1 and
 us-west-2, and eu-west-1 too with --regions 3 (about 3 s more on an idle
 machine; the e2e tier's three-region world, marker regions3, builds its own).
+
+With --clusters 2 a second Kubernetes cluster is started the same way, as a
+second region's cluster would be (the multicluster tier, tests/multicluster):
+its own etcd, kube-apiserver, ports, certificates, kubeconfig, CRDs and
+controller ServiceAccount, under <dir>/cluster2. The first cluster's fields
+stay where they always were (top level of the state); every further cluster
+is an entry of "clusters" (the first one included, as {"name": "cluster1",
+...}), each with the same fields: kubeconfig, controller_kubeconfig,
+apiserver_url, ca_file, dir, ...
 
 Nothing outlives its owner: `up` leaves a watchdog that tears everything down
 when the owner process (by default the one that ran `up`: a shell, ctest, the
@@ -412,7 +421,7 @@ def kubectl(st, *args, kubeconfig=None, input=None):
 # --- up / down ---
 
 
-def up(state_path, owner_pid, regions=REGIONS):
+def up(state_path, owner_pid, regions=REGIONS, clusters=1):
     if os.path.exists(state_path):
         try:
             down(state_path)
@@ -441,27 +450,15 @@ def up(state_path, owner_pid, regions=REGIONS):
         st["bin_dir"] = k8s_bin_dir()
         st["kubectl"] = os.path.join(st["bin_dir"], "kubectl")
         save()
-        make_certs(d)
-        st["ca_file"] = f"{d}/ca.crt"
-
-        start_etcd(st, save)
-
-        st["apiserver_port"] = pgenv.free_port()
-        st["apiserver_url"] = f"https://127.0.0.1:{st['apiserver_port']}"
-        start_apiserver(st)
-        save()
-        st["kubeconfig"] = f"{d}/admin.kubeconfig"
-        write_kubeconfig(
-            st["kubeconfig"],
-            st["apiserver_url"],
-            st["ca_file"],
-            {"client-certificate": f"{d}/admin.crt", "client-key": f"{d}/admin.key"},
-        )
-        log(f"kube-apiserver ready at {st['apiserver_url']} ({time.monotonic() - t0:.1f}s)")
-
-        install_crds(st)
-        make_controller_identity(st)
-        save()
+        start_cluster(st, save, t0)
+        if clusters > 1:
+            st["clusters"] = [cluster_view(st, "cluster1")]
+        for i in range(2, clusters + 1):
+            c = {"name": f"cluster{i}", "dir": os.path.join(d, f"cluster{i}")}
+            c["bin_dir"], c["kubectl"] = st["bin_dir"], st["kubectl"]
+            os.makedirs(c["dir"])
+            st["clusters"].append(c)
+            start_cluster(c, save, t0)
 
         st["postgres"] = {}
         t_pg = time.monotonic()
@@ -504,6 +501,56 @@ def up(state_path, owner_pid, regions=REGIONS):
             if interrupted:
                 sys.exit(128 + interrupted[0])
         raise
+
+
+# The fields of one Kubernetes cluster in the state (the top level holds the first's).
+CLUSTER_FIELDS = (
+    "dir",
+    "bin_dir",
+    "kubectl",
+    "ca_file",
+    "etcd_url",
+    "etcd_pid",
+    "apiserver_port",
+    "apiserver_url",
+    "apiserver_pid",
+    "kubeconfig",
+    "crds",
+    "controller_kubeconfig",
+    "controller_serviceaccount",
+)
+
+
+def cluster_view(st, name):
+    """The first cluster's fields as an entry of st["clusters"]."""
+    return {"name": name, **{k: st[k] for k in CLUSTER_FIELDS if k in st}}
+
+
+def start_cluster(c, save, t0):
+    """etcd, kube-apiserver, CRDs and the controller's identity into c (the
+    state itself for the first cluster, an entry of "clusters" for the others)."""
+    d = c["dir"]
+    make_certs(d)
+    c["ca_file"] = f"{d}/ca.crt"
+
+    start_etcd(c, save)
+
+    c["apiserver_port"] = pgenv.free_port()
+    c["apiserver_url"] = f"https://127.0.0.1:{c['apiserver_port']}"
+    start_apiserver(c)
+    save()
+    c["kubeconfig"] = f"{d}/admin.kubeconfig"
+    write_kubeconfig(
+        c["kubeconfig"],
+        c["apiserver_url"],
+        c["ca_file"],
+        {"client-certificate": f"{d}/admin.crt", "client-key": f"{d}/admin.key"},
+    )
+    log(f"kube-apiserver ready at {c['apiserver_url']} ({time.monotonic() - t0:.1f}s)")
+
+    install_crds(c)
+    make_controller_identity(c)
+    save()
 
 
 def describe_pg(server):
@@ -578,6 +625,9 @@ def down(state_path):
     if os.path.isdir(pgdir):
         for name in os.listdir(pgdir):
             stop_pg({"datadir": os.path.join(pgdir, name, "data")})
+    for c in st.get("clusters", [])[1:]:
+        stop_process(c.get("apiserver_pid"))
+        stop_process(c.get("etcd_pid"))
     stop_process(st.get("apiserver_pid"))
     stop_process(st.get("etcd_pid"))
     shutil.rmtree(st["dir"], ignore_errors=True)
@@ -621,6 +671,8 @@ def restart_apiserver(state_path):
     st = load(state_path)
     stop_process(st["apiserver_pid"])
     start_apiserver(st)
+    if st.get("clusters"):
+        st["clusters"][0]["apiserver_pid"] = st["apiserver_pid"]
     with open(state_path + ".tmp", "w") as f:
         json.dump(st, f, indent=1)
     os.replace(state_path + ".tmp", state_path)
@@ -640,6 +692,8 @@ def print_env(state_path):
     print(f"export KUBECONFIG={st['kubeconfig']}")
     print(f"export GDB_TESTENV_STATE={state_path}")
     print(f"export PATH={st['bin_dir']}:$PATH")
+    for i, c in enumerate(st.get("clusters", [])[1:], start=2):
+        print(f"export GDB_KUBECONFIG_{i}={c['kubeconfig']}")
     for region, pg in st.get("postgres", {}).items():
         key = region.upper().replace("-", "_")
         print(f"export GDB_PG_{key}_PRIMARY_PORT={pg['primary']['port']}")
@@ -665,12 +719,19 @@ def main():
         default=2,
         help=f"simulated regions: {', '.join(REGIONS)}, and {THIRD_REGION} with 3",
     )
+    ap.add_argument(
+        "--clusters",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="Kubernetes clusters (kube-apiserver + etcd pairs); 2 for the multicluster tier",
+    )
     a = ap.parse_args()
     state = os.path.abspath(a.state)
     try:
         if a.command == "up":
             regions = REGIONS + ((THIRD_REGION,) if a.regions == 3 else ())
-            up(state, os.getppid() if a.owner_pid == 0 else a.owner_pid, regions)
+            up(state, os.getppid() if a.owner_pid == 0 else a.owner_pid, regions, a.clusters)
         elif a.command == "down":
             down(state)
         elif a.command == "env":

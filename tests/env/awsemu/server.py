@@ -18,8 +18,12 @@ The middleware, in order, for every request:
    It may wait for a trigger: armed only once a call of a named action has
    succeeded (optionally only in that call's region), as when everyone fails
    over into one region right after a detach.
-5. Otherwise moto answers, under the extension's lock.
-Every call, answered or not, is appended to the call log with its parameters;
+5. DynamoDB calls on a multi-Region strongly consistent table (ddb_ext) are
+   served from the table's one copy whichever replica region they name, or
+   refused when the region set has lost its quorum.
+6. Otherwise moto answers, under the extension's lock.
+Every call, answered or not, is appended to the call log with its parameters
+and its caller (the access key id of the SigV4 credential);
 values whose names look secret (password, secret, token, ...) are replaced
 by "***" before they are stored.
 """
@@ -29,6 +33,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import os
 import random
 import re
 import select
@@ -40,6 +45,7 @@ from urllib.parse import parse_qs, parse_qsl
 
 from werkzeug.serving import make_server
 
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -48,7 +54,7 @@ from moto.moto_server.werkzeug_app import (
 
 import pgenv
 
-from . import rds_ext
+from . import ddb_ext, rds_ext
 from .rds_ext import EXT
 
 CALL_LOG_MAX = 20000
@@ -64,6 +70,7 @@ _JSON_PREFIXES = {
     "AmazonEC2ContainerServiceV20141113": "ecs",
     "AmazonSSM": "ssm",
     "secretsmanager": "secretsmanager",
+    "DynamoDB_20120810": "dynamodb",
 }
 
 _ROUTE53_ROUTES = [
@@ -106,6 +113,7 @@ class Call:
         m = _CRED_RE.search(auth) or _CRED_RE.search(
             "Credential=" + (parse_qs(self.query).get("X-Amz-Credential", [""])[0])
         )
+        self.caller = m.group(1) if m else None
         self.region = m.group(3) if m else None
         self.service = m.group(4) if m else None
         if self.region is None:
@@ -152,9 +160,13 @@ def _error_response(call, status, code, message):
     rid = str(uuid.uuid4())
     reason = {400: "Bad Request", 503: "Service Unavailable"}.get(status, "Error")
     if call.protocol == "json":
-        body = json.dumps({"__type": code, "message": message}).encode()
+        # DynamoDB (JSON 1.0) names its errors with the service's namespace.
+        ddb = call.service == "dynamodb"
+        body = json.dumps(
+            {"__type": (ddb_ext.NS if ddb else "") + code, "message": message}
+        ).encode()
         headers = [
-            ("Content-Type", "application/x-amz-json-1.1"),
+            ("Content-Type", f"application/x-amz-json-1.{0 if ddb else 1}"),
             ("x-amzn-RequestId", rid),
             ("x-amzn-ErrorType", code),
         ]
@@ -195,6 +207,20 @@ def _client_gone(environ):
     return False
 
 
+def _ddb_backend(region):
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)][region]
+
+
+def _rewrite_region(environ, region, home):
+    """Make moto serve the call from home's backend (the MRSC table's one copy)."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    environ["HTTP_AUTHORIZATION"] = auth.replace(f"/{region}/dynamodb/", f"/{home}/dynamodb/")
+    ua = environ.get("HTTP_USER_AGENT", "")
+    environ["HTTP_USER_AGENT"] = ua.replace(f"region/{region}", f"region/{home}")
+
+
 class Middleware:
     """WSGI app: the admin API, the call log and the fault injection around moto."""
 
@@ -211,6 +237,7 @@ class Middleware:
         self.describe_ttl = 0.0
         self.describe_cache = {}
         self.creds = dict(CREDS_DEFAULT)
+        self.mrsc = ddb_ext.Mrsc()
 
     # -- WSGI ----------------------------------------------------------------
 
@@ -240,6 +267,8 @@ class Middleware:
             entry["status"], entry["error"] = 400, code
             start_response(status, headers)
             return [out]
+        if call.service == "dynamodb":
+            return self.dynamodb(call, environ, start_response, entry)
         cacheable = (
             self.describe_ttl > 0
             and call.action is not None
@@ -272,13 +301,54 @@ class Middleware:
                 captured["headers"],
                 out,
             )
-        entry["status"] = captured.get("status")
-        self.arm_throttle(call, entry["status"])
-        if entry["status"] and entry["status"] >= 400:
+        self.finish(call, entry, captured.get("status"), out)
+        return [out]
+
+    def finish(self, call, entry, status, out):
+        """Record a moto answer in the call log; arm a waiting throttle."""
+        entry["status"] = status
+        self.arm_throttle(call, status)
+        if status and status >= 400:
             m = re.search(rb"<Code>([^<]+)</Code>", out) or re.search(
                 rb'"__type":\s*"([^"]+)"', out
             )
-            entry["error"] = m.group(1).decode() if m else None
+            entry["error"] = m.group(1).decode().rpartition("#")[2] if m else None
+
+    def dynamodb(self, call, environ, start_response, entry):
+        """A DynamoDB call: MRSC tables are one table in every replica region."""
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"] = int(status.split()[0])
+            captured["line"], captured["headers"] = status, headers
+
+        with EXT.lock:
+            try:
+                if call.action == "UpdateTable" and (
+                    call.params.get("ReplicaUpdates")
+                    or call.params.get("GlobalTableWitnessUpdates")
+                ):
+                    out = self.mrsc.update_table(call.region, call.params, _ddb_backend)
+                    captured["status"], captured["line"] = 200, "200 OK"
+                    captured["headers"] = [("Content-Type", "application/x-amz-json-1.0")]
+                    home = call.region
+                else:
+                    if call.action == "DeleteTable":
+                        self.mrsc.refuse_delete(call.region, call.params)
+                    home = self.mrsc.route(call.region, call.action, call.params, EXT.outages)
+                    if home is not None and home != call.region:
+                        _rewrite_region(environ, call.region, home)
+                    out = b"".join(self.moto_app(environ, capture))
+                    out = self.mrsc.decorate(call.region, out, call.action, home)
+            except ddb_ext.DdbError as e:
+                status, headers, out = _error_response(call, e.status, e.code, e.message)
+                entry["status"], entry["error"] = e.status, e.code
+                start_response(status, headers)
+                return [out]
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(out))))
+        self.finish(call, entry, captured["status"], out)
+        start_response(captured["line"], headers)
         return [out]
 
     def outage_answer(self, call, outage, environ, start_response, entry):
@@ -381,6 +451,7 @@ class Middleware:
             "service": call.service,
             "region": call.region,
             "action": call.action,
+            "caller": call.caller,
             "protocol": call.protocol,
             "params": call.params,
             "status": None,
@@ -400,6 +471,7 @@ class Middleware:
             EXT.outages.clear()
             EXT.bindings.clear()
             EXT.switchover_sync_timeout = 60.0
+            self.mrsc.reset()
         self.throttle = None
         self.describe_ttl = 0.0
         self.describe_cache.clear()
@@ -535,6 +607,9 @@ class Middleware:
         if path == "/bindings":
             with EXT.lock:
                 return 200, {"bindings": [b.to_dict() for b in EXT.bindings.values()]}
+        if path == "/dynamodb/mrsc":
+            with EXT.lock:
+                return 200, {"tables": [g.to_dict() for g in self.mrsc.groups.values()]}
         if path == "/lag":
             return 200, {"lag": EXT.lag()}
         if path == "/errors":
