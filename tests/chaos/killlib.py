@@ -12,13 +12,13 @@ import http.server
 import json
 import os
 import signal
-import socketserver
 import ssl
 import threading
 import time
 import urllib.parse
 
 from conftest import FAST_LEASE, Controller
+from httpfwd import ForwardingHandler, start_server
 
 # Non-idempotent AWS calls and the parameters that name their target. The
 # final snapshot's or a copy's own name carries a time, so it is left out: a
@@ -319,15 +319,10 @@ class TaggingProxy:
         self.calls = []
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        class Handler(ForwardingHandler):
+            up_host, up_port = proxy.up_host, proxy.up_port
 
-            def log_message(self, *a):
-                pass
-
-            def _forward(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
+            def forward(self, body):
                 entry = {
                     "tag": proxy.tag,
                     "method": self.command,
@@ -339,46 +334,13 @@ class TaggingProxy:
                 }
                 with proxy.lock:
                     proxy.calls.append(entry)
-                up = http.client.HTTPConnection(proxy.up_host, proxy.up_port, timeout=150)
                 try:
-                    headers = {
-                        k: v
-                        for k, v in self.headers.items()
-                        if k.lower() not in ("connection", "keep-alive")
-                    }
-                    up.request(self.command, self.path, body=body or None, headers=headers)
-                    r = up.getresponse()
-                    data = r.read()
-                    entry["status"] = r.status
-                    self.send_response(r.status)
-                    for k, v in r.getheaders():
-                        if k.lower() not in (
-                            "connection",
-                            "keep-alive",
-                            "transfer-encoding",
-                            "content-length",
-                        ):
-                            self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (OSError, http.client.HTTPException):
-                    self.close_connection = True
+                    entry["status"] = self.relay(body)
                 finally:
                     entry["end"] = time.time()
-                    up.close()
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
-
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, daemon=True, name=f"proxy-{tag}"
-        )
-        self.thread.start()
+        self.server = start_server(Handler, f"proxy-{tag}")
+        self.url = self.server.url
 
     def mutating(self, extra=()):
         """The forwarded calls that change something in AWS (MUTATING, plus

@@ -25,14 +25,12 @@ Thread-safety: every method may be called from any thread.
 
 from __future__ import annotations
 
-import http.client
-import http.server
 import re
-import socketserver
 import threading
 import time
 import urllib.parse
 
+from httpfwd import ForwardingHandler, start_server
 from tcpproxy import TcpProxy
 
 _REGION_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/[^/,\s]+/aws4_request")
@@ -56,59 +54,20 @@ class Vantage:
         self.port_map = {str(p).encode(): str(tp.port).encode() for p, (_, tp) in self.pg.items()}
         v = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        class Handler(ForwardingHandler):
+            up_host, up_port, up_timeout = v.up_host, v.up_port, HOLD_MAX_SECONDS
 
-            def log_message(self, *a):
-                pass
-
-            def _forward(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
+            def forward(self, body):
                 m = _REGION_RE.search(self.headers.get("Authorization") or "")
                 region = m.group(1) if m else None
                 if region and v.is_cut(region):
                     v._hold(region)
                     self.close_connection = True
-                    return
-                up = http.client.HTTPConnection(v.up_host, v.up_port, timeout=HOLD_MAX_SECONDS)
-                try:
-                    headers = {
-                        k: val
-                        for k, val in self.headers.items()
-                        if k.lower() not in ("connection", "keep-alive")
-                    }
-                    up.request(self.command, self.path, body=body or None, headers=headers)
-                    r = up.getresponse()
-                    data = v.rewrite(r.read())
-                    self.send_response(r.status)
-                    for k, val in r.getheaders():
-                        if k.lower() not in (
-                            "connection",
-                            "keep-alive",
-                            "transfer-encoding",
-                            "content-length",
-                        ):
-                            self.send_header(k, val)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (OSError, http.client.HTTPException):
-                    self.close_connection = True
-                finally:
-                    up.close()
+                    return None
+                return self.relay(body, rewrite=v.rewrite)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
-
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, daemon=True, name=f"vantage-{name}"
-        )
-        self.thread.start()
+        self.server = start_server(Handler, f"vantage-{name}")
+        self.url = self.server.url
 
     # -- control -------------------------------------------------------------
 
