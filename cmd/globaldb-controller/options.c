@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "pkg/base/alloc.h"
+#include "pkg/globaldb/validate.h"
 #include "pkg/server/server.h"
 
 #define SA_NAMESPACE_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -301,22 +302,9 @@ static int set_allowed_ecs(struct options *o, const char *v, char *why, size_t n
 	return set_allow(o, GDB_ALLOW_ECS_CLUSTERS, v, why, n);
 }
 
-/* An AWS region name: lower-case letters, digits and '-', "us-east-1". */
-static int region_name(const char *v)
-{
-	size_t n = strlen(v);
-
-	if (n < 4 || n > 32 || v[0] == '-' || v[n - 1] == '-')
-		return 0;
-	for (const char *p = v; *p; p++)
-		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-')
-			return 0;
-	return 1;
-}
-
 static int set_region(struct options *o, const char *v, char *why, size_t n)
 {
-	if (*v && !region_name(v)) {
+	if (*v && !gdb_valid_region_name(v)) {
 		snprintf(why, n, "%s is not an AWS region name", v);
 		return -1;
 	}
@@ -364,7 +352,7 @@ static int set_guard_regions(struct options *o, const char *v, char *why, size_t
 		free(o->guard_regions[i]);
 	o->n_guard_regions = 0;
 	while (*v && (item = strsep(&p, ",")) != NULL) {
-		if (!region_name(item)) {
+		if (!gdb_valid_region_name(item)) {
 			snprintf(why, n, "%s is not an AWS region name", item);
 			rc = -1;
 			break;

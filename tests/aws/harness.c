@@ -488,3 +488,19 @@ void test_client_close(struct aws_client *client, struct aws_creds_provider *cre
 	aws_client_free(client);
 	aws_creds_provider_free(creds);
 }
+
+struct aws_client *stub_client(struct aws_creds_provider *creds, const char *url, int max_attempts,
+			       int quota)
+{
+	struct aws_client_config cfg = {
+		.creds = creds,
+		.endpoint_url = url,
+		.max_attempts = max_attempts,
+		.retry_base_ms = 5,
+		.retry_cap_ms = 50,
+		.retry_quota = quota,
+		.attempt_timeout_ms = 1000,
+	};
+
+	return aws_client_new(&cfg);
+}

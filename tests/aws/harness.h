@@ -75,6 +75,12 @@ struct stub;
 /* Serves on 127.0.0.1:<free port> from a thread until stub_stop. One connection at a time. */
 struct stub *stub_start(stub_handler h, void *ud);
 int stub_port(struct stub *s);
+/*
+ * A client of the scripted server at url with fast retries (5-50 ms backoff,
+ * 1 s per attempt): max_attempts and the retry quota as the test needs.
+ */
+struct aws_client *stub_client(struct aws_creds_provider *creds, const char *url, int max_attempts,
+			       int quota);
 /* Requests answered so far. */
 int stub_count(struct stub *s);
 void stub_stop(struct stub *s);

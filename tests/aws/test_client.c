@@ -132,17 +132,7 @@ static void teardown(void)
 
 static struct aws_client *new_client(int max_attempts, int quota)
 {
-	struct aws_client_config cfg = {
-		.creds = creds,
-		.endpoint_url = url,
-		.max_attempts = max_attempts,
-		.retry_base_ms = 5,
-		.retry_cap_ms = 50,
-		.retry_quota = quota,
-		.attempt_timeout_ms = 1000,
-	};
-
-	return aws_client_new(&cfg);
+	return stub_client(creds, url, max_attempts, quota);
 }
 
 static const char *hdr(const char *name)

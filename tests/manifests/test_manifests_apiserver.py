@@ -2,27 +2,11 @@
 the kustomization applies (server-side dry run) and the controller's own
 ServiceAccount token has exactly the access the RBAC files grant."""
 
-import json
 import os
-import subprocess
 
 import pytest
 
-SRC = os.environ["GDB_SOURCE_DIR"]
-with open(os.environ["GDB_TESTENV_STATE"]) as _f:
-    ENV = json.load(_f)
-
-
-def kubectl(*args, kubeconfig=None, check=True):
-    r = subprocess.run(
-        [ENV["kubectl"], "--kubeconfig", kubeconfig or ENV["kubeconfig"], *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
+from kubectl_env import ENV, SRC, kubectl
 
 
 def test_kustomization_applies_with_server_side_dry_run():

@@ -3,29 +3,12 @@ real kube-apiserver: the component turns --metrics-auth on and grants the
 controller exactly TokenReview and SubjectAccessReview creation; the reader
 ClusterRole grants nothing but GET /metrics; both apply (server-side dry run)."""
 
-import json
 import os
-import subprocess
 
-import yaml
 
-SRC = os.environ["GDB_SOURCE_DIR"]
-MANIFESTS = os.path.join(SRC, "manifests")
+from kubectl_env import MANIFESTS, build, kubectl
+
 COMPONENT = os.path.join(MANIFESTS, "components", "metrics-auth")
-with open(os.environ["GDB_TESTENV_STATE"]) as _f:
-    ENV = json.load(_f)
-
-
-def kubectl(*args, check=True):
-    r = subprocess.run(
-        [ENV["kubectl"], "--kubeconfig", ENV["kubeconfig"], *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
 
 
 def with_component(tmp_path):
@@ -38,10 +21,6 @@ def with_component(tmp_path):
         f"components:\n- {os.path.relpath(COMPONENT, d)}\n"
     )
     return str(d)
-
-
-def build(path):
-    return [d for d in yaml.safe_load_all(kubectl("kustomize", path).stdout) if d]
 
 
 def controller_env(objs):

@@ -5,7 +5,6 @@ cluster-wide install plus the flags that name its region and the guard, it
 applies (server-side dry run), the binary accepts those flags, and the Argo
 CD ApplicationSet and Flux Kustomizations point at overlays that exist."""
 
-import json
 import os
 import re
 import subprocess
@@ -13,30 +12,12 @@ import subprocess
 import pytest
 import yaml
 
-SRC = os.environ["GDB_SOURCE_DIR"]
-MANIFESTS = os.path.join(SRC, "manifests")
+from kubectl_env import MANIFESTS, SRC, build, kubectl
+
 MULTI = os.path.join(SRC, "deploy", "multicluster")
 REGIONS = sorted(
     d for d in os.listdir(MULTI) if os.path.isfile(os.path.join(MULTI, d, "kustomization.yaml"))
 )
-with open(os.environ["GDB_TESTENV_STATE"]) as _f:
-    ENV = json.load(_f)
-
-
-def kubectl(*args, check=True):
-    r = subprocess.run(
-        [ENV["kubectl"], "--kubeconfig", ENV["kubeconfig"], *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
-
-
-def build(path):
-    return [d for d in yaml.safe_load_all(kubectl("kustomize", path).stdout) if d]
 
 
 def controller_args(objs):
@@ -78,14 +59,13 @@ def test_overlay_is_the_cluster_wide_install_plus_the_guard(region):
         "--guard-table",
         "--region",
     ]
-    out = subprocess.run(
-        [ENV["kubectl"], "--kubeconfig", ENV["kubeconfig"], "apply", "--dry-run=server", "-f", "-"],
+    kubectl(
+        "apply",
+        "--dry-run=server",
+        "-f",
+        "-",
         input=kubectl("kustomize", os.path.join(MULTI, region)).stdout,
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
-    assert out.returncode == 0, out.stderr
 
 
 def test_the_binary_accepts_the_overlay_flags():

@@ -7,32 +7,12 @@ may act in its own namespace and nowhere else."""
 import json
 import os
 import secrets
-import subprocess
 
 import pytest
-import yaml
 
-SRC = os.environ["GDB_SOURCE_DIR"]
-MANIFESTS = os.path.join(SRC, "manifests")
+from kubectl_env import ENV, MANIFESTS, build, kubectl
+
 OVERLAY = os.path.join(MANIFESTS, "overlays", "namespaced")
-with open(os.environ["GDB_TESTENV_STATE"]) as _f:
-    ENV = json.load(_f)
-
-
-def kubectl(*args, kubeconfig=None, check=True):
-    r = subprocess.run(
-        [ENV["kubectl"], "--kubeconfig", kubeconfig or ENV["kubeconfig"], *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
-
-
-def build(path):
-    return [d for d in yaml.safe_load_all(kubectl("kustomize", path).stdout) if d]
 
 
 def rule_set(rules):
