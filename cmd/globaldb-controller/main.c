@@ -160,6 +160,7 @@ static int reconciler_start(struct controller *c)
 		.guard_table = c->opt->guard_table,
 		.guard_regions = (const char *const *)c->opt->guard_regions,
 		.n_guard_regions = c->opt->n_guard_regions,
+		.guard_lease_ms = c->opt->guard_lease_duration_ms,
 		.region = c->opt->region,
 		.controller_id = c->opt->controller_id,
 		.on_fatal = on_fatal,

@@ -343,6 +343,16 @@ static int set_guard_table(struct options *o, const char *v, char *why, size_t n
 	return set_string(&o->guard_table, v);
 }
 
+/*
+ * The guard's lease must outlast one AWS call (15 s, retries included) plus
+ * the guard's 10 s margin, or the guard would never start a call
+ * (docs/protocol.md, "A round of the holder", step 4).
+ */
+static int set_guard_lease(struct options *o, const char *v, char *why, size_t n)
+{
+	return set_duration(&o->guard_lease_duration_ms, v, 30000, why, n);
+}
+
 static int set_guard_regions(struct options *o, const char *v, char *why, size_t n)
 {
 	char *copy = xstrdup(v), *p = copy, *item;
@@ -435,6 +445,10 @@ static const struct flag flags[] = {
 	 set_guard_table},
 	{"guard-regions", STR, "", "list",
 	 "the guard table's replica regions, nearest first (comma-separated)", set_guard_regions},
+	{"guard-lease-duration", STR, "60s", "duration",
+	 "how long the guard's lease holds after its holder's last renewal: a controller takes "
+	 "over a dead holder's operation this long (plus 10s) after it died",
+	 set_guard_lease},
 	{"help", BOOL, "false", NULL, "print this help and exit", set_help},
 	{"version", BOOL, "false", NULL, "print the version and exit", set_version},
 };

@@ -43,6 +43,7 @@ struct options {
 	char *guard_table;
 	char *guard_regions[OPTIONS_MAX_GUARD_REGIONS]; /* nearest first */
 	size_t n_guard_regions;
+	int64_t guard_lease_duration_ms;
 };
 
 /* Result of options_parse beyond 0: what main does next. */

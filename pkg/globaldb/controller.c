@@ -282,6 +282,7 @@ static int start_guard(struct gdb_controller *c, const struct gdb_controller_opt
 	cfg.regions = opts->guard_regions;
 	cfg.n_regions = opts->n_guard_regions;
 	cfg.region = region;
+	cfg.lease_ms = opts->guard_lease_ms;
 	cfg.controller_id =
 		opts->controller_id && *opts->controller_id ? opts->controller_id : region;
 	c->guard = gdb_guard_new(c->guard_aws, &cfg);

@@ -61,11 +61,13 @@ struct gdb_controller_opts {
 	 * region ("" = the topology.kubernetes.io/region label of the Node named
 	 * by $NODE_NAME, read once at start; start fails without one),
 	 * controller_id ("" = the region), the table's replica regions nearest
-	 * first. All borrowed for the call to start.
+	 * first, the lease's duration (0 = GDB_GUARD_LEASE_MS). All borrowed for
+	 * the call to start.
 	 */
 	const char *guard_table;
 	const char *const *guard_regions;
 	size_t n_guard_regions;
+	int64_t guard_lease_ms;
 	const char *region;
 	const char *controller_id;
 	void (*on_fatal)(void *ud,

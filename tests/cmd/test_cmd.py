@@ -77,6 +77,8 @@ def test_version_prints_the_version():
         (["--allowed-secrets=orders/*,,billing/*"], "invalid value for --allowed-secrets"),
         (["--allowed-route53-zones=Z1 Z2"], "invalid value for --allowed-route53-zones"),
         (["--allowed-ssm-prefixes=/a*/b"], "'*' may only end an entry"),
+        # One AWS call (15 s) and the guard's margin (10 s) must fit in the lease.
+        (["--guard-lease-duration=20s"], "not a duration of at least 30000ms"),
     ],
 )
 def test_bad_flags_exit_2_with_a_message(args, complaint):

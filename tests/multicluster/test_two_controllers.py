@@ -24,7 +24,7 @@ status, conditions and Events through kubectl.
 
 import time
 
-from conftest import EAST, WEST, fmt, wait_for
+from conftest import EAST, GUARD_LEASE_S, WEST, fmt, wait_for
 
 # How long a story watches for a call that must not come: the detection window
 # (periodSeconds 2 x failureThreshold 3) three times over.
@@ -195,7 +195,7 @@ def test_d_lease_holder_killed_mid_operation(mc, stage):
     other = mc.east if holder is mc.west else mc.west
     print(f"\n{holder.name} killed after its {fmt(call)}")
 
-    # The survivor waits out the lease (60 s + 10 s margin), takes it over and
+    # The survivor waits out the lease (plus the margin), takes it over and
     # finishes the same operation: its later calls (the writer record) are made.
     def dns_after_promotion():
         return [c for c in mc.calls(call["seq"], "ChangeResourceRecordSets") if c["status"] == 200]
@@ -215,6 +215,11 @@ def test_d_lease_holder_killed_mid_operation(mc, stage):
         f"{time.time() - t_kill:.1f}s after the kill"
     )
     assert done[0]["caller"] == other.access_key, "the killed controller made the call"
+    # Not before the lease ran out: the holder renewed just before its call,
+    # and the survivor waits a lease and a margin from the last change it saw.
+    # (The margin covers the seconds between that renewal and the call.)
+    waited = done[0]["time"] - call["time"]
+    assert waited >= GUARD_LEASE_S, f"taken over {waited:.1f}s after the call: inside the lease"
     other.wait_ready_in(WEST, timeout=60)
     reasons = {e["reason"] for e in other.events_since(t_kill)}
     assert "LeaseTakenOver" in reasons, reasons
