@@ -29,6 +29,8 @@ import xml.parsers.expat
 
 import pytest
 
+from waiting import HANG_GUARD_S
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DUMP = os.environ["GDB_XML_DUMP"]
 # Refusals xml.h documents, so a hostile body cannot make the parser fetch,
@@ -42,7 +44,7 @@ FILES = sorted(f for d in DIRS for f in glob.glob(os.path.join(d, "*")) if os.pa
 
 
 def ours(path):
-    r = subprocess.run([DUMP, path], capture_output=True, timeout=30)
+    r = subprocess.run([DUMP, path], capture_output=True, timeout=HANG_GUARD_S)
     assert r.returncode == 0, f"{path}: xml_dump exited {r.returncode}: {r.stderr!r}"
     return json.loads(r.stdout)
 

@@ -12,6 +12,8 @@ import time
 import urllib.error
 import urllib.request
 
+from waiting import HANG_GUARD_S
+
 BIN = os.environ["GDB_CONTROLLER_BIN"]
 EMULATOR = os.environ.get("GDB_CONTROLLER_EMULATOR", "").split()
 
@@ -42,7 +44,11 @@ def clean_env(**extra):
 
 def run(*args, env=None):
     return subprocess.run(
-        [*EMULATOR, BIN, *args], capture_output=True, text=True, timeout=20, env=env or clean_env()
+        [*EMULATOR, BIN, *args],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        env=env or clean_env(),
     )
 
 
@@ -95,7 +101,7 @@ class Controller:
     def stop(self, sig):
         self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout=30)
+            return self.proc.wait(timeout=HANG_GUARD_S)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
@@ -112,7 +118,7 @@ class Controller:
 
 def get(port, path):
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=HANG_GUARD_S) as r:
             return r.status, r.headers.get("Content-Type"), r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("Content-Type"), e.read().decode()

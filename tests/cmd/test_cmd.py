@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from cmdutil import Controller, clean_env, run
+from waiting import HANG_GUARD_S
 
 FLAGS = [
     "kubeconfig",
@@ -107,7 +108,7 @@ def test_a_busy_port_fails_start_up_with_status_1():
         s.listen()
         port = s.getsockname()[1]
         with Controller(f"--health-probe-bind-address=127.0.0.1:{port}") as c:
-            assert c.proc.wait(timeout=10) == 1
+            assert c.proc.wait(timeout=HANG_GUARD_S) == 1
             rec = c.wait_for("cannot serve http")
             assert rec["error"] == "address already in use"
 
@@ -115,6 +116,6 @@ def test_a_busy_port_fails_start_up_with_status_1():
 def test_no_kubernetes_config_fails_start_up_with_status_1(tmp_path):
     # Not in a pod, no $KUBECONFIG, no ~/.kube/config: nothing to connect to.
     with Controller(env=clean_env(HOME=str(tmp_path))) as c:
-        assert c.proc.wait(timeout=20) == 1
+        assert c.proc.wait(timeout=HANG_GUARD_S) == 1
         c.wait_for("start-up failed")
         assert not any(r["msg"] == "started" for r in c.log)

@@ -13,6 +13,8 @@ import subprocess
 import pytest
 import yaml
 
+from waiting import HANG_GUARD_S
+
 SOURCE = os.environ["GDB_SOURCE_DIR"]
 TOOL = os.path.join(os.environ["GDB_BINARY_DIR"], "tests", "globaldb", "gdb-validate")
 INVALID = sorted(glob.glob(os.path.join(SOURCE, "tests", "globaldb", "invalid", "*.yaml")))
@@ -21,7 +23,9 @@ SERVER_ONLY = {"57-unknown-field"}
 
 
 def validate(obj):
-    r = subprocess.run([TOOL], input=json.dumps(obj), text=True, capture_output=True, timeout=10)
+    r = subprocess.run(
+        [TOOL], input=json.dumps(obj), text=True, capture_output=True, timeout=HANG_GUARD_S
+    )
     return r.returncode, r.stdout.strip()
 
 

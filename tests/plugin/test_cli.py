@@ -5,13 +5,17 @@ message that says what to fix. Never a crash."""
 import os
 import subprocess
 
+from waiting import HANG_GUARD_S
+
 BIN = os.environ["GDB_PLUGIN_BIN"]
 
 
 def run(*args):
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     env["HOME"] = "/nonexistent-home"
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=30, env=env)
+    return subprocess.run(
+        [BIN, *args], capture_output=True, text=True, timeout=HANG_GUARD_S, env=env
+    )
 
 
 def test_help_lists_every_verb_and_exit_code():

@@ -24,6 +24,7 @@ from conftest import EAST, WEST, wait_for
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "argocd", "fixtures")
 SWITCH_CALLS = {"SwitchoverGlobalCluster", "FailoverGlobalCluster", "RemoveFromGlobalCluster"}
+PLUGIN_MANAGER = "kubectl-globaldb"  # cmd/kubectl-globaldb/format.h, KGDB_FIELD_MANAGER
 
 
 def list_rv(kubectl, ns):
@@ -83,6 +84,12 @@ def cond(obj, ctype):
     )
 
 
+def user_written(obj):
+    """What users and the plugin write (the controller writes only status)."""
+    m = obj["metadata"]
+    return m.get("annotations"), m.get("labels"), m["generation"], obj["spec"]
+
+
 def calls_since(emulator, seq, actions):
     return [c for c in emulator.calls() if c["seq"] > seq and c["action"] in actions]
 
@@ -136,15 +143,22 @@ def test_plugin_story(world, controller, emulator, kubectl, plugin):
     ), out
     assert "Operation in flight: none" in out and "Last operation: none" in out
 
-    # Nothing awaits approval: refused, exit 3, nothing written.
-    rv = gdb.get()["metadata"]["resourceVersion"]
+    # Nothing awaits approval: refused, exit 3, nothing written. The controller
+    # may still write status (adoption tags one resource a round), so what is
+    # compared is what a user or the plugin writes: metadata and spec.
+    before = gdb.get()
     r = plugin("approve-failover", "orders")
     assert r.returncode == 3 and "no Failover awaits approval" in r.stderr, r
-    assert gdb.get()["metadata"]["resourceVersion"] == rv
+    after = gdb.get()
+    assert user_written(after) == user_written(before)
+    managers = {m["manager"] for m in after["metadata"].get("managedFields", [])}
+    assert PLUGIN_MANAGER not in managers, managers
 
     # pause, then ask for a switchover: the controller holds it.
     r = plugin("pause", "orders")
     assert r.returncode == 0 and "paused" in r.stdout, r
+    managers = {m["manager"] for m in gdb.get()["metadata"]["managedFields"]}
+    assert PLUGIN_MANAGER in managers, managers  # the write the refusal above did not make
     world.wait_condition("Progressing", "False", "Paused", timeout=60)
     seq = max(c["seq"] for c in emulator.calls())
     r = plugin("switchover", "orders", "--to", WEST)

@@ -8,6 +8,12 @@ Tests wait for what they need to see, never for a fixed time: on a loaded
 
 import time
 
+# A subprocess's deadline in a test catches a hang, not slowness. Under a
+# sanitizer, at a low priority, beside a compile on a 2-core machine, a program
+# that takes 0.6 s alone took over 30 s (the TSan sweep of session 11), so the
+# guard is minutes, and a test that means to check speed is a benchmark.
+HANG_GUARD_S = 300
+
 
 def wait_for(cond, timeout=60, interval=0.2, what="condition"):
     """Poll cond() until it returns a truthy value; return that value.
