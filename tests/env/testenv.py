@@ -3,7 +3,7 @@
 
     testenv.py up    [--state FILE] [--owner-pid PID] [--regions 2|3] [--clusters 1|2]
                                                          start everything, write FILE
-    testenv.py down  [--state FILE]                      stop everything, remove it
+    testenv.py down  [--state FILE] [--only-mine]        stop everything, remove it
     testenv.py env   [--state FILE]                      print shell exports
     testenv.py restart-apiserver [--state FILE]          stop and start kube-apiserver
     testenv.py compact [--state FILE]                    compact etcd at its head
@@ -421,7 +421,29 @@ def kubectl(st, *args, kubeconfig=None, input=None):
 # --- up / down ---
 
 
+def in_use_by(state_path, owner_pid):
+    """The owner of the environment at state_path when it is another process,
+    still running, whose environment is not gone (its watchdog, once started,
+    still runs); else 0. Two ctest runs in one build directory share one state
+    file: the second must not tear down the first one's environment."""
+    try:
+        prev = load(state_path)
+    except (OSError, ValueError):
+        return 0
+    holder, watchdog = prev.get("owner_pid", 0), prev.get("watchdog_pid")
+    if holder <= 0 or holder == owner_pid or not alive(holder):
+        return 0
+    return holder if watchdog is None or alive(watchdog) else 0
+
+
 def up(state_path, owner_pid, regions=REGIONS, clusters=1):
+    holder = in_use_by(state_path, owner_pid)
+    if holder:
+        raise TestEnvError(
+            f"{state_path} is the environment of process {holder}, which still runs "
+            "(another ctest in this build directory?): wait for it, use another build "
+            f"directory, or end it with `testenv.py down --state {state_path}`"
+        )
     if os.path.exists(state_path):
         try:
             down(state_path)
@@ -431,6 +453,7 @@ def up(state_path, owner_pid, regions=REGIONS, clusters=1):
     d = tempfile.mkdtemp(prefix="gdb-testenv-")
     os.chmod(d, 0o755)
     st = {"dir": d, "state": state_path, "pids": {}, "regions": list(regions)}
+    st["owner_pid"] = owner_pid  # from the first save: an environment starting is in use
 
     def save():
         tmp = state_path + ".tmp"
@@ -475,7 +498,6 @@ def up(state_path, owner_pid, regions=REGIONS, clusters=1):
             f"({time.monotonic() - t0:.1f}s)"
         )
 
-        st["owner_pid"] = owner_pid
         if owner_pid > 0:
             st["watchdog_pid"] = start_process(
                 "watchdog",
@@ -713,6 +735,11 @@ def main():
         help="tear down when this process exits (0: the parent; -1: never)",
     )
     ap.add_argument(
+        "--only-mine",
+        action="store_true",
+        help="down: leave an environment whose owner is another process still running",
+    )
+    ap.add_argument(
         "--regions",
         type=int,
         choices=(2, 3),
@@ -733,7 +760,11 @@ def main():
             regions = REGIONS + ((THIRD_REGION,) if a.regions == 3 else ())
             up(state, os.getppid() if a.owner_pid == 0 else a.owner_pid, regions, a.clusters)
         elif a.command == "down":
-            down(state)
+            holder = in_use_by(state, os.getppid()) if a.only_mine else 0
+            if holder:
+                log(f"left alone: {state} is the environment of process {holder}")
+            else:
+                down(state)
         elif a.command == "env":
             print_env(state)
         elif a.command == "watch":
