@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "pkg/base/alloc.h"
+#include "pkg/globaldb/guard.h"
 #include "pkg/globaldb/validate.h"
 #include "pkg/server/server.h"
 
@@ -343,14 +344,10 @@ static int set_guard_table(struct options *o, const char *v, char *why, size_t n
 	return set_string(&o->guard_table, v);
 }
 
-/*
- * The guard's lease must outlast one AWS call (15 s, retries included) plus
- * the guard's 10 s margin, or the guard would never start a call
- * (docs/protocol.md, "A round of the holder", step 4).
- */
+/* At least GDB_GUARD_LEASE_MIN_MS (docs/protocol.md, "A round of the holder", step 4). */
 static int set_guard_lease(struct options *o, const char *v, char *why, size_t n)
 {
-	return set_duration(&o->guard_lease_duration_ms, v, 30000, why, n);
+	return set_duration(&o->guard_lease_duration_ms, v, GDB_GUARD_LEASE_MIN_MS, why, n);
 }
 
 static int set_guard_regions(struct options *o, const char *v, char *why, size_t n)

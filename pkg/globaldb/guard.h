@@ -41,6 +41,12 @@
 /* The default lease: a holder that has not renewed for this long (plus the margin) is replaced. */
 #define GDB_GUARD_LEASE_MS 60000
 #define GDB_GUARD_MARGIN_MS 10000
+/*
+ * The shortest lease a controller accepts: one AWS call (15 s, retries
+ * included) and the margin fit in it, or the holder would never call
+ * (GDB_GUARD_WAIT_LEASE_TOO_SHORT).
+ */
+#define GDB_GUARD_LEASE_MIN_MS 30000
 
 /* The operation in the lease item, or the one the planner wants to make a call of. */
 enum gdb_guard_op {
