@@ -15,10 +15,14 @@
  *    a controller in another region or the operator's approval; until then
  *    the lease is taken (or renewed) and the call waits;
  *  - a planned switchover needs only the lease;
- *  - an operation that ended for its holder is cleared (RELEASE); one whose
- *    holder's lease expired is taken over and continued (ADOPT), or, when it
- *    is a failover and the primary answers this controller, cancelled
- *    (RELEASE: "the source is healthy from here").
+ *  - an operation that ended for its holder is cleared (RELEASE), and
+ *    recorded as ended when the holder's own record says it completed; one
+ *    whose holder's lease expired is taken over and continued (ADOPT), or,
+ *    when it is a failover and the primary answers this controller, cancelled
+ *    (RELEASE: "the source is healthy from here");
+ *  - a later call of a switchover or failover the lease records as ended is
+ *    not made again: the holder made it (DONE). A promotion is never DONE: it
+ *    goes through the rules above, so a stale record can delay no failover.
  */
 #include "pkg/globaldb/guard.h"
 
@@ -36,6 +40,33 @@ int gdb_guard_expired(const struct gdb_guard_lease *l, int64_t lease_ms, int64_t
 	if (margin_ms <= 0)
 		margin_ms = GDB_GUARD_MARGIN_MS;
 	return l->holder && *l->holder && l->unchanged_ms > lease_ms + margin_ms;
+}
+
+static int failover(enum gdb_guard_op op)
+{
+	return op == GDB_GUARD_OP_FAILOVER_MANAGED || op == GDB_GUARD_OP_DETACH;
+}
+
+/*
+ * Whether the lease's operation (kind, source, target) is the one in a. A
+ * failover is one operation whichever method a record names: a controller
+ * that saw the target already writing records its detach as managed.
+ */
+static int same_op(enum gdb_guard_op op, const char *source, const char *target,
+		   const struct gdb_guard_intent *a)
+{
+	return op != GDB_GUARD_OP_NONE && (op == a->op || (failover(op) && failover(a->op))) &&
+	       streq(source, a->source) && streq(target, a->target);
+}
+
+/* A release of my operation; it records the operation as ended when my record says it completed. */
+static void release(const struct gdb_guard_input *in, struct gdb_guard_decision *d)
+{
+	const struct gdb_guard_lease *l = in->lease;
+
+	d->verb = GDB_GUARD_RELEASE;
+	d->write = GDB_GUARD_WRITE_RELEASE;
+	d->record_ended = same_op(l->op, l->source, l->target, &in->done);
 }
 
 static const char *peer_region(const struct gdb_guard_input *in, const char *controller)
@@ -109,7 +140,7 @@ static void decide_idle(const struct gdb_guard_input *in, int expired, struct gd
 	if (l->op == GDB_GUARD_OP_NONE)
 		set(d, GDB_GUARD_IDLE, GDB_GUARD_WRITE_NONE, GDB_GUARD_WAIT_NONE);
 	else if (streq(l->holder, in->me))
-		set(d, GDB_GUARD_RELEASE, GDB_GUARD_WRITE_RELEASE, GDB_GUARD_WAIT_NONE);
+		release(in, d);
 	else if (expired && l->op != GDB_GUARD_OP_SWITCHOVER && in->mine == GDB_GUARD_REACHABLE)
 		set(d, GDB_GUARD_RELEASE, GDB_GUARD_WRITE_CLEAR, GDB_GUARD_WAIT_NONE);
 	else if (expired)
@@ -143,6 +174,12 @@ void gdb_guard_decide(const struct gdb_guard_input *in, struct gdb_guard_decisio
 		decide_idle(in, expired, d);
 		return;
 	}
+	if (want->tail && l->op == GDB_GUARD_OP_NONE &&
+	    same_op(l->ended_op, l->ended_source, l->ended_target, want)) {
+		d->peer = l->ended_by;
+		set(d, GDB_GUARD_DONE, GDB_GUARD_WRITE_NONE, GDB_GUARD_WAIT_DONE_BY_PEER);
+		return;
+	}
 	if (want->call_timeout_ms + margin_ms > lease_ms) {
 		set(d, GDB_GUARD_WAIT, GDB_GUARD_WRITE_NONE, GDB_GUARD_WAIT_LEASE_TOO_SHORT);
 		return;
@@ -152,7 +189,7 @@ void gdb_guard_decide(const struct gdb_guard_input *in, struct gdb_guard_decisio
 
 		if (!same && streq(l->holder, in->me)) {
 			/* My own planner moved on: the old operation ends before another starts. */
-			set(d, GDB_GUARD_RELEASE, GDB_GUARD_WRITE_RELEASE, GDB_GUARD_WAIT_NONE);
+			release(in, d);
 			return;
 		}
 		if (!same) {
@@ -249,6 +286,8 @@ const char *gdb_guard_wait_reason(enum gdb_guard_wait w)
 		return "LeaseTooShort";
 	case GDB_GUARD_WAIT_UNAVAILABLE:
 		return "GuardUnavailable";
+	case GDB_GUARD_WAIT_DONE_BY_PEER:
+		return "DoneByPeer";
 	default:
 		return "NoOperation";
 	}
@@ -256,7 +295,8 @@ const char *gdb_guard_wait_reason(enum gdb_guard_wait w)
 
 const char *gdb_guard_verb_name(enum gdb_guard_verb v)
 {
-	static const char *const names[] = {"idle", "act", "wait", "cosign", "release", "adopt"};
+	static const char *const names[] = {"idle",    "act",	"wait", "cosign",
+					    "release", "adopt", "done"};
 
 	return (unsigned)v < sizeof(names) / sizeof(*names) ? names[v] : "?";
 }

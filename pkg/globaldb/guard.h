@@ -25,7 +25,13 @@
  *            does not have (its holder stopped mid-way) and continue it: same
  *            operation, same target;
  *   RELEASE  clear the operation (I held it and it ended; or its holder's
- *            lease expired, it is a failover and the primary answers me);
+ *            lease expired, it is a failover and the primary answers me).
+ *            A holder whose operation completed records it in the lease as
+ *            ended (decision.record_ended);
+ *   DONE     the later call I want belongs to an operation the lease records
+ *            as completed by its holder: its calls are not made again here
+ *            (the caller ends its own record of the operation, restarting
+ *            only its own cluster's workloads);
  *   IDLE     nothing to write, nothing to call.
  *
  * Ownership: every pointer in the inputs is borrowed; the decision's strings
@@ -79,6 +85,14 @@ struct gdb_guard_lease {
 	struct gdb_guard_cosign cosigns[GDB_GUARD_MAX_PEERS];
 	size_t n_cosigns;
 	int64_t approval; /* the epoch whose detach the operator approved; 0 none */
+	/*
+	 * The operation the last holder released as completed (every call of it
+	 * made), until the next acquisition, takeover or clear removes it.
+	 * GDB_GUARD_OP_NONE: none recorded.
+	 */
+	enum gdb_guard_op ended_op;
+	const char *ended_source, *ended_target;
+	const char *ended_by; /* the controller that completed it */
 };
 
 /* A peer's verdict item. */
@@ -98,6 +112,12 @@ struct gdb_guard_intent {
 	 * a later call of the same operation (DNS, SSM, ECS, the fence). */
 	int promote;
 	int64_t call_timeout_ms; /* how long the call may take */
+	/*
+	 * 1: a later call (or a round without one) of a switchover or failover,
+	 * whose holder makes its calls: DONE when the lease records the operation
+	 * as completed. 0 for a promotion and for a fallback's rebuild.
+	 */
+	int tail;
 };
 
 struct gdb_guard_input {
@@ -108,6 +128,11 @@ struct gdb_guard_input {
 	size_t n_peers;
 	enum gdb_guard_seen mine; /* my own verdict this round */
 	struct gdb_guard_intent intent;
+	/*
+	 * The operation my own record says completed last (op NONE when it did
+	 * not succeed): a release of that operation records it as ended.
+	 */
+	struct gdb_guard_intent done;
 	int64_t lease_ms;     /* 0 -> GDB_GUARD_LEASE_MS */
 	int64_t margin_ms;    /* 0 -> GDB_GUARD_MARGIN_MS */
 	int64_t freshness_ms; /* a verdict counts while younger than this (two probe periods) */
@@ -120,6 +145,7 @@ enum gdb_guard_verb {
 	GDB_GUARD_COSIGN,
 	GDB_GUARD_RELEASE,
 	GDB_GUARD_ADOPT,
+	GDB_GUARD_DONE,
 };
 
 /* The conditional write to make (each names its condition in guard_io.c). */
@@ -141,6 +167,7 @@ enum gdb_guard_wait {
 	GDB_GUARD_WAIT_VETOED,		/* a peer's fresh verdict still reaches the primary */
 	GDB_GUARD_WAIT_LEASE_TOO_SHORT, /* the call could outlive the lease */
 	GDB_GUARD_WAIT_UNAVAILABLE,	/* no replica region of the guard answered */
+	GDB_GUARD_WAIT_DONE_BY_PEER,	/* DONE: the holder completed the operation */
 };
 
 struct gdb_guard_decision {
@@ -148,7 +175,8 @@ struct gdb_guard_decision {
 	enum gdb_guard_write write;
 	enum gdb_guard_wait wait;
 	int64_t epoch;	  /* the epoch the write's condition names (the one read) */
-	const char *peer; /* borrowed: the holder waited for, or the peer that vetoed */
+	const char *peer; /* borrowed: the holder waited for, the peer that vetoed or completed */
+	int record_ended; /* RELEASE: the write records the operation as ended (completed) */
 };
 
 void gdb_guard_decide(const struct gdb_guard_input *in, struct gdb_guard_decision *out);

@@ -209,6 +209,12 @@ static void lease_decode(struct lease_read *lr)
 	l->source = aws_dynamodb_item_s(it, "source");
 	l->target = aws_dynamodb_item_s(it, "target");
 	l->approval = aws_dynamodb_item_n(it, "approval", 0);
+	if ((m = aws_dynamodb_item_m(it, "ended"))) {
+		l->ended_op = gdb_guard_op_parse(aws_dynamodb_item_s(m, "operation"));
+		l->ended_source = aws_dynamodb_item_s(m, "source");
+		l->ended_target = aws_dynamodb_item_s(m, "target");
+		l->ended_by = aws_dynamodb_item_s(m, "by");
+	}
 	if ((m = aws_dynamodb_item_m(it, "cosign")))
 		for (size_t i = 0; i < m->n && l->n_cosigns < GDB_GUARD_MAX_PEERS; i++)
 			if (m->attrs[i].type == AWS_DYNAMODB_N && m->attrs[i].n_ok)
@@ -322,8 +328,9 @@ out:
 /* The conditional write of the decision. 0, BASE_ECONFLICT or a "no answer" code. */
 static int decision_write(struct gdb_guard *g, int region, const struct aws_dynamodb_item *key,
 			  const struct gdb_guard_lease *l, const struct gdb_guard_intent *want,
-			  enum gdb_guard_write w)
+			  const struct gdb_guard_decision *d)
 {
+	enum gdb_guard_write w = d->write;
 	struct aws_dynamodb_item vals = AWS_DYNAMODB_ITEM_INIT;
 	const char *n[24];
 	size_t nn = 0;
@@ -345,8 +352,10 @@ static int decision_write(struct gdb_guard *g, int region, const struct aws_dyna
 		aws_dynamodb_item_set_s(&vals, ":me", g->id);
 		aws_dynamodb_item_set_s(&vals, ":myr", g->region);
 		aws_dynamodb_item_set_n(&vals, ":one", 1);
+		/* A new holder or a cleared operation: the last one's "ended" no longer holds. */
+		NAME("#end", "ended");
 		if (w == GDB_GUARD_WRITE_TAKEOVER) {
-			update = "SET #e = :next, #h = :me, #hr = :myr, #v = #v + :one";
+			update = "SET #e = :next, #h = :me, #hr = :myr, #v = #v + :one REMOVE #end";
 			cond = "#e = :e AND #v = :ver";
 			aws_dynamodb_item_set_n(&vals, ":ver", l->version);
 			break;
@@ -355,7 +364,7 @@ static int decision_write(struct gdb_guard *g, int region, const struct aws_dyna
 		NAME("#src", "source");
 		NAME("#tgt", "target");
 		update = "SET #e = :next, #h = :me, #hr = :myr, #v = #v + :one, #op = :op, "
-			 "#src = :src, #tgt = :tgt";
+			 "#src = :src, #tgt = :tgt REMOVE #end";
 		if (w == GDB_GUARD_WRITE_ACQUIRE) {
 			aws_dynamodb_item_set_s(&vals, ":op", gdb_guard_op_name(want->op));
 			aws_dynamodb_item_set_s(&vals, ":src", want->source ? want->source : "");
@@ -384,6 +393,18 @@ static int decision_write(struct gdb_guard *g, int region, const struct aws_dyna
 			NAME("#tgt", "target");
 			aws_dynamodb_item_set_s(&vals, ":none", "");
 			update = "SET #v = #v + :one, #op = :none, #src = :none, #tgt = :none";
+		}
+		if (w == GDB_GUARD_WRITE_RELEASE && d->record_ended) {
+			/* The values as read: the condition (my epoch, me) means no one changed them. */
+			struct aws_dynamodb_item *e = aws_dynamodb_item_set_m(&vals, ":ended");
+
+			aws_dynamodb_item_set_s(e, "operation", gdb_guard_op_name(l->op));
+			aws_dynamodb_item_set_s(e, "source", l->source ? l->source : "");
+			aws_dynamodb_item_set_s(e, "target", l->target ? l->target : "");
+			aws_dynamodb_item_set_s(e, "by", g->id);
+			NAME("#end", "ended");
+			update = "SET #v = #v + :one, #op = :none, #src = :none, #tgt = :none, "
+				 "#end = :ended";
 		}
 		break;
 	case GDB_GUARD_WRITE_COSIGN:
@@ -546,6 +567,14 @@ static void outcome(struct gdb_guard *g, struct guard_key *k, struct gdb_guard_r
 		snprintf(r->message, sizeof(r->message),
 			 "controller %s took over %s to %s, epoch %" PRId64, g->id, what, to,
 			 epoch);
+	} else if (d->verb == GDB_GUARD_DONE) {
+		/* Nothing is held back: the calls were made, by the holder. */
+		r->held_back = 0;
+		r->reason = "DoneByPeer";
+		snprintf(r->done_by, sizeof(r->done_by), "%s", d->peer ? d->peer : "");
+		snprintf(r->message, sizeof(r->message),
+			 "controller %s completed %s to %s: its AWS calls are not made again here",
+			 r->done_by, what, to);
 	} else if (d->verb == GDB_GUARD_RELEASE) {
 		r->reason = "LeaseReleased";
 		snprintf(r->message, sizeof(r->message), "the operation in the lease was cleared");
@@ -586,6 +615,10 @@ static void outcome(struct gdb_guard *g, struct guard_key *k, struct gdb_guard_r
 			 "controller %s took over the expired lease of %s, epoch %" PRId64
 			 ", continuing %s to %s",
 			 g->id, l && l->holder ? l->holder : "?", epoch, what, to);
+	} else if (d->verb == GDB_GUARD_DONE &&
+		   (!k->last_reason || strcmp(k->last_reason, r->reason) != 0)) {
+		r->event_reason = r->reason;
+		snprintf(r->event_message, sizeof(r->event_message), "%s", r->message);
 	} else if (rc == 0 && d->write == GDB_GUARD_WRITE_COSIGN) {
 		r->event_reason = "CoSigned";
 		snprintf(r->event_message, sizeof(r->event_message), "%s", r->message);
@@ -623,7 +656,7 @@ int gdb_guard_run(struct gdb_guard *g, struct gdb_guard_round *r)
 	r->reason = r->event_reason = NULL;
 	r->message[0] = r->event_message[0] = '\0';
 	r->lease_op = GDB_GUARD_OP_NONE;
-	r->lease_source[0] = r->lease_target[0] = '\0';
+	r->lease_source[0] = r->lease_target[0] = r->done_by[0] = '\0';
 
 	publish_verdict(g, k, r->mine, r->primary);
 	aws_dynamodb_item_set_s(&key, "pk", pk);
@@ -649,6 +682,7 @@ int gdb_guard_run(struct gdb_guard *g, struct gdb_guard_round *r)
 	in.n_peers = np;
 	in.mine = r->mine;
 	in.intent = r->intent;
+	in.done = r->done;
 	in.lease_ms = g->lease_ms;
 	in.margin_ms = g->margin_ms;
 	in.freshness_ms = r->freshness_ms;
@@ -659,7 +693,7 @@ int gdb_guard_run(struct gdb_guard *g, struct gdb_guard_round *r)
 		 in.lease && lr.lease.target ? lr.lease.target : "");
 	gdb_guard_decide(&in, &r->decision);
 	if (region >= 0 && r->decision.write != GDB_GUARD_WRITE_NONE)
-		rc = decision_write(g, region, &key, &lr.lease, &r->intent, r->decision.write);
+		rc = decision_write(g, region, &key, &lr.lease, &r->intent, &r->decision);
 	outcome(g, k, r, rc, region >= 0 ? &lr.lease : NULL);
 	if (r->decision.peer) /* it points into the items released below */
 		r->decision.peer = NULL;

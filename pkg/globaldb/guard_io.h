@@ -12,7 +12,11 @@
  *                              epoch, written by the operator),
  *                              peers {controller: region}: who publishes a
  *                              verdict for this object (each controller adds
- *                              itself, so the others know which items to read)
+ *                              itself, so the others know which items to read),
+ *                              ended {operation, source, target, by}: the
+ *                              operation the last holder released as
+ *                              completed (removed by the next acquisition,
+ *                              takeover or clear)
  *   verdict/<namespace>/<name>/<controller>
  *                              controller, region, seen (reachable,
  *                              unreachable, unknown), primary (the writer
@@ -82,6 +86,7 @@ struct gdb_guard_round {
 	enum gdb_guard_seen mine;
 	const char *primary; /* the writer region my verdict is about */
 	struct gdb_guard_intent intent;
+	struct gdb_guard_intent done; /* the operation my record says completed (guard.h) */
 	int64_t freshness_ms;
 	/* out */
 	struct gdb_guard_decision decision;
@@ -95,6 +100,8 @@ struct gdb_guard_round {
 	/* The operation the lease names (as read; GDB_GUARD_OP_NONE when none or unread). */
 	enum gdb_guard_op lease_op;
 	char lease_source[64], lease_target[64];
+	/* DONE: the controller that completed the operation (the Guarded reason DoneByPeer). */
+	char done_by[64];
 };
 
 /* One round for r->key (see above). Always fills the outputs; returns 0. */

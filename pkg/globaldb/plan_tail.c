@@ -20,17 +20,29 @@ int has_workloads(const struct gdb_spec *s)
 	return s->n_deployments || s->n_stateful_sets || s->n_ecs_services;
 }
 
+/*
+ * The workloads this controller restarts: all of them, or, when a peer
+ * completed the operation (tail_done_by), its own cluster's only.
+ */
+static int restarts_here(const struct ctx *c)
+{
+	return c->obs->tail_done_by ? c->spec->n_deployments || c->spec->n_stateful_sets
+				    : has_workloads(c->spec);
+}
+
 void next_tail(struct ctx *c, enum gdb_step after)
 {
-	if (after < GDB_STEP_UPDATE_DNS && c->spec->has_dns) {
+	const char *peer = c->obs->tail_done_by;
+
+	if (after < GDB_STEP_UPDATE_DNS && c->spec->has_dns && !peer) {
 		set_step(c, GDB_STEP_UPDATE_DNS);
 		return;
 	}
-	if (after < GDB_STEP_PUBLISH_SSM && c->spec->ssm_parameter_prefix) {
+	if (after < GDB_STEP_PUBLISH_SSM && c->spec->ssm_parameter_prefix && !peer) {
 		set_step(c, GDB_STEP_PUBLISH_SSM);
 		return;
 	}
-	if (after < GDB_STEP_RESTART_WORKLOADS && has_workloads(c->spec) &&
+	if (after < GDB_STEP_RESTART_WORKLOADS && restarts_here(c) &&
 	    c->st->operation.type != GDB_OP_FALLBACK) {
 		set_step(c, GDB_STEP_RESTART_WORKLOADS);
 		return;
@@ -38,15 +50,20 @@ void next_tail(struct ctx *c, enum gdb_step after)
 	{
 		struct gdb_operation *op = &c->st->operation;
 		const char *type = gdb_op_type_name(op->type);
+		char *by = peer ? xasprintf(" (its AWS calls by controller %s)", peer) : NULL;
+		char *msg = peer ? xasprintf("completed; controller %s made its AWS calls", peer)
+				 : NULL;
 
 		event(c, GDB_EVENT_NORMAL,
 		      op->type == GDB_OP_FAILOVER   ? "FailoverCompleted"
 		      : op->type == GDB_OP_FALLBACK ? "FallbackCompleted"
 						    : "SwitchoverCompleted",
-		      "%s to %s completed in %" PRId64 "s", type,
-		      op->target_region ? op->target_region : "-",
-		      (c->now - op->started_ms) / 1000);
-		finish_op(c, GDB_RESULT_SUCCEEDED, "completed");
+		      "%s to %s completed in %" PRId64 "s%s", type,
+		      op->target_region ? op->target_region : "-", (c->now - op->started_ms) / 1000,
+		      by ? by : "");
+		finish_op(c, GDB_RESULT_SUCCEEDED, msg ? msg : "completed");
+		free(by);
+		free(msg);
 	}
 }
 
@@ -77,6 +94,10 @@ int step_update_dns(struct ctx *c)
 	const struct gdb_obs_region *w = cluster_seen(c, c->writer);
 	struct gdb_action *a;
 
+	if (c->obs->tail_done_by) {
+		next_tail(c, GDB_STEP_UPDATE_DNS);
+		return CONTINUE;
+	}
 	if (l && l->call == GDB_CALL_OK && l->change_id) {
 		gdb_set_str(&op->dns_change_id, l->change_id);
 		set_step(c, GDB_STEP_WAIT_DNS_INSYNC);
@@ -103,6 +124,10 @@ int step_wait_dns(struct ctx *c)
 	struct gdb_operation *op = &c->st->operation;
 	struct gdb_action *a;
 
+	if (c->obs->tail_done_by) {
+		next_tail(c, GDB_STEP_WAIT_DNS_INSYNC);
+		return CONTINUE;
+	}
 	if (!op->dns_change_id) {
 		set_step(c, GDB_STEP_UPDATE_DNS);
 		return CONTINUE;
@@ -126,7 +151,7 @@ int step_idempotent(struct ctx *c, enum gdb_action_kind kind, enum gdb_step step
 	const struct gdb_obs_region *w = cluster_seen(c, c->writer);
 	struct gdb_action *a;
 
-	if (l && l->call == GDB_CALL_OK) {
+	if ((l && l->call == GDB_CALL_OK) || c->obs->tail_done_by) {
 		next_tail(c, step);
 		return CONTINUE;
 	}
@@ -223,7 +248,7 @@ int step_restart(struct ctx *c, enum gdb_step step)
 	for (size_t i = 0; i < c->spec->n_ecs_services && i < 64; i++) {
 		char *key = gdb_ecs_service_key(&c->spec->ecs_services[i]);
 
-		if (ecs_restarted(op, key)) {
+		if (ecs_restarted(op, key) || c->obs->tail_done_by) {
 			a->ecs_skip |= (uint64_t)1 << i;
 			skipped++;
 		}
@@ -233,6 +258,9 @@ int step_restart(struct ctx *c, enum gdb_step step)
 	event(c, GDB_EVENT_NORMAL, "RestartingWorkloads",
 	      "restarting %zu deployments, %zu statefulsets, %zu ECS services%s",
 	      c->spec->n_deployments, c->spec->n_stateful_sets, c->spec->n_ecs_services - skipped,
-	      skipped ? " (the others were restarted earlier in this operation)" : "");
+	      !skipped		     ? ""
+	      : c->obs->tail_done_by ? " (the ECS services by the controller that made the "
+				       "operation's AWS calls)"
+				     : " (the others were restarted earlier in this operation)");
 	return DONE;
 }

@@ -188,7 +188,9 @@ const struct step_row step_table[GDB_STEP__COUNT] = {
 			     step_detach},
 	[GDB_STEP_WAIT_PROMOTED] = {{T(FAILOVER), S(DETACH) | S(WAIT_FAILOVER) | TAIL_DNS, 0},
 				    step_wait_promoted},
-	[GDB_STEP_UPDATE_DNS] = {{MOVES, S(WAIT_DNS_INSYNC) | END, 0}, step_update_dns},
+	/* A peer that made the tail's calls (tail_done_by) leaves only the restart. */
+	[GDB_STEP_UPDATE_DNS] = {{MOVES, S(WAIT_DNS_INSYNC) | S(RESTART_WORKLOADS) | END, 0},
+				 step_update_dns},
 	[GDB_STEP_WAIT_DNS_INSYNC] = {{MOVES, TAIL_DNS, 0}, step_wait_dns},
 	[GDB_STEP_PUBLISH_SSM] = {{ALL, S(RESTART_WORKLOADS) | END, 0}, step_publish_ssm},
 	[GDB_STEP_RESTART_WORKLOADS] = {{MOVES, END, 0}, step_restart_workloads},

@@ -205,6 +205,13 @@ struct gdb_observed {
 	 */
 	const char *dns_change_status;
 	struct gdb_obs_last_result last;
+	/*
+	 * The two-controller guard (guard.h): the controller that completed the
+	 * operation in status, every AWS call of it made, NULL when none did. The
+	 * tail's Route 53, SSM and ECS calls are then not made here; this
+	 * cluster's Deployments and StatefulSets are still restarted.
+	 */
+	const char *tail_done_by;
 };
 
 /* The prober's verdicts for one region. */

@@ -23,6 +23,12 @@
  * A call the guard allows is made on a fresh re-check: the regions are
  * observed again, uncached, and planned again; only when the new plan asks
  * for the same call is it made.
+ *
+ * When the holder released the operation as completed (every AWS call of it
+ * made) and this controller's record of it still has later calls to make (a
+ * follower of a peer's detach), those are not made again: the plan is made
+ * again with the tail taken as done by the peer, leaving this cluster's
+ * Deployments and StatefulSets to restart and the record to end.
  */
 #include "pkg/globaldb/reconciler_int.h"
 
@@ -47,14 +53,44 @@ static int promotes(enum gdb_action_kind k)
 	       k == GDB_ACT_DETACH_AND_PROMOTE;
 }
 
-/* Whether the plan's action is an AWS call the guard must allow (see the top of this file). */
-static int guarded_call(const struct gdb_spec *spec, enum gdb_action_kind k)
+/*
+ * Whether the action is an AWS call the guard must allow (see the top of this
+ * file): a restart is one when it forces an ECS service.
+ */
+static int guarded_call(const struct gdb_spec *spec, const struct gdb_action *a)
 {
-	if (promotes(k))
+	if (promotes(a->kind))
 		return 1;
-	if (!gdb_action_calls_aws(k) || k == GDB_ACT_WAIT_DNS_INSYNC)
+	if (!gdb_action_calls_aws(a->kind) || a->kind == GDB_ACT_WAIT_DNS_INSYNC)
 		return 0;
-	return k != GDB_ACT_RESTART_WORKLOADS || spec->n_ecs_services > 0;
+	if (a->kind != GDB_ACT_RESTART_WORKLOADS)
+		return 1;
+	for (size_t i = 0; i < spec->n_ecs_services && i < 64; i++)
+		if (!(a->ecs_skip >> i & 1))
+			return 1;
+	return 0;
+}
+
+/* The guard's name of an operation record (GDB_GUARD_OP_NONE for none or a fallback). */
+static enum gdb_guard_op guard_op_of(const struct gdb_operation *op)
+{
+	if (op->type == GDB_OP_FAILOVER)
+		return op->method == GDB_OPM_DETACH ? GDB_GUARD_OP_DETACH
+						    : GDB_GUARD_OP_FAILOVER_MANAGED;
+	return op->type == GDB_OP_SWITCHOVER ? GDB_GUARD_OP_SWITCHOVER : GDB_GUARD_OP_NONE;
+}
+
+/* The operation my last record says completed: what a release records as ended. */
+static void done_of(const struct gdb_status *old, struct gdb_guard_intent *done)
+{
+	const struct gdb_operation *last = &old->last_operation;
+
+	memset(done, 0, sizeof(*done));
+	if (last->result != GDB_RESULT_SUCCEEDED)
+		return;
+	done->op = guard_op_of(last);
+	done->source = last->source_region;
+	done->target = last->target_region;
 }
 
 /*
@@ -75,7 +111,7 @@ static void intent_of(const struct gdb_spec *spec, const struct gdb_status *old,
 
 	memset(in, 0, sizeof(*in));
 	in->promote = promotes(k);
-	*calls = guarded_call(spec, k) && (in->promote || op->type != GDB_OP_NONE);
+	*calls = guarded_call(spec, &plan->action) && (in->promote || op->type != GDB_OP_NONE);
 	if (!in->promote && op->type == GDB_OP_NONE)
 		return;
 	if (k == GDB_ACT_SWITCHOVER)
@@ -85,10 +121,10 @@ static void intent_of(const struct gdb_spec *spec, const struct gdb_status *old,
 	else if (k == GDB_ACT_DETACH_AND_PROMOTE)
 		in->op = GDB_GUARD_OP_DETACH;
 	else if (op->type == GDB_OP_FAILOVER)
-		in->op = op->method == GDB_OPM_DETACH ? GDB_GUARD_OP_DETACH
-						      : GDB_GUARD_OP_FAILOVER_MANAGED;
+		in->op = guard_op_of(op);
 	else
 		in->op = GDB_GUARD_OP_SWITCHOVER;
+	in->tail = !in->promote && guard_op_of(op) != GDB_GUARD_OP_NONE;
 	in->target = op->target_region ? op->target_region : plan->action.region;
 	in->source = op->source_region ? op->source_region : old->current_primary_region;
 	in->call_timeout_ms = *calls ? call_timeout_ms : 0;
@@ -216,6 +252,31 @@ static int restart_for_peer(const struct gdb_spec *spec, const struct gdb_status
 	return 1;
 }
 
+/*
+ * The lease records my operation as completed by peer: plan again with the
+ * tail's AWS calls taken as made (planner.h, tail_done_by). What is left is
+ * this cluster's restart, or the end of the record. 1 when the plan still
+ * wants a guarded call (it is then held back), 0 otherwise.
+ */
+static int done_by_peer(const struct gdb_spec *spec, const struct gdb_status *old,
+			struct gdb_observation *ob, const struct gdb_health *h,
+			struct gdb_plan *plan, const char *peer)
+{
+	struct gdb_plan again;
+
+	ob->obs.tail_done_by = peer;
+	gdb_plan(spec, old, &ob->obs, h, base_now_real_ms(), &again);
+	ob->obs.tail_done_by = NULL;
+	if (guarded_call(spec, &again.action)) {
+		gdb_plan_release(&again);
+		hold_back(old, plan, GDB_REQUEUE_FAST_MS);
+		return 1;
+	}
+	gdb_plan_release(plan);
+	*plan = again;
+	return 0;
+}
+
 static int same_call(const struct gdb_action *a, const struct gdb_action *b)
 {
 	return a->kind == b->kind && (a->region == b->region || streq(a->region, b->region)) &&
@@ -241,6 +302,7 @@ int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
 		old->current_primary_region ? old->current_primary_region : spec->primary_region;
 	g.freshness_ms = 2 * period + GDB_REQUEUE_FAST_MS;
 	intent_of(spec, old, plan, r->o.guard_call_timeout_ms, &g.intent, &calls);
+	done_of(old, &g.done);
 	gdb_guard_run(r->o.guard, &g);
 
 	if (calls && g.allow) {
@@ -278,6 +340,8 @@ int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
 		/* Not even a wait round: the operation is not recorded here while a peer has it. */
 		hold_back(old, plan, GDB_REQUEUE_FAST_MS);
 		held = 1;
+	} else if (g.decision.verb == GDB_GUARD_DONE) {
+		held = done_by_peer(spec, old, ob, h, plan, g.done_by);
 	} else if (g.decision.verb == GDB_GUARD_ADOPT && strcmp(g.reason, "LeaseHeld") == 0) {
 		/* Recorded now; the next round (at once) renews, re-checks and calls. */
 		adopt(old, &g, plan, GDB_REQUEUE_NOW_MS);

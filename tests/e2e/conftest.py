@@ -564,6 +564,22 @@ AWS_WRITES = {
 }
 
 
+def ecs_service(emulator, region, name):
+    """An ECS service in the "orders" cluster of region (made with its task definition); the
+    spec's workloads.ecsServices entry that names it."""
+    ecs = aws_client(emulator, "ecs", region)
+    if not ecs.list_clusters()["clusterArns"]:
+        ecs.create_cluster(clusterName="orders")
+        ecs.register_task_definition(
+            family="orders-api",
+            containerDefinitions=[{"name": "api", "image": "example/orders:1", "memory": 128}],
+        )
+    ecs.create_service(
+        cluster="orders", serviceName=name, taskDefinition="orders-api", desiredCount=1
+    )
+    return {"region": region, "cluster": "orders", "service": name}
+
+
 TEST_ALLOWLISTS = (
     "--allowed-route53-zones=*",
     "--allowed-ssm-prefixes=/orders",

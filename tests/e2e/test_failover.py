@@ -15,7 +15,7 @@ spec still names that region.
 import time
 
 import pgenv
-from conftest import EAST, WEST, aws_client, metric_value, wait_for
+from conftest import EAST, WEST, ecs_service, metric_value, wait_for
 from waiting import wait_lag_measured, wait_rows
 
 EU = "eu-west-1"
@@ -193,20 +193,6 @@ def test_managed_failover_then_fallback(world, controller, emulator):
     assert snaps["DBClusterSnapshots"], "Aurora's failover snapshot was copied to a manual one"
     assert world.count_rows(EAST, "orders-east", "before") == 50
     assert world.count_rows(EAST, "orders-east", "during") == 50
-
-
-def ecs_service(emulator, region, name):
-    ecs = aws_client(emulator, "ecs", region)
-    if not ecs.list_clusters()["clusterArns"]:
-        ecs.create_cluster(clusterName="orders")
-        ecs.register_task_definition(
-            family="orders-api",
-            containerDefinitions=[{"name": "api", "image": "example/orders:1", "memory": 128}],
-        )
-    ecs.create_service(
-        cluster="orders", serviceName=name, taskDefinition="orders-api", desiredCount=1
-    )
-    return {"region": region, "cluster": "orders", "service": name}
 
 
 def test_ecs_service_in_the_dead_region_does_not_block_the_failover(world, controller, emulator):

@@ -32,11 +32,19 @@ struct row {
 	enum gdb_guard_op want;
 	const char *target;
 	int promote;
+	int tail; /* a later call of a switchover or failover */
 	int64_t call_timeout_ms;
+	/* the operation the lease records as completed by "b" (source us-east-1) */
+	enum gdb_guard_op ended_op;
+	const char *ended_target;
+	/* the operation my own record says completed (source us-east-1) */
+	enum gdb_guard_op done_op;
+	const char *done_target;
 	/* expected */
 	enum gdb_guard_verb verb;
 	enum gdb_guard_write write;
 	enum gdb_guard_wait wait;
+	int record_ended;
 };
 
 #define B "us-west-2"
@@ -405,6 +413,97 @@ static const struct row rows[] = {
 	 .held_op = MAN,
 	 .held_target = B,
 	 .verb = GDB_GUARD_IDLE},
+	{.rule = "a later call of a failover the holder completed is not made again",
+	 .me = "c",
+	 .lease = HELD_B,
+	 .held_op = GDB_GUARD_OP_NONE,
+	 .ended_op = DET,
+	 .ended_target = B,
+	 .want = DET,
+	 .target = B,
+	 .tail = 1,
+	 .verb = GDB_GUARD_DONE,
+	 .wait = GDB_GUARD_WAIT_DONE_BY_PEER},
+	{.rule = "a promotion is never done by a completed record: it acquires",
+	 .me = "c",
+	 .lease = HELD_B,
+	 .held_op = GDB_GUARD_OP_NONE,
+	 .ended_op = SW,
+	 .ended_target = B,
+	 .want = SW,
+	 .target = B,
+	 .promote = 1,
+	 .verb = GDB_GUARD_ACT,
+	 .write = GDB_GUARD_WRITE_ACQUIRE},
+	{.rule = "a later call of another target than the completed one is acquired",
+	 .me = "c",
+	 .lease = HELD_B,
+	 .held_op = GDB_GUARD_OP_NONE,
+	 .ended_op = DET,
+	 .ended_target = C,
+	 .want = DET,
+	 .target = B,
+	 .tail = 1,
+	 .verb = GDB_GUARD_ACT,
+	 .write = GDB_GUARD_WRITE_ACQUIRE},
+	{.rule = "a failover completed under the other method is the same failover: done",
+	 .me = "c",
+	 .lease = HELD_B,
+	 .held_op = GDB_GUARD_OP_NONE,
+	 .ended_op = MAN,
+	 .ended_target = B,
+	 .want = DET,
+	 .target = B,
+	 .tail = 1,
+	 .verb = GDB_GUARD_DONE,
+	 .wait = GDB_GUARD_WAIT_DONE_BY_PEER},
+	{.rule = "a later call of another kind of operation is acquired",
+	 .me = "c",
+	 .lease = HELD_B,
+	 .held_op = GDB_GUARD_OP_NONE,
+	 .ended_op = SW,
+	 .ended_target = B,
+	 .want = DET,
+	 .target = B,
+	 .tail = 1,
+	 .verb = GDB_GUARD_ACT,
+	 .write = GDB_GUARD_WRITE_ACQUIRE},
+	{.rule = "a fallback's rebuild call is no tail: a completed switchover does not cover it",
+	 .me = "c",
+	 .lease = HELD_B,
+	 .held_op = GDB_GUARD_OP_NONE,
+	 .ended_op = SW,
+	 .ended_target = B,
+	 .want = SW,
+	 .target = B,
+	 .verb = GDB_GUARD_ACT,
+	 .write = GDB_GUARD_WRITE_ACQUIRE},
+	{.rule = "the holder's release records the operation its own record says completed",
+	 .me = "b",
+	 .lease = HELD_B,
+	 .held_op = DET,
+	 .held_target = B,
+	 .done_op = DET,
+	 .done_target = B,
+	 .verb = GDB_GUARD_RELEASE,
+	 .write = GDB_GUARD_WRITE_RELEASE,
+	 .record_ended = 1},
+	{.rule = "a release whose own record completed another operation records nothing",
+	 .me = "b",
+	 .lease = HELD_B,
+	 .held_op = DET,
+	 .held_target = B,
+	 .done_op = SW,
+	 .done_target = B,
+	 .verb = GDB_GUARD_RELEASE,
+	 .write = GDB_GUARD_WRITE_RELEASE},
+	{.rule = "a release of an operation that did not complete records nothing",
+	 .me = "b",
+	 .lease = HELD_B,
+	 .held_op = DET,
+	 .held_target = B,
+	 .verb = GDB_GUARD_RELEASE,
+	 .write = GDB_GUARD_WRITE_RELEASE},
 	{.rule = "a free lease held by nobody's operation is acquired for a later call",
 	 .me = "c",
 	 .lease = HELD_B,
@@ -437,6 +536,10 @@ static void run_row(const struct row *r)
 		}
 		l.unchanged_ms = r->unchanged_ms;
 		l.approval = r->approval;
+		l.ended_op = r->ended_op;
+		l.ended_source = r->ended_op ? "us-east-1" : NULL;
+		l.ended_target = r->ended_target;
+		l.ended_by = r->ended_op ? "b" : NULL;
 		if (r->cosign_epoch_b)
 			l.cosigns[l.n_cosigns++] =
 				(struct gdb_guard_cosign){"b", r->cosign_epoch_b};
@@ -459,6 +562,10 @@ static void run_row(const struct row *r)
 	in.intent.source = r->want ? "us-east-1" : NULL;
 	in.intent.target = r->target;
 	in.intent.promote = r->promote;
+	in.intent.tail = r->tail;
+	in.done.op = r->done_op;
+	in.done.source = r->done_op ? "us-east-1" : NULL;
+	in.done.target = r->done_target;
 	in.intent.call_timeout_ms = r->call_timeout_ms;
 	in.lease_ms = LEASE;
 	in.margin_ms = MARGIN;
@@ -469,6 +576,10 @@ static void run_row(const struct row *r)
 		      gdb_guard_write_name(d.write), gdb_guard_wait_reason(d.wait),
 		      gdb_guard_verb_name(r->verb), gdb_guard_write_name(r->write),
 		      gdb_guard_wait_reason(r->wait));
+	ck_assert_msg(d.record_ended == r->record_ended, "%s: record_ended %d", r->rule,
+		      d.record_ended);
+	if (d.verb == GDB_GUARD_DONE)
+		ck_assert_str_eq(d.peer, "b");
 	if (in.lease)
 		ck_assert_int_eq((int)d.epoch, 5);
 }

@@ -6,7 +6,8 @@
  * skip a lost region). What a user relies on: an operation is acted on by
  * one controller; a detach waits for the other's co-signature; a peer that
  * reaches the primary vetoes a managed failover; a holder that stops
- * renewing is replaced on the same target, and finds out; no answer from any
+ * renewing is replaced on the same target, and finds out; a completed
+ * operation's later calls are not made again by the other; no answer from any
  * region means no call.
  */
 #include <check.h>
@@ -64,6 +65,25 @@ static struct gdb_guard_round run(struct gdb_guard *g, enum gdb_guard_op op, con
 		.key = "team-a/orders",
 		.mine = mine,
 		.intent = {op, op ? "us-east-1" : NULL, target, promote, call_timeout_ms},
+		.freshness_ms = 60000,
+	};
+
+	gdb_guard_run(g, &r);
+	return r;
+}
+
+/* A later call of a switchover to target (the tail), with my record's completed operation. */
+static struct gdb_guard_round tail(struct gdb_guard *g, const char *target, enum gdb_guard_op done,
+				   const char *done_target)
+{
+	struct gdb_guard_round r = {
+		.key = "team-a/orders",
+		.intent = {.op = GDB_GUARD_OP_SWITCHOVER,
+			   .source = "us-east-1",
+			   .target = target,
+			   .call_timeout_ms = call_timeout_ms,
+			   .tail = 1},
+		.done = {.op = done, .source = "us-east-1", .target = done_target},
 		.freshness_ms = 60000,
 	};
 
@@ -169,6 +189,41 @@ START_TEST(test_an_expired_lease_is_taken_over_on_the_same_target)
 }
 END_TEST
 
+START_TEST(test_a_completed_operation_is_not_repeated_by_the_other)
+{
+	struct gdb_guard_round r;
+
+	r = run(b, SW, "us-west-2", 1, GDB_GUARD_UNKNOWN);
+	expect(&r, 1, "LeaseHeld", "LeaseAcquired");
+	r = tail(c, "us-west-2", GDB_GUARD_OP_NONE, NULL);
+	expect(&r, 0, "HeldByPeer", "HeldByPeer");
+	/* b completed it: its release records the operation as ended, by b. */
+	r = (struct gdb_guard_round){.key = "team-a/orders",
+				     .done = {SW, "us-east-1", "us-west-2"},
+				     .freshness_ms = 60000};
+	gdb_guard_run(b, &r);
+	expect(&r, 0, "LeaseReleased", "LeaseReleased");
+	ck_assert(r.decision.record_ended);
+	/* c's own record still has the tail to do: it is not done again, nothing is held back. */
+	r = tail(c, "us-west-2", GDB_GUARD_OP_NONE, NULL);
+	expect(&r, 0, "DoneByPeer", "DoneByPeer");
+	ck_assert_int_eq(r.held_back, 0);
+	ck_assert_str_eq(r.done_by, "b");
+	r = tail(c, "us-west-2", GDB_GUARD_OP_NONE, NULL);
+	expect(&r, 0, "DoneByPeer", NULL);
+	/* Another operation's tail is not covered by it. */
+	r = tail(c, "ap-south-1", GDB_GUARD_OP_NONE, NULL);
+	expect(&r, 1, "LeaseHeld", "LeaseAcquired");
+	/* That acquisition removed the record: released without success, nothing is ended. */
+	r = (struct gdb_guard_round){.key = "team-a/orders", .freshness_ms = 60000};
+	gdb_guard_run(c, &r);
+	expect(&r, 0, "LeaseReleased", "LeaseReleased");
+	ck_assert(!r.decision.record_ended);
+	r = tail(b, "us-west-2", GDB_GUARD_OP_NONE, NULL);
+	expect(&r, 1, "LeaseHeld", "LeaseAcquired");
+}
+END_TEST
+
 START_TEST(test_no_region_answering_means_no_call)
 {
 	static const char *const nowhere[] = {"us-east-2", "sa-east-1"};
@@ -190,6 +245,7 @@ int main(void)
 		test_a_detach_waits_for_the_co_signature_of_another_region,
 		test_a_peer_that_reaches_the_primary_vetoes_a_managed_failover,
 		test_an_expired_lease_is_taken_over_on_the_same_target,
+		test_a_completed_operation_is_not_repeated_by_the_other,
 		test_no_region_answering_means_no_call,
 	};
 	int rc;

@@ -938,6 +938,20 @@ static void m_last_restart_ok(void)
 	last_call(GDB_ACT_RESTART_WORKLOADS, WEST, GDB_CALL_OK, NULL);
 }
 
+/* The guard: the controller "east" completed the operation, every AWS call of it made. */
+static void m_done_by_peer(void)
+{
+	W.obs.tail_done_by = "east";
+}
+static void m_no_deployments(void)
+{
+	for (size_t i = 0; i < W.spec.n_deployments; i++) {
+		free(W.spec.deployments[i].namespace_);
+		free(W.spec.deployments[i].name);
+	}
+	W.spec.n_deployments = 0;
+}
+
 /* ECS services in both regions: us-west-2's first, us-east-1's second. */
 static void m_ecs_two_regions(void)
 {
@@ -1430,6 +1444,9 @@ static const struct row rows[] = {
 	{"SSM access denied: degraded, back off", {m_spec_west, m_writer_west, m_op_publish_sent, m_last_ssm_forbidden}, A(WAIT), NULL, S(PUBLISH_SSM), "AwsAccessDenied", NULL, NULL, NULL},
 	{"crash during restarts: restart again (same stamp)", {m_spec_west, m_writer_west, m_op_restart_sent}, A(RESTART_WORKLOADS), WEST, S(RESTART_WORKLOADS), "", NULL, NULL, NULL},
 	{"restarts done: switchover completed, Ready", {m_spec_west, m_writer_west, m_op_restart_sent, m_last_restart_ok}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", "SwitchoverCompleted", NULL},
+	{"a peer completed the switchover: from UpdateDns to this cluster's restart", {m_spec_west, m_writer_west, m_op_update_dns, m_done_by_peer}, A(RESTART_WORKLOADS), WEST, S(RESTART_WORKLOADS), "", NULL, "RestartingWorkloads", NULL},
+	{"a peer completed the switchover: from WaitDnsInsync to this cluster's restart", {m_spec_west, m_writer_west, m_op_wait_dns, m_done_by_peer}, A(RESTART_WORKLOADS), WEST, S(RESTART_WORKLOADS), "", NULL, "RestartingWorkloads", NULL},
+	{"a peer completed the switchover, restarted here: completed, Ready", {m_spec_west, m_writer_west, m_op_restart_sent, m_last_restart_ok, m_done_by_peer}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", "SwitchoverCompleted", NULL},
 	{"without DNS, SSM, workloads the switchover ends at the new writer", {m_spec_west, m_no_tail, m_op_wait_switchover, m_writer_west}, A(NONE), NULL, NOOP, "", "WriterInDesiredRegion", "SwitchoverCompleted", NULL},
 	{"paused holds an operation in flight", {m_spec_west, m_op_switchover_40s, m_paused}, A(NONE), NULL, S(SWITCHOVER), NULL, NULL, "Paused", NULL},
 	{"paused does not start a switchover", {m_spec_west, m_paused}, A(NONE), NULL, NOOP, NULL, "WriterNotInDesiredRegion", "Paused", NULL},
@@ -1524,6 +1541,8 @@ static const struct row rows[] = {
 	{"crash after detach persisted: no second call", {m_east_failing, m_east_api_down, m_op_detach}, A(WAIT), NULL, S(DETACH), NULL, NULL, NULL, NULL},
 	{"crash after detach call: target standalone, promoting", {m_east_failing, m_east_api_down, m_op_detach, m_west_standalone, m_west_modifying}, A(WAIT), NULL, S(WAIT_PROMOTED), NULL, NULL, NULL, NULL},
 	{"detach done: DNS next", {m_east_failing, m_east_api_down, m_op_detach, m_west_standalone}, A(UPSERT_DNS), WEST, S(UPDATE_DNS), NULL, NULL, "WriterMoved", NULL},
+	{"a peer completed the detach: no DNS or SSM here, this cluster's restart", {m_east_failing, m_east_api_down, m_op_detach, m_west_standalone, m_done_by_peer}, A(RESTART_WORKLOADS), WEST, S(RESTART_WORKLOADS), NULL, NULL, "RestartingWorkloads", NULL},
+	{"a peer completed the detach, no deployments here: the record ends", {m_east_failing, m_east_api_down, m_op_detach, m_west_standalone, m_done_by_peer, m_no_deployments}, A(NONE), NULL, NOOP, NULL, NULL, "FailoverCompleted", NULL},
 	{"detach not found: retried after backoff", {m_east_failing, m_east_api_down, m_op_detach, m_last_detach_not_found}, A(DETACH_AND_PROMOTE), WEST, S(DETACH), "AwsNotFound", NULL, NULL, NULL},
 	{"failover target gone before the call: the next best is taken", {m_three_regions, m_east_failing, m_east_api_down, m_op_failover_fresh, m_west_api_down}, A(FAILOVER_MANAGED), EU, S(FAILOVER_MANAGED), NULL, NULL, "FailoverRetargeted", NULL},
 	{"detach target invisible: wait", {m_east_failing, m_east_api_down, m_op_detach_fresh, m_west_api_down}, A(WAIT), NULL, S(DETACH), "FailoverTargetUnavailable", NULL, NULL, NULL},
@@ -2087,6 +2106,43 @@ END_TEST
  * Every forceNewDeployment rolls a service again: a retry skips the services
  * this operation already forced, also after a controller restart (status only).
  */
+/*
+ * The guard's peer completed the operation (it made the Route 53, SSM and ECS
+ * calls): this controller forces no ECS service and restarts its own
+ * cluster's Deployments; the record ends saying who made the calls.
+ */
+static int has_event(const struct gdb_plan *p, const char *reason);
+
+START_TEST(test_a_peer_completed_the_tail)
+{
+	struct gdb_plan p, done;
+
+	world_init();
+	m_spec_west();
+	m_writer_west();
+	m_ecs_two_regions();
+	m_op_update_dns();
+	m_done_by_peer();
+	plan_once(&p);
+	ck_assert_int_eq(p.action.kind, GDB_ACT_RESTART_WORKLOADS);
+	ck_assert_uint_eq(p.action.ecs_skip, 3); /* both services: the peer forced them */
+	ck_assert_uint_eq(p.status.operation.n_restarted_ecs, 0);
+	ck_assert(has_event(&p, "RestartingWorkloads"));
+	roundtrip(&p.status);
+
+	W.obs.last = (struct gdb_obs_last_result){
+		.action = GDB_ACT_RESTART_WORKLOADS, .region = WEST, .call = GDB_CALL_OK};
+	gdb_plan(&W.spec, &p.status, &W.obs, &W.h, W.now + SEC, &done);
+	ck_assert_int_eq(done.status.operation.type, GDB_OP_NONE);
+	ck_assert_int_eq(done.status.last_operation.result, GDB_RESULT_SUCCEEDED);
+	ck_assert_str_eq(done.status.last_operation.message,
+			 "completed; controller east made its AWS calls");
+	gdb_plan_release(&p);
+	gdb_plan_release(&done);
+	world_release();
+}
+END_TEST
+
 START_TEST(test_restart_skips_ecs_services_already_forced)
 {
 	struct gdb_plan p, again;
@@ -3012,6 +3068,7 @@ int main(void)
 	tcase_add_test(seq, test_a_refused_global_cluster_is_never_recorded);
 	tcase_add_test(seq, test_restart_stamp_is_stable);
 	tcase_add_test(seq, test_restart_skips_ecs_services_already_forced);
+	tcase_add_test(seq, test_a_peer_completed_the_tail);
 	tcase_add_test(seq, test_fence_keeps_lost_writes_snapshot);
 	tcase_add_test(seq, test_generation_names_come_from_status);
 	tcase_add_test(seq, test_generation_names_follow_the_runbook);

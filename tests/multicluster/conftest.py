@@ -60,6 +60,7 @@ from e2e_conftest import (  # noqa: E402,F401
     Kubectl,
     World,
     aws_client,
+    ecs_service,
     wait_for,
 )
 from vantage import Vantage  # noqa: E402
@@ -345,8 +346,17 @@ def mc(clusters, emulator, controller_bin, tmp_path_factory):
             vantages.append(v)
             sides.append(Side(name, region, cluster, view, v, order))
         m = MultiWorld(emulator, world, sides[0], sides[1], logdir)
-        # Detach-and-promote: the data-losing path, which needs a second vantage point.
-        manifest = world.gdb_manifest(failover={"cooldownSeconds": 0})
+        # Detach-and-promote: the data-losing path, which needs a second vantage point. The
+        # whole tail (Route 53, SSM, an ECS service, each cluster's Deployment), so that the
+        # stories can count who makes each of its calls.
+        manifest = world.gdb_manifest(
+            failover={"cooldownSeconds": 0},
+            ssm={"parameterPrefix": "/orders/db"},
+            workloads={
+                "deployments": [{"namespace": world.ns, "name": "orders-api"}],
+                "ecsServices": [ecs_service(emulator, EAST, "api")],
+            },
+        )
         for s in sides:
             s.kubectl.apply(manifest)
             s.start(controller_bin, logdir)

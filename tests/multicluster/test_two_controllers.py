@@ -15,7 +15,9 @@ the issue's "Done when", in the order they leave the world for the next:
     to us-west-2: the other takes the lease over and finishes the same
     operation, still one promotion;
 (b) a real outage of us-west-2, the primary now (both vantage points agree):
-    one promotion, to us-east-1, by whichever controller wins.
+    one promotion, to us-east-1, by whichever controller wins; the other
+    follows the detach, and the tail's AWS calls (Route 53, SSM, ECS) are made
+    once, by the winner, while each restarts its own cluster's Deployment.
 
 Everything is read as a user would: the emulator's call log (who called what,
 where: each controller signs with its own access key) and the objects'
@@ -246,6 +248,8 @@ def test_b_real_outage_fails_over_once(mc, stage, emulator):
     for s in mc.sides:
         s.wait_ready_in(WEST, timeout=60)
     marks = {s.name: s.gdb.op_mark() for s in mc.sides}
+    stamps = {s.name: s.world.restarted_at() for s in mc.sides}
+    t_outage = time.time()
     t0 = time.monotonic()
     # us-west-2 is gone for everyone: every service, and its servers frozen.
     emulator.outage(WEST, "5xx", pg="freeze")
@@ -267,6 +271,28 @@ def test_b_real_outage_fails_over_once(mc, stage, emulator):
 
     hold(QUIET_SECONDS / 2, once, "one promotion")
     print(f"failover done after {time.monotonic() - t0:.1f}s")
+    # The other controller followed the detach: its record ends once the winner released it
+    # as completed, naming who made the calls.
+    other = mc.west if winner is mc.east else mc.east
+    followed = other.gdb.wait_operation("Failover", marks[other.name], timeout=120)
+    assert followed["result"] == "Succeeded" and followed["targetRegion"] == EAST, followed
+    assert f"controller {winner.name} made its AWS calls" in followed.get("message", ""), followed
+    assert "DoneByPeer" in {e["reason"] for e in other.events_since(t_outage)}
+
+    # Each tail call was made once, by the winner: a second ECS call would roll the service
+    # again, and DNS and SSM were written by one hand.
+    def tail_once():
+        for action in ("ChangeResourceRecordSets", "PutParameter", "UpdateService"):
+            calls = [c for c in mc.calls(since, action) if c["status"] == 200]
+            callers = {mc.side_of_caller(c["caller"]).name for c in calls}
+            assert callers == {winner.name}, f"{action}:\n" + "\n".join(map(fmt, calls))
+        forced = [c for c in mc.calls(since, "UpdateService") if c["status"] == 200]
+        assert len(forced) == 1, "\n".join(map(fmt, forced))
+
+    hold(QUIET_SECONDS / 2, tail_once, "the tail made once")
+    # ... and each cluster's Deployment was restarted by its own controller.
+    for s in mc.sides:
+        assert s.world.restarted_at() != stamps[s.name], f"{s.name}'s orders-api not restarted"
     # Each object tells its cluster's users where the writer is now.
     for s in mc.sides:
         wait_for(
