@@ -126,6 +126,11 @@ static const char *str_at(const json_t *obj, const char *a, const char *b)
 	return json_string_value(v);
 }
 
+static int streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
 static int64_t int_at(const json_t *obj, const char *a, const char *b, int64_t dflt)
 {
 	const json_t *v = json_object_get(json_object_get(obj, a), b);
@@ -516,15 +521,40 @@ const char *kgdb_primary_region_owner(const json_t *obj, const char **gitops)
 	return owner;
 }
 
+/*
+ * With the two-controller guard, a detach waiting for a co-signature
+ * (condition Guarded False, AwaitingCorroboration): since when, or NULL.
+ */
+static const char *guard_awaits(const json_t *obj)
+{
+	const json_t *conds = json_object_get(json_object_get(obj, "status"), "conditions");
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(conds, i, c)
+	{
+		if (streq(str_at(c, "type", NULL), "Guarded") &&
+		    streq(str_at(c, "status", NULL), "False") &&
+		    streq(str_at(c, "reason", NULL), "AwaitingCorroboration"))
+			return str_at(c, "lastTransitionTime", NULL);
+	}
+	return NULL;
+}
+
 int kgdb_approval_value(const json_t *obj, const char *type, int64_t now_ms, char *value,
 			size_t value_len, char *why, size_t why_len)
 {
 	const json_t *op = json_object_get(json_object_get(obj, "status"), "operation");
 	const char *otype = str_at(op, "type", NULL), *step = str_at(op, "step", NULL);
 	const char *started = str_at(op, "startedTime", NULL);
+	const char *guarded = strcmp(type, "Failover") == 0 ? guard_awaits(obj) : NULL;
 	int64_t started_ms = 0, t;
 
-	if (!otype || strcmp(otype, type) != 0 || !step || strcmp(step, "AwaitingApproval") != 0) {
+	if (guarded) {
+		/* The guard's detach: the approval must be newer than its wait. */
+		started = guarded;
+	} else if (!otype || strcmp(otype, type) != 0 || !step ||
+		   strcmp(step, "AwaitingApproval") != 0) {
 		if (otype)
 			snprintf(
 				why, why_len,

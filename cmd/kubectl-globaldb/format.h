@@ -72,7 +72,10 @@ const char *kgdb_primary_region_owner(const json_t *obj, const char **gitops);
  * approval counts only at or after the recommendation, docs/api.md
  * "Annotations"). 0 with value set (RFC 3339, seconds), or
  * KGDB_EXIT_REFUSED with the reason in why (nothing of that type awaits
- * approval, or the recommendation is dated far in the future).
+ * approval, or the recommendation is dated far in the future). With the
+ * two-controller guard, a detach waiting for a co-signature (Guarded False,
+ * AwaitingCorroboration) awaits a failover approval, dated after that wait
+ * began.
  */
 int kgdb_approval_value(const json_t *obj, const char *type, int64_t now_ms, char *value,
 			size_t value_len, char *why, size_t why_len);

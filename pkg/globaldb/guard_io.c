@@ -37,6 +37,11 @@ struct guard_key {
 	size_t n_peers;
 	int64_t my_version;
 	const char *last_reason;
+	/*
+	 * The detach an operator's approval may approve: its epoch, and when this
+	 * process first saw it (wall clock, whole seconds, as the annotation is).
+	 */
+	int64_t detach_epoch, detach_seen_ms;
 	struct guard_key *next;
 };
 
@@ -425,6 +430,45 @@ static int decision_write(struct gdb_guard *g, int region, const struct aws_dyna
 	return rc;
 }
 
+/* Remembers when this process first saw the detach of epoch. */
+static void saw_detach(struct guard_key *k, int64_t epoch)
+{
+	if (k->detach_epoch == epoch)
+		return;
+	k->detach_epoch = epoch;
+	k->detach_seen_ms = base_now_real_ms() / 1000 * 1000;
+}
+
+/*
+ * Records the operator's approval (round's approved_ms) for the running
+ * detach, when it is newer than this process's first sight of that detach: an
+ * approval counts once, for the detach it was given for. 1 when written.
+ */
+static int record_approval(struct gdb_guard *g, struct guard_key *k, int region,
+			   const struct aws_dynamodb_item *key, struct gdb_guard_lease *l,
+			   int64_t approved_ms)
+{
+	static const char *const names[] = {"#e", "epoch",    "#op", "operation",
+					    "#a", "approval", NULL};
+	struct aws_dynamodb_item vals = AWS_DYNAMODB_ITEM_INIT;
+	struct aws_dynamodb_cond c = {"#e = :e AND #op = :det", names, &vals};
+	int rc;
+
+	if (l->op != GDB_GUARD_OP_DETACH)
+		return 0;
+	saw_detach(k, l->epoch);
+	if (!approved_ms || approved_ms < k->detach_seen_ms || l->approval == l->epoch)
+		return 0;
+	aws_dynamodb_item_set_n(&vals, ":e", l->epoch);
+	aws_dynamodb_item_set_s(&vals, ":det", gdb_guard_op_name(GDB_GUARD_OP_DETACH));
+	rc = write_any(g, region, key, NULL, "SET #a = :e", &c);
+	aws_dynamodb_item_release(&vals);
+	if (rc != 0)
+		return 0;
+	l->approval = l->epoch;
+	return 1;
+}
+
 /* ---- the round ---- */
 
 /*
@@ -555,8 +599,8 @@ static void outcome(struct gdb_guard *g, struct guard_key *k, struct gdb_guard_r
 			snprintf(r->message, sizeof(r->message),
 				 "the detach to %s waits for a co-signature of epoch %" PRId64
 				 " by a controller in another region, or the operator's approval "
-				 "(set approval = %" PRId64 " in the lease item)",
-				 to, epoch, epoch);
+				 "(kubectl globaldb approve-failover)",
+				 to, epoch);
 	} else if (d->verb == GDB_GUARD_COSIGN) {
 		r->reason = wanted ? "HeldByPeer" : "NoOperation";
 		snprintf(r->message, sizeof(r->message),
@@ -648,7 +692,7 @@ int gdb_guard_run(struct gdb_guard *g, struct gdb_guard_round *r)
 	struct gdb_guard_input in = {0};
 	char *pk = xasprintf("lease/%s", r->key);
 	size_t np = 0;
-	int region, rc = 0;
+	int region, rc = 0, approved = 0;
 
 	memset(&lr, 0, sizeof(lr));
 	memset(&r->decision, 0, sizeof(r->decision));
@@ -673,6 +717,7 @@ int gdb_guard_run(struct gdb_guard *g, struct gdb_guard_round *r)
 			k->lease_seen = 1;
 		}
 		lr.lease.unchanged_ms = now - k->changed_mono;
+		approved = record_approval(g, k, region, &key, &lr.lease, r->approved_ms);
 		read_peers(g, k, region, &lr, peers, &np, peer_items);
 		in.lease = &lr.lease;
 	}
@@ -694,7 +739,18 @@ int gdb_guard_run(struct gdb_guard *g, struct gdb_guard_round *r)
 	gdb_guard_decide(&in, &r->decision);
 	if (region >= 0 && r->decision.write != GDB_GUARD_WRITE_NONE)
 		rc = decision_write(g, region, &key, &lr.lease, &r->intent, &r->decision);
+	if (rc == 0 && r->intent.op == GDB_GUARD_OP_DETACH &&
+	    (r->decision.write == GDB_GUARD_WRITE_ACQUIRE ||
+	     r->decision.write == GDB_GUARD_WRITE_TAKEOVER))
+		saw_detach(k, lr.lease.epoch + 1);
 	outcome(g, k, r, rc, region >= 0 ? &lr.lease : NULL);
+	if (approved && !r->event_reason) {
+		r->event_reason = "DetachApproved";
+		snprintf(r->event_message, sizeof(r->event_message),
+			 "recorded the operator's approval (globaldb.io/approve-failover) of the "
+			 "detach of epoch %" PRId64,
+			 lr.lease.epoch);
+	}
 	if (r->decision.peer) /* it points into the items released below */
 		r->decision.peer = NULL;
 	for (size_t i = 0; i < np; i++)

@@ -8,8 +8,10 @@
  *
  *   lease/<namespace>/<name>   epoch, holder, holderRegion, version,
  *                              operation ("" = none), source, target,
- *                              cosign {controller: epoch}, approval (an
- *                              epoch, written by the operator),
+ *                              cosign {controller: epoch}, approval (the
+ *                              epoch of the detach the operator approved:
+ *                              written by a round that saw the approval
+ *                              annotation, or by the operator),
  *                              peers {controller: region}: who publishes a
  *                              verdict for this object (each controller adds
  *                              itself, so the others know which items to read),
@@ -23,8 +25,9 @@
  *                              region it is about), version
  *
  * One round (gdb_guard_run): publish my verdict (version + 1), read the lease
- * with a strongly consistent GetItem, read the peers' verdicts, decide, and
- * make the decision's conditional write. The replica regions are tried in
+ * with a strongly consistent GetItem, record the operator's approval of a
+ * running detach (approved_ms), read the peers' verdicts, decide, and make the
+ * decision's conditional write. The replica regions are tried in
  * the configured order: a region that does not answer (transport, timeout,
  * 5xx, throttling, no table there, denied) is skipped for the next one; when
  * none answers the guard is unavailable and no guarded call is made. A write
@@ -88,6 +91,12 @@ struct gdb_guard_round {
 	struct gdb_guard_intent intent;
 	struct gdb_guard_intent done; /* the operation my record says completed (guard.h) */
 	int64_t freshness_ms;
+	/*
+	 * The operator's approval (globaldb.io/approve-failover: unix ms; 0 none).
+	 * It approves the running detach when newer than this process's first
+	 * sight of it: the round writes approval = <epoch> into the lease item.
+	 */
+	int64_t approved_ms;
 	/* out */
 	struct gdb_guard_decision decision;
 	int allow;		  /* the intent's call may be made this round */

@@ -20,6 +20,9 @@
  * cluster's Deployments and StatefulSets (the peer restarts its own and the
  * ECS services).
  *
+ * The approve-failover annotation reaches the guard too: a detach waiting for
+ * corroboration is approved by it (guard_io.h).
+ *
  * A call the guard allows is made on a fresh re-check: the regions are
  * observed again, uncached, and planned again; only when the new plan asks
  * for the same call is it made.
@@ -91,6 +94,20 @@ static void done_of(const struct gdb_status *old, struct gdb_guard_intent *done)
 	done->op = guard_op_of(last);
 	done->source = last->source_region;
 	done->target = last->target_region;
+}
+
+/*
+ * The operator's approval (globaldb.io/approve-failover), unix ms; 0 when
+ * absent or not a time the planner accepts (it says why in a condition).
+ */
+static int64_t approval_of(const struct gdb_observation *ob)
+{
+	int64_t t;
+
+	if (!ob->obs.approve_failover || base_time_parse(ob->obs.approve_failover, &t) < 0 ||
+	    t > base_now_real_ms() + GDB_APPROVAL_CLOCK_SKEW_MS)
+		return 0;
+	return t;
 }
 
 /*
@@ -303,6 +320,7 @@ int guard_gate(struct gdb_reconciler *r, struct key_state *s, const char *key,
 	g.freshness_ms = 2 * period + GDB_REQUEUE_FAST_MS;
 	intent_of(spec, old, plan, r->o.guard_call_timeout_ms, &g.intent, &calls);
 	done_of(old, &g.done);
+	g.approved_ms = approval_of(ob);
 	gdb_guard_run(r->o.guard, &g);
 
 	if (calls && g.allow) {

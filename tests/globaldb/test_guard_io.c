@@ -148,6 +148,40 @@ START_TEST(test_a_detach_waits_for_the_co_signature_of_another_region)
 }
 END_TEST
 
+/* A detach of b's with the operator's approval dated approved_ms. */
+static struct gdb_guard_round approved_detach(int64_t approved_ms)
+{
+	struct gdb_guard_round r = {
+		.key = "team-a/orders",
+		.mine = GDB_GUARD_UNREACHABLE,
+		.intent = {DET, "us-east-1", "us-west-2", 1, call_timeout_ms},
+		.freshness_ms = 60000,
+		.approved_ms = approved_ms,
+	};
+
+	gdb_guard_run(b, &r);
+	return r;
+}
+
+START_TEST(test_the_operators_approval_stands_in_for_a_co_signature)
+{
+	struct gdb_guard_round r;
+	int64_t last_month = base_now_real_ms() - 30LL * 24 * 3600 * 1000;
+
+	/* No other controller runs: nobody can co-sign. */
+	r = run(b, DET, "us-west-2", 1, GDB_GUARD_UNREACHABLE);
+	expect(&r, 0, "AwaitingCorroboration", "AwaitingCorroboration");
+	/* An approval from before this detach approves nothing. */
+	r = approved_detach(last_month);
+	expect(&r, 0, "AwaitingCorroboration", NULL);
+	/* One given now is recorded for this epoch, and the detach goes ahead in the same round. */
+	r = approved_detach(base_now_real_ms());
+	expect(&r, 1, "LeaseHeld", "DetachApproved");
+	r = approved_detach(base_now_real_ms());
+	expect(&r, 1, "LeaseHeld", NULL);
+}
+END_TEST
+
 START_TEST(test_a_peer_that_reaches_the_primary_vetoes_a_managed_failover)
 {
 	struct gdb_guard_round r;
@@ -243,6 +277,7 @@ int main(void)
 	const TTest *const tests[] = {
 		test_a_switchover_is_acted_on_by_one_controller,
 		test_a_detach_waits_for_the_co_signature_of_another_region,
+		test_the_operators_approval_stands_in_for_a_co_signature,
 		test_a_peer_that_reaches_the_primary_vetoes_a_managed_failover,
 		test_an_expired_lease_is_taken_over_on_the_same_target,
 		test_a_completed_operation_is_not_repeated_by_the_other,

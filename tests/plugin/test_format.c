@@ -160,6 +160,42 @@ START_TEST(test_approval_is_now_and_only_for_what_awaits_it)
 }
 END_TEST
 
+/*
+ * The two-controller guard's detach waiting for a co-signature records no
+ * operation here, only the Guarded condition: a failover approval applies to
+ * it, dated no earlier than the wait began; a fallback approval does not.
+ */
+START_TEST(test_approval_of_a_detach_the_guard_holds)
+{
+	char v[48], why[256];
+	json_t *o = load(
+		"{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"},"
+		"{\"type\":\"Guarded\",\"status\":\"False\",\"reason\":"
+		"\"AwaitingCorroboration\",\"lastTransitionTime\":\"2026-12-06T03:00:00Z\"}]}}");
+
+	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T03:00:41Z"), v, sizeof(v),
+					     why, sizeof(why)),
+			 0);
+	ck_assert_str_eq(v, "2026-12-06T03:00:41Z");
+	/* This clock a little behind the controller's: the wait's own time. */
+	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T02:59:30Z"), v, sizeof(v),
+					     why, sizeof(why)),
+			 0);
+	ck_assert_str_eq(v, "2026-12-06T03:00:00Z");
+	ck_assert_int_eq(kgdb_approval_value(o, "Fallback", t("2026-12-06T03:00:41Z"), v, sizeof(v),
+					     why, sizeof(why)),
+			 KGDB_EXIT_REFUSED);
+	json_decref(o);
+	/* Held by a peer: the peer's object is the one to approve. */
+	o = load("{\"status\":{\"conditions\":[{\"type\":\"Guarded\",\"status\":\"False\","
+		 "\"reason\":\"HeldByPeer\",\"lastTransitionTime\":\"2026-12-06T03:00:00Z\"}]}}");
+	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T03:00:41Z"), v, sizeof(v),
+					     why, sizeof(why)),
+			 KGDB_EXIT_REFUSED);
+	json_decref(o);
+}
+END_TEST
+
 START_TEST(test_history_is_oldest_first_and_only_this_object)
 {
 	struct base_buf b = BASE_BUF_INIT(0);
@@ -348,6 +384,7 @@ int main(void)
 	tcase_add_test(tc, test_durations_read_like_kubectl_ages);
 	tcase_add_test(tc, test_gitops_owner_of_primary_region_is_named);
 	tcase_add_test(tc, test_approval_is_now_and_only_for_what_awaits_it);
+	tcase_add_test(tc, test_approval_of_a_detach_the_guard_holds);
 	tcase_add_test(tc, test_history_is_oldest_first_and_only_this_object);
 	tcase_add_test(tc, test_status_that_cannot_be_decoded_is_an_error_not_a_crash);
 	tcase_add_test(tc, test_new_object_without_status_prints_what_is_missing);
