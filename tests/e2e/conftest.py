@@ -580,6 +580,19 @@ def ecs_service(emulator, region, name):
     return {"region": region, "cluster": "orders", "service": name}
 
 
+def create_guard_table(emulator, region, name):
+    """The two-controller guard's table in region, as the operator creates it
+    (docs/deploy.md): partition key `pk`, on demand. Returns its DynamoDB client."""
+    ddb = aws_client(emulator, "dynamodb", region)
+    ddb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return ddb
+
+
 TEST_ALLOWLISTS = (
     "--allowed-route53-zones=*",
     "--allowed-ssm-prefixes=/orders",

@@ -59,7 +59,6 @@ from e2e_conftest import (  # noqa: E402,F401
     Gdb,
     Kubectl,
     World,
-    aws_client,
     ecs_service,
     wait_for,
 )
@@ -298,15 +297,9 @@ def fmt(c):
     )
 
 
-def create_guard_table(admin):
+def create_mrsc_guard_table(admin):
     """The guard's MRSC table, as the operator creates it (docs/deploy.md)."""
-    ddb = aws_client(admin, "dynamodb", EAST)
-    ddb.create_table(
-        TableName=GUARD_TABLE,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    ddb = e2e.create_guard_table(admin, EAST, GUARD_TABLE)
     ddb.update_table(
         TableName=GUARD_TABLE,
         ReplicaUpdates=[{"Create": {"RegionName": WEST}}, {"Create": {"RegionName": THIRD}}],
@@ -333,7 +326,7 @@ def mc(clusters, emulator, controller_bin, tmp_path_factory):
         world2 = copy.copy(world)
         world2.kubectl = Kubectl(c2)
         world2.create_namespace()
-        create_guard_table(emulator)
+        create_mrsc_guard_table(emulator)
         ports = {
             EAST: [world.servers["east-w"].port, world.servers["east-r"].port],
             WEST: [world.servers["west-w"].port, world.servers["west-r"].port],

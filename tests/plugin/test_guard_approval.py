@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from conftest import EAST, WEST, wait_for
-from e2e_conftest import Controller, aws_client
+from e2e_conftest import Controller, create_guard_table
 from waiting import wait_lag_measured
 
 GUARD_TABLE = "globaldb-guard"
@@ -31,13 +31,7 @@ def guarded(world):
 def test_an_approval_lets_a_lone_controller_detach(
     world, controller_bin, testenv, emulator, plugin, tmp_path
 ):
-    ddb = aws_client(emulator, "dynamodb", GUARD_REGION)
-    ddb.create_table(
-        TableName=GUARD_TABLE,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_guard_table(emulator, GUARD_REGION, GUARD_TABLE)
     c = Controller(
         controller_bin,
         testenv,
