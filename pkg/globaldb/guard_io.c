@@ -561,7 +561,7 @@ static void outcome(struct gdb_guard *g, struct guard_key *k, struct gdb_guard_r
 		    const struct gdb_guard_lease *l)
 {
 	const struct gdb_guard_decision *d = &r->decision;
-	int wanted = r->intent.op != GDB_GUARD_OP_NONE;
+	int wanted = r->intent.op != GDB_GUARD_OP_NONE, changed;
 	int64_t epoch = d->write == GDB_GUARD_WRITE_ACQUIRE ||
 					d->write == GDB_GUARD_WRITE_TAKEOVER ||
 					d->write == GDB_GUARD_WRITE_CLEAR
@@ -640,10 +640,10 @@ static void outcome(struct gdb_guard *g, struct guard_key *k, struct gdb_guard_r
 	}
 	/*
 	 * Every change to a wait is an Event (it says why nothing happens); so are the
-	 * writes that happen once per epoch.
+	 * writes that happen once per epoch, and a change to DoneByPeer.
 	 */
-	if (d->verb == GDB_GUARD_WAIT && is_wait_event(r->reason) &&
-	    (!k->last_reason || strcmp(k->last_reason, r->reason) != 0)) {
+	changed = !k->last_reason || strcmp(k->last_reason, r->reason) != 0;
+	if (d->verb == GDB_GUARD_WAIT && is_wait_event(r->reason) && changed) {
 		r->event_reason = r->reason;
 		r->event_warning = 1;
 		snprintf(r->event_message, sizeof(r->event_message), "%s", r->message);
@@ -659,8 +659,7 @@ static void outcome(struct gdb_guard *g, struct guard_key *k, struct gdb_guard_r
 			 "controller %s took over the expired lease of %s, epoch %" PRId64
 			 ", continuing %s to %s",
 			 g->id, l && l->holder ? l->holder : "?", epoch, what, to);
-	} else if (d->verb == GDB_GUARD_DONE &&
-		   (!k->last_reason || strcmp(k->last_reason, r->reason) != 0)) {
+	} else if (d->verb == GDB_GUARD_DONE && changed) {
 		r->event_reason = r->reason;
 		snprintf(r->event_message, sizeof(r->event_message), "%s", r->message);
 	} else if (rc == 0 && d->write == GDB_GUARD_WRITE_COSIGN) {
@@ -672,8 +671,7 @@ static void outcome(struct gdb_guard *g, struct guard_key *k, struct gdb_guard_r
 		snprintf(r->event_message, sizeof(r->event_message),
 			 "controller %s cleared the operation in the lease (epoch %" PRId64 ")",
 			 g->id, epoch);
-	} else if (is_wait_event(r->reason) &&
-		   (!k->last_reason || strcmp(k->last_reason, r->reason) != 0)) {
+	} else if (is_wait_event(r->reason) && changed) {
 		r->event_reason = r->reason;
 		r->event_warning = 1;
 		snprintf(r->event_message, sizeof(r->event_message), "%s", r->message);

@@ -449,18 +449,27 @@ int is_paused(const struct ctx *c)
  * Clocks may differ by up to GDB_APPROVAL_CLOCK_SKEW_MS.
  * 1 approved, 0 not, -1 malformed or refused.
  */
+int gdb_approval_time(const char *value, int64_t now_ms, int64_t *t_ms)
+{
+	if (base_time_parse(value, t_ms) < 0)
+		return -1;
+	return *t_ms > now_ms + GDB_APPROVAL_CLOCK_SKEW_MS ? -2 : 0;
+}
+
 int approved(struct ctx *c, const char *value, const char *annotation)
 {
 	int64_t t;
+	int rc;
 
 	if (!value)
 		return 0;
-	if (base_time_parse(value, &t) < 0) {
+	rc = gdb_approval_time(value, c->now, &t);
+	if (rc == -1) {
 		refuse(c, "InvalidApproval",
 		       "annotation %s must be an RFC 3339 time, not \"%.64s\"", annotation, value);
 		return -1;
 	}
-	if (t > c->now + GDB_APPROVAL_CLOCK_SKEW_MS) {
+	if (rc == -2) {
 		refuse(c, "ApprovalInFuture",
 		       "annotation %s is dated %.40s, in the future: an approval counts only at a "
 		       "time between the recommendation and now; set it to the current time",

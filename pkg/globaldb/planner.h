@@ -328,6 +328,14 @@ void gdb_plan(const struct gdb_spec *spec, const struct gdb_status *status,
 	      struct gdb_plan *out);
 void gdb_plan_release(struct gdb_plan *plan);
 
+/*
+ * The time of an approval annotation (globaldb.io/approve-failover or
+ * -fallback) read at now_ms: 0 with *t_ms set; -1 when value is not an RFC
+ * 3339 time (InvalidApproval); -2 when it is dated later than now plus
+ * GDB_APPROVAL_CLOCK_SKEW_MS (ApprovalInFuture).
+ */
+int gdb_approval_time(const char *value, int64_t now_ms, int64_t *t_ms);
+
 const char *gdb_action_name(enum gdb_action_kind kind);
 
 /*

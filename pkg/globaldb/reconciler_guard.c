@@ -104,8 +104,8 @@ static int64_t approval_of(const struct gdb_observation *ob)
 {
 	int64_t t;
 
-	if (!ob->obs.approve_failover || base_time_parse(ob->obs.approve_failover, &t) < 0 ||
-	    t > base_now_real_ms() + GDB_APPROVAL_CLOCK_SKEW_MS)
+	if (!ob->obs.approve_failover ||
+	    gdb_approval_time(ob->obs.approve_failover, base_now_real_ms(), &t) < 0)
 		return 0;
 	return t;
 }
@@ -137,10 +137,10 @@ static void intent_of(const struct gdb_spec *spec, const struct gdb_status *old,
 		in->op = GDB_GUARD_OP_FAILOVER_MANAGED;
 	else if (k == GDB_ACT_DETACH_AND_PROMOTE)
 		in->op = GDB_GUARD_OP_DETACH;
-	else if (op->type == GDB_OP_FAILOVER)
+	else if (guard_op_of(op) != GDB_GUARD_OP_NONE)
 		in->op = guard_op_of(op);
 	else
-		in->op = GDB_GUARD_OP_SWITCHOVER;
+		in->op = GDB_GUARD_OP_SWITCHOVER; /* a fallback's calls */
 	in->tail = !in->promote && guard_op_of(op) != GDB_GUARD_OP_NONE;
 	in->target = op->target_region ? op->target_region : plan->action.region;
 	in->source = op->source_region ? op->source_region : old->current_primary_region;

@@ -27,19 +27,11 @@ status, conditions and Events through kubectl.
 import time
 
 from conftest import EAST, GUARD_LEASE_S, WEST, fmt, wait_for
+from waiting import hold
 
 # How long a story watches for a call that must not come: the detection window
 # (periodSeconds 2 x failureThreshold 3) three times over.
 QUIET_SECONDS = 18
-
-
-def hold(seconds, check, what):
-    """check() must hold at every look for seconds (asserting absence has no event to await)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        check()
-        time.sleep(0.5)
-    check()
 
 
 def one_promotion(mc, since, action):

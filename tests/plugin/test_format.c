@@ -110,6 +110,9 @@ START_TEST(test_gitops_owner_of_primary_region_is_named)
 }
 END_TEST
 
+/* kgdb_approval_value of o at the time now (RFC 3339), into the caller's v and why. */
+#define APPROVE(o, type, now) kgdb_approval_value(o, type, t(now), v, sizeof(v), why, sizeof(why))
+
 static const char *awaiting(const char *type, const char *step, const char *started)
 {
 	static char buf[256];
@@ -126,35 +129,23 @@ START_TEST(test_approval_is_now_and_only_for_what_awaits_it)
 	char v[48], why[256];
 	json_t *o = load(awaiting("Failover", "AwaitingApproval", "2026-12-06T03:00:00Z"));
 
-	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T03:00:41.900Z"), v,
-					     sizeof(v), why, sizeof(why)),
-			 0);
+	ck_assert_int_eq(APPROVE(o, "Failover", "2026-12-06T03:00:41.900Z"), 0);
 	ck_assert_str_eq(v, "2026-12-06T03:00:41Z");
 	/* A fallback approval does not approve a failover. */
-	ck_assert_int_eq(kgdb_approval_value(o, "Fallback", t("2026-12-06T03:00:41Z"), v, sizeof(v),
-					     why, sizeof(why)),
-			 KGDB_EXIT_REFUSED);
+	ck_assert_int_eq(APPROVE(o, "Fallback", "2026-12-06T03:00:41Z"), KGDB_EXIT_REFUSED);
 	ck_assert_ptr_nonnull(strstr(why, "no Fallback awaits approval"));
 	/* This clock a little behind the controller's: the recommendation's own time. */
-	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T02:59:30Z"), v, sizeof(v),
-					     why, sizeof(why)),
-			 0);
+	ck_assert_int_eq(APPROVE(o, "Failover", "2026-12-06T02:59:30Z"), 0);
 	ck_assert_str_eq(v, "2026-12-06T03:00:00Z");
 	/* Far behind: refused rather than approving at a time the controller rejects. */
-	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T02:50:00Z"), v, sizeof(v),
-					     why, sizeof(why)),
-			 KGDB_EXIT_REFUSED);
+	ck_assert_int_eq(APPROVE(o, "Failover", "2026-12-06T02:50:00Z"), KGDB_EXIT_REFUSED);
 	json_decref(o);
 	o = load(awaiting("Failover", "WaitFailover", "2026-12-06T03:00:00Z"));
-	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T03:01:00Z"), v, sizeof(v),
-					     why, sizeof(why)),
-			 KGDB_EXIT_REFUSED);
+	ck_assert_int_eq(APPROVE(o, "Failover", "2026-12-06T03:01:00Z"), KGDB_EXIT_REFUSED);
 	ck_assert_ptr_nonnull(strstr(why, "a Failover at step WaitFailover"));
 	json_decref(o);
 	o = load("{\"status\":{}}");
-	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T03:01:00Z"), v, sizeof(v),
-					     why, sizeof(why)),
-			 KGDB_EXIT_REFUSED);
+	ck_assert_int_eq(APPROVE(o, "Failover", "2026-12-06T03:01:00Z"), KGDB_EXIT_REFUSED);
 	ck_assert_ptr_nonnull(strstr(why, "no operation is in flight"));
 	json_decref(o);
 }
@@ -173,25 +164,17 @@ START_TEST(test_approval_of_a_detach_the_guard_holds)
 		"{\"type\":\"Guarded\",\"status\":\"False\",\"reason\":"
 		"\"AwaitingCorroboration\",\"lastTransitionTime\":\"2026-12-06T03:00:00Z\"}]}}");
 
-	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T03:00:41Z"), v, sizeof(v),
-					     why, sizeof(why)),
-			 0);
+	ck_assert_int_eq(APPROVE(o, "Failover", "2026-12-06T03:00:41Z"), 0);
 	ck_assert_str_eq(v, "2026-12-06T03:00:41Z");
 	/* This clock a little behind the controller's: the wait's own time. */
-	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T02:59:30Z"), v, sizeof(v),
-					     why, sizeof(why)),
-			 0);
+	ck_assert_int_eq(APPROVE(o, "Failover", "2026-12-06T02:59:30Z"), 0);
 	ck_assert_str_eq(v, "2026-12-06T03:00:00Z");
-	ck_assert_int_eq(kgdb_approval_value(o, "Fallback", t("2026-12-06T03:00:41Z"), v, sizeof(v),
-					     why, sizeof(why)),
-			 KGDB_EXIT_REFUSED);
+	ck_assert_int_eq(APPROVE(o, "Fallback", "2026-12-06T03:00:41Z"), KGDB_EXIT_REFUSED);
 	json_decref(o);
 	/* Held by a peer: the peer's object is the one to approve. */
 	o = load("{\"status\":{\"conditions\":[{\"type\":\"Guarded\",\"status\":\"False\","
 		 "\"reason\":\"HeldByPeer\",\"lastTransitionTime\":\"2026-12-06T03:00:00Z\"}]}}");
-	ck_assert_int_eq(kgdb_approval_value(o, "Failover", t("2026-12-06T03:00:41Z"), v, sizeof(v),
-					     why, sizeof(why)),
-			 KGDB_EXIT_REFUSED);
+	ck_assert_int_eq(APPROVE(o, "Failover", "2026-12-06T03:00:41Z"), KGDB_EXIT_REFUSED);
 	json_decref(o);
 }
 END_TEST

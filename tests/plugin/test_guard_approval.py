@@ -12,11 +12,9 @@ made once.
 
 from __future__ import annotations
 
-import time
-
 from conftest import EAST, WEST, wait_for
 from e2e_conftest import Controller, create_guard_table
-from waiting import wait_lag_measured
+from waiting import hold, wait_lag_measured
 
 GUARD_TABLE = "globaldb-guard"
 GUARD_REGION = "us-east-2"
@@ -70,12 +68,13 @@ def test_an_approval_lets_a_lone_controller_detach(
 
         g = wait_for(waiting, timeout=120, interval=0.5, what="the detach waiting for approval")
         assert "kubectl globaldb approve-failover" in g["message"], g
+
         # Waiting means no call: for three probe periods after, still none.
-        deadline = time.monotonic() + 6
-        while time.monotonic() < deadline:
+        def no_promotion():
             calls = [x for x in emulator.calls() if x["seq"] > since]
             assert not [x for x in calls if x["action"] in PROMOTIONS], calls
-            time.sleep(0.5)
+
+        hold(6, no_promotion, "no promotion while the detach waits")
 
         r = plugin("approve-failover", "orders")
         assert r.returncode == 0, r.stderr

@@ -38,6 +38,21 @@ def wait_for(cond, timeout=60, interval=0.2, what="condition"):
         time.sleep(interval)
 
 
+def hold(seconds, check, what):
+    """check() must hold at every look for seconds: asserting that something does not
+    happen (a call that must not come) has no event to await. what names it in the
+    failure."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            check()
+        except AssertionError as e:
+            raise AssertionError(f"{what}: {e}") from e
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.5)
+
+
 def region_row(status, region):
     """The entry of status.regions[] named region ({} when there is none)."""
     return next((r for r in status.get("regions", []) if r["name"] == region), {})
